@@ -1,0 +1,141 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Builtin is one built-in action, used from a workflow as `uses: NAME`.
+//
+// The engine calls Spec while validating a workflow (before anything runs)
+// and Run once per step execution. Run may be called concurrently for
+// different steps; a Builtin must keep no per-run state in itself.
+type Builtin interface {
+	// Spec describes the action: name, aliases, inputs and outputs.
+	Spec() Spec
+	// Run executes the step. A returned error fails the step; its message is
+	// shown in the step log (masked). Cancellation of ctx means the step must
+	// stop promptly and clean up what it started.
+	Run(ctx context.Context, s *Context) error
+}
+
+// Spec is what validation and documentation know about a built-in.
+type Spec struct {
+	Name        string   // e.g. "checkout"
+	Aliases     []string // e.g. "actions/checkout": matched without the @ref
+	Description string
+	Inputs      []Input
+	Outputs     []string
+}
+
+// Input declares one `with:` key.
+type Input struct {
+	Name        string
+	Default     string // used when the workflow does not set it
+	Required    bool
+	Description string
+}
+
+// Context is what a running built-in sees. The engine fills it.
+type Context struct {
+	// Inputs holds every declared input, after expressions are evaluated and
+	// defaults applied. Keys are the input names as declared in Spec.
+	Inputs map[string]string
+	// Env is the step's environment after GitHub's layering
+	// (workflow, job, step env plus the default GITHUB_* variables).
+	Env map[string]string
+	// Workspace is the job's GITHUB_WORKSPACE; relative paths resolve here.
+	Workspace string
+	// Temp is the job's RUNNER_TEMP, removed when the job ends.
+	Temp string
+	// Run identifies the run and its shared state (artifacts, repository).
+	Run RunInfo
+	// Log receives the step's log, one line per Write call or newline.
+	// Everything written is masked before it is shown or stored.
+	Log io.Writer
+
+	outputs map[string]string
+	masks   []string
+}
+
+// RunInfo is shared by every job of one run.
+type RunInfo struct {
+	ID           string // run id, unique per run
+	StateDir     string // runner's state dir (e.g. .runner): caches, registries
+	ArtifactsDir string // where this run's artifacts live
+	Repo         string // the repository the run was started for (path or URL)
+	SHA          string // github.sha
+	Ref          string // github.ref
+	Actor        string
+}
+
+// Input returns an input value ("" when unset and without default).
+func (s *Context) Input(name string) string { return s.Inputs[name] }
+
+// SetOutput records a step output, available as steps.<id>.outputs.<name>.
+func (s *Context) SetOutput(name, value string) {
+	if s.outputs == nil {
+		s.outputs = map[string]string{}
+	}
+	s.outputs[name] = value
+}
+
+// Outputs returns the outputs set so far.
+func (s *Context) Outputs() map[string]string { return s.outputs }
+
+// AddMask asks the engine to mask value in every later output, like
+// `::add-mask::`. Use it for credentials a step derives at run time.
+func (s *Context) AddMask(value string) { s.masks = append(s.masks, value) }
+
+// Masks returns the values added with AddMask.
+func (s *Context) Masks() []string { return s.masks }
+
+// Logf writes one formatted line to the step log.
+func (s *Context) Logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(line, "\n") {
+		line += "\n"
+	}
+	_, _ = io.WriteString(s.Log, line)
+}
+
+// Set is a set of built-ins looked up by name or alias. The zero value is
+// empty; Default returns every built-in of this package.
+type Set struct {
+	byName map[string]Builtin
+	names  []string
+}
+
+// NewSet builds a Set; a duplicate name or alias is a programming error.
+func NewSet(bs ...Builtin) *Set {
+	s := &Set{byName: map[string]Builtin{}}
+	for _, b := range bs {
+		spec := b.Spec()
+		for _, n := range append([]string{spec.Name}, spec.Aliases...) {
+			if _, dup := s.byName[n]; dup {
+				panic("steps: duplicate built-in " + n)
+			}
+			s.byName[n] = b
+		}
+		s.names = append(s.names, spec.Name)
+	}
+	sort.Strings(s.names)
+	return s
+}
+
+// Lookup resolves a `uses:` value. "actions/checkout@v4" matches the alias
+// "actions/checkout"; a plain name matches with or without "@ref".
+func (s *Set) Lookup(uses string) (Builtin, bool) {
+	name := uses
+	if i := strings.LastIndex(name, "@"); i > 0 {
+		name = name[:i]
+	}
+	b, ok := s.byName[name]
+	return b, ok
+}
+
+// Names lists the built-ins' primary names, sorted.
+func (s *Set) Names() []string { return s.names }
