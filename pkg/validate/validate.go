@@ -211,25 +211,27 @@ func (f *fileCheck) document(index int, doc *yaml.Node) {
 		f.add(p)
 	}
 
-	val, yprobs, err := toValue(doc)
+	val, yprobs, lerr := toValue(doc)
+	obj, isMap := val.(map[string]any)
+	if isMap {
+		res.APIVersion, _ = obj["apiVersion"].(string)
+		res.Kind, _ = obj["kind"].(string)
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			res.Name, _ = md["name"].(string)
+			res.Namespace, _ = md["namespace"].(string)
+		}
+	}
 	for _, yp := range yprobs {
 		docProblem(Problem{Path: yp.path, Line: yp.pos.Line, Column: yp.pos.Column, Message: yp.msg})
 	}
-	if err != nil {
-		docProblem(Problem{Line: root.Line, Column: root.Column, Message: err.Error()})
+	if lerr != nil {
+		docProblem(Problem{Line: lerr.pos.Line, Column: lerr.pos.Column, Message: lerr.msg})
 		return
 	}
-	obj, ok := val.(map[string]any)
-	if !ok {
+	if !isMap {
 		docProblem(Problem{Line: root.Line, Column: root.Column,
 			Message: fmt.Sprintf("document is a %s, not a Kubernetes object (mapping)", jsonType(val))})
 		return
-	}
-	res.APIVersion, _ = obj["apiVersion"].(string)
-	res.Kind, _ = obj["kind"].(string)
-	if md, ok := obj["metadata"].(map[string]any); ok {
-		res.Name, _ = md["name"].(string)
-		res.Namespace, _ = md["namespace"].(string)
 	}
 	for _, field := range []string{"apiVersion", "kind"} {
 		if s, ok := obj[field].(string); !ok || s == "" {

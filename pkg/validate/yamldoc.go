@@ -31,18 +31,26 @@ type yamlProblem struct {
 	msg  string
 }
 
+// limitError is a document rejected as hostile, with where it was noticed.
+type limitError struct {
+	pos position
+	msg string
+}
+
+func (e *limitError) Error() string { return e.msg }
+
 // converter turns a yaml.v3 node tree into the JSON-like values the schema
 // validator takes, as Kubernetes' own YAML decoding would (YAML 1.1 booleans,
 // merge keys), and records what JSON cannot represent.
 type converter struct {
 	problems []yamlProblem
 	left     int // remaining values that alias expansion may produce
-	err      error
+	err      *limitError
 }
 
 // toValue converts a document node. A non-nil error means the document is
 // hostile (aliases or nesting beyond the limits) and was not converted.
-func toValue(doc *yaml.Node) (any, []yamlProblem, error) {
+func toValue(doc *yaml.Node) (any, []yamlProblem, *limitError) {
 	c := &converter{}
 	n := c.check(doc, "", 0)
 	c.left = aliasBudget + 10*n
@@ -99,12 +107,12 @@ func (c *converter) value(n *yaml.Node, depth int, aliased bool) any {
 		return nil
 	}
 	if depth > maxDepth {
-		c.err = fmt.Errorf("line %d: nesting deeper than %d levels", n.Line, maxDepth)
+		c.err = &limitError{pos(n), fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 		return nil
 	}
 	if aliased {
 		if c.left--; c.left < 0 {
-			c.err = fmt.Errorf("line %d: aliases expand to too many values (alias bomb?)", n.Line)
+			c.err = &limitError{pos(n), "aliases expand to too many values (alias bomb?)"}
 			return nil
 		}
 	}
