@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,11 +46,20 @@ func optionsFromFile(t *testing.T, path string) Options {
 	return opts
 }
 
+// goldenValidators shares one Validator per option set, as a CLI run would.
+var goldenValidators = map[string]*Validator{}
+
 func validateGolden(t *testing.T, path string) Result {
 	t.Helper()
-	v, err := New(optionsFromFile(t, path))
-	if err != nil {
-		t.Fatal(err)
+	opts := optionsFromFile(t, path)
+	key := fmt.Sprintf("%+v", opts)
+	v := goldenValidators[key]
+	if v == nil {
+		var err error
+		if v, err = New(opts); err != nil {
+			t.Fatal(err)
+		}
+		goldenValidators[key] = v
 	}
 	return v.ValidateFile(filepath.ToSlash(path))
 }

@@ -77,6 +77,9 @@ func (v *Validator) schemas() (*schemaSet, error) {
 
 // Validate checks one file's contents; name is used in the report only.
 func (v *Validator) Validate(name string, data []byte) Result {
+	if int64(len(data)) > v.opts.MaxFileSize {
+		return fileProblem(name, fmt.Sprintf("file larger than %d bytes", v.opts.MaxFileSize))
+	}
 	f := fileCheck{v: v, name: name, res: Result{Files: 1}}
 	f.run(data)
 	return f.res
