@@ -122,9 +122,17 @@ func (r Result) WriteText(w io.Writer) error {
 		}
 	}
 	s := r.Summary()
-	_, err := fmt.Fprintf(w, "%d documents in %d files: %d valid, %d invalid, %d skipped; %d problems\n",
-		s.Valid+s.Invalid+s.Skipped, s.Files, s.Valid, s.Invalid, s.Skipped, s.Problems)
+	_, err := fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %d skipped; %s\n",
+		plural(s.Valid+s.Invalid+s.Skipped, "document"), plural(s.Files, "file"),
+		s.Valid, s.Invalid, s.Skipped, plural(s.Problems, "problem"))
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // WriteJSON prints the result as one JSON object with a summary.
