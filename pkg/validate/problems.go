@@ -14,7 +14,8 @@ import (
 
 // schemaProblems flattens a validation error tree into one Problem per
 // failed check, placed on the YAML node it is about.
-func schemaProblems(doc *yaml.Node, verr *jsonschema.ValidationError) []Problem {
+// Instance locations are relative to the object at prefix in doc.
+func schemaProblems(doc *yaml.Node, prefix []string, verr *jsonschema.ValidationError) []Problem {
 	var leaves []*jsonschema.ValidationError
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
@@ -34,7 +35,7 @@ func schemaProblems(doc *yaml.Node, verr *jsonschema.ValidationError) []Problem 
 		out = append(out, Problem{Path: pointer(tokens), Line: n.Line, Column: n.Column, Message: msg})
 	}
 	for _, e := range leaves {
-		loc := e.InstanceLocation
+		loc := append(slices.Clip(prefix), e.InstanceLocation...)
 		switch k := e.ErrorKind.(type) {
 		case *kind.AdditionalProperties:
 			for _, p := range k.Properties {

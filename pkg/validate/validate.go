@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -201,97 +202,128 @@ func syntaxProblem(index int, err error) Problem {
 
 func (f *fileCheck) document(index int, doc *yaml.Node) {
 	root := doc.Content[0]
-	res := Resource{File: f.name, Document: index, Line: root.Line, Status: StatusValid}
-	before := len(f.res.Problems)
-	defer func() {
-		if len(f.res.Problems) > before && res.Status == StatusValid {
-			res.Status = StatusInvalid
-		}
-		f.res.Resources = append(f.res.Resources, res)
-	}()
-	docProblem := func(p Problem) {
-		p.Document, p.Kind, p.Name = index, res.Kind, res.Name
-		f.add(p)
-	}
-
 	val, yprobs, lerr := toValue(doc)
 	obj, isMap := val.(map[string]any)
-	if isMap {
-		res.APIVersion, _ = obj["apiVersion"].(string)
-		res.Kind, _ = obj["kind"].(string)
-		if md, ok := obj["metadata"].(map[string]any); ok {
-			res.Name, _ = md["name"].(string)
-			res.Namespace, _ = md["namespace"].(string)
-		}
-	}
+	res := newResource(f.name, index, root.Line, obj)
+	var probs []Problem
 	for _, yp := range yprobs {
-		docProblem(Problem{Path: yp.path, Line: yp.pos.Line, Column: yp.pos.Column, Message: yp.msg})
+		probs = append(probs, Problem{Path: yp.path, Line: yp.pos.Line, Column: yp.pos.Column, Message: yp.msg})
 	}
-	if lerr != nil {
-		docProblem(Problem{Line: lerr.pos.Line, Column: lerr.pos.Column, Message: lerr.msg})
-		return
-	}
-	if !isMap {
-		docProblem(Problem{Line: root.Line, Column: root.Column,
+	switch {
+	case lerr != nil:
+		probs = append(probs, Problem{Line: lerr.pos.Line, Column: lerr.pos.Column, Message: lerr.msg})
+	case !isMap:
+		probs = append(probs, Problem{Line: root.Line, Column: root.Column,
 			Message: fmt.Sprintf("document is a %s, not a Kubernetes object (mapping)", jsonType(val))})
+	}
+	if len(probs) > 0 || !isMap {
+		f.finish(res, probs)
 		return
+	}
+	items, isList := obj["items"].([]any)
+	if res.APIVersion == "v1" && res.Kind == "List" && isList {
+		// kubectl's List wraps objects; each item is checked as a resource.
+		f.finish(res, probs)
+		for i, it := range items {
+			prefix := []string{"items", strconv.Itoa(i)}
+			itObj, _ := it.(map[string]any)
+			n := locate(doc, prefix, false)
+			itRes := newResource(f.name, index, n.Line, itObj)
+			if itObj == nil {
+				f.finish(itRes, []Problem{{Path: pointer(prefix), Line: n.Line, Column: n.Column,
+					Message: fmt.Sprintf("list item is a %s, not a Kubernetes object (mapping)", jsonType(it))}})
+				continue
+			}
+			f.finish(itRes, f.object(&itRes, doc, prefix, itObj))
+		}
+		return
+	}
+	f.finish(res, f.object(&res, doc, nil, obj))
+}
+
+func newResource(file string, index, line int, obj map[string]any) Resource {
+	res := Resource{File: file, Document: index, Line: line, Status: StatusValid}
+	res.APIVersion, _ = obj["apiVersion"].(string)
+	res.Kind, _ = obj["kind"].(string)
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		res.Name, _ = md["name"].(string)
+		res.Namespace, _ = md["namespace"].(string)
+	}
+	return res
+}
+
+// finish records a resource and its problems.
+func (f *fileCheck) finish(res Resource, probs []Problem) {
+	if len(probs) > 0 && res.Status == StatusValid {
+		res.Status = StatusInvalid
+	}
+	for _, p := range probs {
+		p.Document, p.Kind, p.Name = res.Document, res.Kind, res.Name
+		f.add(p)
+	}
+	f.res.Resources = append(f.res.Resources, res)
+}
+
+// object validates one Kubernetes object found at prefix in doc. It may
+// mark res skipped.
+func (f *fileCheck) object(res *Resource, doc *yaml.Node, prefix []string, obj map[string]any) []Problem {
+	var probs []Problem
+	at := func(tokens []string, msg string) {
+		full := append(slices.Clip(prefix), tokens...)
+		n := locate(doc, full, false)
+		probs = append(probs, Problem{Path: pointer(full), Line: n.Line, Column: n.Column, Message: msg})
 	}
 	for _, field := range []string{"apiVersion", "kind"} {
 		if s, ok := obj[field].(string); !ok || s == "" {
-			n := locate(doc, []string{field}, false)
 			msg := "missing " + field
 			if _, present := obj[field]; present {
 				msg = field + " must be a non-empty string"
 			}
-			docProblem(Problem{Path: "/" + field, Line: n.Line, Column: n.Column, Message: msg})
+			at([]string{field}, msg)
 		}
 	}
-	if res.APIVersion == "" || res.Kind == "" {
-		return
+	if len(probs) > 0 {
+		return probs
 	}
 	if f.v.skip[res.Kind] || f.v.skip[gvkKey(res.APIVersion, res.Kind)] {
 		res.Status = StatusSkipped
-		return
+		return nil
 	}
 	set, err := f.v.schemas()
 	if err != nil {
-		docProblem(Problem{Message: err.Error()})
-		return
+		return []Problem{{Message: err.Error()}}
 	}
 	sch, err := set.schemaFor(res.APIVersion, res.Kind)
 	if err != nil {
-		docProblem(Problem{Message: err.Error()})
-		return
+		return []Problem{{Message: err.Error()}}
 	}
 	if sch == nil {
 		if f.v.opts.IgnoreMissingSchemas {
 			res.Status = StatusSkipped
-			return
+			return nil
 		}
-		n := locate(doc, []string{"kind"}, false)
-		docProblem(Problem{Path: "/kind", Line: n.Line, Column: n.Column,
-			Message: fmt.Sprintf("unknown kind %s %s: no schema in Kubernetes %s", res.APIVersion, res.Kind, set.version)})
-		return
+		at([]string{"kind"}, fmt.Sprintf("unknown kind %s %s: no schema in Kubernetes %s", res.APIVersion, res.Kind, set.version))
+		return probs
 	}
-	err = sch.Validate(val)
+	err = sch.Validate(obj)
 	var verr *jsonschema.ValidationError
-	if errors.As(err, &verr) {
-		probs := schemaProblems(doc, verr)
-		slices.SortStableFunc(probs, func(a, b Problem) int {
-			if a.Line != b.Line {
-				return a.Line - b.Line
-			}
-			if a.Column != b.Column {
-				return a.Column - b.Column
-			}
-			return strings.Compare(a.Path, b.Path)
-		})
-		for _, p := range probs {
-			docProblem(p)
+	if !errors.As(err, &verr) {
+		if err != nil {
+			return []Problem{{Message: err.Error()}}
 		}
-	} else if err != nil {
-		docProblem(Problem{Message: err.Error()})
+		return nil
 	}
+	probs = schemaProblems(doc, prefix, verr)
+	slices.SortStableFunc(probs, func(a, b Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column - b.Column
+		}
+		return strings.Compare(a.Path, b.Path)
+	})
+	return probs
 }
 
 func jsonType(v any) string {
