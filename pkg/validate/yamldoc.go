@@ -183,11 +183,16 @@ func mergeSources(v *yaml.Node) []*yaml.Node {
 	return []*yaml.Node{v}
 }
 
-// yaml11Bools are the plain scalars that Kubernetes' YAML decoder
-// (YAML 1.1, like kubectl) reads as booleans while yaml.v3 keeps them strings.
-var yaml11Bools = map[string]bool{
-	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
-	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+// yaml11Bool reads the plain scalars that Kubernetes' YAML decoder
+// (YAML 1.1, like kubectl) takes as booleans while yaml.v3 keeps them strings.
+func yaml11Bool(s string) (value, ok bool) {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
 }
 
 func scalar(n *yaml.Node) any {
@@ -216,7 +221,7 @@ func scalar(n *yaml.Node) any {
 		}
 	case "!!str":
 		if n.Style == 0 {
-			if b, ok := yaml11Bools[n.Value]; ok {
+			if b, ok := yaml11Bool(n.Value); ok {
 				return b
 			}
 		}
