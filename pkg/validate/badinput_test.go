@@ -229,3 +229,11 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestControlCharacterPosition(t *testing.T) {
+	v := newValidator(t, Options{})
+	p := oneProblem(t, v, "cc.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"ab\x7f\"\n"), "control characters")
+	if p.Line != 4 || p.Column != 12 {
+		t.Errorf("at %d:%d, want 4:12", p.Line, p.Column)
+	}
+}

@@ -129,7 +129,13 @@ func (f *fileCheck) run(data []byte) {
 			break
 		}
 		if err != nil {
-			f.add(syntaxProblem(index, err))
+			p := syntaxProblem(index, err)
+			if p.Line == 0 {
+				if at := controlAt(data); at >= 0 {
+					p.Line, p.Column = lineCol(data, at)
+				}
+			}
+			f.add(p)
 			return
 		}
 		if isEmptyDoc(&doc) {
@@ -168,6 +174,19 @@ func firstInvalidUTF8(b []byte) int {
 			return i
 		}
 		i += size
+	}
+	return -1
+}
+
+// controlAt returns the offset of the first character YAML forbids
+// (C0 controls other than tab and newlines, DEL, C1 controls), or -1.
+func controlAt(data []byte) int {
+	for i, r := range string(data) {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			return i
+		}
 	}
 	return -1
 }
