@@ -58,16 +58,18 @@ func (t token) text() string {
 
 type lexer struct {
 	src    string
+	base   int // offset of src in the text it came from
 	pos    int
 	tokens []token
 }
 
 // lex splits an expression into tokens, the last one tEOF.
-func lex(src string) ([]token, error) {
+// Offsets in tokens and errors are base plus the offset in src.
+func lex(src string, base int) ([]token, error) {
 	if len(src) > MaxLength {
-		return nil, errorf(KindLexing, 0, "Exceeded max expression length %d", MaxLength)
+		return nil, errorf(KindLexing, base, "Exceeded max expression length %d", MaxLength)
 	}
-	l := &lexer{src: src, tokens: make([]token, 0, len(src)/3+2)}
+	l := &lexer{src: src, base: base, tokens: make([]token, 0, len(src)/3+2)}
 	for l.pos < len(src) {
 		start := l.pos
 		c := src[l.pos]
@@ -145,12 +147,12 @@ func lex(src string) ([]token, error) {
 			return nil, err
 		}
 	}
-	l.tokens = append(l.tokens, token{kind: tEOF, off: len(src)})
+	l.tokens = append(l.tokens, token{kind: tEOF, off: base + len(src)})
 	return l.tokens, nil
 }
 
 func (l *lexer) add(k tokenKind, start int) {
-	l.tokens = append(l.tokens, token{kind: k, off: start, lexeme: l.src[start:l.pos]})
+	l.tokens = append(l.tokens, token{kind: k, off: l.base + start, lexeme: l.src[start:l.pos]})
 }
 
 func (l *lexer) previous() tokenKind {
@@ -196,7 +198,7 @@ func (l *lexer) number(start int) error {
 	if math.IsNaN(f) {
 		return l.unexpected(start, lexeme)
 	}
-	l.tokens = append(l.tokens, token{kind: tNumber, off: start, lexeme: lexeme, num: f})
+	l.tokens = append(l.tokens, token{kind: tNumber, off: l.base + start, lexeme: lexeme, num: f})
 	return nil
 }
 
@@ -220,7 +222,7 @@ func (l *lexer) string(start int) error {
 	if strings.Contains(val, "''") {
 		val = strings.ReplaceAll(val, "''", "'")
 	}
-	l.tokens = append(l.tokens, token{kind: tString, off: start, lexeme: lexeme, str: val})
+	l.tokens = append(l.tokens, token{kind: tString, off: l.base + start, lexeme: lexeme, str: val})
 	return nil
 }
 
@@ -233,7 +235,7 @@ func (l *lexer) identifier(start int) error {
 		l.pos += size
 	}
 	lexeme := l.src[start:l.pos]
-	tok := token{kind: tIdent, off: start, lexeme: lexeme}
+	tok := token{kind: tIdent, off: l.base + start, lexeme: lexeme}
 	if l.previous() != tDot {
 		switch lexeme {
 		case "true":
@@ -256,7 +258,7 @@ func (l *lexer) identifier(start int) error {
 }
 
 func (l *lexer) unexpected(start int, lexeme string) error {
-	return errorf(KindLexing, start, "Unexpected symbol: '%s'. Located at position %d within expression: %s",
+	return errorf(KindLexing, l.base+start, "Unexpected symbol: '%s'. Located at position %d within expression: %s",
 		lexeme, position(l.src, start), l.src)
 }
 

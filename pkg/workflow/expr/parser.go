@@ -112,11 +112,17 @@ func Parse(src string) (Node, error) {
 
 // ParseWith is Parse with options.
 func ParseWith(src string, opts ParseOptions) (Node, error) {
-	toks, err := lex(src)
+	return parseAt(src, 0, opts)
+}
+
+// parseAt parses src found at offset base of a larger text; node and error
+// offsets are relative to that text.
+func parseAt(src string, base int, opts ParseOptions) (Node, error) {
+	toks, err := lex(src, base)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks}
+	p := &parser{src: src, base: base, toks: toks}
 	if opts.Contexts != nil {
 		p.contexts = make(map[string]bool, len(opts.Contexts))
 		for _, c := range opts.Contexts {
@@ -130,7 +136,7 @@ func ParseWith(src string, opts ParseOptions) (Node, error) {
 		}
 	}
 	if p.atEnd() {
-		return &literal{off: 0, src: "null"}, nil
+		return &literal{off: base, src: "null"}, nil
 	}
 	n, err := p.expression()
 	if err != nil {
@@ -144,6 +150,7 @@ func ParseWith(src string, opts ParseOptions) (Node, error) {
 
 type parser struct {
 	src      string
+	base     int
 	toks     []token
 	pos      int
 	depth    int
@@ -167,7 +174,7 @@ func (p *parser) match(k tokenKind) bool {
 
 func (p *parser) errAt(t token, msg string) error {
 	return errorf(KindParsing, t.off, "%s: '%s'. Located at position %d within expression: %s",
-		msg, t.text(), position(p.src, t.off), p.src)
+		msg, t.text(), position(p.src, t.off-p.base), p.src)
 }
 
 func (p *parser) errUnexpected(t token) error { return p.errAt(t, "Unexpected symbol") }
@@ -343,7 +350,7 @@ func (p *parser) call() (Node, error) {
 	}
 	if !ok {
 		return nil, errorf(KindParsing, id.off, "Unrecognized function: '%s'. Located at position %d within expression: %s",
-			id.lexeme, position(p.src, id.off), p.src)
+			id.lexeme, position(p.src, id.off-p.base), p.src)
 	}
 	if len(args) < spec.MinArgs {
 		return nil, p.errAt(id, "Too few parameters supplied")
