@@ -76,7 +76,7 @@ func ParseTemplateWith(s string, opts ParseOptions) (*Template, error) {
 }
 
 // closing finds the }} that ends an expression starting at i, skipping
-// quoted strings (” inside a string toggles twice and so stays inside).
+// quoted strings (an escaped quote toggles twice, so stays inside).
 func closing(s string, i int) int {
 	in := false
 	for ; i < len(s); i++ {
