@@ -25,7 +25,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		// one constructor per command file
+		newExecCmd(),
+		newPlanCmd(),
 		newEvalCmd(),
 	)
 	if err := root.Execute(); err != nil {
