@@ -37,14 +37,16 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		n, err := Parse(src)
-		if err == nil && len(n.String()) <= MaxLength {
-			// What we print must parse again.
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error is %T, want *Error", err)
+			}
+		} else if len(n.String()) <= MaxLength {
+			// What we print must parse again (spaces may push it over the limit).
 			if _, err := Parse(n.String()); err != nil {
 				t.Fatalf("reparse of %q (printed %q): %v", src, n.String(), err)
 			}
 			Refs(n)
-		} else if _, ok := err.(*Error); !ok {
-			t.Fatalf("error is %T, want *Error", err)
 		}
 		if tpl, err := ParseTemplate(src); err == nil {
 			tpl.Exprs()
