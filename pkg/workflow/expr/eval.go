@@ -31,6 +31,9 @@ type Env struct {
 }
 
 // Eval evaluates a parsed expression. Errors are *Error of kind evaluation.
+// It modifies neither the Node nor the Env, so both may be shared by
+// goroutines; the result may share objects and arrays with the contexts,
+// which callers must not modify.
 func Eval(n Node, env *Env) (any, error) {
 	if n == nil {
 		return nil, nil
