@@ -31,6 +31,9 @@ type Env struct {
 }
 
 // Eval evaluates a parsed expression. Errors are *Error of kind evaluation.
+// It modifies neither the Node nor the Env, so both may be shared by
+// goroutines; the result may share objects and arrays with the contexts,
+// which callers must not modify.
 func Eval(n Node, env *Env) (any, error) {
 	if n == nil {
 		return nil, nil
@@ -129,23 +132,13 @@ func (ev *evaluator) context(n *contextRef) (any, error) {
 
 func (ev *evaluator) index(n *indexNode) (any, error) {
 	star := n.idx == nil
-	var key string
-	hasKey, pos := false, -1
-	if !star {
+	key, hasKey, pos := n.key, n.hasKey, n.pos
+	if !star && !n.lit {
 		idx, err := ev.eval(n.idx)
 		if err != nil {
 			return nil, err
 		}
-		if isPrimitive(idx) {
-			key, hasKey = toString(idx), true
-		}
-		if f := toNumber(idx); f >= 0 && !math.IsInf(f, 0) {
-			if f < math.MaxInt32 {
-				pos = int(f)
-			} else {
-				pos = math.MaxInt32
-			}
-		}
+		key, hasKey, pos = indexKey(idx)
 	}
 	obj, err := ev.eval(n.x)
 	if err != nil {
@@ -202,6 +195,23 @@ func (ev *evaluator) index(n *indexNode) (any, error) {
 	return nil, nil
 }
 
+// indexKey converts an index value: the key for objects (primitives
+// only) and the position for arrays (-1 when not a non-negative number).
+func indexKey(idx any) (key string, hasKey bool, pos int) {
+	if isPrimitive(idx) {
+		key, hasKey = toString(idx), true
+	}
+	pos = -1
+	if f := toNumber(idx); f >= 0 && !math.IsInf(f, 0) {
+		if f < math.MaxInt32 {
+			pos = int(f)
+		} else {
+			pos = math.MaxInt32
+		}
+	}
+	return key, hasKey, pos
+}
+
 // charge accounts for bytes held by a new value.
 func (ev *evaluator) charge(off, bytes int) error {
 	ev.mem += bytes
@@ -215,7 +225,10 @@ func (ev *evaluator) charge(off, bytes int) error {
 func stringBytes(n int) int { return 26 + 2*n }
 
 func (ev *evaluator) call(n *call) (any, error) {
-	name := strings.ToLower(n.name)
+	name := n.lname
+	if name == "" {
+		name = strings.ToLower(n.name)
+	}
 	if name == "case" {
 		return ev.caseFunc(n)
 	}

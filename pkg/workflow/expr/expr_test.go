@@ -39,7 +39,7 @@ func TestTemplate(t *testing.T) {
 		{"plain text", true, "plain text", "plain text"},
 		{"", true, "", ""},
 		{"${{ github.run_number }}", false, 7.0, "7"},
-		{"  ${{ github.run_number }} \n", false, 7.0, "7"},
+		{"  ${{ github.run_number }} \n", false, 7.0, "  7 \n"},
 		{"run ${{ github.run_number }}", false, "run 7", "run 7"},
 		{"${{ matrix.os }}-${{ matrix.go }}", false, "linux-1.26", "linux-1.26"},
 		{"${{ github.event }}", false, nil, "Object"},
@@ -375,6 +375,9 @@ func TestLimits(t *testing.T) {
 	long := strings.Repeat("a", MaxLength+1)
 	if _, err := Parse(long); err == nil {
 		t.Error("over-long expression: want error")
+	}
+	if _, err := ParseJSON([]byte(strings.Repeat("[", 5000) + strings.Repeat("]", 5000))); err == nil {
+		t.Error("deep JSON: want error")
 	}
 	n, err := Parse("format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', 'abcdefghij'))))))")
 	if err != nil {

@@ -265,7 +265,17 @@ func startsWithFunc(s, part any, suffix bool) bool {
 	if !isPrimitive(s) || !isPrimitive(part) {
 		return false
 	}
-	a, b := upperSpecial(toString(s)), upperSpecial(toString(part))
+	a, b := toString(s), toString(part)
+	if isASCII(a) && isASCII(b) {
+		if len(b) > len(a) {
+			return false
+		}
+		if suffix {
+			return strings.EqualFold(a[len(a)-len(b):], b)
+		}
+		return strings.EqualFold(a[:len(b)], b)
+	}
+	a, b = upperSpecial(a), upperSpecial(b)
 	if suffix {
 		return strings.HasSuffix(a, b)
 	}

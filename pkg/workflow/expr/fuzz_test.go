@@ -37,14 +37,16 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		n, err := Parse(src)
-		if err == nil {
-			// What we print must parse again.
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error is %T, want *Error", err)
+			}
+		} else if len(n.String()) <= MaxLength {
+			// What we print must parse again (spaces may push it over the limit).
 			if _, err := Parse(n.String()); err != nil {
 				t.Fatalf("reparse of %q (printed %q): %v", src, n.String(), err)
 			}
 			Refs(n)
-		} else if _, ok := err.(*Error); !ok {
-			t.Fatalf("error is %T, want *Error", err)
 		}
 		if tpl, err := ParseTemplate(src); err == nil {
 			tpl.Exprs()
@@ -71,6 +73,18 @@ func FuzzEval(f *testing.F) {
 				t.Fatalf("eval error %v is not an evaluation *Error", err)
 			}
 			return
+		}
+		// The printed form means the same (spaces may push it over the limit).
+		if len(n.String()) > MaxLength {
+			return
+		}
+		n2, err := Parse(n.String())
+		if err != nil {
+			t.Fatalf("reparse of %q: %v", n.String(), err)
+		}
+		v2, err := Eval(n2, env)
+		if err != nil || compactJSON(v2) != compactJSON(v) {
+			t.Fatalf("%q = %s, but printed %q = %s (%v)", src, compactJSON(v), n.String(), compactJSON(v2), err)
 		}
 		_ = ToJSON(v)
 		_ = String(v)

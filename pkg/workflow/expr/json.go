@@ -17,7 +17,7 @@ import (
 func ParseJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := decodeValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,14 @@ func ParseJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
+// maxJSONDepth bounds nesting in ParseJSON (and so the recursion of every
+// function that walks values).
+const maxJSONDepth = 1000
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, fmt.Errorf("JSON nested deeper than %d", maxJSONDepth)
+	}
 	tok, err := dec.Token()
 	if err != nil {
 		if err == io.EOF {
@@ -41,7 +48,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 		case '[':
 			a := make([]any, 0, 1) // never zero-capacity: arrays compare by identity
 			for dec.More() {
-				e, err := decodeValue(dec)
+				e, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -57,7 +64,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 					return nil, err
 				}
 				k, _ := kt.(string)
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}

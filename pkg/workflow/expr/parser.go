@@ -45,11 +45,18 @@ type (
 		x    Node
 		idx  Node // nil for a .* or [*] filter
 		prop bool // written as .name
+		// A literal index is converted once: key (when primitive) and
+		// array position (-1 when none).
+		lit    bool
+		key    string
+		hasKey bool
+		pos    int
 	}
 	call struct {
-		off  int
-		name string // as written
-		args []Node
+		off   int
+		name  string // as written
+		lname string // lower-cased
+		args  []Node
 	}
 )
 
@@ -299,7 +306,7 @@ func (p *parser) index() (Node, error) {
 			if err := p.enter(); err != nil {
 				return nil, err
 			}
-			n = &indexNode{x: n, idx: idx}
+			n = newIndex(n, idx, false)
 		case p.match(tDot):
 			entered++
 			if err := p.enter(); err != nil {
@@ -308,7 +315,7 @@ func (p *parser) index() (Node, error) {
 			switch {
 			case p.match(tIdent):
 				t := p.previous()
-				n = &indexNode{x: n, idx: &literal{off: t.off, val: t.lexeme, src: t.lexeme}, prop: true}
+				n = newIndex(n, &literal{off: t.off, val: t.lexeme, src: t.lexeme}, true)
 			case p.match(tStar):
 				n = &indexNode{x: n, prop: true}
 			default:
@@ -361,7 +368,7 @@ func (p *parser) call() (Node, error) {
 	if name == "case" && len(args)%2 == 0 {
 		return nil, p.errAt(id, "Even number of parameters supplied, requires an odd number of parameters")
 	}
-	return &call{off: id.off, name: id.lexeme, args: args}, nil
+	return &call{off: id.off, name: id.lexeme, lname: name, args: args}, nil
 }
 
 func (p *parser) primary() (Node, error) {
@@ -399,4 +406,13 @@ func (p *parser) primary() (Node, error) {
 		return &group{off: t.off, x: x}, nil
 	}
 	return nil, p.errUnexpected(t)
+}
+
+func newIndex(x, idx Node, prop bool) *indexNode {
+	n := &indexNode{x: x, idx: idx, prop: prop}
+	if l, ok := idx.(*literal); ok {
+		n.lit = true
+		n.key, n.hasKey, n.pos = indexKey(l.val)
+	}
+	return n
 }

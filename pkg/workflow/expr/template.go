@@ -117,7 +117,7 @@ func (t *Template) Source() string { return t.src }
 // Eval evaluates the template. A template that is exactly one ${{ }}
 // (whitespace around it allowed) gives the expression's raw value (a
 // number stays a number, an object an object); otherwise the result is
-// the string with each expression coerced by String.
+// the string with each expression coerced by String (as EvalString).
 func (t *Template) Eval(env *Env) (any, error) {
 	if t.single >= 0 {
 		return Eval(t.parts[t.single].expr, env)
@@ -125,7 +125,8 @@ func (t *Template) Eval(env *Env) (any, error) {
 	return t.EvalString(env)
 }
 
-// EvalString evaluates the template to a string.
+// EvalString evaluates the template to a string, keeping all literal
+// text (also the whitespace around a lone ${{ }}).
 func (t *Template) EvalString(env *Env) (string, error) {
 	if len(t.parts) == 1 && t.parts[0].expr == nil {
 		return t.parts[0].lit, nil
@@ -133,9 +134,7 @@ func (t *Template) EvalString(env *Env) (string, error) {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.expr == nil {
-			if t.single < 0 {
-				b.WriteString(p.lit)
-			}
+			b.WriteString(p.lit)
 			continue
 		}
 		v, err := Eval(p.expr, env)
@@ -178,7 +177,7 @@ func ConditionWith(s string, opts ParseOptions) (Node, error) {
 		}
 		n = t.parts[t.single].expr
 	case strings.TrimSpace(s) == "":
-		return &call{off: 0, name: "success"}, nil
+		return &call{off: 0, name: "success", lname: "success"}, nil
 	default:
 		var err error
 		if n, err = parseAt(s, 0, opts); err != nil {
@@ -189,7 +188,7 @@ func ConditionWith(s string, opts ParseOptions) (Node, error) {
 		return n, nil
 	}
 	return &logical{and: true, args: []Node{
-		&call{off: n.Offset(), name: "success"},
+		&call{off: n.Offset(), name: "success", lname: "success"},
 		&group{off: n.Offset(), x: n},
 	}}, nil
 }
