@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -95,10 +96,10 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			sigs := make(chan os.Signal, 2)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(sigs)
-			interrupted := false
+			var interrupted atomic.Bool
 			go func() {
 				<-sigs
-				interrupted = true
+				interrupted.Store(true)
 				fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
 				cancel()
 				<-sigs
@@ -116,7 +117,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				printSummary(os.Stdout, res, opts.Color)
 			}
 			switch {
-			case interrupted || res.Conclusion == "cancelled":
+			case interrupted.Load() || res.Conclusion == "cancelled":
 				return &exitError{code: 130, err: errors.New("")}
 			case res.Conclusion != "success":
 				return &exitError{code: 1, err: errors.New("")}

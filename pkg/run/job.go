@@ -182,6 +182,7 @@ type jobRun struct {
 	steps      map[string]any
 	failed     bool
 	trackingID string
+	madeFiles  bool
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

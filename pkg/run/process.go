@@ -31,7 +31,7 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		if tmpl, err = workflow.ShellCommand(shell); err != nil {
 			return err
 		}
-	} else if _, err := exec.LookPath("bash"); err != nil {
+	} else if !r.hasBash() {
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
@@ -52,7 +52,9 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if strings.HasPrefix(tmpl, "python") {
 		ext = ".py"
 	}
-	file := filepath.Join(jr.temp, fmt.Sprintf("step-%d%s", s.Index, ext))
+	// One script file per job, rewritten for each step: creating files is
+	// slow on some filesystems, rewriting is not.
+	file := filepath.Join(jr.temp, "step"+ext)
 	if err := os.WriteFile(file, []byte(script), 0o755); err != nil {
 		return err
 	}
@@ -69,6 +71,15 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
 	}
 	return runProcess(ctx, argv, wd, environ(full), out, r.opts.KillGrace)
+}
+
+// hasBash looks bash up once per run.
+func (r *runState) hasBash() bool {
+	r.bashOnce.Do(func() {
+		_, err := exec.LookPath("bash")
+		r.bash = err == nil
+	})
+	return r.bash
 }
 
 func firstSet(vs ...workflow.Value) string { return firstSetValue(vs...).Raw }

@@ -182,6 +182,9 @@ type runState struct {
 	jobs    []*JobResult
 	groups  map[string]*sync.Mutex // concurrency groups inside this run
 	started time.Time
+
+	bashOnce sync.Once
+	bash     bool
 }
 
 // jobOutcome is what dependents see of a job: needs.<id>.

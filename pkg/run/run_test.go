@@ -34,7 +34,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func exec(t *testing.T, ctx context.Context, src string, opts run.Options) (*run.Result, string) {
+func runWF(t *testing.T, ctx context.Context, src string, opts run.Options) (*run.Result, string) {
 	t.Helper()
 	builtins := steps.Default()
 	w, errs := workflow.Load("test.yaml", []byte(src), workflow.Options{Builtins: builtins})
@@ -67,7 +67,7 @@ func job(t *testing.T, res *run.Result, key string) *run.JobResult {
 }
 
 func TestEnvOutputsAndNeeds(t *testing.T) {
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 env:
   LAYER: workflow
@@ -122,7 +122,7 @@ jobs:
 }
 
 func TestStatusFunctionsAndSkips(t *testing.T) {
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   a:
@@ -179,7 +179,7 @@ jobs:
 }
 
 func TestMatrixAndFailFast(t *testing.T) {
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   m:
@@ -214,7 +214,7 @@ jobs:
 
 func TestSecretsMasked(t *testing.T) {
 	state := t.TempDir()
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   a:
@@ -250,7 +250,7 @@ jobs:
 
 func TestStepTimeoutKillsProcessGroup(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "pid")
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   a:
@@ -304,7 +304,7 @@ func TestCancelRunsAlwaysStepsAndKillsEverything(t *testing.T) {
 		}
 		cancel()
 	}()
-	res, out := exec(t, ctx, `
+	res, out := runWF(t, ctx, `
 on: push
 jobs:
   a:
@@ -340,7 +340,7 @@ jobs:
 
 func TestBackgroundProcessEndsWithJob(t *testing.T) {
 	dir := t.TempDir()
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   a:
@@ -359,7 +359,7 @@ jobs:
 }
 
 func TestArtifactsBetweenJobs(t *testing.T) {
-	res, out := exec(t, context.Background(), `
+	res, out := runWF(t, context.Background(), `
 on: push
 jobs:
   build:
@@ -409,7 +409,7 @@ jobs:
     steps:
       - run: echo "hi ${{ inputs.name }} loud=${{ inputs.loud }} ${{ inputs.loud == false }} level=${{ inputs.level }} n+1=${{ inputs.n == 2 }} ev=${{ github.event.inputs.name }}"
 `
-	_, out := exec(t, context.Background(), src, run.Options{Event: "workflow_dispatch", Inputs: map[string]string{"name": "ana"},
+	_, out := runWF(t, context.Background(), src, run.Options{Event: "workflow_dispatch", Inputs: map[string]string{"name": "ana"},
 		EventPayload: map[string]any{"inputs": map[string]any{"name": "ana"}}})
 	if !strings.Contains(out, "hi ana loud=false true level=low n+1=true ev=ana") {
 		t.Errorf("inputs not typed as expected\n%s", out)
@@ -434,18 +434,18 @@ func TestParallelJobs(t *testing.T) {
 		}
 		return s
 	}
-	res, out := exec(t, context.Background(), src(t.TempDir(), 4, "0.5"), run.Options{Parallel: 4})
+	res, out := runWF(t, context.Background(), src(t.TempDir(), 4, "0.5"), run.Options{Parallel: 4})
 	if res.Conclusion != "success" {
 		t.Fatalf("jobs did not run at the same time: %s\n%s", res.Conclusion, out)
 	}
-	res, _ = exec(t, context.Background(), src(t.TempDir(), 2, "0.02"), run.Options{Parallel: 1})
+	res, _ = runWF(t, context.Background(), src(t.TempDir(), 2, "0.02"), run.Options{Parallel: 1})
 	if res.Conclusion != "failure" {
 		t.Fatalf("Parallel: 1 ran jobs concurrently: %s", res.Conclusion)
 	}
 }
 
 func TestWorkflowCommands(t *testing.T) {
-	_, out := exec(t, context.Background(), `
+	_, out := runWF(t, context.Background(), `
 on: push
 jobs:
   a:

@@ -139,20 +139,29 @@ type fileCommandSet struct {
 	env, output, path, summary, state string
 }
 
-func (jr *jobRun) fileCommands(index int) (fileCommandSet, error) {
+// fileCommands returns the job's command files, empty. They are made once
+// per job and emptied after each step that wrote to them: creating files is
+// the slow part of a step on some filesystems.
+func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
 	dir := filepath.Join(jr.temp, "_runner_file_commands")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fileCommandSet{}, err
-	}
-	n := strconv.Itoa(index)
 	fc := fileCommandSet{
-		env:     filepath.Join(dir, "set_env_"+n),
-		output:  filepath.Join(dir, "set_output_"+n),
-		path:    filepath.Join(dir, "add_path_"+n),
-		summary: filepath.Join(dir, "step_summary_"+n),
-		state:   filepath.Join(dir, "save_state_"+n),
+		env:     filepath.Join(dir, "set_env"),
+		output:  filepath.Join(dir, "set_output"),
+		path:    filepath.Join(dir, "add_path"),
+		summary: filepath.Join(dir, "step_summary"),
+		state:   filepath.Join(dir, "save_state"),
+	}
+	if !jr.madeFiles {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fileCommandSet{}, err
+		}
+		jr.madeFiles = true
 	}
 	for _, f := range []string{fc.env, fc.output, fc.path, fc.summary, fc.state} {
+		st, err := os.Stat(f)
+		if err == nil && st.Size() == 0 {
+			continue
+		}
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
 			return fc, err
 		}
