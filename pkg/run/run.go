@@ -39,6 +39,9 @@ type Options struct {
 	Force context.Context
 	// KeepWorkspaces keeps each job's workspace after the run; default false.
 	KeepWorkspaces bool
+	// ID is the run number (github.run_id); its directory STATE/runs/<ID>
+	// must not exist yet. Default: the next free number under STATE/runs.
+	ID int
 }
 
 // Repo describes the repository a run is for: github.sha, github.ref, ...
@@ -118,7 +121,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	id, dir, err := newRunDir(filepath.Join(state, "runs"))
+	id, dir, err := newRunDir(filepath.Join(state, "runs"), opts.ID)
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
@@ -243,9 +246,13 @@ func (r *runState) writeSummary(res *Result) error {
 }
 
 // newRunDir creates STATE/runs/<n> with the next free number.
-func newRunDir(root string) (int, string, error) {
+func newRunDir(root string, id int) (int, string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return 0, "", err
+	}
+	if id > 0 {
+		dir := filepath.Join(root, strconv.Itoa(id))
+		return id, dir, os.Mkdir(dir, 0o755)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
