@@ -45,7 +45,29 @@ func (t localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transp
 	if err != nil {
 		return nil, err
 	}
-	return server.NewServer(oneLoader{r.Storer}).NewUploadPackSession(ep, auth)
+	s, err := server.NewServer(oneLoader{r.Storer}).NewUploadPackSession(ep, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &uploadSession{UploadPackSession: s, st: r.Storer}, nil
+}
+
+// uploadSession drops the client's "have" commits this repository lacks:
+// go-git's server fails on them ("object not found") where git ignores them.
+type uploadSession struct {
+	transport.UploadPackSession
+	st storer.Storer
+}
+
+func (s *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
+	known := req.Haves[:0:0]
+	for _, h := range req.Haves {
+		if s.st.HasEncodedObject(h) == nil {
+			known = append(known, h)
+		}
+	}
+	req.Haves = known
+	return s.UploadPackSession.UploadPack(ctx, req)
 }
 
 func (t localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
