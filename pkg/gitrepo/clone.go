@@ -89,6 +89,9 @@ func clone(ctx context.Context, opts CloneOptions) (co *Checkout, err error) {
 	r, err := git.PlainCloneContext(ctx, opts.Dir, false, &git.CloneOptions{
 		URL: src, Auth: auth, NoCheckout: true, Tags: git.AllTags,
 	})
+	if isAuthError(err) {
+		return nil, authError("clone "+RedactURL(src), auth != nil || strings.Contains(src, "@"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: %w", RedactURL(src), err)
 	}

@@ -97,6 +97,9 @@ func open(ctx context.Context, repo string, opts OpenOptions) (*Repo, error) {
 		return nil, err
 	}
 	r, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{URL: repo, Auth: auth, NoCheckout: true})
+	if isAuthError(err) {
+		return nil, authError("clone "+RedactURL(repo), auth != nil || strings.Contains(repo, "@"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: %w", RedactURL(repo), err)
 	}

@@ -184,7 +184,7 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 			return res, updateLocal(r, wt, head, branch, base, c, paths, o.Logf)
 		}
 		if isAuthError(perr) {
-			return PublishResult{}, fmt.Errorf("push to %s: %w: %v", target, ErrAuth, perr)
+			return PublishResult{}, authError("push to "+target, auth != nil)
 		}
 		tip, ferr := fetchTip(ctx, r, o.Remote, auth, branch)
 		if ferr != nil || tip == parent.Hash {
@@ -305,6 +305,15 @@ func fetchTip(ctx context.Context, r *git.Repository, remote string, auth transp
 		return plumbing.ZeroHash, err
 	}
 	return ref.Hash(), nil
+}
+
+// authError says what to do about a refused authentication, without the
+// transport's text (which may quote a URL).
+func authError(op string, sent bool) error {
+	if sent {
+		return fmt.Errorf("%s: %w: the remote refused the credentials given", op, ErrAuth)
+	}
+	return fmt.Errorf("%s: %w: the remote requires credentials (set token, or username and password; ssh-key for ssh)", op, ErrAuth)
 }
 
 func isAuthError(err error) bool {
