@@ -25,7 +25,9 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		// one constructor per command file
+		newExecCmd(),
+		newPlanCmd(),
+		newEvalCmd(),
 		newValidateCmd(),
 	)
 	if err := root.Execute(); err != nil {

@@ -4,6 +4,10 @@ package steps
 func Default() *Set {
 	return NewSet(
 		// one line per built-in, in the order of the pipeline
+		Checkout{},
+		UploadArtifact{},
+		DownloadArtifact{},
+		GitCommitPush{},
 		ValidateManifests{},
 	)
 }
