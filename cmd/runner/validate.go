@@ -61,7 +61,11 @@ Bundled Kubernetes versions: ` + strings.Join(validate.KubernetesVersions(), ", 
 				}
 			}
 			if len(paths) > 0 {
-				res.Add(v.ValidatePaths(paths))
+				r, err := v.ValidatePaths(cmd.Context(), paths)
+				if err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("validate: %w", err)}
+				}
+				res.Add(r)
 			}
 			out := cmd.OutOrStdout()
 			if output == "json" {

@@ -59,10 +59,10 @@ func (ValidateManifests) Run(ctx context.Context, s *Context) error {
 			paths[i] = filepath.Join(s.Workspace, p)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	res, err := v.ValidatePaths(ctx, paths)
+	if err != nil {
+		return fmt.Errorf("validate-manifests: %w", err)
 	}
-	res := v.ValidatePaths(paths)
 	for i := range res.Problems {
 		res.Problems[i].File = manifestsRelPath(s.Workspace, res.Problems[i].File)
 	}

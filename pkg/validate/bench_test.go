@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,13 +24,13 @@ func BenchmarkValidate1000(b *testing.B) {
 	v := newValidator(b, Options{})
 	// Warm the schema cache: a CLI run pays this once (measured separately
 	// by BenchmarkValidateCold).
-	if res := v.ValidatePaths(paths[:3]); !res.Valid() {
+	if res, _ := v.ValidatePaths(context.Background(), paths[:3]); !res.Valid() {
 		b.Fatal(res.Problems)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res := v.ValidatePaths([]string{dir})
-		if !res.Valid() || len(res.Resources) != 1000 {
+		res, err := v.ValidatePaths(context.Background(), []string{dir})
+		if err != nil || !res.Valid() || len(res.Resources) != 1000 {
 			b.Fatalf("%d resources, problems %v", len(res.Resources), res.Problems)
 		}
 	}

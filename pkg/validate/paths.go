@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -22,8 +23,10 @@ func manifestExt(name string) bool {
 // ValidatePaths validates files, directories (walked recursively for
 // *.yaml, *.yml and *.json) and glob patterns. Paths that match nothing are
 // reported as problems. Files are checked in parallel; the result keeps the
-// order of the arguments and of the directory walk.
-func (v *Validator) ValidatePaths(paths []string) Result {
+// order of the arguments and of the directory walk. When ctx ends, files
+// not yet started are left out and ctx's error is returned with the partial
+// result; otherwise the error is nil (problems are in the Result).
+func (v *Validator) ValidatePaths(ctx context.Context, paths []string) (Result, error) {
 	var res Result
 	var files []string
 	for _, p := range paths {
@@ -42,7 +45,9 @@ func (v *Validator) ValidatePaths(paths []string) Result {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = v.ValidateFile(files[i])
+				if ctx.Err() == nil {
+					results[i] = v.ValidateFile(files[i])
+				}
 			}
 		}()
 	}
@@ -54,7 +59,7 @@ func (v *Validator) ValidatePaths(paths []string) Result {
 	for _, r := range results {
 		res.Add(r)
 	}
-	return res
+	return res, ctx.Err()
 }
 
 // ValidateFile validates one file; a file that cannot be read is a problem.

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,8 +30,11 @@ func TestValidatePaths(t *testing.T) {
 	write("empty/notes.txt", "")
 
 	v := newValidator(t, Options{})
-	res := v.ValidatePaths([]string{filepath.Join(dir, "k8s"), filepath.Join(dir, "k8s", "sub", "cm-0*.yaml"),
+	res, err := v.ValidatePaths(context.Background(), []string{filepath.Join(dir, "k8s"), filepath.Join(dir, "k8s", "sub", "cm-0*.yaml"),
 		filepath.Join(dir, "nope"), filepath.Join(dir, "*.none"), filepath.Join(dir, "empty")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.Files != 41+10 || len(res.Resources) != 51 {
 		t.Errorf("%d files, %d resources", res.Files, len(res.Resources))
 	}
@@ -57,5 +62,18 @@ func TestValidatePaths(t *testing.T) {
 	}
 	if s := res.Summary(); s.Invalid != 1 || s.Valid != 50 {
 		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestValidatePathsCancelled(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 20; i++ {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("m%d.yaml", i)), []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"), 0o644)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := newValidator(t, Options{}).ValidatePaths(ctx, []string{dir})
+	if !errors.Is(err, context.Canceled) || len(res.Resources) != 0 {
+		t.Fatalf("err %v, %d resources", err, len(res.Resources))
 	}
 }
