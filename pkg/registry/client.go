@@ -274,4 +274,3 @@ func nameOpts(insecure bool) []name.Option {
 	}
 	return nil
 }
-

@@ -78,4 +78,3 @@ func newTransport(base http.RoundTripper, insecure bool) http.RoundTripper {
 	}
 	return schemeGuard{inner: base, insecure: insecure}
 }
-
