@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -50,9 +51,14 @@ func (m *Mirrors) Set(v string) error {
 		}
 		mir.HTTP = u.Scheme == "http"
 		mir.Host = u.Host + strings.TrimSuffix(u.Path, "/")
+	case strings.Contains(raw, "://"):
+		return fmt.Errorf("registry mirror %q: only http:// and https:// URLs", v)
 	default:
 		mir.Host = strings.TrimSuffix(raw, "/")
-		mir.HTTP = isLoopback(hostOnly(mir.Host))
+		mir.HTTP = isLoopback(hostname(hostOnly(mir.Host)))
+	}
+	if strings.ContainsAny(mir.Host, " \t@?#") {
+		return fmt.Errorf("registry mirror %q: bad host %q", v, mir.Host)
 	}
 	if _, err := name.NewRegistry(hostOnly(mir.Host)); err != nil {
 		return fmt.Errorf("registry mirror %q: %w", v, err)
@@ -69,6 +75,14 @@ func (m *Mirrors) Set(v string) error {
 func hostOnly(hostPath string) string {
 	h, _, _ := strings.Cut(hostPath, "/")
 	return h
+}
+
+// hostname strips a port: "127.0.0.1:5000" → "127.0.0.1".
+func hostname(hostPort string) string {
+	if h, _, err := net.SplitHostPort(hostPort); err == nil {
+		return h
+	}
+	return hostPort
 }
 
 // ParseMirrors parses REGISTRY=URL values; each value may also hold a

@@ -7,14 +7,9 @@ import (
 	"net"
 	"net/http"
 	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// DefaultBackoff is used when Options.Backoff is zero: 5 tries, waiting
-// 0.2, 0.4, 0.8 and 1.6 s (±10%) between them.
-var DefaultBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 5}
 
 // retryStatusCodes are the answers worth trying again.
 var retryStatusCodes = []int{
