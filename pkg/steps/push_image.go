@@ -24,7 +24,7 @@ func (PushImage) Spec() Spec {
 		Description: "Push an image from an OCI archive or another registry under one or more tags",
 		Inputs: []Input{
 			{Name: "archive", Description: "OCI archive to push (e.g. backend.tar from build-image); relative to the workspace"},
-			{Name: "image", Description: "image reference to copy instead of an archive"},
+			{Name: "image", Description: "image reference to copy instead of an archive (pulled through the mirrors in RUNNER_REGISTRY_MIRROR)"},
 			{Name: "registry", Default: "embedded", Description: "registry and namespace, e.g. ghcr.io/owner or 127.0.0.1:5000/owner; `embedded` is runner's own registry (state dir's registry/, reused when running, else served on 127.0.0.1:5000 for the push)"},
 			{Name: "name", Required: true, Description: "image name within the registry, e.g. birds-app-back-end"},
 			{Name: "tags", Default: "latest", Description: "tags, separated by newlines or commas (e.g. latest and the commit SHA)"},
@@ -92,7 +92,11 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 		host, _, _ := strings.Cut(reg, "/")
 		creds = append(creds, registry.Credential{Registry: host, Username: user, Password: pass})
 	}
-	c := registry.New(registry.Options{Credentials: creds, Insecure: insecure, Log: s.Log})
+	mirrors, err := registry.MirrorsFromEnv(func(k string) string { return s.Env[k] })
+	if err != nil {
+		return fmt.Errorf("push-image: %w", err)
+	}
+	c := registry.New(registry.Options{Credentials: creds, Insecure: insecure, Mirrors: mirrors, Log: s.Log})
 
 	src, err := openSource(ctx, c, s)
 	if err != nil {
