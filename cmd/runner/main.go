@@ -29,6 +29,8 @@ func main() {
 		newPlanCmd(),
 		newEvalCmd(),
 		newValidateCmd(),
+		// one constructor per command file
+		newRegistryCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

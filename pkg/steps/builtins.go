@@ -9,5 +9,6 @@ func Default() *Set {
 		DownloadArtifact{},
 		GitCommitPush{},
 		ValidateManifests{},
+		PushImage{},
 	)
 }
