@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash python3
+APT_PKGS  ?= git bash python3 busybox-static nginx
 
 export CGO_ENABLED ?= 0
 
@@ -40,3 +40,11 @@ bench: build
 
 clean:
 	rm -rf $(BIN) $(STATE)
+
+# base-images pushes offline stand-ins for alpine:latest and nginx:stable-alpine
+# (built from Debian's busybox-static and nginx) to REGISTRY; the default,
+# runner's local registry, is started in the background when none answers.
+REGISTRY ?= 127.0.0.1:5000
+.PHONY: base-images
+base-images: deps build
+	$(GO) run ./tools/baseimages -registry $(REGISTRY) -runner $(BIN)/runner -dir $(STATE)/registry
