@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/moby/buildkit/client"
 	"golang.org/x/sys/unix"
 )
@@ -32,8 +33,8 @@ type DaemonOptions struct {
 	// Runc is the OCI runtime for RUN steps. Default: runc from PATH,
 	// /usr/sbin or /usr/bin.
 	Runc string
-	// Mirrors are written into buildkitd.toml. Default: DefaultMirrors().
-	Mirrors []Mirror
+	// Mirrors are written into buildkitd.toml. Default: none.
+	Mirrors registry.Mirrors
 	// StartTimeout bounds the wait for the daemon to answer. Default 30s.
 	StartTimeout time.Duration
 }
@@ -110,9 +111,6 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 		if opts.Runc, err = FindRunc(); err != nil {
 			return nil, err
 		}
-	}
-	if opts.Mirrors == nil {
-		opts.Mirrors = DefaultMirrors()
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second

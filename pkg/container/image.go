@@ -169,4 +169,3 @@ func unpackImage(img v1.Image, root string) error {
 	}
 	return nil
 }
-

@@ -301,6 +301,30 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	return nil
 }
 
+// kill stops the process. Right after Start, runc may not have created the
+// container yet ("does not exist"), so kill is retried until runc returns;
+// a runc that does not return in 5 s is killed with its process group.
+func (c *runcContainer) kill(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		kctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _ = c.runc(kctx, "kill", "--all", c.id, "KILL")
+		cancel()
+		select {
+		case <-c.done:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	<-c.done
+}
+
 func (c *runcContainer) Ports() map[int]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -337,20 +361,7 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	c.destroyed = true
 	var errs []error
 	if c.cmd != nil {
-		select {
-		case <-c.done:
-		default:
-			kctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, _ = c.runc(kctx, "kill", "--all", c.id, "KILL")
-			cancel()
-			select {
-			case <-c.done:
-			case <-time.After(5 * time.Second):
-				// runc itself is stuck: kill its group and wait for it.
-				_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-				<-c.done
-			}
-		}
+		c.kill(ctx)
 	}
 	// `runc run` deletes the container when it returns; this covers a runc
 	// that was killed before it could.
