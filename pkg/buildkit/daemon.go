@@ -111,6 +111,8 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 		if opts.Runc, err = FindRunc(); err != nil {
 			return nil, err
 		}
+	} else if !isExecutable(opts.Runc) {
+		return nil, fmt.Errorf("%w: runc %s is missing or not executable: install Debian's runc (`make deps`)", ErrMissing, opts.Runc)
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second
