@@ -19,9 +19,10 @@ func EmbeddedDir(stateDir string) string { return filepath.Join(stateDir, "regis
 // Embedded finds or starts runner's embedded registry for stateDir. A
 // server already serving EmbeddedDir(stateDir) (this process's, `runner
 // exec`'s or `runner registry serve`'s) is reused and release does nothing;
-// otherwise one is started on EmbeddedAddr, or a free loopback port when
-// that is taken, and release stops it. The images stay on disk either way.
-func Embedded(ctx context.Context, stateDir string) (addr string, release func() error, err error) {
+// otherwise one is started on preferAddr (usually EmbeddedAddr), or a free
+// loopback port when that is taken, and release stops it. The images stay
+// on disk either way.
+func Embedded(ctx context.Context, stateDir, preferAddr string) (addr string, release func() error, err error) {
 	dir := EmbeddedDir(stateDir)
 	if b, err := os.ReadFile(filepath.Join(dir, addrFile)); err == nil {
 		a := strings.TrimSpace(string(b))
@@ -29,7 +30,7 @@ func Embedded(ctx context.Context, stateDir string) (addr string, release func()
 			return a, func() error { return nil }, nil
 		}
 	}
-	s, err := Serve(context.WithoutCancel(ctx), EmbeddedAddr, dir)
+	s, err := Serve(context.WithoutCancel(ctx), preferAddr, dir)
 	if err != nil {
 		if s, err = Serve(context.WithoutCancel(ctx), "127.0.0.1:0", dir); err != nil {
 			return "", nil, err

@@ -102,6 +102,19 @@ func ParseMirrors(values ...string) (Mirrors, error) {
 	return m, nil
 }
 
+// EnvMirrors is the environment variable holding mirrors as a
+// comma-separated list of REGISTRY=URL, like repeated --registry-mirror.
+const EnvMirrors = "RUNNER_REGISTRY_MIRROR"
+
+// MirrorsFromEnv parses EnvMirrors as getenv returns it (e.g. os.Getenv).
+func MirrorsFromEnv(getenv func(string) string) (Mirrors, error) {
+	m, err := ParseMirrors(getenv(EnvMirrors))
+	if err != nil {
+		return Mirrors{}, fmt.Errorf("%s: %w", EnvMirrors, err)
+	}
+	return m, nil
+}
+
 // String lists the pairs as Set accepts them, sorted by registry.
 func (m *Mirrors) String() string {
 	if m == nil {

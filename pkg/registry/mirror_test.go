@@ -114,3 +114,21 @@ func TestPullThroughMirror(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorsFromEnv(t *testing.T) {
+	env := map[string]string{EnvMirrors: "docker.io=http://127.0.0.1:5000, ghcr.io=https://m.example"}
+	m, err := MirrorsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.For("index.docker.io")) != 1 || len(m.For("ghcr.io")) != 1 {
+		t.Fatalf("mirrors %s", m.String())
+	}
+	env[EnvMirrors] = "nonsense"
+	if _, err := MirrorsFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), EnvMirrors) {
+		t.Fatalf("error %v", err)
+	}
+	if m, err := MirrorsFromEnv(func(string) string { return "" }); err != nil || !m.Empty() {
+		t.Fatalf("empty env: %v %v", m, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/birdflock/runner/pkg/registry/ondisk"
@@ -28,6 +29,22 @@ type Server struct {
 	dir  string
 	done chan struct{}
 	err  error
+
+	mu    sync.Mutex
+	fresh map[net.Conn]bool // connections that have not sent a request yet
+}
+
+// track remembers connections in StateNew. Shutdown waits for them (up to
+// 5 s), and clients leave some open: go-containerregistry's parallel
+// https/http ping dials both and uses one.
+func (s *Server) track(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
 }
 
 // ServerOption configures Serve.
@@ -63,10 +80,12 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 			Handler:           store.Handler(log.New(o.log, "registry: ", log.LstdFlags)),
 			ReadHeaderTimeout: 30 * time.Second,
 		},
-		ln:   ln,
-		dir:  dir,
-		done: make(chan struct{}),
+		ln:    ln,
+		dir:   dir,
+		done:  make(chan struct{}),
+		fresh: map[net.Conn]bool{},
 	}
+	s.srv.ConnState = s.track
 	if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"), 0o644); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -115,6 +134,11 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.mu.Lock()
+	for c := range s.fresh {
+		c.Close()
+	}
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
 	// Leave another server's address file alone.

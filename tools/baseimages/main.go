@@ -1,7 +1,8 @@
 // Command baseimages builds the offline stand-ins for alpine:latest and
 // nginx:stable-alpine from Debian binaries and pushes them to a registry
-// (default: runner's local registry on 127.0.0.1:5000, started in the
-// background from -dir when nothing answers there). Run by `make base-images`.
+// (default: runner's local registry on 127.0.0.1:5000; on a loopback
+// address where nothing answers, `runner registry serve -dir` is started in
+// the background and keeps running). Run by `make base-images`.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +38,7 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if !registry.Ping(ctx, *host, 2*time.Second) {
-		if *host != "127.0.0.1:5000" && *host != "localhost:5000" {
+		if h, _, _ := net.SplitHostPort(*host); h != "127.0.0.1" && h != "localhost" {
 			return fmt.Errorf("no registry answers at %s", *host)
 		}
 		if err := startRegistry(ctx, *runner, *host, *dir); err != nil {
