@@ -33,8 +33,14 @@ type DaemonOptions struct {
 	// Runc is the OCI runtime for RUN steps. Default: runc from PATH,
 	// /usr/sbin or /usr/bin.
 	Runc string
-	// Mirrors are written into buildkitd.toml. Default: none.
+	// Mirrors are written into buildkitd.toml. Default: none, or Docker Hub
+	// through the embedded registry when EmbeddedRegistry is set.
 	Mirrors registry.Mirrors
+	// EmbeddedRegistry is runner's state dir. When set and Mirrors is
+	// empty, Docker Hub pulls go first to runner's embedded registry there
+	// (where `make base-images` puts alpine and nginx), which is started for
+	// as long as the daemon runs unless one is serving already. Default "".
+	EmbeddedRegistry string
 	// StartTimeout bounds the wait for the daemon to answer. Default 30s.
 	StartTimeout time.Duration
 }
@@ -44,6 +50,8 @@ type Daemon struct {
 	addr    string
 	logPath string
 	lock    *os.File
+	mirrors registry.Mirrors
+	release func() error // stops the embedded registry, if started for us
 	proc    *os.Process
 	done    chan struct{} // closed when the process has exited
 	exitErr error         // set before done is closed
@@ -128,12 +136,20 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{lock: lock, logPath: filepath.Join(root, "buildkitd.log"), done: make(chan struct{})}
+	d := &Daemon{lock: lock, logPath: filepath.Join(root, "buildkitd.log"), done: make(chan struct{}), mirrors: opts.Mirrors}
+	if d.mirrors.Empty() && opts.EmbeddedRegistry != "" {
+		addr, release, err := registry.Embedded(ctx, opts.EmbeddedRegistry, registry.EmbeddedAddr)
+		if err != nil {
+			d.unlock()
+			return nil, fmt.Errorf("embedded registry for the docker.io mirror: %w", err)
+		}
+		d.mirrors, d.release = DefaultMirrors(addr), release
+	}
 	sock := socketPath(root)
 	d.addr = "unix://" + sock
 	_ = os.Remove(sock) // left by a killed daemon; we hold the lock
 	cfg := filepath.Join(root, "buildkitd.toml")
-	if err := os.WriteFile(cfg, []byte(configTOML(root, sock, opts.Runc, opts.Mirrors)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(configTOML(root, sock, opts.Runc, d.mirrors)), 0o600); err != nil {
 		d.unlock()
 		return nil, fmt.Errorf("buildkitd config: %w", err)
 	}
@@ -229,6 +245,9 @@ func ping(ctx context.Context, addr string) error {
 // Addr is the daemon's address for client.New.
 func (d *Daemon) Addr() string { return d.addr }
 
+// Mirrors are the registry mirrors the daemon was configured with.
+func (d *Daemon) Mirrors() registry.Mirrors { return d.mirrors }
+
 // Done is closed when the process has exited, expectedly or not.
 func (d *Daemon) Done() <-chan struct{} { return d.done }
 
@@ -256,6 +275,10 @@ func (d *Daemon) Stop(ctx context.Context) error {
 }
 
 func (d *Daemon) unlock() {
+	if d.release != nil {
+		_ = d.release()
+		d.release = nil
+	}
 	if d.lock != nil {
 		_ = d.lock.Close() // closing drops the flock
 		d.lock = nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/moby/buildkit/client"
 	// Connection helpers for BUILDKIT_HOST: docker-container://, kube-pod://,
 	// podman-container://, nerdctl-container://, ssh://.
@@ -35,6 +36,8 @@ type Conn struct {
 	// Addr is the daemon address; Managed tells whether runner started it.
 	Addr    string
 	Managed bool
+	// Mirrors of a managed daemon (unknown for BUILDKIT_HOST).
+	Mirrors registry.Mirrors
 	release func(context.Context) error
 }
 
@@ -76,7 +79,7 @@ func (m *Manager) Connect(ctx context.Context, host string, opts DaemonOptions) 
 		_ = m.release(context.WithoutCancel(ctx), root)
 		return nil, fmt.Errorf("connect to buildkitd: %w", err)
 	}
-	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true,
+	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true, Mirrors: d.d.Mirrors(),
 		release: func(ctx context.Context) error { return m.release(ctx, root) }}, nil
 }
 

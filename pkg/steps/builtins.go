@@ -4,6 +4,8 @@ package steps
 func Default() *Set {
 	return NewSet(
 		// one line per built-in, in the order of the pipeline
+		&BuildImage{},
+		TestImage{},
 		PushImage{},
 	)
 }
