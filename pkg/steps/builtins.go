@@ -9,6 +9,8 @@ func Default() *Set {
 		DownloadArtifact{},
 		GitCommitPush{},
 		ValidateManifests{},
+		&BuildImage{},
+		TestImage{},
 		PushImage{},
 	)
 }
