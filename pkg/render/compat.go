@@ -23,11 +23,13 @@ func (e *Engine) installCompat() error {
 	cs.Update(builtins.ControlStructures)
 	origMacro, _ := cs.Get("macro")
 	origSet, _ := cs.Get("set")
+	origFor, _ := cs.Get("for")
 	for name, p := range map[string]parser.ControlStructureParser{
 		"include": e.includeParser,
 		"extends": e.extendsParser,
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
+		"for":     forParser(origFor),
 	} {
 		if err := cs.Replace(name, p); err != nil {
 			return err
@@ -48,6 +50,8 @@ func (e *Engine) installCompat() error {
 		fnTrueDiv:  pyTrueDiv,
 		fnMod:      pyMod,
 		fnTuple:    func(args *exec.VarArgs) pyTuple { return pyTupleOf(args.Args) },
+		fnList:     newList,
+		fnDict:     newDict,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -60,10 +64,28 @@ func (e *Engine) installCompat() error {
 	}); err != nil {
 		return err
 	}
-	if err := e.env.Filters.Replace("round", filterRound); err != nil {
-		return err
+	origDictSort, _ := e.env.Filters.Get("dictsort")
+	for name, f := range map[string]exec.FilterFunction{
+		"dictsort": pairsAsTuples(origDictSort),
+		"tojson":   filterToJSON,
+		"round":    filterRound,
+		"format":   filterFormat,
+		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+			if in.IsError() {
+				return in
+			}
+			return exec.AsValue(pyUpper(pyStr(in)))
+		},
+	} {
+		if err := e.env.Filters.Replace(name, f); err != nil {
+			return err
+		}
 	}
-	e.env.Methods.Str = strMethods()
+	methods := e.env.Methods // a copy: the struct holds pointers to gonja's sets
+	methods.Str = strMethods()
+	methods.List = listMethods()
+	methods.Dict = dictMethods()
+	e.env.Methods = methods
 	return nil
 }
 
@@ -369,6 +391,13 @@ func filterRound(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.
 	x := in.Float()
 	switch method {
 	case "common":
+		if in.IsInteger() { // Python's round() of an int is an int
+			if precision >= 0 {
+				return in
+			}
+			f := int(math.Pow(10, float64(-precision)))
+			return exec.AsValue(int(math.RoundToEven(float64(in.Integer())/float64(f))) * f)
+		}
 		if precision >= 0 {
 			r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', precision, 64), 64)
 			if err != nil {
@@ -415,5 +444,90 @@ func strMethods() *exec.MethodSet[string] {
 		}
 		return strings.Replace(self, args.Args[0].String(), args.Args[1].String(), count), nil
 	}
+	m["upper"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		return pyUpper(self), nil
+	}
 	return exec.NewMethodSet(m)
+}
+
+// filterFormat is Jinja2's format filter: value % args.
+func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	s, err := pyFormat(in.String(), exec.AsValue(pyTupleOf(params.Args)))
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(s)
+}
+
+// --- for: any number of loop targets, `for a, b, c in rows`.
+
+const loopItem = "__runner_item"
+
+func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
+	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
+			return orig(p, args)
+		}
+		at := args.Current()
+		var names []string
+		for {
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a loop variable name", args.Current())
+			}
+			names = append(names, name.Val)
+			if args.Match(tokens.Comma) == nil {
+				break
+			}
+		}
+		if args.Match(tokens.In) == nil {
+			return nil, args.Error("expected keyword 'in'", args.Current())
+		}
+		cs := &controlStructures.ForControlStructure{}
+		if len(names) == 2 {
+			cs.Key, cs.Value = names[0], names[1]
+		} else {
+			cs.Key = loopItem
+		}
+		obj, err := args.ParseExpression()
+		if err != nil {
+			return nil, err
+		}
+		cs.ObjectEvaluator = obj
+		if args.MatchName("if") != nil {
+			if cs.IfCondition, err = args.ParseExpression(); err != nil {
+				return nil, err
+			}
+		}
+		cs.Recursive = args.MatchName("recursive") != nil
+		if !args.End() {
+			return nil, args.Error("malformed for-loop arguments", args.Current())
+		}
+		body, endargs, err := p.WrapUntil("else", "endfor")
+		if err != nil {
+			return nil, err
+		}
+		if !endargs.End() {
+			return nil, endargs.Error("arguments not allowed here", endargs.Current())
+		}
+		cs.BodyWrapper = body
+		if body.EndTag == "else" {
+			if cs.EmptyWrapper, endargs, err = p.WrapUntil("endfor"); err != nil {
+				return nil, err
+			}
+			if !endargs.End() {
+				return nil, endargs.Error("arguments not allowed here", endargs.Current())
+			}
+		}
+		if cs.Key == loopItem {
+			item := *at
+			item.Type, item.Val = tokens.Name, loopItem
+			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
+			body.Nodes = append([]nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack}}, body.Nodes...)
+		}
+		return cs, nil
+	}
 }

@@ -276,8 +276,6 @@ func pyRepr(v *exec.Value) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case *big.Int:
 		return x.String()
-	case fmt.Stringer:
-		return x.String()
 	}
 	switch {
 	case v.IsBool():
@@ -292,13 +290,14 @@ func pyRepr(v *exec.Value) string {
 	case v.IsFloat():
 		return pyFloat(v.Float())
 	case v.IsList():
-		parts := make([]string, v.Len())
+		rv := reflect.Indirect(reflect.ValueOf(raw))
+		parts := make([]string, rv.Len())
 		for i := range parts {
-			parts[i] = pyRepr(v.Index(i))
+			parts[i] = pyRepr(exec.ToValue(rv.Index(i)))
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case v.IsDict():
-		rv := reflect.ValueOf(raw)
+		rv := reflect.Indirect(reflect.ValueOf(raw))
 		if rv.Kind() == reflect.Map {
 			type kv struct{ k, v string }
 			var items []kv
@@ -312,6 +311,9 @@ func pyRepr(v *exec.Value) string {
 			}
 			return "{" + strings.Join(parts, ", ") + "}"
 		}
+	}
+	if s, ok := raw.(fmt.Stringer); ok {
+		return s.String()
 	}
 	return v.String()
 }

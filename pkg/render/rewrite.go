@@ -15,6 +15,8 @@ const (
 	fnTrueDiv  = "__runner_truediv"
 	fnMod      = "__runner_mod"
 	fnTuple    = "__runner_tuple"
+	fnList     = "__runner_list"
+	fnDict     = "__runner_dict"
 	filterStr  = "__runner_str"
 )
 
@@ -148,6 +150,14 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 		return call(x.Operator.Token, name, x.Left, x.Right)
 	case *nodes.Tuple:
 		return call(x.Location, fnTuple, x.Val...)
+	case *nodes.List:
+		return call(x.Location, fnList, x.Val...)
+	case *nodes.Dict:
+		args := make([]nodes.Expression, 0, 2*len(x.Pairs))
+		for _, p := range x.Pairs {
+			args = append(args, p.Key, p.Value)
+		}
+		return call(x.Token, fnDict, args...)
 	case *nodes.Name:
 		if x.Name.Val == "none" {
 			return &nodes.None{Location: x.Name}
