@@ -52,6 +52,7 @@ func (e *Engine) installCompat() error {
 		fnTuple:    func(args *exec.VarArgs) pyTuple { return pyTupleOf(args.Args) },
 		fnList:     newList,
 		fnDict:     newDict,
+		"range":    pyRange,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -155,8 +156,12 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		}
 	}
 	if err != nil {
-		if n.ignoreMissing && errors.Is(err, fs.ErrNotExist) {
-			return nil
+		if errors.Is(err, fs.ErrNotExist) {
+			if n.ignoreMissing {
+				return nil
+			}
+			// placed by the caller: the include tag is the place to fix
+			return fmt.Errorf("template not found: %s", strings.Join(names, ", "))
 		}
 		return err
 	}

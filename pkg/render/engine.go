@@ -26,6 +26,9 @@ type Options struct {
 	MaxDepth int
 	// MaxTemplateBytes refuses larger template files. Default 16 MiB.
 	MaxTemplateBytes int64
+	// MaxNesting refuses templates whose blocks or brackets nest deeper.
+	// Default 200.
+	MaxNesting int
 	// MaxOutputBytes stops a render whose output grows past it. Default 256 MiB.
 	MaxOutputBytes int64
 }
@@ -34,6 +37,7 @@ const (
 	defaultMaxDepth       = 64
 	defaultMaxMacroDepth  = 512
 	defaultMaxTemplate    = 16 << 20
+	defaultMaxNesting     = 200
 	defaultMaxOutputBytes = 256 << 20
 	callDepthKey          = "__runner_call_depth"
 )
@@ -70,6 +74,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MaxTemplateBytes <= 0 {
 		opts.MaxTemplateBytes = defaultMaxTemplate
+	}
+	if opts.MaxNesting <= 0 {
+		opts.MaxNesting = defaultMaxNesting
 	}
 	if opts.MaxOutputBytes <= 0 {
 		opts.MaxOutputBytes = defaultMaxOutputBytes
@@ -131,6 +138,9 @@ func (e *Engine) parse(l loaders.Loader, name string) (*template, error) {
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
 	path = e.display(path)
+	if line, col, err := checkNesting(string(src), e.opts.MaxNesting); err != nil {
+		return nil, &Error{File: path, Line: line, Col: col, Msg: err.Error(), Err: err}
+	}
 	t := &template{path: path, source: string(src)}
 	// The parse runs the extends parser, which reads parents through the
 	// loader: give it a memory view of this file so it is read only once.

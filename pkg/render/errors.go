@@ -49,7 +49,7 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	atLineRE    = regexp.MustCompile(`at line (\d+)`)
 	helperRE    = regexp.MustCompile(`^invalid call to function '__runner_\w+': `)
-	undefinedRE = regexp.MustCompile(`^Unable to evaluate name "([^"]*)"$`)
+	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
 )
 
 // gonja's messages repeat the failing node; these prefixes carry no
@@ -59,6 +59,7 @@ var noisePrefixes = []string{
 	"Unable to execute controlStructure ",
 	"Unable to render expression ",
 	"Unable to render condition ",
+	"unable to evaluate parameters: ",
 }
 
 // toError turns a gonja error for template file into an *Error. cols maps a
@@ -81,6 +82,13 @@ func toError(file, source string, cols map[int]int, err error) error {
 	line := 0
 	if m := atLineRE.FindAllStringSubmatch(msg, -1); len(m) > 0 {
 		line, _ = strconv.Atoi(m[len(m)-1][1])
+	}
+	// gonja stringifies errors on the way up: find our sentinels by text
+	for _, s := range []error{ErrRecursion, ErrTooLarge, ErrOutputTooLarge} {
+		if strings.Contains(msg, s.Error()) {
+			err = errors.Join(s, err)
+			break
+		}
 	}
 	return &Error{File: file, Line: line, Col: cols[line], Msg: cleanMessage(msg), Err: err}
 }

@@ -401,3 +401,44 @@ func pyTypeName(v *exec.Value) string {
 	}
 	return "object"
 }
+
+// maxRange bounds range(): gonja materializes a loop's items before the
+// first iteration, so a huge range would take unbounded time and memory.
+const maxRange = 100_000
+
+// pyRange is Python's range() as a list, refused beyond maxRange items.
+func pyRange(args *exec.VarArgs) ([]int, error) {
+	var start, stop, step int64 = 0, 0, 1
+	for _, a := range args.Args {
+		if !isInt(a) {
+			return nil, fmt.Errorf("'%s' object cannot be interpreted as an integer", pyTypeName(a))
+		}
+	}
+	switch len(args.Args) {
+	case 1:
+		stop = asInt(args.Args[0])
+	case 2:
+		start, stop = asInt(args.Args[0]), asInt(args.Args[1])
+	case 3:
+		start, stop, step = asInt(args.Args[0]), asInt(args.Args[1]), asInt(args.Args[2])
+	default:
+		return nil, fmt.Errorf("range expected 1 to 3 arguments, got %d", len(args.Args))
+	}
+	if step == 0 {
+		return nil, errors.New("range() arg 3 must not be zero")
+	}
+	n := int64(0)
+	if step > 0 && stop > start {
+		n = (stop - start + step - 1) / step
+	} else if step < 0 && stop < start {
+		n = (start - stop - step - 1) / -step
+	}
+	if n > maxRange {
+		return nil, fmt.Errorf("%w: range of %d items (limit %d)", ErrTooLarge, n, maxRange)
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(start + int64(i)*step)
+	}
+	return out, nil
+}
