@@ -6,6 +6,7 @@ BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
 APT_PKGS  ?= git bash python3 busybox-static nginx runc
+APT_PKGS  ?= git bash python3 python3-jinja2 python3-yaml
 
 export CGO_ENABLED ?= 0
 

@@ -31,6 +31,7 @@ func main() {
 		newValidateCmd(),
 		// one constructor per command file
 		newRegistryCmd(),
+		newRenderCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

@@ -12,5 +12,6 @@ func Default() *Set {
 		&BuildImage{},
 		TestImage{},
 		PushImage{},
+		RenderTemplates{},
 	)
 }
