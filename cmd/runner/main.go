@@ -25,7 +25,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-	// one constructor per command file
+		// one constructor per command file
+		newLintCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
