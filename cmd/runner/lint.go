@@ -49,7 +49,7 @@ Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
 				return &exitError{code: 255, err: errors.New("")}
 			}
 			if listFiles {
-				files, err := yamllint.FindFiles(args, conf)
+				files, err := yamllint.FindFiles("", args, conf)
 				if err != nil {
 					return err
 				}
@@ -66,12 +66,12 @@ Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
 				tty = isatty.IsTerminal(f.Fd())
 			}
 			resolved := yamllint.ResolveFormat(format, os.LookupEnv, tty)
-			level, err := yamllint.LintPaths(out, cmd.ErrOrStderr(), args, conf,
+			sum, err := yamllint.LintPaths(out, cmd.ErrOrStderr(), args, conf,
 				yamllint.RunOptions{Format: resolved, NoWarnings: noWarnings})
 			if err != nil {
 				return &exitError{code: 255, err: err}
 			}
-			if code := yamllint.ExitCode(level, strict); code != 0 {
+			if code := yamllint.ExitCode(sum.MaxLevel, strict); code != 0 {
 				return &exitError{code: code, err: errors.New("")}
 			}
 			return nil

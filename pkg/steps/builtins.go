@@ -3,6 +3,7 @@ package steps
 // Default returns every built-in action, registered by name and alias.
 func Default() *Set {
 	return NewSet(
-	// one line per built-in, in the order of the pipeline
+		// one line per built-in, in the order of the pipeline
+		LintYAML{},
 	)
 }

@@ -107,7 +107,7 @@ func TestConformance(t *testing.T) {
 			wantCode := cmd.ProcessState.ExitCode()
 
 			var all bytes.Buffer
-			maxLevel, err := LintPaths(&all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
+			sum, err := LintPaths(&all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestConformance(t *testing.T) {
 				}
 				t.Errorf("%s:\n--- yamllint\n%s--- runner\n%s", f, want[f], got[f])
 			}
-			if code := ExitCode(maxLevel, false); code != wantCode {
+			if code := ExitCode(sum.MaxLevel, false); code != wantCode {
 				t.Errorf("exit code %d, yamllint %d", code, wantCode)
 			}
 			if all.String() != stdout.String() {

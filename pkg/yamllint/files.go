@@ -15,15 +15,17 @@ const MaxFileSize = 64 << 20
 // FindFiles expands paths as yamllint does: directories are walked (in
 // sorted order, where yamllint uses the directory's own order) keeping the
 // files `yaml-files` matches; other paths are kept as given.
-func FindFiles(paths []string, conf *Config) ([]string, error) {
+// Relative paths resolve against dir ("" for the working directory) and
+// are returned as given.
+func FindFiles(dir string, paths []string, conf *Config) ([]string, error) {
 	var out []string
 	for _, p := range paths {
-		st, err := os.Stat(p)
+		st, err := os.Stat(resolve(dir, p))
 		if err != nil || !st.IsDir() {
 			out = append(out, p)
 			continue
 		}
-		if err := walk(p, conf, &out); err != nil {
+		if err := walk(dir, p, conf, &out); err != nil {
 			return nil, err
 		}
 	}
@@ -31,8 +33,8 @@ func FindFiles(paths []string, conf *Config) ([]string, error) {
 }
 
 // walk mirrors os.walk: a directory's files first, then its subdirectories.
-func walk(dir string, conf *Config, out *[]string) error {
-	entries, err := os.ReadDir(dir)
+func walk(base, dir string, conf *Config, out *[]string) error {
+	entries, err := os.ReadDir(resolve(base, dir))
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", dir, err)
 	}
@@ -43,15 +45,11 @@ func walk(dir string, conf *Config, out *[]string) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		p := filepath.Join(dir, name)
-		if dir == "." {
-			p = "./" + name // os.path.join('.', f)
-		} else if !strings.HasSuffix(dir, "/") {
-			p = dir + "/" + name
-		} else {
+		p := dir + "/" + name // os.path.join keeps "./"
+		if strings.HasSuffix(dir, "/") {
 			p = dir + name
 		}
-		st, err := os.Stat(p)
+		st, err := os.Stat(resolve(base, p))
 		if err == nil && st.IsDir() {
 			dirs = append(dirs, p)
 			continue
@@ -61,7 +59,7 @@ func walk(dir string, conf *Config, out *[]string) error {
 		}
 	}
 	for _, d := range dirs {
-		if err := walk(d, conf, out); err != nil {
+		if err := walk(base, d, conf, out); err != nil {
 			return err
 		}
 	}
@@ -70,8 +68,9 @@ func walk(dir string, conf *Config, out *[]string) error {
 
 // LintFile reads and lints one file. The path used for `ignore` matching
 // drops a leading "./", as yamllint does.
-func LintFile(path string, conf *Config) ([]Problem, error) {
-	f, err := os.Open(path)
+// Relative paths resolve against dir ("" for the working directory).
+func LintFile(dir, path string, conf *Config) ([]Problem, error) {
+	f, err := os.Open(resolve(dir, path))
 	if err != nil {
 		return nil, err
 	}
@@ -98,32 +97,56 @@ func LintFile(path string, conf *Config) ([]Problem, error) {
 type RunOptions struct {
 	Format     string // a resolved format (not "auto"); "" means standard
 	NoWarnings bool   // hide warnings (they still count)
+	Dir        string // base of relative paths; "" is the working directory
+}
+
+func resolve(dir, p string) string {
+	if dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Summary counts what LintPaths found.
+type Summary struct {
+	Files    int // files linted
+	Errors   int // error-level problems (and unreadable files)
+	Warnings int // warning-level problems
+	MaxLevel int // 0 none, 1 warning, 2 error
 }
 
 // LintPaths lints every file FindFiles yields and prints the problems to
-// w. It returns the highest level seen (0, 1 warning, 2 error). A file
-// that cannot be read or decoded is reported on errw and counts as an
-// error; linting goes on with the next file.
-func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (int, error) {
-	files, err := FindFiles(paths, conf)
+// w as yamllint does. A file that cannot be read or decoded is reported on
+// errw and counts as an error; linting goes on with the next file.
+func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
+	var sum Summary
+	files, err := FindFiles(opts.Dir, paths, conf)
 	if err != nil {
-		return 0, err
+		return sum, err
 	}
-	maxLevel := 0
 	for _, file := range files {
-		problems, err := LintFile(file, conf)
+		sum.Files++
+		problems, err := LintFile(opts.Dir, file, conf)
 		if err != nil {
 			fmt.Fprintln(errw, err)
-			maxLevel = 2
+			sum.Errors++
+			sum.MaxLevel = 2
 			continue
+		}
+		for _, p := range problems {
+			if p.Level == "error" {
+				sum.Errors++
+			} else {
+				sum.Warnings++
+			}
 		}
 		lvl, err := WriteProblems(w, problems, file, opts.Format, opts.NoWarnings)
 		if err != nil {
-			return maxLevel, err
+			return sum, err
 		}
-		maxLevel = max(maxLevel, lvl)
+		sum.MaxLevel = max(sum.MaxLevel, lvl)
 	}
-	return maxLevel, nil
+	return sum, nil
 }
 
 // ExitCode is yamllint's exit status for the highest level seen.
