@@ -83,6 +83,7 @@ func (p *Parser) PeekEvent() (*Event, error) {
 // list(yaml.parse(text, Loader=yaml.BaseLoader)).
 func Check(text []rune) error {
 	p := NewParser(text)
+	p.s.noValues = true
 	for {
 		ev, err := p.GetEvent()
 		if err != nil {

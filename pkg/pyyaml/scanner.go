@@ -31,6 +31,8 @@ type Scanner struct {
 	allowSimpleKey bool
 	keys           []*simpleKey // possible simple keys, in insertion order
 	err            error
+	slab           []Token
+	noValues       bool // the parser-only pass needs no scalar values
 }
 
 // NewScanner scans text (which must already pass CheckPrintable).
@@ -115,6 +117,27 @@ func (s *Scanner) fail(context string, contextMark *Mark, problem string, proble
 }
 
 func (s *Scanner) add(t *Token) { s.queue = append(s.queue, t) }
+
+// newToken allocates tokens in slabs: far fewer allocations per file.
+func (s *Scanner) newToken(t Token) *Token {
+	if len(s.slab) == 0 {
+		s.slab = make([]Token, 128)
+	}
+	p := &s.slab[0]
+	*p = t
+	s.slab = s.slab[1:]
+	return p
+}
+
+// write appends runes to a scalar value, unless values are not wanted.
+func (s *Scanner) write(b *strings.Builder, rs []rune) {
+	if s.noValues {
+		return
+	}
+	for _, r := range rs {
+		b.WriteRune(r)
+	}
+}
 
 func (s *Scanner) fetchMoreTokens() {
 	s.scanToNextToken()
@@ -257,7 +280,7 @@ func (s *Scanner) unwindIndent(column int) {
 		m := s.mark()
 		s.indent = s.indents[len(s.indents)-1]
 		s.indents = s.indents[:len(s.indents)-1]
-		s.add(&Token{Kind: BlockEnd, Start: m, End: m})
+		s.add(s.newToken(Token{Kind: BlockEnd, Start: m, End: m}))
 	}
 }
 
@@ -281,7 +304,7 @@ func (s *Scanner) fetchStreamEnd() {
 	s.allowSimpleKey = false
 	s.keys = nil
 	m := s.mark()
-	s.add(&Token{Kind: StreamEnd, Start: m, End: m})
+	s.add(s.newToken(Token{Kind: StreamEnd, Start: m, End: m}))
 	s.done = true
 }
 
@@ -308,7 +331,7 @@ func (s *Scanner) fetchDocumentIndicator(kind TokenKind) {
 	s.allowSimpleKey = false
 	start := s.mark()
 	s.forward(3)
-	s.add(&Token{Kind: kind, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: kind, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchFlowCollectionStart(kind TokenKind) {
@@ -320,7 +343,7 @@ func (s *Scanner) fetchFlowCollectionStart(kind TokenKind) {
 	s.allowSimpleKey = true
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: kind, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: kind, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchFlowCollectionEnd(kind TokenKind) {
@@ -332,7 +355,7 @@ func (s *Scanner) fetchFlowCollectionEnd(kind TokenKind) {
 	s.allowSimpleKey = false
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: kind, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: kind, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchFlowEntry() {
@@ -343,7 +366,7 @@ func (s *Scanner) fetchFlowEntry() {
 	}
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: FlowEntry, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: FlowEntry, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchBlockEntry() {
@@ -354,7 +377,7 @@ func (s *Scanner) fetchBlockEntry() {
 		}
 		if s.addIndent(s.column) {
 			m := s.mark()
-			s.add(&Token{Kind: BlockSequenceStart, Start: m, End: m})
+			s.add(s.newToken(Token{Kind: BlockSequenceStart, Start: m, End: m}))
 		}
 	}
 	s.allowSimpleKey = true
@@ -364,7 +387,7 @@ func (s *Scanner) fetchBlockEntry() {
 	}
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: BlockEntry, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: BlockEntry, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchKey() {
@@ -375,7 +398,7 @@ func (s *Scanner) fetchKey() {
 		}
 		if s.addIndent(s.column) {
 			m := s.mark()
-			s.add(&Token{Kind: BlockMappingStart, Start: m, End: m})
+			s.add(s.newToken(Token{Kind: BlockMappingStart, Start: m, End: m}))
 		}
 	}
 	s.allowSimpleKey = s.flowLevel == 0
@@ -385,7 +408,7 @@ func (s *Scanner) fetchKey() {
 	}
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: Key, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: Key, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) insert(pos int, t *Token) {
@@ -399,9 +422,9 @@ func (s *Scanner) fetchValue() {
 	if i := s.keyAt(s.flowLevel); i >= 0 {
 		k := s.keys[i]
 		s.keys = append(s.keys[:i], s.keys[i+1:]...)
-		s.insert(k.tokenNumber-s.tokensTaken, &Token{Kind: Key, Start: k.mark, End: k.mark})
+		s.insert(k.tokenNumber-s.tokensTaken, s.newToken(Token{Kind: Key, Start: k.mark, End: k.mark}))
 		if s.flowLevel == 0 && s.addIndent(k.column) {
-			s.insert(k.tokenNumber-s.tokensTaken, &Token{Kind: BlockMappingStart, Start: k.mark, End: k.mark})
+			s.insert(k.tokenNumber-s.tokensTaken, s.newToken(Token{Kind: BlockMappingStart, Start: k.mark, End: k.mark}))
 		}
 		s.allowSimpleKey = false
 	} else {
@@ -412,7 +435,7 @@ func (s *Scanner) fetchValue() {
 			}
 			if s.addIndent(s.column) {
 				m := s.mark()
-				s.add(&Token{Kind: BlockMappingStart, Start: m, End: m})
+				s.add(s.newToken(Token{Kind: BlockMappingStart, Start: m, End: m}))
 			}
 		}
 		s.allowSimpleKey = s.flowLevel == 0
@@ -423,7 +446,7 @@ func (s *Scanner) fetchValue() {
 	}
 	start := s.mark()
 	s.forward(1)
-	s.add(&Token{Kind: Value, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: Value, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) fetchBlockScalar(style rune) {
@@ -652,7 +675,7 @@ func (s *Scanner) scanAnchor(kind TokenKind) {
 			fmt.Sprintf("expected alphabetic or numeric character, but found %s", Repr(string(ch))), s.mark())
 		return
 	}
-	s.add(&Token{Kind: kind, Value: value, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: kind, Value: value, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) scanTag() {
@@ -708,7 +731,7 @@ func (s *Scanner) scanTag() {
 			fmt.Sprintf("expected ' ', but found %s", Repr(string(ch))), s.mark())
 		return
 	}
-	s.add(&Token{Kind: Tag, Handle: handle, HasHandle: hasHandle, Suffix: suffix, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: Tag, Handle: handle, HasHandle: hasHandle, Suffix: suffix, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) scanBlockScalar(style rune) {
@@ -748,7 +771,7 @@ func (s *Scanner) scanBlockScalar(style rune) {
 		for !isBreakz(s.peek(n)) {
 			n++
 		}
-		chunks.WriteString(string(s.prefix(n)))
+		s.write(&chunks, s.prefix(n))
 		s.forward(n)
 		lineBreak = s.scanLineBreak()
 		breaks, end = s.scanBlockScalarBreaks(indent)
@@ -772,7 +795,7 @@ func (s *Scanner) scanBlockScalar(style rune) {
 			chunks.WriteString(b)
 		}
 	}
-	s.add(&Token{Kind: Scalar, Value: chunks.String(), Style: style, Start: start, End: end})
+	s.add(s.newToken(Token{Kind: Scalar, Value: chunks.String(), Style: style, Start: start, End: end}))
 }
 
 // scanBlockScalarIndicators returns chomping ('+', '-' or 0) and increment
@@ -895,7 +918,7 @@ func (s *Scanner) scanFlowScalar(style rune) {
 		}
 	}
 	s.forward(1)
-	s.add(&Token{Kind: Scalar, Value: chunks.String(), Style: style, Start: start, End: s.mark()})
+	s.add(s.newToken(Token{Kind: Scalar, Value: chunks.String(), Style: style, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) scanFlowScalarNonSpaces(double bool, start Mark, chunks *strings.Builder) bool {
@@ -905,7 +928,7 @@ func (s *Scanner) scanFlowScalarNonSpaces(double bool, start Mark, chunks *strin
 			n++
 		}
 		if n > 0 {
-			chunks.WriteString(string(s.prefix(n)))
+			s.write(chunks, s.prefix(n))
 			s.forward(n)
 		}
 		ch := s.peek(0)
@@ -962,7 +985,7 @@ func (s *Scanner) scanFlowScalarSpaces(double bool, start Mark, chunks *strings.
 	for c := s.peek(n); c == ' ' || c == '\t'; c = s.peek(n) {
 		n++
 	}
-	whitespaces := string(s.prefix(n))
+	whitespaces := s.prefix(n)
 	s.forward(n)
 	ch := s.peek(0)
 	switch {
@@ -982,7 +1005,7 @@ func (s *Scanner) scanFlowScalarSpaces(double bool, start Mark, chunks *strings.
 		}
 		chunks.WriteString(breaks.String())
 	default:
-		chunks.WriteString(whitespaces)
+		s.write(chunks, whitespaces)
 	}
 	return true
 }
@@ -1038,7 +1061,7 @@ func (s *Scanner) scanPlain() {
 		for _, sp := range spaces {
 			chunks.WriteString(sp)
 		}
-		chunks.WriteString(string(s.prefix(n)))
+		s.write(&chunks, s.prefix(n))
 		s.forward(n)
 		end = s.mark()
 		var ok bool
@@ -1047,7 +1070,7 @@ func (s *Scanner) scanPlain() {
 			break
 		}
 	}
-	s.add(&Token{Kind: Scalar, Value: chunks.String(), Plain: true, Start: start, End: end})
+	s.add(s.newToken(Token{Kind: Scalar, Value: chunks.String(), Plain: true, Start: start, End: end}))
 }
 
 // scanPlainSpaces returns the chunks; ok is false where PyYAML returns None.
@@ -1057,7 +1080,7 @@ func (s *Scanner) scanPlainSpaces() ([]string, bool) {
 	for s.peek(n) == ' ' {
 		n++
 	}
-	whitespaces := string(s.prefix(n))
+	whitespaces := s.prefix(n)
 	s.forward(n)
 	ch := s.peek(0)
 	if isBreak(ch) {
@@ -1083,8 +1106,8 @@ func (s *Scanner) scanPlainSpaces() ([]string, bool) {
 			chunks = append(chunks, " ")
 		}
 		chunks = append(chunks, breaks...)
-	} else if whitespaces != "" {
-		chunks = append(chunks, whitespaces)
+	} else if len(whitespaces) > 0 {
+		chunks = append(chunks, string(whitespaces))
 	}
 	return chunks, true
 }
@@ -1128,7 +1151,7 @@ func (s *Scanner) scanTagURI(name string, start Mark) (string, bool) {
 	any := false
 	for isURIChar(ch) {
 		if ch == '%' {
-			chunks.WriteString(string(s.prefix(n)))
+			s.write(&chunks, s.prefix(n))
 			s.forward(n)
 			n = 0
 			v, ok := s.scanURIEscapes(name, start)
@@ -1143,7 +1166,7 @@ func (s *Scanner) scanTagURI(name string, start Mark) (string, bool) {
 		ch = s.peek(n)
 	}
 	if n > 0 {
-		chunks.WriteString(string(s.prefix(n)))
+		s.write(&chunks, s.prefix(n))
 		s.forward(n)
 		any = true
 	}

@@ -2,6 +2,7 @@ package yamllint
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,5 +128,121 @@ func TestConformance(t *testing.T) {
 				t.Errorf("whole outputs differ")
 			}
 		})
+	}
+}
+
+// TestFormatsConformance compares every output format (and --no-warnings)
+// with yamllint on a subset of the corpus.
+func TestFormatsConformance(t *testing.T) {
+	bin := referenceYamllint(t)
+	files := []string{
+		"testdata/corpus/comments.yaml", "testdata/corpus/k8s-deployment-good.yaml",
+		"testdata/corpus/k8s-no-doc-start.yaml", "testdata/corpus/syntax-mapping-values.yaml",
+		"testdata/corpus/unicode.yaml", "testdata/corpus/truthy.yaml",
+	}
+	conf := DefaultConfig()
+	for _, format := range []string{FormatParsable, FormatStandard, FormatColored, FormatGitHub} {
+		for _, noWarn := range []bool{false, true} {
+			args := []string{"-d", "default", "-f", format}
+			if noWarn {
+				args = append(args, "--no-warnings")
+			}
+			cmd := exec.Command(bin, append(args, files...)...)
+			want, _ := cmd.Output()
+			var got bytes.Buffer
+			if _, err := LintPaths(&got, os.Stderr, files, conf, RunOptions{Format: format, NoWarnings: noWarn}); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != string(want) {
+				t.Errorf("format %s no-warnings=%v:\n--- yamllint\n%s--- runner\n%s", format, noWarn, want, got.String())
+			}
+		}
+	}
+}
+
+// TestConfigErrorsConformance checks that invalid configurations are
+// rejected with yamllint's messages.
+func TestConfigErrorsConformance(t *testing.T) {
+	bin := referenceYamllint(t)
+	configs := []string{
+		"rules: {nope: enable}",
+		"rules: {colons: {max-spaces-before: x}}",
+		"rules: {colons: {nope: 1}}",
+		"rules: {colons: {level: fatal}}",
+		"rules: {braces: {forbid: maybe}}",
+		"rules: {indentation: {spaces: true}}",
+		"rules: {truthy: {allowed-values: [maybe]}}",
+		"rules: {quoted-strings: {required: true, extra-allowed: [x]}}",
+		"rules: {quoted-strings: {required: false, extra-allowed: [x]}}",
+		"rules: {new-lines: {type: mac}}",
+		"rules: {comments: {require-starting-space: 1}}",
+		"rules: {colons: yes}",
+		"ignore: 1",
+		"yaml-files: x",
+		"- a: b",
+		"locale: 1",
+		"rules: {line-length: {max: true}}",
+		"rules: {truthy: {allowed-values: 'yes'}}",
+		"rules: {indentation: {spaces: 0x4, indent-sequences: whatever}}",
+		"extends: relaxed\nrules: {comments: enable, truthy: {level: warning}}",
+		"rules: {document-end: {present: yes}}",
+		"ignore: [1]",
+		"ignore-from-file: 1",
+		"ignore: x\nignore-from-file: y",
+		"rules: {quoted-strings: {extra-required: [1]}}",
+		"rules: {key-duplicates: {ignore: [1]}}",
+		"relaxed",
+		"default",
+		"rules: {colons: disable, colons2: 1}",
+		"{a: b}",
+		"rules: {colons: [}",
+		"rules:\n  colons:\n    max-spaces-after: 'x\n  bad",
+		"rules: {float-values: {forbid-nan: 1}}",
+		"rules: {octal-values: {forbid-implicit-octal: on}}",
+		"rules: {empty-lines: {max: 1.5}}",
+		"rules: {key-ordering: enable, braces: {forbid: non-empty}}",
+		"yaml-files: ['*.yaml', 1]",
+		"ignore: |\n  *.tmp\n  !keep.tmp\n",
+	}
+	// One Python process runs yamllint's own config code (as cli.run does
+	// for -d) on every case: far faster than one yamllint per case.
+	script := `
+import json, sys
+from yamllint.config import YamlLintConfig, YamlLintConfigError
+for c in json.load(sys.stdin):
+    if c != '' and ':' not in c:
+        c = 'extends: ' + c
+    try:
+        YamlLintConfig(content=c)
+        print(json.dumps(None))
+    except YamlLintConfigError as e:
+        print(json.dumps(str(e)))
+`
+	_ = bin
+	in, _ := json.Marshal(configs)
+	cmd := exec.Command("/usr/bin/python3", "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(configs) {
+		t.Fatalf("python printed %d lines for %d configs", len(lines), len(configs))
+	}
+	for i, c := range configs {
+		var want *string
+		if err := json.Unmarshal([]byte(lines[i]), &want); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ParseConfig(c)
+		switch {
+		case want == nil && err != nil:
+			t.Errorf("%s: rejected (%v), yamllint accepts it", c, err)
+		case want != nil && err == nil:
+			t.Errorf("%s: accepted, yamllint says %q", c, *want)
+		case want != nil && err.Error() != *want:
+			t.Errorf("%s:\n got %q\nwant %q", c, err.Error(), *want)
+		}
 	}
 }

@@ -20,6 +20,9 @@ var ruleBraces = &rule{
 // checkFlowSpaces is the shared logic of the braces and brackets rules.
 func checkFlowSpaces(o Options, t tokenArgs, buf []rune, open, close pyyaml.TokenKind, what, name string) []Problem {
 	tok, next := t.token, t.next
+	if tok.Kind != open && tok.Kind != close {
+		return nil
+	}
 	forbid := o["forbid"]
 	var ps []Problem
 	switch {

@@ -27,7 +27,8 @@ var ruleTruthy = &rule{
 			dflt: []any{"true", "false"}},
 		boolOpt("check-keys", true),
 	},
-	CheckToken: func(o Options, t tokenArgs, _ any, _ []rune) []Problem {
+	NewState: func() any { return &truthyState{} },
+	CheckToken: func(o Options, t tokenArgs, state any, _ []rune) []Problem {
 		if t.prev != nil && t.prev.Kind == pyyaml.Tag {
 			return nil
 		}
@@ -38,20 +39,28 @@ var ruleTruthy = &rule{
 		if tok.Kind != pyyaml.Scalar || tok.Style != 0 {
 			return nil
 		}
-		allowed := map[string]bool{}
-		var names []string
-		for _, a := range o.list("allowed-values") {
-			s, _ := a.(string)
-			names = append(names, s)
-			allowed[s] = true
+		st := state.(*truthyState)
+		if st.allowed == nil {
+			st.allowed = map[string]bool{}
+			for _, a := range o.list("allowed-values") {
+				s, _ := a.(string)
+				st.names = append(st.names, s)
+				st.allowed[s] = true
+			}
+			sort.Strings(st.names)
 		}
 		for _, v := range truthyValues {
-			if v == tok.Value && !allowed[v] {
-				sort.Strings(names)
+			if v == tok.Value && !st.allowed[v] {
 				return []Problem{problem(tok.Start.Line+1, tok.Start.Column+1,
-					"truthy value should be one of ["+strings.Join(names, ", ")+"]")}
+					"truthy value should be one of ["+strings.Join(st.names, ", ")+"]")}
 			}
 		}
 		return nil
 	},
+}
+
+// truthyState caches the allowed values of one lint run.
+type truthyState struct {
+	allowed map[string]bool
+	names   []string // sorted, duplicates kept as yamllint prints them
 }
