@@ -36,11 +36,12 @@ var defaultTags = map[string]string{"!": "!", "!!": "tag:yaml.org,2002:"}
 // Parser is PyYAML's Parser over a Scanner.
 type Parser struct {
 	s          *Scanner
-	current    *Event
+	current    Event
+	hasCurrent bool
 	tagHandles map[string]string
-	states     []func() (*Event, error)
+	states     []func() (Event, error)
 	marks      []Mark
-	state      func() (*Event, error)
+	state      func() (Event, error)
 	hasVersion bool
 }
 
@@ -53,46 +54,47 @@ func NewParser(text []rune) *Parser {
 
 // GetEvent returns the next event, nil after the stream end.
 func (p *Parser) GetEvent() (*Event, error) {
-	if p.current == nil && p.state != nil {
-		ev, err := p.state()
-		if err != nil {
-			p.state = nil
-			return nil, err
-		}
-		p.current = ev
-	}
-	ev := p.current
-	p.current = nil
-	return ev, nil
+	ev, err := p.PeekEvent()
+	p.hasCurrent = false
+	return ev, err
 }
 
 // PeekEvent returns the next event without consuming it.
 func (p *Parser) PeekEvent() (*Event, error) {
-	if p.current == nil && p.state != nil {
+	if !p.hasCurrent {
+		if p.state == nil {
+			return nil, nil
+		}
 		ev, err := p.state()
 		if err != nil {
 			p.state = nil
 			return nil, err
 		}
-		p.current = ev
+		p.current, p.hasCurrent = ev, true
 	}
-	return p.current, nil
+	ev := p.current
+	return &ev, nil
 }
 
 // Check parses the whole stream and returns the first error, like
 // list(yaml.parse(text, Loader=yaml.BaseLoader)).
 func Check(text []rune) error {
-	p := NewParser(text)
+	buf := make([]rune, len(text)+1)
+	copy(buf, text)
+	return CheckBuffer(buf)
+}
+
+// CheckBuffer is Check on a NUL-terminated buffer (see NewScannerBuffer).
+func CheckBuffer(buf []rune) error {
+	p := &Parser{s: NewScannerBuffer(buf)}
+	p.state = p.parseStreamStart
 	p.s.noValues = true
-	for {
-		ev, err := p.GetEvent()
-		if err != nil {
+	for p.state != nil {
+		if _, err := p.state(); err != nil {
 			return err
 		}
-		if ev == nil {
-			return nil
-		}
 	}
+	return nil
 }
 
 func (p *Parser) checkToken(kinds ...TokenKind) (bool, error) {
@@ -111,7 +113,7 @@ func (p *Parser) checkToken(kinds ...TokenKind) (bool, error) {
 func (p *Parser) peekToken() (*Token, error) { return p.s.PeekToken() }
 func (p *Parser) getToken() (*Token, error)  { return p.s.GetToken() }
 
-func (p *Parser) pop() func() (*Event, error) {
+func (p *Parser) pop() func() (Event, error) {
 	st := p.states[len(p.states)-1]
 	p.states = p.states[:len(p.states)-1]
 	return st
@@ -121,108 +123,108 @@ func (p *Parser) perr(context string, cm *Mark, problem string, pm Mark) error {
 	return &MarkedError{Kind: "parser", Context: context, ContextMark: cm, Problem: problem, ProblemMark: &pm, buf: p.s.buf}
 }
 
-func (p *Parser) parseStreamStart() (*Event, error) {
+func (p *Parser) parseStreamStart() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.state = p.parseImplicitDocumentStart
-	return &Event{Kind: StreamStartEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: StreamStartEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseImplicitDocumentStart() (*Event, error) {
+func (p *Parser) parseImplicitDocumentStart() (Event, error) {
 	ok, err := p.checkToken(Directive, DocumentStart, StreamEnd)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if !ok {
 		p.tagHandles = defaultTags
 		t, err := p.peekToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		p.states = append(p.states, p.parseDocumentEnd)
 		p.state = p.parseBlockNode
-		return &Event{Kind: DocumentStartEvent, Start: t.Start, End: t.Start}, nil
+		return Event{Kind: DocumentStartEvent, Start: t.Start, End: t.Start}, nil
 	}
 	return p.parseDocumentStart()
 }
 
-func (p *Parser) parseDocumentStart() (*Event, error) {
+func (p *Parser) parseDocumentStart() (Event, error) {
 	for {
 		ok, err := p.checkToken(DocumentEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			break
 		}
 		if _, err := p.getToken(); err != nil {
-			return nil, err
+			return Event{}, err
 		}
 	}
 	ok, err := p.checkToken(StreamEnd)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if !ok {
 		t, err := p.peekToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		start := t.Start
 		if err := p.processDirectives(); err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		ok, err := p.checkToken(DocumentStart)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			t, _ := p.peekToken()
-			return nil, p.perr("", nil, fmt.Sprintf("expected '<document start>', but found %s", Repr(t.Kind.ID())), t.Start)
+			return Event{}, p.perr("", nil, fmt.Sprintf("expected '<document start>', but found %s", Repr(t.Kind.ID())), t.Start)
 		}
 		t, err = p.getToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		p.states = append(p.states, p.parseDocumentEnd)
 		p.state = p.parseDocumentContent
-		return &Event{Kind: DocumentStartEvent, Start: start, End: t.End}, nil
+		return Event{Kind: DocumentStartEvent, Start: start, End: t.End}, nil
 	}
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.state = nil
-	return &Event{Kind: StreamEndEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: StreamEndEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseDocumentEnd() (*Event, error) {
+func (p *Parser) parseDocumentEnd() (Event, error) {
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	start, end := t.Start, t.Start
 	ok, err := p.checkToken(DocumentEnd)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if ok {
 		t, err := p.getToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		end = t.End
 	}
 	p.state = p.parseDocumentStart
-	return &Event{Kind: DocumentEndEvent, Start: start, End: end}, nil
+	return Event{Kind: DocumentEndEvent, Start: start, End: end}, nil
 }
 
-func (p *Parser) parseDocumentContent() (*Event, error) {
+func (p *Parser) parseDocumentContent() (Event, error) {
 	ok, err := p.checkToken(Directive, DocumentStart, DocumentEnd, StreamEnd)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if ok {
 		t, _ := p.peekToken()
@@ -271,44 +273,44 @@ func (p *Parser) processDirectives() error {
 	return nil
 }
 
-func (p *Parser) parseBlockNode() (*Event, error) { return p.parseNode(true, false) }
-func (p *Parser) parseFlowNode() (*Event, error)  { return p.parseNode(false, false) }
-func (p *Parser) parseBlockNodeOrIndentlessSequence() (*Event, error) {
+func (p *Parser) parseBlockNode() (Event, error) { return p.parseNode(true, false) }
+func (p *Parser) parseFlowNode() (Event, error)  { return p.parseNode(false, false) }
+func (p *Parser) parseBlockNodeOrIndentlessSequence() (Event, error) {
 	return p.parseNode(true, true)
 }
 
-func (p *Parser) parseNode(block, indentlessSequence bool) (*Event, error) {
+func (p *Parser) parseNode(block, indentlessSequence bool) (Event, error) {
 	ok, err := p.checkToken(Alias)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if ok {
 		t, _ := p.getToken()
 		p.state = p.pop()
-		return &Event{Kind: AliasEvent, Anchor: t.Value, Start: t.Start, End: t.End}, nil
+		return Event{Kind: AliasEvent, Anchor: t.Value, Start: t.Start, End: t.End}, nil
 	}
 	var anchor string
 	var tagTok *Token
 	var start, end, tagMark Mark
 	haveStart := false
 	if ok, err := p.checkToken(Anchor); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		start, end, anchor, haveStart = t.Start, t.End, t.Value, true
 		if ok, err := p.checkToken(Tag); err != nil {
-			return nil, err
+			return Event{}, err
 		} else if ok {
 			t, _ := p.getToken()
 			tagMark, end, tagTok = t.Start, t.End, t
 		}
 	} else if ok, err := p.checkToken(Tag); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		start, tagMark, end, tagTok, haveStart = t.Start, t.Start, t.End, t, true
 		if ok, err := p.checkToken(Anchor); err != nil {
-			return nil, err
+			return Event{}, err
 		} else if ok {
 			t, _ := p.getToken()
 			end, anchor = t.End, t.Value
@@ -321,7 +323,7 @@ func (p *Parser) parseNode(block, indentlessSequence bool) (*Event, error) {
 			prefix, ok := p.tagHandles[tagTok.Handle]
 			if !ok {
 				sm := start
-				return nil, p.perr("while parsing a node", &sm,
+				return Event{}, p.perr("while parsing a node", &sm,
 					fmt.Sprintf("found undefined tag handle %s", Repr(tagTok.Handle)), tagMark)
 			}
 			tag = prefix + tagTok.Suffix
@@ -332,23 +334,23 @@ func (p *Parser) parseNode(block, indentlessSequence bool) (*Event, error) {
 	if !haveStart {
 		t, err := p.peekToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		start, end = t.Start, t.Start
 	}
 	implicit := !hasTag || tag == "!"
 	if indentlessSequence {
 		if ok, err := p.checkToken(BlockEntry); err != nil {
-			return nil, err
+			return Event{}, err
 		} else if ok {
 			t, _ := p.peekToken()
 			p.state = p.parseIndentlessSequenceEntry
-			return &Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End}, nil
+			return Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End}, nil
 		}
 	}
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	switch {
 	case t.Kind == Scalar:
@@ -360,36 +362,36 @@ func (p *Parser) parseNode(block, indentlessSequence bool) (*Event, error) {
 			imp = [2]bool{false, true}
 		}
 		p.state = p.pop()
-		return &Event{Kind: ScalarEvent, Anchor: anchor, Tag: tag, Implicit: imp, Value: t.Value, Style: t.Style, Start: start, End: t.End}, nil
+		return Event{Kind: ScalarEvent, Anchor: anchor, Tag: tag, Implicit: imp, Value: t.Value, Style: t.Style, Start: start, End: t.End}, nil
 	case t.Kind == FlowSequenceStart:
 		p.state = p.parseFlowSequenceFirstEntry
-		return &Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End, FlowStyle: true}, nil
+		return Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End, FlowStyle: true}, nil
 	case t.Kind == FlowMappingStart:
 		p.state = p.parseFlowMappingFirstKey
-		return &Event{Kind: MappingStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End, FlowStyle: true}, nil
+		return Event{Kind: MappingStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.End, FlowStyle: true}, nil
 	case block && t.Kind == BlockSequenceStart:
 		p.state = p.parseBlockSequenceFirstEntry
-		return &Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.Start}, nil
+		return Event{Kind: SequenceStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.Start}, nil
 	case block && t.Kind == BlockMappingStart:
 		p.state = p.parseBlockMappingFirstKey
-		return &Event{Kind: MappingStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.Start}, nil
+		return Event{Kind: MappingStartEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit}, Start: start, End: t.Start}, nil
 	case anchor != "" || hasTag:
 		p.state = p.pop()
-		return &Event{Kind: ScalarEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit, false}, Start: start, End: end}, nil
+		return Event{Kind: ScalarEvent, Anchor: anchor, Tag: tag, Implicit: [2]bool{implicit, false}, Start: start, End: end}, nil
 	}
 	node := "flow"
 	if block {
 		node = "block"
 	}
 	sm := start
-	return nil, p.perr(fmt.Sprintf("while parsing a %s node", node), &sm,
+	return Event{}, p.perr(fmt.Sprintf("while parsing a %s node", node), &sm,
 		fmt.Sprintf("expected the node content, but found %s", Repr(t.Kind.ID())), t.Start)
 }
 
-func (p *Parser) parseBlockSequenceFirstEntry() (*Event, error) {
+func (p *Parser) parseBlockSequenceFirstEntry() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.marks = append(p.marks, t.Start)
 	return p.parseBlockSequenceEntry()
@@ -401,14 +403,14 @@ func (p *Parser) popMark() Mark {
 	return m
 }
 
-func (p *Parser) parseBlockSequenceEntry() (*Event, error) {
+func (p *Parser) parseBlockSequenceEntry() (Event, error) {
 	if ok, err := p.checkToken(BlockEntry); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(BlockEntry, BlockEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseBlockSequenceEntry)
@@ -419,27 +421,27 @@ func (p *Parser) parseBlockSequenceEntry() (*Event, error) {
 	}
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if t.Kind != BlockEnd {
 		m := p.marks[len(p.marks)-1]
-		return nil, p.perr("while parsing a block collection", &m,
+		return Event{}, p.perr("while parsing a block collection", &m,
 			fmt.Sprintf("expected <block end>, but found %s", Repr(t.Kind.ID())), t.Start)
 	}
 	p.getToken()
 	p.state = p.pop()
 	p.popMark()
-	return &Event{Kind: SequenceEndEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: SequenceEndEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseIndentlessSequenceEntry() (*Event, error) {
+func (p *Parser) parseIndentlessSequenceEntry() (Event, error) {
 	if ok, err := p.checkToken(BlockEntry); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(BlockEntry, Key, Value, BlockEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseIndentlessSequenceEntry)
@@ -450,29 +452,29 @@ func (p *Parser) parseIndentlessSequenceEntry() (*Event, error) {
 	}
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.state = p.pop()
-	return &Event{Kind: SequenceEndEvent, Start: t.Start, End: t.Start}, nil
+	return Event{Kind: SequenceEndEvent, Start: t.Start, End: t.Start}, nil
 }
 
-func (p *Parser) parseBlockMappingFirstKey() (*Event, error) {
+func (p *Parser) parseBlockMappingFirstKey() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.marks = append(p.marks, t.Start)
 	return p.parseBlockMappingKey()
 }
 
-func (p *Parser) parseBlockMappingKey() (*Event, error) {
+func (p *Parser) parseBlockMappingKey() (Event, error) {
 	if ok, err := p.checkToken(Key); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(Key, Value, BlockEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseBlockMappingValue)
@@ -483,27 +485,27 @@ func (p *Parser) parseBlockMappingKey() (*Event, error) {
 	}
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if t.Kind != BlockEnd {
 		m := p.marks[len(p.marks)-1]
-		return nil, p.perr("while parsing a block mapping", &m,
+		return Event{}, p.perr("while parsing a block mapping", &m,
 			fmt.Sprintf("expected <block end>, but found %s", Repr(t.Kind.ID())), t.Start)
 	}
 	p.getToken()
 	p.state = p.pop()
 	p.popMark()
-	return &Event{Kind: MappingEndEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: MappingEndEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseBlockMappingValue() (*Event, error) {
+func (p *Parser) parseBlockMappingValue() (Event, error) {
 	if ok, err := p.checkToken(Value); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(Key, Value, BlockEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseBlockMappingKey)
@@ -515,28 +517,28 @@ func (p *Parser) parseBlockMappingValue() (*Event, error) {
 	p.state = p.parseBlockMappingKey
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	return emptyScalar(t.Start), nil
 }
 
-func (p *Parser) parseFlowSequenceFirstEntry() (*Event, error) {
+func (p *Parser) parseFlowSequenceFirstEntry() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.marks = append(p.marks, t.Start)
 	return p.parseFlowSequenceEntryFirst(true)
 }
 
-func (p *Parser) parseFlowSequenceEntry() (*Event, error) {
+func (p *Parser) parseFlowSequenceEntry() (Event, error) {
 	return p.parseFlowSequenceEntryFirst(false)
 }
 
-func (p *Parser) parseFlowSequenceEntryFirst(first bool) (*Event, error) {
+func (p *Parser) parseFlowSequenceEntryFirst(first bool) (Event, error) {
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if t.Kind != FlowSequenceEnd {
 		if !first {
@@ -544,17 +546,17 @@ func (p *Parser) parseFlowSequenceEntryFirst(first bool) (*Event, error) {
 				p.getToken()
 			} else {
 				m := p.marks[len(p.marks)-1]
-				return nil, p.perr("while parsing a flow sequence", &m,
+				return Event{}, p.perr("while parsing a flow sequence", &m,
 					fmt.Sprintf("expected ',' or ']', but got %s", Repr(t.Kind.ID())), t.Start)
 			}
 		}
 		t, err = p.peekToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if t.Kind == Key {
 			p.state = p.parseFlowSequenceEntryMappingKey
-			return &Event{Kind: MappingStartEvent, Implicit: [2]bool{true}, Start: t.Start, End: t.End, FlowStyle: true}, nil
+			return Event{Kind: MappingStartEvent, Implicit: [2]bool{true}, Start: t.Start, End: t.End, FlowStyle: true}, nil
 		} else if t.Kind != FlowSequenceEnd {
 			p.states = append(p.states, p.parseFlowSequenceEntry)
 			return p.parseFlowNode()
@@ -562,21 +564,21 @@ func (p *Parser) parseFlowSequenceEntryFirst(first bool) (*Event, error) {
 	}
 	t, err = p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.state = p.pop()
 	p.popMark()
-	return &Event{Kind: SequenceEndEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: SequenceEndEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseFlowSequenceEntryMappingKey() (*Event, error) {
+func (p *Parser) parseFlowSequenceEntryMappingKey() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	ok, err := p.checkToken(Value, FlowEntry, FlowSequenceEnd)
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if !ok {
 		p.states = append(p.states, p.parseFlowSequenceEntryMappingValue)
@@ -586,14 +588,14 @@ func (p *Parser) parseFlowSequenceEntryMappingKey() (*Event, error) {
 	return emptyScalar(t.End), nil
 }
 
-func (p *Parser) parseFlowSequenceEntryMappingValue() (*Event, error) {
+func (p *Parser) parseFlowSequenceEntryMappingValue() (Event, error) {
 	if ok, err := p.checkToken(Value); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(FlowEntry, FlowSequenceEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseFlowSequenceEntryMappingEnd)
@@ -605,35 +607,35 @@ func (p *Parser) parseFlowSequenceEntryMappingValue() (*Event, error) {
 	p.state = p.parseFlowSequenceEntryMappingEnd
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	return emptyScalar(t.Start), nil
 }
 
-func (p *Parser) parseFlowSequenceEntryMappingEnd() (*Event, error) {
+func (p *Parser) parseFlowSequenceEntryMappingEnd() (Event, error) {
 	p.state = p.parseFlowSequenceEntry
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
-	return &Event{Kind: MappingEndEvent, Start: t.Start, End: t.Start}, nil
+	return Event{Kind: MappingEndEvent, Start: t.Start, End: t.Start}, nil
 }
 
-func (p *Parser) parseFlowMappingFirstKey() (*Event, error) {
+func (p *Parser) parseFlowMappingFirstKey() (Event, error) {
 	t, err := p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.marks = append(p.marks, t.Start)
 	return p.parseFlowMappingKeyFirst(true)
 }
 
-func (p *Parser) parseFlowMappingKey() (*Event, error) { return p.parseFlowMappingKeyFirst(false) }
+func (p *Parser) parseFlowMappingKey() (Event, error) { return p.parseFlowMappingKeyFirst(false) }
 
-func (p *Parser) parseFlowMappingKeyFirst(first bool) (*Event, error) {
+func (p *Parser) parseFlowMappingKeyFirst(first bool) (Event, error) {
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	if t.Kind != FlowMappingEnd {
 		if !first {
@@ -641,19 +643,19 @@ func (p *Parser) parseFlowMappingKeyFirst(first bool) (*Event, error) {
 				p.getToken()
 			} else {
 				m := p.marks[len(p.marks)-1]
-				return nil, p.perr("while parsing a flow mapping", &m,
+				return Event{}, p.perr("while parsing a flow mapping", &m,
 					fmt.Sprintf("expected ',' or '}', but got %s", Repr(t.Kind.ID())), t.Start)
 			}
 		}
 		t, err = p.peekToken()
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if t.Kind == Key {
 			p.getToken()
 			ok, err := p.checkToken(Value, FlowEntry, FlowMappingEnd)
 			if err != nil {
-				return nil, err
+				return Event{}, err
 			}
 			if !ok {
 				p.states = append(p.states, p.parseFlowMappingValue)
@@ -668,21 +670,21 @@ func (p *Parser) parseFlowMappingKeyFirst(first bool) (*Event, error) {
 	}
 	t, err = p.getToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	p.state = p.pop()
 	p.popMark()
-	return &Event{Kind: MappingEndEvent, Start: t.Start, End: t.End}, nil
+	return Event{Kind: MappingEndEvent, Start: t.Start, End: t.End}, nil
 }
 
-func (p *Parser) parseFlowMappingValue() (*Event, error) {
+func (p *Parser) parseFlowMappingValue() (Event, error) {
 	if ok, err := p.checkToken(Value); err != nil {
-		return nil, err
+		return Event{}, err
 	} else if ok {
 		t, _ := p.getToken()
 		ok, err := p.checkToken(FlowEntry, FlowMappingEnd)
 		if err != nil {
-			return nil, err
+			return Event{}, err
 		}
 		if !ok {
 			p.states = append(p.states, p.parseFlowMappingKey)
@@ -694,20 +696,20 @@ func (p *Parser) parseFlowMappingValue() (*Event, error) {
 	p.state = p.parseFlowMappingKey
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	return emptyScalar(t.Start), nil
 }
 
-func (p *Parser) parseFlowMappingEmptyValue() (*Event, error) {
+func (p *Parser) parseFlowMappingEmptyValue() (Event, error) {
 	p.state = p.parseFlowMappingKey
 	t, err := p.peekToken()
 	if err != nil {
-		return nil, err
+		return Event{}, err
 	}
 	return emptyScalar(t.Start), nil
 }
 
-func emptyScalar(m Mark) *Event {
-	return &Event{Kind: ScalarEvent, Implicit: [2]bool{true, false}, Start: m, End: m}
+func emptyScalar(m Mark) Event {
+	return Event{Kind: ScalarEvent, Implicit: [2]bool{true, false}, Start: m, End: m}
 }

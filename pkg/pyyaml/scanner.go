@@ -39,6 +39,12 @@ type Scanner struct {
 func NewScanner(text []rune) *Scanner {
 	buf := make([]rune, len(text)+1)
 	copy(buf, text)
+	return NewScannerBuffer(buf)
+}
+
+// NewScannerBuffer scans buf, which must end with a NUL (PyYAML's reader
+// buffer); the scanner does not modify it, so scanners may share it.
+func NewScannerBuffer(buf []rune) *Scanner {
 	s := &Scanner{reader: reader{buf: buf}, indent: -1, allowSimpleKey: true}
 	m := s.mark()
 	s.queue = append(s.queue, &Token{Kind: StreamStart, Start: m, End: m})
@@ -208,13 +214,8 @@ func (s *Scanner) nextPossibleSimpleKey() (int, bool) {
 	if len(s.keys) == 0 {
 		return 0, false
 	}
-	min := s.keys[0].tokenNumber
-	for _, k := range s.keys[1:] {
-		if k.tokenNumber < min {
-			min = k.tokenNumber
-		}
-	}
-	return min, true
+	// Keys are saved in token order, so the first has the lowest number.
+	return s.keys[0].tokenNumber, true
 }
 
 // staleKeys drops keys no longer possible. Keys are saved in input order, so
@@ -237,11 +238,13 @@ func (s *Scanner) staleKeys() {
 	}
 }
 
+// keyAt finds the possible key of a flow level. Keys deeper than the
+// current level are dropped when their collection ends and a new key is
+// saved at the current level, so levels increase along s.keys: only the
+// last key can be at the current level.
 func (s *Scanner) keyAt(level int) int {
-	for i := len(s.keys) - 1; i >= 0; i-- {
-		if s.keys[i].level == level {
-			return i
-		}
+	if n := len(s.keys); n > 0 && s.keys[n-1].level == level {
+		return n - 1
 	}
 	return -1
 }
@@ -507,7 +510,7 @@ func (s *Scanner) scanDirective() {
 	if !ok {
 		return
 	}
-	t := &Token{Kind: Directive, Value: name, Start: start}
+	t := &Token{Kind: Directive, Value: name, Start: start, Extra: &Extra{}}
 	var end Mark
 	switch name {
 	case "YAML":
@@ -731,7 +734,7 @@ func (s *Scanner) scanTag() {
 			fmt.Sprintf("expected ' ', but found %s", Repr(string(ch))), s.mark())
 		return
 	}
-	s.add(s.newToken(Token{Kind: Tag, Handle: handle, HasHandle: hasHandle, Suffix: suffix, Start: start, End: s.mark()}))
+	s.add(s.newToken(Token{Kind: Tag, Extra: &Extra{Handle: handle, HasHandle: hasHandle, Suffix: suffix}, Start: start, End: s.mark()}))
 }
 
 func (s *Scanner) scanBlockScalar(style rune) {
@@ -1033,6 +1036,8 @@ func (s *Scanner) scanPlain() {
 	end := start
 	indent := s.indent + 1
 	var spaces []string
+	// most plain scalars are one chunk: take it as one string
+	firstFrom, firstTo, nChunks := 0, 0, 0
 	for {
 		n := 0
 		if s.peek(0) == '#' {
@@ -1058,10 +1063,20 @@ func (s *Scanner) scanPlain() {
 			break
 		}
 		s.allowSimpleKey = false
-		for _, sp := range spaces {
-			chunks.WriteString(sp)
+		nChunks++
+		if nChunks == 1 {
+			firstFrom, firstTo = s.pointer, s.pointer+n
+		} else {
+			if nChunks == 2 && !s.noValues {
+				chunks.WriteString(string(s.buf[firstFrom:firstTo]))
+			}
+			if !s.noValues {
+				for _, sp := range spaces {
+					chunks.WriteString(sp)
+				}
+			}
+			s.write(&chunks, s.prefix(n))
 		}
-		s.write(&chunks, s.prefix(n))
 		s.forward(n)
 		end = s.mark()
 		var ok bool
@@ -1070,7 +1085,15 @@ func (s *Scanner) scanPlain() {
 			break
 		}
 	}
-	s.add(s.newToken(Token{Kind: Scalar, Value: chunks.String(), Plain: true, Start: start, End: end}))
+	value := ""
+	switch {
+	case s.noValues:
+	case nChunks == 1:
+		value = string(s.buf[firstFrom:firstTo])
+	default:
+		value = chunks.String()
+	}
+	s.add(s.newToken(Token{Kind: Scalar, Value: value, Plain: true, Start: start, End: end}))
 }
 
 // scanPlainSpaces returns the chunks; ok is false where PyYAML returns None.

@@ -70,6 +70,13 @@ type Token struct {
 	Value string
 	Plain bool // scalar: plain style
 	Style rune // scalar: 0 (plain), '\'', '"', '|' or '>'
+	// Extra holds tag and directive values (nil for other tokens), which
+	// keeps the common token small.
+	*Extra
+}
+
+// Extra are the values of tag and directive tokens.
+type Extra struct {
 	// Tag (handle, suffix); HasHandle is false for verbatim tags (None).
 	Handle    string
 	HasHandle bool

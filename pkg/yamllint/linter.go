@@ -146,9 +146,11 @@ func Lint(text []rune, conf *Config, filepath string) []Problem {
 	if disableFileRe.MatchString(string(first)) {
 		return nil
 	}
-	syntax := syntaxError(text)
+	buf := make([]rune, len(text)+1) // PyYAML's buffer: the text and a NUL
+	copy(buf, text)
+	syntax := syntaxError(buf)
 	var out []Problem
-	cosmetic(text, conf, filepath, func(p Problem) {
+	cosmetic(buf, conf, filepath, func(p Problem) {
 		if syntax != nil && syntax.Line <= p.Line && syntax.Column <= p.Column {
 			out = append(out, *syntax)
 			syntax = nil
@@ -162,8 +164,8 @@ func Lint(text []rune, conf *Config, filepath string) []Problem {
 	return out
 }
 
-func syntaxError(text []rune) *Problem {
-	err := pyyaml.Check(text)
+func syntaxError(buf []rune) *Problem {
+	err := pyyaml.CheckBuffer(buf)
 	var me *pyyaml.MarkedError
 	if errors.As(err, &me) {
 		return &Problem{Line: me.ProblemMark.Line + 1, Column: me.ProblemMark.Column + 1,
@@ -246,7 +248,9 @@ type activeRule struct {
 	state any
 }
 
-func cosmetic(text []rune, conf *Config, filepath string, emit func(Problem)) {
+// cosmetic runs the rules; buf is the text followed by a NUL.
+func cosmetic(buf []rune, conf *Config, filepath string, emit func(Problem)) {
+	text := buf[:len(buf)-1]
 	var tokenRules, commentRules, lineRules []*activeRule
 	var ids []string
 	for _, er := range conf.enabledRules(filepath) {
@@ -277,8 +281,7 @@ func cosmetic(text []rune, conf *Config, filepath string, emit func(Problem)) {
 			cache = append(cache, p)
 		}
 	}
-	gen := newTokenGen(text)
-	buf := gen.s.Buffer()
+	gen := newTokenGen(buf)
 	lines := newLineGen(text)
 	item, haveItem := gen.next()
 	line, haveLine := lines.next()
@@ -364,8 +367,8 @@ type tokenGen struct {
 	stopped bool
 }
 
-func newTokenGen(text []rune) *tokenGen {
-	g := &tokenGen{s: pyyaml.NewScanner(text)}
+func newTokenGen(buf []rune) *tokenGen {
+	g := &tokenGen{s: pyyaml.NewScannerBuffer(buf)}
 	t, err := g.s.GetToken()
 	if err != nil {
 		g.stopped = true
