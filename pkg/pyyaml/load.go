@@ -261,6 +261,8 @@ func parseInt(value string) (int, bool) {
 		i, err = strconv.ParseInt(value[2:], 2, 64)
 	case strings.HasPrefix(value, "0x"):
 		i, err = strconv.ParseInt(value[2:], 16, 64)
+	case strings.HasPrefix(value, "0o"): // int(value, 8) accepts the prefix
+		i, err = strconv.ParseInt(value[2:], 8, 64)
 	case strings.HasPrefix(value, "0"):
 		i, err = strconv.ParseInt(value, 8, 64)
 	case strings.Contains(value, ":"):
