@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -26,7 +27,9 @@ Without -c or -d the configuration is .yamllint, .yamllint.yaml or
 ($YAMLLINT_CONFIG_FILE, $XDG_CONFIG_HOME/yamllint/config,
 ~/.config/yamllint/config), else "extends: default".
 Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
-		Args: cobra.MinimumNArgs(1),
+		Args:          cobra.MinimumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(yamllint.Formats, format) {
 				return fmt.Errorf("invalid format %q (choose from %v)", format, yamllint.Formats)
@@ -61,6 +64,9 @@ Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
 				return nil
 			}
 			out := cmd.OutOrStdout()
+			if len(args) == 1 && args[0] == "-" {
+				return lintStdin(cmd, conf, format, strict, noWarnings)
+			}
 			tty := false
 			if f, ok := out.(*os.File); ok {
 				tty = isatty.IsTerminal(f.Fd())
@@ -85,6 +91,30 @@ Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
 	f.BoolVar(&noWarnings, "no-warnings", false, "output only error level problems")
 	f.BoolVar(&listFiles, "list-files", false, "list files to lint and exit")
 	return cmd
+}
+
+// lintStdin is `yamllint -`: the input is named "stdin" in the output.
+func lintStdin(cmd *cobra.Command, conf *yamllint.Config, format string, strict, noWarnings bool) error {
+	data, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), yamllint.MaxFileSize+1))
+	if err != nil {
+		return &exitError{code: 255, err: fmt.Errorf("read stdin: %w", err)}
+	}
+	if len(data) > yamllint.MaxFileSize {
+		return &exitError{code: 1, err: fmt.Errorf("stdin: larger than %d bytes", yamllint.MaxFileSize)}
+	}
+	text, err := yamllint.Decode(data)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("stdin:%w", err)}
+	}
+	resolved := yamllint.ResolveFormat(format, os.LookupEnv, false)
+	level, err := yamllint.WriteProblems(cmd.OutOrStdout(), yamllint.Lint(text, conf, ""), "stdin", resolved, noWarnings)
+	if err != nil {
+		return err
+	}
+	if code := yamllint.ExitCode(level, strict); code != 0 {
+		return &exitError{code: code, err: errors.New("")}
+	}
+	return nil
 }
 
 func trimDot(p string) string {

@@ -1,6 +1,7 @@
 package yamllint
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -80,7 +81,7 @@ func LintFile(dir, path string, conf *Config) ([]Problem, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: file larger than %d bytes", path, MaxFileSize)
+		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, MaxFileSize, ErrNotText)
 	}
 	rel := strings.TrimPrefix(path, "./")
 	if conf.IsFileIgnored(rel) {
@@ -116,8 +117,9 @@ type Summary struct {
 }
 
 // LintPaths lints every file FindFiles yields and prints the problems to
-// w as yamllint does. A file that cannot be read or decoded is reported on
-// errw and counts as an error; linting goes on with the next file.
+// w as yamllint does. A file that is not YAML text (binary, too large) is
+// reported on errw and counts as an error, and linting goes on; a file
+// that cannot be opened stops the run with an error, as in yamllint.
 func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
 	var sum Summary
 	files, err := FindFiles(opts.Dir, paths, conf)
@@ -127,6 +129,9 @@ func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions)
 	for _, file := range files {
 		sum.Files++
 		problems, err := LintFile(opts.Dir, file, conf)
+		if err != nil && !errors.Is(err, ErrNotText) {
+			return sum, err
+		}
 		if err != nil {
 			fmt.Fprintln(errw, err)
 			sum.Errors++
