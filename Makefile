@@ -7,6 +7,7 @@ STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
 APT_PKGS  ?= git bash python3 busybox-static nginx runc
 APT_PKGS  ?= git bash python3 python3-jinja2 python3-yaml
+APT_PKGS  ?= git bash python3 yamllint
 
 export CGO_ENABLED ?= 0
 

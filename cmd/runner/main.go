@@ -32,6 +32,7 @@ func main() {
 		// one constructor per command file
 		newRegistryCmd(),
 		newRenderCmd(),
+		newLintCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

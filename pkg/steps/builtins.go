@@ -13,5 +13,6 @@ func Default() *Set {
 		TestImage{},
 		PushImage{},
 		RenderTemplates{},
+		LintYAML{},
 	)
 }
