@@ -319,7 +319,8 @@ func authError(op string, sent bool) error {
 func isAuthError(err error) bool {
 	return errors.Is(err, transport.ErrAuthenticationRequired) ||
 		errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrInvalidAuthMethod)
+		errors.Is(err, transport.ErrInvalidAuthMethod) ||
+		err != nil && strings.Contains(err.Error(), "ssh: unable to authenticate")
 }
 
 // pathsDiffer returns the paths whose entries differ between two trees.
