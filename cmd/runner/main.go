@@ -28,11 +28,10 @@ func main() {
 		newExecCmd(),
 		newPlanCmd(),
 		newEvalCmd(),
-		newValidateCmd(),
-		// one constructor per command file
-		newRegistryCmd(),
 		newRenderCmd(),
 		newLintCmd(),
+		newValidateCmd(),
+		newRegistryCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
