@@ -28,6 +28,7 @@ func main() {
 		newExecCmd(),
 		newPlanCmd(),
 		newEvalCmd(),
+		newActionsCmd(),
 		newRenderCmd(),
 		newLintCmd(),
 		newValidateCmd(),
