@@ -38,6 +38,11 @@ fuzz:
 bench: build $(BIN)/buildkitd
 	$(GO) test ./... -run '^$$' -bench . -benchtime 1x
 
+# demo runs the bird-flock pipeline end to end (scripts/demo.sh says how);
+# REPO=PATH runs it against another bird-flock repository.
+demo: deps build $(BIN)/buildkitd
+	REPO=$(REPO) ./scripts/demo.sh
+
 clean:
 	rm -rf $(BIN) $(STATE)
 
