@@ -332,7 +332,7 @@ func (f *fileCheck) object(res *Resource, doc *yaml.Node, prefix []string, obj m
 		}
 		return nil
 	}
-	probs = schemaProblems(doc, prefix, verr)
+	probs = schemaProblems(set, doc, prefix, verr)
 	slices.SortStableFunc(probs, func(a, b Problem) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line

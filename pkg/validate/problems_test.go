@@ -1,0 +1,39 @@
+package validate
+
+import "testing"
+
+func TestClosest(t *testing.T) {
+	declared := []string{"containerPort", "hostIP", "hostPort", "name", "protocol"}
+	for name, want := range map[string]string{
+		"containerport": "containerPort", // case slip
+		"contanerPort":  "containerPort", // one edit
+		"protcol":       "protocol",
+		"hostport":      "hostPort",
+		"nmae":          "name", // two edits
+		"xyz":           "",
+		"port":          "", // too far from everything
+		"":              "",
+	} {
+		if got := closest(name, declared); got != want {
+			t.Errorf("closest(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b  string
+		limit int
+		want  int
+	}{
+		{"kitten", "sitting", 10, 3},
+		{"kitten", "sitting", 2, 2},
+		{"", "abc", 10, 3},
+		{"same", "same", 3, 0},
+		{"a", "abcdef", 3, 3},
+	} {
+		if got := editDistance(c.a, c.b, c.limit); got != c.want {
+			t.Errorf("editDistance(%q, %q, %d) = %d, want %d", c.a, c.b, c.limit, got, c.want)
+		}
+	}
+}
