@@ -17,3 +17,18 @@ func BenchmarkValidateMemory1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateStream1000 validates 1,000 manifests as one multi-document
+// stream; its documents are checked in parallel.
+func BenchmarkValidateStream1000(b *testing.B) {
+	data := manifests(1000)
+	v := newValidator(b, Options{})
+	v.Validate("warm", data)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := v.Validate("all.yaml", data); !res.Valid() || len(res.Resources) != 1000 {
+			b.Fatal(res.Problems)
+		}
+	}
+}
