@@ -28,7 +28,10 @@ func main() {
 		newExecCmd(),
 		newPlanCmd(),
 		newEvalCmd(),
+		newRenderCmd(),
+		newLintCmd(),
 		newValidateCmd(),
+		newRegistryCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

@@ -186,13 +186,24 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 		if isAuthError(perr) {
 			return PublishResult{}, authError("push to "+target, auth != nil)
 		}
+		if strings.Contains(perr.Error(), ErrCheckedOut.Error()) {
+			return PublishResult{}, fmt.Errorf("push to %s: %w", target, ErrCheckedOut)
+		}
 		tip, ferr := fetchTip(ctx, r, o.Remote, auth, branch)
-		if ferr != nil || tip == parent.Hash {
-			// the branch did not move: the push failed for another reason
-			return PublishResult{}, fmt.Errorf("push to %s: %w", target, perr)
+		if ferr != nil {
+			return PublishResult{}, fmt.Errorf("push to %s: %w (and fetching it failed: %v)", target, perr, ferr)
 		}
 		if attempt > o.Retries {
+			if tip == parent.Hash {
+				return PublishResult{}, fmt.Errorf("push to %s: %w", target, perr)
+			}
 			return PublishResult{}, fmt.Errorf("push to %s: %w after %d attempts (last: %v)", target, ErrRemoteMoved, attempt, perr)
+		}
+		if tip == parent.Hash {
+			// not moved: a transient failure (e.g. a concurrent ref update
+			// on the server); push the same commit again
+			o.Logf("push to %s failed (%v): retrying", target, perr)
+			continue
 		}
 		tipCommit, err := r.CommitObject(tip)
 		if err != nil {
@@ -292,19 +303,28 @@ func push(ctx context.Context, r *git.Repository, remote string, auth transport.
 	return err
 }
 
-// fetchTip fetches the remote branch and returns its head.
+// fetchTip fetches the remote branch and returns its head. It tries three
+// times: go-git's server can read a ref file while a concurrent push
+// rewrites it in place and fail once.
 func fetchTip(ctx context.Context, r *git.Repository, remote string, auth transport.AuthMethod, branch string) (plumbing.Hash, error) {
 	track := plumbing.NewRemoteReferenceName(remote, branch)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), track))
-	err := r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return plumbing.ZeroHash, err
+	var err error
+	for try := 1; try <= 3; try++ {
+		err = r.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+		if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+			ref, err := r.Reference(track, true)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			return ref.Hash(), nil
+		}
+		if isAuthError(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
 	}
-	ref, err := r.Reference(track, true)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return ref.Hash(), nil
+	return plumbing.ZeroHash, err
 }
 
 // authError says what to do about a refused authentication, without the
@@ -319,7 +339,8 @@ func authError(op string, sent bool) error {
 func isAuthError(err error) bool {
 	return errors.Is(err, transport.ErrAuthenticationRequired) ||
 		errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrInvalidAuthMethod)
+		errors.Is(err, transport.ErrInvalidAuthMethod) ||
+		err != nil && strings.Contains(err.Error(), "ssh: unable to authenticate")
 }
 
 // pathsDiffer returns the paths whose entries differ between two trees.
