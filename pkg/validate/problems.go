@@ -57,10 +57,15 @@ func schemaProblems(set *schemaSet, doc *yaml.Node, prefix []string, verr *jsons
 				want = k.Want
 			}
 			msg := fmt.Sprintf("expected %s, got %s", strings.Join(want, " or "), k.Got)
-			if n := locate(doc, loc, false); slices.Contains(want, "string") && n.Kind == yaml.ScalarNode &&
-				n.Style == 0 && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean") {
-				// The usual slip: an unquoted 8080, 1.10 or yes where text is wanted.
-				msg += fmt.Sprintf(` (quote it for a string: "%s")`, n.Value)
+			if n := locate(doc, loc, false); slices.Contains(want, "string") && n.Kind == yaml.ScalarNode && n.Style == 0 {
+				// The usual slip: an unquoted 8080, 1.10 or yes where text is
+				// wanted. The value itself is not shown: it may be a secret.
+				switch k.Got {
+				case "boolean":
+					msg += " (unquoted yes/no/on/off/true/false are booleans: quote the value)"
+				case "number", "integer":
+					msg += " (quote the value to make it a string)"
+				}
 			}
 			at(loc, false, msg)
 		default:
