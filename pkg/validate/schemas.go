@@ -73,6 +73,7 @@ type schemaSet struct {
 	version string
 	url     string
 	kinds   map[string]string // "group/version/Kind" -> definition name
+	doc     any               // the bundle, for looking up declared fields
 
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
@@ -124,6 +125,7 @@ func loadSchemaSet(version string, strict bool) (*schemaSet, error) {
 		version:  version,
 		url:      bundleURL(name),
 		kinds:    make(map[string]string, len(idx)),
+		doc:      doc,
 		compiler: jsonschema.NewCompiler(),
 		compiled: map[string]*jsonschema.Schema{},
 	}
@@ -168,6 +170,32 @@ func (s *schemaSet) schemaFor(apiVersion, kind string) (*jsonschema.Schema, erro
 	}
 	s.compiled[key] = sch
 	return sch, nil
+}
+
+// propertiesAt lists the fields declared by the schema at schemaURL (a
+// location the validator reports), or nil.
+func (s *schemaSet) propertiesAt(schemaURL string) []string {
+	base, frag, ok := strings.Cut(schemaURL, "#")
+	if !ok || base != s.url {
+		return nil
+	}
+	cur := s.doc
+	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[tok]
+	}
+	m, _ := cur.(map[string]any)
+	props, _ := m["properties"].(map[string]any)
+	out := make([]string, 0, len(props))
+	for p := range props {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // knownKinds lists the bundle's keys, for messages and tests.

@@ -102,11 +102,23 @@ func fileProblem(name, msg string) Result {
 	return Result{Files: 1, Problems: []Problem{{File: name, Message: msg}}}
 }
 
-// fileCheck is the state of validating one file.
+// fileCheck is the state of validating one file, or one chunk of it.
 type fileCheck struct {
-	v    *Validator
-	name string
-	res  Result
+	v          *Validator
+	name       string
+	res        Result
+	docs       int // documents seen, empty ones and one with a syntax error included
+	nonEmpty   int
+	lineOffset int // lines before this chunk in the file
+}
+
+// shiftLines makes a chunk's node positions file-relative. Aliases are not
+// followed: every node is reached once through Content.
+func shiftLines(n *yaml.Node, by int) {
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
 }
 
 func (f *fileCheck) add(p Problem) {
@@ -120,20 +132,53 @@ func (f *fileCheck) run(data []byte) {
 		f.add(Problem{Line: l, Column: c, Message: "binary file: not UTF-8 text"})
 		return
 	}
+	chunks := splitDocuments(data)
+	parts := make([]fileCheck, len(chunks))
+	eachParallel(len(chunks), func(i int) {
+		parts[i] = fileCheck{v: f.v, name: f.name, lineOffset: chunks[i].line}
+		parts[i].stream(chunks[i].data)
+	})
+	// Renumber documents from chunk-relative to file-relative.
+	base := 0
+	for _, p := range parts {
+		for _, pr := range p.res.Problems {
+			if pr.Document > 0 {
+				pr.Document += base
+			}
+			f.res.Problems = append(f.res.Problems, pr)
+		}
+		for _, r := range p.res.Resources {
+			r.Document += base
+			f.res.Resources = append(f.res.Resources, r)
+		}
+		base += p.docs
+		f.nonEmpty += p.nonEmpty
+	}
+	if f.nonEmpty == 0 && len(f.res.Problems) == 0 {
+		f.add(Problem{Message: "empty file: no Kubernetes object"})
+	}
+}
+
+// stream checks every document of a YAML stream (or chunk of one); a
+// syntax error ends it.
+func (f *fileCheck) stream(data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	nonEmpty := 0
-	for index := 1; ; index++ {
+	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			break
+			return
 		}
+		f.docs++
 		if err != nil {
-			p := syntaxProblem(index, err)
+			p := syntaxProblem(f.docs, err)
 			if p.Line == 0 {
 				if at := controlAt(data); at >= 0 {
 					p.Line, p.Column = lineCol(data, at)
 				}
+			}
+			if p.Line > 0 {
+				p.Line += f.lineOffset
 			}
 			f.add(p)
 			return
@@ -141,11 +186,11 @@ func (f *fileCheck) run(data []byte) {
 		if isEmptyDoc(&doc) {
 			continue
 		}
-		nonEmpty++
-		f.document(index, &doc)
-	}
-	if nonEmpty == 0 {
-		f.add(Problem{Message: "empty file: no Kubernetes object"})
+		if f.lineOffset > 0 {
+			shiftLines(&doc, f.lineOffset)
+		}
+		f.nonEmpty++
+		f.document(f.docs, &doc)
 	}
 }
 
@@ -332,7 +377,7 @@ func (f *fileCheck) object(res *Resource, doc *yaml.Node, prefix []string, obj m
 		}
 		return nil
 	}
-	probs = schemaProblems(doc, prefix, verr)
+	probs = schemaProblems(set, doc, prefix, verr)
 	slices.SortStableFunc(probs, func(a, b Problem) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line

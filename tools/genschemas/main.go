@@ -241,8 +241,10 @@ func (c *converter) schema(in map[string]any, nullable bool) (map[string]any, er
 			out["additionalProperties"] = false
 		}
 	}
+	// List items and map values accept null too, as in the official schemas
+	// (Kubernetes decodes such a null to the zero value).
 	if items, ok := in["items"].(map[string]any); ok {
-		s, err := c.schema(items, false)
+		s, err := c.schema(items, true)
 		if err != nil {
 			return nil, fmt.Errorf("items: %w", err)
 		}
@@ -252,7 +254,7 @@ func (c *converter) schema(in map[string]any, nullable bool) (map[string]any, er
 	case bool:
 		out["additionalProperties"] = ap
 	case map[string]any:
-		s, err := c.schema(ap, false)
+		s, err := c.schema(ap, true)
 		if err != nil {
 			return nil, fmt.Errorf("additionalProperties: %w", err)
 		}

@@ -64,8 +64,8 @@ func TestConvert(t *testing.T) {
 			`"maxSurge":{"type":["string","integer","null"]}`,
 			`"cpu":{"type":["string","number","null"]}`,
 			`"replicas":{"type":["integer","null"]}`,
-			`"selector":{"additionalProperties":{"type":"string"},"type":"object"}`,
-			`"names":{"items":{"type":"string"},"type":["array","null"]}`,
+			`"selector":{"additionalProperties":{"type":["string","null"]},"type":"object"}`,
+			`"names":{"items":{"type":["string","null"]},"type":["array","null"]}`,
 		} {
 			if !strings.Contains(got, want) {
 				t.Errorf("strict=%v: missing %s in\n%s", strict, want, got)
