@@ -74,7 +74,7 @@ func New(o Options) *Client {
 	return &Client{
 		opts:      o,
 		keychain:  keychain{creds: o.Credentials, fallback: authn.DefaultKeychain},
-		transport: newTransport(base, o.Insecure),
+		transport: newTransport(base, o.Insecure, o.Mirrors.httpHosts()...),
 	}
 }
 
