@@ -174,9 +174,9 @@ func (s *Scanner) fetchMoreTokens() {
 		s.fetchFlowEntry()
 	case ch == '-' && isBlankz(s.peek(1)):
 		s.fetchBlockEntry()
-	case ch == '?' && (s.flowLevel > 0 || isBlankz(s.peek(1))):
+	case ch == '?' && (s.flowLevel != 0 || isBlankz(s.peek(1))):
 		s.fetchKey()
-	case ch == ':' && (s.flowLevel > 0 || isBlankz(s.peek(1))):
+	case ch == ':' && (s.flowLevel != 0 || isBlankz(s.peek(1))):
 		s.fetchValue()
 	case ch == '*':
 		s.saveSimpleKey()
@@ -276,7 +276,7 @@ func (s *Scanner) removeSimpleKey() {
 // Indentation.
 
 func (s *Scanner) unwindIndent(column int) {
-	if s.flowLevel > 0 {
+	if s.flowLevel != 0 {
 		return
 	}
 	for s.indent > column {
@@ -1050,11 +1050,11 @@ func (s *Scanner) scanPlain() {
 			}
 			if ch == ':' {
 				nx := s.peek(n + 1)
-				if isBlankz(nx) || (s.flowLevel > 0 && strings.ContainsRune(",[]{}", nx)) {
+				if isBlankz(nx) || (s.flowLevel != 0 && strings.ContainsRune(",[]{}", nx)) {
 					break
 				}
 			}
-			if s.flowLevel > 0 && strings.ContainsRune(",?[]{}", ch) {
+			if s.flowLevel != 0 && strings.ContainsRune(",?[]{}", ch) {
 				break
 			}
 			n++
