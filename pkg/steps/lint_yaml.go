@@ -108,10 +108,10 @@ func lintConfig(workspace, value string, getenv func(string) string) (*yamllint.
 			p = filepath.Join(workspace, p)
 		}
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return yamllint.LoadConfigFile(p)
+			return yamllint.LoadConfigFileIn(workspace, value)
 		}
 	}
-	return yamllint.ParseConfig(value)
+	return yamllint.ParseConfigIn(workspace, value)
 }
 
 // expandPaths splits the paths input and expands globs in the workspace.

@@ -106,11 +106,14 @@ func TestLintYAMLAutoFormatGitHub(t *testing.T) {
 
 func TestLintYAMLConfigFileAndDiscovery(t *testing.T) {
 	ws := lintWorkspace(t, map[string]string{
-		"a.yaml":       "key: yes\n",
-		"lint.yaml":    "extends: relaxed\n",
-		".yamllint":    "extends: default\nrules:\n  document-start: disable\n  truthy: disable\n",
-		"sub/b.yml":    "---\nb: 1\n",
-		"sub/skip.txt": "not: [yaml\n",
+		"a.yaml":         "key: yes\n",
+		"lint.yaml":      "extends: ./base.yaml\n",
+		"base.yaml":      "extends: relaxed\nignore-from-file: .lintignore\n",
+		".lintignore":    "ignored/\n",
+		"ignored/x.yaml": "bad:   [ yaml ]\n",
+		".yamllint":      "extends: default\nignore: ignored/\nrules:\n  document-start: disable\n  truthy: disable\n",
+		"sub/b.yml":      "---\nb: 1\n",
+		"sub/skip.txt":   "not: [yaml\n",
 	})
 	// .yamllint is found in the workspace: clean
 	if log, _, err := runLint(t, ws, map[string]string{"format": "parsable", "strict": "true"}, nil); err != nil {
