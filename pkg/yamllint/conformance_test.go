@@ -44,18 +44,24 @@ func corpusFiles(t testing.TB) []string {
 	return files
 }
 
-// splitByFile groups parsable output lines by their file prefix.
+// splitByFile groups parsable output lines by their file prefix; a line
+// without one continues the previous message (a key with a line break).
 func splitByFile(out string, files []string) map[string]string {
 	m := map[string]string{}
+	last := ""
 	for _, line := range strings.SplitAfter(out, "\n") {
 		if line == "" {
 			continue
 		}
+		found := false
 		for _, f := range files {
 			if strings.HasPrefix(line, f+":") {
-				m[f] += line
+				last, found = f, true
 				break
 			}
+		}
+		if found || last != "" {
+			m[last] += line
 		}
 	}
 	return m

@@ -100,17 +100,16 @@ func TestDifferentialMutations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("python: %v\n%s", err, stderr.String())
 		}
-		want := map[string]string{}
 		crashed := map[string]bool{}
+		var kept strings.Builder
 		for _, line := range strings.SplitAfter(string(out), "\n") {
 			if p, ok := strings.CutPrefix(line, "CRASH "); ok {
-				crashed[strings.TrimSpace(p)] = true
+				crashed[strings.TrimSuffix(p, "\n")] = true
 				continue
 			}
-			if i := strings.Index(line, ".yaml:"); i >= 0 {
-				want[line[:i+5]] += line
-			}
+			kept.WriteString(line)
 		}
+		want := splitByFile(kept.String(), files)
 		conf, err := LoadConfigFile(cfgPath)
 		if err != nil {
 			t.Fatal(err)
