@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/pyyaml"
@@ -414,21 +415,23 @@ func validateRuleConf(r *rule, v any) (Options, error) {
 		return nil, nil
 	}
 	var o Options
+	var keys []string // option names in the user's order, for messages
 	switch x := v.(type) {
 	case Options:
 		o = x
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 	case *pyyaml.Map:
 		o = Options{}
 		for _, k := range x.Keys {
 			o[fmt.Sprint(k)] = x.Values[k]
+			keys = append(keys, fmt.Sprint(k))
 		}
-		// keep the user's key order for error messages
-		o["\x00order"] = x.Keys
 	default:
 		return nil, cfgErr("invalid config: rule \"%s\": should be either \"enable\", \"disable\" or a dict", r.ID)
 	}
-	order, _ := o["\x00order"].([]any)
-	delete(o, "\x00order")
 	if ig, ok := o["ignore"]; ok {
 		if _, done := ig.(*PathSpec); !done {
 			lines, ok := stringLines(ig)
@@ -446,16 +449,6 @@ func validateRuleConf(r *rule, v any) (Options, error) {
 		o["level"] = "error"
 	} else if l := o["level"]; l != "error" && l != "warning" {
 		return nil, cfgErr("invalid config: level should be \"error\" or \"warning\"")
-	}
-	keys := make([]string, 0, len(o))
-	if order != nil {
-		for _, k := range order {
-			keys = append(keys, fmt.Sprint(k))
-		}
-	} else {
-		for k := range o {
-			keys = append(keys, k)
-		}
 	}
 	for _, k := range keys {
 		if k == "ignore" || k == "ignore-from-file" || k == "level" {
