@@ -57,7 +57,7 @@ func (LintYAML) Run(ctx context.Context, s *Context) error {
 		return fmt.Errorf("lint-yaml: %w", err)
 	}
 	var out, errs bytes.Buffer
-	sum, err := yamllint.LintPaths(&out, &errs, paths, conf, yamllint.RunOptions{
+	sum, err := yamllint.LintPaths(ctx, &out, &errs, paths, conf, yamllint.RunOptions{
 		Format: yamllint.ResolveFormat(format, lookup, false),
 		Dir:    s.Workspace,
 	})

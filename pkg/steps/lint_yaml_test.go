@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,5 +132,16 @@ func TestLintYAMLConfigFileAndDiscovery(t *testing.T) {
 	// a glob that matches nothing is an error
 	if _, _, err := runLint(t, ws, map[string]string{"paths": "k8s/*.yaml"}, nil); err == nil {
 		t.Fatal("want error for an empty glob")
+	}
+}
+
+func TestLintYAMLCancelled(t *testing.T) {
+	ws := lintWorkspace(t, map[string]string{"a.yaml": "---\na: 1\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var log bytes.Buffer
+	s := &Context{Inputs: map[string]string{"paths": "."}, Workspace: ws, Log: &log}
+	if err := (LintYAML{}).Run(ctx, s); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -2,6 +2,7 @@ package yamllint
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand"
 	"os"
@@ -45,7 +46,7 @@ func TestBadInputBinary(t *testing.T) {
 	// LintPaths reports it, counts it as an error and goes on
 	good := writeFile(t, "good.yaml", []byte("---\nkey:  value\n"))
 	var out, errw bytes.Buffer
-	sum, err := LintPaths(&out, &errw, []string{p, good}, DefaultConfig(), RunOptions{Format: FormatParsable})
+	sum, err := LintPaths(context.Background(), &out, &errw, []string{p, good}, DefaultConfig(), RunOptions{Format: FormatParsable})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package yamllint
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -114,7 +115,7 @@ func TestConformance(t *testing.T) {
 			wantCode := cmd.ProcessState.ExitCode()
 
 			var all bytes.Buffer
-			sum, err := LintPaths(&all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
+			sum, err := LintPaths(context.Background(), &all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +157,7 @@ func TestFormatsConformance(t *testing.T) {
 			cmd := exec.Command(bin, append(args, files...)...)
 			want, _ := cmd.Output()
 			var got bytes.Buffer
-			if _, err := LintPaths(&got, os.Stderr, files, conf, RunOptions{Format: format, NoWarnings: noWarn}); err != nil {
+			if _, err := LintPaths(context.Background(), &got, os.Stderr, files, conf, RunOptions{Format: format, NoWarnings: noWarn}); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != string(want) {

@@ -1,6 +1,7 @@
 package yamllint
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,13 +121,17 @@ type Summary struct {
 // w as yamllint does. A file that is not YAML text (binary, too large) is
 // reported on errw and counts as an error, and linting goes on; a file
 // that cannot be opened stops the run with an error, as in yamllint.
-func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
+// Cancelling ctx stops it between files.
+func LintPaths(ctx context.Context, w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
 	var sum Summary
 	files, err := FindFiles(opts.Dir, paths, conf)
 	if err != nil {
 		return sum, err
 	}
 	for _, file := range files {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
 		sum.Files++
 		problems, err := LintFile(opts.Dir, file, conf)
 		if err != nil && !errors.Is(err, ErrNotText) {
