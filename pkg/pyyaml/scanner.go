@@ -29,7 +29,7 @@ type Scanner struct {
 	indent         int
 	indents        []int
 	allowSimpleKey bool
-	keys           []*simpleKey // possible simple keys, in insertion order
+	keys           []simpleKey // possible simple keys, in insertion order
 	err            error
 	slab           []Token
 	noValues       bool // the parser-only pass needs no scalar values
@@ -223,7 +223,7 @@ func (s *Scanner) nextPossibleSimpleKey() (int, bool) {
 func (s *Scanner) staleKeys() {
 	i := 0
 	for ; i < len(s.keys); i++ {
-		k := s.keys[i]
+		k := &s.keys[i]
 		if k.line == s.line && s.pointer-k.index <= 1024 {
 			break
 		}
@@ -256,7 +256,7 @@ func (s *Scanner) saveSimpleKey() {
 		if s.err != nil {
 			return
 		}
-		s.keys = append(s.keys, &simpleKey{level: s.flowLevel, tokenNumber: s.tokensTaken + s.pending(),
+		s.keys = append(s.keys, simpleKey{level: s.flowLevel, tokenNumber: s.tokensTaken + s.pending(),
 			required: required, index: s.pointer, line: s.line, column: s.column, mark: s.mark()})
 	}
 }
