@@ -69,7 +69,7 @@ func (s *indentState) top(i int) *indentParent {
 }
 
 func (s *indentState) push(p indentParent) { s.stack = append(s.stack, p) }
-func (s *indentState) pop()                 { s.stack = s.stack[:len(s.stack)-1] }
+func (s *indentState) pop()                { s.stack = s.stack[:len(s.stack)-1] }
 
 func checkIndentation(o Options, t tokenArgs, state any, buf []rune) (ps []Problem) {
 	s := state.(*indentState)
