@@ -10,26 +10,38 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// referenceYamllint returns Debian's yamllint, failing under CI when it is
-// missing and skipping otherwise.
+// referenceYamllint returns Debian's yamllint 1.29, failing under CI when
+// it is missing and skipping otherwise.
 func referenceYamllint(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("yamllint")
+	const bin = "/usr/bin/yamllint"
+	yamllintVersion.Do(func() {
+		out, err := exec.Command(bin, "--version").Output()
+		yamllintVersion.version, yamllintVersion.err = strings.TrimSpace(string(out)), err
+	})
+	err := yamllintVersion.err
+	if err == nil && !strings.HasPrefix(yamllintVersion.version, "yamllint 1.29.") {
+		err = fmt.Errorf("want yamllint 1.29, found %q", yamllintVersion.version)
+	}
 	if err == nil {
-		if _, err = os.Stat("/usr/bin/yamllint"); err == nil {
-			p = "/usr/bin/yamllint"
-		}
-		return p
+		return bin
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("yamllint is required in CI (apt-get install yamllint): %v", err)
+		t.Fatalf("Debian's yamllint 1.29 is required in CI (apt-get install yamllint): %v", err)
 	}
-	t.Skipf("yamllint not installed: %v", err)
+	t.Skipf("yamllint 1.29 not installed: %v", err)
 	return ""
+}
+
+var yamllintVersion struct {
+	sync.Once
+	version string
+	err     error
 }
 
 func corpusFiles(t testing.TB) []string {
