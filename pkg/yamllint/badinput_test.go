@@ -164,3 +164,22 @@ func TestBadInputAliasBomb(t *testing.T) {
 		t.Fatalf("allocated %d bytes", alloc)
 	}
 }
+
+func TestWalkDoesNotFollowDirectoryLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a", "x.yaml"), []byte("---\nx: 1\n"), 0o644)
+	if err := os.Symlink("..", filepath.Join(dir, "a", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("x.yaml", filepath.Join(dir, "a", "y.yaml"))
+	files, err := FindFiles(dir, []string{"."}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(files, " ") != "./a/x.yaml ./a/y.yaml" {
+		t.Fatalf("files = %v", files)
+	}
+}

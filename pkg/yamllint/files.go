@@ -41,19 +41,18 @@ func walk(base, dir string, conf *Config, out *[]string) error {
 		return fmt.Errorf("walk %s: %w", dir, err)
 	}
 	var dirs []string
-	names := make([]string, 0, len(entries))
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := dir + "/" + name // os.path.join keeps "./"
+		p := dir + "/" + e.Name() // os.path.join keeps "./"
 		if strings.HasSuffix(dir, "/") {
-			p = dir + name
+			p = dir + e.Name()
 		}
 		st, err := os.Stat(resolve(base, p))
 		if err == nil && st.IsDir() {
-			dirs = append(dirs, p)
+			// like os.walk: symbolic links to directories are not followed
+			if e.Type()&os.ModeSymlink == 0 {
+				dirs = append(dirs, p)
+			}
 			continue
 		}
 		if conf.IsYAMLFile(p) {
