@@ -38,7 +38,7 @@ func FindFiles(dir string, paths []string, conf *Config) ([]string, error) {
 func walk(base, dir string, conf *Config, out *[]string) error {
 	entries, err := os.ReadDir(resolve(base, dir))
 	if err != nil {
-		return fmt.Errorf("walk %s: %w", dir, err)
+		return nil // os.walk skips directories it cannot list
 	}
 	var dirs []string
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
