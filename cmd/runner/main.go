@@ -33,6 +33,7 @@ func main() {
 		newLintCmd(),
 		newValidateCmd(),
 		newRegistryCmd(),
+		newPreviewCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
