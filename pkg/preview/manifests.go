@@ -16,7 +16,7 @@ import (
 
 // Pos is a place in a manifest file, for messages.
 type Pos struct {
-	File      string
+	File         string
 	Line, Column int
 }
 
