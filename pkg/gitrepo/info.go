@@ -21,7 +21,8 @@ type Info struct {
 	SHA     string // HEAD commit (github.sha)
 	Ref     string // refs/heads/BRANCH; "" when HEAD is detached
 	RefName string // BRANCH; "" when HEAD is detached
-	// Actor is the author name of the HEAD commit: without GitHub there is no
+	// Actor is the author name of the HEAD commit, or of its newest
+	// first-parent ancestor not authored by a "[bot]": without GitHub there is no
 	// pusher, and the last author is who the run is for.
 	Actor string
 	// Repository is owner/name from the upstream URL's last two path
@@ -170,6 +171,16 @@ func headInfo(r *git.Repository, info *Info) error {
 	c, err := r.CommitObject(head.Hash())
 	if err != nil {
 		return fmt.Errorf("read HEAD commit: %w", err)
+	}
+	// A bot's commit (such as the workflow's own manifest commit) names no
+	// one to run for: GitHub would name who pushed or dispatched, so take
+	// the newest author along the first parents who is not a bot.
+	for i := 0; i < 100 && strings.HasSuffix(c.Author.Name, "[bot]") && c.NumParents() > 0; i++ {
+		p, err := c.Parent(0)
+		if err != nil {
+			break
+		}
+		c = p
 	}
 	info.Actor = c.Author.Name
 	return nil
