@@ -126,17 +126,21 @@ func Start(ctx context.Context, o Options) (_ *Preview, err error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(o.StateDir, "preview"), 0o755); err != nil {
-		return nil, err
-	}
-	if p.dir, err = os.MkdirTemp(filepath.Join(o.StateDir, "preview"), "images-"); err != nil {
-		return nil, err
+	// Listen first: a taken address should fail before any pull.
+	if p.ln, err = net.Listen("tcp", o.Addr); err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			p.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err := os.MkdirAll(filepath.Join(o.StateDir, "preview"), 0o755); err != nil {
+		return nil, err
+	}
+	if p.dir, err = os.MkdirTemp(filepath.Join(o.StateDir, "preview"), "images-"); err != nil {
+		return nil, err
+	}
 
 	pl := &puller{client: o.Registry, stateDir: o.StateDir, dir: p.dir, logf: p.log.Printf, archives: map[string]string{}}
 	archives := map[*Container]string{}
@@ -200,9 +204,6 @@ func Start(ctx context.Context, o Options) (_ *Preview, err error) {
 		p.pools[r] = pl
 	}
 
-	if p.ln, err = net.Listen("tcp", o.Addr); err != nil {
-		return nil, fmt.Errorf("preview: %w", err)
-	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { p.served <- p.srv.Serve(p.ln) }()
 	return p, nil
@@ -337,6 +338,8 @@ func (p *Preview) Close(ctx context.Context) error {
 			p.srv.Close()
 		}
 		cancel()
+	} else if p.ln != nil {
+		p.ln.Close()
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
