@@ -39,7 +39,6 @@ func TestBirdFlockManifests(t *testing.T) {
 	}
 }
 
-
 func TestMatch(t *testing.T) {
 	routes := []*Route{
 		{Path: "/", PathType: "Prefix", Service: "root"},
