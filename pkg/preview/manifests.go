@@ -98,6 +98,11 @@ type Backend struct {
 // LoadDir reads every *.yaml and *.yml file of dir in fsys (e.g. "k8s"),
 // in name order. Errors name FILE:LINE:COL.
 func LoadDir(fsys fs.FS, dir string) (*Manifests, error) {
+	return loadDir(fsys, dir, dir)
+}
+
+// loadDir is LoadDir with the directory named shown in messages.
+func loadDir(fsys fs.FS, dir, shown string) (*Manifests, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("manifests: %w", err)
@@ -116,7 +121,7 @@ func LoadDir(fsys fs.FS, dir string) (*Manifests, error) {
 		if err != nil {
 			return nil, fmt.Errorf("manifests: %w", err)
 		}
-		if err := m.Add(p, data); err != nil {
+		if err := m.Add(path.Join(shown, n), data); err != nil {
 			return nil, err
 		}
 	}

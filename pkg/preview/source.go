@@ -20,18 +20,18 @@ import (
 // repository (such as the origin that runner's workflow pushes to).
 func LoadRepo(ctx context.Context, repo, sub string) (*Manifests, string, error) {
 	if st, err := os.Stat(filepath.Join(repo, sub)); err == nil && st.IsDir() {
-		m, err := LoadDir(os.DirFS(repo), sub)
+		m, err := loadDir(os.DirFS(repo), sub, filepath.ToSlash(filepath.Join(repo, sub)))
 		return m, filepath.Join(repo, sub), err
 	}
 	r, err := gitrepo.Open(ctx, repo, gitrepo.OpenOptions{})
 	if err != nil || !r.Info().Bare {
 		return nil, "", fmt.Errorf("manifests: no directory %s in %s", sub, repo)
 	}
-	m, err := loadTree(r, sub)
+	m, err := loadTree(r, repo, sub)
 	return m, fmt.Sprintf("%s (HEAD %.12s)", path.Join(repo, sub), r.Info().SHA), err
 }
 
-func loadTree(r *gitrepo.Repo, sub string) (*Manifests, error) {
+func loadTree(r *gitrepo.Repo, repo, sub string) (*Manifests, error) {
 	g := r.Git()
 	head, err := g.Head()
 	if err != nil {
@@ -70,7 +70,7 @@ func loadTree(r *gitrepo.Repo, sub string) (*Manifests, error) {
 		if err != nil {
 			return nil, fmt.Errorf("manifests: %w", err)
 		}
-		if err := m.Add(path.Join(sub, f.Name), data); err != nil {
+		if err := m.Add(path.Join(repo, sub, f.Name), data); err != nil {
 			return nil, err
 		}
 	}
