@@ -29,6 +29,9 @@ var (
 	ErrConflict = errors.New("the remote changed the same paths")
 	// ErrRemoteMoved: the remote branch kept moving through every retry.
 	ErrRemoteMoved = errors.New("the remote branch kept moving")
+	// ErrDiverged: the remote branch moved and lacks the checked-out commit
+	// (it was never pushed): replaying only the paths would drop it.
+	ErrDiverged = errors.New("the remote branch has diverged from the checked-out commit")
 	// ErrAuth: the remote refused the credentials (or wants some).
 	ErrAuth = errors.New("authentication failed")
 )
@@ -76,7 +79,9 @@ type PublishResult struct {
 // re-applied) and pushed again, up to Retries times. If the remote's new
 // commits changed any of Paths themselves, that is a conflict: ErrConflict,
 // with the remote untouched (unless the remote already holds exactly this
-// content, which is success with Pushed=false).
+// content, which is success with Pushed=false). If the remote's head does
+// not contain HEAD (HEAD has unpushed commits and the remote moved), the
+// result is ErrDiverged: a replay would lose those commits.
 //
 // On success the local branch (and index) point at the new commit; files a
 // replay brought in from the remote are written to the working tree unless
@@ -150,6 +155,9 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("remote %q: %w", o.Remote, err)
 	}
+	if len(rem.Config().URLs) == 0 {
+		return PublishResult{}, fmt.Errorf("remote %q has no URL", o.Remote)
+	}
 	url := rem.Config().URLs[0]
 	auth, err := o.Auth.method(url)
 	if err != nil {
@@ -208,6 +216,13 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 		tipCommit, err := r.CommitObject(tip)
 		if err != nil {
 			return PublishResult{}, fmt.Errorf("read remote head %s: %w", tip, err)
+		}
+		if ok, err := base.IsAncestor(tipCommit); err != nil {
+			return PublishResult{}, fmt.Errorf("compare with remote head %s: %w", tip, err)
+		} else if !ok {
+			return PublishResult{}, fmt.Errorf("push to %s: the branch moved to %s, which does not contain the checked-out commit %s "+
+				"(it was never pushed); push or rebase that commit first, nothing was pushed: %w",
+				target, tip.String()[:12], base.Hash.String()[:12], ErrDiverged)
 		}
 		changed, err := pathsDiffer(r, base.TreeHash, tipCommit.TreeHash, paths)
 		if err != nil {

@@ -165,6 +165,29 @@ func TestPublishConflictLeavesRemote(t *testing.T) {
 	}
 }
 
+func TestPublishDivergedFails(t *testing.T) {
+	f := newFixture(t)
+	// the user's clone has a commit origin never got; the run checks it out
+	mine := gittest.Commit(t, f.local, map[string]string{"back-end/birds.json": "[1]\n"}, "mine, unpushed")
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, err := gitrepo.Clone(context.Background(), gitrepo.CloneOptions{Source: f.local, Dir: ws, Rev: mine, Branch: "main", Upstream: f.origin}); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	gittest.Clone(t, f.origin, other)
+	theirs := gittest.Commit(t, other, map[string]string{"README.md": "theirs\n"}, "theirs")
+	gittest.Push(t, other)
+
+	render(t, ws, "v2")
+	_, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: ws})
+	if !errors.Is(err, gitrepo.ErrDiverged) || !strings.Contains(err.Error(), mine[:12]) {
+		t.Fatalf("want ErrDiverged naming %.12s, got %v", mine, err)
+	}
+	if got := gittest.Head(t, f.origin, gittest.Main); got != theirs {
+		t.Fatalf("origin moved to %s", got)
+	}
+}
+
 func TestPublishSameContentAlreadyThere(t *testing.T) {
 	f := newFixture(t)
 	render(t, f.ws, "v2")
