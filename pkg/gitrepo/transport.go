@@ -10,6 +10,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
@@ -57,6 +58,23 @@ func (t localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transp
 type uploadSession struct {
 	transport.UploadPackSession
 	st storer.Storer
+}
+
+// AdvertisedReferences adds allow-reachable-sha1-in-want, so a clone can
+// fetch a commit no ref names (a detached HEAD), as git allows locally.
+func (s *uploadSession) AdvertisedReferences() (*packp.AdvRefs, error) {
+	return s.AdvertisedReferencesContext(context.Background())
+}
+
+func (s *uploadSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
+	ar, err := s.UploadPackSession.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ar.Capabilities.Add(capability.AllowReachableSHA1InWant); err != nil {
+		return nil, err
+	}
+	return ar, nil
 }
 
 func (s *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
