@@ -30,6 +30,8 @@ type Info struct {
 	Repository string
 	// Upstream is where pushes go: a working clone's origin URL; for a bare
 	// repository, a clone without origin or a URL, the repository itself.
+	// It is kept as configured, credentials included: show it through
+	// RedactURL.
 	Upstream string
 	Bare     bool   // a bare repository (or a URL, which is cloned bare)
 	Dir      string // absolute top directory of a local repository; "" for URLs
@@ -214,6 +216,16 @@ func (r *Repo) commit(rev string) (*object.Commit, error) {
 		return nil, fmt.Errorf("revision %q: %w", rev, err)
 	}
 	return c, nil
+}
+
+// ChangedFiles opens repo (as Open does, without credentials) and returns
+// Repo.ChangedFiles(from, to): the input of on.push path filters.
+func ChangedFiles(repo, from, to string) ([]string, error) {
+	r, err := Open(context.Background(), repo, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return r.ChangedFiles(from, to)
 }
 
 // ChangedFiles lists the paths that differ between the trees of two commits
