@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -117,9 +116,9 @@ func openLocal(p string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := git.PlainOpen(abs)
+	r, err := plainOpen(abs, false)
 	if errors.Is(err, git.ErrRepositoryNotExists) { // a directory inside a working tree
-		r, err = git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
+		r, err = plainOpen(abs, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", p, err)
@@ -149,6 +148,12 @@ func openLocal(p string) (*Repo, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return &Repo{r: r, info: info}, nil
+}
+
+// plainOpen opens a repository; linked worktrees (`git worktree add`) need
+// their common dir for refs and objects.
+func plainOpen(path string, detect bool) (*git.Repository, error) {
+	return git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: detect, EnableDotGitCommonDir: true})
 }
 
 func remoteURL(r *git.Repository, name string) string {
@@ -273,6 +278,3 @@ func changedPaths(from, to *object.Tree) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
-
-// exists reports whether p exists.
-func exists(p string) bool { _, err := os.Lstat(p); return err == nil }

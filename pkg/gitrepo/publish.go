@@ -127,7 +127,7 @@ const publishRef = plumbing.ReferenceName("refs/runner/publish")
 
 func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 	o.defaults()
-	r, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	r, err := plainOpen(o.Dir, true)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("open repository %s: %w", o.Dir, err)
 	}

@@ -34,7 +34,7 @@ var ErrCheckedOut = errors.New("refusing to update the checked-out branch of a n
 type localTransport struct{}
 
 func (localTransport) load(ep *transport.Endpoint) (*git.Repository, error) {
-	r, err := git.PlainOpen(ep.Path)
+	r, err := plainOpen(ep.Path, false)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, transport.ErrRepositoryNotFound
 	}
