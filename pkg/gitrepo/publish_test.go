@@ -230,3 +230,32 @@ func TestPublishPathsOutsideRepo(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestPublishIgnoreRules: like `git add k8s/`, ignored files are skipped
+// unless already tracked, with .gitignore files at any level and
+// .git/info/exclude.
+func TestPublishIgnoreRules(t *testing.T) {
+	f := newFixture(t)
+	tracked := gittest.Commit(t, f.local, map[string]string{"k8s/keep.tmp": "v1\n"}, "track a .tmp")
+	gittest.Push(t, f.local)
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, err := gitrepo.Clone(context.Background(), gitrepo.CloneOptions{Source: f.origin, Dir: ws}); err != nil {
+		t.Fatal(err)
+	}
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", ".gitignore"), "*.tmp\n")
+	gittest.WriteFile(t, filepath.Join(ws, ".gitignore"), "build/\n")
+	gittest.WriteFile(t, filepath.Join(ws, ".git", "info", "exclude"), "k8s/secret.yaml\n")
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "keep.tmp"), "v2\n")         // tracked: committed
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "new.tmp"), "x\n")           // ignored: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "secret.yaml"), "s\n")       // excluded: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "build", "out.yaml"), "b\n") // ignored dir: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "sub", "app.yaml"), "a\n")   // committed
+	res, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := changed(t, f.origin, tracked, res.Commit)
+	if want := []string{"k8s/.gitignore", "k8s/keep.tmp", "k8s/sub/app.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+}
