@@ -13,6 +13,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
@@ -391,7 +392,7 @@ func updateLocal(r *git.Repository, wt *git.Worktree, head *plumbing.Reference, 
 		return nil
 	}
 	if len(nc.ParentHashes) == 1 && nc.ParentHashes[0] != base.Hash {
-		if err := syncFiles(r, wt.Filesystem.Root(), base, nc, paths, logf); err != nil {
+		if err := syncFiles(wt.Filesystem.Root(), base, nc, paths, logf); err != nil {
 			return fmt.Errorf("update working tree: %w", err)
 		}
 	}
@@ -401,7 +402,7 @@ func updateLocal(r *git.Repository, wt *git.Worktree, head *plumbing.Reference, 
 	return nil
 }
 
-func syncFiles(r *git.Repository, root string, from, to *object.Commit, paths []string, logf func(string, ...any)) error {
+func syncFiles(root string, from, to *object.Commit, paths []string, logf func(string, ...any)) error {
 	ft, err := from.Tree()
 	if err != nil {
 		return err
@@ -428,19 +429,39 @@ func syncFiles(r *git.Repository, root string, from, to *object.Commit, paths []
 			logf("kept local change of %s", p)
 			continue
 		}
-		data, _ := fileContent(tt, p)
-		if data == nil {
-			_ = os.Remove(full)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
+		if err := writeFromTree(tt, p, full); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFromTree writes the file p of t to full with its mode (regular,
+// executable or symlink), or removes full when t has no such file.
+func writeFromTree(t *object.Tree, p, full string) error {
+	f, err := t.File(p)
+	if err != nil {
+		if err := os.Remove(full); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	data, err := f.Contents()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(full) // a symlink or a read-only file is replaced, not written through
+	switch f.Mode {
+	case filemode.Symlink:
+		return os.Symlink(data, full)
+	case filemode.Executable:
+		return os.WriteFile(full, []byte(data), 0o755)
+	default:
+		return os.WriteFile(full, []byte(data), 0o644)
+	}
 }
 
 func fileContent(t *object.Tree, p string) ([]byte, error) {
