@@ -224,3 +224,35 @@ func TestParseVars(t *testing.T) {
 		t.Error("want an error for a line without =")
 	}
 }
+
+// TestRenderFilesParallel renders many templates at once (RenderFiles uses
+// every core) and checks each against a sequential render.
+func TestRenderFilesParallel(t *testing.T) {
+	root, _ := filepath.Abs("testdata/conformance")
+	data, err := LoadData(filepath.Join(root, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, root)
+	names := []string{"k8s_deployment.yaml.j2", "macro_basic.j2", "include_basic.j2", "do_mutations.j2",
+		"extends_block.j2", "import_macros.j2", "set_namespace.j2", "loop_unpack.j2", "filter_tojson.j2"}
+	out := t.TempDir()
+	var jobs []Job
+	for i := range 40 {
+		n := names[i%len(names)]
+		jobs = append(jobs, Job{Template: n, Output: filepath.Join(out, strings.Repeat("x", i%3)+n+string(rune('a'+i)))})
+	}
+	if _, err := e.RenderFiles(jobs, data, FilesOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		want, err := e.RenderString(j.Template, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(j.Output)
+		if string(got) != want {
+			t.Errorf("%s: parallel %q, sequential %q", j.Template, got, want)
+		}
+	}
+}
