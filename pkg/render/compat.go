@@ -26,6 +26,8 @@ func (e *Engine) installCompat() error {
 	origFor, _ := cs.Get("for")
 	for name, p := range map[string]parser.ControlStructureParser{
 		"include": e.includeParser,
+		"import":  e.importParser,
+		"from":    e.fromParser,
 		"extends": e.extendsParser,
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
@@ -255,25 +257,158 @@ type macroNode struct {
 }
 
 func (n *macroNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	fn, err := exec.MacroNodeToFunc(n.macro, r)
+	fn, err := boundMacro(n.macro, r, n.max)
 	if err != nil {
-		return fmt.Errorf("macro %s: %w", n.macro.Name, err)
+		return err
+	}
+	r.Environment.Context.Set(n.macro.Name, fn)
+	return nil
+}
+
+// boundMacro makes a macro callable, counting nested calls per render.
+func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
+	fn, err := exec.MacroNodeToFunc(m, r)
+	if err != nil {
+		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
 	depth, _ := r.Environment.Context.Get(callDepthKey)
 	counter, _ := depth.(*int)
 	if counter == nil {
 		counter = new(int)
 	}
-	name, max := n.macro.Name, n.max
-	r.Environment.Context.Set(n.macro.Name, exec.Macro(func(params *exec.VarArgs) *exec.Value {
+	name := m.Name
+	return func(params *exec.VarArgs) *exec.Value {
 		if *counter >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
 		*counter++
 		defer func() { *counter-- }()
 		return fn(params)
-	}))
+	}, nil
+}
+
+// --- import and from: the imported template gets the same fixes.
+
+type importNode struct {
+	location *tokens.Token
+	filename nodes.Expression
+	as       string            // {% import X as as %}
+	names    map[string]string // {% from X import name as alias %}: alias -> name
+	eng      *Engine
+}
+
+func (n *importNode) Position() *tokens.Token { return n.location }
+func (n *importNode) String() string {
+	return fmt.Sprintf("import(Line=%d Col=%d)", n.location.Line, n.location.Col)
+}
+
+func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	v := r.Eval(n.filename)
+	if v.IsError() {
+		return fmt.Errorf("import name: %w", v)
+	}
+	name := v.String()
+	loader, err := r.Loader.Inherit(name)
+	if err != nil {
+		return err
+	}
+	t, err := n.eng.parse(loader, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("template not found: %s", name)
+		}
+		return err
+	}
+	macros := t.t.Macros()
+	if n.names == nil {
+		all := map[string]exec.Macro{}
+		for mname, m := range macros {
+			fn, err := boundMacro(m, r, n.eng.maxMacro)
+			if err != nil {
+				return err
+			}
+			all[mname] = fn
+		}
+		r.Environment.Context.Set(n.as, all)
+		return nil
+	}
+	for alias, mname := range n.names {
+		m, ok := macros[mname]
+		if !ok {
+			return fmt.Errorf("the template %q does not export the requested name %q", name, mname)
+		}
+		fn, err := boundMacro(m, r, n.eng.maxMacro)
+		if err != nil {
+			return err
+		}
+		r.Environment.Context.Set(alias, fn)
+	}
 	return nil
+}
+
+// skipContext consumes an optional "with context" / "without context".
+func skipContext(args *parser.Parser) error {
+	if args.MatchName("with", "without") != nil && args.MatchName("context") == nil {
+		return args.Error("expected 'context'", args.Current())
+	}
+	return nil
+}
+
+func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("as") == nil {
+		return nil, args.Error("expected 'as'", args.Current())
+	}
+	as := args.Match(tokens.Name)
+	if as == nil {
+		return nil, args.Error("expected a name after 'as'", args.Current())
+	}
+	n.as = as.Val
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'import' tag", args.Current())
+	}
+	return n, nil
+}
+
+func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e, names: map[string]string{}}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("import") == nil {
+		return nil, args.Error("expected 'import'", args.Current())
+	}
+	for {
+		name := args.Match(tokens.Name)
+		if name == nil {
+			return nil, args.Error("expected a name to import", args.Current())
+		}
+		alias := name
+		if args.MatchName("as") != nil {
+			if alias = args.Match(tokens.Name); alias == nil {
+				return nil, args.Error("expected a name after 'as'", args.Current())
+			}
+		}
+		n.names[alias.Val] = name.Val
+		if args.Match(tokens.Comma) == nil {
+			break
+		}
+	}
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'from' tag", args.Current())
+	}
+	return n, nil
 }
 
 func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
