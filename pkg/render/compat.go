@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -54,7 +55,15 @@ func (e *Engine) installCompat() error {
 		fnTuple:    func(args *exec.VarArgs) pyTuple { return pyTupleOf(args.Args) },
 		fnList:     newList,
 		fnDict:     newDict,
-		"range":    pyRange,
+		fnMul:      pyMul,
+		fnConcat: func(args *exec.VarArgs) string {
+			var b strings.Builder
+			for _, a := range args.Args {
+				b.WriteString(pyStr(a))
+			}
+			return b.String()
+		},
+		"range": pyRange,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -68,11 +77,19 @@ func (e *Engine) installCompat() error {
 		return err
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
+	origItems, _ := e.env.Filters.Get("items")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
-		"tojson":   filterToJSON,
-		"round":    filterRound,
-		"format":   filterFormat,
+		"items":    pairsAsTuples(origItems),
+		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+			if in.IsError() {
+				return in
+			}
+			return exec.AsValue(pyStr(in))
+		},
+		"tojson": filterToJSON,
+		"round":  filterRound,
+		"format": filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -587,6 +604,39 @@ func strMethods() *exec.MethodSet[string] {
 	m["upper"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
 		return pyUpper(self), nil
 	}
+	m["join"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 || !args.Args[0].IsIterable() {
+			return nil, exec.ErrInvalidCall(errors.New("join() takes exactly one iterable argument"))
+		}
+		var parts []string
+		var bad error
+		args.Args[0].Iterate(func(_, _ int, k, _ *exec.Value) bool {
+			if !k.IsString() {
+				bad = fmt.Errorf("sequence item %d: expected str instance, %s found", len(parts), pyTypeName(k))
+				return false
+			}
+			parts = append(parts, k.String())
+			return true
+		}, func() {})
+		if bad != nil {
+			return nil, bad
+		}
+		return strings.Join(parts, self), nil
+	}
+	strip := func(trim func(string, string) string, trimSpace func(string, func(rune) bool) string) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) > 1 {
+				return nil, exec.ErrInvalidCall(errors.New("strip takes at most 1 argument"))
+			}
+			if len(args.Args) == 1 && !args.Args[0].IsNil() {
+				return trim(self, args.Args[0].String()), nil
+			}
+			return trimSpace(self, unicode.IsSpace), nil
+		}
+	}
+	m["strip"] = strip(strings.Trim, strings.TrimFunc)
+	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
+	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
 	return exec.NewMethodSet(m)
 }
 

@@ -34,6 +34,29 @@ func listMethods() *exec.MethodSet[[]any] {
 			m[name] = fn
 		}
 	}
+	m["index"] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(errors.New("index() takes exactly one argument"))
+		}
+		for i, x := range listOf(sv) {
+			if exec.ToValue(x).EqualValueTo(args.Args[0]) {
+				return i, nil
+			}
+		}
+		return nil, fmt.Errorf("%s is not in list", pyRepr(args.Args[0]))
+	}
+	m["count"] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(errors.New("count() takes exactly one argument"))
+		}
+		n := 0
+		for _, x := range listOf(sv) {
+			if exec.ToValue(x).EqualValueTo(args.Args[0]) {
+				n++
+			}
+		}
+		return n, nil
+	}
 	mutate := func(name string, f func(l []any, args []*exec.Value) ([]any, any, error)) {
 		orig := m[name]
 		m[name] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
@@ -111,3 +134,52 @@ var upperCaser = cases.Upper(language.Und)
 
 // pyUpper is Python's str.upper(): full case mapping ("ß" -> "SS").
 func pyUpper(s string) string { return upperCaser.String(s) }
+
+// listOf returns a list value's items, whatever slice type holds them.
+func listOf(v *exec.Value) []any {
+	rv := reflect.Indirect(reflect.ValueOf(v.Interface()))
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out
+}
+
+// pyMul is Python's a * b: repetition for a sequence and an int.
+func pyMul(args *exec.VarArgs) (any, error) {
+	a, b := args.Args[0], args.Args[1]
+	if isInt(a) && (b.IsString() || b.IsList()) {
+		a, b = b, a
+	}
+	switch {
+	case a.IsString() && isInt(b):
+		n := max(asInt(b), 0)
+		if int64(len(a.String()))*n > maxRepeatBytes {
+			return nil, fmt.Errorf("%w: string repetition", ErrTooLarge)
+		}
+		return strings.Repeat(a.String(), int(n)), nil
+	case a.IsList() && isInt(b):
+		items := listOf(a)
+		n := max(asInt(b), 0)
+		if int64(len(items))*n > maxRange {
+			return nil, fmt.Errorf("%w: list repetition", ErrTooLarge)
+		}
+		out := make([]any, 0, len(items)*int(n))
+		for range n {
+			out = append(out, items...)
+		}
+		return &out, nil
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return int(asInt(a) * asInt(b)), nil
+		}
+		return asFloat(a) * asFloat(b), nil
+	}
+	return nil, typeError("*", a, b)
+}
+
+// maxRepeatBytes bounds "text" * n.
+const maxRepeatBytes = 64 << 20

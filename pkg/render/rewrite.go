@@ -17,6 +17,8 @@ const (
 	fnTuple    = "__runner_tuple"
 	fnList     = "__runner_list"
 	fnDict     = "__runner_dict"
+	fnMul      = "__runner_mul"
+	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
 
@@ -26,6 +28,8 @@ var (
 		tokens.FloorDivision: fnFloorDiv,
 		tokens.Division:      fnTrueDiv,
 		tokens.Modulo:        fnMod,
+		tokens.Multiply:      fnMul,
+		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
 	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
