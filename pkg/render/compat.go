@@ -24,7 +24,6 @@ func (e *Engine) installCompat() error {
 	cs.Update(builtins.ControlStructures)
 	origMacro, _ := cs.Get("macro")
 	origSet, _ := cs.Get("set")
-	origFor, _ := cs.Get("for")
 	for name, p := range map[string]parser.ControlStructureParser{
 		"include": e.includeParser,
 		"import":  e.importParser,
@@ -32,7 +31,7 @@ func (e *Engine) installCompat() error {
 		"extends": e.extendsParser,
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
-		"for":     forParser(origFor),
+		"for":     e.forParser(),
 	} {
 		if err := cs.Replace(name, p); err != nil {
 			return err
@@ -288,18 +287,14 @@ func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
 	if err != nil {
 		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
-	depth, _ := r.Environment.Context.Get(callDepthKey)
-	counter, _ := depth.(*int)
-	if counter == nil {
-		counter = new(int)
-	}
+	b := budgetOf(r.Environment.Context)
 	name := m.Name
 	return func(params *exec.VarArgs) *exec.Value {
-		if *counter >= max {
+		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
-		*counter++
-		defer func() { *counter-- }()
+		b.calls++
+		defer func() { b.calls-- }()
 		return fn(params)
 	}, nil
 }
@@ -656,12 +651,31 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 
 const loopItem = "__runner_item"
 
-func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
+// iterationNode starts every loop body: it counts the render's loop
+// iterations and stops the render past the limit.
+type iterationNode struct {
+	location *tokens.Token
+	max      int
+}
+
+func (n *iterationNode) Position() *tokens.Token { return n.location }
+func (n *iterationNode) String() string          { return "loop-budget" }
+
+func (n *iterationNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	b := budgetOf(r.Environment.Context)
+	b.iterations++
+	if b.iterations > n.max {
+		return fmt.Errorf("%w: more than %d loop iterations", ErrTooLarge, n.max)
+	}
+	return nil
+}
+
+func (e *Engine) forParser() parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
-			return orig(p, args)
-		}
 		at := args.Current()
+		if at == nil || at.Line == 0 {
+			at = p.Current()
+		}
 		var names []string
 		for {
 			name := args.Match(tokens.Name)
@@ -677,9 +691,12 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 			return nil, args.Error("expected keyword 'in'", args.Current())
 		}
 		cs := &controlStructures.ForControlStructure{}
-		if len(names) == 2 {
+		switch len(names) {
+		case 1:
+			cs.Key = names[0]
+		case 2:
 			cs.Key, cs.Value = names[0], names[1]
-		} else {
+		default:
 			cs.Key = loopItem
 		}
 		obj, err := args.ParseExpression()
@@ -712,12 +729,14 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 				return nil, endargs.Error("arguments not allowed here", endargs.Current())
 			}
 		}
+		prefix := []nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "for", ControlStructure: &iterationNode{location: at, max: e.opts.MaxIterations}}}
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
 			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
-			body.Nodes = append([]nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack}}, body.Nodes...)
+			prefix = append(prefix, &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack})
 		}
+		body.Nodes = append(prefix, body.Nodes...)
 		return cs, nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/builtins"
@@ -29,6 +30,9 @@ type Options struct {
 	// MaxNesting refuses templates whose blocks or brackets nest deeper.
 	// Default 200.
 	MaxNesting int
+	// MaxIterations bounds the loop iterations of one render, all loops
+	// together. Default 1,000,000.
+	MaxIterations int
 	// MaxOutputBytes stops a render whose output grows past it. Default 256 MiB.
 	MaxOutputBytes int64
 }
@@ -39,7 +43,8 @@ const (
 	defaultMaxTemplate    = 16 << 20
 	defaultMaxNesting     = 200
 	defaultMaxOutputBytes = 256 << 20
-	callDepthKey          = "__runner_call_depth"
+	defaultMaxIterations  = 1_000_000
+	budgetKey             = "__runner_budget"
 )
 
 // Engine renders templates with jinjanator's settings: trailing newline
@@ -75,6 +80,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.MaxTemplateBytes <= 0 {
 		opts.MaxTemplateBytes = defaultMaxTemplate
 	}
+	if opts.MaxIterations <= 0 {
+		opts.MaxIterations = defaultMaxIterations
+	}
 	if opts.MaxNesting <= 0 {
 		opts.MaxNesting = defaultMaxNesting
 	}
@@ -108,6 +116,21 @@ func (e *Engine) Root() string { return e.opts.Root }
 
 func (e *Engine) loader() *rootLoader {
 	return &rootLoader{root: e.opts.Root, maxDepth: e.opts.MaxDepth, maxBytes: e.opts.MaxTemplateBytes}
+}
+
+// budget counts, per render, what the guards bound.
+type budget struct {
+	calls      int // nested macro calls now
+	iterations int // loop iterations so far
+}
+
+// budgetOf finds the render's budget in a template context.
+func budgetOf(ctx *exec.Context) *budget {
+	v, _ := ctx.Get(budgetKey)
+	if b, ok := v.(*budget); ok {
+		return b
+	}
+	return &budget{} // a context we did not create: no shared budget
 }
 
 // template is a parsed and Jinja2-adjusted template.
@@ -169,9 +192,26 @@ func (s *sourceLoader) Read(name string) (io.Reader, error) {
 // Render renders the template called name (resolved against Root unless
 // absolute) with vars as its context and writes the result to w. On error,
 // w may have received part of the output: use RenderAll for files.
-func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err error) {
+func (e *Engine) Render(w io.Writer, name string, vars map[string]any) error {
+	return e.render(w, e.loader(), name, vars)
+}
+
+// RenderSource renders src as the template called name (include and
+// extends names still resolve against Root).
+func (e *Engine) RenderSource(w io.Writer, name string, src []byte, vars map[string]any) error {
+	if int64(len(src)) > e.opts.MaxTemplateBytes {
+		return &Error{File: name, Msg: fmt.Sprintf("template is larger than %d bytes", e.opts.MaxTemplateBytes), Err: ErrTooLarge}
+	}
+	if !utf8.Valid(src) {
+		line, col := invalidUTF8Pos(src)
+		return &Error{File: name, Line: line, Col: col, Msg: "template is not valid UTF-8 text", Err: ErrBinary}
+	}
+	return e.render(w, &sourceLoader{Loader: e.loader(), name: name, src: src}, name, vars)
+}
+
+func (e *Engine) render(w io.Writer, l loaders.Loader, name string, vars map[string]any) (err error) {
 	file := name
-	if p, rerr := e.loader().Resolve(name); rerr == nil {
+	if p, rerr := l.Resolve(name); rerr == nil {
 		file = e.display(p)
 	}
 	defer func() {
@@ -179,7 +219,7 @@ func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err erro
 			err = &Error{File: file, Msg: fmt.Sprintf("template engine failed: %v", r), Err: ErrEngine}
 		}
 	}()
-	t, err := e.parse(e.loader(), name)
+	t, err := e.parse(l, name)
 	if err != nil {
 		return err
 	}
@@ -187,7 +227,7 @@ func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err erro
 	for k, v := range vars {
 		ctx[k] = v
 	}
-	ctx[callDepthKey] = new(int)
+	ctx[budgetKey] = &budget{}
 	lw := &limitWriter{w: w, left: e.opts.MaxOutputBytes}
 	if err := t.t.Execute(lw, exec.NewContext(ctx)); err != nil {
 		if lw.err != nil {

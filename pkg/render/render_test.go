@@ -137,8 +137,9 @@ func TestBadInput(t *testing.T) {
 		"recmacro.j2":    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
 		"loop.j2":        "{% for i in range(100000000) %}x{% endfor %}",
 		"loop2.j2":       "{% for i in range(90000) %}{% for j in range(90000) %}x{% endfor %}{% endfor %}",
+		"loop3.j2":       "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
 	})
-	e, err := New(Options{Root: dir, MaxOutputBytes: 64 << 10})
+	e, err := New(Options{Root: dir, MaxOutputBytes: 64 << 10, MaxIterations: 200_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +152,7 @@ func TestBadInput(t *testing.T) {
 		"selfext.j2":     ErrRecursion,
 		"loop.j2":        ErrTooLarge,
 		"loop2.j2":       ErrOutputTooLarge,
+		"loop3.j2":       ErrTooLarge,
 	} {
 		_, err := e.RenderString(name, vars)
 		if !errors.Is(err, want) {
