@@ -139,7 +139,7 @@ func TestBadInput(t *testing.T) {
 		"loop2.j2":       "{% for i in range(90000) %}{% for j in range(90000) %}x{% endfor %}{% endfor %}",
 		"loop3.j2":       "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
 	})
-	e, err := New(Options{Root: dir, MaxOutputBytes: 64 << 10, MaxIterations: 200_000})
+	e, err := New(Options{Root: dir, MaxOutputBytes: 8 << 10, MaxIterations: 20_000})
 	if err != nil {
 		t.Fatal(err)
 	}
