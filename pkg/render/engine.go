@@ -10,11 +10,11 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
+	"github.com/nikolalohinski/gonja/v2/logging"
 )
 
 // Options configure an Engine. The zero value works.
@@ -57,12 +57,13 @@ type Engine struct {
 	env      *exec.Environment
 }
 
-// gonja logs through a process-wide logrus logger; silence it once.
+// gonja can log through the process-wide logrus logger when its own switch
+// is on; turn the switch off once (not logrus itself: other packages use it).
 var silenceLogger sync.Once
 
 // New returns an Engine.
 func New(opts Options) (*Engine, error) {
-	silenceLogger.Do(func() { gonja.SetLoggerOutput(io.Discard) })
+	silenceLogger.Do(func() { logging.SetEnabled(false) })
 	if opts.Root == "" {
 		opts.Root = "."
 	}
