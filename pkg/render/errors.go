@@ -50,6 +50,8 @@ var (
 	atLineRE    = regexp.MustCompile(`at line (\d+)`)
 	helperRE    = regexp.MustCompile(`^invalid call to function '__runner_\w+': `)
 	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
+	posInMsgRE  = regexp.MustCompile(` ?, got <Token\[Error\] Val='([^']*)' Pos=\d+ Line=\d+ Col=\d+>`)
+	tokenPosRE  = regexp.MustCompile(`Pos=(\d+) Line=0 Col=0`)
 )
 
 // gonja's messages repeat the failing node; these prefixes carry no
@@ -73,7 +75,12 @@ func toError(file, source string, cols map[int]int, err error) error {
 	}
 	var se *parser.SyntaxError
 	if errors.As(err, &se) {
-		return &Error{File: file, Line: se.Line, Col: se.Column, Msg: "syntax error: " + se.Message, Err: err}
+		line, col := se.Line, se.Column
+		if line == 0 && source != "" {
+			line, col = lexerErrorPos(source, se)
+		}
+		msg := posInMsgRE.ReplaceAllString(se.Message, "")
+		return &Error{File: file, Line: line, Col: col, Msg: "syntax error: " + msg, Err: err}
 	}
 	msg := err.Error()
 	if source != "" {
@@ -117,4 +124,21 @@ func cleanMessage(msg string) string {
 	}
 	msg = undefinedRE.ReplaceAllString(msg, "'$1' is undefined")
 	return strings.TrimSpace(msg)
+}
+
+// lexerErrorPos places a syntax error that gonja's lexer left at 0:0 (an
+// unterminated string or comment): from the token's byte offset when the
+// message has it, else from where the offending text first appears.
+func lexerErrorPos(source string, se *parser.SyntaxError) (line, col int) {
+	if m := tokenPosRE.FindStringSubmatch(se.Message); m != nil {
+		if off, err := strconv.Atoi(m[1]); err == nil {
+			return offsetPos([]byte(source), int64(off))
+		}
+	}
+	if se.Raw != "" {
+		if i := strings.Index(source, se.Raw); i >= 0 {
+			return offsetPos([]byte(source), int64(i))
+		}
+	}
+	return 0, 0
 }
