@@ -35,25 +35,29 @@ func newEngine(t *testing.T, root string) *Engine {
 func TestErrorsNamePlace(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{
-		"undef.j2":       "a\nb {{ nope }}\n",
-		"syntax.j2":      "a\n  {% for x in %}{% endfor %}\n",
-		"inc.j2":         "top\n{% include 'lib/bad.j2' %}\n",
-		"lib/bad.j2":     "one\ntwo\n   {{ 1 // 0 }}\n",
-		"filter.j2":      "{{ 'x'|nofilter }}\n",
-		"extends.j2":     "{% extends 'lib/badbase.j2' %}\n",
-		"lib/badbase.j2": "x\n{% if %}{% endif %}\n",
-		"missing.j2":     "{% include 'lib/none.j2' %}\n",
-		"panic.j2":       "{{ '%s' % x }}\n",
+		"undef.j2":        "a\nb {{ nope }}\n",
+		"syntax.j2":       "a\n  {% for x in %}{% endfor %}\n",
+		"inc.j2":          "top\n{% include 'lib/bad.j2' %}\n",
+		"lib/bad.j2":      "one\ntwo\n   {{ 1 // 0 }}\n",
+		"filter.j2":       "{{ 'x'|nofilter }}\n",
+		"extends.j2":      "{% extends 'lib/badbase.j2' %}\n",
+		"lib/badbase.j2":  "x\n{% if %}{% endif %}\n",
+		"missing.j2":      "{% include 'lib/none.j2' %}\n",
+		"panic.j2":        "{{ '%s' % x }}\n",
+		"unterminated.j2": "a\n  {{ 'x }}\n",
+		"comment.j2":      "a\nb {# open\n",
 	})
 	e := newEngine(t, dir)
 	for name, want := range map[string]string{
-		"undef.j2":   "undef.j2:2:3: 'nope' is undefined",
-		"syntax.j2":  "syntax.j2:2:10: syntax error",
-		"inc.j2":     "lib/bad.j2:3:4: integer division or modulo by zero",
-		"filter.j2":  "filter.j2:1:1: ",
-		"extends.j2": "lib/badbase.j2:2:",
-		"missing.j2": "missing.j2:1:1: template not found: lib/none.j2",
-		"panic.j2":   "panic.j2:1:1: 'x' is undefined",
+		"undef.j2":        "undef.j2:2:3: 'nope' is undefined",
+		"syntax.j2":       "syntax.j2:2:10: syntax error",
+		"inc.j2":          "lib/bad.j2:3:4: integer division or modulo by zero",
+		"filter.j2":       "filter.j2:1:1: ",
+		"extends.j2":      "lib/badbase.j2:2:",
+		"missing.j2":      "missing.j2:1:1: template not found: lib/none.j2",
+		"panic.j2":        "panic.j2:1:1: 'x' is undefined",
+		"unterminated.j2": "unterminated.j2:2:6: syntax error",
+		"comment.j2":      "comment.j2:2:",
 	} {
 		_, err := e.RenderString(name, map[string]any{})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
