@@ -69,7 +69,7 @@ func TestRenderCmd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "keep.yaml"), []byte("old\n"), 0o644)
 	_, err := runRender(t, dir, "bad.j2", "-o", "keep.yaml")
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 1 || ee.err.Error() != "bad.j2:2:1: 'missing' is undefined" {
+	if !errors.As(err, &ee) || ee.code != 1 || ee.err.Error() != "bad.j2:2:4: 'missing' is undefined" {
 		t.Errorf("bad template: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "keep.yaml")); string(b) != "old\n" {

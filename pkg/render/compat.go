@@ -67,9 +67,9 @@ func (e *Engine) installCompat() error {
 		e.env.Context.Set(name, fn)
 	}
 
-	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 		if in.IsError() {
-			return in
+			return placeError(in, params)
 		}
 		return exec.AsValue(pyStr(in))
 	}); err != nil {
@@ -253,6 +253,7 @@ func (e *Engine) extendsParser(p *parser.Parser, args *parser.Parser) (nodes.Con
 		}
 		return nil, args.Error(fmt.Sprintf("cannot load template %q: %v", name.Val, err), name)
 	}
+	rewrite(parent, e.display(path)) // before the child's rewrite reaches it: errors name the parent
 	p.Template.Parent = parent
 	if tok := args.MatchName("with", "without"); tok != nil && args.MatchName("context") == nil {
 		return nil, args.Error("expected 'context'", args.Current())

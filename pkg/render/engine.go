@@ -172,7 +172,7 @@ func (e *Engine) parse(l loaders.Loader, name string) (*template, error) {
 	if err != nil {
 		return nil, toError(path, t.source, nil, err)
 	}
-	t.cols = rewrite(t.t.Root())
+	t.cols = rewrite(t.t.Root(), path)
 	return t, nil
 }
 

@@ -46,18 +46,24 @@ func TestErrorsNamePlace(t *testing.T) {
 		"panic.j2":        "{{ '%s' % x }}\n",
 		"unterminated.j2": "a\n  {{ 'x }}\n",
 		"comment.j2":      "a\nb {# open\n",
+		"lib/base2.j2":    "base\n{% block b %}{% endblock %}\n{{ nope2 }}\n",
+		"child2.j2":       "{% extends 'lib/base2.j2' %}{% block b %}x{% endblock %}",
+		"lib/base3.j2":    "base\n{% block b %}{% endblock %}\n",
+		"child3.j2":       "{% extends 'lib/base3.j2' %}\n{% block b %}x {{ nope3 }}{% endblock %}",
 	})
 	e := newEngine(t, dir)
 	for name, want := range map[string]string{
-		"undef.j2":        "undef.j2:2:3: 'nope' is undefined",
+		"undef.j2":        "undef.j2:2:6: 'nope' is undefined",
 		"syntax.j2":       "syntax.j2:2:10: syntax error",
-		"inc.j2":          "lib/bad.j2:3:4: integer division or modulo by zero",
-		"filter.j2":       "filter.j2:1:1: ",
+		"inc.j2":          "lib/bad.j2:3:7: integer division or modulo by zero",
+		"filter.j2":       "filter.j2:1:4: filter 'nofilter' not found",
 		"extends.j2":      "lib/badbase.j2:2:",
 		"missing.j2":      "missing.j2:1:1: template not found: lib/none.j2",
-		"panic.j2":        "panic.j2:1:1: 'x' is undefined",
+		"panic.j2":        "panic.j2:1:4: 'x' is undefined",
 		"unterminated.j2": "unterminated.j2:2:6: syntax error",
 		"comment.j2":      "comment.j2:2:",
+		"child2.j2":       "lib/base2.j2:3:4: 'nope2' is undefined",
+		"child3.j2":       "child3.j2:2:19: 'nope3' is undefined",
 	} {
 		_, err := e.RenderString(name, map[string]any{})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
@@ -90,8 +96,8 @@ func TestRenderFilesAtomic(t *testing.T) {
 	before := snapshot(t, out)
 	if _, err := e.RenderFiles(jobs, map[string]any{"v": 1}, FilesOptions{Clean: []string{out}}); err == nil {
 		t.Fatal("want an error for t/bad.j2")
-	} else if !strings.Contains(err.Error(), "t/bad.j2:1:1") {
-		t.Errorf("error %q does not name t/bad.j2:1:1", err)
+	} else if !strings.Contains(err.Error(), "t/bad.j2:1:4") {
+		t.Errorf("error %q does not name t/bad.j2:1:4", err)
 	}
 	if after := snapshot(t, out); after != before {
 		t.Fatalf("output folder changed on error:\nbefore %s\nafter  %s", before, after)

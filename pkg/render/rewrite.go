@@ -47,8 +47,8 @@ var (
 // so the walk goes through reflection and swaps nodes through unsafe
 // pointers of those fields; it only ever stores nodes.Expression values
 // into fields of that type.
-func rewrite(root *nodes.Template) map[int]int {
-	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}}
+func rewrite(root *nodes.Template, file string) map[int]int {
+	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}, file: file}
 	w.walk(reflect.ValueOf(&root).Elem())
 	return w.cols
 }
@@ -56,6 +56,7 @@ func rewrite(root *nodes.Template) map[int]int {
 type walker struct {
 	seen map[uintptr]bool
 	cols map[int]int
+	file string // the template's name, for error places
 }
 
 func (w *walker) mark(t *tokens.Token) {
@@ -91,9 +92,9 @@ func (w *walker) walk(v reflect.Value) {
 		switch n := v.Interface().(type) {
 		case *nodes.Output:
 			w.mark(n.Start)
-			n.Expression = printed(n.Expression)
+			n.Expression = printed(n.Expression, w.file)
 			if n.Alternative != nil {
-				n.Alternative = printed(n.Alternative)
+				n.Alternative = printed(n.Alternative, w.file)
 			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
@@ -179,14 +180,20 @@ func call(at *tokens.Token, fn string, args ...nodes.Expression) *nodes.Call {
 	return &nodes.Call{Location: at, Func: &nodes.Name{Name: &name}, Args: args, Kwargs: map[string]nodes.Expression{}}
 }
 
-// printed wraps an output expression so it prints like Python's str().
-func printed(e nodes.Expression) nodes.Expression {
+// printed wraps an output expression so it prints like Python's str(),
+// and so that its errors carry the file and the expression's line:col.
+func printed(e nodes.Expression, file string) nodes.Expression {
 	if f, ok := e.(*nodes.FilteredExpression); ok && len(f.Filters) > 0 && f.Filters[len(f.Filters)-1].Name == filterStr {
 		return e
 	}
 	at := e.Position()
+	args := []nodes.Expression{
+		&nodes.String{Location: at, Val: file},
+		&nodes.Integer{Location: at, Val: at.Line},
+		&nodes.Integer{Location: at, Val: at.Col},
+	}
 	return &nodes.FilteredExpression{
 		Expression: e,
-		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Kwargs: map[string]nodes.Expression{}}},
+		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
 }

@@ -87,8 +87,8 @@ func TestRenderTemplatesFailureChangesNothing(t *testing.T) {
 		"k8s/x.yaml":          "other\n",
 	})
 	err := (RenderTemplates{}).Run(context.Background(), renderCtx(ws, nil))
-	if err == nil || !strings.Contains(err.Error(), "templates/b.yaml.j2:1:4") || !strings.Contains(err.Error(), "'nope' is undefined") {
-		t.Fatalf("error %v, want templates/b.yaml.j2:1:4 ... 'nope' is undefined", err)
+	if err == nil || !strings.Contains(err.Error(), "templates/b.yaml.j2:1:7") || !strings.Contains(err.Error(), "'nope' is undefined") {
+		t.Fatalf("error %v, want templates/b.yaml.j2:1:7 ... 'nope' is undefined", err)
 	}
 	if got := readFile(t, filepath.Join(ws, "k8s/a.yaml")); got != "old\n" {
 		t.Errorf("a.yaml changed: %q", got)
