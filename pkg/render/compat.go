@@ -86,9 +86,10 @@ func (e *Engine) installCompat() error {
 			}
 			return exec.AsValue(pyStr(in))
 		},
-		"tojson": filterToJSON,
-		"round":  filterRound,
-		"format": filterFormat,
+		"tojson":  filterToJSON,
+		"reverse": filterReverse,
+		"round":   filterRound,
+		"format":  filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -634,6 +635,36 @@ func strMethods() *exec.MethodSet[string] {
 	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
 	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
 	return exec.NewMethodSet(m)
+}
+
+// filterReverse is Jinja2's reverse: the items backwards (gonja's sorts
+// them in descending order).
+func filterReverse(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	switch {
+	case in.IsError():
+		return in
+	case in.IsString():
+		r := []rune(in.String())
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return exec.AsValue(string(r))
+	case in.IsList():
+		items := listOf(in)
+		out := make([]any, len(items))
+		for i, x := range items {
+			out[len(items)-1-i] = x
+		}
+		return exec.AsValue(out)
+	case in.IsDict():
+		keys := in.Keys() // sorted: gonja does not keep insertion order
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[len(keys)-1-i] = k.Interface()
+		}
+		return exec.AsValue(out)
+	}
+	return exec.AsValue(fmt.Errorf("'%s' object is not reversible", pyTypeName(in)))
 }
 
 // filterFormat is Jinja2's format filter: value % args.

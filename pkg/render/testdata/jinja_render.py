@@ -8,6 +8,7 @@ Prints a JSON list of {"name", "ok", "out", "err"}, one per template; with
 number of files written.
 Run it with Debian's /usr/bin/python3 (python3-jinja2).
 """
+import copy
 import json
 import os
 import sys
@@ -61,7 +62,8 @@ def main():
     results = []
     for name in names:
         try:
-            out = env.get_template(name).render(context)
+            # each template gets its own copy: {% do x.append() %} changes data
+            out = env.get_template(name).render(copy.deepcopy(context))
             results.append({"name": name, "ok": True, "out": out, "err": ""})
         except (Exception, RecursionError) as e:  # every failure is a result
             results.append({"name": name, "ok": False, "out": "", "err": "%s: %s" % (type(e).__name__, e)})
