@@ -77,6 +77,7 @@ func (e *Engine) installCompat() error {
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
 	origItems, _ := e.env.Filters.Get("items")
+	origInt, _ := e.env.Filters.Get("int")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
 		"items":    pairsAsTuples(origItems),
@@ -88,6 +89,9 @@ func (e *Engine) installCompat() error {
 		},
 		"tojson":  filterToJSON,
 		"reverse": filterReverse,
+		"min":     filterMinMax(-1),
+		"max":     filterMinMax(1),
+		"int":     intFilter(origInt),
 		"round":   filterRound,
 		"format":  filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
@@ -635,6 +639,19 @@ func strMethods() *exec.MethodSet[string] {
 	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
 	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
 	return exec.NewMethodSet(m)
+}
+
+// intFilter is gonja's int, with Python's int(True) == 1.
+func intFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsBool() {
+			if in.Bool() {
+				return exec.AsValue(1)
+			}
+			return exec.AsValue(0)
+		}
+		return orig(e, in, params)
+	}
 }
 
 // filterReverse is Jinja2's reverse: the items backwards (gonja's sorts

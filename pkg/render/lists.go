@@ -183,3 +183,64 @@ func pyMul(args *exec.VarArgs) (any, error) {
 
 // maxRepeatBytes bounds "text" * n.
 const maxRepeatBytes = 64 << 20
+
+// filterMinMax is Jinja2's min (sign -1) or max (sign 1): with attribute=
+// it returns the item, not the attribute (gonja returns the attribute).
+func filterMinMax(sign int) exec.FilterFunction {
+	return func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsError() {
+			return in
+		}
+		caseSensitive := false
+		if v, ok := params.KwArgs["case_sensitive"]; ok {
+			caseSensitive = v.IsTrue()
+		}
+		var attr []string
+		if v, ok := params.KwArgs["attribute"]; ok && !v.IsNil() {
+			attr = strings.Split(v.String(), ".")
+		}
+		key := func(v *exec.Value) *exec.Value {
+			for _, a := range attr {
+				next, ok := v.GetItem(a)
+				if !ok {
+					if next, ok = v.GetAttribute(a); !ok {
+						return exec.AsValue(nil)
+					}
+				}
+				v = next
+			}
+			return v
+		}
+		var best, bestKey *exec.Value
+		in.Iterate(func(_, _ int, item, _ *exec.Value) bool {
+			k := key(item)
+			if best == nil || sign*compareKeys(k, bestKey, caseSensitive) > 0 {
+				best, bestKey = item, k
+			}
+			return true
+		}, func() {})
+		if best == nil {
+			return exec.AsValue(errors.New("no aggregated item, sequence was empty"))
+		}
+		return best
+	}
+}
+
+// compareKeys orders numbers by value and other values by their text.
+func compareKeys(a, b *exec.Value, caseSensitive bool) int {
+	if isNum(a) && isNum(b) {
+		x, y := asFloat(a), asFloat(b)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	x, y := pyStr(a), pyStr(b)
+	if !caseSensitive {
+		x, y = strings.ToLower(x), strings.ToLower(y)
+	}
+	return strings.Compare(x, y)
+}
