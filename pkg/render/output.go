@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 )
 
@@ -148,23 +150,27 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".render-*.tmp")
-	if err != nil {
-		return "", err
+	// OpenFile with the final mode instead of CreateTemp + Chmod: one
+	// syscall less per file, which shows on 1,000 manifests.
+	for range 100 {
+		name := filepath.Join(dir, ".render-"+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			os.Remove(name)
+			return "", err
+		}
+		if err := f.Close(); err != nil {
+			os.Remove(name)
+			return "", err
+		}
+		return name, nil
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	return "", errors.New("cannot create a temp file in " + dir)
 }
