@@ -55,6 +55,7 @@ func (e *Engine) installCompat() error {
 		fnList:     newList,
 		fnDict:     newDict,
 		fnMul:      pyMul,
+		fnAdd:      pyAdd,
 		fnConcat: func(args *exec.VarArgs) string {
 			var b strings.Builder
 			for _, a := range args.Args {

@@ -244,3 +244,31 @@ func compareKeys(a, b *exec.Value, caseSensitive bool) int {
 	}
 	return strings.Compare(x, y)
 }
+
+// pyAdd is Python's a + b: numbers add, str, list and tuple concatenate,
+// anything else is a TypeError (gonja would concatenate text).
+func pyAdd(args *exec.VarArgs) (any, error) {
+	a, b := args.Args[0], args.Args[1]
+	switch {
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return int(asInt(a) + asInt(b)), nil
+		}
+		return asFloat(a) + asFloat(b), nil
+	case a.IsString() && b.IsString():
+		return a.String() + b.String(), nil
+	case a.IsString():
+		return nil, fmt.Errorf("can only concatenate str (not %q) to str", pyTypeName(b))
+	case a.IsList() && b.IsList():
+		_, ta := a.Interface().(pyTuple)
+		_, tb := b.Interface().(pyTuple)
+		out := append(listOf(a), listOf(b)...)
+		switch {
+		case ta && tb:
+			return pyTuple(out), nil
+		case !ta && !tb:
+			return &out, nil
+		}
+	}
+	return nil, typeError("+", a, b)
+}

@@ -18,6 +18,7 @@ const (
 	fnList     = "__runner_list"
 	fnDict     = "__runner_dict"
 	fnMul      = "__runner_mul"
+	fnAdd      = "__runner_add"
 	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
@@ -29,6 +30,7 @@ var (
 		tokens.Division:      fnTrueDiv,
 		tokens.Modulo:        fnMod,
 		tokens.Multiply:      fnMul,
+		tokens.Addition:      fnAdd,
 		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
