@@ -168,6 +168,9 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 			names = append(names, v.Index(i).String())
 		}
 	}
+	if len(names) == 0 {
+		return errors.New("include of an empty list of templates")
+	}
 	loader, err := r.Loader.Inherit(names[0])
 	if err != nil {
 		return err
