@@ -46,6 +46,7 @@ func TestErrorsNamePlace(t *testing.T) {
 		"panic.j2":        "{{ '%s' % x }}\n",
 		"unterminated.j2": "a\n  {{ 'x }}\n",
 		"comment.j2":      "a\nb {# open\n",
+		"panic2.j2":       "{{ 'x'|int(base=1) }}\n",
 		"lib/base2.j2":    "base\n{% block b %}{% endblock %}\n{{ nope2 }}\n",
 		"child2.j2":       "{% extends 'lib/base2.j2' %}{% block b %}x{% endblock %}",
 		"lib/base3.j2":    "base\n{% block b %}{% endblock %}\n",
@@ -62,6 +63,7 @@ func TestErrorsNamePlace(t *testing.T) {
 		"panic.j2":        "panic.j2:1:4: 'x' is undefined",
 		"unterminated.j2": "unterminated.j2:2:6: syntax error",
 		"comment.j2":      "comment.j2:2:",
+		"panic2.j2":       "panic2.j2: template engine failed: ",
 		"child2.j2":       "lib/base2.j2:3:4: 'nope2' is undefined",
 		"child3.j2":       "child3.j2:2:19: 'nope3' is undefined",
 	} {
@@ -72,6 +74,9 @@ func TestErrorsNamePlace(t *testing.T) {
 		var re *Error
 		if !errors.As(err, &re) {
 			t.Errorf("%s: %T is not an *Error", name, err)
+		}
+		if name == "panic2.j2" && !errors.Is(err, ErrEngine) {
+			t.Errorf("%s: a recovered panic is not ErrEngine: %v", name, err)
 		}
 	}
 }
