@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/birdflock/runner/pkg/container"
 	ct "github.com/birdflock/runner/pkg/containertest"
 )
 
@@ -76,7 +77,7 @@ func assertContainerGone(t *testing.T, log string) {
 	if err != nil || strings.Contains(string(out), id) {
 		t.Errorf("runc list: %v %s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(os.TempDir(), "runner-containers", id)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(container.DefaultDir(), id)); !os.IsNotExist(err) {
 		t.Errorf("bundle of %s left: %v", id, err)
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), id) {
