@@ -52,3 +52,53 @@ func TestRegistryServeCommand(t *testing.T) {
 		t.Errorf("tag not on disk: %v", err)
 	}
 }
+
+func TestRegistryClientCommands(t *testing.T) {
+	ctx := context.Background()
+	s, err := registry.Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	img, _ := random.Image(512, 2)
+	want, _ := img.Digest()
+	if err := registry.WriteArchive(filepath.Join(dir, "in.tar"), registry.FromImage(img), "testing"); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := newRegistryCmd()
+		cmd.SetArgs(args)
+		var out, errOut strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		err := cmd.ExecuteContext(ctx)
+		return strings.TrimSpace(out.String()), err
+	}
+	repo := s.Addr() + "/o/app"
+	if out, err := run("push", filepath.Join(dir, "in.tar"), repo, "-t", "latest", "-t", "abc"); err != nil || out != want.String() {
+		t.Fatalf("push: %q %v", out, err)
+	}
+	if out, err := run("tag", repo+":abc", "v1"); err != nil || out != repo+":v1" {
+		t.Fatalf("tag: %q %v", out, err)
+	}
+	if out, err := run("copy", repo+":v1", s.Addr()+"/other/app:x"); err != nil || out != want.String() {
+		t.Fatalf("copy: %q %v", out, err)
+	}
+	// Pull through a mirror: docker.io/o/app is served by the local registry.
+	pulled := filepath.Join(dir, "out.tar")
+	if out, err := run("pull", "--registry-mirror", "docker.io=http://"+s.Addr(), "docker.io/other/app:x", "--archive", pulled); err != nil || out != want.String() {
+		t.Fatalf("pull: %q %v", out, err)
+	}
+	a, err := registry.OpenArchive(pulled, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if d, _ := a.Digest(); d != want {
+		t.Fatalf("pulled archive %s, want %s", d, want)
+	}
+	if _, err := run("pull", repo+":latest"); err == nil {
+		t.Fatal("pull without --archive or --layout succeeded")
+	}
+}

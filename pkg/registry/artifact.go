@@ -13,11 +13,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // Annotations an OCI layout's index.json uses to name its entries.
@@ -161,16 +163,22 @@ var layoutEntry = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[
 // OpenArchive opens an OCI archive (a tar of an OCI layout, as BuildKit's
 // `type=oci` exporter and `buildah push oci-archive:` write) by unpacking
 // it into a temporary directory that Close removes. ref picks the entry as
-// in OpenLayout.
+// in OpenLayout. A docker-save tarball (manifest.json, no index.json) is
+// read as well; there ref is a "repo:tag" it lists, "" for the only one.
 func OpenArchive(file, ref string) (*Artifact, error) {
 	dir, err := os.MkdirTemp("", "runner-oci-")
 	if err != nil {
 		return nil, err
 	}
 	cleanup := func() error { return os.RemoveAll(dir) }
-	if err := untarLayout(file, dir); err != nil {
+	docker, err := untarLayout(file, dir)
+	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("oci archive %s: %w", file, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil && docker {
+		cleanup()
+		return openDockerArchive(file, ref)
 	}
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -187,41 +195,61 @@ func OpenArchive(file, ref string) (*Artifact, error) {
 	return a, nil
 }
 
+func openDockerArchive(file, ref string) (*Artifact, error) {
+	var tag *name.Tag
+	if ref != "" {
+		t, err := name.NewTag(ref)
+		if err != nil {
+			return nil, fmt.Errorf("docker archive %s: %w", file, err)
+		}
+		tag = &t
+	}
+	img, err := tarball.ImageFromPath(file, tag)
+	if err != nil {
+		return nil, fmt.Errorf("docker archive %s: %w", file, err)
+	}
+	return &Artifact{img: img, Source: file}, nil
+}
+
 // untarLayout unpacks only the layout's own files (regular files with
-// fixed, clean names), so a hostile archive cannot write elsewhere.
-func untarLayout(file, dir string) error {
+// fixed, clean names), so a hostile archive cannot write elsewhere. It
+// reports whether the tar has a docker-save manifest.json.
+func untarLayout(file, dir string) (docker bool, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return docker, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
+			return false, fmt.Errorf("read tar: %w", err)
 		}
 		n := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if n == "manifest.json" {
+			docker = true
+		}
 		if h.Typeflag != tar.TypeReg || !layoutEntry.MatchString(n) {
 			continue
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(n))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+			return false, err
 		}
 		out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
-			return err
+			return false, err
 		}
 		_, err = io.Copy(out, tr)
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("unpack %s: %w", n, err)
+			return false, fmt.Errorf("unpack %s: %w", n, err)
 		}
 	}
 }

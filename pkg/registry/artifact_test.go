@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -194,5 +196,25 @@ func TestArchiveIgnoresEscapingEntries(t *testing.T) {
 	a.Close()
 	if _, err := os.Lstat(victim); !os.IsNotExist(err) {
 		t.Fatalf("archive wrote outside its directory: %v", err)
+	}
+}
+
+func TestDockerSaveArchive(t *testing.T) {
+	img, _ := random.Image(1024, 2)
+	want, _ := img.Digest()
+	file := filepath.Join(t.TempDir(), "docker.tar")
+	tag, _ := name.NewTag("example.com/o/app:v1")
+	if err := tarball.WriteToFile(file, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"", "example.com/o/app:v1"} {
+		a, err := OpenArchive(file, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := a.Digest(); d != want {
+			t.Errorf("ref %q: digest %s, want %s", ref, d, want)
+		}
+		a.Close()
 	}
 }

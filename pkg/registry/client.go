@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -75,7 +74,7 @@ func New(o Options) *Client {
 	return &Client{
 		opts:      o,
 		keychain:  keychain{creds: o.Credentials, fallback: authn.DefaultKeychain},
-		transport: newTransport(base, o.Insecure),
+		transport: newTransport(base, o.Insecure, o.Mirrors.httpHosts()...),
 	}
 }
 
@@ -181,14 +180,14 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 			return nil, err
 		}
 	}
-	var errs []string
+	var errs []error
 	for _, r := range cands {
 		desc, err := remote.Get(r, c.remoteOpts(ctx)...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			errs = append(errs, fmt.Sprintf("%s: %v", r.Name(), err))
+			errs = append(errs, fmt.Errorf("%s: %w", r.Name(), err))
 			continue
 		}
 		a, err := artifactFromDescriptor(desc)
@@ -199,7 +198,7 @@ func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
 		fmt.Fprintf(c.opts.Log, "pulled %s@%s\n", r.Name(), desc.Digest)
 		return a, nil
 	}
-	return nil, fmt.Errorf("pull %s: %s", ref, strings.Join(errs, "; "))
+	return nil, fmt.Errorf("pull %s: %w", ref, errors.Join(errs...))
 }
 
 func artifactFromDescriptor(d *remote.Descriptor) (*Artifact, error) {

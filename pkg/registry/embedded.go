@@ -17,11 +17,13 @@ const EmbeddedAddr = "127.0.0.1:5000"
 func EmbeddedDir(stateDir string) string { return filepath.Join(stateDir, "registry") }
 
 // Embedded finds or starts runner's embedded registry for stateDir. A
-// server already serving EmbeddedDir(stateDir) (this process's, `runner
-// exec`'s or `runner registry serve`'s) is reused and release does nothing;
-// otherwise one is started on preferAddr (usually EmbeddedAddr), or a free
-// loopback port when that is taken, and release stops it. The images stay
-// on disk either way.
+// server already serving EmbeddedDir(stateDir) (started with Serve, e.g. by
+// `runner exec` or `runner registry serve`) is reused and release does
+// nothing; otherwise a private one is started on preferAddr (usually
+// EmbeddedAddr), or a free loopback port when that is taken, and release
+// stops it. Private servers are not reused by other callers (their owner
+// may stop them at any time); several may serve the same directory at
+// once. The images stay on disk either way.
 func Embedded(ctx context.Context, stateDir, preferAddr string) (addr string, release func() error, err error) {
 	dir := EmbeddedDir(stateDir)
 	if b, err := os.ReadFile(filepath.Join(dir, addrFile)); err == nil {
@@ -30,9 +32,9 @@ func Embedded(ctx context.Context, stateDir, preferAddr string) (addr string, re
 			return a, func() error { return nil }, nil
 		}
 	}
-	s, err := Serve(context.WithoutCancel(ctx), preferAddr, dir)
+	s, err := Serve(context.WithoutCancel(ctx), preferAddr, dir, withoutAddrFile())
 	if err != nil {
-		if s, err = Serve(context.WithoutCancel(ctx), "127.0.0.1:0", dir); err != nil {
+		if s, err = Serve(context.WithoutCancel(ctx), "127.0.0.1:0", dir, withoutAddrFile()); err != nil {
 			return "", nil, err
 		}
 	}

@@ -141,6 +141,20 @@ func (m Mirrors) For(registry string) []Mirror {
 	return m.m[canonicalRegistry(registry)]
 }
 
+// httpHosts lists the host[:port] of plain-HTTP mirrors: the user named
+// them with http://, so the client may speak HTTP to them.
+func (m Mirrors) httpHosts() []string {
+	var hosts []string
+	for _, ms := range m.m {
+		for _, mir := range ms {
+			if mir.HTTP {
+				hosts = append(hosts, hostOnly(mir.Host))
+			}
+		}
+	}
+	return hosts
+}
+
 // Empty reports whether no mirror is set.
 func (m Mirrors) Empty() bool { return len(m.m) == 0 }
 

@@ -51,7 +51,14 @@ func (s *Server) track(c net.Conn, st http.ConnState) {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	log io.Writer
+	log        io.Writer
+	noAddrFile bool
+}
+
+// withoutAddrFile keeps a short-lived server out of discovery, so nobody
+// comes to rely on a server that its owner is about to stop.
+func withoutAddrFile() ServerOption {
+	return func(o *serverOptions) { o.noAddrFile = true }
 }
 
 // WithRequestLog writes one line per request to w. Default: discarded.
@@ -86,9 +93,11 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 		fresh: map[net.Conn]bool{},
 	}
 	s.srv.ConnState = s.track
-	if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"), 0o644); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("registry: %w", err)
+	if !o.noAddrFile {
+		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"), 0o644); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("registry: %w", err)
+		}
 	}
 	go func() {
 		defer close(s.done)

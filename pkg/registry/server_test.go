@@ -168,3 +168,46 @@ func TestRegistryRefusesBadInput(t *testing.T) {
 		t.Errorf("refused manifest is served: %d", resp.StatusCode)
 	}
 }
+
+func TestRegistryDeletes(t *testing.T) {
+	host, _ := diskRegistry(t, t.TempDir())
+	ctx := context.Background()
+	c := fastClient(Options{})
+	p, err := c.Push(ctx, randomArtifact(t), host+"/o/app", []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del := func(ref string) int {
+		req, _ := http.NewRequest(http.MethodDelete, "http://"+host+"/v2/o/app/manifests/"+ref, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := del("a"); code != http.StatusAccepted {
+		t.Fatalf("delete tag: %d", code)
+	}
+	var tags struct{ Tags []string }
+	getJSON(t, "http://"+host+"/v2/o/app/tags/list", &tags)
+	if strings.Join(tags.Tags, ",") != "b,c" {
+		t.Fatalf("tags after deleting a: %v", tags.Tags)
+	}
+	if _, err := c.Digest(ctx, host+"/o/app:b"); err != nil {
+		t.Fatalf("b gone with a: %v", err)
+	}
+	if code := del(p.Digest); code != http.StatusAccepted {
+		t.Fatalf("delete digest: %d", code)
+	}
+	getJSON(t, "http://"+host+"/v2/o/app/tags/list", &tags)
+	if len(tags.Tags) != 0 {
+		t.Fatalf("tags of a deleted manifest remain: %v", tags.Tags)
+	}
+	if _, err := c.Digest(ctx, host+"/o/app@"+p.Digest); err == nil {
+		t.Fatal("deleted manifest still served")
+	}
+	if code := del("zzz"); code != http.StatusNotFound {
+		t.Fatalf("delete of an unknown tag: %d", code)
+	}
+}

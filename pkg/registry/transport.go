@@ -41,16 +41,17 @@ func retryable(err error) bool {
 // loopback when the client was not asked to be insecure.
 var ErrPlainHTTP = errors.New("plain http refused for a non-loopback registry (set insecure to allow it)")
 
-// schemeGuard refuses plain HTTP except to loopback hosts or when insecure.
-// go-containerregistry would otherwise fall back to HTTP for private
-// (RFC 1918) addresses too.
+// schemeGuard refuses plain HTTP except to loopback hosts, hosts named
+// with http:// (mirrors), or when insecure. go-containerregistry would
+// otherwise fall back to HTTP for private (RFC 1918) addresses too.
 type schemeGuard struct {
-	inner    http.RoundTripper
-	insecure bool
+	inner     http.RoundTripper
+	insecure  bool
+	plainHTTP map[string]bool // host[:port]
 }
 
 func (g schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme == "http" && !g.insecure && !isLoopback(r.URL.Hostname()) {
+	if r.URL.Scheme == "http" && !g.insecure && !isLoopback(r.URL.Hostname()) && !g.plainHTTP[r.URL.Host] {
 		return nil, fmt.Errorf("%s: %w", r.URL.Host, ErrPlainHTTP)
 	}
 	return g.inner.RoundTrip(r)
@@ -67,9 +68,13 @@ func isLoopback(host string) bool {
 
 // newTransport is the base transport: go-containerregistry's default,
 // behind the scheme guard. Retries are added by remote's options.
-func newTransport(base http.RoundTripper, insecure bool) http.RoundTripper {
+func newTransport(base http.RoundTripper, insecure bool, plainHTTP ...string) http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	return schemeGuard{inner: base, insecure: insecure}
+	g := schemeGuard{inner: base, insecure: insecure, plainHTTP: map[string]bool{}}
+	for _, h := range plainHTTP {
+		g.plainHTTP[h] = true
+	}
+	return g
 }

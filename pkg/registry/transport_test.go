@@ -204,10 +204,13 @@ func TestPlainHTTPOnlyForLoopbackOrInsecure(t *testing.T) {
 		{"http://registry.example/v2/", false, false},
 		{"http://registry.example/v2/", true, true},
 		{"https://registry.example/v2/", false, true},
+		{"http://10.0.0.5:5000/v2/", false, true}, // an http:// mirror
+		{"http://10.0.0.5:5001/v2/", false, false},
 	} {
 		rec := &recordRT{}
 		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
-		_, err := newTransport(rec, tc.insecure).RoundTrip(req)
+		m, _ := ParseMirrors("docker.io=http://10.0.0.5:5000")
+		_, err := newTransport(rec, tc.insecure, m.httpHosts()...).RoundTrip(req)
 		if tc.allowed != (len(rec.hosts) == 1) {
 			t.Errorf("%s insecure=%v: passed on %v, want %v", tc.url, tc.insecure, rec.hosts, tc.allowed)
 		}

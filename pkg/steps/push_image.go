@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/birdflock/runner/pkg/registry"
 )
@@ -27,7 +28,7 @@ func (PushImage) Spec() Spec {
 			{Name: "image", Description: "image reference to copy instead of an archive (pulled through the mirrors in RUNNER_REGISTRY_MIRROR)"},
 			{Name: "registry", Default: "embedded", Description: "registry and namespace, e.g. ghcr.io/owner or 127.0.0.1:5000/owner; `embedded` is runner's own registry (state dir's registry/, reused when running, else served on 127.0.0.1:5000 for the push)"},
 			{Name: "name", Required: true, Description: "image name within the registry, e.g. birds-app-back-end"},
-			{Name: "tags", Default: "latest", Description: "tags, separated by newlines or commas (e.g. latest and the commit SHA)"},
+			{Name: "tags", Default: "latest", Description: "tags, separated by newlines, spaces or commas (e.g. latest and the commit SHA)"},
 			{Name: "username", Description: "registry user; default: the docker config's credentials"},
 			{Name: "password", Description: "registry password or token (masked)"},
 			{Name: "insecure", Default: "false", Description: "allow plain HTTP and unverified TLS to a non-loopback registry"},
@@ -138,12 +139,12 @@ func openSource(ctx context.Context, c *registry.Client, s *Context) (*registry.
 	return nil, errors.New("push-image: archive or image is required")
 }
 
-// parseTags splits a newline or comma separated list, dropping blanks and
+// parseTags splits a list separated by commas or white space, dropping blanks and
 // repeats.
 func parseTags(in string) ([]string, error) {
 	var tags []string
 	seen := map[string]bool{}
-	for _, f := range strings.FieldsFunc(in, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+	for _, f := range strings.FieldsFunc(in, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 		t := strings.TrimSpace(f)
 		if t == "" || seen[t] {
 			continue

@@ -89,7 +89,7 @@ func TestPushImageTwoTags(t *testing.T) {
 		"archive":  "backend.tar",
 		"registry": host + "/owner",
 		"name":     "birds-app-back-end",
-		"tags":     "latest\n0123abcd, latest\n",
+		"tags":     "latest\n0123abcd, latest latest\n",
 	}
 	s, log := pushCtx(t, ws, in)
 	if err := (PushImage{}).Run(context.Background(), s); err != nil {

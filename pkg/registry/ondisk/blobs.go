@@ -14,7 +14,8 @@ import (
 
 // blobStore implements go-containerregistry's BlobHandler interfaces on
 // DIR/blobs/<algorithm>/<hex>. The registry handler verifies size and digest
-// while Put reads, so a file that reaches its final name is complete.
+// while Put reads, so a file that reaches its final name is complete. It has
+// no Delete: blobs are shared by every repository.
 type blobStore struct{ dir string }
 
 func (b blobStore) path(h v1.Hash) (string, error) {
@@ -62,19 +63,6 @@ func (b blobStore) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser)
 		_, err := io.Copy(w, rc)
 		return err
 	})
-}
-
-func (b blobStore) Delete(_ context.Context, _ string, h v1.Hash) error {
-	p, err := b.path(h)
-	if err != nil {
-		return ggcr.ErrNotFound
-	}
-	if err := os.Remove(p); errors.Is(err, os.ErrNotExist) {
-		return ggcr.ErrNotFound
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 func (b blobStore) exists(h v1.Hash) bool {
