@@ -199,7 +199,7 @@ func TestBuildImageInputErrors(t *testing.T) {
 	for in, want := range map[[2]string]string{
 		{"image", ""}:             "image is required",
 		{"image", "Birds"}:        "must be lower case",
-		{"tags", "bad tag!"}:      `tag "bad tag!"`,
+		{"tags", "good bad!"}:     `tag "bad!"`,
 		{"build-args", "NOEQUAL"}: "build-args: line 1",
 		{"push", "maybe"}:         "push: want true or false",
 		{"cache", "x"}:            "cache: want true or false",
