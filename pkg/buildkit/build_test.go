@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/birdflock/runner/pkg/buildkit"
 	ct "github.com/birdflock/runner/pkg/containertest"
@@ -272,4 +273,37 @@ func buildkitdProcesses(root string) int {
 		}
 	}
 	return n
+}
+
+// A second daemon on the same state dir (another runner process) waits
+// for the first one to stop, and says so.
+func TestSecondDaemonWaitsForTheStateDir(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Buildkitd)
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "bk")
+	first, err := buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = buildkit.StartDaemon(wctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath(), Log: &log})
+	if err == nil || !strings.Contains(err.Error(), "used by another runner") || !strings.Contains(log.String(), "waiting for another runner") {
+		t.Fatalf("err = %v, log %q", err, log.String())
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		first.Stop(ctx)
+	}()
+	second, err := buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := buildkitdProcesses(root); n != 0 {
+		t.Fatalf("%d buildkitd left", n)
+	}
 }

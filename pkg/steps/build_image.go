@@ -69,7 +69,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	if host == "" {
 		host = os.Getenv("BUILDKIT_HOST")
 	}
-	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit")}
+	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit"), Log: s.Log}
 	if host == "" {
 		env := func(k string) string {
 			if v, ok := s.Env[k]; ok {
