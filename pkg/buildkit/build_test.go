@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +309,60 @@ func TestSecondDaemonWaitsForTheStateDir(t *testing.T) {
 	if n := buildkitdProcesses(root); n != 0 {
 		t.Fatalf("%d buildkitd left", n)
 	}
+}
+
+// When runner's buildkitd dies during a build, the error says so and
+// shows the end of its log.
+func TestDaemonDeathIsExplained(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Buildkitd, ct.Busybox)
+	reg := ct.Registry(t)
+	var m buildkit.Manager
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "bk")
+	conn, err := m.Connect(ctx, "", buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath(), Mirrors: buildkit.DefaultMirrors(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine:latest\nRUN sleep 41 && echo slept\n"), 0o644)
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if pids := pidsOf("sleep 41 && echo slept"); len(pids) > 0 {
+				for _, p := range pidsOf(root) {
+					syscall.Kill(p, syscall.SIGKILL)
+				}
+				return
+			}
+		}
+	}()
+	_, err = buildkit.Build(ctx, conn.Client, buildkit.BuildOptions{Context: dir})
+	err = conn.Explain(err)
+	if err == nil || !strings.Contains(err.Error(), "buildkitd exited") || !strings.Contains(err.Error(), "buildkitd.log") {
+		t.Fatalf("err = %v", err)
+	}
+	// Its RUN container and overlay mounts do not outlive it.
+	if p := pidsOf("sleep 41 && echo slept"); len(p) != 0 {
+		t.Errorf("RUN process left: %v", p)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), root) {
+		t.Errorf("mounts left under %s", root)
+	}
+	out, _ := exec.Command(ct.RuncPath(), "list").CombinedOutput()
+	if strings.Contains(string(out), root) {
+		t.Errorf("runc containers left:\n%s", out)
+	}
+}
+
+func pidsOf(s string) []int {
+	var out []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		if b, _ := os.ReadFile(p); pid != os.Getpid() && bytes.Contains(b, []byte(s)) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

@@ -54,6 +54,8 @@ type Daemon struct {
 	addr    string
 	logPath string
 	lock    *os.File
+	root    string
+	runc    string
 	mirrors registry.Mirrors
 	release func() error // stops the embedded registry, if started for us
 	proc    *os.Process
@@ -143,7 +145,9 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{lock: lock, logPath: filepath.Join(root, "buildkitd.log"), done: make(chan struct{}), mirrors: opts.Mirrors}
+	d := &Daemon{lock: lock, root: root, runc: opts.Runc, logPath: filepath.Join(root, "buildkitd.log"),
+		done: make(chan struct{}), mirrors: opts.Mirrors}
+	cleanupState(root, opts.Runc) // after a crash of an earlier daemon
 	if d.mirrors.Empty() && opts.EmbeddedRegistry != "" {
 		addr, release, err := registry.Embedded(ctx, opts.EmbeddedRegistry, registry.EmbeddedAddr)
 		if err != nil {
@@ -184,6 +188,7 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 		started <- nil
 		d.exitErr = cmd.Wait()
 		_ = logf.Close()
+		cleanupState(root, opts.Runc) // nothing to do after a clean exit
 		close(d.done)
 	}()
 	if err := <-started; err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/moby/buildkit/client"
@@ -39,6 +40,22 @@ type Conn struct {
 	// Mirrors of a managed daemon (unknown for BUILDKIT_HOST).
 	Mirrors registry.Mirrors
 	release func(context.Context) error
+	daemon  *Daemon // nil for BUILDKIT_HOST
+}
+
+// Explain adds buildkitd's exit and log tail to err when runner's own
+// daemon died; otherwise it returns err as is.
+func (c *Conn) Explain(err error) error {
+	if err == nil || c.daemon == nil {
+		return err
+	}
+	// The build's error may arrive before the exit is seen.
+	select {
+	case <-c.daemon.Done():
+		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
+	case <-time.After(time.Second):
+		return err
+	}
 }
 
 // Close closes the client and, for the last user of a managed daemon,
@@ -79,7 +96,7 @@ func (m *Manager) Connect(ctx context.Context, host string, opts DaemonOptions) 
 		_ = m.release(context.WithoutCancel(ctx), root)
 		return nil, fmt.Errorf("connect to buildkitd: %w", err)
 	}
-	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true, Mirrors: d.d.Mirrors(),
+	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true, Mirrors: d.d.Mirrors(), daemon: d.d,
 		release: func(ctx context.Context) error { return m.release(ctx, root) }}, nil
 }
 

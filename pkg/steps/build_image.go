@@ -100,7 +100,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	o.Progress = s.Log
 	res, err := buildkit.Build(ctx, conn.Client, o)
 	if err != nil {
-		return fmt.Errorf("build-image: %w", err)
+		return fmt.Errorf("build-image: %w", conn.Explain(err))
 	}
 	s.SetOutput("image", res.Names[0])
 	s.SetOutput("digest", res.Digest)
