@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash python3 busybox-static nginx runc
+APT_PKGS  ?= git bash python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc
 
 export CGO_ENABLED ?= 0
 
@@ -37,6 +37,11 @@ fuzz:
 
 bench: build $(BIN)/buildkitd
 	$(GO) test ./... -run '^$$' -bench . -benchtime 1x
+
+# demo runs the bird-flock pipeline end to end (scripts/demo.sh says how);
+# REPO=PATH runs it against another bird-flock repository.
+demo: deps build $(BIN)/buildkitd
+	REPO=$(REPO) ./scripts/demo.sh
 
 clean:
 	rm -rf $(BIN) $(STATE)

@@ -25,7 +25,13 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		// one constructor per command file
+		newExecCmd(),
+		newPlanCmd(),
+		newEvalCmd(),
+		newActionsCmd(),
+		newRenderCmd(),
+		newLintCmd(),
+		newValidateCmd(),
 		newRegistryCmd(),
 	)
 	if err := root.Execute(); err != nil {

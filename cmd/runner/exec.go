@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
+)
+
+func newExecCmd() *cobra.Command {
+	var (
+		event, eventFile, repo, state, secretFile string
+		inputs, secrets, vars, mirrors            []string
+		jobs                                      int
+		jsonOut, keep                             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "exec WORKFLOW",
+		Short: "Run a workflow on this machine",
+		Long: `Run a workflow on this machine. WORKFLOW is a file, or a name looked up as
+workflows/NAME.yaml, then .github/workflows/NAME.yaml in the repository.
+
+Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrupted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repoDir, err := findRepo(repo)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			path, err := findWorkflow(args[0], localDir(repoDir))
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if len(mirrors) > 0 {
+				if _, err := registry.ParseMirrors(mirrors...); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				// Steps (build-image, push-image, test-image) read the
+				// mirrors from their environment, like any other setting.
+				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
+			}
+			builtins := steps.Default()
+			w, err := loadWorkflow(path, builtins)
+			if err != nil {
+				return err
+			}
+			opts := run.Options{
+				Builtins: builtins, Event: event, Parallel: jobs, StateDir: state,
+				Out: os.Stdout, JSON: jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: keep,
+			}
+			if opts.Inputs, err = keyValues(inputs, false); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if opts.Secrets, err = keyValues(secrets, true); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if secretFile != "" {
+				if err := readDotenv(secretFile, opts.Secrets); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+			if opts.Vars, err = keyValues(vars, false); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if opts.Event == "" {
+				opts.Event = "push"
+				if len(opts.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
+					opts.Event = "workflow_dispatch"
+				}
+			}
+			if opts.Repo, err = repoInfo(repoDir); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			opts.EventPayload = defaultPayload(opts)
+			if eventFile != "" {
+				data, err := os.ReadFile(eventFile)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				opts.EventPayload = map[string]any{}
+				if err := json.Unmarshal(data, &opts.EventPayload); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("%s: %w", eventFile, err)}
+				}
+			}
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			force, forceCancel := context.WithCancel(context.Background())
+			defer forceCancel()
+			opts.Force = force
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			var interrupted atomic.Bool
+			go func() {
+				<-sigs
+				interrupted.Store(true)
+				fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
+				cancel()
+				<-sigs
+				forceCancel()
+			}()
+
+			res, err := run.Run(ctx, w, opts)
+			if err != nil {
+				if errors.Is(err, run.ErrInputs) {
+					return &exitError{code: 2, err: err}
+				}
+				return &exitError{code: 1, err: err}
+			}
+			if !jsonOut {
+				printSummary(os.Stdout, res, opts.Color)
+			}
+			switch {
+			case interrupted.Load() || res.Conclusion == "cancelled":
+				return &exitError{code: 130, err: errors.New("")}
+			case res.Conclusion != "success":
+				return &exitError{code: 1, err: errors.New("")}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
+	f.StringVar(&eventFile, "event-file", "", "JSON payload for github.event")
+	f.StringArrayVar(&inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
+	f.StringVar(&secretFile, "secret-file", "", "file of K=V secret lines")
+	f.StringArrayVar(&vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
+	f.StringVar(&repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
+	f.IntVar(&jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.BoolVar(&jsonOut, "json", false, "print zerolog JSON events")
+	f.StringVar(&state, "state", ".runner", "state directory: run records, caches")
+	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
+	f.BoolVar(&keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	return cmd
+}
+
+// keyValues parses K=V flags; with fromEnv, a bare K takes $K.
+func keyValues(list []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			if !fromEnv {
+				return nil, fmt.Errorf("%q: want KEY=VALUE", kv)
+			}
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				return nil, fmt.Errorf("secret %s: not set in the environment", k)
+			}
+		}
+		if k == "" {
+			return nil, fmt.Errorf("%q: empty key", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// readDotenv reads K=V lines (# comments, optional quotes) into m.
+func readDotenv(path string, m map[string]string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			// Never echo the line: it may hold a secret.
+			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		m[strings.TrimSpace(k)] = v
+	}
+	return sc.Err()
+}
+
+func isTTY(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// localDir is where to look for workflow files: the repo itself when it is
+// a local directory, else the current directory.
+func localDir(repo string) string {
+	if st, err := os.Stat(repo); err == nil && st.IsDir() {
+		return repo
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+func defaultPayload(opts run.Options) map[string]any {
+	name := opts.Repo.Repository
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	repo := map[string]any{"full_name": opts.Repo.Repository, "name": name}
+	switch opts.Event {
+	case "workflow_dispatch":
+		in := map[string]any{}
+		for k, v := range opts.Inputs {
+			in[k] = v
+		}
+		return map[string]any{"inputs": in, "ref": opts.Repo.Ref, "repository": repo, "sender": map[string]any{"login": opts.Repo.Actor}}
+	default:
+		return map[string]any{
+			"ref": opts.Repo.Ref, "after": opts.Repo.SHA, "repository": repo,
+			"pusher":      map[string]any{"name": opts.Repo.Actor},
+			"sender":      map[string]any{"login": opts.Repo.Actor},
+			"head_commit": map[string]any{"id": opts.Repo.SHA},
+		}
+	}
+}
+
+// findRepo returns the repository path: the flag, or the git work tree
+// that contains the current directory.
+func findRepo(flag string) (string, error) {
+	if flag != "" {
+		if strings.Contains(flag, "://") || strings.HasPrefix(flag, "git@") {
+			return flag, nil
+		}
+		return filepath.Abs(flag)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return dir, nil // not in a repository: github.sha etc. stay empty
+		}
+	}
+}

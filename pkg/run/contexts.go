@@ -1,0 +1,294 @@
+package run
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/birdflock/runner/pkg/workflow"
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// statusFuncs back success(), failure() and cancelled(); nil means "not in
+// an if: condition" and the functions are unavailable.
+type statusFuncs struct {
+	success, failure, cancelled func() bool
+}
+
+// githubContext is the github context for one job.
+func (r *runState) githubContext(job string, workspace string) map[string]any {
+	repo := r.opts.Repo
+	refName, refType := repo.Ref, "branch"
+	switch {
+	case strings.HasPrefix(repo.Ref, "refs/heads/"):
+		refName = strings.TrimPrefix(repo.Ref, "refs/heads/")
+	case strings.HasPrefix(repo.Ref, "refs/tags/"):
+		refName, refType = strings.TrimPrefix(repo.Ref, "refs/tags/"), "tag"
+	}
+	owner, _, _ := strings.Cut(repo.Repository, "/")
+	event := r.opts.EventPayload
+	if event == nil {
+		event = map[string]any{}
+	}
+	return map[string]any{
+		"event_name":            r.opts.Event,
+		"event":                 event,
+		"event_path":            filepath.Join(r.dir, "event.json"),
+		"sha":                   repo.SHA,
+		"ref":                   repo.Ref,
+		"ref_name":              refName,
+		"ref_type":              refType,
+		"ref_protected":         false,
+		"head_ref":              "",
+		"base_ref":              "",
+		"actor":                 repo.Actor,
+		"triggering_actor":      repo.Actor,
+		"repository":            repo.Repository,
+		"repository_owner":      owner,
+		"workspace":             workspace,
+		"run_id":                strconv.Itoa(r.id),
+		"run_number":            strconv.Itoa(r.id),
+		"run_attempt":           "1",
+		"retention_days":        "0",
+		"job":                   job,
+		"workflow":              r.workflowName(),
+		"workflow_ref":          repo.Repository + "/" + r.w.File + "@" + repo.Ref,
+		"server_url":            "https://github.com",
+		"api_url":               "https://api.github.com",
+		"graphql_url":           "https://api.github.com/graphql",
+		"token":                 r.opts.Secrets["GITHUB_TOKEN"],
+		"action":                "",
+		"action_path":           "",
+		"path":                  "",
+		"env":                   "",
+		"output":                "",
+		"step_summary":          "",
+		"secret_source":         "None",
+		"repositoryUrl":         repo.Path,
+		"repository_id":         "",
+		"actor_id":              "",
+		"workflow_sha":          repo.SHA,
+		"repository_visibility": "private",
+	}
+}
+
+func runnerArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "X64"
+	case "arm64":
+		return "ARM64"
+	case "386":
+		return "X86"
+	case "arm":
+		return "ARM"
+	}
+	return strings.ToUpper(runtime.GOARCH)
+}
+
+func (r *runState) runnerContext(temp string) map[string]any {
+	host, _ := os.Hostname()
+	return map[string]any{
+		"os":          "Linux",
+		"arch":        runnerArch(),
+		"name":        "runner@" + host,
+		"temp":        temp,
+		"tool_cache":  filepath.Join(r.state, "toolcache"),
+		"environment": "self-hosted",
+		"debug":       "",
+	}
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// baseContexts are the contexts known before a job runs (job-level if,
+// strategy, matrix expressions).
+func (r *runState) baseContexts(j *workflow.Job) map[string]any {
+	return map[string]any{
+		"github":   r.githubContext(j.ID, ""),
+		"inputs":   r.inputs,
+		"vars":     stringMap(r.opts.Vars),
+		"secrets":  stringMap(r.opts.Secrets),
+		"env":      map[string]any{},
+		"needs":    map[string]any{},
+		"matrix":   map[string]any{},
+		"strategy": map[string]any{},
+		"job":      map[string]any{"status": "success", "container": map[string]any{}, "services": map[string]any{}},
+		"runner":   r.runnerContext(""),
+		"steps":    map[string]any{},
+	}
+}
+
+// contexts are every context for expressions inside a running job.
+func (jr *jobRun) contexts() map[string]any {
+	r := jr.r
+	status := "success"
+	if jr.failed {
+		status = "failure"
+	}
+	if jr.parent != nil && jr.parent.Err() != nil {
+		status = "cancelled"
+	}
+	matrix := map[string]any{}
+	for k, v := range jr.combo.Values {
+		matrix[k] = v
+	}
+	strategy := jr.strategy
+	if strategy == nil {
+		strategy = map[string]any{"fail-fast": true, "job-index": float64(0), "job-total": float64(1), "max-parallel": float64(1)}
+	}
+	return map[string]any{
+		"github":   r.githubContext(jr.job.ID, jr.workspace),
+		"inputs":   r.inputs,
+		"vars":     stringMap(r.opts.Vars),
+		"secrets":  stringMap(r.opts.Secrets),
+		"env":      stringMap(jr.env),
+		"needs":    jr.needs,
+		"matrix":   matrix,
+		"strategy": strategy,
+		"job":      map[string]any{"status": status, "container": map[string]any{}, "services": map[string]any{}},
+		"runner":   r.runnerContext(jr.temp),
+		"steps":    jr.steps,
+	}
+}
+
+func (r *runState) exprEnv(ctxs map[string]any, status *statusFuncs, workspace string) *expr.Env {
+	env := &expr.Env{Contexts: ctxs, Funcs: map[string]expr.Func{
+		"hashFiles": func(args []any) (any, error) { return hashFiles(workspace, args) },
+	}}
+	if status != nil {
+		b := func(f func() bool) expr.Func { return func([]any) (any, error) { return f(), nil } }
+		env.Funcs["success"] = b(status.success)
+		env.Funcs["failure"] = b(status.failure)
+		env.Funcs["cancelled"] = b(status.cancelled)
+		env.Funcs["always"] = b(func() bool { return true })
+	}
+	return env
+}
+
+// place prefixes an evaluation error with the value's position.
+func (r *runState) place(v workflow.Value, err error) error {
+	return fmt.Errorf("%s:%d:%d: %w", r.w.File, v.Line, v.Col, err)
+}
+
+func (r *runState) evalValue(v workflow.Value, ctxs map[string]any, status *statusFuncs) (any, error) {
+	t, err := expr.ParseTemplate(v.Raw)
+	if err != nil {
+		return nil, r.place(v, err)
+	}
+	ws, _ := ctxs["github"].(map[string]any)["workspace"].(string)
+	out, err := t.Eval(r.exprEnv(ctxs, status, ws))
+	if err != nil {
+		return nil, r.place(v, err)
+	}
+	return out, nil
+}
+
+func (r *runState) evalString(v workflow.Value, ctxs map[string]any, status *statusFuncs) (string, error) {
+	if !strings.Contains(v.Raw, "${{") {
+		return v.Raw, nil
+	}
+	t, err := expr.ParseTemplate(v.Raw)
+	if err != nil {
+		return "", r.place(v, err)
+	}
+	ws, _ := ctxs["github"].(map[string]any)["workspace"].(string)
+	out, err := t.EvalString(r.exprEnv(ctxs, status, ws))
+	if err != nil {
+		return "", r.place(v, err)
+	}
+	return out, nil
+}
+
+// evalCondition evaluates an if: value; an unset one means success().
+func (r *runState) evalCondition(v workflow.Value, ctxs map[string]any, status statusFuncs, workspace string) (bool, error) {
+	src := v.Raw
+	if !v.Set || strings.TrimSpace(src) == "" {
+		src = "success()"
+	}
+	n, err := expr.Condition(src)
+	if err != nil {
+		return false, r.place(v, err)
+	}
+	out, err := expr.Eval(n, r.exprEnv(ctxs, &status, workspace))
+	if err != nil {
+		return false, r.place(v, err)
+	}
+	return expr.Truthy(out), nil
+}
+
+// hashFiles is GitHub's hashFiles(): the SHA-256 of the SHA-256 of every
+// matching file under the workspace, in path order; "" when none match.
+// Patterns starting with ! exclude.
+func hashFiles(workspace string, args []any) (any, error) {
+	if workspace == "" {
+		return nil, fmt.Errorf("hashFiles is only available inside a job")
+	}
+	var include, exclude []string
+	for _, a := range args {
+		p, ok := a.(string)
+		if !ok {
+			return nil, fmt.Errorf("hashFiles patterns must be strings")
+		}
+		if strings.HasPrefix(p, "!") {
+			exclude = append(exclude, strings.TrimPrefix(p, "!"))
+		} else {
+			include = append(include, p)
+		}
+	}
+	seen := map[string]bool{}
+	var files []string
+	fsys := os.DirFS(workspace)
+	for _, p := range include {
+		matches, err := doublestar.Glob(fsys, strings.TrimPrefix(p, "./"), doublestar.WithFilesOnly())
+		if err != nil {
+			return nil, fmt.Errorf("hashFiles(%q): %w", p, err)
+		}
+	next:
+		for _, m := range matches {
+			for _, e := range exclude {
+				if ok, _ := doublestar.Match(strings.TrimPrefix(e, "./"), m); ok {
+					continue next
+				}
+			}
+			if !seen[m] {
+				seen[m] = true
+				files = append(files, m)
+			}
+		}
+	}
+	if len(files) == 0 {
+		return "", nil
+	}
+	sort.Strings(files)
+	outer := sha256.New()
+	for _, f := range files {
+		fh, err := os.Open(filepath.Join(workspace, f))
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return nil, err
+		}
+		outer.Write(h.Sum(nil))
+	}
+	return hex.EncodeToString(outer.Sum(nil)), nil
+}

@@ -1,0 +1,179 @@
+package run
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// console prints live lines from every job to one writer, masked, either as
+// "job | step | text" lines or as zerolog JSON events.
+type console struct {
+	mu     sync.Mutex
+	out    io.Writer
+	json   *zerolog.Logger
+	color  bool
+	masker *Masker
+}
+
+func newConsole(out io.Writer, jsonEvents, color bool, m *Masker) *console {
+	c := &console{out: out, color: color, masker: m}
+	if jsonEvents {
+		l := zerolog.New(out).With().Timestamp().Logger()
+		c.json = &l
+	}
+	return c
+}
+
+// event is one thing worth printing: a log line or a state change.
+type event struct {
+	Job, Step string
+	Kind      string // "line", "start", "end", "annotation"
+	Text      string
+	Status    string
+	Duration  time.Duration
+}
+
+func (c *console) emit(e event) {
+	text := c.masker.Mask(e.Text)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.json != nil {
+		ev := c.json.Info()
+		if e.Kind == "annotation" && strings.HasPrefix(text, "Error") {
+			ev = c.json.Error()
+		}
+		ev = ev.Str("event", e.Kind).Str("job", e.Job)
+		if e.Step != "" {
+			ev = ev.Str("step", c.masker.Mask(e.Step))
+		}
+		if e.Status != "" {
+			ev = ev.Str("status", e.Status)
+		}
+		if e.Duration > 0 {
+			ev = ev.Dur("duration", e.Duration)
+		}
+		ev.Msg(text)
+		return
+	}
+	switch e.Kind {
+	case "start":
+		what := c.masker.Mask(e.Step)
+		if what == "" {
+			what = "job " + text
+		}
+		fmt.Fprintf(c.out, "%s ▶ %s\n", c.paint("1", e.Job), what)
+	case "end":
+		what := c.masker.Mask(e.Step)
+		if what == "" {
+			what = "job " + e.Status
+		}
+		fmt.Fprintf(c.out, "%s %s %s (%s)\n", c.paint("1", e.Job), mark(e.Status, c.color), what, round(e.Duration))
+	default:
+		fmt.Fprintf(c.out, "%s | %s\n", c.paint("2", e.Job), text)
+	}
+}
+
+func (c *console) paint(code, s string) string {
+	if !c.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func mark(status string, color bool) string {
+	m, code := "•", "33"
+	switch status {
+	case "success":
+		m, code = "✓", "32"
+	case "failure":
+		m, code = "✗", "31"
+	case "skipped":
+		m, code = "-", "90"
+	}
+	if !color {
+		return m
+	}
+	return "\x1b[" + code + "m" + m + "\x1b[0m"
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d
+}
+
+// lineWriter splits a byte stream into lines and hands each to fn. Partial
+// lines are kept until a newline or Flush.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	fn  func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(bytes.TrimSuffix(w.buf[:i], []byte("\r")))
+		w.buf = w.buf[i+1:]
+		w.fn(line)
+	}
+	// A runaway line without newline is cut rather than kept in memory.
+	if len(w.buf) > 1<<20 {
+		w.fn(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+// Flush emits a trailing partial line.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.fn(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+}
+
+// jobLog is the log file of one job under the run directory. Lines are
+// masked before they are written.
+type jobLog struct {
+	mu     sync.Mutex
+	f      *os.File
+	masker *Masker
+	start  time.Time
+}
+
+func (l *jobLog) line(step, text string) {
+	if l == nil || l.f == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := strconv.FormatFloat(time.Since(l.start).Seconds(), 'f', 3, 64)
+	fmt.Fprintf(l.f, "%8s %s | %s\n", ts, l.masker.Mask(step), l.masker.Mask(text))
+}
+
+func (l *jobLog) close() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+	}
+}

@@ -1,0 +1,247 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+// runScript runs a `run:` step: the script goes to a file in RUNNER_TEMP
+// and the shell runs it in a process group of its own, so that a timeout or
+// cancellation reaches every process the script started.
+func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+	r := jr.r
+	script, err := r.evalString(s.Run, ctxs, nil)
+	if err != nil {
+		return err
+	}
+	shell := firstSet(s.Shell, jr.job.Defaults.Shell, r.w.Defaults.Shell)
+	tmpl := "bash -e {0}" // GitHub's default when no shell is given
+	if shell != "" {
+		if tmpl, err = workflow.ShellCommand(shell); err != nil {
+			return err
+		}
+	} else if !r.hasBash() {
+		tmpl = "sh -e {0}"
+	}
+	wd := jr.workspace
+	if d := firstSetValue(s.WorkingDirectory, jr.job.Defaults.WorkingDirectory, r.w.Defaults.WorkingDirectory); d.Set {
+		dir, err := r.evalString(d, ctxs, nil)
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(jr.workspace, dir)
+		}
+		wd = dir
+	}
+	if st, err := os.Stat(wd); err != nil || !st.IsDir() {
+		return fmt.Errorf("working directory %s does not exist", wd)
+	}
+	ext := ".sh"
+	if strings.HasPrefix(tmpl, "python") {
+		ext = ".py"
+	}
+	// One script file per job, rewritten for each step: creating files is
+	// slow on some filesystems, rewriting is not.
+	file := filepath.Join(jr.temp, "step"+ext)
+	if err := os.WriteFile(file, []byte(script), 0o755); err != nil {
+		return err
+	}
+	argv := strings.Fields(strings.ReplaceAll(tmpl, "{0}", file))
+	full := jr.defaultEnv(s, fc)
+	for k, v := range env {
+		full[k] = v
+	}
+	if len(jr.path) > 0 {
+		p := full["PATH"]
+		if p == "" {
+			p = os.Getenv("PATH")
+		}
+		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
+	}
+	return runProcess(ctx, argv, wd, environ(full), out, r.opts.KillGrace)
+}
+
+// hasBash looks bash up once per run.
+func (r *runState) hasBash() bool {
+	r.bashOnce.Do(func() {
+		_, err := exec.LookPath("bash")
+		r.bash = err == nil
+	})
+	return r.bash
+}
+
+func firstSet(vs ...workflow.Value) string { return firstSetValue(vs...).Raw }
+
+func firstSetValue(vs ...workflow.Value) workflow.Value {
+	for _, v := range vs {
+		if v.Set {
+			return v
+		}
+	}
+	return workflow.Value{}
+}
+
+// environ merges the process environment with the step's variables.
+func environ(vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+64)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, over := vars[k]; !over {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// defaultEnv is GitHub's set of default variables for one step.
+func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
+	g := jr.r.githubContext(jr.job.ID, jr.workspace)
+	str := func(k string) string { v, _ := g[k].(string); return v }
+	action := s.ID.Raw
+	if action == "" {
+		action = "__run_" + strconv.Itoa(s.Index)
+	}
+	env := map[string]string{
+		"CI":                      "true",
+		"GITHUB_ACTIONS":          "true",
+		"GITHUB_WORKFLOW":         str("workflow"),
+		"GITHUB_WORKFLOW_REF":     str("workflow_ref"),
+		"GITHUB_RUN_ID":           str("run_id"),
+		"GITHUB_RUN_NUMBER":       str("run_number"),
+		"GITHUB_RUN_ATTEMPT":      "1",
+		"GITHUB_JOB":              jr.job.ID,
+		"GITHUB_ACTION":           action,
+		"GITHUB_ACTOR":            str("actor"),
+		"GITHUB_TRIGGERING_ACTOR": str("actor"),
+		"GITHUB_REPOSITORY":       str("repository"),
+		"GITHUB_REPOSITORY_OWNER": str("repository_owner"),
+		"GITHUB_EVENT_NAME":       str("event_name"),
+		"GITHUB_EVENT_PATH":       str("event_path"),
+		"GITHUB_WORKSPACE":        jr.workspace,
+		"GITHUB_SHA":              str("sha"),
+		"GITHUB_REF":              str("ref"),
+		"GITHUB_REF_NAME":         str("ref_name"),
+		"GITHUB_REF_TYPE":         str("ref_type"),
+		"GITHUB_SERVER_URL":       str("server_url"),
+		"GITHUB_API_URL":          str("api_url"),
+		"GITHUB_GRAPHQL_URL":      str("graphql_url"),
+		"GITHUB_ENV":              fc.env,
+		"GITHUB_OUTPUT":           fc.output,
+		"GITHUB_PATH":             fc.path,
+		"GITHUB_STEP_SUMMARY":     fc.summary,
+		"GITHUB_STATE":            fc.state,
+		"RUNNER_OS":               "Linux",
+		"RUNNER_ARCH":             runnerArch(),
+		"RUNNER_NAME":             jr.r.runnerContext("")["name"].(string),
+		"RUNNER_TEMP":             jr.temp,
+		"RUNNER_TOOL_CACHE":       filepath.Join(jr.r.state, "toolcache"),
+		"RUNNER_ENVIRONMENT":      "self-hosted",
+		"RUNNER_TRACKING_ID":      jr.trackingID,
+	}
+	return env
+}
+
+// runProcess runs argv in its own process group. When ctx ends, the group
+// gets SIGTERM and, after grace, SIGKILL.
+func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = nil
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A background child may hold stdout open after the script exits; do
+	// not wait for it (it is killed when the job ends).
+	cmd.WaitDelay = 200 * time.Millisecond
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(grace):
+			}
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		case <-exited:
+		}
+	}()
+	err := cmd.Wait()
+	close(exited)
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
+	if ctx.Err() != nil {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		return ctx.Err()
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("process killed by signal %s", ws.Signal())
+		}
+		return fmt.Errorf("process completed with exit code %d", ee.ExitCode())
+	}
+	return err
+}
+
+// killTracked ends every process still carrying the job's
+// RUNNER_TRACKING_ID, like GitHub's runner cleans up orphan processes.
+func killTracked(id string, grace time.Duration) {
+	if id == "" {
+		return
+	}
+	find := func() []int {
+		var pids []int
+		entries, _ := os.ReadDir("/proc")
+		needle := []byte("RUNNER_TRACKING_ID=" + id + "\x00")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			data, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err == nil && bytes.Contains(append(data, 0), needle) {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	pids := find()
+	if len(pids) == 0 {
+		return
+	}
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if pids = find(); len(pids) == 0 {
+			return
+		}
+	}
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}

@@ -1,0 +1,342 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+// Options configure a run. Every field has a working zero value, stated here.
+type Options struct {
+	Builtins     *steps.Set        // built-in actions; nil: none
+	Event        string            // github.event_name; default "push"
+	EventPayload map[string]any    // github.event; default: an empty object
+	Inputs       map[string]string // workflow_dispatch inputs, checked against the workflow
+	Secrets      map[string]string // the secrets context; every value is masked
+	Vars         map[string]string // the vars context
+	Repo         Repo              // the repository the run is for
+	Parallel     int               // jobs at once; default runtime.NumCPU()
+	StateDir     string            // default ".runner"; runs go to STATE/runs/<id>
+	Out          io.Writer         // live output; default io.Discard
+	JSON         bool              // zerolog JSON events instead of text lines
+	Color        bool              // ANSI colours in text output
+	KillGrace    time.Duration     // SIGTERM to SIGKILL; default 3s
+	// Force, when done, kills even the steps that run after a cancellation
+	// (if: always()/cancelled()). Default: never done.
+	Force context.Context
+	// KeepWorkspaces keeps each job's workspace after the run; default false.
+	KeepWorkspaces bool
+	// ID is the run number (github.run_id); its directory STATE/runs/<ID>
+	// must not exist yet. Default: the next free number under STATE/runs.
+	ID int
+}
+
+// Repo describes the repository a run is for: github.sha, github.ref, ...
+type Repo struct {
+	Path       string // local path or URL; checkout clones from it
+	SHA        string
+	Ref        string // refs/heads/main
+	Actor      string
+	Repository string // owner/name
+}
+
+// Result is a finished run.
+type Result struct {
+	ID         int
+	Dir        string // STATE/runs/<id>
+	Workflow   string
+	Conclusion string // success, failure or cancelled
+	Started    time.Time
+	Duration   time.Duration
+	Jobs       []*JobResult
+}
+
+// JobResult is one job (one per matrix combination).
+type JobResult struct {
+	Key      string // "build (1.22, linux)"
+	JobID    string
+	Name     string
+	Result   string // success, failure, cancelled, skipped
+	Outputs  map[string]string
+	Steps    []*StepResult
+	Started  time.Time
+	Duration time.Duration
+	Error    string `json:",omitempty"`
+}
+
+// StepResult is one step of a job.
+type StepResult struct {
+	ID         string `json:",omitempty"`
+	Name       string
+	Outcome    string
+	Conclusion string
+	Duration   time.Duration
+	Error      string `json:",omitempty"`
+}
+
+// ErrInputs reports dispatch inputs that do not fit the workflow.
+var ErrInputs = errors.New("invalid inputs")
+
+// Run executes the workflow. It returns an error only when the run could not
+// take place (bad inputs, no state dir); failing jobs are in Result.
+// Cancelling ctx cancels the run: running steps get SIGTERM, then SIGKILL
+// after KillGrace; steps with if: always() or cancelled() still run.
+func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, error) {
+	if opts.Event == "" {
+		opts.Event = "push"
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = runtime.NumCPU()
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = ".runner"
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.KillGrace <= 0 {
+		opts.KillGrace = 3 * time.Second
+	}
+	if opts.Force == nil {
+		opts.Force = context.Background()
+	}
+	inputs, err := resolveInputs(w, opts)
+	if err != nil {
+		return nil, err
+	}
+	state, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	id, dir, err := newRunDir(filepath.Join(state, "runs"), opts.ID)
+	if err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	masker := &Masker{}
+	for _, v := range opts.Secrets {
+		masker.Add(v)
+	}
+	r := &runState{
+		w:       w,
+		opts:    opts,
+		id:      id,
+		dir:     dir,
+		state:   state,
+		inputs:  inputs,
+		masker:  masker,
+		console: newConsole(opts.Out, opts.JSON, opts.Color, masker),
+		sem:     make(chan struct{}, opts.Parallel),
+		done:    map[string]chan struct{}{},
+		results: map[string]*jobOutcome{},
+		groups:  map[string]*sync.Mutex{},
+		started: time.Now(),
+	}
+	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
+		r.repo = opts.Repo.Path
+	}
+	for _, j := range w.Jobs {
+		r.done[j.ID] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for _, j := range w.Jobs {
+		wg.Add(1)
+		go func(j *workflow.Job) {
+			defer wg.Done()
+			r.runJob(ctx, j)
+		}(j)
+	}
+	wg.Wait()
+	res := r.result(ctx)
+	if err := r.writeSummary(res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// runState is shared by the jobs of one run.
+type runState struct {
+	w       *workflow.Workflow
+	opts    Options
+	id      int
+	dir     string
+	state   string
+	repo    string
+	inputs  map[string]any
+	masker  *Masker
+	console *console
+	sem     chan struct{} // bounds concurrently running job instances
+
+	mu      sync.Mutex
+	done    map[string]chan struct{} // closed when a job (all its matrix legs) ends
+	results map[string]*jobOutcome
+	jobs    []*JobResult
+	groups  map[string]*sync.Mutex // concurrency groups inside this run
+	started time.Time
+
+	bashOnce sync.Once
+	bash     bool
+}
+
+// jobOutcome is what dependents see of a job: needs.<id>.
+type jobOutcome struct {
+	result  string
+	outputs map[string]string
+	failed  bool // this job or an ancestor failed: failure() in dependents
+}
+
+func (r *runState) addJob(jr *JobResult) {
+	r.mu.Lock()
+	r.jobs = append(r.jobs, jr)
+	r.mu.Unlock()
+}
+
+func (r *runState) result(ctx context.Context) *Result {
+	res := &Result{ID: r.id, Dir: r.dir, Workflow: r.workflowName(), Started: r.started, Duration: time.Since(r.started), Conclusion: "success"}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	order := map[string]int{}
+	for i, j := range r.w.Jobs {
+		order[j.ID] = i
+	}
+	res.Jobs = append(res.Jobs, r.jobs...)
+	sort.SliceStable(res.Jobs, func(a, b int) bool {
+		if order[res.Jobs[a].JobID] != order[res.Jobs[b].JobID] {
+			return order[res.Jobs[a].JobID] < order[res.Jobs[b].JobID]
+		}
+		return res.Jobs[a].Key < res.Jobs[b].Key
+	})
+	for _, o := range r.results {
+		if o.result == "failure" {
+			res.Conclusion = "failure"
+		}
+	}
+	if ctx.Err() != nil {
+		res.Conclusion = "cancelled"
+	}
+	return res
+}
+
+func (r *runState) workflowName() string {
+	if r.w.Name.Set {
+		return r.w.Name.Raw
+	}
+	return r.w.File
+}
+
+// writeSummary stores the run record, masked, as summary.json.
+func (r *runState) writeSummary(res *Result) error {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.dir, "summary.json"), []byte(r.masker.Mask(string(data))+"\n"), 0o644)
+}
+
+// newRunDir creates STATE/runs/<n> with the next free number.
+func newRunDir(root string, id int) (int, string, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return 0, "", err
+	}
+	if id > 0 {
+		dir := filepath.Join(root, strconv.Itoa(id))
+		return id, dir, os.Mkdir(dir, 0o755)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return 0, "", err
+	}
+	next := 1
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	for ; ; next++ {
+		dir := filepath.Join(root, strconv.Itoa(next))
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return next, dir, nil
+		}
+		if !os.IsExist(err) {
+			return 0, "", err
+		}
+	}
+}
+
+// resolveInputs checks dispatch inputs against the workflow and gives them
+// their types (boolean inputs are booleans, numbers are numbers).
+func resolveInputs(w *workflow.Workflow, opts Options) (map[string]any, error) {
+	out := map[string]any{}
+	var defs []*workflow.InputDef
+	if w.On.Dispatch != nil {
+		defs = w.On.Dispatch.Inputs
+	}
+	if opts.Event != "workflow_dispatch" {
+		if len(opts.Inputs) > 0 && opts.Event != "" {
+			return nil, fmt.Errorf("%w: inputs are only for event workflow_dispatch, not %s", ErrInputs, opts.Event)
+		}
+		return out, nil
+	}
+	if w.On.Dispatch == nil {
+		return nil, fmt.Errorf("%w: workflow %s has no workflow_dispatch trigger", ErrInputs, w.File)
+	}
+	known := map[string]bool{}
+	var problems []string
+	for _, d := range defs {
+		known[d.Name] = true
+		v, ok := opts.Inputs[d.Name]
+		if !ok {
+			if d.Default.Set {
+				v, ok = d.Default.Raw, true
+			} else if d.Required {
+				problems = append(problems, fmt.Sprintf("input %q is required", d.Name))
+				continue
+			}
+		}
+		if !ok {
+			switch d.Type {
+			case "boolean":
+				out[d.Name] = false
+			default:
+				out[d.Name] = ""
+			}
+			continue
+		}
+		if err := workflow.CheckInput(d, v); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		switch d.Type {
+		case "boolean":
+			out[d.Name] = v == "true"
+		case "number":
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			out[d.Name] = f
+		default:
+			out[d.Name] = v
+		}
+	}
+	for k := range opts.Inputs {
+		if !known[k] {
+			problems = append(problems, fmt.Sprintf("unknown input %q", k))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("%w: %s", ErrInputs, strings.Join(problems, "; "))
+	}
+	return out, nil
+}

@@ -1,0 +1,366 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// runStep runs one step with GitHub's rules: if: with status functions,
+// env layering, timeout, continue-on-error, outcome vs conclusion.
+func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
+	r := jr.r
+	sr := &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}
+	started := time.Now()
+	cancelled := jobCtx.Err() != nil
+	status := statusFuncs{
+		success:   func() bool { return !jr.failed && !cancelled },
+		failure:   func() bool { return jr.failed },
+		cancelled: func() bool { return cancelled },
+	}
+	ctxs := jr.contexts()
+	if s.Name.Set {
+		if name, err := r.evalString(s.Name, ctxs, nil); err == nil {
+			sr.Name = name
+		}
+	}
+	finish := func(outcome string, err error) *StepResult {
+		sr.Outcome, sr.Conclusion = outcome, outcome
+		if err != nil {
+			sr.Error = r.masker.Mask(err.Error())
+			jr.emit(sr.Name, "Error: "+sr.Error)
+		}
+		if outcome == "failure" && s.ContinueOnError.Set {
+			if v, e := r.evalValue(s.ContinueOnError, ctxs, nil); e == nil && expr.Truthy(v) {
+				sr.Conclusion = "success"
+			}
+		}
+		if sr.Conclusion == "failure" || sr.Conclusion == "cancelled" {
+			jr.failed = true
+		}
+		sr.Duration = time.Since(started)
+		if s.ID.Set {
+			outs := map[string]any{}
+			if prev, ok := jr.steps[s.ID.Raw].(map[string]any); ok {
+				outs = prev["outputs"].(map[string]any)
+			}
+			jr.steps[s.ID.Raw] = map[string]any{"outcome": sr.Outcome, "conclusion": sr.Conclusion, "outputs": outs}
+		}
+		if outcome != "skipped" {
+			r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "end", Status: sr.Conclusion, Duration: sr.Duration})
+		}
+		jr.log.line(sr.Name, "result: "+sr.Conclusion)
+		return sr
+	}
+
+	ok, err := r.evalCondition(s.If, ctxs, status, jr.workspace)
+	if err != nil {
+		return finish("failure", err)
+	}
+	if !ok {
+		return finish("skipped", nil)
+	}
+	r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "start"})
+
+	// A step that runs after a cancellation (always(), cancelled()) must
+	// not be killed at once: it gets a context of its own, which only
+	// Options.Force cancels.
+	stepCtx := jobCtx
+	if cancelled {
+		var stop context.CancelFunc
+		stepCtx, stop = context.WithCancel(r.opts.Force)
+		defer stop()
+	}
+	if s.TimeoutMinutes.Set {
+		d, err := r.minutes(s.TimeoutMinutes, ctxs)
+		if err != nil {
+			return finish("failure", err)
+		}
+		var stop context.CancelFunc
+		stepCtx, stop = context.WithTimeout(stepCtx, d)
+		defer stop()
+	}
+
+	// Step env on top of the job's; the env context then includes it.
+	env := map[string]string{}
+	for k, v := range jr.env {
+		env[k] = v
+	}
+	for _, kv := range s.Env {
+		v, err := r.evalString(kv.Value, ctxs, nil)
+		if err != nil {
+			return finish("failure", err)
+		}
+		env[kv.Key] = v
+	}
+	ctxs["env"] = stringMap(env)
+
+	files, err := jr.fileCommands(s.Index)
+	if err != nil {
+		return finish("failure", err)
+	}
+	out := jr.stepOutput(sr.Name, s.ID.Raw)
+	defer out.Flush()
+
+	if s.Uses.Set {
+		err = jr.runBuiltin(stepCtx, s, ctxs, env, files, out)
+	} else {
+		err = jr.runScript(stepCtx, s, ctxs, env, files, out)
+	}
+	out.Flush()
+	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
+		err = ferr
+	}
+	switch {
+	case err == nil:
+		return finish("success", nil)
+	case stepCtx.Err() == context.DeadlineExceeded && jobCtx.Err() == nil:
+		return finish("failure", fmt.Errorf("the step exceeded its timeout of %s minutes", s.TimeoutMinutes.Raw))
+	case jobCtx.Err() != nil && !cancelled:
+		if jobCtx.Err() == context.DeadlineExceeded {
+			return finish("failure", errors.New("the job exceeded its timeout"))
+		}
+		return finish("cancelled", errors.New("the run was cancelled"))
+	}
+	return finish("failure", err)
+}
+
+// fileCommandSet is the per-step GITHUB_ENV, GITHUB_OUTPUT, ... files.
+type fileCommandSet struct {
+	env, output, path, summary, state string
+}
+
+// fileCommands returns the job's command files, empty. They are made once
+// per job and emptied after each step that wrote to them: creating files is
+// the slow part of a step on some filesystems.
+func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
+	dir := filepath.Join(jr.temp, "_runner_file_commands")
+	fc := fileCommandSet{
+		env:     filepath.Join(dir, "set_env"),
+		output:  filepath.Join(dir, "set_output"),
+		path:    filepath.Join(dir, "add_path"),
+		summary: filepath.Join(dir, "step_summary"),
+		state:   filepath.Join(dir, "save_state"),
+	}
+	if !jr.madeFiles {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fileCommandSet{}, err
+		}
+		jr.madeFiles = true
+	}
+	for _, f := range []string{fc.env, fc.output, fc.path, fc.summary, fc.state} {
+		st, err := os.Stat(f)
+		if err == nil && st.Size() == 0 {
+			continue
+		}
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			return fc, err
+		}
+	}
+	return fc, nil
+}
+
+// applyFileCommands reads what the step wrote to its command files.
+func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
+	envs, err := readEnvFile(fc.env)
+	if err != nil {
+		return fmt.Errorf("GITHUB_ENV: %w", err)
+	}
+	for _, kv := range envs {
+		jr.setEnv(kv[0], kv[1])
+	}
+	outs, err := readEnvFile(fc.output)
+	if err != nil {
+		return fmt.Errorf("GITHUB_OUTPUT: %w", err)
+	}
+	for _, kv := range outs {
+		jr.setOutput(s, kv[0], kv[1])
+	}
+	if data, err := os.ReadFile(fc.path); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				jr.path = append([]string{line}, jr.path...)
+			}
+		}
+	}
+	if data, err := os.ReadFile(fc.summary); err == nil && len(data) > 0 {
+		f, err := os.OpenFile(filepath.Join(jr.r.dir, "summary.md"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.WriteString(jr.r.masker.Mask(string(data)))
+			f.Close()
+		}
+	}
+	return nil
+}
+
+func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
+	if !s.ID.Set {
+		return
+	}
+	st, ok := jr.steps[s.ID.Raw].(map[string]any)
+	if !ok {
+		st = map[string]any{"outputs": map[string]any{}}
+		jr.steps[s.ID.Raw] = st
+	}
+	st["outputs"].(map[string]any)[k] = v
+}
+
+// stepOutput is the writer a step's output goes through: it handles
+// workflow commands, masks, and sends lines to the console and job log.
+func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
+	stopToken := ""
+	return &lineWriter{fn: func(line string) {
+		if stopToken != "" {
+			if strings.TrimSpace(line) == "::"+stopToken+"::" {
+				stopToken = ""
+				return
+			}
+			jr.emit(stepName, line)
+			return
+		}
+		c, ok := parseCommand(line)
+		if !ok {
+			jr.emit(stepName, line)
+			return
+		}
+		switch c.Name {
+		case "add-mask":
+			jr.r.masker.Add(c.Value)
+		case "stop-commands":
+			stopToken = c.Value
+		case "group":
+			jr.emit(stepName, "▸ "+c.Value)
+		case "endgroup":
+		case "debug":
+			if jr.r.opts.Secrets["ACTIONS_STEP_DEBUG"] == "true" {
+				jr.emit(stepName, "##[debug]"+c.Value)
+			}
+		case "error", "warning", "notice":
+			jr.annotate(stepName, c)
+		case "set-output":
+			if name := c.Props["name"]; name != "" && stepID != "" {
+				jr.setOutputByID(stepID, name, c.Value)
+			}
+		case "echo", "save-state":
+		default:
+			jr.emit(stepName, line)
+		}
+	}}
+}
+
+func (jr *jobRun) setOutputByID(id, k, v string) {
+	st, ok := jr.steps[id].(map[string]any)
+	if !ok {
+		st = map[string]any{"outputs": map[string]any{}}
+		jr.steps[id] = st
+	}
+	st["outputs"].(map[string]any)[k] = v
+}
+
+// annotate prints ::error/::warning/::notice as "Error: file:line:col: msg".
+func (jr *jobRun) annotate(stepName string, c command) {
+	level := strings.ToUpper(c.Name[:1]) + c.Name[1:]
+	where := c.Props["file"]
+	if where != "" {
+		if l := c.Props["line"]; l != "" {
+			where += ":" + l
+			if col := c.Props["col"]; col != "" {
+				where += ":" + col
+			}
+		}
+		where += ": "
+	}
+	title := ""
+	if t := c.Props["title"]; t != "" {
+		title = t + ": "
+	}
+	text := level + ": " + where + title + c.Value
+	jr.r.console.emit(event{Job: jr.key, Step: stepName, Kind: "annotation", Text: text})
+	jr.log.line(stepName, text)
+}
+
+// runBuiltin resolves inputs and calls the built-in action.
+func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+	r := jr.r
+	if r.opts.Builtins == nil {
+		return fmt.Errorf("unknown action %q", s.Uses.Raw)
+	}
+	b, ok := r.opts.Builtins.Lookup(s.Uses.Raw)
+	if !ok {
+		return fmt.Errorf("unknown action %q; built-in actions are: %s", s.Uses.Raw, strings.Join(r.opts.Builtins.Names(), ", "))
+	}
+	spec := b.Spec()
+	inputs := map[string]string{}
+	for _, in := range spec.Inputs {
+		inputs[in.Name] = in.Default
+	}
+	for _, kv := range s.With {
+		v, err := r.evalString(kv.Value, ctxs, nil)
+		if err != nil {
+			return err
+		}
+		inputs[kv.Key] = v
+	}
+	for _, in := range spec.Inputs {
+		if in.Required && inputs[in.Name] == "" {
+			return fmt.Errorf("%s:%d:%d: action %q needs input %q", r.w.File, s.Line, s.Col, spec.Name, in.Name)
+		}
+	}
+	// Built-ins see what a run: step sees: the process environment, the
+	// default variables and the workflow's env layers.
+	full := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			full[k] = v
+		}
+	}
+	for k, v := range jr.defaultEnv(s, fc) {
+		full[k] = v
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	sc := &steps.Context{
+		Inputs:    inputs,
+		Env:       full,
+		Workspace: jr.workspace,
+		Temp:      jr.temp,
+		Log:       out,
+		Run: steps.RunInfo{
+			ID:           strconv.Itoa(r.id),
+			StateDir:     r.state,
+			ArtifactsDir: filepath.Join(r.dir, "artifacts"),
+			Repo:         r.repo,
+			SHA:          r.opts.Repo.SHA,
+			Ref:          r.opts.Repo.Ref,
+			Actor:        r.opts.Repo.Actor,
+		},
+	}
+	err := runSafely(ctx, b, sc)
+	for _, m := range sc.Masks() {
+		r.masker.Add(m)
+	}
+	for k, v := range sc.Outputs() {
+		jr.setOutput(s, k, v)
+	}
+	return err
+}
+
+// runSafely turns a panicking built-in into a failed step.
+func runSafely(ctx context.Context, b steps.Builtin, sc *steps.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("action %s crashed: %v", b.Spec().Name, p)
+		}
+	}()
+	return b.Run(ctx, sc)
+}

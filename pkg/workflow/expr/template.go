@@ -1,0 +1,251 @@
+package expr
+
+import (
+	"strings"
+	"unicode"
+)
+
+// Template is a string with embedded ${{ }} expressions, as any string
+// value in a workflow may be.
+type Template struct {
+	src    string
+	parts  []part
+	single int // index of the only expression when the rest is whitespace, else -1
+}
+
+type part struct {
+	lit  string
+	expr Node // nil for a literal part
+}
+
+// ParseTemplate splits s into literal text and expressions and parses each
+// expression. Inside ${{ }}, a }} within a quoted string does not close the
+// expression. An unclosed ${{ or an empty ${{ }} is a parsing error; error
+// and node offsets are byte offsets into s.
+func ParseTemplate(s string) (*Template, error) {
+	return ParseTemplateWith(s, ParseOptions{})
+}
+
+// ParseTemplateWith is ParseTemplate with parse options for the
+// expressions.
+func ParseTemplateWith(s string, opts ParseOptions) (*Template, error) {
+	t := &Template{src: s, single: -1}
+	i := 0
+	for {
+		j := strings.Index(s[i:], "${{")
+		if j < 0 {
+			break
+		}
+		j += i
+		if j > i {
+			t.parts = append(t.parts, part{lit: s[i:j]})
+		}
+		end := closing(s, j+3)
+		if end < 0 {
+			return nil, errorf(KindParsing, j, "unclosed ${{: no matching }}")
+		}
+		src := s[j+3 : end]
+		if strings.TrimSpace(src) == "" {
+			return nil, errorf(KindParsing, j, "an expression was expected inside ${{ }}")
+		}
+		n, err := parseAt(src, j+3, opts)
+		if err != nil {
+			return nil, err
+		}
+		t.parts = append(t.parts, part{expr: n})
+		i = end + 2
+	}
+	if i < len(s) {
+		t.parts = append(t.parts, part{lit: s[i:]})
+	}
+	for k, p := range t.parts {
+		if p.expr == nil {
+			if strings.TrimSpace(p.lit) != "" {
+				t.single = -1
+				break
+			}
+			continue
+		}
+		if t.single >= 0 {
+			t.single = -1
+			break
+		}
+		t.single = k
+	}
+	return t, nil
+}
+
+// closing finds the }} that ends an expression starting at i, skipping
+// quoted strings (an escaped quote toggles twice, so stays inside).
+func closing(s string, i int) int {
+	in := false
+	for ; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			in = !in
+		case !in && s[i] == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// IsLiteral reports whether the template has no ${{ }} at all.
+func (t *Template) IsLiteral() bool {
+	for _, p := range t.parts {
+		if p.expr != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Exprs returns the embedded expressions in order.
+func (t *Template) Exprs() []Node {
+	var out []Node
+	for _, p := range t.parts {
+		if p.expr != nil {
+			out = append(out, p.expr)
+		}
+	}
+	return out
+}
+
+// Source is the template text.
+func (t *Template) Source() string { return t.src }
+
+// Eval evaluates the template. A template that is exactly one ${{ }}
+// (whitespace around it allowed) gives the expression's raw value (a
+// number stays a number, an object an object); otherwise the result is
+// the string with each expression coerced by String (as EvalString).
+func (t *Template) Eval(env *Env) (any, error) {
+	if t.single >= 0 {
+		return Eval(t.parts[t.single].expr, env)
+	}
+	return t.EvalString(env)
+}
+
+// EvalString evaluates the template to a string, keeping all literal
+// text (also the whitespace around a lone ${{ }}).
+func (t *Template) EvalString(env *Env) (string, error) {
+	if len(t.parts) == 1 && t.parts[0].expr == nil {
+		return t.parts[0].lit, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.expr == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, err := Eval(p.expr, env)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(toString(v))
+	}
+	return b.String(), nil
+}
+
+// Condition parses the value of an if: key with GitHub's rules:
+//   - a value wrapped in one ${{ }} is the expression inside it; a bare
+//     value is an expression as it is;
+//   - text outside the ${{ }} is an error here (GitHub would treat the
+//     whole value as a non-empty string, so the condition would always
+//     be true);
+//   - an empty value means success();
+//   - an expression that calls none of the status functions (success,
+//     always, failure, cancelled) is evaluated as success() && (expr),
+//     so that a failed earlier step skips it.
+//
+// Offsets are byte offsets into s.
+func Condition(s string) (Node, error) {
+	return ConditionWith(s, ParseOptions{})
+}
+
+// ConditionWith is Condition with parse options.
+func ConditionWith(s string, opts ParseOptions) (Node, error) {
+	var n Node
+	switch {
+	case strings.Contains(s, "${{"):
+		t, err := ParseTemplateWith(s, opts)
+		if err != nil {
+			return nil, err
+		}
+		if t.single < 0 {
+			return nil, errorf(KindParsing, len(s)-len(strings.TrimLeftFunc(s, unicode.IsSpace)),
+				"text outside ${{ }} in a condition: GitHub would read it as a non-empty string, always true")
+		}
+		n = t.parts[t.single].expr
+	case strings.TrimSpace(s) == "":
+		return &call{off: 0, name: "success", lname: "success"}, nil
+	default:
+		var err error
+		if n, err = parseAt(s, 0, opts); err != nil {
+			return nil, err
+		}
+	}
+	if usesStatus(n) {
+		return n, nil
+	}
+	return &logical{and: true, args: []Node{
+		&call{off: n.Offset(), name: "success", lname: "success"},
+		&group{off: n.Offset(), x: n},
+	}}, nil
+}
+
+func usesStatus(n Node) bool {
+	_, funcs := Refs(n)
+	for _, f := range funcs {
+		if statusFuncs[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// Refs lists the contexts and functions an expression uses, lower-cased,
+// each once, in order of first use (e.g. to reject unknown contexts, or
+// status functions outside if:).
+func Refs(n Node) (contexts []string, funcs []string) {
+	seen := map[string]bool{}
+	var walk func(Node)
+	walk = func(n Node) {
+		switch n := n.(type) {
+		case *notNode:
+			walk(n.x)
+		case *binary:
+			walk(n.l)
+			walk(n.r)
+		case *logical:
+			for _, a := range n.args {
+				walk(a)
+			}
+		case *group:
+			walk(n.x)
+		case *contextRef:
+			name := strings.ToLower(n.name)
+			if !seen["c:"+name] {
+				seen["c:"+name] = true
+				contexts = append(contexts, name)
+			}
+		case *indexNode:
+			walk(n.x)
+			if n.idx != nil {
+				walk(n.idx)
+			}
+		case *call:
+			name := strings.ToLower(n.name)
+			if !seen["f:"+name] {
+				seen["f:"+name] = true
+				funcs = append(funcs, name)
+			}
+			for _, a := range n.args {
+				walk(a)
+			}
+		}
+	}
+	if n != nil {
+		walk(n)
+	}
+	return contexts, funcs
+}

@@ -1,0 +1,156 @@
+package workflow
+
+import "gopkg.in/yaml.v3"
+
+// Value is a scalar from the workflow file with its position. Expressions in
+// it are checked by Validate and evaluated by the engine.
+type Value struct {
+	Raw string
+	Pos
+	Set bool // false when the key was absent
+}
+
+// KV is one entry of an ordered mapping such as env, with or outputs.
+type KV struct {
+	Key   string
+	Value Value
+}
+
+// Workflow is a parsed workflow file.
+type Workflow struct {
+	File        string
+	Name        Value
+	RunName     Value
+	On          Triggers
+	Env         []KV
+	Defaults    Defaults
+	Concurrency *Concurrency
+	Jobs        []*Job
+}
+
+// Job returns the job with the given id, or nil.
+func (w *Workflow) Job(id string) *Job {
+	for _, j := range w.Jobs {
+		if j.ID == id {
+			return j
+		}
+	}
+	return nil
+}
+
+// Triggers is the `on:` section. Every event is kept by name; push and
+// workflow_dispatch are understood in detail.
+type Triggers struct {
+	Events   []string
+	Push     *PushFilter
+	Dispatch *Dispatch
+}
+
+// Has reports whether the workflow runs on the named event.
+func (t Triggers) Has(event string) bool {
+	for _, e := range t.Events {
+		if e == event {
+			return true
+		}
+	}
+	return false
+}
+
+// PushFilter holds on.push filters. Empty lists mean "no filter".
+type PushFilter struct {
+	Branches, BranchesIgnore []Value
+	Tags, TagsIgnore         []Value
+	Paths, PathsIgnore       []Value
+}
+
+// Dispatch is on.workflow_dispatch.
+type Dispatch struct {
+	Inputs []*InputDef
+}
+
+// InputDef declares one workflow_dispatch input.
+type InputDef struct {
+	Name string
+	Pos
+	Description string
+	Type        string // string (default), boolean, number, choice, environment
+	Required    bool
+	Default     Value
+	Options     []string
+}
+
+// Defaults is `defaults.run`.
+type Defaults struct {
+	Shell            Value
+	WorkingDirectory Value
+}
+
+// Concurrency is a `concurrency:` group.
+type Concurrency struct {
+	Group            Value
+	CancelInProgress Value
+}
+
+// Job is one entry of `jobs:`.
+type Job struct {
+	ID string
+	Pos
+	Name            Value
+	Needs           []Value
+	If              Value
+	RunsOn          []string
+	Env             []KV
+	Defaults        Defaults
+	Outputs         []KV
+	Strategy        *Strategy
+	TimeoutMinutes  Value
+	ContinueOnError Value
+	Concurrency     *Concurrency
+	Steps           []*Step
+}
+
+// Strategy is `jobs.<id>.strategy`.
+type Strategy struct {
+	Pos
+	// Matrix is the raw matrix node: a mapping, or a scalar expression that
+	// yields one at run time. Nil without a matrix.
+	Matrix      *yaml.Node
+	FailFast    Value
+	MaxParallel Value
+}
+
+// Step is one entry of `steps:`.
+type Step struct {
+	Index int // 0-based position in the job
+	Pos
+	ID               Value
+	Name             Value
+	If               Value
+	Run              Value
+	Shell            Value
+	WorkingDirectory Value
+	Uses             Value
+	With             []KV
+	Env              []KV
+	ContinueOnError  Value
+	TimeoutMinutes   Value
+}
+
+// DisplayName is the step's name as GitHub shows it.
+func (s *Step) DisplayName() string {
+	switch {
+	case s.Name.Set:
+		return s.Name.Raw
+	case s.Uses.Set:
+		return s.Uses.Raw
+	default:
+		line := s.Run.Raw
+		for i, c := range line {
+			if c == '\n' {
+				line = line[:i]
+				break
+			}
+		}
+		return "Run " + line
+	}
+}

@@ -1,0 +1,556 @@
+package workflow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize bounds a workflow file; GitHub's own limit is far below it.
+const MaxFileSize = 1 << 20
+
+// Parse reads a workflow file. It returns every problem it finds at once:
+// YAML syntax, unknown or duplicate keys, and values of the wrong shape.
+// Semantic checks (needs, expressions, uses) are Validate's job.
+func Parse(file string, data []byte) (*Workflow, Errors) {
+	p := &parser{file: file}
+	if len(data) > MaxFileSize {
+		p.errf(Pos{1, 1}, "syntax", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+		return nil, p.errs
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		p.errf(Pos{1, 1}, "syntax", "workflow is empty")
+		return nil, p.errs
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		p.yamlError(err)
+		return nil, p.errs
+	}
+	if len(doc.Content) == 0 {
+		p.errf(Pos{1, 1}, "syntax", "workflow is empty")
+		return nil, p.errs
+	}
+	w := p.workflow(doc.Content[0])
+	p.errs.sort()
+	if len(p.errs) > 0 {
+		return w, p.errs
+	}
+	return w, nil
+}
+
+type parser struct {
+	file string
+	errs Errors
+}
+
+func (p *parser) errf(pos Pos, kind, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's errors ("yaml: line 3: ...") into positioned ones.
+func (p *parser) yamlError(err error) {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		pos := Pos{1, 1}
+		if sm := yamlLine.FindStringSubmatch("yaml: " + m); sm != nil {
+			pos.Line, _ = strconv.Atoi(sm[1])
+			m = sm[2]
+		}
+		p.errf(pos, "syntax", "%s", m)
+	}
+}
+
+func posOf(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a sequence"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "null"
+	}
+	return "a scalar"
+}
+
+// resolve follows aliases so that anchors work like in GitHub.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// mapping walks a mapping node, reporting unknown and duplicate keys. Keys
+// are matched exactly (GitHub's keys are case-sensitive).
+func (p *parser) mapping(n *yaml.Node, where string, known map[string]func(k, v *yaml.Node)) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.errf(posOf(n), "syntax", "%s must be a mapping, not %s", where, kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			p.errf(posOf(k), "syntax", "%s: keys must be scalars", where)
+			continue
+		}
+		if seen[k.Value] {
+			p.errf(posOf(k), "syntax", "%s: key %q is duplicated", where, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := known[k.Value]
+		if !ok {
+			f, ok = known["*"]
+		}
+		if !ok {
+			p.errf(posOf(k), "unknown-key", "unknown key %q in %s; expected one of %s", k.Value, where, keyList(known))
+			continue
+		}
+		f(k, v)
+	}
+}
+
+func keyList(known map[string]func(k, v *yaml.Node)) string {
+	keys := make([]string, 0, len(known))
+	for k := range known {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// scalar reads a scalar value. Numbers and booleans keep their source text.
+func (p *parser) scalar(n *yaml.Node, where string) Value {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode {
+		p.errf(posOf(n), "syntax", "%s must be a scalar, not %s", where, kindName(n))
+		return Value{Pos: posOf(n), Set: true}
+	}
+	if n.Tag == "!!null" {
+		return Value{Pos: posOf(n), Set: true}
+	}
+	return Value{Raw: n.Value, Pos: posOf(n), Set: true}
+}
+
+// scalarList reads a scalar or a sequence of scalars.
+func (p *parser) scalarList(n *yaml.Node, where string) []Value {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag == "!!null" {
+			return nil
+		}
+		return []Value{p.scalar(n, where)}
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errf(posOf(n), "syntax", "%s must be a string or a list of strings, not %s", where, kindName(n))
+		return nil
+	}
+	out := make([]Value, 0, len(n.Content))
+	for _, c := range n.Content {
+		out = append(out, p.scalar(c, where))
+	}
+	return out
+}
+
+// kvs reads a mapping of scalars (env, with, outputs), keeping its order.
+func (p *parser) kvs(n *yaml.Node, where string) []KV {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	var out []KV
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
+		out = append(out, KV{Key: k.Value, Value: p.scalar(v, where+"."+k.Value)})
+	}})
+	return out
+}
+
+func (p *parser) workflow(root *yaml.Node) *Workflow {
+	w := &Workflow{File: p.file}
+	var sawOn, sawJobs bool
+	p.mapping(root, "workflow", map[string]func(k, v *yaml.Node){
+		"name":        func(_, v *yaml.Node) { w.Name = p.scalar(v, "name") },
+		"run-name":    func(_, v *yaml.Node) { w.RunName = p.scalar(v, "run-name") },
+		"on":          func(_, v *yaml.Node) { sawOn = true; w.On = p.triggers(v) },
+		"env":         func(_, v *yaml.Node) { w.Env = p.kvs(v, "env") },
+		"defaults":    func(_, v *yaml.Node) { w.Defaults = p.defaults(v, "defaults") },
+		"concurrency": func(_, v *yaml.Node) { w.Concurrency = p.concurrency(v, "concurrency") },
+		"permissions": func(_, v *yaml.Node) {},
+		"jobs": func(_, v *yaml.Node) {
+			sawJobs = true
+			p.mapping(v, "jobs", map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
+				w.Jobs = append(w.Jobs, p.job(k, v))
+			}})
+		},
+	})
+	rp := posOf(root)
+	if resolve(root).Kind == yaml.MappingNode {
+		if !sawOn {
+			p.errf(rp, "syntax", `"on" section is missing`)
+		}
+		if !sawJobs {
+			p.errf(rp, "syntax", `"jobs" section is missing`)
+		} else if len(w.Jobs) == 0 {
+			p.errf(rp, "syntax", `"jobs" section has no jobs`)
+		}
+	}
+	return w
+}
+
+func (p *parser) triggers(n *yaml.Node) Triggers {
+	var t Triggers
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		t.Events = []string{n.Value}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			t.Events = append(t.Events, p.scalar(c, "on").Raw)
+		}
+	case yaml.MappingNode:
+		p.mapping(n, "on", map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
+			t.Events = append(t.Events, k.Value)
+			switch k.Value {
+			case "push", "pull_request", "pull_request_target":
+				if k.Value == "push" {
+					t.Push = p.pushFilter(v)
+				} else {
+					p.pushFilter(v) // same keys; parsed for errors only
+				}
+			case "workflow_dispatch":
+				t.Dispatch = p.dispatch(v)
+			}
+		}})
+	default:
+		p.errf(posOf(n), "syntax", "on must be an event name, a list or a mapping")
+	}
+	for _, e := range t.Events {
+		if t.Push == nil && e == "push" {
+			t.Push = &PushFilter{}
+		}
+		if t.Dispatch == nil && e == "workflow_dispatch" {
+			t.Dispatch = &Dispatch{}
+		}
+	}
+	return t
+}
+
+func (p *parser) pushFilter(n *yaml.Node) *PushFilter {
+	f := &PushFilter{}
+	if resolve(n).Tag == "!!null" {
+		return f
+	}
+	list := func(dst *[]Value, name string) func(k, v *yaml.Node) {
+		return func(_, v *yaml.Node) { *dst = p.scalarList(v, "on.push."+name) }
+	}
+	p.mapping(n, "on.push", map[string]func(k, v *yaml.Node){
+		"branches":        list(&f.Branches, "branches"),
+		"branches-ignore": list(&f.BranchesIgnore, "branches-ignore"),
+		"tags":            list(&f.Tags, "tags"),
+		"tags-ignore":     list(&f.TagsIgnore, "tags-ignore"),
+		"paths":           list(&f.Paths, "paths"),
+		"paths-ignore":    list(&f.PathsIgnore, "paths-ignore"),
+		"types":           func(_, v *yaml.Node) {},
+	})
+	for _, pair := range [][2][]Value{{f.Branches, f.BranchesIgnore}, {f.Tags, f.TagsIgnore}, {f.Paths, f.PathsIgnore}} {
+		if len(pair[0]) > 0 && len(pair[1]) > 0 {
+			p.errf(pair[1][0].Pos, "syntax", "a filter and its -ignore form cannot be used together for the same event")
+		}
+	}
+	return f
+}
+
+var inputTypes = map[string]bool{"string": true, "boolean": true, "number": true, "choice": true, "environment": true}
+
+func (p *parser) dispatch(n *yaml.Node) *Dispatch {
+	d := &Dispatch{}
+	if resolve(n).Tag == "!!null" {
+		return d
+	}
+	p.mapping(n, "on.workflow_dispatch", map[string]func(k, v *yaml.Node){
+		"inputs": func(_, v *yaml.Node) {
+			p.mapping(v, "on.workflow_dispatch.inputs", map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
+				d.Inputs = append(d.Inputs, p.input(k, v))
+			}})
+		},
+	})
+	return d
+}
+
+func (p *parser) input(k, v *yaml.Node) *InputDef {
+	in := &InputDef{Name: k.Value, Pos: posOf(k), Type: "string"}
+	where := "input " + k.Value
+	var typePos Pos
+	var required Value
+	p.mapping(v, where, map[string]func(k, v *yaml.Node){
+		"description": func(_, v *yaml.Node) { in.Description = p.scalar(v, where+".description").Raw },
+		"type": func(_, v *yaml.Node) {
+			t := p.scalar(v, where+".type")
+			in.Type, typePos = t.Raw, t.Pos
+			if !inputTypes[t.Raw] {
+				p.errf(t.Pos, "inputs", "input %q has unknown type %q; expected boolean, choice, environment, number or string", in.Name, t.Raw)
+			}
+		},
+		"required":           func(_, v *yaml.Node) { required = p.scalar(v, where+".required") },
+		"default":            func(_, v *yaml.Node) { in.Default = p.scalar(v, where+".default") },
+		"deprecationMessage": func(_, v *yaml.Node) {},
+		"options": func(_, v *yaml.Node) {
+			for _, o := range p.scalarList(v, where+".options") {
+				in.Options = append(in.Options, o.Raw)
+			}
+		},
+	})
+	if required.Set {
+		b, err := strconv.ParseBool(required.Raw)
+		if err != nil {
+			p.errf(required.Pos, "inputs", "input %q: required must be true or false, not %q", in.Name, required.Raw)
+		}
+		in.Required = b
+	}
+	if in.Type == "choice" && len(in.Options) == 0 {
+		p.errf(typePos, "inputs", "input %q of type choice needs options", in.Name)
+	}
+	if in.Type != "choice" && len(in.Options) > 0 {
+		p.errf(in.Pos, "inputs", "input %q has options but its type is %s, not choice", in.Name, in.Type)
+	}
+	if in.Default.Set {
+		if err := CheckInput(in, in.Default.Raw); err != nil {
+			p.errf(in.Default.Pos, "inputs", "default of %v", err)
+		}
+	}
+	return in
+}
+
+// CheckInput checks a dispatch input value against its declaration.
+func CheckInput(in *InputDef, value string) error {
+	switch in.Type {
+	case "boolean":
+		if value != "true" && value != "false" {
+			return fmt.Errorf("input %q must be true or false, not %q", in.Name, value)
+		}
+	case "number":
+		if _, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+			return fmt.Errorf("input %q must be a number, not %q", in.Name, value)
+		}
+	case "choice":
+		for _, o := range in.Options {
+			if o == value {
+				return nil
+			}
+		}
+		return fmt.Errorf("input %q must be one of %s, not %q", in.Name, strings.Join(in.Options, ", "), value)
+	}
+	return nil
+}
+
+func (p *parser) defaults(n *yaml.Node, where string) Defaults {
+	var d Defaults
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"run": func(_, v *yaml.Node) {
+			p.mapping(v, where+".run", map[string]func(k, v *yaml.Node){
+				"shell":             func(_, v *yaml.Node) { d.Shell = p.scalar(v, where+".run.shell") },
+				"working-directory": func(_, v *yaml.Node) { d.WorkingDirectory = p.scalar(v, where+".run.working-directory") },
+			})
+		},
+	})
+	return d
+}
+
+func (p *parser) concurrency(n *yaml.Node, where string) *Concurrency {
+	c := &Concurrency{}
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		c.Group = p.scalar(n, where)
+		return c
+	}
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"group":              func(_, v *yaml.Node) { c.Group = p.scalar(v, where+".group") },
+		"cancel-in-progress": func(_, v *yaml.Node) { c.CancelInProgress = p.scalar(v, where+".cancel-in-progress") },
+	})
+	if !c.Group.Set {
+		p.errf(posOf(n), "syntax", "%s needs a group", where)
+	}
+	return c
+}
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+func (p *parser) job(k, v *yaml.Node) *Job {
+	j := &Job{ID: k.Value, Pos: posOf(k)}
+	if !jobIDPattern.MatchString(j.ID) {
+		p.errf(j.Pos, "job-id", "job id %q must start with a letter or _ and contain only letters, digits, - and _", j.ID)
+	}
+	where := "job " + j.ID
+	unsupported := func(what string) func(k, v *yaml.Node) {
+		return func(k, _ *yaml.Node) {
+			p.errf(posOf(k), "unsupported", "%s: %q is not supported by runner (%s)", where, k.Value, what)
+		}
+	}
+	p.mapping(v, where, map[string]func(k, v *yaml.Node){
+		"name":  func(_, v *yaml.Node) { j.Name = p.scalar(v, where+".name") },
+		"needs": func(_, v *yaml.Node) { j.Needs = p.scalarList(v, where+".needs") },
+		"if":    func(_, v *yaml.Node) { j.If = p.scalar(v, where+".if") },
+		"runs-on": func(_, v *yaml.Node) {
+			v = resolve(v)
+			if v.Kind == yaml.MappingNode {
+				p.mapping(v, where+".runs-on", map[string]func(k, v *yaml.Node){
+					"group":  func(_, v *yaml.Node) {},
+					"labels": func(_, v *yaml.Node) { j.RunsOn = values(p.scalarList(v, where+".runs-on.labels")) },
+				})
+				return
+			}
+			j.RunsOn = values(p.scalarList(v, where+".runs-on"))
+		},
+		"env":               func(_, v *yaml.Node) { j.Env = p.kvs(v, where+".env") },
+		"defaults":          func(_, v *yaml.Node) { j.Defaults = p.defaults(v, where+".defaults") },
+		"outputs":           func(_, v *yaml.Node) { j.Outputs = p.kvs(v, where+".outputs") },
+		"strategy":          func(_, v *yaml.Node) { j.Strategy = p.strategy(v, where+".strategy") },
+		"timeout-minutes":   func(_, v *yaml.Node) { j.TimeoutMinutes = p.scalar(v, where+".timeout-minutes") },
+		"continue-on-error": func(_, v *yaml.Node) { j.ContinueOnError = p.scalar(v, where+".continue-on-error") },
+		"concurrency":       func(_, v *yaml.Node) { j.Concurrency = p.concurrency(v, where+".concurrency") },
+		"permissions":       func(_, v *yaml.Node) {},
+		"environment":       func(_, v *yaml.Node) {},
+		"steps": func(_, v *yaml.Node) {
+			v = resolve(v)
+			if v.Kind != yaml.SequenceNode {
+				p.errf(posOf(v), "syntax", "%s.steps must be a sequence, not %s", where, kindName(v))
+				return
+			}
+			for i, s := range v.Content {
+				j.Steps = append(j.Steps, p.step(i, s, where))
+			}
+		},
+		"container": unsupported("jobs run on this machine, there is no container engine"),
+		"services":  unsupported("there is no container engine"),
+		"uses":      unsupported("reusable workflows are not supported yet"),
+		"with":      unsupported("reusable workflows are not supported yet"),
+		"secrets":   unsupported("reusable workflows are not supported yet"),
+	})
+	if len(j.RunsOn) == 0 {
+		p.errf(j.Pos, "syntax", "%s: \"runs-on\" is missing", where)
+	}
+	if len(j.Steps) == 0 {
+		p.errf(j.Pos, "syntax", "%s: \"steps\" is missing or empty", where)
+	}
+	return j
+}
+
+func values(vs []Value) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Raw
+	}
+	return out
+}
+
+func (p *parser) strategy(n *yaml.Node, where string) *Strategy {
+	s := &Strategy{Pos: posOf(n)}
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"matrix": func(_, v *yaml.Node) {
+			if p.checkMatrix(v, where+".matrix") {
+				s.Matrix = v
+			}
+		},
+		"fail-fast":    func(_, v *yaml.Node) { s.FailFast = p.scalar(v, where+".fail-fast") },
+		"max-parallel": func(_, v *yaml.Node) { s.MaxParallel = p.scalar(v, where+".max-parallel") },
+	})
+	return s
+}
+
+// checkMatrix checks the matrix's shape. Values may be expressions, which
+// are only known at run time. It reports whether the shape is right.
+func (p *parser) checkMatrix(n *yaml.Node, where string) bool {
+	before := len(p.errs)
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		if !strings.Contains(n.Value, "${{") {
+			p.errf(posOf(n), "matrix", "%s must be a mapping or an expression, not %q", where, n.Value)
+		}
+		return len(p.errs) == before
+	}
+	listOfMaps := func(k, v *yaml.Node) {
+		v = resolve(v)
+		if v.Kind == yaml.ScalarNode && strings.Contains(v.Value, "${{") {
+			return
+		}
+		if v.Kind != yaml.SequenceNode {
+			p.errf(posOf(v), "matrix", "%s.%s must be a list of mappings", where, k.Value)
+			return
+		}
+		for _, c := range v.Content {
+			if c := resolve(c); c.Kind != yaml.MappingNode && !(c.Kind == yaml.ScalarNode && strings.Contains(c.Value, "${{")) {
+				p.errf(posOf(c), "matrix", "%s.%s entries must be mappings, not %s", where, k.Value, kindName(c))
+			}
+		}
+	}
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"include": listOfMaps,
+		"exclude": listOfMaps,
+		"*": func(k, v *yaml.Node) {
+			v = resolve(v)
+			switch {
+			case v.Kind == yaml.SequenceNode:
+				if len(v.Content) == 0 {
+					p.errf(posOf(v), "matrix", "%s.%s is an empty list", where, k.Value)
+				}
+			case v.Kind == yaml.ScalarNode && strings.Contains(v.Value, "${{"):
+			default:
+				p.errf(posOf(v), "matrix", "%s.%s must be a list, not %s", where, k.Value, kindName(v))
+			}
+		},
+	})
+	return len(p.errs) == before
+}
+
+func (p *parser) step(i int, n *yaml.Node, job string) *Step {
+	s := &Step{Index: i, Pos: posOf(n)}
+	where := fmt.Sprintf("%s step %d", job, i+1)
+	sc := func(dst *Value, name string) func(k, v *yaml.Node) {
+		return func(_, v *yaml.Node) { *dst = p.scalar(v, where+"."+name) }
+	}
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"id":                sc(&s.ID, "id"),
+		"name":              sc(&s.Name, "name"),
+		"if":                sc(&s.If, "if"),
+		"run":               sc(&s.Run, "run"),
+		"shell":             sc(&s.Shell, "shell"),
+		"working-directory": sc(&s.WorkingDirectory, "working-directory"),
+		"uses":              sc(&s.Uses, "uses"),
+		"with":              func(_, v *yaml.Node) { s.With = p.kvs(v, where+".with") },
+		"env":               func(_, v *yaml.Node) { s.Env = p.kvs(v, where+".env") },
+		"continue-on-error": sc(&s.ContinueOnError, "continue-on-error"),
+		"timeout-minutes":   sc(&s.TimeoutMinutes, "timeout-minutes"),
+	})
+	switch {
+	case s.Run.Set && s.Uses.Set:
+		p.errf(s.Pos, "syntax", "%s has both \"run\" and \"uses\"; a step is one or the other", where)
+	case !s.Run.Set && !s.Uses.Set:
+		p.errf(s.Pos, "syntax", "%s needs \"run\" or \"uses\"", where)
+	case s.Uses.Set && (s.Shell.Set || s.WorkingDirectory.Set):
+		p.errf(s.Pos, "syntax", "%s: \"shell\" and \"working-directory\" only apply to \"run\" steps", where)
+	case s.Run.Set && len(s.With) > 0:
+		p.errf(s.Pos, "syntax", "%s: \"with\" only applies to \"uses\" steps", where)
+	}
+	return s
+}

@@ -1,0 +1,50 @@
+package workflow
+
+import (
+	"sort"
+	"strings"
+)
+
+// ruleUses resolves every `uses:` to a built-in and checks its `with:`.
+func ruleUses(v *validator, w *Workflow) {
+	var names []string
+	if v.opts.Builtins != nil {
+		names = v.opts.Builtins.Names()
+	}
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if !s.Uses.Set {
+				continue
+			}
+			if v.opts.Builtins == nil {
+				v.errf(s.Uses.Pos, "uses", "unknown action %q: no built-in actions are available", s.Uses.Raw)
+				continue
+			}
+			b, ok := v.opts.Builtins.Lookup(s.Uses.Raw)
+			if !ok {
+				v.errf(s.Uses.Pos, "uses", "unknown action %q; built-in actions are: %s", s.Uses.Raw, strings.Join(names, ", "))
+				continue
+			}
+			spec := b.Spec()
+			declared := map[string]bool{}
+			var inputNames []string
+			for _, in := range spec.Inputs {
+				declared[in.Name] = true
+				inputNames = append(inputNames, in.Name)
+			}
+			sort.Strings(inputNames)
+			given := map[string]bool{}
+			for _, kv := range s.With {
+				given[kv.Key] = true
+				if !declared[kv.Key] {
+					v.errf(kv.Value.Pos, "uses", "action %q has no input %q; its inputs are: %s", spec.Name, kv.Key, strings.Join(inputNames, ", "))
+				}
+			}
+			for _, in := range spec.Inputs {
+				if in.Required && in.Default == "" && !given[in.Name] {
+					v.errf(s.Uses.Pos, "uses", "action %q needs input %q", spec.Name, in.Name)
+				}
+			}
+		}
+	}
+}
