@@ -9,6 +9,8 @@ import (
 
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
 	// Connection helpers for BUILDKIT_HOST: docker-container://, kube-pod://,
 	// podman-container://, nerdctl-container://, ssh://.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -49,11 +51,26 @@ func (c *Conn) Explain(err error) error {
 	if err == nil || c.daemon == nil {
 		return err
 	}
-	// The build's error may arrive before the exit is seen.
+	// A lost connection may arrive before the exit is seen: wait for it
+	// then; any other error is the build's own.
+	var wait <-chan time.Time // nil: do not wait
+	if grpcerrors.Code(err) == codes.Unavailable {
+		wait = time.After(5 * time.Second)
+	}
 	select {
 	case <-c.daemon.Done():
 		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
-	case <-time.After(time.Second):
+	case <-wait:
+		return err
+	default:
+		if wait == nil {
+			return err
+		}
+	}
+	select {
+	case <-c.daemon.Done():
+		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
+	case <-wait:
 		return err
 	}
 }
