@@ -51,26 +51,23 @@ func (c *Conn) Explain(err error) error {
 	if err == nil || c.daemon == nil {
 		return err
 	}
-	// A lost connection may arrive before the exit is seen: wait for it
-	// then; any other error is the build's own.
-	var wait <-chan time.Time // nil: do not wait
-	if grpcerrors.Code(err) == codes.Unavailable {
-		wait = time.After(5 * time.Second)
+	explained := func() error {
+		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
 	}
 	select {
 	case <-c.daemon.Done():
-		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
-	case <-wait:
-		return err
+		return explained()
 	default:
-		if wait == nil {
-			return err
-		}
+	}
+	// A lost connection may be seen before the exit: wait for it then; any
+	// other error is the build's own.
+	if grpcerrors.Code(err) != codes.Unavailable {
+		return err
 	}
 	select {
 	case <-c.daemon.Done():
-		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
-	case <-wait:
+		return explained()
+	case <-time.After(5 * time.Second):
 		return err
 	}
 }
