@@ -48,7 +48,8 @@ type Runc struct {
 	opts RuncOptions
 }
 
-// NewRunc checks that runc can be used here: the binary and root.
+// NewRunc checks that runc can be used here (the binary, root) and removes
+// containers left in Dir by a runner that was killed.
 func NewRunc(opts RuncOptions) (*Runc, error) {
 	if opts.Runc == "" {
 		p, err := findRunc()
@@ -63,7 +64,9 @@ func NewRunc(opts RuncOptions) (*Runc, error) {
 	if opts.Dir == "" {
 		opts.Dir = DefaultDir()
 	}
-	return &Runc{opts: opts}, nil
+	r := &Runc{opts: opts}
+	r.sweep(context.Background())
+	return r, nil
 }
 
 // DefaultDir is where bundles go by default: /dev/shm/runner-containers
@@ -107,6 +110,9 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}()
 	rootfs := filepath.Join(c.bundle, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := writeOwner(c.bundle); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 	var err error
