@@ -366,3 +366,46 @@ func pidsOf(s string) []int {
 	}
 	return out
 }
+
+func TestBuildTargetFileAndNoCache(t *testing.T) {
+	d, _ := daemon(t)
+	c := connect(t, d.Addr())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("stage one\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("stage two\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+	df := filepath.Join(dir, "build", "Multi.Dockerfile")
+	os.WriteFile(df, []byte("FROM scratch AS one\nCOPY a.txt /\nFROM scratch AS two\nCOPY b.txt /\n"), 0o644)
+	archive := filepath.Join(t.TempDir(), "one.tar")
+	build := func(noCache bool) string {
+		var log syncBuffer
+		_, err := buildkit.Build(context.Background(), c, buildkit.BuildOptions{
+			Context: dir, File: df, Target: "one", Archive: archive, NoCache: noCache, Progress: &log})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		return log.String()
+	}
+	build(false)
+	art, err := registry.OpenArchive(archive, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := art.Image(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fileInImage(t, img, "a.txt"); got != "stage one\n" {
+		t.Errorf("a.txt = %q", got)
+	}
+	if got := fileInImage(t, img, "b.txt"); got != "" {
+		t.Errorf("stage two leaked in: %q", got)
+	}
+	art.Close()
+	if log := build(false); !strings.Contains(log, "CACHED") {
+		t.Errorf("second build not cached:\n%s", log)
+	}
+	if log := build(true); strings.Contains(log, "CACHED") {
+		t.Errorf("no-cache build used the cache:\n%s", log)
+	}
+}
