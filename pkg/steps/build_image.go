@@ -172,7 +172,7 @@ func buildOptions(s *Context) (buildkit.BuildOptions, error) {
 }
 
 // splitTags splits a list of tags separated by commas or white space,
-// as push-image does.
+// dropping blanks and repeats (build-image and push-image).
 func splitTags(in string) ([]string, error) {
 	var tags []string
 	seen := map[string]bool{}
