@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -31,6 +30,8 @@ type Info struct {
 	Repository string
 	// Upstream is where pushes go: a working clone's origin URL; for a bare
 	// repository, a clone without origin or a URL, the repository itself.
+	// It is kept as configured, credentials included: show it through
+	// RedactURL.
 	Upstream string
 	Bare     bool   // a bare repository (or a URL, which is cloned bare)
 	Dir      string // absolute top directory of a local repository; "" for URLs
@@ -116,9 +117,9 @@ func openLocal(p string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := git.PlainOpen(abs)
+	r, err := plainOpen(abs, false)
 	if errors.Is(err, git.ErrRepositoryNotExists) { // a directory inside a working tree
-		r, err = git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
+		r, err = plainOpen(abs, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", p, err)
@@ -148,6 +149,12 @@ func openLocal(p string) (*Repo, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return &Repo{r: r, info: info}, nil
+}
+
+// plainOpen opens a repository; linked worktrees (`git worktree add`) need
+// their common dir for refs and objects.
+func plainOpen(path string, detect bool) (*git.Repository, error) {
+	return git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: detect, EnableDotGitCommonDir: true})
 }
 
 func remoteURL(r *git.Repository, name string) string {
@@ -227,6 +234,16 @@ func (r *Repo) commit(rev string) (*object.Commit, error) {
 	return c, nil
 }
 
+// ChangedFiles opens repo (as Open does, without credentials) and returns
+// Repo.ChangedFiles(from, to): the input of on.push path filters.
+func ChangedFiles(repo, from, to string) ([]string, error) {
+	r, err := Open(context.Background(), repo, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return r.ChangedFiles(from, to)
+}
+
 // ChangedFiles lists the paths that differ between the trees of two commits
 // (both names of a rename), sorted. An empty from lists every file of to,
 // as for the first push of a branch.
@@ -272,6 +289,3 @@ func changedPaths(from, to *object.Tree) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
-
-// exists reports whether p exists.
-func exists(p string) bool { _, err := os.Lstat(p); return err == nil }

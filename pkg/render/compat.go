@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -23,13 +24,14 @@ func (e *Engine) installCompat() error {
 	cs.Update(builtins.ControlStructures)
 	origMacro, _ := cs.Get("macro")
 	origSet, _ := cs.Get("set")
-	origFor, _ := cs.Get("for")
 	for name, p := range map[string]parser.ControlStructureParser{
 		"include": e.includeParser,
+		"import":  e.importParser,
+		"from":    e.fromParser,
 		"extends": e.extendsParser,
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
-		"for":     forParser(origFor),
+		"for":     e.forParser(),
 	} {
 		if err := cs.Replace(name, p); err != nil {
 			return err
@@ -52,25 +54,47 @@ func (e *Engine) installCompat() error {
 		fnTuple:    func(args *exec.VarArgs) pyTuple { return pyTupleOf(args.Args) },
 		fnList:     newList,
 		fnDict:     newDict,
-		"range":    pyRange,
+		fnMul:      pyMul,
+		fnAdd:      pyAdd,
+		fnConcat: func(args *exec.VarArgs) string {
+			var b strings.Builder
+			for _, a := range args.Args {
+				b.WriteString(pyStr(a))
+			}
+			return b.String()
+		},
+		"range": pyRange,
 	} {
 		e.env.Context.Set(name, fn)
 	}
 
-	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 		if in.IsError() {
-			return in
+			return placeError(in, params)
 		}
 		return exec.AsValue(pyStr(in))
 	}); err != nil {
 		return err
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
+	origItems, _ := e.env.Filters.Get("items")
+	origInt, _ := e.env.Filters.Get("int")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
-		"tojson":   filterToJSON,
-		"round":    filterRound,
-		"format":   filterFormat,
+		"items":    pairsAsTuples(origItems),
+		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+			if in.IsError() {
+				return in
+			}
+			return exec.AsValue(pyStr(in))
+		},
+		"tojson":  filterToJSON,
+		"reverse": filterReverse,
+		"min":     filterMinMax(-1),
+		"max":     filterMinMax(1),
+		"int":     intFilter(origInt),
+		"round":   filterRound,
+		"format":  filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -143,6 +167,9 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		for i := range v.Len() {
 			names = append(names, v.Index(i).String())
 		}
+	}
+	if len(names) == 0 {
+		return errors.New("include of an empty list of templates")
 	}
 	loader, err := r.Loader.Inherit(names[0])
 	if err != nil {
@@ -235,6 +262,7 @@ func (e *Engine) extendsParser(p *parser.Parser, args *parser.Parser) (nodes.Con
 		}
 		return nil, args.Error(fmt.Sprintf("cannot load template %q: %v", name.Val, err), name)
 	}
+	rewrite(parent, e.display(path)) // before the child's rewrite reaches it: errors name the parent
 	p.Template.Parent = parent
 	if tok := args.MatchName("with", "without"); tok != nil && args.MatchName("context") == nil {
 		return nil, args.Error("expected 'context'", args.Current())
@@ -255,25 +283,154 @@ type macroNode struct {
 }
 
 func (n *macroNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	fn, err := exec.MacroNodeToFunc(n.macro, r)
+	fn, err := boundMacro(n.macro, r, n.max)
 	if err != nil {
-		return fmt.Errorf("macro %s: %w", n.macro.Name, err)
+		return err
 	}
-	depth, _ := r.Environment.Context.Get(callDepthKey)
-	counter, _ := depth.(*int)
-	if counter == nil {
-		counter = new(int)
+	r.Environment.Context.Set(n.macro.Name, fn)
+	return nil
+}
+
+// boundMacro makes a macro callable, counting nested calls per render.
+func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
+	fn, err := exec.MacroNodeToFunc(m, r)
+	if err != nil {
+		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
-	name, max := n.macro.Name, n.max
-	r.Environment.Context.Set(n.macro.Name, exec.Macro(func(params *exec.VarArgs) *exec.Value {
-		if *counter >= max {
+	b := budgetOf(r.Environment.Context)
+	name := m.Name
+	return func(params *exec.VarArgs) *exec.Value {
+		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
-		*counter++
-		defer func() { *counter-- }()
+		b.calls++
+		defer func() { b.calls-- }()
 		return fn(params)
-	}))
+	}, nil
+}
+
+// --- import and from: the imported template gets the same fixes.
+
+type importNode struct {
+	location *tokens.Token
+	filename nodes.Expression
+	as       string            // {% import X as as %}
+	names    map[string]string // {% from X import name as alias %}: alias -> name
+	eng      *Engine
+}
+
+func (n *importNode) Position() *tokens.Token { return n.location }
+func (n *importNode) String() string {
+	return fmt.Sprintf("import(Line=%d Col=%d)", n.location.Line, n.location.Col)
+}
+
+func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	v := r.Eval(n.filename)
+	if v.IsError() {
+		return fmt.Errorf("import name: %w", v)
+	}
+	name := v.String()
+	loader, err := r.Loader.Inherit(name)
+	if err != nil {
+		return err
+	}
+	t, err := n.eng.parse(loader, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("template not found: %s", name)
+		}
+		return err
+	}
+	macros := t.t.Macros()
+	if n.names == nil {
+		all := map[string]exec.Macro{}
+		for mname, m := range macros {
+			fn, err := boundMacro(m, r, n.eng.maxMacro)
+			if err != nil {
+				return err
+			}
+			all[mname] = fn
+		}
+		r.Environment.Context.Set(n.as, all)
+		return nil
+	}
+	for alias, mname := range n.names {
+		m, ok := macros[mname]
+		if !ok {
+			return fmt.Errorf("the template %q does not export the requested name %q", name, mname)
+		}
+		fn, err := boundMacro(m, r, n.eng.maxMacro)
+		if err != nil {
+			return err
+		}
+		r.Environment.Context.Set(alias, fn)
+	}
 	return nil
+}
+
+// skipContext consumes an optional "with context" / "without context".
+func skipContext(args *parser.Parser) error {
+	if args.MatchName("with", "without") != nil && args.MatchName("context") == nil {
+		return args.Error("expected 'context'", args.Current())
+	}
+	return nil
+}
+
+func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("as") == nil {
+		return nil, args.Error("expected 'as'", args.Current())
+	}
+	as := args.Match(tokens.Name)
+	if as == nil {
+		return nil, args.Error("expected a name after 'as'", args.Current())
+	}
+	n.as = as.Val
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'import' tag", args.Current())
+	}
+	return n, nil
+}
+
+func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e, names: map[string]string{}}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("import") == nil {
+		return nil, args.Error("expected 'import'", args.Current())
+	}
+	for {
+		name := args.Match(tokens.Name)
+		if name == nil {
+			return nil, args.Error("expected a name to import", args.Current())
+		}
+		alias := name
+		if args.MatchName("as") != nil {
+			if alias = args.Match(tokens.Name); alias == nil {
+				return nil, args.Error("expected a name after 'as'", args.Current())
+			}
+		}
+		n.names[alias.Val] = name.Val
+		if args.Match(tokens.Comma) == nil {
+			break
+		}
+	}
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'from' tag", args.Current())
+	}
+	return n, nil
 }
 
 func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
@@ -452,7 +609,83 @@ func strMethods() *exec.MethodSet[string] {
 	m["upper"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
 		return pyUpper(self), nil
 	}
+	m["join"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 || !args.Args[0].IsIterable() {
+			return nil, exec.ErrInvalidCall(errors.New("join() takes exactly one iterable argument"))
+		}
+		var parts []string
+		var bad error
+		args.Args[0].Iterate(func(_, _ int, k, _ *exec.Value) bool {
+			if !k.IsString() {
+				bad = fmt.Errorf("sequence item %d: expected str instance, %s found", len(parts), pyTypeName(k))
+				return false
+			}
+			parts = append(parts, k.String())
+			return true
+		}, func() {})
+		if bad != nil {
+			return nil, bad
+		}
+		return strings.Join(parts, self), nil
+	}
+	strip := func(trim func(string, string) string, trimSpace func(string, func(rune) bool) string) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) > 1 {
+				return nil, exec.ErrInvalidCall(errors.New("strip takes at most 1 argument"))
+			}
+			if len(args.Args) == 1 && !args.Args[0].IsNil() {
+				return trim(self, args.Args[0].String()), nil
+			}
+			return trimSpace(self, unicode.IsSpace), nil
+		}
+	}
+	m["strip"] = strip(strings.Trim, strings.TrimFunc)
+	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
+	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
 	return exec.NewMethodSet(m)
+}
+
+// intFilter is gonja's int, with Python's int(True) == 1.
+func intFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsBool() {
+			if in.Bool() {
+				return exec.AsValue(1)
+			}
+			return exec.AsValue(0)
+		}
+		return orig(e, in, params)
+	}
+}
+
+// filterReverse is Jinja2's reverse: the items backwards (gonja's sorts
+// them in descending order).
+func filterReverse(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	switch {
+	case in.IsError():
+		return in
+	case in.IsString():
+		r := []rune(in.String())
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return exec.AsValue(string(r))
+	case in.IsList():
+		items := listOf(in)
+		out := make([]any, len(items))
+		for i, x := range items {
+			out[len(items)-1-i] = x
+		}
+		return exec.AsValue(out)
+	case in.IsDict():
+		keys := in.Keys() // sorted: gonja does not keep insertion order
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[len(keys)-1-i] = k.Interface()
+		}
+		return exec.AsValue(out)
+	}
+	return exec.AsValue(fmt.Errorf("'%s' object is not reversible", pyTypeName(in)))
 }
 
 // filterFormat is Jinja2's format filter: value % args.
@@ -471,12 +704,31 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 
 const loopItem = "__runner_item"
 
-func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
+// iterationNode starts every loop body: it counts the render's loop
+// iterations and stops the render past the limit.
+type iterationNode struct {
+	location *tokens.Token
+	max      int
+}
+
+func (n *iterationNode) Position() *tokens.Token { return n.location }
+func (n *iterationNode) String() string          { return "loop-budget" }
+
+func (n *iterationNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	b := budgetOf(r.Environment.Context)
+	b.iterations++
+	if b.iterations > n.max {
+		return fmt.Errorf("%w: more than %d loop iterations", ErrTooLarge, n.max)
+	}
+	return nil
+}
+
+func (e *Engine) forParser() parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
-			return orig(p, args)
-		}
 		at := args.Current()
+		if at == nil || at.Line == 0 {
+			at = p.Current()
+		}
 		var names []string
 		for {
 			name := args.Match(tokens.Name)
@@ -492,9 +744,12 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 			return nil, args.Error("expected keyword 'in'", args.Current())
 		}
 		cs := &controlStructures.ForControlStructure{}
-		if len(names) == 2 {
+		switch len(names) {
+		case 1:
+			cs.Key = names[0]
+		case 2:
 			cs.Key, cs.Value = names[0], names[1]
-		} else {
+		default:
 			cs.Key = loopItem
 		}
 		obj, err := args.ParseExpression()
@@ -527,12 +782,14 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 				return nil, endargs.Error("arguments not allowed here", endargs.Current())
 			}
 		}
+		prefix := []nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "for", ControlStructure: &iterationNode{location: at, max: e.opts.MaxIterations}}}
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
 			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
-			body.Nodes = append([]nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack}}, body.Nodes...)
+			prefix = append(prefix, &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack})
 		}
+		body.Nodes = append(prefix, body.Nodes...)
 		return cs, nil
 	}
 }

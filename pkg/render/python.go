@@ -27,9 +27,17 @@ func pyTupleOf(args []*exec.Value) pyTuple {
 
 func (t pyTuple) String() string { return pyRepr(exec.AsValue(t)) }
 
-func isInt(v *exec.Value) bool  { return v.IsInteger() || v.IsBool() }
-func isNum(v *exec.Value) bool  { return v.IsNumber() || v.IsBool() }
-func asInt(v *exec.Value) int64 { return int64(v.Integer()) }
+func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() }
+func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() }
+func asInt(v *exec.Value) int64 {
+	if v.IsBool() {
+		if v.Bool() {
+			return 1
+		}
+		return 0
+	}
+	return int64(v.Integer())
+}
 
 func asFloat(v *exec.Value) float64 {
 	if v.IsBool() {

@@ -17,6 +17,9 @@ const (
 	fnTuple    = "__runner_tuple"
 	fnList     = "__runner_list"
 	fnDict     = "__runner_dict"
+	fnMul      = "__runner_mul"
+	fnAdd      = "__runner_add"
+	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
 
@@ -26,6 +29,9 @@ var (
 		tokens.FloorDivision: fnFloorDiv,
 		tokens.Division:      fnTrueDiv,
 		tokens.Modulo:        fnMod,
+		tokens.Multiply:      fnMul,
+		tokens.Addition:      fnAdd,
+		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
 	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
@@ -43,8 +49,8 @@ var (
 // so the walk goes through reflection and swaps nodes through unsafe
 // pointers of those fields; it only ever stores nodes.Expression values
 // into fields of that type.
-func rewrite(root *nodes.Template) map[int]int {
-	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}}
+func rewrite(root *nodes.Template, file string) map[int]int {
+	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}, file: file}
 	w.walk(reflect.ValueOf(&root).Elem())
 	return w.cols
 }
@@ -52,6 +58,7 @@ func rewrite(root *nodes.Template) map[int]int {
 type walker struct {
 	seen map[uintptr]bool
 	cols map[int]int
+	file string // the template's name, for error places
 }
 
 func (w *walker) mark(t *tokens.Token) {
@@ -87,9 +94,9 @@ func (w *walker) walk(v reflect.Value) {
 		switch n := v.Interface().(type) {
 		case *nodes.Output:
 			w.mark(n.Start)
-			n.Expression = printed(n.Expression)
+			n.Expression = printed(n.Expression, w.file)
 			if n.Alternative != nil {
-				n.Alternative = printed(n.Alternative)
+				n.Alternative = printed(n.Alternative, w.file)
 			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
@@ -175,14 +182,20 @@ func call(at *tokens.Token, fn string, args ...nodes.Expression) *nodes.Call {
 	return &nodes.Call{Location: at, Func: &nodes.Name{Name: &name}, Args: args, Kwargs: map[string]nodes.Expression{}}
 }
 
-// printed wraps an output expression so it prints like Python's str().
-func printed(e nodes.Expression) nodes.Expression {
+// printed wraps an output expression so it prints like Python's str(),
+// and so that its errors carry the file and the expression's line:col.
+func printed(e nodes.Expression, file string) nodes.Expression {
 	if f, ok := e.(*nodes.FilteredExpression); ok && len(f.Filters) > 0 && f.Filters[len(f.Filters)-1].Name == filterStr {
 		return e
 	}
 	at := e.Position()
+	args := []nodes.Expression{
+		&nodes.String{Location: at, Val: file},
+		&nodes.Integer{Location: at, Val: at.Line},
+		&nodes.Integer{Location: at, Val: at.Col},
+	}
 	return &nodes.FilteredExpression{
 		Expression: e,
-		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Kwargs: map[string]nodes.Expression{}}},
+		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
 }
