@@ -305,8 +305,45 @@ func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
 		}
 		b.calls++
 		defer func() { b.calls-- }()
+		if err := bindDefaults(m, r, params); err != nil {
+			return exec.AsValue(err)
+		}
 		return fn(params)
 	}, nil
+}
+
+// bindDefaults evaluates the defaults of the parameters a call leaves out,
+// left to right with the earlier parameters visible, as Jinja2 does
+// (`{% macro m(a, b=a) %}`); gonja would evaluate them without those.
+func bindDefaults(m *nodes.Macro, r *exec.Renderer, params *exec.VarArgs) error {
+	if len(params.Args) >= len(m.Kwargs) {
+		return nil
+	}
+	if params.KwArgs == nil {
+		params.KwArgs = map[string]*exec.Value{}
+	}
+	scope := r.Inherit()
+	for i, p := range m.Kwargs {
+		key := r.Eval(p.Key)
+		if key.IsError() {
+			return key
+		}
+		name := key.String()
+		switch v, ok := params.KwArgs[name]; {
+		case i < len(params.Args):
+			scope.Environment.Context.Set(name, params.Args[i])
+		case ok:
+			scope.Environment.Context.Set(name, v)
+		default:
+			v := scope.Eval(p.Value)
+			if v.IsError() {
+				return fmt.Errorf("macro %s, default of %s: %w", m.Name, name, v)
+			}
+			params.KwArgs[name] = v
+			scope.Environment.Context.Set(name, v)
+		}
+	}
+	return nil
 }
 
 // --- import and from: the imported template gets the same fixes.
@@ -442,6 +479,15 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		m, ok := cs.(*controlStructures.MacroControlStructure)
 		if !ok {
 			return cs, nil
+		}
+		// Jinja2 macros take extra arguments when their body uses varargs
+		// or kwargs; gonja wants *varargs / **kwargs in the signature.
+		used := namesUsed(m.Wrapper)
+		if m.VarArgsName == "" && used["varargs"] {
+			m.VarArgsName = "varargs"
+		}
+		if m.KwArgsName == "" && used["kwargs"] {
+			m.KwArgsName = "kwargs"
 		}
 		return &macroNode{ControlStructure: cs, macro: m.Macro, max: e.maxMacro}, nil
 	}

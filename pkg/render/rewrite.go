@@ -199,3 +199,43 @@ func printed(e nodes.Expression, file string) nodes.Expression {
 		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
 }
+
+// namesUsed lists the variable names a syntax tree reads.
+func namesUsed(root any) map[string]bool {
+	used := map[string]bool{}
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			if n, ok := v.Interface().(*nodes.Name); ok && n.Name != nil {
+				used[n.Name.Val] = true
+			}
+			if el := v.Elem(); el.Kind() == reflect.Struct && walkable(el.Type()) {
+				walk(el)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(settable(v.Field(i)))
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(settable(v.Index(i)))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		}
+	}
+	walk(reflect.ValueOf(root))
+	return used
+}
