@@ -72,6 +72,11 @@ func (e *Engine) installCompat() error {
 		if in.IsError() {
 			return placeError(in, params)
 		}
+		if e.opts.Lenient && in.IsNil() {
+			// gonja gives undefined names as nil: print them as Jinja2's
+			// Undefined (empty), at the price of None printing empty too
+			return exec.AsValue("")
+		}
 		return exec.AsValue(pyStr(in))
 	}); err != nil {
 		return err
