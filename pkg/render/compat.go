@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"strconv"
@@ -32,6 +33,7 @@ func (e *Engine) installCompat() error {
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
 		"for":     e.forParser(),
+		"call":    callParser,
 	} {
 		if err := cs.Replace(name, p); err != nil {
 			return err
@@ -843,4 +845,89 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		body.Nodes = append(prefix, body.Nodes...)
 		return cs, nil
 	}
+}
+
+// --- call: `{% call(a, b) m() %}` passes arguments to caller(), as in Jinja2.
+
+type callNode struct {
+	location *tokens.Token
+	params   []string
+	call     *nodes.Call
+	body     *nodes.Wrapper
+}
+
+func (n *callNode) Position() *tokens.Token { return n.location }
+func (n *callNode) String() string {
+	return fmt.Sprintf("call(Line=%d Col=%d)", n.location.Line, n.location.Col)
+}
+
+func (n *callNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	caller := func(va *exec.VarArgs) *exec.Value {
+		if len(va.Args) > len(n.params) {
+			return exec.AsValue(fmt.Errorf("caller() takes %d arguments, %d given", len(n.params), len(va.Args)))
+		}
+		var buf strings.Builder
+		sub := r.Inherit()
+		sub.Output = &buf
+		for i, name := range n.params {
+			var v any
+			if i < len(va.Args) {
+				v = va.Args[i]
+			}
+			if kw, ok := va.KwArgs[name]; ok {
+				v = kw
+			}
+			sub.Environment.Context.Set(name, v)
+		}
+		if err := sub.ExecuteWrapper(n.body); err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsSafeValue(buf.String())
+	}
+	// gonja's macros pick the caller up from this slot (see exec.MacroNodeToFunc)
+	r.Environment.Context.Set("__gonja_caller__", caller)
+	result := r.Eval(n.call)
+	r.Environment.Context.Set("__gonja_caller__", nil)
+	if result.IsError() {
+		return fmt.Errorf("call: %w", result)
+	}
+	_, err := io.WriteString(r.Output, result.String())
+	return err
+}
+
+func callParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &callNode{location: p.Current()}
+	if args.Match(tokens.LeftParenthesis) != nil {
+		for args.Match(tokens.RightParenthesis) == nil {
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a caller argument name", args.Current())
+			}
+			n.params = append(n.params, name.Val)
+			if args.Match(tokens.Comma) == nil && args.Current(tokens.RightParenthesis) == nil {
+				return nil, args.Error("expected ',' or ')'", args.Current())
+			}
+		}
+	}
+	expr, err := args.ParseExpression()
+	if err != nil {
+		return nil, err
+	}
+	call, ok := expr.(*nodes.Call)
+	if !ok {
+		return nil, args.Error("expected a macro call after {% call %}", args.Current())
+	}
+	n.call = call
+	if !args.End() {
+		return nil, args.Error("malformed 'call' tag", args.Current())
+	}
+	body, endargs, err := p.WrapUntil("endcall")
+	if err != nil {
+		return nil, err
+	}
+	if !endargs.End() {
+		return nil, endargs.Error("endcall takes no arguments", endargs.Current())
+	}
+	n.body = body
+	return n, nil
 }
