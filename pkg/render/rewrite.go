@@ -34,6 +34,7 @@ var (
 		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
+	nodeType       = reflect.TypeFor[nodes.Node]()
 	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
 	// the package of gonja's built-in control structures
 	controlStructuresPkg = "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -77,7 +78,9 @@ func (w *walker) walk(v reflect.Value) {
 		if v.IsNil() {
 			return
 		}
-		if v.Type() == expressionType {
+		// expressions also sit in fields typed nodes.Node (an index, an
+		// attribute's object): every replacement is both
+		if v.Type() == expressionType || v.Type() == nodeType {
 			if repl := w.replace(v.Elem()); repl != nil {
 				v.Set(reflect.ValueOf(repl))
 			}
@@ -100,6 +103,12 @@ func (w *walker) walk(v reflect.Value) {
 			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
+		case *nodes.Call:
+			// gonja's parser leaves the receiver unset for a method of a
+			// parenthesized expression: `('a' ~ 'b').upper()`
+			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent == nil {
+				n.Parent = ga.Node
+			}
 		}
 		el := v.Elem()
 		if el.Kind() == reflect.Struct && walkable(el.Type()) {
