@@ -58,6 +58,8 @@ func (e *Engine) installCompat() error {
 		fnDict:     newDict,
 		fnMul:      pyMul,
 		fnAdd:      pyAdd,
+		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
+		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
 		fnConcat: func(args *exec.VarArgs) string {
 			var b strings.Builder
 			for _, a := range args.Args {

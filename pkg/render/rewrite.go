@@ -19,6 +19,8 @@ const (
 	fnDict     = "__runner_dict"
 	fnMul      = "__runner_mul"
 	fnAdd      = "__runner_add"
+	fnEq       = "__runner_eq"
+	fnNe       = "__runner_ne"
 	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
@@ -31,6 +33,8 @@ var (
 		tokens.Modulo:        fnMod,
 		tokens.Multiply:      fnMul,
 		tokens.Addition:      fnAdd,
+		tokens.Equals:        fnEq,
+		tokens.Ne:            fnNe,
 		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
