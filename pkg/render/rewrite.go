@@ -20,6 +20,7 @@ const (
 	fnMul      = "__runner_mul"
 	fnAdd      = "__runner_add"
 	fnEq       = "__runner_eq"
+	fnNot      = "__runner_not"
 	fnNe       = "__runner_ne"
 	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
@@ -168,6 +169,8 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 			return nil
 		}
 		return call(x.Operator.Token, name, x.Left, x.Right)
+	case *nodes.Negation:
+		return call(x.Operator, fnNot, x.Term)
 	case *nodes.Tuple:
 		return call(x.Location, fnTuple, x.Val...)
 	case *nodes.List:
