@@ -89,6 +89,7 @@ func (e *Engine) installCompat() error {
 	origDictSort, _ := e.env.Filters.Get("dictsort")
 	origItems, _ := e.env.Filters.Get("items")
 	origInt, _ := e.env.Filters.Get("int")
+	origDefault, _ := e.env.Filters.Get("default")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
 		"items":    pairsAsTuples(origItems),
@@ -103,6 +104,8 @@ func (e *Engine) installCompat() error {
 		"min":     filterMinMax(-1),
 		"max":     filterMinMax(1),
 		"int":     intFilter(origInt),
+		"default": e.defaultFilter(origDefault),
+		"d":       e.defaultFilter(origDefault),
 		"round":   filterRound,
 		"format":  filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
@@ -860,6 +863,22 @@ func pyIndex(find func(s, sub string) int, name string) exec.Method[string] {
 			return nil, errors.New("substring not found")
 		}
 		return len([]rune(self[:i])), nil
+	}
+}
+
+// defaultFilter keeps None, as Jinja2's default does unless boolean is
+// true: gonja replaces it. Undefined values reach the filter as errors in
+// strict mode; in lenient mode they are nil like None, so it cannot tell.
+func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		boolean := len(params.Args) > 1 && params.Args[1].IsTrue()
+		if v, ok := params.KwArgs["boolean"]; ok {
+			boolean = v.IsTrue()
+		}
+		if in.IsNil() && !boolean && !e.opts.Lenient {
+			return in
+		}
+		return orig(ev, in, params)
 	}
 }
 
