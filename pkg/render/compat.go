@@ -125,6 +125,11 @@ func (e *Engine) installCompat() error {
 	}); err != nil {
 		return err
 	}
+	if err := e.env.Tests.Replace("escaped", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return in.Safe, nil
+	}); err != nil {
+		return err
+	}
 	methods := e.env.Methods // a copy: the struct holds pointers to gonja's sets
 	methods.Str = strMethods()
 	methods.List = listMethods()
