@@ -76,3 +76,25 @@ func TestRenderCmd(t *testing.T) {
 		t.Errorf("failed render changed the -o file: %q", b)
 	}
 }
+
+func TestRenderCmdStdinAndLenient(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "t.j2"), []byte("{{ a }}-{{ missing }}\n"), 0o644)
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	cmd := newRenderCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetIn(bytes.NewBufferString("a: from-stdin\n"))
+	cmd.SetArgs([]string{"t.j2", "-", "--format", "yaml", "--undefined"})
+	if err := cmd.Execute(); err != nil || out.String() != "from-stdin-\n" {
+		t.Errorf("stdin yaml, lenient: %q %v", out.String(), err)
+	}
+	cmd = newRenderCmd()
+	cmd.SetIn(bytes.NewBufferString("{}"))
+	cmd.SetArgs([]string{"t.j2", "-"})
+	if err := cmd.Execute(); err == nil {
+		t.Error("stdin without --format: want a usage error")
+	}
+}

@@ -27,6 +27,9 @@ type Options struct {
 	MaxDepth int
 	// MaxTemplateBytes refuses larger template files. Default 16 MiB.
 	MaxTemplateBytes int64
+	// Lenient renders undefined variables as empty text, like jinjanate
+	// --undefined. Default false: an undefined variable is an error.
+	Lenient bool
 	// MaxNesting refuses templates whose blocks or brackets nest deeper.
 	// Default 200.
 	MaxNesting int
@@ -93,7 +96,7 @@ func New(opts Options) (*Engine, error) {
 
 	cfg := config.New()
 	cfg.KeepTrailingNewline = true
-	cfg.StrictUndefined = true
+	cfg.StrictUndefined = !opts.Lenient
 	cfg.AutoEscape = false
 
 	e := &Engine{opts: opts, maxMacro: maxMacro, cfg: cfg}

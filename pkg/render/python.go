@@ -450,3 +450,53 @@ func pyRange(args *exec.VarArgs) ([]int, error) {
 	}
 	return out, nil
 }
+
+// pyEqual is Python's ==: numbers (and bools) by value, a tuple never
+// equals a list, containers item by item.
+func pyEqual(a, b *exec.Value) bool {
+	a, b = exec.ToValue(a.Val), exec.ToValue(b.Val)
+	switch {
+	case a.IsNil() || b.IsNil():
+		return a.IsNil() && b.IsNil()
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return asInt(a) == asInt(b)
+		}
+		return asFloat(a) == asFloat(b)
+	case a.IsString() || b.IsString():
+		return a.IsString() && b.IsString() && a.String() == b.String()
+	case a.IsList() && b.IsList():
+		_, ta := a.Interface().(pyTuple)
+		_, tb := b.Interface().(pyTuple)
+		if ta != tb {
+			return false
+		}
+		x, y := listOf(a), listOf(b)
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !pyEqual(exec.ToValue(x[i]), exec.ToValue(y[i])) {
+				return false
+			}
+		}
+		return true
+	case a.IsDict() && b.IsDict():
+		x, okx := reflect.Indirect(reflect.ValueOf(a.Interface())).Interface().(map[string]any)
+		y, oky := reflect.Indirect(reflect.ValueOf(b.Interface())).Interface().(map[string]any)
+		if !okx || !oky {
+			return a.EqualValueTo(b)
+		}
+		if len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !pyEqual(exec.ToValue(v), exec.ToValue(w)) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.EqualValueTo(b)
+}

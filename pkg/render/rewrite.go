@@ -19,6 +19,9 @@ const (
 	fnDict     = "__runner_dict"
 	fnMul      = "__runner_mul"
 	fnAdd      = "__runner_add"
+	fnEq       = "__runner_eq"
+	fnNot      = "__runner_not"
+	fnNe       = "__runner_ne"
 	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
@@ -31,9 +34,12 @@ var (
 		tokens.Modulo:        fnMod,
 		tokens.Multiply:      fnMul,
 		tokens.Addition:      fnAdd,
+		tokens.Equals:        fnEq,
+		tokens.Ne:            fnNe,
 		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
+	nodeType       = reflect.TypeFor[nodes.Node]()
 	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
 	// the package of gonja's built-in control structures
 	controlStructuresPkg = "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -77,7 +83,9 @@ func (w *walker) walk(v reflect.Value) {
 		if v.IsNil() {
 			return
 		}
-		if v.Type() == expressionType {
+		// expressions also sit in fields typed nodes.Node (an index, an
+		// attribute's object): every replacement is both
+		if v.Type() == expressionType || v.Type() == nodeType {
 			if repl := w.replace(v.Elem()); repl != nil {
 				v.Set(reflect.ValueOf(repl))
 			}
@@ -100,6 +108,12 @@ func (w *walker) walk(v reflect.Value) {
 			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
+		case *nodes.Call:
+			// gonja's parser leaves the receiver unset for a method of a
+			// parenthesized expression: `('a' ~ 'b').upper()`
+			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent == nil {
+				n.Parent = ga.Node
+			}
 		}
 		el := v.Elem()
 		if el.Kind() == reflect.Struct && walkable(el.Type()) {
@@ -155,6 +169,8 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 			return nil
 		}
 		return call(x.Operator.Token, name, x.Left, x.Right)
+	case *nodes.Negation:
+		return call(x.Operator, fnNot, x.Term)
 	case *nodes.Tuple:
 		return call(x.Location, fnTuple, x.Val...)
 	case *nodes.List:
@@ -198,4 +214,44 @@ func printed(e nodes.Expression, file string) nodes.Expression {
 		Expression: e,
 		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
+}
+
+// namesUsed lists the variable names a syntax tree reads.
+func namesUsed(root any) map[string]bool {
+	used := map[string]bool{}
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			if n, ok := v.Interface().(*nodes.Name); ok && n.Name != nil {
+				used[n.Name.Val] = true
+			}
+			if el := v.Elem(); el.Kind() == reflect.Struct && walkable(el.Type()) {
+				walk(el)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(settable(v.Field(i)))
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(settable(v.Index(i)))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		}
+	}
+	walk(reflect.ValueOf(root))
+	return used
 }
