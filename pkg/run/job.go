@@ -224,7 +224,9 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	}
 	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
 	defer jr.log.close()
-	jr.trackingID = fmt.Sprintf("runner_%d_%s", r.id, unsafeName.ReplaceAllString(jr.key, "_"))
+	// Unique across processes and runs: run numbers repeat between state
+	// directories, and a collision would kill another run's processes.
+	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, unsafeName.ReplaceAllString(jr.key, "_"))
 	// Background processes a step left behind end with the job, as on GitHub.
 	defer killTracked(jr.trackingID, r.opts.KillGrace)
 
