@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc chromium
+APT_PKGS  ?= git bash curl python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc chromium
 
 export CGO_ENABLED ?= 0
 
