@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,15 +164,39 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdin = nil
-	cmd.Stdout = out
-	cmd.Stderr = out
+	// Our own pipe rather than exec's: after the script exits we read
+	// everything it wrote, and stop waiting only when the pipe has gone
+	// quiet (a background child may keep it open for the rest of the job).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	cmd.Stdout = pw
+	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A background child may hold stdout open after the script exits; do
-	// not wait for it (it is killed when the job ends).
-	cmd.WaitDelay = 200 * time.Millisecond
 	if err := cmd.Start(); err != nil {
+		pw.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	pw.Close()
+	var lastRead atomic.Int64
+	lastRead.Store(time.Now().UnixNano())
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := pr.Read(buf)
+			if n > 0 {
+				lastRead.Store(time.Now().UnixNano())
+				out.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
@@ -186,10 +211,21 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 		case <-exited:
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	close(exited)
-	if errors.Is(err, exec.ErrWaitDelay) {
-		err = nil
+	// Stop after 200 ms of silence, or 3 s at most if a background
+	// child keeps writing.
+	const quiet, most = 200 * time.Millisecond, 3 * time.Second
+	giveUp := time.Now().Add(most)
+	for drained := false; !drained; {
+		select {
+		case <-copied:
+			drained = true
+		case <-time.After(20 * time.Millisecond):
+			if time.Since(time.Unix(0, lastRead.Load())) > quiet || time.Now().After(giveUp) {
+				_ = pr.SetReadDeadline(time.Now())
+			}
+		}
 	}
 	if ctx.Err() != nil {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)

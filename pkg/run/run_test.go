@@ -468,3 +468,33 @@ jobs:
 		}
 	}
 }
+
+// Everything a step prints before it exits reaches the log, and a
+// background child that keeps stdout open does not hold the step.
+func TestOutputCompleteAndNotHeldByBackground(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          for i in $(seq 1 20000); do echo "line $i"; done
+          echo last-line
+      - run: |
+          sleep 300 &
+          echo started-background
+      - run: echo next-step
+`, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("%s\n%s", res.Conclusion, out)
+	}
+	for _, want := range []string{"| line 1\n", "| line 19999\n", "| last-line\n", "started-background", "next-step"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "| line "); n != 20000 {
+		t.Errorf("%d of 20000 lines arrived", n)
+	}
+}
