@@ -28,6 +28,8 @@ func main() {
 		newExecCmd(),
 		newPlanCmd(),
 		newEvalCmd(),
+		newServeCmd(),
+		newDispatchCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
