@@ -132,8 +132,20 @@ func runJSON(r *store.Run) map[string]any {
 		"repository": repoPayload(r.Repo), "message": nullable(r.Message), "inputs": jsonMap(r.Inputs),
 		"previous_attempt_run_id": nullable(strconv.FormatInt(r.RerunOf, 10)), "concurrency_group": nullable(r.Group),
 		"url": fmt.Sprintf("/api/runs/%d", r.ID), "html_url": fmt.Sprintf("/runs/%d", r.ID),
-		"logs_url": fmt.Sprintf("/api/runs/%d/logs", r.ID),
+		"logs_url": fmt.Sprintf("/api/runs/%d/logs", r.ID), "duration_ms": duration(r),
 	}
+}
+
+// duration is how long a run ran (so far); nil before it started.
+func duration(r *store.Run) any {
+	if r.Started.IsZero() {
+		return nil
+	}
+	end := time.Now()
+	if r.Status == store.Completed {
+		end = r.Updated
+	}
+	return end.Sub(r.Started).Milliseconds()
 }
 
 func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {

@@ -18,9 +18,8 @@ async function post(url, body) {
   if (!r.ok) { try { msg = (await r.json()).message; } catch (e) { msg = r.statusText; } }
   return { ok: r.ok, status: r.status, msg, location: r.headers.get("Location") };
 }
-function fmtDur(a, b) {
-  if (!a) return "";
-  const ms = (b ? new Date(b) : new Date()) - new Date(a);
+function fmtDur(ms) {
+  if (ms == null) return "";
   return ms < 60000 ? (ms / 1000).toFixed(1) + "s" : Math.floor(ms / 60000) + "m" + Math.round(ms % 60000 / 1000) + "s";
 }
 function state(x) { return x.status === "completed" ? (x.conclusion || "completed") : x.status; }
@@ -34,7 +33,7 @@ async function indexPage() {
       el("td", {}, el("a", { href: "/runs/" + r.id }, r.name)),
       el("td", {}, r.event), el("td", {}, (r.head_sha || "").slice(0, 7)),
       el("td", { class: "status " + state(r) }, state(r)),
-      el("td", {}, fmtDur(r.run_started_at, r.status === "completed" ? r.updated_at : null)),
+      el("td", {}, fmtDur(r.duration_ms)),
       el("td", {}, new Date(r.created_at).toLocaleString()))));
   }
   async function loadWorkflows() {
@@ -119,7 +118,7 @@ async function runPage() {
     $("#title").textContent = run.name + " #" + run.id + (run.run_attempt > 1 ? " (attempt " + run.run_attempt + ")" : "");
     const st = state(run);
     $("#summary").replaceChildren(el("span", { class: "status " + st, id: "run-status" }, st), " · " + run.event + " · " + (run.head_branch || "") + " " + (run.head_sha || "").slice(0, 7) +
-      " · " + fmtDur(run.run_started_at, run.status === "completed" ? run.updated_at : null) + (run.message ? " · " + run.message : ""));
+      " · " + fmtDur(run.duration_ms) + (run.message ? " · " + run.message : ""));
     $("#cancel").disabled = run.status === "completed";
     $("#rerun").disabled = $("#rerun-failed").disabled = run.status !== "completed";
     drawGraph();
