@@ -114,7 +114,8 @@ func TestDispatch(t *testing.T) {
 
 // 100 dispatches at once: 100 runs, each recorded once and finished.
 func TestConcurrentDispatch(t *testing.T) {
-	s := start(t, serve.Config{Capacity: 4}, birds(t, nil), 0)
+	one := "on:\n  workflow_dispatch:\n    inputs:\n      who: {required: true}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"hello ${{ inputs.who }} \"\n"
+	s := start(t, serve.Config{Capacity: 8}, birds(t, map[string]string{".github/workflows/one.yaml": one}), 0)
 	const n = 100
 	ids := make([]int, n)
 	var wg sync.WaitGroup
@@ -122,7 +123,7 @@ func TestConcurrentDispatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, resp, body := s.dispatch(t, "hello.yaml", map[string]any{"who": fmt.Sprintf("w%d", i)})
+			id, resp, body := s.dispatch(t, "one.yaml", map[string]any{"who": fmt.Sprintf("w%d", i)})
 			if resp.StatusCode != 204 {
 				t.Errorf("dispatch %d: %s %s", i, resp.Status, body)
 			}
