@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash python3
+APT_PKGS  ?= git bash python3 chromium
 
 export CGO_ENABLED ?= 0
 
