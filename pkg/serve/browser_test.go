@@ -80,10 +80,17 @@ func TestBrowserUI(t *testing.T) {
 			t.Fatalf("browser: %s: %v", what, err)
 		}
 	}
+	// poll waits for js to be true; a navigation meanwhile restarts it.
 	poll := func(what, js string, timeout time.Duration) {
 		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout)))
-		check(what, err)
+		deadline := time.Now().Add(timeout)
+		for {
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(time.Until(deadline))))
+			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "navigated") {
+				check(what, err)
+				return
+			}
+		}
 	}
 	check("fill the dispatch form", chromedp.Do(ctx,
 		chromedp.Navigate(s.URL+"/"),
