@@ -80,16 +80,18 @@ func TestBrowserUI(t *testing.T) {
 			t.Fatalf("browser: %s: %v", what, err)
 		}
 	}
-	// poll waits for js to be true; a navigation meanwhile restarts it.
+	// poll waits for js to be true; a navigation meanwhile (the page's
+	// execution context goes away) restarts it.
 	poll := func(what, js string, timeout time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		for {
 			_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(time.Until(deadline))))
-			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "navigated") {
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 				check(what, err)
 				return
 			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	check("fill the dispatch form", chromedp.Do(ctx,
