@@ -65,9 +65,10 @@ cancelled, 2 the server refused the request.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			msg := apiMessage(resp)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusNoContent {
-				return &exitError{code: 2, err: fmt.Errorf("%s: %s", resp.Status, apiMessage(resp))}
+				return &exitError{code: 2, err: fmt.Errorf("%s: %s", resp.Status, msg)}
 			}
 			loc := resp.Header.Get("Location")
 			fmt.Fprintf(os.Stderr, "queued %s%s\n", server, strings.Replace(loc, "/api/runs/", "/runs/", 1))
