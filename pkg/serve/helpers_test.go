@@ -128,14 +128,15 @@ func (s *testServer) dispatch(t testing.TB, wf string, inputs map[string]any) (i
 }
 
 type runJSON struct {
-	ID         int     `json:"id"`
-	Name       string  `json:"name"`
-	Event      string  `json:"event"`
-	Status     string  `json:"status"`
-	Conclusion *string `json:"conclusion"`
-	Message    *string `json:"message"`
-	HeadSHA    string  `json:"head_sha"`
-	RunAttempt int     `json:"run_attempt"`
+	ID         int               `json:"id"`
+	Name       string            `json:"name"`
+	Event      string            `json:"event"`
+	Status     string            `json:"status"`
+	Conclusion *string           `json:"conclusion"`
+	Message    *string           `json:"message"`
+	HeadSHA    string            `json:"head_sha"`
+	RunAttempt int               `json:"run_attempt"`
+	Inputs     map[string]string `json:"inputs"`
 	Jobs       []struct {
 		Name       string  `json:"name"`
 		Status     string  `json:"status"`
