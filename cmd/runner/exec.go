@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
@@ -23,7 +24,7 @@ import (
 func newExecCmd() *cobra.Command {
 	var (
 		event, eventFile, repo, state, secretFile string
-		inputs, secrets, vars                     []string
+		inputs, secrets, vars, mirrors            []string
 		jobs                                      int
 		jsonOut, keep                             bool
 	)
@@ -43,6 +44,14 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			path, err := findWorkflow(args[0], localDir(repoDir))
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			if len(mirrors) > 0 {
+				if _, err := registry.ParseMirrors(mirrors...); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				// Steps (build-image, push-image, test-image) read the
+				// mirrors from their environment, like any other setting.
+				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
 			}
 			builtins := steps.Default()
 			w, err := loadWorkflow(path, builtins)
@@ -136,6 +145,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.IntVar(&jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
 	f.BoolVar(&jsonOut, "json", false, "print zerolog JSON events")
 	f.StringVar(&state, "state", ".runner", "state directory: run records, caches")
+	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&keep, "keep-workspaces", false, "keep each job's workspace after the run")
 	return cmd
 }

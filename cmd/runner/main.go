@@ -28,6 +28,11 @@ func main() {
 		newExecCmd(),
 		newPlanCmd(),
 		newEvalCmd(),
+		newActionsCmd(),
+		newRenderCmd(),
+		newLintCmd(),
+		newValidateCmd(),
+		newRegistryCmd(),
 		newServeCmd(),
 		newDispatchCmd(),
 	)

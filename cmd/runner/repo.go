@@ -2,34 +2,23 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 
-	"github.com/go-git/go-git/v5"
-
+	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/run"
 )
 
-// repoInfo reads github.sha, ref and actor from the repository's HEAD.
-// A directory that is not a git repository gives an empty sha and ref.
+// repoInfo reads github.sha, ref, actor and repository from the repository
+// (a local path or a URL). A directory that is not a git repository gives
+// an empty sha and ref, so that plain scripts still run.
 func repoInfo(path string) (run.Repo, error) {
-	info := run.Repo{Path: path, Repository: "local/" + filepath.Base(path)}
-	if strings.Contains(path, "://") {
-		return info, nil
+	if !gitrepo.IsURL(path) {
+		if _, err := gitrepo.Resolve(path); err != nil {
+			return run.Repo{Path: path, Repository: "local/" + filepath.Base(path)}, nil
+		}
 	}
-	r, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true})
+	info, err := gitrepo.Resolve(path)
 	if err != nil {
-		return info, nil
+		return run.Repo{}, err
 	}
-	head, err := r.Head()
-	if err != nil {
-		return info, nil
-	}
-	info.SHA = head.Hash().String()
-	if head.Name().IsBranch() || head.Name().IsTag() {
-		info.Ref = head.Name().String()
-	}
-	if c, err := r.CommitObject(head.Hash()); err == nil {
-		info.Actor = c.Author.Name
-	}
-	return info, nil
+	return run.Repo{Path: path, SHA: info.SHA, Ref: info.Ref, Actor: info.Actor, Repository: info.Repository}, nil
 }

@@ -66,7 +66,7 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 	}
 	if !run {
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped"})
-		r.console.emit(event{Job: j.ID, Kind: "end", Step: "job skipped", Status: "skipped"})
+		r.console.emit(event{Job: j.ID, Kind: "end", Status: "skipped"})
 		return
 	}
 
@@ -205,7 +205,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.console.emit(event{Job: jr.key, Kind: "end", Step: "job " + res.Result, Status: res.Result, Duration: res.Duration})
+		r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result, Duration: res.Duration})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())
@@ -238,7 +238,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.combo.Suffix()
-	r.console.emit(event{Job: jr.key, Kind: "start", Step: res.Name})
+	r.console.emit(event{Job: jr.key, Kind: "start", Text: res.Name})
 
 	// Job-level concurrency inside one run: legs of one group take turns.
 	if j.Concurrency != nil {

@@ -65,9 +65,17 @@ func (c *console) emit(e event) {
 	}
 	switch e.Kind {
 	case "start":
-		fmt.Fprintf(c.out, "%s ▶ %s\n", c.paint("1", e.Job), c.masker.Mask(e.Step))
+		what := c.masker.Mask(e.Step)
+		if what == "" {
+			what = "job " + text
+		}
+		fmt.Fprintf(c.out, "%s ▶ %s\n", c.paint("1", e.Job), what)
 	case "end":
-		fmt.Fprintf(c.out, "%s %s %s (%s)\n", c.paint("1", e.Job), mark(e.Status, c.color), c.masker.Mask(e.Step), round(e.Duration))
+		what := c.masker.Mask(e.Step)
+		if what == "" {
+			what = "job " + e.Status
+		}
+		fmt.Fprintf(c.out, "%s %s %s (%s)\n", c.paint("1", e.Job), mark(e.Status, c.color), what, round(e.Duration))
 	default:
 		fmt.Fprintf(c.out, "%s | %s\n", c.paint("2", e.Job), text)
 	}

@@ -315,7 +315,17 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			return fmt.Errorf("%s:%d:%d: action %q needs input %q", r.w.File, s.Line, s.Col, spec.Name, in.Name)
 		}
 	}
-	full := jr.defaultEnv(s, fc)
+	// Built-ins see what a run: step sees: the process environment, the
+	// default variables and the workflow's env layers.
+	full := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			full[k] = v
+		}
+	}
+	for k, v := range jr.defaultEnv(s, fc) {
+		full[k] = v
+	}
 	for k, v := range env {
 		full[k] = v
 	}

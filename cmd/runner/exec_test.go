@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildRunner builds the runner binary once per test binary run.
+func buildRunner(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "runner")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestExecExitCodes(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := write("ok.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n")
+	fail := write("fail.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: exit 4}]\n")
+	bad := write("bad.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    needs: zz\n    steps: [{run: echo}]\n")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"exec", ok}, 0, "fine"},
+		{[]string{"exec", fail}, 1, "exit code 4"},
+		{[]string{"exec", bad}, 2, "bad.yaml:5:12: job \"a\" needs unknown job \"zz\""},
+		{[]string{"exec", "no-such-workflow"}, 2, "not found"},
+		{[]string{"exec", ok, "--input", "x=1"}, 2, "no workflow_dispatch trigger"},
+		{[]string{"plan", bad}, 2, "needs unknown job"},
+	} {
+		args := c.args
+		if args[0] == "exec" {
+			args = append(args, "--state", filepath.Join(dir, "state"))
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if got := exitCode(err); got != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("runner %v: exit %d, want %d with %q\n%s", c.args, got, c.code, c.want, out)
+		}
+	}
+}
+
+// Ctrl-C: steps get SIGTERM then SIGKILL, always() steps still run, the
+// exit code is 130 and no child process survives.
+func TestExecInterrupt(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "w.yaml")
+	os.WriteFile(wf, []byte(`on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          (trap '' TERM INT; sleep 300) &
+          echo $! > bg.pid
+          sleep 300 &
+          echo $! > fg.pid
+          wait
+      - if: always()
+        run: echo cleanup-step-ran
+  b:
+    runs-on: x
+    steps:
+      - run: sleep 300
+`), 0o644)
+	cmd := exec.Command(bin, "exec", wf, "--state", filepath.Join(dir, "state"), "--keep-workspaces")
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(dir, "state", "runs", "1", "jobs", "a", "workspace")
+	var pids []int
+	for i := 0; i < 500 && len(pids) < 2; i++ {
+		time.Sleep(10 * time.Millisecond)
+		pids = pids[:0]
+		for _, f := range []string{"bg.pid", "fg.pid"} {
+			if data, err := os.ReadFile(filepath.Join(ws, f)); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	if len(pids) < 2 {
+		cmd.Process.Kill()
+		t.Fatalf("step did not start\n%s", out.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if code := exitCode(err); code != 130 {
+		t.Errorf("exit code %d, want 130\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "cleanup-step-ran") {
+		t.Errorf("always() step did not run\n%s", out.String())
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if !strings.Contains(string(st), ") Z ") {
+				t.Errorf("process %d survived the interrupt", pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"github.com/birdflock/runner/pkg/registry"
+)
+
+func newRegistryCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "registry",
+		Short: "Runner's own image registry",
+	}
+	cmd.AddCommand(newRegistryServeCmd(), newRegistryPushCmd(), newRegistryPullCmd(), newRegistryCopyCmd(), newRegistryTagCmd())
+	return cmd
+}
+
+// clientFlags are the flags every client subcommand shares.
+type clientFlags struct {
+	insecure bool
+	username string
+	stdin    bool
+	mirrors  registry.Mirrors
+}
+
+func (f *clientFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS to non-loopback registries")
+	cmd.Flags().StringVarP(&f.username, "username", "u", "", "registry user (default: the docker config's credentials)")
+	cmd.Flags().BoolVar(&f.stdin, "password-stdin", false, "read the password from standard input")
+	cmd.Flags().Var(&f.mirrors, "registry-mirror", "REGISTRY=URL tried before REGISTRY on pulls, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $"+registry.EnvMirrors+")")
+}
+
+// client builds a registry client; credentials apply to the registry of
+// target (a repository or reference).
+func (f *clientFlags) client(cmd *cobra.Command, target string) (*registry.Client, error) {
+	env, err := registry.MirrorsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	m := f.mirrors
+	if m.Empty() {
+		m = env
+	}
+	o := registry.Options{Insecure: f.insecure, Mirrors: m, Log: cmd.ErrOrStderr()}
+	if f.username != "" {
+		if !f.stdin {
+			return nil, errors.New("--username needs --password-stdin")
+		}
+		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+		if err != nil {
+			return nil, err
+		}
+		host, _, _ := strings.Cut(target, "/")
+		o.Credentials = []registry.Credential{{Registry: host, Username: f.username, Password: strings.TrimRight(string(b), "\r\n")}}
+	}
+	return registry.New(o), nil
+}
+
+// openLocal opens an OCI archive file or an OCI layout directory.
+func openLocal(path string) (*registry.Artifact, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return registry.OpenLayout(path, "")
+	}
+	return registry.OpenArchive(path, "")
+}
+
+func newRegistryPushCmd() *cobra.Command {
+	var f clientFlags
+	var tags []string
+	cmd := &cobra.Command{
+		Use:     "push ARCHIVE|LAYOUT REPOSITORY",
+		Short:   "Push an OCI archive or layout under one or more tags",
+		Example: "  runner registry push backend.tar 127.0.0.1:5000/owner/birds-app-back-end -t latest -t $(git rev-parse HEAD)",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(cmd, args[1])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			a, err := openLocal(args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			defer a.Close()
+			p, err := c.Push(cmd.Context(), a, args[1], tags)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p.Digest)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringSliceVarP(&tags, "tag", "t", []string{"latest"}, "tag to push (repeatable)")
+	return cmd
+}
+
+func newRegistryPullCmd() *cobra.Command {
+	var f clientFlags
+	var archive, layoutDir string
+	cmd := &cobra.Command{
+		Use:     "pull REFERENCE",
+		Short:   "Pull an image (through the mirrors) into an OCI archive or layout",
+		Example: "  runner registry pull --registry-mirror docker.io=http://127.0.0.1:5000 alpine:latest --archive alpine.tar",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (archive == "") == (layoutDir == "") {
+				return &exitError{code: 2, err: errors.New("give one of --archive or --layout")}
+			}
+			c, err := f.client(cmd, args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			a, err := c.Pull(cmd.Context(), args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			// The archive names the image by its tag (none for a digest).
+			ref := ""
+			if r, err := c.ParseReference(args[0]); err == nil {
+				if t, ok := r.(name.Tag); ok {
+					ref = t.TagStr()
+				}
+			}
+			if archive != "" {
+				err = registry.WriteArchive(archive, a, ref)
+			} else {
+				err = registry.WriteLayout(layoutDir, a, ref)
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			d, _ := a.Digest()
+			fmt.Fprintln(cmd.OutOrStdout(), d)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&archive, "archive", "", "write an OCI archive to this file")
+	cmd.Flags().StringVar(&layoutDir, "layout", "", "add the image to the OCI layout in this directory")
+	return cmd
+}
+
+func newRegistryCopyCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:     "copy SOURCE DESTINATION",
+		Short:   "Copy an image between registries (source pulled through the mirrors)",
+		Example: "  runner registry copy 127.0.0.1:5000/owner/app:abc ghcr.io/owner/app:abc",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(cmd, args[1])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			p, err := c.Copy(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p.Digest)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newRegistryTagCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "tag REFERENCE TAG",
+		Short: "Point another tag at an image, in the same repository",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(cmd, args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			ref, err := c.Tag(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ref)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newRegistryServeCmd() *cobra.Command {
+	var addr, dir string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
+		Long: `Serve an OCI distribution registry over plain HTTP. Blobs, manifests and tags
+live in --dir, so a restarted registry serves the same images. Stop it with
+Ctrl-C or SIGTERM.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var opts []registry.ServerOption
+			if verbose {
+				opts = append(opts, registry.WithRequestLog(cmd.ErrOrStderr()))
+			}
+			s, err := registry.Serve(ctx, addr, dir, opts...)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "registry serving %s on http://%s\n", dir, s.Addr())
+			<-ctx.Done()
+			if err := s.Close(); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on (port 0 picks a free port)")
+	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
+	return cmd
+}

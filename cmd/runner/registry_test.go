@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/birdflock/runner/pkg/registry"
+)
+
+func TestRegistryServeCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reg")
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRegistryCmd()
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir})
+	var out strings.Builder
+	cmd.SetOut(&out)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
+		addr = strings.TrimSpace(string(b))
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("registry did not start: %v", <-done)
+	}
+	img, _ := random.Image(512, 1)
+	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), addr+"/o/a", []string{"latest"}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on cancel")
+	}
+	if !strings.Contains(out.String(), "http://"+addr) {
+		t.Errorf("output %q does not name the address", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repositories", "o", "a", "_tags", "latest")); err != nil {
+		t.Errorf("tag not on disk: %v", err)
+	}
+}
+
+func TestRegistryClientCommands(t *testing.T) {
+	ctx := context.Background()
+	s, err := registry.Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	img, _ := random.Image(512, 2)
+	want, _ := img.Digest()
+	if err := registry.WriteArchive(filepath.Join(dir, "in.tar"), registry.FromImage(img), "testing"); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := newRegistryCmd()
+		cmd.SetArgs(args)
+		var out, errOut strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		err := cmd.ExecuteContext(ctx)
+		return strings.TrimSpace(out.String()), err
+	}
+	repo := s.Addr() + "/o/app"
+	if out, err := run("push", filepath.Join(dir, "in.tar"), repo, "-t", "latest", "-t", "abc"); err != nil || out != want.String() {
+		t.Fatalf("push: %q %v", out, err)
+	}
+	if out, err := run("tag", repo+":abc", "v1"); err != nil || out != repo+":v1" {
+		t.Fatalf("tag: %q %v", out, err)
+	}
+	if out, err := run("copy", repo+":v1", s.Addr()+"/other/app:x"); err != nil || out != want.String() {
+		t.Fatalf("copy: %q %v", out, err)
+	}
+	// Pull through a mirror: docker.io/o/app is served by the local registry.
+	pulled := filepath.Join(dir, "out.tar")
+	if out, err := run("pull", "--registry-mirror", "docker.io=http://"+s.Addr(), "docker.io/other/app:x", "--archive", pulled); err != nil || out != want.String() {
+		t.Fatalf("pull: %q %v", out, err)
+	}
+	a, err := registry.OpenArchive(pulled, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if d, _ := a.Digest(); d != want {
+		t.Fatalf("pulled archive %s, want %s", d, want)
+	}
+	if _, err := run("pull", repo+":latest"); err == nil {
+		t.Fatal("pull without --archive or --layout succeeded")
+	}
+}

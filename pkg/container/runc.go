@@ -1,0 +1,389 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// ErrMissing is wrapped by errors that say a part needed to run containers
+// here is missing (runc, root).
+var ErrMissing = errors.New("cannot run containers")
+
+// RuncOptions configures the runc runtime. The zero value works.
+type RuncOptions struct {
+	// Runc is the runc executable. Default: runc from PATH, /usr/sbin or
+	// /usr/bin.
+	Runc string
+	// Root is runc's state dir (`runc --root`). Default: runc's own
+	// (/run/runc), so `runc list` shows runner's containers.
+	Root string
+	// Dir holds the bundles (rootfs + config.json), one per container,
+	// removed by Destroy. Default: $TMPDIR/runner-containers.
+	Dir string
+}
+
+// Runc runs containers with runc, each in its own network namespace.
+type Runc struct {
+	opts RuncOptions
+}
+
+// NewRunc checks that runc can be used here: the binary and root.
+func NewRunc(opts RuncOptions) (*Runc, error) {
+	if opts.Runc == "" {
+		p, err := findRunc()
+		if err != nil {
+			return nil, err
+		}
+		opts.Runc = p
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: runc needs root here (running as uid %d)", ErrMissing, os.Geteuid())
+	}
+	if opts.Dir == "" {
+		opts.Dir = filepath.Join(os.TempDir(), "runner-containers")
+	}
+	return &Runc{opts: opts}, nil
+}
+
+func findRunc() (string, error) {
+	if p, err := exec.LookPath("runc"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"} {
+		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no runc in PATH, /usr/sbin or /usr/bin: install Debian's runc (`apt-get install runc`, or `make deps`)", ErrMissing)
+}
+
+// Setup unpacks the image into a new bundle and makes the network
+// namespace. On error everything made so far is removed.
+func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
+	if (s.Archive == "") == (s.Ref == "") {
+		return nil, errors.New("container: give exactly one of an archive and an image reference")
+	}
+	c := &runcContainer{r: r, id: newID(), done: make(chan struct{})}
+	c.bundle = filepath.Join(r.opts.Dir, c.id)
+	ok := false
+	defer func() {
+		if !ok {
+			_ = c.Destroy(context.WithoutCancel(ctx))
+		}
+	}()
+	rootfs := filepath.Join(c.bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var img v1.Image
+	var err error
+	if s.Archive != "" {
+		img, err = openArchive(s.Archive, filepath.Join(c.bundle, "image"))
+	} else {
+		img, err = pullImage(s.Ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := unpackImage(img, rootfs); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(filepath.Join(c.bundle, "image")); err != nil {
+		return nil, err
+	}
+	if err := writeHosts(rootfs); err != nil {
+		return nil, err
+	}
+	if c.hostns, err = os.Open("/proc/self/ns/net"); err != nil {
+		return nil, fmt.Errorf("host netns: %w", err)
+	}
+	if c.netns, err = newNetns(); err != nil {
+		return nil, err
+	}
+	nsPath := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), c.netns.Fd())
+	spec, err := runtimeSpec(cf.Config, s, rootfs, nsPath)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(c.bundle, "config.json"), js, 0o600); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	c.ports = s.Ports
+	if c.ports == nil {
+		c.ports = exposedTCP(cf.Config)
+	}
+	if c.logR, c.logW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+// exposedTCP lists the image's EXPOSEd TCP ports.
+func exposedTCP(cfg v1.Config) []int {
+	var out []int
+	for p := range cfg.ExposedPorts {
+		n, proto, _ := strings.Cut(p, "/")
+		if proto != "" && proto != "tcp" {
+			continue
+		}
+		if v, err := strconv.Atoi(n); err == nil {
+			out = append(out, v)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// writeHosts gives the container a localhost entry when the image has none.
+func writeHosts(rootfs string) error {
+	p, err := securejoin.SecureJoin(rootfs, "/etc/hosts")
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte("127.0.0.1\tlocalhost\n::1\tlocalhost\n"), 0o644)
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "runner-" + hex.EncodeToString(b)
+}
+
+type runcContainer struct {
+	r      *Runc
+	id     string
+	bundle string
+	ports  []int
+
+	netns, hostns *os.File
+	logR, logW    *os.File
+
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	proxies    map[int]*proxy
+	logsTaken  bool
+	destroyed  bool
+	done       chan struct{} // closed when runc run has returned
+	exitCode   int
+	waitErr    error
+	destroyErr error
+}
+
+func (c *runcContainer) ID() string { return c.id }
+
+func (c *runcContainer) Done() <-chan struct{} { return c.done }
+
+func (c *runcContainer) Logs() io.Reader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logsTaken = true
+	return &closeOnEOF{f: c.logR}
+}
+
+// closeOnEOF closes the pipe when the last writer (the container) is gone.
+type closeOnEOF struct{ f *os.File }
+
+func (r *closeOnEOF) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err != nil {
+		r.f.Close()
+		if !errors.Is(err, io.EOF) {
+			err = io.EOF // closed by Destroy: the log ends here
+		}
+	}
+	return n, err
+}
+
+func (c *runcContainer) runc(ctx context.Context, args ...string) ([]byte, error) {
+	if c.r.opts.Root != "" {
+		args = append([]string{"--root", c.r.opts.Root}, args...)
+	}
+	out, err := exec.CommandContext(ctx, c.r.opts.Runc, args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("runc %s: %w: %s", args[0], err, bytes.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// Start publishes the ports, then runs `runc run` in the foreground (so the
+// exit code comes back) with stdout and stderr into the log pipe.
+func (c *runcContainer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.destroyed || c.cmd != nil {
+		return errors.New("container: Start after Destroy or twice")
+	}
+	c.proxies = map[int]*proxy{}
+	for _, port := range c.ports {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		p, err := startProxy(func(ctx context.Context) (net.Conn, error) {
+			return dialInNetns(ctx, c.netns, c.hostns, addr)
+		})
+		if err != nil {
+			return fmt.Errorf("publish port %d: %w", port, err)
+		}
+		c.proxies[port] = p
+	}
+	args := []string{}
+	if c.r.opts.Root != "" {
+		args = append(args, "--root", c.r.opts.Root)
+	}
+	args = append(args, "run", "--bundle", c.bundle, c.id)
+	cmd := exec.Command(c.r.opts.Runc, args...)
+	cmd.Stdout, cmd.Stderr = c.logW, c.logW
+	// Pdeathsig makes runc stop the container if runner dies; it fires when
+	// the starting thread exits, so that thread stays locked until runc is
+	// gone. A process group keeps terminal signals for Destroy to handle.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(c.done)
+			return
+		}
+		started <- nil
+		err := cmd.Wait()
+		c.exitCode = cmd.ProcessState.ExitCode()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			c.waitErr = err
+		}
+		close(c.done)
+	}()
+	err := <-started
+	c.logW.Close() // the container holds its own copy
+	c.logW = nil
+	if err != nil {
+		return fmt.Errorf("start runc: %w", err)
+	}
+	c.cmd = cmd
+	return nil
+}
+
+// kill stops the process. Right after Start, runc may not have created the
+// container yet ("does not exist"), so kill is retried until runc returns;
+// a runc that does not return in 5 s is killed with its process group.
+func (c *runcContainer) kill(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		kctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _ = c.runc(kctx, "kill", "--all", c.id, "KILL")
+		cancel()
+		select {
+		case <-c.done:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	<-c.done
+}
+
+func (c *runcContainer) Ports() map[int]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[int]string{}
+	for port, p := range c.proxies {
+		out[port] = p.Addr()
+	}
+	return out
+}
+
+func (c *runcContainer) Wait(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	started := c.cmd != nil
+	c.mu.Unlock()
+	if !started {
+		return -1, errors.New("container: Wait before Start")
+	}
+	select {
+	case <-c.done:
+		return c.exitCode, c.waitErr
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+}
+
+// Destroy kills the process, deletes the runc container, closes the ports
+// and the namespace, and removes the bundle.
+func (c *runcContainer) Destroy(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.destroyed {
+		return c.destroyErr
+	}
+	c.destroyed = true
+	var errs []error
+	if c.cmd != nil {
+		c.kill(ctx)
+	}
+	// `runc run` deletes the container when it returns; this covers a runc
+	// that was killed before it could.
+	if _, err := c.runc(ctx, "state", c.id); err == nil {
+		if _, err := c.runc(ctx, "delete", "--force", c.id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range c.proxies {
+		p.Close()
+	}
+	for _, f := range []*os.File{c.netns, c.hostns, c.logW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if !c.logsTaken && c.logR != nil {
+		c.logR.Close()
+	}
+	if err := os.RemoveAll(c.bundle); err != nil {
+		errs = append(errs, fmt.Errorf("remove bundle: %w", err))
+	}
+	c.destroyErr = errors.Join(errs...)
+	return c.destroyErr
+}

@@ -1,0 +1,63 @@
+package container
+
+import (
+	"context"
+	"io"
+)
+
+// Runtime starts containers. A Docker-engine or Kubernetes backend would be
+// another implementation.
+//
+// Call order for one container:
+//
+//	c, err := rt.Setup(ctx, spec) // fetch and unpack the image, prepare
+//	defer c.Destroy(cleanupCtx)    // always, once Setup returned c
+//	logs := c.Logs()               // before or after Start; read it to EOF
+//	err = c.Start(ctx)             // process running, ports published
+//	c.Ports()                      // after Start
+//	code, err := c.Wait(ctx)       // until the process exits or ctx ends
+//
+// Setup cleans up after itself when it fails. Destroy may be called at any
+// point after Setup, more than once, and concurrently with Wait; it must be
+// given a context that survives the cancellation of the run (for example
+// context.WithoutCancel), so that Ctrl-C still removes the container.
+type Runtime interface {
+	Setup(ctx context.Context, spec Spec) (Container, error)
+}
+
+// Container is one container made by a Runtime.
+type Container interface {
+	// ID names the container in the runtime (e.g. `runc list`).
+	ID() string
+	// Logs streams the process's stdout and stderr, interleaved, until it
+	// exits. It must be drained: a full pipe blocks the process.
+	Logs() io.Reader
+	// Start runs the process and publishes the ports.
+	Start(ctx context.Context) error
+	// Ports maps each published container port to its host address
+	// ("127.0.0.1:PORT").
+	Ports() map[int]string
+	// Wait blocks until the process exits and returns its exit code.
+	Wait(ctx context.Context) (int, error)
+	// Done is closed when the process has exited.
+	Done() <-chan struct{}
+	// Destroy stops the process and removes everything Setup made.
+	Destroy(ctx context.Context) error
+}
+
+// Spec describes what to run. Exactly one of Archive and Ref is set.
+type Spec struct {
+	// Archive is an OCI archive (tar of an OCI image layout), e.g. the
+	// output of `uses: build-image` with `archive:`.
+	Archive string
+	// Ref is an image reference pulled from its registry; plain http is used
+	// for loopback registries.
+	Ref string
+	// Command replaces the image's Cmd (the Entrypoint is kept), like
+	// `docker run IMAGE CMD...`. Default: the image's Cmd.
+	Command []string
+	// Env entries (KEY=VALUE) are added to the image's Env, overriding it.
+	Env []string
+	// Ports are container TCP ports to publish on 127.0.0.1.
+	Ports []int
+}

@@ -1,0 +1,137 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
+)
+
+// go-git picks transports from a package-level table and its file transport
+// runs git-upload-pack; replacing the "file" entry once, before any caller
+// can fetch, is the only way to keep local fetches and pushes in-process.
+func init() {
+	client.InstallProtocol("file", localTransport{})
+}
+
+// ErrCheckedOut is returned when a push would move the checked-out branch
+// of a non-bare local repository (git's receive.denyCurrentBranch).
+var ErrCheckedOut = errors.New("refusing to update the checked-out branch of a non-bare repository")
+
+// localTransport serves local repositories with go-git's own server. Ref
+// updates are compare-and-swap against the old value the client saw, so two
+// racing pushes can never silently overwrite each other.
+type localTransport struct{}
+
+func (localTransport) load(ep *transport.Endpoint) (*git.Repository, error) {
+	r, err := git.PlainOpen(ep.Path)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, transport.ErrRepositoryNotFound
+	}
+	return r, err
+}
+
+func (t localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
+	r, err := t.load(ep)
+	if err != nil {
+		return nil, err
+	}
+	s, err := server.NewServer(oneLoader{r.Storer}).NewUploadPackSession(ep, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &uploadSession{UploadPackSession: s, st: r.Storer}, nil
+}
+
+// uploadSession drops the client's "have" commits this repository lacks:
+// go-git's server fails on them ("object not found") where git ignores them.
+type uploadSession struct {
+	transport.UploadPackSession
+	st storer.Storer
+}
+
+func (s *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
+	known := req.Haves[:0:0]
+	for _, h := range req.Haves {
+		if s.st.HasEncodedObject(h) == nil {
+			known = append(known, h)
+		}
+	}
+	req.Haves = known
+	return s.UploadPackSession.UploadPack(ctx, req)
+}
+
+func (t localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
+	r, err := t.load(ep)
+	if err != nil {
+		return nil, err
+	}
+	cas := &casStorer{Storer: r.Storer, expected: map[plumbing.ReferenceName]plumbing.Hash{}}
+	if _, werr := r.Worktree(); werr == nil {
+		if head, err := r.Storer.Reference(plumbing.HEAD); err == nil && head.Type() == plumbing.SymbolicReference {
+			cas.checkedOut = head.Target()
+		}
+	}
+	s, err := server.NewServer(oneLoader{cas}).NewReceivePackSession(ep, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &receiveSession{ReceivePackSession: s, cas: cas}, nil
+}
+
+type oneLoader struct{ s storer.Storer }
+
+func (l oneLoader) Load(*transport.Endpoint) (storer.Storer, error) { return l.s, nil }
+
+type receiveSession struct {
+	transport.ReceivePackSession
+	cas *casStorer
+}
+
+func (s *receiveSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
+	s.cas.mu.Lock()
+	for _, c := range req.Commands {
+		s.cas.expected[c.Name] = c.Old
+	}
+	s.cas.mu.Unlock()
+	return s.ReceivePackSession.ReceivePack(ctx, req)
+}
+
+// casStorer turns the server's blind SetReference into a check-and-set.
+type casStorer struct {
+	storer.Storer
+	checkedOut plumbing.ReferenceName
+	mu         sync.Mutex
+	expected   map[plumbing.ReferenceName]plumbing.Hash
+}
+
+func (c *casStorer) SetReference(ref *plumbing.Reference) error {
+	if c.checkedOut != "" && ref.Name() == c.checkedOut {
+		return fmt.Errorf("%s: %w", ref.Name(), ErrCheckedOut)
+	}
+	c.mu.Lock()
+	old, ok := c.expected[ref.Name()]
+	c.mu.Unlock()
+	if !ok || old.IsZero() {
+		return c.Storer.SetReference(ref)
+	}
+	return c.Storer.CheckAndSetReference(ref, plumbing.NewHashReference(ref.Name(), old))
+}
+
+// PackfileWriter keeps pushes writing one pack instead of loose objects.
+func (c *casStorer) PackfileWriter() (io.WriteCloser, error) {
+	pw, ok := c.Storer.(storer.PackfileWriter)
+	if !ok {
+		return nil, errors.New("storage cannot write packfiles")
+	}
+	return pw.PackfileWriter()
+}

@@ -1,0 +1,180 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/birdflock/runner/pkg/registry/ondisk"
+)
+
+// addrFile, inside a served directory, names the address of a server that
+// serves it, so that other runner processes can find and reuse it.
+const addrFile = "serving.addr"
+
+// Server is a registry serving a directory over plain HTTP. Blobs and
+// manifests live on disk, so a restarted server serves the same images.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	dir  string
+	done chan struct{}
+	err  error
+
+	mu    sync.Mutex
+	fresh map[net.Conn]bool // connections that have not sent a request yet
+}
+
+// track remembers connections in StateNew. Shutdown waits for them (up to
+// 5 s), and clients leave some open: go-containerregistry's parallel
+// https/http ping dials both and uses one.
+func (s *Server) track(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// ServerOption configures Serve.
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	log        io.Writer
+	noAddrFile bool
+}
+
+// withoutAddrFile keeps a short-lived server out of discovery, so nobody
+// comes to rely on a server that its owner is about to stop.
+func withoutAddrFile() ServerOption {
+	return func(o *serverOptions) { o.noAddrFile = true }
+}
+
+// WithRequestLog writes one line per request to w. Default: discarded.
+func WithRequestLog(w io.Writer) ServerOption {
+	return func(o *serverOptions) { o.log = w }
+}
+
+// Serve starts a registry on addr (host:port; port 0 picks a free one)
+// that keeps its content in dir, created if missing. It stops when ctx is
+// cancelled or Close is called.
+func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
+	o := serverOptions{log: io.Discard}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	store, err := ondisk.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("registry: listen: %w", err)
+	}
+	s := &Server{
+		srv: &http.Server{
+			Handler:           store.Handler(log.New(o.log, "registry: ", log.LstdFlags)),
+			ReadHeaderTimeout: 30 * time.Second,
+		},
+		ln:    ln,
+		dir:   dir,
+		done:  make(chan struct{}),
+		fresh: map[net.Conn]bool{},
+	}
+	s.srv.ConnState = s.track
+	if !o.noAddrFile {
+		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"), 0o644); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		}
+	}()
+	return s, nil
+}
+
+// Handler returns the registry handler for dir without listening, e.g. for
+// httptest servers.
+func Handler(dir string, opts ...ServerOption) (http.Handler, error) {
+	o := serverOptions{log: io.Discard}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	store, err := ondisk.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return store.Handler(log.New(o.log, "registry: ", log.LstdFlags)), nil
+}
+
+// Addr is the host:port the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Dir is the directory the server keeps its content in.
+func (s *Server) Dir() string { return s.dir }
+
+// Done is closed when the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Close stops the server, waiting up to 5 s for requests in flight. It is
+// safe to call more than once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	for c := range s.fresh {
+		c.Close()
+	}
+	s.mu.Unlock()
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	// Leave another server's address file alone.
+	p := filepath.Join(s.dir, addrFile)
+	if b, rerr := os.ReadFile(p); rerr == nil && strings.TrimSpace(string(b)) == s.Addr() {
+		os.Remove(p)
+	}
+	if err != nil {
+		return fmt.Errorf("registry: shutdown: %w", err)
+	}
+	return s.err
+}
+
+// Ping reports whether a registry answers the /v2/ API check at addr over
+// plain HTTP within timeout.
+func Ping(ctx context.Context, addr string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
+	if err != nil {
+		return false
+	}
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+}

@@ -1,0 +1,234 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/nikolalohinski/gonja/v2"
+	"github.com/nikolalohinski/gonja/v2/builtins"
+	"github.com/nikolalohinski/gonja/v2/config"
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/loaders"
+)
+
+// Options configure an Engine. The zero value works.
+type Options struct {
+	// Root is the folder include, extends and import names resolve against,
+	// like jinjanator's working directory. Default: the current directory.
+	Root string
+	// MaxDepth bounds nested include/extends/import levels and nested macro
+	// calls. Default 64 (include) and 512 (macro calls).
+	MaxDepth int
+	// MaxTemplateBytes refuses larger template files. Default 16 MiB.
+	MaxTemplateBytes int64
+	// MaxNesting refuses templates whose blocks or brackets nest deeper.
+	// Default 200.
+	MaxNesting int
+	// MaxOutputBytes stops a render whose output grows past it. Default 256 MiB.
+	MaxOutputBytes int64
+}
+
+const (
+	defaultMaxDepth       = 64
+	defaultMaxMacroDepth  = 512
+	defaultMaxTemplate    = 16 << 20
+	defaultMaxNesting     = 200
+	defaultMaxOutputBytes = 256 << 20
+	callDepthKey          = "__runner_call_depth"
+)
+
+// Engine renders templates with jinjanator's settings: trailing newline
+// kept, undefined variables are errors, extensions do and loopcontrols, no
+// autoescape. An Engine is safe for concurrent use.
+type Engine struct {
+	opts     Options
+	maxMacro int
+	cfg      *config.Config
+	env      *exec.Environment
+}
+
+// gonja logs through a process-wide logrus logger; silence it once.
+var silenceLogger sync.Once
+
+// New returns an Engine.
+func New(opts Options) (*Engine, error) {
+	silenceLogger.Do(func() { gonja.SetLoggerOutput(io.Discard) })
+	if opts.Root == "" {
+		opts.Root = "."
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("templates root: %w", err)
+	}
+	opts.Root = root
+	maxMacro := defaultMaxMacroDepth
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = defaultMaxDepth
+	} else {
+		maxMacro = opts.MaxDepth
+	}
+	if opts.MaxTemplateBytes <= 0 {
+		opts.MaxTemplateBytes = defaultMaxTemplate
+	}
+	if opts.MaxNesting <= 0 {
+		opts.MaxNesting = defaultMaxNesting
+	}
+	if opts.MaxOutputBytes <= 0 {
+		opts.MaxOutputBytes = defaultMaxOutputBytes
+	}
+
+	cfg := config.New()
+	cfg.KeepTrailingNewline = true
+	cfg.StrictUndefined = true
+	cfg.AutoEscape = false
+
+	e := &Engine{opts: opts, maxMacro: maxMacro, cfg: cfg}
+	e.env = &exec.Environment{
+		Context: exec.EmptyContext().
+			Update(builtins.GlobalFunctions).
+			Update(builtins.GlobalVariables),
+		Filters:           exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters),
+		Tests:             exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests),
+		ControlStructures: exec.NewControlStructureSet(nil),
+		Methods:           builtins.Methods,
+	}
+	if err := e.installCompat(); err != nil {
+		return nil, fmt.Errorf("set up template engine: %w", err)
+	}
+	return e, nil
+}
+
+// Root returns the absolute folder template names resolve against.
+func (e *Engine) Root() string { return e.opts.Root }
+
+func (e *Engine) loader() *rootLoader {
+	return &rootLoader{root: e.opts.Root, maxDepth: e.opts.MaxDepth, maxBytes: e.opts.MaxTemplateBytes}
+}
+
+// template is a parsed and Jinja2-adjusted template.
+type template struct {
+	path   string
+	source string
+	t      *exec.Template
+	cols   map[int]int // line -> column of its first tag, for error places
+}
+
+// parse reads, parses and rewrites one template through loader l.
+func (e *Engine) parse(l loaders.Loader, name string) (*template, error) {
+	path, err := l.Resolve(name)
+	if err != nil {
+		return nil, &Error{File: name, Msg: err.Error(), Err: err}
+	}
+	r, err := l.Read(name)
+	if err != nil {
+		var re *Error
+		if errors.As(err, &re) {
+			re.File = e.display(re.File)
+			return nil, re
+		}
+		return nil, &Error{File: e.display(path), Msg: err.Error(), Err: err}
+	}
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	path = e.display(path)
+	if line, col, err := checkNesting(string(src), e.opts.MaxNesting); err != nil {
+		return nil, &Error{File: path, Line: line, Col: col, Msg: err.Error(), Err: err}
+	}
+	t := &template{path: path, source: string(src)}
+	// The parse runs the extends parser, which reads parents through the
+	// loader: give it a memory view of this file so it is read only once.
+	t.t, err = exec.NewTemplate(name, e.cfg, &sourceLoader{Loader: l, name: name, src: src}, e.env)
+	if err != nil {
+		return nil, toError(path, t.source, nil, err)
+	}
+	t.cols = rewrite(t.t.Root())
+	return t, nil
+}
+
+// sourceLoader serves one already-read template from memory.
+type sourceLoader struct {
+	loaders.Loader
+	name string
+	src  []byte
+}
+
+func (s *sourceLoader) Read(name string) (io.Reader, error) {
+	if name == s.name {
+		return bytes.NewReader(s.src), nil
+	}
+	return s.Loader.Read(name)
+}
+
+// Render renders the template called name (resolved against Root unless
+// absolute) with vars as its context and writes the result to w. On error,
+// w may have received part of the output: use RenderAll for files.
+func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err error) {
+	file := name
+	if p, rerr := e.loader().Resolve(name); rerr == nil {
+		file = e.display(p)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{File: file, Msg: fmt.Sprintf("template engine failed: %v", r), Err: ErrEngine}
+		}
+	}()
+	t, err := e.parse(e.loader(), name)
+	if err != nil {
+		return err
+	}
+	ctx := make(map[string]any, len(vars)+1)
+	for k, v := range vars {
+		ctx[k] = v
+	}
+	ctx[callDepthKey] = new(int)
+	lw := &limitWriter{w: w, left: e.opts.MaxOutputBytes}
+	if err := t.t.Execute(lw, exec.NewContext(ctx)); err != nil {
+		if lw.err != nil {
+			return &Error{File: t.path, Msg: lw.err.Error(), Err: lw.err}
+		}
+		return toError(t.path, t.source, t.cols, err)
+	}
+	return nil
+}
+
+// RenderString renders one template file to a string.
+func (e *Engine) RenderString(name string, vars map[string]any) (string, error) {
+	var b strings.Builder
+	if err := e.Render(&b, name, vars); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// limitWriter fails once more than left bytes were written, so a runaway
+// loop ends with an error instead of filling memory or disk.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+	err  error
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		l.err = fmt.Errorf("%w: more than the limit of output bytes", ErrOutputTooLarge)
+		return 0, l.err
+	}
+	l.left -= int64(len(p))
+	return l.w.Write(p)
+}
+
+// display names a template file in errors: relative to the root when
+// inside it, as the user wrote it.
+func (e *Engine) display(path string) string {
+	if r, err := filepath.Rel(e.opts.Root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

@@ -1,0 +1,444 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/nikolalohinski/gonja/v2/exec"
+)
+
+// pyTuple is a tuple literal's value: a list to gonja, "(a, b)" when printed.
+type pyTuple []any
+
+func pyTupleOf(args []*exec.Value) pyTuple {
+	t := make(pyTuple, len(args))
+	for i, a := range args {
+		t[i] = a.Interface()
+	}
+	return t
+}
+
+func (t pyTuple) String() string { return pyRepr(exec.AsValue(t)) }
+
+func isInt(v *exec.Value) bool  { return v.IsInteger() || v.IsBool() }
+func isNum(v *exec.Value) bool  { return v.IsNumber() || v.IsBool() }
+func asInt(v *exec.Value) int64 { return int64(v.Integer()) }
+
+func asFloat(v *exec.Value) float64 {
+	if v.IsBool() {
+		if v.Bool() {
+			return 1
+		}
+		return 0
+	}
+	return v.Float()
+}
+
+func typeError(op string, a, b *exec.Value) error {
+	return fmt.Errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, pyTypeName(a), pyTypeName(b))
+}
+
+func twoArgs(args *exec.VarArgs) (*exec.Value, *exec.Value) { return args.Args[0], args.Args[1] }
+
+// pyPow is Python's a ** b: integer for integers, big when it overflows.
+func pyPow(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	if !isNum(a) || !isNum(b) {
+		return nil, typeError("** or pow()", a, b)
+	}
+	if isInt(a) && isInt(b) {
+		x, y := asInt(a), asInt(b)
+		if y < 0 {
+			if x == 0 {
+				return nil, errors.New("0.0 cannot be raised to a negative power")
+			}
+			return math.Pow(float64(x), float64(y)), nil
+		}
+		r := new(big.Int).Exp(big.NewInt(x), big.NewInt(y), nil)
+		if r.IsInt64() {
+			return int(r.Int64()), nil
+		}
+		return r, nil
+	}
+	x, y := asFloat(a), asFloat(b)
+	if x == 0 && y < 0 {
+		return nil, errors.New("0.0 cannot be raised to a negative power")
+	}
+	return math.Pow(x, y), nil
+}
+
+// pyFloorDiv is Python's a // b: rounds toward negative infinity.
+func pyFloorDiv(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	if !isNum(a) || !isNum(b) {
+		return nil, typeError("//", a, b)
+	}
+	if isInt(a) && isInt(b) {
+		x, y := asInt(a), asInt(b)
+		if y == 0 {
+			return nil, errors.New("integer division or modulo by zero")
+		}
+		q := x / y
+		if x%y != 0 && (x < 0) != (y < 0) {
+			q--
+		}
+		return int(q), nil
+	}
+	x, y := asFloat(a), asFloat(b)
+	if y == 0 {
+		return nil, errors.New("float floor division by zero")
+	}
+	return math.Floor(x / y), nil
+}
+
+// pyTrueDiv is Python's a / b: always a float, error on zero.
+func pyTrueDiv(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	if !isNum(a) || !isNum(b) {
+		return nil, typeError("/", a, b)
+	}
+	y := asFloat(b)
+	if y == 0 {
+		if isInt(a) && isInt(b) {
+			return nil, errors.New("division by zero")
+		}
+		return nil, errors.New("float division by zero")
+	}
+	return asFloat(a) / y, nil
+}
+
+// pyMod is Python's a % b: printf-style formatting for a string, else a
+// modulo whose sign follows the divisor.
+func pyMod(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	if a.IsString() {
+		return pyFormat(a.String(), b)
+	}
+	if !isNum(a) || !isNum(b) {
+		return nil, typeError("%", a, b)
+	}
+	if isInt(a) && isInt(b) {
+		x, y := asInt(a), asInt(b)
+		if y == 0 {
+			return nil, errors.New("integer division or modulo by zero")
+		}
+		r := x % y
+		if r != 0 && (r < 0) != (y < 0) {
+			r += y
+		}
+		return int(r), nil
+	}
+	x, y := asFloat(a), asFloat(b)
+	if y == 0 {
+		return nil, errors.New("float modulo")
+	}
+	r := math.Mod(x, y)
+	if r != 0 && (r < 0) != (y < 0) {
+		r += y
+	}
+	return r, nil
+}
+
+// pyFormat implements the common part of Python's "fmt % values":
+// flags -+ 0#, width, precision and the conversions s r a d i u f F e E g G
+// x X o c %.
+func pyFormat(format string, values *exec.Value) (string, error) {
+	var args []*exec.Value
+	if _, ok := values.Interface().(pyTuple); ok {
+		for i := range values.Len() {
+			args = append(args, values.Index(i))
+		}
+	} else {
+		args = []*exec.Value{values}
+	}
+	next := func() (*exec.Value, error) {
+		if len(args) == 0 {
+			return nil, errors.New("not enough arguments for format string")
+		}
+		v := args[0]
+		args = args[1:]
+		return v, nil
+	}
+	var out strings.Builder
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			out.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(format) && strings.IndexByte("-+ 0#", format[j]) >= 0 {
+			j++
+		}
+		for j < len(format) && format[j] >= '0' && format[j] <= '9' {
+			j++
+		}
+		if j < len(format) && format[j] == '.' {
+			j++
+			for j < len(format) && format[j] >= '0' && format[j] <= '9' {
+				j++
+			}
+		}
+		if j >= len(format) {
+			return "", errors.New("incomplete format")
+		}
+		spec, verb := format[i+1:j], format[j]
+		i = j
+		if verb == '%' {
+			out.WriteByte('%')
+			continue
+		}
+		v, err := next()
+		if err != nil {
+			return "", err
+		}
+		switch verb {
+		case 's', 'r', 'a':
+			s := pyStr(v)
+			if verb != 's' {
+				s = pyRepr(v)
+			}
+			out.WriteString(fmt.Sprintf("%"+spec+"s", s))
+		case 'd', 'i', 'u':
+			if !isNum(v) {
+				return "", fmt.Errorf("%%%c format: a real number is required, not %s", verb, pyTypeName(v))
+			}
+			n := asInt(v)
+			if v.IsFloat() {
+				n = int64(math.Trunc(v.Float()))
+			}
+			out.WriteString(fmt.Sprintf("%"+spec+"d", n))
+		case 'f', 'F', 'e', 'E', 'g', 'G':
+			if !isNum(v) {
+				return "", fmt.Errorf("must be real number, not %s", pyTypeName(v))
+			}
+			if !strings.Contains(spec, ".") {
+				spec += ".6"
+			}
+			out.WriteString(fmt.Sprintf("%"+spec+string(verb), asFloat(v)))
+		case 'x', 'X', 'o':
+			if !isInt(v) {
+				return "", fmt.Errorf("%%%c format: an integer is required, not %s", verb, pyTypeName(v))
+			}
+			out.WriteString(fmt.Sprintf("%"+strings.ReplaceAll(spec, "#", "")+string(verb), asInt(v)))
+		case 'c':
+			if isInt(v) {
+				out.WriteString(fmt.Sprintf("%"+spec+"c", rune(asInt(v))))
+			} else {
+				out.WriteString(fmt.Sprintf("%"+spec+"s", v.String()))
+			}
+		default:
+			return "", fmt.Errorf("unsupported format character '%c' (0x%x)", verb, verb)
+		}
+	}
+	if len(args) > 0 {
+		return "", errors.New("not all arguments converted during string formatting")
+	}
+	return out.String(), nil
+}
+
+// pyStr is Python's str() of a template value.
+func pyStr(v *exec.Value) string {
+	v = exec.ToValue(v.Val)
+	if v.IsNil() {
+		return "None"
+	}
+	if v.IsString() {
+		return v.String()
+	}
+	return pyRepr(v)
+}
+
+// pyRepr is Python's repr() of a template value. Mappings print in sorted
+// key order (gonja does not keep insertion order).
+func pyRepr(v *exec.Value) string {
+	v = exec.ToValue(v.Val)
+	if v.IsNil() {
+		return "None"
+	}
+	raw := v.Interface()
+	switch x := raw.(type) {
+	case pyTuple:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = pyRepr(exec.ToValue(e))
+		}
+		if len(parts) == 1 {
+			return "(" + parts[0] + ",)"
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	case *big.Int:
+		return x.String()
+	}
+	switch {
+	case v.IsBool():
+		if v.Bool() {
+			return "True"
+		}
+		return "False"
+	case v.IsString():
+		return pyQuote(v.String())
+	case v.IsInteger():
+		return v.String()
+	case v.IsFloat():
+		return pyFloat(v.Float())
+	case v.IsList():
+		rv := reflect.Indirect(reflect.ValueOf(raw))
+		parts := make([]string, rv.Len())
+		for i := range parts {
+			parts[i] = pyRepr(exec.ToValue(rv.Index(i)))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case v.IsDict():
+		rv := reflect.Indirect(reflect.ValueOf(raw))
+		if rv.Kind() == reflect.Map {
+			type kv struct{ k, v string }
+			var items []kv
+			for _, k := range rv.MapKeys() {
+				items = append(items, kv{pyRepr(exec.ToValue(k)), pyRepr(exec.ToValue(rv.MapIndex(k)))})
+			}
+			sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
+			parts := make([]string, len(items))
+			for i, it := range items {
+				parts[i] = it.k + ": " + it.v
+			}
+			return "{" + strings.Join(parts, ", ") + "}"
+		}
+	}
+	if s, ok := raw.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return v.String()
+}
+
+// pyFloat formats like Python's float repr: shortest round-trip digits,
+// scientific below 1e-4 and from 1e16 on.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp < -4 || exp >= 16 {
+		return e
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// pyQuote is Python's repr of a str.
+func pyQuote(s string) string {
+	q := byte('\'')
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r > 0x7f && !unicode.IsPrint(r):
+			if r <= 0xff {
+				fmt.Fprintf(&b, `\x%02x`, r)
+			} else if r <= 0xffff {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				fmt.Fprintf(&b, `\U%08x`, r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
+}
+
+// pyTypeName names a value's Python type for error messages.
+func pyTypeName(v *exec.Value) string {
+	switch {
+	case v.IsNil():
+		return "NoneType"
+	case v.IsBool():
+		return "bool"
+	case v.IsString():
+		return "str"
+	case v.IsInteger():
+		return "int"
+	case v.IsFloat():
+		return "float"
+	case v.IsList():
+		if _, ok := v.Interface().(pyTuple); ok {
+			return "tuple"
+		}
+		return "list"
+	case v.IsDict():
+		return "dict"
+	}
+	return "object"
+}
+
+// maxRange bounds range(): gonja materializes a loop's items before the
+// first iteration, so a huge range would take unbounded time and memory.
+const maxRange = 100_000
+
+// pyRange is Python's range() as a list, refused beyond maxRange items.
+func pyRange(args *exec.VarArgs) ([]int, error) {
+	var start, stop, step int64 = 0, 0, 1
+	for _, a := range args.Args {
+		if !isInt(a) {
+			return nil, fmt.Errorf("'%s' object cannot be interpreted as an integer", pyTypeName(a))
+		}
+	}
+	switch len(args.Args) {
+	case 1:
+		stop = asInt(args.Args[0])
+	case 2:
+		start, stop = asInt(args.Args[0]), asInt(args.Args[1])
+	case 3:
+		start, stop, step = asInt(args.Args[0]), asInt(args.Args[1]), asInt(args.Args[2])
+	default:
+		return nil, fmt.Errorf("range expected 1 to 3 arguments, got %d", len(args.Args))
+	}
+	if step == 0 {
+		return nil, errors.New("range() arg 3 must not be zero")
+	}
+	n := int64(0)
+	if step > 0 && stop > start {
+		n = (stop - start + step - 1) / step
+	} else if step < 0 && stop < start {
+		n = (start - stop - step - 1) / -step
+	}
+	if n > maxRange {
+		return nil, fmt.Errorf("%w: range of %d items (limit %d)", ErrTooLarge, n, maxRange)
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(start + int64(i)*step)
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// write creates files (name -> content) under dir.
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newEngine(t *testing.T, root string) *Engine {
+	t.Helper()
+	e, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestErrorsNamePlace(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"undef.j2":       "a\nb {{ nope }}\n",
+		"syntax.j2":      "a\n  {% for x in %}{% endfor %}\n",
+		"inc.j2":         "top\n{% include 'lib/bad.j2' %}\n",
+		"lib/bad.j2":     "one\ntwo\n   {{ 1 // 0 }}\n",
+		"filter.j2":      "{{ 'x'|nofilter }}\n",
+		"extends.j2":     "{% extends 'lib/badbase.j2' %}\n",
+		"lib/badbase.j2": "x\n{% if %}{% endif %}\n",
+		"missing.j2":     "{% include 'lib/none.j2' %}\n",
+		"panic.j2":       "{{ '%s' % x }}\n",
+	})
+	e := newEngine(t, dir)
+	for name, want := range map[string]string{
+		"undef.j2":   "undef.j2:2:3: 'nope' is undefined",
+		"syntax.j2":  "syntax.j2:2:10: syntax error",
+		"inc.j2":     "lib/bad.j2:3:4: integer division or modulo by zero",
+		"filter.j2":  "filter.j2:1:1: ",
+		"extends.j2": "lib/badbase.j2:2:",
+		"missing.j2": "missing.j2:1:1: template not found: lib/none.j2",
+		"panic.j2":   "panic.j2:1:1: 'x' is undefined",
+	} {
+		_, err := e.RenderString(name, map[string]any{})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want prefix %q", name, err, want)
+		}
+		var re *Error
+		if !errors.As(err, &re) {
+			t.Errorf("%s: %T is not an *Error", name, err)
+		}
+	}
+}
+
+func TestRenderFilesAtomic(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"t/a.yaml.j2":  "a: {{ v }}\n",
+		"t/b.yaml.j2":  "b: {{ v }}\n",
+		"t/bad.j2":     "{{ missing }}\n",
+		"k8s/a.yaml":   "old a\n",
+		"k8s/old.yaml": "stale\n",
+		"k8s/keep.txt": "not yaml\n",
+	})
+	e := newEngine(t, dir)
+	out := filepath.Join(dir, "k8s")
+	jobs := []Job{
+		{Template: "t/a.yaml.j2", Output: filepath.Join(out, "a.yaml")},
+		{Template: "t/b.yaml.j2", Output: filepath.Join(out, "b.yaml")},
+		{Template: "t/bad.j2", Output: filepath.Join(out, "bad")},
+	}
+	before := snapshot(t, out)
+	if _, err := e.RenderFiles(jobs, map[string]any{"v": 1}, FilesOptions{Clean: []string{out}}); err == nil {
+		t.Fatal("want an error for t/bad.j2")
+	} else if !strings.Contains(err.Error(), "t/bad.j2:1:1") {
+		t.Errorf("error %q does not name t/bad.j2:1:1", err)
+	}
+	if after := snapshot(t, out); after != before {
+		t.Fatalf("output folder changed on error:\nbefore %s\nafter  %s", before, after)
+	}
+
+	written, err := e.RenderFiles(jobs[:2], map[string]any{"v": 1}, FilesOptions{Clean: []string{out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 2 {
+		t.Fatalf("written %v", written)
+	}
+	if got := snapshot(t, out); got != "a.yaml=a: 1\n|b.yaml=b: 1\n|keep.txt=not yaml\n|" {
+		t.Errorf("after success: %q", got)
+	}
+}
+
+// snapshot lists a folder's files and contents in one string.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, en := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(en.Name() + "=" + string(data) + "|")
+	}
+	return b.String()
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("kind: ConfigMap\n", 10<<20/16) + "# {{ name }}\n" // 10 MB
+	write(t, dir, map[string]string{
+		"binary.j2":      "ok\n\xff\xfe\x00\x01 {{ x }}",
+		"empty.j2":       "",
+		"big.j2":         big,
+		"deep_blocks.j2": strings.Repeat("{% if true %}", 100000) + "x" + strings.Repeat("{% endif %}", 100000),
+		"deep_parens.j2": "{{ " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + " }}",
+		"self.j2":        "again {% include 'self.j2' %}",
+		"selfext.j2":     "{% extends 'selfext.j2' %}",
+		"recmacro.j2":    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+		"loop.j2":        "{% for i in range(100000000) %}x{% endfor %}",
+		"loop2.j2":       "{% for i in range(90000) %}{% for j in range(90000) %}x{% endfor %}{% endfor %}",
+	})
+	e, err := New(Options{Root: dir, MaxOutputBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]any{"name": "n", "x": 1}
+	for name, want := range map[string]error{
+		"binary.j2":      ErrBinary,
+		"deep_blocks.j2": ErrTooLarge,
+		"deep_parens.j2": ErrTooLarge,
+		"self.j2":        ErrRecursion,
+		"selfext.j2":     ErrRecursion,
+		"loop.j2":        ErrTooLarge,
+		"loop2.j2":       ErrOutputTooLarge,
+	} {
+		_, err := e.RenderString(name, vars)
+		if !errors.Is(err, want) {
+			t.Errorf("%s: error %v, want %v", name, err, want)
+		}
+	}
+	if _, err := e.RenderString("binary.j2", vars); err == nil || !strings.HasPrefix(err.Error(), "binary.j2:2:1:") {
+		t.Errorf("binary: %v, want binary.j2:2:1", err)
+	}
+	if _, err := e.RenderString("recmacro.j2", vars); err == nil || !strings.Contains(err.Error(), "recursion limit") {
+		t.Errorf("recursive macro: %v", err)
+	}
+	if out, err := e.RenderString("empty.j2", vars); err != nil || out != "" {
+		t.Errorf("empty: %q, %v", out, err)
+	}
+
+	// 10 MB renders under the default limits, and is refused under a lower one.
+	e2 := newEngine(t, dir)
+	var b bytes.Buffer
+	if err := e2.Render(&b, "big.j2", vars); err != nil || b.Len() != len(big)-len("{{ name }}")+1 {
+		t.Errorf("big: %d bytes, %v", b.Len(), err)
+	}
+	small, _ := New(Options{Root: dir, MaxTemplateBytes: 1 << 20})
+	if _, err := small.RenderString("big.j2", vars); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("big with 1 MiB limit: %v", err)
+	}
+}
+
+func TestLoadDataBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+", ", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	write(t, dir, map[string]string{
+		"bomb.yaml":  bomb,
+		"deep.json":  strings.Repeat("[", 100000) + strings.Repeat("]", 100000),
+		"deep.yaml":  "a: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n",
+		"bad.json":   "{\n  \"a\": 1,\n  oops\n}",
+		"list.json":  "[1, 2]",
+		"ok.env":     "# comment\nA=1\nB=\"two words\"\n",
+		"ok.yaml":    "n: 1\nf: 1.5\ns: x\nl: [1, 2]\n",
+		"binary.yml": "\xff\xfe\x00",
+	})
+	for _, name := range []string{"bomb.yaml", "deep.json", "deep.yaml", "bad.json", "list.json", "binary.yml"} {
+		if _, err := LoadData(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+	if _, err := LoadData(filepath.Join(dir, "bad.json")); err == nil || !strings.Contains(err.Error(), "bad.json:3:") {
+		t.Errorf("bad.json: %v, want line 3", err)
+	}
+	env, err := LoadData(filepath.Join(dir, "ok.env"))
+	if err != nil || env["A"] != "1" || env["B"] != "two words" {
+		t.Errorf("ok.env: %v %v", env, err)
+	}
+	y, err := LoadData(filepath.Join(dir, "ok.yaml"))
+	if err != nil || y["n"] != 1 || y["f"] != 1.5 {
+		t.Errorf("ok.yaml: %#v %v", y, err)
+	}
+}
+
+func TestParseVars(t *testing.T) {
+	got, err := ParseVars("a=1\n\n# c\n b = x=y \n", "c=3")
+	if err != nil || got["a"] != "1" || got["b"] != "x=y" || got["c"] != "3" {
+		t.Errorf("ParseVars: %v %v", got, err)
+	}
+	if _, err := ParseVars("novalue"); err == nil {
+		t.Error("want an error for a line without =")
+	}
+}

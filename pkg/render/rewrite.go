@@ -1,0 +1,188 @@
+package render
+
+import (
+	"reflect"
+
+	"github.com/nikolalohinski/gonja/v2/nodes"
+	"github.com/nikolalohinski/gonja/v2/tokens"
+)
+
+// Names of the helpers the rewrite calls. The prefix keeps them out of the
+// way of template variables.
+const (
+	fnPow      = "__runner_pow"
+	fnFloorDiv = "__runner_floordiv"
+	fnTrueDiv  = "__runner_truediv"
+	fnMod      = "__runner_mod"
+	fnTuple    = "__runner_tuple"
+	fnList     = "__runner_list"
+	fnDict     = "__runner_dict"
+	filterStr  = "__runner_str"
+)
+
+var (
+	binaryHelpers = map[tokens.Type]string{
+		tokens.Power:         fnPow,
+		tokens.FloorDivision: fnFloorDiv,
+		tokens.Division:      fnTrueDiv,
+		tokens.Modulo:        fnMod,
+	}
+	expressionType = reflect.TypeFor[nodes.Expression]()
+	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
+	// the package of gonja's built-in control structures
+	controlStructuresPkg = "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
+)
+
+// rewrite adjusts a parsed template in place where gonja's evaluator
+// differs from Jinja2: arithmetic operators become calls of Python-exact
+// helpers, tuple literals keep their type, `none` is the None literal and
+// every {{ }} prints through Python's str(). It returns, per line, the
+// column of the line's first tag (gonja's runtime errors give only lines).
+//
+// gonja keeps expressions in unexported fields of its control structures,
+// so the walk goes through reflection and swaps nodes through unsafe
+// pointers of those fields; it only ever stores nodes.Expression values
+// into fields of that type.
+func rewrite(root *nodes.Template) map[int]int {
+	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}}
+	w.walk(reflect.ValueOf(&root).Elem())
+	return w.cols
+}
+
+type walker struct {
+	seen map[uintptr]bool
+	cols map[int]int
+}
+
+func (w *walker) mark(t *tokens.Token) {
+	if t == nil || t.Line <= 0 {
+		return
+	}
+	if c, ok := w.cols[t.Line]; !ok || t.Col < c {
+		w.cols[t.Line] = t.Col
+	}
+}
+
+// walk visits v, which must be settable.
+func (w *walker) walk(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if v.Type() == expressionType {
+			if repl := w.replace(v.Elem()); repl != nil {
+				v.Set(reflect.ValueOf(repl))
+			}
+		}
+		e := v.Elem()
+		if e.Kind() == reflect.Pointer {
+			w.walk(e)
+		}
+	case reflect.Pointer:
+		if v.IsNil() || w.seen[v.Pointer()] {
+			return
+		}
+		w.seen[v.Pointer()] = true
+		switch n := v.Interface().(type) {
+		case *nodes.Output:
+			w.mark(n.Start)
+			n.Expression = printed(n.Expression)
+			if n.Alternative != nil {
+				n.Alternative = printed(n.Alternative)
+			}
+		case *nodes.ControlStructureBlock:
+			w.mark(n.Location)
+		}
+		el := v.Elem()
+		if el.Kind() == reflect.Struct && walkable(el.Type()) {
+			w.walk(el)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			w.walk(settable(v.Field(i)))
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			w.walk(settable(v.Index(i)))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		m := v
+		for _, k := range m.MapKeys() {
+			val := reflect.New(m.Type().Elem()).Elem()
+			val.Set(m.MapIndex(k))
+			w.walk(val)
+			m.SetMapIndex(k, val)
+		}
+	}
+}
+
+// settable returns v itself or, for a value read through an unexported
+// field, the same memory as a settable value.
+func settable(v reflect.Value) reflect.Value {
+	if v.CanSet() || !v.CanAddr() {
+		return v
+	}
+	return reflect.NewAt(v.Type(), v.Addr().UnsafePointer()).Elem()
+}
+
+// walkable limits the walk to gonja's syntax tree types and skips tokens,
+// loaders and configuration.
+func walkable(t reflect.Type) bool {
+	switch t.PkgPath() {
+	case nodesPkg, controlStructuresPkg, "github.com/birdflock/runner/pkg/render":
+		return true
+	}
+	return false
+}
+
+// replace returns the node to store instead of n, or nil to keep n.
+func (w *walker) replace(n reflect.Value) nodes.Expression {
+	switch x := n.Interface().(type) {
+	case *nodes.BinaryExpression:
+		name, ok := binaryHelpers[x.Operator.Token.Type]
+		if !ok {
+			return nil
+		}
+		return call(x.Operator.Token, name, x.Left, x.Right)
+	case *nodes.Tuple:
+		return call(x.Location, fnTuple, x.Val...)
+	case *nodes.List:
+		return call(x.Location, fnList, x.Val...)
+	case *nodes.Dict:
+		args := make([]nodes.Expression, 0, 2*len(x.Pairs))
+		for _, p := range x.Pairs {
+			args = append(args, p.Key, p.Value)
+		}
+		return call(x.Token, fnDict, args...)
+	case *nodes.Name:
+		if x.Name.Val == "none" {
+			return &nodes.None{Location: x.Name}
+		}
+	}
+	return nil
+}
+
+func call(at *tokens.Token, fn string, args ...nodes.Expression) *nodes.Call {
+	name := *at
+	name.Type, name.Val = tokens.Name, fn
+	if args == nil {
+		args = []nodes.Expression{}
+	}
+	return &nodes.Call{Location: at, Func: &nodes.Name{Name: &name}, Args: args, Kwargs: map[string]nodes.Expression{}}
+}
+
+// printed wraps an output expression so it prints like Python's str().
+func printed(e nodes.Expression) nodes.Expression {
+	if f, ok := e.(*nodes.FilteredExpression); ok && len(f.Filters) > 0 && f.Filters[len(f.Filters)-1].Name == filterStr {
+		return e
+	}
+	at := e.Position()
+	return &nodes.FilteredExpression{
+		Expression: e,
+		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Kwargs: map[string]nodes.Expression{}}},
+	}
+}
