@@ -266,6 +266,11 @@ func (s *Server) handleDispatch(w http.ResponseWriter, r *http.Request) {
 		ReturnRunDetails bool           `json:"return_run_details"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
+			return
+		}
 		apiError(w, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
 		return
 	}

@@ -94,7 +94,7 @@ func TestDispatch(t *testing.T) {
 	must(t, resp.StatusCode == 422, "unknown ref: %s", resp.Status)
 	big := map[string]any{"ref": "main", "inputs": map[string]any{"who": strings.Repeat("x", 2<<20)}}
 	resp, _ = do(t, "POST", s.URL+"/repos/mona/birds/actions/workflows/hello.yaml/dispatches", token, big)
-	must(t, resp.StatusCode == 400, "oversized body: %s", resp.Status)
+	must(t, resp.StatusCode == 413, "oversized body: %s", resp.Status)
 
 	total, runs := s.runs(t)
 	must(t, total == 2 && len(runs) == 2 && runs[0].ID > runs[1].ID, "runs: %d %+v", total, runs)
