@@ -145,4 +145,19 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	total, _ := s.runs(t)
 	must(t, total == 3, "runs after restart: %d", total)
+	// The step the killed server left behind was ended by the restart.
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	must(t, pid > 0, "no step pid")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Gone, or a zombie its new parent has not reaped yet.
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		fields := strings.Fields(string(stat))
+		if err != nil || (len(fields) > 2 && fields[2] == "Z") {
+			break
+		}
+		must(t, time.Now().Before(deadline), "the interrupted run's step (pid %d) is still running after the restart: %s", pid, stat)
+		time.Sleep(20 * time.Millisecond)
+	}
 }

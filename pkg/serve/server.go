@@ -112,7 +112,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("recover runs: %w", err)
 	}
 	for _, id := range ids {
-		s.logf("run %d: was in progress at the last stop: marked failed", id)
+		n := killOrphans(filepath.Join(cfg.State, "exec", "runs"), id)
+		s.logf("run %d: was in progress at the last stop: marked failed (%d leftover processes killed)", id, n)
 		if sk, err := newSink(cfg.State, id, s.store, &s.hub, s.logf); err == nil {
 			sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + RestartMessage})
 			sk.close()
