@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/birdflock/runner/pkg/steps"
@@ -125,5 +126,26 @@ func TestPushFilterMatches(t *testing.T) {
 	var none *workflow.PushFilter
 	if !none.Matches("refs/heads/main", []string{"a"}) {
 		t.Error("nil filter must match")
+	}
+}
+
+// The bird-flock workflow: the bot's k8s/-only commit runs nothing.
+func TestBirdFlockPushFilter(t *testing.T) {
+	data, err := os.ReadFile("../../workflows/build-bird-app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, errs := workflow.Load("build-bird-app.yaml", data, workflow.Options{Builtins: steps.Default()})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if !w.On.Has("push") || w.On.Push == nil {
+		t.Fatal("no push trigger")
+	}
+	if w.On.Push.Matches("refs/heads/main", []string{"k8s/birds-app-back-end-deployment.yaml", "k8s/birds-app-front-end-deployment.yaml"}) {
+		t.Error("the bot's k8s/-only commit must not run the workflow")
+	}
+	if !w.On.Push.Matches("refs/heads/main", []string{"back-end/birds.json"}) {
+		t.Error("a change to back-end/birds.json must run the workflow")
 	}
 }
