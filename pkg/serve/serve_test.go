@@ -363,3 +363,18 @@ func TestLiveLogs(t *testing.T) {
 	must(t, sawOneBeforeEnd, "no live line while the run was in progress:\n%s", got.String())
 	must(t, strings.Contains(got.String(), "event: end\ndata: {\"conclusion\":\"success\""), "stream end:\n%s", got.String())
 }
+
+// Without cancel-in-progress a group runs one at a time and keeps only the
+// newest pending run.
+func TestConcurrencyGroupPending(t *testing.T) {
+	wf := "on: workflow_dispatch\nconcurrency: one-at-a-time\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: sleep 0.5\n"
+	s := start(t, serve.Config{Capacity: 4}, birds(t, map[string]string{".github/workflows/g.yaml": wf}), 0)
+	a, _, _ := s.dispatch(t, "g.yaml", nil)
+	s.wait(t, a, "start", func(r runJSON) bool { return r.Status == "in_progress" })
+	b, _, _ := s.dispatch(t, "g.yaml", nil)
+	c, _, _ := s.dispatch(t, "g.yaml", nil)
+	must(t, s.run(t, b).conclusion() == "cancelled", "older pending run: %+v", s.run(t, b))
+	must(t, s.run(t, c).Status == "queued", "newest pending run should wait: %+v", s.run(t, c))
+	ra, rc := s.done(t, a), s.done(t, c)
+	must(t, ra.conclusion() == "success" && rc.conclusion() == "success", "a %+v c %+v", ra, rc)
+}
