@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -377,4 +379,33 @@ func TestConcurrencyGroupPending(t *testing.T) {
 	must(t, s.run(t, c).Status == "queued", "newest pending run should wait: %+v", s.run(t, c))
 	ra, rc := s.done(t, a), s.done(t, c)
 	must(t, ra.conclusion() == "success" && rc.conclusion() == "success", "a %+v c %+v", ra, rc)
+}
+
+// A stopping server cancels its running runs: they end failed, "runner
+// stopped"; queued runs stay queued for the next start.
+func TestStop(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	repo := birds(t, map[string]string{".github/workflows/slow.yaml": slowWF})
+	cfg := serve.Config{State: state, Token: token, Capacity: 1, Repositories: []serve.Repo{{Path: repo.dir, Name: "mona/birds", Branch: "main"}}}
+	srv, err := serve.New(cfg, serve.Options{Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	srv.Start()
+	s := &testServer{Server: srv, URL: hs.URL}
+	a, _, _ := s.dispatch(t, "slow.yaml", nil)
+	b, _, _ := s.dispatch(t, "slow.yaml", nil)
+	s.wait(t, a, "start", func(r runJSON) bool { return r.Status == "in_progress" })
+	t0 := time.Now()
+	must(t, srv.Close(5*time.Second) == nil, "close")
+	hs.Close()
+	must(t, time.Since(t0) < 5*time.Second, "stopping took %s", time.Since(t0))
+
+	s = start(t, serve.Config{State: state, Capacity: 1}, repo, 0)
+	r := s.run(t, a)
+	must(t, r.conclusion() == "failure" && r.Message != nil && *r.Message == "runner stopped", "stopped run: %+v", r)
+	s.wait(t, b, "start after restart", func(r runJSON) bool { return r.Status == "in_progress" })
+	do(t, "POST", fmt.Sprintf("%s/api/runs/%d/cancel", s.URL, b), token, nil)
+	s.done(t, b)
 }
