@@ -372,12 +372,14 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		if err != nil {
 			return err
 		}
+		// Under s.mu the scheduler cannot start them meanwhile.
 		s.mu.Lock()
 		for _, q := range queued {
 			if q.Group == r.Group && q.ID != r.ID {
-				s.mu.Unlock()
-				s.finish(q.ID, "cancelled", fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group))
-				s.mu.Lock()
+				if _, err := s.store.CancelQueued(q.ID, fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group)); err != nil {
+					s.logf("run %d: cancel: %v", q.ID, err)
+				}
+				s.hub.notify(q.ID)
 			}
 		}
 		if r.CancelGroup {
@@ -439,8 +441,15 @@ func (s *Server) Cancel(id int64) error {
 	if r.Status == store.Completed {
 		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
 	}
-	// Not running under s.mu: the scheduler cannot start it meanwhile.
-	s.finish(id, "cancelled", "cancelled")
+	// Not running, and under s.mu the scheduler cannot start it meanwhile.
+	ok, err := s.store.CancelQueued(id, "cancelled")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
+	}
+	s.hub.notify(id)
 	return nil
 }
 

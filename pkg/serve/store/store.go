@@ -273,6 +273,18 @@ func (s *Store) Finish(id int64, conclusion, message string) error {
 	return err
 }
 
+// CancelQueued ends a run that is still queued as cancelled; false when it
+// is not queued any more.
+func (s *Store) CancelQueued(id int64, message string) (bool, error) {
+	res, err := s.db.Exec(`UPDATE runs SET status = 'completed', conclusion = 'cancelled', message = ?, updated = ? WHERE id = ? AND status = 'queued'`,
+		message, ms(time.Now()), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // Recover marks every run left in progress (by a process that died) as
 // failed with message, and returns their ids.
 func (s *Store) Recover(message string) ([]int64, error) {
