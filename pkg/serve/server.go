@@ -234,10 +234,10 @@ func (s *Server) schedule() {
 		a := &active{cancel: cancel, group: r.Group}
 		s.running[r.ID] = a
 		s.wg.Add(1)
-		go func() {
+		go func(id int64) {
 			defer s.wg.Done()
-			s.execute(ctx, r, a)
-		}()
+			s.execute(ctx, id, a)
+		}(r.ID)
 	}
 }
 
@@ -250,15 +250,20 @@ func (s *Server) groupBusy(g string) bool {
 	return false
 }
 
-func (s *Server) execute(ctx context.Context, r *store.Run, a *active) {
+func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	defer func() {
 		a.cancel()
 		s.mu.Lock()
-		delete(s.running, r.ID)
+		delete(s.running, id)
 		s.mu.Unlock()
-		s.hub.notify(r.ID)
+		s.hub.notify(id)
 		s.kick()
 	}()
+	r, err := s.store.Run(id)
+	if err != nil {
+		s.finish(id, "failure", "load run: "+err.Error())
+		return
+	}
 	sk, err := newSink(s.cfg.State, r.ID, s.store, &s.hub, s.logf)
 	if err != nil {
 		s.finish(r.ID, "failure", "open log: "+err.Error())

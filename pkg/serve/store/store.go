@@ -222,20 +222,27 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	return out, total, rows.Err()
 }
 
-// QueuedRuns lists queued runs, oldest first.
-func (s *Store) QueuedRuns() ([]*Run, error) {
-	rows, err := s.db.Query(`SELECT ` + runCols + ` FROM runs WHERE status = 'queued' ORDER BY id`)
+// Pending is a queued run as the scheduler sees it.
+type Pending struct {
+	ID    int64
+	Group string
+}
+
+// QueuedRuns lists queued runs, oldest first, without their (possibly
+// large) workflow text and payload.
+func (s *Store) QueuedRuns() ([]Pending, error) {
+	rows, err := s.db.Query(`SELECT id, grp FROM runs WHERE status = 'queued' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Run
+	var out []Pending
 	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
+		var p Pending
+		if err := rows.Scan(&p.ID, &p.Group); err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }
