@@ -99,7 +99,10 @@ async function runPage() {
     j.steps.push(s); j.cur = s;
     return s;
   }
+  let pending = null;
+  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100); }
   function onEvent(ev) {
+    if (ev.scope === "job") soon(); // job states changed: redraw the graph
     const j = jobBox(ev.job || "run");
     if (ev.kind === "start" && ev.scope === "step") { stepBox(j, ev.step); return; }
     if (ev.kind === "start") { $("h3", j.box).textContent = ev.step; return; }
