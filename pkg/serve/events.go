@@ -64,7 +64,8 @@ func logPath(state string, id int64) string {
 }
 
 // sink receives pkg/run's JSON events for one run: it appends them to the
-// log file, records job and step states and wakes live readers.
+// log file, records job and step states and wakes live readers. Write only
+// queues the bytes: a slow database never holds up the engine's output.
 type sink struct {
 	id    int64
 	f     *os.File
@@ -72,10 +73,14 @@ type sink struct {
 	hub   *hub
 	logf  func(format string, args ...any)
 
-	mu      sync.Mutex
+	in        chan []byte // closed by close
+	drained   chan struct{}
+	closeOnce sync.Once
+
+	// Owned by the worker goroutine.
 	buf     []byte
-	started map[string]bool // jobs whose start was seen
-	open    map[string]string
+	started map[string]bool   // jobs whose start was seen
+	open    map[string]string // job → its step in progress
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
@@ -86,43 +91,54 @@ func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, 
 	if err != nil {
 		return nil, err
 	}
-	return &sink{id: id, f: f, store: st, hub: h, logf: logf, started: map[string]bool{}, open: map[string]string{}}, nil
+	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{}),
+		started: map[string]bool{}, open: map[string]string{}}
+	go s.work()
+	return s, nil
 }
 
 // Write takes whole or partial lines of zerolog JSON.
 func (s *sink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf = append(s.buf, p...)
-	for {
-		i := bytes.IndexByte(s.buf, '\n')
-		if i < 0 {
-			break
-		}
-		s.handle(s.buf[:i])
-		s.buf = s.buf[i+1:]
-	}
-	s.hub.notify(s.id)
+	s.in <- append([]byte(nil), p...)
 	return len(p), nil
 }
 
-// add appends an event written by the server itself (not by the engine).
+// add appends an event written by the server itself (not by the engine),
+// after everything written before it.
 func (s *sink) add(ev LogEvent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.append(ev)
-	s.hub.notify(s.id)
+	data, _ := json.Marshal(map[string]string{"event": ev.Kind, "job": ev.Job, "step": ev.Step, "message": ev.Text})
+	s.Write(append(data, '\n'))
 }
 
-func (s *sink) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *sink) work() {
+	defer close(s.drained)
+	for p := range s.in {
+		s.buf = append(s.buf, p...)
+		for {
+			i := bytes.IndexByte(s.buf, '\n')
+			if i < 0 {
+				break
+			}
+			s.handle(s.buf[:i])
+			s.buf = s.buf[i+1:]
+		}
+		s.hub.notify(s.id)
+	}
 	if len(s.buf) > 0 {
 		s.handle(s.buf)
-		s.buf = nil
 	}
-	s.f.Close()
-	s.hub.notify(s.id)
+}
+
+// close waits until every event written so far is in the file and the
+// database, then closes the file. Call it before marking the run completed,
+// so that a reader who sees the run completed has seen its whole log.
+func (s *sink) close() {
+	s.closeOnce.Do(func() {
+		close(s.in)
+		<-s.drained
+		s.f.Close()
+		s.hub.notify(s.id)
+	})
 }
 
 func (s *sink) handle(line []byte) {

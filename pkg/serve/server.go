@@ -272,6 +272,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	defer sk.close()
 	fail := func(msg string) {
 		sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + msg})
+		sk.close()
 		s.finish(r.ID, "failure", msg)
 	}
 	w, errs := workflow.Load(r.WorkflowFile, []byte(r.Source), workflow.Options{Builtins: s.builtins})
@@ -300,6 +301,9 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		req.Repo.Path = rp.dir
 	}
 	res, err := s.exec.Execute(ctx, req)
+	if err == nil {
+		sk.close() // the whole log is in before the run shows completed
+	}
 	s.mu.Lock()
 	reason := a.reason
 	s.mu.Unlock()
