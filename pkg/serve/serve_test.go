@@ -141,10 +141,10 @@ func TestConcurrentDispatch(t *testing.T) {
 	for i, id := range ids {
 		r := s.done(t, id)
 		must(t, r.conclusion() == "success", "run %d: %+v", id, r)
-		// The run carries its own dispatch's inputs. (Its log is not checked
-		// here: pkg/run drops a step's output when the copy is not done
-		// 200 ms after the process exits, which happens on a loaded machine.)
+		// The run carries its own dispatch's inputs and log.
 		must(t, r.Inputs["who"] == fmt.Sprintf("w%d", i), "run %d has inputs %v, want who=w%d", id, r.Inputs, i)
+		log := s.logText(t, id)
+		must(t, strings.Contains(log, fmt.Sprintf("hello w%d ", i)), "run %d (w%d) lacks its line:\n%s", id, i, log)
 	}
 	total, _ := s.runs(t)
 	must(t, total == n, "total_count %d, want %d", total, n)
