@@ -388,6 +388,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // reverse proxies: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 	var offset int64

@@ -189,7 +189,18 @@ func TestWebhook(t *testing.T) {
 		resp, _ := post(sig, k8s, before, []string{"back-end/main.go"})
 		must(t, resp.StatusCode == 401, "signature %q: %s", sig, resp.Status)
 	}
-	resp, body := post("good", k8s, before, []string{"k8s/be.yaml"})
+	// ping, and a deleted branch, start nothing.
+	pingBody := []byte(`{"zen":"hi"}`)
+	req, _ := http.NewRequest("POST", s.URL+"/webhooks/github", strings.NewReader(string(pingBody)))
+	req.Header.Set("X-GitHub-Event", "ping")
+	req.Header.Set("X-Hub-Signature-256", sign("s3cret", pingBody))
+	pr, err := http.DefaultClient.Do(req)
+	must(t, err == nil && pr.StatusCode == 200, "ping: %v %v", err, pr)
+	pr.Body.Close()
+	resp, body := post("good", "0000000000000000000000000000000000000000", k8s, nil)
+	must(t, resp.StatusCode == 202 && strings.Contains(string(body), `"runs": []`), "deleted branch: %s %s", resp.Status, body)
+
+	resp, body = post("good", k8s, before, []string{"k8s/be.yaml"})
 	must(t, resp.StatusCode == 202 && strings.Contains(string(body), `"runs": []`), "k8s-only push: %s %s", resp.Status, body)
 	total, _ := s.runs(t)
 	must(t, total == 0, "runs after k8s-only push and bad signatures: %d", total)

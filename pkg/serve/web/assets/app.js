@@ -108,7 +108,11 @@ async function runPage() {
     if (ev.kind === "start") { $("h3", j.box).textContent = ev.step; return; }
     if (ev.kind === "end" && ev.scope === "step") {
       const s = j.steps.slice().reverse().find(s => s.details.dataset.step === ev.step) || j.cur;
-      if (s) { $(".mark", s.summary).textContent = { success: "✓ ", failure: "✗ ", skipped: "- " }[ev.status] || "• "; s.details.classList.add(ev.status); }
+      if (s) {
+        $(".mark", s.summary).textContent = { success: "✓ ", failure: "✗ ", skipped: "- " }[ev.status] || "• ";
+        s.details.classList.add(ev.status);
+        if (ev.duration_ms) s.summary.append(el("span", { class: "dur" }, " " + fmtDur(ev.duration_ms)));
+      }
       return;
     }
     if (ev.kind === "end") { j.box.classList.add(ev.status); $("h3", j.box).append(" — " + ev.status); return; }
