@@ -139,11 +139,18 @@ func followRun(runURL string) error {
 			if json.Unmarshal([]byte(line[6:]), &ev) != nil {
 				continue
 			}
+			what := ev.Step
+			if what == "" {
+				what = "job " + ev.Text
+			}
 			switch ev.Kind {
 			case "start":
-				fmt.Printf("%s ▶ %s\n", ev.Job, ev.Step)
+				fmt.Printf("%s ▶ %s\n", ev.Job, what)
 			case "end":
-				fmt.Printf("%s %s %s (%s)\n", ev.Job, ev.Status, ev.Step, time.Duration(ev.Duration*float64(time.Millisecond)).Round(time.Millisecond))
+				if ev.Step == "" {
+					what = "job"
+				}
+				fmt.Printf("%s %s %s (%s)\n", ev.Job, ev.Status, what, time.Duration(ev.Duration*float64(time.Millisecond)).Round(time.Millisecond))
 			default:
 				fmt.Printf("%s | %s\n", ev.Job, ev.Text)
 			}

@@ -24,7 +24,7 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 		r.results[j.ID] = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
 		r.mu.Unlock()
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs})
-		r.console.emit(event{Job: j.ID, Kind: "end", Step: "job reused", Status: prior.Result})
+		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
 		return
 	}
 	for _, n := range j.Needs {
@@ -232,7 +232,9 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	}
 	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
 	defer jr.log.close()
-	jr.trackingID = fmt.Sprintf("runner_%d_%s", r.id, unsafeName.ReplaceAllString(jr.key, "_"))
+	// Run numbers repeat across state dirs and processes: the start time
+	// keeps one run's cleanup from killing another's steps.
+	jr.trackingID = fmt.Sprintf("runner_%d_%s_%x", r.id, unsafeName.ReplaceAllString(jr.key, "_"), r.started.UnixNano())
 	// Background processes a step left behind end with the job, as on GitHub.
 	defer killTracked(jr.trackingID, r.opts.KillGrace)
 

@@ -79,8 +79,7 @@ type sink struct {
 
 	// Owned by the worker goroutine.
 	buf     []byte
-	started map[string]bool   // jobs whose start was seen
-	open    map[string]string // job → its step in progress
+	started map[string]bool // jobs whose start was seen
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
@@ -92,7 +91,7 @@ func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, 
 		return nil, err
 	}
 	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{}),
-		started: map[string]bool{}, open: map[string]string{}}
+		started: map[string]bool{}}
 	go s.work()
 	return s, nil
 }
@@ -157,26 +156,23 @@ func (s *sink) handle(line []byte) {
 	now := time.Now()
 	ev := LogEvent{T: now.UnixMilli(), Job: raw.Job, Step: raw.Step, Kind: raw.Event, Status: raw.Status, Text: raw.Message, Duration: raw.Duration}
 	var err error
+	// pkg/run's job events have no step; step events name theirs.
 	switch raw.Event {
 	case "start":
-		if !s.started[raw.Job] {
-			s.started[raw.Job] = true
+		if raw.Step == "" {
 			ev.Scope = "job"
-			err = s.store.JobStarted(s.id, raw.Job, raw.Step, now)
+			s.started[raw.Job] = true
+			err = s.store.JobStarted(s.id, raw.Job, raw.Message, now)
 		} else {
 			ev.Scope = "step"
-			s.open[raw.Job] = raw.Step
 			_, err = s.store.StepStarted(s.id, raw.Job, raw.Step, now)
 		}
 	case "end":
-		isJob := raw.Step == "" || raw.Step == "job reused" ||
-			(raw.Step == "job "+raw.Status && s.open[raw.Job] != raw.Step)
-		if isJob {
+		if raw.Step == "" {
 			ev.Scope = "job"
 			err = s.store.JobEnded(s.id, raw.Job, conclusionOf(raw.Status), now)
 		} else {
 			ev.Scope = "step"
-			delete(s.open, raw.Job)
 			err = s.store.StepEnded(s.id, raw.Job, raw.Step, conclusionOf(raw.Status), now)
 		}
 	}
@@ -216,9 +212,9 @@ func writeText(w io.Writer, r io.Reader) error {
 		var line string
 		switch ev.Kind {
 		case "start":
-			line = fmt.Sprintf("%s ▶ %s", ev.Job, ev.Step)
+			line = fmt.Sprintf("%s ▶ %s", ev.Job, what(ev))
 		case "end":
-			line = fmt.Sprintf("%s %s %s (%s)", ev.Job, mark(ev.Status), ev.Step, time.Duration(ev.Duration*float64(time.Millisecond)).Round(time.Millisecond))
+			line = fmt.Sprintf("%s %s %s (%s)", ev.Job, mark(ev.Status), what(ev), time.Duration(ev.Duration*float64(time.Millisecond)).Round(time.Millisecond))
 		default:
 			parts := []string{}
 			for _, p := range []string{ev.Job, ev.Step} {
@@ -233,6 +229,17 @@ func writeText(w io.Writer, r io.Reader) error {
 			return err
 		}
 	}
+}
+
+// what names what a start or end event is about: its step, or the job.
+func what(ev LogEvent) string {
+	switch {
+	case ev.Step != "":
+		return ev.Step
+	case ev.Kind == "start":
+		return "job " + ev.Text
+	}
+	return "job " + ev.Status
 }
 
 func mark(status string) string {

@@ -105,7 +105,7 @@ async function runPage() {
     if (ev.scope === "job") soon(); // job states changed: redraw the graph
     const j = jobBox(ev.job || "run");
     if (ev.kind === "start" && ev.scope === "step") { stepBox(j, ev.step); return; }
-    if (ev.kind === "start") { $("h3", j.box).textContent = ev.step; return; }
+    if (ev.kind === "start") { $("h3", j.box).textContent = ev.text || ev.job; return; }
     if (ev.kind === "end" && ev.scope === "step") {
       const s = j.steps.slice().reverse().find(s => s.details.dataset.step === ev.step) || j.cur;
       if (s) {
@@ -115,7 +115,7 @@ async function runPage() {
       }
       return;
     }
-    if (ev.kind === "end") { j.box.classList.add(ev.status); $("h3", j.box).append(" — " + ev.status); return; }
+    if (ev.kind === "end") { j.box.classList.add(ev.status); $("h3", j.box).append(" — " + ev.status + (ev.text ? " (" + ev.text + ")" : "")); return; }
     const s = j.cur || stepBox(j, ev.step || "job");
     s.pre.append(ev.text + "\n");
   }
