@@ -116,7 +116,8 @@ func TestBrowserUI(t *testing.T) {
 	poll("graph", `document.querySelectorAll('.graph .node.success').length === 2`, 5*time.Second)
 	log, err := chromedp.Run(ctx, chromedp.Text(`#jobs`))
 	check("log text", err)
-	must(t, strings.Contains(log, "line-one high true mona") && strings.Contains(log, "line-two") && strings.Contains(log, "tested"), "run page log:\n%s", log)
+	must(t, strings.Contains(log, "line-one high true mona") && strings.Contains(log, "line-two") && strings.Contains(log, "tested") &&
+		strings.Contains(log, "build — success") && strings.Contains(log, "Greet"), "run page log:\n%s", log)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	check("screenshot", err)
 	shot := filepath.Join(os.TempDir(), "runner-serve-ui.png")
