@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 
 .PHONY: all build test bench fuzz deps demo clean
 
-all: build
+all: build $(BIN)/buildkitd
 
 build:
 	$(GO) build -o $(BIN)/runner ./cmd/runner

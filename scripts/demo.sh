@@ -72,4 +72,6 @@ if [ -n "$after_origin" ] && [ "$after_origin" != "$before_origin" ]; then
 else
   echo "no new commit: the manifests for this source commit are already on origin"
 fi
+say "see it in a browser"
+echo "  bin/runner preview --repo $origin --addr 127.0.0.1:8080   # then open http://127.0.0.1:8080 (Ctrl-C removes everything)"
 exit $rc

@@ -72,7 +72,7 @@ Exit status: 0 clean, 1 errors, 2 warnings with -s; 255 bad configuration.`,
 				tty = isatty.IsTerminal(f.Fd())
 			}
 			resolved := yamllint.ResolveFormat(format, os.LookupEnv, tty)
-			sum, err := yamllint.LintPaths(out, cmd.ErrOrStderr(), args, conf,
+			sum, err := yamllint.LintPaths(cmd.Context(), out, cmd.ErrOrStderr(), args, conf,
 				yamllint.RunOptions{Format: resolved, NoWarnings: noWarnings})
 			if err != nil {
 				return &exitError{code: 255, err: err}

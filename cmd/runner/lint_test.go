@@ -26,11 +26,7 @@ func yamllintBin(t *testing.T) string {
 // the exit code.
 func runLintCmd(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	wd, _ := os.Getwd()
-	if err := os.Chdir(dir); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Chdir(wd)
+	t.Chdir(dir) // restored when the test ends; never in parallel tests
 	cmd := newLintCmd()
 	var out, errb bytes.Buffer
 	cmd.SetOut(&out)

@@ -5,21 +5,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // findWorkflow resolves WORKFLOW: an existing file, else a name looked up
-// as workflows/NAME.y(a)ml, then .github/workflows/NAME.y(a)ml in repo.
+// as workflows/NAME.y(a)ml, then .github/workflows/NAME.y(a)ml in repo,
+// then in the current directory (runner's own workflows/ run against any
+// bird-flock repository).
 func findWorkflow(arg, repo string) (string, error) {
 	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
 		return arg, nil
 	}
 	var tried []string
-	for _, dir := range []string{"workflows", filepath.Join(".github", "workflows")} {
+	for _, dir := range []string{"workflows", filepath.Join(".github", "workflows"), "./workflows", "./.github/workflows"} {
+		base := repo
+		if strings.HasPrefix(dir, "./") {
+			base, dir = ".", dir[2:]
+		}
 		for _, ext := range []string{".yaml", ".yml"} {
-			p := filepath.Join(repo, dir, arg+ext)
+			p := filepath.Join(base, dir, arg+ext)
 			if _, err := os.Stat(p); err == nil {
 				return p, nil
 			}

@@ -33,6 +33,7 @@ func main() {
 		newLintCmd(),
 		newValidateCmd(),
 		newRegistryCmd(),
+		newPreviewCmd(),
 		newServeCmd(),
 		newDispatchCmd(),
 	)

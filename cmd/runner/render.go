@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 
@@ -13,8 +14,10 @@ import (
 // newRenderCmd is `runner render`, a jinjanate work-alike.
 func newRenderCmd() *cobra.Command {
 	var (
-		vars []string
-		out  string
+		vars    []string
+		out     string
+		format  string
+		lenient bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render TEMPLATE [DATA_FILE]",
@@ -24,18 +27,34 @@ undefined variables are errors, extensions do and loopcontrols, no autoescape,
 include/extends/import names relative to the current directory.
 
 The context is DATA_FILE (format from its extension: .json, .yaml, .yml, .env)
-or, without it, the environment variables; --var KEY=VALUE pairs override both.
+or, without it, the environment variables; DATA_FILE - reads stdin (with
+--format). --var KEY=VALUE pairs override both.
 Nothing is written when rendering fails (exit status 1).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ctx map[string]any
-			if len(args) == 2 {
-				data, err := render.LoadData(args[1])
+			switch {
+			case len(args) == 2 && args[1] == "-":
+				if format == "" {
+					return errors.New("data from stdin (-) needs --format")
+				}
+				data, err := render.ReadData("<stdin>", format, cmd.InOrStdin())
 				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
 				ctx = data
-			} else {
+			case len(args) == 2:
+				f, err := os.Open(args[1])
+				if err != nil {
+					return &exitError{code: 1, err: fmt.Errorf("data file: %w", err)}
+				}
+				data, err := render.ReadData(args[1], format, f)
+				f.Close()
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				ctx = data
+			default:
 				ctx = render.EnvVars(os.Environ())
 			}
 			extra, err := render.ParseVars(vars...)
@@ -45,7 +64,7 @@ Nothing is written when rendering fails (exit status 1).`,
 			for k, v := range extra {
 				ctx[k] = v
 			}
-			eng, err := render.New(render.Options{})
+			eng, err := render.New(render.Options{Lenient: lenient})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -66,5 +85,7 @@ Nothing is written when rendering fails (exit status 1).`,
 	}
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable KEY=VALUE (repeatable; overrides data and environment)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout (atomically)")
+	cmd.Flags().StringVar(&format, "format", "", "data format: json, yaml or env (default: from DATA_FILE's extension; required for - = stdin)")
+	cmd.Flags().BoolVar(&lenient, "undefined", false, "render undefined variables as empty text instead of failing")
 	return cmd
 }

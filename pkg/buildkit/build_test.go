@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/birdflock/runner/pkg/buildkit"
 	ct "github.com/birdflock/runner/pkg/containertest"
@@ -272,4 +276,136 @@ func buildkitdProcesses(root string) int {
 		}
 	}
 	return n
+}
+
+// A second daemon on the same state dir (another runner process) waits
+// for the first one to stop, and says so.
+func TestSecondDaemonWaitsForTheStateDir(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Buildkitd)
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "bk")
+	first, err := buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = buildkit.StartDaemon(wctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath(), Log: &log})
+	if err == nil || !strings.Contains(err.Error(), "used by another runner") || !strings.Contains(log.String(), "waiting for another runner") {
+		t.Fatalf("err = %v, log %q", err, log.String())
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		first.Stop(ctx)
+	}()
+	second, err := buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := buildkitdProcesses(root); n != 0 {
+		t.Fatalf("%d buildkitd left", n)
+	}
+}
+
+// When runner's buildkitd dies during a build, the error says so and
+// shows the end of its log.
+func TestDaemonDeathIsExplained(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Buildkitd, ct.Busybox)
+	reg := ct.Registry(t)
+	var m buildkit.Manager
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "bk")
+	conn, err := m.Connect(ctx, "", buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath(), Mirrors: buildkit.DefaultMirrors(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine:latest\nRUN sleep 41 && echo slept\n"), 0o644)
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if pids := pidsOf("sleep 41 && echo slept"); len(pids) > 0 {
+				for _, p := range pidsOf(root) {
+					syscall.Kill(p, syscall.SIGKILL)
+				}
+				return
+			}
+		}
+	}()
+	_, err = buildkit.Build(ctx, conn.Client, buildkit.BuildOptions{Context: dir})
+	err = conn.Explain(err)
+	if err == nil || !strings.Contains(err.Error(), "buildkitd exited") || !strings.Contains(err.Error(), "buildkitd.log") {
+		t.Fatalf("err = %v", err)
+	}
+	// Its RUN container and overlay mounts do not outlive it.
+	if p := pidsOf("sleep 41 && echo slept"); len(p) != 0 {
+		t.Errorf("RUN process left: %v", p)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), root) {
+		t.Errorf("mounts left under %s", root)
+	}
+	out, _ := exec.Command(ct.RuncPath(), "list").CombinedOutput()
+	if strings.Contains(string(out), root) {
+		t.Errorf("runc containers left:\n%s", out)
+	}
+}
+
+func pidsOf(s string) []int {
+	var out []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		if b, _ := os.ReadFile(p); pid != os.Getpid() && bytes.Contains(b, []byte(s)) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestBuildTargetFileAndNoCache(t *testing.T) {
+	d, _ := daemon(t)
+	c := connect(t, d.Addr())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("stage one\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("stage two\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+	df := filepath.Join(dir, "build", "Multi.Dockerfile")
+	os.WriteFile(df, []byte("FROM scratch AS one\nCOPY a.txt /\nFROM scratch AS two\nCOPY b.txt /\n"), 0o644)
+	archive := filepath.Join(t.TempDir(), "one.tar")
+	build := func(noCache bool) string {
+		var log syncBuffer
+		_, err := buildkit.Build(context.Background(), c, buildkit.BuildOptions{
+			Context: dir, File: df, Target: "one", Archive: archive, NoCache: noCache, Progress: &log})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		return log.String()
+	}
+	build(false)
+	art, err := registry.OpenArchive(archive, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := art.Image(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fileInImage(t, img, "a.txt"); got != "stage one\n" {
+		t.Errorf("a.txt = %q", got)
+	}
+	if got := fileInImage(t, img, "b.txt"); got != "" {
+		t.Errorf("stage two leaked in: %q", got)
+	}
+	art.Close()
+	if log := build(false); !strings.Contains(log, "CACHED") {
+		t.Errorf("second build not cached:\n%s", log)
+	}
+	if log := build(true); strings.Contains(log, "CACHED") {
+		t.Errorf("no-cache build used the cache:\n%s", log)
+	}
 }

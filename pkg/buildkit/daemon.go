@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,9 @@ type DaemonOptions struct {
 	EmbeddedRegistry string
 	// StartTimeout bounds the wait for the daemon to answer. Default 30s.
 	StartTimeout time.Duration
+	// Log receives a line when the start has to wait for another runner
+	// using Root. Default: discarded.
+	Log io.Writer
 }
 
 // Daemon is a buildkitd process started by runner. Stop it with Stop.
@@ -50,6 +54,8 @@ type Daemon struct {
 	addr    string
 	logPath string
 	lock    *os.File
+	root    string
+	runc    string
 	mirrors registry.Mirrors
 	release func() error // stops the embedded registry, if started for us
 	proc    *os.Process
@@ -132,11 +138,16 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("buildkitd state dir: %w", err)
 	}
-	lock, err := lockDir(ctx, filepath.Join(root, "daemon.lock"))
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	lock, err := lockDir(ctx, filepath.Join(root, "daemon.lock"), opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{lock: lock, logPath: filepath.Join(root, "buildkitd.log"), done: make(chan struct{}), mirrors: opts.Mirrors}
+	d := &Daemon{lock: lock, root: root, runc: opts.Runc, logPath: filepath.Join(root, "buildkitd.log"),
+		done: make(chan struct{}), mirrors: opts.Mirrors}
+	cleanupState(root, opts.Runc) // after a crash of an earlier daemon
 	if d.mirrors.Empty() && opts.EmbeddedRegistry != "" {
 		addr, release, err := registry.Embedded(ctx, opts.EmbeddedRegistry, registry.EmbeddedAddr)
 		if err != nil {
@@ -177,6 +188,7 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 		started <- nil
 		d.exitErr = cmd.Wait()
 		_ = logf.Close()
+		cleanupState(root, opts.Runc) // nothing to do after a clean exit
 		close(d.done)
 	}()
 	if err := <-started; err != nil {
@@ -299,12 +311,12 @@ func (d *Daemon) logTail() string {
 }
 
 // lockDir takes an exclusive flock, polling until ctx ends.
-func lockDir(ctx context.Context, path string) (*os.File, error) {
+func lockDir(ctx context.Context, path string, log io.Writer) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("buildkitd lock: %w", err)
 	}
-	for {
+	for waited := false; ; waited = true {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return f, nil
@@ -312,6 +324,9 @@ func lockDir(ctx context.Context, path string) (*os.File, error) {
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			_ = f.Close()
 			return nil, fmt.Errorf("buildkitd lock %s: %w", path, err)
+		}
+		if !waited {
+			fmt.Fprintf(log, "waiting for another runner's buildkitd on %s to stop (or set BUILDKIT_HOST)\n", filepath.Dir(path))
 		}
 		select {
 		case <-ctx.Done():

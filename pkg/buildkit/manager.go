@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
 	// Connection helpers for BUILDKIT_HOST: docker-container://, kube-pod://,
 	// podman-container://, nerdctl-container://, ssh://.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -39,6 +42,34 @@ type Conn struct {
 	// Mirrors of a managed daemon (unknown for BUILDKIT_HOST).
 	Mirrors registry.Mirrors
 	release func(context.Context) error
+	daemon  *Daemon // nil for BUILDKIT_HOST
+}
+
+// Explain adds buildkitd's exit and log tail to err when runner's own
+// daemon died; otherwise it returns err as is.
+func (c *Conn) Explain(err error) error {
+	if err == nil || c.daemon == nil {
+		return err
+	}
+	explained := func() error {
+		return fmt.Errorf("%w; buildkitd exited (%v): %s", err, c.daemon.exitErr, c.daemon.logTail())
+	}
+	select {
+	case <-c.daemon.Done():
+		return explained()
+	default:
+	}
+	// A lost connection may be seen before the exit: wait for it then; any
+	// other error is the build's own.
+	if grpcerrors.Code(err) != codes.Unavailable {
+		return err
+	}
+	select {
+	case <-c.daemon.Done():
+		return explained()
+	case <-time.After(5 * time.Second):
+		return err
+	}
 }
 
 // Close closes the client and, for the last user of a managed daemon,
@@ -79,7 +110,7 @@ func (m *Manager) Connect(ctx context.Context, host string, opts DaemonOptions) 
 		_ = m.release(context.WithoutCancel(ctx), root)
 		return nil, fmt.Errorf("connect to buildkitd: %w", err)
 	}
-	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true, Mirrors: d.d.Mirrors(),
+	return &Conn{Client: c, Addr: d.d.Addr(), Managed: true, Mirrors: d.d.Mirrors(), daemon: d.d,
 		release: func(ctx context.Context) error { return m.release(ctx, root) }}, nil
 }
 

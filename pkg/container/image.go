@@ -1,118 +1,49 @@
 package container
 
 import (
-	"archive/tar"
-	"errors"
+	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// openArchive unpacks an OCI archive's layout into dir and returns its image
-// for this machine's platform.
-func openArchive(archive, dir string) (v1.Image, error) {
-	f, err := os.Open(archive)
+// unpackArchiveFile applies the image of an OCI archive to root and
+// returns its config.
+func unpackArchiveFile(path, root string) (v1.Config, error) {
+	a, err := openOCIArchive(path)
 	if err != nil {
-		return nil, fmt.Errorf("open archive: %w", err)
+		return v1.Config{}, err
 	}
-	defer f.Close()
-	if err := untarLayout(f, dir); err != nil {
-		return nil, fmt.Errorf("archive %s: %w", archive, err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
+	defer a.Close()
+	m, cf, err := a.image()
 	if err != nil {
-		return nil, fmt.Errorf("archive %s is not an OCI archive: %w", archive, err)
+		return v1.Config{}, fmt.Errorf("archive %s: %w", path, err)
 	}
-	img, err := pickImage(idx)
-	if err != nil {
-		return nil, fmt.Errorf("archive %s: %w", archive, err)
+	if err := a.unpack(m, root); err != nil {
+		return v1.Config{}, fmt.Errorf("archive %s: %w", path, err)
 	}
-	return img, nil
+	return cf.Config, nil
 }
 
-// untarLayout extracts the plain files of an OCI layout tar.
-func untarLayout(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		n, err := cleanEntry(hdr.Name)
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(dir, filepath.FromSlash(n))
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg, tar.TypeRegA:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("%w: %q is not a file or directory", ErrUnsafeLayer, hdr.Name)
-		}
-	}
-}
-
-// pickImage returns the only image of idx, or the one for linux/GOARCH,
-// looking into nested indexes.
-func pickImage(idx v1.ImageIndex) (v1.Image, error) {
-	m, err := idx.IndexManifest()
+// unpackRef pulls ref and applies its layers to root.
+func unpackRef(ctx context.Context, ref, root string) (v1.Config, error) {
+	img, err := pullImage(ref, remote.WithContext(ctx))
 	if err != nil {
-		return nil, err
+		return v1.Config{}, err
 	}
-	var imgs []v1.Descriptor
-	for _, d := range m.Manifests {
-		if d.MediaType.IsIndex() {
-			sub, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			return pickImage(sub)
-		}
-		if d.MediaType.IsImage() && !isAttestation(d) {
-			imgs = append(imgs, d)
-		}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return v1.Config{}, fmt.Errorf("image config: %w", err)
 	}
-	switch {
-	case len(imgs) == 0:
-		return nil, errors.New("no image in the index")
-	case len(imgs) == 1:
-		return idx.Image(imgs[0].Digest)
+	if err := unpackImage(img, root); err != nil {
+		return v1.Config{}, err
 	}
-	for _, d := range imgs {
-		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH {
-			return idx.Image(d.Digest)
-		}
-	}
-	return nil, fmt.Errorf("%d images and none for linux/%s", len(imgs), runtime.GOARCH)
+	return cf.Config, nil
 }
 
 func isAttestation(d v1.Descriptor) bool {

@@ -23,6 +23,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // ErrMissing is wrapped by errors that say a part needed to run containers
@@ -38,7 +39,7 @@ type RuncOptions struct {
 	// (/run/runc), so `runc list` shows runner's containers.
 	Root string
 	// Dir holds the bundles (rootfs + config.json), one per container,
-	// removed by Destroy. Default: $TMPDIR/runner-containers.
+	// removed by Destroy. Default: DefaultDir().
 	Dir string
 }
 
@@ -47,7 +48,8 @@ type Runc struct {
 	opts RuncOptions
 }
 
-// NewRunc checks that runc can be used here: the binary and root.
+// NewRunc checks that runc can be used here (the binary, root) and removes
+// containers left in Dir by a runner that was killed.
 func NewRunc(opts RuncOptions) (*Runc, error) {
 	if opts.Runc == "" {
 		p, err := findRunc()
@@ -60,9 +62,24 @@ func NewRunc(opts RuncOptions) (*Runc, error) {
 		return nil, fmt.Errorf("%w: runc needs root here (running as uid %d)", ErrMissing, os.Geteuid())
 	}
 	if opts.Dir == "" {
-		opts.Dir = filepath.Join(os.TempDir(), "runner-containers")
+		opts.Dir = DefaultDir()
 	}
-	return &Runc{opts: opts}, nil
+	r := &Runc{opts: opts}
+	r.sweep(context.Background())
+	return r, nil
+}
+
+// DefaultDir is where bundles go by default: /dev/shm/runner-containers
+// when /dev/shm is a tmpfs that allows exec (unpacking hundreds of files is
+// many times faster there than on a journaled disk), else
+// $TMPDIR/runner-containers.
+func DefaultDir() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err == nil && st.Type == unix.TMPFS_MAGIC &&
+		st.Flags&(unix.ST_NOEXEC|unix.ST_RDONLY) == 0 && unix.Access("/dev/shm", unix.W_OK) == nil {
+		return "/dev/shm/runner-containers"
+	}
+	return filepath.Join(os.TempDir(), "runner-containers")
 }
 
 func findRunc() (string, error) {
@@ -95,27 +112,17 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	var img v1.Image
+	if err := writeOwner(c.bundle); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
 	var err error
+	var cfg v1.Config
 	if s.Archive != "" {
-		img, err = openArchive(s.Archive, filepath.Join(c.bundle, "image"))
+		cfg, err = unpackArchiveFile(s.Archive, rootfs)
 	} else {
-		img, err = pullImage(s.Ref)
+		cfg, err = unpackRef(ctx, s.Ref, rootfs)
 	}
 	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("image config: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := unpackImage(img, rootfs); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(filepath.Join(c.bundle, "image")); err != nil {
 		return nil, err
 	}
 	if err := writeHosts(rootfs); err != nil {
@@ -128,7 +135,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 		return nil, err
 	}
 	nsPath := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), c.netns.Fd())
-	spec, err := runtimeSpec(cf.Config, s, rootfs, nsPath)
+	spec, err := runtimeSpec(cfg, s, rootfs, nsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +148,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}
 	c.ports = s.Ports
 	if c.ports == nil {
-		c.ports = exposedTCP(cf.Config)
+		c.ports = exposedTCP(cfg)
 	}
 	if c.logR, c.logW, err = os.Pipe(); err != nil {
 		return nil, err

@@ -242,3 +242,55 @@ func TestDestroyAfterCancel(t *testing.T) {
 	t.Logf("destroy took %s", time.Since(start))
 	assertGone(t, r, c.ID())
 }
+
+// A container whose runner was killed (here: a bundle owned by a process
+// that is gone, with its runc container still running) is removed by the
+// next NewRunc on the same Dir.
+func TestNewRuncSweepsContainersOfDeadRunners(t *testing.T) {
+	r := newRuntime(t)
+	img := ct.Image(t, ct.Alpine(t), v1.Config{Cmd: []string{"sleep", "600"}})
+	archive := ct.Archive(t, img, filepath.Join(t.TempDir(), "img.tar"))
+	ctx := context.Background()
+	c, err := r.Setup(ctx, Spec{Archive: archive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, c.Logs())
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if out, _ := exec.Command(r.opts.Runc, "state", c.ID()).CombinedOutput(); strings.Contains(string(out), `"running"`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	live, err := r.Setup(ctx, Spec{Archive: archive}) // owned by this live process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Destroy(ctx)
+	go io.Copy(io.Discard, live.Logs())
+	if err := live.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the owner died: a pid that exists nowhere.
+	if err := os.WriteFile(filepath.Join(r.opts.Dir, c.ID(), ownerFile), []byte("999999999 1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRunc(RuncOptions{Dir: r.opts.Dir}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the swept container still runs")
+	}
+	c.Destroy(ctx)
+	assertGone(t, r, c.ID())
+	select {
+	case <-live.Done():
+		t.Fatal("the sweep stopped a container of a live runner")
+	default:
+	}
+}

@@ -22,6 +22,7 @@ const (
 	Runc      Part = "runc"
 	Buildkitd Part = "buildkitd"
 	Busybox   Part = "busybox-static"
+	Nginx     Part = "nginx"
 )
 
 // Require fails the test under CI=true when a part is missing and skips it
@@ -55,6 +56,10 @@ func missing(p Part) string {
 	case Busybox:
 		if _, err := os.Stat("/bin/busybox"); err != nil {
 			return "install Debian's busybox-static (make deps)"
+		}
+	case Nginx:
+		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			return "install Debian's nginx (make deps)"
 		}
 	}
 	return ""

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 const serverMain = `package main
@@ -100,4 +102,17 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ServerImage is the Go static server on the alpine stand-in without
+// BuildKit: what ServerContainerfile builds, put together directly.
+func ServerImage(t testing.TB, index string) v1.Image {
+	t.Helper()
+	bin, err := os.ReadFile(serverBinary(t))
+	must(t, err)
+	return Image(t, Alpine(t), v1.Config{
+		Cmd: []string{"./app"}, WorkingDir: "/app",
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+	}, Layer(t, Entry{Name: "app/"}, Entry{Name: "app/app", Body: string(bin), Mode: 0o755},
+		Entry{Name: "app/static/"}, Entry{Name: "app/static/index.html", Body: index}))
 }

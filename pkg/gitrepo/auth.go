@@ -138,7 +138,7 @@ func scrub(err error, secrets ...string) error {
 		return err
 	}
 	var kind error
-	for _, k := range []error{ErrConflict, ErrCheckedOut, ErrAuth, ErrRemoteMoved} {
+	for _, k := range []error{ErrConflict, ErrDiverged, ErrCheckedOut, ErrAuth, ErrRemoteMoved} {
 		if errors.Is(err, k) {
 			kind = k
 			break

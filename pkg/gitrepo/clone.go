@@ -12,6 +12,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // CloneOptions say what Clone fetches and checks out. Source and Dir are
@@ -56,18 +57,25 @@ func clone(ctx context.Context, opts CloneOptions) (co *Checkout, err error) {
 	if opts.Source == "" || opts.Dir == "" {
 		return nil, errors.New("clone: source and dir are required")
 	}
-	src := opts.Source
+	src, rev, branch := opts.Source, opts.Rev, opts.Branch
 	if p, ok := localPath(src); ok {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, err
 		}
-		// the server wants the repository's top: open it to find it
+		// the server wants the repository's top; HEAD is read in place
+		// because a detached one does not survive go-git's ref listing
 		r, err := openLocal(abs)
 		if err != nil {
 			return nil, err
 		}
 		src = r.info.Dir
+		if rev == "" || rev == "HEAD" {
+			rev = r.info.SHA
+			if branch == "" {
+				branch = r.info.RefName
+			}
+		}
 	}
 	upstream := opts.Upstream
 	if upstream == "" {
@@ -86,21 +94,19 @@ func clone(ctx context.Context, opts CloneOptions) (co *Checkout, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := git.PlainCloneContext(ctx, opts.Dir, false, &git.CloneOptions{
-		URL: src, Auth: auth, NoCheckout: true, Tags: git.AllTags,
-	})
+	r, err := fetchAll(ctx, opts.Dir, src, rev, auth)
 	if isAuthError(err) {
 		return nil, authError("clone "+RedactURL(src), auth != nil || strings.Contains(src, "@"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: %w", RedactURL(src), err)
 	}
-	hash, branch, err := resolveRev(r, opts.Rev)
+	hash, revBranch, err := resolveRev(r, rev)
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: %w", RedactURL(src), err)
 	}
-	if opts.Branch != "" {
-		branch = opts.Branch
+	if branch == "" {
+		branch = revBranch
 	}
 	wt, err := r.Worktree()
 	if err != nil {
@@ -126,19 +132,68 @@ func clone(ctx context.Context, opts CloneOptions) (co *Checkout, err error) {
 	return co, err
 }
 
+// sourceHead is where a clone keeps the source's HEAD branch, as a
+// symbolic ref (go-git's own clone fails on a source with a detached HEAD).
+const sourceHead = plumbing.ReferenceName("refs/remotes/origin/HEAD")
+
+// fetchAll initialises dir and fetches every branch and tag of src, plus
+// the commit want (a full sha, or "") when no ref of src leads to it.
+func fetchAll(ctx context.Context, dir, src, want string, auth transport.AuthMethod) (*git.Repository, error) {
+	r, err := git.PlainInit(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	rem, err := r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{src}})
+	if err != nil {
+		return nil, err
+	}
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return nil, err
+	}
+	specs := []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
+	err = rem.FetchContext(ctx, &git.FetchOptions{RefSpecs: specs, Auth: auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil, err
+	}
+	for _, ref := range refs {
+		if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference && ref.Target().IsBranch() {
+			target := plumbing.NewRemoteReferenceName("origin", ref.Target().Short())
+			if err := r.Storer.SetReference(plumbing.NewSymbolicReference(sourceHead, target)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if fullSHA.MatchString(want) {
+		if _, err := r.CommitObject(plumbing.NewHash(want)); err != nil {
+			// e.g. a detached HEAD on no branch: ask for the commit itself
+			spec := config.RefSpec(want + ":refs/runner/checkout")
+			err := rem.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+			if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+				return nil, fmt.Errorf("fetch commit %s: %w", want, err)
+			}
+		}
+	}
+	return r, nil
+}
+
 // resolveRev finds the commit to check out and the branch it names.
 func resolveRev(r *git.Repository, rev string) (plumbing.Hash, string, error) {
 	rev = strings.TrimSpace(rev)
 	if rev == "" || rev == "HEAD" {
-		head, err := r.Head()
+		ref, err := r.Storer.Reference(sourceHead)
 		if err != nil {
 			return plumbing.ZeroHash, "", fmt.Errorf("source HEAD: %w", err)
 		}
 		branch := ""
-		if head.Name().IsBranch() {
-			branch = head.Name().Short()
+		if ref.Type() == plumbing.SymbolicReference {
+			branch = strings.TrimPrefix(ref.Target().String(), "refs/remotes/origin/")
 		}
-		return head.Hash(), branch, nil
+		h, err := r.ResolveRevision(plumbing.Revision(sourceHead))
+		if err != nil {
+			return plumbing.ZeroHash, "", fmt.Errorf("source HEAD: %w", err)
+		}
+		return *h, branch, nil
 	}
 	if fullSHA.MatchString(rev) {
 		h := plumbing.NewHash(rev)

@@ -112,7 +112,11 @@ func TestChangedFiles(t *testing.T) {
 	if want := []string{"k8s/app.yaml", "k8s/new.yaml", "k8s/old.yaml"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ChangedFiles = %v, want %v", got, want)
 	}
-	all, err := r.ChangedFiles("", f.seed)
+	viaPath, err := gitrepo.ChangedFiles(f.local, f.seed, c2)
+	if err != nil || !reflect.DeepEqual(viaPath, got) {
+		t.Fatalf("gitrepo.ChangedFiles = %v, %v", viaPath, err)
+	}
+	all, err := r.ChangedFiles(strings.Repeat("0", 40), f.seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +157,9 @@ func TestSourceCommit(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("SourceCommit(%.7s, %q) = %.7s, want %.7s", tc.rev, tc.ignore, got, tc.want)
 		}
+	}
+	if got, err := gitrepo.SourceCommit(f.local, "HEAD", []string{"k8s/**"}); err != nil || got != src {
+		t.Errorf("gitrepo.SourceCommit = %.7s, %v; want %.7s", got, err, src)
 	}
 	if _, err := r.SourceCommit("HEAD", []string{"[abc"}); err == nil {
 		t.Error("bad pattern accepted")

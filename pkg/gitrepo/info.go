@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -21,7 +20,8 @@ type Info struct {
 	SHA     string // HEAD commit (github.sha)
 	Ref     string // refs/heads/BRANCH; "" when HEAD is detached
 	RefName string // BRANCH; "" when HEAD is detached
-	// Actor is the author name of the HEAD commit: without GitHub there is no
+	// Actor is the author name of the HEAD commit, or of its newest
+	// first-parent ancestor not authored by a "[bot]": without GitHub there is no
 	// pusher, and the last author is who the run is for.
 	Actor string
 	// Repository is owner/name from the upstream URL's last two path
@@ -30,6 +30,8 @@ type Info struct {
 	Repository string
 	// Upstream is where pushes go: a working clone's origin URL; for a bare
 	// repository, a clone without origin or a URL, the repository itself.
+	// It is kept as configured, credentials included: show it through
+	// RedactURL.
 	Upstream string
 	Bare     bool   // a bare repository (or a URL, which is cloned bare)
 	Dir      string // absolute top directory of a local repository; "" for URLs
@@ -115,9 +117,9 @@ func openLocal(p string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := git.PlainOpen(abs)
+	r, err := plainOpen(abs, false)
 	if errors.Is(err, git.ErrRepositoryNotExists) { // a directory inside a working tree
-		r, err = git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
+		r, err = plainOpen(abs, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", p, err)
@@ -149,6 +151,12 @@ func openLocal(p string) (*Repo, error) {
 	return &Repo{r: r, info: info}, nil
 }
 
+// plainOpen opens a repository; linked worktrees (`git worktree add`) need
+// their common dir for refs and objects.
+func plainOpen(path string, detect bool) (*git.Repository, error) {
+	return git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: detect, EnableDotGitCommonDir: true})
+}
+
 func remoteURL(r *git.Repository, name string) string {
 	rem, err := r.Remote(name)
 	if err != nil || len(rem.Config().URLs) == 0 {
@@ -170,6 +178,16 @@ func headInfo(r *git.Repository, info *Info) error {
 	c, err := r.CommitObject(head.Hash())
 	if err != nil {
 		return fmt.Errorf("read HEAD commit: %w", err)
+	}
+	// A bot's commit (such as the workflow's own manifest commit) names no
+	// one to run for: GitHub would name who pushed or dispatched, so take
+	// the newest author along the first parents who is not a bot.
+	for i := 0; i < 100 && strings.HasSuffix(c.Author.Name, "[bot]") && c.NumParents() > 0; i++ {
+		p, err := c.Parent(0)
+		if err != nil {
+			break
+		}
+		c = p
 	}
 	info.Actor = c.Author.Name
 	return nil
@@ -214,6 +232,16 @@ func (r *Repo) commit(rev string) (*object.Commit, error) {
 		return nil, fmt.Errorf("revision %q: %w", rev, err)
 	}
 	return c, nil
+}
+
+// ChangedFiles opens repo (as Open does, without credentials) and returns
+// Repo.ChangedFiles(from, to): the input of on.push path filters.
+func ChangedFiles(repo, from, to string) ([]string, error) {
+	r, err := Open(context.Background(), repo, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return r.ChangedFiles(from, to)
 }
 
 // ChangedFiles lists the paths that differ between the trees of two commits
@@ -261,6 +289,3 @@ func changedPaths(from, to *object.Tree) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
-
-// exists reports whether p exists.
-func exists(p string) bool { _, err := os.Lstat(p); return err == nil }

@@ -13,6 +13,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
@@ -29,6 +30,9 @@ var (
 	ErrConflict = errors.New("the remote changed the same paths")
 	// ErrRemoteMoved: the remote branch kept moving through every retry.
 	ErrRemoteMoved = errors.New("the remote branch kept moving")
+	// ErrDiverged: the remote branch moved and lacks the checked-out commit
+	// (it was never pushed): replaying only the paths would drop it.
+	ErrDiverged = errors.New("the remote branch has diverged from the checked-out commit")
 	// ErrAuth: the remote refused the credentials (or wants some).
 	ErrAuth = errors.New("authentication failed")
 )
@@ -76,7 +80,9 @@ type PublishResult struct {
 // re-applied) and pushed again, up to Retries times. If the remote's new
 // commits changed any of Paths themselves, that is a conflict: ErrConflict,
 // with the remote untouched (unless the remote already holds exactly this
-// content, which is success with Pushed=false).
+// content, which is success with Pushed=false). If the remote's head does
+// not contain HEAD (HEAD has unpushed commits and the remote moved), the
+// result is ErrDiverged: a replay would lose those commits.
 //
 // On success the local branch (and index) point at the new commit; files a
 // replay brought in from the remote are written to the working tree unless
@@ -122,7 +128,7 @@ const publishRef = plumbing.ReferenceName("refs/runner/publish")
 
 func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 	o.defaults()
-	r, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	r, err := plainOpen(o.Dir, true)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("open repository %s: %w", o.Dir, err)
 	}
@@ -149,6 +155,9 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 	rem, err := r.Remote(o.Remote)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("remote %q: %w", o.Remote, err)
+	}
+	if len(rem.Config().URLs) == 0 {
+		return PublishResult{}, fmt.Errorf("remote %q has no URL", o.Remote)
 	}
 	url := rem.Config().URLs[0]
 	auth, err := o.Auth.method(url)
@@ -208,6 +217,13 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 		tipCommit, err := r.CommitObject(tip)
 		if err != nil {
 			return PublishResult{}, fmt.Errorf("read remote head %s: %w", tip, err)
+		}
+		if ok, err := base.IsAncestor(tipCommit); err != nil {
+			return PublishResult{}, fmt.Errorf("compare with remote head %s: %w", tip, err)
+		} else if !ok {
+			return PublishResult{}, fmt.Errorf("push to %s: the branch moved to %s, which does not contain the checked-out commit %s "+
+				"(it was never pushed); push or rebase that commit first, nothing was pushed: %w",
+				target, tip.String()[:12], base.Hash.String()[:12], ErrDiverged)
 		}
 		changed, err := pathsDiffer(r, base.TreeHash, tipCommit.TreeHash, paths)
 		if err != nil {
@@ -376,7 +392,7 @@ func updateLocal(r *git.Repository, wt *git.Worktree, head *plumbing.Reference, 
 		return nil
 	}
 	if len(nc.ParentHashes) == 1 && nc.ParentHashes[0] != base.Hash {
-		if err := syncFiles(r, wt.Filesystem.Root(), base, nc, paths, logf); err != nil {
+		if err := syncFiles(wt.Filesystem.Root(), base, nc, paths, logf); err != nil {
 			return fmt.Errorf("update working tree: %w", err)
 		}
 	}
@@ -386,7 +402,7 @@ func updateLocal(r *git.Repository, wt *git.Worktree, head *plumbing.Reference, 
 	return nil
 }
 
-func syncFiles(r *git.Repository, root string, from, to *object.Commit, paths []string, logf func(string, ...any)) error {
+func syncFiles(root string, from, to *object.Commit, paths []string, logf func(string, ...any)) error {
 	ft, err := from.Tree()
 	if err != nil {
 		return err
@@ -413,19 +429,39 @@ func syncFiles(r *git.Repository, root string, from, to *object.Commit, paths []
 			logf("kept local change of %s", p)
 			continue
 		}
-		data, _ := fileContent(tt, p)
-		if data == nil {
-			_ = os.Remove(full)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
+		if err := writeFromTree(tt, p, full); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFromTree writes the file p of t to full with its mode (regular,
+// executable or symlink), or removes full when t has no such file.
+func writeFromTree(t *object.Tree, p, full string) error {
+	f, err := t.File(p)
+	if err != nil {
+		if err := os.Remove(full); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	data, err := f.Contents()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(full) // a symlink or a read-only file is replaced, not written through
+	switch f.Mode {
+	case filemode.Symlink:
+		return os.Symlink(data, full)
+	case filemode.Executable:
+		return os.WriteFile(full, []byte(data), 0o755)
+	default:
+		return os.WriteFile(full, []byte(data), 0o644)
+	}
 }
 
 func fileContent(t *object.Tree, p string) ([]byte, error) {

@@ -165,6 +165,29 @@ func TestPublishConflictLeavesRemote(t *testing.T) {
 	}
 }
 
+func TestPublishDivergedFails(t *testing.T) {
+	f := newFixture(t)
+	// the user's clone has a commit origin never got; the run checks it out
+	mine := gittest.Commit(t, f.local, map[string]string{"back-end/birds.json": "[1]\n"}, "mine, unpushed")
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, err := gitrepo.Clone(context.Background(), gitrepo.CloneOptions{Source: f.local, Dir: ws, Rev: mine, Branch: "main", Upstream: f.origin}); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	gittest.Clone(t, f.origin, other)
+	theirs := gittest.Commit(t, other, map[string]string{"README.md": "theirs\n"}, "theirs")
+	gittest.Push(t, other)
+
+	render(t, ws, "v2")
+	_, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: ws})
+	if !errors.Is(err, gitrepo.ErrDiverged) || !strings.Contains(err.Error(), mine[:12]) {
+		t.Fatalf("want ErrDiverged naming %.12s, got %v", mine, err)
+	}
+	if got := gittest.Head(t, f.origin, gittest.Main); got != theirs {
+		t.Fatalf("origin moved to %s", got)
+	}
+}
+
 func TestPublishSameContentAlreadyThere(t *testing.T) {
 	f := newFixture(t)
 	render(t, f.ws, "v2")
@@ -205,5 +228,34 @@ func TestPublishPathsOutsideRepo(t *testing.T) {
 	_, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: f.ws, Paths: []string{"../x"}})
 	if err == nil || !strings.Contains(err.Error(), "outside the repository") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPublishIgnoreRules: like `git add k8s/`, ignored files are skipped
+// unless already tracked, with .gitignore files at any level and
+// .git/info/exclude.
+func TestPublishIgnoreRules(t *testing.T) {
+	f := newFixture(t)
+	tracked := gittest.Commit(t, f.local, map[string]string{"k8s/keep.tmp": "v1\n"}, "track a .tmp")
+	gittest.Push(t, f.local)
+	ws := filepath.Join(t.TempDir(), "ws")
+	if _, err := gitrepo.Clone(context.Background(), gitrepo.CloneOptions{Source: f.origin, Dir: ws}); err != nil {
+		t.Fatal(err)
+	}
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", ".gitignore"), "*.tmp\n")
+	gittest.WriteFile(t, filepath.Join(ws, ".gitignore"), "build/\n")
+	gittest.WriteFile(t, filepath.Join(ws, ".git", "info", "exclude"), "k8s/secret.yaml\n")
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "keep.tmp"), "v2\n")         // tracked: committed
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "new.tmp"), "x\n")           // ignored: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "secret.yaml"), "s\n")       // excluded: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "build", "out.yaml"), "b\n") // ignored dir: skipped
+	gittest.WriteFile(t, filepath.Join(ws, "k8s", "sub", "app.yaml"), "a\n")   // committed
+	res, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := changed(t, f.origin, tracked, res.Commit)
+	if want := []string{"k8s/.gitignore", "k8s/keep.tmp", "k8s/sub/app.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
 	}
 }

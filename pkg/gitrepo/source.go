@@ -1,12 +1,23 @@
 package gitrepo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
+
+// SourceCommit opens repo (as Open does, without credentials) and returns
+// Repo.SourceCommit(rev, ignore).
+func SourceCommit(repo, rev string, ignore []string) (string, error) {
+	r, err := Open(context.Background(), repo, OpenOptions{})
+	if err != nil {
+		return "", err
+	}
+	return r.SourceCommit(rev, ignore)
+}
 
 // SourceCommit returns the newest commit on the first-parent chain from rev
 // that changed a path not matched by ignore, e.g. `k8s/**`: the commit whose

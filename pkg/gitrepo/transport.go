@@ -9,11 +9,15 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/revlist"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
+	"github.com/go-git/go-git/v5/utils/ioutil"
 )
 
 // go-git picks transports from a package-level table and its file transport
@@ -33,7 +37,7 @@ var ErrCheckedOut = errors.New("refusing to update the checked-out branch of a n
 type localTransport struct{}
 
 func (localTransport) load(ep *transport.Endpoint) (*git.Repository, error) {
-	r, err := git.PlainOpen(ep.Path)
+	r, err := plainOpen(ep.Path, false)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, transport.ErrRepositoryNotFound
 	}
@@ -52,22 +56,63 @@ func (t localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transp
 	return &uploadSession{UploadPackSession: s, st: r.Storer}, nil
 }
 
-// uploadSession drops the client's "have" commits this repository lacks:
-// go-git's server fails on them ("object not found") where git ignores them.
+// uploadSession adapts go-git's upload-pack server to local clones.
 type uploadSession struct {
 	transport.UploadPackSession
 	st storer.Storer
 }
 
+// AdvertisedReferences adds allow-reachable-sha1-in-want, so a clone can
+// fetch a commit no ref names (a detached HEAD), as git allows locally.
+func (s *uploadSession) AdvertisedReferences() (*packp.AdvRefs, error) {
+	return s.AdvertisedReferencesContext(context.Background())
+}
+
+func (s *uploadSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
+	ar, err := s.UploadPackSession.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ar.Capabilities.Add(capability.AllowReachableSHA1InWant); err != nil {
+		return nil, err
+	}
+	return ar, nil
+}
+
+// UploadPack is go-git's server's, with two changes: "have" commits this
+// repository lacks are dropped (go-git fails on them, git ignores them), and
+// the pack is sent without a delta search: on a local disk deltas save
+// nothing and the search was half of a clone's CPU time.
 func (s *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
-	known := req.Haves[:0:0]
+	if req.IsEmpty() {
+		return nil, transport.ErrEmptyUploadPackRequest
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if len(req.Shallows) > 0 {
+		return nil, errors.New("shallow fetches of local repositories are not supported")
+	}
+	var known []plumbing.Hash
 	for _, h := range req.Haves {
 		if s.st.HasEncodedObject(h) == nil {
 			known = append(known, h)
 		}
 	}
-	req.Haves = known
-	return s.UploadPackSession.UploadPack(ctx, req)
+	haves, err := revlist.Objects(s.st, known, nil)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := revlist.Objects(s.st, req.Wants, haves)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := packfile.NewEncoder(pw, s.st, false).Encode(objs, 0)
+		pw.CloseWithError(err)
+	}()
+	return packp.NewUploadPackResponseWithPackfile(req, ioutil.NewContextReadCloser(ctx, pr)), nil
 }
 
 func (t localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {

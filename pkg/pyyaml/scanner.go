@@ -29,7 +29,7 @@ type Scanner struct {
 	indent         int
 	indents        []int
 	allowSimpleKey bool
-	keys           []*simpleKey // possible simple keys, in insertion order
+	keys           []simpleKey // possible simple keys, in insertion order
 	err            error
 	slab           []Token
 	noValues       bool // the parser-only pass needs no scalar values
@@ -174,9 +174,9 @@ func (s *Scanner) fetchMoreTokens() {
 		s.fetchFlowEntry()
 	case ch == '-' && isBlankz(s.peek(1)):
 		s.fetchBlockEntry()
-	case ch == '?' && (s.flowLevel > 0 || isBlankz(s.peek(1))):
+	case ch == '?' && (s.flowLevel != 0 || isBlankz(s.peek(1))):
 		s.fetchKey()
-	case ch == ':' && (s.flowLevel > 0 || isBlankz(s.peek(1))):
+	case ch == ':' && (s.flowLevel != 0 || isBlankz(s.peek(1))):
 		s.fetchValue()
 	case ch == '*':
 		s.saveSimpleKey()
@@ -223,7 +223,7 @@ func (s *Scanner) nextPossibleSimpleKey() (int, bool) {
 func (s *Scanner) staleKeys() {
 	i := 0
 	for ; i < len(s.keys); i++ {
-		k := s.keys[i]
+		k := &s.keys[i]
 		if k.line == s.line && s.pointer-k.index <= 1024 {
 			break
 		}
@@ -256,7 +256,7 @@ func (s *Scanner) saveSimpleKey() {
 		if s.err != nil {
 			return
 		}
-		s.keys = append(s.keys, &simpleKey{level: s.flowLevel, tokenNumber: s.tokensTaken + s.pending(),
+		s.keys = append(s.keys, simpleKey{level: s.flowLevel, tokenNumber: s.tokensTaken + s.pending(),
 			required: required, index: s.pointer, line: s.line, column: s.column, mark: s.mark()})
 	}
 }
@@ -276,7 +276,7 @@ func (s *Scanner) removeSimpleKey() {
 // Indentation.
 
 func (s *Scanner) unwindIndent(column int) {
-	if s.flowLevel > 0 {
+	if s.flowLevel != 0 {
 		return
 	}
 	for s.indent > column {
@@ -1050,11 +1050,11 @@ func (s *Scanner) scanPlain() {
 			}
 			if ch == ':' {
 				nx := s.peek(n + 1)
-				if isBlankz(nx) || (s.flowLevel > 0 && strings.ContainsRune(",[]{}", nx)) {
+				if isBlankz(nx) || (s.flowLevel != 0 && strings.ContainsRune(",[]{}", nx)) {
 					break
 				}
 			}
-			if s.flowLevel > 0 && strings.ContainsRune(",?[]{}", ch) {
+			if s.flowLevel != 0 && strings.ContainsRune(",?[]{}", ch) {
 				break
 			}
 			n++

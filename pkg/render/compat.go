@@ -3,10 +3,12 @@ package render
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -23,13 +25,15 @@ func (e *Engine) installCompat() error {
 	cs.Update(builtins.ControlStructures)
 	origMacro, _ := cs.Get("macro")
 	origSet, _ := cs.Get("set")
-	origFor, _ := cs.Get("for")
 	for name, p := range map[string]parser.ControlStructureParser{
 		"include": e.includeParser,
+		"import":  e.importParser,
+		"from":    e.fromParser,
 		"extends": e.extendsParser,
 		"macro":   e.macroParser(origMacro),
 		"set":     setParser(origSet),
-		"for":     forParser(origFor),
+		"for":     e.forParser(),
+		"call":    callParser,
 	} {
 		if err := cs.Replace(name, p); err != nil {
 			return err
@@ -52,25 +56,58 @@ func (e *Engine) installCompat() error {
 		fnTuple:    func(args *exec.VarArgs) pyTuple { return pyTupleOf(args.Args) },
 		fnList:     newList,
 		fnDict:     newDict,
-		"range":    pyRange,
+		fnMul:      pyMul,
+		fnAdd:      pyAdd,
+		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
+		fnNot:      func(args *exec.VarArgs) bool { return !args.Args[0].IsTrue() },
+		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
+		fnConcat: func(args *exec.VarArgs) string {
+			var b strings.Builder
+			for _, a := range args.Args {
+				b.WriteString(pyStr(a))
+			}
+			return b.String()
+		},
+		"range": pyRange,
 	} {
 		e.env.Context.Set(name, fn)
 	}
 
-	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 		if in.IsError() {
-			return in
+			return placeError(in, params)
+		}
+		if e.opts.Lenient && in.IsNil() {
+			// gonja gives undefined names as nil: print them as Jinja2's
+			// Undefined (empty), at the price of None printing empty too
+			return exec.AsValue("")
 		}
 		return exec.AsValue(pyStr(in))
 	}); err != nil {
 		return err
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
+	origItems, _ := e.env.Filters.Get("items")
+	origInt, _ := e.env.Filters.Get("int")
+	origDefault, _ := e.env.Filters.Get("default")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
-		"tojson":   filterToJSON,
-		"round":    filterRound,
-		"format":   filterFormat,
+		"items":    pairsAsTuples(origItems),
+		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+			if in.IsError() {
+				return in
+			}
+			return exec.AsValue(pyStr(in))
+		},
+		"tojson":  filterToJSON,
+		"reverse": filterReverse,
+		"min":     filterMinMax(-1),
+		"max":     filterMinMax(1),
+		"int":     intFilter(origInt),
+		"default": e.defaultFilter(origDefault),
+		"d":       e.defaultFilter(origDefault),
+		"round":   filterRound,
+		"format":  filterFormat,
 		"upper": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -81,6 +118,17 @@ func (e *Engine) installCompat() error {
 		if err := e.env.Filters.Replace(name, f); err != nil {
 			return err
 		}
+	}
+	// Jinja2's sequence test: anything with a length and items by index
+	if err := e.env.Tests.Replace("sequence", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return in.IsList() || in.IsString() || in.IsDict(), nil
+	}); err != nil {
+		return err
+	}
+	if err := e.env.Tests.Replace("escaped", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return in.Safe, nil
+	}); err != nil {
+		return err
 	}
 	methods := e.env.Methods // a copy: the struct holds pointers to gonja's sets
 	methods.Str = strMethods()
@@ -143,6 +191,9 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		for i := range v.Len() {
 			names = append(names, v.Index(i).String())
 		}
+	}
+	if len(names) == 0 {
+		return errors.New("include of an empty list of templates")
 	}
 	loader, err := r.Loader.Inherit(names[0])
 	if err != nil {
@@ -235,6 +286,7 @@ func (e *Engine) extendsParser(p *parser.Parser, args *parser.Parser) (nodes.Con
 		}
 		return nil, args.Error(fmt.Sprintf("cannot load template %q: %v", name.Val, err), name)
 	}
+	rewrite(parent, e.display(path)) // before the child's rewrite reaches it: errors name the parent
 	p.Template.Parent = parent
 	if tok := args.MatchName("with", "without"); tok != nil && args.MatchName("context") == nil {
 		return nil, args.Error("expected 'context'", args.Current())
@@ -255,25 +307,191 @@ type macroNode struct {
 }
 
 func (n *macroNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	fn, err := exec.MacroNodeToFunc(n.macro, r)
+	fn, err := boundMacro(n.macro, r, n.max)
 	if err != nil {
-		return fmt.Errorf("macro %s: %w", n.macro.Name, err)
+		return err
 	}
-	depth, _ := r.Environment.Context.Get(callDepthKey)
-	counter, _ := depth.(*int)
-	if counter == nil {
-		counter = new(int)
+	r.Environment.Context.Set(n.macro.Name, fn)
+	return nil
+}
+
+// boundMacro makes a macro callable, counting nested calls per render.
+func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
+	fn, err := exec.MacroNodeToFunc(m, r)
+	if err != nil {
+		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
-	name, max := n.macro.Name, n.max
-	r.Environment.Context.Set(n.macro.Name, exec.Macro(func(params *exec.VarArgs) *exec.Value {
-		if *counter >= max {
+	b := budgetOf(r.Environment.Context)
+	name := m.Name
+	return func(params *exec.VarArgs) *exec.Value {
+		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
-		*counter++
-		defer func() { *counter-- }()
+		b.calls++
+		defer func() { b.calls-- }()
+		if err := bindDefaults(m, r, params); err != nil {
+			return exec.AsValue(err)
+		}
 		return fn(params)
-	}))
+	}, nil
+}
+
+// bindDefaults evaluates the defaults of the parameters a call leaves out,
+// left to right with the earlier parameters visible, as Jinja2 does
+// (`{% macro m(a, b=a) %}`); gonja would evaluate them without those.
+func bindDefaults(m *nodes.Macro, r *exec.Renderer, params *exec.VarArgs) error {
+	if len(params.Args) >= len(m.Kwargs) {
+		return nil
+	}
+	if params.KwArgs == nil {
+		params.KwArgs = map[string]*exec.Value{}
+	}
+	scope := r.Inherit()
+	for i, p := range m.Kwargs {
+		key := r.Eval(p.Key)
+		if key.IsError() {
+			return key
+		}
+		name := key.String()
+		switch v, ok := params.KwArgs[name]; {
+		case i < len(params.Args):
+			scope.Environment.Context.Set(name, params.Args[i])
+		case ok:
+			scope.Environment.Context.Set(name, v)
+		default:
+			v := scope.Eval(p.Value)
+			if v.IsError() {
+				return fmt.Errorf("macro %s, default of %s: %w", m.Name, name, v)
+			}
+			params.KwArgs[name] = v
+			scope.Environment.Context.Set(name, v)
+		}
+	}
 	return nil
+}
+
+// --- import and from: the imported template gets the same fixes.
+
+type importNode struct {
+	location *tokens.Token
+	filename nodes.Expression
+	as       string            // {% import X as as %}
+	names    map[string]string // {% from X import name as alias %}: alias -> name
+	eng      *Engine
+}
+
+func (n *importNode) Position() *tokens.Token { return n.location }
+func (n *importNode) String() string {
+	return fmt.Sprintf("import(Line=%d Col=%d)", n.location.Line, n.location.Col)
+}
+
+func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	v := r.Eval(n.filename)
+	if v.IsError() {
+		return fmt.Errorf("import name: %w", v)
+	}
+	name := v.String()
+	loader, err := r.Loader.Inherit(name)
+	if err != nil {
+		return err
+	}
+	t, err := n.eng.parse(loader, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("template not found: %s", name)
+		}
+		return err
+	}
+	macros := t.t.Macros()
+	if n.names == nil {
+		all := map[string]exec.Macro{}
+		for mname, m := range macros {
+			fn, err := boundMacro(m, r, n.eng.maxMacro)
+			if err != nil {
+				return err
+			}
+			all[mname] = fn
+		}
+		r.Environment.Context.Set(n.as, all)
+		return nil
+	}
+	for alias, mname := range n.names {
+		m, ok := macros[mname]
+		if !ok {
+			return fmt.Errorf("the template %q does not export the requested name %q", name, mname)
+		}
+		fn, err := boundMacro(m, r, n.eng.maxMacro)
+		if err != nil {
+			return err
+		}
+		r.Environment.Context.Set(alias, fn)
+	}
+	return nil
+}
+
+// skipContext consumes an optional "with context" / "without context".
+func skipContext(args *parser.Parser) error {
+	if args.MatchName("with", "without") != nil && args.MatchName("context") == nil {
+		return args.Error("expected 'context'", args.Current())
+	}
+	return nil
+}
+
+func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("as") == nil {
+		return nil, args.Error("expected 'as'", args.Current())
+	}
+	as := args.Match(tokens.Name)
+	if as == nil {
+		return nil, args.Error("expected a name after 'as'", args.Current())
+	}
+	n.as = as.Val
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'import' tag", args.Current())
+	}
+	return n, nil
+}
+
+func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &importNode{location: p.Current(), eng: e, names: map[string]string{}}
+	var err error
+	if n.filename, err = args.ParseExpression(); err != nil {
+		return nil, err
+	}
+	if args.MatchName("import") == nil {
+		return nil, args.Error("expected 'import'", args.Current())
+	}
+	for {
+		name := args.Match(tokens.Name)
+		if name == nil {
+			return nil, args.Error("expected a name to import", args.Current())
+		}
+		alias := name
+		if args.MatchName("as") != nil {
+			if alias = args.Match(tokens.Name); alias == nil {
+				return nil, args.Error("expected a name after 'as'", args.Current())
+			}
+		}
+		n.names[alias.Val] = name.Val
+		if args.Match(tokens.Comma) == nil {
+			break
+		}
+	}
+	if err := skipContext(args); err != nil {
+		return nil, err
+	}
+	if !args.End() {
+		return nil, args.Error("malformed 'from' tag", args.Current())
+	}
+	return n, nil
 }
 
 func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
@@ -285,6 +503,15 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		m, ok := cs.(*controlStructures.MacroControlStructure)
 		if !ok {
 			return cs, nil
+		}
+		// Jinja2 macros take extra arguments when their body uses varargs
+		// or kwargs; gonja wants *varargs / **kwargs in the signature.
+		used := namesUsed(m.Wrapper)
+		if m.VarArgsName == "" && used["varargs"] {
+			m.VarArgsName = "varargs"
+		}
+		if m.KwArgsName == "" && used["kwargs"] {
+			m.KwArgsName = "kwargs"
 		}
 		return &macroNode{ControlStructure: cs, macro: m.Macro, max: e.maxMacro}, nil
 	}
@@ -452,7 +679,255 @@ func strMethods() *exec.MethodSet[string] {
 	m["upper"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
 		return pyUpper(self), nil
 	}
+	m["split"] = pySplit(false)
+	m["rsplit"] = pySplit(true)
+	m["ljust"] = pyJustify(func(pad, _ int) int { return 0 })
+	m["rjust"] = pyJustify(func(pad, _ int) int { return pad })
+	m["center"] = pyJustify(func(pad, width int) int { return pad/2 + (pad & width & 1) }) // CPython's rounding
+	m["count"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(errors.New("count() takes exactly one argument"))
+		}
+		return strings.Count(self, args.Args[0].String()), nil
+	}
+	m["partition"] = pyPartition(strings.Cut)
+	m["rpartition"] = pyPartition(func(s, sep string) (string, string, bool) {
+		if i := strings.LastIndex(s, sep); i >= 0 {
+			return s[:i], s[i+len(sep):], true
+		}
+		return "", s, false
+	})
+	m["index"] = pyIndex(strings.Index, "index")
+	m["rindex"] = pyIndex(strings.LastIndex, "rindex")
+	m["join"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 || !args.Args[0].IsIterable() {
+			return nil, exec.ErrInvalidCall(errors.New("join() takes exactly one iterable argument"))
+		}
+		var parts []string
+		var bad error
+		args.Args[0].Iterate(func(_, _ int, k, _ *exec.Value) bool {
+			if !k.IsString() {
+				bad = fmt.Errorf("sequence item %d: expected str instance, %s found", len(parts), pyTypeName(k))
+				return false
+			}
+			parts = append(parts, k.String())
+			return true
+		}, func() {})
+		if bad != nil {
+			return nil, bad
+		}
+		return strings.Join(parts, self), nil
+	}
+	strip := func(trim func(string, string) string, trimSpace func(string, func(rune) bool) string) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) > 1 {
+				return nil, exec.ErrInvalidCall(errors.New("strip takes at most 1 argument"))
+			}
+			if len(args.Args) == 1 && !args.Args[0].IsNil() {
+				return trim(self, args.Args[0].String()), nil
+			}
+			return trimSpace(self, unicode.IsSpace), nil
+		}
+	}
+	m["strip"] = strip(strings.Trim, strings.TrimFunc)
+	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
+	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
 	return exec.NewMethodSet(m)
+}
+
+// pySplit is str.split / str.rsplit: on runs of whitespace without a
+// separator, at most maxsplit times (-1: no limit).
+func pySplit(fromRight bool) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		sep, hasSep, max := "", false, -1
+		if len(args.Args) > 0 && !args.Args[0].IsNil() {
+			sep, hasSep = args.Args[0].String(), true
+		}
+		if v, ok := args.KwArgs["sep"]; ok && !v.IsNil() {
+			sep, hasSep = v.String(), true
+		}
+		if len(args.Args) > 1 {
+			max = args.Args[1].Integer()
+		}
+		if v, ok := args.KwArgs["maxsplit"]; ok {
+			max = v.Integer()
+		}
+		if hasSep && sep == "" {
+			return nil, errors.New("empty separator")
+		}
+		var parts []string
+		switch {
+		case !hasSep && max < 0:
+			parts = strings.Fields(self)
+		case !hasSep && fromRight:
+			parts = rsplitFields(self, max)
+		case !hasSep:
+			parts = splitFields(self, max)
+		case max < 0:
+			parts = strings.Split(self, sep)
+		case fromRight:
+			all := strings.Split(self, sep)
+			if len(all) > max+1 {
+				parts = append([]string{strings.Join(all[:len(all)-max], sep)}, all[len(all)-max:]...)
+			} else {
+				parts = all
+			}
+		default:
+			parts = strings.SplitN(self, sep, max+1)
+		}
+		out := make([]any, len(parts))
+		for i, p := range parts {
+			out[i] = p
+		}
+		return &out, nil
+	}
+}
+
+// splitFields is str.split(None, max) for max >= 0.
+func splitFields(s string, max int) []string {
+	var parts []string
+	rest := strings.TrimLeftFunc(s, unicode.IsSpace)
+	for range max {
+		i := strings.IndexFunc(rest, unicode.IsSpace)
+		if i < 0 {
+			break
+		}
+		parts = append(parts, rest[:i])
+		rest = strings.TrimLeftFunc(rest[i:], unicode.IsSpace)
+	}
+	if rest != "" {
+		parts = append(parts, rest)
+	}
+	return parts
+}
+
+// rsplitFields is str.rsplit(None, max) for max >= 0.
+func rsplitFields(s string, max int) []string {
+	var parts []string
+	rest := strings.TrimRightFunc(s, unicode.IsSpace)
+	for range max {
+		i := strings.LastIndexFunc(rest, unicode.IsSpace)
+		if i < 0 {
+			break
+		}
+		parts = append([]string{rest[i+1:]}, parts...)
+		rest = strings.TrimRightFunc(rest[:i], unicode.IsSpace)
+	}
+	if rest != "" {
+		parts = append([]string{rest}, parts...)
+	}
+	return parts
+}
+
+// pyJustify is str.ljust / rjust / center; left says how much of the
+// padding goes to the left.
+func pyJustify(left func(pad, width int) int) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) < 1 || len(args.Args) > 2 {
+			return nil, exec.ErrInvalidCall(fmt.Errorf("expected 1 or 2 arguments, got %d", len(args.Args)))
+		}
+		width, fill := args.Args[0].Integer(), " "
+		if len(args.Args) == 2 {
+			fill = args.Args[1].String()
+			if len([]rune(fill)) != 1 {
+				return nil, errors.New("the fill character must be exactly one character long")
+			}
+		}
+		pad := width - len([]rune(self))
+		if pad <= 0 {
+			return self, nil
+		}
+		l := left(pad, width)
+		return strings.Repeat(fill, l) + self + strings.Repeat(fill, pad-l), nil
+	}
+}
+
+// pyPartition is str.partition / rpartition: a 3-tuple.
+func pyPartition(cut func(s, sep string) (string, string, bool)) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 || args.Args[0].String() == "" {
+			return nil, exec.ErrInvalidCall(errors.New("partition() takes one non-empty separator"))
+		}
+		sep := args.Args[0].String()
+		before, after, found := cut(self, sep)
+		if !found {
+			sep = ""
+		}
+		return pyTuple{before, sep, after}, nil
+	}
+}
+
+// pyIndex is str.index / str.rindex: find, but a miss is an error.
+func pyIndex(find func(s, sub string) int, name string) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(fmt.Errorf("%s() takes exactly one argument", name))
+		}
+		i := find(self, args.Args[0].String())
+		if i < 0 {
+			return nil, errors.New("substring not found")
+		}
+		return len([]rune(self[:i])), nil
+	}
+}
+
+// defaultFilter keeps None, as Jinja2's default does unless boolean is
+// true: gonja replaces it. Undefined values reach the filter as errors in
+// strict mode; in lenient mode they are nil like None, so it cannot tell.
+func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		boolean := len(params.Args) > 1 && params.Args[1].IsTrue()
+		if v, ok := params.KwArgs["boolean"]; ok {
+			boolean = v.IsTrue()
+		}
+		if in.IsNil() && !boolean && !e.opts.Lenient {
+			return in
+		}
+		return orig(ev, in, params)
+	}
+}
+
+// intFilter is gonja's int, with Python's int(True) == 1.
+func intFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsBool() {
+			if in.Bool() {
+				return exec.AsValue(1)
+			}
+			return exec.AsValue(0)
+		}
+		return orig(e, in, params)
+	}
+}
+
+// filterReverse is Jinja2's reverse: the items backwards (gonja's sorts
+// them in descending order).
+func filterReverse(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	switch {
+	case in.IsError():
+		return in
+	case in.IsString():
+		r := []rune(in.String())
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return exec.AsValue(string(r))
+	case in.IsList():
+		items := listOf(in)
+		out := make([]any, len(items))
+		for i, x := range items {
+			out[len(items)-1-i] = x
+		}
+		return exec.AsValue(out)
+	case in.IsDict():
+		keys := in.Keys() // sorted: gonja does not keep insertion order
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[len(keys)-1-i] = k.Interface()
+		}
+		return exec.AsValue(out)
+	}
+	return exec.AsValue(fmt.Errorf("'%s' object is not reversible", pyTypeName(in)))
 }
 
 // filterFormat is Jinja2's format filter: value % args.
@@ -471,12 +946,31 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 
 const loopItem = "__runner_item"
 
-func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
+// iterationNode starts every loop body: it counts the render's loop
+// iterations and stops the render past the limit.
+type iterationNode struct {
+	location *tokens.Token
+	max      int
+}
+
+func (n *iterationNode) Position() *tokens.Token { return n.location }
+func (n *iterationNode) String() string          { return "loop-budget" }
+
+func (n *iterationNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	b := budgetOf(r.Environment.Context)
+	b.iterations++
+	if b.iterations > n.max {
+		return fmt.Errorf("%w: more than %d loop iterations", ErrTooLarge, n.max)
+	}
+	return nil
+}
+
+func (e *Engine) forParser() parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
-			return orig(p, args)
-		}
 		at := args.Current()
+		if at == nil || at.Line == 0 {
+			at = p.Current()
+		}
 		var names []string
 		for {
 			name := args.Match(tokens.Name)
@@ -492,9 +986,12 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 			return nil, args.Error("expected keyword 'in'", args.Current())
 		}
 		cs := &controlStructures.ForControlStructure{}
-		if len(names) == 2 {
+		switch len(names) {
+		case 1:
+			cs.Key = names[0]
+		case 2:
 			cs.Key, cs.Value = names[0], names[1]
-		} else {
+		default:
 			cs.Key = loopItem
 		}
 		obj, err := args.ParseExpression()
@@ -527,12 +1024,99 @@ func forParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 				return nil, endargs.Error("arguments not allowed here", endargs.Current())
 			}
 		}
+		prefix := []nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "for", ControlStructure: &iterationNode{location: at, max: e.opts.MaxIterations}}}
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
 			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
-			body.Nodes = append([]nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack}}, body.Nodes...)
+			prefix = append(prefix, &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack})
 		}
+		body.Nodes = append(prefix, body.Nodes...)
 		return cs, nil
 	}
+}
+
+// --- call: `{% call(a, b) m() %}` passes arguments to caller(), as in Jinja2.
+
+type callNode struct {
+	location *tokens.Token
+	params   []string
+	call     *nodes.Call
+	body     *nodes.Wrapper
+}
+
+func (n *callNode) Position() *tokens.Token { return n.location }
+func (n *callNode) String() string {
+	return fmt.Sprintf("call(Line=%d Col=%d)", n.location.Line, n.location.Col)
+}
+
+func (n *callNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	caller := func(va *exec.VarArgs) *exec.Value {
+		if len(va.Args) > len(n.params) {
+			return exec.AsValue(fmt.Errorf("caller() takes %d arguments, %d given", len(n.params), len(va.Args)))
+		}
+		var buf strings.Builder
+		sub := r.Inherit()
+		sub.Output = &buf
+		for i, name := range n.params {
+			var v any
+			if i < len(va.Args) {
+				v = va.Args[i]
+			}
+			if kw, ok := va.KwArgs[name]; ok {
+				v = kw
+			}
+			sub.Environment.Context.Set(name, v)
+		}
+		if err := sub.ExecuteWrapper(n.body); err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsSafeValue(buf.String())
+	}
+	// gonja's macros pick the caller up from this slot (see exec.MacroNodeToFunc)
+	r.Environment.Context.Set("__gonja_caller__", caller)
+	result := r.Eval(n.call)
+	r.Environment.Context.Set("__gonja_caller__", nil)
+	if result.IsError() {
+		return fmt.Errorf("call: %w", result)
+	}
+	_, err := io.WriteString(r.Output, result.String())
+	return err
+}
+
+func callParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	n := &callNode{location: p.Current()}
+	if args.Match(tokens.LeftParenthesis) != nil {
+		for args.Match(tokens.RightParenthesis) == nil {
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a caller argument name", args.Current())
+			}
+			n.params = append(n.params, name.Val)
+			if args.Match(tokens.Comma) == nil && args.Current(tokens.RightParenthesis) == nil {
+				return nil, args.Error("expected ',' or ')'", args.Current())
+			}
+		}
+	}
+	expr, err := args.ParseExpression()
+	if err != nil {
+		return nil, err
+	}
+	call, ok := expr.(*nodes.Call)
+	if !ok {
+		return nil, args.Error("expected a macro call after {% call %}", args.Current())
+	}
+	n.call = call
+	if !args.End() {
+		return nil, args.Error("malformed 'call' tag", args.Current())
+	}
+	body, endargs, err := p.WrapUntil("endcall")
+	if err != nil {
+		return nil, err
+	}
+	if !endargs.End() {
+		return nil, endargs.Error("endcall takes no arguments", endargs.Current())
+	}
+	n.body = body
+	return n, nil
 }

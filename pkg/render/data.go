@@ -26,22 +26,31 @@ func LoadData(path string) (map[string]any, error) {
 		return nil, fmt.Errorf("data file: %w", err)
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, maxDataBytes+1))
+	return ReadData(path, "", f)
+}
+
+// ReadData parses a context from r. format is json, yaml or env; empty
+// means: from name's extension. name is used in errors.
+func ReadData(name, format string, r io.Reader) (map[string]any, error) {
+	src, err := io.ReadAll(io.LimitReader(r, maxDataBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("data file %s: %w", path, err)
+		return nil, fmt.Errorf("data file %s: %w", name, err)
 	}
 	if len(src) > maxDataBytes {
-		return nil, fmt.Errorf("data file %s: %w (more than %d bytes)", path, ErrTooLarge, maxDataBytes)
+		return nil, fmt.Errorf("data file %s: %w (more than %d bytes)", name, ErrTooLarge, maxDataBytes)
 	}
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".json":
-		return parseJSON(path, src)
-	case ".yaml", ".yml":
-		return parseYAML(path, src)
-	case ".env":
+	if format == "" {
+		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(name)), ".")
+	}
+	switch format {
+	case "json":
+		return parseJSON(name, src)
+	case "yaml", "yml":
+		return parseYAML(name, src)
+	case "env":
 		m, err := godotenv.Parse(bytes.NewReader(src))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		out := make(map[string]any, len(m))
 		for k, v := range m {
@@ -49,7 +58,7 @@ func LoadData(path string) (map[string]any, error) {
 		}
 		return out, nil
 	default:
-		return nil, fmt.Errorf("data file %s: unknown format %q (want .json, .yaml, .yml or .env)", path, ext)
+		return nil, fmt.Errorf("data file %s: unknown format %q (want json, yaml or env; or a .json, .yaml, .yml or .env file)", name, format)
 	}
 }
 

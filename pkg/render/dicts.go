@@ -38,6 +38,22 @@ func dictMethods() *exec.MethodSet[map[string]any] {
 			m[name] = fn
 		}
 	}
+	m["items"] = func(self map[string]any, sv *exec.Value, args *exec.VarArgs) (any, error) {
+		target, ok := reflect.Indirect(sv.Val).Interface().(map[string]any)
+		if !ok {
+			target = self
+		}
+		keys := make([]string, 0, len(target))
+		for k := range target {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = pyTuple{k, target[k]}
+		}
+		return out, nil
+	}
 	for _, name := range []string{"update", "setdefault", "pop", "clear"} {
 		orig := m[name]
 		if orig == nil {

@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
-	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
+	"github.com/nikolalohinski/gonja/v2/logging"
 )
 
 // Options configure an Engine. The zero value works.
@@ -26,9 +27,15 @@ type Options struct {
 	MaxDepth int
 	// MaxTemplateBytes refuses larger template files. Default 16 MiB.
 	MaxTemplateBytes int64
+	// Lenient renders undefined variables as empty text, like jinjanate
+	// --undefined. Default false: an undefined variable is an error.
+	Lenient bool
 	// MaxNesting refuses templates whose blocks or brackets nest deeper.
 	// Default 200.
 	MaxNesting int
+	// MaxIterations bounds the loop iterations of one render, all loops
+	// together. Default 1,000,000.
+	MaxIterations int
 	// MaxOutputBytes stops a render whose output grows past it. Default 256 MiB.
 	MaxOutputBytes int64
 }
@@ -39,7 +46,8 @@ const (
 	defaultMaxTemplate    = 16 << 20
 	defaultMaxNesting     = 200
 	defaultMaxOutputBytes = 256 << 20
-	callDepthKey          = "__runner_call_depth"
+	defaultMaxIterations  = 1_000_000
+	budgetKey             = "__runner_budget"
 )
 
 // Engine renders templates with jinjanator's settings: trailing newline
@@ -52,12 +60,13 @@ type Engine struct {
 	env      *exec.Environment
 }
 
-// gonja logs through a process-wide logrus logger; silence it once.
+// gonja can log through the process-wide logrus logger when its own switch
+// is on; turn the switch off once (not logrus itself: other packages use it).
 var silenceLogger sync.Once
 
 // New returns an Engine.
 func New(opts Options) (*Engine, error) {
-	silenceLogger.Do(func() { gonja.SetLoggerOutput(io.Discard) })
+	silenceLogger.Do(func() { logging.SetEnabled(false) })
 	if opts.Root == "" {
 		opts.Root = "."
 	}
@@ -75,6 +84,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.MaxTemplateBytes <= 0 {
 		opts.MaxTemplateBytes = defaultMaxTemplate
 	}
+	if opts.MaxIterations <= 0 {
+		opts.MaxIterations = defaultMaxIterations
+	}
 	if opts.MaxNesting <= 0 {
 		opts.MaxNesting = defaultMaxNesting
 	}
@@ -84,7 +96,7 @@ func New(opts Options) (*Engine, error) {
 
 	cfg := config.New()
 	cfg.KeepTrailingNewline = true
-	cfg.StrictUndefined = true
+	cfg.StrictUndefined = !opts.Lenient
 	cfg.AutoEscape = false
 
 	e := &Engine{opts: opts, maxMacro: maxMacro, cfg: cfg}
@@ -108,6 +120,21 @@ func (e *Engine) Root() string { return e.opts.Root }
 
 func (e *Engine) loader() *rootLoader {
 	return &rootLoader{root: e.opts.Root, maxDepth: e.opts.MaxDepth, maxBytes: e.opts.MaxTemplateBytes}
+}
+
+// budget counts, per render, what the guards bound.
+type budget struct {
+	calls      int // nested macro calls now
+	iterations int // loop iterations so far
+}
+
+// budgetOf finds the render's budget in a template context.
+func budgetOf(ctx *exec.Context) *budget {
+	v, _ := ctx.Get(budgetKey)
+	if b, ok := v.(*budget); ok {
+		return b
+	}
+	return &budget{} // a context we did not create: no shared budget
 }
 
 // template is a parsed and Jinja2-adjusted template.
@@ -148,7 +175,7 @@ func (e *Engine) parse(l loaders.Loader, name string) (*template, error) {
 	if err != nil {
 		return nil, toError(path, t.source, nil, err)
 	}
-	t.cols = rewrite(t.t.Root())
+	t.cols = rewrite(t.t.Root(), path)
 	return t, nil
 }
 
@@ -169,9 +196,26 @@ func (s *sourceLoader) Read(name string) (io.Reader, error) {
 // Render renders the template called name (resolved against Root unless
 // absolute) with vars as its context and writes the result to w. On error,
 // w may have received part of the output: use RenderAll for files.
-func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err error) {
+func (e *Engine) Render(w io.Writer, name string, vars map[string]any) error {
+	return e.render(w, e.loader(), name, vars)
+}
+
+// RenderSource renders src as the template called name (include and
+// extends names still resolve against Root).
+func (e *Engine) RenderSource(w io.Writer, name string, src []byte, vars map[string]any) error {
+	if int64(len(src)) > e.opts.MaxTemplateBytes {
+		return &Error{File: name, Msg: fmt.Sprintf("template is larger than %d bytes", e.opts.MaxTemplateBytes), Err: ErrTooLarge}
+	}
+	if !utf8.Valid(src) {
+		line, col := invalidUTF8Pos(src)
+		return &Error{File: name, Line: line, Col: col, Msg: "template is not valid UTF-8 text", Err: ErrBinary}
+	}
+	return e.render(w, &sourceLoader{Loader: e.loader(), name: name, src: src}, name, vars)
+}
+
+func (e *Engine) render(w io.Writer, l loaders.Loader, name string, vars map[string]any) (err error) {
 	file := name
-	if p, rerr := e.loader().Resolve(name); rerr == nil {
+	if p, rerr := l.Resolve(name); rerr == nil {
 		file = e.display(p)
 	}
 	defer func() {
@@ -179,15 +223,15 @@ func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err erro
 			err = &Error{File: file, Msg: fmt.Sprintf("template engine failed: %v", r), Err: ErrEngine}
 		}
 	}()
-	t, err := e.parse(e.loader(), name)
+	t, err := e.parse(l, name)
 	if err != nil {
 		return err
 	}
 	ctx := make(map[string]any, len(vars)+1)
 	for k, v := range vars {
-		ctx[k] = v
+		ctx[k] = shared(v)
 	}
-	ctx[callDepthKey] = new(int)
+	ctx[budgetKey] = &budget{}
 	lw := &limitWriter{w: w, left: e.opts.MaxOutputBytes}
 	if err := t.t.Execute(lw, exec.NewContext(ctx)); err != nil {
 		if lw.err != nil {
@@ -196,6 +240,28 @@ func (e *Engine) Render(w io.Writer, name string, vars map[string]any) (err erro
 		return toError(t.path, t.source, t.cols, err)
 	}
 	return nil
+}
+
+// shared copies data-file values so that their lists are shared
+// references like list literals (see newList): `{% do x.append(1) %}` in a
+// loop then changes the one list, as in Python. The caller's data is not
+// changed.
+func shared(v any) any {
+	switch x := v.(type) {
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = shared(e)
+		}
+		return &l
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = shared(e)
+		}
+		return m
+	}
+	return v
 }
 
 // RenderString renders one template file to a string.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/parser"
 )
 
@@ -49,7 +50,11 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	atLineRE    = regexp.MustCompile(`at line (\d+)`)
 	helperRE    = regexp.MustCompile(`^invalid call to function '__runner_\w+': `)
+	filterRE    = regexp.MustCompile(`unable to evaluate filter &\{<Token[^>]*> \w+ [^:]*\}: `)
 	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
+	markerRE    = regexp.MustCompile("\x00at (.*?):(\\d+):(\\d+)\x00")
+	posInMsgRE  = regexp.MustCompile(` ?, got <Token\[Error\] Val='([^']*)' Pos=\d+ Line=\d+ Col=\d+>`)
+	tokenPosRE  = regexp.MustCompile(`Pos=(\d+) Line=0 Col=0`)
 )
 
 // gonja's messages repeat the failing node; these prefixes carry no
@@ -73,24 +78,52 @@ func toError(file, source string, cols map[int]int, err error) error {
 	}
 	var se *parser.SyntaxError
 	if errors.As(err, &se) {
-		return &Error{File: file, Line: se.Line, Col: se.Column, Msg: "syntax error: " + se.Message, Err: err}
+		line, col := se.Line, se.Column
+		if line == 0 && source != "" {
+			line, col = lexerErrorPos(source, se)
+		}
+		msg := posInMsgRE.ReplaceAllString(se.Message, "")
+		return &Error{File: file, Line: line, Col: col, Msg: "syntax error: " + msg, Err: err}
 	}
 	msg := err.Error()
 	if source != "" {
 		msg = strings.ReplaceAll(msg, "'"+source+"'", "")
 	}
+	if m := markerRE.FindStringSubmatchIndex(msg); m != nil {
+		// an output expression placed it (see placeError)
+		f := msg[m[2]:m[3]]
+		line, _ := strconv.Atoi(msg[m[4]:m[5]])
+		col, _ := strconv.Atoi(msg[m[6]:m[7]])
+		return &Error{File: f, Line: line, Col: col, Msg: cleanMessage(msg[m[1]:]), Err: withSentinel(msg, err)}
+	}
 	line := 0
 	if m := atLineRE.FindAllStringSubmatch(msg, -1); len(m) > 0 {
 		line, _ = strconv.Atoi(m[len(m)-1][1])
 	}
-	// gonja stringifies errors on the way up: find our sentinels by text
+	return &Error{File: file, Line: line, Col: cols[line], Msg: cleanMessage(msg), Err: withSentinel(msg, err)}
+}
+
+// withSentinel lets errors.Is find our sentinels again: gonja stringifies
+// errors on the way up.
+func withSentinel(msg string, err error) error {
 	for _, s := range []error{ErrRecursion, ErrTooLarge, ErrOutputTooLarge} {
 		if strings.Contains(msg, s.Error()) {
-			err = errors.Join(s, err)
-			break
+			return errors.Join(s, err)
 		}
 	}
-	return &Error{File: file, Line: line, Col: cols[line], Msg: cleanMessage(msg), Err: err}
+	return err
+}
+
+// placeError marks the error of an output expression with the place the
+// rewrite passed (file, line, col), unless an inner expression (a macro's
+// output) marked it already. The mark is text because gonja keeps only
+// the text of errors.
+func placeError(in *exec.Value, params *exec.VarArgs) *exec.Value {
+	msg := in.Error()
+	if len(params.Args) != 3 || strings.Contains(msg, "\x00at ") {
+		return in
+	}
+	return exec.AsValue(fmt.Errorf("\x00at %s:%d:%d\x00%s", params.Args[0].String(), params.Args[1].Integer(), params.Args[2].Integer(), msg))
 }
 
 // cleanMessage keeps the innermost cause of a gonja error chain: the text
@@ -112,9 +145,27 @@ func cleanMessage(msg string) string {
 		msg = msg[i+len(filterStr)+4:]
 	}
 	msg = helperRE.ReplaceAllString(msg, "")
+	msg = filterRE.ReplaceAllString(msg, "")
 	for _, p := range noisePrefixes {
 		msg = strings.TrimPrefix(msg, p)
 	}
 	msg = undefinedRE.ReplaceAllString(msg, "'$1' is undefined")
 	return strings.TrimSpace(msg)
+}
+
+// lexerErrorPos places a syntax error that gonja's lexer left at 0:0 (an
+// unterminated string or comment): from the token's byte offset when the
+// message has it, else from where the offending text first appears.
+func lexerErrorPos(source string, se *parser.SyntaxError) (line, col int) {
+	if m := tokenPosRE.FindStringSubmatch(se.Message); m != nil {
+		if off, err := strconv.Atoi(m[1]); err == nil {
+			return offsetPos([]byte(source), int64(off))
+		}
+	}
+	if se.Raw != "" {
+		if i := strings.Index(source, se.Raw); i >= 0 {
+			return offsetPos([]byte(source), int64(i))
+		}
+	}
+	return 0, 0
 }

@@ -34,6 +34,29 @@ func listMethods() *exec.MethodSet[[]any] {
 			m[name] = fn
 		}
 	}
+	m["index"] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(errors.New("index() takes exactly one argument"))
+		}
+		for i, x := range listOf(sv) {
+			if exec.ToValue(x).EqualValueTo(args.Args[0]) {
+				return i, nil
+			}
+		}
+		return nil, fmt.Errorf("%s is not in list", pyRepr(args.Args[0]))
+	}
+	m["count"] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) != 1 {
+			return nil, exec.ErrInvalidCall(errors.New("count() takes exactly one argument"))
+		}
+		n := 0
+		for _, x := range listOf(sv) {
+			if exec.ToValue(x).EqualValueTo(args.Args[0]) {
+				n++
+			}
+		}
+		return n, nil
+	}
 	mutate := func(name string, f func(l []any, args []*exec.Value) ([]any, any, error)) {
 		orig := m[name]
 		m[name] = func(self []any, sv *exec.Value, args *exec.VarArgs) (any, error) {
@@ -111,3 +134,141 @@ var upperCaser = cases.Upper(language.Und)
 
 // pyUpper is Python's str.upper(): full case mapping ("ß" -> "SS").
 func pyUpper(s string) string { return upperCaser.String(s) }
+
+// listOf returns a list value's items, whatever slice type holds them.
+func listOf(v *exec.Value) []any {
+	rv := reflect.Indirect(reflect.ValueOf(v.Interface()))
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out
+}
+
+// pyMul is Python's a * b: repetition for a sequence and an int.
+func pyMul(args *exec.VarArgs) (any, error) {
+	a, b := args.Args[0], args.Args[1]
+	if isInt(a) && (b.IsString() || b.IsList()) {
+		a, b = b, a
+	}
+	switch {
+	case a.IsString() && isInt(b):
+		n := max(asInt(b), 0)
+		if int64(len(a.String()))*n > maxRepeatBytes {
+			return nil, fmt.Errorf("%w: string repetition", ErrTooLarge)
+		}
+		return strings.Repeat(a.String(), int(n)), nil
+	case a.IsList() && isInt(b):
+		items := listOf(a)
+		n := max(asInt(b), 0)
+		if int64(len(items))*n > maxRange {
+			return nil, fmt.Errorf("%w: list repetition", ErrTooLarge)
+		}
+		out := make([]any, 0, len(items)*int(n))
+		for range n {
+			out = append(out, items...)
+		}
+		return &out, nil
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return int(asInt(a) * asInt(b)), nil
+		}
+		return asFloat(a) * asFloat(b), nil
+	}
+	return nil, typeError("*", a, b)
+}
+
+// maxRepeatBytes bounds "text" * n.
+const maxRepeatBytes = 64 << 20
+
+// filterMinMax is Jinja2's min (sign -1) or max (sign 1): with attribute=
+// it returns the item, not the attribute (gonja returns the attribute).
+func filterMinMax(sign int) exec.FilterFunction {
+	return func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsError() {
+			return in
+		}
+		caseSensitive := false
+		if v, ok := params.KwArgs["case_sensitive"]; ok {
+			caseSensitive = v.IsTrue()
+		}
+		var attr []string
+		if v, ok := params.KwArgs["attribute"]; ok && !v.IsNil() {
+			attr = strings.Split(v.String(), ".")
+		}
+		key := func(v *exec.Value) *exec.Value {
+			for _, a := range attr {
+				next, ok := v.GetItem(a)
+				if !ok {
+					if next, ok = v.GetAttribute(a); !ok {
+						return exec.AsValue(nil)
+					}
+				}
+				v = next
+			}
+			return v
+		}
+		var best, bestKey *exec.Value
+		in.Iterate(func(_, _ int, item, _ *exec.Value) bool {
+			k := key(item)
+			if best == nil || sign*compareKeys(k, bestKey, caseSensitive) > 0 {
+				best, bestKey = item, k
+			}
+			return true
+		}, func() {})
+		if best == nil {
+			return exec.AsValue(errors.New("no aggregated item, sequence was empty"))
+		}
+		return best
+	}
+}
+
+// compareKeys orders numbers by value and other values by their text.
+func compareKeys(a, b *exec.Value, caseSensitive bool) int {
+	if isNum(a) && isNum(b) {
+		x, y := asFloat(a), asFloat(b)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	x, y := pyStr(a), pyStr(b)
+	if !caseSensitive {
+		x, y = strings.ToLower(x), strings.ToLower(y)
+	}
+	return strings.Compare(x, y)
+}
+
+// pyAdd is Python's a + b: numbers add, str, list and tuple concatenate,
+// anything else is a TypeError (gonja would concatenate text).
+func pyAdd(args *exec.VarArgs) (any, error) {
+	a, b := args.Args[0], args.Args[1]
+	switch {
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return int(asInt(a) + asInt(b)), nil
+		}
+		return asFloat(a) + asFloat(b), nil
+	case a.IsString() && b.IsString():
+		return a.String() + b.String(), nil
+	case a.IsString():
+		return nil, fmt.Errorf("can only concatenate str (not %q) to str", pyTypeName(b))
+	case a.IsList() && b.IsList():
+		_, ta := a.Interface().(pyTuple)
+		_, tb := b.Interface().(pyTuple)
+		out := append(listOf(a), listOf(b)...)
+		switch {
+		case ta && tb:
+			return pyTuple(out), nil
+		case !ta && !tb:
+			return &out, nil
+		}
+	}
+	return nil, typeError("+", a, b)
+}

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
 )
 
 // Job is one template rendered into one file.
@@ -26,9 +30,9 @@ type FilesOptions struct {
 // end. If any template fails, no output file or folder changes and the
 // error names the template file, line and column.
 func (e *Engine) RenderFiles(jobs []Job, vars map[string]any, opts FilesOptions) ([]string, error) {
-	outs := make([][]byte, len(jobs))
 	seen := map[string]string{}
-	for i, j := range jobs {
+	dirs := map[string]bool{}
+	for _, j := range jobs {
 		abs, err := filepath.Abs(j.Output)
 		if err != nil {
 			return nil, err
@@ -37,31 +41,43 @@ func (e *Engine) RenderFiles(jobs []Job, vars map[string]any, opts FilesOptions)
 			return nil, fmt.Errorf("templates %s and %s both render to %s", prev, j.Template, j.Output)
 		}
 		seen[abs] = j.Template
+		dirs[filepath.Dir(j.Output)] = true
+	}
+	outs := make([][]byte, len(jobs))
+	if err := parallel(len(jobs), func(i int) error {
 		var b bytes.Buffer
-		if err := e.Render(&b, j.Template, vars); err != nil {
-			return nil, err
+		if err := e.Render(&b, jobs[i].Template, vars); err != nil {
+			return err
 		}
 		outs[i] = b.Bytes()
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 
-	var temps []string
+	temps := make([]string, len(jobs))
 	cleanup := func() {
 		for _, t := range temps {
-			os.Remove(t)
+			if t != "" {
+				os.Remove(t)
+			}
 		}
 	}
-	for i, j := range jobs {
-		dir := filepath.Dir(j.Output)
+	for dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			cleanup()
 			return nil, fmt.Errorf("output folder: %w", err)
 		}
-		tmp, err := writeTemp(dir, outs[i])
+	}
+	if err := parallel(len(jobs), func(i int) error {
+		tmp, err := writeTemp(filepath.Dir(jobs[i].Output), outs[i])
 		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("write %s: %w", j.Output, err)
+			return fmt.Errorf("write %s: %w", jobs[i].Output, err)
 		}
-		temps = append(temps, tmp)
+		temps[i] = tmp
+		return nil
+	}); err != nil {
+		cleanup()
+		return nil, err
 	}
 	for _, dir := range opts.Clean {
 		stale, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
@@ -91,6 +107,34 @@ func (e *Engine) RenderFiles(jobs []Job, vars map[string]any, opts FilesOptions)
 	return written, nil
 }
 
+// parallel runs fn(0..n-1) on GOMAXPROCS workers and returns the error of
+// the lowest index that failed, so the report does not depend on timing.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WriteFileAtomic replaces path with data through a temp file and rename,
 // so readers never see a half-written file.
 func WriteFileAtomic(path string, data []byte) error {
@@ -106,23 +150,27 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".render-*.tmp")
-	if err != nil {
-		return "", err
+	// OpenFile with the final mode instead of CreateTemp + Chmod: one
+	// syscall less per file, which shows on 1,000 manifests.
+	for range 100 {
+		name := filepath.Join(dir, ".render-"+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			os.Remove(name)
+			return "", err
+		}
+		if err := f.Close(); err != nil {
+			os.Remove(name)
+			return "", err
+		}
+		return name, nil
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	return "", errors.New("cannot create a temp file in " + dir)
 }

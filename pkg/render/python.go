@@ -27,9 +27,17 @@ func pyTupleOf(args []*exec.Value) pyTuple {
 
 func (t pyTuple) String() string { return pyRepr(exec.AsValue(t)) }
 
-func isInt(v *exec.Value) bool  { return v.IsInteger() || v.IsBool() }
-func isNum(v *exec.Value) bool  { return v.IsNumber() || v.IsBool() }
-func asInt(v *exec.Value) int64 { return int64(v.Integer()) }
+func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() }
+func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() }
+func asInt(v *exec.Value) int64 {
+	if v.IsBool() {
+		if v.Bool() {
+			return 1
+		}
+		return 0
+	}
+	return int64(v.Integer())
+}
 
 func asFloat(v *exec.Value) float64 {
 	if v.IsBool() {
@@ -441,4 +449,54 @@ func pyRange(args *exec.VarArgs) ([]int, error) {
 		out[i] = int(start + int64(i)*step)
 	}
 	return out, nil
+}
+
+// pyEqual is Python's ==: numbers (and bools) by value, a tuple never
+// equals a list, containers item by item.
+func pyEqual(a, b *exec.Value) bool {
+	a, b = exec.ToValue(a.Val), exec.ToValue(b.Val)
+	switch {
+	case a.IsNil() || b.IsNil():
+		return a.IsNil() && b.IsNil()
+	case isNum(a) && isNum(b):
+		if isInt(a) && isInt(b) {
+			return asInt(a) == asInt(b)
+		}
+		return asFloat(a) == asFloat(b)
+	case a.IsString() || b.IsString():
+		return a.IsString() && b.IsString() && a.String() == b.String()
+	case a.IsList() && b.IsList():
+		_, ta := a.Interface().(pyTuple)
+		_, tb := b.Interface().(pyTuple)
+		if ta != tb {
+			return false
+		}
+		x, y := listOf(a), listOf(b)
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !pyEqual(exec.ToValue(x[i]), exec.ToValue(y[i])) {
+				return false
+			}
+		}
+		return true
+	case a.IsDict() && b.IsDict():
+		x, okx := reflect.Indirect(reflect.ValueOf(a.Interface())).Interface().(map[string]any)
+		y, oky := reflect.Indirect(reflect.ValueOf(b.Interface())).Interface().(map[string]any)
+		if !okx || !oky {
+			return a.EqualValueTo(b)
+		}
+		if len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !pyEqual(exec.ToValue(v), exec.ToValue(w)) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.EqualValueTo(b)
 }

@@ -35,25 +35,37 @@ func newEngine(t *testing.T, root string) *Engine {
 func TestErrorsNamePlace(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{
-		"undef.j2":       "a\nb {{ nope }}\n",
-		"syntax.j2":      "a\n  {% for x in %}{% endfor %}\n",
-		"inc.j2":         "top\n{% include 'lib/bad.j2' %}\n",
-		"lib/bad.j2":     "one\ntwo\n   {{ 1 // 0 }}\n",
-		"filter.j2":      "{{ 'x'|nofilter }}\n",
-		"extends.j2":     "{% extends 'lib/badbase.j2' %}\n",
-		"lib/badbase.j2": "x\n{% if %}{% endif %}\n",
-		"missing.j2":     "{% include 'lib/none.j2' %}\n",
-		"panic.j2":       "{{ '%s' % x }}\n",
+		"undef.j2":        "a\nb {{ nope }}\n",
+		"syntax.j2":       "a\n  {% for x in %}{% endfor %}\n",
+		"inc.j2":          "top\n{% include 'lib/bad.j2' %}\n",
+		"lib/bad.j2":      "one\ntwo\n   {{ 1 // 0 }}\n",
+		"filter.j2":       "{{ 'x'|nofilter }}\n",
+		"extends.j2":      "{% extends 'lib/badbase.j2' %}\n",
+		"lib/badbase.j2":  "x\n{% if %}{% endif %}\n",
+		"missing.j2":      "{% include 'lib/none.j2' %}\n",
+		"panic.j2":        "{{ '%s' % x }}\n",
+		"unterminated.j2": "a\n  {{ 'x }}\n",
+		"comment.j2":      "a\nb {# open\n",
+		"panic2.j2":       "{{ 'x'|int(base=1) }}\n",
+		"lib/base2.j2":    "base\n{% block b %}{% endblock %}\n{{ nope2 }}\n",
+		"child2.j2":       "{% extends 'lib/base2.j2' %}{% block b %}x{% endblock %}",
+		"lib/base3.j2":    "base\n{% block b %}{% endblock %}\n",
+		"child3.j2":       "{% extends 'lib/base3.j2' %}\n{% block b %}x {{ nope3 }}{% endblock %}",
 	})
 	e := newEngine(t, dir)
 	for name, want := range map[string]string{
-		"undef.j2":   "undef.j2:2:3: 'nope' is undefined",
-		"syntax.j2":  "syntax.j2:2:10: syntax error",
-		"inc.j2":     "lib/bad.j2:3:4: integer division or modulo by zero",
-		"filter.j2":  "filter.j2:1:1: ",
-		"extends.j2": "lib/badbase.j2:2:",
-		"missing.j2": "missing.j2:1:1: template not found: lib/none.j2",
-		"panic.j2":   "panic.j2:1:1: 'x' is undefined",
+		"undef.j2":        "undef.j2:2:6: 'nope' is undefined",
+		"syntax.j2":       "syntax.j2:2:10: syntax error",
+		"inc.j2":          "lib/bad.j2:3:7: integer division or modulo by zero",
+		"filter.j2":       "filter.j2:1:4: filter 'nofilter' not found",
+		"extends.j2":      "lib/badbase.j2:2:",
+		"missing.j2":      "missing.j2:1:1: template not found: lib/none.j2",
+		"panic.j2":        "panic.j2:1:4: 'x' is undefined",
+		"unterminated.j2": "unterminated.j2:2:6: syntax error",
+		"comment.j2":      "comment.j2:2:",
+		"panic2.j2":       "panic2.j2: template engine failed: ",
+		"child2.j2":       "lib/base2.j2:3:4: 'nope2' is undefined",
+		"child3.j2":       "child3.j2:2:19: 'nope3' is undefined",
 	} {
 		_, err := e.RenderString(name, map[string]any{})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
@@ -62,6 +74,9 @@ func TestErrorsNamePlace(t *testing.T) {
 		var re *Error
 		if !errors.As(err, &re) {
 			t.Errorf("%s: %T is not an *Error", name, err)
+		}
+		if name == "panic2.j2" && !errors.Is(err, ErrEngine) {
+			t.Errorf("%s: a recovered panic is not ErrEngine: %v", name, err)
 		}
 	}
 }
@@ -86,8 +101,8 @@ func TestRenderFilesAtomic(t *testing.T) {
 	before := snapshot(t, out)
 	if _, err := e.RenderFiles(jobs, map[string]any{"v": 1}, FilesOptions{Clean: []string{out}}); err == nil {
 		t.Fatal("want an error for t/bad.j2")
-	} else if !strings.Contains(err.Error(), "t/bad.j2:1:1") {
-		t.Errorf("error %q does not name t/bad.j2:1:1", err)
+	} else if !strings.Contains(err.Error(), "t/bad.j2:1:4") {
+		t.Errorf("error %q does not name t/bad.j2:1:4", err)
 	}
 	if after := snapshot(t, out); after != before {
 		t.Fatalf("output folder changed on error:\nbefore %s\nafter  %s", before, after)
@@ -137,8 +152,9 @@ func TestBadInput(t *testing.T) {
 		"recmacro.j2":    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
 		"loop.j2":        "{% for i in range(100000000) %}x{% endfor %}",
 		"loop2.j2":       "{% for i in range(90000) %}{% for j in range(90000) %}x{% endfor %}{% endfor %}",
+		"loop3.j2":       "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
 	})
-	e, err := New(Options{Root: dir, MaxOutputBytes: 64 << 10})
+	e, err := New(Options{Root: dir, MaxOutputBytes: 8 << 10, MaxIterations: 20_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +167,7 @@ func TestBadInput(t *testing.T) {
 		"selfext.j2":     ErrRecursion,
 		"loop.j2":        ErrTooLarge,
 		"loop2.j2":       ErrOutputTooLarge,
+		"loop3.j2":       ErrTooLarge,
 	} {
 		_, err := e.RenderString(name, vars)
 		if !errors.Is(err, want) {
@@ -222,5 +239,37 @@ func TestParseVars(t *testing.T) {
 	}
 	if _, err := ParseVars("novalue"); err == nil {
 		t.Error("want an error for a line without =")
+	}
+}
+
+// TestRenderFilesParallel renders many templates at once (RenderFiles uses
+// every core) and checks each against a sequential render.
+func TestRenderFilesParallel(t *testing.T) {
+	root, _ := filepath.Abs("testdata/conformance")
+	data, err := LoadData(filepath.Join(root, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, root)
+	names := []string{"k8s_deployment.yaml.j2", "macro_basic.j2", "include_basic.j2", "do_mutations.j2",
+		"extends_block.j2", "import_macros.j2", "set_namespace.j2", "loop_unpack.j2", "filter_tojson.j2"}
+	out := t.TempDir()
+	var jobs []Job
+	for i := range 40 {
+		n := names[i%len(names)]
+		jobs = append(jobs, Job{Template: n, Output: filepath.Join(out, strings.Repeat("x", i%3)+n+string(rune('a'+i)))})
+	}
+	if _, err := e.RenderFiles(jobs, data, FilesOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		want, err := e.RenderString(j.Template, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(j.Output)
+		if string(got) != want {
+			t.Errorf("%s: parallel %q, sequential %q", j.Template, got, want)
+		}
 	}
 }

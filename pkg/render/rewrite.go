@@ -17,6 +17,12 @@ const (
 	fnTuple    = "__runner_tuple"
 	fnList     = "__runner_list"
 	fnDict     = "__runner_dict"
+	fnMul      = "__runner_mul"
+	fnAdd      = "__runner_add"
+	fnEq       = "__runner_eq"
+	fnNot      = "__runner_not"
+	fnNe       = "__runner_ne"
+	fnConcat   = "__runner_concat"
 	filterStr  = "__runner_str"
 )
 
@@ -26,8 +32,14 @@ var (
 		tokens.FloorDivision: fnFloorDiv,
 		tokens.Division:      fnTrueDiv,
 		tokens.Modulo:        fnMod,
+		tokens.Multiply:      fnMul,
+		tokens.Addition:      fnAdd,
+		tokens.Equals:        fnEq,
+		tokens.Ne:            fnNe,
+		tokens.Tilde:         fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
+	nodeType       = reflect.TypeFor[nodes.Node]()
 	nodesPkg       = reflect.TypeFor[nodes.Template]().PkgPath()
 	// the package of gonja's built-in control structures
 	controlStructuresPkg = "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -43,8 +55,8 @@ var (
 // so the walk goes through reflection and swaps nodes through unsafe
 // pointers of those fields; it only ever stores nodes.Expression values
 // into fields of that type.
-func rewrite(root *nodes.Template) map[int]int {
-	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}}
+func rewrite(root *nodes.Template, file string) map[int]int {
+	w := &walker{seen: map[uintptr]bool{}, cols: map[int]int{}, file: file}
 	w.walk(reflect.ValueOf(&root).Elem())
 	return w.cols
 }
@@ -52,6 +64,7 @@ func rewrite(root *nodes.Template) map[int]int {
 type walker struct {
 	seen map[uintptr]bool
 	cols map[int]int
+	file string // the template's name, for error places
 }
 
 func (w *walker) mark(t *tokens.Token) {
@@ -70,7 +83,9 @@ func (w *walker) walk(v reflect.Value) {
 		if v.IsNil() {
 			return
 		}
-		if v.Type() == expressionType {
+		// expressions also sit in fields typed nodes.Node (an index, an
+		// attribute's object): every replacement is both
+		if v.Type() == expressionType || v.Type() == nodeType {
 			if repl := w.replace(v.Elem()); repl != nil {
 				v.Set(reflect.ValueOf(repl))
 			}
@@ -87,12 +102,18 @@ func (w *walker) walk(v reflect.Value) {
 		switch n := v.Interface().(type) {
 		case *nodes.Output:
 			w.mark(n.Start)
-			n.Expression = printed(n.Expression)
+			n.Expression = printed(n.Expression, w.file)
 			if n.Alternative != nil {
-				n.Alternative = printed(n.Alternative)
+				n.Alternative = printed(n.Alternative, w.file)
 			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
+		case *nodes.Call:
+			// gonja's parser leaves the receiver unset for a method of a
+			// parenthesized expression: `('a' ~ 'b').upper()`
+			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent == nil {
+				n.Parent = ga.Node
+			}
 		}
 		el := v.Elem()
 		if el.Kind() == reflect.Struct && walkable(el.Type()) {
@@ -148,6 +169,8 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 			return nil
 		}
 		return call(x.Operator.Token, name, x.Left, x.Right)
+	case *nodes.Negation:
+		return call(x.Operator, fnNot, x.Term)
 	case *nodes.Tuple:
 		return call(x.Location, fnTuple, x.Val...)
 	case *nodes.List:
@@ -175,14 +198,60 @@ func call(at *tokens.Token, fn string, args ...nodes.Expression) *nodes.Call {
 	return &nodes.Call{Location: at, Func: &nodes.Name{Name: &name}, Args: args, Kwargs: map[string]nodes.Expression{}}
 }
 
-// printed wraps an output expression so it prints like Python's str().
-func printed(e nodes.Expression) nodes.Expression {
+// printed wraps an output expression so it prints like Python's str(),
+// and so that its errors carry the file and the expression's line:col.
+func printed(e nodes.Expression, file string) nodes.Expression {
 	if f, ok := e.(*nodes.FilteredExpression); ok && len(f.Filters) > 0 && f.Filters[len(f.Filters)-1].Name == filterStr {
 		return e
 	}
 	at := e.Position()
+	args := []nodes.Expression{
+		&nodes.String{Location: at, Val: file},
+		&nodes.Integer{Location: at, Val: at.Line},
+		&nodes.Integer{Location: at, Val: at.Col},
+	}
 	return &nodes.FilteredExpression{
 		Expression: e,
-		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Kwargs: map[string]nodes.Expression{}}},
+		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
+}
+
+// namesUsed lists the variable names a syntax tree reads.
+func namesUsed(root any) map[string]bool {
+	used := map[string]bool{}
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			if n, ok := v.Interface().(*nodes.Name); ok && n.Name != nil {
+				used[n.Name.Val] = true
+			}
+			if el := v.Elem(); el.Kind() == reflect.Struct && walkable(el.Type()) {
+				walk(el)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(settable(v.Field(i)))
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(settable(v.Index(i)))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		}
+	}
+	walk(reflect.ValueOf(root))
+	return used
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/birdflock/runner/pkg/buildkit"
 	"github.com/birdflock/runner/pkg/registry"
@@ -30,7 +31,7 @@ func (*BuildImage) Spec() Spec {
 			{Name: "context", Default: ".", Description: "build context directory, relative to the workspace"},
 			{Name: "file", Description: "Containerfile or Dockerfile, relative to the workspace; default: Containerfile, else Dockerfile, in the context"},
 			{Name: "image", Required: true, Description: "image name without tag, e.g. birds-app-back-end"},
-			{Name: "tags", Default: "testing", Description: "tags, separated by newlines or commas"},
+			{Name: "tags", Default: "testing", Description: "tags, separated by commas, spaces or newlines"},
 			{Name: "build-args", Description: "ARG values, one KEY=VALUE a line"},
 			{Name: "target", Description: "stage to build; default: the last one"},
 			{Name: "archive", Description: "write the image as an OCI archive to this path (relative to the workspace), like `buildah push oci-archive:`"},
@@ -68,7 +69,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	if host == "" {
 		host = os.Getenv("BUILDKIT_HOST")
 	}
-	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit")}
+	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit"), Log: s.Log}
 	if host == "" {
 		env := func(k string) string {
 			if v, ok := s.Env[k]; ok {
@@ -99,7 +100,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	o.Progress = s.Log
 	res, err := buildkit.Build(ctx, conn.Client, o)
 	if err != nil {
-		return fmt.Errorf("build-image: %w", err)
+		return fmt.Errorf("build-image: %w", conn.Explain(err))
 	}
 	s.SetOutput("image", res.Names[0])
 	s.SetOutput("digest", res.Digest)
@@ -170,11 +171,12 @@ func buildOptions(s *Context) (buildkit.BuildOptions, error) {
 	return o, nil
 }
 
-// splitTags splits a newline or comma separated list of tags.
+// splitTags splits a list of tags separated by commas or white space,
+// dropping blanks and repeats (build-image and push-image).
 func splitTags(in string) ([]string, error) {
 	var tags []string
 	seen := map[string]bool{}
-	for _, f := range strings.FieldsFunc(in, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+	for _, f := range strings.FieldsFunc(in, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 		t := strings.TrimSpace(f)
 		if t == "" || seen[t] {
 			continue

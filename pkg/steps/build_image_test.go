@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/birdflock/runner/pkg/container"
 	ct "github.com/birdflock/runner/pkg/containertest"
 )
 
@@ -76,7 +78,7 @@ func assertContainerGone(t *testing.T, log string) {
 	if err != nil || strings.Contains(string(out), id) {
 		t.Errorf("runc list: %v %s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(os.TempDir(), "runner-containers", id)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(container.DefaultDir(), id)); !os.IsNotExist(err) {
 		t.Errorf("bundle of %s left: %v", id, err)
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), id) {
@@ -197,7 +199,7 @@ func TestBuildImageInputErrors(t *testing.T) {
 	for in, want := range map[[2]string]string{
 		{"image", ""}:             "image is required",
 		{"image", "Birds"}:        "must be lower case",
-		{"tags", "bad tag!"}:      `tag "bad tag!"`,
+		{"tags", "good bad!"}:     `tag "bad!"`,
 		{"build-args", "NOEQUAL"}: "build-args: line 1",
 		{"push", "maybe"}:         "push: want true or false",
 		{"cache", "x"}:            "cache: want true or false",
@@ -209,4 +211,58 @@ func TestBuildImageInputErrors(t *testing.T) {
 			t.Errorf("%s=%q: err = %v, want %q", in[0], in[1], err, want)
 		}
 	}
+}
+
+// Ctrl-C during a RUN step: the step fails, no archive (not even a partial
+// one) is left, and neither buildkitd nor the RUN's process survives.
+func TestBuildImageCancelLeavesNothing(t *testing.T) {
+	env, _ := buildEnv(t)
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "Containerfile"), []byte("FROM alpine:latest\nRUN sleep 37 && echo done\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	bi := &BuildImage{}
+	s, log := stepCtx(bi, ws, state, env, map[string]string{"image": "slow", "archive": "out/slow.tar"})
+	ctx, cancel := context.WithCancel(context.Background())
+	running := make(chan bool, 1)
+	go func() {
+		defer cancel()
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if len(processes("sleep 37 && echo done")) > 0 {
+				running <- true
+				return
+			}
+		}
+		running <- false
+	}()
+	start := time.Now()
+	err := bi.Run(ctx, s)
+	if err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("err = %v\n%s", err, log)
+	}
+	if !<-running {
+		t.Fatalf("the RUN step never started:\n%s", log)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("cancel took %s", d)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(ws, "out")); len(ents) != 0 {
+		t.Errorf("left in out/: %v", ents)
+	}
+	for _, p := range append(processes("sleep 37 && echo done"), processes(state)...) {
+		t.Errorf("process left: %q", p)
+	}
+}
+
+// processes lists command lines that contain s.
+func processes(s string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), s) {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
 }

@@ -70,7 +70,11 @@ func (GitCommitPush) Run(ctx context.Context, s *Context) error {
 	if err != nil {
 		return fmt.Errorf("git-commit-push: %w", err)
 	}
-	s.SetOutput("commit", res.Commit)
+	commit := "" // nothing committed: empty, so `commit || 'none'` reads naturally
+	if res.Pushed {
+		commit = res.Commit
+	}
+	s.SetOutput("commit", commit)
 	s.SetOutput("pushed", strconv.FormatBool(res.Pushed))
 	return nil
 }

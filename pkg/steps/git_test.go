@@ -105,7 +105,7 @@ func TestCheckoutAndPublish(t *testing.T) {
 	if err := gcp.Run(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	if out := s.Outputs(); out["pushed"] != "false" || gittest.Head(t, origin, gittest.Main) != head {
+	if out := s.Outputs(); out["pushed"] != "false" || out["commit"] != "" || gittest.Head(t, origin, gittest.Main) != head {
 		t.Fatalf("second publish: %v", out)
 	}
 }

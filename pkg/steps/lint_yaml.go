@@ -57,7 +57,7 @@ func (LintYAML) Run(ctx context.Context, s *Context) error {
 		return fmt.Errorf("lint-yaml: %w", err)
 	}
 	var out, errs bytes.Buffer
-	sum, err := yamllint.LintPaths(&out, &errs, paths, conf, yamllint.RunOptions{
+	sum, err := yamllint.LintPaths(ctx, &out, &errs, paths, conf, yamllint.RunOptions{
 		Format: yamllint.ResolveFormat(format, lookup, false),
 		Dir:    s.Workspace,
 	})
@@ -108,10 +108,10 @@ func lintConfig(workspace, value string, getenv func(string) string) (*yamllint.
 			p = filepath.Join(workspace, p)
 		}
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return yamllint.LoadConfigFile(p)
+			return yamllint.LoadConfigFileIn(workspace, value)
 		}
 	}
-	return yamllint.ParseConfig(value)
+	return yamllint.ParseConfigIn(workspace, value)
 }
 
 // expandPaths splits the paths input and expands globs in the workspace.

@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,11 +107,14 @@ func TestLintYAMLAutoFormatGitHub(t *testing.T) {
 
 func TestLintYAMLConfigFileAndDiscovery(t *testing.T) {
 	ws := lintWorkspace(t, map[string]string{
-		"a.yaml":       "key: yes\n",
-		"lint.yaml":    "extends: relaxed\n",
-		".yamllint":    "extends: default\nrules:\n  document-start: disable\n  truthy: disable\n",
-		"sub/b.yml":    "---\nb: 1\n",
-		"sub/skip.txt": "not: [yaml\n",
+		"a.yaml":         "key: yes\n",
+		"lint.yaml":      "extends: ./base.yaml\n",
+		"base.yaml":      "extends: relaxed\nignore-from-file: .lintignore\n",
+		".lintignore":    "ignored/\n",
+		"ignored/x.yaml": "bad:   [ yaml ]\n",
+		".yamllint":      "extends: default\nignore: ignored/\nrules:\n  document-start: disable\n  truthy: disable\n",
+		"sub/b.yml":      "---\nb: 1\n",
+		"sub/skip.txt":   "not: [yaml\n",
 	})
 	// .yamllint is found in the workspace: clean
 	if log, _, err := runLint(t, ws, map[string]string{"format": "parsable", "strict": "true"}, nil); err != nil {
@@ -128,5 +132,16 @@ func TestLintYAMLConfigFileAndDiscovery(t *testing.T) {
 	// a glob that matches nothing is an error
 	if _, _, err := runLint(t, ws, map[string]string{"paths": "k8s/*.yaml"}, nil); err == nil {
 		t.Fatal("want error for an empty glob")
+	}
+}
+
+func TestLintYAMLCancelled(t *testing.T) {
+	ws := lintWorkspace(t, map[string]string{"a.yaml": "---\na: 1\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var log bytes.Buffer
+	s := &Context{Inputs: map[string]string{"paths": "."}, Workspace: ws, Log: &log}
+	if err := (LintYAML{}).Run(ctx, s); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/birdflock/runner/pkg/registry"
 )
@@ -51,7 +50,7 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 	if err != nil {
 		return fmt.Errorf("push-image: insecure: want true or false, got %q", s.Input("insecure"))
 	}
-	tags, err := parseTags(s.Input("tags"))
+	tags, err := splitTags(s.Input("tags"))
 	if err != nil {
 		return err
 	}
@@ -139,24 +138,3 @@ func openSource(ctx context.Context, c *registry.Client, s *Context) (*registry.
 	return nil, errors.New("push-image: archive or image is required")
 }
 
-// parseTags splits a list separated by commas or white space, dropping blanks and
-// repeats.
-func parseTags(in string) ([]string, error) {
-	var tags []string
-	seen := map[string]bool{}
-	for _, f := range strings.FieldsFunc(in, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-		t := strings.TrimSpace(f)
-		if t == "" || seen[t] {
-			continue
-		}
-		if !tagRE.MatchString(t) {
-			return nil, fmt.Errorf("push-image: tag %q: letters, digits, _ . - only, at most 128, not starting with . or -", t)
-		}
-		seen[t] = true
-		tags = append(tags, t)
-	}
-	if len(tags) == 0 {
-		return nil, errors.New("push-image: no tags")
-	}
-	return tags, nil
-}

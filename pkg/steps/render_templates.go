@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -127,6 +128,9 @@ func expandGlobs(abs func(string) string, list string) ([]string, error) {
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
+			if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+				continue // a folder in a glob is not a template
+			}
 			if !seen[m] {
 				seen[m] = true
 				out = append(out, m)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -130,6 +131,10 @@ func (t TestImage) Run(ctx context.Context, s *Context) (err error) {
 	if p.port != 0 {
 		spec.Ports = []int{p.port}
 	}
+	// The container's log is copied from another goroutine.
+	orig := s.Log
+	s.Log = &syncWriter{w: orig}
+	defer func() { s.Log = orig }()
 	start := time.Now()
 	c, err := rt.Setup(ctx, spec)
 	if err != nil {
@@ -239,6 +244,18 @@ func poll(ctx context.Context, c container.Container, url string, p probe) (answ
 			wait += 10 * time.Millisecond
 		}
 	}
+}
+
+// syncWriter serialises writes to the step log.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
 
 // copyLines writes r to the step log line by line with a prefix.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ct "github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/registry/baseimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -96,4 +97,26 @@ func TestSplitShell(t *testing.T) {
 			t.Errorf("splitShell(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+}
+
+// The nginx:stable-alpine stand-in (master as root, workers switching to
+// the nginx user) serves its default page on port 80, as the front-end's
+// base image must.
+func TestTestImageRunsNginxStandIn(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox, ct.Nginx)
+	img, err := baseimage.Nginx(context.Background(), baseimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ct.Archive(t, img, filepath.Join(dir, "nginx.tar"))
+	ti := TestImage{}
+	s, log := stepCtx(ti, dir, t.TempDir(), nil, map[string]string{"archive": "nginx.tar", "port": "80", "expect-body": "Welcome to nginx"})
+	if err := ti.Run(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if !strings.Contains(log.String(), `container | 127.0.0.1 - - [`) {
+		t.Errorf("no access log line:\n%s", log)
+	}
+	assertContainerGone(t, log.String())
 }

@@ -2,6 +2,7 @@ package yamllint
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand"
 	"os"
@@ -45,7 +46,7 @@ func TestBadInputBinary(t *testing.T) {
 	// LintPaths reports it, counts it as an error and goes on
 	good := writeFile(t, "good.yaml", []byte("---\nkey:  value\n"))
 	var out, errw bytes.Buffer
-	sum, err := LintPaths(&out, &errw, []string{p, good}, DefaultConfig(), RunOptions{Format: FormatParsable})
+	sum, err := LintPaths(context.Background(), &out, &errw, []string{p, good}, DefaultConfig(), RunOptions{Format: FormatParsable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +162,24 @@ func TestBadInputAliasBomb(t *testing.T) {
 	}
 	if alloc > 10<<20 {
 		t.Fatalf("allocated %d bytes", alloc)
+	}
+}
+
+func TestWalkDoesNotFollowDirectoryLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a", "x.yaml"), []byte("---\nx: 1\n"), 0o644)
+	if err := os.Symlink("..", filepath.Join(dir, "a", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("x.yaml", filepath.Join(dir, "a", "y.yaml"))
+	files, err := FindFiles(dir, []string{"."}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(files, " ") != "./a/x.yaml ./a/y.yaml" {
+		t.Fatalf("files = %v", files)
 	}
 }

@@ -1,6 +1,7 @@
 package yamllint
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -99,7 +100,7 @@ func writeManifests(tb testing.TB, n int) []string {
 }
 
 func lintAll(tb testing.TB, files []string, conf *Config) {
-	sum, err := LintPaths(io.Discard, io.Discard, files, conf, RunOptions{Format: FormatParsable})
+	sum, err := LintPaths(context.Background(), io.Discard, io.Discard, files, conf, RunOptions{Format: FormatParsable})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/pyyaml"
@@ -104,25 +105,34 @@ rules:
 
 // ParseConfig parses configuration text, as `yamllint -d` does (a value
 // without ':' means `extends: VALUE`).
-func ParseConfig(content string) (*Config, error) {
+func ParseConfig(content string) (*Config, error) { return ParseConfigIn("", content) }
+
+// ParseConfigIn is ParseConfig with relative paths in the configuration
+// (extends, ignore-from-file) resolved against dir instead of the working
+// directory.
+func ParseConfigIn(dir, content string) (*Config, error) {
 	if content != "" && !strings.Contains(content, ":") {
 		content = "extends: " + content
 	}
-	return newConfig(content)
+	return newConfig(content, dir)
 }
 
 // LoadConfigFile parses a configuration file, as `yamllint -c` does.
-func LoadConfigFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+func LoadConfigFile(path string) (*Config, error) { return LoadConfigFileIn("", path) }
+
+// LoadConfigFileIn is LoadConfigFile with relative paths (the file's and
+// those inside it) resolved against dir.
+func LoadConfigFileIn(dir, path string) (*Config, error) {
+	data, err := os.ReadFile(resolve(dir, path))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return newConfig(string(data))
+	return newConfig(string(data), dir)
 }
 
 // DefaultConfig is `extends: default`.
 func DefaultConfig() *Config {
-	c, err := newConfig("extends: default")
+	c, err := newConfig("extends: default", "")
 	if err != nil {
 		panic(err) // the embedded configuration is valid
 	}
@@ -138,7 +148,7 @@ func FindConfig(dir string, getenv func(string) string) (*Config, error) {
 	for _, name := range []string{".yamllint", ".yamllint.yaml", ".yamllint.yml"} {
 		p := filepath.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return LoadConfigFile(p)
+			return LoadConfigFileIn(dir, name)
 		}
 	}
 	if getenv == nil {
@@ -153,7 +163,7 @@ func FindConfig(dir string, getenv func(string) string) (*Config, error) {
 		global = expandUser("~/.config/yamllint/config", getenv)
 	}
 	if st, err := os.Stat(global); err == nil && st.Mode().IsRegular() {
-		return LoadConfigFile(global)
+		return LoadConfigFileIn(dir, global)
 	}
 	return DefaultConfig(), nil
 }
@@ -167,13 +177,13 @@ func expandUser(p string, getenv func(string) string) string {
 	return p
 }
 
-func newConfig(content string) (*Config, error) {
+func newConfig(content, dir string) (*Config, error) {
 	c := &Config{}
 	var err error
 	if c.yamlFiles, err = NewPathSpec([]string{"*.yaml", "*.yml", ".yamllint"}); err != nil {
 		return nil, err
 	}
-	if err := c.parse(content); err != nil {
+	if err := c.parse(content, dir); err != nil {
 		return nil, err
 	}
 	if err := c.validate(); err != nil {
@@ -204,7 +214,7 @@ func (c *Config) enabledRules(path string) []enabledRule {
 	return out
 }
 
-func (c *Config) parse(content string) error {
+func (c *Config) parse(content, dir string) error {
 	raw, err := pyyaml.SafeLoad(content)
 	if err != nil {
 		return cfgErr("invalid config: %s", err)
@@ -235,7 +245,7 @@ func (c *Config) parse(content string) error {
 		if !ok {
 			return cfgErr("invalid config: extends should be a string")
 		}
-		base, err := extendedConfig(name)
+		base, err := extendedConfig(name, dir)
 		if err != nil {
 			return err
 		}
@@ -264,7 +274,7 @@ func (c *Config) parse(content string) error {
 		}
 		var lines []string
 		for _, f := range files {
-			data, err := os.ReadFile(f)
+			data, err := os.ReadFile(resolve(dir, f))
 			if err != nil {
 				return fmt.Errorf("read ignore-from-file: %w", err)
 			}
@@ -339,20 +349,20 @@ func splitLines(s string) []string {
 	return lines
 }
 
-func extendedConfig(name string) (*Config, error) {
+func extendedConfig(name, dir string) (*Config, error) {
 	if !strings.Contains(name, "/") {
 		switch name {
 		case "default":
-			return newConfig(defaultConf)
+			return newConfig(defaultConf, dir)
 		case "relaxed":
-			return newConfig(relaxedConf)
+			return newConfig(relaxedConf, dir)
 		}
 	}
-	data, err := os.ReadFile(name)
+	data, err := os.ReadFile(resolve(dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("read extended config: %w", err)
 	}
-	return newConfig(string(data))
+	return newConfig(string(data), dir)
 }
 
 func (c *Config) extend(base *Config) {
@@ -405,21 +415,23 @@ func validateRuleConf(r *rule, v any) (Options, error) {
 		return nil, nil
 	}
 	var o Options
+	var keys []string // option names in the user's order, for messages
 	switch x := v.(type) {
 	case Options:
 		o = x
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 	case *pyyaml.Map:
 		o = Options{}
 		for _, k := range x.Keys {
 			o[fmt.Sprint(k)] = x.Values[k]
+			keys = append(keys, fmt.Sprint(k))
 		}
-		// keep the user's key order for error messages
-		o["\x00order"] = x.Keys
 	default:
 		return nil, cfgErr("invalid config: rule \"%s\": should be either \"enable\", \"disable\" or a dict", r.ID)
 	}
-	order, _ := o["\x00order"].([]any)
-	delete(o, "\x00order")
 	if ig, ok := o["ignore"]; ok {
 		if _, done := ig.(*PathSpec); !done {
 			lines, ok := stringLines(ig)
@@ -437,16 +449,6 @@ func validateRuleConf(r *rule, v any) (Options, error) {
 		o["level"] = "error"
 	} else if l := o["level"]; l != "error" && l != "warning" {
 		return nil, cfgErr("invalid config: level should be \"error\" or \"warning\"")
-	}
-	keys := make([]string, 0, len(o))
-	if order != nil {
-		for _, k := range order {
-			keys = append(keys, fmt.Sprint(k))
-		}
-	} else {
-		for k := range o {
-			keys = append(keys, k)
-		}
 	}
 	for _, k := range keys {
 		if k == "ignore" || k == "ignore-from-file" || k == "level" {

@@ -2,6 +2,7 @@ package yamllint
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,26 +10,38 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// referenceYamllint returns Debian's yamllint, failing under CI when it is
-// missing and skipping otherwise.
+// referenceYamllint returns Debian's yamllint 1.29, failing under CI when
+// it is missing and skipping otherwise.
 func referenceYamllint(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("yamllint")
+	const bin = "/usr/bin/yamllint"
+	yamllintVersion.Do(func() {
+		out, err := exec.Command(bin, "--version").Output()
+		yamllintVersion.version, yamllintVersion.err = strings.TrimSpace(string(out)), err
+	})
+	err := yamllintVersion.err
+	if err == nil && !strings.HasPrefix(yamllintVersion.version, "yamllint 1.29.") {
+		err = fmt.Errorf("want yamllint 1.29, found %q", yamllintVersion.version)
+	}
 	if err == nil {
-		if _, err = os.Stat("/usr/bin/yamllint"); err == nil {
-			p = "/usr/bin/yamllint"
-		}
-		return p
+		return bin
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("yamllint is required in CI (apt-get install yamllint): %v", err)
+		t.Fatalf("Debian's yamllint 1.29 is required in CI (apt-get install yamllint): %v", err)
 	}
-	t.Skipf("yamllint not installed: %v", err)
+	t.Skipf("yamllint 1.29 not installed: %v", err)
 	return ""
+}
+
+var yamllintVersion struct {
+	sync.Once
+	version string
+	err     error
 }
 
 func corpusFiles(t testing.TB) []string {
@@ -44,18 +57,24 @@ func corpusFiles(t testing.TB) []string {
 	return files
 }
 
-// splitByFile groups parsable output lines by their file prefix.
+// splitByFile groups parsable output lines by their file prefix; a line
+// without one continues the previous message (a key with a line break).
 func splitByFile(out string, files []string) map[string]string {
 	m := map[string]string{}
+	last := ""
 	for _, line := range strings.SplitAfter(out, "\n") {
 		if line == "" {
 			continue
 		}
+		found := false
 		for _, f := range files {
 			if strings.HasPrefix(line, f+":") {
-				m[f] += line
+				last, found = f, true
 				break
 			}
+		}
+		if found || last != "" {
+			m[last] += line
 		}
 	}
 	return m
@@ -108,7 +127,7 @@ func TestConformance(t *testing.T) {
 			wantCode := cmd.ProcessState.ExitCode()
 
 			var all bytes.Buffer
-			sum, err := LintPaths(&all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
+			sum, err := LintPaths(context.Background(), &all, os.Stderr, files, conf, RunOptions{Format: FormatParsable})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +169,7 @@ func TestFormatsConformance(t *testing.T) {
 			cmd := exec.Command(bin, append(args, files...)...)
 			want, _ := cmd.Output()
 			var got bytes.Buffer
-			if _, err := LintPaths(&got, os.Stderr, files, conf, RunOptions{Format: format, NoWarnings: noWarn}); err != nil {
+			if _, err := LintPaths(context.Background(), &got, os.Stderr, files, conf, RunOptions{Format: format, NoWarnings: noWarn}); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != string(want) {

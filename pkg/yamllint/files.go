@@ -1,6 +1,7 @@
 package yamllint
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -37,22 +38,21 @@ func FindFiles(dir string, paths []string, conf *Config) ([]string, error) {
 func walk(base, dir string, conf *Config, out *[]string) error {
 	entries, err := os.ReadDir(resolve(base, dir))
 	if err != nil {
-		return fmt.Errorf("walk %s: %w", dir, err)
+		return nil // os.walk skips directories it cannot list
 	}
 	var dirs []string
-	names := make([]string, 0, len(entries))
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := dir + "/" + name // os.path.join keeps "./"
+		p := dir + "/" + e.Name() // os.path.join keeps "./"
 		if strings.HasSuffix(dir, "/") {
-			p = dir + name
+			p = dir + e.Name()
 		}
 		st, err := os.Stat(resolve(base, p))
 		if err == nil && st.IsDir() {
-			dirs = append(dirs, p)
+			// like os.walk: symbolic links to directories are not followed
+			if e.Type()&os.ModeSymlink == 0 {
+				dirs = append(dirs, p)
+			}
 			continue
 		}
 		if conf.IsYAMLFile(p) {
@@ -120,13 +120,17 @@ type Summary struct {
 // w as yamllint does. A file that is not YAML text (binary, too large) is
 // reported on errw and counts as an error, and linting goes on; a file
 // that cannot be opened stops the run with an error, as in yamllint.
-func LintPaths(w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
+// Cancelling ctx stops it between files.
+func LintPaths(ctx context.Context, w, errw io.Writer, paths []string, conf *Config, opts RunOptions) (Summary, error) {
 	var sum Summary
 	files, err := FindFiles(opts.Dir, paths, conf)
 	if err != nil {
 		return sum, err
 	}
 	for _, file := range files {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
 		sum.Files++
 		problems, err := LintFile(opts.Dir, file, conf)
 		if err != nil && !errors.Is(err, ErrNotText) {

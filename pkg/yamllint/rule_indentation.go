@@ -43,7 +43,7 @@ type indentParent struct {
 
 type indentState struct {
 	started         bool
-	stack           []*indentParent
+	stack           []indentParent
 	curLine         int
 	curLineIndent   int
 	spaces          int
@@ -60,15 +60,16 @@ func assert(ok bool) {
 	}
 }
 
+// top returns the i-th parent from the top; valid until the next push.
 func (s *indentState) top(i int) *indentParent {
 	if len(s.stack) < i {
 		panic(assertion{})
 	}
-	return s.stack[len(s.stack)-i]
+	return &s.stack[len(s.stack)-i]
 }
 
-func (s *indentState) push(p *indentParent) { s.stack = append(s.stack, p) }
-func (s *indentState) pop()                 { s.stack = s.stack[:len(s.stack)-1] }
+func (s *indentState) push(p indentParent) { s.stack = append(s.stack, p) }
+func (s *indentState) pop()                { s.stack = s.stack[:len(s.stack)-1] }
 
 func checkIndentation(o Options, t tokenArgs, state any, buf []rune) (ps []Problem) {
 	s := state.(*indentState)
@@ -109,7 +110,7 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 	token, prev, next, nextnext := t.token, t.prev, t.next, t.nextnext
 	if !s.started {
 		s.started = true
-		s.stack = []*indentParent{{typ: pRoot}}
+		s.stack = []indentParent{{typ: pRoot}}
 		s.curLine = -1
 		if sp, ok := o["spaces"].(int); ok {
 			s.spaces, s.spacesKnown = sp, true
@@ -157,7 +158,7 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 	case token.Kind == pyyaml.BlockMappingStart:
 		assert(isKind(next, pyyaml.Key))
 		assert(next.Start.Line == token.Start.Line)
-		s.push(&indentParent{typ: pBMap, indent: token.Start.Column})
+		s.push(indentParent{typ: pBMap, indent: token.Start.Column})
 	case token.Kind == pyyaml.FlowMappingStart:
 		var indent int
 		if next.Start.Line == token.Start.Line {
@@ -165,15 +166,15 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 		} else {
 			indent = s.detect(s.curLineIndent, next)
 		}
-		s.push(&indentParent{typ: pFMap, indent: indent, lineIndent: s.curLineIndent})
+		s.push(indentParent{typ: pFMap, indent: indent, lineIndent: s.curLineIndent})
 	case token.Kind == pyyaml.BlockSequenceStart:
 		assert(isKind(next, pyyaml.BlockEntry))
 		assert(next.Start.Line == token.Start.Line)
-		s.push(&indentParent{typ: pBSeq, indent: token.Start.Column})
+		s.push(indentParent{typ: pBSeq, indent: token.Start.Column})
 	case token.Kind == pyyaml.BlockEntry && !isKind(next, pyyaml.BlockEntry, pyyaml.BlockEnd):
 		// PyYAML issues no BlockSequenceStart for a non-indented sequence
 		if s.top(1).typ != pBSeq {
-			s.push(&indentParent{typ: pBSeq, indent: token.Start.Column, implicitBlockSeq: true})
+			s.push(indentParent{typ: pBSeq, indent: token.Start.Column, implicitBlockSeq: true})
 		}
 		var indent int
 		switch {
@@ -184,7 +185,7 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 		default:
 			indent = s.detect(token.Start.Column, next)
 		}
-		s.push(&indentParent{typ: pBEnt, indent: indent})
+		s.push(indentParent{typ: pBEnt, indent: indent})
 	case token.Kind == pyyaml.FlowSequenceStart:
 		var indent int
 		if next.Start.Line == token.Start.Line {
@@ -192,10 +193,10 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 		} else {
 			indent = s.detect(s.curLineIndent, next)
 		}
-		s.push(&indentParent{typ: pFSeq, indent: indent, lineIndent: s.curLineIndent})
+		s.push(indentParent{typ: pFSeq, indent: indent, lineIndent: s.curLineIndent})
 	case token.Kind == pyyaml.Key:
 		indent := s.top(1).indent
-		s.push(&indentParent{typ: pKey, indent: indent, explicitKey: isExplicitKey(token, buf)})
+		s.push(indentParent{typ: pKey, indent: indent, explicitKey: isExplicitKey(token, buf)})
 	case token.Kind == pyyaml.Value:
 		assert(s.top(1).typ == pKey)
 		// key: &anchor / key: !!tag, with the value on the next line
@@ -238,7 +239,7 @@ func indentationCheck(o Options, t tokenArgs, s *indentState, buf []rune, ps *[]
 			default:
 				indent = s.detect(top.indent, next)
 			}
-			s.push(&indentParent{typ: pVal, indent: indent})
+			s.push(indentParent{typ: pVal, indent: indent})
 		}
 	}
 

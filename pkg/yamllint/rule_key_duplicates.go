@@ -17,7 +17,7 @@ type keyStack struct{ stack []*keyParent }
 
 // update tracks collections; it returns the innermost mapping when tok is
 // a key followed by a scalar, else nil.
-func (s *keyStack) update(t tokenArgs, popEmptyPanics bool) *keyParent {
+func (s *keyStack) update(t tokenArgs) *keyParent {
 	switch t.token.Kind {
 	case pyyaml.BlockMappingStart, pyyaml.FlowMappingStart:
 		s.stack = append(s.stack, &keyParent{isMap: true, seen: map[string]bool{}})
@@ -40,7 +40,7 @@ var ruleKeyDuplicates = &rule{
 	Type:     tokenRule,
 	NewState: func() any { return &keyStack{} },
 	CheckToken: func(_ Options, t tokenArgs, state any, _ []rune) []Problem {
-		parent := state.(*keyStack).update(t, false)
+		parent := state.(*keyStack).update(t)
 		if parent == nil {
 			return nil
 		}

@@ -7,7 +7,7 @@ var ruleKeyOrdering = &rule{
 	Type:     tokenRule,
 	NewState: func() any { return &keyStack{} },
 	CheckToken: func(_ Options, t tokenArgs, state any, _ []rune) []Problem {
-		parent := state.(*keyStack).update(t, true)
+		parent := state.(*keyStack).update(t)
 		if parent == nil {
 			return nil
 		}

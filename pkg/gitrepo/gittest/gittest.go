@@ -173,6 +173,21 @@ func open(t testing.TB, dir string) *git.Repository {
 	return r
 }
 
+// GitBinary returns the path of git, used by tests only to check what
+// go-git wrote. Without it the test fails when CI=true and is skipped
+// otherwise.
+func GitBinary(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("git")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("git missing (%v): install Debian package git", err)
+		}
+		t.Skipf("git missing (%v): install Debian package git", err)
+	}
+	return p
+}
+
 // HTTPBackend is git's smart-HTTP CGI program (Debian package git).
 const HTTPBackend = "/usr/lib/git-core/git-http-backend"
 

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Reference renderer: Jinja2 with jinjanator's settings.
 
-Usage: jinja_render.py ROOT DATA.json TEMPLATE...
+Usage: jinja_render.py [--out DIR] ROOT DATA.json TEMPLATE...
 Template names resolve against ROOT, like jinjanator's working directory.
-Prints a JSON list of {"name", "ok", "out", "err"}, one per template.
+Prints a JSON list of {"name", "ok", "out", "err"}, one per template; with
+--out, writes each output to DIR/NAME (without .j2) instead and prints the
+number of files written.
 Run it with Debian's /usr/bin/python3 (python3-jinja2).
 """
+import copy
 import json
 import os
 import sys
@@ -31,7 +34,11 @@ class FilePathLoader(jinja2.BaseLoader):
 
 
 def main():
-    root, data_file, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    out_dir = None
+    if args[:1] == ["--out"]:
+        out_dir, args = args[1], args[2:]
+    root, data_file, names = args[0], args[1], args[2:]
     with open(data_file, encoding="utf-8") as f:
         context = json.load(f)
     env = jinja2.Environment(
@@ -42,10 +49,21 @@ def main():
         autoescape=False,
     )
     sys.setrecursionlimit(2000)
+    if out_dir is not None:
+        for name in names:
+            out = env.get_template(name).render(context)
+            base = os.path.basename(name)
+            if base.endswith(".j2"):
+                base = base[:-3]
+            with open(os.path.join(out_dir, base), "w", encoding="utf-8") as f:
+                f.write(out)
+        print(len(names))
+        return
     results = []
     for name in names:
         try:
-            out = env.get_template(name).render(context)
+            # each template gets its own copy: {% do x.append() %} changes data
+            out = env.get_template(name).render(copy.deepcopy(context))
             results.append({"name": name, "ok": True, "out": out, "err": ""})
         except (Exception, RecursionError) as e:  # every failure is a result
             results.append({"name": name, "ok": False, "out": "", "err": "%s: %s" % (type(e).__name__, e)})

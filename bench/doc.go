@@ -1,0 +1,3 @@
+// Package bench holds benchmarks that span several packages and compare
+// runner with the reference tools it replaces, in one invocation.
+package bench
