@@ -77,9 +77,7 @@ type sink struct {
 	drained   chan struct{}
 	closeOnce sync.Once
 
-	// Owned by the worker goroutine.
-	buf     []byte
-	started map[string]bool // jobs whose start was seen
+	buf []byte // owned by the worker goroutine
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
@@ -90,8 +88,7 @@ func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, 
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{}),
-		started: map[string]bool{}}
+	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{})}
 	go s.work()
 	return s, nil
 }
@@ -161,7 +158,6 @@ func (s *sink) handle(line []byte) {
 	case "start":
 		if raw.Step == "" {
 			ev.Scope = "job"
-			s.started[raw.Job] = true
 			err = s.store.JobStarted(s.id, raw.Job, raw.Message, now)
 		} else {
 			ev.Scope = "step"
