@@ -113,7 +113,7 @@ func TestBrowserUI(t *testing.T) {
 	check("status", err)
 	must(t, status == "in_progress" || status == "queued", "status while line-one was shown: %q (want the log live)", status)
 	poll("run success", `document.querySelector('#run-status').textContent === 'success'`, 20*time.Second)
-	poll("graph", `document.querySelectorAll('.graph .node.success').length === 2`, 5*time.Second)
+	poll("graph", `document.querySelectorAll('.graph .node.success').length === 2 && document.querySelectorAll('.graph svg.edges line').length === 1`, 5*time.Second)
 	log, err := chromedp.Run(ctx, chromedp.Text(`#jobs`))
 	check("log text", err)
 	must(t, strings.Contains(log, "line-one high true mona") && strings.Contains(log, "line-two") && strings.Contains(log, "tested") &&

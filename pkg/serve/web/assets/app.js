@@ -142,6 +142,29 @@ async function runPage() {
       if (legs.length) s = legs.some(j => j.status !== "completed") ? "in_progress" : (legs.find(j => j.conclusion === "failure") ? "failure" : legs[0].conclusion);
       return el("div", { class: "node " + s, "data-node": g.id }, el("div", {}, g.name), el("div", { class: "needs" }, s + (g.needs.length ? " · needs " + g.needs.join(", ") : "")));
     }))));
+    drawEdges();
+  }
+  // drawEdges connects each job to the jobs it needs with SVG lines.
+  function drawEdges() {
+    const box = $("#graph"), origin = box.getBoundingClientRect();
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "edges");
+    svg.setAttribute("width", box.scrollWidth);
+    svg.setAttribute("height", box.scrollHeight);
+    for (const g of run.graph) {
+      const to = $(`[data-node="${CSS.escape(g.id)}"]`, box);
+      for (const n of g.needs) {
+        const from = $(`[data-node="${CSS.escape(n)}"]`, box);
+        if (!from || !to) continue;
+        const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
+        const line = document.createElementNS(ns, "line");
+        line.setAttribute("x1", a.right - origin.left); line.setAttribute("y1", a.top + a.height / 2 - origin.top);
+        line.setAttribute("x2", b.left - origin.left); line.setAttribute("y2", b.top + b.height / 2 - origin.top);
+        svg.append(line);
+      }
+    }
+    box.append(svg);
   }
   const msg = $("#action-msg");
   $("#cancel").addEventListener("click", async () => { const r = await post(`/api/runs/${id}/cancel`); msg.textContent = r.ok ? "" : r.status + ": " + r.msg; });
