@@ -223,6 +223,19 @@ func TestWebhook(t *testing.T) {
 	var out struct{ Runs []int }
 	json.Unmarshal(body, &out)
 	must(t, len(out.Runs) == 1, "code push runs: %s", body)
+	// A redelivery (same X-GitHub-Delivery) starts nothing more.
+	payload, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "before": k8s, "after": code, "repository": map[string]any{"full_name": "mona/birds"}})
+	for i, want := range []int{202, 200} {
+		req, _ := http.NewRequest("POST", s.URL+"/webhooks/github", strings.NewReader(string(payload)))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", "d-123")
+		req.Header.Set("X-Hub-Signature-256", sign("s3cret", payload))
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err == nil && resp.StatusCode == want, "delivery %d: %v %v", i, err, resp)
+		resp.Body.Close()
+	}
+	total, _ = s.runs(t)
+	must(t, total == 2, "runs after a delivery and its redelivery: %d, want 2", total)
 	r := s.done(t, out.Runs[0])
 	must(t, r.Event == "push" && r.HeadSHA == code && r.conclusion() == "success", "push run: %+v", r)
 	must(t, strings.Contains(s.logText(t, r.ID), "event=push"), "log:\n%s", s.logText(t, r.ID))

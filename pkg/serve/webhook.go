@@ -45,6 +45,18 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "bad signature")
 		return
 	}
+	// A redelivered event (same X-GitHub-Delivery) starts nothing again.
+	if id := r.Header.Get("X-GitHub-Delivery"); id != "" {
+		fresh, err := s.store.ClaimDelivery(id)
+		if err != nil {
+			errorStatus(w, err)
+			return
+		}
+		if !fresh {
+			writeJSON(w, http.StatusOK, map[string]any{"message": "delivery " + id + " was handled before", "runs": []any{}})
+			return
+		}
+	}
 	switch r.Header.Get("X-GitHub-Event") {
 	case "ping":
 		writeJSON(w, http.StatusOK, map[string]any{"message": "pong"})

@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS steps (
 	run_id INTEGER NOT NULL, job TEXT NOT NULL, number INTEGER NOT NULL, name TEXT NOT NULL,
 	status TEXT NOT NULL, conclusion TEXT NOT NULL, started INTEGER NOT NULL, completed INTEGER NOT NULL,
 	PRIMARY KEY (run_id, job, number));
+CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (repo TEXT NOT NULL, branch TEXT NOT NULL, sha TEXT NOT NULL, PRIMARY KEY (repo, branch));
 `
 
@@ -445,4 +446,15 @@ func (s *Store) Head(repo, branch string) (string, error) {
 func (s *Store) SetHead(repo, branch, sha string) error {
 	_, err := s.db.Exec(`INSERT INTO heads (repo, branch, sha) VALUES (?, ?, ?) ON CONFLICT (repo, branch) DO UPDATE SET sha = excluded.sha`, repo, branch, sha)
 	return err
+}
+
+// ClaimDelivery records a webhook delivery id; false when it was seen
+// before (GitHub redelivers on timeouts and on request).
+func (s *Store) ClaimDelivery(id string) (bool, error) {
+	res, err := s.db.Exec(`INSERT INTO deliveries (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(time.Now()))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
