@@ -71,3 +71,9 @@ func TestLoadConfig(t *testing.T) {
 	_, err = serve.LoadConfig(bad)
 	must(t, err != nil && strings.Contains(err.Error(), "bad.yaml") && strings.Contains(err.Error(), "line 2") && strings.Contains(err.Error(), "capacty"), "unknown key: %v", err)
 }
+
+func TestNotARepository(t *testing.T) {
+	dir := t.TempDir()
+	_, err := serve.New(serve.Config{State: filepath.Join(dir, "state"), Repositories: []serve.Repo{{Path: dir}}}, serve.Options{})
+	must(t, err != nil && strings.Contains(err.Error(), "repository "), "a directory that is not a repository: %v", err)
+}

@@ -101,7 +101,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 				return nil, err
 			}
 		}
-		s.repos = append(s.repos, newRepo(r, cfg.State))
+		rp := newRepo(r, cfg.State)
+		if r.Path != "" {
+			if _, err := rp.open(false); err != nil {
+				return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			}
+		}
+		s.repos = append(s.repos, rp)
 	}
 	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
 		return nil, err
