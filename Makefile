@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 STATE     := .runner
 # Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc chromium
+APT_PKGS  ?= git bash curl python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc chromium
 
 export CGO_ENABLED ?= 0
 
@@ -23,6 +23,8 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 test: deps build $(BIN)/buildkitd
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test ./...
 	CGO_ENABLED=1 $(GO) test -race ./pkg/run/...

@@ -232,9 +232,9 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	}
 	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
 	defer jr.log.close()
-	// Run numbers repeat across state dirs and processes: the start time
-	// keeps one run's cleanup from killing another's steps.
-	jr.trackingID = fmt.Sprintf("runner_%d_%s_%x", r.id, unsafeName.ReplaceAllString(jr.key, "_"), r.started.UnixNano())
+	// Unique across processes and runs: run numbers repeat between state
+	// directories, and a collision would kill another run's processes.
+	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, unsafeName.ReplaceAllString(jr.key, "_"))
 	// Background processes a step left behind end with the job, as on GitHub.
 	defer killTracked(jr.trackingID, r.opts.KillGrace)
 

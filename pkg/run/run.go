@@ -2,6 +2,8 @@ package run
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,6 +155,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		results: map[string]*jobOutcome{},
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
+		nonce:   newNonce(),
 	}
 	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
 		r.repo = opts.Repo.Path
@@ -196,6 +199,7 @@ type runState struct {
 	groups  map[string]*sync.Mutex // concurrency groups inside this run
 	started time.Time
 
+	nonce    string // random, names this run's processes (RUNNER_TRACKING_ID)
 	bashOnce sync.Once
 	bash     bool
 }
@@ -253,6 +257,12 @@ func (r *runState) writeSummary(res *Result) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(r.dir, "summary.json"), []byte(r.masker.Mask(string(data))+"\n"), 0o644)
+}
+
+func newNonce() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // newRunDir creates STATE/runs/<n> with the next free number.

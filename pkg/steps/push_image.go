@@ -137,4 +137,3 @@ func openSource(ctx context.Context, c *registry.Client, s *Context) (*registry.
 	}
 	return nil, errors.New("push-image: archive or image is required")
 }
-

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // Builtin is one built-in action, used from a workflow as `uses: NAME`.
@@ -129,6 +131,9 @@ func NewSet(bs ...Builtin) *Set {
 // Lookup resolves a `uses:` value. "actions/checkout@v4" matches the alias
 // "actions/checkout"; a plain name matches with or without "@ref".
 func (s *Set) Lookup(uses string) (Builtin, bool) {
+	if s == nil {
+		return nil, false
+	}
 	name := uses
 	if i := strings.LastIndex(name, "@"); i > 0 {
 		name = name[:i]
@@ -137,5 +142,24 @@ func (s *Set) Lookup(uses string) (Builtin, bool) {
 	return b, ok
 }
 
+// Action resolves a `uses:` value for workflow validation.
+func (s *Set) Action(uses string) (string, []workflow.ActionInput, bool) {
+	b, ok := s.Lookup(uses)
+	if !ok {
+		return "", nil, false
+	}
+	spec := b.Spec()
+	inputs := make([]workflow.ActionInput, len(spec.Inputs))
+	for i, in := range spec.Inputs {
+		inputs[i] = workflow.ActionInput{Name: in.Name, Default: in.Default, Required: in.Required}
+	}
+	return spec.Name, inputs, true
+}
+
 // Names lists the built-ins' primary names, sorted.
-func (s *Set) Names() []string { return s.names }
+func (s *Set) Names() []string {
+	if s == nil {
+		return nil
+	}
+	return s.names
+}

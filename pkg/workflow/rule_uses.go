@@ -20,15 +20,14 @@ func ruleUses(v *validator, w *Workflow) {
 				v.errf(s.Uses.Pos, "uses", "unknown action %q: no built-in actions are available", s.Uses.Raw)
 				continue
 			}
-			b, ok := v.opts.Builtins.Lookup(s.Uses.Raw)
+			name, inputs, ok := v.opts.Builtins.Action(s.Uses.Raw)
 			if !ok {
 				v.errf(s.Uses.Pos, "uses", "unknown action %q; built-in actions are: %s", s.Uses.Raw, strings.Join(names, ", "))
 				continue
 			}
-			spec := b.Spec()
 			declared := map[string]bool{}
 			var inputNames []string
-			for _, in := range spec.Inputs {
+			for _, in := range inputs {
 				declared[in.Name] = true
 				inputNames = append(inputNames, in.Name)
 			}
@@ -37,12 +36,12 @@ func ruleUses(v *validator, w *Workflow) {
 			for _, kv := range s.With {
 				given[kv.Key] = true
 				if !declared[kv.Key] {
-					v.errf(kv.Value.Pos, "uses", "action %q has no input %q; its inputs are: %s", spec.Name, kv.Key, strings.Join(inputNames, ", "))
+					v.errf(kv.Value.Pos, "uses", "action %q has no input %q; its inputs are: %s", name, kv.Key, strings.Join(inputNames, ", "))
 				}
 			}
-			for _, in := range spec.Inputs {
+			for _, in := range inputs {
 				if in.Required && in.Default == "" && !given[in.Name] {
-					v.errf(s.Uses.Pos, "uses", "action %q needs input %q", spec.Name, in.Name)
+					v.errf(s.Uses.Pos, "uses", "action %q needs input %q", name, in.Name)
 				}
 			}
 		}

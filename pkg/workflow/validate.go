@@ -5,14 +5,30 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // Options configure validation. The zero value knows no built-in actions.
 type Options struct {
-	// Builtins resolves `uses:`. Nil: every `uses:` step is an error.
-	Builtins *steps.Set
+	// Builtins resolves `uses:` (a *steps.Set). Nil: every `uses:` step
+	// is an error.
+	Builtins Actions
+}
+
+// Actions is what validation needs of the built-in actions. It is an
+// interface so that parsing does not depend on the actions' code.
+type Actions interface {
+	// Action resolves a `uses:` value to the action's name and inputs.
+	Action(uses string) (name string, inputs []ActionInput, ok bool)
+	// Names lists the actions, for error messages.
+	Names() []string
+}
+
+// ActionInput is one declared `with:` key of an action.
+type ActionInput struct {
+	Name     string
+	Default  string
+	Required bool
 }
 
 // Load parses and validates a workflow: every problem at once.
