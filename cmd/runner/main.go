@@ -34,6 +34,8 @@ func main() {
 		newValidateCmd(),
 		newRegistryCmd(),
 		newPreviewCmd(),
+		newServeCmd(),
+		newDispatchCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

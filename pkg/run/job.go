@@ -19,6 +19,14 @@ import (
 // matrix and runs every leg. It always closes r.done[j.ID].
 func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 	defer close(r.done[j.ID])
+	if prior, ok := r.opts.Reuse[j.ID]; ok {
+		r.mu.Lock()
+		r.results[j.ID] = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		r.mu.Unlock()
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs})
+		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
+		return
+	}
 	for _, n := range j.Needs {
 		<-r.done[n.Raw] // needs end promptly on cancellation, so no select
 	}

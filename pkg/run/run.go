@@ -44,6 +44,16 @@ type Options struct {
 	// ID is the run number (github.run_id); its directory STATE/runs/<ID>
 	// must not exist yet. Default: the next free number under STATE/runs.
 	ID int
+	// Reuse gives jobs (by job id) that do not run again but keep the
+	// result and outputs of an earlier attempt: re-running failed jobs.
+	// Default: every job runs.
+	Reuse map[string]Reused
+}
+
+// Reused is an earlier attempt's result of one job.
+type Reused struct {
+	Result  string
+	Outputs map[string]string
 }
 
 // Repo describes the repository a run is for: github.sha, github.ref, ...

@@ -498,3 +498,26 @@ jobs:
 		t.Errorf("%d of 20000 lines arrived", n)
 	}
 }
+
+// Reused jobs do not run; dependents see their outputs.
+func TestReuse(t *testing.T) {
+	src := `on: push
+jobs:
+  a:
+    runs-on: x
+    outputs:
+      v: ${{ steps.s.outputs.v }}
+    steps:
+      - id: s
+        run: echo ran-a; echo v=fresh >> "$GITHUB_OUTPUT"
+  b:
+    needs: a
+    runs-on: x
+    steps:
+      - run: echo "got ${{ needs.a.outputs.v }}"
+`
+	res, out := runWF(t, context.Background(), src, run.Options{Reuse: map[string]run.Reused{"a": {Result: "success", Outputs: map[string]string{"v": "old"}}}})
+	if res.Conclusion != "success" || strings.Contains(out, "ran-a") || !strings.Contains(out, "got old") {
+		t.Fatalf("conclusion %s, output:\n%s", res.Conclusion, out)
+	}
+}

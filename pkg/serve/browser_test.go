@@ -1,0 +1,143 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/birdflock/runner/pkg/serve"
+)
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (make deps installs it)")
+	}
+	t.Skip("chromium is not installed; apt-get install chromium")
+	return ""
+}
+
+const uiWF = `name: UI demo
+on:
+  workflow_dispatch:
+    inputs:
+      level:
+        type: choice
+        options: [low, high]
+        default: low
+      loud:
+        type: boolean
+      who:
+        type: string
+        default: nobody
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - name: Greet
+        run: echo "line-one ${{ inputs.level }} ${{ inputs.loud }} ${{ inputs.who }}"; sleep 1.5; echo line-two
+  test:
+    needs: build
+    runs-on: x
+    steps:
+      - run: echo tested
+`
+
+// The web UI in headless Chromium: dispatch from the generated form, see
+// the log lines arrive live on the run page, see the run finish green.
+func TestBrowserUI(t *testing.T) {
+	exe := chromium(t)
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ui.yaml": uiWF}), 0)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+
+	form := `form[data-workflow="ui.yaml"]`
+	check := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser: %s: %v", what, err)
+		}
+	}
+	// poll waits for js to be true; a navigation meanwhile (the page's
+	// execution context goes away) restarts it.
+	poll := func(what, js string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(time.Until(deadline))))
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				check(what, err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	check("fill the dispatch form", chromedp.Do(ctx,
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(form+` select[name="level"]`),
+		chromedp.SetValue(`#token`, token),
+		chromedp.SetValue(form+` select[name="level"]`, "high"),
+		chromedp.Click(form+` input[name="loud"]`),
+		chromedp.SetValue(form+` input[name="who"]`, "mona"),
+		chromedp.Click(form+` button[type="submit"]`),
+		chromedp.WaitVisible(`#run-status`),
+	))
+	runURL, err := chromedp.Run(ctx, chromedp.Location())
+	check("location", err)
+	must(t, strings.Contains(runURL, "/runs/"), "after dispatch the page is %s", runURL)
+	// Live: the first line is shown while the run is still in progress.
+	poll("first log line", `(document.querySelector('details.step pre.log') || {}).textContent?.includes('line-one') || false`, 20*time.Second)
+	status, err := chromedp.Run(ctx, chromedp.Text(`#run-status`))
+	check("status", err)
+	must(t, status == "in_progress" || status == "queued", "status while line-one was shown: %q (want the log live)", status)
+	poll("run success", `document.querySelector('#run-status').textContent === 'success'`, 20*time.Second)
+	poll("graph", `document.querySelectorAll('.graph .node.success').length === 2 && document.querySelectorAll('.graph svg.edges line').length === 1`, 5*time.Second)
+	log, err := chromedp.Run(ctx, chromedp.Text(`#jobs`))
+	check("log text", err)
+	must(t, strings.Contains(log, "line-one high true mona") && strings.Contains(log, "line-two") && strings.Contains(log, "tested") &&
+		strings.Contains(log, "build — success") && strings.Contains(log, "Greet"), "run page log:\n%s", log)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	check("screenshot", err)
+	shot := filepath.Join(os.TempDir(), "runner-serve-ui.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	// Re-run from the run page: a new attempt opens and succeeds.
+	check("re-run", chromedp.Do(ctx, chromedp.Click(`#rerun`)))
+	poll("re-run page", `location.pathname !== '`+runURL[strings.Index(runURL, "/runs/"):]+`' && (document.querySelector('#title') || {}).textContent?.includes('attempt 2') || false`, 10*time.Second)
+	poll("re-run success", `document.querySelector('#run-status').textContent === 'success'`, 20*time.Second)
+
+	// The runs list shows the first run, green.
+	id := runURL[strings.LastIndex(runURL, "/")+1:]
+	check("runs list", chromedp.Do(ctx,
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(fmt.Sprintf(`tr[data-run="%s"] td.status`, id)),
+	))
+	row, err := chromedp.Run(ctx, chromedp.Text(fmt.Sprintf(`tr[data-run="%s"]`, id)))
+	check("runs list row", err)
+	must(t, strings.Contains(row, "UI demo") && strings.Contains(row, "success"), "runs list row: %q", row)
+}

@@ -1,0 +1,115 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is runner serve's configuration file. Every field has a working
+// zero value, stated beside it.
+type Config struct {
+	Listen            string `yaml:"listen"`              // default 127.0.0.1:8080
+	State             string `yaml:"state"`               // default .runner/serve
+	Token             string `yaml:"token"`               // API token; default: generated into STATE/token
+	TokenFile         string `yaml:"token-file"`          // file holding the token
+	WebhookSecret     string `yaml:"webhook-secret"`      // default: webhooks refused
+	WebhookSecretFile string `yaml:"webhook-secret-file"` // file holding the webhook secret
+	SecretsFile       string `yaml:"secrets-file"`        // K=V lines for the secrets context; never stored
+	Capacity          int    `yaml:"capacity"`            // runs at once; default 2
+	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2
+	Repositories      []Repo `yaml:"repositories"`        // default: none
+}
+
+// Repo is one watched repository.
+type Repo struct {
+	Path      string        `yaml:"path"`      // local repository, or
+	URL       string        `yaml:"url"`       // a remote, mirrored under STATE/repos
+	Name      string        `yaml:"name"`      // owner/name in API paths; default local/<base name>
+	Branch    string        `yaml:"branch"`    // branch polled and dispatched by default; default: HEAD's branch
+	Poll      time.Duration `yaml:"poll"`      // polling interval; default 0: no polling (webhooks only)
+	Workflows string        `yaml:"workflows"` // workflows folder; default .github/workflows, then workflows
+}
+
+// LoadConfig reads a config file; unknown keys are errors with their
+// line. Relative paths in it are relative to the file's folder.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		// yaml.v3 messages carry "line N"; prefix the file.
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	abs(&cfg.State)
+	abs(&cfg.TokenFile)
+	abs(&cfg.WebhookSecretFile)
+	abs(&cfg.SecretsFile)
+	for i := range cfg.Repositories {
+		abs(&cfg.Repositories[i].Path)
+	}
+	return cfg, nil
+}
+
+// withDefaults fills defaults and reads the secret files.
+func (c Config) withDefaults() (Config, error) {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.State == "" {
+		c.State = filepath.Join(".runner", "serve")
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = 2
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = 2
+	}
+	read := func(file string, into *string) error {
+		if file == "" || *into != "" {
+			return nil
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		*into = strings.TrimSpace(string(data))
+		return nil
+	}
+	if err := read(c.TokenFile, &c.Token); err != nil {
+		return c, fmt.Errorf("token-file: %w", err)
+	}
+	if err := read(c.WebhookSecretFile, &c.WebhookSecret); err != nil {
+		return c, fmt.Errorf("webhook-secret-file: %w", err)
+	}
+	for i, r := range c.Repositories {
+		if (r.Path == "") == (r.URL == "") {
+			return c, fmt.Errorf("repositories[%d]: set exactly one of path and url", i)
+		}
+		if r.Name == "" {
+			base := r.Path
+			if base == "" {
+				base = strings.TrimSuffix(r.URL, ".git")
+			}
+			c.Repositories[i].Name = "local/" + filepath.Base(base)
+		}
+	}
+	return c, nil
+}

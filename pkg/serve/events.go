@@ -1,0 +1,251 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/birdflock/runner/pkg/serve/store"
+)
+
+// LogEvent is one line of a run's log file STATE/logs/<id>.jsonl, and one
+// message of the live log stream.
+type LogEvent struct {
+	T        int64   `json:"t"` // unix milliseconds
+	Job      string  `json:"job"`
+	Step     string  `json:"step,omitempty"`
+	Kind     string  `json:"kind"` // line, start, end, annotation
+	Status   string  `json:"status,omitempty"`
+	Text     string  `json:"text,omitempty"`
+	Duration float64 `json:"duration_ms,omitempty"`
+	// Scope says what a start or end is about: "job" or "step".
+	Scope string `json:"scope,omitempty"`
+}
+
+// hub wakes live log readers when a run's log grows or the run ends.
+type hub struct {
+	mu sync.Mutex
+	ch map[int64]chan struct{}
+}
+
+// wait returns a channel closed at the run's next change. Take it before
+// reading, so that no change is missed.
+func (h *hub) wait(id int64) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch == nil {
+		h.ch = map[int64]chan struct{}{}
+	}
+	c, ok := h.ch[id]
+	if !ok {
+		c = make(chan struct{})
+		h.ch[id] = c
+	}
+	return c
+}
+
+func (h *hub) notify(id int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.ch[id]; ok {
+		close(c)
+		delete(h.ch, id)
+	}
+}
+
+func logPath(state string, id int64) string {
+	return filepath.Join(state, "logs", fmt.Sprintf("%d.jsonl", id))
+}
+
+// sink receives pkg/run's JSON events for one run: it appends them to the
+// log file, records job and step states and wakes live readers. Write only
+// queues the bytes: a slow database never holds up the engine's output.
+type sink struct {
+	id    int64
+	f     *os.File
+	store *store.Store
+	hub   *hub
+	logf  func(format string, args ...any)
+
+	in        chan []byte // closed by close
+	drained   chan struct{}
+	closeOnce sync.Once
+
+	buf []byte // owned by the worker goroutine
+}
+
+func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{})}
+	go s.work()
+	return s, nil
+}
+
+// Write takes whole or partial lines of zerolog JSON.
+func (s *sink) Write(p []byte) (int, error) {
+	s.in <- append([]byte(nil), p...)
+	return len(p), nil
+}
+
+// add appends an event written by the server itself (not by the engine),
+// after everything written before it.
+func (s *sink) add(ev LogEvent) {
+	data, _ := json.Marshal(map[string]string{"event": ev.Kind, "job": ev.Job, "step": ev.Step, "message": ev.Text})
+	s.Write(append(data, '\n'))
+}
+
+func (s *sink) work() {
+	defer close(s.drained)
+	for p := range s.in {
+		s.buf = append(s.buf, p...)
+		for {
+			i := bytes.IndexByte(s.buf, '\n')
+			if i < 0 {
+				break
+			}
+			s.handle(s.buf[:i])
+			s.buf = s.buf[i+1:]
+		}
+		s.hub.notify(s.id)
+	}
+	if len(s.buf) > 0 {
+		s.handle(s.buf)
+	}
+}
+
+// close waits until every event written so far is in the file and the
+// database, then closes the file. Call it before marking the run completed,
+// so that a reader who sees the run completed has seen its whole log.
+func (s *sink) close() {
+	s.closeOnce.Do(func() {
+		close(s.in)
+		<-s.drained
+		s.f.Close()
+		s.hub.notify(s.id)
+	})
+}
+
+func (s *sink) handle(line []byte) {
+	var raw struct {
+		Event    string  `json:"event"`
+		Job      string  `json:"job"`
+		Step     string  `json:"step"`
+		Status   string  `json:"status"`
+		Duration float64 `json:"duration"`
+		Message  string  `json:"message"`
+	}
+	if err := json.Unmarshal(line, &raw); err != nil {
+		s.append(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: string(line)})
+		return
+	}
+	now := time.Now()
+	ev := LogEvent{T: now.UnixMilli(), Job: raw.Job, Step: raw.Step, Kind: raw.Event, Status: raw.Status, Text: raw.Message, Duration: raw.Duration}
+	var err error
+	// pkg/run's job events have no step; step events name theirs.
+	switch raw.Event {
+	case "start":
+		if raw.Step == "" {
+			ev.Scope = "job"
+			err = s.store.JobStarted(s.id, raw.Job, raw.Message, now)
+		} else {
+			ev.Scope = "step"
+			_, err = s.store.StepStarted(s.id, raw.Job, raw.Step, now)
+		}
+	case "end":
+		if raw.Step == "" {
+			ev.Scope = "job"
+			err = s.store.JobEnded(s.id, raw.Job, conclusionOf(raw.Status), now)
+		} else {
+			ev.Scope = "step"
+			err = s.store.StepEnded(s.id, raw.Job, raw.Step, conclusionOf(raw.Status), now)
+		}
+	}
+	if err != nil {
+		s.logf("run %d: record %s event: %v", s.id, raw.Event, err)
+	}
+	s.append(ev)
+}
+
+func conclusionOf(status string) string {
+	if status == "" {
+		return "failure"
+	}
+	return status
+}
+
+func (s *sink) append(ev LogEvent) {
+	data, _ := json.Marshal(ev)
+	data = append(data, '\n')
+	// One write per event: a crash keeps every whole line before it.
+	if _, err := s.f.Write(data); err != nil {
+		s.logf("run %d: write log: %v", s.id, err)
+	}
+}
+
+// writeText renders a log file as text lines: "job | step | text".
+func writeText(w io.Writer, r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var ev LogEvent
+		if err := dec.Decode(&ev); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		var line string
+		switch ev.Kind {
+		case "start":
+			line = fmt.Sprintf("%s ▶ %s", ev.Job, what(ev))
+		case "end":
+			line = fmt.Sprintf("%s %s %s (%s)", ev.Job, mark(ev.Status), what(ev), time.Duration(ev.Duration*float64(time.Millisecond)).Round(time.Millisecond))
+		default:
+			parts := []string{}
+			for _, p := range []string{ev.Job, ev.Step} {
+				if p != "" {
+					parts = append(parts, p)
+				}
+			}
+			parts = append(parts, ev.Text)
+			line = strings.Join(parts, " | ")
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+}
+
+// what names what a start or end event is about: its step, or the job.
+func what(ev LogEvent) string {
+	switch {
+	case ev.Step != "":
+		return ev.Step
+	case ev.Kind == "start":
+		return "job " + ev.Text
+	}
+	return "job " + ev.Status
+}
+
+func mark(status string) string {
+	switch status {
+	case "success":
+		return "✓"
+	case "failure":
+		return "✗"
+	case "skipped":
+		return "-"
+	}
+	return "•"
+}

@@ -1,0 +1,67 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+// Executor runs one workflow run. The server calls Execute once per run,
+// each call from its own goroutine, at most Config.Capacity at once.
+// Execute writes zerolog JSON events (pkg/run's Options.JSON format) to
+// Events while the run goes on, and returns the result when the run has
+// ended and cleaned up. Cancelling ctx cancels the run; cancelling
+// ExecRequest.Force kills even if: always() steps. A Kubernetes executor
+// (jobs as pods) implements the same interface.
+type Executor interface {
+	Execute(ctx context.Context, req *ExecRequest) (*run.Result, error)
+}
+
+// ExecRequest is what an executor needs for one run.
+type ExecRequest struct {
+	ID       int64
+	Workflow *workflow.Workflow
+	Event    string
+	Payload  map[string]any
+	Inputs   map[string]string
+	Secrets  map[string]string // never stored; masked in every log line
+	Repo     run.Repo
+	Reuse    map[string]run.Reused // jobs kept from an earlier attempt
+	Events   io.Writer
+	Force    context.Context
+}
+
+// LocalExecutor runs workflows on this machine with pkg/run, the engine of
+// runner exec.
+type LocalExecutor struct {
+	StateDir string     // run directories go to STATE/runs/<id>
+	Builtins *steps.Set // default steps.Default()
+	Jobs     int        // jobs at once inside one run; default pkg/run's
+}
+
+// Execute implements Executor.
+func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Result, error) {
+	b := e.Builtins
+	if b == nil {
+		b = steps.Default()
+	}
+	return run.Run(ctx, req.Workflow, run.Options{
+		Builtins:     b,
+		Event:        req.Event,
+		EventPayload: req.Payload,
+		Inputs:       req.Inputs,
+		Secrets:      req.Secrets,
+		Repo:         req.Repo,
+		Parallel:     e.Jobs,
+		StateDir:     filepath.Clean(e.StateDir),
+		Out:          req.Events,
+		JSON:         true,
+		Force:        req.Force,
+		ID:           int(req.ID),
+		Reuse:        req.Reuse,
+	})
+}

@@ -1,0 +1,567 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/serve/store"
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// Options are the server's parts. Every field has a working zero value.
+type Options struct {
+	Executor Executor   // default: a LocalExecutor under STATE/exec
+	Builtins *steps.Set // built-in actions for loading workflows; default steps.Default()
+	Log      io.Writer  // service messages; default os.Stderr
+}
+
+// RestartMessage is the message of runs a restart found in progress.
+const RestartMessage = "runner restarted"
+
+// Server is a running runner serve: queue, scheduler, pollers and HTTP API.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	exec     Executor
+	builtins *steps.Set
+	log      io.Writer
+	repos    []*repo
+	secrets  map[string]string
+	hub      hub
+
+	mu      sync.Mutex
+	running map[int64]*active
+	wake    chan struct{}
+	closed  bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	force  context.CancelFunc
+	forceC context.Context
+	wg     sync.WaitGroup
+}
+
+// active is a run being executed.
+type active struct {
+	cancel context.CancelFunc
+	group  string
+	reason string // set when cancelled by a user or a newer run
+}
+
+// New opens the state and marks runs a previous process left in progress
+// as failed. Start begins executing.
+func New(cfg Config, opts Options) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	if s.builtins == nil {
+		s.builtins = steps.Default()
+	}
+	if s.log == nil {
+		s.log = os.Stderr
+	}
+	if s.exec == nil {
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
+	}
+	if cfg.SecretsFile != "" {
+		if err := readDotenv(cfg.SecretsFile, s.secrets); err != nil {
+			return nil, fmt.Errorf("secrets-file: %w", err)
+		}
+	}
+	if s.cfg.Token == "" {
+		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range cfg.Repositories {
+		if r.Path != "" {
+			if r.Path, err = filepath.Abs(r.Path); err != nil {
+				return nil, err
+			}
+		}
+		rp := newRepo(r, cfg.State)
+		if r.Path != "" {
+			if _, err := rp.open(false); err != nil {
+				return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			}
+		}
+		s.repos = append(s.repos, rp)
+	}
+	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
+		return nil, err
+	}
+	ids, err := s.store.Recover(RestartMessage)
+	if err != nil {
+		s.store.Close()
+		return nil, fmt.Errorf("recover runs: %w", err)
+	}
+	for _, id := range ids {
+		n := killOrphans(filepath.Join(cfg.State, "exec", "runs"), id)
+		s.logf("run %d: was in progress at the last stop: marked failed (%d leftover processes killed)", id, n)
+		if sk, err := newSink(cfg.State, id, s.store, &s.hub, s.logf); err == nil {
+			sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + RestartMessage})
+			sk.close()
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.forceC, s.force = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// stateToken reads STATE/token, creating it with a random token.
+func stateToken(state string) (string, error) {
+	path := filepath.Join(state, "token")
+	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		return strings.TrimSpace(string(data)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write token: %w", err)
+	}
+	return tok, nil
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+func (s *Server) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "runner serve: "+format+"\n", args...)
+}
+
+// Start starts the scheduler and the pollers; queued runs start at once.
+func (s *Server) Start() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			s.schedule()
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-s.wake:
+			case <-tick.C:
+			}
+		}
+	}()
+	for _, r := range s.repos {
+		if r.cfg.Poll > 0 {
+			s.wg.Add(1)
+			go func(r *repo) {
+				defer s.wg.Done()
+				s.pollLoop(r)
+			}(r)
+		}
+	}
+}
+
+// Close cancels running runs (they end as failed, "runner stopped"),
+// waits up to grace for them, then kills what is left.
+func (s *Server) Close(grace time.Duration) error {
+	s.mu.Lock()
+	s.closed = true
+	for _, a := range s.running {
+		a.cancel()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.force()
+		<-done
+	}
+	s.force()
+	return s.store.Close()
+}
+
+func (s *Server) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule starts queued runs while there is capacity, oldest first; a run
+// waits while another run of its concurrency group is in progress.
+func (s *Server) schedule() {
+	queued, err := s.store.QueuedRuns()
+	if err != nil {
+		s.logf("list queued runs: %v", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range queued {
+		if s.closed || len(s.running) >= s.cfg.Capacity {
+			return
+		}
+		if r.Group != "" && s.groupBusy(r.Group) {
+			continue
+		}
+		ok, err := s.store.Start(r.ID)
+		if err != nil {
+			s.logf("run %d: start: %v", r.ID, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		a := &active{cancel: cancel, group: r.Group}
+		s.running[r.ID] = a
+		s.wg.Add(1)
+		go func(id int64) {
+			defer s.wg.Done()
+			s.execute(ctx, id, a)
+		}(r.ID)
+	}
+}
+
+func (s *Server) groupBusy(g string) bool {
+	for _, a := range s.running {
+		if a.group == g {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) execute(ctx context.Context, id int64, a *active) {
+	defer func() {
+		a.cancel()
+		s.mu.Lock()
+		delete(s.running, id)
+		s.mu.Unlock()
+		s.hub.notify(id)
+		s.kick()
+	}()
+	r, err := s.store.Run(id)
+	if err != nil {
+		s.finish(id, "failure", "load run: "+err.Error())
+		return
+	}
+	sk, err := newSink(s.cfg.State, r.ID, s.store, &s.hub, s.logf)
+	if err != nil {
+		s.finish(r.ID, "failure", "open log: "+err.Error())
+		return
+	}
+	defer sk.close()
+	fail := func(msg string) {
+		sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + msg})
+		sk.close()
+		s.finish(r.ID, "failure", msg)
+	}
+	w, errs := workflow.Load(r.WorkflowFile, []byte(r.Source), workflow.Options{Builtins: s.builtins})
+	if len(errs) > 0 {
+		fail(errs.Error())
+		return
+	}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC}
+	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
+		fail("inputs: " + err.Error())
+		return
+	}
+	if err := json.Unmarshal([]byte(r.Payload), &req.Payload); err != nil {
+		fail("event payload: " + err.Error())
+		return
+	}
+	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
+		fail("reused jobs: " + err.Error())
+		return
+	}
+	if len(req.Inputs) == 0 {
+		req.Inputs = nil
+	}
+	req.Repo = run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}
+	if rp := s.repoByName(r.Repo); rp != nil {
+		req.Repo.Path = rp.dir
+	}
+	res, err := s.exec.Execute(ctx, req)
+	if err == nil {
+		sk.close() // the whole log is in before the run shows completed
+	}
+	s.mu.Lock()
+	reason := a.reason
+	s.mu.Unlock()
+	switch {
+	case reason != "":
+		s.finish(r.ID, "cancelled", reason)
+	case s.ctx.Err() != nil:
+		s.finish(r.ID, "failure", "runner stopped")
+	case err != nil:
+		fail(err.Error())
+	default:
+		s.finish(r.ID, res.Conclusion, "")
+	}
+}
+
+func (s *Server) finish(id int64, conclusion, message string) {
+	if err := s.store.Finish(id, conclusion, message); err != nil {
+		s.logf("run %d: finish: %v", id, err)
+	}
+	s.hub.notify(id)
+}
+
+func (s *Server) repoByName(name string) *repo {
+	for _, r := range s.repos {
+		if strings.EqualFold(r.name, name) {
+			return r
+		}
+	}
+	// A single repository answers to any name, as a fork would.
+	if len(s.repos) == 1 {
+		if _, base, _ := strings.Cut(name, "/"); strings.EqualFold(base, filepath.Base(s.repos[0].name)) {
+			return s.repos[0]
+		}
+	}
+	return nil
+}
+
+// Errors of enqueue and cancel, mapped to HTTP statuses by the API.
+var (
+	ErrNotFound = store.ErrNotFound
+	ErrConflict = errors.New("conflict")
+)
+
+// enqueue records a new run and applies its concurrency group: an older
+// queued run of the group is cancelled, and with cancel-in-progress so is
+// the one in progress.
+func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
+	if w.Concurrency != nil && w.Concurrency.Group.Set {
+		env := &expr.Env{Contexts: map[string]any{
+			"github": map[string]any{
+				"event_name": r.Event, "ref": r.Ref, "ref_name": refName(r.Ref), "sha": r.SHA,
+				"repository": r.Repo, "actor": r.Actor, "workflow": r.WorkflowName, "head_ref": "", "base_ref": "",
+			},
+			"inputs": jsonMap(r.Inputs),
+			"vars":   map[string]any{},
+		}}
+		g, err := evalTemplate(w.Concurrency.Group, env)
+		if err != nil {
+			return fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, w.Concurrency.Group.Line, w.Concurrency.Group.Col, err)
+		}
+		r.Group = g
+		if w.Concurrency.CancelInProgress.Set {
+			c, err := evalTemplate(w.Concurrency.CancelInProgress, env)
+			if err != nil {
+				return fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, w.Concurrency.CancelInProgress.Line, w.Concurrency.CancelInProgress.Col, err)
+			}
+			r.CancelGroup = c == "true"
+		}
+	}
+	if err := s.store.CreateRun(r); err != nil {
+		return err
+	}
+	if r.Group != "" {
+		queued, err := s.store.QueuedRuns()
+		if err != nil {
+			return err
+		}
+		// Under s.mu the scheduler cannot start them meanwhile.
+		s.mu.Lock()
+		for _, q := range queued {
+			if q.Group == r.Group && q.ID != r.ID {
+				if _, err := s.store.CancelQueued(q.ID, fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group)); err != nil {
+					s.logf("run %d: cancel: %v", q.ID, err)
+				}
+				s.hub.notify(q.ID)
+			}
+		}
+		if r.CancelGroup {
+			for id, a := range s.running {
+				if a.group == r.Group && a.reason == "" {
+					a.reason = fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group)
+					a.cancel()
+					s.logf("run %d: %s", id, a.reason)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	s.kick()
+	return nil
+}
+
+func evalTemplate(v workflow.Value, env *expr.Env) (string, error) {
+	if !strings.Contains(v.Raw, "${{") {
+		return v.Raw, nil
+	}
+	t, err := expr.ParseTemplate(v.Raw)
+	if err != nil {
+		return "", err
+	}
+	return t.EvalString(env)
+}
+
+func refName(ref string) string {
+	for _, p := range []string{"refs/heads/", "refs/tags/"} {
+		if strings.HasPrefix(ref, p) {
+			return ref[len(p):]
+		}
+	}
+	return ref
+}
+
+func jsonMap(s string) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
+
+// Cancel cancels a queued or running run.
+func (s *Server) Cancel(id int64) error {
+	r, err := s.store.Run(id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.running[id]; ok {
+		if a.reason == "" {
+			a.reason = "cancelled"
+		}
+		a.cancel()
+		return nil
+	}
+	if r.Status == store.Completed {
+		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
+	}
+	// Not running, and under s.mu the scheduler cannot start it meanwhile.
+	ok, err := s.store.CancelQueued(id, "cancelled")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
+	}
+	s.hub.notify(id)
+	return nil
+}
+
+// Rerun queues a new attempt of a completed run; with failedOnly the jobs
+// that succeeded keep their results and outputs.
+func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
+	old, err := s.store.Run(id)
+	if err != nil {
+		return nil, err
+	}
+	if old.Status != store.Completed {
+		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, id)
+	}
+	w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
+	}
+	nr := *old
+	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
+	nr.Attempt, nr.RerunOf, nr.Reuse = old.Attempt+1, old.ID, ""
+	if failedOnly {
+		reuse, err := s.reusable(old.ID)
+		if err != nil {
+			return nil, err
+		}
+		data, _ := json.Marshal(reuse)
+		nr.Reuse = string(data)
+	}
+	if err := s.enqueue(&nr, w); err != nil {
+		return nil, err
+	}
+	return &nr, nil
+}
+
+// reusable reads the jobs of a finished run that succeeded (every leg),
+// from the masked summary the engine wrote; with no summary every job
+// runs again.
+func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
+	out := map[string]run.Reused{}
+	data, err := os.ReadFile(filepath.Join(s.cfg.State, "exec", "runs", fmt.Sprint(id), "summary.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res run.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("summary of run %d: %w", id, err)
+	}
+	failed := map[string]bool{}
+	for _, j := range res.Jobs {
+		if j.Result != "success" {
+			failed[j.JobID] = true
+		}
+	}
+	for _, j := range res.Jobs {
+		if failed[j.JobID] {
+			continue
+		}
+		r := out[j.JobID]
+		r.Result = "success"
+		if r.Outputs == nil {
+			r.Outputs = map[string]string{}
+		}
+		for k, v := range j.Outputs {
+			r.Outputs[k] = v
+		}
+		out[j.JobID] = r
+	}
+	return out, nil
+}
+
+// readDotenv reads K=V lines (# comments, optional quotes) into m.
+func readDotenv(path string, m map[string]string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n) // never echo the line: it may hold a secret
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		m[strings.TrimSpace(k)] = v
+	}
+	return sc.Err()
+}

@@ -1,0 +1,140 @@
+package serve
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// validSignature checks GitHub's X-Hub-Signature-256 ("sha256=<hex>") in
+// constant time.
+func validSignature(secret string, body []byte, header string) bool {
+	if secret == "" {
+		return false
+	}
+	sig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok {
+		return false
+	}
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// handleWebhook takes GitHub push events: a wrong or missing signature
+// gets 401 and starts nothing; a push queues the workflows whose on.push
+// filters match (202 with the new runs, possibly none).
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	if err != nil {
+		apiError(w, http.StatusRequestEntityTooLarge, "payload too large")
+		return
+	}
+	if !validSignature(s.cfg.WebhookSecret, body, r.Header.Get("X-Hub-Signature-256")) {
+		apiError(w, http.StatusUnauthorized, "bad signature")
+		return
+	}
+	// A redelivered event (same X-GitHub-Delivery) starts nothing again.
+	if id := r.Header.Get("X-GitHub-Delivery"); id != "" {
+		fresh, err := s.store.ClaimDelivery(id)
+		if err != nil {
+			errorStatus(w, err)
+			return
+		}
+		if !fresh {
+			writeJSON(w, http.StatusOK, map[string]any{"message": "delivery " + id + " was handled before", "runs": []any{}})
+			return
+		}
+	}
+	switch r.Header.Get("X-GitHub-Event") {
+	case "ping":
+		writeJSON(w, http.StatusOK, map[string]any{"message": "pong"})
+		return
+	case "push":
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]any{"message": "event ignored", "runs": []any{}})
+		return
+	}
+	var ev struct {
+		Ref        string `json:"ref"`
+		Before     string `json:"before"`
+		After      string `json:"after"`
+		Deleted    bool   `json:"deleted"`
+		Repository struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+		Commits []struct {
+			Added    []string `json:"added"`
+			Removed  []string `json:"removed"`
+			Modified []string `json:"modified"`
+		} `json:"commits"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		apiError(w, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
+		return
+	}
+	rp := s.repoByName(ev.Repository.FullName)
+	if rp == nil {
+		apiError(w, http.StatusNotFound, "repository "+ev.Repository.FullName+" is not watched")
+		return
+	}
+	if ev.Deleted || !plumbing.IsHash(ev.After) || plumbing.NewHash(ev.After).IsZero() {
+		writeJSON(w, http.StatusAccepted, map[string]any{"message": "nothing to run", "runs": []any{}})
+		return
+	}
+	g, err := rp.open(rp.cfg.URL != "")
+	if err != nil {
+		errorStatus(w, err)
+		return
+	}
+	after := plumbing.NewHash(ev.After)
+	if _, err := g.CommitObject(after); err != nil {
+		apiError(w, http.StatusUnprocessableEntity, "commit "+ev.After+" is not in the repository")
+		return
+	}
+	var changed []string
+	seen := map[string]bool{}
+	for _, c := range ev.Commits {
+		for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
+			for _, f := range list {
+				if !seen[f] {
+					seen[f] = true
+					changed = append(changed, f)
+				}
+			}
+		}
+	}
+	if len(changed) == 0 && plumbing.IsHash(ev.Before) {
+		if files, err := changedFiles(g, plumbing.NewHash(ev.Before), after); err == nil {
+			changed = files
+		}
+	}
+	sort.Strings(changed)
+	var payload map[string]any
+	_ = json.Unmarshal(body, &payload)
+	runs, err := s.push(rp, g, ev.Ref, after, changed, payload)
+	if err != nil {
+		errorStatus(w, err)
+		return
+	}
+	// A polled branch need not run this push a second time.
+	if rp.cfg.Poll > 0 && ev.Ref == "refs/heads/"+rp.branch(g) {
+		s.store.SetHead(rp.name, rp.branch(g), ev.After)
+	}
+	ids := []any{}
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"runs": ids})
+}
