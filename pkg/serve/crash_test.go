@@ -125,8 +125,11 @@ func TestCrashRecovery(t *testing.T) {
 	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
 	q1, _, _ := s.dispatch(t, "quick.yaml", nil)
 	q2, _, _ := s.dispatch(t, "quick.yaml", nil)
+	// The step's name holds "started-long" too, so wait for its pid file:
+	// that is written only once the script itself runs.
 	s.wait(t, long, "the long step to start", func(r runJSON) bool {
-		return strings.Contains(s.logText(t, long), "started-long")
+		data, _ := os.ReadFile(pidFile)
+		return strings.TrimSpace(string(data)) != "" && strings.Contains(s.logText(t, long), "started-long")
 	})
 	must(t, s.run(t, q1).Status == "queued" && s.run(t, q2).Status == "queued", "quick runs should be queued behind capacity 1")
 	p.cmd.Process.Kill() // SIGKILL: no cleanup at all
