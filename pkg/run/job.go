@@ -191,6 +191,7 @@ type jobRun struct {
 	failed     bool
 	trackingID string
 	madeFiles  bool
+	filesEmpty bool // every command file exists and is empty
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -201,6 +201,8 @@ type runState struct {
 
 	nonce    string // random, names this run's processes (RUNNER_TRACKING_ID)
 	bashOnce sync.Once
+	pathMu   sync.Mutex
+	paths    map[string]string // lookPath's cache
 	bash     bool
 }
 

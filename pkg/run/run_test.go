@@ -90,10 +90,16 @@ jobs:
           { echo "multi<<EOF"; echo "line 1"; echo "line 2"; echo "EOF"; } >> "$GITHUB_OUTPUT"
           echo "FROM_ENV_FILE=yes" >> "$GITHUB_ENV"
           mkdir -p "$RUNNER_TEMP/bin" && printf '#!/bin/sh\necho tool-ran\n' > "$RUNNER_TEMP/bin/mytool" && chmod +x "$RUNNER_TEMP/bin/mytool"
+          printf '#!/bin/sh\necho shell-from-path\nexec sh "$1"\n' > "$RUNNER_TEMP/bin/myshell" && chmod +x "$RUNNER_TEMP/bin/myshell"
           echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
       - run: |
           echo "next layer=$LAYER env-file=$FROM_ENV_FILE out=${{ steps.say.outputs.greeting }} ctx=${{ env.FROM_ENV_FILE }}"
           mytool
+      - shell: myshell {0}
+        run: echo ran-in-custom-shell
+      - id: late
+        run: echo "v=late-output" >> "$GITHUB_OUTPUT"
+      - run: echo "late=${{ steps.late.outputs.v }}"
   second:
     needs: first
     runs-on: x
@@ -109,6 +115,9 @@ jobs:
 		"layer=step wf=w ci=true actions=true",
 		"next layer=job env-file=yes out=hello ctx=yes",
 		"tool-ran",
+		"shell-from-path",
+		"ran-in-custom-shell",
+		"late=late-output",
 		"got hello result=success",
 		"| 2",
 	} {

@@ -139,6 +139,10 @@ type fileCommandSet struct {
 	env, output, path, summary, state string
 }
 
+func (fc fileCommandSet) all() []string {
+	return []string{fc.env, fc.output, fc.path, fc.summary, fc.state}
+}
+
 // fileCommands returns the job's command files, empty. They are made once
 // per job and emptied after each step that wrote to them: creating files is
 // the slow part of a step on some filesystems.
@@ -156,8 +160,10 @@ func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
 			return fileCommandSet{}, err
 		}
 		jr.madeFiles = true
+	} else if jr.filesEmpty {
+		return fc, nil
 	}
-	for _, f := range []string{fc.env, fc.output, fc.path, fc.summary, fc.state} {
+	for _, f := range fc.all() {
 		st, err := os.Stat(f)
 		if err == nil && st.Size() == 0 {
 			continue
@@ -171,6 +177,18 @@ func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
 
 // applyFileCommands reads what the step wrote to its command files.
 func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
+	// Most steps write none of them: five stats are cheaper than five reads,
+	// and let the next step skip emptying them.
+	jr.filesEmpty = true
+	for _, f := range fc.all() {
+		if st, err := os.Stat(f); err != nil || st.Size() != 0 {
+			jr.filesEmpty = false
+			break
+		}
+	}
+	if jr.filesEmpty {
+		return nil
+	}
 	envs, err := readEnvFile(fc.env)
 	if err != nil {
 		return fmt.Errorf("GITHUB_ENV: %w", err)
