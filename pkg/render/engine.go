@@ -58,7 +58,18 @@ type Engine struct {
 	maxMacro int
 	cfg      *config.Config
 	env      *exec.Environment
+
+	// parsed keeps top-level templates by path, checked against the file's
+	// current text on every use: rendering one template for many contexts
+	// (a data file per environment, the benchmark's 1,000 manifests) then
+	// parses it once. Templates that extend another are not kept, since
+	// the parent is read at parse time and could change unseen.
+	mu     sync.Mutex
+	parsed map[string]*template
 }
+
+// maxParsed bounds the parse cache; past it the cache starts over.
+const maxParsed = 256
 
 // gonja can log through the process-wide logrus logger when its own switch
 // is on; turn the switch off once (not logrus itself: other packages use it).
@@ -147,30 +158,71 @@ type template struct {
 
 // parse reads, parses and rewrites one template through loader l.
 func (e *Engine) parse(l loaders.Loader, name string) (*template, error) {
+	path, src, err := e.read(l, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.compile(l, name, path, src)
+}
+
+// parseCached is parse for a top-level template read through the root
+// loader: the same text at the same path gives the same parsed template.
+func (e *Engine) parseCached(l *rootLoader, name string) (*template, error) {
+	path, src, err := e.read(l, name)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	t, ok := e.parsed[path]
+	e.mu.Unlock()
+	if ok && t.source == string(src) {
+		return t, nil
+	}
+	if t, err = e.compile(l, name, path, src); err != nil {
+		return nil, err
+	}
+	if t.t.Root().Parent == nil {
+		e.mu.Lock()
+		if e.parsed == nil || len(e.parsed) >= maxParsed {
+			e.parsed = map[string]*template{}
+		}
+		e.parsed[path] = t
+		e.mu.Unlock()
+	}
+	return t, nil
+}
+
+// read returns a template's display path and text.
+func (e *Engine) read(l loaders.Loader, name string) (string, []byte, error) {
 	path, err := l.Resolve(name)
 	if err != nil {
-		return nil, &Error{File: name, Msg: err.Error(), Err: err}
+		return "", nil, &Error{File: name, Msg: err.Error(), Err: err}
 	}
 	r, err := l.Read(name)
 	if err != nil {
 		var re *Error
 		if errors.As(err, &re) {
 			re.File = e.display(re.File)
-			return nil, re
+			return "", nil, re
 		}
-		return nil, &Error{File: e.display(path), Msg: err.Error(), Err: err}
+		return "", nil, &Error{File: e.display(path), Msg: err.Error(), Err: err}
 	}
 	src, err := io.ReadAll(r)
 	if err != nil {
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+		return "", nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
-	path = e.display(path)
+	return e.display(path), src, nil
+}
+
+// compile parses and rewrites one template's text.
+func (e *Engine) compile(l loaders.Loader, name, path string, src []byte) (*template, error) {
 	if line, col, err := checkNesting(string(src), e.opts.MaxNesting); err != nil {
 		return nil, &Error{File: path, Line: line, Col: col, Msg: err.Error(), Err: err}
 	}
 	t := &template{path: path, source: string(src)}
 	// The parse runs the extends parser, which reads parents through the
 	// loader: give it a memory view of this file so it is read only once.
+	var err error
 	t.t, err = exec.NewTemplate(name, e.cfg, &sourceLoader{Loader: l, name: name, src: src}, e.env)
 	if err != nil {
 		return nil, toError(path, t.source, nil, err)
@@ -223,7 +275,12 @@ func (e *Engine) render(w io.Writer, l loaders.Loader, name string, vars map[str
 			err = &Error{File: file, Msg: fmt.Sprintf("template engine failed: %v", r), Err: ErrEngine}
 		}
 	}()
-	t, err := e.parse(l, name)
+	var t *template
+	if rl, ok := l.(*rootLoader); ok {
+		t, err = e.parseCached(rl, name)
+	} else {
+		t, err = e.parse(l, name)
+	}
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package render
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -272,4 +274,56 @@ func TestRenderFilesParallel(t *testing.T) {
 			t.Errorf("%s: parallel %q, sequential %q", j.Template, got, want)
 		}
 	}
+}
+
+// The parse cache must never serve stale text: an edited template, or an
+// edited parent of one that extends it, renders the new text; concurrent
+// renders of one cached template keep their own contexts.
+func TestParseCacheFollowsFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"t.j2":     "a={{ x }}\n",
+		"base.j2":  "base1 {% block b %}{% endblock %}\n",
+		"child.j2": "{% extends 'base.j2' %}{% block b %}{{ x }}{% endblock %}",
+	})
+	e := newEngine(t, dir)
+	render := func(name string, x any) string {
+		t.Helper()
+		out, err := e.RenderString(name, map[string]any{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := render("t.j2", 1); got != "a=1\n" {
+		t.Fatalf("first render %q", got)
+	}
+	write(t, dir, map[string]string{"t.j2": "b={{ x }}\n"})
+	if got := render("t.j2", 2); got != "b=2\n" {
+		t.Fatalf("after edit %q, want b=2", got)
+	}
+	if got := render("child.j2", "c"); got != "base1 c\n" {
+		t.Fatalf("child %q", got)
+	}
+	write(t, dir, map[string]string{"base.j2": "base2 {% block b %}{% endblock %}\n"})
+	if got := render("child.j2", "c"); got != "base2 c\n" {
+		t.Fatalf("after parent edit %q, want base2 c", got)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				want := fmt.Sprintf("b=%d-%d\n", i, j)
+				out, err := e.RenderString("t.j2", map[string]any{"x": fmt.Sprintf("%d-%d", i, j)})
+				if err != nil || out != want {
+					t.Errorf("concurrent render %q %v, want %q", out, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

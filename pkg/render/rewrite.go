@@ -152,7 +152,12 @@ func settable(v reflect.Value) reflect.Value {
 
 // walkable limits the walk to gonja's syntax tree types and skips tokens,
 // loaders and configuration.
+var engineType = reflect.TypeOf(Engine{})
+
 func walkable(t reflect.Type) bool {
+	if t == engineType { // nodes point back at the Engine, whose cache holds other templates
+		return false
+	}
 	switch t.PkgPath() {
 	case nodesPkg, controlStructuresPkg, "github.com/birdflock/runner/pkg/render":
 		return true
