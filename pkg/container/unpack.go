@@ -69,7 +69,13 @@ func UnpackLayer(root string, r io.Reader) error {
 			continue
 		}
 		if strings.HasPrefix(base, whiteoutPrefix) {
-			if err := os.RemoveAll(filepath.Join(parent, base[len(whiteoutPrefix):])); err != nil {
+			// ".wh.." would name the parent itself: path.Clean has not
+			// seen it, since ".." only appears after the prefix goes.
+			victim := base[len(whiteoutPrefix):]
+			if victim == "" || victim == "." || victim == ".." {
+				return fmt.Errorf("%w: whiteout %q names no entry", ErrUnsafeLayer, hdr.Name)
+			}
+			if err := os.RemoveAll(filepath.Join(parent, victim)); err != nil {
 				return fmt.Errorf("whiteout %q: %w", hdr.Name, err)
 			}
 			continue

@@ -154,3 +154,31 @@ func FuzzUnpackLayer(f *testing.F) {
 		assertNothingBeside(t, root)
 	})
 }
+
+// A whiteout of "..", "." or "" would remove the parent directory (or,
+// at the top, the root and what sits beside it).
+func TestUnpackRefusesWhiteoutOfParent(t *testing.T) {
+	for _, name := range []string{".wh..", ".wh...", ".wh.", "etc/.wh...", "etc/.wh.."} {
+		root := filepath.Join(t.TempDir(), "rootfs")
+		beside := filepath.Join(filepath.Dir(root), "config.json")
+		if err := os.WriteFile(beside, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		lower := ct.Tar(t, ct.Entry{Name: "etc/"}, ct.Entry{Name: "etc/keep", Body: "k"}, ct.Entry{Name: "keep", Body: "k"})
+		if err := UnpackLayer(root, bytes.NewReader(lower)); err != nil {
+			t.Fatal(err)
+		}
+		err := UnpackLayer(root, bytes.NewReader(ct.Tar(t, ct.Entry{Name: name})))
+		if !errors.Is(err, ErrUnsafeLayer) {
+			t.Errorf("%s: err = %v, want ErrUnsafeLayer", name, err)
+		}
+		for _, p := range []string{beside, filepath.Join(root, "keep"), filepath.Join(root, "etc", "keep")} {
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("%s removed %s: %v", name, p, err)
+			}
+		}
+	}
+}
