@@ -304,6 +304,10 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 			jr.emit("job", "Warning: output "+kv.Key+": "+err.Error())
 			continue
 		}
+		if r.masker.Mask(v) != v {
+			jr.emit("job", "Warning: Skip output '"+kv.Key+"' since it may contain secret.")
+			continue
+		}
 		res.Outputs[kv.Key] = v
 	}
 	if j.ContinueOnError.Set && res.Result == "failure" {

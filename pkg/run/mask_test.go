@@ -1,6 +1,10 @@
 package run
 
-import "testing"
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
 
 func TestMasker(t *testing.T) {
 	var m Masker
@@ -56,5 +60,34 @@ func TestParseCommand(t *testing.T) {
 		if c, ok := parseCommand(no); ok {
 			t.Errorf("parseCommand(%q) = %+v, want not a command", no, c)
 		}
+	}
+}
+
+func TestMaskerEncodings(t *testing.T) {
+	var m Masker
+	secret := "pa\"ss\\word-long\nsecond line&<x>"
+	m.Add(secret)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, in := range []string{
+		`{"TOK": "pa\"ss\\word-long\nsecond line&<x>"}`, // toJSON(secrets)
+		"pa%22ss%5Cword-long%0Asecond%20line%26%3Cx%3E",
+		b64(secret),
+		b64("user:" + secret + ":tail"),  // shifted by 2 bytes
+		b64("users:" + secret + ":tail"), // aligned
+		b64("use:" + secret),             // shifted by 1 byte
+		"pa&quot;ss\\word-long",
+	} {
+		got := m.Mask(in)
+		if !strings.Contains(got, "***") || strings.Contains(got, "word-long") {
+			t.Errorf("Mask(%q) = %q, want the encoded secret masked", in, got)
+		}
+	}
+	// The part of a base64 blob that comes from the secret alone is gone.
+	got := m.Mask(b64("user:" + secret + ":tail"))
+	if strings.Contains(got, b64(secret[1:])[:16]) {
+		t.Errorf("base64 middle left: %q", got)
+	}
+	if got := m.Mask("ordinary text"); got != "ordinary text" {
+		t.Errorf("ordinary text changed: %q", got)
 	}
 }

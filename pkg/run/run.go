@@ -234,6 +234,15 @@ func (r *runState) result(ctx context.Context) *Result {
 		}
 		return res.Jobs[a].Key < res.Jobs[b].Key
 	})
+	// Names are evaluated expressions and may hold a secret, or a value
+	// masked later with ::add-mask::: the record is masked as a whole.
+	res.Workflow = r.masker.Mask(res.Workflow)
+	for _, j := range res.Jobs {
+		j.Key, j.Name, j.Error = r.masker.Mask(j.Key), r.masker.Mask(j.Name), r.masker.Mask(j.Error)
+		for _, s := range j.Steps {
+			s.Name, s.Error = r.masker.Mask(s.Name), r.masker.Mask(s.Error)
+		}
+	}
 	for _, o := range r.results {
 		if o.result == "failure" {
 			res.Conclusion = "failure"
