@@ -85,7 +85,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if opts.Repo, err = repoInfo(repoDir); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			opts.EventPayload = defaultPayload(opts)
+			// Without a payload, run makes a minimal one for the event.
 			if eventFile != "" {
 				data, err := os.ReadFile(eventFile)
 				if err != nil {
@@ -214,29 +214,6 @@ func localDir(repo string) string {
 	}
 	wd, _ := os.Getwd()
 	return wd
-}
-
-func defaultPayload(opts run.Options) map[string]any {
-	name := opts.Repo.Repository
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
-	}
-	repo := map[string]any{"full_name": opts.Repo.Repository, "name": name}
-	switch opts.Event {
-	case "workflow_dispatch":
-		in := map[string]any{}
-		for k, v := range opts.Inputs {
-			in[k] = v
-		}
-		return map[string]any{"inputs": in, "ref": opts.Repo.Ref, "repository": repo, "sender": map[string]any{"login": opts.Repo.Actor}}
-	default:
-		return map[string]any{
-			"ref": opts.Repo.Ref, "after": opts.Repo.SHA, "repository": repo,
-			"pusher":      map[string]any{"name": opts.Repo.Actor},
-			"sender":      map[string]any{"login": opts.Repo.Actor},
-			"head_commit": map[string]any{"id": opts.Repo.SHA},
-		}
-	}
 }
 
 // findRepo returns the repository path: the flag, or the git work tree

@@ -27,29 +27,28 @@ type statusFuncs struct {
 // githubContext is the github context for one job.
 func (r *runState) githubContext(job string, workspace string) map[string]any {
 	repo := r.opts.Repo
-	refName, refType := repo.Ref, "branch"
+	ref := r.refs.ref
+	refName, refType := ref, "branch"
 	switch {
-	case strings.HasPrefix(repo.Ref, "refs/heads/"):
-		refName = strings.TrimPrefix(repo.Ref, "refs/heads/")
-	case strings.HasPrefix(repo.Ref, "refs/tags/"):
-		refName, refType = strings.TrimPrefix(repo.Ref, "refs/tags/"), "tag"
+	case strings.HasPrefix(ref, "refs/heads/"):
+		refName = strings.TrimPrefix(ref, "refs/heads/")
+	case strings.HasPrefix(ref, "refs/tags/"):
+		refName, refType = strings.TrimPrefix(ref, "refs/tags/"), "tag"
+	case strings.HasPrefix(ref, "refs/pull/"):
+		refName = strings.TrimPrefix(ref, "refs/pull/")
 	}
 	owner, _, _ := strings.Cut(repo.Repository, "/")
-	event := r.opts.EventPayload
-	if event == nil {
-		event = map[string]any{}
-	}
 	return map[string]any{
 		"event_name":            r.opts.Event,
-		"event":                 event,
+		"event":                 r.event,
 		"event_path":            filepath.Join(r.dir, "event.json"),
 		"sha":                   repo.SHA,
-		"ref":                   repo.Ref,
+		"ref":                   ref,
 		"ref_name":              refName,
 		"ref_type":              refType,
 		"ref_protected":         false,
-		"head_ref":              "",
-		"base_ref":              "",
+		"head_ref":              r.refs.headRef,
+		"base_ref":              r.refs.baseRef,
 		"actor":                 repo.Actor,
 		"triggering_actor":      repo.Actor,
 		"repository":            repo.Repository,
@@ -61,7 +60,7 @@ func (r *runState) githubContext(job string, workspace string) map[string]any {
 		"retention_days":        "0",
 		"job":                   job,
 		"workflow":              r.workflowName(),
-		"workflow_ref":          repo.Repository + "/" + r.w.File + "@" + repo.Ref,
+		"workflow_ref":          repo.Repository + "/" + r.w.File + "@" + ref,
 		"server_url":            "https://github.com",
 		"api_url":               "https://api.github.com",
 		"graphql_url":           "https://api.github.com/graphql",

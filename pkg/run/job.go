@@ -190,6 +190,7 @@ type jobRun struct {
 	steps      map[string]any
 	failed     bool
 	trackingID string
+	actions    []string // GITHUB_ACTION by step index
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
 }

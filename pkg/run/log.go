@@ -64,6 +64,8 @@ func (c *console) emit(e event) {
 		return
 	}
 	switch e.Kind {
+	case "run":
+		fmt.Fprintf(c.out, "%s\n", c.paint("1", "▶ "+text))
 	case "start":
 		what := c.masker.Mask(e.Step)
 		if what == "" {

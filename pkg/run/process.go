@@ -59,7 +59,7 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if err := rewrite(file, []byte(script)); err != nil {
 		return err
 	}
-	argv := strings.Fields(strings.ReplaceAll(tmpl, "{0}", file))
+	argv := shellArgv(tmpl, file)
 	full := jr.defaultEnv(s, fc)
 	for k, v := range env {
 		full[k] = v
@@ -169,10 +169,10 @@ func environ(vars map[string]string) []string {
 func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
-	action := s.ID.Raw
-	if action == "" {
-		action = "__run_" + strconv.Itoa(s.Index)
+	if jr.actions == nil {
+		jr.actions = actionNames(jr.job.Steps)
 	}
+	action := jr.actions[s.Index]
 	env := map[string]string{
 		"CI":                      "true",
 		"GITHUB_ACTIONS":          "true",
@@ -194,6 +194,8 @@ func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"GITHUB_REF":              str("ref"),
 		"GITHUB_REF_NAME":         str("ref_name"),
 		"GITHUB_REF_TYPE":         str("ref_type"),
+		"GITHUB_HEAD_REF":         str("head_ref"),
+		"GITHUB_BASE_REF":         str("base_ref"),
 		"GITHUB_SERVER_URL":       str("server_url"),
 		"GITHUB_API_URL":          str("api_url"),
 		"GITHUB_GRAPHQL_URL":      str("graphql_url"),
@@ -336,4 +338,29 @@ func killTracked(id string, grace time.Duration) {
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
+}
+
+// actionNames are GITHUB_ACTION for each step: its id, else a name GitHub
+// generates: __run for scripts, __owner_repo for actions, with _2, _3 …
+// from the second use of a name in the job.
+func actionNames(steps []*workflow.Step) []string {
+	names := make([]string, len(steps))
+	seen := map[string]int{}
+	for i, s := range steps {
+		if s.ID.Set && s.ID.Raw != "" {
+			names[i] = s.ID.Raw
+			continue
+		}
+		base := "__run"
+		if s.Uses.Set {
+			ref, _, _ := strings.Cut(s.Uses.Raw, "@")
+			base = "__" + unsafeName.ReplaceAllString(strings.ReplaceAll(ref, "/", "_"), "_")
+		}
+		seen[base]++
+		names[i] = base
+		if n := seen[base]; n > 1 {
+			names[i] += "_" + strconv.Itoa(n)
+		}
+	}
+	return names
 }

@@ -25,7 +25,7 @@ import (
 type Options struct {
 	Builtins     *steps.Set        // built-in actions; nil: none
 	Event        string            // github.event_name; default "push"
-	EventPayload map[string]any    // github.event; default: an empty object
+	EventPayload map[string]any    // github.event; default: a minimal payload for Event
 	Inputs       map[string]string // workflow_dispatch inputs, checked against the workflow
 	Secrets      map[string]string // the secrets context; every value is masked
 	Vars         map[string]string // the vars context
@@ -70,6 +70,7 @@ type Result struct {
 	ID         int
 	Dir        string // STATE/runs/<id>
 	Workflow   string
+	Title      string // run-name evaluated, else the workflow's name
 	Conclusion string // success, failure or cancelled
 	Started    time.Time
 	Duration   time.Duration
@@ -157,6 +158,20 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		started: time.Now(),
 		nonce:   newNonce(),
 	}
+	r.event = opts.EventPayload
+	if r.event == nil {
+		r.event = r.defaultPayload()
+	} else if opts.Event == "workflow_dispatch" {
+		given, _ := r.event["inputs"].(map[string]any)
+		r.event = shallowCopy(r.event)
+		r.event["inputs"] = r.eventInputs(given)
+	}
+	r.refs = eventRefs(opts.Event, r.event, opts.Repo.Ref)
+	if err := r.writeEvent(); err != nil {
+		return nil, err
+	}
+	r.title = r.runTitle()
+	r.console.emit(event{Kind: "run", Text: fmt.Sprintf("%s (run %d)", r.title, id)})
 	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
 		r.repo = opts.Repo.Path
 	}
@@ -188,6 +203,9 @@ type runState struct {
 	state   string
 	repo    string
 	inputs  map[string]any
+	event   map[string]any // github.event, also in STATE/runs/<id>/event.json
+	refs    refs
+	title   string // run-name, or the workflow's name
 	masker  *Masker
 	console *console
 	sem     chan struct{} // bounds concurrently running job instances
@@ -220,7 +238,7 @@ func (r *runState) addJob(jr *JobResult) {
 }
 
 func (r *runState) result(ctx context.Context) *Result {
-	res := &Result{ID: r.id, Dir: r.dir, Workflow: r.workflowName(), Started: r.started, Duration: time.Since(r.started), Conclusion: "success"}
+	res := &Result{ID: r.id, Dir: r.dir, Workflow: r.workflowName(), Title: r.title, Started: r.started, Duration: time.Since(r.started), Conclusion: "success"}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	order := map[string]int{}
@@ -236,7 +254,7 @@ func (r *runState) result(ctx context.Context) *Result {
 	})
 	// Names are evaluated expressions and may hold a secret, or a value
 	// masked later with ::add-mask::: the record is masked as a whole.
-	res.Workflow = r.masker.Mask(res.Workflow)
+	res.Workflow, res.Title = r.masker.Mask(res.Workflow), r.masker.Mask(res.Title)
 	for _, j := range res.Jobs {
 		j.Key, j.Name, j.Error = r.masker.Mask(j.Key), r.masker.Mask(j.Name), r.masker.Mask(j.Error)
 		for _, s := range j.Steps {
@@ -268,6 +286,29 @@ func (r *runState) writeSummary(res *Result) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(r.dir, "summary.json"), []byte(r.masker.Mask(string(data))+"\n"), 0o644)
+}
+
+// runTitle evaluates run-name with the github and inputs contexts; a
+// run-name that fails to evaluate leaves the workflow's name, with a note.
+func (r *runState) runTitle() string {
+	if !r.w.RunName.Set {
+		return r.workflowName()
+	}
+	ctxs := map[string]any{"github": r.githubContext("", ""), "inputs": r.inputs, "vars": stringMap(r.opts.Vars)}
+	title, err := r.evalString(r.w.RunName, ctxs, nil)
+	if err != nil {
+		r.console.emit(event{Kind: "line", Job: "run", Text: "Warning: run-name: " + err.Error()})
+		return r.workflowName()
+	}
+	return title
+}
+
+func shallowCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func newNonce() string {

@@ -80,8 +80,10 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 		stepCtx, stop = context.WithCancel(r.opts.Force)
 		defer stop()
 	}
+	var stepTimeout time.Duration
 	if s.TimeoutMinutes.Set {
 		d, err := r.minutes(s.TimeoutMinutes, ctxs)
+		stepTimeout = d
 		if err != nil {
 			return finish("failure", err)
 		}
@@ -124,7 +126,7 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	case err == nil:
 		return finish("success", nil)
 	case stepCtx.Err() == context.DeadlineExceeded && jobCtx.Err() == nil:
-		return finish("failure", fmt.Errorf("the step exceeded its timeout of %s minutes", s.TimeoutMinutes.Raw))
+		return finish("failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(stepTimeout.Minutes(), 'f', -1, 64)))
 	case jobCtx.Err() != nil && !cancelled:
 		if jobCtx.Err() == context.DeadlineExceeded {
 			return finish("failure", errors.New("the job exceeded its timeout"))
