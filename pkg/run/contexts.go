@@ -136,13 +136,7 @@ func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 // contexts are every context for expressions inside a running job.
 func (jr *jobRun) contexts() map[string]any {
 	r := jr.r
-	status := "success"
-	if jr.failed {
-		status = "failure"
-	}
-	if jr.parent != nil && jr.parent.Err() != nil {
-		status = "cancelled"
-	}
+	status := jr.status()
 	matrix := map[string]any{}
 	for k, v := range jr.combo.Values {
 		matrix[k] = v

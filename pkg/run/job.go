@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,20 +16,142 @@ import (
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
-// runJob waits for the job's needs, decides whether it runs, expands its
-// matrix and runs every leg. It always closes r.done[j.ID].
-func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
-	defer close(r.done[j.ID])
-	if prior, ok := r.opts.Reuse[j.ID]; ok {
-		r.mu.Lock()
-		r.results[j.ID] = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
-		r.mu.Unlock()
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs})
-		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
+// jobState is one job while the run is scheduled.
+type jobState struct {
+	job      *workflow.Job
+	index    int // declaration order
+	prepared bool
+	done     bool
+	outcome  *jobOutcome
+
+	legs        []*jobRun
+	results     []*JobResult
+	legCtx      context.Context // cancelled by fail-fast, or with the run
+	cancelLegs  context.CancelFunc
+	failFast    bool
+	maxParallel int
+	next        int // first leg not started yet
+	running     int
+	finished    int
+}
+
+// legDone reports a finished leg to the scheduler.
+type legDone struct {
+	js  *jobState
+	i   int
+	res *JobResult
+}
+
+// schedule runs the jobs. One loop decides everything, so the order is
+// deterministic: jobs whose needs are done are prepared in declaration
+// order, and legs start in job declaration order, then matrix order, as
+// slots (Options.Parallel, max-parallel) free up.
+func (r *runState) schedule(ctx context.Context) {
+	states := make([]*jobState, len(r.w.Jobs))
+	byID := map[string]*jobState{}
+	for i, j := range r.w.Jobs {
+		states[i] = &jobState{job: j, index: i}
+		byID[j.ID] = states[i]
+	}
+	ready := func(js *jobState) bool {
+		for _, n := range js.job.Needs {
+			if d := byID[n.Raw]; d != nil && !d.done {
+				return false
+			}
+		}
+		return true
+	}
+	doneCh := make(chan legDone)
+	running := 0
+	for {
+		for progress := true; progress; {
+			progress = false
+			for _, js := range states {
+				if !js.prepared && ready(js) {
+					js.prepared, progress = true, true
+					r.prepareJob(ctx, js)
+				}
+			}
+		}
+		for _, js := range states {
+			for js.prepared && !js.done && js.next < len(js.legs) && running < r.opts.Parallel && js.running < js.maxParallel {
+				i := js.next
+				js.next++
+				if js.legCtx.Err() != nil {
+					// Cancelled (fail-fast or the run) before it started:
+					// like GitHub, the leg does not run at all.
+					r.legEnded(js, i, js.legs[i].notStarted())
+					continue
+				}
+				running++
+				js.running++
+				go func(js *jobState, i int) {
+					doneCh <- legDone{js, i, js.legs[i].run(js.legCtx)}
+				}(js, i)
+			}
+		}
+		if running == 0 {
+			break
+		}
+		d := <-doneCh
+		running--
+		d.js.running--
+		r.legEnded(d.js, d.i, d.res)
+	}
+}
+
+// legEnded records a leg's result; fail-fast cancels the other legs, and
+// the last leg ends the job.
+func (r *runState) legEnded(js *jobState, i int, res *JobResult) {
+	js.results[i] = res
+	js.finished++
+	if res.Result == "failure" && js.failFast {
+		js.cancelLegs()
+	}
+	if js.finished < len(js.legs) {
 		return
 	}
-	for _, n := range j.Needs {
-		<-r.done[n.Raw] // needs end promptly on cancellation, so no select
+	js.cancelLegs()
+	o := js.outcome
+	o.result = "success"
+	o.outputs = map[string]string{}
+	anyCancelled := false
+	for _, res := range js.results {
+		for k, v := range res.Outputs {
+			o.outputs[k] = v
+		}
+		switch res.Result {
+		case "failure":
+			o.result = "failure"
+		case "cancelled":
+			anyCancelled = true
+		}
+	}
+	if o.result != "failure" && anyCancelled {
+		o.result = "cancelled"
+	}
+	o.failed = o.failed || o.result == "failure"
+	r.endJob(js)
+}
+
+// endJob makes the job's outcome visible to its dependents.
+func (r *runState) endJob(js *jobState) {
+	js.done = true
+	r.mu.Lock()
+	r.results[js.job.ID] = js.outcome
+	r.mu.Unlock()
+}
+
+// prepareJob decides whether a job whose needs are done runs, and expands
+// its matrix into legs. A job that does not run ends here.
+func (r *runState) prepareJob(ctx context.Context, js *jobState) {
+	j := js.job
+	if prior, ok := r.opts.Reuse[j.ID]; ok {
+		js.outcome = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
+		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
+		r.endJob(js)
+		return
 	}
 	needs := map[string]any{}
 	allSucceeded, ancestorFailed := true, false
@@ -52,21 +175,21 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 		failure:   func() bool { return ancestorFailed },
 		cancelled: func() bool { return ctx.Err() != nil },
 	}
-	outcome := &jobOutcome{result: "skipped", failed: ancestorFailed}
-	defer func() {
-		r.mu.Lock()
-		r.results[j.ID] = outcome
-		r.mu.Unlock()
-	}()
+	js.outcome = &jobOutcome{result: "skipped", failed: ancestorFailed}
+	fail := func(err error) {
+		r.failJob(j, j.ID, err, js.outcome)
+		r.endJob(js)
+	}
 
 	run, err := r.evalCondition(j.If, base, status, "")
 	if err != nil {
-		r.failJob(j, j.ID, err, outcome)
+		fail(err)
 		return
 	}
 	if !run {
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped"})
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
 		r.console.emit(event{Job: j.ID, Kind: "end", Status: "skipped"})
+		r.endJob(js)
 		return
 	}
 
@@ -81,14 +204,14 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 				combos, err = m.Combos()
 			}
 			if err != nil {
-				r.failJob(j, j.ID, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err), outcome)
+				fail(fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err))
 				return
 			}
 		}
 		if s.FailFast.Set {
 			v, err := r.evalValue(s.FailFast, base, nil)
 			if err != nil {
-				r.failJob(j, j.ID, err, outcome)
+				fail(err)
 				return
 			}
 			failFast = expr.Truthy(v)
@@ -99,7 +222,7 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 				maxParallel, err = strconv.Atoi(strings.TrimSpace(v))
 			}
 			if err != nil {
-				r.failJob(j, j.ID, fmt.Errorf("max-parallel: %w", err), outcome)
+				fail(fmt.Errorf("max-parallel: %w", err))
 				return
 			}
 		}
@@ -107,49 +230,92 @@ func (r *runState) runJob(ctx context.Context, j *workflow.Job) {
 	if maxParallel <= 0 || maxParallel > len(combos) {
 		maxParallel = len(combos)
 	}
-
-	legCtx, cancelLegs := context.WithCancel(ctx)
-	defer cancelLegs()
-	legSem := make(chan struct{}, maxParallel)
-	results := make([]*JobResult, len(combos))
-	var wg sync.WaitGroup
+	// A job that starts after the run was cancelled (if: always() or
+	// cancelled()) is not cancelled itself, as on GitHub: its steps run
+	// normally. Only Options.Force stops it.
+	jobBase := ctx
+	if ctx.Err() != nil {
+		jobBase = r.opts.Force
+	}
+	js.legCtx, js.cancelLegs = context.WithCancel(jobBase)
+	js.failFast, js.maxParallel = failFast, maxParallel
+	js.results = make([]*JobResult, len(combos))
 	for i, c := range combos {
-		wg.Add(1)
-		go func(i int, c workflow.Combo) {
-			defer wg.Done()
-			legSem <- struct{}{}
-			defer func() { <-legSem }()
-			leg := &jobRun{r: r, job: j, combo: c, needs: needs, parent: ctx}
-			if j.Strategy != nil {
-				leg.strategy = map[string]any{"fail-fast": failFast, "job-index": float64(i), "job-total": float64(len(combos)), "max-parallel": float64(maxParallel)}
-			}
-			res := leg.run(legCtx)
-			results[i] = res
-			if res.Result == "failure" && failFast {
-				cancelLegs()
-			}
-		}(i, c)
+		leg := &jobRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
+		if j.Strategy != nil {
+			leg.strategy = map[string]any{"fail-fast": failFast, "job-index": float64(i), "job-total": float64(len(combos)), "max-parallel": float64(maxParallel)}
+		}
+		leg.suffix = comboSuffix(c)
+		leg.key = r.claimKey(j.ID+leg.suffix, i)
+		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
+		js.legs = append(js.legs, leg)
 	}
-	wg.Wait()
+}
 
-	outcome.result = "success"
-	outcome.outputs = map[string]string{}
-	anyCancelled := false
-	for _, res := range results {
-		for k, v := range res.Outputs {
-			outcome.outputs[k] = v
-		}
-		switch res.Result {
-		case "failure":
-			outcome.result = "failure"
-		case "cancelled":
-			anyCancelled = true
+// claimKey makes a leg's key unique in the run: two legs whose values
+// display alike get their position appended.
+func (r *runState) claimKey(key string, i int) string {
+	if r.keys == nil {
+		r.keys = map[string]bool{}
+	}
+	if r.keys[key] {
+		key += " #" + strconv.Itoa(i+1)
+	}
+	for n := 2; r.keys[key]; n++ {
+		key = fmt.Sprintf("%s #%d.%d", key, i+1, n)
+	}
+	r.keys[key] = true
+	return key
+}
+
+// claimDir gives a leg a directory and log name of its own: different keys
+// may clean to the same file name ("a/b", "a_b", "a b").
+func (r *runState) claimDir(name string) string {
+	if r.dirs == nil {
+		r.dirs = map[string]bool{}
+	}
+	out := name
+	for n := 2; r.dirs[out]; n++ {
+		out = name + "_" + strconv.Itoa(n)
+	}
+	r.dirs[out] = true
+	return out
+}
+
+// comboSuffix is how a leg's matrix values show in its name, " (1.22,
+// linux)". Object and array values show their scalar values, flattened
+// (object keys in sorted order): " (1, 2)" for {a: 1, b: 2}.
+func comboSuffix(c workflow.Combo) string {
+	if len(c.Keys) == 0 {
+		return ""
+	}
+	var parts []string
+	var flat func(v any)
+	flat = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				flat(x[k])
+			}
+		case []any:
+			for _, e := range x {
+				flat(e)
+			}
+		case nil:
+			parts = append(parts, "")
+		default:
+			parts = append(parts, expr.String(x))
 		}
 	}
-	if outcome.result != "failure" && anyCancelled {
-		outcome.result = "cancelled"
+	for _, k := range c.Keys {
+		flat(c.Values[k])
 	}
-	outcome.failed = outcome.failed || outcome.result == "failure"
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func (r *runState) failJob(j *workflow.Job, key string, err error, o *jobOutcome) {
@@ -178,9 +344,12 @@ type jobRun struct {
 	combo    workflow.Combo
 	needs    map[string]any
 	strategy map[string]any
-	parent   context.Context // the run's context: cancelled() in steps
+	order    [2]int // job declaration index, leg index
+	suffix   string // " (values)" of the combination
+	dirName  string // unique in the run: jobs/<dirName>, <dirName>.log
 
-	key        string
+	key        string // unique in the run: job id + suffix
+	cancelled  bool   // the job was cancelled: job.status, cancelled()
 	workspace  string
 	temp       string
 	log        *jobLog
@@ -197,13 +366,29 @@ type jobRun struct {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// notStarted is the result of a leg cancelled before it started.
+func (jr *jobRun) notStarted() *JobResult {
+	res := &JobResult{Key: jr.key, JobID: jr.job.ID, Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
+	jr.r.addJob(res)
+	jr.r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result})
+	return res
+}
+
+// status is job.status: cancelled wins over failure, as GitHub merges
+// step results.
+func (jr *jobRun) status() string {
+	switch {
+	case jr.cancelled:
+		return "cancelled"
+	case jr.failed:
+		return "failure"
+	}
+	return "success"
+}
+
 func (jr *jobRun) run(ctx context.Context) *JobResult {
 	r, j := jr.r, jr.job
-	r.sem <- struct{}{}
-	defer func() { <-r.sem }()
-
-	jr.key = j.ID + jr.combo.Suffix()
-	res := &JobResult{Key: jr.key, JobID: j.ID, Started: time.Now(), Outputs: map[string]string{}}
+	res := &JobResult{Key: jr.key, JobID: j.ID, Started: time.Now(), Outputs: map[string]string{}, order: jr.order}
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
@@ -216,7 +401,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 		return res
 	}
 
-	dir := filepath.Join(r.dir, "jobs", unsafeName.ReplaceAllString(jr.key, "_"))
+	dir := filepath.Join(r.dir, "jobs", jr.dirName)
 	jr.workspace = filepath.Join(dir, "workspace")
 	jr.temp = filepath.Join(dir, "temp")
 	for _, d := range []string{jr.workspace, jr.temp} {
@@ -228,7 +413,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	if !r.opts.KeepWorkspaces {
 		defer os.RemoveAll(jr.workspace)
 	}
-	f, err := os.Create(filepath.Join(r.dir, unsafeName.ReplaceAllString(jr.key, "_")+".log"))
+	f, err := os.Create(filepath.Join(r.dir, jr.dirName+".log"))
 	if err != nil {
 		return fail(err)
 	}
@@ -236,12 +421,12 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	defer jr.log.close()
 	// Unique across processes and runs: run numbers repeat between state
 	// directories, and a collision would kill another run's processes.
-	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, unsafeName.ReplaceAllString(jr.key, "_"))
+	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
 	// Background processes a step left behind end with the job, as on GitHub.
 	defer killTracked(jr.trackingID, r.opts.KillGrace)
 
 	ctxs := jr.contexts()
-	res.Name = r.jobName(j, ctxs) + jr.combo.Suffix()
+	res.Name = r.jobName(j, ctxs) + jr.suffix
 	r.console.emit(event{Job: jr.key, Kind: "start", Text: res.Name})
 
 	// Job-level concurrency inside one run: legs of one group take turns.
@@ -288,7 +473,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 		res.Steps = append(res.Steps, sr)
 	}
 	switch {
-	case jr.failed && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
+	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
 		res.Result, res.Error = "failure", fmt.Sprintf("the job exceeded its timeout of %s", timeout)
 	case ctx.Err() != nil:
 		res.Result = "cancelled"

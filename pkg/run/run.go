@@ -88,6 +88,7 @@ type JobResult struct {
 	Started  time.Time
 	Duration time.Duration
 	Error    string `json:",omitempty"`
+	order    [2]int // job declaration index, leg index
 }
 
 // StepResult is one step of a job.
@@ -151,8 +152,6 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		inputs:  inputs,
 		masker:  masker,
 		console: newConsole(opts.Out, opts.JSON, opts.Color, masker),
-		sem:     make(chan struct{}, opts.Parallel),
-		done:    map[string]chan struct{}{},
 		results: map[string]*jobOutcome{},
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
@@ -175,18 +174,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
 		r.repo = opts.Repo.Path
 	}
-	for _, j := range w.Jobs {
-		r.done[j.ID] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for _, j := range w.Jobs {
-		wg.Add(1)
-		go func(j *workflow.Job) {
-			defer wg.Done()
-			r.runJob(ctx, j)
-		}(j)
-	}
-	wg.Wait()
+	r.schedule(ctx)
 	res := r.result(ctx)
 	if err := r.writeSummary(res); err != nil {
 		return res, err
@@ -208,10 +196,10 @@ type runState struct {
 	title   string // run-name, or the workflow's name
 	masker  *Masker
 	console *console
-	sem     chan struct{} // bounds concurrently running job instances
+	keys    map[string]bool // leg keys given out; only the scheduler uses them
+	dirs    map[string]bool // leg directory names given out
 
 	mu      sync.Mutex
-	done    map[string]chan struct{} // closed when a job (all its matrix legs) ends
 	results map[string]*jobOutcome
 	jobs    []*JobResult
 	groups  map[string]*sync.Mutex // concurrency groups inside this run
@@ -250,7 +238,7 @@ func (r *runState) result(ctx context.Context) *Result {
 		if order[res.Jobs[a].JobID] != order[res.Jobs[b].JobID] {
 			return order[res.Jobs[a].JobID] < order[res.Jobs[b].JobID]
 		}
-		return res.Jobs[a].Key < res.Jobs[b].Key
+		return res.Jobs[a].order[1] < res.Jobs[b].order[1]
 	})
 	// Names are evaluated expressions and may hold a secret, or a value
 	// masked later with ::add-mask::: the record is masked as a whole.

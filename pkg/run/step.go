@@ -21,11 +21,16 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	r := jr.r
 	sr := &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}
 	started := time.Now()
-	cancelled := jobCtx.Err() != nil
+	// The job's cancellation (the run, fail-fast, its timeout) makes
+	// job.status cancelled; it then wins over failure.
+	if jobCtx.Err() != nil {
+		jr.cancelled = true
+	}
+	cancelled := jr.cancelled
 	status := statusFuncs{
-		success:   func() bool { return !jr.failed && !cancelled },
-		failure:   func() bool { return jr.failed },
-		cancelled: func() bool { return cancelled },
+		success:   func() bool { return jr.status() == "success" },
+		failure:   func() bool { return jr.status() == "failure" },
+		cancelled: func() bool { return jr.status() == "cancelled" },
 	}
 	ctxs := jr.contexts()
 	if s.Name.Set {
@@ -44,8 +49,11 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 				sr.Conclusion = "success"
 			}
 		}
-		if sr.Conclusion == "failure" || sr.Conclusion == "cancelled" {
+		switch sr.Conclusion {
+		case "failure":
 			jr.failed = true
+		case "cancelled":
+			jr.cancelled = true
 		}
 		sr.Duration = time.Since(started)
 		if s.ID.Set {
