@@ -156,7 +156,10 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
 		nonce:   newNonce(),
+		scope:   steps.NewScope(state),
 	}
+	// What the steps shared (the embedded registry) ends with the run.
+	defer r.scope.Close()
 	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
 		r.repo = opts.Repo.Path
 	}
@@ -191,6 +194,7 @@ type runState struct {
 	masker  *Masker
 	console *console
 	sem     chan struct{} // bounds concurrently running job instances
+	scope   *steps.Scope  // shared by the run's built-in steps
 
 	mu      sync.Mutex
 	done    map[string]chan struct{} // closed when a job (all its matrix legs) ends
