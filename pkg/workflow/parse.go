@@ -402,6 +402,8 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		p.errf(j.Pos, "job-id", "job id %q must start with a letter or _ and contain only letters, digits, - and _", j.ID)
 	}
 	where := "job " + j.ID
+	var usesPos Pos
+	var reusableKey []*yaml.Node
 	unsupported := func(what string) func(k, v *yaml.Node) {
 		return func(k, _ *yaml.Node) {
 			p.errf(posOf(k), "unsupported", "%s: %q is not supported by runner (%s)", where, k.Value, what)
@@ -443,10 +445,20 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		},
 		"container": unsupported("jobs run on this machine, there is no container engine"),
 		"services":  unsupported("there is no container engine"),
-		"uses":      unsupported("reusable workflows are not supported yet"),
-		"with":      unsupported("reusable workflows are not supported yet"),
-		"secrets":   unsupported("reusable workflows are not supported yet"),
+		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
+		// with and secrets belong to uses; alone they are reported below.
+		"with":    func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
+		"secrets": func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
 	})
+	if usesPos.Line > 0 {
+		// A reusable-workflow call has no runs-on or steps of its own:
+		// one error says what is wrong.
+		p.errf(usesPos, "unsupported", "%s: calling a reusable workflow (job-level \"uses\") is not supported by runner", where)
+		return j
+	}
+	for _, k := range reusableKey {
+		p.errf(posOf(k), "syntax", "%s: %q only applies to a job that calls a reusable workflow with \"uses\"", where, k.Value)
+	}
 	if len(j.RunsOn) == 0 {
 		p.errf(j.Pos, "syntax", "%s: \"runs-on\" is missing", where)
 	}
