@@ -150,7 +150,11 @@ func (p *parser) scalar(n *yaml.Node, where string) Value {
 	if n.Tag == "!!null" {
 		return Value{Pos: posOf(n), Set: true}
 	}
-	return Value{Raw: n.Value, Pos: posOf(n), Set: true}
+	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n)}
+}
+
+func quoted(n *yaml.Node) bool {
+	return n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 }
 
 // scalarList reads a scalar or a sequence of scalars.
@@ -418,11 +422,11 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 			if v.Kind == yaml.MappingNode {
 				p.mapping(v, where+".runs-on", map[string]func(k, v *yaml.Node){
 					"group":  func(_, v *yaml.Node) {},
-					"labels": func(_, v *yaml.Node) { j.RunsOn = values(p.scalarList(v, where+".runs-on.labels")) },
+					"labels": func(_, v *yaml.Node) { j.RunsOn = p.scalarList(v, where+".runs-on.labels") },
 				})
 				return
 			}
-			j.RunsOn = values(p.scalarList(v, where+".runs-on"))
+			j.RunsOn = p.scalarList(v, where+".runs-on")
 		},
 		"env":               func(_, v *yaml.Node) { j.Env = p.kvs(v, where+".env") },
 		"defaults":          func(_, v *yaml.Node) { j.Defaults = p.defaults(v, where+".defaults") },
@@ -466,14 +470,6 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		p.errf(j.Pos, "syntax", "%s: \"steps\" is missing or empty", where)
 	}
 	return j
-}
-
-func values(vs []Value) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.Raw
-	}
-	return out
 }
 
 func (p *parser) strategy(n *yaml.Node, where string) *Strategy {
