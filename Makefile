@@ -4,25 +4,40 @@
 GO        ?= go
 BIN       := bin
 STATE     := .runner
-# Debian packages the tests use as reference tools or real parts.
-APT_PKGS  ?= git bash curl python3 python3-jinja2 python3-yaml yamllint busybox-static nginx runc chromium
+# Debian packages the demo needs (runc runs containers; busybox-static and
+# nginx become the offline base images), and what the tests add as
+# reference tools or real parts.
+DEMO_PKGS ?= git bash curl python3 busybox-static nginx runc
+APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium
 
 export CGO_ENABLED ?= 0
 
 .PHONY: all build test bench fuzz deps demo clean
 
-all: build $(BIN)/buildkitd
+all: runc build $(BIN)/buildkitd
 
 build:
 	$(GO) build -o $(BIN)/runner ./cmd/runner
 
-# deps installs the Debian packages the tests need when they are missing.
-deps:
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# deps installs the Debian packages the tests need when they are missing;
+# demo-deps and runc install less. apt-get runs through sudo when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+endef
+.PHONY: demo-deps runc
+deps:
+	$(call apt_install,$(APT_PKGS))
+demo-deps:
+	$(call apt_install,$(DEMO_PKGS))
+	@command -v npm >/dev/null || { echo "installing: npm (Node.js, for the front-end build)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+runc:
+	$(call apt_install,runc)
 
-test: deps build $(BIN)/buildkitd
+test: deps demo-deps build $(BIN)/buildkitd
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
@@ -42,7 +57,7 @@ bench: build $(BIN)/buildkitd
 
 # demo runs the bird-flock pipeline end to end (scripts/demo.sh says how);
 # REPO=PATH runs it against another bird-flock repository.
-demo: deps build $(BIN)/buildkitd
+demo: demo-deps build $(BIN)/buildkitd
 	REPO=$(REPO) ./scripts/demo.sh
 
 clean:

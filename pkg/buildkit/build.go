@@ -18,6 +18,8 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/birdflock/runner/pkg/registry"
 )
 
 // BuildOptions describes one Dockerfile build. Zero values are defaults.
@@ -43,6 +45,9 @@ type BuildOptions struct {
 	// for loopback registries.
 	Push     bool
 	Registry string
+	// Insecure pushes over plain HTTP (or unverified TLS). Default false:
+	// plain HTTP only for a loopback registry.
+	Insecure bool
 	// NoCache disables BuildKit's cache for this build. Default: cache on.
 	NoCache bool
 	// Progress receives BuildKit's plain progress output, line by line.
@@ -168,7 +173,7 @@ func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error
 			return res, errors.New("push: no registry")
 		}
 		a := map[string]string{"name": name, "push": "true"}
-		if isLoopback(o.Registry) {
+		if o.Insecure || registry.IsLoopbackHost(strings.SplitN(o.Registry, "/", 2)[0]) {
 			a["registry.insecure"] = "true"
 		}
 		exports = append(exports, client.ExportEntry{Type: client.ExporterImage, Attrs: a})

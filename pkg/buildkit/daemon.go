@@ -68,6 +68,9 @@ type Daemon struct {
 func FindBuildkitd() (string, error) {
 	var tried []string
 	if p := os.Getenv("RUNNER_BUILDKITD"); p != "" {
+		if !isExecutable(p) {
+			return "", fmt.Errorf("%w: RUNNER_BUILDKITD=%s is not an executable file", ErrMissing, p)
+		}
 		return p, nil
 	}
 	if exe, err := os.Executable(); err == nil {

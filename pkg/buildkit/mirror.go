@@ -16,15 +16,6 @@ func DefaultMirrors(host string) registry.Mirrors {
 	return m
 }
 
-func isLoopback(host string) bool {
-	h := host
-	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
-		h = h[:i]
-	}
-	h = strings.Trim(h, "[]")
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
-}
-
 // configTOML renders buildkitd.toml for a runner-managed daemon: the OCI
 // worker only, on runc, host networking (no CNI here), and the mirrors.
 func configTOML(root, sock, runc string, mirrors registry.Mirrors) string {

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 
@@ -30,9 +31,16 @@ func unpackArchiveFile(path, root string) (v1.Config, error) {
 	return cf.Config, nil
 }
 
-// unpackRef pulls ref and applies its layers to root.
-func unpackRef(ctx context.Context, ref, root string) (v1.Config, error) {
-	img, err := pullImage(ref, remote.WithContext(ctx))
+// unpackRef pulls ref (with pull, or pullImage when nil) and applies its
+// layers to root.
+func unpackRef(ctx context.Context, ref string, pull func(context.Context, string) (v1.Image, error), root string) (v1.Config, error) {
+	var img v1.Image
+	var err error
+	if pull != nil {
+		img, err = pull(ctx, ref)
+	} else {
+		img, err = pullImage(ref, remote.WithContext(ctx))
+	}
 	if err != nil {
 		return v1.Config{}, err
 	}
@@ -72,13 +80,19 @@ func pullImage(ref string, opts ...remote.Option) (v1.Image, error) {
 	return img, nil
 }
 
-func isLoopbackHost(host string) bool {
-	h := host
-	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
-		h = h[:i]
+// isLoopbackHost reports whether a registry host[:port] is this machine;
+// "127.example.com" is not.
+func isLoopbackHost(hostport string) bool {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
 	}
 	h = strings.Trim(h, "[]")
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // unpackImage applies every layer of img to root, lowest first.

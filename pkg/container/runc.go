@@ -120,7 +120,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if s.Archive != "" {
 		cfg, err = unpackArchiveFile(s.Archive, rootfs)
 	} else {
-		cfg, err = unpackRef(ctx, s.Ref, rootfs)
+		cfg, err = unpackRef(ctx, s.Ref, s.Pull, rootfs)
 	}
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package container
 import (
 	"context"
 	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Runtime starts containers. A Docker-engine or Kubernetes backend would be
@@ -60,4 +62,9 @@ type Spec struct {
 	Env []string
 	// Ports are container TCP ports to publish on 127.0.0.1.
 	Ports []int
+	// Pull fetches Ref for this machine's platform. Default: straight from
+	// the registry with the docker config's credentials, plain HTTP only for
+	// loopback hosts. The built-in steps pass pkg/registry's client, which
+	// adds registry mirrors and retries.
+	Pull func(ctx context.Context, ref string) (v1.Image, error)
 }

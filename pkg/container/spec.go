@@ -44,6 +44,13 @@ func runtimeSpec(cfg v1.Config, s Spec, rootfs, netns string) (*specs.Spec, erro
 	if err != nil {
 		return nil, err
 	}
+	// Like docker: HOME from the user's passwd entry unless the image or
+	// the step sets it, and the user's supplementary groups.
+	home, groups := homeAndGroups(rootfs, user)
+	user.AdditionalGids = groups
+	if !hasKey(env, "HOME") {
+		env = append(env, "HOME="+home)
+	}
 	caps := defaultCaps
 	if user.UID != 0 {
 		caps = nil // like docker: a non-root user has no effective caps
@@ -164,6 +171,53 @@ func resolveUser(rootfs, u string) (specs.User, error) {
 		}
 	}
 	return out, fmt.Errorf("image group %q: not in the image's /etc/group", grp)
+}
+
+// homeAndGroups finds the home directory of user's uid ("/" when the
+// image's /etc/passwd does not list it) and the other groups /etc/group
+// lists the user name in.
+func homeAndGroups(rootfs string, user specs.User) (home string, gids []uint32) {
+	home = "/"
+	pw, _ := readDB(rootfs, "/etc/passwd")
+	name := ""
+	for _, f := range pw {
+		if len(f) > 5 && f[2] == strconv.FormatUint(uint64(user.UID), 10) {
+			name, home = f[0], f[5]
+			if home == "" {
+				home = "/"
+			}
+			break
+		}
+	}
+	if name == "" {
+		return home, nil
+	}
+	gr, _ := readDB(rootfs, "/etc/group")
+	for _, f := range gr {
+		if len(f) < 4 {
+			continue
+		}
+		gid, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil || uint32(gid) == user.GID {
+			continue
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if strings.TrimSpace(m) == name {
+				gids = append(gids, uint32(gid))
+				break
+			}
+		}
+	}
+	return home, gids
+}
+
+func hasKey(env []string, key string) bool {
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // readDB reads a colon-separated file inside rootfs; a missing one is empty.

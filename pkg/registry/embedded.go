@@ -2,9 +2,7 @@ package registry
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -26,11 +24,8 @@ func EmbeddedDir(stateDir string) string { return filepath.Join(stateDir, "regis
 // once. The images stay on disk either way.
 func Embedded(ctx context.Context, stateDir, preferAddr string) (addr string, release func() error, err error) {
 	dir := EmbeddedDir(stateDir)
-	if b, err := os.ReadFile(filepath.Join(dir, addrFile)); err == nil {
-		a := strings.TrimSpace(string(b))
-		if Ping(ctx, a, 2*time.Second) {
-			return a, func() error { return nil }, nil
-		}
+	if a, id, ok := servedBy(dir); ok && ping(ctx, a, id, 2*time.Second) {
+		return a, func() error { return nil }, nil
 	}
 	s, err := Serve(context.WithoutCancel(ctx), preferAddr, dir, withoutAddrFile())
 	if err != nil {

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -67,4 +69,34 @@ func TestEmbeddedReusesAServedRegistry(t *testing.T) {
 		t.Fatalf("second private registry affected by the first's release: %v", err)
 	}
 	releases[1]()
+}
+
+// After a crash the address file outlives its server; if another
+// registry (serving another directory) has the port since, Embedded must
+// not push into it.
+func TestEmbeddedIgnoresAStaleAddressFile(t *testing.T) {
+	ctx := context.Background()
+	state := t.TempDir()
+	other, err := Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	dir := EmbeddedDir(state)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, content := range []string{other.Addr() + "\n", other.Addr() + "\nid-of-a-dead-server\n"} {
+		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		addr, release, err := Embedded(ctx, state, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr == other.Addr() {
+			t.Fatalf("address file %q: reused %s, which serves another directory", content, addr)
+		}
+		release()
+	}
 }

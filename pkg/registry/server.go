@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +20,15 @@ import (
 )
 
 // addrFile, inside a served directory, names the address of a server that
-// serves it, so that other runner processes can find and reuse it.
-const addrFile = "serving.addr"
+// serves it and the server's id, one a line, so that other runner
+// processes can find and reuse it. The id, also sent in every answer's
+// idHeader, proves that the address still serves this directory: after a
+// crash the file outlives its server, and another registry may have taken
+// the port since.
+const (
+	addrFile = "serving.addr"
+	idHeader = "Runner-Registry-Id"
+)
 
 // Server is a registry serving a directory over plain HTTP. Blobs and
 // manifests live on disk, so a restarted server serves the same images.
@@ -82,9 +91,14 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 	if err != nil {
 		return nil, fmt.Errorf("registry: listen: %w", err)
 	}
+	id := newServerID()
+	h := store.Handler(log.New(o.log, "registry: ", log.LstdFlags))
 	s := &Server{
 		srv: &http.Server{
-			Handler:           store.Handler(log.New(o.log, "registry: ", log.LstdFlags)),
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(idHeader, id)
+				h.ServeHTTP(w, r)
+			}),
 			ReadHeaderTimeout: 30 * time.Second,
 		},
 		ln:    ln,
@@ -94,7 +108,7 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 	}
 	s.srv.ConnState = s.track
 	if !o.noAddrFile {
-		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"+id+"\n"), 0o644); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("registry: %w", err)
 		}
@@ -152,7 +166,7 @@ func (s *Server) Close() error {
 	<-s.done
 	// Leave another server's address file alone.
 	p := filepath.Join(s.dir, addrFile)
-	if b, rerr := os.ReadFile(p); rerr == nil && strings.TrimSpace(string(b)) == s.Addr() {
+	if b, rerr := os.ReadFile(p); rerr == nil && strings.SplitN(string(b), "\n", 2)[0] == s.Addr() {
 		os.Remove(p)
 	}
 	if err != nil {
@@ -161,9 +175,35 @@ func (s *Server) Close() error {
 	return s.err
 }
 
+func newServerID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// servedBy reads dir's address file: the address and id of the server
+// that wrote it, which may have died since.
+func servedBy(dir string) (addr, id string, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, addrFile))
+	if err != nil {
+		return "", "", false
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		return "", "", false
+	}
+	return strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), true
+}
+
 // Ping reports whether a registry answers the /v2/ API check at addr over
 // plain HTTP within timeout.
 func Ping(ctx context.Context, addr string, timeout time.Duration) bool {
+	return ping(ctx, addr, "", timeout)
+}
+
+// ping is Ping that, given an id, also wants the answer from the server
+// with that id.
+func ping(ctx context.Context, addr, id string, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
@@ -176,5 +216,8 @@ func Ping(ctx context.Context, addr string, timeout time.Duration) bool {
 		return false
 	}
 	resp.Body.Close()
+	if id != "" && resp.Header.Get(idHeader) != id {
+		return false
+	}
 	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
 }

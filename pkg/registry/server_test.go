@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
@@ -71,8 +72,8 @@ func TestRegistryKeepsImagesAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, addrFile)); strings.TrimSpace(string(b)) != s.Addr() {
-		t.Errorf("address file %q, want %s", b, s.Addr())
+	if addr, id, ok := servedBy(dir); !ok || addr != s.Addr() || !ping(ctx, addr, id, 2*time.Second) {
+		t.Errorf("address file names %q (id %q), want %s answering with that id", addr, id, s.Addr())
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

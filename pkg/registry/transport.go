@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -58,6 +59,17 @@ func (g schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // isLoopback accepts localhost and loopback IPs (127.0.0.0/8, ::1).
+// IsLoopbackHost reports whether a registry host (host or host:port) is
+// this machine: "localhost" or a loopback IP. Only those get plain HTTP
+// without Insecure. "127.example.com" is not one.
+func IsLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return isLoopback(strings.Trim(host, "[]"))
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -235,3 +235,15 @@ func loopbackOnly() http.RoundTripper {
 		},
 	}
 }
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "localhost:5000": true, "127.0.0.1": true, "127.0.0.1:5000": true,
+		"127.1.2.3:80": true, "[::1]:5000": true, "::1": true,
+		"127.example.com": false, "127.evil.example:5000": false, "ghcr.io": false, "10.0.0.1:5000": false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

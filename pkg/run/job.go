@@ -283,8 +283,8 @@ func (r *runState) claimDir(name string) string {
 }
 
 // comboSuffix is how a leg's matrix values show in its name, " (1.22,
-// linux)". Object and array values show their scalar values, flattened
-// (object keys in sorted order): " (1, 2)" for {a: 1, b: 2}.
+// linux)". Object and array values show their scalar values, flattened in
+// the order they were written: " (1, 2)" for {a: 1, b: 2}.
 func comboSuffix(c workflow.Combo) string {
 	if len(c.Keys) == 0 {
 		return ""
@@ -292,7 +292,11 @@ func comboSuffix(c workflow.Combo) string {
 	var parts []string
 	var flat func(v any)
 	flat = func(v any) {
-		switch x := v.(type) {
+		switch x := expr.Normalize(v).(type) {
+		case *expr.Object:
+			for _, e := range x.Values() {
+				flat(e)
+			}
 		case map[string]any:
 			keys := make([]string, 0, len(x))
 			for k := range x {

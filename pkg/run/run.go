@@ -156,7 +156,10 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
 		nonce:   newNonce(),
+		scope:   steps.NewScope(state),
 	}
+	// What the steps shared (the embedded registry) ends with the run.
+	defer r.scope.Close()
 	r.event = opts.EventPayload
 	if r.event == nil {
 		r.event = r.defaultPayload()
@@ -198,6 +201,7 @@ type runState struct {
 	console *console
 	keys    map[string]bool // leg keys given out; only the scheduler uses them
 	dirs    map[string]bool // leg directory names given out
+	scope   *steps.Scope    // shared by the run's built-in steps
 
 	mu      sync.Mutex
 	results map[string]*jobOutcome

@@ -371,6 +371,7 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			SHA:          r.opts.Repo.SHA,
 			Ref:          r.opts.Repo.Ref,
 			Actor:        r.opts.Repo.Actor,
+			Scope:        r.scope,
 		},
 	}
 	err := runSafely(ctx, b, sc)

@@ -52,16 +52,15 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	if o.Push {
 		reg := strings.TrimSuffix(strings.TrimSpace(s.Input("registry")), "/")
 		if reg == "" || reg == "embedded" {
-			if s.Run.StateDir == "" {
-				return errors.New("build-image: the embedded registry needs runner's state dir")
-			}
-			addr, release, err := registry.Embedded(ctx, s.Run.StateDir, registry.EmbeddedAddr)
+			addr, release, err := embeddedRegistry(ctx, s)
 			if err != nil {
 				return fmt.Errorf("build-image: embedded registry: %w", err)
 			}
 			defer release()
 			reg = addr
 		}
+		// http:// asks for a plain-HTTP push, as in push-image.
+		o.Insecure = strings.HasPrefix(reg, "http://")
 		o.Registry = strings.TrimPrefix(strings.TrimPrefix(reg, "http://"), "https://")
 	}
 

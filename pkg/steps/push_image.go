@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/registry"
@@ -46,9 +45,9 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 		s.AddMask(pass)
 		s.AddMask(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
 	}
-	insecure, err := strconv.ParseBool(strings.TrimSpace(s.Input("insecure")))
+	insecure, err := parseBool(s.Input("insecure"), false)
 	if err != nil {
-		return fmt.Errorf("push-image: insecure: want true or false, got %q", s.Input("insecure"))
+		return fmt.Errorf("push-image: insecure: %w", err)
 	}
 	tags, err := splitTags(s.Input("tags"))
 	if err != nil {
@@ -65,10 +64,7 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 	reg := strings.TrimSuffix(strings.TrimSpace(s.Input("registry")), "/")
 	switch {
 	case reg == "" || reg == "embedded":
-		if s.Run.StateDir == "" {
-			return errors.New("push-image: the embedded registry needs runner's state dir")
-		}
-		addr, release, err := registry.Embedded(ctx, s.Run.StateDir, registry.EmbeddedAddr)
+		addr, release, err := embeddedRegistry(ctx, s)
 		if err != nil {
 			return fmt.Errorf("push-image: embedded registry: %w", err)
 		}

@@ -240,3 +240,30 @@ func TestPushImageFromAnotherRegistry(t *testing.T) {
 		t.Fatalf("digest %s, want %s", s.Outputs()["digest"], p.Digest)
 	}
 }
+
+// Within a run (one Scope) the embedded registry outlives the step that
+// started it: the refs push-image reports stay pullable by later steps,
+// which get the same registry.
+func TestPushImageEmbeddedLivesForTheRun(t *testing.T) {
+	ws := t.TempDir()
+	want := writeArchive(t, ws, "backend.tar")
+	s, log := pushCtx(t, ws, map[string]string{"archive": "backend.tar", "name": "api", "tags": "v2"})
+	scope := NewScope(s.Run.StateDir)
+	defer scope.Close()
+	s.Run.Scope = scope
+	if err := (PushImage{}).Run(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	ref := s.Outputs()["refs"]
+	a, err := registry.New(registry.Options{}).Pull(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("after the step, %s is gone: %v", ref, err)
+	}
+	if d, _ := a.Digest(); d.String() != want {
+		t.Fatalf("pulled %s, want %s", d, want)
+	}
+	addr, err := scope.EmbeddedRegistry(context.Background())
+	if err != nil || !strings.HasPrefix(ref, addr+"/") {
+		t.Fatalf("a later step got %q (%v), not the registry of %s", addr, err, ref)
+	}
+}

@@ -72,6 +72,9 @@ type RunInfo struct {
 	SHA          string // github.sha
 	Ref          string // github.ref
 	Actor        string
+	// Scope is shared by the run's steps (the embedded registry). Nil
+	// outside the engine: steps then start what they need for themselves.
+	Scope *Scope
 }
 
 // Input returns an input value ("" when unset and without default).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,7 +16,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/birdflock/runner/pkg/container"
+	"github.com/birdflock/runner/pkg/registry"
 )
 
 // TestImage is `uses: test-image`: relaunch an image (an OCI archive or a
@@ -43,6 +47,28 @@ func (TestImage) Spec() Spec {
 		},
 		Outputs: []string{"url", "status", "body", "summary"},
 	}
+}
+
+// imagePuller pulls through pkg/registry: the step's registry mirrors
+// (RUNNER_REGISTRY_MIRROR), retries, and the docker config's credentials.
+func imagePuller(s *Context) (func(context.Context, string) (v1.Image, error), error) {
+	mirrors, err := registry.MirrorsFromEnv(func(k string) string {
+		if v, ok := s.Env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("test-image: %w", err)
+	}
+	c := registry.New(registry.Options{Mirrors: mirrors, Log: s.Log})
+	return func(ctx context.Context, ref string) (v1.Image, error) {
+		a, err := c.Pull(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		return a.Image(nil)
+	}, nil
 }
 
 type probe struct {
@@ -128,6 +154,11 @@ func (t TestImage) Run(ctx context.Context, s *Context) (err error) {
 		}
 	}
 	spec := container.Spec{Archive: p.archive, Ref: p.image, Env: p.env, Command: p.command}
+	if p.image != "" {
+		if spec.Pull, err = imagePuller(s); err != nil {
+			return err
+		}
+	}
 	if p.port != 0 {
 		spec.Ports = []int{p.port}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ct "github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/registry/baseimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -117,6 +118,28 @@ func TestTestImageRunsNginxStandIn(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `container | 127.0.0.1 - - [`) {
 		t.Errorf("no access log line:\n%s", log)
+	}
+	assertContainerGone(t, log.String())
+}
+
+// An image reference is pulled through the registry mirrors, as every
+// pull is: docker.io is not reachable here, the mirror is.
+func TestTestImagePullsThroughMirror(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox)
+	reg := ct.Registry(t) // library/alpine:latest, the busybox stand-in
+	ti := TestImage{}
+	env := map[string]string{registry.EnvMirrors: "docker.io=http://" + reg}
+	s, log := stepCtx(ti, t.TempDir(), t.TempDir(), env, map[string]string{
+		"image":       "alpine:latest",
+		"command":     `sh -c "mkdir -p /w && echo served-from-mirror > /w/index.html && exec httpd -f -p 8080 -h /w"`,
+		"port":        "8080",
+		"expect-body": "served-from-mirror",
+	})
+	if err := ti.Run(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if !strings.Contains(log.String(), "pulled "+reg+"/library/alpine:latest") {
+		t.Errorf("the log does not say the image came from the mirror:\n%s", log)
 	}
 	assertContainerGone(t, log.String())
 }

@@ -2,14 +2,16 @@ package workflow
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 
+	"github.com/birdflock/runner/pkg/workflow/expr"
 	"gopkg.in/yaml.v3"
 )
 
 // Combo is one matrix combination. Keys keep the matrix's order, which
-// GitHub uses to name the job ("build (1.22, linux)").
+// GitHub uses to name the job ("build (1.22, linux)"). Values are
+// expression values (see expr.Normalize): objects are *expr.Object and keep
+// the order their keys were written in.
 type Combo struct {
 	Keys   []string
 	Values map[string]any
@@ -22,83 +24,127 @@ func (c Combo) Suffix() string {
 	}
 	parts := make([]string, len(c.Keys))
 	for i, k := range c.Keys {
-		parts[i] = fmt.Sprint(displayValue(c.Values[k]))
+		parts[i] = displayValue(c.Values[k])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-func displayValue(v any) any {
-	switch v.(type) {
-	case map[string]any, []any:
+func displayValue(v any) string {
+	switch v := expr.Normalize(v).(type) {
+	case *expr.Object, []any:
 		return "Object"
 	case nil:
 		return ""
+	default:
+		return expr.String(v)
 	}
-	return v
+}
+
+// Context is the matrix context of the combination: an object with the
+// keys in matrix order, or null (nil) for a job without a matrix, as in
+// GitHub.
+func (c Combo) Context() any {
+	if len(c.Keys) == 0 {
+		return nil
+	}
+	o := expr.NewObject()
+	for _, k := range c.Keys {
+		o.Set(k, c.Values[k])
+	}
+	return o
 }
 
 // Matrix is a matrix definition after its expressions were evaluated.
+// Entries of Include and Exclude keep the order their keys were written in.
 type Matrix struct {
 	Keys    []string // in definition order
 	Vectors map[string][]any
-	Include []map[string]any
-	Exclude []map[string]any
+	Include []*expr.Object
+	Exclude []*expr.Object
 }
 
 // DecodeMatrix turns a matrix node into a Matrix. expand is called on every
-// string value that holds an expression (and on a whole-matrix expression).
+// string value that holds an expression (and on a whole-matrix expression);
+// its results are converted with expr.Normalize.
 func DecodeMatrix(n *yaml.Node, expand func(string) (any, error)) (*Matrix, error) {
 	n = resolve(n)
-	if n.Kind == yaml.ScalarNode {
-		v, err := expand(n.Value)
-		if err != nil {
-			return nil, err
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("matrix expression must give an object, not %T", v)
-		}
-		return matrixFromValue(m, nil)
-	}
+	// Decoding once first makes yaml.v3 refuse alias bombs before the walk
+	// below expands aliases.
 	var raw any
 	if err := n.Decode(&raw); err != nil {
 		return nil, err
 	}
-	var order []string
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		order = append(order, n.Content[i].Value)
-	}
-	v, err := expandAll(raw, expand)
+	v, err := nodeValue(n, expand)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
+	m, ok := v.(*expr.Object)
 	if !ok {
+		if n.Kind == yaml.ScalarNode {
+			return nil, fmt.Errorf("matrix expression must give an object, not %s", expr.KindOf(v))
+		}
 		return nil, fmt.Errorf("matrix must be a mapping")
 	}
-	return matrixFromValue(m, order)
+	return matrixFromObject(m)
 }
 
-func matrixFromValue(m map[string]any, order []string) (*Matrix, error) {
-	if order == nil {
-		for k := range m {
-			order = append(order, k)
+// nodeValue converts a YAML node to an expression value, keeping the order
+// of mapping keys and evaluating strings that hold expressions.
+func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		o := expr.NewObject()
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := nodeValue(n.Content[i+1], expand)
+			if err != nil {
+				return nil, err
+			}
+			o.Set(n.Content[i].Value, v)
 		}
-		sortStringsStable(order)
+		return o, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c, expand)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" && strings.Contains(n.Value, "${{") {
+			v, err := expand(n.Value)
+			if err != nil {
+				return nil, err
+			}
+			return expr.Normalize(v), nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, err
+		}
+		return expr.Normalize(v), nil
 	}
+	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
+}
+
+func matrixFromObject(m *expr.Object) (*Matrix, error) {
 	mx := &Matrix{Vectors: map[string][]any{}}
-	for _, k := range order {
-		v := m[k]
+	vals := m.Values()
+	for i, k := range m.Keys() {
+		v := vals[i]
 		switch k {
 		case "include", "exclude":
 			list, ok := v.([]any)
 			if !ok {
-				return nil, fmt.Errorf("matrix %s must be a list of mappings", k)
+				return nil, fmt.Errorf("matrix %s must be a list of mappings, not %s", k, expr.KindOf(v))
 			}
 			for _, e := range list {
-				em, ok := e.(map[string]any)
+				em, ok := e.(*expr.Object)
 				if !ok {
-					return nil, fmt.Errorf("matrix %s entries must be mappings", k)
+					return nil, fmt.Errorf("matrix %s entries must be mappings, not %s", k, expr.KindOf(e))
 				}
 				if k == "include" {
 					mx.Include = append(mx.Include, em)
@@ -109,7 +155,7 @@ func matrixFromValue(m map[string]any, order []string) (*Matrix, error) {
 		default:
 			list, ok := v.([]any)
 			if !ok {
-				return nil, fmt.Errorf("matrix key %q must be a list", k)
+				return nil, fmt.Errorf("matrix key %q must be a list, not %s", k, expr.KindOf(v))
 			}
 			if len(list) == 0 {
 				return nil, fmt.Errorf("matrix key %q is an empty list", k)
@@ -119,47 +165,13 @@ func matrixFromValue(m map[string]any, order []string) (*Matrix, error) {
 		}
 	}
 	for _, e := range mx.Exclude {
-		for k := range e {
+		for _, k := range e.Keys() {
 			if _, ok := mx.Vectors[k]; !ok {
 				return nil, fmt.Errorf("matrix exclude key %q does not match any key of the matrix", k)
 			}
 		}
 	}
 	return mx, nil
-}
-
-// expandAll walks a decoded YAML value and evaluates expression strings.
-func expandAll(v any, expand func(string) (any, error)) (any, error) {
-	switch t := v.(type) {
-	case string:
-		if strings.Contains(t, "${{") {
-			return expand(t)
-		}
-		return t, nil
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			x, err := expandAll(e, expand)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			x, err := expandAll(e, expand)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = x
-		}
-		return out, nil
-	case int:
-		return float64(t), nil
-	}
-	return v, nil
 }
 
 // Combos expands the matrix as GitHub does: the cross product of the
@@ -183,6 +195,11 @@ func (m *Matrix) Combos() ([]Combo, error) {
 				}
 			}
 			combos = next
+			// Exclude may shrink the product below the limit later; this
+			// only bounds the memory used on the way.
+			if len(combos) > 64*maxCombos {
+				return nil, fmt.Errorf("matrix has more than %d combinations; GitHub's limit is %d", 64*maxCombos, maxCombos)
+			}
 		}
 	}
 	kept := combos[:0]
@@ -201,12 +218,13 @@ func (m *Matrix) Combos() ([]Combo, error) {
 	combos = kept
 	original := len(combos)
 	for _, inc := range m.Include {
+		keys, vals := inc.Keys(), inc.Values()
 		added := false
 		for i := 0; i < original; i++ {
 			c := &combos[i]
 			ok := true
-			for k, v := range inc {
-				if _, isOrig := m.Vectors[k]; isOrig && !reflect.DeepEqual(c.Values[k], v) {
+			for j, k := range keys {
+				if _, isOrig := m.Vectors[k]; isOrig && !equal(c.Values[k], vals[j]) {
 					ok = false
 					break
 				}
@@ -215,18 +233,18 @@ func (m *Matrix) Combos() ([]Combo, error) {
 				continue
 			}
 			added = true
-			for _, k := range sortedKeys(inc) {
+			for j, k := range keys {
 				if _, has := c.Values[k]; !has {
 					c.Keys = append(c.Keys, k)
 				}
-				c.Values[k] = inc[k]
+				c.Values[k] = vals[j]
 			}
 		}
 		if !added {
 			c := Combo{Values: map[string]any{}}
-			for _, k := range sortedKeys(inc) {
+			for j, k := range keys {
 				c.Keys = append(c.Keys, k)
-				c.Values[k] = inc[k]
+				c.Values[k] = vals[j]
 			}
 			combos = append(combos, c)
 		}
@@ -234,18 +252,54 @@ func (m *Matrix) Combos() ([]Combo, error) {
 	if len(combos) == 0 {
 		return nil, fmt.Errorf("matrix has no combinations")
 	}
-	if len(combos) > 256 {
-		return nil, fmt.Errorf("matrix has %d combinations; GitHub's limit is 256", len(combos))
+	if len(combos) > maxCombos {
+		return nil, fmt.Errorf("matrix has %d combinations; GitHub's limit is %d", len(combos), maxCombos)
 	}
 	return combos, nil
 }
 
+// maxCombos is GitHub's limit of jobs per matrix.
+const maxCombos = 256
+
 // matches reports whether every key of partial has the same value in full.
-func matches(full, partial map[string]any) bool {
-	for k, v := range partial {
-		if !reflect.DeepEqual(full[k], v) {
+func matches(full map[string]any, partial *expr.Object) bool {
+	vals := partial.Values()
+	for i, k := range partial.Keys() {
+		if !equal(full[k], vals[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// equal compares two expression values by content; the order of object
+// keys does not matter.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case *expr.Object:
+		y, ok := b.(*expr.Object)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		xv := x.Values()
+		for i, k := range x.Keys() {
+			yv, ok := y.Get(k)
+			if !ok || !equal(xv[i], yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
 }

@@ -8,6 +8,9 @@ type Value struct {
 	Raw string
 	Pos
 	Set bool // false when the key was absent
+	// Quoted is true for a '…' or "…" scalar, whose text starts one
+	// column after Pos.
+	Quoted bool
 }
 
 // KV is one entry of an ordered mapping such as env, with or outputs.
@@ -98,7 +101,7 @@ type Job struct {
 	Name            Value
 	Needs           []Value
 	If              Value
-	RunsOn          []string
+	RunsOn          []Value
 	Env             []KV
 	Defaults        Defaults
 	Outputs         []KV

@@ -150,7 +150,11 @@ func (p *parser) scalar(n *yaml.Node, where string) Value {
 	if n.Tag == "!!null" {
 		return Value{Pos: posOf(n), Set: true}
 	}
-	return Value{Raw: n.Value, Pos: posOf(n), Set: true}
+	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n)}
+}
+
+func quoted(n *yaml.Node) bool {
+	return n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0
 }
 
 // scalarList reads a scalar or a sequence of scalars.
@@ -402,6 +406,8 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		p.errf(j.Pos, "job-id", "job id %q must start with a letter or _ and contain only letters, digits, - and _", j.ID)
 	}
 	where := "job " + j.ID
+	var usesPos Pos
+	var reusableKey []*yaml.Node
 	unsupported := func(what string) func(k, v *yaml.Node) {
 		return func(k, _ *yaml.Node) {
 			p.errf(posOf(k), "unsupported", "%s: %q is not supported by runner (%s)", where, k.Value, what)
@@ -416,11 +422,11 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 			if v.Kind == yaml.MappingNode {
 				p.mapping(v, where+".runs-on", map[string]func(k, v *yaml.Node){
 					"group":  func(_, v *yaml.Node) {},
-					"labels": func(_, v *yaml.Node) { j.RunsOn = values(p.scalarList(v, where+".runs-on.labels")) },
+					"labels": func(_, v *yaml.Node) { j.RunsOn = p.scalarList(v, where+".runs-on.labels") },
 				})
 				return
 			}
-			j.RunsOn = values(p.scalarList(v, where+".runs-on"))
+			j.RunsOn = p.scalarList(v, where+".runs-on")
 		},
 		"env":               func(_, v *yaml.Node) { j.Env = p.kvs(v, where+".env") },
 		"defaults":          func(_, v *yaml.Node) { j.Defaults = p.defaults(v, where+".defaults") },
@@ -443,10 +449,20 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		},
 		"container": unsupported("jobs run on this machine, there is no container engine"),
 		"services":  unsupported("there is no container engine"),
-		"uses":      unsupported("reusable workflows are not supported yet"),
-		"with":      unsupported("reusable workflows are not supported yet"),
-		"secrets":   unsupported("reusable workflows are not supported yet"),
+		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
+		// with and secrets belong to uses; alone they are reported below.
+		"with":    func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
+		"secrets": func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
 	})
+	if usesPos.Line > 0 {
+		// A reusable-workflow call has no runs-on or steps of its own:
+		// one error says what is wrong.
+		p.errf(usesPos, "unsupported", "%s: calling a reusable workflow (job-level \"uses\") is not supported by runner", where)
+		return j
+	}
+	for _, k := range reusableKey {
+		p.errf(posOf(k), "syntax", "%s: %q only applies to a job that calls a reusable workflow with \"uses\"", where, k.Value)
+	}
 	if len(j.RunsOn) == 0 {
 		p.errf(j.Pos, "syntax", "%s: \"runs-on\" is missing", where)
 	}
@@ -454,14 +470,6 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		p.errf(j.Pos, "syntax", "%s: \"steps\" is missing or empty", where)
 	}
 	return j
-}
-
-func values(vs []Value) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.Raw
-	}
-	return out
 }
 
 func (p *parser) strategy(n *yaml.Node, where string) *Strategy {

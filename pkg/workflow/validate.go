@@ -56,6 +56,7 @@ func Validate(w *Workflow, opts Options) Errors {
 		ruleUses,
 		ruleMatrix,
 		ruleScalars,
+		ruleContexts,
 	} {
 		rule(v, w)
 	}
@@ -74,7 +75,8 @@ func (v *validator) errf(pos Pos, kind, format string, args ...any) {
 }
 
 // offsetPos maps a byte offset inside a value to a file position. It is
-// exact for single-line plain scalars and close for the others.
+// exact for single-line plain scalars and quoted ones without escapes, and
+// close for the others.
 func offsetPos(val Value, off int) Pos {
 	if off < 0 || off > len(val.Raw) {
 		return val.Pos
@@ -82,6 +84,9 @@ func offsetPos(val Value, off int) Pos {
 	before := val.Raw[:off]
 	nl := strings.Count(before, "\n")
 	if nl == 0 && !strings.Contains(val.Raw, "\n") {
+		if val.Quoted {
+			off++
+		}
 		return Pos{val.Line, val.Col + off}
 	}
 	// Block scalars start on the line after the indicator.
@@ -171,9 +176,9 @@ func ShellCommand(shell string) (string, error) {
 	return "", fmt.Errorf("unknown shell %q; use bash, sh, python, pwsh or a command with {0}", shell)
 }
 
-// exprCheck parses every expression in a value and checks the contexts and
-// functions it uses.
-func (v *validator) template(val Value, where string, allowStatus bool) {
+// template parses every expression in a value and checks the contexts it
+// names.
+func (v *validator) template(val Value, where string) {
 	if !val.Set || !strings.Contains(val.Raw, "${{") {
 		return
 	}
@@ -183,7 +188,7 @@ func (v *validator) template(val Value, where string, allowStatus bool) {
 		return
 	}
 	for _, n := range t.Exprs() {
-		v.refs(val, n, where, allowStatus)
+		v.refs(val, n, where)
 	}
 }
 
@@ -197,7 +202,7 @@ func (v *validator) condition(val Value, where string) {
 		v.exprError(val, err, where)
 		return
 	}
-	v.refs(val, n, where, true)
+	v.refs(val, n, where)
 }
 
 func (v *validator) exprError(val Value, err error, where string) {
@@ -211,24 +216,22 @@ func (v *validator) exprError(val Value, err error, where string) {
 // Contexts are the names an expression may use.
 var Contexts = []string{"github", "env", "vars", "secrets", "inputs", "needs", "steps", "job", "runner", "matrix", "strategy"}
 
-var statusFuncs = map[string]bool{"success": true, "failure": true, "always": true, "cancelled": true}
-
-func (v *validator) refs(val Value, n expr.Node, where string, allowStatus bool) {
-	ctxs, funcs := expr.Refs(n)
-	for _, c := range ctxs {
-		known := false
-		for _, k := range Contexts {
-			known = known || k == c
-		}
-		if !known {
-			v.errf(val.Pos, "expression", "%s: unknown context %q; available: %s", where, c, strings.Join(Contexts, ", "))
+func knownContext(name string) bool {
+	for _, k := range Contexts {
+		if k == name {
+			return true
 		}
 	}
-	if !allowStatus {
-		for _, f := range funcs {
-			if statusFuncs[f] {
-				v.errf(val.Pos, "expression", "%s: %s() is only available in if: conditions", where, f)
-			}
+	return false
+}
+
+// refs reports contexts that do not exist. Where a context or function
+// may be used is rule_contexts.go's concern.
+func (v *validator) refs(val Value, n expr.Node, where string) {
+	ctxs, _ := expr.Refs(n)
+	for _, c := range ctxs {
+		if !knownContext(c) {
+			v.errf(val.Pos, "expression", "%s: unknown context %q; available: %s", where, c, strings.Join(Contexts, ", "))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
+	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/err/*.out from the current output")
@@ -121,7 +122,7 @@ func TestMatrixIncludeNewCombo(t *testing.T) {
 	m := &workflow.Matrix{
 		Keys:    []string{"os"},
 		Vectors: map[string][]any{"os": {"linux", "mac"}},
-		Include: []map[string]any{{"os": "windows", "shell": "pwsh"}, {"os": "linux", "extra": true}},
+		Include: []*expr.Object{object("os", "windows", "shell", "pwsh"), object("os", "linux", "extra", true)},
 	}
 	combos, err := m.Combos()
 	if err != nil {
@@ -130,4 +131,13 @@ func TestMatrixIncludeNewCombo(t *testing.T) {
 	if len(combos) != 3 || combos[0].Values["extra"] != true || combos[1].Values["extra"] != nil || combos[2].Values["os"] != "windows" {
 		t.Fatalf("got %+v", combos)
 	}
+}
+
+// object builds an expression object from key, value pairs, in order.
+func object(kv ...any) *expr.Object {
+	o := expr.NewObject()
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
 }

@@ -208,6 +208,36 @@ func usesStatus(n Node) bool {
 // status functions outside if:).
 func Refs(n Node) (contexts []string, funcs []string) {
 	seen := map[string]bool{}
+	for _, r := range RefsAt(n) {
+		key := "c:" + r.Name
+		if r.Func {
+			key = "f:" + r.Name
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if r.Func {
+			funcs = append(funcs, r.Name)
+		} else {
+			contexts = append(contexts, r.Name)
+		}
+	}
+	return contexts, funcs
+}
+
+// Ref is one use of a context or a function in an expression.
+type Ref struct {
+	Name   string // lower-cased
+	Func   bool   // a function call, not a context
+	Offset int    // byte offset of the name, as node offsets
+}
+
+// RefsAt lists every use of a context or function in an expression, in
+// source order, with its offset (e.g. to point at a context that is not
+// available where the expression is).
+func RefsAt(n Node) []Ref {
+	var refs []Ref
 	var walk func(Node)
 	walk = func(n Node) {
 		switch n := n.(type) {
@@ -223,22 +253,14 @@ func Refs(n Node) (contexts []string, funcs []string) {
 		case *group:
 			walk(n.x)
 		case *contextRef:
-			name := strings.ToLower(n.name)
-			if !seen["c:"+name] {
-				seen["c:"+name] = true
-				contexts = append(contexts, name)
-			}
+			refs = append(refs, Ref{Name: strings.ToLower(n.name), Offset: n.off})
 		case *indexNode:
 			walk(n.x)
 			if n.idx != nil {
 				walk(n.idx)
 			}
 		case *call:
-			name := strings.ToLower(n.name)
-			if !seen["f:"+name] {
-				seen["f:"+name] = true
-				funcs = append(funcs, name)
-			}
+			refs = append(refs, Ref{Name: strings.ToLower(n.name), Func: true, Offset: n.off})
 			for _, a := range n.args {
 				walk(a)
 			}
@@ -247,5 +269,5 @@ func Refs(n Node) (contexts []string, funcs []string) {
 	if n != nil {
 		walk(n)
 	}
-	return contexts, funcs
+	return refs
 }

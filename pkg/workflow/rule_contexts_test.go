@@ -1,0 +1,46 @@
+package workflow
+
+import "testing"
+
+// Every key exprValues hands out is in the availability table, so that no
+// value escapes the rule through a misspelt key.
+func TestAvailabilityKeys(t *testing.T) {
+	data := []byte(`on: push
+name: n
+run-name: r
+env: {A: a}
+defaults: {run: {working-directory: w}}
+concurrency: {group: g, cancel-in-progress: "false"}
+jobs:
+  a:
+    name: n
+    if: "true"
+    runs-on: x
+    env: {A: a}
+    defaults: {run: {working-directory: w}}
+    outputs: {o: o}
+    timeout-minutes: 1
+    continue-on-error: "false"
+    concurrency: {group: g, cancel-in-progress: "false"}
+    strategy: {matrix: {v: [a]}, fail-fast: "true", max-parallel: 1}
+    steps:
+      - {name: n, if: "true", run: r, working-directory: w, timeout-minutes: 1, continue-on-error: "false", env: {A: a}}
+      - {uses: x, with: {a: a}}
+`)
+	w, errs := Parse("k.yaml", data)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	seen := map[string]bool{}
+	for _, e := range exprValues(w) {
+		seen[e.key] = true
+		if _, ok := availabilityTable[e.key]; !ok && e.key != "" {
+			t.Errorf("%s: key %q is not in the availability table", e.where, e.key)
+		}
+	}
+	for k := range availabilityTable {
+		if !seen[k] {
+			t.Errorf("table key %q is never used", k)
+		}
+	}
+}
