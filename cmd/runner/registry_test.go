@@ -26,7 +26,7 @@ func TestRegistryServeCommand(t *testing.T) {
 	var addr string
 	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
-		addr = strings.TrimSpace(string(b))
+		addr, _, _ = strings.Cut(string(b), "\n") // address, then the server id
 	}
 	if addr == "" {
 		cancel()
