@@ -137,10 +137,6 @@ func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 func (jr *jobRun) contexts() map[string]any {
 	r := jr.r
 	status := jr.status()
-	matrix := map[string]any{}
-	for k, v := range jr.combo.Values {
-		matrix[k] = v
-	}
 	strategy := jr.strategy
 	if strategy == nil {
 		strategy = map[string]any{"fail-fast": true, "job-index": float64(0), "job-total": float64(1), "max-parallel": float64(1)}
@@ -152,7 +148,7 @@ func (jr *jobRun) contexts() map[string]any {
 		"secrets":  stringMap(r.opts.Secrets),
 		"env":      stringMap(jr.env),
 		"needs":    jr.needs,
-		"matrix":   matrix,
+		"matrix":   jr.combo.Context(),
 		"strategy": strategy,
 		"job":      map[string]any{"status": status, "container": map[string]any{}, "services": map[string]any{}},
 		"runner":   r.runnerContext(jr.temp),

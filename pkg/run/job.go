@@ -360,7 +360,7 @@ type jobRun struct {
 	env        map[string]string // workflow + job env, then GITHUB_ENV additions
 	envOrder   []string
 	path       []string // GITHUB_PATH entries, newest first
-	steps      map[string]any
+	steps      *expr.Object
 	failed     bool
 	trackingID string
 	actions    []string // GITHUB_ACTION by step index
@@ -471,7 +471,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 			jr.setEnv(kv.Key, v)
 		}
 	}
-	jr.steps = map[string]any{}
+	jr.steps = expr.NewObject()
 	for _, s := range j.Steps {
 		sr := jr.runStep(jobCtx, s)
 		res.Steps = append(res.Steps, sr)

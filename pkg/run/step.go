@@ -57,11 +57,9 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 		}
 		sr.Duration = time.Since(started)
 		if s.ID.Set {
-			outs := map[string]any{}
-			if prev, ok := jr.steps[s.ID.Raw].(map[string]any); ok {
-				outs = prev["outputs"].(map[string]any)
-			}
-			jr.steps[s.ID.Raw] = map[string]any{"outcome": sr.Outcome, "conclusion": sr.Conclusion, "outputs": outs}
+			st := jr.stepEntry(s.ID.Raw)
+			st.Set("outcome", sr.Outcome)
+			st.Set("conclusion", sr.Conclusion)
 		}
 		if outcome != "skipped" {
 			r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "end", Status: sr.Conclusion, Duration: sr.Duration})
@@ -234,12 +232,7 @@ func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
 	if !s.ID.Set {
 		return
 	}
-	st, ok := jr.steps[s.ID.Raw].(map[string]any)
-	if !ok {
-		st = map[string]any{"outputs": map[string]any{}}
-		jr.steps[s.ID.Raw] = st
-	}
-	st["outputs"].(map[string]any)[k] = v
+	jr.setOutputByID(s.ID.Raw, k, v)
 }
 
 // stepOutput is the writer a step's output goes through: it handles
@@ -286,12 +279,23 @@ func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
 }
 
 func (jr *jobRun) setOutputByID(id, k, v string) {
-	st, ok := jr.steps[id].(map[string]any)
-	if !ok {
-		st = map[string]any{"outputs": map[string]any{}}
-		jr.steps[id] = st
+	outs, _ := jr.stepEntry(id).Get("outputs")
+	outs.(*expr.Object).Set(k, v)
+}
+
+// stepEntry is the steps context entry of a step, created on first use
+// with GitHub's key order: outputs, outcome, conclusion. Steps appear in
+// the order they first ran.
+func (jr *jobRun) stepEntry(id string) *expr.Object {
+	if st, ok := jr.steps.Get(id); ok {
+		return st.(*expr.Object)
 	}
-	st["outputs"].(map[string]any)[k] = v
+	st := expr.NewObject()
+	st.Set("outputs", expr.NewObject())
+	st.Set("outcome", nil)
+	st.Set("conclusion", nil)
+	jr.steps.Set(id, st)
+	return st
 }
 
 // annotate prints ::error/::warning/::notice as "Error: file:line:col: msg".
