@@ -238,16 +238,20 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	pw.Close()
-	var lastRead atomic.Int64
-	lastRead.Store(time.Now().UnixNano())
+	// waiting is when the reader began waiting for data, 0 while it
+	// handles what it read: only silence of the pipe counts as quiet, not
+	// a slow consumer (masking and logging 20,000 lines under the race
+	// detector on a loaded machine take seconds).
+	var waiting atomic.Int64
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
 		buf := make([]byte, 32*1024)
 		for {
+			waiting.Store(time.Now().UnixNano())
 			n, err := pr.Read(buf)
+			waiting.Store(0)
 			if n > 0 {
-				lastRead.Store(time.Now().UnixNano())
 				out.Write(buf[:n])
 			}
 			if err != nil {
@@ -271,16 +275,17 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 	}()
 	err = cmd.Wait()
 	close(exited)
-	// Stop after 200 ms of silence, or 3 s at most if a background
+	// Stop after 200 ms of silence, or 10 s at most if a background
 	// child keeps writing.
-	const quiet, most = 200 * time.Millisecond, 3 * time.Second
+	const quiet, most = 200 * time.Millisecond, 10 * time.Second
 	giveUp := time.Now().Add(most)
 	for drained := false; !drained; {
 		select {
 		case <-copied:
 			drained = true
 		case <-time.After(20 * time.Millisecond):
-			if time.Since(time.Unix(0, lastRead.Load())) > quiet || time.Now().After(giveUp) {
+			w := waiting.Load()
+			if (w != 0 && time.Since(time.Unix(0, w)) > quiet) || time.Now().After(giveUp) {
 				_ = pr.SetReadDeadline(time.Now())
 			}
 		}
