@@ -34,14 +34,15 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg      Config
-	store    *store.Store
-	exec     Executor
-	builtins *steps.Set
-	log      io.Writer
-	repos    []*repo
-	secrets  map[string]string
-	hub      hub
+	cfg        Config
+	store      *store.Store
+	exec       Executor
+	builtins   *steps.Set
+	log        io.Writer
+	repos      []*repo
+	secrets    map[string]string
+	hub        hub
+	deliveries keyLock // webhook deliveries being handled
 
 	mu      sync.Mutex
 	running map[int64]*active

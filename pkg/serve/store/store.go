@@ -448,13 +448,16 @@ func (s *Store) SetHead(repo, branch, sha string) error {
 	return err
 }
 
-// ClaimDelivery records a webhook delivery id; false when it was seen
-// before (GitHub redelivers on timeouts and on request).
-func (s *Store) ClaimDelivery(id string) (bool, error) {
-	res, err := s.db.Exec(`INSERT INTO deliveries (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(time.Now()))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+// Delivered reports whether a webhook delivery id was handled before
+// (GitHub redelivers on timeouts and on request).
+func (s *Store) Delivered(id string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(`SELECT count(*) FROM deliveries WHERE id = ?`, id).Scan(&n)
+	return n > 0, err
+}
+
+// RecordDelivery records a webhook delivery id as handled.
+func (s *Store) RecordDelivery(id string) error {
+	_, err := s.db.Exec(`INSERT INTO deliveries (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(time.Now()))
+	return err
 }
