@@ -43,6 +43,9 @@ type Server struct {
 	secrets    map[string]string
 	hub        hub
 	deliveries keyLock // webhook deliveries being handled
+	// tokenFile is where the API token is kept: token-file, or
+	// STATE/token when generated; "" when it was given inline.
+	tokenFile string
 
 	mu      sync.Mutex
 	running map[int64]*active
@@ -91,10 +94,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("secrets-file: %w", err)
 		}
 	}
+	s.tokenFile = cfg.TokenFile
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
 		}
+		s.tokenFile = filepath.Join(cfg.State, "token")
 	}
 	for _, r := range cfg.Repositories {
 		if r.Path != "" {
@@ -147,6 +152,10 @@ func stateToken(state string) (string, error) {
 	}
 	return tok, nil
 }
+
+// TokenFile returns the file the API token was read from or generated
+// into (STATE/token); "" when the token was given inline.
+func (s *Server) TokenFile() string { return s.tokenFile }
 
 // Config returns the configuration in force, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
