@@ -82,6 +82,11 @@ func TestDispatch(t *testing.T) {
 		{map[string]any{"who": "x", "n": "many"}, `must be a number`},
 		{map[string]any{"who": "x", "colour": "red"}, `Unexpected inputs provided`},
 		{map[string]any{}, `Required input 'who' not provided`},
+		{map[string]any{"who": ""}, `input \"who\" is required`},
+		{map[string]any{"who": " "}, `input \"who\" is required`},
+		{map[string]any{"who": "x", "n": "NaN"}, `must be a number`},
+		{map[string]any{"who": "x", "n": "Inf"}, `must be a number`},
+		{map[string]any{"who": "x", "n": "-Infinity"}, `must be a number`},
 	} {
 		_, resp, body := s.dispatch(t, "hello.yaml", c.inputs)
 		must(t, resp.StatusCode == http.StatusUnprocessableEntity && strings.Contains(body, c.msg), "inputs %v: %s %s", c.inputs, resp.Status, body)
