@@ -62,6 +62,7 @@ type Server struct {
 // active is a run being executed.
 type active struct {
 	cancel context.CancelFunc
+	repo   string // concurrency groups are per repository, as on GitHub
 	group  string
 	reason string // set when cancelled by a user or a newer run
 }
@@ -235,7 +236,7 @@ func (s *Server) schedule() {
 		if s.closed || len(s.running) >= s.cfg.Capacity {
 			return
 		}
-		if r.Group != "" && s.groupBusy(r.Group) {
+		if r.Group != "" && s.groupBusy(r.Repo, r.Group) {
 			continue
 		}
 		ok, err := s.store.Start(r.ID)
@@ -247,7 +248,7 @@ func (s *Server) schedule() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
-		a := &active{cancel: cancel, group: r.Group}
+		a := &active{cancel: cancel, repo: r.Repo, group: r.Group}
 		s.running[r.ID] = a
 		s.wg.Add(1)
 		go func(id int64) {
@@ -257,9 +258,9 @@ func (s *Server) schedule() {
 	}
 }
 
-func (s *Server) groupBusy(g string) bool {
+func (s *Server) groupBusy(repo, g string) bool {
 	for _, a := range s.running {
-		if a.group == g {
+		if a.group == g && a.repo == repo {
 			return true
 		}
 	}
@@ -400,7 +401,7 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		// Under s.mu the scheduler cannot start them meanwhile.
 		s.mu.Lock()
 		for _, q := range queued {
-			if q.Group == r.Group && q.ID != r.ID {
+			if q.Group == r.Group && q.Repo == r.Repo && q.ID != r.ID {
 				if _, err := s.store.CancelQueued(q.ID, fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group)); err != nil {
 					s.logf("run %d: cancel: %v", q.ID, err)
 				}
@@ -409,7 +410,7 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		}
 		if r.CancelGroup {
 			for id, a := range s.running {
-				if a.group == r.Group && a.reason == "" {
+				if a.group == r.Group && a.repo == r.Repo && a.reason == "" {
 					a.reason = fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group)
 					a.cancel()
 					s.logf("run %d: %s", id, a.reason)

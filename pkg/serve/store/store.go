@@ -226,13 +226,14 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 // Pending is a queued run as the scheduler sees it.
 type Pending struct {
 	ID    int64
+	Repo  string
 	Group string
 }
 
 // QueuedRuns lists queued runs, oldest first, without their (possibly
 // large) workflow text and payload.
 func (s *Store) QueuedRuns() ([]Pending, error) {
-	rows, err := s.db.Query(`SELECT id, grp FROM runs WHERE status = 'queued' ORDER BY id`)
+	rows, err := s.db.Query(`SELECT id, repo, grp FROM runs WHERE status = 'queued' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +241,7 @@ func (s *Store) QueuedRuns() ([]Pending, error) {
 	var out []Pending
 	for rows.Next() {
 		var p Pending
-		if err := rows.Scan(&p.ID, &p.Group); err != nil {
+		if err := rows.Scan(&p.ID, &p.Repo, &p.Group); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
