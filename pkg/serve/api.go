@@ -74,6 +74,8 @@ func errorStatus(w http.ResponseWriter, err error) {
 		apiError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrInvalid):
 		apiError(w, http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case errors.Is(err, ErrForbidden):
+		apiError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "))
 	case errors.Is(err, ErrConflict):
 		apiError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), ErrConflict.Error()+": "))
 	default:

@@ -47,6 +47,8 @@ type Server struct {
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
 
+	rerunMu sync.Mutex // numbers re-run attempts
+
 	mu      sync.Mutex
 	running map[int64]*active
 	wake    chan struct{}
@@ -362,6 +364,8 @@ func (s *Server) repoByName(name string) *repo {
 var (
 	ErrNotFound = store.ErrNotFound
 	ErrConflict = errors.New("conflict")
+	// ErrForbidden is GitHub's 403 for a run that cannot be re-run so.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // enqueue records a new run and applies its concurrency group: an older
@@ -489,13 +493,25 @@ func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
 	if old.Status != store.Completed {
 		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, id)
 	}
+	if failedOnly && old.Conclusion == "success" {
+		return nil, fmt.Errorf("%w: This workflow run cannot be retried: run %d has no failed jobs", ErrForbidden, id)
+	}
 	w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
 	}
+	// Attempts are numbered per workflow run, as on GitHub: re-running
+	// attempt 1 twice gives attempts 2 and 3. Numbering and queueing
+	// happen under one lock so that two re-runs never share a number.
+	s.rerunMu.Lock()
+	defer s.rerunMu.Unlock()
+	last, err := s.store.LastAttempt(old.ID)
+	if err != nil {
+		return nil, err
+	}
 	nr := *old
 	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
-	nr.Attempt, nr.RerunOf, nr.Reuse = old.Attempt+1, old.ID, ""
+	nr.Attempt, nr.RerunOf, nr.Reuse = last+1, old.ID, ""
 	if failedOnly {
 		reuse, err := s.reusable(old.ID)
 		if err != nil {

@@ -223,6 +223,26 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	return out, total, rows.Err()
 }
 
+// LastAttempt returns the highest attempt number among the runs that are
+// attempts of the same workflow run as id: those it is a re-run of, and
+// their re-runs, transitively.
+func (s *Store) LastAttempt(id int64) (int, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRow(`WITH RECURSIVE
+		up(id, rerun_of) AS (SELECT id, rerun_of FROM runs WHERE id = ?
+			UNION SELECT r.id, r.rerun_of FROM runs r JOIN up ON r.id = up.rerun_of),
+		down(id, attempt) AS (SELECT id, attempt FROM runs WHERE id IN (SELECT id FROM up WHERE rerun_of = 0)
+			UNION SELECT r.id, r.attempt FROM runs r JOIN down ON r.rerun_of = down.id)
+		SELECT max(attempt) FROM down`, id).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return 0, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return int(n.Int64), nil
+}
+
 // Pending is a queued run as the scheduler sees it.
 type Pending struct {
 	ID    int64
