@@ -152,7 +152,18 @@ func duration(r *store.Run) any {
 
 func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.Filter{Status: q.Get("status")}
+	var f store.Filter
+	// GitHub's status filter takes statuses and conclusions alike.
+	switch st := q.Get("status"); st {
+	case "":
+	case "queued", "in_progress", "completed", "requested", "waiting", "pending":
+		f.Status = st
+	case "action_required", "cancelled", "failure", "neutral", "skipped", "stale", "success", "timed_out":
+		f.Conclusion = st
+	default:
+		apiError(w, http.StatusUnprocessableEntity, fmt.Sprintf("status %q: want one of completed, action_required, cancelled, failure, neutral, skipped, stale, success, timed_out, in_progress, queued, requested, waiting, pending", st))
+		return
+	}
 	if owner := r.PathValue("owner"); owner != "" {
 		rp := s.repoByName(owner + "/" + r.PathValue("repo"))
 		if rp == nil {

@@ -181,7 +181,8 @@ func (s *Store) Run(id int64) (*Run, error) {
 // Filter selects runs; zero fields select everything.
 type Filter struct {
 	Repo   string
-	Status string // queued, in_progress, completed
+	Status     string // queued, in_progress, completed
+	Conclusion string // success, failure, cancelled, ...
 	Limit  int    // default 30
 	Offset int
 }
@@ -195,6 +196,9 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Conclusion != "" {
+		where, args = append(where, "conclusion = ?"), append(args, f.Conclusion)
 	}
 	cond := ""
 	if len(where) > 0 {
