@@ -180,11 +180,11 @@ func (s *Store) Run(id int64) (*Run, error) {
 
 // Filter selects runs; zero fields select everything.
 type Filter struct {
-	Repo   string
+	Repo       string
 	Status     string // queued, in_progress, completed
 	Conclusion string // success, failure, cancelled, ...
-	Limit  int    // default 30
-	Offset int
+	Limit      int    // default 30
+	Offset     int
 }
 
 // Runs lists runs, newest first, and the total count matching f.
