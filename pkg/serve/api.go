@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -404,8 +405,15 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // reverse proxies: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
+	// Each event's id is the log file offset just past its line: a client
+	// that reconnects (EventSource sends Last-Event-ID) resumes there
+	// instead of receiving every line again.
 	var offset int64
-	var partial []byte
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if n, err := strconv.ParseInt(last, 10, 64); err == nil && n > 0 {
+			offset = n
+		}
+	}
 	for {
 		changed := s.hub.wait(id)
 		run, err := s.store.Run(id)
@@ -414,18 +422,25 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		done := run.Status == store.Completed
 		if f, err := os.Open(path); err == nil {
+			// An id that is not the end of a line was not ours: start over.
+			b := make([]byte, 1)
+			if offset > 0 {
+				if _, err := f.ReadAt(b, offset-1); err != nil || b[0] != '\n' {
+					offset = 0
+				}
+			}
 			f.Seek(offset, io.SeekStart)
 			data, _ := io.ReadAll(f)
 			f.Close()
-			offset += int64(len(data))
-			partial = append(partial, data...)
+			// Only whole lines: a line being written is sent next time.
 			for {
-				i := strings.IndexByte(string(partial), '\n')
+				i := bytes.IndexByte(data, '\n')
 				if i < 0 {
 					break
 				}
-				fmt.Fprintf(w, "data: %s\n\n", partial[:i])
-				partial = partial[i+1:]
+				offset += int64(i + 1)
+				fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, data[:i])
+				data = data[i+1:]
 			}
 			flusher.Flush()
 		}
