@@ -168,19 +168,29 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte
 		apiError(w, http.StatusUnprocessableEntity, "commit "+ev.After+" is not in the repository")
 		return
 	}
-	var changed []string
-	seen := map[string]bool{}
-	for _, c := range ev.Commits {
-		for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
-			for _, f := range list {
-				if !seen[f] {
-					seen[f] = true
-					changed = append(changed, f)
+	// GitHub truncates commits[] to 20 commits: the diff before..after is
+	// the whole truth when both are here. A new branch (before all zeros)
+	// or a before that is gone (force push) falls back to commits[].
+	changed, known := []string(nil), false
+	if plumbing.IsHash(ev.Before) && !plumbing.NewHash(ev.Before).IsZero() {
+		if files, err := changedFiles(g, plumbing.NewHash(ev.Before), after); err == nil {
+			changed, known = files, true
+		}
+	}
+	if !known {
+		seen := map[string]bool{}
+		for _, c := range ev.Commits {
+			for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
+				for _, f := range list {
+					if !seen[f] {
+						seen[f] = true
+						changed = append(changed, f)
+					}
 				}
 			}
 		}
 	}
-	if len(changed) == 0 && plumbing.IsHash(ev.Before) {
+	if !known && len(changed) == 0 && plumbing.IsHash(ev.Before) {
 		if files, err := changedFiles(g, plumbing.NewHash(ev.Before), after); err == nil {
 			changed = files
 		}

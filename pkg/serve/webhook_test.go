@@ -68,3 +68,23 @@ func TestWebhookRedeliveryAfterFailure(t *testing.T) {
 	total, _ := s.runs(t)
 	must(t, total == 1, "runs: %d, want 1", total)
 }
+
+// The files a push changed come from git (before..after) when both commits
+// are here: GitHub cuts commits[] to 20, so a payload may not list the
+// commit that touched code. A new branch falls back to commits[].
+func TestWebhookChangedFilesFromGit(t *testing.T) {
+	repo := birds(t, nil)
+	s := start(t, serve.Config{WebhookSecret: "s3cret"}, repo, 0)
+	base := repo.commit(t, "base", map[string]string{"README.md": "hi\n"})
+	repo.commit(t, "code", map[string]string{"back-end/main.go": "package main\n// 2\n"})
+	k8s := repo.commit(t, "bot", map[string]string{"k8s/be.yaml": "kind: Service\n# 2\n"})
+	truncated := []any{map[string]any{"modified": []string{"k8s/be.yaml"}}} // the code commit cut off
+	code, body := deliver(t, s, "s3cret", "d-1", map[string]any{
+		"ref": "refs/heads/main", "before": base, "after": k8s, "repository": map[string]any{"full_name": "mona/birds"}, "commits": truncated,
+	})
+	must(t, code == 202 && !strings.Contains(body, `"runs": []`), "push whose commits[] lacks the code commit: %d %s", code, body)
+	code, body = deliver(t, s, "s3cret", "d-2", map[string]any{
+		"ref": "refs/heads/bot", "before": "0000000000000000000000000000000000000000", "after": k8s, "repository": map[string]any{"full_name": "mona/birds"}, "commits": truncated,
+	})
+	must(t, code == 202 && strings.Contains(body, `"runs": []`), "new branch with a k8s-only commits[]: %d %s", code, body)
+}
