@@ -23,8 +23,8 @@ type Config struct {
 	WebhookSecret     string `yaml:"webhook-secret"`      // default: webhooks refused
 	WebhookSecretFile string `yaml:"webhook-secret-file"` // file holding the webhook secret
 	SecretsFile       string `yaml:"secrets-file"`        // K=V lines for the secrets context; never stored
-	Capacity          int    `yaml:"capacity"`            // runs at once; default 2
-	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2
+	Capacity          int    `yaml:"capacity"`            // jobs at once, over all runs; default 2
+	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2, at most capacity
 	Repositories      []Repo `yaml:"repositories"`        // default: none
 }
 
@@ -96,6 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Jobs <= 0 {
 		c.Jobs = 2
 	}
+	c.Jobs = min(c.Jobs, c.Capacity)
 	if err := c.check(); err != nil {
 		return c, err
 	}

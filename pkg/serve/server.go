@@ -51,8 +51,12 @@ type Server struct {
 
 	mu      sync.Mutex
 	running map[int64]*active
-	wake    chan struct{}
-	closed  bool
+	free    int // job slots not given to a run; capacity counts jobs
+	// widths caches how many jobs each queued run could run at once;
+	// owned by the scheduler goroutine.
+	widths map[int64]int
+	wake   chan struct{}
+	closed bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,6 +68,7 @@ type Server struct {
 // active is a run being executed.
 type active struct {
 	cancel context.CancelFunc
+	slots  int    // job slots the run holds: its pkg/run Parallel
 	repo   string // concurrency groups are per repository, as on GitHub
 	group  string
 	reason string // set when cancelled by a user or a newer run
@@ -82,7 +87,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
@@ -224,18 +229,30 @@ func (s *Server) kick() {
 	}
 }
 
-// schedule starts queued runs while there is capacity, oldest first; a run
-// waits while another run of its concurrency group is in progress.
+// schedule starts queued runs while job slots are free, oldest first; a
+// run waits while another run of its concurrency group is in progress.
+// Capacity counts jobs, as GitHub's runners do: each run gets as many
+// slots as it can use at once (at most Jobs), or as many as are free, and
+// runs at most that many jobs at a time.
 func (s *Server) schedule() {
 	queued, err := s.store.QueuedRuns()
 	if err != nil {
 		s.logf("list queued runs: %v", err)
 		return
 	}
+	keep := map[int64]int{}
+	for _, r := range queued {
+		w, ok := s.widths[r.ID]
+		if !ok {
+			w = s.runWidth(r.ID)
+		}
+		keep[r.ID] = w
+	}
+	s.widths = keep
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range queued {
-		if s.closed || len(s.running) >= s.cfg.Capacity {
+		if s.closed || s.free <= 0 {
 			return
 		}
 		if r.Group != "" && s.groupBusy(r.Repo, r.Group) {
@@ -250,7 +267,8 @@ func (s *Server) schedule() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
-		a := &active{cancel: cancel, repo: r.Repo, group: r.Group}
+		a := &active{cancel: cancel, slots: min(s.widths[r.ID], s.cfg.Jobs, s.free), repo: r.Repo, group: r.Group}
+		s.free -= a.slots
 		s.running[r.ID] = a
 		s.wg.Add(1)
 		go func(id int64) {
@@ -258,6 +276,27 @@ func (s *Server) schedule() {
 			s.execute(ctx, id, a)
 		}(r.ID)
 	}
+}
+
+// runWidth is how many jobs a queued run can run at once (see width);
+// 1 when its workflow does not load (it fails at once then).
+func (s *Server) runWidth(id int64) int {
+	r, err := s.store.Run(id)
+	if err != nil {
+		return 1
+	}
+	w, errs := workflow.Load(r.WorkflowFile, []byte(r.Source), workflow.Options{Builtins: s.builtins})
+	if len(errs) > 0 {
+		return 1
+	}
+	skip := map[string]bool{}
+	var reuse map[string]run.Reused
+	if json.Unmarshal([]byte(r.Reuse), &reuse) == nil {
+		for k := range reuse {
+			skip[k] = true
+		}
+	}
+	return width(w, skip, s.cfg.Jobs)
 }
 
 func (s *Server) groupBusy(repo, g string) bool {
@@ -274,6 +313,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		a.cancel()
 		s.mu.Lock()
 		delete(s.running, id)
+		s.free += a.slots
 		s.mu.Unlock()
 		s.hub.notify(id)
 		s.kick()
@@ -299,7 +339,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
 		fail("inputs: " + err.Error())
 		return
