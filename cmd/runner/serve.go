@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/serve"
 )
 
@@ -21,12 +21,14 @@ func newServeCmd() *cobra.Command {
 	var (
 		configPath, listen, state, repo string
 		capacity                        int
+		poll                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the self-hosted runner service: dispatch API, webhooks, polling, queue, web UI",
 		Long: `Run the self-hosted runner service. Without --config it watches the git
-repository of the current directory (or --repo). Flags override the config
+repository of the current directory (or --repo: a path, or a URL that is
+mirrored under STATE/repos). Flags override the config
 file; RUNNER_TOKEN and RUNNER_WEBHOOK_SECRET override the token and webhook
 secret. Without a token, one is generated into STATE/token.`,
 		Args: cobra.NoArgs,
@@ -47,18 +49,22 @@ secret. Without a token, one is generated into STATE/token.`,
 			if capacity > 0 {
 				cfg.Capacity = capacity
 			}
+			// The environment overrides the file's key and its -file variant.
 			if v := os.Getenv("RUNNER_TOKEN"); v != "" {
-				cfg.Token = v
+				cfg.Token, cfg.TokenFile = v, ""
 			}
 			if v := os.Getenv("RUNNER_WEBHOOK_SECRET"); v != "" {
-				cfg.WebhookSecret = v
+				cfg.WebhookSecret, cfg.WebhookSecretFile = v, ""
 			}
 			if repo != "" || len(cfg.Repositories) == 0 {
-				dir, err := findRepo(repo)
+				r, err := repoFlag(repo)
 				if err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				cfg.Repositories = append(cfg.Repositories, serve.Repo{Path: dir, Name: "local/" + filepath.Base(dir)})
+				r.Poll = poll
+				cfg.Repositories = append(cfg.Repositories, r)
+			} else if poll != 0 {
+				return &exitError{code: 2, err: errors.New("--poll applies to --repo (set poll: per repository in the config file)")}
 			}
 			srv, err := serve.New(*cfg, serve.Options{})
 			if err != nil {
@@ -73,8 +79,13 @@ secret. Without a token, one is generated into STATE/token.`,
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 			srv.Start()
 			fmt.Fprintf(os.Stderr, "runner serve: listening on http://%s (state %s)\n", ln.Addr(), eff.State)
-			if eff.TokenFile == "" && os.Getenv("RUNNER_TOKEN") == "" {
-				fmt.Fprintf(os.Stderr, "runner serve: API token in %s\n", filepath.Join(eff.State, "token"))
+			switch {
+			case srv.TokenFile() != "":
+				fmt.Fprintf(os.Stderr, "runner serve: API token in %s\n", srv.TokenFile())
+			case os.Getenv("RUNNER_TOKEN") != "":
+				fmt.Fprintln(os.Stderr, "runner serve: API token from $RUNNER_TOKEN")
+			default:
+				fmt.Fprintf(os.Stderr, "runner serve: API token from %s (token)\n", configPath)
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
@@ -102,6 +113,25 @@ secret. Without a token, one is generated into STATE/token.`,
 	f.StringVar(&listen, "listen", "", "listen address (default 127.0.0.1:8080)")
 	f.StringVar(&state, "state", "", "state directory (default .runner/serve)")
 	f.StringVar(&repo, "repo", "", "watch this repository too (default without config: the current one)")
-	f.IntVar(&capacity, "capacity", 0, "runs at once (default 2)")
+	f.IntVar(&capacity, "capacity", 0, "jobs at once, over all runs (default 2)")
+	f.DurationVar(&poll, "poll", 0, "poll --repo's branch this often, e.g. 30s (default 0: no polling)")
 	return cmd
+}
+
+// repoFlag turns --repo (default: the current repository) into a watched
+// repository: a URL (scheme://, scp-like user@host:path) becomes a mirrored
+// url: repository, like the config key; anything else a local path.
+func repoFlag(flag string) (serve.Repo, error) {
+	if gitrepo.IsURL(flag) {
+		r := serve.Repo{URL: flag}
+		r.Name = r.DefaultName()
+		return r, nil
+	}
+	dir, err := findRepo(flag)
+	if err != nil {
+		return serve.Repo{}, err
+	}
+	r := serve.Repo{Path: dir}
+	r.Name = r.DefaultName()
+	return r, nil
 }

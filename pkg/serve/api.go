@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,8 @@ func errorStatus(w http.ResponseWriter, err error) {
 		apiError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrInvalid):
 		apiError(w, http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case errors.Is(err, ErrForbidden):
+		apiError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "))
 	case errors.Is(err, ErrConflict):
 		apiError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), ErrConflict.Error()+": "))
 	default:
@@ -150,7 +153,18 @@ func duration(r *store.Run) any {
 
 func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.Filter{Status: q.Get("status")}
+	var f store.Filter
+	// GitHub's status filter takes statuses and conclusions alike.
+	switch st := q.Get("status"); st {
+	case "":
+	case "queued", "in_progress", "completed", "requested", "waiting", "pending":
+		f.Status = st
+	case "action_required", "cancelled", "failure", "neutral", "skipped", "stale", "success", "timed_out":
+		f.Conclusion = st
+	default:
+		apiError(w, http.StatusUnprocessableEntity, fmt.Sprintf("status %q: want one of completed, action_required, cancelled, failure, neutral, skipped, stale, success, timed_out, in_progress, queued, requested, waiting, pending", st))
+		return
+	}
 	if owner := r.PathValue("owner"); owner != "" {
 		rp := s.repoByName(owner + "/" + r.PathValue("repo"))
 		if rp == nil {
@@ -391,8 +405,15 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // reverse proxies: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
+	// Each event's id is the log file offset just past its line: a client
+	// that reconnects (EventSource sends Last-Event-ID) resumes there
+	// instead of receiving every line again.
 	var offset int64
-	var partial []byte
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if n, err := strconv.ParseInt(last, 10, 64); err == nil && n > 0 {
+			offset = n
+		}
+	}
 	for {
 		changed := s.hub.wait(id)
 		run, err := s.store.Run(id)
@@ -401,18 +422,25 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		done := run.Status == store.Completed
 		if f, err := os.Open(path); err == nil {
+			// An id that is not the end of a line was not ours: start over.
+			b := make([]byte, 1)
+			if offset > 0 {
+				if _, err := f.ReadAt(b, offset-1); err != nil || b[0] != '\n' {
+					offset = 0
+				}
+			}
 			f.Seek(offset, io.SeekStart)
 			data, _ := io.ReadAll(f)
 			f.Close()
-			offset += int64(len(data))
-			partial = append(partial, data...)
+			// Only whole lines: a line being written is sent next time.
 			for {
-				i := strings.IndexByte(string(partial), '\n')
+				i := bytes.IndexByte(data, '\n')
 				if i < 0 {
 					break
 				}
-				fmt.Fprintf(w, "data: %s\n\n", partial[:i])
-				partial = partial[i+1:]
+				offset += int64(i + 1)
+				fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, data[:i])
+				data = data[i+1:]
 			}
 			flusher.Flush()
 		}

@@ -23,8 +23,8 @@ type Config struct {
 	WebhookSecret     string `yaml:"webhook-secret"`      // default: webhooks refused
 	WebhookSecretFile string `yaml:"webhook-secret-file"` // file holding the webhook secret
 	SecretsFile       string `yaml:"secrets-file"`        // K=V lines for the secrets context; never stored
-	Capacity          int    `yaml:"capacity"`            // runs at once; default 2
-	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2
+	Capacity          int    `yaml:"capacity"`            // jobs at once, over all runs; default 2
+	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2, at most capacity
 	Repositories      []Repo `yaml:"repositories"`        // default: none
 }
 
@@ -65,7 +65,21 @@ func LoadConfig(path string) (*Config, error) {
 	for i := range cfg.Repositories {
 		abs(&cfg.Repositories[i].Path)
 	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return cfg, nil
+}
+
+// check finds settings that contradict each other.
+func (c *Config) check() error {
+	if c.Token != "" && c.TokenFile != "" {
+		return errors.New("token and token-file are both set: keep one")
+	}
+	if c.WebhookSecret != "" && c.WebhookSecretFile != "" {
+		return errors.New("webhook-secret and webhook-secret-file are both set: keep one")
+	}
+	return nil
 }
 
 // withDefaults fills defaults and reads the secret files.
@@ -82,34 +96,49 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Jobs <= 0 {
 		c.Jobs = 2
 	}
-	read := func(file string, into *string) error {
-		if file == "" || *into != "" {
+	c.Jobs = min(c.Jobs, c.Capacity)
+	if err := c.check(); err != nil {
+		return c, err
+	}
+	read := func(key, file string, into *string) error {
+		if file == "" {
 			return nil
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", key, err)
 		}
-		*into = strings.TrimSpace(string(data))
+		if *into = strings.TrimSpace(string(data)); *into == "" {
+			return fmt.Errorf("%s: %s is empty", key, file)
+		}
 		return nil
 	}
-	if err := read(c.TokenFile, &c.Token); err != nil {
-		return c, fmt.Errorf("token-file: %w", err)
+	if err := read("token-file", c.TokenFile, &c.Token); err != nil {
+		return c, err
 	}
-	if err := read(c.WebhookSecretFile, &c.WebhookSecret); err != nil {
-		return c, fmt.Errorf("webhook-secret-file: %w", err)
+	if err := read("webhook-secret-file", c.WebhookSecretFile, &c.WebhookSecret); err != nil {
+		return c, err
 	}
 	for i, r := range c.Repositories {
 		if (r.Path == "") == (r.URL == "") {
 			return c, fmt.Errorf("repositories[%d]: set exactly one of path and url", i)
 		}
 		if r.Name == "" {
-			base := r.Path
-			if base == "" {
-				base = strings.TrimSuffix(r.URL, ".git")
-			}
-			c.Repositories[i].Name = "local/" + filepath.Base(base)
+			c.Repositories[i].Name = r.DefaultName()
 		}
 	}
 	return c, nil
+}
+
+// DefaultName is the repository's name when none is set: local/ and the
+// last element of its path or URL, without .git.
+func (r Repo) DefaultName() string {
+	if r.Path != "" {
+		return "local/" + filepath.Base(r.Path)
+	}
+	base := strings.TrimSuffix(strings.TrimRight(r.URL, "/"), ".git")
+	if i := strings.LastIndexAny(base, "/:"); i >= 0 {
+		base = base[i+1:]
+	}
+	return "local/" + base
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Executor runs one workflow run. The server calls Execute once per run,
-// each call from its own goroutine, at most Config.Capacity at once.
+// each call from its own goroutine; the runs' ExecRequest.Parallel add up
+// to at most Config.Capacity (jobs at once over all runs).
 // Execute writes zerolog JSON events (pkg/run's Options.JSON format) to
 // Events while the run goes on, and returns the result when the run has
 // ended and cleaned up. Cancelling ctx cancels the run; cancelling
@@ -33,6 +34,9 @@ type ExecRequest struct {
 	Reuse    map[string]run.Reused // jobs kept from an earlier attempt
 	Events   io.Writer
 	Force    context.Context
+	// Parallel is how many jobs of this run may run at once: its share
+	// of the server's capacity (at least 1). 0: the executor's default.
+	Parallel int
 }
 
 // LocalExecutor runs workflows on this machine with pkg/run, the engine of
@@ -49,6 +53,10 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	if b == nil {
 		b = steps.Default()
 	}
+	par := e.Jobs
+	if req.Parallel > 0 {
+		par = req.Parallel
+	}
 	return run.Run(ctx, req.Workflow, run.Options{
 		Builtins:     b,
 		Event:        req.Event,
@@ -56,7 +64,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Inputs:       req.Inputs,
 		Secrets:      req.Secrets,
 		Repo:         req.Repo,
-		Parallel:     e.Jobs,
+		Parallel:     par,
 		StateDir:     filepath.Clean(e.StateDir),
 		Out:          req.Events,
 		JSON:         true,

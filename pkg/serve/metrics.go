@@ -40,11 +40,12 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	running := len(s.running)
+	running, slots := len(s.running), s.cfg.Capacity-s.free
 	s.mu.Unlock()
 	fmt.Fprintf(&b, "# HELP runner_queue_length Runs waiting to start.\n# TYPE runner_queue_length gauge\nrunner_queue_length %d\n", queued)
 	fmt.Fprintf(&b, "# HELP runner_runs_running Runs executing now.\n# TYPE runner_runs_running gauge\nrunner_runs_running %d\n", running)
-	fmt.Fprintf(&b, "# HELP runner_capacity Runs executed at once at most.\n# TYPE runner_capacity gauge\nrunner_capacity %d\n", s.cfg.Capacity)
+	fmt.Fprintf(&b, "# HELP runner_capacity Jobs executed at once at most, over all runs.\n# TYPE runner_capacity gauge\nrunner_capacity %d\n", s.cfg.Capacity)
+	fmt.Fprintf(&b, "# HELP runner_job_slots_used Job slots held by running runs.\n# TYPE runner_job_slots_used gauge\nrunner_job_slots_used %d\n", slots)
 	b.WriteString("# HELP runner_job_duration_seconds Durations of finished jobs.\n# TYPE runner_job_duration_seconds histogram\n")
 	sum := 0.0
 	for _, d := range durs {

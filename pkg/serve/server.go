@@ -34,19 +34,29 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg      Config
-	store    *store.Store
-	exec     Executor
-	builtins *steps.Set
-	log      io.Writer
-	repos    []*repo
-	secrets  map[string]string
-	hub      hub
+	cfg        Config
+	store      *store.Store
+	exec       Executor
+	builtins   *steps.Set
+	log        io.Writer
+	repos      []*repo
+	secrets    map[string]string
+	hub        hub
+	deliveries keyLock // webhook deliveries being handled
+	// tokenFile is where the API token is kept: token-file, or
+	// STATE/token when generated; "" when it was given inline.
+	tokenFile string
+
+	rerunMu sync.Mutex // numbers re-run attempts
 
 	mu      sync.Mutex
 	running map[int64]*active
-	wake    chan struct{}
-	closed  bool
+	free    int // job slots not given to a run; capacity counts jobs
+	// widths caches how many jobs each queued run could run at once;
+	// owned by the scheduler goroutine.
+	widths map[int64]int
+	wake   chan struct{}
+	closed bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,6 +68,8 @@ type Server struct {
 // active is a run being executed.
 type active struct {
 	cancel context.CancelFunc
+	slots  int    // job slots the run holds: its pkg/run Parallel
+	repo   string // concurrency groups are per repository, as on GitHub
 	group  string
 	reason string // set when cancelled by a user or a newer run
 }
@@ -75,7 +87,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
@@ -90,10 +102,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("secrets-file: %w", err)
 		}
 	}
+	s.tokenFile = cfg.TokenFile
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
 		}
+		s.tokenFile = filepath.Join(cfg.State, "token")
 	}
 	for _, r := range cfg.Repositories {
 		if r.Path != "" {
@@ -146,6 +160,10 @@ func stateToken(state string) (string, error) {
 	}
 	return tok, nil
 }
+
+// TokenFile returns the file the API token was read from or generated
+// into (STATE/token); "" when the token was given inline.
+func (s *Server) TokenFile() string { return s.tokenFile }
 
 // Config returns the configuration in force, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
@@ -211,21 +229,33 @@ func (s *Server) kick() {
 	}
 }
 
-// schedule starts queued runs while there is capacity, oldest first; a run
-// waits while another run of its concurrency group is in progress.
+// schedule starts queued runs while job slots are free, oldest first; a
+// run waits while another run of its concurrency group is in progress.
+// Capacity counts jobs, as GitHub's runners do: each run gets as many
+// slots as it can use at once (at most Jobs), or as many as are free, and
+// runs at most that many jobs at a time.
 func (s *Server) schedule() {
 	queued, err := s.store.QueuedRuns()
 	if err != nil {
 		s.logf("list queued runs: %v", err)
 		return
 	}
+	keep := map[int64]int{}
+	for _, r := range queued {
+		w, ok := s.widths[r.ID]
+		if !ok {
+			w = s.runWidth(r.ID)
+		}
+		keep[r.ID] = w
+	}
+	s.widths = keep
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range queued {
-		if s.closed || len(s.running) >= s.cfg.Capacity {
+		if s.closed || s.free <= 0 {
 			return
 		}
-		if r.Group != "" && s.groupBusy(r.Group) {
+		if r.Group != "" && s.groupBusy(r.Repo, r.Group) {
 			continue
 		}
 		ok, err := s.store.Start(r.ID)
@@ -237,7 +267,8 @@ func (s *Server) schedule() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
-		a := &active{cancel: cancel, group: r.Group}
+		a := &active{cancel: cancel, slots: min(s.widths[r.ID], s.cfg.Jobs, s.free), repo: r.Repo, group: r.Group}
+		s.free -= a.slots
 		s.running[r.ID] = a
 		s.wg.Add(1)
 		go func(id int64) {
@@ -247,9 +278,30 @@ func (s *Server) schedule() {
 	}
 }
 
-func (s *Server) groupBusy(g string) bool {
+// runWidth is how many jobs a queued run can run at once (see width);
+// 1 when its workflow does not load (it fails at once then).
+func (s *Server) runWidth(id int64) int {
+	r, err := s.store.Run(id)
+	if err != nil {
+		return 1
+	}
+	w, errs := workflow.Load(r.WorkflowFile, []byte(r.Source), workflow.Options{Builtins: s.builtins})
+	if len(errs) > 0 {
+		return 1
+	}
+	skip := map[string]bool{}
+	var reuse map[string]run.Reused
+	if json.Unmarshal([]byte(r.Reuse), &reuse) == nil {
+		for k := range reuse {
+			skip[k] = true
+		}
+	}
+	return width(w, skip, s.cfg.Jobs)
+}
+
+func (s *Server) groupBusy(repo, g string) bool {
 	for _, a := range s.running {
-		if a.group == g {
+		if a.group == g && a.repo == repo {
 			return true
 		}
 	}
@@ -261,6 +313,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		a.cancel()
 		s.mu.Lock()
 		delete(s.running, id)
+		s.free += a.slots
 		s.mu.Unlock()
 		s.hub.notify(id)
 		s.kick()
@@ -286,7 +339,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
 		fail("inputs: " + err.Error())
 		return
@@ -351,6 +404,8 @@ func (s *Server) repoByName(name string) *repo {
 var (
 	ErrNotFound = store.ErrNotFound
 	ErrConflict = errors.New("conflict")
+	// ErrForbidden is GitHub's 403 for a run that cannot be re-run so.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // enqueue records a new run and applies its concurrency group: an older
@@ -390,7 +445,7 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		// Under s.mu the scheduler cannot start them meanwhile.
 		s.mu.Lock()
 		for _, q := range queued {
-			if q.Group == r.Group && q.ID != r.ID {
+			if q.Group == r.Group && q.Repo == r.Repo && q.ID != r.ID {
 				if _, err := s.store.CancelQueued(q.ID, fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group)); err != nil {
 					s.logf("run %d: cancel: %v", q.ID, err)
 				}
@@ -399,7 +454,7 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		}
 		if r.CancelGroup {
 			for id, a := range s.running {
-				if a.group == r.Group && a.reason == "" {
+				if a.group == r.Group && a.repo == r.Repo && a.reason == "" {
 					a.reason = fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group)
 					a.cancel()
 					s.logf("run %d: %s", id, a.reason)
@@ -478,13 +533,25 @@ func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
 	if old.Status != store.Completed {
 		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, id)
 	}
+	if failedOnly && old.Conclusion == "success" {
+		return nil, fmt.Errorf("%w: This workflow run cannot be retried: run %d has no failed jobs", ErrForbidden, id)
+	}
 	w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
 	}
+	// Attempts are numbered per workflow run, as on GitHub: re-running
+	// attempt 1 twice gives attempts 2 and 3. Numbering and queueing
+	// happen under one lock so that two re-runs never share a number.
+	s.rerunMu.Lock()
+	defer s.rerunMu.Unlock()
+	last, err := s.store.LastAttempt(old.ID)
+	if err != nil {
+		return nil, err
+	}
 	nr := *old
 	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
-	nr.Attempt, nr.RerunOf, nr.Reuse = old.Attempt+1, old.ID, ""
+	nr.Attempt, nr.RerunOf, nr.Reuse = last+1, old.ID, ""
 	if failedOnly {
 		reuse, err := s.reusable(old.ID)
 		if err != nil {

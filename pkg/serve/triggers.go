@@ -107,10 +107,15 @@ func checkInputs(d *workflow.Dispatch, inputs map[string]string) error {
 		known[def.Name] = true
 		v, ok := inputs[def.Name]
 		if !ok {
-			if def.Required && !def.Default.Set {
-				problems = append(problems, fmt.Sprintf("Required input '%s' not provided", def.Name))
+			if !def.Default.Set {
+				if def.Required {
+					problems = append(problems, fmt.Sprintf("Required input '%s' not provided", def.Name))
+				}
+				continue
 			}
-			continue
+			// The engine checks the default the same way: refuse now
+			// what the run would fail on.
+			v = def.Default.Raw
 		}
 		if err := workflow.CheckInput(def, v); err != nil {
 			problems = append(problems, err.Error())

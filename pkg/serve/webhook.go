@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -45,18 +46,82 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "bad signature")
 		return
 	}
-	// A redelivered event (same X-GitHub-Delivery) starts nothing again.
-	if id := r.Header.Get("X-GitHub-Delivery"); id != "" {
-		fresh, err := s.store.ClaimDelivery(id)
-		if err != nil {
-			errorStatus(w, err)
-			return
-		}
-		if !fresh {
-			writeJSON(w, http.StatusOK, map[string]any{"message": "delivery " + id + " was handled before", "runs": []any{}})
-			return
+	// A redelivered event (same X-GitHub-Delivery) starts nothing again;
+	// the id is recorded only once the event was handled, so that GitHub's
+	// redelivery of a failed one is handled afresh.
+	id := r.Header.Get("X-GitHub-Delivery")
+	if id == "" {
+		s.handleEvent(w, r, body)
+		return
+	}
+	unlock := s.deliveries.lock(id)
+	defer unlock()
+	seen, err := s.store.Delivered(id)
+	if err != nil {
+		errorStatus(w, err)
+		return
+	}
+	if seen {
+		writeJSON(w, http.StatusOK, map[string]any{"message": "delivery " + id + " was handled before", "runs": []any{}})
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	s.handleEvent(rec, r, body)
+	if rec.code < 300 {
+		if err := s.store.RecordDelivery(id); err != nil {
+			s.logf("webhook delivery %s: record: %v", id, err)
 		}
 	}
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// keyLock serializes work per key (a delivery id), so that a redelivery
+// arriving while the first is handled waits for its outcome.
+type keyLock struct {
+	mu   sync.Mutex
+	keys map[string]*keyEntry
+}
+
+type keyEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyLock) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = map[string]*keyEntry{}
+	}
+	e := k.keys[key]
+	if e == nil {
+		e = &keyEntry{}
+		k.keys[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.keys, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// handleEvent handles a verified webhook event.
+func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch r.Header.Get("X-GitHub-Event") {
 	case "ping":
 		writeJSON(w, http.StatusOK, map[string]any{"message": "pong"})
@@ -103,19 +168,29 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, "commit "+ev.After+" is not in the repository")
 		return
 	}
-	var changed []string
-	seen := map[string]bool{}
-	for _, c := range ev.Commits {
-		for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
-			for _, f := range list {
-				if !seen[f] {
-					seen[f] = true
-					changed = append(changed, f)
+	// GitHub truncates commits[] to 20 commits: the diff before..after is
+	// the whole truth when both are here. A new branch (before all zeros)
+	// or a before that is gone (force push) falls back to commits[].
+	changed, known := []string(nil), false
+	if plumbing.IsHash(ev.Before) && !plumbing.NewHash(ev.Before).IsZero() {
+		if files, err := changedFiles(g, plumbing.NewHash(ev.Before), after); err == nil {
+			changed, known = files, true
+		}
+	}
+	if !known {
+		seen := map[string]bool{}
+		for _, c := range ev.Commits {
+			for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
+				for _, f := range list {
+					if !seen[f] {
+						seen[f] = true
+						changed = append(changed, f)
+					}
 				}
 			}
 		}
 	}
-	if len(changed) == 0 && plumbing.IsHash(ev.Before) {
+	if !known && len(changed) == 0 && plumbing.IsHash(ev.Before) {
 		if files, err := changedFiles(g, plumbing.NewHash(ev.Before), after); err == nil {
 			changed = files
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -339,22 +340,32 @@ func (p *parser) input(k, v *yaml.Node) *InputDef {
 		p.errf(in.Pos, "inputs", "input %q has options but its type is %s, not choice", in.Name, in.Type)
 	}
 	if in.Default.Set {
-		if err := CheckInput(in, in.Default.Raw); err != nil {
+		if err := checkType(in, in.Default.Raw); err != nil {
 			p.errf(in.Default.Pos, "inputs", "default of %v", err)
 		}
 	}
 	return in
 }
 
-// CheckInput checks a dispatch input value against its declaration.
+// CheckInput checks a dispatch input value against its declaration: of
+// its type, and not empty when required (GitHub refuses both).
 func CheckInput(in *InputDef, value string) error {
+	if in.Required && strings.TrimSpace(value) == "" {
+		return fmt.Errorf("input %q is required: the value is empty", in.Name)
+	}
+	return checkType(in, value)
+}
+
+// checkType checks a value against an input's type.
+func checkType(in *InputDef, value string) error {
 	switch in.Type {
 	case "boolean":
 		if value != "true" && value != "false" {
 			return fmt.Errorf("input %q must be true or false, not %q", in.Name, value)
 		}
 	case "number":
-		if _, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+		// ParseFloat takes NaN and Inf too: they are not numbers here.
+		if f, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("input %q must be a number, not %q", in.Name, value)
 		}
 	case "choice":

@@ -180,10 +180,11 @@ func (s *Store) Run(id int64) (*Run, error) {
 
 // Filter selects runs; zero fields select everything.
 type Filter struct {
-	Repo   string
-	Status string // queued, in_progress, completed
-	Limit  int    // default 30
-	Offset int
+	Repo       string
+	Status     string // queued, in_progress, completed
+	Conclusion string // success, failure, cancelled, ...
+	Limit      int    // default 30
+	Offset     int
 }
 
 // Runs lists runs, newest first, and the total count matching f.
@@ -195,6 +196,9 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Conclusion != "" {
+		where, args = append(where, "conclusion = ?"), append(args, f.Conclusion)
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -223,16 +227,37 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	return out, total, rows.Err()
 }
 
+// LastAttempt returns the highest attempt number among the runs that are
+// attempts of the same workflow run as id: those it is a re-run of, and
+// their re-runs, transitively.
+func (s *Store) LastAttempt(id int64) (int, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRow(`WITH RECURSIVE
+		up(id, rerun_of) AS (SELECT id, rerun_of FROM runs WHERE id = ?
+			UNION SELECT r.id, r.rerun_of FROM runs r JOIN up ON r.id = up.rerun_of),
+		down(id, attempt) AS (SELECT id, attempt FROM runs WHERE id IN (SELECT id FROM up WHERE rerun_of = 0)
+			UNION SELECT r.id, r.attempt FROM runs r JOIN down ON r.rerun_of = down.id)
+		SELECT max(attempt) FROM down`, id).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return 0, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return int(n.Int64), nil
+}
+
 // Pending is a queued run as the scheduler sees it.
 type Pending struct {
 	ID    int64
+	Repo  string
 	Group string
 }
 
 // QueuedRuns lists queued runs, oldest first, without their (possibly
 // large) workflow text and payload.
 func (s *Store) QueuedRuns() ([]Pending, error) {
-	rows, err := s.db.Query(`SELECT id, grp FROM runs WHERE status = 'queued' ORDER BY id`)
+	rows, err := s.db.Query(`SELECT id, repo, grp FROM runs WHERE status = 'queued' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +265,7 @@ func (s *Store) QueuedRuns() ([]Pending, error) {
 	var out []Pending
 	for rows.Next() {
 		var p Pending
-		if err := rows.Scan(&p.ID, &p.Group); err != nil {
+		if err := rows.Scan(&p.ID, &p.Repo, &p.Group); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -448,13 +473,16 @@ func (s *Store) SetHead(repo, branch, sha string) error {
 	return err
 }
 
-// ClaimDelivery records a webhook delivery id; false when it was seen
-// before (GitHub redelivers on timeouts and on request).
-func (s *Store) ClaimDelivery(id string) (bool, error) {
-	res, err := s.db.Exec(`INSERT INTO deliveries (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(time.Now()))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+// Delivered reports whether a webhook delivery id was handled before
+// (GitHub redelivers on timeouts and on request).
+func (s *Store) Delivered(id string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(`SELECT count(*) FROM deliveries WHERE id = ?`, id).Scan(&n)
+	return n > 0, err
+}
+
+// RecordDelivery records a webhook delivery id as handled.
+func (s *Store) RecordDelivery(id string) error {
+	_, err := s.db.Exec(`INSERT INTO deliveries (id, at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, ms(time.Now()))
+	return err
 }
