@@ -150,6 +150,11 @@ func (s *sink) handle(line []byte) {
 		s.append(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: string(line)})
 		return
 	}
+	if raw.Event == "run" {
+		// pkg/run's title line (the evaluated run-name): not part of any
+		// job's log; the run page shows the workflow's name.
+		return
+	}
 	now := time.Now()
 	ev := LogEvent{T: now.UnixMilli(), Job: raw.Job, Step: raw.Step, Kind: raw.Event, Status: raw.Status, Text: raw.Message, Duration: raw.Duration}
 	var err error

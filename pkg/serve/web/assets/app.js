@@ -102,6 +102,7 @@ async function runPage() {
   let pending = null;
   function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100); }
   function onEvent(ev) {
+    if (!["start", "end", "line", "annotation"].includes(ev.kind)) return; // kinds this page does not know
     if (ev.scope === "job") soon(); // job states changed: redraw the graph
     const j = jobBox(ev.job || "run");
     if (ev.kind === "start" && ev.scope === "step") { stepBox(j, ev.step); return; }
