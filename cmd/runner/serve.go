@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/gitrepo"
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/serve"
 )
 
@@ -22,6 +24,7 @@ func newServeCmd() *cobra.Command {
 		configPath, listen, state, repo string
 		capacity                        int
 		poll                            time.Duration
+		mirrors                         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,6 +51,17 @@ secret. Without a token, one is generated into STATE/token.`,
 			}
 			if capacity > 0 {
 				cfg.Capacity = capacity
+			}
+			if len(mirrors) > 0 {
+				cfg.RegistryMirrors = mirrors
+			}
+			if len(cfg.RegistryMirrors) > 0 {
+				if _, err := registry.ParseMirrors(cfg.RegistryMirrors...); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("registry-mirrors: %w", err)}
+				}
+				// As in exec: the built-in steps read the mirrors from
+				// their environment.
+				os.Setenv(registry.EnvMirrors, strings.Join(cfg.RegistryMirrors, ","))
 			}
 			// The environment overrides the file's key and its -file variant.
 			if v := os.Getenv("RUNNER_TOKEN"); v != "" {
@@ -114,6 +128,7 @@ secret. Without a token, one is generated into STATE/token.`,
 	f.StringVar(&state, "state", "", "state directory (default .runner/serve)")
 	f.StringVar(&repo, "repo", "", "watch this repository too (default without config: the current one)")
 	f.IntVar(&capacity, "capacity", 0, "jobs at once, over all runs (default 2)")
+	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; config registry-mirrors, also $RUNNER_REGISTRY_MIRROR)")
 	f.DurationVar(&poll, "poll", 0, "poll --repo's branch this often, e.g. 30s (default 0: no polling)")
 	return cmd
 }

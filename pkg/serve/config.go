@@ -26,6 +26,9 @@ type Config struct {
 	Capacity          int    `yaml:"capacity"`            // jobs at once, over all runs; default 2
 	Jobs              int    `yaml:"jobs"`                // jobs at once inside one run; default 2, at most capacity
 	Repositories      []Repo `yaml:"repositories"`        // default: none
+	// RegistryMirrors are REGISTRY=URL pairs (e.g. docker.io=http://127.0.0.1:5000)
+	// for buildkitd and every pull, like exec's --registry-mirror. Default none.
+	RegistryMirrors []string `yaml:"registry-mirrors"`
 }
 
 // Repo is one watched repository.

@@ -138,6 +138,9 @@ func TestServeTokenSources(t *testing.T) {
 	_, lines = serveCmd(t, nil, "--config", config("file.yaml", "token-file: "+tokFile+"\n"))
 	must(t, strings.Contains(strings.Join(lines, "\n"), "API token in "+tokFile), "token file:\n%s", strings.Join(lines, "\n"))
 
+	_, lines = serveCmd(t, nil, "--config", config("mirrors.yaml", "token: x\nregistry-mirrors: ['docker.io=http://127.0.0.1:5999']\n"))
+	must(t, strings.Contains(strings.Join(lines, "\n"), "listening on"), "with registry-mirrors:\n%s", strings.Join(lines, "\n"))
+
 	_, lines = serveCmd(t, nil, "--config", config("gen.yaml", ""))
 	must(t, strings.Contains(strings.Join(lines, "\n"), "API token in "+filepath.Join(dir, "state-gen.yaml", "token")), "generated:\n%s", strings.Join(lines, "\n"))
 
@@ -148,6 +151,7 @@ func TestServeTokenSources(t *testing.T) {
 		{"e2.yaml", "webhook-secret-file: " + empty + "\n", "webhook-secret-file: " + empty + " is empty"},
 		{"e3.yaml", "token: a\ntoken-file: " + tokFile + "\n", "token and token-file are both set"},
 		{"e4.yaml", "webhook-secret: a\nwebhook-secret-file: " + tokFile + "\n", "webhook-secret and webhook-secret-file are both set"},
+		{"e5.yaml", "registry-mirrors: [docker.io]\n", "registry-mirrors:"},
 	} {
 		out, code := serveFails(t, "--config", config(c.name, c.body))
 		must(t, code == 2 && strings.Contains(out, c.want), "%s: exit %d:\n%s", c.body, code, out)
