@@ -58,6 +58,11 @@ func (e *Engine) installCompat() error {
 		fnDict:     newDict,
 		fnMul:      pyMul,
 		fnAdd:      pyAdd,
+		fnSub:      pySub,
+		fnLt:       pyCompare("<"),
+		fnLe:       pyCompare("<="),
+		fnGt:       pyCompare(">"),
+		fnGe:       pyCompare(">="),
 		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
 		fnNot:      func(args *exec.VarArgs) bool { return !args.Args[0].IsTrue() },
 		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
@@ -69,6 +74,7 @@ func (e *Engine) installCompat() error {
 			return b.String()
 		},
 		"range": pyRange,
+		"dict":  dictGlobal,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -87,12 +93,13 @@ func (e *Engine) installCompat() error {
 		return err
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
-	origItems, _ := e.env.Filters.Get("items")
 	origInt, _ := e.env.Filters.Get("int")
 	origDefault, _ := e.env.Filters.Get("default")
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
-		"items":    pairsAsTuples(origItems),
+		"items":    filterItems,
+		"sum":      filterSum,
+		"pprint":   filterPprint,
 		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in

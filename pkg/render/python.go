@@ -27,8 +27,8 @@ func pyTupleOf(args []*exec.Value) pyTuple {
 
 func (t pyTuple) String() string { return pyRepr(exec.AsValue(t)) }
 
-func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() }
-func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() }
+func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() || isBig(v) }
+func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() || isBig(v) }
 func asInt(v *exec.Value) int64 {
 	if v.IsBool() {
 		if v.Bool() {
@@ -40,6 +40,9 @@ func asInt(v *exec.Value) int64 {
 }
 
 func asFloat(v *exec.Value) float64 {
+	if b, ok := v.Interface().(*big.Int); ok {
+		return bigFloat(b)
+	}
 	if v.IsBool() {
 		if v.Bool() {
 			return 1
@@ -62,24 +65,39 @@ func pyPow(args *exec.VarArgs) (any, error) {
 		return nil, typeError("** or pow()", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y < 0 {
-			if x == 0 {
+		x, _ := bigOf(a)
+		y, _ := bigOf(b)
+		if y.Sign() < 0 {
+			if x.Sign() == 0 {
 				return nil, errors.New("0.0 cannot be raised to a negative power")
 			}
-			return math.Pow(float64(x), float64(y)), nil
+			return math.Pow(asFloat(a), asFloat(b)), nil
 		}
-		r := new(big.Int).Exp(big.NewInt(x), big.NewInt(y), nil)
-		if r.IsInt64() {
-			return int(r.Int64()), nil
+		if x.BitLen() > 1 && (y.BitLen() > 32 || int64(x.BitLen())*y.Int64() > maxIntBits) {
+			return nil, fmt.Errorf("%w: integer power", ErrTooLarge)
 		}
-		return r, nil
+		return intResult(new(big.Int).Exp(x, y, nil)), nil
 	}
 	x, y := asFloat(a), asFloat(b)
 	if x == 0 && y < 0 {
 		return nil, errors.New("0.0 cannot be raised to a negative power")
 	}
 	return math.Pow(x, y), nil
+}
+
+// maxIntBits bounds the integers ** makes (Python's are unbounded).
+const maxIntBits = 1 << 20
+
+// pySub is Python's a - b for numbers.
+func pySub(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	switch {
+	case isInt(a) && isInt(b):
+		return intOp('-', a, b)
+	case isNum(a) && isNum(b):
+		return asFloat(a) - asFloat(b), nil
+	}
+	return nil, typeError("-", a, b)
 }
 
 // pyFloorDiv is Python's a // b: rounds toward negative infinity.
@@ -89,15 +107,7 @@ func pyFloorDiv(args *exec.VarArgs) (any, error) {
 		return nil, typeError("//", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y == 0 {
-			return nil, errors.New("integer division or modulo by zero")
-		}
-		q := x / y
-		if x%y != 0 && (x < 0) != (y < 0) {
-			q--
-		}
-		return int(q), nil
+		return intOp('/', a, b)
 	}
 	x, y := asFloat(a), asFloat(b)
 	if y == 0 {
@@ -133,15 +143,7 @@ func pyMod(args *exec.VarArgs) (any, error) {
 		return nil, typeError("%", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y == 0 {
-			return nil, errors.New("integer division or modulo by zero")
-		}
-		r := x % y
-		if r != 0 && (r < 0) != (y < 0) {
-			r += y
-		}
-		return int(r), nil
+		return intOp('%', a, b)
 	}
 	x, y := asFloat(a), asFloat(b)
 	if y == 0 {

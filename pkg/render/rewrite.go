@@ -19,6 +19,11 @@ const (
 	fnDict     = "__runner_dict"
 	fnMul      = "__runner_mul"
 	fnAdd      = "__runner_add"
+	fnSub      = "__runner_sub"
+	fnLt       = "__runner_lt"
+	fnLe       = "__runner_le"
+	fnGt       = "__runner_gt"
+	fnGe       = "__runner_ge"
 	fnEq       = "__runner_eq"
 	fnNot      = "__runner_not"
 	fnNe       = "__runner_ne"
@@ -28,15 +33,20 @@ const (
 
 var (
 	binaryHelpers = map[tokens.Type]string{
-		tokens.Power:         fnPow,
-		tokens.FloorDivision: fnFloorDiv,
-		tokens.Division:      fnTrueDiv,
-		tokens.Modulo:        fnMod,
-		tokens.Multiply:      fnMul,
-		tokens.Addition:      fnAdd,
-		tokens.Equals:        fnEq,
-		tokens.Ne:            fnNe,
-		tokens.Tilde:         fnConcat,
+		tokens.Power:              fnPow,
+		tokens.FloorDivision:      fnFloorDiv,
+		tokens.Division:           fnTrueDiv,
+		tokens.Modulo:             fnMod,
+		tokens.Multiply:           fnMul,
+		tokens.Addition:           fnAdd,
+		tokens.Subtraction:        fnSub,
+		tokens.LowerThan:          fnLt,
+		tokens.LowerThanOrEqual:   fnLe,
+		tokens.GreaterThan:        fnGt,
+		tokens.GreaterThanOrEqual: fnGe,
+		tokens.Equals:             fnEq,
+		tokens.Ne:                 fnNe,
+		tokens.Tilde:              fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
 	nodeType       = reflect.TypeFor[nodes.Node]()
