@@ -196,6 +196,10 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 			args = append(args, p.Key, p.Value)
 		}
 		return call(x.Token, fnDict, args...)
+	case *nodes.String:
+		if v, ok := literalValue(x.Val); ok {
+			x.Val = v
+		}
 	case *nodes.Name:
 		if x.Name.Val == "none" {
 			return &nodes.None{Location: x.Name}
