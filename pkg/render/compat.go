@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,6 +14,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/nodes"
 	"github.com/nikolalohinski/gonja/v2/parser"
 	"github.com/nikolalohinski/gonja/v2/tokens"
@@ -385,6 +387,8 @@ type importNode struct {
 	as       string            // {% import X as as %}
 	names    map[string]string // {% from X import name as alias %}: alias -> name
 	eng      *Engine
+	// withContext: "with context" passes the importer's variables
+	withContext bool
 }
 
 func (n *importNode) Position() *tokens.Token { return n.location }
@@ -409,39 +413,70 @@ func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 		}
 		return err
 	}
-	macros := t.t.Macros()
+	mod, err := n.module(r, loader, t)
+	if err != nil {
+		return err
+	}
 	if n.names == nil {
-		all := map[string]exec.Macro{}
-		for mname, m := range macros {
-			fn, err := boundMacro(m, r, n.eng.maxMacro)
-			if err != nil {
-				return err
-			}
-			all[mname] = fn
-		}
-		r.Environment.Context.Set(n.as, all)
+		r.Environment.Context.Set(n.as, mod)
 		return nil
 	}
-	for alias, mname := range n.names {
-		m, ok := macros[mname]
+	for alias, vname := range n.names {
+		v, ok := mod[vname]
 		if !ok {
-			return fmt.Errorf("the template %q does not export the requested name %q", name, mname)
+			return fmt.Errorf("the template %q does not export the requested name %q", name, vname)
 		}
-		fn, err := boundMacro(m, r, n.eng.maxMacro)
-		if err != nil {
-			return err
-		}
-		r.Environment.Context.Set(alias, fn)
+		r.Environment.Context.Set(alias, v)
 	}
 	return nil
 }
 
-// skipContext consumes an optional "with context" / "without context".
-func skipContext(args *parser.Parser) error {
-	if args.MatchName("with", "without") != nil && args.MatchName("context") == nil {
-		return args.Error("expected 'context'", args.Current())
+// module runs an imported template as Jinja2 does, output discarded, and
+// returns what it exports: its top-level macros and variables whose names
+// do not start with an underscore. Without "with context" it sees only the
+// globals.
+func (n *importNode) module(r *exec.Renderer, loader loaders.Loader, t *template) (map[string]any, error) {
+	base := n.eng.env.Context
+	if n.withContext {
+		base = r.Environment.Context
 	}
-	return nil
+	ctx := base.Inherit()
+	ctx.Set(budgetKey, budgetOf(r.Environment.Context))
+	env := &exec.Environment{
+		Context:           ctx,
+		Filters:           r.Environment.Filters,
+		Tests:             r.Environment.Tests,
+		ControlStructures: r.Environment.ControlStructures,
+		Methods:           r.Environment.Methods,
+	}
+	if err := exec.NewRenderer(env, io.Discard, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
+		return nil, toError(t.path, t.source, t.cols, err)
+	}
+	mod := map[string]any{}
+	for k, v := range contextData(ctx) {
+		if !strings.HasPrefix(k, "_") && k != "self" && k != "loop" {
+			mod[k] = v
+		}
+	}
+	return mod, nil
+}
+
+// contextData reads the variables set directly in ctx (gonja keeps them in
+// an unexported field).
+func contextData(ctx *exec.Context) map[string]any {
+	f := reflect.ValueOf(ctx).Elem().FieldByName("data")
+	m, _ := reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().Interface().(map[string]any)
+	return m
+}
+
+// matchContext consumes an optional "with context" / "without context";
+// with is true for the first.
+func matchContext(args *parser.Parser) (with bool, err error) {
+	tok := args.MatchName("with", "without")
+	if tok != nil && args.MatchName("context") == nil {
+		return false, args.Error("expected 'context'", args.Current())
+	}
+	return tok != nil && tok.Val == "with", nil
 }
 
 func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
@@ -458,7 +493,7 @@ func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.Cont
 		return nil, args.Error("expected a name after 'as'", args.Current())
 	}
 	n.as = as.Val
-	if err := skipContext(args); err != nil {
+	if n.withContext, err = matchContext(args); err != nil {
 		return nil, err
 	}
 	if !args.End() {
@@ -492,7 +527,7 @@ func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.Contro
 			break
 		}
 	}
-	if err := skipContext(args); err != nil {
+	if n.withContext, err = matchContext(args); err != nil {
 		return nil, err
 	}
 	if !args.End() {
