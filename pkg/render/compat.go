@@ -102,6 +102,8 @@ func (e *Engine) installCompat() error {
 		"items":    filterItems,
 		"sum":      filterSum,
 		"pprint":   filterPprint,
+		"center":   filterCenter,
+		"wordwrap": filterWordwrap,
 		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
