@@ -183,7 +183,9 @@ type includeNode struct {
 	location      *tokens.Token
 	filename      nodes.Expression
 	ignoreMissing bool
-	eng           *Engine
+	// withoutContext: "without context" passes only the globals
+	withoutContext bool
+	eng            *Engine
 }
 
 func (n *includeNode) Position() *tokens.Token { return n.location }
@@ -227,7 +229,21 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		}
 		return err
 	}
-	if err := exec.NewRenderer(r.Environment, r.Output, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
+	// the included template sees the includer's variables (none but the
+	// globals "without context") and its own sets stay its own
+	ctx := r.Environment.Context.Inherit()
+	if n.withoutContext {
+		ctx = n.eng.env.Context.Inherit()
+		ctx.Set(budgetKey, budgetOf(r.Environment.Context))
+	}
+	env := &exec.Environment{
+		Context:           ctx,
+		Filters:           r.Environment.Filters,
+		Tests:             r.Environment.Tests,
+		ControlStructures: r.Environment.ControlStructures,
+		Methods:           r.Environment.Methods,
+	}
+	if err := exec.NewRenderer(env, r.Output, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
 		return toError(t.path, t.source, t.cols, err)
 	}
 	return nil
@@ -246,11 +262,11 @@ func (e *Engine) includeParser(p *parser.Parser, args *parser.Parser) (nodes.Con
 		}
 		n.ignoreMissing = true
 	}
-	if tok := args.MatchName("with", "without"); tok != nil {
-		if args.MatchName("context") == nil {
-			return nil, args.Error("expected 'context'", args.Current())
-		}
+	mode, err := matchContext(args)
+	if err != nil {
+		return nil, err
 	}
+	n.withoutContext = mode == "without"
 	if !args.End() {
 		return nil, args.Error("malformed 'include' tag", args.Current())
 	}
@@ -471,14 +487,17 @@ func contextData(ctx *exec.Context) map[string]any {
 	return m
 }
 
-// matchContext consumes an optional "with context" / "without context";
-// with is true for the first.
-func matchContext(args *parser.Parser) (with bool, err error) {
+// matchContext consumes an optional "with context" / "without context"
+// and returns "with", "without" or "".
+func matchContext(args *parser.Parser) (string, error) {
 	tok := args.MatchName("with", "without")
-	if tok != nil && args.MatchName("context") == nil {
-		return false, args.Error("expected 'context'", args.Current())
+	if tok == nil {
+		return "", nil
 	}
-	return tok != nil && tok.Val == "with", nil
+	if args.MatchName("context") == nil {
+		return "", args.Error("expected 'context'", args.Current())
+	}
+	return tok.Val, nil
 }
 
 func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
@@ -495,9 +514,11 @@ func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.Cont
 		return nil, args.Error("expected a name after 'as'", args.Current())
 	}
 	n.as = as.Val
-	if n.withContext, err = matchContext(args); err != nil {
+	mode, err := matchContext(args)
+	if err != nil {
 		return nil, err
 	}
+	n.withContext = mode == "with"
 	if !args.End() {
 		return nil, args.Error("malformed 'import' tag", args.Current())
 	}
@@ -529,9 +550,11 @@ func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.Contro
 			break
 		}
 	}
-	if n.withContext, err = matchContext(args); err != nil {
+	mode, err := matchContext(args)
+	if err != nil {
 		return nil, err
 	}
+	n.withContext = mode == "with"
 	if !args.End() {
 		return nil, args.Error("malformed 'from' tag", args.Current())
 	}
