@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/hex"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,7 +20,7 @@ const literalMarker = "\x01runner-str:"
 // tags of src. Text, comments and raw blocks stay as they are.
 func escapeLiterals(src []byte) []byte {
 	s := string(src)
-	if !strings.Contains(s, `\`) || strings.Contains(s, "\x01") {
+	if !strings.Contains(s, `\`) && !strings.Contains(s, "raw") || strings.Contains(s, "\x01") {
 		return src
 	}
 	var b strings.Builder
@@ -49,12 +50,11 @@ func escapeLiterals(src []byte) []byte {
 		if open == '%' {
 			end = "%}"
 			if w := strings.Fields(strings.TrimLeft(s, "-+ \t\r\n")); len(w) > 0 && strings.TrimRight(w[0], "-+%}") == "raw" {
-				j := strings.Index(s, "endraw")
-				if j < 0 {
+				rest, ok := rawBlock(&b, s)
+				if !ok {
 					break
 				}
-				b.WriteString(s[:j])
-				s = s[j:]
+				s = rest
 				continue
 			}
 		}
@@ -87,6 +87,39 @@ func escapeLiterals(src []byte) []byte {
 	}
 	b.WriteString(s)
 	return []byte(b.String())
+}
+
+var endRaw = regexp.MustCompile(`\{%([-+]?)\s*endraw\s*([-+]?)%\}`)
+
+// rawBlock copies a raw block from s, just after its "{%", and applies the
+// whitespace control of its inner sides ({% raw -%}, {%- endraw %}), which
+// gonja ignores. The whitespace taken out goes into a comment after the
+// block, so that line numbers stay right.
+func rawBlock(b *strings.Builder, s string) (string, bool) {
+	k := strings.Index(s, "%}")
+	loc := endRaw.FindStringSubmatchIndex(s)
+	if k < 0 || loc == nil || loc[0] < k {
+		return s, false
+	}
+	open, body, end := s[:k+2], s[k+2:loc[0]], s[loc[0]:loc[1]]
+	var cut string
+	if strings.HasSuffix(open, "-%}") {
+		t := strings.TrimLeft(body, " \t\n\r\f\v")
+		cut, body = body[:len(body)-len(t)], t
+	}
+	if loc[2] < loc[3] && s[loc[2]] == '-' {
+		t := strings.TrimRight(body, " \t\n\r\f\v")
+		cut, body = cut+body[len(t):], t
+	}
+	b.WriteString(open + body + end)
+	if n := strings.Count(cut, "\n"); n > 0 {
+		closing := "#}"
+		if loc[4] < loc[5] && s[loc[4]] == '-' {
+			closing = "-#}"
+		}
+		b.WriteString("{#" + strings.Repeat("\n", n) + closing)
+	}
+	return s[loc[1]:], true
 }
 
 // literalValue decodes a literal escapeLiterals rewrote.
