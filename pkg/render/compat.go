@@ -85,6 +85,12 @@ func (e *Engine) installCompat() error {
 		if in.IsError() {
 			return placeError(in, params)
 		}
+		if u, ok := in.Interface().(undefined); ok {
+			if e.opts.Lenient {
+				return exec.AsValue("")
+			}
+			return placeError(exec.AsValue(errors.New(u.msg)), params)
+		}
 		if e.opts.Lenient && in.IsNil() {
 			// gonja gives undefined names as nil: print them as Jinja2's
 			// Undefined (empty), at the price of None printing empty too
@@ -104,6 +110,7 @@ func (e *Engine) installCompat() error {
 		"pprint":   filterPprint,
 		"center":   filterCenter,
 		"wordwrap": filterWordwrap,
+		"attr":     e.attrFilter,
 		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -133,6 +140,16 @@ func (e *Engine) installCompat() error {
 	// Jinja2's sequence test: anything with a length and items by index
 	if err := e.env.Tests.Replace("sequence", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
 		return in.IsList() || in.IsString() || in.IsDict(), nil
+	}); err != nil {
+		return err
+	}
+	if err := e.env.Tests.Replace("defined", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return !in.IsError() && !in.IsNil() && !isUndefined(in), nil
+	}); err != nil {
+		return err
+	}
+	if err := e.env.Tests.Replace("undefined", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return in.IsError() || in.IsNil() || isUndefined(in), nil
 	}); err != nil {
 		return err
 	}
@@ -946,6 +963,9 @@ func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
 		boolean := len(params.Args) > 1 && params.Args[1].IsTrue()
 		if v, ok := params.KwArgs["boolean"]; ok {
 			boolean = v.IsTrue()
+		}
+		if isUndefined(in) {
+			return orig(ev, exec.AsValue(nil), params)
 		}
 		if in.IsNil() && !boolean && !e.opts.Lenient {
 			return in

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -303,4 +304,35 @@ func sortedKeys(in *exec.Value) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// attrFilter is Jinja2's attr: getattr only, so a dict's keys are not its
+// attributes; what is missing is undefined (an error unless lenient).
+func (e *Engine) attrFilter(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	args, err := bindArgs("attr", params, "name")
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if args[0] == nil {
+		return exec.AsValue(errors.New("attr() missing 1 required positional argument: 'name'"))
+	}
+	name := pyStr(args[0])
+	if !in.IsDict() && !in.IsNil() {
+		if v, ok := in.GetAttribute(name); ok {
+			return v
+		}
+	}
+	return exec.AsValue(undefined{fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(in), name)})
+}
+
+// undefined is a filter's undefined result: an error only once printed
+// (StrictUndefined), not defined to the tests, replaced by default.
+type undefined struct{ msg string }
+
+func isUndefined(v *exec.Value) bool {
+	_, ok := v.Interface().(undefined)
+	return ok
 }

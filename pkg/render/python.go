@@ -274,6 +274,9 @@ func pyRepr(v *exec.Value) string {
 		return "None"
 	}
 	raw := v.Interface()
+	if isGonjaTuple(raw) {
+		raw = pyTuple(listOf(v))
+	}
 	switch x := raw.(type) {
 	case pyTuple:
 		parts := make([]string, len(x))
@@ -388,6 +391,15 @@ func pyQuote(s string) string {
 	return b.String()
 }
 
+// isGonjaTuple tells gonja's own pair types (groupby's (grouper, list),
+// which also answers .grouper and .list) that Python prints as tuples.
+func isGonjaTuple(raw any) bool {
+	t := reflect.TypeOf(raw)
+	return t != nil && t.PkgPath() == builtinsPkg && (t.Name() == "groupTupleValue" || t.Name() == "tupleValue")
+}
+
+const builtinsPkg = "github.com/nikolalohinski/gonja/v2/builtins"
+
 // pyTypeName names a value's Python type for error messages.
 func pyTypeName(v *exec.Value) string {
 	switch {
@@ -402,7 +414,7 @@ func pyTypeName(v *exec.Value) string {
 	case v.IsFloat():
 		return "float"
 	case v.IsList():
-		if _, ok := v.Interface().(pyTuple); ok {
+		if _, ok := v.Interface().(pyTuple); ok || isGonjaTuple(v.Interface()) {
 			return "tuple"
 		}
 		return "list"
