@@ -1022,7 +1022,18 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 	if in.IsError() {
 		return in
 	}
-	s, err := pyFormat(in.String(), exec.AsValue(pyTupleOf(params.Args)))
+	values := exec.AsValue(pyTupleOf(params.Args))
+	if len(params.KwArgs) > 0 {
+		if len(params.Args) > 0 {
+			return exec.AsValue(errors.New("can't handle positional and keyword arguments at the same time"))
+		}
+		m := make(map[string]any, len(params.KwArgs))
+		for k, v := range params.KwArgs {
+			m[k] = v.Interface()
+		}
+		values = exec.AsValue(m)
+	}
+	s, err := pyFormat(pyStr(in), values)
 	if err != nil {
 		return exec.AsValue(err)
 	}

@@ -168,6 +168,7 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 	} else {
 		args = []*exec.Value{values}
 	}
+	mapping := values.IsDict()
 	next := func() (*exec.Value, error) {
 		if len(args) == 0 {
 			return nil, errors.New("not enough arguments for format string")
@@ -184,6 +185,31 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			continue
 		}
 		j := i + 1
+		var key *exec.Value // %(name)s takes the value from a mapping
+		if j < len(format) && format[j] == '(' {
+			depth, k := 1, j+1
+			for ; k < len(format) && depth > 0; k++ {
+				switch format[k] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+			if depth > 0 {
+				return "", errors.New("incomplete format key")
+			}
+			if !mapping {
+				return "", errors.New("format requires a mapping")
+			}
+			name := format[j+1 : k-1]
+			v, ok := values.GetItem(name)
+			if !ok {
+				return "", fmt.Errorf("KeyError: '%s'", name)
+			}
+			key, j = v, k
+		}
+		specStart := j
 		for j < len(format) && strings.IndexByte("-+ 0#", format[j]) >= 0 {
 			j++
 		}
@@ -199,15 +225,18 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 		if j >= len(format) {
 			return "", errors.New("incomplete format")
 		}
-		spec, verb := format[i+1:j], format[j]
+		spec, verb := format[specStart:j], format[j]
 		i = j
 		if verb == '%' {
 			out.WriteByte('%')
 			continue
 		}
-		v, err := next()
-		if err != nil {
-			return "", err
+		v := key
+		if v == nil {
+			var err error
+			if v, err = next(); err != nil {
+				return "", err
+			}
 		}
 		switch verb {
 		case 's', 'r', 'a':
@@ -248,7 +277,7 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			return "", fmt.Errorf("unsupported format character '%c' (0x%x)", verb, verb)
 		}
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && !mapping {
 		return "", errors.New("not all arguments converted during string formatting")
 	}
 	return out.String(), nil
