@@ -86,7 +86,7 @@ func (e *Engine) installCompat() error {
 			return placeError(in, params)
 		}
 		if u, ok := in.Interface().(undefined); ok {
-			if e.opts.Lenient {
+			if e.opts.Lenient || u.lenient {
 				return exec.AsValue("")
 			}
 			return placeError(exec.AsValue(errors.New(u.msg)), params)
@@ -649,8 +649,116 @@ func (n *multiSetNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock)
 	return nil
 }
 
+// setNode is {% set name = x [if cond [else y]] %} (without else the name
+// is undefined, leniently: Jinja2 prints it as empty) and the block set
+// with filters {% set name | f %}...{% endset %}.
+type setNode struct {
+	location  *tokens.Token
+	name      string
+	value     nodes.Expression
+	condition nodes.Expression // nil: no "if"
+	// alternative is the else part; without it the name is undefined
+	alternative nodes.Expression
+	filters     []*nodes.FilterCall
+	body        *nodes.Wrapper
+}
+
+func (n *setNode) Position() *tokens.Token { return n.location }
+func (n *setNode) String() string {
+	return fmt.Sprintf("set(%s Line=%d Col=%d)", n.name, n.location.Line, n.location.Col)
+}
+
+func (n *setNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	var v *exec.Value
+	if n.body != nil {
+		var buf strings.Builder
+		sub := r.Inherit()
+		sub.Output = &buf
+		if err := sub.ExecuteWrapper(n.body); err != nil {
+			return err
+		}
+		v = exec.AsSafeValue(buf.String())
+		ev := r.Evaluator()
+		for _, f := range n.filters {
+			if v = ev.ExecuteFilter(f, v); v.IsError() {
+				return v
+			}
+		}
+	} else {
+		c := exec.AsValue(true)
+		if n.condition != nil {
+			if c = r.Eval(n.condition); c.IsError() {
+				return c
+			}
+		}
+		switch {
+		case c.IsTrue():
+			v = r.Eval(n.value)
+		case n.alternative != nil:
+			v = r.Eval(n.alternative)
+		default:
+			v = exec.AsValue(undefined{lenient: true})
+		}
+	}
+	if v.IsError() {
+		return v
+	}
+	r.Environment.Context.Set(n.name, v.Interface())
+	return nil
+}
+
+// parseSet parses the set forms gonja does not know, or returns nil.
+func parseSet(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	name := args.Current(tokens.Name)
+	if name == nil {
+		return nil, nil
+	}
+	switch {
+	case args.Peek(tokens.Pipe) != nil:
+		args.Consume()
+		f, err := args.ParseFilterExpression(&nodes.Name{Name: name})
+		if err != nil {
+			return nil, err
+		}
+		if !args.End() {
+			return nil, args.Error("expected the end of the 'set' tag", args.Current())
+		}
+		fe, _ := f.(*nodes.FilteredExpression)
+		if fe == nil {
+			return nil, args.Error("expected a filter", args.Current())
+		}
+		body, endargs, err := p.WrapUntil("endset")
+		if err != nil {
+			return nil, err
+		}
+		if !endargs.End() {
+			return nil, endargs.Error("endset takes no arguments", nil)
+		}
+		return &setNode{location: p.Current(), name: name.Val, filters: fe.Filters, body: body}, nil
+	case args.Peek(tokens.Assign) != nil:
+		args.Consume()
+		args.Consume()
+		n := &setNode{location: p.Current(), name: name.Val}
+		var err error
+		if n.value, err = args.ParseExpression(); err != nil {
+			return nil, err
+		}
+		if n.condition, n.alternative, err = args.ParseCondition(); err != nil {
+			return nil, err
+		}
+		if !args.End() {
+			return nil, args.Error("malformed 'set' tag", args.Current())
+		}
+		return n, nil
+	}
+	return nil, nil
+}
+
 func setParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		if n, err := parseSet(p, args); n != nil || err != nil {
+			return n, err
+		}
 		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
 			return orig(p, args)
 		}

@@ -325,12 +325,15 @@ func (e *Engine) attrFilter(_ *exec.Evaluator, in *exec.Value, params *exec.VarA
 			return v
 		}
 	}
-	return exec.AsValue(undefined{fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(in), name)})
+	return exec.AsValue(undefined{msg: fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(in), name)})
 }
 
 // undefined is a filter's undefined result: an error only once printed
 // (StrictUndefined), not defined to the tests, replaced by default.
-type undefined struct{ msg string }
+type undefined struct {
+	msg     string
+	lenient bool // Jinja2's plain Undefined: prints as empty text
+}
 
 func isUndefined(v *exec.Value) bool {
 	_, ok := v.Interface().(undefined)
