@@ -153,6 +153,13 @@ func (e *Engine) installCompat() error {
 	}); err != nil {
 		return err
 	}
+	for name, set := range map[string]interface{ Exists(string) bool }{"filter": e.env.Filters, "test": e.env.Tests} {
+		if err := e.env.Tests.Replace(name, func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+			return in.IsString() && !strings.HasPrefix(in.String(), "__runner_") && set.Exists(in.String()), nil
+		}); err != nil {
+			return err
+		}
+	}
 	if err := e.env.Tests.Replace("escaped", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
 		return in.Safe, nil
 	}); err != nil {
@@ -919,6 +926,26 @@ func strMethods() *exec.MethodSet[string] {
 				return trim(self, args.Args[0].String()), nil
 			}
 			return trimSpace(self, unicode.IsSpace), nil
+		}
+	}
+	for _, name := range []string{"startswith", "endswith"} {
+		orig := m[name]
+		if orig == nil {
+			continue
+		}
+		// a tuple of prefixes matches when any one does
+		m[name] = func(self string, sv *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) == 0 || !args.Args[0].IsList() {
+				return orig(self, sv, args)
+			}
+			for _, p := range listOf(args.Args[0]) {
+				a := &exec.VarArgs{Args: append([]*exec.Value{exec.ToValue(p)}, args.Args[1:]...), KwArgs: args.KwArgs}
+				ok, err := orig(self, sv, a)
+				if err != nil || ok == true {
+					return ok, err
+				}
+			}
+			return false, nil
 		}
 	}
 	m["strip"] = strip(strings.Trim, strings.TrimFunc)
