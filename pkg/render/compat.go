@@ -75,8 +75,9 @@ func (e *Engine) installCompat() error {
 			}
 			return b.String()
 		},
-		"range": pyRange,
-		"dict":  dictGlobal,
+		"range":     pyRange,
+		"dict":      dictGlobal,
+		"namespace": namespaceGlobal,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -103,6 +104,21 @@ func (e *Engine) installCompat() error {
 	origDictSort, _ := e.env.Filters.Get("dictsort")
 	origInt, _ := e.env.Filters.Get("int")
 	origDefault, _ := e.env.Filters.Get("default")
+	// select and friends fail on an unknown test, as Jinja2 does (gonja
+	// selects nothing)
+	for name, testArg := range map[string]int{"select": 0, "reject": 0, "selectattr": 1, "rejectattr": 1} {
+		orig, _ := e.env.Filters.Get(name)
+		if err := e.env.Filters.Replace(name, func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+			if len(params.Args) > testArg {
+				if t := params.Args[testArg].String(); !e.env.Tests.Exists(t) {
+					return exec.AsValue(fmt.Errorf("No test named '%s'", t))
+				}
+			}
+			return orig(ev, in, params)
+		}); err != nil {
+			return err
+		}
+	}
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
 		"items":    filterItems,
@@ -587,6 +603,7 @@ func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.Contro
 
 func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		at := args.Current()
 		cs, err := orig(p, args)
 		if err != nil {
 			return nil, err
@@ -594,6 +611,10 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		m, ok := cs.(*controlStructures.MacroControlStructure)
 		if !ok {
 			return cs, nil
+		}
+		// Jinja2 has no *args / **kwargs in a macro's signature
+		if m.VarArgsName != "" || m.KwArgsName != "" {
+			return nil, args.Error("expected token 'name', got '*' (Jinja2 macros take no *args or **kwargs: use varargs and kwargs in the body)", at)
 		}
 		// Jinja2 macros take extra arguments when their body uses varargs
 		// or kwargs; gonja wants *varargs / **kwargs in the signature.
@@ -614,6 +635,69 @@ type multiSetNode struct {
 	location *tokens.Token
 	names    []string
 	values   []nodes.Expression
+	// nested, when set, are the names' own targets: for x, (y, z) in ...
+	nested []*target
+}
+
+// target is a name, or a parenthesized list of targets, to unpack into.
+type target struct {
+	name string
+	sub  []*target
+}
+
+// parseTargets reads "a, (b, c)" up to the first token that is not part
+// of it.
+func parseTargets(args *parser.Parser) ([]*target, error) {
+	var out []*target
+	for {
+		if args.Match(tokens.LeftParenthesis) != nil {
+			sub, err := parseTargets(args)
+			if err != nil {
+				return nil, err
+			}
+			if args.Match(tokens.RightParenthesis) == nil {
+				return nil, args.Error("expected ')'", args.Current())
+			}
+			out = append(out, &target{sub: sub})
+		} else {
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a loop variable name", args.Current())
+			}
+			out = append(out, &target{name: name.Val})
+		}
+		if args.Match(tokens.Comma) == nil {
+			return out, nil
+		}
+	}
+}
+
+// unpack assigns v to t as Python does.
+func unpack(r *exec.Renderer, t *target, v *exec.Value) error {
+	if t.sub == nil {
+		r.Environment.Context.Set(t.name, v.Interface())
+		return nil
+	}
+	if !v.IsIterable() {
+		return fmt.Errorf("cannot unpack non-iterable %s object", pyTypeName(v))
+	}
+	var items []*exec.Value
+	v.Iterate(func(_, _ int, key, _ *exec.Value) bool {
+		items = append(items, key)
+		return true
+	}, func() {})
+	if len(items) > len(t.sub) {
+		return fmt.Errorf("too many values to unpack (expected %d)", len(t.sub))
+	}
+	if len(items) < len(t.sub) {
+		return fmt.Errorf("not enough values to unpack (expected %d, got %d)", len(t.sub), len(items))
+	}
+	for i, sub := range t.sub {
+		if err := unpack(r, sub, items[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *multiSetNode) Position() *tokens.Token { return n.location }
@@ -651,6 +735,12 @@ func (n *multiSetNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock)
 		return fmt.Errorf("not enough values to unpack (expected %d, got %d)", len(n.names), len(items))
 	}
 	for i, name := range n.names {
+		if n.nested != nil && n.nested[i].sub != nil {
+			if err := unpack(r, n.nested[i], items[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		r.Environment.Context.Set(name, items[i])
 	}
 	return nil
@@ -1204,25 +1294,31 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		if at == nil || at.Line == 0 {
 			at = p.Current()
 		}
-		var names []string
-		for {
-			name := args.Match(tokens.Name)
-			if name == nil {
-				return nil, args.Error("expected a loop variable name", args.Current())
-			}
-			names = append(names, name.Val)
-			if args.Match(tokens.Comma) == nil {
-				break
+		targets, err := parseTargets(args)
+		if err != nil {
+			return nil, err
+		}
+		for len(targets) == 1 && targets[0].sub != nil { // for (a, b) in ...
+			targets = targets[0].sub
+		}
+		names := make([]string, len(targets))
+		var nested []*target
+		for i, t := range targets {
+			names[i] = t.name
+			if t.sub != nil {
+				nested = targets
 			}
 		}
 		if args.Match(tokens.In) == nil {
 			return nil, args.Error("expected keyword 'in'", args.Current())
 		}
 		cs := &controlStructures.ForControlStructure{}
-		switch len(names) {
-		case 1:
+		switch {
+		case nested != nil:
+			cs.Key = loopItem
+		case len(names) == 1:
 			cs.Key = names[0]
-		case 2:
+		case len(names) == 2:
 			cs.Key, cs.Value = names[0], names[1]
 		default:
 			cs.Key = loopItem
@@ -1261,7 +1357,7 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
-			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
+			unpack := &multiSetNode{location: at, names: names, nested: nested, values: []nodes.Expression{&nodes.Name{Name: &item}}}
 			prefix = append(prefix, &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack})
 		}
 		body.Nodes = append(prefix, body.Nodes...)

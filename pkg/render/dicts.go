@@ -339,3 +339,23 @@ func isUndefined(v *exec.Value) bool {
 	_, ok := v.Interface().(undefined)
 	return ok
 }
+
+// pyNamespace is namespace()'s value: a map to gonja (attributes are set
+// with {% set ns.x = %}), its own type to tell it from a dict.
+type pyNamespace map[string]any
+
+// namespaceGlobal is Jinja2's namespace(*args, **kwargs): dict(*args,
+// **kwargs) for its initial attributes.
+func namespaceGlobal(ev *exec.Evaluator, params *exec.VarArgs) *exec.Value {
+	if len(params.Args) == 1 {
+		if _, ok := params.Args[0].Interface().(pyNamespace); ok {
+			return exec.AsValue(errors.New("'Namespace' object is not iterable"))
+		}
+	}
+	d := dictGlobal(ev, params)
+	if d.IsError() {
+		return d
+	}
+	m, _ := d.Interface().(map[string]any)
+	return exec.AsValue(pyNamespace(m))
+}

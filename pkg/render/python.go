@@ -318,6 +318,8 @@ func pyRepr(v *exec.Value) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case *big.Int:
 		return x.String()
+	case pyNamespace:
+		return "<Namespace " + pyRepr(exec.AsValue(map[string]any(x))) + ">"
 	}
 	switch {
 	case v.IsBool():

@@ -17,10 +17,11 @@ import (
 const literalMarker = "\x01runner-str:"
 
 // escapeLiterals rewrites the string literals with backslashes inside the
-// tags of src. Text, comments and raw blocks stay as they are.
+// tags of src, the inner whitespace control of raw blocks and the scoped
+// modifier of blocks. Text, comments and raw bodies stay as they are.
 func escapeLiterals(src []byte) []byte {
 	s := string(src)
-	if !strings.Contains(s, `\`) && !strings.Contains(s, "raw") || strings.Contains(s, "\x01") {
+	if !strings.Contains(s, `\`) && !strings.Contains(s, "raw") && !strings.Contains(s, "scoped") || strings.Contains(s, "\x01") {
 		return src
 	}
 	var b strings.Builder
@@ -57,6 +58,13 @@ func escapeLiterals(src []byte) []byte {
 				s = rest
 				continue
 			}
+			if j := strings.Index(s, "%}"); j > 0 {
+				if m := scopedBlock.FindStringSubmatchIndex(s[:j]); m != nil {
+					// gonja has no scoped blocks; its blocks see the loop
+					// variables anyway
+					s = s[:m[2]] + strings.Repeat(" ", m[3]-m[2]) + s[m[3]:]
+				}
+			}
 		}
 		// inside a tag: copy up to its end, rewriting literals
 		for len(s) > 0 && !strings.HasPrefix(s, end) {
@@ -88,6 +96,8 @@ func escapeLiterals(src []byte) []byte {
 	b.WriteString(s)
 	return []byte(b.String())
 }
+
+var scopedBlock = regexp.MustCompile(`^[-+]?\s*block\s+\w+\s+(scoped)\s*[-+]?$`)
 
 var endRaw = regexp.MustCompile(`\{%([-+]?)\s*endraw\s*([-+]?)%\}`)
 
