@@ -286,6 +286,9 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 // pyStr is Python's str() of a template value.
 func pyStr(v *exec.Value) string {
 	v = exec.ToValue(v.Val)
+	if isUndefined(v) {
+		return "" // Jinja2's Undefined prints empty; strict ones fail before
+	}
 	if v.IsNil() {
 		return "None"
 	}
