@@ -437,6 +437,22 @@ func bindDefaults(m *nodes.Macro, r *exec.Renderer, params *exec.VarArgs) error 
 	return nil
 }
 
+// tupleArgsNode turns a macro's varargs list into a tuple, first thing in
+// its body.
+type tupleArgsNode struct{ location *tokens.Token }
+
+func (n *tupleArgsNode) Position() *tokens.Token { return n.location }
+func (n *tupleArgsNode) String() string          { return "varargs-tuple" }
+
+func (n *tupleArgsNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	if v, ok := r.Environment.Context.Get("varargs"); ok {
+		if l, ok := v.([]any); ok {
+			r.Environment.Context.Set("varargs", pyTuple(l))
+		}
+	}
+	return nil
+}
+
 // --- import and from: the imported template gets the same fixes.
 
 type importNode struct {
@@ -621,6 +637,9 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		used := namesUsed(m.Wrapper)
 		if m.VarArgsName == "" && used["varargs"] {
 			m.VarArgsName = "varargs"
+			// gonja passes a list; Python's varargs is a tuple
+			first := &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: &tupleArgsNode{location: at}}
+			m.Macro.Wrapper.Nodes = append([]nodes.Node{first}, m.Macro.Wrapper.Nodes...)
 		}
 		if m.KwArgsName == "" && used["kwargs"] {
 			m.KwArgsName = "kwargs"
