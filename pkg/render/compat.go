@@ -383,14 +383,23 @@ func (n *macroNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) er
 }
 
 // boundMacro makes a macro callable, counting nested calls per render.
-func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
+func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (pyMacro, error) {
 	fn, err := exec.MacroNodeToFunc(m, r)
 	if err != nil {
 		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
 	b := budgetOf(r.Environment.Context)
 	name := m.Name
+	info := map[string]any{"name": name, "catch_varargs": m.VarArgsName != "", "catch_kwargs": m.KwArgsName != ""}
+	var args []any
+	for _, p := range m.Kwargs {
+		args = append(args, r.Eval(p.Key).String())
+	}
+	info["arguments"] = pyTuple(args)
 	return func(params *exec.VarArgs) *exec.Value {
+		if _, ok := params.KwArgs[macroInfoKey]; ok {
+			return exec.AsValue(info)
+		}
 		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
@@ -401,6 +410,23 @@ func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
 		}
 		return fn(params)
 	}, nil
+}
+
+// pyMacro is a macro as a template value: callable, and with Jinja2's
+// attributes name, arguments, catch_varargs and catch_kwargs.
+type pyMacro func(params *exec.VarArgs) *exec.Value
+
+// macroInfoKey asks a pyMacro for its attributes; no template can pass a
+// keyword argument of that name.
+const macroInfoKey = "\x00info"
+
+func (m pyMacro) GetAttribute(name string) (*exec.Value, bool) {
+	info, _ := m(&exec.VarArgs{KwArgs: map[string]*exec.Value{macroInfoKey: nil}}).Interface().(map[string]any)
+	v, ok := info[name]
+	if !ok {
+		return exec.AsValue(nil), false
+	}
+	return exec.AsValue(v), true
 }
 
 // bindDefaults evaluates the defaults of the parameters a call leaves out,
