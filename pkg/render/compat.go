@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,6 +14,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/nodes"
 	"github.com/nikolalohinski/gonja/v2/parser"
 	"github.com/nikolalohinski/gonja/v2/tokens"
@@ -58,6 +60,11 @@ func (e *Engine) installCompat() error {
 		fnDict:     newDict,
 		fnMul:      pyMul,
 		fnAdd:      pyAdd,
+		fnSub:      pySub,
+		fnLt:       pyCompare("<"),
+		fnLe:       pyCompare("<="),
+		fnGt:       pyCompare(">"),
+		fnGe:       pyCompare(">="),
 		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
 		fnNot:      func(args *exec.VarArgs) bool { return !args.Args[0].IsTrue() },
 		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
@@ -68,7 +75,9 @@ func (e *Engine) installCompat() error {
 			}
 			return b.String()
 		},
-		"range": pyRange,
+		"range":     pyRange,
+		"dict":      dictGlobal,
+		"namespace": namespaceGlobal,
 	} {
 		e.env.Context.Set(name, fn)
 	}
@@ -76,6 +85,12 @@ func (e *Engine) installCompat() error {
 	if err := e.env.Filters.Register(filterStr, func(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 		if in.IsError() {
 			return placeError(in, params)
+		}
+		if u, ok := in.Interface().(undefined); ok {
+			if e.opts.Lenient || u.lenient {
+				return exec.AsValue("")
+			}
+			return placeError(exec.AsValue(errors.New(u.msg)), params)
 		}
 		if e.opts.Lenient && in.IsNil() {
 			// gonja gives undefined names as nil: print them as Jinja2's
@@ -87,12 +102,31 @@ func (e *Engine) installCompat() error {
 		return err
 	}
 	origDictSort, _ := e.env.Filters.Get("dictsort")
-	origItems, _ := e.env.Filters.Get("items")
 	origInt, _ := e.env.Filters.Get("int")
 	origDefault, _ := e.env.Filters.Get("default")
+	// select and friends fail on an unknown test, as Jinja2 does (gonja
+	// selects nothing)
+	for name, testArg := range map[string]int{"select": 0, "reject": 0, "selectattr": 1, "rejectattr": 1} {
+		orig, _ := e.env.Filters.Get(name)
+		if err := e.env.Filters.Replace(name, func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+			if len(params.Args) > testArg {
+				if t := params.Args[testArg].String(); !e.env.Tests.Exists(t) {
+					return exec.AsValue(fmt.Errorf("No test named '%s'", t))
+				}
+			}
+			return orig(ev, in, params)
+		}); err != nil {
+			return err
+		}
+	}
 	for name, f := range map[string]exec.FilterFunction{
 		"dictsort": pairsAsTuples(origDictSort),
-		"items":    pairsAsTuples(origItems),
+		"items":    filterItems,
+		"sum":      filterSum,
+		"pprint":   filterPprint,
+		"center":   filterCenter,
+		"wordwrap": filterWordwrap,
+		"attr":     e.attrFilter,
 		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in
@@ -124,6 +158,23 @@ func (e *Engine) installCompat() error {
 		return in.IsList() || in.IsString() || in.IsDict(), nil
 	}); err != nil {
 		return err
+	}
+	if err := e.env.Tests.Replace("defined", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return !in.IsError() && !in.IsNil() && !isUndefined(in), nil
+	}); err != nil {
+		return err
+	}
+	if err := e.env.Tests.Replace("undefined", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return in.IsError() || in.IsNil() || isUndefined(in), nil
+	}); err != nil {
+		return err
+	}
+	for name, set := range map[string]interface{ Exists(string) bool }{"filter": e.env.Filters, "test": e.env.Tests} {
+		if err := e.env.Tests.Replace(name, func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+			return in.IsString() && !strings.HasPrefix(in.String(), "__runner_") && set.Exists(in.String()), nil
+		}); err != nil {
+			return err
+		}
 	}
 	if err := e.env.Tests.Replace("escaped", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
 		return in.Safe, nil
@@ -172,7 +223,9 @@ type includeNode struct {
 	location      *tokens.Token
 	filename      nodes.Expression
 	ignoreMissing bool
-	eng           *Engine
+	// withoutContext: "without context" passes only the globals
+	withoutContext bool
+	eng            *Engine
 }
 
 func (n *includeNode) Position() *tokens.Token { return n.location }
@@ -216,7 +269,21 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		}
 		return err
 	}
-	if err := exec.NewRenderer(r.Environment, r.Output, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
+	// the included template sees the includer's variables (none but the
+	// globals "without context") and its own sets stay its own
+	ctx := r.Environment.Context.Inherit()
+	if n.withoutContext {
+		ctx = n.eng.env.Context.Inherit()
+		ctx.Set(budgetKey, budgetOf(r.Environment.Context))
+	}
+	env := &exec.Environment{
+		Context:           ctx,
+		Filters:           r.Environment.Filters,
+		Tests:             r.Environment.Tests,
+		ControlStructures: r.Environment.ControlStructures,
+		Methods:           r.Environment.Methods,
+	}
+	if err := exec.NewRenderer(env, r.Output, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
 		return toError(t.path, t.source, t.cols, err)
 	}
 	return nil
@@ -235,11 +302,11 @@ func (e *Engine) includeParser(p *parser.Parser, args *parser.Parser) (nodes.Con
 		}
 		n.ignoreMissing = true
 	}
-	if tok := args.MatchName("with", "without"); tok != nil {
-		if args.MatchName("context") == nil {
-			return nil, args.Error("expected 'context'", args.Current())
-		}
+	mode, err := matchContext(args)
+	if err != nil {
+		return nil, err
 	}
+	n.withoutContext = mode == "without"
 	if !args.End() {
 		return nil, args.Error("malformed 'include' tag", args.Current())
 	}
@@ -316,14 +383,23 @@ func (n *macroNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) er
 }
 
 // boundMacro makes a macro callable, counting nested calls per render.
-func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
+func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (pyMacro, error) {
 	fn, err := exec.MacroNodeToFunc(m, r)
 	if err != nil {
 		return nil, fmt.Errorf("macro %s: %w", m.Name, err)
 	}
 	b := budgetOf(r.Environment.Context)
 	name := m.Name
+	info := map[string]any{"name": name, "catch_varargs": m.VarArgsName != "", "catch_kwargs": m.KwArgsName != ""}
+	var args []any
+	for _, p := range m.Kwargs {
+		args = append(args, r.Eval(p.Key).String())
+	}
+	info["arguments"] = pyTuple(args)
 	return func(params *exec.VarArgs) *exec.Value {
+		if _, ok := params.KwArgs[macroInfoKey]; ok {
+			return exec.AsValue(info)
+		}
 		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
@@ -334,6 +410,23 @@ func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (exec.Macro, error) {
 		}
 		return fn(params)
 	}, nil
+}
+
+// pyMacro is a macro as a template value: callable, and with Jinja2's
+// attributes name, arguments, catch_varargs and catch_kwargs.
+type pyMacro func(params *exec.VarArgs) *exec.Value
+
+// macroInfoKey asks a pyMacro for its attributes; no template can pass a
+// keyword argument of that name.
+const macroInfoKey = "\x00info"
+
+func (m pyMacro) GetAttribute(name string) (*exec.Value, bool) {
+	info, _ := m(&exec.VarArgs{KwArgs: map[string]*exec.Value{macroInfoKey: nil}}).Interface().(map[string]any)
+	v, ok := info[name]
+	if !ok {
+		return exec.AsValue(nil), false
+	}
+	return exec.AsValue(v), true
 }
 
 // bindDefaults evaluates the defaults of the parameters a call leaves out,
@@ -370,6 +463,22 @@ func bindDefaults(m *nodes.Macro, r *exec.Renderer, params *exec.VarArgs) error 
 	return nil
 }
 
+// tupleArgsNode turns a macro's varargs list into a tuple, first thing in
+// its body.
+type tupleArgsNode struct{ location *tokens.Token }
+
+func (n *tupleArgsNode) Position() *tokens.Token { return n.location }
+func (n *tupleArgsNode) String() string          { return "varargs-tuple" }
+
+func (n *tupleArgsNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	if v, ok := r.Environment.Context.Get("varargs"); ok {
+		if l, ok := v.([]any); ok {
+			r.Environment.Context.Set("varargs", pyTuple(l))
+		}
+	}
+	return nil
+}
+
 // --- import and from: the imported template gets the same fixes.
 
 type importNode struct {
@@ -378,6 +487,8 @@ type importNode struct {
 	as       string            // {% import X as as %}
 	names    map[string]string // {% from X import name as alias %}: alias -> name
 	eng      *Engine
+	// withContext: "with context" passes the importer's variables
+	withContext bool
 }
 
 func (n *importNode) Position() *tokens.Token { return n.location }
@@ -402,39 +513,73 @@ func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 		}
 		return err
 	}
-	macros := t.t.Macros()
+	mod, err := n.module(r, loader, t)
+	if err != nil {
+		return err
+	}
 	if n.names == nil {
-		all := map[string]exec.Macro{}
-		for mname, m := range macros {
-			fn, err := boundMacro(m, r, n.eng.maxMacro)
-			if err != nil {
-				return err
-			}
-			all[mname] = fn
-		}
-		r.Environment.Context.Set(n.as, all)
+		r.Environment.Context.Set(n.as, mod)
 		return nil
 	}
-	for alias, mname := range n.names {
-		m, ok := macros[mname]
+	for alias, vname := range n.names {
+		v, ok := mod[vname]
 		if !ok {
-			return fmt.Errorf("the template %q does not export the requested name %q", name, mname)
+			return fmt.Errorf("the template %q does not export the requested name %q", name, vname)
 		}
-		fn, err := boundMacro(m, r, n.eng.maxMacro)
-		if err != nil {
-			return err
-		}
-		r.Environment.Context.Set(alias, fn)
+		r.Environment.Context.Set(alias, v)
 	}
 	return nil
 }
 
-// skipContext consumes an optional "with context" / "without context".
-func skipContext(args *parser.Parser) error {
-	if args.MatchName("with", "without") != nil && args.MatchName("context") == nil {
-		return args.Error("expected 'context'", args.Current())
+// module runs an imported template as Jinja2 does, output discarded, and
+// returns what it exports: its top-level macros and variables whose names
+// do not start with an underscore. Without "with context" it sees only the
+// globals.
+func (n *importNode) module(r *exec.Renderer, loader loaders.Loader, t *template) (map[string]any, error) {
+	base := n.eng.env.Context
+	if n.withContext {
+		base = r.Environment.Context
 	}
-	return nil
+	ctx := base.Inherit()
+	ctx.Set(budgetKey, budgetOf(r.Environment.Context))
+	env := &exec.Environment{
+		Context:           ctx,
+		Filters:           r.Environment.Filters,
+		Tests:             r.Environment.Tests,
+		ControlStructures: r.Environment.ControlStructures,
+		Methods:           r.Environment.Methods,
+	}
+	if err := exec.NewRenderer(env, io.Discard, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
+		return nil, toError(t.path, t.source, t.cols, err)
+	}
+	mod := map[string]any{}
+	for k, v := range contextData(ctx) {
+		if !strings.HasPrefix(k, "_") && k != "self" && k != "loop" {
+			mod[k] = v
+		}
+	}
+	return mod, nil
+}
+
+// contextData reads the variables set directly in ctx (gonja keeps them in
+// an unexported field).
+func contextData(ctx *exec.Context) map[string]any {
+	f := reflect.ValueOf(ctx).Elem().FieldByName("data")
+	m, _ := reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().Interface().(map[string]any)
+	return m
+}
+
+// matchContext consumes an optional "with context" / "without context"
+// and returns "with", "without" or "".
+func matchContext(args *parser.Parser) (string, error) {
+	tok := args.MatchName("with", "without")
+	if tok == nil {
+		return "", nil
+	}
+	if args.MatchName("context") == nil {
+		return "", args.Error("expected 'context'", args.Current())
+	}
+	return tok.Val, nil
 }
 
 func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
@@ -451,9 +596,11 @@ func (e *Engine) importParser(p *parser.Parser, args *parser.Parser) (nodes.Cont
 		return nil, args.Error("expected a name after 'as'", args.Current())
 	}
 	n.as = as.Val
-	if err := skipContext(args); err != nil {
+	mode, err := matchContext(args)
+	if err != nil {
 		return nil, err
 	}
+	n.withContext = mode == "with"
 	if !args.End() {
 		return nil, args.Error("malformed 'import' tag", args.Current())
 	}
@@ -485,9 +632,11 @@ func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.Contro
 			break
 		}
 	}
-	if err := skipContext(args); err != nil {
+	mode, err := matchContext(args)
+	if err != nil {
 		return nil, err
 	}
+	n.withContext = mode == "with"
 	if !args.End() {
 		return nil, args.Error("malformed 'from' tag", args.Current())
 	}
@@ -496,6 +645,7 @@ func (e *Engine) fromParser(p *parser.Parser, args *parser.Parser) (nodes.Contro
 
 func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		at := args.Current()
 		cs, err := orig(p, args)
 		if err != nil {
 			return nil, err
@@ -504,11 +654,18 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		if !ok {
 			return cs, nil
 		}
+		// Jinja2 has no *args / **kwargs in a macro's signature
+		if m.VarArgsName != "" || m.KwArgsName != "" {
+			return nil, args.Error("expected token 'name', got '*' (Jinja2 macros take no *args or **kwargs: use varargs and kwargs in the body)", at)
+		}
 		// Jinja2 macros take extra arguments when their body uses varargs
 		// or kwargs; gonja wants *varargs / **kwargs in the signature.
 		used := namesUsed(m.Wrapper)
 		if m.VarArgsName == "" && used["varargs"] {
 			m.VarArgsName = "varargs"
+			// gonja passes a list; Python's varargs is a tuple
+			first := &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: &tupleArgsNode{location: at}}
+			m.Macro.Wrapper.Nodes = append([]nodes.Node{first}, m.Macro.Wrapper.Nodes...)
 		}
 		if m.KwArgsName == "" && used["kwargs"] {
 			m.KwArgsName = "kwargs"
@@ -523,6 +680,69 @@ type multiSetNode struct {
 	location *tokens.Token
 	names    []string
 	values   []nodes.Expression
+	// nested, when set, are the names' own targets: for x, (y, z) in ...
+	nested []*target
+}
+
+// target is a name, or a parenthesized list of targets, to unpack into.
+type target struct {
+	name string
+	sub  []*target
+}
+
+// parseTargets reads "a, (b, c)" up to the first token that is not part
+// of it.
+func parseTargets(args *parser.Parser) ([]*target, error) {
+	var out []*target
+	for {
+		if args.Match(tokens.LeftParenthesis) != nil {
+			sub, err := parseTargets(args)
+			if err != nil {
+				return nil, err
+			}
+			if args.Match(tokens.RightParenthesis) == nil {
+				return nil, args.Error("expected ')'", args.Current())
+			}
+			out = append(out, &target{sub: sub})
+		} else {
+			name := args.Match(tokens.Name)
+			if name == nil {
+				return nil, args.Error("expected a loop variable name", args.Current())
+			}
+			out = append(out, &target{name: name.Val})
+		}
+		if args.Match(tokens.Comma) == nil {
+			return out, nil
+		}
+	}
+}
+
+// unpack assigns v to t as Python does.
+func unpack(r *exec.Renderer, t *target, v *exec.Value) error {
+	if t.sub == nil {
+		r.Environment.Context.Set(t.name, v.Interface())
+		return nil
+	}
+	if !v.IsIterable() {
+		return fmt.Errorf("cannot unpack non-iterable %s object", pyTypeName(v))
+	}
+	var items []*exec.Value
+	v.Iterate(func(_, _ int, key, _ *exec.Value) bool {
+		items = append(items, key)
+		return true
+	}, func() {})
+	if len(items) > len(t.sub) {
+		return fmt.Errorf("too many values to unpack (expected %d)", len(t.sub))
+	}
+	if len(items) < len(t.sub) {
+		return fmt.Errorf("not enough values to unpack (expected %d, got %d)", len(t.sub), len(items))
+	}
+	for i, sub := range t.sub {
+		if err := unpack(r, sub, items[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *multiSetNode) Position() *tokens.Token { return n.location }
@@ -560,13 +780,127 @@ func (n *multiSetNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock)
 		return fmt.Errorf("not enough values to unpack (expected %d, got %d)", len(n.names), len(items))
 	}
 	for i, name := range n.names {
+		if n.nested != nil && n.nested[i].sub != nil {
+			if err := unpack(r, n.nested[i], items[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		r.Environment.Context.Set(name, items[i])
 	}
 	return nil
 }
 
+// setNode is {% set name = x [if cond [else y]] %} (without else the name
+// is undefined, leniently: Jinja2 prints it as empty) and the block set
+// with filters {% set name | f %}...{% endset %}.
+type setNode struct {
+	location  *tokens.Token
+	name      string
+	value     nodes.Expression
+	condition nodes.Expression // nil: no "if"
+	// alternative is the else part; without it the name is undefined
+	alternative nodes.Expression
+	filters     []*nodes.FilterCall
+	body        *nodes.Wrapper
+}
+
+func (n *setNode) Position() *tokens.Token { return n.location }
+func (n *setNode) String() string {
+	return fmt.Sprintf("set(%s Line=%d Col=%d)", n.name, n.location.Line, n.location.Col)
+}
+
+func (n *setNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	var v *exec.Value
+	if n.body != nil {
+		var buf strings.Builder
+		sub := r.Inherit()
+		sub.Output = &buf
+		if err := sub.ExecuteWrapper(n.body); err != nil {
+			return err
+		}
+		v = exec.AsSafeValue(buf.String())
+		ev := r.Evaluator()
+		for _, f := range n.filters {
+			if v = ev.ExecuteFilter(f, v); v.IsError() {
+				return v
+			}
+		}
+	} else {
+		c := exec.AsValue(true)
+		if n.condition != nil {
+			if c = r.Eval(n.condition); c.IsError() {
+				return c
+			}
+		}
+		switch {
+		case c.IsTrue():
+			v = r.Eval(n.value)
+		case n.alternative != nil:
+			v = r.Eval(n.alternative)
+		default:
+			v = exec.AsValue(undefined{lenient: true})
+		}
+	}
+	if v.IsError() {
+		return v
+	}
+	r.Environment.Context.Set(n.name, v.Interface())
+	return nil
+}
+
+// parseSet parses the set forms gonja does not know, or returns nil.
+func parseSet(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	name := args.Current(tokens.Name)
+	if name == nil {
+		return nil, nil
+	}
+	switch {
+	case args.Peek(tokens.Pipe) != nil:
+		args.Consume()
+		f, err := args.ParseFilterExpression(&nodes.Name{Name: name})
+		if err != nil {
+			return nil, err
+		}
+		if !args.End() {
+			return nil, args.Error("expected the end of the 'set' tag", args.Current())
+		}
+		fe, _ := f.(*nodes.FilteredExpression)
+		if fe == nil {
+			return nil, args.Error("expected a filter", args.Current())
+		}
+		body, endargs, err := p.WrapUntil("endset")
+		if err != nil {
+			return nil, err
+		}
+		if !endargs.End() {
+			return nil, endargs.Error("endset takes no arguments", nil)
+		}
+		return &setNode{location: p.Current(), name: name.Val, filters: fe.Filters, body: body}, nil
+	case args.Peek(tokens.Assign) != nil:
+		args.Consume()
+		args.Consume()
+		n := &setNode{location: p.Current(), name: name.Val}
+		var err error
+		if n.value, err = args.ParseExpression(); err != nil {
+			return nil, err
+		}
+		if n.condition, n.alternative, err = args.ParseCondition(); err != nil {
+			return nil, err
+		}
+		if !args.End() {
+			return nil, args.Error("malformed 'set' tag", args.Current())
+		}
+		return n, nil
+	}
+	return nil, nil
+}
+
 func setParser(orig parser.ControlStructureParser) parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		if n, err := parseSet(p, args); n != nil || err != nil {
+			return n, err
+		}
 		if args.Current(tokens.Name) == nil || args.Peek(tokens.Comma) == nil {
 			return orig(p, args)
 		}
@@ -729,6 +1063,26 @@ func strMethods() *exec.MethodSet[string] {
 			return trimSpace(self, unicode.IsSpace), nil
 		}
 	}
+	for _, name := range []string{"startswith", "endswith"} {
+		orig := m[name]
+		if orig == nil {
+			continue
+		}
+		// a tuple of prefixes matches when any one does
+		m[name] = func(self string, sv *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) == 0 || !args.Args[0].IsList() {
+				return orig(self, sv, args)
+			}
+			for _, p := range listOf(args.Args[0]) {
+				a := &exec.VarArgs{Args: append([]*exec.Value{exec.ToValue(p)}, args.Args[1:]...), KwArgs: args.KwArgs}
+				ok, err := orig(self, sv, a)
+				if err != nil || ok == true {
+					return ok, err
+				}
+			}
+			return false, nil
+		}
+	}
 	m["strip"] = strip(strings.Trim, strings.TrimFunc)
 	m["lstrip"] = strip(strings.TrimLeft, strings.TrimLeftFunc)
 	m["rstrip"] = strip(strings.TrimRight, strings.TrimRightFunc)
@@ -880,6 +1234,9 @@ func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
 		if v, ok := params.KwArgs["boolean"]; ok {
 			boolean = v.IsTrue()
 		}
+		if isUndefined(in) {
+			return orig(ev, exec.AsValue(nil), params)
+		}
 		if in.IsNil() && !boolean && !e.opts.Lenient {
 			return in
 		}
@@ -935,7 +1292,18 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 	if in.IsError() {
 		return in
 	}
-	s, err := pyFormat(in.String(), exec.AsValue(pyTupleOf(params.Args)))
+	values := exec.AsValue(pyTupleOf(params.Args))
+	if len(params.KwArgs) > 0 {
+		if len(params.Args) > 0 {
+			return exec.AsValue(errors.New("can't handle positional and keyword arguments at the same time"))
+		}
+		m := make(map[string]any, len(params.KwArgs))
+		for k, v := range params.KwArgs {
+			m[k] = v.Interface()
+		}
+		values = exec.AsValue(m)
+	}
+	s, err := pyFormat(pyStr(in), values)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -971,25 +1339,31 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		if at == nil || at.Line == 0 {
 			at = p.Current()
 		}
-		var names []string
-		for {
-			name := args.Match(tokens.Name)
-			if name == nil {
-				return nil, args.Error("expected a loop variable name", args.Current())
-			}
-			names = append(names, name.Val)
-			if args.Match(tokens.Comma) == nil {
-				break
+		targets, err := parseTargets(args)
+		if err != nil {
+			return nil, err
+		}
+		for len(targets) == 1 && targets[0].sub != nil { // for (a, b) in ...
+			targets = targets[0].sub
+		}
+		names := make([]string, len(targets))
+		var nested []*target
+		for i, t := range targets {
+			names[i] = t.name
+			if t.sub != nil {
+				nested = targets
 			}
 		}
 		if args.Match(tokens.In) == nil {
 			return nil, args.Error("expected keyword 'in'", args.Current())
 		}
 		cs := &controlStructures.ForControlStructure{}
-		switch len(names) {
-		case 1:
+		switch {
+		case nested != nil:
+			cs.Key = loopItem
+		case len(names) == 1:
 			cs.Key = names[0]
-		case 2:
+		case len(names) == 2:
 			cs.Key, cs.Value = names[0], names[1]
 		default:
 			cs.Key = loopItem
@@ -1028,7 +1402,7 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
-			unpack := &multiSetNode{location: at, names: names, values: []nodes.Expression{&nodes.Name{Name: &item}}}
+			unpack := &multiSetNode{location: at, names: names, nested: nested, values: []nodes.Expression{&nodes.Name{Name: &item}}}
 			prefix = append(prefix, &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: unpack})
 		}
 		body.Nodes = append(prefix, body.Nodes...)

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -239,4 +240,122 @@ func jsonString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
+}
+
+// dictGlobal is Python's dict(): from a mapping or (key, value) pairs,
+// then keyword arguments. The result is a Go map, like a dict literal.
+func dictGlobal(_ *exec.Evaluator, params *exec.VarArgs) *exec.Value {
+	m := map[string]any{}
+	if len(params.Args) > 1 {
+		return exec.AsValue(fmt.Errorf("dict expected at most 1 argument, got %d", len(params.Args)))
+	}
+	if len(params.Args) == 1 {
+		src := params.Args[0]
+		switch {
+		case src.IsDict():
+			for _, k := range src.Keys() {
+				v, _ := src.GetItem(k.String())
+				m[k.String()] = v.Interface()
+			}
+		case src.IsList():
+			for i := range src.Len() {
+				p := src.Index(i)
+				if !p.IsList() || p.Len() != 2 {
+					return exec.AsValue(fmt.Errorf("dictionary update sequence element #%d has the wrong length", i))
+				}
+				m[p.Index(0).String()] = p.Index(1).Interface()
+			}
+		default:
+			return exec.AsValue(fmt.Errorf("'%s' object is not iterable", pyTypeName(src)))
+		}
+	}
+	for k, v := range params.KwArgs {
+		m[k] = v.Interface()
+	}
+	return exec.AsValue(m)
+}
+
+// filterItems is Jinja2's items: (key, value) tuples, in key order.
+func filterItems(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	if in.IsNil() {
+		return exec.AsValue([]any{})
+	}
+	if !in.IsDict() {
+		return exec.AsValue(fmt.Errorf("can only get item pairs from a mapping"))
+	}
+	keys := sortedKeys(in)
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		v, _ := in.GetItem(k)
+		out[i] = pyTuple{k, v.Interface()}
+	}
+	return exec.AsValue(out)
+}
+
+// sortedKeys lists a mapping's keys in byte order: runner's one order for
+// mappings (Go maps keep none).
+func sortedKeys(in *exec.Value) []string {
+	var keys []string
+	for _, k := range in.Keys() {
+		keys = append(keys, k.String())
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// attrFilter is Jinja2's attr: getattr only, so a dict's keys are not its
+// attributes; what is missing is undefined (an error unless lenient).
+func (e *Engine) attrFilter(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	args, err := bindArgs("attr", params, "name")
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if args[0] == nil {
+		return exec.AsValue(errors.New("attr() missing 1 required positional argument: 'name'"))
+	}
+	name := pyStr(args[0])
+	if !in.IsDict() && !in.IsNil() {
+		if v, ok := in.GetAttribute(name); ok {
+			return v
+		}
+	}
+	return exec.AsValue(undefined{msg: fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(in), name)})
+}
+
+// undefined is a filter's undefined result: an error only once printed
+// (StrictUndefined), not defined to the tests, replaced by default.
+type undefined struct {
+	msg     string
+	lenient bool // Jinja2's plain Undefined: prints as empty text
+}
+
+func isUndefined(v *exec.Value) bool {
+	_, ok := v.Interface().(undefined)
+	return ok
+}
+
+// pyNamespace is namespace()'s value: a map to gonja (attributes are set
+// with {% set ns.x = %}), its own type to tell it from a dict.
+type pyNamespace map[string]any
+
+// namespaceGlobal is Jinja2's namespace(*args, **kwargs): dict(*args,
+// **kwargs) for its initial attributes.
+func namespaceGlobal(ev *exec.Evaluator, params *exec.VarArgs) *exec.Value {
+	if len(params.Args) == 1 {
+		if _, ok := params.Args[0].Interface().(pyNamespace); ok {
+			return exec.AsValue(errors.New("'Namespace' object is not iterable"))
+		}
+	}
+	d := dictGlobal(ev, params)
+	if d.IsError() {
+		return d
+	}
+	m, _ := d.Interface().(map[string]any)
+	return exec.AsValue(pyNamespace(m))
 }

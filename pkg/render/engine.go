@@ -240,9 +240,17 @@ type sourceLoader struct {
 
 func (s *sourceLoader) Read(name string) (io.Reader, error) {
 	if name == s.name {
-		return bytes.NewReader(s.src), nil
+		return bytes.NewReader(escapeLiterals(s.src)), nil
 	}
-	return s.Loader.Read(name)
+	r, err := s.Loader.Read(name)
+	if err != nil {
+		return nil, err
+	}
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(escapeLiterals(src)), nil
 }
 
 // Render renders the template called name (resolved against Root unless

@@ -50,7 +50,7 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	atLineRE    = regexp.MustCompile(`at line (\d+)`)
 	helperRE    = regexp.MustCompile(`^invalid call to function '__runner_\w+': `)
-	filterRE    = regexp.MustCompile(`unable to evaluate filter &\{<Token[^>]*> \w+ [^:]*\}: `)
+	filterRE    = regexp.MustCompile(`unable to evaluate filter &\{<Token.*?\}: `)
 	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
 	markerRE    = regexp.MustCompile("\x00at (.*?):(\\d+):(\\d+)\x00")
 	posInMsgRE  = regexp.MustCompile(` ?, got <Token\[Error\] Val='([^']*)' Pos=\d+ Line=\d+ Col=\d+>`)

@@ -155,13 +155,13 @@ func pyMul(args *exec.VarArgs) (any, error) {
 		a, b = b, a
 	}
 	switch {
-	case a.IsString() && isInt(b):
+	case a.IsString() && isInt(b) && !isBig(b):
 		n := max(asInt(b), 0)
 		if int64(len(a.String()))*n > maxRepeatBytes {
 			return nil, fmt.Errorf("%w: string repetition", ErrTooLarge)
 		}
 		return strings.Repeat(a.String(), int(n)), nil
-	case a.IsList() && isInt(b):
+	case a.IsList() && isInt(b) && !isBig(b):
 		items := listOf(a)
 		n := max(asInt(b), 0)
 		if int64(len(items))*n > maxRange {
@@ -174,7 +174,7 @@ func pyMul(args *exec.VarArgs) (any, error) {
 		return &out, nil
 	case isNum(a) && isNum(b):
 		if isInt(a) && isInt(b) {
-			return int(asInt(a) * asInt(b)), nil
+			return intOp('*', a, b)
 		}
 		return asFloat(a) * asFloat(b), nil
 	}
@@ -252,7 +252,7 @@ func pyAdd(args *exec.VarArgs) (any, error) {
 	switch {
 	case isNum(a) && isNum(b):
 		if isInt(a) && isInt(b) {
-			return int(asInt(a) + asInt(b)), nil
+			return intOp('+', a, b)
 		}
 		return asFloat(a) + asFloat(b), nil
 	case a.IsString() && b.IsString():
@@ -271,4 +271,64 @@ func pyAdd(args *exec.VarArgs) (any, error) {
 		}
 	}
 	return nil, typeError("+", a, b)
+}
+
+// filterSum is Jinja2's sum(attribute=None, start=0): Python's + over the
+// items, so lists concatenate and integers never wrap.
+func filterSum(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	var attr, start *exec.Value
+	for i, a := range params.Args {
+		switch i {
+		case 0:
+			attr = a
+		case 1:
+			start = a
+		default:
+			return exec.AsValue(errors.New("sum() takes at most 2 arguments"))
+		}
+	}
+	for k, v := range params.KwArgs {
+		switch k {
+		case "attribute":
+			attr = v
+		case "start":
+			start = v
+		default:
+			return exec.AsValue(fmt.Errorf("sum() got an unexpected keyword argument '%s'", k))
+		}
+	}
+	if start == nil {
+		start = exec.AsValue(0)
+	}
+	var path []string
+	if attr != nil && !attr.IsNil() {
+		path = strings.Split(attr.String(), ".")
+	}
+	total := start
+	var err error
+	in.Iterate(func(_, _ int, item, _ *exec.Value) bool {
+		for _, p := range path {
+			next, ok := item.GetItem(p)
+			if !ok {
+				if next, ok = item.GetAttribute(p); !ok {
+					err = fmt.Errorf("no attribute '%s'", p)
+					return false
+				}
+			}
+			item = next
+		}
+		var r any
+		if r, err = pyAdd(&exec.VarArgs{Args: []*exec.Value{total, item}}); err != nil {
+			return false
+		}
+		total = exec.AsValue(r)
+		return true
+	}, func() {})
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return total
 }

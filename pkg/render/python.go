@@ -27,8 +27,8 @@ func pyTupleOf(args []*exec.Value) pyTuple {
 
 func (t pyTuple) String() string { return pyRepr(exec.AsValue(t)) }
 
-func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() }
-func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() }
+func isInt(v *exec.Value) bool { return v.IsInteger() || v.IsBool() || isBig(v) }
+func isNum(v *exec.Value) bool { return v.IsNumber() || v.IsBool() || isBig(v) }
 func asInt(v *exec.Value) int64 {
 	if v.IsBool() {
 		if v.Bool() {
@@ -40,6 +40,9 @@ func asInt(v *exec.Value) int64 {
 }
 
 func asFloat(v *exec.Value) float64 {
+	if b, ok := v.Interface().(*big.Int); ok {
+		return bigFloat(b)
+	}
 	if v.IsBool() {
 		if v.Bool() {
 			return 1
@@ -62,24 +65,39 @@ func pyPow(args *exec.VarArgs) (any, error) {
 		return nil, typeError("** or pow()", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y < 0 {
-			if x == 0 {
+		x, _ := bigOf(a)
+		y, _ := bigOf(b)
+		if y.Sign() < 0 {
+			if x.Sign() == 0 {
 				return nil, errors.New("0.0 cannot be raised to a negative power")
 			}
-			return math.Pow(float64(x), float64(y)), nil
+			return math.Pow(asFloat(a), asFloat(b)), nil
 		}
-		r := new(big.Int).Exp(big.NewInt(x), big.NewInt(y), nil)
-		if r.IsInt64() {
-			return int(r.Int64()), nil
+		if x.BitLen() > 1 && (y.BitLen() > 32 || int64(x.BitLen())*y.Int64() > maxIntBits) {
+			return nil, fmt.Errorf("%w: integer power", ErrTooLarge)
 		}
-		return r, nil
+		return intResult(new(big.Int).Exp(x, y, nil)), nil
 	}
 	x, y := asFloat(a), asFloat(b)
 	if x == 0 && y < 0 {
 		return nil, errors.New("0.0 cannot be raised to a negative power")
 	}
 	return math.Pow(x, y), nil
+}
+
+// maxIntBits bounds the integers ** makes (Python's are unbounded).
+const maxIntBits = 1 << 20
+
+// pySub is Python's a - b for numbers.
+func pySub(args *exec.VarArgs) (any, error) {
+	a, b := twoArgs(args)
+	switch {
+	case isInt(a) && isInt(b):
+		return intOp('-', a, b)
+	case isNum(a) && isNum(b):
+		return asFloat(a) - asFloat(b), nil
+	}
+	return nil, typeError("-", a, b)
 }
 
 // pyFloorDiv is Python's a // b: rounds toward negative infinity.
@@ -89,15 +107,7 @@ func pyFloorDiv(args *exec.VarArgs) (any, error) {
 		return nil, typeError("//", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y == 0 {
-			return nil, errors.New("integer division or modulo by zero")
-		}
-		q := x / y
-		if x%y != 0 && (x < 0) != (y < 0) {
-			q--
-		}
-		return int(q), nil
+		return intOp('/', a, b)
 	}
 	x, y := asFloat(a), asFloat(b)
 	if y == 0 {
@@ -133,15 +143,7 @@ func pyMod(args *exec.VarArgs) (any, error) {
 		return nil, typeError("%", a, b)
 	}
 	if isInt(a) && isInt(b) {
-		x, y := asInt(a), asInt(b)
-		if y == 0 {
-			return nil, errors.New("integer division or modulo by zero")
-		}
-		r := x % y
-		if r != 0 && (r < 0) != (y < 0) {
-			r += y
-		}
-		return int(r), nil
+		return intOp('%', a, b)
 	}
 	x, y := asFloat(a), asFloat(b)
 	if y == 0 {
@@ -166,6 +168,7 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 	} else {
 		args = []*exec.Value{values}
 	}
+	mapping := values.IsDict()
 	next := func() (*exec.Value, error) {
 		if len(args) == 0 {
 			return nil, errors.New("not enough arguments for format string")
@@ -182,6 +185,31 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			continue
 		}
 		j := i + 1
+		var key *exec.Value // %(name)s takes the value from a mapping
+		if j < len(format) && format[j] == '(' {
+			depth, k := 1, j+1
+			for ; k < len(format) && depth > 0; k++ {
+				switch format[k] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+			if depth > 0 {
+				return "", errors.New("incomplete format key")
+			}
+			if !mapping {
+				return "", errors.New("format requires a mapping")
+			}
+			name := format[j+1 : k-1]
+			v, ok := values.GetItem(name)
+			if !ok {
+				return "", fmt.Errorf("KeyError: '%s'", name)
+			}
+			key, j = v, k
+		}
+		specStart := j
 		for j < len(format) && strings.IndexByte("-+ 0#", format[j]) >= 0 {
 			j++
 		}
@@ -197,15 +225,18 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 		if j >= len(format) {
 			return "", errors.New("incomplete format")
 		}
-		spec, verb := format[i+1:j], format[j]
+		spec, verb := format[specStart:j], format[j]
 		i = j
 		if verb == '%' {
 			out.WriteByte('%')
 			continue
 		}
-		v, err := next()
-		if err != nil {
-			return "", err
+		v := key
+		if v == nil {
+			var err error
+			if v, err = next(); err != nil {
+				return "", err
+			}
 		}
 		switch verb {
 		case 's', 'r', 'a':
@@ -246,7 +277,7 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			return "", fmt.Errorf("unsupported format character '%c' (0x%x)", verb, verb)
 		}
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && !mapping {
 		return "", errors.New("not all arguments converted during string formatting")
 	}
 	return out.String(), nil
@@ -255,6 +286,9 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 // pyStr is Python's str() of a template value.
 func pyStr(v *exec.Value) string {
 	v = exec.ToValue(v.Val)
+	if isUndefined(v) {
+		return "" // Jinja2's Undefined prints empty; strict ones fail before
+	}
 	if v.IsNil() {
 		return "None"
 	}
@@ -272,6 +306,9 @@ func pyRepr(v *exec.Value) string {
 		return "None"
 	}
 	raw := v.Interface()
+	if isGonjaTuple(raw) {
+		raw = pyTuple(listOf(v))
+	}
 	switch x := raw.(type) {
 	case pyTuple:
 		parts := make([]string, len(x))
@@ -284,6 +321,8 @@ func pyRepr(v *exec.Value) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case *big.Int:
 		return x.String()
+	case pyNamespace:
+		return "<Namespace " + pyRepr(exec.AsValue(map[string]any(x))) + ">"
 	}
 	switch {
 	case v.IsBool():
@@ -386,6 +425,15 @@ func pyQuote(s string) string {
 	return b.String()
 }
 
+// isGonjaTuple tells gonja's own pair types (groupby's (grouper, list),
+// which also answers .grouper and .list) that Python prints as tuples.
+func isGonjaTuple(raw any) bool {
+	t := reflect.TypeOf(raw)
+	return t != nil && t.PkgPath() == builtinsPkg && (t.Name() == "groupTupleValue" || t.Name() == "tupleValue")
+}
+
+const builtinsPkg = "github.com/nikolalohinski/gonja/v2/builtins"
+
 // pyTypeName names a value's Python type for error messages.
 func pyTypeName(v *exec.Value) string {
 	switch {
@@ -400,7 +448,7 @@ func pyTypeName(v *exec.Value) string {
 	case v.IsFloat():
 		return "float"
 	case v.IsList():
-		if _, ok := v.Interface().(pyTuple); ok {
+		if _, ok := v.Interface().(pyTuple); ok || isGonjaTuple(v.Interface()) {
 			return "tuple"
 		}
 		return "list"

@@ -19,6 +19,11 @@ const (
 	fnDict     = "__runner_dict"
 	fnMul      = "__runner_mul"
 	fnAdd      = "__runner_add"
+	fnSub      = "__runner_sub"
+	fnLt       = "__runner_lt"
+	fnLe       = "__runner_le"
+	fnGt       = "__runner_gt"
+	fnGe       = "__runner_ge"
 	fnEq       = "__runner_eq"
 	fnNot      = "__runner_not"
 	fnNe       = "__runner_ne"
@@ -28,15 +33,20 @@ const (
 
 var (
 	binaryHelpers = map[tokens.Type]string{
-		tokens.Power:         fnPow,
-		tokens.FloorDivision: fnFloorDiv,
-		tokens.Division:      fnTrueDiv,
-		tokens.Modulo:        fnMod,
-		tokens.Multiply:      fnMul,
-		tokens.Addition:      fnAdd,
-		tokens.Equals:        fnEq,
-		tokens.Ne:            fnNe,
-		tokens.Tilde:         fnConcat,
+		tokens.Power:              fnPow,
+		tokens.FloorDivision:      fnFloorDiv,
+		tokens.Division:           fnTrueDiv,
+		tokens.Modulo:             fnMod,
+		tokens.Multiply:           fnMul,
+		tokens.Addition:           fnAdd,
+		tokens.Subtraction:        fnSub,
+		tokens.LowerThan:          fnLt,
+		tokens.LowerThanOrEqual:   fnLe,
+		tokens.GreaterThan:        fnGt,
+		tokens.GreaterThanOrEqual: fnGe,
+		tokens.Equals:             fnEq,
+		tokens.Ne:                 fnNe,
+		tokens.Tilde:              fnConcat,
 	}
 	expressionType = reflect.TypeFor[nodes.Expression]()
 	nodeType       = reflect.TypeFor[nodes.Node]()
@@ -186,6 +196,10 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 			args = append(args, p.Key, p.Value)
 		}
 		return call(x.Token, fnDict, args...)
+	case *nodes.String:
+		if v, ok := literalValue(x.Val); ok {
+			x.Val = v
+		}
 	case *nodes.Name:
 		if x.Name.Val == "none" {
 			return &nodes.None{Location: x.Name}

@@ -280,10 +280,12 @@ func (f *fileCheck) document(index int, doc *yaml.Node) {
 		probs = append(probs, Problem{Line: root.Line, Column: root.Column,
 			Message: fmt.Sprintf("document is a %s, not a Kubernetes object (mapping)", jsonType(val))})
 	}
-	if len(probs) > 0 || !isMap {
+	if lerr != nil || !isMap {
 		f.finish(res, probs)
 		return
 	}
+	// key problems (duplicates) do not stop the check: everything else in
+	// the document is reported too
 	items, isList := obj["items"].([]any)
 	if res.APIVersion == "v1" && res.Kind == "List" && isList {
 		// kubectl's List wraps objects; each item is checked as a resource.
@@ -302,7 +304,7 @@ func (f *fileCheck) document(index int, doc *yaml.Node) {
 		}
 		return
 	}
-	f.finish(res, f.object(&res, doc, nil, obj))
+	f.finish(res, append(probs, f.object(&res, doc, nil, obj)...))
 }
 
 func newResource(file string, index, line int, obj map[string]any) Resource {

@@ -144,7 +144,8 @@ func (c *converter) value(n *yaml.Node, depth int, aliased bool) any {
 }
 
 // mapping fills out from a mapping node; explicit keys win over merged ones
-// (<<), and the first of duplicate keys wins (duplicates are reported).
+// (<<), and the last of duplicate keys wins, as in YAML loaders (the
+// duplicates are reported, and the rest of the document still checked).
 func (c *converter) mapping(n *yaml.Node, out map[string]any, depth int, aliased bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -154,9 +155,6 @@ func (c *converter) mapping(n *yaml.Node, out map[string]any, depth int, aliased
 		}
 		if isMerge(k) {
 			merges = append(merges, v)
-			continue
-		}
-		if _, dup := out[k.Value]; dup {
 			continue
 		}
 		out[k.Value] = c.value(v, depth+1, aliased)
@@ -287,8 +285,11 @@ func member(m *yaml.Node, name string, depth int) (k, v *yaml.Node) {
 		if isMerge(kn) {
 			merges = append(merges, m.Content[i+1])
 		} else if kn.Kind == yaml.ScalarNode && kn.Value == name {
-			return kn, m.Content[i+1]
+			k, v = kn, m.Content[i+1] // the last of duplicates is the one validated
 		}
+	}
+	if v != nil {
+		return k, v
 	}
 	for _, mv := range merges {
 		for _, src := range mergeSources(mv) {
