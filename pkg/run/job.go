@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,7 +244,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		if j.Strategy != nil {
 			leg.strategy = map[string]any{"fail-fast": failFast, "job-index": float64(i), "job-total": float64(len(combos)), "max-parallel": float64(maxParallel)}
 		}
-		leg.suffix = comboSuffix(c)
+		leg.suffix = c.Suffix()
 		leg.key = r.claimKey(j.ID+leg.suffix, i)
 		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
 		js.legs = append(js.legs, leg)
@@ -280,46 +279,6 @@ func (r *runState) claimDir(name string) string {
 	}
 	r.dirs[out] = true
 	return out
-}
-
-// comboSuffix is how a leg's matrix values show in its name, " (1.22,
-// linux)". Object and array values show their scalar values, flattened in
-// the order they were written: " (1, 2)" for {a: 1, b: 2}.
-func comboSuffix(c workflow.Combo) string {
-	if len(c.Keys) == 0 {
-		return ""
-	}
-	var parts []string
-	var flat func(v any)
-	flat = func(v any) {
-		switch x := expr.Normalize(v).(type) {
-		case *expr.Object:
-			for _, e := range x.Values() {
-				flat(e)
-			}
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				flat(x[k])
-			}
-		case []any:
-			for _, e := range x {
-				flat(e)
-			}
-		case nil:
-			parts = append(parts, "")
-		default:
-			parts = append(parts, expr.String(x))
-		}
-	}
-	for _, k := range c.Keys {
-		flat(c.Values[k])
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func (r *runState) failJob(j *workflow.Job, key string, err error, o *jobOutcome) {

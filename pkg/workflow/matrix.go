@@ -22,22 +22,30 @@ func (c Combo) Suffix() string {
 	if len(c.Keys) == 0 {
 		return ""
 	}
-	parts := make([]string, len(c.Keys))
-	for i, k := range c.Keys {
-		parts[i] = displayValue(c.Values[k])
+	// Objects and arrays show their values flattened in order, so that
+	// legs that differ only inside an object get different names.
+	var parts []string
+	var flat func(v any)
+	flat = func(v any) {
+		switch x := expr.Normalize(v).(type) {
+		case *expr.Object:
+			for _, e := range x.Values() {
+				flat(e)
+			}
+		case []any:
+			for _, e := range x {
+				flat(e)
+			}
+		case nil:
+			parts = append(parts, "")
+		default:
+			parts = append(parts, expr.String(x))
+		}
+	}
+	for _, k := range c.Keys {
+		flat(c.Values[k])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-func displayValue(v any) string {
-	switch v := expr.Normalize(v).(type) {
-	case *expr.Object, []any:
-		return "Object"
-	case nil:
-		return ""
-	default:
-		return expr.String(v)
-	}
 }
 
 // Context is the matrix context of the combination: an object with the

@@ -49,7 +49,7 @@ func TestMatrixFromExpressions(t *testing.T) {
 		{`{v: '${{ fromJSON(''[1,2]'') }}', include: ['${{ fromJSON(''{"v":2,"x":"y"}'') }}']}`, "t (1)|t (2, y)"},
 		{`{v: [1, 2], exclude: '${{ fromJSON(''[{"v":1}]'') }}'}`, "t (2)"},
 		// Nested objects are matrix values; an include matching them by value extends the leg.
-		{`{cfg: ['${{ fromJSON(''{"b":1,"a":2}'') }}', {c: 3}], include: [{cfg: {a: 2, b: 1}, x: 1}]}`, "t (Object, 1)|t (Object)"},
+		{`{cfg: ['${{ fromJSON(''{"b":1,"a":2}'') }}', {c: 3}], include: [{cfg: {a: 2, b: 1}, x: 1}]}`, "t (2, 1, 1)|t (3)"},
 	} {
 		if _, got := legs(t, tc.matrix, map[string]any{"needs": needs}); got != tc.want {
 			t.Errorf("%s\n got %s\nwant %s", tc.matrix, got, tc.want)
