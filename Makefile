@@ -47,10 +47,7 @@ test: deps demo-deps build $(BIN)/buildkitd
 
 FUZZTIME ?= 10s
 fuzz:
-	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "fuzz $$t $$f"; $(GO) test ./$$t -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
-	  done; done
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
 
 bench: build $(BIN)/buildkitd
 	$(GO) test ./... -run '^$$' -bench . -benchtime 1x
