@@ -503,7 +503,7 @@ func checkNewBird(t *testing.T, ctx context.Context, origin, state string) {
 	for i := 0; i < 400 && !(seen && len(pods) >= 2); i++ {
 		resp, err := http.Get(p.URL() + "api")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("request %d: %v\npreview log:\n%s", i, err, log.String())
 		}
 		var b bird
 		body, _ := io.ReadAll(resp.Body)

@@ -84,7 +84,7 @@ func loopbackUp() error {
 
 // dialInNetns opens a TCP connection to addr from inside ns. A socket keeps
 // the namespace it was created in, so only the dial needs the thread there.
-func dialInNetns(ctx context.Context, ns, host *os.File, addr string) (net.Conn, error) {
+func dialInNetns(ctx context.Context, ns *os.File, addr string) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
 		err error
@@ -92,6 +92,18 @@ func dialInNetns(ctx context.Context, ns, host *os.File, addr string) (net.Conn,
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		// Come back to this thread's own namespace, not to one opened
+		// through /proc/self: that names the main thread's, and the main
+		// thread may be inside a container's namespace for a moment (a
+		// locked goroutine can run on it), which once left a thread in a
+		// container's namespace and a later listener unreachable.
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("netns: %w", err)}
+			return
+		}
+		defer own.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
 			ch <- result{nil, fmt.Errorf("enter container netns: %w", err)}
@@ -99,7 +111,7 @@ func dialInNetns(ctx context.Context, ns, host *os.File, addr string) (net.Conn,
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
-		if serr := unix.Setns(int(host.Fd()), unix.CLONE_NEWNET); serr != nil {
+		if serr := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); serr != nil {
 			if c != nil {
 				c.Close()
 			}

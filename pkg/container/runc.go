@@ -128,9 +128,6 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err := writeHosts(rootfs); err != nil {
 		return nil, err
 	}
-	if c.hostns, err = os.Open("/proc/self/ns/net"); err != nil {
-		return nil, fmt.Errorf("host netns: %w", err)
-	}
 	if c.netns, err = newNetns(); err != nil {
 		return nil, err
 	}
@@ -200,8 +197,8 @@ type runcContainer struct {
 	bundle string
 	ports  []int
 
-	netns, hostns *os.File
-	logR, logW    *os.File
+	netns      *os.File
+	logR, logW *os.File
 
 	mu         sync.Mutex
 	cmd        *exec.Cmd
@@ -262,7 +259,7 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	for _, port := range c.ports {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		p, err := startProxy(func(ctx context.Context) (net.Conn, error) {
-			return dialInNetns(ctx, c.netns, c.hostns, addr)
+			return dialInNetns(ctx, c.netns, addr)
 		})
 		if err != nil {
 			return fmt.Errorf("publish port %d: %w", port, err)
@@ -380,7 +377,7 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	for _, p := range c.proxies {
 		p.Close()
 	}
-	for _, f := range []*os.File{c.netns, c.hostns, c.logW} {
+	for _, f := range []*os.File{c.netns, c.logW} {
 		if f != nil {
 			f.Close()
 		}
