@@ -276,13 +276,7 @@ func (n *includeNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) 
 		ctx = n.eng.env.Context.Inherit()
 		ctx.Set(budgetKey, budgetOf(r.Environment.Context))
 	}
-	env := &exec.Environment{
-		Context:           ctx,
-		Filters:           r.Environment.Filters,
-		Tests:             r.Environment.Tests,
-		ControlStructures: r.Environment.ControlStructures,
-		Methods:           r.Environment.Methods,
-	}
+	env := envWith(r, ctx)
 	if err := exec.NewRenderer(env, r.Output, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
 		return toError(t.path, t.source, t.cols, err)
 	}
@@ -535,6 +529,18 @@ func (n *importNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 // returns what it exports: its top-level macros and variables whose names
 // do not start with an underscore. Without "with context" it sees only the
 // globals.
+// envWith is r's environment (filters, tests, tags, methods) with ctx as
+// its variables: what an included or imported template renders in.
+func envWith(r *exec.Renderer, ctx *exec.Context) *exec.Environment {
+	return &exec.Environment{
+		Context:           ctx,
+		Filters:           r.Environment.Filters,
+		Tests:             r.Environment.Tests,
+		ControlStructures: r.Environment.ControlStructures,
+		Methods:           r.Environment.Methods,
+	}
+}
+
 func (n *importNode) module(r *exec.Renderer, loader loaders.Loader, t *template) (map[string]any, error) {
 	base := n.eng.env.Context
 	if n.withContext {
@@ -542,13 +548,7 @@ func (n *importNode) module(r *exec.Renderer, loader loaders.Loader, t *template
 	}
 	ctx := base.Inherit()
 	ctx.Set(budgetKey, budgetOf(r.Environment.Context))
-	env := &exec.Environment{
-		Context:           ctx,
-		Filters:           r.Environment.Filters,
-		Tests:             r.Environment.Tests,
-		ControlStructures: r.Environment.ControlStructures,
-		Methods:           r.Environment.Methods,
-	}
+	env := envWith(r, ctx)
 	if err := exec.NewRenderer(env, io.Discard, r.Config.Inherit(), loader, t.t).Execute(); err != nil {
 		return nil, toError(t.path, t.source, t.cols, err)
 	}
