@@ -70,13 +70,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 	}
 	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit"), Log: s.Log}
 	if host == "" {
-		env := func(k string) string {
-			if v, ok := s.Env[k]; ok {
-				return v
-			}
-			return os.Getenv(k)
-		}
-		if dopts.Mirrors, err = registry.MirrorsFromEnv(env); err != nil {
+		if dopts.Mirrors, err = registry.MirrorsFromEnv(s.Getenv); err != nil {
 			return fmt.Errorf("build-image: %w", err)
 		}
 		if dopts.Mirrors.Empty() {

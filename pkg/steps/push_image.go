@@ -88,7 +88,7 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 		host, _, _ := strings.Cut(reg, "/")
 		creds = append(creds, registry.Credential{Registry: host, Username: user, Password: pass})
 	}
-	mirrors, err := registry.MirrorsFromEnv(func(k string) string { return s.Env[k] })
+	mirrors, err := registry.MirrorsFromEnv(s.Getenv)
 	if err != nil {
 		return fmt.Errorf("push-image: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -75,6 +76,15 @@ type RunInfo struct {
 	// Scope is shared by the run's steps (the embedded registry). Nil
 	// outside the engine: steps then start what they need for themselves.
 	Scope *Scope
+}
+
+// Getenv is the step's variable k, else runner's own (where settings
+// such as RUNNER_REGISTRY_MIRROR from exec's flags live).
+func (s *Context) Getenv(k string) string {
+	if v, ok := s.Env[k]; ok {
+		return v
+	}
+	return os.Getenv(k)
 }
 
 // Input returns an input value ("" when unset and without default).

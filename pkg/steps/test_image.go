@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -52,12 +51,7 @@ func (TestImage) Spec() Spec {
 // imagePuller pulls through pkg/registry: the step's registry mirrors
 // (RUNNER_REGISTRY_MIRROR), retries, and the docker config's credentials.
 func imagePuller(s *Context) (func(context.Context, string) (v1.Image, error), error) {
-	mirrors, err := registry.MirrorsFromEnv(func(k string) string {
-		if v, ok := s.Env[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
-	})
+	mirrors, err := registry.MirrorsFromEnv(s.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("test-image: %w", err)
 	}
