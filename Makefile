@@ -62,11 +62,12 @@ clean:
 
 # base-images pushes offline stand-ins for alpine:latest and nginx:stable-alpine
 # (built from Debian's busybox-static and nginx) to REGISTRY; the default,
-# runner's local registry, is started in the background when none answers.
-REGISTRY ?= 127.0.0.1:5000
+# runner's local registry on its stable address (`bin/runner registry address`),
+# is started in the background when none answers.
+REGISTRY ?=
 .PHONY: base-images
 base-images: deps build
-	$(GO) run ./tools/baseimages -registry $(REGISTRY) -runner $(BIN)/runner -dir $(STATE)/registry
+	$(GO) run ./tools/baseimages -registry "$(REGISTRY)" -runner $(BIN)/runner -dir $(STATE)/registry
 
 # buildkitd and buildctl (for benchmarks) from the buildkit module pinned in
 # go.mod by `tool` directives (`go install` refuses the module). Cold build
