@@ -38,6 +38,7 @@ runc:
 	$(call apt_install,runc)
 
 test: deps demo-deps build $(BIN)/buildkitd
+	./scripts/check-shared.sh
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
