@@ -2,10 +2,6 @@ package container
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -139,11 +135,11 @@ func TestLimitsInContainerCgroups(t *testing.T) {
 			if err := c.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
-			run := inspect(t, r, c.ID())
-			if got := run.limit(t, "pids"); got != tc.pids {
+			run := ct.Inspect(t, c.ID())
+			if got := run.Limit(t, "pids"); got != tc.pids {
 				t.Errorf("pids limit %s, want %s", got, tc.pids)
 			}
-			got := run.limit(t, "memory")
+			got := run.Limit(t, "memory")
 			if tc.memory == unlimited {
 				if n, err := strconv.ParseInt(got, 10, 64); got != "max" && (err != nil || n < 1<<60) {
 					t.Errorf("memory limit %s, want none", got)
@@ -156,104 +152,7 @@ func TestLimitsInContainerCgroups(t *testing.T) {
 			}
 			<-logs.done
 			assertGone(t, r, c.ID())
-			run.assertReleased(t)
+			run.AssertReleased(t)
 		})
-	}
-}
-
-// running is what the host holds for a running container.
-type running struct {
-	pid     int
-	netns   uint64            // inode of its network namespace
-	cgroups map[string]string // "pids", "memory" → the container's cgroup dir
-	v2      bool
-}
-
-// inspect waits until runc reports id running and finds its cgroups and
-// network namespace through its init process.
-func inspect(t *testing.T, r *Runc, id string) running {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var st struct {
-		Pid    int    `json:"pid"`
-		Status string `json:"status"`
-	}
-	for {
-		out, err := exec.Command(r.opts.Runc, "state", id).Output()
-		if err == nil && json.Unmarshal(out, &st) == nil && st.Status == "running" && st.Pid > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s not running: %v %s", id, err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	run := running{pid: st.Pid, cgroups: map[string]string{}}
-	var ns syscall.Stat_t
-	if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", st.Pid), &ns); err != nil {
-		t.Fatal(err)
-	}
-	run.netns = ns.Ino
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		run.v2 = true // unified hierarchy: one "0::/path" line
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		for _, ctrl := range strings.Split(f[1], ",") {
-			if !run.v2 && (ctrl == "pids" || ctrl == "memory") {
-				run.cgroups[ctrl] = filepath.Join("/sys/fs/cgroup", f[1], f[2])
-			}
-		}
-		if run.v2 && f[0] == "0" {
-			run.cgroups["pids"] = filepath.Join("/sys/fs/cgroup", f[2])
-			run.cgroups["memory"] = run.cgroups["pids"]
-		}
-	}
-	for _, ctrl := range []string{"pids", "memory"} {
-		if !strings.Contains(run.cgroups[ctrl], id) {
-			t.Fatalf("%s cgroup of %s is %q, not the container's own:\n%s", ctrl, id, run.cgroups[ctrl], b)
-		}
-	}
-	return run
-}
-
-// limit reads the pids or memory limit of the container's cgroup.
-func (run running) limit(t *testing.T, ctrl string) string {
-	t.Helper()
-	file := map[string]string{"pids": "pids.max", "memory": "memory.limit_in_bytes"}[ctrl]
-	if run.v2 {
-		file = map[string]string{"pids": "pids.max", "memory": "memory.max"}[ctrl]
-	}
-	b, err := os.ReadFile(filepath.Join(run.cgroups[ctrl], file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// assertReleased checks that the container's cgroups and network
-// namespace are gone: no cgroup dir, no process or open file in the
-// namespace.
-func (run running) assertReleased(t *testing.T) {
-	t.Helper()
-	for ctrl, dir := range run.cgroups {
-		if _, err := os.Stat(dir); !os.IsNotExist(err) {
-			t.Errorf("%s cgroup %s left: %v", ctrl, dir, err)
-		}
-	}
-	netns := fmt.Sprintf("net:[%d]", run.netns)
-	links, _ := filepath.Glob("/proc/[0-9]*/ns/net")
-	fds, _ := filepath.Glob("/proc/self/fd/*")
-	for _, l := range append(links, fds...) {
-		if target, _ := os.Readlink(l); target == netns {
-			t.Errorf("network namespace %s still held by %s", netns, l)
-		}
 	}
 }
