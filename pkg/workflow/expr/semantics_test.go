@@ -1,6 +1,9 @@
 package expr
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The tables in the semantics_*_test.go files state GitHub's documented
 // expression semantics ("Evaluate expressions in workflows and actions":
@@ -263,6 +266,12 @@ var numberCases = []semCase{
 	{"'' == 0", "true"},
 	{"'   ' == 0", "true"},
 	{"'abc' == 0", "false"},
+	// Past 2^53 a prefixed number is rounded once, to the nearest double.
+	{"0x299d5f35fbb275d", "187416100772456300"},
+	{"0o4144643432076124152", "75604862573258860"},
+	{"0b1100000011010110010101011101001101001100110001101000011", "27139429817017156"},
+	{"'0X299D5F35FBB275D' == 187416100772456300", "true"},
+	{"0x" + strings.Repeat("f", 300), "Infinity"},
 }
 
 // Numbers coerced to strings: the shortest form that reads back the same

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -482,6 +483,12 @@ func radixNumber(s string, base int) float64 {
 			return math.NaN()
 		}
 		f = f*float64(base) + float64(d)
+	}
+	if f >= 1<<53 {
+		// Past 2^53 each step above may round; JavaScript rounds the
+		// exact value once.
+		n, _ := new(big.Int).SetString(s, base)
+		f, _ = new(big.Float).SetInt(n).Float64()
 	}
 	return f
 }
