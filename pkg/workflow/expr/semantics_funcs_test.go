@@ -25,6 +25,9 @@ var funcCases = []semCase{
 	{"contains(null, '')", "true"},
 	{"contains('ÄBC', 'äb')", "true"},
 	{"contains('İstanbul', 'i')", "true"},
+	{"contains('ΑΣ', 'ς')", "true"}, // a final Σ lower-cases to ς
+	{"contains('ΌΣΟΣ', 'όσος')", "true"},
+	{"contains('ΣΑ', 'σα')", "true"},
 	{"contains(arr, 'ONE')", "true"},
 	{"contains(arr, 'on')", "false"},
 	{"contains(fromJSON('[1,2]'), '2')", "true"},

@@ -215,6 +215,15 @@ var unicodeCases = []semCase{
 	{"'ΣAß' > 'σass'", "false"},
 	{"'ΣAß' >= 'σass'", "true"},
 	{"'ab' < 'ß'", "true"},
+	// Greek letters whose upper case is two or three characters.
+	{"'\u1fb3' == '\u0391\u0399'", "true"}, // ᾳ is ΑΙ
+	{"'\u1f80' == '\u1f08\u0399'", "true"}, // ᾀ is ἈΙ
+	{"'\u1f56' == '\u03a5\u0313\u0342'", "true"},
+	{"'\u0390' == '\u0399\u0308\u0301'", "true"}, // ΐ
+	{"'\u03b0' == '\u03a5\u0308\u0301'", "true"}, // ΰ
+	{"'\u0390' == '\u03aa\u0301'", "false"},      // no normalization: Ϊ + acute is another string
+	{"startsWith('\u1ff3x', '\u03a9\u0399')", "true"},
+	{"endsWith('x\u1fe6', '\u03a5\u0342')", "true"},
 }
 
 // Number literals and conversions of strings to numbers (JavaScript's
