@@ -147,3 +147,50 @@ func TestSemanticsArgsNotModified(t *testing.T) {
 		t.Errorf("contexts changed: %s, was %s", after, before)
 	}
 }
+
+// TestSemanticsObjectKeyCase: object keys match when JavaScript's
+// toLowerCase makes them equal (as GitHub's dictionaries compare them),
+// whatever the size of the object.
+func TestSemanticsObjectKeyCase(t *testing.T) {
+	tests := []struct {
+		key, lookup string
+		found       bool
+	}{
+		{"a", "A", true},
+		{"Äb", "äB", true},
+		{"Σ", "σ", true},
+		{"ΑΣ", "ας", true}, // a final Σ lower-cases to ς
+		{"ΑΣ", "ασ", false},
+		{"Σ", "ς", false},
+		{"σ", "ς", false},
+		{"s", "ſ", false}, // the long s has no lower-case mapping to s
+		{"ſ", "S", false},
+		{"\u212a", "k", true}, // the Kelvin sign lower-cases to k
+		{"\u212a", "K", true},
+		{"İ", "i\u0307", true},
+		{"İ", "i", false},
+		{"I", "ı", false},
+		{"ß", "ẞ", true},
+		{"ß", "SS", false},
+	}
+	for _, tt := range tests {
+		for _, size := range []int{1, indexFrom + 2} {
+			o := NewObject()
+			o.Set(tt.key, 1)
+			for i := 1; i < size; i++ {
+				o.Set("other"+jsNumberString(float64(i)), 0)
+			}
+			n, err := Parse("o['" + tt.lookup + "']")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := Eval(n, &Env{Contexts: map[string]any{"o": o}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found := v == 1.0; found != tt.found {
+				t.Errorf("object of %d keys with key %q: [%q] = %v, want found=%v", size, tt.key, tt.lookup, v, tt.found)
+			}
+		}
+	}
+}
