@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 )
 
 // Value kinds in the order of GitHub's coercion rules.
@@ -198,50 +200,31 @@ func upperASCII(c byte) byte {
 	return c
 }
 
-// fullUpper holds the one-to-many upper-case mappings of Unicode's
-// SpecialCasing that JavaScript applies and unicode.ToUpper does not.
-var fullUpper = map[rune]string{
-	'ß': "SS", 'ŉ': "ʼN", 'ǰ': "J̌", 'ΐ': "Ϊ́", 'ΰ': "Ϋ́", 'և': "ԵՒ",
-	'ẖ': "H̱", 'ẗ': "T̈", 'ẘ': "W̊", 'ẙ': "Y̊", 'ẚ': "Aʾ",
-	'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
-	'ﬓ': "ՄՆ", 'ﬔ': "ՄԵ", 'ﬕ': "ՄԻ", 'ﬖ': "ՎՆ", 'ﬗ': "ՄԽ",
-}
-
-// upperSpecial upper-cases s with full case mapping, leaving the dotless ı
-// alone (GitHub does not map it to I).
+// upperSpecial upper-cases s as JavaScript's toUpperCase does (full
+// Unicode case mapping: ß is SS, ᾳ is ΑΙ), leaving the dotless ı alone
+// (GitHub does not map it to I).
 func upperSpecial(s string) string {
 	if isASCII(s) {
 		return strings.ToUpper(s)
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if r == 'ı' {
-			b.WriteRune(r)
-		} else if m, ok := fullUpper[r]; ok {
-			b.WriteString(m)
-		} else {
-			b.WriteRune(unicode.ToUpper(r))
-		}
+	upper := cases.Upper(language.Und)
+	if !strings.ContainsRune(s, 'ı') {
+		return upper.String(s)
 	}
-	return b.String()
+	parts := strings.Split(s, "ı")
+	for i, p := range parts {
+		parts[i] = upper.String(p)
+	}
+	return strings.Join(parts, "ı")
 }
 
-// lowerJS lower-cases s as JavaScript does (İ becomes i + combining dot).
+// lowerJS lower-cases s as JavaScript's toLowerCase does (full case
+// mapping: İ becomes i + combining dot, a word-final Σ becomes ς).
 func lowerJS(s string) string {
 	if isASCII(s) {
 		return strings.ToLower(s)
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if r == 'İ' {
-			b.WriteString("i\u0307")
-		} else {
-			b.WriteRune(unicode.ToLower(r))
-		}
-	}
-	return b.String()
+	return cases.Lower(language.Und).String(s)
 }
 
 // containsFunc: substring test for primitives (case-insensitive), element

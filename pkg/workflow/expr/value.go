@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -49,8 +50,21 @@ func (o *Object) find(key string) int {
 		}
 		return -1
 	}
+	folded := ""
 	for i, k := range o.keys {
-		if k == key || strings.EqualFold(k, key) {
+		if k == key {
+			return i
+		}
+		if isASCII(k) && isASCII(key) {
+			if strings.EqualFold(k, key) {
+				return i
+			}
+			continue
+		}
+		if folded == "" {
+			folded = fold(key)
+		}
+		if fold(k) == folded {
 			return i
 		}
 	}
@@ -89,11 +103,16 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// fold is the case folding used for object keys.
+// fold is the case folding used for object keys: JavaScript's
+// toLowerCase, as GitHub's dictionaries use (so ΑΣ matches ας, İ matches
+// i + combining dot, and the long ſ does not match s).
 func fold(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+		if c >= 0x80 {
+			return lowerJS(s)
+		}
+		if 'A' <= c && c <= 'Z' {
 			return strings.ToLower(s)
 		}
 	}
@@ -482,6 +501,12 @@ func radixNumber(s string, base int) float64 {
 			return math.NaN()
 		}
 		f = f*float64(base) + float64(d)
+	}
+	if f >= 1<<53 {
+		// Past 2^53 each step above may round; JavaScript rounds the
+		// exact value once.
+		n, _ := new(big.Int).SetString(s, base)
+		f, _ = new(big.Float).SetInt(n).Float64()
 	}
 	return f
 }
