@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,6 +278,16 @@ func cleanPaths(root, dir string, in []string) ([]string, error) {
 		if rel == ".git" || strings.HasPrefix(rel, ".git/") {
 			return nil, fmt.Errorf("path %q is inside .git", p)
 		}
+		if rel != "." {
+			// "k8s/d/" names what is inside k8s/d: beyond it when it is a link.
+			within := rel
+			if strings.HasSuffix(p, "/") {
+				within += "/."
+			}
+			if err := beyondSymlink(root, within); err != nil {
+				return nil, fmt.Errorf("path %q: %w", p, err)
+			}
+		}
 		out = append(out, rel)
 	}
 	if len(out) == 0 {
@@ -429,7 +440,7 @@ func syncFiles(root string, from, to *object.Commit, paths []string, logf func(s
 			logf("kept local change of %s", p)
 			continue
 		}
-		if err := writeFromTree(tt, p, full); err != nil {
+		if err := writeFromTree(tt, root, p, full); err != nil {
 			return err
 		}
 	}
@@ -438,7 +449,7 @@ func syncFiles(root string, from, to *object.Commit, paths []string, logf func(s
 
 // writeFromTree writes the file p of t to full with its mode (regular,
 // executable or symlink), or removes full when t has no such file.
-func writeFromTree(t *object.Tree, p, full string) error {
+func writeFromTree(t *object.Tree, root, p, full string) error {
 	f, err := t.File(p)
 	if err != nil {
 		if err := os.Remove(full); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -451,6 +462,9 @@ func writeFromTree(t *object.Tree, p, full string) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	if err := beyondSymlink(root, p); err != nil {
 		return err
 	}
 	_ = os.Remove(full) // a symlink or a read-only file is replaced, not written through
@@ -471,6 +485,32 @@ func fileContent(t *object.Tree, p string) ([]byte, error) {
 	}
 	s, err := f.Contents()
 	return []byte(s), err
+}
+
+// ErrBeyondSymlink is a path whose parent, inside the working tree, is a
+// symbolic link: git refuses it ("beyond a symbolic link") and so does
+// runner, since it would read or write what the link points at.
+var ErrBeyondSymlink = errors.New("beyond a symbolic link")
+
+// beyondSymlink fails when a directory on the way from root to the
+// slash-separated rel (rel itself excluded) is a symbolic link.
+func beyondSymlink(root, rel string) error {
+	parts := strings.Split(rel, "/")
+	cur := root
+	for i, part := range parts[:len(parts)-1] {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is %w %s", rel, ErrBeyondSymlink, strings.Join(parts[:i+1], "/"))
+		}
+	}
+	return nil
 }
 
 func underAny(p string, paths []string) bool {
