@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 )
@@ -9,6 +11,10 @@ import (
 // EmbeddedAddr is where an embedded registry listens when the port is
 // free, the same default as `runner registry serve` and `make base-images`.
 const EmbeddedAddr = "127.0.0.1:5000"
+
+// ErrNotLoopback is an address that is not a loopback IP or localhost:
+// runner's embedded registry has no authentication and never listens there.
+var ErrNotLoopback = errors.New("not a loopback address")
 
 // EmbeddedDir is the directory of runner's embedded registry under its
 // state dir (e.g. .runner/registry).
@@ -21,8 +27,13 @@ func EmbeddedDir(stateDir string) string { return filepath.Join(stateDir, "regis
 // EmbeddedAddr), or a free loopback port when that is taken, and release
 // stops it. Private servers are not reused by other callers (their owner
 // may stop them at any time); several may serve the same directory at
-// once. The images stay on disk either way.
+// once. The images stay on disk either way. preferAddr must be a loopback
+// IP or localhost (ErrNotLoopback otherwise): the registry has no
+// authentication.
 func Embedded(ctx context.Context, stateDir, preferAddr string) (addr string, release func() error, err error) {
+	if !IsLoopbackHost(preferAddr) {
+		return "", nil, fmt.Errorf("serve runner's registry on %q: %w", preferAddr, ErrNotLoopback)
+	}
 	dir := EmbeddedDir(stateDir)
 	if a, id, ok := servedBy(dir); ok && ping(ctx, a, id, 2*time.Second) {
 		return a, func() error { return nil }, nil
