@@ -448,8 +448,12 @@ func syncFiles(root string, from, to *object.Commit, paths []string, logf func(s
 }
 
 // writeFromTree writes the file p of t to full with its mode (regular,
-// executable or symlink), or removes full when t has no such file.
+// executable or symlink), or removes full when t has no such file; never
+// through a symbolic link of the working tree (ErrBeyondSymlink).
 func writeFromTree(t *object.Tree, root, p, full string) error {
+	if err := beyondSymlink(root, p); err != nil {
+		return err
+	}
 	f, err := t.File(p)
 	if err != nil {
 		if err := os.Remove(full); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -462,9 +466,6 @@ func writeFromTree(t *object.Tree, root, p, full string) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-		return err
-	}
-	if err := beyondSymlink(root, p); err != nil {
 		return err
 	}
 	_ = os.Remove(full) // a symlink or a read-only file is replaced, not written through
