@@ -132,6 +132,7 @@ func TestGitCommitPushBeyondSymlink(t *testing.T) {
 func runArtifactStep(t *testing.T, b Builtin, ws, artifacts string, in map[string]string) error {
 	t.Helper()
 	s, _ := stepContext(b, ws, RunInfo{ID: "1", ArtifactsDir: artifacts}, in)
+	s.Temp = filepath.Join(t.TempDir(), "temp") // not /tmp, where the other dirs are
 	return b.Run(context.Background(), s)
 }
 
@@ -224,5 +225,47 @@ func TestDownloadArtifactNameValidated(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(ws); len(entries) > 0 {
 		t.Errorf("the workspace holds %d entries", len(entries))
+	}
+}
+
+// download-artifact's path is resolved inside the workspace (or
+// RUNNER_TEMP), links included; upload follows a link to a parent once.
+func TestDownloadArtifactPathInsideWorkspace(t *testing.T) {
+	artifacts := filepath.Join(t.TempDir(), "artifacts")
+	up := t.TempDir()
+	gittest.WriteFile(t, filepath.Join(up, "d", "f.txt"), "f\n")
+	if err := os.Symlink("..", filepath.Join(up, "d", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runArtifactStep(t, UploadArtifact{}, up, artifacts, map[string]string{"name": "a", "path": "d/f.txt\nd/loop"}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ws := t.TempDir()
+	if err := os.Symlink(out, filepath.Join(ws, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"link/x":                  filepath.Join(ws, out, "x", "f.txt"),
+		"sub":                     filepath.Join(ws, "sub", "f.txt"),
+		filepath.Join(ws, "abs"):  filepath.Join(ws, "abs", "f.txt"),
+		"../escape":               "",
+		filepath.Join(out, "abs"): "",
+	} {
+		err := runArtifactStep(t, DownloadArtifact{}, ws, artifacts, map[string]string{"name": "a", "path": path})
+		if want == "" {
+			if err == nil {
+				t.Errorf("path %s: no error", path)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("path %s: %v", path, err)
+		} else if _, err := os.Stat(want); err != nil {
+			t.Errorf("path %s: %v", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Errorf("outside directory holds %d entries", len(entries))
 	}
 }

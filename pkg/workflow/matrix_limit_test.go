@@ -71,7 +71,11 @@ func TestMatrixTooLargeRefusedBeforeExpanding(t *testing.T) {
 func TestMatrixCombosBounded(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{`{a: '${{ fromJSON(format(''[{0}]'', join(range, '',''))) }}', b: '${{ fromJSON(format(''[{0}]'', join(range, '',''))) }}'}`, "matrix has 4194304 combinations; GitHub's limit is 256"},
-		{"{" + strings.Repeat("k: [1, 2]\n", 0) + manyKeys(70) + "}", "matrix has more than 9223372036854775807 combinations; GitHub's limit is 256"},
+		{"{" + manyKeys(70, 3) + "}", "matrix has more than 9223372036854775807 combinations; GitHub's limit is 256"},
+		// 256 legs of 308 values each.
+		{"{" + manyKeys(8, 2) + ", " + strings.ReplaceAll(manyKeys(300, 1), "k", "o") + "}", "matrix has 78848 values in 256 combinations; the limit is 65536"},
+		// Applying 300 exclude entries to 16384 combinations.
+		{"{a: [" + strings.Repeat("1, ", 16383) + "1], exclude: [" + strings.Repeat("{a: 2}, ", 299) + "{a: 2}]}", "matrix has 16384 combinations and 300 exclude entries, too many to apply; GitHub's limit is 256 combinations"},
 		// Exclude brings it under the limit: fine.
 		{`{a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], exclude: [{a: 17}]}`, ""},
 		// Include adds legs past the limit.
@@ -110,10 +114,11 @@ func TestMatrixCombosBounded(t *testing.T) {
 	}
 }
 
-func manyKeys(n int) string {
+// manyKeys is n matrix keys k0… of width values each.
+func manyKeys(n, width int) string {
 	var s []string
 	for i := 0; i < n; i++ {
-		s = append(s, fmt.Sprintf("k%d: [1, 2, 3]", i))
+		s = append(s, fmt.Sprintf("k%d: [%s]", i, strings.TrimSuffix(strings.Repeat("1, ", width), ", ")))
 	}
 	return strings.Join(s, ", ")
 }
