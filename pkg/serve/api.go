@@ -341,7 +341,9 @@ func (s *Server) handleWorkflows(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, wf := range wfs {
 			item := map[string]any{"repository": rp.name, "ref": branch, "path": wf.Path, "file": wf.Path[strings.LastIndex(wf.Path, "/")+1:]}
-			wl, errs := workflow.Load(wf.Path, wf.Source, workflow.Options{Builtins: s.builtins})
+			// A listing never computes matrix legs: it must stay cheap
+			// whatever a repository's workflows hold.
+			wl, errs := workflow.Load(wf.Path, wf.Source, workflow.Options{Builtins: s.builtins, NoMatrixLegs: true})
 			if len(errs) > 0 {
 				item["name"], item["error"] = wf.Path, errs.Error()
 				list = append(list, item)
