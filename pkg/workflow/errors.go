@@ -17,13 +17,41 @@ type Error struct {
 	Pos
 	Kind    string // e.g. "syntax", "unknown-key", "needs", "expression"
 	Message string
-	// Warning marks a risk in a valid workflow (see Warnings), not a
-	// mistake; it is printed with "warning: " before the message.
-	Warning bool
+	// Severity is SeverityError (the zero value) for a mistake GitHub
+	// would reject or misrun, SeverityWarning for a risk in a valid
+	// workflow, printed with "warning: " before the message.
+	Severity Severity
+}
+
+// Severity tells an error from a warning.
+type Severity int
+
+// The severities.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Only returns the problems of one severity.
+func (es Errors) Only(s Severity) Errors {
+	var out Errors
+	for _, e := range es {
+		if e.Severity == s {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (e *Error) Error() string {
-	if e.Warning {
+	if e.Severity == SeverityWarning {
 		return fmt.Sprintf("%s:%d:%d: warning: %s [%s]", e.File, e.Line, e.Col, e.Message, e.Kind)
 	}
 	return fmt.Sprintf("%s:%d:%d: %s [%s]", e.File, e.Line, e.Col, e.Message, e.Kind)

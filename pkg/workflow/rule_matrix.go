@@ -8,10 +8,10 @@ var errDynamic = errors.New("dynamic")
 // the vectors' lengths, then (unless Options.NoMatrixLegs) its legs, so
 // that an exclude on an unknown key or an empty product is caught before
 // running.
-func ruleMatrix(v *validator, w *Workflow) {
-	for _, j := range w.Jobs {
+func ruleMatrix() *rule {
+	return &rule{job: func(v *validator, j *Job) {
 		if j.Strategy == nil || j.Strategy.Matrix == nil {
-			continue
+			return
 		}
 		m, err := DecodeMatrix(j.Strategy.Matrix, func(string) (any, error) { return nil, errDynamic })
 		if err == nil {
@@ -23,5 +23,5 @@ func ruleMatrix(v *validator, w *Workflow) {
 		if err != nil && !errors.Is(err, errDynamic) {
 			v.errf(posOf(j.Strategy.Matrix), "matrix", "job %q: %v", j.ID, err)
 		}
-	}
+	}}
 }

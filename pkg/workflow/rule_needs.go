@@ -3,7 +3,9 @@ package workflow
 import "strings"
 
 // ruleNeeds checks that every `needs:` names a job and that there is no cycle.
-func ruleNeeds(v *validator, w *Workflow) {
+func ruleNeeds() *rule { return &rule{done: checkNeeds} }
+
+func checkNeeds(v *validator, w *Workflow) {
 	ids := map[string]*Job{}
 	for _, j := range w.Jobs {
 		ids[j.ID] = j

@@ -36,35 +36,48 @@ type ActionInput struct {
 	Required bool
 }
 
-// Load parses and validates a workflow: every problem at once.
+// Load parses and validates a workflow: every error at once. Warnings
+// (risks in a valid workflow) are left out: Check and Warnings give them.
 func Load(file string, data []byte, opts Options) (*Workflow, Errors) {
-	w, errs := Parse(file, data)
-	if w == nil {
-		return nil, errs
-	}
-	errs = append(errs, Validate(w, opts)...)
-	errs.sort()
+	w, errs := Check(file, data, opts)
+	errs = errs.Only(SeverityError)
 	if len(errs) > 0 {
 		return w, errs
 	}
 	return w, nil
 }
 
-// Validate runs the semantic checks on a parsed workflow, one rule per
-// file (rule_*.go). It reports user mistakes only; it never fails itself.
-func Validate(w *Workflow, opts Options) Errors {
-	v := &validator{file: w.File, opts: opts}
-	for _, rule := range []func(*validator, *Workflow){
-		ruleNeeds,
-		ruleExpressions,
-		ruleSteps,
-		ruleUses,
-		ruleMatrix,
-		ruleScalars,
-		ruleContexts,
-	} {
-		rule(v, w)
+// Check parses and validates a workflow and returns every problem of
+// either severity, sorted by position. The workflow is nil when it could
+// not be parsed at all.
+func Check(file string, data []byte, opts Options) (*Workflow, Errors) {
+	w, errs := Parse(file, data)
+	if w == nil {
+		return nil, errs
 	}
+	errs = append(errs, Diagnose(w, opts)...)
+	errs.sort()
+	return w, errs
+}
+
+// Validate runs the semantic checks on a parsed workflow and returns the
+// errors. It reports user mistakes only; it never fails itself.
+func Validate(w *Workflow, opts Options) Errors {
+	return Diagnose(w, opts).Only(SeverityError)
+}
+
+// Warnings lists what a valid workflow does that is risky, such as script
+// injection (ruleInjection). They are not errors: the workflow runs as
+// it would on GitHub.
+func Warnings(w *Workflow) Errors {
+	return Diagnose(w, Options{}).Only(SeverityWarning)
+}
+
+// Diagnose runs every rule (rule_*.go) over a parsed workflow in one pass
+// and returns their problems of both severities, sorted by position.
+func Diagnose(w *Workflow, opts Options) Errors {
+	v := &validator{file: w.File, opts: opts}
+	v.pass(w)
 	v.errs.sort()
 	return v.errs
 }
@@ -73,10 +86,26 @@ type validator struct {
 	file string
 	opts Options
 	errs Errors
+	// byRule collects each rule's problems during a pass; cur is the
+	// rule being called.
+	byRule []Errors
+	cur    int
+}
+
+func (v *validator) add(e *Error) {
+	if v.byRule != nil {
+		v.byRule[v.cur] = append(v.byRule[v.cur], e)
+		return
+	}
+	v.errs = append(v.errs, e)
 }
 
 func (v *validator) errf(pos Pos, kind, format string, args ...any) {
-	v.errs = append(v.errs, &Error{File: v.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...)})
+	v.add(&Error{File: v.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(pos Pos, kind, format string, args ...any) {
+	v.add(&Error{File: v.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...), Severity: SeverityWarning})
 }
 
 // offsetPos maps a byte offset inside a value to a file position. It is
@@ -124,41 +153,38 @@ func (v *validator) numberOrExpr(val Value, what string, integer bool) {
 }
 
 // ruleScalars checks values with a fixed type.
-func ruleScalars(v *validator, w *Workflow) {
-	for _, j := range w.Jobs {
-		v.numberOrExpr(j.TimeoutMinutes, "timeout-minutes", false)
-		v.boolOrExpr(j.ContinueOnError, "continue-on-error")
-		if j.Strategy != nil {
-			v.boolOrExpr(j.Strategy.FailFast, "fail-fast")
-			v.numberOrExpr(j.Strategy.MaxParallel, "max-parallel", true)
-		}
-		for _, c := range []*Concurrency{j.Concurrency} {
-			if c != nil {
-				v.boolOrExpr(c.CancelInProgress, "cancel-in-progress")
+func ruleScalars() *rule {
+	shell := func(v *validator, val Value) {
+		if val.Set && !strings.Contains(val.Raw, "${{") {
+			if _, err := ShellCommand(val.Raw); err != nil {
+				v.errf(val.Pos, "shell", "%v", err)
 			}
 		}
-		for _, s := range j.Steps {
+	}
+	return &rule{
+		workflow: func(v *validator, w *Workflow) {
+			if w.Concurrency != nil {
+				v.boolOrExpr(w.Concurrency.CancelInProgress, "cancel-in-progress")
+			}
+			shell(v, w.Defaults.Shell)
+		},
+		job: func(v *validator, j *Job) {
+			v.numberOrExpr(j.TimeoutMinutes, "timeout-minutes", false)
+			v.boolOrExpr(j.ContinueOnError, "continue-on-error")
+			if j.Strategy != nil {
+				v.boolOrExpr(j.Strategy.FailFast, "fail-fast")
+				v.numberOrExpr(j.Strategy.MaxParallel, "max-parallel", true)
+			}
+			if j.Concurrency != nil {
+				v.boolOrExpr(j.Concurrency.CancelInProgress, "cancel-in-progress")
+			}
+			shell(v, j.Defaults.Shell)
+		},
+		step: func(v *validator, _ *Job, s *Step) {
 			v.numberOrExpr(s.TimeoutMinutes, "timeout-minutes", false)
 			v.boolOrExpr(s.ContinueOnError, "continue-on-error")
-			if s.Shell.Set && !strings.Contains(s.Shell.Raw, "${{") {
-				if _, err := ShellCommand(s.Shell.Raw); err != nil {
-					v.errf(s.Shell.Pos, "shell", "%v", err)
-				}
-			}
-		}
-		if j.Defaults.Shell.Set {
-			if _, err := ShellCommand(j.Defaults.Shell.Raw); err != nil {
-				v.errf(j.Defaults.Shell.Pos, "shell", "%v", err)
-			}
-		}
-	}
-	if w.Concurrency != nil {
-		v.boolOrExpr(w.Concurrency.CancelInProgress, "cancel-in-progress")
-	}
-	if w.Defaults.Shell.Set {
-		if _, err := ShellCommand(w.Defaults.Shell.Raw); err != nil {
-			v.errf(w.Defaults.Shell.Pos, "shell", "%v", err)
-		}
+			shell(v, s.Shell)
+		},
 	}
 }
 
@@ -179,35 +205,6 @@ func ShellCommand(shell string) (string, error) {
 		return shell, nil
 	}
 	return "", fmt.Errorf("unknown shell %q; use bash, sh, python, pwsh or a command with {0}", shell)
-}
-
-// template parses every expression in a value and checks the contexts it
-// names.
-func (v *validator) template(val Value, where string) {
-	if !val.Set || !strings.Contains(val.Raw, "${{") {
-		return
-	}
-	t, err := expr.ParseTemplate(val.Raw)
-	if err != nil {
-		v.exprError(val, err, where)
-		return
-	}
-	for _, n := range t.Exprs() {
-		v.refs(val, n, where)
-	}
-}
-
-// condition checks an `if:` value.
-func (v *validator) condition(val Value, where string) {
-	if !val.Set {
-		return
-	}
-	n, err := expr.Condition(val.Raw)
-	if err != nil {
-		v.exprError(val, err, where)
-		return
-	}
-	v.refs(val, n, where)
 }
 
 func (v *validator) exprError(val Value, err error, where string) {
