@@ -36,8 +36,10 @@ func findWorkflow(arg, repo string) (string, error) {
 	return "", fmt.Errorf("workflow %q not found (tried %s)", arg, joinComma(tried))
 }
 
-// loadWorkflow reads, parses and validates a workflow; problems exit 2
-// with every FILE:LINE:COL message on stderr.
+// loadWorkflow reads, parses and validates a workflow; errors exit 2
+// with every FILE:LINE:COL message on stderr. Warnings (risks in a valid
+// workflow, such as script injection) go to stderr too, and the workflow
+// is returned.
 func loadWorkflow(path string, builtins *steps.Set) (*workflow.Workflow, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -47,12 +49,15 @@ func loadWorkflow(path string, builtins *steps.Set) (*workflow.Workflow, error) 
 	if rel, err := filepath.Rel(".", path); err == nil && !filepath.IsAbs(rel) && len(rel) < len(path) {
 		display = rel
 	}
-	w, errs := workflow.Load(display, data, workflow.Options{Builtins: builtins})
-	if len(errs) > 0 {
+	w, all := workflow.Check(display, data, workflow.Options{Builtins: builtins})
+	if errs := all.Only(workflow.SeverityError); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(os.Stderr, e.Error())
 		}
 		return nil, &exitError{code: 2, err: errors.New("")}
+	}
+	for _, e := range all {
+		fmt.Fprintln(os.Stderr, e.Error())
 	}
 	return w, nil
 }

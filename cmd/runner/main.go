@@ -32,6 +32,7 @@ func main() {
 	root.AddCommand(
 		newExecCmd(),
 		newPlanCmd(),
+		newCheckCmd(),
 		newEvalCmd(),
 		newActionsCmd(),
 		newRenderCmd(),

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+const (
+	checkBad = "on: push\njobs:\n  a:\n    runs-on: x\n    needs: zz\n    steps: [{run: echo}]\n"
+	// checkWarn is valid but writes an untrusted value into a script.
+	checkWarn = "on: {workflow_dispatch: {inputs: {x: {type: string}}}}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"${{ inputs.x }}\"\n"
+	checkOK   = "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func check(t *testing.T, args []string, o checkOptions) (string, string, int) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	if o.format == "" {
+		o.format = "text"
+	}
+	code := runCheck(&out, &errw, args, o)
+	return out.String(), errw.String(), code
+}
+
+// Text output: FILE:LINE:COL, the source line and a caret under the
+// column; exit 1 for errors, 0 for warnings alone unless --strict.
+func TestCheckText(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"bad.yaml": checkBad, "warn.yml": checkWarn, "ok.yaml": checkOK})
+	bad, warn := filepath.Join(dir, "bad.yaml"), filepath.Join(dir, "warn.yml")
+	out, _, code := check(t, []string{bad}, checkOptions{})
+	want := bad + ":5:12: job \"a\" needs unknown job \"zz\"; jobs are: a [needs]\n" +
+		"5 |     needs: zz\n" +
+		"  |            ^\n"
+	if code != 1 || out != want {
+		t.Errorf("exit %d, output\n%s\nwant\n%s", code, out, want)
+	}
+	out, _, code = check(t, []string{warn}, checkOptions{})
+	if code != 0 || !strings.Contains(out, ":6:24: warning: job a step 1: \"inputs.x\" is potentially untrusted") ||
+		!strings.Contains(out, "6 |       - run: echo \"${{ inputs.x }}\"\n  |                        ^\n") {
+		t.Errorf("warning: exit %d\n%s", code, out)
+	}
+	out, _, code = check(t, []string{warn}, checkOptions{strict: true})
+	if code != 1 || strings.Contains(out, "warning:") {
+		t.Errorf("--strict: exit %d\n%s", code, out)
+	}
+	// A directory: its workflows, sorted; ok.yaml gives nothing.
+	out, _, code = check(t, []string{dir}, checkOptions{})
+	if code != 1 || strings.Count(out, "^\n") != 2 || strings.Index(out, "bad.yaml") > strings.Index(out, "warn.yml") {
+		t.Errorf("directory: exit %d\n%s", code, out)
+	}
+	if out, _, code := check(t, []string{filepath.Join(dir, "ok.yaml")}, checkOptions{}); code != 0 || out != "" {
+		t.Errorf("clean: exit %d\n%s", code, out)
+	}
+}
+
+// Without PATH: every workflow under .github/workflows and workflows/
+// of the repository; usage and I/O errors exit 2.
+func TestCheckDiscoveryAndUsage(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{".github/workflows/a.yml": checkBad, "workflows/b.yaml": checkWarn, "other/c.yaml": checkBad})
+	out, _, code := check(t, nil, checkOptions{repo: dir})
+	if code != 1 || !strings.Contains(out, "a.yml:5:12:") || !strings.Contains(out, "b.yaml:6:24: warning:") || strings.Contains(out, "c.yaml") {
+		t.Errorf("discovery: exit %d\n%s", code, out)
+	}
+	empty := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		o    checkOptions
+		want string
+	}{
+		{nil, checkOptions{repo: empty}, "no workflow files"},
+		{[]string{filepath.Join(dir, "missing.yaml")}, checkOptions{}, "no such file"},
+		{[]string{empty}, checkOptions{}, "no *.yml or *.yaml files"},
+		{[]string{dir}, checkOptions{format: "xml"}, `unknown format "xml"`},
+		{[]string{dir}, checkOptions{format: "{{range .}"}, "format: template"},
+		{[]string{filepath.Join(dir, "workflows")}, checkOptions{format: "{{range .}}{{replace .Kind \"a\"}}{{end}}"}, "pairs"},
+	} {
+		out, errw, code := check(t, c.args, c.o)
+		if code != 2 || !strings.Contains(errw, c.want) || out != "" {
+			t.Errorf("%v %+v: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, c.o, code, out, errw, c.want)
+		}
+	}
+}
+
+func TestCheckJSONAndTemplate(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"bad.yaml": checkBad, "ok.yaml": checkOK})
+	out, _, code := check(t, []string{filepath.Join(dir, "bad.yaml")}, checkOptions{format: "json"})
+	var got []checkProblem
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
+	}
+	if len(got) != 1 || got[0].Line != 5 || got[0].Column != 12 || got[0].Kind != "needs" || got[0].Severity != "error" ||
+		got[0].Snippet != "    needs: zz\n           ^" {
+		t.Errorf("json: %+v", got)
+	}
+	if out, _, _ := check(t, []string{filepath.Join(dir, "ok.yaml")}, checkOptions{format: "json"}); strings.TrimSpace(out) != "[]" {
+		t.Errorf("json of a clean workflow: %q", out)
+	}
+	tmpl := `{{range $e := .}}::{{$e.Severity}} file={{$e.Filepath}},line={{$e.Line}},col={{$e.Column}}::{{$e.Kind | toPascalCase}} {{json $e.Message}}{{"\n"}}{{end}}`
+	out, _, code = check(t, []string{filepath.Join(dir, "bad.yaml")}, checkOptions{format: tmpl})
+	want := "::error file=" + filepath.Join(dir, "bad.yaml") + ",line=5,col=12::Needs \"job \\\"a\\\" needs unknown job \\\"zz\\\"; jobs are: a\"\n"
+	if code != 1 || out != want {
+		t.Errorf("template: exit %d\n%q\nwant\n%q", code, out, want)
+	}
+}
+
+// sarifSubset is the part of the OASIS SARIF 2.1.0 schema
+// (sarif-schema-2.1.0.json) that runner's output uses, with its required
+// properties, enums, minimums and closed objects as in the standard.
+const sarifSubset = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object", "required": ["version", "runs"], "additionalProperties": false,
+  "properties": {
+    "$schema": {"type": "string", "format": "uri"},
+    "version": {"enum": ["2.1.0"]},
+    "runs": {"type": "array", "items": {"$ref": "#/$defs/run"}}
+  },
+  "$defs": {
+    "run": {"type": "object", "required": ["tool"], "additionalProperties": false, "properties": {
+      "tool": {"type": "object", "required": ["driver"], "additionalProperties": false, "properties": {
+        "driver": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+          "name": {"type": "string"}, "informationUri": {"type": "string", "format": "uri"},
+          "rules": {"type": "array", "uniqueItems": true, "items": {"type": "object", "required": ["id"], "additionalProperties": false, "properties": {
+            "id": {"type": "string"}, "shortDescription": {"$ref": "#/$defs/message"}}}}}}}},
+      "results": {"type": "array", "items": {"$ref": "#/$defs/result"}}}},
+    "message": {"type": "object", "anyOf": [{"required": ["text"]}, {"required": ["id"]}], "additionalProperties": false,
+      "properties": {"text": {"type": "string"}, "id": {"type": "string"}}},
+    "result": {"type": "object", "required": ["message"], "additionalProperties": false, "properties": {
+      "ruleId": {"type": "string"}, "ruleIndex": {"type": "integer", "minimum": -1},
+      "level": {"enum": ["none", "note", "warning", "error"]},
+      "message": {"$ref": "#/$defs/message"},
+      "locations": {"type": "array", "items": {"type": "object", "additionalProperties": false, "properties": {
+        "physicalLocation": {"type": "object", "additionalProperties": false, "anyOf": [{"required": ["address"]}, {"required": ["artifactLocation"]}], "properties": {
+          "address": {"type": "object"},
+          "artifactLocation": {"type": "object", "additionalProperties": false, "properties": {"uri": {"type": "string", "format": "uri-reference"}}},
+          "region": {"type": "object", "additionalProperties": false, "properties": {
+            "startLine": {"type": "integer", "minimum": 1}, "startColumn": {"type": "integer", "minimum": 1}}}}}}}}}}
+  }
+}`
+
+// -f sarif validates against SARIF 2.1.0 and names each kind as a rule.
+func TestCheckSARIF(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"bad.yaml": checkBad, "warn.yaml": checkWarn})
+	out, _, code := check(t, []string{dir}, checkOptions{format: "sarif"})
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schema, err := jsonschema.UnmarshalJSON(strings.NewReader(sarifSubset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource("sarif.json", schema); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("not valid SARIF 2.1.0: %v\n%s", err, out)
+	}
+	var log sarifLog
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	r := log.Runs[0]
+	if len(r.Results) != 2 || r.Results[0].Level != "error" || r.Results[1].Level != "warning" ||
+		r.Tool.Driver.Rules[r.Results[1].RuleIndex].ID != "injection" || r.Results[0].Locations[0].PhysicalLocation.Region.StartColumn != 12 {
+		t.Errorf("results: %+v", r)
+	}
+}
+
+// runner exec prints warnings and runs; runner check exits 1 on errors.
+func TestCheckBinaryAndExecWarnings(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"warn.yaml": checkWarn, "bad.yaml": checkBad})
+	cmd := exec.Command(bin, "exec", "warn.yaml", "--input", "x=hi")
+	cmd.Dir = dir
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stderr.String(), "warn.yaml:6:24: warning:") || !strings.Contains(stdout.String(), "hi") {
+		t.Errorf("exec: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
+	}
+	cmd = exec.Command(bin, "check", "bad.yaml")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if exitCode(err) != 1 || !strings.HasPrefix(string(out), "bad.yaml:5:12:") {
+		t.Errorf("check: exit %d\n%s", exitCode(err), out)
+	}
+}
