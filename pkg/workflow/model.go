@@ -29,6 +29,8 @@ type Workflow struct {
 	Defaults    Defaults
 	Concurrency *Concurrency
 	Jobs        []*Job
+	// Permissions is the `permissions:` value as written, or nil.
+	Permissions *yaml.Node
 }
 
 // Job returns the job with the given id, or nil.
@@ -47,6 +49,9 @@ type Triggers struct {
 	Events   []string
 	Push     *PushFilter
 	Dispatch *Dispatch
+	// Node is the `on:` value as written, for the rules on events
+	// (rule_events.go); nil when it is missing.
+	Node *yaml.Node
 }
 
 // Has reports whether the workflow runs on the named event.
@@ -110,6 +115,10 @@ type Job struct {
 	ContinueOnError Value
 	Concurrency     *Concurrency
 	Steps           []*Step
+	// Permissions is the `permissions:` value as written, or nil.
+	Permissions *yaml.Node
+	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).
+	RunsOnGroup Value
 }
 
 // Strategy is `jobs.<id>.strategy`.

@@ -201,7 +201,7 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		"env":         func(_, v *yaml.Node) { w.Env = p.kvs(v, "env") },
 		"defaults":    func(_, v *yaml.Node) { w.Defaults = p.defaults(v, "defaults") },
 		"concurrency": func(_, v *yaml.Node) { w.Concurrency = p.concurrency(v, "concurrency") },
-		"permissions": func(_, v *yaml.Node) {},
+		"permissions": func(_, v *yaml.Node) { w.Permissions = v },
 		"jobs": func(_, v *yaml.Node) {
 			sawJobs = true
 			p.mapping(v, "jobs", map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
@@ -226,6 +226,7 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 func (p *parser) triggers(n *yaml.Node) Triggers {
 	var t Triggers
 	n = resolve(n)
+	t.Node = n
 	switch n.Kind {
 	case yaml.ScalarNode:
 		t.Events = []string{n.Value}
@@ -432,7 +433,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 			v = resolve(v)
 			if v.Kind == yaml.MappingNode {
 				p.mapping(v, where+".runs-on", map[string]func(k, v *yaml.Node){
-					"group":  func(_, v *yaml.Node) {},
+					"group":  func(_, v *yaml.Node) { j.RunsOnGroup = p.scalar(v, where+".runs-on.group") },
 					"labels": func(_, v *yaml.Node) { j.RunsOn = p.scalarList(v, where+".runs-on.labels") },
 				})
 				return
@@ -446,7 +447,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		"timeout-minutes":   func(_, v *yaml.Node) { j.TimeoutMinutes = p.scalar(v, where+".timeout-minutes") },
 		"continue-on-error": func(_, v *yaml.Node) { j.ContinueOnError = p.scalar(v, where+".continue-on-error") },
 		"concurrency":       func(_, v *yaml.Node) { j.Concurrency = p.concurrency(v, where+".concurrency") },
-		"permissions":       func(_, v *yaml.Node) {},
+		"permissions":       func(_, v *yaml.Node) { j.Permissions = v },
 		"environment":       func(_, v *yaml.Node) {},
 		"steps": func(_, v *yaml.Node) {
 			v = resolve(v)
@@ -474,7 +475,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 	for _, k := range reusableKey {
 		p.errf(posOf(k), "syntax", "%s: %q only applies to a job that calls a reusable workflow with \"uses\"", where, k.Value)
 	}
-	if len(j.RunsOn) == 0 {
+	if len(j.RunsOn) == 0 && !j.RunsOnGroup.Set {
 		p.errf(j.Pos, "syntax", "%s: \"runs-on\" is missing", where)
 	}
 	if len(j.Steps) == 0 {

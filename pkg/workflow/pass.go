@@ -37,6 +37,11 @@ var rules = []func() *rule{
 	ruleScalars,
 	ruleContexts,
 	ruleInjection,
+	ruleRefSteps,
+	ruleRefNeeds,
+	ruleRefMatrix,
+	ruleRefInputs,
+	ruleRefProps,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

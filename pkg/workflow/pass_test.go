@@ -17,7 +17,7 @@ jobs:
     if: github.ref
     runs-on: x
     steps:
-      - {id: s, run: "echo ${{ github.head_ref }} ${{ steps.s.outputs.o }}"}
+      - {id: s, run: "echo ${{ github.head_ref }} ${{ job.status }}"}
 `)
 	w, errs := Parse("p.yaml", data)
 	if errs != nil {

@@ -1,0 +1,63 @@
+package workflow
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// contextProps are the properties of the contexts with a fixed shape,
+// from GitHub's contexts reference (lower-cased, as expressions match
+// them). github.event is the webhook payload and takes anything.
+var contextProps = map[string][]string{
+	"github": {
+		"action", "action_path", "action_ref", "action_repository", "action_status", "actor", "actor_id",
+		"api_url", "base_ref", "env", "event", "event_name", "event_path", "graphql_url", "head_ref", "job",
+		"job_workflow_sha", "output", "path", "ref", "ref_name", "ref_protected", "ref_type", "repository",
+		"repository_id", "repository_owner", "repository_owner_id", "repositoryurl", "retention_days",
+		"run_attempt", "run_id", "run_number", "secret_source", "server_url", "sha", "state", "step_summary",
+		"token", "triggering_actor", "workflow", "workflow_ref", "workflow_sha", "workspace",
+	},
+	"runner":   {"arch", "debug", "environment", "name", "os", "temp", "tool_cache", "workspace"},
+	"strategy": {"fail-fast", "job-index", "job-total", "max-parallel"},
+	"job": {
+		"check_run_id", "container", "services", "status",
+		"workflow_file_path", "workflow_ref", "workflow_repository", "workflow_sha",
+	},
+}
+
+// ruleRefProps checks the properties of github, runner, strategy and
+// job: a misspelt one is null on GitHub, silently.
+func ruleRefProps() *rule {
+	return &rule{expr: func(v *validator, e *exprNode) {
+		e.accesses(func(p expr.Path, pos Pos) {
+			props, ok := contextProps[p.Segments[0]]
+			if !ok || len(p.Segments) < 2 || p.Segments[1] == "*" {
+				return
+			}
+			name := p.Segments[1]
+			if contains(props, name) {
+				if p.Segments[0] == "job" && name == "services" && len(p.Segments) > 2 && p.Segments[2] != "*" {
+					v.errf(pos, "unknown-property", "%s: job.services.%s: job %s has no service %q (runner runs no service containers)",
+						e.where, p.Segments[2], e.jobID(), p.Segments[2])
+				}
+				return
+			}
+			hint := didYouMean(name, props)
+			if hint == "" {
+				sorted := append([]string(nil), props...)
+				sort.Strings(sorted)
+				hint = "; its properties: " + strings.Join(sorted, ", ")
+			}
+			v.errf(pos, "unknown-property", "%s: the %s context has no property %q%s", e.where, p.Segments[0], name, hint)
+		})
+	}}
+}
+
+func (e *exprNode) jobID() string {
+	if e.job == nil {
+		return "-"
+	}
+	return e.job.ID
+}
