@@ -42,6 +42,7 @@ var rules = []func() *rule{
 	ruleRefMatrix,
 	ruleRefInputs,
 	ruleRefProps,
+	ruleIfCond,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
