@@ -43,6 +43,8 @@ var rules = []func() *rule{
 	ruleRefInputs,
 	ruleRefProps,
 	ruleIfCond,
+	ruleEvents,
+	ruleCron,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
