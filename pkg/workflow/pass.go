@@ -45,6 +45,7 @@ var rules = []func() *rule{
 	ruleIfCond,
 	ruleEvents,
 	ruleCron,
+	ruleGlobs,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
