@@ -46,6 +46,7 @@ var rules = []func() *rule{
 	ruleEvents,
 	ruleCron,
 	ruleGlobs,
+	rulePermissions,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
