@@ -11,6 +11,9 @@ type Value struct {
 	// Quoted is true for a '…' or "…" scalar, whose text starts one
 	// column after Pos.
 	Quoted bool
+	// Indent is the column where the lines of a literal block scalar
+	// (run: |) start, 0 for other scalars.
+	Indent int
 }
 
 // KV is one entry of an ordered mapping such as env, with or outputs.

@@ -38,6 +38,7 @@ func Parse(file string, data []byte) (*Workflow, Errors) {
 		p.errf(Pos{1, 1}, "syntax", "workflow is empty")
 		return nil, p.errs
 	}
+	p.lines = bytes.Split(data, []byte("\n"))
 	w := p.workflow(doc.Content[0])
 	p.errs.sort()
 	if len(p.errs) > 0 {
@@ -47,8 +48,9 @@ func Parse(file string, data []byte) (*Workflow, Errors) {
 }
 
 type parser struct {
-	file string
-	errs Errors
+	file  string
+	errs  Errors
+	lines [][]byte // the source, for the indentation of block scalars
 }
 
 func (p *parser) errf(pos Pos, kind, format string, args ...any) {
@@ -151,7 +153,23 @@ func (p *parser) scalar(n *yaml.Node, where string) Value {
 	if n.Tag == "!!null" {
 		return Value{Pos: posOf(n), Set: true}
 	}
-	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n)}
+	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n), Indent: p.blockIndent(n)}
+}
+
+// blockIndent is the column of a literal block scalar's lines: the
+// indentation of its first line that is not blank.
+func (p *parser) blockIndent(n *yaml.Node) int {
+	if n.Style&yaml.LiteralStyle == 0 {
+		return 0
+	}
+	for l := n.Line; l < len(p.lines); l++ { // n.Line is 1-based: p.lines[n.Line] is the next line
+		line := bytes.TrimRight(p.lines[l], "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		return len(line) - len(bytes.TrimLeft(line, " ")) + 1
+	}
+	return 0
 }
 
 func quoted(n *yaml.Node) bool {

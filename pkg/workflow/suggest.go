@@ -9,8 +9,9 @@ import (
 )
 
 // didYouMean returns `; did you mean "x"?` for the candidates closest to
-// name (case-insensitive edit distance at most a third of its length, at
-// least 1, and less than the length of both), or "".
+// name (case-insensitive edit distance, a swap of two neighbours counting
+// as one edit, at most a third of its length, at least 1, and less than
+// the length of both), or "".
 func didYouMean(name string, candidates []string) string {
 	lname := strings.ToLower(name)
 	limit := max(1, len(lname)/3)
@@ -21,7 +22,10 @@ func didYouMean(name string, candidates []string) string {
 			continue
 		}
 		d := levenshtein.Distance(lname, lc, nil)
-		if d >= len(lname) || d >= len(lc) {
+		if swapped(lname, lc) {
+			d = 1
+		}
+		if d > limit || d >= len(lname) || d >= len(lc) {
 			continue
 		}
 		switch {
@@ -48,4 +52,16 @@ func listOrNone(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// swapped tells whether b is a with two neighbouring bytes swapped.
+func swapped(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }

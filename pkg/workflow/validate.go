@@ -109,8 +109,8 @@ func (v *validator) warnf(pos Pos, kind, format string, args ...any) {
 }
 
 // offsetPos maps a byte offset inside a value to a file position. It is
-// exact for single-line plain scalars and quoted ones without escapes, and
-// close for the others.
+// exact for single-line plain scalars, quoted ones without escapes and
+// literal block scalars (run: |), and close for the others.
 func offsetPos(val Value, off int) Pos {
 	if off < 0 || off > len(val.Raw) {
 		return val.Pos
@@ -123,8 +123,10 @@ func offsetPos(val Value, off int) Pos {
 		}
 		return Pos{val.Line, val.Col + off}
 	}
-	// Block scalars start on the line after the indicator.
-	return Pos{val.Line + nl + 1, off - strings.LastIndex(before, "\n")}
+	// Block scalars start on the line after the indicator, their lines
+	// indented by Indent-1 columns that the value does not hold.
+	indent := max(val.Indent-1, 0)
+	return Pos{val.Line + nl + 1, indent + off - strings.LastIndex(before, "\n")}
 }
 
 // boolOrExpr checks a value that must be true/false or an expression.
@@ -230,10 +232,16 @@ func knownContext(name string) bool {
 // refs reports contexts that do not exist. Where a context or function
 // may be used is rule_contexts.go's concern.
 func (v *validator) refs(val Value, n expr.Node, where string) {
-	ctxs, _ := expr.Refs(n)
-	for _, c := range ctxs {
-		if !knownContext(c) {
-			v.errf(val.Pos, "expression", "%s: unknown context %q; available: %s", where, c, strings.Join(Contexts, ", "))
+	seen := map[string]bool{}
+	for _, r := range expr.RefsAt(n) {
+		if r.Func || knownContext(r.Name) || seen[r.Name] {
+			continue
 		}
+		seen[r.Name] = true
+		hint := didYouMean(r.Name, Contexts)
+		if hint == "" {
+			hint = "; available: " + strings.Join(Contexts, ", ")
+		}
+		v.errf(offsetPos(val, r.Offset), "expression", "%s: unknown context %q%s", where, r.Name, hint)
 	}
 }
