@@ -47,6 +47,7 @@ var rules = []func() *rule{
 	ruleCron,
 	ruleGlobs,
 	rulePermissions,
+	ruleCommands,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
