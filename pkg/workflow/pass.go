@@ -48,6 +48,7 @@ var rules = []func() *rule{
 	ruleGlobs,
 	rulePermissions,
 	ruleCommands,
+	ruleFuncs,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

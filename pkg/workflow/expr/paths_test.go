@@ -30,3 +30,27 @@ func TestPaths(t *testing.T) {
 		}
 	}
 }
+
+// RefsAt gives a call's arguments, and Literal the value of the literal
+// ones.
+func TestRefsArgsLiteral(t *testing.T) {
+	n, err := Parse("format('{0}', github.sha, 2, null)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := RefsAt(n)
+	if len(refs) != 2 || !refs[0].Func || len(refs[0].Args) != 4 {
+		t.Fatalf("refs %+v", refs)
+	}
+	var got []any
+	for _, a := range refs[0].Args {
+		v, ok := Literal(a)
+		got = append(got, v, ok)
+	}
+	want := []any{"{0}", true, nil, false, 2.0, true, nil, true}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("literals %v, want %v", got, want)
+		}
+	}
+}

@@ -231,6 +231,7 @@ type Ref struct {
 	Name   string // lower-cased
 	Func   bool   // a function call, not a context
 	Offset int    // byte offset of the name, as node offsets
+	Args   []Node // a call's arguments (see Literal)
 }
 
 // RefsAt lists every use of a context or function in an expression, in
@@ -260,7 +261,7 @@ func RefsAt(n Node) []Ref {
 				walk(n.idx)
 			}
 		case *call:
-			refs = append(refs, Ref{Name: strings.ToLower(n.name), Func: true, Offset: n.off})
+			refs = append(refs, Ref{Name: strings.ToLower(n.name), Func: true, Offset: n.off, Args: n.args})
 			for _, a := range n.args {
 				walk(a)
 			}
