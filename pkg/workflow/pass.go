@@ -49,6 +49,7 @@ var rules = []func() *rule{
 	rulePermissions,
 	ruleCommands,
 	ruleFuncs,
+	ruleMatrixValues,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

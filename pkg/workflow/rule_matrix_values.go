@@ -1,0 +1,87 @@
+package workflow
+
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// valueKey identifies a written-out matrix value as the run compares
+// them (DecodeMatrix's values: 1.23 and 1.230 are equal, 1.23 and '1.23'
+// are not); values with expressions are left out.
+func valueKey(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	val, err := nodeValue(n, func(string) (any, error) { return nil, errDynamic })
+	if err != nil {
+		return "", false
+	}
+	return expr.ToJSON(val), true
+}
+
+// ruleMatrixValues checks a written-out matrix at its values: a scalar
+// listed twice in a vector (duplicate legs) and an exclude value that no
+// leg has, so that the exclude removes nothing (ruleMatrix reports an
+// exclude key the matrix does not have).
+func ruleMatrixValues() *rule {
+	return &rule{job: func(v *validator, j *Job) {
+		if j.Strategy == nil || j.Strategy.Matrix == nil {
+			return
+		}
+		m := resolve(j.Strategy.Matrix)
+		if m.Kind != yaml.MappingNode {
+			return
+		}
+		vectors := map[string]map[string]bool{} // key → its scalar values; nil when not all written out
+		var exclude *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, val := m.Content[i].Value, resolve(m.Content[i+1])
+			switch k {
+			case "include":
+				continue
+			case "exclude":
+				exclude = val
+				continue
+			}
+			if val.Kind != yaml.SequenceNode {
+				continue
+			}
+			seen := map[string]bool{}
+			all := true
+			for _, c := range val.Content {
+				c = resolve(c)
+				key, ok := valueKey(c)
+				if !ok {
+					all = false
+					continue
+				}
+				if seen[key] {
+					v.errf(posOf(c), "matrix", "job %q: matrix.%s lists %s twice: its legs would run twice", j.ID, k, key)
+				}
+				seen[key] = true
+			}
+			if all {
+				vectors[k] = seen
+			}
+		}
+		if exclude == nil || exclude.Kind != yaml.SequenceNode {
+			return
+		}
+		for _, e := range exclude.Content {
+			e = resolve(e)
+			if e.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(e.Content); i += 2 {
+				k, val := e.Content[i].Value, resolve(e.Content[i+1])
+				values, ok := vectors[k]
+				key, lit := valueKey(val)
+				if !ok || !lit || values[key] {
+					continue
+				}
+				v.errf(posOf(val), "matrix", "job %q: exclude %s: %s matches no value of matrix.%s, so the entry excludes nothing", j.ID, k, key, k)
+			}
+		}
+	}}
+}
