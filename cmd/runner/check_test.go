@@ -13,10 +13,10 @@ import (
 )
 
 const (
-	checkBad = "on: push\njobs:\n  a:\n    runs-on: x\n    needs: zz\n    steps: [{run: echo}]\n"
+	checkBad = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: zz\n    steps: [{run: echo}]\n"
 	// checkWarn is valid but writes an untrusted value into a script.
-	checkWarn = "on: {workflow_dispatch: {inputs: {x: {type: string}}}}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"${{ inputs.x }}\"\n"
-	checkOK   = "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n"
+	checkWarn = "on: {workflow_dispatch: {inputs: {x: {type: string}}}}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ inputs.x }}\"\n"
+	checkOK   = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {

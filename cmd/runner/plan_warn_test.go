@@ -20,7 +20,7 @@ func TestPlanWarningsAndMatrixLimit(t *testing.T) {
 		}
 	}
 	write("inject.yaml", "on: {workflow_dispatch: {inputs: {x: {type: string}}}}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"${{ inputs.x }}\"\n      - env: {X: '${{ inputs.x }}'}\n        run: echo \"$X\"\n")
-	write("clean.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'echo ${{ github.sha }}'}]\n")
+	write("clean.yaml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: 'echo ${{ github.sha }}'}]\n")
 	vals := make([]string, 16384)
 	for i := range vals {
 		vals[i] = "1"

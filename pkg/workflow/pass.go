@@ -50,6 +50,7 @@ var rules = []func() *rule{
 	ruleCommands,
 	ruleFuncs,
 	ruleMatrixValues,
+	ruleRunsOn,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

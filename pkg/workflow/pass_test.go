@@ -15,7 +15,7 @@ env: {A: "${{ github.sha }}"}
 jobs:
   a:
     if: github.ref
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - {id: s, run: "echo ${{ github.head_ref }} ${{ job.status }}"}
 `)

@@ -1,0 +1,47 @@
+package workflow
+
+import "strings"
+
+// githubLabels are the labels of GitHub-hosted runners (standard and
+// larger), from GitHub's "GitHub-hosted runners" reference, and the
+// default labels of self-hosted runners.
+var githubLabels = []string{
+	"ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04", "ubuntu-20.04", "ubuntu-24.04-arm", "ubuntu-22.04-arm", "ubuntu-slim",
+	"windows-latest", "windows-2025", "windows-2022", "windows-2019", "windows-11-arm",
+	"macos-latest", "macos-26", "macos-15", "macos-14", "macos-13", "macos-15-intel",
+	"macos-latest-large", "macos-26-large", "macos-15-large", "macos-14-large", "macos-13-large",
+	"macos-latest-xlarge", "macos-26-xlarge", "macos-15-xlarge", "macos-14-xlarge", "macos-13-xlarge",
+	"self-hosted", "linux", "macos", "windows", "x64", "arm", "arm64",
+}
+
+// ruleRunsOn warns about a runs-on label that is neither a GitHub-hosted
+// runner's nor a self-hosted runner's default one, unless the job asks for
+// self-hosted runners (whose custom labels are their owner's): on GitHub
+// such a job waits for a runner that may never come. runner itself runs
+// every job on this machine, whatever its labels.
+func ruleRunsOn() *rule {
+	return &rule{job: func(v *validator, j *Job) {
+		for _, l := range j.RunsOn {
+			if strings.EqualFold(l.Raw, "self-hosted") {
+				return
+			}
+		}
+		for _, l := range j.RunsOn {
+			if strings.Contains(l.Raw, "${{") {
+				continue
+			}
+			known := false
+			for _, g := range githubLabels {
+				known = known || strings.EqualFold(g, l.Raw)
+			}
+			if !known {
+				pos := l.Pos
+				if l.Quoted {
+					pos.Col++
+				}
+				v.warnf(pos, "runs-on", "job %s: runs-on label %q is not a GitHub-hosted runner's: on GitHub the job waits for a runner with that label (add self-hosted to the labels if it is one)%s",
+					j.ID, l.Raw, didYouMean(l.Raw, githubLabels))
+			}
+		}
+	}}
+}
