@@ -229,7 +229,11 @@ func (p *parser) mapping(n *yaml.Node, where string, known map[string]func(k, v 
 			f, ok = known["*"]
 		}
 		if !ok {
-			p.errf(posOf(k), "unknown-key", "unknown key %q in %s; expected one of %s", k.Value, where, keyList(known))
+			hint := didYouMean(k.Value, keyNames(known))
+			if hint == "" {
+				hint = "; expected one of " + keyList(known)
+			}
+			p.errf(posOf(k), "unknown-key", "unknown key %q in %s%s", k.Value, where, hint)
 			continue
 		}
 		f(k, v)
@@ -237,12 +241,16 @@ func (p *parser) mapping(n *yaml.Node, where string, known map[string]func(k, v 
 }
 
 func keyList(known map[string]func(k, v *yaml.Node)) string {
+	return strings.Join(keyNames(known), ", ")
+}
+
+func keyNames(known map[string]func(k, v *yaml.Node)) []string {
 	keys := make([]string, 0, len(known))
 	for k := range known {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	return keys
 }
 
 // scalar reads a scalar value. Numbers and booleans keep their source text.

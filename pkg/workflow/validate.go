@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -211,11 +212,24 @@ func ShellCommand(shell string) (string, error) {
 
 func (v *validator) exprError(val Value, err error, where string) {
 	pos := val.Pos
+	hint := ""
 	if ee, ok := err.(*expr.Error); ok {
 		pos = offsetPos(val, ee.Offset)
+		if m := unknownFunc.FindStringSubmatch(ee.Msg); m != nil {
+			hint = didYouMean(m[1], funcNames)
+		}
 	}
-	v.errf(pos, "expression", "%s: %v", where, err)
+	msg := err.Error()
+	if hint != "" {
+		msg = strings.TrimSpace(msg)
+	}
+	v.errf(pos, "expression", "%s: %s%s", where, msg, hint)
 }
+
+var unknownFunc = regexp.MustCompile(`^Unrecognized function: '([^']*)'`)
+
+// funcNames are the functions an expression may call, for suggestions.
+var funcNames = []string{"contains", "startsWith", "endsWith", "format", "join", "toJSON", "fromJSON", "case", "hashFiles", "success", "always", "failure", "cancelled"}
 
 // Contexts are the names an expression may use.
 var Contexts = []string{"github", "env", "vars", "secrets", "inputs", "needs", "steps", "job", "runner", "matrix", "strategy"}
