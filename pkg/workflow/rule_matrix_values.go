@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"fmt"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/birdflock/runner/pkg/workflow/expr"
@@ -48,6 +50,9 @@ func ruleMatrixValues() *rule {
 				continue
 			}
 			seen := map[string]bool{}
+			var dups []string // in order of their second appearance
+			count := map[string]int{}
+			second := map[string]*yaml.Node{}
 			all := true
 			for _, c := range val.Content {
 				c = resolve(c)
@@ -56,10 +61,18 @@ func ruleMatrixValues() *rule {
 					all = false
 					continue
 				}
-				if seen[key] {
-					v.errf(posOf(c), "matrix", "job %q: matrix.%s lists %s twice: its legs would run twice", j.ID, k, key)
+				if count[key]++; count[key] == 2 {
+					dups = append(dups, key)
+					second[key] = c
 				}
 				seen[key] = true
+			}
+			for _, key := range dups {
+				times := fmt.Sprintf("%d times", count[key])
+				if count[key] == 2 {
+					times = "twice"
+				}
+				v.errf(posOf(second[key]), "matrix", "job %q: matrix.%s lists %s %s: its legs would run %s", j.ID, k, key, times, times)
 			}
 			if all {
 				vectors[k] = seen
