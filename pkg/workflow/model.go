@@ -122,6 +122,7 @@ type Job struct {
 	Permissions *yaml.Node
 	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).
 	RunsOnGroup Value
+	node        *yaml.Node // the job's mapping, shared by aliases
 }
 
 // Strategy is `jobs.<id>.strategy`.
@@ -149,6 +150,7 @@ type Step struct {
 	Env              []KV
 	ContinueOnError  Value
 	TimeoutMinutes   Value
+	node             *yaml.Node // the step's mapping, shared by aliases
 }
 
 // DisplayName is the step's name as GitHub shows it.

@@ -54,9 +54,17 @@ type parser struct {
 	file  string
 	errs  Errors
 	lines [][]byte // the source, for the indentation of block scalars
+	// walked are the mappings read so far; one read again through an
+	// alias reports nothing (mute > 0): its problems were reported once,
+	// at the anchor.
+	walked map[*yaml.Node]bool
+	mute   int
 }
 
 func (p *parser) errf(pos Pos, kind, format string, args ...any) {
+	if p.mute > 0 {
+		return
+	}
 	p.errs = append(p.errs, &Error{File: p.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -212,6 +220,14 @@ func (p *parser) mapping(n *yaml.Node, where string, known map[string]func(k, v 
 		p.errf(posOf(n), "syntax", "%s must be a mapping, not %s", where, kindName(n))
 		return
 	}
+	if p.walked == nil {
+		p.walked = map[*yaml.Node]bool{}
+	}
+	if p.walked[n] {
+		p.mute++
+		defer func() { p.mute-- }()
+	}
+	p.walked[n] = true
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
@@ -541,7 +557,7 @@ func (p *parser) concurrency(n *yaml.Node, where string) *Concurrency {
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 func (p *parser) job(k, v *yaml.Node) *Job {
-	j := &Job{ID: k.Value, Pos: posOf(k)}
+	j := &Job{ID: k.Value, Pos: posOf(k), node: resolve(v)}
 	if !jobIDPattern.MatchString(j.ID) {
 		p.errf(j.Pos, "job-id", "job id %q must start with a letter or _ and contain only letters, digits, - and _", j.ID)
 	}
@@ -672,7 +688,7 @@ func (p *parser) checkMatrix(n *yaml.Node, where string) bool {
 }
 
 func (p *parser) step(i int, n *yaml.Node, job string) *Step {
-	s := &Step{Index: i, Pos: posOf(n)}
+	s := &Step{Index: i, Pos: posOf(n), node: resolve(n)}
 	where := fmt.Sprintf("%s step %d", job, i+1)
 	sc := func(dst *Value, name string) func(k, v *yaml.Node) {
 		return func(_, v *yaml.Node) { *dst = p.scalar(v, where+"."+name) }

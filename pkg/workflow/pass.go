@@ -3,6 +3,8 @@ package workflow
 import (
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
@@ -111,7 +113,23 @@ func (v *validator) pass(w *Workflow) {
 		}
 	}
 	exprs(workflowExprs(w), nil, nil)
+	// A job or step written once and used again through a YAML alias is
+	// checked once: its problems are reported at the anchor.
+	seen := map[*yaml.Node]bool{}
+	once := func(n *yaml.Node) bool {
+		if n == nil {
+			return true
+		}
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		return true
+	}
 	for _, j := range w.Jobs {
+		if !once(j.node) {
+			continue
+		}
 		call(func(_ int, r *rule) {
 			if r.job != nil {
 				r.job(v, j)
@@ -119,6 +137,9 @@ func (v *validator) pass(w *Workflow) {
 		})
 		exprs(jobExprs(j), j, nil)
 		for _, s := range j.Steps {
+			if !once(s.node) {
+				continue
+			}
 			call(func(_ int, r *rule) {
 				if r.step != nil {
 					r.step(v, j, s)
