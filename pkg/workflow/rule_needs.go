@@ -24,7 +24,7 @@ func checkNeeds(v *validator, w *Workflow) {
 			seen[n.Raw] = true
 		}
 	}
-	// Depth-first search; report each cycle once, at the job that closes it.
+	// Depth-first search; each cycle found is reported at every job in it.
 	const (
 		white = iota
 		grey
@@ -50,7 +50,18 @@ func checkNeeds(v *validator, w *Workflow) {
 					i--
 				}
 				cycle := append(append([]string{}, stack[i:]...), d.ID)
-				v.errf(n.Pos, "needs", "cyclic needs: %s", strings.Join(cycle, " -> "))
+				// Each job of the cycle, at its needs entry that
+				// continues it, the cycle written from that job.
+				for k := 0; k+1 < len(cycle); k++ {
+					from := ids[cycle[k]]
+					rot := append(append([]string{}, cycle[k:len(cycle)-1]...), cycle[:k+1]...)
+					for _, fn := range from.Needs {
+						if fn.Raw == cycle[k+1] {
+							v.errf(fn.Pos, "needs", "cyclic needs: %s", strings.Join(rot, " -> "))
+							break
+						}
+					}
+				}
 			}
 		}
 		stack = stack[:len(stack)-1]
