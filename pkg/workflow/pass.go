@@ -63,6 +63,19 @@ type exprNode struct {
 	job   *Job
 	step  *Step
 	nodes []expr.Node
+	paths [][]expr.Path // expr.Paths of each node, computed on first use
+}
+
+// pathsOf returns expr.Paths of the i-th expression, computed once for
+// all the rules.
+func (e *exprNode) pathsOf(i int) []expr.Path {
+	if e.paths == nil {
+		e.paths = make([][]expr.Path, len(e.nodes))
+		for k, n := range e.nodes {
+			e.paths[k] = expr.Paths(n)
+		}
+	}
+	return e.paths[i]
 }
 
 // pass runs every rule over the workflow in one walk: the workflow, its

@@ -2,8 +2,6 @@ package workflow
 
 import (
 	"strings"
-
-	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // untrusted are the values whoever opens an issue or a pull request,
@@ -71,8 +69,8 @@ func ruleInjection() *rule {
 		if e.key != jobKey+"steps.run" {
 			return
 		}
-		for _, n := range e.nodes {
-			for _, p := range expr.Paths(n) {
+		for i := range e.nodes {
+			for _, p := range e.pathsOf(i) {
 				if !isUntrusted(p.Segments) {
 					continue
 				}

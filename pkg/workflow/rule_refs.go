@@ -13,8 +13,8 @@ import (
 // ruleContexts reports them.
 func (e *exprNode) accesses(f func(p expr.Path, pos Pos)) {
 	avail, restricted := availabilityTable[e.key]
-	for _, n := range e.nodes {
-		for _, p := range expr.Paths(n) {
+	for i := range e.nodes {
+		for _, p := range e.pathsOf(i) {
 			if restricted && !contains(avail.contexts, p.Segments[0]) {
 				continue
 			}
