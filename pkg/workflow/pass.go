@@ -53,6 +53,7 @@ var rules = []func() *rule{
 	ruleFuncs,
 	ruleMatrixValues,
 	ruleRunsOn,
+	ruleTemplateType,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
