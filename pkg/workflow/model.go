@@ -18,8 +18,9 @@ type Value struct {
 
 // KV is one entry of an ordered mapping such as env, with or outputs.
 type KV struct {
-	Key   string
-	Value Value
+	Key    string
+	Value  Value
+	KeyPos Pos // where the key is written
 }
 
 // Workflow is a parsed workflow file.

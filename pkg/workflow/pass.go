@@ -54,6 +54,7 @@ var rules = []func() *rule{
 	ruleMatrixValues,
 	ruleRunsOn,
 	ruleTemplateType,
+	ruleEnvNames,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

@@ -1,0 +1,26 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ruleEnvNames checks the names of env: entries (workflow, job, step): a
+// name with =, a space or a NUL cannot be an environment variable, so
+// GitHub refuses it.
+func ruleEnvNames() *rule {
+	check := func(v *validator, kvs []KV, where string) {
+		for _, kv := range kvs {
+			if i := strings.IndexAny(kv.Key, "= \t\n\x00"); i >= 0 || kv.Key == "" {
+				v.errf(kv.KeyPos, "env-var", "%s: %q is not a valid environment variable name: it cannot be empty or hold =, spaces or NUL", where, kv.Key)
+			}
+		}
+	}
+	return &rule{
+		workflow: func(v *validator, w *Workflow) { check(v, w.Env, "env") },
+		job:      func(v *validator, j *Job) { check(v, j.Env, "job "+j.ID+".env") },
+		step: func(v *validator, j *Job, s *Step) {
+			check(v, s.Env, fmt.Sprintf("job %s step %d.env", j.ID, s.Index+1))
+		},
+	}
+}
