@@ -55,6 +55,7 @@ var rules = []func() *rule{
 	ruleRunsOn,
 	ruleTemplateType,
 	ruleEnvNames,
+	ruleCallDefs,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
