@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -54,12 +57,14 @@ found, 2 usage or I/O error.`,
 	f.StringVarP(&o.format, "format", "f", "text", "output format: text, json, sarif or a Go template")
 	f.StringVar(&o.repo, "repo", "", "repository whose workflows to check (default: current git repository)")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	f.StringArrayVar(&o.labels, "runner-label", nil, "label of your self-hosted runners that runs-on may use (a pattern such as 'gpu-*'; repeatable)")
 	return cmd
 }
 
 type checkOptions struct {
 	format, repo string
 	strict       bool
+	labels       []string
 }
 
 // checkProblem is one problem as the formats show it (the template
@@ -92,22 +97,27 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 			return 2
 		}
 	}
-	files, err := checkFiles(args, o.repo)
+	files, labels, err := checkFiles(args, o.repo)
 	if err != nil {
 		fmt.Fprintf(errw, "runner check: %v\n", err)
 		return 2
 	}
+	labels = append(labels, o.labels...)
 	builtins := steps.Default()
 	var problems []checkProblem
 	errorsFound := false
-	for _, path := range files {
-		data, err := os.ReadFile(path)
+	for _, f := range files {
+		data, err := os.ReadFile(f.read)
 		if err != nil {
-			fmt.Fprintf(errw, "runner check: %v\n", err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path read may be the resolved one: name the workflow
+			}
+			fmt.Fprintf(errw, "runner check: %s: %v\n", displayPath(f.path), err)
 			return 2
 		}
-		display := displayPath(path)
-		_, errs := workflow.Check(display, data, workflow.Options{Builtins: builtins})
+		display := displayPath(f.path)
+		_, errs := workflow.Check(display, data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
 		lines := strings.Split(string(data), "\n")
 		for _, e := range errs {
 			sev := e.Severity
@@ -158,11 +168,19 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 	return 0
 }
 
+// checkFile is a workflow to check: the path to show and the path to
+// read (the same, or resolved inside the repository).
+type checkFile struct{ path, read string }
+
 // checkFiles lists the workflow files to check: the paths given (files,
 // or the *.yml and *.yaml files of directories), else those under
-// .github/workflows and workflows/ of the repository.
-func checkFiles(args []string, repo string) ([]string, error) {
-	var files []string
+// .github/workflows and workflows/ of the repository, resolved inside it
+// (a symlink cannot make runner read a file outside the repository). It
+// also returns the self-hosted runner labels of the repository's
+// .github/actionlint.yaml or .yml (self-hosted-runner: labels), as
+// actionlint reads them.
+func checkFiles(args []string, repo string) ([]checkFile, []string, error) {
+	var files []checkFile
 	dirFiles := func(dir string) []string {
 		var out []string
 		for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -172,38 +190,82 @@ func checkFiles(args []string, repo string) ([]string, error) {
 		sort.Strings(out)
 		return out
 	}
-	if len(args) == 0 {
+	if len(args) > 0 {
+		for _, a := range args {
+			st, err := os.Stat(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !st.IsDir() {
+				files = append(files, checkFile{a, a})
+				continue
+			}
+			fs := dirFiles(a)
+			if len(fs) == 0 {
+				return nil, nil, fmt.Errorf("%s: no *.yml or *.yaml files", a)
+			}
+			for _, f := range fs {
+				files = append(files, checkFile{f, f})
+			}
+		}
 		root, err := findRepo(repo)
 		if err != nil {
-			return nil, err
+			return files, nil, nil
 		}
-		if st, err := os.Stat(root); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("repository %s: not a local directory", root)
-		}
-		for _, d := range []string{filepath.Join(root, ".github", "workflows"), filepath.Join(root, "workflows")} {
-			files = append(files, dirFiles(d)...)
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("no workflow files under %s or %s", filepath.Join(root, ".github", "workflows"), filepath.Join(root, "workflows"))
-		}
-		return files, nil
+		return files, repoLabels(root), nil
 	}
-	for _, a := range args {
-		st, err := os.Stat(a)
+	root, err := findRepo(repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return nil, nil, fmt.Errorf("repository %s: not a local directory", root)
+	}
+	for _, d := range []string{filepath.Join(".github", "workflows"), "workflows"} {
+		dir, err := securejoin.SecureJoin(root, d)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if !st.IsDir() {
-			files = append(files, a)
+		for _, f := range dirFiles(dir) {
+			rel, err := filepath.Rel(dir, f)
+			if err != nil {
+				return nil, nil, err
+			}
+			read, err := securejoin.SecureJoin(root, filepath.Join(d, rel))
+			if err != nil {
+				return nil, nil, err
+			}
+			files = append(files, checkFile{filepath.Join(root, d, rel), read})
+		}
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("no workflow files under %s or %s", filepath.Join(root, ".github", "workflows"), filepath.Join(root, "workflows"))
+	}
+	return files, repoLabels(root), nil
+}
+
+// repoLabels reads self-hosted-runner.labels from actionlint's
+// configuration in the repository, if there is one.
+func repoLabels(root string) []string {
+	for _, name := range []string{"actionlint.yaml", "actionlint.yml"} {
+		p, err := securejoin.SecureJoin(root, filepath.Join(".github", name))
+		if err != nil {
 			continue
 		}
-		fs := dirFiles(a)
-		if len(fs) == 0 {
-			return nil, fmt.Errorf("%s: no *.yml or *.yaml files", a)
+		data, err := os.ReadFile(p)
+		if err != nil || len(data) > workflow.MaxFileSize {
+			continue
 		}
-		files = append(files, fs...)
+		var conf struct {
+			SelfHostedRunner struct {
+				Labels []string `yaml:"labels"`
+			} `yaml:"self-hosted-runner"`
+		}
+		if yaml.Unmarshal(data, &conf) == nil {
+			return conf.SelfHostedRunner.Labels
+		}
 	}
-	return files, nil
+	return nil
 }
 
 // displayPath is the path relative to the current directory when that

@@ -218,3 +218,38 @@ func TestCheckBinaryAndExecWarnings(t *testing.T) {
 		t.Errorf("check: exit %d\n%s", exitCode(err), out)
 	}
 }
+
+// Workflows found in the repository are read inside it: a symlink to a
+// file outside is followed as if the repository were the root, so the
+// outside file is never read (nor shown in a snippet).
+func TestCheckSymlinkStaysInRepo(t *testing.T) {
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{"secret.yaml": "on: push\njobs: TOPSECRET: [\n"})
+	repo := t.TempDir()
+	writeFiles(t, repo, map[string]string{"workflows/ok.yaml": checkOK})
+	if err := os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(repo, "workflows", "evil.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	out, errw, code := check(t, nil, checkOptions{repo: repo})
+	if code != 2 || strings.Contains(out+errw, "TOPSECRET") || !strings.Contains(errw, "evil.yaml: no such file or directory") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errw)
+	}
+}
+
+// Self-hosted runner labels come from --runner-label and from the
+// repository's .github/actionlint.yaml, as actionlint reads them.
+func TestCheckRunnerLabels(t *testing.T) {
+	wf := "on: push\njobs:\n  a:\n    runs-on: [linux, gpu-box]\n    steps: [{run: echo}]\n"
+	repo := t.TempDir()
+	writeFiles(t, repo, map[string]string{"workflows/a.yaml": wf})
+	if out, _, _ := check(t, nil, checkOptions{repo: repo}); !strings.Contains(out, `runs-on label "gpu-box"`) {
+		t.Errorf("no warning without labels:\n%s", out)
+	}
+	if out, _, _ := check(t, nil, checkOptions{repo: repo, labels: []string{"gpu-*"}}); out != "" {
+		t.Errorf("--runner-label gpu-*:\n%s", out)
+	}
+	writeFiles(t, repo, map[string]string{".github/actionlint.yaml": "self-hosted-runner:\n  labels: [gpu-box]\n"})
+	if out, _, _ := check(t, nil, checkOptions{repo: repo}); out != "" {
+		t.Errorf("actionlint.yaml labels:\n%s", out)
+	}
+}

@@ -55,3 +55,19 @@ jobs:
 		t.Errorf("Load returned %v", errs)
 	}
 }
+
+// Options.RunnerLabels silences the runs-on warning for those labels
+// (patterns, any case).
+func TestRunnerLabels(t *testing.T) {
+	data := []byte("on: push\njobs:\n  a:\n    runs-on: [linux, GPU-box-2]\n    steps: [{run: echo}]\n")
+	w, errs := Parse("l.yaml", data)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if got := Diagnose(w, Options{}); len(got) != 1 || got[0].Kind != "runs-on" || got[0].Col != 22 {
+		t.Fatalf("without labels: %v", got)
+	}
+	if got := Diagnose(w, Options{RunnerLabels: []string{"gpu-box-*"}}); len(got) != 0 {
+		t.Fatalf("with labels: %v", got)
+	}
+}

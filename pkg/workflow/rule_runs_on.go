@@ -1,6 +1,9 @@
 package workflow
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // githubLabels are the labels of GitHub-hosted runners (standard and
 // larger), from GitHub's "GitHub-hosted runners" reference, and the
@@ -16,8 +19,9 @@ var githubLabels = []string{
 
 // ruleRunsOn warns about a runs-on label that is neither a GitHub-hosted
 // runner's nor a self-hosted runner's default one, unless the job asks for
-// self-hosted runners (whose custom labels are their owner's): on GitHub
-// such a job waits for a runner that may never come. runner itself runs
+// self-hosted runners (whose custom labels are their owner's) or the label
+// is one of Options.RunnerLabels: on GitHub such a job waits for a runner
+// that may never come. runner itself runs
 // every job on this machine, whatever its labels.
 func ruleRunsOn() *rule {
 	return &rule{job: func(v *validator, j *Job) {
@@ -33,6 +37,10 @@ func ruleRunsOn() *rule {
 			known := false
 			for _, g := range githubLabels {
 				known = known || strings.EqualFold(g, l.Raw)
+			}
+			for _, g := range v.opts.RunnerLabels {
+				ok, _ := path.Match(strings.ToLower(g), strings.ToLower(l.Raw))
+				known = known || ok
 			}
 			if !known {
 				pos := l.Pos

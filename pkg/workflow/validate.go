@@ -19,6 +19,10 @@ type Options struct {
 	// legs of every static matrix are computed, so that an exclude that
 	// leaves nothing is reported.
 	NoMatrixLegs bool
+	// RunnerLabels are the labels of the self-hosted runners the
+	// workflows are meant for (path.Match patterns, case-insensitive):
+	// runs-on takes them without a warning.
+	RunnerLabels []string
 }
 
 // Actions is what validation needs of the built-in actions. It is an
