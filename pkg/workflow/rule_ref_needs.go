@@ -50,6 +50,11 @@ func ruleRefNeeds() *rule {
 						e.where, id, p.Segments[2], didYouMean(p.Segments[2], props))
 					return
 				}
+				if p.Segments[2] == "result" && len(p.Segments) > 3 {
+					v.errf(pos, "needs-ref", "%s: needs.%s.result is a string: it has no property %q (the access is always null)",
+						e.where, id, p.Segments[3])
+					return
+				}
 				if p.Segments[2] != "outputs" || len(p.Segments) < 4 || p.Segments[3] == "*" {
 					return
 				}

@@ -27,6 +27,12 @@ var contextProps = map[string][]string{
 	},
 }
 
+// objectProps are the properties of contextProps that hold objects or
+// arrays; the others have no properties of their own.
+var objectProps = map[string]bool{
+	"github.event": true, "job.container": true, "job.services": true,
+}
+
 // ruleRefProps checks the properties of github, runner, strategy and
 // job: a misspelt one is null on GitHub, silently.
 func ruleRefProps() *rule {
@@ -38,9 +44,13 @@ func ruleRefProps() *rule {
 			}
 			name := p.Segments[1]
 			if contains(props, name) {
-				if p.Segments[0] == "job" && name == "services" && len(p.Segments) > 2 && p.Segments[2] != "*" {
+				switch {
+				case p.Segments[0] == "job" && name == "services" && len(p.Segments) > 2 && p.Segments[2] != "*":
 					v.errf(pos, "unknown-property", "%s: job.services.%s: job %s has no service %q (runner runs no service containers)",
 						e.where, p.Segments[2], e.jobID(), p.Segments[2])
+				case len(p.Segments) > 2 && !objectProps[p.Segments[0]+"."+name]:
+					v.errf(pos, "unknown-property", "%s: %s.%s is a string, number or boolean: it has no property %q (the access is always null)",
+						e.where, p.Segments[0], name, p.Segments[2])
 				}
 				return
 			}

@@ -56,9 +56,13 @@ func ruleRefSteps() *rule {
 			}
 			if len(p.Segments) > 2 && p.Segments[2] != "*" {
 				props := []string{"conclusion", "outcome", "outputs"}
-				if !contains(props, p.Segments[2]) {
+				switch {
+				case !contains(props, p.Segments[2]):
 					v.errf(pos, "steps-ref", "%s: steps.%s has no property %q; expected %s%s",
 						e.where, id, p.Segments[2], strings.Join(props, ", "), didYouMean(p.Segments[2], props))
+				case p.Segments[2] != "outputs" && len(p.Segments) > 3:
+					v.errf(pos, "steps-ref", "%s: steps.%s.%s is a string: it has no property %q (the access is always null)",
+						e.where, id, p.Segments[2], p.Segments[3])
 				}
 			}
 		})
