@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/template"
@@ -16,6 +17,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
 	"github.com/birdflock/runner/pkg/steps"
@@ -104,33 +106,52 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 	}
 	labels = append(labels, o.labels...)
 	builtins := steps.Default()
+	// Files are checked in parallel (each on its own); the output keeps
+	// their order.
+	perFile := make([][]checkProblem, len(files))
+	readErr := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		g.Go(func() error {
+			data, err := os.ReadFile(f.read)
+			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path read may be the resolved one: name the workflow
+				}
+				readErr[i] = err
+				return nil
+			}
+			_, errs := workflow.Check(displayPath(f.path), data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
+			if len(errs) == 0 {
+				return nil
+			}
+			lines := strings.Split(string(data), "\n")
+			for _, e := range errs {
+				sev := e.Severity
+				if o.strict {
+					sev = workflow.SeverityError
+				}
+				p := checkProblem{Message: e.Message, Filepath: e.File, Line: e.Line, Column: e.Col, Kind: e.Kind, Severity: sev.String()}
+				if e.Line >= 1 && e.Line <= len(lines) {
+					p.Snippet = caret(strings.TrimSuffix(lines[e.Line-1], "\r"), e.Col)
+				}
+				perFile[i] = append(perFile[i], p)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	var problems []checkProblem
 	errorsFound := false
-	for _, f := range files {
-		data, err := os.ReadFile(f.read)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path read may be the resolved one: name the workflow
-			}
-			fmt.Fprintf(errw, "runner check: %s: %v\n", displayPath(f.path), err)
+	for i, f := range files {
+		if readErr[i] != nil {
+			fmt.Fprintf(errw, "runner check: %s: %v\n", displayPath(f.path), readErr[i])
 			return 2
 		}
-		display := displayPath(f.path)
-		_, errs := workflow.Check(display, data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
-		lines := strings.Split(string(data), "\n")
-		for _, e := range errs {
-			sev := e.Severity
-			if o.strict {
-				sev = workflow.SeverityError
-			}
-			if sev == workflow.SeverityError {
-				errorsFound = true
-			}
-			p := checkProblem{Message: e.Message, Filepath: e.File, Line: e.Line, Column: e.Col, Kind: e.Kind, Severity: sev.String()}
-			if e.Line >= 1 && e.Line <= len(lines) {
-				p.Snippet = caret(strings.TrimSuffix(lines[e.Line-1], "\r"), e.Col)
-			}
+		for _, p := range perFile[i] {
+			errorsFound = errorsFound || p.Severity == "error"
 			problems = append(problems, p)
 		}
 	}

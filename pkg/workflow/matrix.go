@@ -131,6 +131,12 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 			}
 			return expr.Normalize(v), nil
 		}
+		switch n.Tag { // the common tags without Decode's reflection
+		case "!!str":
+			return n.Value, nil
+		case "!!null":
+			return nil, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return nil, err
