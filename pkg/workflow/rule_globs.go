@@ -30,6 +30,17 @@ func ruleGlobs() *rule {
 			if cfg == nil || cfg.Kind != yaml.MappingNode {
 				continue
 			}
+			// The parser checks a filter with its -ignore form for the
+			// events it reads (push, pull_request, pull_request_target).
+			if event != "push" && event != "pull_request" && event != "pull_request_target" {
+				for _, f := range []string{"branches", "tags", "paths"} {
+					if mappingValue(cfg, f) != nil {
+						if ign := keyNode(cfg, f+"-ignore"); ign != nil {
+							v.errf(posOf(ign), "glob", "on.%s: %s and %s-ignore cannot be used together; use %s with ! patterns", event, f, f, f)
+						}
+					}
+				}
+			}
 			for j := 0; j+1 < len(cfg.Content); j += 2 {
 				key := cfg.Content[j].Value
 				ref, ok := globFilters[key]
@@ -125,4 +136,18 @@ func checkGlob(p string, ref bool) (int, string) {
 		prev = true
 	}
 	return 0, ""
+}
+
+// keyNode returns the key node of key in a mapping node, or nil.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
 }
