@@ -690,8 +690,9 @@ func (p *parser) checkMatrix(n *yaml.Node, where string) bool {
 func (p *parser) step(i int, n *yaml.Node, job string) *Step {
 	s := &Step{Index: i, Pos: posOf(n), node: resolve(n)}
 	where := fmt.Sprintf("%s step %d", job, i+1)
+	keys := map[string]Pos{} // where each key is, for the errors below
 	sc := func(dst *Value, name string) func(k, v *yaml.Node) {
-		return func(_, v *yaml.Node) { *dst = p.scalar(v, where+"."+name) }
+		return func(k, v *yaml.Node) { keys[name] = posOf(k); *dst = p.scalar(v, where+"."+name) }
 	}
 	p.mapping(n, where, map[string]func(k, v *yaml.Node){
 		"id":                sc(&s.ID, "id"),
@@ -701,20 +702,32 @@ func (p *parser) step(i int, n *yaml.Node, job string) *Step {
 		"shell":             sc(&s.Shell, "shell"),
 		"working-directory": sc(&s.WorkingDirectory, "working-directory"),
 		"uses":              sc(&s.Uses, "uses"),
-		"with":              func(_, v *yaml.Node) { s.With = p.kvs(v, where+".with") },
+		"with":              func(k, v *yaml.Node) { keys["with"] = posOf(k); s.With = p.kvs(v, where+".with") },
 		"env":               func(_, v *yaml.Node) { s.Env = p.kvs(v, where+".env") },
 		"continue-on-error": sc(&s.ContinueOnError, "continue-on-error"),
 		"timeout-minutes":   sc(&s.TimeoutMinutes, "timeout-minutes"),
 	})
+	// Each error sits on the key that is wrong where there is one: the
+	// later of run and uses, shell or working-directory, with.
+	later := func(a, b string) Pos {
+		if pa, pb := keys[a], keys[b]; pb.Line > pa.Line || pb.Line == pa.Line && pb.Col > pa.Col {
+			return pb
+		}
+		return keys[a]
+	}
 	switch {
 	case s.Run.Set && s.Uses.Set:
-		p.errf(s.Pos, "syntax", "%s has both \"run\" and \"uses\"; a step is one or the other", where)
+		p.errf(later("run", "uses"), "syntax", "%s has both \"run\" and \"uses\"; a step is one or the other", where)
 	case !s.Run.Set && !s.Uses.Set:
 		p.errf(s.Pos, "syntax", "%s needs \"run\" or \"uses\"", where)
 	case s.Uses.Set && (s.Shell.Set || s.WorkingDirectory.Set):
-		p.errf(s.Pos, "syntax", "%s: \"shell\" and \"working-directory\" only apply to \"run\" steps", where)
+		pos, ok := keys["shell"]
+		if !ok {
+			pos = keys["working-directory"]
+		}
+		p.errf(pos, "syntax", "%s: \"shell\" and \"working-directory\" only apply to \"run\" steps", where)
 	case s.Run.Set && len(s.With) > 0:
-		p.errf(s.Pos, "syntax", "%s: \"with\" only applies to \"uses\" steps", where)
+		p.errf(keys["with"], "syntax", "%s: \"with\" only applies to \"uses\" steps", where)
 	}
 	return s
 }
