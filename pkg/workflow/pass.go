@@ -56,6 +56,7 @@ var rules = []func() *rule{
 	ruleTemplateType,
 	ruleEnvNames,
 	ruleCallDefs,
+	ruleCompare,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
