@@ -45,7 +45,8 @@ var (
 func ruleCompare() *rule {
 	return &rule{expr: func(v *validator, e *exprNode) {
 		for i, n := range e.nodes {
-			printed := n.String() // normalized: accesses in source order, literals quoted
+			var printed string
+			var chains map[string][]int
 			seen := map[string]int{}
 			for _, p := range e.pathsOf(i) {
 				k := seen[p.Text]
@@ -54,10 +55,14 @@ func ruleCompare() *rule {
 				if !ok {
 					continue
 				}
-				at := occurrence(printed, p.Text, k)
-				if at < 0 {
+				if chains == nil {
+					printed = n.String() // normalized: accesses in source order, literals quoted
+					chains = accessChains(printed)
+				}
+				if k >= len(chains[p.Text]) {
 					continue
 				}
+				at := chains[p.Text][k]
 				op, lit := "", ""
 				if m := compareAfter.FindStringSubmatch(printed[at+len(p.Text):]); m != nil {
 					op, lit = m[1], m[2]
@@ -87,27 +92,28 @@ func ruleCompare() *rule {
 	}}
 }
 
-// occurrence is the index of the k-th (0-based) whole occurrence of an
-// access in a printed expression, outside string literals, or -1.
-func occurrence(printed, access string, k int) int {
-	from := 0
-	for {
-		i := strings.Index(printed[from:], access)
-		if i < 0 {
-			return -1
-		}
-		i += from
-		end := i + len(access)
-		whole := (end == len(printed) || !strings.ContainsRune(".[_-", rune(printed[end])) && !isWordByte(printed[end])) &&
-			(i == 0 || !isWordByte(printed[i-1]) && printed[i-1] != '.') && outsideQuotes(printed[:i])
-		if whole {
-			if k == 0 {
-				return i
+// accessChains maps each dotted access written outside string literals
+// in a printed expression (github.event_name, needs.build.result) to
+// where it occurs, in order: one pass, whatever the number of accesses.
+func accessChains(printed string) map[string][]int {
+	chains := map[string][]int{}
+	in := false
+	for i := 0; i < len(printed); i++ {
+		c := printed[i]
+		switch {
+		case c == '\'':
+			in = !in
+		case in || !isWordByte(c) || i > 0 && (isWordByte(printed[i-1]) || printed[i-1] == '.'):
+		default:
+			j := i
+			for j < len(printed) && (isWordByte(printed[j]) || printed[j] == '.' || printed[j] == '-') {
+				j++
 			}
-			k--
+			chains[printed[i:j]] = append(chains[printed[i:j]], i)
+			i = j - 1
 		}
-		from = i + 1
 	}
+	return chains
 }
 
 func isWordByte(c byte) bool {

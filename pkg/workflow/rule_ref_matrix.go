@@ -10,16 +10,15 @@ import (
 // as a vector or in an include entry. A matrix built by an expression is
 // known only at run time and is not checked.
 func ruleRefMatrix() *rule {
-	return &rule{expr: func(v *validator, e *exprNode) {
-		if e.job == nil {
-			return
-		}
-		var keys []string
-		static := true
-		if s := e.job.Strategy; s != nil && s.Matrix != nil {
+	var keys []string // of the current job, computed once per job
+	static := true
+	return &rule{job: func(_ *validator, j *Job) {
+		keys, static = nil, true
+		if s := j.Strategy; s != nil && s.Matrix != nil {
 			keys, static = matrixKeys(s.Matrix)
 		}
-		if !static {
+	}, expr: func(v *validator, e *exprNode) {
+		if e.job == nil || !static {
 			return
 		}
 		e.accesses(func(p expr.Path, pos Pos) {
