@@ -253,3 +253,32 @@ func TestCheckRunnerLabels(t *testing.T) {
 		t.Errorf("actionlint.yaml labels:\n%s", out)
 	}
 }
+
+// runner plan takes the repository's self-hosted runner labels too: no
+// runs-on warning for them.
+func TestPlanRepoLabels(t *testing.T) {
+	bin := buildRunner(t)
+	repo := t.TempDir()
+	writeFiles(t, repo, map[string]string{
+		"workflows/a.yaml":        "on: push\njobs:\n  a:\n    runs-on: [linux, gpu-box]\n    steps: [{run: echo}]\n",
+		".github/actionlint.yaml": "self-hosted-runner:\n  labels: [gpu-box]\n",
+	})
+	run := func() string {
+		cmd := exec.Command(bin, "plan", "--repo", repo, "a")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("plan: %v\n%s", err, stderr.String())
+		}
+		return stderr.String()
+	}
+	if got := run(); got != "" {
+		t.Errorf("stderr with the label configured: %q", got)
+	}
+	if err := os.Remove(filepath.Join(repo, ".github", "actionlint.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(); !strings.Contains(got, `runs-on label "gpu-box"`) {
+		t.Errorf("stderr without it: %q", got)
+	}
+}

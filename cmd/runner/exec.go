@@ -54,7 +54,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
 			}
 			builtins := steps.Default()
-			w, err := loadWorkflow(path, builtins)
+			w, err := loadWorkflow(path, builtins, repoLabels(localDir(repoDir)))
 			if err != nil {
 				return err
 			}

@@ -39,8 +39,9 @@ func findWorkflow(arg, repo string) (string, error) {
 // loadWorkflow reads, parses and validates a workflow; errors exit 2
 // with every FILE:LINE:COL message on stderr. Warnings (risks in a valid
 // workflow, such as script injection) go to stderr too, and the workflow
-// is returned.
-func loadWorkflow(path string, builtins *steps.Set) (*workflow.Workflow, error) {
+// is returned. labels are the repository's self-hosted runner labels
+// (repoLabels), which runs-on may use without a warning.
+func loadWorkflow(path string, builtins *steps.Set, labels []string) (*workflow.Workflow, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -49,7 +50,7 @@ func loadWorkflow(path string, builtins *steps.Set) (*workflow.Workflow, error) 
 	if rel, err := filepath.Rel(".", path); err == nil && !filepath.IsAbs(rel) && len(rel) < len(path) {
 		display = rel
 	}
-	w, all := workflow.Check(display, data, workflow.Options{Builtins: builtins})
+	w, all := workflow.Check(display, data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
 	if errs := all.Only(workflow.SeverityError); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(os.Stderr, e.Error())

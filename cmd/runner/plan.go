@@ -28,7 +28,7 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			w, err := loadWorkflow(path, steps.Default())
+			w, err := loadWorkflow(path, steps.Default(), repoLabels(localDir(repoDir)))
 			if err != nil {
 				return err
 			}
