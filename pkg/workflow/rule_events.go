@@ -92,19 +92,38 @@ func ruleEvents() *rule {
 		switch n.Kind {
 		case yaml.ScalarNode:
 			v.eventName(n)
+			v.needsConfig(n)
 		case yaml.SequenceNode:
 			for _, c := range n.Content {
 				v.eventName(resolve(c))
+				v.needsConfig(resolve(c))
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, val := n.Content[i], resolve(n.Content[i+1])
 				if spec, ok := v.eventName(k); ok {
 					v.eventConfig(k.Value, spec, val)
+					if k.Value == "workflow_run" && mappingValue(val, "workflows") == nil {
+						v.errf(posOf(k), "events", "on.workflow_run needs workflows: the names of the workflows whose runs start this one")
+					}
 				}
 			}
 		}
 	}}
+}
+
+// needsConfig reports an event named without its configuration when
+// GitHub requires one (workflow_run's workflows, schedule's cron).
+func (v *validator) needsConfig(n *yaml.Node) {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return
+	}
+	switch n.Value {
+	case "workflow_run":
+		v.errf(posOf(n), "events", "workflow_run needs workflows: write on: {workflow_run: {workflows: [NAME]}}")
+	case "schedule":
+		v.errf(posOf(n), "events", "schedule needs cron entries: write on: {schedule: [{cron: \"MIN HOUR DAY MONTH WEEKDAY\"}]}")
+	}
 }
 
 // eventName reports an unknown event; it returns the event's spec.
