@@ -20,7 +20,9 @@ import (
 // firstStepAt reads the time the run's first step started from its log.
 func firstStepAt(t testing.TB, s *testServer, id int) time.Time {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id))
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,9 @@ func start(t testing.TB, cfg serve.Config, repo *gitRepo, poll time.Duration) *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer()
+	hs.Start()
 	srv.Start()
 	t.Cleanup(func() {
 		hs.Close()
@@ -158,7 +160,7 @@ func (r runJSON) conclusion() string {
 
 func getJSON(t testing.TB, url string, v any) {
 	t.Helper()
-	resp, body := do(t, "GET", url, "", nil)
+	resp, body := do(t, "GET", url, token, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
 	}
@@ -197,7 +199,7 @@ func (s *testServer) done(t testing.TB, id int) runJSON {
 
 func (s *testServer) logText(t testing.TB, id int) string {
 	t.Helper()
-	_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), "", nil)
+	_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), token, nil)
 	return string(body)
 }
 

@@ -97,7 +97,7 @@ func TestServeRepoURL(t *testing.T) {
 	url, lines := serveCmd(t, []string{"RUNNER_TOKEN=" + token}, "--state", state, "--repo", "file://"+upstream.dir, "--poll", "50ms")
 	must(t, strings.Contains(strings.Join(lines, "\n"), "API token from $RUNNER_TOKEN"), "token line:\n%s", strings.Join(lines, "\n"))
 	s := &testServer{URL: url}
-	_, body := do(t, "GET", url+"/api/repos", "", nil)
+	_, body := do(t, "GET", url+"/api/repos", token, nil)
 	must(t, strings.Contains(string(body), `"full_name": "local/repo"`) && strings.Contains(string(body), `"poll": "50ms"`), "repos: %s", body)
 	resp, body := do(t, "POST", url+"/repos/local/repo/actions/workflows/hello.yaml/dispatches", token, map[string]any{"inputs": map[string]any{"who": "url"}})
 	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)

@@ -27,6 +27,9 @@ type Options struct {
 	Executor Executor   // default: a LocalExecutor under STATE/exec
 	Builtins *steps.Set // built-in actions for loading workflows; default steps.Default()
 	Log      io.Writer  // service messages; default os.Stderr
+	// ReadTimeout bounds reading one request, headers and body, in
+	// HTTPServer; default 15s.
+	ReadTimeout time.Duration
 }
 
 // RestartMessage is the message of runs a restart found in progress.
@@ -34,15 +37,18 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg        Config
-	store      *store.Store
-	exec       Executor
-	builtins   *steps.Set
-	log        io.Writer
-	repos      []*repo
-	secrets    map[string]string
-	hub        hub
-	deliveries keyLock // webhook deliveries being handled
+	cfg         Config
+	store       *store.Store
+	exec        Executor
+	builtins    *steps.Set
+	log         io.Writer
+	repos       []*repo
+	secrets     map[string]string
+	hub         hub
+	deliveries  keyLock         // webhook deliveries being handled
+	unverified  semaphore       // webhook bodies being read before their signature is known
+	hosts       map[string]bool // names answered in the Host header of unauthenticated requests
+	readTimeout time.Duration
 	// tokenFile is where the API token is kept: token-file, or
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
@@ -87,7 +93,11 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{},
+		unverified: make(semaphore, maxUnverified), hosts: hostNames(cfg), readTimeout: opts.ReadTimeout}
+	if s.readTimeout <= 0 {
+		s.readTimeout = defaultReadTimeout
+	}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
