@@ -1,11 +1,17 @@
 package serve_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/birdflock/runner/pkg/serve"
 )
@@ -46,4 +52,52 @@ func TestReadsNeedToken(t *testing.T) {
 	must(t, resp.StatusCode == 200 && strings.Contains(string(body), "the-secret-build-output"), "public-read log: %s %s", resp.Status, body)
 	resp, _ = do(t, "POST", fmt.Sprintf("%s/api/runs/%d/rerun", pub.URL, id), "", nil)
 	must(t, resp.StatusCode == http.StatusUnauthorized, "public-read re-run without a token: %s", resp.Status)
+}
+
+// A dispatch ref is an existing branch or tag, by short or full name:
+// nothing after a colon reaches github.ref_name (where a run: line would
+// execute it), and no revision syntax (~, ^, @{) or bare commit is taken.
+func TestDispatchRefValidated(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "pwned")
+	wf := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"ref=${{ github.ref_name }}\"\n"
+	repo := birds(t, map[string]string{".github/workflows/ref.yaml": wf})
+	head, err := repo.g.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := head.Hash().String()
+	_, err = repo.g.CreateTag("v1", head.Hash(), nil)
+	must(t, err == nil, "tag: %v", err)
+	_, err = repo.g.CreateTag("v2", head.Hash(), &git.CreateTagOptions{Tagger: &object.Signature{Name: "Mona", Email: "mona@example.com", When: time.Now()}, Message: "v2"})
+	must(t, err == nil, "annotated tag: %v", err)
+	s := start(t, serve.Config{}, repo, 0)
+	post := func(ref string) (*http.Response, string) {
+		resp, body := do(t, "POST", s.URL+"/repos/mona/birds/actions/workflows/ref.yaml/dispatches", token, map[string]any{"ref": ref})
+		return resp, string(body)
+	}
+	for _, ref := range []string{
+		`refs/heads/main:"; touch ` + marker + `; echo "`, `main:"; touch ` + marker + `; echo "`,
+		"main~0", "main^{tree}", "main@{0}", "main^", "@", "HEAD", "refs/heads/../main", "refs/heads/main/", "main.lock", ".main",
+		"refs/remotes/origin/main", "refs/heads/nope", "nope", sha, sha[:7], "main\x00", "ma in",
+	} {
+		resp, body := post(ref)
+		var e struct{ Message string }
+		must(t, resp.StatusCode == http.StatusUnprocessableEntity && json.Unmarshal([]byte(body), &e) == nil && e.Message != "",
+			"ref %q: %s %s (want 422 with a message)", ref, resp.Status, body)
+	}
+	total, _ := s.runs(t)
+	must(t, total == 0, "%d runs queued for refused refs", total)
+	for ref, want := range map[string]string{"main": "refs/heads/main", "refs/heads/main": "refs/heads/main", "v1": "refs/tags/v1", "refs/tags/v2": "refs/tags/v2"} {
+		resp, body := post(ref)
+		must(t, resp.StatusCode == http.StatusNoContent, "ref %q: %s %s", ref, resp.Status, body)
+		var id int
+		fmt.Sscanf(resp.Header.Get("Location"), "/api/runs/%d", &id)
+		r := s.done(t, id)
+		must(t, r.conclusion() == "success" && r.HeadSHA == sha, "ref %q: run %+v", ref, r)
+		var full struct{ Ref string }
+		getJSON(t, fmt.Sprintf("%s/api/runs/%d", s.URL, id), &full)
+		must(t, full.Ref == want, "ref %q ran as %q, want %q", ref, full.Ref, want)
+	}
+	_, err = os.Stat(marker)
+	must(t, os.IsNotExist(err), "the ref's text ran as a command: %s exists", marker)
 }
