@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -90,7 +89,7 @@ secret. Without a token, one is generated into STATE/token.`,
 				srv.Close(time.Second)
 				return &exitError{code: 2, err: err}
 			}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			hs := srv.HTTPServer()
 			srv.Start()
 			fmt.Fprintf(os.Stderr, "runner serve: listening on http://%s (state %s)\n", ln.Addr(), eff.State)
 			switch {

@@ -73,6 +73,11 @@ type testServer struct {
 
 func start(t testing.TB, cfg serve.Config, repo *gitRepo, poll time.Duration) *testServer {
 	t.Helper()
+	return startOpts(t, cfg, serve.Options{}, repo, poll)
+}
+
+func startOpts(t testing.TB, cfg serve.Config, opts serve.Options, repo *gitRepo, poll time.Duration) *testServer {
+	t.Helper()
 	if cfg.State == "" {
 		cfg.State = filepath.Join(t.TempDir(), "state")
 	}
@@ -80,7 +85,10 @@ func start(t testing.TB, cfg serve.Config, repo *gitRepo, poll time.Duration) *t
 	if repo != nil {
 		cfg.Repositories = append(cfg.Repositories, serve.Repo{Path: repo.dir, Name: "mona/birds", Branch: "main", Poll: poll})
 	}
-	srv, err := serve.New(cfg, serve.Options{Log: io.Discard})
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	srv, err := serve.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
