@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -438,6 +437,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	// that reconnects (EventSource sends Last-Event-ID) resumes there
 	// instead of receiving every line again.
 	var offset int64
+	buf := make([]byte, streamBuffer)
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		if n, err := strconv.ParseInt(last, 10, 64); err == nil && n > 0 {
 			offset = n
@@ -452,25 +452,13 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		done := run.Status == store.Completed
 		if f, err := os.Open(path); err == nil {
 			// An id that is not the end of a line was not ours: start over.
-			b := make([]byte, 1)
 			if offset > 0 {
-				if _, err := f.ReadAt(b, offset-1); err != nil || b[0] != '\n' {
+				if _, err := f.ReadAt(buf[:1], offset-1); err != nil || buf[0] != '\n' {
 					offset = 0
 				}
 			}
-			f.Seek(offset, io.SeekStart)
-			data, _ := io.ReadAll(f)
+			offset, _ = sendLines(w, f, offset, buf)
 			f.Close()
-			// Only whole lines: a line being written is sent next time.
-			for {
-				i := bytes.IndexByte(data, '\n')
-				if i < 0 {
-					break
-				}
-				offset += int64(i + 1)
-				fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, data[:i])
-				data = data[i+1:]
-			}
 			flusher.Flush()
 		}
 		if done {

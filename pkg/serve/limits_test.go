@@ -2,10 +2,14 @@ package serve_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +125,57 @@ func TestLiveLogsOutliveReadTimeout(t *testing.T) {
 	evs := readSSE(t, fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id), "")
 	last := evs[len(evs)-1]
 	must(t, last.event == "end" && strings.Contains(last.data, `"conclusion":"success"`), "stream ended with %+v", last)
+}
+
+// A live log stream reads the log file with a bounded buffer: serving a
+// 24 MB log allocates a small fraction of it (reading the whole file into
+// memory, as before, allocated more than the log's size per reader).
+func TestLiveLogsBoundedMemory(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	wf := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo small\n"
+	s := start(t, serve.Config{State: state}, birds(t, map[string]string{".github/workflows/l.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "l.yaml", nil)
+	s.done(t, id)
+	f, err := os.OpenFile(filepath.Join(state, "logs", fmt.Sprintf("%d.jsonl", id)), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines, size = 24, 1 << 20 // 24 lines of 1 MB
+	for i := range lines {
+		line := fmt.Sprintf(`{"kind":"line","job":"a","text":"%d-%s"}`+"\n", i, strings.Repeat("y", size-50))
+		f.WriteString(line)
+	}
+	f.Close()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Count the big events without keeping them.
+	r := bufio.NewReaderSize(resp.Body, 64<<10)
+	big, end := 0, false
+	for {
+		frag, err := r.ReadSlice('\n')
+		line := append([]byte(nil), frag[:min(len(frag), 64)]...) // the start tells the event
+		for err == bufio.ErrBufferFull {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			break
+		}
+		if bytes.HasPrefix(line, []byte(`data: {"kind":"line","job":"a","text":"`)) {
+			big++
+		}
+		end = end || bytes.HasPrefix(line, []byte("event: end"))
+	}
+	resp.Body.Close()
+	runtime.ReadMemStats(&after)
+	must(t, big == lines && end, "stream: %d big events (want %d), end %v", big, lines, end)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	must(t, alloc < lines*size/4, "streaming a %d MB log allocated %d MB", lines*size>>20, alloc>>20)
+	t.Logf("streaming a %d MB log allocated %.1f MB", lines*size>>20, float64(alloc)/(1<<20))
 }
