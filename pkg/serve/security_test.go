@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/birdflock/runner/pkg/serve"
@@ -100,4 +101,40 @@ func TestDispatchRefValidated(t *testing.T) {
 	}
 	_, err = os.Stat(marker)
 	must(t, os.IsNotExist(err), "the ref's text ran as a command: %s exists", marker)
+}
+
+// A signed push runs a commit as its branch only when the commit is on
+// that branch (its tip or in its history): a commit of another branch,
+// or a tag push naming a commit the tag does not point at, gets 422.
+func TestWebhookCommitOnBranch(t *testing.T) {
+	repo := birds(t, nil)
+	s := start(t, serve.Config{WebhookSecret: "s3cret"}, repo, 0)
+	old := repo.commit(t, "old", map[string]string{"back-end/main.go": "package main\n// old\n"})
+	tip := repo.commit(t, "tip", map[string]string{"back-end/main.go": "package main\n// tip\n"})
+	wt, _ := repo.g.Worktree()
+	must(t, wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("evil"), Create: true}) == nil, "checkout evil")
+	evil := repo.commit(t, "evil", map[string]string{"back-end/main.go": "package main\n// evil\n"})
+	must(t, wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName("main")}) == nil, "checkout main")
+	_, err := repo.g.CreateTag("v1", plumbing.NewHash(old), nil)
+	must(t, err == nil, "tag: %v", err)
+	push := func(delivery, ref, after string) (int, string) {
+		return deliver(t, s, "s3cret", delivery, map[string]any{
+			"ref": ref, "before": "0000000000000000000000000000000000000000", "after": after, "repository": map[string]any{"full_name": "mona/birds"},
+			"commits": []any{map[string]any{"modified": []string{"back-end/main.go"}}},
+		})
+	}
+	for i, c := range []struct{ ref, after string }{
+		{"refs/heads/main", evil}, {"refs/tags/v1", tip}, {"refs/heads/nope", tip}, {"refs/heads/main~1", old}, {"refs/remotes/x/main", tip}, {"main", tip},
+	} {
+		code, body := push(fmt.Sprintf("bad-%d", i), c.ref, c.after)
+		must(t, code == http.StatusUnprocessableEntity, "push of %s as %s: %d %s (want 422)", c.after[:7], c.ref, code, body)
+	}
+	total, _ := s.runs(t)
+	must(t, total == 0, "%d runs queued for pushes of commits not on their ref", total)
+	for i, c := range []struct{ ref, after string }{
+		{"refs/heads/main", tip}, {"refs/heads/main", old}, {"refs/heads/evil", evil}, {"refs/tags/v1", old},
+	} {
+		code, body := push(fmt.Sprintf("good-%d", i), c.ref, c.after)
+		must(t, code == http.StatusAccepted && !strings.Contains(body, `"runs": []`), "push of %s as %s: %d %s", c.after[:7], c.ref, code, body)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
@@ -216,6 +218,10 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte
 		apiError(w, http.StatusUnprocessableEntity, "commit "+ev.After+" is not in the repository")
 		return
 	}
+	if err := onRef(g, ev.Ref, after); err != nil {
+		apiError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
 	// GitHub truncates commits[] to 20 commits: the diff before..after is
 	// the whole truth when both are here. A new branch (before all zeros)
 	// or a before that is gone (force push) falls back to commits[].
@@ -260,4 +266,36 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte
 		ids = append(ids, r.ID)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"runs": ids})
+}
+
+// onRef checks, in the repository as fetched, that a pushed commit is on
+// the pushed ref: the tip of the branch or tag, or in the branch's history
+// (the branch may have moved on since). Otherwise a signed push could run
+// any commit of the repository as, say, main.
+func onRef(g *git.Repository, ref string, after plumbing.Hash) error {
+	if !strings.HasPrefix(ref, "refs/heads/") && !strings.HasPrefix(ref, "refs/tags/") {
+		return fmt.Errorf("ref %q is not a branch or tag", ref)
+	}
+	full, tip, err := resolve(g, ref)
+	if err != nil {
+		return fmt.Errorf("ref %q is not in the repository", ref)
+	}
+	if tip == after {
+		return nil
+	}
+	if strings.HasPrefix(full, "refs/tags/") {
+		return fmt.Errorf("tag %s points at %s, not at commit %s", full, tip, after)
+	}
+	a, err := g.CommitObject(after)
+	if err != nil {
+		return fmt.Errorf("commit %s is not in the repository", after)
+	}
+	t, err := g.CommitObject(tip)
+	if err != nil {
+		return fmt.Errorf("%s: %w", full, err)
+	}
+	if ok, err := a.IsAncestor(t); err != nil || !ok {
+		return fmt.Errorf("commit %s is not on %s", after, full)
+	}
+	return nil
 }
