@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/serve"
 )
 
 func newRegistryCmd() *cobra.Command {
@@ -199,7 +200,7 @@ func newRegistryTagCmd() *cobra.Command {
 
 func newRegistryServeCmd() *cobra.Command {
 	var addr, dir string
-	var verbose bool
+	var verbose, insecurePublic bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
@@ -208,6 +209,18 @@ live in --dir, so a restarted registry serves the same images. Stop it with
 Ctrl-C or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			resolved, loopback, err := serve.IsLoopback(addr)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", addr, err)}
+			}
+			if !loopback {
+				if !insecurePublic {
+					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach: registry serve has no authentication yet "+
+						"(htpasswd support is coming), so anyone there could push and overwrite images; listen on 127.0.0.1, or pass --insecure-public to serve them all", addr)}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", addr)
+			}
+			addr = resolved
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var opts []registry.ServerOption
@@ -229,5 +242,6 @@ Ctrl-C or SIGTERM.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on (port 0 picks a free port)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
+	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach, though the registry has no authentication yet")
 	return cmd
 }

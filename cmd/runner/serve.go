@@ -32,7 +32,10 @@ func newServeCmd() *cobra.Command {
 repository of the current directory (or --repo: a path, or a URL that is
 mirrored under STATE/repos). Flags override the config
 file; RUNNER_TOKEN and RUNNER_WEBHOOK_SECRET override the token and webhook
-secret. Without a token, one is generated into STATE/token.`,
+secret. Without a token, one is generated into STATE/token. Every API call,
+reads included, needs the token (public-read: true in the config opens
+reads). A --listen address other machines can reach (0.0.0.0, ::, a public
+IP or name) is refused with a generated token: choose one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := &serve.Config{}
@@ -84,7 +87,15 @@ secret. Without a token, one is generated into STATE/token.`,
 				return &exitError{code: 2, err: err}
 			}
 			eff := srv.Config()
-			ln, err := net.Listen("tcp", eff.Listen)
+			addr, warning, err := srv.CheckListen()
+			if err != nil {
+				srv.Close(time.Second)
+				return &exitError{code: 2, err: err}
+			}
+			if warning != "" {
+				fmt.Fprintf(os.Stderr, "runner serve: warning: %s\n", warning)
+			}
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				srv.Close(time.Second)
 				return &exitError{code: 2, err: err}

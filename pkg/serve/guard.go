@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -126,4 +127,39 @@ func IsLoopback(addr string) (resolved string, loopback bool, err error) {
 		return "", false, err
 	}
 	return ta.String(), ta.IP.IsLoopback(), nil
+}
+
+// CheckListen resolves the listen address and returns the address to
+// listen on. An address other machines can reach (not loopback once
+// resolved: 0.0.0.0, ::, an empty host, a name of a public address) is
+// refused while the API token is a generated one, which nobody chose to
+// hand out; with a chosen token it comes with a warning to show.
+func (s *Server) CheckListen() (addr, warning string, err error) {
+	addr, loopback, err := IsLoopback(s.cfg.Listen)
+	if err != nil {
+		return "", "", fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	if loopback {
+		return addr, "", nil
+	}
+	if !s.tokenChosen {
+		return "", "", fmt.Errorf("refusing to listen on %s, which other machines can reach, with a generated API token: "+
+			"choose the token (token-file: or token: in the config, or $RUNNER_TOKEN; the generated one is in %s) or listen on 127.0.0.1", s.cfg.Listen, s.tokenFile)
+	}
+	warning = fmt.Sprintf("listening on %s, which other machines can reach: every API call needs the token, "+
+		"which travels in clear over plain HTTP (put a TLS reverse proxy in front); the web UI answers the Host names %s only (hosts:, external-url:)",
+		s.cfg.Listen, strings.Join(s.hostList(), ", "))
+	if s.cfg.PublicRead {
+		warning += "; public-read is on: anyone who reaches it reads runs, logs and workflows"
+	}
+	return addr, warning, nil
+}
+
+func (s *Server) hostList() []string {
+	var out []string
+	for h := range s.hosts {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -138,3 +138,80 @@ func TestWebhookCommitOnBranch(t *testing.T) {
 		must(t, code == http.StatusAccepted && !strings.Contains(body, `"runs": []`), "push of %s as %s: %d %s", c.after[:7], c.ref, code, body)
 	}
 }
+
+// Loopback is decided by the resolved address, not its text; a listen
+// address other machines can reach needs a token the operator set (a
+// generated one is refused) and is warned about.
+func TestCheckListen(t *testing.T) {
+	for _, c := range []struct {
+		addr     string
+		loopback bool
+	}{
+		{"127.0.0.1:0", true}, {"127.0.0.2:0", true}, {"localhost:0", true}, {"[::1]:0", true}, {"[::ffff:127.0.0.1]:0", true},
+		{"0.0.0.0:0", false}, {":0", false}, {"[::]:0", false}, {"10.1.2.3:0", false},
+	} {
+		_, loop, err := serve.IsLoopback(c.addr)
+		must(t, err == nil && loop == c.loopback, "IsLoopback(%q) = %v, %v; want %v", c.addr, loop, err, c.loopback)
+	}
+	_, _, err := serve.IsLoopback("127.0.0.1.invalid:0")
+	must(t, err != nil, "a name that starts like 127.0.0.1 but does not resolve: no error")
+
+	check := func(cfg serve.Config) (string, string, error) {
+		cfg.State = filepath.Join(t.TempDir(), "state")
+		srv, err := serve.New(cfg, serve.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close(time.Second)
+		return srv.CheckListen()
+	}
+	_, warn, err := check(serve.Config{Listen: "0.0.0.0:8080"})
+	must(t, err != nil && strings.Contains(err.Error(), "0.0.0.0:8080") && strings.Contains(err.Error(), "token"), "all interfaces with a generated token: %v (warning %q)", err, warn)
+	_, _, err = check(serve.Config{Listen: ":8080"})
+	must(t, err != nil, "an empty host (all interfaces) with a generated token was accepted")
+	addr, warn, err := check(serve.Config{Listen: "0.0.0.0:8080", Token: "chosen"})
+	must(t, err == nil && addr == "0.0.0.0:8080" && strings.Contains(warn, "other machines"), "all interfaces with a token: %q %q %v", addr, warn, err)
+	addr, warn, err = check(serve.Config{Listen: "localhost:8080"})
+	must(t, err == nil && warn == "" && addr == "127.0.0.1:8080", "localhost: %q %q %v", addr, warn, err)
+}
+
+// Unauthenticated answers (the UI, /healthz, public reads) check the Host
+// header against the server's names (DNS rebinding); every answer forbids
+// framing.
+func TestHostCheckAndFraming(t *testing.T) {
+	s := start(t, serve.Config{PublicRead: true, Hosts: []string{"ci.example.com"}, ExternalURL: "https://runner.example.org:8443/"}, birds(t, nil), 0)
+	get := func(path, host, tok string) *http.Response {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		req.Host = host
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	port := s.URL[strings.LastIndex(s.URL, ":")+1:]
+	for _, p := range []string{"/", "/runs/1", "/static/app.js", "/healthz", "/api/runs"} {
+		for _, h := range []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, "ci.example.com", "runner.example.org:8443", "LOCALHOST"} {
+			resp := get(p, h, "")
+			must(t, resp.StatusCode == http.StatusOK, "GET %s, Host %s: %s", p, h, resp.Status)
+		}
+		for _, h := range []string{"evil.example", "127.0.0.1.evil.example:" + port, "example.com"} {
+			resp := get(p, h, "")
+			must(t, resp.StatusCode == http.StatusMisdirectedRequest, "GET %s, Host %s: %s (want 421)", p, h, resp.Status)
+		}
+	}
+	// With the token the name does not matter: a rebound page has none.
+	resp := get("/api/runs", "evil.example", token)
+	must(t, resp.StatusCode == http.StatusOK, "GET /api/runs with the token, Host evil.example: %s", resp.Status)
+	for _, p := range []string{"/", "/runs/1", "/api/runs", "/healthz"} {
+		resp := get(p, "127.0.0.1", "")
+		must(t, resp.Header.Get("X-Frame-Options") == "DENY" && strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'"),
+			"GET %s: X-Frame-Options %q, CSP %q", p, resp.Header.Get("X-Frame-Options"), resp.Header.Get("Content-Security-Policy"))
+	}
+	resp, _ = do(t, "POST", s.URL+"/webhooks/github", "", nil)
+	must(t, resp.Header.Get("X-Frame-Options") == "DENY", "webhook answer without X-Frame-Options")
+}

@@ -158,3 +158,12 @@ func TestServeTokenSources(t *testing.T) {
 		must(t, !strings.Contains(out, "file-token"), "a secret in the error:\n%s", out)
 	}
 }
+
+// runner serve --listen 0.0.0.0 with a generated token refuses to start.
+func TestServeRefusesPublicListenWithoutToken(t *testing.T) {
+	repo := birds(t, nil)
+	for _, addr := range []string{"0.0.0.0:0", ":0"} {
+		out, code := serveFails(t, "--listen", addr, "--state", filepath.Join(t.TempDir(), "state"), "--repo", repo.dir)
+		must(t, code == 2 && strings.Contains(out, "refusing to listen on "+addr) && strings.Contains(out, "RUNNER_TOKEN"), "--listen %s: exit %d:\n%s", addr, code, out)
+	}
+}

@@ -52,6 +52,9 @@ type Server struct {
 	// tokenFile is where the API token is kept: token-file, or
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
+	// tokenChosen: the token was given (token, token-file, $RUNNER_TOKEN),
+	// not generated.
+	tokenChosen bool
 
 	rerunMu sync.Mutex // numbers re-run attempts
 
@@ -113,6 +116,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		}
 	}
 	s.tokenFile = cfg.TokenFile
+	s.tokenChosen = s.cfg.Token != ""
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
