@@ -38,6 +38,7 @@ runc:
 	$(call apt_install,runc)
 
 test: deps demo-deps build $(BIN)/buildkitd
+	./scripts/check-shared.sh
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
@@ -62,11 +63,12 @@ clean:
 
 # base-images pushes offline stand-ins for alpine:latest and nginx:stable-alpine
 # (built from Debian's busybox-static and nginx) to REGISTRY; the default,
-# runner's local registry, is started in the background when none answers.
-REGISTRY ?= 127.0.0.1:5000
+# runner's local registry on its stable address (`bin/runner registry address`),
+# is started in the background when none answers.
+REGISTRY ?=
 .PHONY: base-images
 base-images: deps build
-	$(GO) run ./tools/baseimages -registry $(REGISTRY) -runner $(BIN)/runner -dir $(STATE)/registry
+	$(GO) run ./tools/baseimages -registry "$(REGISTRY)" -runner $(BIN)/runner -dir $(STATE)/registry
 
 # buildkitd and buildctl (for benchmarks) from the buildkit module pinned in
 # go.mod by `tool` directives (`go install` refuses the module). Cold build

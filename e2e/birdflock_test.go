@@ -52,11 +52,7 @@ func onPath(bin string) bool { _, err := exec.LookPath(bin); return err == nil }
 // (first publish; no source change; a new bird and 2 replicas) and checks
 // the registry, the bot's commits on origin and the app in a browser.
 func TestBirdFlock(t *testing.T) {
-	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox, containertest.Buildkitd)
-	need(t, "nginx", "install Debian's nginx (make deps)", fileExists("/usr/sbin/nginx"))
-	need(t, "git", "install Debian's git (make deps)", onPath("git"))
-	need(t, "npm", "install Node.js and npm", onPath("npm"))
-	need(t, "go", "the Go toolchain on PATH", onPath("go"))
+	needPipeline(t)
 	chromium, _ := exec.LookPath("chromium")
 	need(t, "chromium", "install Debian's chromium (make deps)", chromium != "")
 
@@ -64,26 +60,10 @@ func TestBirdFlock(t *testing.T) {
 	defer cancel()
 	root := containertest.RepoRoot()
 	tmp := t.TempDir()
-	runner := filepath.Join(tmp, "runner")
-	gobuild := exec.CommandContext(ctx, "go", "build", "-o", runner, "./cmd/runner")
-	gobuild.Dir = root
-	if out, err := gobuild.CombinedOutput(); err != nil {
-		t.Fatalf("go build runner: %v\n%s", err, out)
-	}
-
-	// runner's registry for this state dir, on a free port, seeded with the
-	// base images; push-image's `embedded` finds it by its address file.
+	runner := buildRunner(t, ctx, root, tmp)
 	state := filepath.Join(tmp, "state")
-	srv, err := registry.Serve(ctx, "127.0.0.1:0", registry.EmbeddedDir(state))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, reg, client := seededRegistry(t, ctx, state)
 	defer func() { srv.Close() }()
-	reg := srv.Addr()
-	client := registry.New(registry.Options{})
-	if _, err := baseimage.Seed(ctx, client, reg, baseimage.Options{}); err != nil {
-		t.Fatal(err)
-	}
 
 	fork, origin := makeFork(t, root, filepath.Join(tmp, "demo"))
 	sha1 := git(t, fork, "rev-parse", "HEAD")
@@ -132,6 +112,46 @@ func TestBirdFlock(t *testing.T) {
 	checkNewBird(t, ctx, origin, state)
 }
 
+// needPipeline fails or skips t, as need does, when a part the pipeline
+// needs is missing.
+func needPipeline(t *testing.T) {
+	t.Helper()
+	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox, containertest.Buildkitd)
+	need(t, "nginx", "install Debian's nginx (make deps)", fileExists("/usr/sbin/nginx"))
+	need(t, "git", "install Debian's git (make deps)", onPath("git"))
+	need(t, "npm", "install Node.js and npm", onPath("npm"))
+	need(t, "go", "the Go toolchain on PATH", onPath("go"))
+}
+
+// buildRunner builds runner into dir.
+func buildRunner(t *testing.T, ctx context.Context, root, dir string) string {
+	t.Helper()
+	runner := filepath.Join(dir, "runner")
+	gobuild := exec.CommandContext(ctx, "go", "build", "-o", runner, "./cmd/runner")
+	gobuild.Dir = root
+	if out, err := gobuild.CombinedOutput(); err != nil {
+		t.Fatalf("go build runner: %v\n%s", err, out)
+	}
+	return runner
+}
+
+// seededRegistry serves runner's registry for state on a free port, seeded
+// with the base images; push-image's `embedded` finds it by its address
+// file.
+func seededRegistry(t *testing.T, ctx context.Context, state string) (*registry.Server, string, *registry.Client) {
+	t.Helper()
+	srv, err := registry.Serve(ctx, "127.0.0.1:0", registry.EmbeddedDir(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := registry.New(registry.Options{})
+	if _, err := baseimage.Seed(ctx, client, srv.Addr(), baseimage.Options{}); err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	return srv, srv.Addr(), client
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // git runs git in dir and returns its trimmed output.
@@ -150,28 +170,37 @@ func git(t *testing.T, dir string, args ...string) string {
 // workflow into a new repository with a bare origin, as `make demo` does.
 func makeFork(t *testing.T, root, dir string) (fork, origin string) {
 	t.Helper()
+	return makeRepo(t, root, dir, map[string]string{"": filepath.Join(root, "examples", "bird-flock")})
+}
+
+// makeRepo makes a repository in dir/bird-flock with a bare origin in
+// dir/origin.git from trees (folder in the repository → source folder,
+// without build output) and the workflow, committed as the student.
+func makeRepo(t *testing.T, root, dir string, trees map[string]string) (fork, origin string) {
+	t.Helper()
 	fork, origin = filepath.Join(dir, "bird-flock"), filepath.Join(dir, "origin.git")
-	src := filepath.Join(root, "examples", "bird-flock")
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		switch rel {
-		case "front-end/node_modules", "front-end/build", "front-end/dist", "back-end/app":
-			if d.IsDir() {
-				return filepath.SkipDir
+	for at, src := range trees {
+		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
 			}
-			return nil
+			rel, _ := filepath.Rel(src, p)
+			switch filepath.ToSlash(filepath.Join(at, rel)) {
+			case "front-end/node_modules", "front-end/build", "front-end/dist", "back-end/app":
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			dst := filepath.Join(fork, at, rel)
+			if d.IsDir() {
+				return os.MkdirAll(dst, 0o755)
+			}
+			return copyFile(p, dst)
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		dst := filepath.Join(fork, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		return copyFile(p, dst)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if err := copyFile(filepath.Join(root, "workflows", "build-bird-app.yaml"), filepath.Join(fork, ".github", "workflows", "build-bird-app.yaml")); err != nil {
 		t.Fatal(err)

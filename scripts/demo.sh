@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the bird-flock pipeline end to end on this machine.
-#   1. a registry on 127.0.0.1:5000 (runner's own, on disk under .runner/registry)
+#   1. runner's own registry (on disk under .runner/registry, on its stable
+#      address: 127.0.0.1:5000 unless that port was taken the first time),
 #      seeded with offline stand-ins for alpine:latest and nginx:stable-alpine;
 #   2. a scratch "fork" of examples/bird-flock: a git repository with a bare
 #      origin under .runner/demo/ (made once; REPO=PATH uses another repository);
@@ -15,17 +16,28 @@ top=$PWD
 runner=$top/bin/runner
 state=$top/.runner
 demo=$state/demo
-registry=127.0.0.1:5000
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "registry on $registry"
-if ! curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then
-  mkdir -p "$state/registry"
-  nohup "$runner" registry serve --addr "$registry" --dir "$state/registry" >"$state/registry.log" 2>&1 &
-  echo "started runner registry serve (pid $!, log $state/registry.log)"
-  for _ in $(seq 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.05; done
-fi
+# The registry's address is stable per state dir (127.0.0.1:5000 when that
+# was free the first time, recorded in .runner/registry/home.addr): image
+# references and the manifests committed to origin name it, so it must not
+# change between runs. Another server on it is an error, never a detour.
+mkdir -p "$state/registry"
+set +e
+registry=$("$runner" registry address --dir "$state/registry")
+rc=$?
+set -e
+case $rc in
+  0) say "registry on $registry (runner's, already serving $state/registry)" ;;
+  3)
+    say "registry on $registry"
+    nohup "$runner" registry serve --dir "$state/registry" >"$state/registry.log" 2>&1 &
+    echo "started runner registry serve (pid $!, log $state/registry.log)"
+    for _ in $(seq 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.05; done
+    ;;
+  *) exit 1 ;;
+esac
 go run ./tools/baseimages -registry "$registry" -runner "$runner" -dir "$state/registry"
 
 repo=${REPO:-}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -14,12 +15,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/preview"
 )
 
 func newPreviewCmd() *cobra.Command {
-	var repo, addr, state, dir string
+	var repo, addr, state, dir, pidsLimit, memoryLimit string
 	cmd := &cobra.Command{
 		Use:   "preview",
 		Short: "Serve a repository's k8s/ Deployments locally behind its Ingress routes",
@@ -31,10 +33,19 @@ take turns). When the images live on a loopback registry that does not
 answer, runner's registry in the state dir is served there for the pull.
 
 --repo may be a bare repository: the manifests then come from its HEAD (e.g.
-the origin that the workflow's bot commit went to). Ctrl-C removes
-everything.`,
+the origin that the workflow's bot commit went to). Each container gets
+Docker's default confinement (seccomp profile, capabilities) and the
+--pids-limit and --memory-limit cgroup limits. Ctrl-C removes everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var limits container.Limits
+			var err error
+			if limits.Pids, err = container.ParsePidsLimit(pidsLimit); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("preview: --pids-limit: %w", err)}
+			}
+			if limits.Memory, err = container.ParseMemoryLimit(memoryLimit); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("preview: --memory-limit: %w", err)}
+			}
 			repoDir, err := findRepo(repo)
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -45,7 +56,7 @@ everything.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			p, err := preview.Start(ctx, preview.Options{
-				Repo: repoDir, ManifestDir: dir, Addr: addr, StateDir: state, Log: os.Stderr,
+				Repo: repoDir, ManifestDir: dir, Addr: addr, StateDir: state, Log: os.Stderr, Limits: limits,
 			})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -76,6 +87,8 @@ everything.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address the proxy listens on")
 	f.StringVar(&state, "state", ".runner", "runner's state dir (its registry/ is served when needed)")
 	f.StringVar(&dir, "dir", "k8s", "manifests directory in the repository")
+	f.StringVar(&pidsLimit, "pids-limit", strconv.FormatInt(container.DefaultLimits.Pids, 10), "most processes and threads each container may have at once; -1: no limit")
+	f.StringVar(&memoryLimit, "memory-limit", fmt.Sprintf("%dg", container.DefaultLimits.Memory>>30), "most memory each container may use (bytes, or a size such as 512m or 4g); past it a process is OOM-killed; -1: no limit")
 	return cmd
 }
 

@@ -21,7 +21,7 @@ func newRegistryCmd() *cobra.Command {
 		Use:   "registry",
 		Short: "Runner's own image registry",
 	}
-	cmd.AddCommand(newRegistryServeCmd(), newRegistryPushCmd(), newRegistryPullCmd(), newRegistryCopyCmd(), newRegistryTagCmd())
+	cmd.AddCommand(newRegistryServeCmd(), newRegistryAddressCmd(), newRegistryPushCmd(), newRegistryPullCmd(), newRegistryCopyCmd(), newRegistryTagCmd())
 	return cmd
 }
 
@@ -205,29 +205,42 @@ func newRegistryServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
 		Long: `Serve an OCI distribution registry over plain HTTP. Blobs, manifests and tags
-live in --dir, so a restarted registry serves the same images. Stop it with
-Ctrl-C or SIGTERM.`,
+live in --dir, so a restarted registry serves the same images. Without --addr
+it listens on the directory's stable address (see 'runner registry address'),
+so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resolved, loopback, err := serve.IsLoopback(addr)
-			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", addr, err)}
-			}
-			if !loopback {
-				if !insecurePublic {
-					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach: registry serve has no authentication yet "+
-						"(htpasswd support is coming), so anyone there could push and overwrite images; listen on 127.0.0.1, or pass --insecure-public to serve them all", addr)}
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", addr)
-			}
-			addr = resolved
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var opts []registry.ServerOption
 			if verbose {
 				opts = append(opts, registry.WithRequestLog(cmd.ErrOrStderr()))
 			}
-			s, err := registry.Serve(ctx, addr, dir, opts...)
+			listen := addr
+			if listen == "" {
+				home, serving, err := registry.Probe(ctx, dir)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				if serving {
+					return &exitError{code: 1, err: fmt.Errorf("runner's registry for %s already serves on %s", dir, home)}
+				}
+				listen = home
+			}
+			// The stable address is a loopback one; an --addr may not be.
+			resolved, loopback, err := serve.IsLoopback(listen)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", listen, err)}
+			}
+			if !loopback {
+				if !insecurePublic {
+					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach: registry serve has no authentication yet "+
+						"(htpasswd support is coming), so anyone there could push and overwrite images; listen on 127.0.0.1, or pass --insecure-public to serve them all", listen)}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
+			}
+			listen = resolved
+			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -239,9 +252,38 @@ Ctrl-C or SIGTERM.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on (port 0 picks a free port)")
+	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
 	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach, though the registry has no authentication yet")
+	return cmd
+}
+
+func newRegistryAddressCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "address",
+		Short: "Print the stable address of the registry in a directory, and whether it is served",
+		Long: `Print the address runner's registry for --dir is served on. The first time a
+directory is used, runner records 127.0.0.1:5000 when that port is free, else a free
+loopback port, in DIR/home.addr, and keeps it: image references and manifests that
+name the registry stay the same from run to run.
+
+Exit status: 0 when runner's registry for --dir answers there, 3 when nothing serves
+it yet, 1 when another server holds the address (with a message saying what to do).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, serving, err := registry.Probe(cmd.Context(), dir)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), addr)
+			if !serving {
+				return &exitError{code: 3}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding the registry's blobs, manifests and tags")
 	return cmd
 }

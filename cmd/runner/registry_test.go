@@ -103,6 +103,68 @@ func TestRegistryClientCommands(t *testing.T) {
 	}
 }
 
+// `registry address` prints the directory's stable address and says with
+// its exit status whether runner's registry for it serves there; `registry
+// serve` without --addr listens there.
+func TestRegistryAddressCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "reg")
+	home, err := registry.HomeAddr(dir, "127.0.0.1:0") // a free port, not 5000
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := func() (string, int) {
+		cmd := newRegistryCmd()
+		cmd.SetArgs([]string{"address", "--dir", dir})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		err := cmd.ExecuteContext(ctx)
+		if err == nil {
+			return strings.TrimSpace(out.String()), 0
+		}
+		ee, ok := err.(*exitError)
+		if !ok {
+			t.Fatalf("address: %v", err)
+		}
+		if ee.err != nil {
+			return ee.err.Error(), ee.code
+		}
+		return strings.TrimSpace(out.String()), ee.code
+	}
+	if out, code := address(); code != 3 || out != home {
+		t.Fatalf("nothing serving: %q, exit %d; want %s, exit 3", out, code, home)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	serve := newRegistryCmd()
+	serve.SetArgs([]string{"serve", "--dir", dir})
+	serve.SetOut(&strings.Builder{})
+	done := make(chan error, 1)
+	go func() { done <- serve.ExecuteContext(sctx) }()
+	for deadline := time.Now().Add(5 * time.Second); !registry.Ping(ctx, home, time.Second) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if out, code := address(); code != 0 || out != home {
+		t.Fatalf("serving: %q, exit %d; want %s, exit 0", out, code, home)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Another registry on the recorded address: exit 1 and a message that
+	// says what to do.
+	other, err := registry.Serve(ctx, home, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if out, code := address(); code != 1 || !strings.Contains(out, "home.addr") {
+		t.Fatalf("foreign server: %q, exit %d; want exit 1 naming home.addr", out, code)
+	}
+}
+
 // registry serve has no authentication yet: it refuses an address other
 // machines can reach unless told --insecure-public, decided by the
 // resolved address.

@@ -152,7 +152,7 @@ func StartDaemon(ctx context.Context, opts DaemonOptions) (*Daemon, error) {
 		done: make(chan struct{}), mirrors: opts.Mirrors}
 	cleanupState(root, opts.Runc) // after a crash of an earlier daemon
 	if d.mirrors.Empty() && opts.EmbeddedRegistry != "" {
-		addr, release, err := registry.Embedded(ctx, opts.EmbeddedRegistry, registry.EmbeddedAddr)
+		addr, release, err := registry.Embedded(ctx, opts.EmbeddedRegistry)
 		if err != nil {
 			d.unlock()
 			return nil, fmt.Errorf("embedded registry for the docker.io mirror: %w", err)

@@ -75,7 +75,8 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // assertGone checks that nothing of container id is left: no runc state,
-// no bundle, no mount, no process.
+// no bundle, no mount, no process, no cgroup (runc makes them under
+// runner's own, named by id).
 func assertGone(t *testing.T, r *Runc, id string) {
 	t.Helper()
 	out, err := exec.Command(r.opts.Runc, "list", "-q").CombinedOutput()
@@ -92,6 +93,15 @@ func assertGone(t *testing.T, r *Runc, id string) {
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mi), bundle) {
 		t.Errorf("mount of %s left", bundle)
+	}
+	cg, _ := os.ReadFile("/proc/self/cgroup")
+	for _, line := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] != "" {
+			dir := filepath.Join("/sys/fs/cgroup", strings.TrimPrefix(f[1], "name="), f[2], id)
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("cgroup %s left: %v", dir, err)
+			}
+		}
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {

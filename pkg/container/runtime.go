@@ -62,6 +62,9 @@ type Spec struct {
 	Env []string
 	// Ports are container TCP ports to publish on 127.0.0.1.
 	Ports []int
+	// Limits caps the container's processes and memory. Default:
+	// DefaultLimits.
+	Limits Limits
 	// Pull fetches Ref for this machine's platform. Default: straight from
 	// the registry with the docker config's credentials, plain HTTP only for
 	// loopback hosts. The built-in steps pass pkg/registry's client, which

@@ -15,16 +15,9 @@ import (
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// defaultCaps is Docker's default capability set, so that images behave as
-// under docker or podman (nginx needs SETUID/SETGID to drop privileges).
-var defaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
 // runtimeSpec builds the runc config from the image config: Entrypoint,
-// Cmd, Env, WorkingDir and User, in a network namespace at netns.
+// Cmd, Env, WorkingDir and User, in a network namespace at netns, confined
+// as confine says with s.Limits.
 func runtimeSpec(cfg v1.Config, s Spec, rootfs, netns string) (*specs.Spec, error) {
 	args := append([]string{}, cfg.Entrypoint...)
 	if s.Command != nil {
@@ -51,25 +44,17 @@ func runtimeSpec(cfg v1.Config, s Spec, rootfs, netns string) (*specs.Spec, erro
 	if !hasKey(env, "HOME") {
 		env = append(env, "HOME="+home)
 	}
-	caps := defaultCaps
-	if user.UID != 0 {
-		caps = nil // like docker: a non-root user has no effective caps
-	}
 	ro := []string{"nosuid", "noexec", "nodev", "ro"}
-	return &specs.Spec{
+	spec := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: "runner",
 		Root:     &specs.Root{Path: rootfs},
 		Process: &specs.Process{
 			Args: args, Env: env, Cwd: cwd, User: user,
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding: defaultCaps, Permitted: caps, Effective: caps,
-			},
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
-			NoNewPrivileges: true,
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 		},
 		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
@@ -78,17 +63,16 @@ func runtimeSpec(cfg v1.Config, s Spec, rootfs, netns string) (*specs.Spec, erro
 			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: append([]string{"relatime"}, ro...)},
 		},
 		Linux: &specs.Linux{
-			Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: netns},
 				{Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 			},
-			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-				"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-				"/sys/firmware", "/proc/scsi"},
-			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
-	}, nil
+	}
+	if err := confine(spec, s.Limits); err != nil {
+		return nil, err
+	}
+	return spec, nil
 }
 
 // mergeEnv overrides the image's entries with extra ones by key and adds

@@ -66,7 +66,7 @@ func (p *puller) ensureRegistry(ctx context.Context, host string) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("no registry answers on %s and runner's registry (%s) does not exist", host, dir)
 	}
-	addr, release, err := registry.Embedded(ctx, p.stateDir, host)
+	addr, release, err := registry.EmbeddedAt(ctx, p.stateDir, host)
 	if err != nil {
 		return fmt.Errorf("start runner's registry on %s: %w", host, err)
 	}

@@ -47,6 +47,9 @@ type Options struct {
 	// ReadyTimeout bounds the wait for each replica's first HTTP answer.
 	// Default 60s.
 	ReadyTimeout time.Duration
+	// Limits caps each container's processes and memory. Default:
+	// container.DefaultLimits.
+	Limits container.Limits
 }
 
 // Pod is one replica of a Deployment: one container per pod container.
@@ -165,7 +168,7 @@ func Start(ctx context.Context, o Options) (_ *Preview, err error) {
 	for _, pod := range p.Pods {
 		for ci, c := range pod.Deployment.Containers {
 			g.Go(func() error {
-				spec := container.Spec{Archive: archives[c], Env: c.Env, Command: c.Args, Ports: ports[c]}
+				spec := container.Spec{Archive: archives[c], Env: c.Env, Command: c.Args, Ports: ports[c], Limits: o.Limits}
 				ct, err := o.Runtime.Setup(gctx, spec)
 				if err != nil {
 					return fmt.Errorf("%s: %s: %w", c.Pos, pod.Name, err)

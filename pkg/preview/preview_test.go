@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 )
@@ -72,7 +74,8 @@ spec:
 // TestStartServesIngressRoutes runs two Deployments of busybox httpd (two
 // replicas of one) from runner's registry, which is down when Start begins:
 // Start must serve it again from the state dir, route by path, take turns
-// between replicas and remove everything on Close.
+// between replicas and remove everything on Close. Every container gets
+// Options.Limits as its cgroup limits.
 func TestStartServesIngressRoutes(t *testing.T) {
 	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -100,7 +103,8 @@ func TestStartServesIngressRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log strings.Builder
-	p, err := Start(ctx, Options{Repo: repo, Addr: "127.0.0.1:0", StateDir: state, Log: &log})
+	limits := container.Limits{Pids: 200, Memory: 256 << 20}
+	p, err := Start(ctx, Options{Repo: repo, Addr: "127.0.0.1:0", StateDir: state, Log: &log, Limits: limits})
 	if err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, log.String())
 	}
@@ -145,9 +149,15 @@ func TestStartServesIngressRoutes(t *testing.T) {
 	}
 
 	var ids []string
+	var runs []containertest.Running
 	for _, pod := range p.Pods {
 		for _, c := range pod.Containers {
 			ids = append(ids, c.ID())
+			run := containertest.Inspect(t, c.ID())
+			runs = append(runs, run)
+			if pids, mem := run.Limit(t, "pids"), run.Limit(t, "memory"); pids != "200" || mem != strconv.Itoa(256<<20) {
+				t.Errorf("%s: pids limit %s, memory limit %s; want Options.Limits %+v", pod.Name, pids, mem, limits)
+			}
 		}
 	}
 	if err := p.Close(context.WithoutCancel(ctx)); err != nil {
@@ -159,6 +169,9 @@ func TestStartServesIngressRoutes(t *testing.T) {
 		if strings.Contains(string(out), id) {
 			t.Errorf("container %s still in runc list after Close", id)
 		}
+	}
+	for _, run := range runs {
+		run.AssertReleased(t)
 	}
 	if left, _ := filepath.Glob(filepath.Join(state, "preview", "*")); len(left) > 0 {
 		t.Errorf("left behind after Close: %v", left)

@@ -2,20 +2,24 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestEmbeddedReusesAServedRegistry(t *testing.T) {
 	ctx := context.Background()
 	state := t.TempDir()
-	s, err := Serve(ctx, "127.0.0.1:0", EmbeddedDir(state)) // as `runner exec` would
+	home := recordFreeHome(t, state)
+	s, err := Serve(ctx, "127.0.0.1:0", EmbeddedDir(state)) // as `runner registry serve --addr` would
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, release, err := Embedded(ctx, state, "127.0.0.1:0")
+	addr, release, err := Embedded(ctx, state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +37,19 @@ func TestEmbeddedReusesAServedRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Nothing serving: each caller gets a private server on the same
-	// directory; concurrent pushes work and one release leaves the other.
+	// Nothing serving: callers of this process share one server on the
+	// directory's stable address; concurrent pushes work and one release
+	// leaves it to the other.
 	var wg sync.WaitGroup
 	addrs := make([]string, 2)
 	releases := make([]func() error, 2)
 	for i := range addrs {
-		if addrs[i], releases[i], err = Embedded(ctx, state, "127.0.0.1:0"); err != nil {
+		if addrs[i], releases[i], err = Embedded(ctx, state); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if addrs[0] == addrs[1] {
-		t.Fatal("a private embedded registry was shared")
+		if addrs[i] != home {
+			t.Fatalf("served on %s, not on the recorded address %s", addrs[i], home)
+		}
 	}
 	if _, err := fastClient(Options{}).Digest(ctx, addrs[0]+"/o/a:latest"); err != nil {
 		t.Fatalf("image gone after restart: %v", err)
@@ -66,9 +71,113 @@ func TestEmbeddedReusesAServedRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := fastClient(Options{}).Digest(ctx, addrs[1]+"/o/b:latest"); err != nil {
-		t.Fatalf("second private registry affected by the first's release: %v", err)
+		t.Fatalf("the other user's registry stopped by the first release: %v", err)
 	}
-	releases[1]()
+	if err := releases[1](); err != nil {
+		t.Fatal(err)
+	}
+	if Ping(ctx, home, time.Second) {
+		t.Fatal("the last release left the registry running")
+	}
+}
+
+// recordFreeHome records a free port as state's registry address, so tests
+// never take 127.0.0.1:5000.
+func recordFreeHome(t *testing.T, state string) string {
+	t.Helper()
+	home, err := HomeAddr(EmbeddedDir(state), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// The address a state dir's registry is served on is chosen once and kept:
+// with its first choice taken by another server (here another directory's
+// registry, as a second checkout's `runner registry serve` on 5000), every
+// run serves on the same recorded address, so image references and rendered
+// manifests do not change from run to run.
+func TestEmbeddedKeepsOneAddressWhenTheDefaultIsTaken(t *testing.T) {
+	ctx := context.Background()
+	other, err := Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	state := t.TempDir()
+	dir := EmbeddedDir(state)
+	home, err := HomeAddr(dir, other.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if home == other.Addr() {
+		t.Fatalf("chose %s, which another server holds", home)
+	}
+	for run := range 3 {
+		addr, release, err := Embedded(ctx, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr != home {
+			t.Fatalf("run %d served on %s, want the recorded %s", run, addr, home)
+		}
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, err := HomeAddr(dir, "127.0.0.1:0"); err != nil || again != home {
+		t.Fatalf("HomeAddr again = %s, %v; want %s", again, err, home)
+	}
+}
+
+// A foreign server on the recorded address is a clear error, never a silent
+// move to another address.
+func TestEmbeddedRefusesAForeignServerOnItsAddress(t *testing.T) {
+	ctx := context.Background()
+	other, err := Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	state := t.TempDir()
+	dir := EmbeddedDir(state)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, homeFile), []byte(other.Addr()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Embedded(ctx, state)
+	if !errors.Is(err, ErrAddrTaken) || !strings.Contains(err.Error(), filepath.Join(dir, homeFile)) {
+		t.Fatalf("got %v, want ErrAddrTaken naming %s", err, homeFile)
+	}
+	if _, _, err := Probe(ctx, dir); !errors.Is(err, ErrAddrTaken) {
+		t.Fatalf("Probe: got %v, want ErrAddrTaken", err)
+	}
+}
+
+// Another runner process serving the same directory on its address, with
+// no address file (its private server), is reused rather than refused.
+func TestEmbeddedReusesAnotherProcessServerOfTheSameDir(t *testing.T) {
+	ctx := context.Background()
+	state := t.TempDir()
+	home := recordFreeHome(t, state)
+	s, err := Serve(ctx, home, EmbeddedDir(state), withoutAddrFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addr, release, err := Embedded(ctx, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if addr != home {
+		t.Fatalf("got %s, want %s", addr, home)
+	}
+	if a, serving, err := Probe(ctx, EmbeddedDir(state)); err != nil || !serving || a != home {
+		t.Fatalf("Probe = %s, %v, %v; want %s serving", a, serving, err, home)
+	}
 }
 
 // After a crash the address file outlives its server; if another
@@ -77,6 +186,7 @@ func TestEmbeddedReusesAServedRegistry(t *testing.T) {
 func TestEmbeddedIgnoresAStaleAddressFile(t *testing.T) {
 	ctx := context.Background()
 	state := t.TempDir()
+	recordFreeHome(t, state)
 	other, err := Serve(ctx, "127.0.0.1:0", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +200,7 @@ func TestEmbeddedIgnoresAStaleAddressFile(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		addr, release, err := Embedded(ctx, state, "127.0.0.1:0")
+		addr, release, err := Embedded(ctx, state)
 		if err != nil {
 			t.Fatal(err)
 		}

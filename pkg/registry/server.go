@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,6 +29,15 @@ import (
 const (
 	addrFile = "serving.addr"
 	idHeader = "Runner-Registry-Id"
+)
+
+// dirIDFile, inside a served directory, holds a random id of the directory
+// that every server of it sends in dirHeader: another runner process finds
+// out that the server on an address serves its directory without reading
+// an address file.
+const (
+	dirIDFile = "registry.id"
+	dirHeader = "Runner-Registry-Dir"
 )
 
 // Server is a registry serving a directory over plain HTTP. Blobs and
@@ -87,6 +97,10 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 	if err != nil {
 		return nil, err
 	}
+	dirID, err := ensureDirID(dir)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("registry: listen: %w", err)
@@ -97,6 +111,7 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 		srv: &http.Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set(idHeader, id)
+				w.Header().Set(dirHeader, dirID)
 				h.ServeHTTP(w, r)
 			}),
 			ReadHeaderTimeout: 30 * time.Second,
@@ -181,6 +196,45 @@ func newServerID() string {
 	return hex.EncodeToString(b)
 }
 
+// ensureDirID reads dir's id, creating it the first time.
+func ensureDirID(dir string) (string, error) {
+	p := filepath.Join(dir, dirIDFile)
+	if b, err := os.ReadFile(p); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	f, err := os.CreateTemp(dir, dirIDFile+".*")
+	if err != nil {
+		return "", fmt.Errorf("registry: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.WriteString(newServerID() + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("registry: %w", werr)
+	}
+	// The first link wins when two servers start at once.
+	if err := os.Link(f.Name(), p); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("registry: %w", err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("registry: %w", err)
+	}
+	return string(bytes.TrimSpace(b)), nil
+}
+
+// servesDir reports whether the server answering on addr serves dir (a
+// server of another runner process, with or without an address file).
+func servesDir(ctx context.Context, addr, dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, dirIDFile))
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return false
+	}
+	return pingHeader(ctx, addr, dirHeader, string(bytes.TrimSpace(b)), 2*time.Second)
+}
+
 // servedBy reads dir's address file: the address and id of the server
 // that wrote it, which may have died since.
 func servedBy(dir string) (addr, id string, ok bool) {
@@ -204,6 +258,12 @@ func Ping(ctx context.Context, addr string, timeout time.Duration) bool {
 // ping is Ping that, given an id, also wants the answer from the server
 // with that id.
 func ping(ctx context.Context, addr, id string, timeout time.Duration) bool {
+	return pingHeader(ctx, addr, idHeader, id, timeout)
+}
+
+// pingHeader is Ping that, given a value, also wants it in the answer's
+// header h.
+func pingHeader(ctx context.Context, addr, h, value string, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
@@ -216,7 +276,7 @@ func ping(ctx context.Context, addr, id string, timeout time.Duration) bool {
 		return false
 	}
 	resp.Body.Close()
-	if id != "" && resp.Header.Get(idHeader) != id {
+	if value != "" && resp.Header.Get(h) != value {
 		return false
 	}
 	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized

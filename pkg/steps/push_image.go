@@ -24,7 +24,7 @@ func (PushImage) Spec() Spec {
 		Inputs: []Input{
 			{Name: "archive", Description: "OCI archive to push (e.g. backend.tar from build-image); relative to the workspace"},
 			{Name: "image", Description: "image reference to copy instead of an archive (pulled through the mirrors in RUNNER_REGISTRY_MIRROR)"},
-			{Name: "registry", Default: "embedded", Description: "registry and namespace, e.g. ghcr.io/owner or 127.0.0.1:5000/owner; `embedded` is runner's own registry (state dir's registry/, reused when running, else served on 127.0.0.1:5000 for the push)"},
+			{Name: "registry", Default: "embedded", Description: "registry and namespace, e.g. ghcr.io/owner or 127.0.0.1:5000/owner; `embedded` is runner's own registry (state dir's registry/, reused when running, else served for the push on its stable address: 127.0.0.1:5000 unless that was taken the first time, recorded in registry/home.addr)"},
 			{Name: "name", Required: true, Description: "image name within the registry, e.g. birds-app-back-end"},
 			{Name: "tags", Default: "latest", Description: "tags, separated by newlines, spaces or commas (e.g. latest and the commit SHA)"},
 			{Name: "username", Description: "registry user; default: the docker config's credentials"},

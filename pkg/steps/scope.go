@@ -25,7 +25,7 @@ func NewScope(stateDir string) *Scope { return &Scope{stateDir: stateDir} }
 
 // EmbeddedRegistry returns the address of runner's embedded registry for
 // the run: one already serving the state dir's registry, or one started
-// now (on registry.EmbeddedAddr when free) that lives until Close.
+// now on its stable address (registry.HomeAddr) that lives until Close.
 func (sc *Scope) EmbeddedRegistry(ctx context.Context) (string, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -35,7 +35,7 @@ func (sc *Scope) EmbeddedRegistry(ctx context.Context) (string, error) {
 	if sc.stateDir == "" {
 		return "", errors.New("the embedded registry needs runner's state dir")
 	}
-	addr, release, err := registry.Embedded(ctx, sc.stateDir, registry.EmbeddedAddr)
+	addr, release, err := registry.Embedded(ctx, sc.stateDir)
 	if err != nil {
 		return "", err
 	}
@@ -65,5 +65,5 @@ func embeddedRegistry(ctx context.Context, s *Context) (addr string, release fun
 	if s.Run.StateDir == "" {
 		return "", nil, errors.New("the embedded registry needs runner's state dir")
 	}
-	return registry.Embedded(ctx, s.Run.StateDir, registry.EmbeddedAddr)
+	return registry.Embedded(ctx, s.Run.StateDir)
 }

@@ -43,6 +43,8 @@ func (TestImage) Spec() Spec {
 			{Name: "expect-status", Default: "200", Description: "expected HTTP status"},
 			{Name: "expect-body", Description: "regular expression (Go syntax) the body must match"},
 			{Name: "timeout", Default: "30s", Description: "how long to wait for the first answer"},
+			{Name: "pids-limit", Default: strconv.FormatInt(container.DefaultLimits.Pids, 10), Description: "most processes and threads the container may have at once; -1: no limit"},
+			{Name: "memory-limit", Default: fmt.Sprintf("%dg", container.DefaultLimits.Memory>>30), Description: "most memory the container may use (bytes, or a size such as 512m or 4g); past it a process is OOM-killed; -1: no limit"},
 		},
 		Outputs: []string{"url", "status", "body", "summary"},
 	}
@@ -73,6 +75,7 @@ type probe struct {
 	status         int
 	body           *regexp.Regexp
 	timeout        time.Duration
+	limits         container.Limits
 }
 
 func parseProbe(s *Context) (probe, error) {
@@ -131,6 +134,12 @@ func parseProbe(s *Context) (probe, error) {
 	if p.timeout, err = time.ParseDuration(to); err != nil || p.timeout <= 0 {
 		return p, fmt.Errorf("test-image: timeout %q: want a duration such as 30s", s.Input("timeout"))
 	}
+	if p.limits.Pids, err = container.ParsePidsLimit(s.Input("pids-limit")); err != nil {
+		return p, fmt.Errorf("test-image: pids-limit: %w", err)
+	}
+	if p.limits.Memory, err = container.ParseMemoryLimit(s.Input("memory-limit")); err != nil {
+		return p, fmt.Errorf("test-image: memory-limit: %w", err)
+	}
 	return p, nil
 }
 
@@ -147,7 +156,7 @@ func (t TestImage) Run(ctx context.Context, s *Context) (err error) {
 			return fmt.Errorf("test-image: %w", err)
 		}
 	}
-	spec := container.Spec{Archive: p.archive, Ref: p.image, Env: p.env, Command: p.command}
+	spec := container.Spec{Archive: p.archive, Ref: p.image, Env: p.env, Command: p.command, Limits: p.limits}
 	if p.image != "" {
 		if spec.Pull, err = imagePuller(s); err != nil {
 			return err

@@ -77,12 +77,30 @@ func TestTestImageInputErrors(t *testing.T) {
 		{map[string]string{"archive": "a", "timeout": "soon"}, "timeout \"soon\""},
 		{map[string]string{"archive": "a", "command": "sh -c 'x"}, "unterminated single quote"},
 		{map[string]string{"archive": "a", "env": "=x"}, "env: line 1"},
+		{map[string]string{"archive": "a", "pids-limit": "lots"}, `pids-limit: pids limit "lots"`},
+		{map[string]string{"archive": "a", "memory-limit": "1m"}, `memory-limit: memory limit "1m"`},
 	} {
 		s, _ := stepCtx(ti, t.TempDir(), t.TempDir(), nil, c.in)
 		if err := ti.Run(context.Background(), s); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want %q", c.in, err, c.want)
 		}
 	}
+}
+
+// pids-limit and memory-limit become the container's cgroup limits, which
+// the container reads from its /sys/fs/cgroup (cgroup v1 or v2) and serves.
+func TestTestImageLimits(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox)
+	dir := t.TempDir()
+	ct.Archive(t, ct.HTTPDImage(t, "8080", "hi"), filepath.Join(dir, "httpd.tar"))
+	ti := TestImage{}
+	s, log := stepCtx(ti, dir, t.TempDir(), nil, map[string]string{
+		"archive": "httpd.tar", "pids-limit": "100", "memory-limit": "64m", "expect-body": `^100\n67108864\n$`,
+		"command": `sh -c "for f in pids/pids.max pids.max memory/memory.limit_in_bytes memory.max; do cat /sys/fs/cgroup/$f 2>/dev/null; done > /www/index.html; exec httpd -f -p 8080 -h /www"`})
+	if err := ti.Run(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	assertContainerGone(t, log.String())
 }
 
 func TestSplitShell(t *testing.T) {

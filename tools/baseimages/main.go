@@ -1,8 +1,9 @@
 // Command baseimages builds the offline stand-ins for alpine:latest and
 // nginx:stable-alpine from Debian binaries and pushes them to a registry
-// (default: runner's local registry on 127.0.0.1:5000; on a loopback
-// address where nothing answers, `runner registry serve -dir` is started in
-// the background and keeps running). Run by `make base-images`.
+// (default: runner's local registry for -dir on its stable address,
+// 127.0.0.1:5000 unless that was taken the first time; on a loopback address
+// where nothing answers, `runner registry serve` is started in the
+// background and keeps running). Run by `make base-images` and `make demo`.
 package main
 
 import (
@@ -29,7 +30,7 @@ func main() {
 }
 
 func run() error {
-	host := flag.String("registry", "127.0.0.1:5000", "registry host:port to push to")
+	host := flag.String("registry", "", "registry host:port to push to (default: the stable address of the registry in -dir)")
 	dir := flag.String("dir", ".runner/registry", "directory of the registry started when none answers at -registry")
 	runner := flag.String("runner", "bin/runner", "runner binary used to start that registry")
 	insecure := flag.Bool("insecure", false, "allow plain HTTP to a non-loopback registry")
@@ -37,6 +38,13 @@ func run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if *host == "" {
+		addr, _, err := registry.Probe(ctx, *dir)
+		if err != nil {
+			return err
+		}
+		*host = addr
+	}
 	if !registry.Ping(ctx, *host, 2*time.Second) {
 		if h, _, _ := net.SplitHostPort(*host); h != "127.0.0.1" && h != "localhost" {
 			return fmt.Errorf("no registry answers at %s", *host)
