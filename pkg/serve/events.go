@@ -81,10 +81,10 @@ type sink struct {
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
-	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -215,3 +215,29 @@ func TestHostCheckAndFraming(t *testing.T) {
 	resp, _ = do(t, "POST", s.URL+"/webhooks/github", "", nil)
 	must(t, resp.Header.Get("X-Frame-Options") == "DENY", "webhook answer without X-Frame-Options")
 }
+
+// The state directory (logs, runs.db, the generated token, run
+// directories) is the service user's alone: other users of the machine
+// cannot read the logs around the API.
+func TestStatePrivate(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	wf := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo private\n"
+	s := start(t, serve.Config{State: state}, birds(t, map[string]string{".github/workflows/p.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "p.yaml", nil)
+	s.done(t, id)
+	for path, want := range map[string]os.FileMode{
+		state: 0o700, filepath.Join(state, "logs"): 0o700, filepath.Join(state, "logs", fmt.Sprintf("%d.jsonl", id)): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		must(t, err == nil && fi.Mode().Perm() == want, "%s: %v %v, want %v", path, fi.Mode().Perm(), err, want)
+	}
+	// An existing state directory others can enter is reported.
+	open := filepath.Join(t.TempDir(), "open")
+	os.MkdirAll(open, 0o755)
+	os.Chmod(open, 0o755)
+	var log strings.Builder
+	srv, err := serve.New(serve.Config{State: open, Token: token}, serve.Options{Log: &log})
+	must(t, err == nil, "new: %v", err)
+	srv.Close(time.Second)
+	must(t, strings.Contains(log.String(), "chmod 700"), "no warning for a state directory with mode 0755: %q", log.String())
+}

@@ -93,7 +93,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
+	// Logs, runs.db and the generated token are the service user's alone.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{},
@@ -106,6 +107,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = os.Stderr
+	}
+	if fi, err := os.Stat(cfg.State); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
 	}
 	if s.exec == nil {
 		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
