@@ -72,6 +72,10 @@ IP or name) is refused with a generated token: choose one.`,
 			if v := os.Getenv("RUNNER_WEBHOOK_SECRET"); v != "" {
 				cfg.WebhookSecret, cfg.WebhookSecretFile = v, ""
 			}
+			// Steps inherit this process's environment: not these.
+			tokenFromEnv := os.Getenv("RUNNER_TOKEN") != ""
+			os.Unsetenv("RUNNER_TOKEN")
+			os.Unsetenv("RUNNER_WEBHOOK_SECRET")
 			if repo != "" || len(cfg.Repositories) == 0 {
 				r, err := repoFlag(repo)
 				if err != nil {
@@ -106,7 +110,7 @@ IP or name) is refused with a generated token: choose one.`,
 			switch {
 			case srv.TokenFile() != "":
 				fmt.Fprintf(os.Stderr, "runner serve: API token in %s\n", srv.TokenFile())
-			case os.Getenv("RUNNER_TOKEN") != "":
+			case tokenFromEnv:
 				fmt.Fprintln(os.Stderr, "runner serve: API token from $RUNNER_TOKEN")
 			default:
 				fmt.Fprintf(os.Stderr, "runner serve: API token from %s (token)\n", configPath)
