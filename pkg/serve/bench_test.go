@@ -136,7 +136,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	os.WriteFile(config, []byte(fmt.Sprintf("listen: %s\nstate: %s\nrepositories:\n  - path: %s\n    name: mona/birds\n    branch: main\n    poll: 1s\n",
 		freeAddr(b), filepath.Join(dir, "state"), repo.dir)), 0o644)
 	p := startProcess(b, config)
-	http.Get(p.url + "/api/runs")
+	do(b, "GET", p.url+"/api/runs", token, nil)
 	time.Sleep(2 * time.Second)
 	// Rss counts the binary's file-backed pages (shared, reclaimable);
 	// Anonymous is the process's own memory (heap, stacks).
