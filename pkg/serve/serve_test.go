@@ -112,7 +112,7 @@ func TestDispatch(t *testing.T) {
 	getJSON(t, s.URL+"/repos/mona/birds/actions/runs", &gh)
 	must(t, gh.Total == 2, "repos path total %d", gh.Total)
 
-	resp, body2 := do(t, "GET", s.URL+"/metrics", "", nil)
+	resp, body2 := do(t, "GET", s.URL+"/metrics", token, nil)
 	must(t, resp.StatusCode == 200 && strings.Contains(string(body2), `runner_runs{status="completed",conclusion="success"} 2`) &&
 		strings.Contains(string(body2), "runner_job_duration_seconds_count 4") && strings.Contains(string(body2), "runner_queue_length 0"), "metrics:\n%s", body2)
 	resp, body2 = do(t, "GET", s.URL+"/healthz", "", nil)
@@ -380,6 +380,7 @@ func TestLiveLogs(t *testing.T) {
 	id, _, _ := s.dispatch(t, "live.yaml", nil)
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), nil)
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ type Options struct {
 	Executor Executor   // default: a LocalExecutor under STATE/exec
 	Builtins *steps.Set // built-in actions for loading workflows; default steps.Default()
 	Log      io.Writer  // service messages; default os.Stderr
+	// ReadTimeout bounds reading one request, headers and body, in
+	// HTTPServer; default 15s.
+	ReadTimeout time.Duration
 }
 
 // RestartMessage is the message of runs a restart found in progress.
@@ -34,18 +37,24 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg        Config
-	store      *store.Store
-	exec       Executor
-	builtins   *steps.Set
-	log        io.Writer
-	repos      []*repo
-	secrets    map[string]string
-	hub        hub
-	deliveries keyLock // webhook deliveries being handled
+	cfg         Config
+	store       *store.Store
+	exec        Executor
+	builtins    *steps.Set
+	log         io.Writer
+	repos       []*repo
+	secrets     map[string]string
+	hub         hub
+	deliveries  keyLock         // webhook deliveries being handled
+	unverified  semaphore       // webhook bodies being read before their signature is known
+	hosts       map[string]bool // names answered in the Host header of unauthenticated requests
+	readTimeout time.Duration
 	// tokenFile is where the API token is kept: token-file, or
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
+	// tokenChosen: the token was given (token, token-file, $RUNNER_TOKEN),
+	// not generated.
+	tokenChosen bool
 
 	rerunMu sync.Mutex // numbers re-run attempts
 
@@ -84,15 +93,23 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
+	// Logs, runs.db and the generated token are the service user's alone.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{},
+		unverified: make(semaphore, maxUnverified), hosts: hostNames(cfg), readTimeout: opts.ReadTimeout}
+	if s.readTimeout <= 0 {
+		s.readTimeout = defaultReadTimeout
+	}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
 	if s.log == nil {
 		s.log = os.Stderr
+	}
+	if fi, err := os.Stat(cfg.State); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
 	}
 	if s.exec == nil {
 		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
@@ -103,6 +120,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		}
 	}
 	s.tokenFile = cfg.TokenFile
+	s.tokenChosen = s.cfg.Token != ""
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
