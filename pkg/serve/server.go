@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
@@ -115,7 +115,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
 	}
 	if cfg.SecretsFile != "" {
-		if err := readDotenv(cfg.SecretsFile, s.secrets); err != nil {
+		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
 			return nil, fmt.Errorf("secrets-file: %w", err)
 		}
 	}
@@ -621,32 +621,4 @@ func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
 		out[j.JobID] = r
 	}
 	return out, nil
-}
-
-// readDotenv reads K=V lines (# comments, optional quotes) into m.
-func readDotenv(path string, m map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n) // never echo the line: it may hold a secret
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return sc.Err()
 }
