@@ -168,7 +168,6 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		r.event = shallowCopy(r.event)
 		r.event["inputs"] = r.eventInputs(given)
 	}
-	r.refs = eventRefs(opts.Event, r.event, opts.Repo.Ref)
 	if err := r.writeEvent(); err != nil {
 		return nil, err
 	}
@@ -195,8 +194,7 @@ type runState struct {
 	repo    string
 	inputs  map[string]any
 	event   map[string]any // github.event, also in STATE/runs/<id>/event.json
-	refs    refs
-	title   string // run-name, or the workflow's name
+	title   string         // run-name, or the workflow's name
 	masker  *Masker
 	console *console
 	keys    map[string]bool // leg keys given out; only the scheduler uses them

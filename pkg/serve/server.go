@@ -430,29 +430,11 @@ var (
 // queued run of the group is cancelled, and with cancel-in-progress so is
 // the one in progress.
 func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
+	var group func(id int64) (string, bool, error)
 	if w.Concurrency != nil && w.Concurrency.Group.Set {
-		env := &expr.Env{Contexts: map[string]any{
-			"github": map[string]any{
-				"event_name": r.Event, "ref": r.Ref, "ref_name": refName(r.Ref), "sha": r.SHA,
-				"repository": r.Repo, "actor": r.Actor, "workflow": r.WorkflowName, "head_ref": "", "base_ref": "",
-			},
-			"inputs": jsonMap(r.Inputs),
-			"vars":   map[string]any{},
-		}}
-		g, err := evalTemplate(w.Concurrency.Group, env)
-		if err != nil {
-			return fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, w.Concurrency.Group.Line, w.Concurrency.Group.Col, err)
-		}
-		r.Group = g
-		if w.Concurrency.CancelInProgress.Set {
-			c, err := evalTemplate(w.Concurrency.CancelInProgress, env)
-			if err != nil {
-				return fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, w.Concurrency.CancelInProgress.Line, w.Concurrency.CancelInProgress.Col, err)
-			}
-			r.CancelGroup = c == "true"
-		}
+		group = func(id int64) (string, bool, error) { return s.concurrencyGroup(r, id, w) }
 	}
-	if err := s.store.CreateRun(r); err != nil {
+	if err := s.store.CreateRunGrouped(r, group); err != nil {
 		return err
 	}
 	if r.Group != "" {
@@ -483,6 +465,41 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 	}
 	s.kick()
 	return nil
+}
+
+// concurrencyGroup evaluates the workflow's concurrency group and
+// cancel-in-progress for run r, whose id is id, with the github context the
+// engine gives the run (pkg/run's RunContext), the run's inputs and vars.
+func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
+	var inputs, payload map[string]any
+	if err := json.Unmarshal([]byte(r.Inputs), &inputs); err != nil {
+		return "", false, fmt.Errorf("inputs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(r.Payload), &payload); err != nil {
+		return "", false, fmt.Errorf("event payload: %w", err)
+	}
+	rc := run.RunContext{
+		ID: int(id), Event: r.Event, Payload: payload,
+		Repo:     run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo},
+		Workflow: r.WorkflowName, File: w.File,
+	}
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	env := &expr.Env{Contexts: map[string]any{"github": rc.GitHub(), "inputs": inputs, "vars": map[string]any{}}}
+	c := w.Concurrency
+	g, err := evalTemplate(c.Group, env)
+	if err != nil {
+		return "", false, fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, c.Group.Line, c.Group.Col, err)
+	}
+	if !c.CancelInProgress.Set {
+		return g, false, nil
+	}
+	cancel, err := evalTemplate(c.CancelInProgress, env)
+	if err != nil {
+		return "", false, fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, c.CancelInProgress.Line, c.CancelInProgress.Col, err)
+	}
+	return g, cancel == "true", nil
 }
 
 func evalTemplate(v workflow.Value, env *expr.Env) (string, error) {
