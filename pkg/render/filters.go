@@ -1,0 +1,144 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/nikolalohinski/gonja/v2/exec"
+)
+
+// --- round: Python's round() rounds half to even on the exact binary value.
+
+func filterRound(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	precision, method := 0, "common"
+	if len(params.Args) > 0 {
+		precision = params.Args[0].Integer()
+	}
+	if len(params.Args) > 1 {
+		method = params.Args[1].String()
+	}
+	if v, ok := params.KwArgs["precision"]; ok {
+		precision = v.Integer()
+	}
+	if v, ok := params.KwArgs["method"]; ok {
+		method = v.String()
+	}
+	x := in.Float()
+	switch method {
+	case "common":
+		if in.IsInteger() { // Python's round() of an int is an int
+			if precision >= 0 {
+				return in
+			}
+			f := int(math.Pow(10, float64(-precision)))
+			return exec.AsValue(int(math.RoundToEven(float64(in.Integer())/float64(f))) * f)
+		}
+		if precision >= 0 {
+			r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', precision, 64), 64)
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			return exec.AsValue(r)
+		}
+		f := math.Pow(10, float64(-precision))
+		return exec.AsValue(math.RoundToEven(x/f) * f)
+	case "floor", "ceil":
+		op := math.Floor
+		if method == "ceil" {
+			op = math.Ceil
+		}
+		f := math.Pow(10, float64(precision))
+		return exec.AsValue(op(x*f) / f)
+	}
+	return exec.AsValue(errors.New("method must be common, ceil or floor"))
+}
+
+// defaultFilter keeps None, as Jinja2's default does unless boolean is
+// true: gonja replaces it. Undefined values reach the filter as errors in
+// strict mode; in lenient mode they are nil like None, so it cannot tell.
+func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		boolean := len(params.Args) > 1 && params.Args[1].IsTrue()
+		if v, ok := params.KwArgs["boolean"]; ok {
+			boolean = v.IsTrue()
+		}
+		if isUndefined(in) {
+			return orig(ev, exec.AsValue(nil), params)
+		}
+		if in.IsNil() && !boolean && !e.opts.Lenient {
+			return in
+		}
+		return orig(ev, in, params)
+	}
+}
+
+// intFilter is gonja's int, with Python's int(True) == 1.
+func intFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsBool() {
+			if in.Bool() {
+				return exec.AsValue(1)
+			}
+			return exec.AsValue(0)
+		}
+		return orig(e, in, params)
+	}
+}
+
+// filterReverse is Jinja2's reverse: the items backwards (gonja's sorts
+// them in descending order).
+func filterReverse(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	switch {
+	case in.IsError():
+		return in
+	case in.IsString():
+		r := []rune(in.String())
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return exec.AsValue(string(r))
+	case in.IsList():
+		items := listOf(in)
+		out := make([]any, len(items))
+		for i, x := range items {
+			out[len(items)-1-i] = x
+		}
+		return exec.AsValue(out)
+	case in.IsDict():
+		keys := in.Keys() // sorted: gonja does not keep insertion order
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[len(keys)-1-i] = k.Interface()
+		}
+		return exec.AsValue(out)
+	}
+	return exec.AsValue(fmt.Errorf("'%s' object is not reversible", pyTypeName(in)))
+}
+
+// filterFormat is Jinja2's format filter: value % args.
+func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	values := exec.AsValue(pyTupleOf(params.Args))
+	if len(params.KwArgs) > 0 {
+		if len(params.Args) > 0 {
+			return exec.AsValue(errors.New("can't handle positional and keyword arguments at the same time"))
+		}
+		m := make(map[string]any, len(params.KwArgs))
+		for k, v := range params.KwArgs {
+			m[k] = v.Interface()
+		}
+		values = exec.AsValue(m)
+	}
+	s, err := pyFormat(pyStr(in), values)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(s)
+}
