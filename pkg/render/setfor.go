@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -277,10 +278,14 @@ func setParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 const loopItem = "__runner_item"
 
 // iterationNode starts every loop body: it counts the render's loop
-// iterations and stops the render past the limit.
+// iterations and stops the render past the limit. In strict mode it also
+// makes loop.previtem on the first iteration and loop.nextitem on the last
+// undefined, as Jinja2 does (gonja gives None): printing them is an error,
+// `is defined` is false and default replaces them.
 type iterationNode struct {
 	location *tokens.Token
 	max      int
+	strict   bool
 }
 
 func (n *iterationNode) Position() *tokens.Token { return n.location }
@@ -291,6 +296,20 @@ func (n *iterationNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock
 	b.iterations++
 	if b.iterations > n.max {
 		return fmt.Errorf("%w: more than %d loop iterations", ErrTooLarge, n.max)
+	}
+	if !n.strict {
+		return nil // lenient: Jinja2's Undefined prints as empty, like None here
+	}
+	v, _ := r.Environment.Context.Get("loop")
+	if loop, ok := v.(*controlStructures.LoopInfos); ok {
+		// gonja's strict undefined values are errors: the defined test and
+		// the default filter treat them so
+		if first, _ := loop.GetAttribute("first"); first.IsTrue() {
+			loop.PrevItem = exec.AsValue(errors.New("there is no previous item"))
+		}
+		if last, _ := loop.GetAttribute("last"); last.IsTrue() {
+			loop.NextItem = exec.AsValue(errors.New("there is no next item"))
+		}
 	}
 	return nil
 }
@@ -360,7 +379,7 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 				return nil, endargs.Error("arguments not allowed here", endargs.Current())
 			}
 		}
-		prefix := []nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "for", ControlStructure: &iterationNode{location: at, max: e.opts.MaxIterations}}}
+		prefix := []nodes.Node{&nodes.ControlStructureBlock{Location: at, Name: "for", ControlStructure: &iterationNode{location: at, max: e.opts.MaxIterations, strict: !e.opts.Lenient}}}
 		if cs.Key == loopItem {
 			item := *at
 			item.Type, item.Val = tokens.Name, loopItem
