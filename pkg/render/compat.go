@@ -59,6 +59,8 @@ func (e *Engine) installCompat() error {
 		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
 		fnNot:      func(args *exec.VarArgs) bool { return !args.Args[0].IsTrue() },
 		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
+		fnNeg:      pyNeg,
+		fnBigInt:   newBigInt,
 		fnConcat: func(args *exec.VarArgs) string {
 			var b strings.Builder
 			for _, a := range args.Args {

@@ -443,7 +443,7 @@ func pyTypeName(v *exec.Value) string {
 		return "bool"
 	case v.IsString():
 		return "str"
-	case v.IsInteger():
+	case v.IsInteger() || isBig(v):
 		return "int"
 	case v.IsFloat():
 		return "float"

@@ -28,6 +28,8 @@ const (
 	fnNot      = "__runner_not"
 	fnNe       = "__runner_ne"
 	fnConcat   = "__runner_concat"
+	fnNeg      = "__runner_neg"
+	fnBigInt   = "__runner_bigint"
 	filterStr  = "__runner_str"
 )
 
@@ -197,8 +199,15 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 		}
 		return call(x.Token, fnDict, args...)
 	case *nodes.String:
+		if d, ok := bigLiteral(x.Val); ok {
+			return call(x.Location, fnBigInt, &nodes.String{Location: x.Location, Val: d})
+		}
 		if v, ok := literalValue(x.Val); ok {
 			x.Val = v
+		}
+	case *nodes.UnaryExpression:
+		if x.Negative {
+			return call(x.Operator, fnNeg, x.Term)
 		}
 	case *nodes.Name:
 		if x.Name.Val == "none" {
