@@ -57,10 +57,28 @@ func (e *Engine) installCompat() error {
 		fnGt:       pyCompare(">"),
 		fnGe:       pyCompare(">="),
 		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
-		fnNot:      func(args *exec.VarArgs) bool { return !args.Args[0].IsTrue() },
-		fnNe:       func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
-		fnNeg:      pyNeg,
-		fnBigInt:   newBigInt,
+		fnNot:      func(args *exec.VarArgs) bool { return !pyTruth(args.Args[0]) },
+		fnTruthy:   pyTruthy,
+		fnDictAttr: func(args *exec.VarArgs) *exec.Value {
+			obj, name := args.Args[0], args.Args[1].String()
+			v, ok := obj.GetAttribute(name)
+			if d, isDict := dictOf(obj); isDict {
+				v, ok = mappingGet(exec.AsValue(d), name)
+			}
+			if !ok {
+				v, ok = obj.GetItem(name)
+			}
+			switch {
+			case ok:
+				return v
+			case e.opts.Lenient:
+				return exec.AsValue(nil)
+			}
+			return exec.AsValue(fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(obj), name))
+		},
+		fnNe:     func(args *exec.VarArgs) bool { return !pyEqual(args.Args[0], args.Args[1]) },
+		fnNeg:    pyNeg,
+		fnBigInt: newBigInt,
 		fnConcat: func(args *exec.VarArgs) string {
 			var b strings.Builder
 			for _, a := range args.Args {
@@ -94,7 +112,6 @@ func (e *Engine) installCompat() error {
 	}); err != nil {
 		return err
 	}
-	origDictSort, _ := e.env.Filters.Get("dictsort")
 	origInt, _ := e.env.Filters.Get("int")
 	origDefault, _ := e.env.Filters.Get("default")
 	// select and friends fail on an unknown test, as Jinja2 does (gonja
@@ -106,6 +123,17 @@ func (e *Engine) installCompat() error {
 				if t := params.Args[testArg].String(); !e.env.Tests.Exists(t) {
 					return exec.AsValue(fmt.Errorf("No test named '%s'", t))
 				}
+			} else if testArg == 0 && in.IsList() {
+				// no test: the items' truth, which gonja gets wrong for
+				// an empty ordered mapping
+				keep := name == "select"
+				out := []any{}
+				for _, x := range listOf(in) {
+					if pyTruth(exec.ToValue(x)) == keep {
+						out = append(out, x)
+					}
+				}
+				return exec.AsValue(out)
 			}
 			return orig(ev, in, params)
 		}); err != nil {
@@ -113,7 +141,7 @@ func (e *Engine) installCompat() error {
 		}
 	}
 	for name, f := range map[string]exec.FilterFunction{
-		"dictsort": pairsAsTuples(origDictSort),
+		"dictsort": filterDictSort,
 		"items":    filterItems,
 		"sum":      filterSum,
 		"pprint":   filterPprint,

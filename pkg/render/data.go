@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/joho/godotenv"
+	"github.com/nikolalohinski/gonja/v2/exec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,7 +21,8 @@ const maxDataBytes = 64 << 20
 
 // LoadData reads a context file, its format taken from the extension like
 // jinjanator does: .json, .yaml or .yml, .env. The top level must be a
-// mapping.
+// mapping; the mappings inside it are *exec.Dict, gonja's ordered mapping,
+// with the keys in the file's order, as Python keeps them.
 func LoadData(path string) (map[string]any, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -81,7 +84,72 @@ func parseJSON(path string, src []byte) (map[string]any, error) {
 	if !ok {
 		return nil, &Error{File: path, Msg: "top level must be an object"}
 	}
+	// a second pass over the valid document for the objects' key order
+	if om, err := orderedJSON(src); err == nil {
+		return om, nil
+	}
 	return m, nil
+}
+
+// orderedJSON decodes a JSON object whose validity is known: the objects
+// inside it become ordered mappings with the keys in the file's order (a
+// repeated key keeps its first place and its last value, as in Python).
+func orderedJSON(src []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not an object")
+	}
+	m := map[string]any{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		v, err := jsonValue(dec)
+		if err != nil {
+			return nil, err
+		}
+		m[k.(string)] = v
+	}
+	return m, nil
+}
+
+// jsonValue reads the next value of dec.
+func jsonValue(dec *json.Decoder) (any, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case json.Delim('{'):
+		d := &exec.Dict{Pairs: []*exec.Pair{}}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := jsonValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			dictSet(d, k.(string), v)
+		}
+		_, err := dec.Token()
+		return d, err
+	case json.Delim('['):
+		l := []any{}
+		for dec.More() {
+			v, err := jsonValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+		_, err := dec.Token()
+		return l, err
+	}
+	return fromJSON(t), nil
 }
 
 func fromJSON(v any) any {
@@ -116,7 +184,111 @@ func parseYAML(path string, src []byte) (map[string]any, error) {
 	if !ok {
 		return nil, &Error{File: path, Msg: "top level must be a mapping"}
 	}
+	// the document's nodes give the mappings' key order
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) != 1 {
+		return m, nil
+	}
+	for k, v := range m {
+		m[k] = orderedYAML(yamlValueNode(doc.Content[0], k), v, 0)
+	}
 	return m, nil
+}
+
+// maxYAMLDepth bounds the walk of orderedYAML (yaml.v3 refuses deeper
+// documents before it).
+const maxYAMLDepth = 10000
+
+// yamlValueNode finds the node of key's value in a mapping node, through
+// aliases and merge keys; nil if there is none.
+func yamlValueNode(n *yaml.Node, key string) *yaml.Node {
+	var found *yaml.Node
+	for _, p := range yamlPairs(n, 0) {
+		if p[0] == key {
+			found = p[1].(*yaml.Node)
+		}
+	}
+	return found
+}
+
+// yamlPairs lists a mapping node's keys (as runner's string keys) and
+// value nodes in PyYAML's order: the pairs of merged mappings (<<) first,
+// then the node's own.
+func yamlPairs(n *yaml.Node, depth int) [][2]any {
+	for n != nil && n.Kind == yaml.AliasNode && depth < maxYAMLDepth {
+		n, depth = n.Alias, depth+1
+	}
+	if n == nil || n.Kind != yaml.MappingNode || depth >= maxYAMLDepth {
+		return nil
+	}
+	var merged, own [][2]any
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			src := v
+			for src.Kind == yaml.AliasNode && src.Alias != nil {
+				src = src.Alias
+			}
+			if src.Kind == yaml.SequenceNode {
+				// PyYAML merges a list of mappings last one first
+				for i := len(src.Content) - 1; i >= 0; i-- {
+					merged = append(merged, yamlPairs(src.Content[i], depth+1)...)
+				}
+			} else {
+				merged = append(merged, yamlPairs(src, depth+1)...)
+			}
+			continue
+		}
+		var key any
+		if err := k.Decode(&key); err != nil {
+			continue
+		}
+		own = append(own, [2]any{fmt.Sprint(key), v})
+	}
+	return append(merged, own...)
+}
+
+// orderedYAML turns the mappings of v, a decoded YAML value, into ordered
+// mappings, their keys in the order of n, v's node (mappings v has keys n
+// does not show keep them, sorted, after the others).
+func orderedYAML(n *yaml.Node, v any, depth int) any {
+	for n != nil && n.Kind == yaml.AliasNode && depth < maxYAMLDepth {
+		n, depth = n.Alias, depth+1
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		d := &exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))}
+		if depth < maxYAMLDepth {
+			for _, p := range yamlPairs(n, depth) {
+				k := p[0].(string)
+				if e, ok := x[k]; ok {
+					dictSet(d, k, orderedYAML(p[1].(*yaml.Node), e, depth+1))
+				}
+			}
+		}
+		if len(d.Pairs) < len(x) {
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				if dictIndex(d, k) < 0 {
+					keys = append(keys, k)
+				}
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				dictSet(d, k, orderedYAML(nil, x[k], depth+1))
+			}
+		}
+		return d
+	case []any:
+		for i, e := range x {
+			var en *yaml.Node
+			if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
+				en = n.Content[i]
+			}
+			x[i] = orderedYAML(en, e, depth+1)
+		}
+	}
+	return v
 }
 
 // fromYAML turns maps with non-string keys into string-keyed maps, the only

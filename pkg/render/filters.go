@@ -70,6 +70,9 @@ func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
 		if isUndefined(in) {
 			return orig(ev, exec.AsValue(nil), params)
 		}
+		if boolean && !pyTruth(in) {
+			in = exec.AsValue(false) // an empty ordered mapping, which gonja finds true
+		}
 		if in.IsNil() && !boolean && !e.opts.Lenient {
 			return in
 		}
@@ -110,10 +113,10 @@ func filterReverse(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Val
 		}
 		return exec.AsValue(out)
 	case in.IsDict():
-		keys := in.Keys() // sorted: gonja does not keep insertion order
+		keys := mappingKeys(in) // the mapping's order (see ordered.go)
 		out := make([]any, len(keys))
 		for i, k := range keys {
-			out[len(keys)-1-i] = k.Interface()
+			out[len(keys)-1-i] = k
 		}
 		return exec.AsValue(out)
 	}

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"reflect"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -24,21 +23,21 @@ const pprintWidth = 80
 // pformat is pprint's PrettyPrinter._format.
 func pformat(b *strings.Builder, v *exec.Value, indent, allowance int) {
 	v = exec.ToValue(v.Val)
-	rep := pyRepr(v)
+	rep := repr(v, true)
 	if len(rep) <= pprintWidth-indent-allowance {
 		b.WriteString(rep)
 		return
 	}
 	raw := v.Interface()
 	switch {
-	case v.IsDict() && reflect.Indirect(reflect.ValueOf(raw)).Kind() == reflect.Map:
+	case v.IsDict() && isMapping(v):
 		b.WriteByte('{')
 		keys := sortedKeys(v)
 		in := indent + 1
 		for i, k := range keys {
 			kr := pyQuote(k)
 			b.WriteString(kr + ": ")
-			item, _ := v.GetItem(k)
+			item, _ := mappingGet(v, k)
 			last := i == len(keys)-1
 			a := 1
 			if last {

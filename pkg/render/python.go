@@ -298,9 +298,12 @@ func pyStr(v *exec.Value) string {
 	return pyRepr(v)
 }
 
-// pyRepr is Python's repr() of a template value. Mappings print in sorted
-// key order (gonja does not keep insertion order).
-func pyRepr(v *exec.Value) string {
+// pyRepr is Python's repr() of a template value. Mappings print in their
+// order (see ordered.go).
+func pyRepr(v *exec.Value) string { return repr(v, false) }
+
+// repr is pyRepr, with mappings in sorted key order if sorted (pprint's).
+func repr(v *exec.Value, sorted bool) string {
 	v = exec.ToValue(v.Val)
 	if v.IsNil() {
 		return "None"
@@ -313,7 +316,7 @@ func pyRepr(v *exec.Value) string {
 	case pyTuple:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = pyRepr(exec.ToValue(e))
+			parts[i] = repr(exec.ToValue(e), sorted)
 		}
 		if len(parts) == 1 {
 			return "(" + parts[0] + ",)"
@@ -321,8 +324,14 @@ func pyRepr(v *exec.Value) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case *big.Int:
 		return x.String()
+	case dictKeysView:
+		return "dict_keys(" + repr(exec.AsValue([]any(x)), sorted) + ")"
+	case dictValuesView:
+		return "dict_values(" + repr(exec.AsValue([]any(x)), sorted) + ")"
+	case dictItemsView:
+		return "dict_items(" + repr(exec.AsValue([]any(x)), sorted) + ")"
 	case pyNamespace:
-		return "<Namespace " + pyRepr(exec.AsValue(map[string]any(x))) + ">"
+		return "<Namespace " + repr(exec.AsValue(map[string]any(x)), sorted) + ">"
 	}
 	switch {
 	case v.IsBool():
@@ -340,24 +349,20 @@ func pyRepr(v *exec.Value) string {
 		rv := reflect.Indirect(reflect.ValueOf(raw))
 		parts := make([]string, rv.Len())
 		for i := range parts {
-			parts[i] = pyRepr(exec.ToValue(rv.Index(i)))
+			parts[i] = repr(exec.ToValue(rv.Index(i)), sorted)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
-	case v.IsDict():
-		rv := reflect.Indirect(reflect.ValueOf(raw))
-		if rv.Kind() == reflect.Map {
-			type kv struct{ k, v string }
-			var items []kv
-			for _, k := range rv.MapKeys() {
-				items = append(items, kv{pyRepr(exec.ToValue(k)), pyRepr(exec.ToValue(rv.MapIndex(k)))})
-			}
-			sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
-			parts := make([]string, len(items))
-			for i, it := range items {
-				parts[i] = it.k + ": " + it.v
-			}
-			return "{" + strings.Join(parts, ", ") + "}"
+	case v.IsDict() && isMapping(v):
+		keys := mappingKeys(v)
+		if sorted {
+			sort.Strings(keys)
 		}
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			item, _ := mappingGet(v, k)
+			parts[i] = pyQuote(k) + ": " + repr(item, sorted)
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	if s, ok := raw.(fmt.Stringer); ok {
 		return s.String()
@@ -530,17 +535,17 @@ func pyEqual(a, b *exec.Value) bool {
 		}
 		return true
 	case a.IsDict() && b.IsDict():
-		x, okx := reflect.Indirect(reflect.ValueOf(a.Interface())).Interface().(map[string]any)
-		y, oky := reflect.Indirect(reflect.ValueOf(b.Interface())).Interface().(map[string]any)
-		if !okx || !oky {
+		if !isMapping(a) || !isMapping(b) {
 			return a.EqualValueTo(b)
 		}
+		x, y := mappingKeys(a), mappingKeys(b)
 		if len(x) != len(y) {
 			return false
 		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !pyEqual(exec.ToValue(v), exec.ToValue(w)) {
+		for _, k := range x {
+			v, _ := mappingGet(a, k)
+			w, ok := mappingGet(b, k)
+			if !ok || !pyEqual(v, w) {
 				return false
 			}
 		}

@@ -172,7 +172,7 @@ func (n *setNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) erro
 			}
 		}
 		switch {
-		case c.IsTrue():
+		case pyTruth(c):
 			v = r.Eval(n.value)
 		case n.alternative != nil:
 			v = r.Eval(n.alternative)
