@@ -114,6 +114,7 @@ func (e *Engine) installCompat() error {
 	}
 	origInt, _ := e.env.Filters.Get("int")
 	origDefault, _ := e.env.Filters.Get("default")
+	origURLEncode, _ := e.env.Filters.Get("urlencode")
 	// select and friends fail on an unknown test, as Jinja2 does (gonja
 	// selects nothing)
 	for name, testArg := range map[string]int{"select": 0, "reject": 0, "selectattr": 1, "rejectattr": 1} {
@@ -141,13 +142,14 @@ func (e *Engine) installCompat() error {
 		}
 	}
 	for name, f := range map[string]exec.FilterFunction{
-		"dictsort": filterDictSort,
-		"items":    filterItems,
-		"sum":      filterSum,
-		"pprint":   filterPprint,
-		"center":   filterCenter,
-		"wordwrap": filterWordwrap,
-		"attr":     e.attrFilter,
+		"dictsort":  filterDictSort,
+		"urlencode": urlencodeFilter(origURLEncode),
+		"items":     filterItems,
+		"sum":       filterSum,
+		"pprint":    filterPprint,
+		"center":    filterCenter,
+		"wordwrap":  filterWordwrap,
+		"attr":      e.attrFilter,
 		"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			if in.IsError() {
 				return in

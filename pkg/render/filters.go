@@ -145,3 +145,20 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 	}
 	return exec.AsValue(s)
 }
+
+// urlencodeFilter is gonja's urlencode, with a mapping's pairs in the
+// mapping's order (gonja sorts them) as Jinja2 does.
+func urlencodeFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if !in.IsError() && in.IsDict() && isMapping(in) {
+			keys := mappingKeys(in)
+			pairs := make([]any, len(keys))
+			for i, k := range keys {
+				v, _ := mappingGet(in, k)
+				pairs[i] = pyTuple{k, v.Interface()}
+			}
+			in = exec.AsValue(pairs)
+		}
+		return orig(ev, in, params)
+	}
+}

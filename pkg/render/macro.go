@@ -48,6 +48,9 @@ func boundMacro(m *nodes.Macro, r *exec.Renderer, max int) (pyMacro, error) {
 		if _, ok := params.KwArgs[macroInfoKey]; ok {
 			return exec.AsValue(info)
 		}
+		if m.KwArgsName == "" {
+			delete(params.KwArgs, kwOrderKey) // gonja would refuse the keyword
+		}
 		if b.calls >= max {
 			return exec.AsValue(fmt.Errorf("%w: more than %d nested macro calls (macro %s calls itself?)", ErrRecursion, max, name))
 		}
@@ -118,6 +121,34 @@ type tupleArgsNode struct{ location *tokens.Token }
 func (n *tupleArgsNode) Position() *tokens.Token { return n.location }
 func (n *tupleArgsNode) String() string          { return "varargs-tuple" }
 
+// orderedKwargsNode turns a macro's kwargs map into an ordered mapping in
+// the call's order (see kwargsInOrder), first thing in its body.
+type orderedKwargsNode struct{ location *tokens.Token }
+
+func (n *orderedKwargsNode) Position() *tokens.Token { return n.location }
+func (n *orderedKwargsNode) String() string          { return "kwargs-dict" }
+
+func (n *orderedKwargsNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	v, ok := r.Environment.Context.Get("kwargs")
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	args := &exec.VarArgs{KwArgs: make(map[string]*exec.Value, len(m))}
+	for k, x := range m {
+		args.KwArgs[k] = exec.ToValue(x)
+	}
+	d := &exec.Dict{Pairs: []*exec.Pair{}}
+	for _, k := range kwargsInOrder(args) {
+		dictSet(d, k, args.KwArgs[k])
+	}
+	r.Environment.Context.Set("kwargs", d)
+	return nil
+}
+
 func (n *tupleArgsNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
 	if v, ok := r.Environment.Context.Get("varargs"); ok {
 		if l, ok := v.([]any); ok {
@@ -153,6 +184,9 @@ func (e *Engine) macroParser(orig parser.ControlStructureParser) parser.ControlS
 		}
 		if m.KwArgsName == "" && used["kwargs"] {
 			m.KwArgsName = "kwargs"
+			// gonja passes a map; Python's kwargs keeps the call's order
+			first := &nodes.ControlStructureBlock{Location: at, Name: "set", ControlStructure: &orderedKwargsNode{location: at}}
+			m.Macro.Wrapper.Nodes = append([]nodes.Node{first}, m.Macro.Wrapper.Nodes...)
 		}
 		return &macroNode{ControlStructure: cs, macro: m.Macro, max: e.maxMacro}, nil
 	}

@@ -271,15 +271,22 @@ func printed(e nodes.Expression, file string) nodes.Expression {
 	}
 }
 
-// keepKwargsOrder tells dict(...) and .update(...) the order of their
-// keyword arguments, which gonja keeps in a map (see kwargsInOrder).
+// keepKwargsOrder tells dict(...), macros called by name and .update(...)
+// the order of their keyword arguments, which gonja keeps in a map (see
+// kwargsInOrder).
 func keepKwargsOrder(n *nodes.Call) {
 	if len(n.Kwargs) < 2 || n.Kwargs[kwOrderKey] != nil {
 		return
 	}
 	switch f := n.Func.(type) {
 	case *nodes.Name:
-		if f.Name.Val != "dict" {
+		// dict() and macros (which pass it on to their kwargs); not
+		// gonja's other globals, which would refuse the keyword
+		switch name := f.Name.Val; {
+		case strings.HasPrefix(name, "__runner_"):
+			return
+		case name == "cycler" || name == "joiner" || name == "lipsum" || name == "range" ||
+			name == "_" || name == "gettext" || name == "ngettext":
 			return
 		}
 	case *nodes.GetAttribute:
