@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -158,6 +160,11 @@ func fromJSON(v any) any {
 		if i, err := x.Int64(); err == nil {
 			return int(i)
 		}
+		if !strings.ContainsAny(string(x), ".eE") { // an int past int64: Python's int has no bound
+			if b, ok := new(big.Int).SetString(string(x), 10); ok {
+				return b
+			}
+		}
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
@@ -287,9 +294,21 @@ func orderedYAML(n *yaml.Node, v any, depth int) any {
 			}
 			x[i] = orderedYAML(en, e, depth+1)
 		}
+	case float64, string:
+		// an int past int64, which yaml.v3 gives as a float or a string:
+		// PyYAML's int has no bound
+		if n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && yamlBigInt.MatchString(n.Value) {
+			if b, ok := new(big.Int).SetString(strings.ReplaceAll(n.Value, "_", ""), 0); ok && !b.IsInt64() {
+				return b
+			}
+		}
 	}
 	return v
 }
+
+// yamlBigInt matches YAML 1.1's integers in decimal, binary, octal and
+// hexadecimal (Go's base prefixes; a leading 0 is octal in both).
+var yamlBigInt = regexp.MustCompile(`^[-+]?(0b[01_]+|0o?[0-7_]+|[1-9][0-9_]*|0x[0-9a-fA-F_]+)$`)
 
 // fromYAML turns maps with non-string keys into string-keyed maps, the only
 // kind gonja indexes by name.
