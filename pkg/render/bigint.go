@@ -239,3 +239,43 @@ func digitValue(c byte) int {
 	}
 	return 99
 }
+
+// numCmp compares two numbers exactly, as Python does (an int past int64
+// against a float too); ok is false when one is NaN.
+func numCmp(a, b *exec.Value) (c int, ok bool) {
+	if isInt(a) && isInt(b) {
+		x, _ := bigOf(a)
+		y, _ := bigOf(b)
+		return x.Cmp(y), true
+	}
+	x, okx := exactFloat(a)
+	y, oky := exactFloat(b)
+	if !okx || !oky {
+		return 0, false
+	}
+	return x.Cmp(y), true
+}
+
+// exactFloat is a number as a big.Float, exactly; false for NaN.
+func exactFloat(v *exec.Value) (*big.Float, bool) {
+	if b, ok := bigOf(v); ok {
+		return new(big.Float).SetInt(b), true
+	}
+	f := v.Float()
+	if math.IsNaN(f) {
+		return nil, false
+	}
+	return new(big.Float).SetFloat64(f), true
+}
+
+// floatToInt is Python's int() of a float: exact, of any size.
+func floatToInt(f float64) (any, error) {
+	switch {
+	case math.IsNaN(f):
+		return nil, errors.New("cannot convert float NaN to integer")
+	case math.IsInf(f, 0):
+		return nil, errors.New("cannot convert float infinity to integer")
+	}
+	b, _ := new(big.Float).SetFloat64(math.Trunc(f)).Int(nil)
+	return intResult(b), nil
+}

@@ -113,6 +113,7 @@ func (e *Engine) installCompat() error {
 		return err
 	}
 	origInt, _ := e.env.Filters.Get("int")
+	origAbs, _ := e.env.Filters.Get("abs")
 	origDefault, _ := e.env.Filters.Get("default")
 	origURLEncode, _ := e.env.Filters.Get("urlencode")
 	// select and friends fail on an unknown test, as Jinja2 does (gonja
@@ -161,6 +162,7 @@ func (e *Engine) installCompat() error {
 		"min":     filterMinMax(-1),
 		"max":     filterMinMax(1),
 		"int":     intFilter(origInt),
+		"abs":     absFilter(origAbs),
 		"default": e.defaultFilter(origDefault),
 		"d":       e.defaultFilter(origDefault),
 		"round":   filterRound,
@@ -179,6 +181,18 @@ func (e *Engine) installCompat() error {
 	// Jinja2's sequence test: anything with a length and items by index
 	if err := e.env.Tests.Replace("sequence", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
 		return in.IsList() || in.IsString() || in.IsDict(), nil
+	}); err != nil {
+		return err
+	}
+	// Jinja2's number and integer tests: bools are numbers, not integers;
+	// ints past int64 are both
+	if err := e.env.Tests.Replace("number", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return isNum(in), nil
+	}); err != nil {
+		return err
+	}
+	if err := e.env.Tests.Replace("integer", func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		return isInt(in) && !in.IsBool(), nil
 	}); err != nil {
 		return err
 	}

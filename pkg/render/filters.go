@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -31,6 +32,9 @@ func filterRound(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.
 	x := in.Float()
 	switch method {
 	case "common":
+		if isBig(in) && precision >= 0 {
+			return in
+		}
 		if in.IsInteger() { // Python's round() of an int is an int
 			if precision >= 0 {
 				return in
@@ -80,14 +84,34 @@ func (e *Engine) defaultFilter(orig exec.FilterFunction) exec.FilterFunction {
 	}
 }
 
-// intFilter is gonja's int, with Python's int(True) == 1.
+// intFilter is gonja's int, with Python's int(True) == 1 and ints of any
+// size (a big float, an int past int64).
 func intFilter(orig exec.FilterFunction) exec.FilterFunction {
 	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
-		if in.IsBool() {
+		switch {
+		case in.IsBool():
 			if in.Bool() {
 				return exec.AsValue(1)
 			}
 			return exec.AsValue(0)
+		case isBig(in):
+			return in
+		case in.IsFloat() && math.Abs(in.Float()) >= 1<<63 && !math.IsInf(in.Float(), 0):
+			n, err := floatToInt(in.Float())
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			return exec.AsValue(n)
+		}
+		return orig(e, in, params)
+	}
+}
+
+// absFilter is gonja's abs, exact for ints past int64.
+func absFilter(orig exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if b, ok := in.Interface().(*big.Int); ok {
+			return exec.AsValue(intResult(new(big.Int).Abs(b)))
 		}
 		return orig(e, in, params)
 	}

@@ -249,11 +249,17 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			if !isNum(v) {
 				return "", fmt.Errorf("%%%c format: a real number is required, not %s", verb, pyTypeName(v))
 			}
-			n := asInt(v)
+			var n any = asInt(v)
 			if v.IsFloat() {
-				n = int64(math.Trunc(v.Float()))
+				var err error
+				if n, err = floatToInt(v.Float()); err != nil {
+					return "", err
+				}
 			}
-			out.WriteString(fmt.Sprintf("%"+spec+"d", n))
+			if b, ok := bigOf(v); ok && isBig(v) {
+				n = b
+			}
+			out.WriteString(fmt.Sprintf("%"+spec+"d", n)) // *big.Int formats itself
 		case 'f', 'F', 'e', 'E', 'g', 'G':
 			if !isNum(v) {
 				return "", fmt.Errorf("must be real number, not %s", pyTypeName(v))
@@ -512,6 +518,10 @@ func pyEqual(a, b *exec.Value) bool {
 	case a.IsNil() || b.IsNil():
 		return a.IsNil() && b.IsNil()
 	case isNum(a) && isNum(b):
+		if isBig(a) || isBig(b) {
+			c, ok := numCmp(a, b)
+			return ok && c == 0
+		}
 		if isInt(a) && isInt(b) {
 			return asInt(a) == asInt(b)
 		}
