@@ -344,9 +344,10 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 			cs.Key = loopItem
 		case len(names) == 1:
 			cs.Key = names[0]
-		case len(names) == 2:
-			cs.Key, cs.Value = names[0], names[1]
 		default:
+			// unpacked from the item, as Python does (gonja's own two-name
+			// form gives a mapping's keys and values, and loop.previtem
+			// as a pair instead of the item)
 			cs.Key = loopItem
 		}
 		obj, err := args.ParseExpression()
