@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
@@ -278,7 +279,8 @@ func setParser(orig parser.ControlStructureParser) parser.ControlStructureParser
 const loopItem = "__runner_item"
 
 // iterationNode starts every loop body: it counts the render's loop
-// iterations and stops the render past the limit. In strict mode it also
+// iterations and stops the render past the limit, and sets loop.depth as
+// Jinja2 does (1 outside recursive loops). In strict mode it also
 // makes loop.previtem on the first iteration and loop.nextitem on the last
 // undefined, as Jinja2 does (gonja gives None): printing them is an error,
 // `is defined` is false and default replaces them.
@@ -297,19 +299,24 @@ func (n *iterationNode) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock
 	if b.iterations > n.max {
 		return fmt.Errorf("%w: more than %d loop iterations", ErrTooLarge, n.max)
 	}
+	v, _ := r.Environment.Context.Get("loop")
+	loop, ok := v.(*controlStructures.LoopInfos)
+	if !ok {
+		return nil // a recursive loop: gonja's loop is a function then
+	}
+	// Jinja2 counts depth in recursive loops only; gonja counts nested loops
+	setUnexported(loop, "depth", 1)
+	setUnexported(loop, "depth0", 0)
 	if !n.strict {
 		return nil // lenient: Jinja2's Undefined prints as empty, like None here
 	}
-	v, _ := r.Environment.Context.Get("loop")
-	if loop, ok := v.(*controlStructures.LoopInfos); ok {
-		// gonja's strict undefined values are errors: the defined test and
-		// the default filter treat them so
-		if first, _ := loop.GetAttribute("first"); first.IsTrue() {
-			loop.PrevItem = exec.AsValue(errors.New("there is no previous item"))
-		}
-		if last, _ := loop.GetAttribute("last"); last.IsTrue() {
-			loop.NextItem = exec.AsValue(errors.New("there is no next item"))
-		}
+	// gonja's strict undefined values are errors: the defined test and the
+	// default filter treat them so
+	if first, _ := loop.GetAttribute("first"); first.IsTrue() {
+		loop.PrevItem = exec.AsValue(errors.New("there is no previous item"))
+	}
+	if last, _ := loop.GetAttribute("last"); last.IsTrue() {
+		loop.NextItem = exec.AsValue(errors.New("there is no next item"))
 	}
 	return nil
 }
@@ -389,5 +396,14 @@ func (e *Engine) forParser() parser.ControlStructureParser {
 		}
 		body.Nodes = append(prefix, body.Nodes...)
 		return cs, nil
+	}
+}
+
+// setUnexported sets an unexported int field of a gonja struct, which has
+// no setter for it.
+func setUnexported(ptr any, field string, value int) {
+	f := reflect.ValueOf(ptr).Elem().FieldByName(field)
+	if f.IsValid() && f.Kind() == reflect.Int {
+		reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().SetInt(int64(value))
 	}
 }
