@@ -59,6 +59,8 @@ func (e *Engine) installCompat() error {
 		fnEq:       func(args *exec.VarArgs) bool { return pyEqual(args.Args[0], args.Args[1]) },
 		fnNot:      func(args *exec.VarArgs) bool { return !pyTruth(args.Args[0]) },
 		fnTruthy:   pyTruthy,
+		fnIter:     pyIter,
+		fnRecv:     pyRecv,
 		fnDictAttr: func(args *exec.VarArgs) *exec.Value {
 			obj, name := args.Args[0], args.Args[1].String()
 			v, ok := obj.GetAttribute(name)

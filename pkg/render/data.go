@@ -125,7 +125,7 @@ func jsonValue(dec *json.Decoder) (any, error) {
 	}
 	switch t {
 	case json.Delim('{'):
-		d := &exec.Dict{Pairs: []*exec.Pair{}}
+		b := newDictBuilder(nil)
 		for dec.More() {
 			k, err := dec.Token()
 			if err != nil {
@@ -135,10 +135,10 @@ func jsonValue(dec *json.Decoder) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			dictSet(d, k.(string), v)
+			b.set(k.(string), v)
 		}
 		_, err := dec.Token()
-		return d, err
+		return b.d, err
 	case json.Delim('['):
 		l := []any{}
 		for dec.More() {
@@ -196,8 +196,12 @@ func parseYAML(path string, src []byte) (map[string]any, error) {
 	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) != 1 {
 		return m, nil
 	}
+	nodes := map[string]*yaml.Node{}
+	for _, p := range yamlPairs(doc.Content[0], 0) {
+		nodes[p[0].(string)] = p[1].(*yaml.Node)
+	}
 	for k, v := range m {
-		m[k] = orderedYAML(yamlValueNode(doc.Content[0], k), v, 0)
+		m[k] = orderedYAML(nodes[k], v, 0)
 	}
 	return m, nil
 }
@@ -205,18 +209,6 @@ func parseYAML(path string, src []byte) (map[string]any, error) {
 // maxYAMLDepth bounds the walk of orderedYAML (yaml.v3 refuses deeper
 // documents before it).
 const maxYAMLDepth = 10000
-
-// yamlValueNode finds the node of key's value in a mapping node, through
-// aliases and merge keys; nil if there is none.
-func yamlValueNode(n *yaml.Node, key string) *yaml.Node {
-	var found *yaml.Node
-	for _, p := range yamlPairs(n, 0) {
-		if p[0] == key {
-			found = p[1].(*yaml.Node)
-		}
-	}
-	return found
-}
 
 // yamlPairs lists a mapping node's keys (as runner's string keys) and
 // value nodes in PyYAML's order: the pairs of merged mappings (<<) first,
@@ -264,28 +256,28 @@ func orderedYAML(n *yaml.Node, v any, depth int) any {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		d := &exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))}
+		b := newDictBuilder(&exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))})
 		if depth < maxYAMLDepth {
 			for _, p := range yamlPairs(n, depth) {
 				k := p[0].(string)
 				if e, ok := x[k]; ok {
-					dictSet(d, k, orderedYAML(p[1].(*yaml.Node), e, depth+1))
+					b.set(k, orderedYAML(p[1].(*yaml.Node), e, depth+1))
 				}
 			}
 		}
-		if len(d.Pairs) < len(x) {
+		if len(b.d.Pairs) < len(x) {
 			keys := make([]string, 0, len(x))
 			for k := range x {
-				if dictIndex(d, k) < 0 {
+				if _, ok := b.index[k]; !ok {
 					keys = append(keys, k)
 				}
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				dictSet(d, k, orderedYAML(nil, x[k], depth+1))
+				b.set(k, orderedYAML(nil, x[k], depth+1))
 			}
 		}
-		return d
+		return b.d
 	case []any:
 		for i, e := range x {
 			var en *yaml.Node

@@ -34,7 +34,7 @@ func dictMethods() *exec.MethodSet[map[string]any] {
 		}
 		ordered := orderedDictMethods[name]
 		m[name] = func(self map[string]any, sv *exec.Value, args *exec.VarArgs) (any, error) {
-			if d, ok := dictOf(sv); ok {
+			if d, ok := receiverDict(sv); ok {
 				return ordered(d, args)
 			}
 			delete(args.KwArgs, kwOrderKey)
@@ -168,11 +168,11 @@ func noArgs(name string, args *exec.VarArgs) error {
 // dictUpdate adds the items of src, a mapping or a sequence of pairs, to d
 // in order: dict.update and dict().
 func dictUpdate(d *exec.Dict, src *exec.Value) error {
+	b := newDictBuilder(d)
 	switch {
 	case src.IsDict():
-		for _, k := range mappingKeys(src) {
-			v, _ := mappingGet(src, k)
-			dictSet(d, k, v)
+		for _, it := range mappingItems(src) {
+			b.set(it.key, it.value)
 		}
 	case src.IsList():
 		for i := range src.Len() {
@@ -180,7 +180,7 @@ func dictUpdate(d *exec.Dict, src *exec.Value) error {
 			if !p.IsList() || p.Len() != 2 {
 				return fmt.Errorf("dictionary update sequence element #%d has the wrong length", i)
 			}
-			dictSet(d, p.Index(0).String(), p.Index(1))
+			b.set(p.Index(0).String(), p.Index(1))
 		}
 	default:
 		return fmt.Errorf("'%s' object is not iterable", pyTypeName(src))

@@ -20,11 +20,11 @@ import (
 // ordered.go), keys in the literal's order; a repeated key keeps its first
 // place and its last value, as in Python.
 func newDict(args *exec.VarArgs) *exec.Dict {
-	d := &exec.Dict{Pairs: make([]*exec.Pair, 0, len(args.Args)/2)}
+	b := newDictBuilder(&exec.Dict{Pairs: make([]*exec.Pair, 0, len(args.Args)/2)})
 	for i := 0; i+1 < len(args.Args); i += 2 {
-		dictSet(d, args.Args[i].String(), args.Args[i+1])
+		b.set(args.Args[i].String(), args.Args[i+1])
 	}
-	return d
+	return b.d
 }
 
 // filterDictSort is Jinja2's dictsort(case_sensitive=False, by='key',
@@ -53,11 +53,10 @@ func filterDictSort(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *ex
 			return exec.AsValue(errors.New(`You can only sort by either "key" or "value"`))
 		}
 	}
-	keys := mappingKeys(in)
-	items := make([]pyTuple, len(keys))
-	for i, k := range keys {
-		v, _ := mappingGet(in, k)
-		items[i] = pyTuple{k, v.Interface()}
+	pairs := mappingItems(in)
+	items := make([]pyTuple, len(pairs))
+	for i, it := range pairs {
+		items[i] = pyTuple{it.key, it.value.Interface()}
 	}
 	var bad error
 	sort.SliceStable(items, func(i, j int) bool {
@@ -184,22 +183,21 @@ func pyJSON(b *strings.Builder, v *exec.Value, indent, depth int) error {
 		if !isMapping(v) {
 			return fmt.Errorf("tojson: unsupported value %s", v.String())
 		}
-		keys := mappingKeys(v)
-		if len(keys) == 0 {
+		items := mappingItems(v)
+		if len(items) == 0 {
 			b.WriteString("{}")
 			return nil
 		}
-		sort.Strings(keys) // Jinja2's tojson sorts keys
+		sortItems(items) // Jinja2's tojson sorts keys
 		b.WriteByte('{')
-		for i, k := range keys {
+		for i, it := range items {
 			if i > 0 {
 				b.WriteString(sep)
 			}
 			nl(depth + 1)
-			jsonString(b, k)
+			jsonString(b, it.key)
 			b.WriteString(": ")
-			item, _ := mappingGet(v, k)
-			if err := pyJSON(b, item, indent, depth+1); err != nil {
+			if err := pyJSON(b, it.value, indent, depth+1); err != nil {
 				return err
 			}
 		}
@@ -285,11 +283,10 @@ func filterItems(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value
 	if !in.IsDict() {
 		return exec.AsValue(fmt.Errorf("can only get item pairs from a mapping"))
 	}
-	keys := mappingKeys(in)
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		v, _ := mappingGet(in, k)
-		out[i] = pyTuple{k, v.Interface()}
+	items := mappingItems(in)
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = pyTuple{it.key, it.value.Interface()}
 	}
 	return exec.AsValue(out)
 }
@@ -345,9 +342,8 @@ func namespaceGlobal(ev *exec.Evaluator, params *exec.VarArgs) *exec.Value {
 		return d
 	}
 	ns := pyNamespace{}
-	for _, k := range mappingKeys(d) {
-		v, _ := mappingGet(d, k)
-		ns[k] = v.Interface()
+	for _, it := range mappingItems(d) {
+		ns[it.key] = it.value.Interface()
 	}
 	return exec.AsValue(ns)
 }

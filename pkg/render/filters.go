@@ -175,11 +175,10 @@ func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 func urlencodeFilter(orig exec.FilterFunction) exec.FilterFunction {
 	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 		if !in.IsError() && in.IsDict() && isMapping(in) {
-			keys := mappingKeys(in)
-			pairs := make([]any, len(keys))
-			for i, k := range keys {
-				v, _ := mappingGet(in, k)
-				pairs[i] = pyTuple{k, v.Interface()}
+			items := mappingItems(in)
+			pairs := make([]any, len(items))
+			for i, it := range items {
+				pairs[i] = pyTuple{it.key, it.value.Interface()}
 			}
 			in = exec.AsValue(pairs)
 		}

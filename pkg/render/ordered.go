@@ -25,10 +25,18 @@ func dictOf(v *exec.Value) (*exec.Dict, bool) {
 	return nil, false
 }
 
+// keyOf is a pair's key as a string, quickly for the usual string key.
+func keyOf(p *exec.Pair) string {
+	if p.Key.Val.Kind() == reflect.String {
+		return p.Key.Val.String()
+	}
+	return p.Key.String()
+}
+
 // dictSet sets key to value: in place when key is there, last otherwise.
 func dictSet(d *exec.Dict, key string, value any) {
 	for _, p := range d.Pairs {
-		if p.Key.String() == key {
+		if keyOf(p) == key {
 			p.Value = exec.ToValue(value)
 			return
 		}
@@ -39,7 +47,7 @@ func dictSet(d *exec.Dict, key string, value any) {
 // dictIndex returns the position of key in d, or -1.
 func dictIndex(d *exec.Dict, key string) int {
 	for i, p := range d.Pairs {
-		if p.Key.String() == key {
+		if keyOf(p) == key {
 			return i
 		}
 	}
@@ -52,7 +60,7 @@ func mappingKeys(v *exec.Value) []string {
 	if d, ok := dictOf(v); ok {
 		keys := make([]string, len(d.Pairs))
 		for i, p := range d.Pairs {
-			keys[i] = p.Key.String()
+			keys[i] = keyOf(p)
 		}
 		return keys
 	}
@@ -140,4 +148,115 @@ func pyTruthy(args *exec.VarArgs) *exec.Value {
 		return exec.AsValue(map[string]any{})
 	}
 	return v
+}
+
+// pyIter is fnIter, what a for loop iterates: an ordered mapping's keys as
+// a list, which gonja walks in linear time (its own walk of an
+// *exec.Dict looks every value up by key), anything else as it is.
+func pyIter(args *exec.VarArgs) *exec.Value {
+	v := args.Args[0]
+	if d, ok := dictOf(v); ok {
+		keys := make([]any, len(d.Pairs))
+		for i, p := range d.Pairs {
+			keys[i] = p.Key.Interface()
+		}
+		return exec.AsValue(keys)
+	}
+	return v
+}
+
+// dictRecv is the receiver of a dict method call (see pyRecv): a Go map,
+// which gonja's evaluator copies in linear time before the call (an
+// *exec.Dict it would copy in quadratic time), holding the ordered
+// mapping the method works on.
+type dictRecv map[string]any
+
+// dictRecvKey holds the *dictHandle in a dictRecv; no template key has
+// that name.
+const dictRecvKey = "\x00dict"
+
+// dictHandle keeps the ordered mapping opaque to gonja's copy.
+type dictHandle struct{ d *exec.Dict }
+
+// String names the receiver in gonja's errors, which it formats for every
+// call: not the whole mapping.
+func (r dictRecv) String() string { return "dict object" }
+
+// pyRecv is fnRecv, which the rewrite puts around the receiver of every
+// call of a dict method's name (x.items(), x.get(k), ...): an ordered
+// mapping becomes a dictRecv, anything else stays as it is.
+func pyRecv(args *exec.VarArgs) *exec.Value {
+	v := args.Args[0]
+	if d, ok := dictOf(v); ok {
+		return exec.AsValue(dictRecv{dictRecvKey: &dictHandle{d}})
+	}
+	return v
+}
+
+// receiverDict returns the ordered mapping of a dict method's receiver.
+func receiverDict(sv *exec.Value) (*exec.Dict, bool) {
+	if r, ok := sv.Interface().(dictRecv); ok {
+		if h, ok := r[dictRecvKey].(*dictHandle); ok {
+			return h.d, true
+		}
+	}
+	return dictOf(sv)
+}
+
+// item is a mapping's key and value.
+type item struct {
+	key   string
+	value *exec.Value
+}
+
+// mappingItems lists a mapping's items in its order (see mappingKeys),
+// without a lookup per key.
+func mappingItems(v *exec.Value) []item {
+	if d, ok := dictOf(v); ok {
+		out := make([]item, len(d.Pairs))
+		for i, p := range d.Pairs {
+			out[i] = item{keyOf(p), p.Value}
+		}
+		return out
+	}
+	keys := sortedKeys(v)
+	out := make([]item, len(keys))
+	for i, k := range keys {
+		x, _ := v.GetItem(k)
+		out[i] = item{k, x}
+	}
+	return out
+}
+
+// sortItems sorts items by key (tojson's and pprint's order).
+func sortItems(items []item) {
+	sort.SliceStable(items, func(i, j int) bool { return items[i].key < items[j].key })
+}
+
+// dictBuilder fills an ordered mapping with many keys, each set in
+// constant time (dictSet looks the key up).
+type dictBuilder struct {
+	d     *exec.Dict
+	index map[string]int
+}
+
+func newDictBuilder(d *exec.Dict) *dictBuilder {
+	if d == nil {
+		d = &exec.Dict{Pairs: []*exec.Pair{}}
+	}
+	b := &dictBuilder{d: d, index: make(map[string]int, len(d.Pairs))}
+	for i, p := range d.Pairs {
+		b.index[keyOf(p)] = i
+	}
+	return b
+}
+
+// set is dictSet.
+func (b *dictBuilder) set(key string, value any) {
+	if i, ok := b.index[key]; ok {
+		b.d.Pairs[i].Value = exec.ToValue(value)
+		return
+	}
+	b.index[key] = len(b.d.Pairs)
+	b.d.Pairs = append(b.d.Pairs, &exec.Pair{Key: exec.AsValue(key), Value: exec.ToValue(value)})
 }

@@ -32,18 +32,18 @@ func pformat(b *strings.Builder, v *exec.Value, indent, allowance int) {
 	switch {
 	case v.IsDict() && isMapping(v):
 		b.WriteByte('{')
-		keys := sortedKeys(v)
+		items := mappingItems(v)
+		sortItems(items)
 		in := indent + 1
-		for i, k := range keys {
-			kr := pyQuote(k)
+		for i, it := range items {
+			kr := pyQuote(it.key)
 			b.WriteString(kr + ": ")
-			item, _ := mappingGet(v, k)
-			last := i == len(keys)-1
+			last := i == len(items)-1
 			a := 1
 			if last {
 				a = allowance + 1
 			}
-			pformat(b, item, in+len(kr)+2, a)
+			pformat(b, it.value, in+len(kr)+2, a)
 			if !last {
 				b.WriteString(",\n" + strings.Repeat(" ", in))
 			}

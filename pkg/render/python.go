@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -359,14 +358,13 @@ func repr(v *exec.Value, sorted bool) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case v.IsDict() && isMapping(v):
-		keys := mappingKeys(v)
+		items := mappingItems(v)
 		if sorted {
-			sort.Strings(keys)
+			sortItems(items)
 		}
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			item, _ := mappingGet(v, k)
-			parts[i] = pyQuote(k) + ": " + repr(item, sorted)
+		parts := make([]string, len(items))
+		for i, it := range items {
+			parts[i] = pyQuote(it.key) + ": " + repr(it.value, sorted)
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
@@ -548,14 +546,17 @@ func pyEqual(a, b *exec.Value) bool {
 		if !isMapping(a) || !isMapping(b) {
 			return a.EqualValueTo(b)
 		}
-		x, y := mappingKeys(a), mappingKeys(b)
+		x, y := mappingItems(a), mappingItems(b)
 		if len(x) != len(y) {
 			return false
 		}
-		for _, k := range x {
-			v, _ := mappingGet(a, k)
-			w, ok := mappingGet(b, k)
-			if !ok || !pyEqual(v, w) {
+		other := make(map[string]*exec.Value, len(y))
+		for _, it := range y {
+			other[it.key] = it.value
+		}
+		for _, it := range x {
+			w, ok := other[it.key]
+			if !ok || !pyEqual(it.value, w) {
 				return false
 			}
 		}

@@ -34,6 +34,8 @@ const (
 	fnNeg      = "__runner_neg"
 	fnBigInt   = "__runner_bigint"
 	fnTruthy   = "__runner_truthy"
+	fnIter     = "__runner_iter"
+	fnRecv     = "__runner_recv"
 	fnDictAttr = "__runner_dictattr"
 	filterStr  = "__runner_str"
 )
@@ -130,6 +132,7 @@ func (w *walker) walk(v reflect.Value) {
 			}
 		case *controlStructures.ForControlStructure:
 			n.IfCondition = truthy(n.IfCondition)
+			n.ObjectEvaluator = wrapOnce(n.ObjectEvaluator, fnIter)
 		case *controlStructures.SetControlStructure:
 			if f := settable(v.Elem().FieldByName("condition")); f.IsValid() && f.Type() == expressionType && !f.IsNil() {
 				f.Set(reflect.ValueOf(truthy(f.Interface().(nodes.Expression))))
@@ -141,6 +144,11 @@ func (w *walker) walk(v reflect.Value) {
 			// parenthesized expression: `('a' ~ 'b').upper()`
 			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent == nil {
 				n.Parent = ga.Node
+			}
+			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent != nil && orderedDictMethods[ga.Attribute] != nil {
+				// see pyRecv
+				n.Parent = wrapOnce(n.Parent, fnRecv)
+				ga.Node = n.Parent
 			}
 			keepKwargsOrder(n)
 		}
@@ -313,12 +321,16 @@ func keepKwargsOrder(n *nodes.Call) {
 // truthy wraps an expression whose truth gonja tests (conditions, the
 // left side of and/or) so that an empty ordered mapping is false, as in
 // Python: gonja finds every struct true (see pyTruthy).
-func truthy(e nodes.Expression) nodes.Expression {
+func truthy(e nodes.Expression) nodes.Expression { return wrapOnce(e, fnTruthy) }
+
+// wrapOnce wraps e in a call of the helper fn, unless it is one already
+// (a parent template is walked again with its child).
+func wrapOnce(e nodes.Expression, fn string) nodes.Expression {
 	if e == nil {
 		return nil
 	}
 	if c, ok := e.(*nodes.Call); ok {
-		if n, ok := c.Func.(*nodes.Name); ok && n.Name.Val == fnTruthy {
+		if n, ok := c.Func.(*nodes.Name); ok && n.Name.Val == fn {
 			return e
 		}
 	}
@@ -326,7 +338,7 @@ func truthy(e nodes.Expression) nodes.Expression {
 	if at == nil {
 		at = &tokens.Token{}
 	}
-	return call(at, fnTruthy, e)
+	return call(at, fn, e)
 }
 
 // namesUsed lists the variable names a syntax tree reads.
