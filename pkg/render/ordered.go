@@ -35,9 +35,10 @@ func keyOf(p *exec.Pair) string {
 
 // dictSet sets key to value: in place when key is there, last otherwise.
 func dictSet(d *exec.Dict, key string, value any) {
-	for _, p := range d.Pairs {
+	for i, p := range d.Pairs {
 		if keyOf(p) == key {
-			p.Value = exec.ToValue(value)
+			// a new pair: a copy() of d may share the old one
+			d.Pairs[i] = &exec.Pair{Key: p.Key, Value: exec.ToValue(value)}
 			return
 		}
 	}
@@ -254,7 +255,7 @@ func newDictBuilder(d *exec.Dict) *dictBuilder {
 // set is dictSet.
 func (b *dictBuilder) set(key string, value any) {
 	if i, ok := b.index[key]; ok {
-		b.d.Pairs[i].Value = exec.ToValue(value)
+		b.d.Pairs[i] = &exec.Pair{Key: b.d.Pairs[i].Key, Value: exec.ToValue(value)}
 		return
 	}
 	b.index[key] = len(b.d.Pairs)
