@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -24,6 +25,9 @@ type repo struct {
 	dir  string // the git repository runs clone from
 
 	mu sync.Mutex // serializes fetches of a mirror
+	// polls counts the polls of the branch that completed (metrics and
+	// tests: a poll that started after a commit has seen it).
+	polls atomic.Int64
 }
 
 // errUnknownRef is a ref that names no branch or tag (GitHub's words).
