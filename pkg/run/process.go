@@ -67,16 +67,16 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if len(jr.path) > 0 {
 		p := full["PATH"]
 		if p == "" {
-			p = os.Getenv("PATH")
+			p = r.basePath
 		}
 		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
 	}
 	pathVar, ok := full["PATH"]
 	if !ok {
-		pathVar = os.Getenv("PATH")
+		pathVar = r.basePath
 	}
 	argv[0] = r.lookPath(argv[0], pathVar)
-	return runProcess(ctx, argv, wd, environ(full), out, r.opts.KillGrace)
+	return runProcess(ctx, argv, wd, environ(r.base, full), out, r.opts.KillGrace)
 }
 
 // rewrite replaces the content of file. Unlike os.WriteFile it does not
@@ -150,10 +150,10 @@ func firstSetValue(vs ...workflow.Value) workflow.Value {
 	return workflow.Value{}
 }
 
-// environ merges the process environment with the step's variables.
-func environ(vars map[string]string) []string {
-	out := make([]string, 0, len(vars)+64)
-	for _, kv := range os.Environ() {
+// environ is the base environment with the step's variables over it.
+func environ(base []string, vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+len(base))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, over := vars[k]; !over {
 			out = append(out, kv)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 
 	host := s.Env["BUILDKIT_HOST"]
 	if host == "" {
-		host = os.Getenv("BUILDKIT_HOST")
+		host = s.Run.Settings.BuildkitHost
 	}
 	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit"), Log: s.Log}
 	if host == "" {
