@@ -229,3 +229,39 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// requireRoot: job cgroups need root. Under CI=true (where tests run as
+// root) a missing root is a failure, elsewhere a skip.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (job cgroups) and CI=true")
+		}
+		t.Skip("needs root: job cgroups")
+	}
+}
+
+// Processes that leave the job's process group, session and environment
+// still end with the job: they are in the job's cgroup.
+func TestEscapedProcessesEndWithJob(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          setsid -f sh -c 'echo $$ > `+dir+`/setsid; exec sleep 300' > /dev/null 2>&1
+          env -i /usr/bin/setsid -f /bin/sh -c 'echo $$ > `+dir+`/envi; exec sleep 300' > /dev/null 2>&1
+          env -i /bin/sh -c 'echo $$ > `+dir+`/bg; exec sleep 300' > /dev/null 2>&1 &
+          for f in setsid envi bg; do while [ ! -s `+dir+`/$f ]; do sleep 0.01; done; done
+`, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("%s\n%s", res.Conclusion, out)
+	}
+	for _, f := range []string{"setsid", "envi", "bg"} {
+		assertDead(t, filepath.Join(dir, f))
+	}
+}
