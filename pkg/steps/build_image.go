@@ -58,6 +58,9 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 			defer release()
 			reg = addr
 		}
+		if err := noUserinfo("build-image", reg, "push with push-image and its username and password instead"); err != nil {
+			return err
+		}
 		// http:// asks for a plain-HTTP push, as in push-image.
 		o.Insecure = strings.HasPrefix(reg, "http://")
 		o.Registry = strings.TrimPrefix(strings.TrimPrefix(reg, "http://"), "https://")
