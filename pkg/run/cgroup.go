@@ -50,6 +50,11 @@ var (
 	cgroups    *cgroupRoot // nil: no job cgroups
 )
 
+// SweepStale ends the processes and removes the job cgroups of runners
+// that are gone (killed with -9, or crashed). A service calls it when it
+// starts; otherwise the first job of a process does.
+func SweepStale() { jobCgroups() }
+
 // jobCgroups returns this process's cgroup root, set up (and stale
 // directories swept) on first use; nil when cgroups are not writable.
 func jobCgroups() *cgroupRoot {

@@ -132,6 +132,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
 		return nil, err
 	}
+	run.SweepStale() // job cgroups a killed runner left, with their processes
 	ids, err := s.store.Recover(RestartMessage)
 	if err != nil {
 		s.store.Close()

@@ -2,9 +2,13 @@ package serve_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The documented way to start the service, RUNNER_TOKEN=… RUNNER_WEBHOOK_SECRET=…
@@ -40,4 +44,54 @@ jobs:
 		must(t, !strings.Contains(log, leak), "%q not masked:\n%s", leak, log)
 	}
 	must(t, strings.Contains(log, "PATH=") && strings.Contains(log, "RUNNER_TOKEN=*** "), "log:\n%s", log)
+}
+
+// kill -9 of the service during a run whose step started a process that
+// left its session and environment (env -i drops RUNNER_TEMP, by which a
+// restart finds a dead server's steps): the restart still ends it, as it
+// is in the job's cgroup.
+func TestRestartEndsEscapedProcesses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (job cgroups) and CI=true")
+		}
+		t.Skip("needs root: job cgroups")
+	}
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "escaped.pid")
+	wf := fmt.Sprintf("on: workflow_dispatch\njobs:\n  long:\n    runs-on: x\n    steps:\n      - run: |\n          env -i /usr/bin/setsid -f /bin/sh -c 'echo $$ > %s; exec sleep 300' >/dev/null 2>&1\n          sleep 30\n", pidFile)
+	repo := birds(t, map[string]string{".github/workflows/long.yaml": wf})
+	config := filepath.Join(dir, "runner.yaml")
+	os.WriteFile(config, []byte(fmt.Sprintf("listen: %s\nstate: %s\nrepositories:\n  - path: %s\n    name: mona/birds\n    branch: main\n",
+		freeAddr(t), filepath.Join(dir, "state"), repo.dir)), 0o644)
+	pid := 0
+	t.Cleanup(func() {
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+
+	p := startProcess(t, config)
+	s := &testServer{URL: p.url}
+	id, resp, body := s.dispatch(t, "long.yaml", nil)
+	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
+	s.wait(t, id, "the escaped process to start", func(runJSON) bool {
+		data, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return pid > 0
+	})
+	p.cmd.Process.Kill() // SIGKILL: no cleanup at all
+	p.cmd.Wait()
+
+	startProcess(t, config)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		fields := strings.Fields(string(stat))
+		if err != nil || (len(fields) > 2 && fields[2] == "Z") {
+			break
+		}
+		must(t, time.Now().Before(deadline), "the escaped process (pid %d) is still running after the restart: %s", pid, stat)
+		time.Sleep(20 * time.Millisecond)
+	}
 }
