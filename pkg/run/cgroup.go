@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -43,6 +44,7 @@ type cgroupRoot struct {
 	// ownTasks is v1's tasks file of runner's own cgroup, where a thread
 	// returns after starting a step.
 	ownTasks *os.File
+	noClone3 atomic.Bool // v2: clone3 was refused; steps join after their start
 }
 
 var (
@@ -209,19 +211,27 @@ func (r *cgroupRoot) newJob(name string) *jobCgroup {
 }
 
 // start starts cmd inside the job's cgroup (outside it when g is nil or
-// the cgroup refuses).
-func (g *jobCgroup) start(cmd *exec.Cmd) error {
+// the cgroup refuses) and returns the command that runs: a copy of cmd
+// when the system has no clone3 (a seccomp filter may refuse it), which
+// then joins the cgroup just after its start.
+func (g *jobCgroup) start(cmd *exec.Cmd) (*exec.Cmd, error) {
 	if g == nil {
-		return cmd.Start()
+		return cmd, cmd.Start()
 	}
 	if g.v2 {
+		if g.root.noClone3.Load() {
+			return g.startThenJoin(cmd)
+		}
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, g.fd
 		err := cmd.Start()
-		if err != nil && cmd.Process == nil && errors.Is(err, syscall.ENOSYS) {
-			cmd.SysProcAttr.UseCgroupFD = false // no clone3: tracking only
-			return cmd.Start()
+		if err != nil && errors.Is(err, syscall.ENOSYS) {
+			g.root.noClone3.Store(true)
+			attr := *cmd.SysProcAttr
+			attr.UseCgroupFD = false
+			again := &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, SysProcAttr: &attr}
+			return g.startThenJoin(again)
 		}
-		return err
+		return cmd, err
 	}
 	// v1: a child starts in its forking thread's cgroup. Moving a thread
 	// costs milliseconds (the kernel waits for an RCU grace period), so
@@ -233,7 +243,18 @@ func (g *jobCgroup) start(cmd *exec.Cmd) error {
 	}
 	req := startReq{cmd: cmd, err: make(chan error, 1)}
 	g.starts <- req
-	return <-req.err
+	return cmd, <-req.err
+}
+
+// startThenJoin starts cmd and moves it into the job's cgroup: what it
+// forks before the move stays out (RUNNER_TRACKING_ID still finds that).
+func (g *jobCgroup) startThenJoin(cmd *exec.Cmd) (*exec.Cmd, error) {
+	cmd.SysProcAttr.UseCgroupFD = false
+	if err := cmd.Start(); err != nil {
+		return cmd, err
+	}
+	_ = os.WriteFile(filepath.Join(g.dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0)
+	return cmd, nil
 }
 
 // startReq asks a job's starter thread to start a command.

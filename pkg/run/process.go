@@ -234,7 +234,7 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.start(cmd); err != nil {
+	if cmd, err = g.start(cmd); err != nil {
 		pw.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
