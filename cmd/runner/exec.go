@@ -45,13 +45,15 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			// Runner's settings reach the built-ins (build-image,
+			// push-image, test-image) explicitly, never a step's
+			// environment.
+			settings := steps.SettingsFromEnv(os.Getenv)
 			if len(mirrors) > 0 {
 				if _, err := registry.ParseMirrors(mirrors...); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				// Steps (build-image, push-image, test-image) read the
-				// mirrors from their environment, like any other setting.
-				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
+				settings.RegistryMirror = strings.Join(mirrors, ",")
 			}
 			builtins := steps.Default()
 			w, err := loadWorkflow(path, builtins)
@@ -61,6 +63,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			opts := run.Options{
 				Builtins: builtins, Event: event, Parallel: jobs, StateDir: state,
 				Out: os.Stdout, JSON: jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: keep,
+				Settings: settings,
 			}
 			if opts.Inputs, err = keyValues(inputs, false); err != nil {
 				return &exitError{code: 2, err: err}

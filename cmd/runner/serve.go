@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -57,13 +56,14 @@ IP or name) is refused with a generated token: choose one.`,
 			if len(mirrors) > 0 {
 				cfg.RegistryMirrors = mirrors
 			}
+			if len(cfg.RegistryMirrors) == 0 && os.Getenv(registry.EnvMirrors) != "" {
+				cfg.RegistryMirrors = []string{os.Getenv(registry.EnvMirrors)}
+			}
 			if len(cfg.RegistryMirrors) > 0 {
+				// serve.New hands them to the built-ins, never to steps.
 				if _, err := registry.ParseMirrors(cfg.RegistryMirrors...); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("registry-mirrors: %w", err)}
 				}
-				// As in exec: the built-in steps read the mirrors from
-				// their environment.
-				os.Setenv(registry.EnvMirrors, strings.Join(cfg.RegistryMirrors, ","))
 			}
 			// The environment overrides the file's key and its -file variant.
 			if v := os.Getenv("RUNNER_TOKEN"); v != "" {

@@ -112,7 +112,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
 	}
 	if s.exec == nil {
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
+		// Settings from the service's environment (BUILDKIT_HOST, …), the
+		// config's mirrors over them.
+		settings := steps.SettingsFromEnv(os.Getenv)
+		if len(cfg.RegistryMirrors) > 0 {
+			settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
+		}
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Settings: settings}
 	}
 	if cfg.SecretsFile != "" {
 		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
@@ -144,6 +150,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
 		return nil, err
 	}
+	run.SweepStale() // job cgroups a killed runner left, with their processes
 	ids, err := s.store.Recover(RestartMessage)
 	if err != nil {
 		s.store.Close()
@@ -160,6 +167,16 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forceC, s.force = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// credentials are the service's own secrets, which every run masks: the
+// API token, the webhook secret, credentials in repository URLs.
+func (s *Server) credentials() []string {
+	out := []string{s.cfg.Token, s.cfg.WebhookSecret}
+	for _, r := range s.cfg.Repositories {
+		out = append(out, run.URLCredentials(r.URL)...)
+	}
+	return out
 }
 
 // stateToken reads STATE/token, creating it with a random token.
@@ -357,7 +374,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC, Parallel: a.slots}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Credentials: s.credentials(), Events: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
 		fail("inputs: " + err.Error())
 		return
