@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 func TestRegistryServeCommand(t *testing.T) {
@@ -143,8 +144,7 @@ func TestRegistryAddressCommand(t *testing.T) {
 	serve.SetOut(&strings.Builder{})
 	done := make(chan error, 1)
 	go func() { done <- serve.ExecuteContext(sctx) }()
-	for deadline := time.Now().Add(5 * time.Second); !registry.Ping(ctx, home, time.Second) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return registry.Ping(ctx, home, time.Second) }, "registry serve does not answer on %s", home)
 	if out, code := address(); code != 0 || out != home {
 		t.Fatalf("serving: %q, exit %d; want %s, exit 0", out, code, home)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const token = "test-token"
@@ -187,17 +188,9 @@ func (s *testServer) run(t testing.TB, id int) runJSON {
 // wait polls until cond holds for the run, or fails after a deadline.
 func (s *testServer) wait(t testing.TB, id int, what string, cond func(runJSON) bool) runJSON {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := s.run(t, id)
-		if cond(r) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d: timed out waiting for %s; last: %+v", id, what, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var r runJSON
+	testenv.Eventually(t, 30*time.Second, func() bool { r = s.run(t, id); return cond(r) }, "run %d: waiting for %s; last: %+v", id, what, &r)
+	return r
 }
 
 func (s *testServer) done(t testing.TB, id int) runJSON {

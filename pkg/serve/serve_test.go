@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const helloWF = `name: Hello
@@ -257,12 +258,8 @@ func TestPolling(t *testing.T) {
 	total, _ = s.runs(t)
 	must(t, total == 0, "runs after a k8s-only commit: %d", total)
 	sha := repo.commit(t, "code", map[string]string{"back-end/main.go": "package main\n// new\n"})
-	deadline := time.Now().Add(10 * time.Second)
 	var runs []runJSON
-	for total == 0 && time.Now().Before(deadline) {
-		time.Sleep(30 * time.Millisecond)
-		total, runs = s.runs(t)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { total, runs = s.runs(t); return total > 0 }, "no run after a code commit")
 	must(t, total == 1 && runs[0].HeadSHA == sha && runs[0].Event == "push", "runs after a code commit: %d %+v", total, runs)
 	must(t, s.done(t, runs[0].ID).conclusion() == "success", "polled run failed:\n%s", s.logText(t, runs[0].ID))
 }
@@ -468,11 +465,5 @@ func (s *testServer) polls(t *testing.T) int {
 // waitPolls waits until n polls have completed.
 func (s *testServer) waitPolls(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.polls(t) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d polls in 10s", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return s.polls(t) >= n }, "fewer than %d polls", n)
 }
