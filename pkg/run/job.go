@@ -148,7 +148,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
 		js.outcome = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
-		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
 		r.endJob(js)
 		return
 	}
@@ -187,7 +187,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 	}
 	if !run {
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
-		r.console.emit(event{Job: j.ID, Kind: "end", Status: "skipped"})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped"})
 		r.endJob(js)
 		return
 	}
@@ -284,8 +284,8 @@ func (r *runState) claimDir(name string) string {
 func (r *runState) failJob(j *workflow.Job, key string, err error, o *jobOutcome) {
 	msg := r.masker.Mask(err.Error())
 	r.addJob(&JobResult{Key: key, JobID: j.ID, Name: j.ID, Result: "failure", Error: msg})
-	r.console.emit(event{Job: key, Kind: "line", Text: "Error: " + msg})
-	r.console.emit(event{Job: key, Kind: "end", Status: "failure"})
+	r.obs.emit(Event{Job: key, Kind: Line, Text: "Error: " + msg})
+	r.obs.emit(Event{Job: key, Kind: JobEnded, Status: "failure"})
 	o.result, o.failed = "failure", true
 }
 
@@ -334,7 +334,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func (jr *jobRun) notStarted() *JobResult {
 	res := &JobResult{Key: jr.key, JobID: jr.job.ID, Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
 	jr.r.addJob(res)
-	jr.r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result})
+	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result})
 	return res
 }
 
@@ -356,11 +356,11 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result, Duration: res.Duration})
+		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())
-		r.console.emit(event{Job: jr.key, Kind: "line", Text: "Error: " + res.Error})
+		r.obs.emit(Event{Job: jr.key, Kind: Line, Text: "Error: " + res.Error})
 		jr.log.line("job", "Error: "+res.Error)
 		return res
 	}
@@ -397,7 +397,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.suffix
-	r.console.emit(event{Job: jr.key, Kind: "start", Text: res.Name})
+	r.obs.emit(Event{Job: jr.key, Kind: JobStarted, Text: res.Name})
 
 	// Job-level concurrency inside one run: legs of one group take turns.
 	if j.Concurrency != nil {
@@ -483,7 +483,7 @@ func (jr *jobRun) setEnv(k, v string) {
 
 // emit prints a line for this job and stores it in the job log.
 func (jr *jobRun) emit(step, text string) {
-	jr.r.console.emit(event{Job: jr.key, Step: step, Kind: "line", Text: text})
+	jr.r.obs.emit(Event{Job: jr.key, Step: step, Kind: Line, Text: text})
 	jr.log.line(step, text)
 }
 

@@ -32,10 +32,14 @@ type Options struct {
 	Repo         Repo              // the repository the run is for
 	Parallel     int               // jobs at once; default runtime.NumCPU()
 	StateDir     string            // default ".runner"; runs go to STATE/runs/<id>
-	Out          io.Writer         // live output; default io.Discard
-	JSON         bool              // zerolog JSON events instead of text lines
-	Color        bool              // ANSI colours in text output
-	KillGrace    time.Duration     // SIGTERM to SIGKILL; default 3s
+	// Observer receives the run's events (jobs and steps starting and
+	// ending, log lines, annotations), masked. Default: NewConsole(Out,
+	// JSON, Color).
+	Observer  Observer
+	Out       io.Writer     // the default console's output; default io.Discard
+	JSON      bool          // the default console prints zerolog JSON events
+	Color     bool          // the default console's text has ANSI colours
+	KillGrace time.Duration // SIGTERM to SIGKILL; default 3s
 	// Force, when done, kills even the steps that run after a cancellation
 	// (if: always()/cancelled()). Default: never done.
 	Force context.Context
@@ -139,9 +143,6 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	if opts.StateDir == "" {
 		opts.StateDir = ".runner"
 	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = 3 * time.Second
 	}
@@ -189,7 +190,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		state:   state,
 		inputs:  inputs,
 		masker:  masker,
-		console: newConsole(opts.Out, opts.JSON, opts.Color, masker),
+		obs:     &observers{obs: opts.observer(), masker: masker},
 		results: map[string]*jobOutcome{},
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
@@ -216,7 +217,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		return nil, err
 	}
 	r.title = r.runTitle()
-	r.console.emit(event{Kind: "run", Text: fmt.Sprintf("%s (run %d)", r.title, id)})
+	r.obs.emit(Event{Kind: RunStarted, Text: fmt.Sprintf("%s (run %d)", r.title, id)})
 	if r.repo, err = filepath.Abs(opts.Repo.Path); err != nil || opts.Repo.Path == "" || strings.Contains(opts.Repo.Path, "://") {
 		r.repo = opts.Repo.Path
 	}
@@ -228,23 +229,34 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	return res, nil
 }
 
+// observer is o.Observer, or the console it defaults to.
+func (o Options) observer() Observer {
+	if o.Observer != nil {
+		return o.Observer
+	}
+	if o.Out == nil {
+		return ObserverFunc(func(Event) {})
+	}
+	return NewConsole(o.Out, o.JSON, o.Color)
+}
+
 // runState is shared by the jobs of one run.
 type runState struct {
-	w       *workflow.Workflow
-	opts    Options
-	id      int
-	dir     string
-	state   string
-	repo    string
-	inputs  map[string]any
-	event   map[string]any // github.event, also in STATE/runs/<id>/event.json
-	title   string         // run-name, or the workflow's name
-	masker  *Masker
-	console *console
-	keys    map[string]bool // leg keys given out; only the scheduler uses them
-	dirs    map[string]bool // leg directory names given out
-	scope   *steps.Scope    // shared by the run's built-in steps
-	base    []string        // Options.Env without runner's own variables
+	w      *workflow.Workflow
+	opts   Options
+	id     int
+	dir    string
+	state  string
+	repo   string
+	inputs map[string]any
+	event  map[string]any // github.event, also in STATE/runs/<id>/event.json
+	title  string         // run-name, or the workflow's name
+	masker *Masker
+	obs    *observers      // the run's events, masked, to Options.Observer
+	keys   map[string]bool // leg keys given out; only the scheduler uses them
+	dirs   map[string]bool // leg directory names given out
+	scope  *steps.Scope    // shared by the run's built-in steps
+	base   []string        // Options.Env without runner's own variables
 	// basePath is PATH in base: where shells are looked up.
 	basePath string
 
@@ -334,7 +346,7 @@ func (r *runState) runTitle() string {
 	ctxs := map[string]any{"github": r.githubContext("", ""), "inputs": r.inputs, "vars": stringMap(r.opts.Vars)}
 	title, err := r.evalString(r.w.RunName, ctxs, nil)
 	if err != nil {
-		r.console.emit(event{Kind: "line", Job: "run", Text: "Warning: run-name: " + err.Error()})
+		r.obs.emit(Event{Kind: Line, Job: "run", Text: "Warning: run-name: " + err.Error()})
 		return r.workflowName()
 	}
 	return title

@@ -62,7 +62,7 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 			st.Set("conclusion", sr.Conclusion)
 		}
 		if outcome != "skipped" {
-			r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "end", Status: sr.Conclusion, Duration: sr.Duration})
+			r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepEnded, Status: sr.Conclusion, Duration: sr.Duration})
 		}
 		jr.log.line(sr.Name, "result: "+sr.Conclusion)
 		return sr
@@ -75,7 +75,7 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	if !ok {
 		return finish("skipped", nil)
 	}
-	r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "start"})
+	r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepStarted})
 
 	// A step that runs after a cancellation (always(), cancelled()) must
 	// not be killed at once: it gets a context of its own, which only
@@ -236,7 +236,7 @@ func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
 }
 
 // stepOutput is the writer a step's output goes through: it handles
-// workflow commands, masks, and sends lines to the console and job log,
+// workflow commands, masks, and sends lines to the observer and job log,
 // up to Options.StepLogLimit bytes; past it, commands still work but
 // lines are dropped, with a note.
 func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
@@ -344,7 +344,7 @@ func (jr *jobRun) annotate(stepName string, c command) {
 		title = t + ": "
 	}
 	text := level + ": " + where + title + c.Value
-	jr.r.console.emit(event{Job: jr.key, Step: stepName, Kind: "annotation", Text: text})
+	jr.r.obs.emit(Event{Job: jr.key, Step: stepName, Kind: Annotation, Text: text})
 	jr.log.line(stepName, text)
 }
 

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -14,8 +13,8 @@ import (
 // Executor runs one workflow run. The server calls Execute once per run,
 // each call from its own goroutine; the runs' ExecRequest.Parallel add up
 // to at most Config.Capacity (jobs at once over all runs).
-// Execute writes zerolog JSON events (pkg/run's Options.JSON format) to
-// Events while the run goes on, and returns the result when the run has
+// Execute hands the run's events to ExecRequest.Observer while the run goes
+// on (pkg/run's typed events), and returns the result when the run has
 // ended and cleaned up. Cancelling ctx cancels the run; cancelling
 // ExecRequest.Force kills even if: always() steps. A Kubernetes executor
 // (jobs as pods) implements the same interface.
@@ -37,7 +36,7 @@ type ExecRequest struct {
 	Credentials []string
 	Repo        run.Repo
 	Reuse       map[string]run.Reused // jobs kept from an earlier attempt
-	Events      io.Writer
+	Observer    run.Observer          // receives the run's events as they happen
 	Force       context.Context
 	// Parallel is how many jobs of this run may run at once: its share
 	// of the server's capacity (at least 1). 0: the executor's default.
@@ -82,8 +81,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Repo:         req.Repo,
 		Parallel:     par,
 		StateDir:     filepath.Clean(e.StateDir),
-		Out:          req.Events,
-		JSON:         true,
+		Observer:     req.Observer,
 		Force:        req.Force,
 		ID:           int(req.ID),
 		Reuse:        req.Reuse,

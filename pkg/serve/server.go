@@ -160,7 +160,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		n := killOrphans(filepath.Join(cfg.State, "exec", "runs"), id)
 		s.logf("run %d: was in progress at the last stop: marked failed (%d leftover processes killed)", id, n)
 		if sk, err := newSink(cfg.State, id, s.store, &s.hub, s.logf); err == nil {
-			sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + RestartMessage})
+			sk.line("Error: " + RestartMessage)
 			sk.close()
 		}
 	}
@@ -365,7 +365,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	}
 	defer sk.close()
 	fail := func(msg string) {
-		sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + msg})
+		sk.line("Error: " + msg)
 		sk.close()
 		s.finish(r.ID, "failure", msg)
 	}
@@ -374,7 +374,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Credentials: s.credentials(), Events: sk, Force: s.forceC, Parallel: a.slots}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
 		fail("inputs: " + err.Error())
 		return
