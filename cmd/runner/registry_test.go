@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func TestRegistryServeCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "http://"+addr) {
 		t.Errorf("output %q does not name the address", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "repositories", "o", "a", "_tags", "latest")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "docker", "registry", "v2", "repositories", "o", "a", "_manifests", "tags", "latest", "current", "link")); err != nil {
 		t.Errorf("tag not on disk: %v", err)
 	}
 }
@@ -162,5 +163,63 @@ func TestRegistryAddressCommand(t *testing.T) {
 	defer other.Close()
 	if out, code := address(); code != 1 || !strings.Contains(out, "home.addr") {
 		t.Fatalf("foreign server: %q, exit %d; want exit 1 naming home.addr", out, code)
+	}
+}
+
+func TestRegistryMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	img, _ := random.Image(512, 1)
+	write := func(rel string, b []byte) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The earlier store's layout: blobs, manifests with their type, and
+	// the repository's digests and tags.
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		h, _ := l.Digest()
+		rc, _ := l.Compressed()
+		b, _ := io.ReadAll(rc)
+		write("blobs/sha256/"+h.Hex, b)
+	}
+	cn, _ := img.ConfigName()
+	cb, _ := img.RawConfigFile()
+	write("blobs/sha256/"+cn.Hex, cb)
+	h, _ := img.Digest()
+	mt, _ := img.MediaType()
+	mb, _ := img.RawManifest()
+	write("manifests/sha256/"+h.Hex, mb)
+	write("manifests/sha256/"+h.Hex+".type", []byte(mt))
+	write("repositories/o/a/_digests/"+h.Hex, nil)
+	write("repositories/o/a/_tags/v1", []byte(h.String()))
+
+	run := func() string {
+		cmd := newRegistryCmd()
+		cmd.SetArgs([]string{"migrate", "--dir", dir})
+		var out strings.Builder
+		cmd.SetOut(&out)
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	if out := run(); !strings.Contains(out, "imported 1 repositories, 1 manifests, 1 tags, 2 blobs") {
+		t.Errorf("migrate: %q", out)
+	}
+	if out := run(); !strings.Contains(out, "nothing to import") {
+		t.Errorf("second migrate: %q", out)
+	}
+	s, err := registry.Serve(context.Background(), "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if d, err := registry.New(registry.Options{}).Digest(context.Background(), s.Addr()+"/o/a:v1"); err != nil || d != h.String() {
+		t.Errorf("o/a:v1 -> %s, %v; want %s", d, err, h)
 	}
 }

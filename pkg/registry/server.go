@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/birdflock/runner/pkg/registry/ondisk"
+	"github.com/distribution/distribution/v3/registry/handlers"
 )
 
 // addrFile, inside a served directory, names the address of a server that
@@ -40,14 +41,17 @@ const (
 	dirHeader = "Runner-Registry-Dir"
 )
 
-// Server is a registry serving a directory over plain HTTP. Blobs and
-// manifests live on disk, so a restarted server serves the same images.
+// Server is a registry serving a directory over HTTP (HTTPS with
+// WithTLS): distribution's registry with its filesystem storage under the
+// directory, so a restarted server serves the same images.
 type Server struct {
-	srv  *http.Server
-	ln   net.Listener
-	dir  string
-	done chan struct{}
-	err  error
+	srv    *http.Server
+	ln     net.Listener
+	dir    string
+	app    *handlers.App
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
 
 	mu    sync.Mutex
 	fresh map[net.Conn]bool // connections that have not sent a request yet
@@ -70,8 +74,13 @@ func (s *Server) track(c net.Conn, st http.ConnState) {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	log        io.Writer
-	noAddrFile bool
+	log                      io.Writer
+	noAddrFile               bool
+	htpasswd                 string
+	tlsCert, tlsKey          string
+	proxy                    string
+	proxyUser, proxyPassword string
+	purgeAge, purgeInterval  time.Duration
 }
 
 // withoutAddrFile keeps a short-lived server out of discovery, so nobody
@@ -85,28 +94,60 @@ func WithRequestLog(w io.Writer) ServerOption {
 	return func(o *serverOptions) { o.log = w }
 }
 
-// Serve starts a registry on addr (host:port; port 0 picks a free one)
-// that keeps its content in dir, created if missing. It stops when ctx is
-// cancelled or Close is called.
-func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
-	o := serverOptions{log: io.Discard}
+// withUploadPurge sets how old an abandoned upload session gets before it
+// is deleted, and how often they are looked for. Default: uploadPurgeAge,
+// uploadPurgeInterval.
+func withUploadPurge(age, interval time.Duration) ServerOption {
+	return func(o *serverOptions) { o.purgeAge, o.purgeInterval = age, interval }
+}
+
+func newOptions(opts []ServerOption) serverOptions {
+	o := serverOptions{log: io.Discard, purgeAge: uploadPurgeAge, purgeInterval: uploadPurgeInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	store, err := ondisk.Open(dir)
-	if err != nil {
+	return o
+}
+
+// Serve starts a registry on addr (host:port; port 0 picks a free one)
+// that keeps its content in dir, created if missing. Content written by
+// runner's earlier on-disk store in dir is imported first (see Migrate).
+// It stops when ctx is cancelled or Close is called.
+func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
+	o := newOptions(opts)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if _, err := migrateIfNeeded(ctx, dir, o.log); err != nil {
 		return nil, err
 	}
 	dirID, err := ensureDirID(dir)
 	if err != nil {
 		return nil, err
 	}
+	var cert tls.Certificate
+	if o.tlsCert != "" {
+		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return nil, fmt.Errorf("registry: TLS certificate: %w", err)
+		}
+	}
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	app, err := newApp(actx, dir, &o)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		cancel()
+		app.Shutdown()
 		return nil, fmt.Errorf("registry: listen: %w", err)
 	}
+	if o.tlsCert != "" {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	id := newServerID()
-	h := store.Handler(log.New(o.log, "registry: ", log.LstdFlags))
+	h := requestLog(log.New(o.log, "registry: ", log.LstdFlags), refuseDotSegments(app))
 	s := &Server{
 		srv: &http.Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -115,18 +156,26 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 				h.ServeHTTP(w, r)
 			}),
 			ReadHeaderTimeout: 30 * time.Second,
+			ErrorLog:          log.New(io.Discard, "", 0),
 		},
-		ln:    ln,
-		dir:   dir,
-		done:  make(chan struct{}),
-		fresh: map[net.Conn]bool{},
+		ln:     ln,
+		dir:    dir,
+		app:    app,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		fresh:  map[net.Conn]bool{},
 	}
 	s.srv.ConnState = s.track
 	if !o.noAddrFile {
 		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"+id+"\n"), 0o644); err != nil {
 			ln.Close()
+			cancel()
+			app.Shutdown()
 			return nil, fmt.Errorf("registry: %w", err)
 		}
+	}
+	if o.proxy == "" {
+		go purgeUploads(actx, dir, o.purgeAge, o.purgeInterval)
 	}
 	go func() {
 		defer close(s.done)
@@ -145,17 +194,20 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 }
 
 // Handler returns the registry handler for dir without listening, e.g. for
-// httptest servers.
+// httptest servers. Abandoned uploads are not purged: Serve does that.
 func Handler(dir string, opts ...ServerOption) (http.Handler, error) {
-	o := serverOptions{log: io.Discard}
-	for _, opt := range opts {
-		opt(&o)
+	o := newOptions(opts)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
 	}
-	store, err := ondisk.Open(dir)
+	if _, err := migrateIfNeeded(context.Background(), dir, o.log); err != nil {
+		return nil, err
+	}
+	app, err := newApp(context.Background(), dir, &o)
 	if err != nil {
 		return nil, err
 	}
-	return store.Handler(log.New(o.log, "registry: ", log.LstdFlags)), nil
+	return requestLog(log.New(o.log, "registry: ", log.LstdFlags), refuseDotSegments(app)), nil
 }
 
 // Addr is the host:port the server listens on.
@@ -179,6 +231,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
+	s.cancel()
+	if aerr := s.app.Shutdown(); err == nil && aerr != nil {
+		err = aerr
+	}
 	// Leave another server's address file alone.
 	p := filepath.Join(s.dir, addrFile)
 	if b, rerr := os.ReadFile(p); rerr == nil && strings.SplitN(string(b), "\n", 2)[0] == s.Addr() {
