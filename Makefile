@@ -61,6 +61,13 @@ demo: demo-deps build $(BIN)/buildkitd
 clean:
 	rm -rf $(BIN) $(STATE)
 
+# conformance runs the OCI distribution-spec conformance suite against
+# `bin/runner registry serve` and leaves its reports in .cache/conformance
+# (`make test` runs it too: pkg/registry's TestOCIConformance).
+.PHONY: conformance
+conformance: build
+	./scripts/conformance.sh
+
 # base-images pushes offline stand-ins for alpine:latest and nginx:stable-alpine
 # (built from Debian's busybox-static and nginx) to REGISTRY; the default,
 # runner's local registry on its stable address (`bin/runner registry address`),

@@ -45,7 +45,8 @@ func storageRoot(dir string) (string, error) {
 
 // distConfig is distribution's configuration for a registry directory,
 // made in code: filesystem storage under dir, deletes enabled, no
-// redirects, upload purging left to runner (see purgeUploads).
+// redirects, foreign layer URLs allowed, upload purging left to runner
+// (see purgeUploads).
 func distConfig(root string, o *serverOptions) (*configuration.Configuration, error) {
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{
@@ -58,6 +59,10 @@ func distConfig(root string, o *serverOptions) (*configuration.Configuration, er
 	// distribution's defaults, which its configuration parser sets.
 	cfg.Catalog.MaxEntries = 1000
 	cfg.Tags.MaxTags = 1000
+	// Non-distributable layers name http(s) URLs to fetch them from;
+	// distribution allows none unless told, refusing such images with a
+	// 500. The registry never fetches them.
+	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	// The secret signs upload session state between requests; a restart
 	// ends the sessions in flight, which clients restart.
 	cfg.HTTP.Secret = newServerID()
