@@ -201,13 +201,17 @@ func newRegistryTagCmd() *cobra.Command {
 func newRegistryServeCmd() *cobra.Command {
 	var addr, dir string
 	var verbose bool
+	var sf serverFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
-		Long: `Serve an OCI distribution registry over plain HTTP. Blobs, manifests and tags
-live in --dir, so a restarted registry serves the same images. Without --addr
-it listens on the directory's stable address (see 'runner registry address'),
-so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
+		Long: `Serve an OCI distribution registry (distribution/distribution with filesystem
+storage). Blobs, manifests and tags live in --dir, so a restarted registry serves
+the same images; content of runner's earlier store there is imported first.
+Without --addr it listens on the directory's stable address (see 'runner registry
+address'), so image references that name it stay valid. Plain HTTP unless
+--tls-cert/--tls-key; an address other machines can reach needs --htpasswd.
+Stop it with Ctrl-C or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -227,11 +231,16 @@ so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 				}
 				listen = home
 			}
+			sopts, err := sf.options(listen)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			opts = append(opts, sopts...)
 			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "registry serving %s on http://%s\n", dir, s.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "registry serving %s on %s://%s\n", dir, sf.scheme(), s.Addr())
 			<-ctx.Done()
 			if err := s.Close(); err != nil {
 				return &exitError{code: 1, err: err}
@@ -242,6 +251,7 @@ so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
+	sf.add(cmd)
 	return cmd
 }
 

@@ -223,3 +223,27 @@ func TestRegistryMigrateCommand(t *testing.T) {
 		t.Errorf("o/a:v1 -> %s, %v; want %s", d, err, h)
 	}
 }
+
+func TestRegistryServeRefusesAnOpenAddressWithoutAuth(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:5000"} {
+		dir := filepath.Join(t.TempDir(), "reg")
+		cmd := newRegistryCmd()
+		cmd.SetArgs([]string{"serve", "--addr", addr, "--dir", dir})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "--htpasswd") {
+			t.Errorf("serve --addr %s: %v, want a refusal naming --htpasswd", addr, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("serve --addr %s: directory created", addr)
+		}
+	}
+	cmd := newRegistryCmd()
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", t.TempDir(), "--tls-cert", "c.pem"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "--tls-key") {
+		t.Errorf("--tls-cert alone: %v", err)
+	}
+}

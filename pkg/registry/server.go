@@ -109,12 +109,32 @@ func newOptions(opts []ServerOption) serverOptions {
 	return o
 }
 
+// check refuses options that cannot work, before anything is written.
+func (o *serverOptions) check() error {
+	if o.htpasswd != "" {
+		if err := checkHtpasswd(o.htpasswd); err != nil {
+			return err
+		}
+	}
+	return checkTLS(o)
+}
+
 // Serve starts a registry on addr (host:port; port 0 picks a free one)
 // that keeps its content in dir, created if missing. Content written by
 // runner's earlier on-disk store in dir is imported first (see Migrate).
 // It stops when ctx is cancelled or Close is called.
 func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
 	o := newOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	var cert tls.Certificate
+	if o.tlsCert != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return nil, fmt.Errorf("registry: TLS certificate: %w", err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -124,12 +144,6 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 	dirID, err := ensureDirID(dir)
 	if err != nil {
 		return nil, err
-	}
-	var cert tls.Certificate
-	if o.tlsCert != "" {
-		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
-			return nil, fmt.Errorf("registry: TLS certificate: %w", err)
-		}
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	app, err := newApp(actx, dir, &o)
@@ -197,6 +211,9 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 // httptest servers. Abandoned uploads are not purged: Serve does that.
 func Handler(dir string, opts ...ServerOption) (http.Handler, error) {
 	o := newOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -332,6 +349,17 @@ func pingHeader(ctx context.Context, addr, h, value string, timeout time.Duratio
 		return false
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusBadRequest && resp.Header.Get(idHeader) == "" {
+		// A TLS server answers plain HTTP so; ask it over HTTPS. Its
+		// certificate is not checked: this only reads the server's id
+		// headers, and sends no credentials.
+		req.URL.Scheme = "https"
+		c.Transport = &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
+		if resp, err = c.Do(req); err != nil {
+			return false
+		}
+		resp.Body.Close()
+	}
 	if value != "" && resp.Header.Get(h) != value {
 		return false
 	}
