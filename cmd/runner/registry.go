@@ -21,7 +21,7 @@ func newRegistryCmd() *cobra.Command {
 		Short: "Runner's own image registry",
 	}
 	cmd.AddCommand(newRegistryServeCmd(), newRegistryAddressCmd(), newRegistryPushCmd(), newRegistryPullCmd(), newRegistryCopyCmd(), newRegistryTagCmd())
-	cmd.AddCommand(newRegistryMigrateCmd())
+	cmd.AddCommand(newRegistryMigrateCmd(), newRegistryGCCmd())
 	return cmd
 }
 

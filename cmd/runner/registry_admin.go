@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/registry"
@@ -98,4 +99,45 @@ func loopbackListen(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func newRegistryGCCmd() *cobra.Command {
+	var dir string
+	var o registry.GCOptions
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete the blobs (and with --delete-untagged, manifests) no image needs",
+		Long: `Run distribution's garbage collector on --dir: blobs that no manifest of any
+repository references are deleted; with --delete-untagged, manifests that no tag
+points at go first (and then their blobs). Deleting a tag or a manifest through the
+API frees no disk space until gc runs.
+
+gc refuses to run while a registry server serves --dir (runner registry serve, or a
+runner exec/serve's embedded registry): a blob pushed while gc marks would be
+deleted. Servers hold a shared lock on DIR/.serve.lock and gc an exclusive one, so
+a server does not start while gc runs either. --dry-run lists what would go.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.DryRun {
+				o.Verbose = true // the listing is what a dry run is for
+			}
+			rep, err := registry.GarbageCollect(cmd.Context(), dir, o)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			out := cmd.OutOrStdout()
+			if o.DryRun {
+				fmt.Fprintf(out, "dry run: %d blobs, %s on disk; nothing deleted\n", rep.BlobsBefore, units.BytesSize(float64(rep.BytesBefore)))
+				return nil
+			}
+			fmt.Fprintf(out, "deleted %d blobs, %s; %d blobs, %s left\n", rep.BlobsBefore-rep.BlobsAfter,
+				units.BytesSize(float64(rep.BytesBefore-rep.BytesAfter)), rep.BlobsAfter, units.BytesSize(float64(rep.BytesAfter)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "registry directory")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	cmd.Flags().BoolVar(&o.DeleteUntagged, "delete-untagged", false, "also delete manifests no tag points at")
+	cmd.Flags().BoolVarP(&o.Verbose, "verbose", "v", false, "list what is marked and deleted")
+	return cmd
 }

@@ -247,3 +247,33 @@ func TestRegistryServeRefusesAnOpenAddressWithoutAuth(t *testing.T) {
 		t.Errorf("--tls-cert alone: %v", err)
 	}
 }
+
+func TestRegistryGCCommand(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := registry.Serve(ctx, "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(512, 1)
+	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), s.Addr()+"/o/a", []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := newRegistryCmd()
+		cmd.SetArgs(append([]string{"gc", "--dir", dir}, args...))
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	if _, err := run(); err == nil || !strings.Contains(err.Error(), "stop it") {
+		t.Errorf("gc while served: %v", err)
+	}
+	s.Close()
+	out, err := run("--delete-untagged")
+	if err != nil || !strings.Contains(out, "deleted 0 blobs") || !strings.Contains(out, "3 blobs") {
+		t.Errorf("gc: %q %v", out, err)
+	}
+}

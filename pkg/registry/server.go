@@ -45,13 +45,15 @@ const (
 // WithTLS): distribution's registry with its filesystem storage under the
 // directory, so a restarted server serves the same images.
 type Server struct {
-	srv    *http.Server
-	ln     net.Listener
-	dir    string
-	app    *handlers.App
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
+	srv        *http.Server
+	ln         net.Listener
+	dir        string
+	app        *handlers.App
+	cancel     context.CancelFunc
+	unlock     func() // drops the serve lock (see holdServeLock)
+	unlockOnce sync.Once
+	done       chan struct{}
+	err        error
 
 	mu    sync.Mutex
 	fresh map[net.Conn]bool // connections that have not sent a request yet
@@ -138,6 +140,21 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	unlock, err := holdServeLock(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := serve(ctx, addr, dir, &o, cert, unlock)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// serve is Serve once dir exists and its serve lock is held; the server
+// calls unlock when it stops.
+func serve(ctx context.Context, addr, dir string, o *serverOptions, cert tls.Certificate, unlock func()) (*Server, error) {
 	if _, err := migrateIfNeeded(ctx, dir, o.log); err != nil {
 		return nil, err
 	}
@@ -146,7 +163,7 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 		return nil, err
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	app, err := newApp(actx, dir, &o)
+	app, err := newApp(actx, dir, o)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -176,6 +193,7 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 		dir:    dir,
 		app:    app,
 		cancel: cancel,
+		unlock: unlock,
 		done:   make(chan struct{}),
 		fresh:  map[net.Conn]bool{},
 	}
@@ -252,6 +270,7 @@ func (s *Server) Close() error {
 	if aerr := s.app.Shutdown(); err == nil && aerr != nil {
 		err = aerr
 	}
+	s.unlockOnce.Do(s.unlock)
 	// Leave another server's address file alone.
 	p := filepath.Join(s.dir, addrFile)
 	if b, rerr := os.ReadFile(p); rerr == nil && strings.SplitN(string(b), "\n", 2)[0] == s.Addr() {
