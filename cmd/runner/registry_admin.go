@@ -52,13 +52,14 @@ kept in DIR/unimported.`,
 
 // serverFlags are `registry serve`'s flags for auth, TLS and proxying.
 type serverFlags struct {
-	htpasswd, tlsCert, tlsKey string
+	htpasswd, tlsCert, tlsKey, proxy string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.htpasswd, "htpasswd", "", "require basic auth checked against this htpasswd file (bcrypt entries, htpasswd -B); needed when --addr is not a loopback address")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the PEM key of --tls-cert")
+	cmd.Flags().StringVar(&f.proxy, "proxy", "", "be a pull-through cache of the registry at this URL, e.g. https://registry-1.docker.io (pushes refused; offline, serves what it has)")
 }
 
 func (f *serverFlags) scheme() string {
@@ -77,6 +78,9 @@ func (f *serverFlags) options(listen string) ([]registry.ServerOption, error) {
 	}
 	if f.tlsCert != "" {
 		opts = append(opts, registry.WithTLS(f.tlsCert, f.tlsKey))
+	}
+	if f.proxy != "" {
+		opts = append(opts, registry.WithProxy(f.proxy))
 	}
 	if f.htpasswd != "" {
 		opts = append(opts, registry.WithHtpasswd(f.htpasswd))

@@ -277,3 +277,41 @@ func TestRegistryGCCommand(t *testing.T) {
 		t.Errorf("gc: %q %v", out, err)
 	}
 }
+
+func TestRegistryServeProxy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	up, err := registry.Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	img, _ := random.Image(512, 1)
+	want, _ := img.Digest()
+	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), up.Addr()+"/library/alpine", []string{"latest"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "cache")
+	cmd := newRegistryCmd()
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir, "--proxy", "http://" + up.Addr()})
+	cmd.SetOut(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
+		addr, _, _ = strings.Cut(string(b), "\n")
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("cache did not start: %v", <-done)
+	}
+	d, err := registry.New(registry.Options{}).Digest(ctx, addr+"/library/alpine:latest")
+	if err != nil || d != want.String() {
+		t.Errorf("through --proxy: %s, %v; want %s", d, err, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

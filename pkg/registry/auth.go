@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -60,6 +61,27 @@ func checkHtpasswd(path string) error {
 func checkTLS(o *serverOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("registry: TLS needs both a certificate and a key file")
+	}
+	return nil
+}
+
+// WithProxy makes the server a pull-through cache of the registry at
+// remote (an http:// or https:// URL, e.g. https://registry-1.docker.io):
+// pulls fetch what the cache lacks from there and keep it, and what it has
+// is served when remote is unreachable. Pushes and deletes are refused.
+// Default: a registry of its own.
+func WithProxy(remote string) ServerOption {
+	return func(o *serverOptions) { o.proxy = remote }
+}
+
+// checkProxy refuses a proxy URL distribution could not use.
+func checkProxy(remote string) error {
+	u, err := url.Parse(remote)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("registry: proxy %q: want an http:// or https:// URL of a registry", remote)
+	}
+	if u.User != nil {
+		return fmt.Errorf("registry: proxy %q: credentials do not go in the URL", u.Redacted())
 	}
 	return nil
 }

@@ -3,8 +3,12 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,9 +74,11 @@ func distConfig(root string, o *serverOptions) (*configuration.Configuration, er
 		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "runner", "path": o.htpasswd}}
 	}
 	if o.proxy != "" {
-		cfg.Proxy.RemoteURL = o.proxy
-		cfg.Proxy.Username = o.proxyUser
-		cfg.Proxy.Password = o.proxyPassword
+		cfg.Proxy.RemoteURL = o.proxyVia
+		// Keep what was pulled (distribution's default deletes it after
+		// a week): offline, the cache serves what it has.
+		never := time.Duration(0)
+		cfg.Proxy.TTL = &never
 	}
 	return cfg, nil
 }
@@ -209,4 +215,30 @@ func (f *dropDistribution) Format(e *logrus.Entry) ([]byte, error) {
 		return (&logrus.TextFormatter{}).Format(e)
 	}
 	return f.next.Format(e)
+}
+
+// startUpstreamShim forwards every request to remote from a loopback
+// listener, for distribution's pull-through cache to use as its remote.
+// distribution asks the remote for its auth challenge when it starts and
+// gives up when nothing answers; through the shim an unreachable remote
+// answers 502, the cache starts, and it serves what it has until the
+// remote is back.
+func startUpstreamShim(remote string) (shimURL string, stop func(), err error) {
+	u, err := url.Parse(remote)
+	if err != nil {
+		return "", nil, fmt.Errorf("registry: proxy: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("registry: proxy: %w", err)
+	}
+	srv := &http.Server{
+		Handler: &httputil.ReverseProxy{
+			Rewrite:  func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
+			ErrorLog: log.New(io.Discard, "", 0),
+		},
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }

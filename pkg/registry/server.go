@@ -45,15 +45,15 @@ const (
 // WithTLS): distribution's registry with its filesystem storage under the
 // directory, so a restarted server serves the same images.
 type Server struct {
-	srv        *http.Server
-	ln         net.Listener
-	dir        string
-	app        *handlers.App
-	cancel     context.CancelFunc
-	unlock     func() // drops the serve lock (see holdServeLock)
-	unlockOnce sync.Once
-	done       chan struct{}
-	err        error
+	srv      *http.Server
+	ln       net.Listener
+	dir      string
+	app      *handlers.App
+	cancel   context.CancelFunc
+	unlock   func() // drops the serve lock (see holdServeLock)
+	stopOnce sync.Once
+	done     chan struct{}
+	err      error
 
 	mu    sync.Mutex
 	fresh map[net.Conn]bool // connections that have not sent a request yet
@@ -76,13 +76,13 @@ func (s *Server) track(c net.Conn, st http.ConnState) {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	log                      io.Writer
-	noAddrFile               bool
-	htpasswd                 string
-	tlsCert, tlsKey          string
-	proxy                    string
-	proxyUser, proxyPassword string
-	purgeAge, purgeInterval  time.Duration
+	log                     io.Writer
+	noAddrFile              bool
+	htpasswd                string
+	tlsCert, tlsKey         string
+	proxy                   string
+	proxyVia                string // the loopback shim to proxy (startUpstreamShim)
+	purgeAge, purgeInterval time.Duration
 }
 
 // withoutAddrFile keeps a short-lived server out of discovery, so nobody
@@ -115,6 +115,11 @@ func newOptions(opts []ServerOption) serverOptions {
 func (o *serverOptions) check() error {
 	if o.htpasswd != "" {
 		if err := checkHtpasswd(o.htpasswd); err != nil {
+			return err
+		}
+	}
+	if o.proxy != "" {
+		if err := checkProxy(o.proxy); err != nil {
 			return err
 		}
 	}
@@ -162,7 +167,14 @@ func serve(ctx context.Context, addr, dir string, o *serverOptions, cert tls.Cer
 	if err != nil {
 		return nil, err
 	}
+	stopShim := func() {}
+	if o.proxy != "" {
+		if o.proxyVia, stopShim, err = startUpstreamShim(o.proxy); err != nil {
+			return nil, err
+		}
+	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cancel = stopAlso(cancel, stopShim)
 	app, err := newApp(actx, dir, o)
 	if err != nil {
 		cancel()
@@ -266,11 +278,13 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
-	s.cancel()
-	if aerr := s.app.Shutdown(); err == nil && aerr != nil {
-		err = aerr
-	}
-	s.unlockOnce.Do(s.unlock)
+	s.stopOnce.Do(func() {
+		s.cancel()
+		if aerr := s.app.Shutdown(); err == nil && aerr != nil {
+			err = aerr
+		}
+		s.unlock()
+	})
 	// Leave another server's address file alone.
 	p := filepath.Join(s.dir, addrFile)
 	if b, rerr := os.ReadFile(p); rerr == nil && strings.SplitN(string(b), "\n", 2)[0] == s.Addr() {
@@ -280,6 +294,14 @@ func (s *Server) Close() error {
 		return fmt.Errorf("registry: shutdown: %w", err)
 	}
 	return s.err
+}
+
+// stopAlso is cancel that also calls stop.
+func stopAlso(cancel context.CancelFunc, stop func()) context.CancelFunc {
+	return func() {
+		cancel()
+		stop()
+	}
 }
 
 func newServerID() string {
