@@ -199,9 +199,9 @@ func newRegistryTagCmd() *cobra.Command {
 }
 
 func newRegistryServeCmd() *cobra.Command {
+	var sf serverFlags
 	var addr, dir string
 	var verbose bool
-	var sf serverFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
@@ -220,6 +220,12 @@ Stop it with Ctrl-C or SIGTERM.`,
 			if verbose {
 				opts = append(opts, registry.WithRequestLog(cmd.ErrOrStderr()))
 			}
+			// Without --addr: the stable address, a loopback one.
+			sopts, err := sf.options(addr)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			opts = append(opts, sopts...)
 			listen := addr
 			if listen == "" {
 				home, serving, err := registry.Probe(ctx, dir)
@@ -231,11 +237,6 @@ Stop it with Ctrl-C or SIGTERM.`,
 				}
 				listen = home
 			}
-			sopts, err := sf.options(listen)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			opts = append(opts, sopts...)
 			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -248,10 +249,10 @@ Stop it with Ctrl-C or SIGTERM.`,
 			return nil
 		},
 	}
+	sf.add(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
-	sf.add(cmd)
 	return cmd
 }
 

@@ -69,8 +69,9 @@ func (f *serverFlags) scheme() string {
 	return "http"
 }
 
-// options turns the flags into server options for a server on listen,
-// refusing a registry reachable from other machines without auth.
+// options turns the flags into server options for a server on listen
+// (empty: the directory's stable address, a loopback one), refusing a
+// registry reachable from other machines without auth.
 func (f *serverFlags) options(listen string) ([]registry.ServerOption, error) {
 	var opts []registry.ServerOption
 	if (f.tlsCert == "") != (f.tlsKey == "") {
@@ -84,7 +85,7 @@ func (f *serverFlags) options(listen string) ([]registry.ServerOption, error) {
 	}
 	if f.htpasswd != "" {
 		opts = append(opts, registry.WithHtpasswd(f.htpasswd))
-	} else if !loopbackListen(listen) {
+	} else if listen != "" && !loopbackListen(listen) {
 		return nil, fmt.Errorf("--addr %s is reachable from other machines: give --htpasswd FILE (and --tls-cert/--tls-key), or listen on 127.0.0.1", listen)
 	}
 	return opts, nil
