@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
@@ -45,13 +45,15 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			// Runner's settings reach the built-ins (build-image,
+			// push-image, test-image) explicitly, never a step's
+			// environment.
+			settings := steps.SettingsFromEnv(os.Getenv)
 			if len(mirrors) > 0 {
 				if _, err := registry.ParseMirrors(mirrors...); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				// Steps (build-image, push-image, test-image) read the
-				// mirrors from their environment, like any other setting.
-				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
+				settings.RegistryMirror = strings.Join(mirrors, ",")
 			}
 			builtins := steps.Default()
 			w, err := loadWorkflow(path, builtins)
@@ -61,6 +63,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			opts := run.Options{
 				Builtins: builtins, Event: event, Parallel: jobs, StateDir: state,
 				Out: os.Stdout, JSON: jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: keep,
+				Settings: settings,
 			}
 			if opts.Inputs, err = keyValues(inputs, false); err != nil {
 				return &exitError{code: 2, err: err}
@@ -69,7 +72,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				return &exitError{code: 2, err: err}
 			}
 			if secretFile != "" {
-				if err := readDotenv(secretFile, opts.Secrets); err != nil {
+				if err := dotenv.Read(secretFile, opts.Secrets); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			}
@@ -170,35 +173,6 @@ func keyValues(list []string, fromEnv bool) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// readDotenv reads K=V lines (# comments, optional quotes) into m.
-func readDotenv(path string, m map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			// Never echo the line: it may hold a secret.
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return sc.Err()
 }
 
 func isTTY(f *os.File) bool {

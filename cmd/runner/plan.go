@@ -32,6 +32,11 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Risks such as script injection are warnings: the exit
+			// status stays 0, as the workflow is valid.
+			for _, warn := range workflow.Warnings(w) {
+				fmt.Fprintln(cmd.ErrOrStderr(), warn.Error())
+			}
 			p := workflow.NewPlan(w)
 			if jsonOut {
 				return printPlanJSON(p)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/serve"
 )
 
 func newRegistryCmd() *cobra.Command {
@@ -201,7 +202,7 @@ func newRegistryTagCmd() *cobra.Command {
 func newRegistryServeCmd() *cobra.Command {
 	var sf serverFlags
 	var addr, dir string
-	var verbose bool
+	var verbose, insecurePublic bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
@@ -237,6 +238,19 @@ Stop it with Ctrl-C or SIGTERM.`,
 				}
 				listen = home
 			}
+			// The stable address is a loopback one; an --addr may not be.
+			resolved, loopback, err := serve.IsLoopback(listen)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", listen, err)}
+			}
+			if !loopback {
+				if !insecurePublic {
+					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach: registry serve has no authentication yet "+
+						"(htpasswd support is coming), so anyone there could push and overwrite images; listen on 127.0.0.1, or pass --insecure-public to serve them all", listen)}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
+			}
+			listen = resolved
 			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -253,6 +267,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
+	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach, though the registry has no authentication yet")
 	return cmd
 }
 

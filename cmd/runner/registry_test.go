@@ -164,3 +164,31 @@ func TestRegistryAddressCommand(t *testing.T) {
 		t.Fatalf("foreign server: %q, exit %d; want exit 1 naming home.addr", out, code)
 	}
 }
+
+// registry serve has no authentication yet: it refuses an address other
+// machines can reach unless told --insecure-public, decided by the
+// resolved address.
+func TestRegistryServeRefusesPublicAddr(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		cmd := newRegistryCmd()
+		cmd.SetArgs([]string{"serve", "--addr", addr, "--dir", filepath.Join(t.TempDir(), "reg")})
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		done := make(chan error, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			cancel()
+			<-done
+			t.Fatalf("registry serve --addr %s started:\n%s", addr, out.String())
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "--insecure-public") || !strings.Contains(err.Error(), "htpasswd") {
+			t.Errorf("registry serve --addr %s: %v", addr, err)
+		}
+	}
+}

@@ -96,38 +96,95 @@ func (o BuildOptions) Names() []string {
 // Build runs the dockerfile.v0 frontend on c and exports the image as asked:
 // an OCI archive, a push, or (neither) into the daemon's image store.
 func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error) {
-	var res Result
+	req, err := newSolveRequest(o)
+	if err != nil {
+		return Result{}, err
+	}
+	defer req.close()
+	resp, err := solve(ctx, c, req.opt, o.Progress)
+	if err != nil {
+		return req.res, fmt.Errorf("build %s: %w", filepath.Base(req.file), err)
+	}
+	req.res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
+	if req.tmpArchive != nil {
+		if err := os.Rename(req.tmpArchive.Name(), req.res.Archive); err != nil {
+			return req.res, fmt.Errorf("archive: %w", err)
+		}
+	}
+	return req.res, nil
+}
+
+// solveRequest is BuildOptions translated into what BuildKit is asked: the
+// frontend's attributes, the local mounts and the exports. Making one talks
+// to no daemon.
+type solveRequest struct {
+	opt        client.SolveOpt
+	res        Result   // Names and Archive; Digest comes from the solve
+	file       string   // the Dockerfile, absolute
+	tmpArchive *os.File // the archive export's file, renamed to res.Archive on success
+}
+
+// close removes the temporary archive unless it was renamed.
+func (r *solveRequest) close() {
+	if r.tmpArchive != nil {
+		r.tmpArchive.Close() // BuildKit closes it after a successful export
+		os.Remove(r.tmpArchive.Name())
+	}
+}
+
+func newSolveRequest(o BuildOptions) (*solveRequest, error) {
 	if o.Context == "" {
-		return res, errors.New("build: no context dir")
+		return nil, errors.New("build: no context dir")
 	}
 	ctxDir, err := filepath.Abs(o.Context)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if st, err := os.Stat(ctxDir); err != nil || !st.IsDir() {
-		return res, fmt.Errorf("build context %s is not a directory", o.Context)
+		return nil, fmt.Errorf("build context %s is not a directory", o.Context)
 	}
 	file := o.File
 	if file == "" {
 		if file, err = FindDockerfile(ctxDir); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
 	if file, err = filepath.Abs(file); err != nil {
-		return res, err
+		return nil, err
 	}
 	if _, err := os.Stat(file); err != nil {
-		return res, fmt.Errorf("dockerfile: %w", err)
+		return nil, fmt.Errorf("dockerfile: %w", err)
 	}
 	ctxFS, err := fsutil.NewFS(ctxDir)
 	if err != nil {
-		return res, fmt.Errorf("build context: %w", err)
+		return nil, fmt.Errorf("build context: %w", err)
 	}
 	dfFS, err := fsutil.NewFS(filepath.Dir(file))
 	if err != nil {
-		return res, fmt.Errorf("dockerfile dir: %w", err)
+		return nil, fmt.Errorf("dockerfile dir: %w", err)
 	}
+	r := &solveRequest{file: file}
+	r.res.Names = o.Names()
+	exports, err := r.exports(o)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	dockerCfg := config.LoadDefaultConfigFile(io.Discard)
+	r.opt = client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: frontendAttrs(o, file),
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports:       exports,
+		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
+		})},
+	}
+	return r, nil
+}
 
+// frontendAttrs are the dockerfile.v0 frontend's options for o.
+func frontendAttrs(o BuildOptions, file string) map[string]string {
 	attrs := map[string]string{"filename": filepath.Base(file)}
 	if o.Target != "" {
 		attrs["target"] = o.Target
@@ -143,25 +200,28 @@ func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error
 	for _, k := range keys {
 		attrs["build-arg:"+k] = o.BuildArgs[k]
 	}
+	return attrs
+}
 
-	res.Names = o.Names()
-	name := strings.Join(res.Names, ",")
+// exports are the image's destinations: an OCI archive (through a
+// temporary file beside it, so it is never half-written), a push, or else
+// the daemon's image store.
+func (r *solveRequest) exports(o BuildOptions) ([]client.ExportEntry, error) {
+	name := strings.Join(r.res.Names, ",")
 	var exports []client.ExportEntry
-	var tmpArchive string
 	if o.Archive != "" {
-		if res.Archive, err = filepath.Abs(o.Archive); err != nil {
-			return res, err
+		var err error
+		if r.res.Archive, err = filepath.Abs(o.Archive); err != nil {
+			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(res.Archive), 0o755); err != nil {
-			return res, fmt.Errorf("archive dir: %w", err)
+		if err := os.MkdirAll(filepath.Dir(r.res.Archive), 0o755); err != nil {
+			return nil, fmt.Errorf("archive dir: %w", err)
 		}
-		f, err := os.CreateTemp(filepath.Dir(res.Archive), "."+filepath.Base(res.Archive)+".*")
+		f, err := os.CreateTemp(filepath.Dir(r.res.Archive), "."+filepath.Base(r.res.Archive)+".*")
 		if err != nil {
-			return res, fmt.Errorf("archive: %w", err)
+			return nil, fmt.Errorf("archive: %w", err)
 		}
-		tmpArchive = f.Name()
-		defer f.Close()             // BuildKit closes it after a successful export
-		defer os.Remove(tmpArchive) // a no-op after the rename
+		r.tmpArchive = f
 		exports = append(exports, client.ExportEntry{
 			Type:   client.ExporterOCI,
 			Attrs:  map[string]string{"name": name},
@@ -170,7 +230,7 @@ func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error
 	}
 	if o.Push {
 		if o.Registry == "" && !strings.Contains(strings.SplitN(name, "/", 2)[0], ".") {
-			return res, errors.New("push: no registry")
+			return nil, errors.New("push: no registry")
 		}
 		a := map[string]string{"name": name, "push": "true"}
 		if o.Insecure || registry.IsLoopbackHost(strings.SplitN(o.Registry, "/", 2)[0]) {
@@ -181,25 +241,19 @@ func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error
 	if len(exports) == 0 {
 		exports = append(exports, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": name}})
 	}
+	return exports, nil
+}
 
-	dockerCfg := config.LoadDefaultConfigFile(io.Discard)
-	opt := client.SolveOpt{
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
-		Exports:       exports,
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
-		})},
-	}
-	progress := o.Progress
+// solve runs opt on c, printing BuildKit's plain progress to progress.
+func solve(ctx context.Context, c *client.Client, opt client.SolveOpt, progress io.Writer) (*client.SolveResponse, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
 	lw := &lineWriter{w: progress}
+	defer lw.Flush()
 	disp, err := progressui.NewDisplay(lw, progressui.PlainMode)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	ch := make(chan *client.SolveStatus)
 	eg, egctx := errgroup.WithContext(ctx)
@@ -214,16 +268,8 @@ func Build(ctx context.Context, c *client.Client, o BuildOptions) (Result, error
 		_, err := disp.UpdateFrom(context.WithoutCancel(egctx), ch)
 		return err
 	})
-	err = eg.Wait()
-	lw.Flush()
-	if err != nil {
-		return res, fmt.Errorf("build %s: %w", filepath.Base(file), err)
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
-	res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
-	if tmpArchive != "" {
-		if err := os.Rename(tmpArchive, res.Archive); err != nil {
-			return res, fmt.Errorf("archive: %w", err)
-		}
-	}
-	return res, nil
+	return resp, nil
 }

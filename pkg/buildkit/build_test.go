@@ -295,12 +295,30 @@ func TestSecondDaemonWaitsForTheStateDir(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "used by another runner") || !strings.Contains(log.String(), "waiting for another runner") {
 		t.Fatalf("err = %v, log %q", err, log.String())
 	}
+	// The second start must wait for the first daemon: stop the first only
+	// once the second says it waits, and the second must then start.
+	var waitLog syncBuffer
+	started := make(chan error, 1)
+	var second *buildkit.Daemon
 	go func() {
-		time.Sleep(200 * time.Millisecond)
-		first.Stop(ctx)
+		var err error
+		second, err = buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath(), Log: &waitLog})
+		started <- err
 	}()
-	second, err := buildkit.StartDaemon(ctx, buildkit.DaemonOptions{Root: root, Binary: ct.BuildkitdPath()})
-	if err != nil {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(waitLog.String(), "waiting for another runner"); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-started:
+			t.Fatalf("the second daemon started (%v) while the first held the state dir; log %q", err, waitLog.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second start never said it waits; log %q", waitLog.String())
+		}
+	}
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
 		t.Fatal(err)
 	}
 	if err := second.Stop(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,7 +196,7 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 		if isAuthError(perr) {
 			return PublishResult{}, authError("push to "+target, auth != nil)
 		}
-		if strings.Contains(perr.Error(), ErrCheckedOut.Error()) {
+		if errors.Is(perr, ErrCheckedOut) {
 			return PublishResult{}, fmt.Errorf("push to %s: %w", target, ErrCheckedOut)
 		}
 		tip, ferr := fetchTip(ctx, r, o.Remote, auth, branch)
@@ -276,6 +277,16 @@ func cleanPaths(root, dir string, in []string) ([]string, error) {
 		rel = filepath.ToSlash(rel)
 		if rel == ".git" || strings.HasPrefix(rel, ".git/") {
 			return nil, fmt.Errorf("path %q is inside .git", p)
+		}
+		if rel != "." {
+			// "k8s/d/" names what is inside k8s/d: beyond it when it is a link.
+			within := rel
+			if strings.HasSuffix(p, "/") {
+				within += "/."
+			}
+			if err := beyondSymlink(root, within); err != nil {
+				return nil, fmt.Errorf("path %q: %w", p, err)
+			}
 		}
 		out = append(out, rel)
 	}
@@ -429,7 +440,7 @@ func syncFiles(root string, from, to *object.Commit, paths []string, logf func(s
 			logf("kept local change of %s", p)
 			continue
 		}
-		if err := writeFromTree(tt, p, full); err != nil {
+		if err := writeFromTree(tt, root, p, full); err != nil {
 			return err
 		}
 	}
@@ -437,8 +448,12 @@ func syncFiles(root string, from, to *object.Commit, paths []string, logf func(s
 }
 
 // writeFromTree writes the file p of t to full with its mode (regular,
-// executable or symlink), or removes full when t has no such file.
-func writeFromTree(t *object.Tree, p, full string) error {
+// executable or symlink), or removes full when t has no such file; never
+// through a symbolic link of the working tree (ErrBeyondSymlink).
+func writeFromTree(t *object.Tree, root, p, full string) error {
+	if err := beyondSymlink(root, p); err != nil {
+		return err
+	}
 	f, err := t.File(p)
 	if err != nil {
 		if err := os.Remove(full); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -471,6 +486,32 @@ func fileContent(t *object.Tree, p string) ([]byte, error) {
 	}
 	s, err := f.Contents()
 	return []byte(s), err
+}
+
+// ErrBeyondSymlink is a path whose parent, inside the working tree, is a
+// symbolic link: git refuses it ("beyond a symbolic link") and so does
+// runner, since it would read or write what the link points at.
+var ErrBeyondSymlink = errors.New("beyond a symbolic link")
+
+// beyondSymlink fails when a directory on the way from root to the
+// slash-separated rel (rel itself excluded) is a symbolic link.
+func beyondSymlink(root, rel string) error {
+	parts := strings.Split(rel, "/")
+	cur := root
+	for i, part := range parts[:len(parts)-1] {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is %w %s", rel, ErrBeyondSymlink, strings.Join(parts[:i+1], "/"))
+		}
+	}
+	return nil
 }
 
 func underAny(p string, paths []string) bool {

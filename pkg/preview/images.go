@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -57,9 +56,10 @@ func (p *puller) fetch(ctx context.Context, ref string, at Pos) (string, error) 
 }
 
 // ensureRegistry serves the state dir's registry on host when host is a
-// loopback address where nothing answers.
+// loopback address (an IP, or localhost: never decided from a name's
+// text) where nothing answers.
 func (p *puller) ensureRegistry(ctx context.Context, host string) error {
-	if !isLoopback(host) || registry.Ping(ctx, host, 2*time.Second) {
+	if !registry.IsLoopbackHost(host) || registry.Ping(ctx, host, 2*time.Second) {
 		return nil
 	}
 	dir := registry.EmbeddedDir(p.stateDir)
@@ -85,13 +85,4 @@ func (p *puller) release() {
 		_ = r()
 	}
 	p.releases = nil
-}
-
-func isLoopback(host string) bool {
-	h := host
-	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
-		h = h[:i]
-	}
-	h = strings.Trim(h, "[]")
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }

@@ -18,6 +18,10 @@ import (
 // `runner registry serve` and `make base-images`.
 const EmbeddedAddr = "127.0.0.1:5000"
 
+// ErrNotLoopback is an address that is not a loopback IP or localhost:
+// runner's embedded registry has no authentication and never listens there.
+var ErrNotLoopback = errors.New("not a loopback address")
+
 // EmbeddedDir is the directory of runner's embedded registry under its
 // state dir (e.g. .runner/registry).
 func EmbeddedDir(stateDir string) string { return filepath.Join(stateDir, "registry") }
@@ -40,9 +44,15 @@ func HomeAddr(dir, prefer string) (string, error) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return "", fmt.Errorf("registry address in %s: %w", p, err)
 		}
+		if !IsLoopbackHost(addr) {
+			return "", fmt.Errorf("registry address %q in %s: %w", addr, p, ErrNotLoopback)
+		}
 		return addr, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("registry address: %w", err)
+	}
+	if !IsLoopbackHost(prefer) {
+		return "", fmt.Errorf("serve runner's registry on %q: %w", prefer, ErrNotLoopback)
 	}
 	addr, err := freeAddr(prefer)
 	if err != nil {
@@ -117,9 +127,13 @@ func Embedded(ctx context.Context, stateDir string) (addr string, release func()
 // needs it: a server of this process already there is shared (release
 // stops it with its last user), a server of another runner process serving
 // the same directory there is reused, anything else on addr is an
-// ErrAddrTaken error. Such servers write no address file, so nobody
+// ErrAddrTaken error; addr must be a loopback IP or localhost
+// (ErrNotLoopback: the registry has no authentication). Such servers write no address file, so nobody
 // outside comes to rely on a server its owner is about to stop.
 func EmbeddedAt(ctx context.Context, stateDir, addr string) (string, func() error, error) {
+	if !IsLoopbackHost(addr) {
+		return "", nil, fmt.Errorf("serve runner's registry on %q: %w", addr, ErrNotLoopback)
+	}
 	dir := EmbeddedDir(stateDir)
 	key := sharedKey(dir, addr)
 	shared.mu.Lock()

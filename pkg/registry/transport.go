@@ -58,10 +58,10 @@ func (g schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 	return g.inner.RoundTrip(r)
 }
 
-// isLoopback accepts localhost and loopback IPs (127.0.0.0/8, ::1).
 // IsLoopbackHost reports whether a registry host (host or host:port) is
 // this machine: "localhost" or a loopback IP. Only those get plain HTTP
-// without Insecure. "127.example.com" is not one.
+// without Insecure, and only there runner serves its registry. The text
+// is never resolved: "127.example.com" is not one, whatever it resolves to.
 func IsLoopbackHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {

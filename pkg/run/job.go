@@ -322,7 +322,8 @@ type jobRun struct {
 	steps      *expr.Object
 	failed     bool
 	trackingID string
-	actions    []string // GITHUB_ACTION by step index
+	cgroup     *jobCgroup // nil: none (not root)
+	actions    []string   // GITHUB_ACTION by step index
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
 }
@@ -385,8 +386,14 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	// Unique across processes and runs: run numbers repeat between state
 	// directories, and a collision would kill another run's processes.
 	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
-	// Background processes a step left behind end with the job, as on GitHub.
-	defer killTracked(jr.trackingID, r.opts.KillGrace)
+	// Background processes a step left behind end with the job, as on
+	// GitHub: those in the job's cgroup, then any other that still has
+	// the job's RUNNER_TRACKING_ID (when there is no cgroup: not root).
+	jr.cgroup = jobCgroups().newJob(jr.trackingID)
+	defer func() {
+		jr.cgroup.end(r.opts.KillGrace)
+		killTracked(jr.trackingID, r.opts.KillGrace)
+	}()
 
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.suffix

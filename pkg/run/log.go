@@ -116,12 +116,16 @@ func round(d time.Duration) time.Duration {
 	return d
 }
 
+// maxLine is where lineWriter cuts a runaway line without newline.
+const maxLine = 1 << 20
+
 // lineWriter splits a byte stream into lines and hands each to fn. Partial
 // lines are kept until a newline or Flush.
 type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	fn  func(string)
+	mu     sync.Mutex
+	buf    []byte
+	fn     func(string)
+	masker *Masker // where a long line is cut: never inside a secret; nil: anywhere
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -138,11 +142,28 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.fn(line)
 	}
 	// A runaway line without newline is cut rather than kept in memory.
-	if len(w.buf) > 1<<20 {
-		w.fn(string(w.buf))
-		w.buf = w.buf[:0]
+	if len(w.buf) > maxLine {
+		c := w.cut()
+		w.fn(string(w.buf[:c]))
+		w.buf = w.buf[:copy(w.buf, w.buf[c:])]
 	}
 	return len(p), nil
+}
+
+// cut is where to cut the buffer: the last bytes, as many as a secret is
+// long less one, stay for the next write, so that a secret whose first
+// bytes are in the buffer arrives whole before it is logged; and the cut
+// moves before a secret that spans it.
+func (w *lineWriter) cut() int {
+	if w.masker == nil {
+		return len(w.buf)
+	}
+	keep := w.masker.maxLen() - 1
+	p := w.masker.safeCut(string(w.buf), len(w.buf)-max(keep, 0))
+	if p <= 0 {
+		return len(w.buf)
+	}
+	return p
 }
 
 // Flush emits a trailing partial line.

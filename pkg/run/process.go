@@ -67,16 +67,16 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if len(jr.path) > 0 {
 		p := full["PATH"]
 		if p == "" {
-			p = os.Getenv("PATH")
+			p = r.basePath
 		}
 		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
 	}
 	pathVar, ok := full["PATH"]
 	if !ok {
-		pathVar = os.Getenv("PATH")
+		pathVar = r.basePath
 	}
 	argv[0] = r.lookPath(argv[0], pathVar)
-	return runProcess(ctx, argv, wd, environ(full), out, r.opts.KillGrace)
+	return runProcess(ctx, argv, wd, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
 }
 
 // rewrite replaces the content of file. Unlike os.WriteFile it does not
@@ -150,10 +150,10 @@ func firstSetValue(vs ...workflow.Value) workflow.Value {
 	return workflow.Value{}
 }
 
-// environ merges the process environment with the step's variables.
-func environ(vars map[string]string) []string {
-	out := make([]string, 0, len(vars)+64)
-	for _, kv := range os.Environ() {
+// environ is the base environment with the step's variables over it.
+func environ(base []string, vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+len(base))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, over := vars[k]; !over {
 			out = append(out, kv)
@@ -215,9 +215,10 @@ func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 	return env
 }
 
-// runProcess runs argv in its own process group. When ctx ends, the group
-// gets SIGTERM and, after grace, SIGKILL.
-func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration) error {
+// runProcess runs argv in its own process group, inside the job's cgroup
+// g (nil: none). When ctx ends, the group gets SIGTERM and, after grace,
+// SIGKILL.
+func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration, g *jobCgroup) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -233,7 +234,7 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if cmd, err = g.start(cmd); err != nil {
 		pw.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}

@@ -48,7 +48,28 @@ type Options struct {
 	// result and outputs of an earlier attempt: re-running failed jobs.
 	// Default: every job runs.
 	Reuse map[string]Reused
+	// Env is the environment (KEY=VALUE entries) every step starts from,
+	// before GitHub's default variables and the workflow's env. Runner's
+	// own variables (IsOwnVariable) are dropped from it. Default:
+	// HostEnv(os.Environ()), the process environment without runner's
+	// variables; a service passes MinimalEnv.
+	Env []string
+	// Settings are runner's own settings for the built-ins (the registry
+	// mirrors, BUILDKIT_HOST); they never reach a step's environment.
+	// Default: none.
+	Settings steps.Settings
+	// Credentials are values runner holds for itself (serve's API token and
+	// webhook secret, tokens in repository URLs): masked in every log line
+	// and record like secrets, and not given to steps. Default none.
+	Credentials []string
+	// StepLogLimit caps the bytes of log lines one step may write; past it
+	// the step's further output is dropped, with a note in the log.
+	// Default DefaultStepLogLimit; negative: no cap.
+	StepLogLimit int64
 }
+
+// DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
+const DefaultStepLogLimit = 64 << 20
 
 // Reused is an earlier attempt's result of one job.
 type Reused struct {
@@ -127,6 +148,13 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	if opts.Force == nil {
 		opts.Force = context.Background()
 	}
+	if opts.StepLogLimit == 0 {
+		opts.StepLogLimit = DefaultStepLogLimit
+	}
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
+	base := HostEnv(opts.Env)
 	inputs, err := resolveInputs(w, opts)
 	if err != nil {
 		return nil, err
@@ -143,6 +171,16 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 	for _, v := range opts.Secrets {
 		masker.Add(v)
 	}
+	for _, v := range opts.Credentials {
+		masker.Add(v)
+	}
+	// Credentials runner was given inside URLs: the repository's, the
+	// mirrors', proxies' in the base environment.
+	for _, s := range append([]string{opts.Repo.Path, opts.Settings.RegistryMirror}, base...) {
+		for _, v := range URLCredentials(s) {
+			masker.Add(v)
+		}
+	}
 	r := &runState{
 		w:       w,
 		opts:    opts,
@@ -157,6 +195,12 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		started: time.Now(),
 		nonce:   newNonce(),
 		scope:   steps.NewScope(state),
+		base:    base,
+	}
+	for _, kv := range base {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			r.basePath = v
+		}
 	}
 	// What the steps shared (the embedded registry) ends with the run.
 	defer r.scope.Close()
@@ -168,7 +212,6 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		r.event = shallowCopy(r.event)
 		r.event["inputs"] = r.eventInputs(given)
 	}
-	r.refs = eventRefs(opts.Event, r.event, opts.Repo.Ref)
 	if err := r.writeEvent(); err != nil {
 		return nil, err
 	}
@@ -195,13 +238,15 @@ type runState struct {
 	repo    string
 	inputs  map[string]any
 	event   map[string]any // github.event, also in STATE/runs/<id>/event.json
-	refs    refs
-	title   string // run-name, or the workflow's name
+	title   string         // run-name, or the workflow's name
 	masker  *Masker
 	console *console
 	keys    map[string]bool // leg keys given out; only the scheduler uses them
 	dirs    map[string]bool // leg directory names given out
 	scope   *steps.Scope    // shared by the run's built-in steps
+	base    []string        // Options.Env without runner's own variables
+	// basePath is PATH in base: where shells are looked up.
+	basePath string
 
 	mu      sync.Mutex
 	results map[string]*jobOutcome

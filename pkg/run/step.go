@@ -236,21 +236,36 @@ func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
 }
 
 // stepOutput is the writer a step's output goes through: it handles
-// workflow commands, masks, and sends lines to the console and job log.
+// workflow commands, masks, and sends lines to the console and job log,
+// up to Options.StepLogLimit bytes; past it, commands still work but
+// lines are dropped, with a note.
 func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
 	stopToken := ""
-	return &lineWriter{fn: func(line string) {
+	limit, written, full := jr.r.opts.StepLogLimit, int64(0), false
+	emit := func(text string) {
+		if limit >= 0 {
+			if written += int64(len(text)) + 1; written > limit {
+				if !full {
+					full = true
+					jr.emit(stepName, "runner: the step's log reached its limit of "+sizeText(limit)+"; its further output is not logged")
+				}
+				return
+			}
+		}
+		jr.emit(stepName, text)
+	}
+	return &lineWriter{masker: jr.r.masker, fn: func(line string) {
 		if stopToken != "" {
 			if strings.TrimSpace(line) == "::"+stopToken+"::" {
 				stopToken = ""
 				return
 			}
-			jr.emit(stepName, line)
+			emit(line)
 			return
 		}
 		c, ok := parseCommand(line)
 		if !ok {
-			jr.emit(stepName, line)
+			emit(line)
 			return
 		}
 		switch c.Name {
@@ -259,23 +274,36 @@ func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
 		case "stop-commands":
 			stopToken = c.Value
 		case "group":
-			jr.emit(stepName, "▸ "+c.Value)
+			emit("▸ " + c.Value)
 		case "endgroup":
 		case "debug":
 			if jr.r.opts.Secrets["ACTIONS_STEP_DEBUG"] == "true" {
-				jr.emit(stepName, "##[debug]"+c.Value)
+				emit("##[debug]" + c.Value)
 			}
 		case "error", "warning", "notice":
-			jr.annotate(stepName, c)
+			if !full {
+				jr.annotate(stepName, c)
+			}
 		case "set-output":
 			if name := c.Props["name"]; name != "" && stepID != "" {
 				jr.setOutputByID(stepID, name, c.Value)
 			}
 		case "echo", "save-state":
 		default:
-			jr.emit(stepName, line)
+			emit(line)
 		}
 	}}
+}
+
+// sizeText is n bytes as "64 MiB", "64 KiB" or "100 bytes".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func (jr *jobRun) setOutputByID(id, k, v string) {
@@ -347,10 +375,11 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			return fmt.Errorf("%s:%d:%d: action %q needs input %q", r.w.File, s.Line, s.Col, spec.Name, in.Name)
 		}
 	}
-	// Built-ins see what a run: step sees: the process environment, the
-	// default variables and the workflow's env layers.
+	// Built-ins see what a run: step sees: the base environment, the
+	// default variables and the workflow's env layers; runner's settings
+	// come separately, in RunInfo.Settings.
 	full := map[string]string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range r.base {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			full[k] = v
 		}
@@ -367,7 +396,9 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 		Workspace: jr.workspace,
 		Temp:      jr.temp,
 		Log:       out,
+		OnMask:    r.masker.Add,
 		Run: steps.RunInfo{
+			Settings:     r.opts.Settings,
 			ID:           strconv.Itoa(r.id),
 			StateDir:     r.state,
 			ArtifactsDir: filepath.Join(r.dir, "artifacts"),
@@ -378,10 +409,7 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			Scope:        r.scope,
 		},
 	}
-	err := runSafely(ctx, b, sc)
-	for _, m := range sc.Masks() {
-		r.masker.Add(m)
-	}
+	err := scrubURLErrors(runSafely(ctx, b, sc))
 	for k, v := range sc.Outputs() {
 		jr.setOutput(s, k, v)
 	}

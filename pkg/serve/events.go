@@ -81,10 +81,10 @@ type sink struct {
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
-	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -253,4 +253,73 @@ func mark(status string) string {
 		return "-"
 	}
 	return "•"
+}
+
+// streamBuffer is what one live log reader holds of the log at a time.
+const streamBuffer = 32 << 10
+
+// sendLines sends the whole lines of a log from offset on as Server-Sent
+// Events, each with the offset past it as id, reading through buf only: a
+// line longer than buf is found, then copied through it. A line still
+// being written (no newline yet) waits for the next call. It returns the
+// offset past the last line sent.
+func sendLines(w io.Writer, f io.ReaderAt, offset int64, buf []byte) (int64, error) {
+	for {
+		n, err := f.ReadAt(buf, offset)
+		chunk := buf[:n]
+		sent := false
+		for {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				break
+			}
+			offset += int64(i + 1)
+			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, chunk[:i]); err != nil {
+				return offset, err
+			}
+			chunk, sent = chunk[i+1:], true
+		}
+		switch {
+		case sent:
+			continue // read on from the first line not sent
+		case n < len(buf) || err != nil:
+			return offset, nil // the end, or a line still being written
+		}
+		// A line longer than buf: find its end, then copy it through buf.
+		end, ok := lineEnd(f, offset+int64(n), buf)
+		if !ok {
+			return offset, nil
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: ", end+1); err != nil {
+			return offset, err
+		}
+		for pos := offset; pos < end; {
+			n, err := f.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return offset, werr
+			}
+			pos += int64(n)
+			if err != nil && pos < end {
+				return offset, err
+			}
+		}
+		if _, err := io.WriteString(w, "\n\n"); err != nil {
+			return offset, err
+		}
+		offset = end + 1
+	}
+}
+
+// lineEnd finds the next newline at or after pos, reading through buf.
+func lineEnd(f io.ReaderAt, pos int64, buf []byte) (int64, bool) {
+	for {
+		n, err := f.ReadAt(buf, pos)
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			return pos + int64(i), true
+		}
+		if err != nil || n == 0 {
+			return 0, false
+		}
+		pos += int64(n)
+	}
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/birdflock/runner/pkg/run"
@@ -30,10 +31,14 @@ type ExecRequest struct {
 	Payload  map[string]any
 	Inputs   map[string]string
 	Secrets  map[string]string // never stored; masked in every log line
-	Repo     run.Repo
-	Reuse    map[string]run.Reused // jobs kept from an earlier attempt
-	Events   io.Writer
-	Force    context.Context
+	// Credentials are the service's own (API token, webhook secret,
+	// tokens in repository URLs): never given to steps, masked in every
+	// log line.
+	Credentials []string
+	Repo        run.Repo
+	Reuse       map[string]run.Reused // jobs kept from an earlier attempt
+	Events      io.Writer
+	Force       context.Context
 	// Parallel is how many jobs of this run may run at once: its share
 	// of the server's capacity (at least 1). 0: the executor's default.
 	Parallel int
@@ -45,6 +50,13 @@ type LocalExecutor struct {
 	StateDir string     // run directories go to STATE/runs/<id>
 	Builtins *steps.Set // default steps.Default()
 	Jobs     int        // jobs at once inside one run; default pkg/run's
+	// Env is what every step's environment starts from; default
+	// run.MinimalEnv(os.Environ()): a service's environment is its
+	// configuration, not its steps'.
+	Env []string
+	// Settings are runner's settings for the built-ins (registry mirrors,
+	// BUILDKIT_HOST). Default none.
+	Settings steps.Settings
 }
 
 // Execute implements Executor.
@@ -52,6 +64,10 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	b := e.Builtins
 	if b == nil {
 		b = steps.Default()
+	}
+	env := e.Env
+	if env == nil {
+		env = run.MinimalEnv(os.Environ())
 	}
 	par := e.Jobs
 	if req.Parallel > 0 {
@@ -71,5 +87,8 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Force:        req.Force,
 		ID:           int(req.ID),
 		Reuse:        req.Reuse,
+		Env:          env,
+		Settings:     e.Settings,
+		Credentials:  req.Credentials,
 	})
 }

@@ -112,7 +112,7 @@ func TestDispatch(t *testing.T) {
 	getJSON(t, s.URL+"/repos/mona/birds/actions/runs", &gh)
 	must(t, gh.Total == 2, "repos path total %d", gh.Total)
 
-	resp, body2 := do(t, "GET", s.URL+"/metrics", "", nil)
+	resp, body2 := do(t, "GET", s.URL+"/metrics", token, nil)
 	must(t, resp.StatusCode == 200 && strings.Contains(string(body2), `runner_runs{status="completed",conclusion="success"} 2`) &&
 		strings.Contains(string(body2), "runner_job_duration_seconds_count 4") && strings.Contains(string(body2), "runner_queue_length 0"), "metrics:\n%s", body2)
 	resp, body2 = do(t, "GET", s.URL+"/healthz", "", nil)
@@ -248,11 +248,12 @@ func TestWebhook(t *testing.T) {
 func TestPolling(t *testing.T) {
 	repo := birds(t, nil)
 	s := start(t, serve.Config{}, repo, 30*time.Millisecond)
-	time.Sleep(150 * time.Millisecond) // the first look records the head
+	s.waitPolls(t, 1) // the first look records the head
 	total, _ := s.runs(t)
 	must(t, total == 0, "runs before any push: %d", total)
 	repo.commit(t, "bot", map[string]string{"k8s/be.yaml": "kind: Service\n# changed\n"})
-	time.Sleep(200 * time.Millisecond)
+	// Two more completed polls: the second began after the commit.
+	s.waitPolls(t, s.polls(t)+2)
 	total, _ = s.runs(t)
 	must(t, total == 0, "runs after a k8s-only commit: %d", total)
 	sha := repo.commit(t, "code", map[string]string{"back-end/main.go": "package main\n// new\n"})
@@ -380,6 +381,7 @@ func TestLiveLogs(t *testing.T) {
 	id, _, _ := s.dispatch(t, "live.yaml", nil)
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), nil)
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -444,4 +446,33 @@ func TestStop(t *testing.T) {
 	s.wait(t, b, "start after restart", func(r runJSON) bool { return r.Status == "in_progress" })
 	do(t, "POST", fmt.Sprintf("%s/api/runs/%d/cancel", s.URL, b), token, nil)
 	s.done(t, b)
+}
+
+// polls is the server's count of completed polls of its one repository
+// (runner_repository_polls_total in /metrics).
+func (s *testServer) polls(t *testing.T) int {
+	t.Helper()
+	resp, body := do(t, "GET", s.URL+"/metrics", token, nil)
+	must(t, resp.StatusCode == 200, "metrics: %s", resp.Status)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "runner_repository_polls_total{") {
+			var n int
+			fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%d", &n)
+			return n
+		}
+	}
+	t.Fatalf("no runner_repository_polls_total in /metrics:\n%s", body)
+	return 0
+}
+
+// waitPolls waits until n polls have completed.
+func (s *testServer) waitPolls(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.polls(t) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d polls in 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
@@ -27,6 +27,9 @@ type Options struct {
 	Executor Executor   // default: a LocalExecutor under STATE/exec
 	Builtins *steps.Set // built-in actions for loading workflows; default steps.Default()
 	Log      io.Writer  // service messages; default os.Stderr
+	// ReadTimeout bounds reading one request, headers and body, in
+	// HTTPServer; default 15s.
+	ReadTimeout time.Duration
 }
 
 // RestartMessage is the message of runs a restart found in progress.
@@ -34,18 +37,24 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg        Config
-	store      *store.Store
-	exec       Executor
-	builtins   *steps.Set
-	log        io.Writer
-	repos      []*repo
-	secrets    map[string]string
-	hub        hub
-	deliveries keyLock // webhook deliveries being handled
+	cfg         Config
+	store       *store.Store
+	exec        Executor
+	builtins    *steps.Set
+	log         io.Writer
+	repos       []*repo
+	secrets     map[string]string
+	hub         hub
+	deliveries  keyLock         // webhook deliveries being handled
+	unverified  semaphore       // webhook bodies being read before their signature is known
+	hosts       map[string]bool // names answered in the Host header of unauthenticated requests
+	readTimeout time.Duration
 	// tokenFile is where the API token is kept: token-file, or
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
+	// tokenChosen: the token was given (token, token-file, $RUNNER_TOKEN),
+	// not generated.
+	tokenChosen bool
 
 	rerunMu sync.Mutex // numbers re-run attempts
 
@@ -84,25 +93,40 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
+	// Logs, runs.db and the generated token are the service user's alone.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{},
+		unverified: make(semaphore, maxUnverified), hosts: hostNames(cfg), readTimeout: opts.ReadTimeout}
+	if s.readTimeout <= 0 {
+		s.readTimeout = defaultReadTimeout
+	}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
 	if s.log == nil {
 		s.log = os.Stderr
 	}
+	if fi, err := os.Stat(cfg.State); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
+	}
 	if s.exec == nil {
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
+		// Settings from the service's environment (BUILDKIT_HOST, …), the
+		// config's mirrors over them.
+		settings := steps.SettingsFromEnv(os.Getenv)
+		if len(cfg.RegistryMirrors) > 0 {
+			settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
+		}
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Settings: settings}
 	}
 	if cfg.SecretsFile != "" {
-		if err := readDotenv(cfg.SecretsFile, s.secrets); err != nil {
+		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
 			return nil, fmt.Errorf("secrets-file: %w", err)
 		}
 	}
 	s.tokenFile = cfg.TokenFile
+	s.tokenChosen = s.cfg.Token != ""
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
@@ -126,6 +150,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
 		return nil, err
 	}
+	run.SweepStale() // job cgroups a killed runner left, with their processes
 	ids, err := s.store.Recover(RestartMessage)
 	if err != nil {
 		s.store.Close()
@@ -142,6 +167,16 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forceC, s.force = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// credentials are the service's own secrets, which every run masks: the
+// API token, the webhook secret, credentials in repository URLs.
+func (s *Server) credentials() []string {
+	out := []string{s.cfg.Token, s.cfg.WebhookSecret}
+	for _, r := range s.cfg.Repositories {
+		out = append(out, run.URLCredentials(r.URL)...)
+	}
+	return out
 }
 
 // stateToken reads STATE/token, creating it with a random token.
@@ -339,7 +374,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC, Parallel: a.slots}
+	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Credentials: s.credentials(), Events: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
 		fail("inputs: " + err.Error())
 		return
@@ -412,29 +447,11 @@ var (
 // queued run of the group is cancelled, and with cancel-in-progress so is
 // the one in progress.
 func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
+	var group func(id int64) (string, bool, error)
 	if w.Concurrency != nil && w.Concurrency.Group.Set {
-		env := &expr.Env{Contexts: map[string]any{
-			"github": map[string]any{
-				"event_name": r.Event, "ref": r.Ref, "ref_name": refName(r.Ref), "sha": r.SHA,
-				"repository": r.Repo, "actor": r.Actor, "workflow": r.WorkflowName, "head_ref": "", "base_ref": "",
-			},
-			"inputs": jsonMap(r.Inputs),
-			"vars":   map[string]any{},
-		}}
-		g, err := evalTemplate(w.Concurrency.Group, env)
-		if err != nil {
-			return fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, w.Concurrency.Group.Line, w.Concurrency.Group.Col, err)
-		}
-		r.Group = g
-		if w.Concurrency.CancelInProgress.Set {
-			c, err := evalTemplate(w.Concurrency.CancelInProgress, env)
-			if err != nil {
-				return fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, w.Concurrency.CancelInProgress.Line, w.Concurrency.CancelInProgress.Col, err)
-			}
-			r.CancelGroup = c == "true"
-		}
+		group = func(id int64) (string, bool, error) { return s.concurrencyGroup(r, id, w) }
 	}
-	if err := s.store.CreateRun(r); err != nil {
+	if err := s.store.CreateRunGrouped(r, group); err != nil {
 		return err
 	}
 	if r.Group != "" {
@@ -465,6 +482,41 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 	}
 	s.kick()
 	return nil
+}
+
+// concurrencyGroup evaluates the workflow's concurrency group and
+// cancel-in-progress for run r, whose id is id, with the github context the
+// engine gives the run (pkg/run's RunContext), the run's inputs and vars.
+func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
+	var inputs, payload map[string]any
+	if err := json.Unmarshal([]byte(r.Inputs), &inputs); err != nil {
+		return "", false, fmt.Errorf("inputs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(r.Payload), &payload); err != nil {
+		return "", false, fmt.Errorf("event payload: %w", err)
+	}
+	rc := run.RunContext{
+		ID: int(id), Event: r.Event, Payload: payload,
+		Repo:     run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo},
+		Workflow: r.WorkflowName, File: w.File,
+	}
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	env := &expr.Env{Contexts: map[string]any{"github": rc.GitHub(), "inputs": inputs, "vars": map[string]any{}}}
+	c := w.Concurrency
+	g, err := evalTemplate(c.Group, env)
+	if err != nil {
+		return "", false, fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, c.Group.Line, c.Group.Col, err)
+	}
+	if !c.CancelInProgress.Set {
+		return g, false, nil
+	}
+	cancel, err := evalTemplate(c.CancelInProgress, env)
+	if err != nil {
+		return "", false, fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, c.CancelInProgress.Line, c.CancelInProgress.Col, err)
+	}
+	return g, cancel == "true", nil
 }
 
 func evalTemplate(v workflow.Value, env *expr.Env) (string, error) {
@@ -603,32 +655,4 @@ func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
 		out[j.JobID] = r
 	}
 	return out, nil
-}
-
-// readDotenv reads K=V lines (# comments, optional quotes) into m.
-func readDotenv(path string, m map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n) // never echo the line: it may hold a secret
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return sc.Err()
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+
 	"github.com/birdflock/runner/pkg/gitrepo"
 )
 
@@ -90,18 +92,33 @@ func (Checkout) Run(ctx context.Context, s *Context) error {
 	return nil
 }
 
-// underWorkspace resolves p against the workspace; it may not leave it.
+// underWorkspace resolves p inside the workspace: an absolute p must be
+// under it, and symbolic links on the way (a repository can hold them)
+// are followed as if the workspace were the root of the file system, so
+// the result never leaves it.
 func underWorkspace(ws, p string) (string, error) {
-	if ws == "" {
-		return "", errors.New("no workspace")
+	return underRoot(ws, p, "the workspace")
+}
+
+// underRoot resolves p inside root (see underWorkspace); what names root
+// in errors.
+func underRoot(root, p, what string) (string, error) {
+	if root == "" {
+		return "", fmt.Errorf("no %s", strings.TrimPrefix(what, "the "))
 	}
-	full := filepath.Join(ws, p)
+	rel := p
 	if filepath.IsAbs(p) {
-		full = filepath.Clean(p)
+		r, err := filepath.Rel(root, filepath.Clean(p))
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("path %q is not under %s %s", p, what, root)
+		}
+		rel = r
+	} else if r := filepath.Clean(p); r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("path %q is not under %s %s", p, what, root)
 	}
-	rel, err := filepath.Rel(ws, full)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("path %q is not under the workspace %s", p, ws)
+	full, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", fmt.Errorf("path %q: %w", p, err)
 	}
 	return full, nil
 }

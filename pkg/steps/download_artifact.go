@@ -33,14 +33,17 @@ func (DownloadArtifact) Spec() Spec {
 }
 
 func (DownloadArtifact) Run(ctx context.Context, s *Context) error {
-	dest := s.Workspace
-	if p := s.Input("path"); p != "" {
-		dest = s.resolve(p)
+	dest, err := s.downloadDir(s.Input("path"))
+	if err != nil {
+		return err
 	}
 	if rid := s.Input("run-id"); rid != "" && rid != s.Run.ID {
 		return fmt.Errorf("run-id %q: only artifacts of the current run (%s) are available", rid, s.Run.ID)
 	}
 	if name := s.Input("name"); name != "" {
+		if err := checkArtifactName(name); err != nil {
+			return err
+		}
 		src := filepath.Join(s.Run.ArtifactsDir, name)
 		if st, err := os.Stat(src); err != nil || !st.IsDir() {
 			return fmt.Errorf("artifact %q not found; available: %s", name, strings.Join(artifactNames(s.Run.ArtifactsDir), ", "))
@@ -76,6 +79,21 @@ func (DownloadArtifact) Run(ctx context.Context, s *Context) error {
 	s.Logf("Downloaded %d artifacts to %s", n, dest)
 	s.SetOutput("download-path", dest)
 	return nil
+}
+
+// downloadDir resolves the path input inside the workspace, or inside
+// RUNNER_TEMP for an absolute path there; symbolic links on the way are
+// resolved inside that root.
+func (s *Context) downloadDir(p string) (string, error) {
+	if p == "" {
+		p = "."
+	}
+	if filepath.IsAbs(p) && s.Temp != "" {
+		if rel, err := filepath.Rel(s.Temp, filepath.Clean(p)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return underRoot(s.Temp, p, "RUNNER_TEMP")
+		}
+	}
+	return underWorkspace(s.Workspace, p)
 }
 
 func artifactNames(dir string) []string {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/bmatcuk/doublestar/v4"
 )
@@ -39,8 +40,8 @@ func (UploadArtifact) Spec() Spec {
 
 func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 	name := s.Input("name")
-	if name == "" || strings.ContainsAny(name, `/\:"<>|*?`) || name == "." || name == ".." {
-		return fmt.Errorf("invalid artifact name %q", name)
+	if err := checkArtifactName(name); err != nil {
+		return err
 	}
 	hidden := s.Input("include-hidden-files") == "true"
 	var include, exclude []string
@@ -60,22 +61,7 @@ func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 		}
 		for _, m := range matches {
 			roots = append(roots, m)
-			err := filepath.WalkDir(m, func(f string, d os.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if !hidden && f != m && strings.HasPrefix(d.Name(), ".") {
-					if d.IsDir() {
-						return filepath.SkipDir
-					}
-					return nil
-				}
-				if !d.IsDir() {
-					files[f] = true
-				}
-				return nil
-			})
-			if err != nil {
+			if err := walkFiles(m, hidden, files, map[[2]uint64]bool{}); err != nil {
 				return err
 			}
 		}
@@ -110,13 +96,13 @@ func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 		return fmt.Errorf("an artifact named %q already exists in this run; set overwrite: true to replace it", name)
 	}
 	if err := os.MkdirAll(s.Run.ArtifactsDir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	// Build the artifact beside its final place, then rename: a failed
 	// upload leaves nothing half-written for download-artifact to find.
 	tmp, err := os.MkdirTemp(s.Run.ArtifactsDir, ".upload-"+name+"-")
 	if err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp)
 	digest := sha256.New()
@@ -127,31 +113,80 @@ func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 		}
 		rel, err := filepath.Rel(root, f)
 		if err != nil {
-			return err
+			return fmt.Errorf("artifact %q: %w", name, err)
 		}
-		if err := copyFile(f, filepath.Join(tmp, rel)); err != nil {
-			return err
-		}
-		if st, err := os.Stat(f); err == nil {
-			size += st.Size()
-		}
+		// The digest covers each file's path and the very bytes stored.
 		io.WriteString(digest, rel+"\x00")
-		if in, err := os.Open(f); err == nil {
-			io.Copy(digest, in)
-			in.Close()
+		n, err := copyFileTo(f, filepath.Join(tmp, rel), digest)
+		if err != nil {
+			return fmt.Errorf("artifact %q: %w", name, err)
 		}
+		size += n
 	}
 	if err := os.RemoveAll(dst); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: replace: %w", name, err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	sum := hex.EncodeToString(digest.Sum(nil))
 	s.Logf("Uploaded artifact %q: %d files, %d bytes, sha256:%s", name, len(list), size, sum)
 	s.SetOutput("artifact-id", name)
 	s.SetOutput("artifact-digest", sum)
 	return nil
+}
+
+// checkArtifactName refuses names that are not one plain path element
+// (upload and download check the same way).
+func checkArtifactName(name string) error {
+	if name == "" || strings.ContainsAny(name, `/\:"<>|*?`+"\x00\r\n") || name == "." || name == ".." {
+		return fmt.Errorf("invalid artifact name %q", name)
+	}
+	return nil
+}
+
+// walkFiles adds the files under m to files, following symbolic links as
+// GitHub's upload-artifact does: a link to a file counts as that file, a
+// link to a directory as its files. seen holds the directories entered
+// through links (device, inode), so that a link to an ancestor ends.
+func walkFiles(m string, hidden bool, files map[string]bool, seen map[[2]uint64]bool) error {
+	return filepath.WalkDir(m, func(f string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !hidden && f != m && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			st, err := os.Stat(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if st.IsDir() {
+				id := fileID(st)
+				if seen[id] {
+					return nil
+				}
+				seen[id] = true
+				// The trailing separator makes WalkDir enter the link.
+				return walkFiles(f+string(filepath.Separator), hidden, files, seen)
+			}
+		}
+		if !d.IsDir() {
+			files[filepath.Clean(f)] = true
+		}
+		return nil
+	})
+}
+
+func fileID(st os.FileInfo) [2]uint64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return [2]uint64{uint64(sys.Dev), sys.Ino}
+	}
+	return [2]uint64{}
 }
 
 // commonRoot is the least common ancestor directory of the search results;

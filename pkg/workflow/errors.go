@@ -17,9 +17,15 @@ type Error struct {
 	Pos
 	Kind    string // e.g. "syntax", "unknown-key", "needs", "expression"
 	Message string
+	// Warning marks a risk in a valid workflow (see Warnings), not a
+	// mistake; it is printed with "warning: " before the message.
+	Warning bool
 }
 
 func (e *Error) Error() string {
+	if e.Warning {
+		return fmt.Sprintf("%s:%d:%d: warning: %s [%s]", e.File, e.Line, e.Col, e.Message, e.Kind)
+	}
 	return fmt.Sprintf("%s:%d:%d: %s [%s]", e.File, e.Line, e.Col, e.Message, e.Kind)
 }
 

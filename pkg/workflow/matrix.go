@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/workflow/expr"
@@ -182,48 +184,93 @@ func matrixFromObject(m *expr.Object) (*Matrix, error) {
 	return mx, nil
 }
 
+// Limits on a matrix. GitHub allows 256 legs; the cross product may be
+// larger when exclude brings it down, up to maxProduct. They are checked
+// from the vectors' lengths before anything is expanded, so that a small
+// file cannot make runner build millions of legs.
+const (
+	// maxCombos is GitHub's limit of jobs per matrix.
+	maxCombos = 256
+	// maxProduct bounds the cross product of the vectors, before exclude.
+	maxProduct = 64 * maxCombos
+	// maxExcludeWork bounds the product times the number of exclude
+	// entries: the comparisons needed to apply them.
+	maxExcludeWork = 1 << 22
+	// maxValues bounds the values of all legs together (legs × keys).
+	maxValues = maxCombos * 256
+)
+
+// Product is the size of the cross product of the vectors, before exclude
+// and include. It fails, without expanding anything, when the product is
+// over what exclude could bring down to GitHub's limit.
+func (m *Matrix) Product() (int, error) {
+	p := 1
+	if len(m.Keys) == 0 {
+		p = 0
+	}
+	for _, k := range m.Keys {
+		n := len(m.Vectors[k])
+		hi, lo := bits.Mul64(uint64(p), uint64(n))
+		if hi != 0 || lo > math.MaxInt64 {
+			return 0, fmt.Errorf("matrix has more than %d combinations; GitHub's limit is %d", uint64(math.MaxInt64), maxCombos)
+		}
+		p = int(lo)
+	}
+	if p > maxProduct {
+		return p, fmt.Errorf("matrix has %d combinations; GitHub's limit is %d", p, maxCombos)
+	}
+	if p*len(m.Exclude) > maxExcludeWork {
+		return p, fmt.Errorf("matrix has %d combinations and %d exclude entries, too many to apply; GitHub's limit is %d combinations", p, len(m.Exclude), maxCombos)
+	}
+	return p, nil
+}
+
 // Combos expands the matrix as GitHub does: the cross product of the
 // vectors, minus exclude entries, then include entries merged into every
 // combination whose original values they do not change, or added as new
-// combinations when they fit none.
+// combinations when they fit none. The limits are checked before the
+// legs are built.
 func (m *Matrix) Combos() ([]Combo, error) {
-	var combos []Combo
-	if len(m.Keys) > 0 {
-		combos = []Combo{{Values: map[string]any{}}}
-		for _, k := range m.Keys {
-			var next []Combo
-			for _, c := range combos {
-				for _, v := range m.Vectors[k] {
-					vals := make(map[string]any, len(c.Values)+1)
-					for kk, vv := range c.Values {
-						vals[kk] = vv
-					}
-					vals[k] = v
-					next = append(next, Combo{Keys: append(append([]string{}, c.Keys...), k), Values: vals})
-				}
-			}
-			combos = next
-			// Exclude may shrink the product below the limit later; this
-			// only bounds the memory used on the way.
-			if len(combos) > 64*maxCombos {
-				return nil, fmt.Errorf("matrix has more than %d combinations; GitHub's limit is %d", 64*maxCombos, maxCombos)
-			}
-		}
+	product, err := m.Product()
+	if err != nil {
+		return nil, err
 	}
-	kept := combos[:0]
-	for _, c := range combos {
-		excluded := false
-		for _, e := range m.Exclude {
-			if matches(c.Values, e) {
-				excluded = true
+	tooMany := fmt.Errorf("matrix has more than %d combinations; GitHub's limit is %d", maxCombos, maxCombos)
+	// Walk the product as an odometer of indices, keeping only the
+	// tuples that no exclude entry matches.
+	pos := make(map[string]int, len(m.Keys))
+	for d, k := range m.Keys {
+		pos[k] = d
+	}
+	var kept [][]int
+	idx := make([]int, len(m.Keys))
+	for i := 0; i < product; i++ {
+		if !m.excluded(idx, pos) {
+			if len(kept) == maxCombos {
+				return nil, tooMany
+			}
+			kept = append(kept, append([]int(nil), idx...))
+		}
+		for d := len(idx) - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < len(m.Vectors[m.Keys[d]]) {
 				break
 			}
-		}
-		if !excluded {
-			kept = append(kept, c)
+			idx[d] = 0
 		}
 	}
-	combos = kept
+	values := len(kept) * len(m.Keys)
+	if values > maxValues {
+		return nil, fmt.Errorf("matrix has %d values in %d combinations; the limit is %d", values, len(kept), maxValues)
+	}
+	combos := make([]Combo, 0, len(kept))
+	for _, t := range kept {
+		c := Combo{Keys: append([]string(nil), m.Keys...), Values: make(map[string]any, len(m.Keys))}
+		for d, k := range m.Keys {
+			c.Values[k] = m.Vectors[k][t[d]]
+		}
+		combos = append(combos, c)
+	}
 	original := len(combos)
 	for _, inc := range m.Include {
 		keys, vals := inc.Keys(), inc.Values()
@@ -244,40 +291,51 @@ func (m *Matrix) Combos() ([]Combo, error) {
 			for j, k := range keys {
 				if _, has := c.Values[k]; !has {
 					c.Keys = append(c.Keys, k)
+					values++
 				}
 				c.Values[k] = vals[j]
 			}
 		}
 		if !added {
+			if len(combos) == maxCombos {
+				return nil, tooMany
+			}
 			c := Combo{Values: map[string]any{}}
 			for j, k := range keys {
 				c.Keys = append(c.Keys, k)
 				c.Values[k] = vals[j]
 			}
+			values += len(keys)
 			combos = append(combos, c)
+		}
+		if values > maxValues {
+			return nil, fmt.Errorf("matrix has more than %d values in %d combinations; the limit is %d", maxValues, len(combos), maxValues)
 		}
 	}
 	if len(combos) == 0 {
 		return nil, fmt.Errorf("matrix has no combinations")
 	}
-	if len(combos) > maxCombos {
-		return nil, fmt.Errorf("matrix has %d combinations; GitHub's limit is %d", len(combos), maxCombos)
-	}
 	return combos, nil
 }
 
-// maxCombos is GitHub's limit of jobs per matrix.
-const maxCombos = 256
-
-// matches reports whether every key of partial has the same value in full.
-func matches(full map[string]any, partial *expr.Object) bool {
-	vals := partial.Values()
-	for i, k := range partial.Keys() {
-		if !equal(full[k], vals[i]) {
-			return false
+// excluded reports whether an exclude entry matches the combination at
+// the vectors' indices idx; pos maps a key to its place in idx.
+func (m *Matrix) excluded(idx []int, pos map[string]int) bool {
+	for _, e := range m.Exclude {
+		vals := e.Values()
+		match := true
+		for j, k := range e.Keys() {
+			d, ok := pos[k]
+			if !ok || !equal(m.Vectors[k][idx[d]], vals[j]) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // equal compares two expression values by content; the order of object

@@ -13,6 +13,11 @@ type Options struct {
 	// Builtins resolves `uses:` (a *steps.Set). Nil: every `uses:` step
 	// is an error.
 	Builtins Actions
+	// NoMatrixLegs checks each matrix's shape and size without computing
+	// its legs: for listing workflows, which must stay cheap. False: the
+	// legs of every static matrix are computed, so that an exclude that
+	// leaves nothing is reported.
+	NoMatrixLegs bool
 }
 
 // Actions is what validation needs of the built-in actions. It is an

