@@ -221,8 +221,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 			if verbose {
 				opts = append(opts, registry.WithRequestLog(cmd.ErrOrStderr()))
 			}
-			// Without --addr: the stable address, a loopback one.
-			sopts, err := sf.options(addr)
+			sopts, err := sf.options()
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -243,10 +242,10 @@ Stop it with Ctrl-C or SIGTERM.`,
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", listen, err)}
 			}
-			if !loopback {
+			if !loopback && sf.htpasswd == "" {
 				if !insecurePublic {
-					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach: registry serve has no authentication yet "+
-						"(htpasswd support is coming), so anyone there could push and overwrite images; listen on 127.0.0.1, or pass --insecure-public to serve them all", listen)}
+					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach, without authentication: anyone there could push and overwrite images; "+
+						"give --htpasswd FILE (and --tls-cert/--tls-key), listen on 127.0.0.1, or pass --insecure-public to serve them all", listen)}
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
 			}
@@ -267,7 +266,7 @@ Stop it with Ctrl-C or SIGTERM.`,
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
-	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach, though the registry has no authentication yet")
+	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach without --htpasswd")
 	return cmd
 }
 

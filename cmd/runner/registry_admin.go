@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -69,10 +68,9 @@ func (f *serverFlags) scheme() string {
 	return "http"
 }
 
-// options turns the flags into server options for a server on listen
-// (empty: the directory's stable address, a loopback one), refusing a
-// registry reachable from other machines without auth.
-func (f *serverFlags) options(listen string) ([]registry.ServerOption, error) {
+// options turns the flags into server options. Whether the listen
+// address needs --htpasswd is decided by registry serve.
+func (f *serverFlags) options() ([]registry.ServerOption, error) {
 	var opts []registry.ServerOption
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
@@ -85,25 +83,8 @@ func (f *serverFlags) options(listen string) ([]registry.ServerOption, error) {
 	}
 	if f.htpasswd != "" {
 		opts = append(opts, registry.WithHtpasswd(f.htpasswd))
-	} else if listen != "" && !loopbackListen(listen) {
-		return nil, fmt.Errorf("--addr %s is reachable from other machines: give --htpasswd FILE (and --tls-cert/--tls-key), or listen on 127.0.0.1", listen)
 	}
 	return opts, nil
-}
-
-// loopbackListen reports whether a listen address (host:port) accepts
-// only connections from this machine: a loopback IP or localhost. An
-// empty host listens on every interface.
-func loopbackListen(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func newRegistryGCCmd() *cobra.Command {

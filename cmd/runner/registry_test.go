@@ -165,9 +165,9 @@ func TestRegistryAddressCommand(t *testing.T) {
 	}
 }
 
-// registry serve has no authentication yet: it refuses an address other
-// machines can reach unless told --insecure-public, decided by the
-// resolved address.
+// Without --htpasswd, registry serve refuses an address other machines
+// can reach unless told --insecure-public, decided by the resolved
+// address.
 func TestRegistryServeRefusesPublicAddr(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
 		cmd := newRegistryCmd()
