@@ -250,6 +250,9 @@ Stop it with Ctrl-C or SIGTERM.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
 			}
 			listen = resolved
+			if err := migrateVerbosely(ctx, dir, cmd.ErrOrStderr()); err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -47,6 +49,24 @@ kept in DIR/unimported.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "registry directory")
 	return cmd
+}
+
+// migrateVerbosely imports dir's earlier store, if it has one, before a
+// server starts (Serve would do it quietly), and says what it did.
+func migrateVerbosely(ctx context.Context, dir string, w io.Writer) error {
+	if !registry.HasOldStore(dir) {
+		return nil
+	}
+	fmt.Fprintf(w, "registry: importing the earlier store in %s\n", dir)
+	rep, err := registry.Migrate(ctx, dir)
+	if err != nil || rep == nil {
+		return err
+	}
+	fmt.Fprintf(w, "registry: imported %d repositories, %d manifests, %d tags, %d blobs\n", rep.Repositories, rep.Manifests, rep.Tags, rep.Blobs)
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "registry: not imported (kept in %s/unimported): %s\n", dir, s)
+	}
+	return nil
 }
 
 // serverFlags are `registry serve`'s flags for auth, TLS and proxying.

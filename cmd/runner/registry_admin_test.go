@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 	"github.com/birdflock/runner/pkg/registry"
 )
 
-func TestRegistryMigrateCommand(t *testing.T) {
-	dir := t.TempDir()
+// writeOldStore writes a one-image repository o/a tagged v1 in the
+// earlier store's layout: blobs, manifests with their type, and the
+// repository's digests and tags.
+func writeOldStore(t *testing.T, dir string) string {
+	t.Helper()
 	img, _ := random.Image(512, 1)
 	write := func(rel string, b []byte) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -26,8 +30,6 @@ func TestRegistryMigrateCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The earlier store's layout: blobs, manifests with their type, and
-	// the repository's digests and tags.
 	layers, _ := img.Layers()
 	for _, l := range layers {
 		h, _ := l.Digest()
@@ -45,7 +47,12 @@ func TestRegistryMigrateCommand(t *testing.T) {
 	write("manifests/sha256/"+h.Hex+".type", []byte(mt))
 	write("repositories/o/a/_digests/"+h.Hex, nil)
 	write("repositories/o/a/_tags/v1", []byte(h.String()))
+	return h.String()
+}
 
+func TestRegistryMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	h := writeOldStore(t, dir)
 	run := func() string {
 		cmd := newRegistryCmd()
 		cmd.SetArgs([]string{"migrate", "--dir", dir})
@@ -67,7 +74,7 @@ func TestRegistryMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if d, err := registry.New(registry.Options{}).Digest(context.Background(), s.Addr()+"/o/a:v1"); err != nil || d != h.String() {
+	if d, err := registry.New(registry.Options{}).Digest(context.Background(), s.Addr()+"/o/a:v1"); err != nil || d != h {
 		t.Errorf("o/a:v1 -> %s, %v; want %s", d, err, h)
 	}
 }
@@ -162,4 +169,54 @@ func TestRegistryServeProxy(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestRegistryServeSaysWhatItImported(t *testing.T) {
+	dir := t.TempDir()
+	h := writeOldStore(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newRegistryCmd()
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir})
+	var errOut syncWriter
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(&errOut)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
+		addr, _, _ = strings.Cut(string(b), "\n")
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("serve did not start: %v", <-done)
+	}
+	if d, err := registry.New(registry.Options{}).Digest(ctx, addr+"/o/a:v1"); err != nil || d != h {
+		t.Errorf("o/a:v1 -> %s, %v; want %s", d, err, h)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "imported 1 repositories, 1 manifests, 1 tags, 2 blobs") {
+		t.Errorf("stderr: %q", errOut.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
