@@ -109,6 +109,8 @@ func TestRegistryBadInputCodes(t *testing.T) {
 	layers, _ := img.Layers()
 	layer, _ := layers[0].Digest()
 	parentBefore := listFiles(t, parent)
+	blobsDir := filepath.Join(dir, "docker", "registry", "v2", "blobs")
+	blobsBefore := listFiles(t, blobsDir)
 
 	const oci = "application/vnd.oci.image.manifest.v1+json"
 	missingBlob := `{"schemaVersion":2,"mediaType":"` + oci + `","config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}`
@@ -174,6 +176,13 @@ func TestRegistryBadInputCodes(t *testing.T) {
 	}
 	if line := rawRequest(t, s.Addr(), "PUT", "/v2/owner/app/manifests/short", 100, 10); !strings.Contains(line, " 4") {
 		t.Errorf("short manifest body: %q, want a 4xx", line)
+	}
+
+	// No refused manifest or upload left a blob behind.
+	for p := range listFiles(t, blobsDir) {
+		if !blobsBefore[p] {
+			t.Errorf("blobs/%s written by a refused request", p)
+		}
 	}
 
 	// Nothing was written beside the registry's directory, and nothing
