@@ -49,7 +49,7 @@ func TestRegistryServeCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "http://"+addr) {
 		t.Errorf("output %q does not name the address", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "repositories", "o", "a", "_tags", "latest")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "docker", "registry", "v2", "repositories", "o", "a", "_manifests", "tags", "latest", "current", "link")); err != nil {
 		t.Errorf("tag not on disk: %v", err)
 	}
 }
@@ -165,9 +165,9 @@ func TestRegistryAddressCommand(t *testing.T) {
 	}
 }
 
-// registry serve has no authentication yet: it refuses an address other
-// machines can reach unless told --insecure-public, decided by the
-// resolved address.
+// Without --htpasswd, registry serve refuses an address other machines
+// can reach unless told --insecure-public, decided by the resolved
+// address.
 func TestRegistryServeRefusesPublicAddr(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
 		cmd := newRegistryCmd()
