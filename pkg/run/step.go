@@ -18,111 +18,68 @@ import (
 // runStep runs one step with GitHub's rules: if: with status functions,
 // env layering, timeout, continue-on-error, outcome vs conclusion.
 func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
-	r := jr.r
-	sr := &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}
-	started := time.Now()
 	// The job's cancellation (the run, fail-fast, its timeout) makes
 	// job.status cancelled; it then wins over failure.
 	if jobCtx.Err() != nil {
 		jr.cancelled = true
 	}
-	cancelled := jr.cancelled
+	st := &stepRun{jr: jr, s: s, sr: &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}, started: time.Now(), ctxs: jr.contexts()}
+	r := jr.r
+	if s.Name.Set {
+		if name, err := r.evalString(s.Name, st.ctxs, nil); err == nil {
+			st.sr.Name = name
+		}
+	}
 	status := statusFuncs{
 		success:   func() bool { return jr.status() == "success" },
 		failure:   func() bool { return jr.status() == "failure" },
 		cancelled: func() bool { return jr.status() == "cancelled" },
 	}
-	ctxs := jr.contexts()
-	if s.Name.Set {
-		if name, err := r.evalString(s.Name, ctxs, nil); err == nil {
-			sr.Name = name
-		}
-	}
-	finish := func(outcome string, err error) *StepResult {
-		sr.Outcome, sr.Conclusion = outcome, outcome
-		if err != nil {
-			sr.Error = r.masker.Mask(err.Error())
-			jr.emit(sr.Name, "Error: "+sr.Error)
-		}
-		if outcome == "failure" && s.ContinueOnError.Set {
-			if v, e := r.evalValue(s.ContinueOnError, ctxs, nil); e == nil && expr.Truthy(v) {
-				sr.Conclusion = "success"
-			}
-		}
-		switch sr.Conclusion {
-		case "failure":
-			jr.failed = true
-		case "cancelled":
-			jr.cancelled = true
-		}
-		sr.Duration = time.Since(started)
-		if s.ID.Set {
-			st := jr.stepEntry(s.ID.Raw)
-			st.Set("outcome", sr.Outcome)
-			st.Set("conclusion", sr.Conclusion)
-		}
-		if outcome != "skipped" {
-			r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepEnded, Status: sr.Conclusion, Duration: sr.Duration})
-		}
-		jr.log.line(sr.Name, "result: "+sr.Conclusion)
-		return sr
-	}
-
-	ok, err := r.evalCondition(s.If, ctxs, status, jr.workspace)
+	ok, err := r.evalCondition(s.If, st.ctxs, status, jr.workspace)
 	if err != nil {
-		return finish("failure", err)
+		return st.finish("failure", err)
 	}
 	if !ok {
-		return finish("skipped", nil)
+		return st.finish("skipped", nil)
 	}
-	r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepStarted})
+	r.obs.emit(Event{Job: jr.key, Step: st.sr.Name, Kind: StepStarted})
+	return st.finish(st.execute(jobCtx, jr.cancelled))
+}
 
-	// A step that runs after a cancellation (always(), cancelled()) must
-	// not be killed at once: it gets a context of its own, which only
-	// Options.Force cancels.
-	stepCtx := jobCtx
-	if cancelled {
-		var stop context.CancelFunc
-		stepCtx, stop = context.WithCancel(r.opts.Force)
-		defer stop()
-	}
-	var stepTimeout time.Duration
-	if s.TimeoutMinutes.Set {
-		d, err := r.minutes(s.TimeoutMinutes, ctxs)
-		stepTimeout = d
-		if err != nil {
-			return finish("failure", err)
-		}
-		var stop context.CancelFunc
-		stepCtx, stop = context.WithTimeout(stepCtx, d)
-		defer stop()
-	}
+// stepRun is one step while it runs: its definition, its result so far and
+// the contexts its expressions see.
+type stepRun struct {
+	jr      *jobRun
+	s       *workflow.Step
+	sr      *StepResult
+	started time.Time
+	ctxs    map[string]any
+}
 
-	// Step env on top of the job's; the env context then includes it.
-	env := map[string]string{}
-	for k, v := range jr.env {
-		env[k] = v
+// execute runs a step whose condition held and returns its outcome.
+// afterCancel: the job was cancelled before the step started (it runs
+// because of always() or cancelled()).
+func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, error) {
+	jr, s := st.jr, st.s
+	stepCtx, timeout, stop, err := st.context(jobCtx, afterCancel)
+	defer stop()
+	if err != nil {
+		return "failure", err
 	}
-	for _, kv := range s.Env {
-		v, err := r.evalString(kv.Value, ctxs, nil)
-		if err != nil {
-			return finish("failure", err)
-		}
-		env[kv.Key] = v
+	env, err := st.env()
+	if err != nil {
+		return "failure", err
 	}
-	ctxs["env"] = stringMap(env)
-
 	files, err := jr.fileCommands(s.Index)
 	if err != nil {
-		return finish("failure", err)
+		return "failure", err
 	}
-	out := jr.stepOutput(sr.Name, s.ID.Raw)
+	out := jr.stepOutput(st.sr.Name, s.ID.Raw)
 	defer out.Flush()
-
 	if s.Uses.Set {
-		err = jr.runBuiltin(stepCtx, s, ctxs, env, files, out)
+		err = jr.runBuiltin(stepCtx, s, st.ctxs, env, files, out)
 	} else {
-		err = jr.runScript(stepCtx, s, ctxs, env, files, out)
+		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
 	out.Flush()
 	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
@@ -130,16 +87,88 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	}
 	switch {
 	case err == nil:
-		return finish("success", nil)
+		return "success", nil
 	case stepCtx.Err() == context.DeadlineExceeded && jobCtx.Err() == nil:
-		return finish("failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(stepTimeout.Minutes(), 'f', -1, 64)))
-	case jobCtx.Err() != nil && !cancelled:
+		return "failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(timeout.Minutes(), 'f', -1, 64))
+	case jobCtx.Err() != nil && !afterCancel:
 		if jobCtx.Err() == context.DeadlineExceeded {
-			return finish("failure", errors.New("the job exceeded its timeout"))
+			return "failure", errors.New("the job exceeded its timeout")
 		}
-		return finish("cancelled", errors.New("the run was cancelled"))
+		return "cancelled", errors.New("the run was cancelled")
 	}
-	return finish("failure", err)
+	return "failure", err
+}
+
+// context is the step's context: the job's, or, for a step that runs after
+// a cancellation (always(), cancelled()), one of its own that only
+// Options.Force cancels, so it is not killed at once; bounded by the step's
+// timeout-minutes.
+func (st *stepRun) context(jobCtx context.Context, afterCancel bool) (context.Context, time.Duration, context.CancelFunc, error) {
+	ctx, stop := jobCtx, context.CancelFunc(func() {})
+	if afterCancel {
+		ctx, stop = context.WithCancel(st.jr.r.opts.Force)
+	}
+	if !st.s.TimeoutMinutes.Set {
+		return ctx, 0, stop, nil
+	}
+	d, err := st.jr.r.minutes(st.s.TimeoutMinutes, st.ctxs)
+	if err != nil {
+		return ctx, 0, stop, err
+	}
+	ctx, stopTimeout := context.WithTimeout(ctx, d)
+	return ctx, d, func() { stopTimeout(); stop() }, nil
+}
+
+// env is the step's env on top of the job's; the env context of the step's
+// other expressions then includes it.
+func (st *stepRun) env() (map[string]string, error) {
+	env := map[string]string{}
+	for k, v := range st.jr.env {
+		env[k] = v
+	}
+	for _, kv := range st.s.Env {
+		v, err := st.jr.r.evalString(kv.Value, st.ctxs, nil)
+		if err != nil {
+			return nil, err
+		}
+		env[kv.Key] = v
+	}
+	st.ctxs["env"] = stringMap(env)
+	return env, nil
+}
+
+// finish records the step's outcome (and its conclusion after
+// continue-on-error) in the result, the job's state, the steps context,
+// the events and the job log.
+func (st *stepRun) finish(outcome string, err error) *StepResult {
+	jr, r, s, sr := st.jr, st.jr.r, st.s, st.sr
+	sr.Outcome, sr.Conclusion = outcome, outcome
+	if err != nil {
+		sr.Error = r.masker.Mask(err.Error())
+		jr.emit(sr.Name, "Error: "+sr.Error)
+	}
+	if outcome == "failure" && s.ContinueOnError.Set {
+		if v, e := r.evalValue(s.ContinueOnError, st.ctxs, nil); e == nil && expr.Truthy(v) {
+			sr.Conclusion = "success"
+		}
+	}
+	switch sr.Conclusion {
+	case "failure":
+		jr.failed = true
+	case "cancelled":
+		jr.cancelled = true
+	}
+	sr.Duration = time.Since(st.started)
+	if s.ID.Set {
+		e := jr.stepEntry(s.ID.Raw)
+		e.Set("outcome", sr.Outcome)
+		e.Set("conclusion", sr.Conclusion)
+	}
+	if outcome != "skipped" {
+		r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepEnded, Status: sr.Conclusion, Duration: sr.Duration})
+	}
+	jr.log.line(sr.Name, "result: "+sr.Conclusion)
+	return sr
 }
 
 // fileCommandSet is the per-step GITHUB_ENV, GITHUB_OUTPUT, ... files.
