@@ -152,21 +152,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		r.endJob(js)
 		return
 	}
-	needs := map[string]any{}
-	allSucceeded, ancestorFailed := true, false
-	r.mu.Lock()
-	for _, n := range j.Needs {
-		o := r.results[n.Raw]
-		outs := map[string]any{}
-		for k, v := range o.outputs {
-			outs[k] = v
-		}
-		needs[n.Raw] = map[string]any{"result": o.result, "outputs": outs}
-		allSucceeded = allSucceeded && o.result == "success"
-		ancestorFailed = ancestorFailed || o.failed
-	}
-	r.mu.Unlock()
-
+	needs, allSucceeded, ancestorFailed := r.needsOf(j)
 	base := r.baseContexts(j)
 	base["needs"] = needs
 	status := statusFuncs{
@@ -179,7 +165,6 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		r.failJob(j, j.ID, err, js.outcome)
 		r.endJob(js)
 	}
-
 	run, err := r.evalCondition(j.If, base, status, "")
 	if err != nil {
 		fail(err)
@@ -191,43 +176,10 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		r.endJob(js)
 		return
 	}
-
-	combos := []workflow.Combo{{}}
-	failFast, maxParallel := true, 0
-	if s := j.Strategy; s != nil {
-		if s.Matrix != nil {
-			m, err := workflow.DecodeMatrix(s.Matrix, func(src string) (any, error) {
-				return r.evalValue(workflow.Value{Raw: src, Set: true}, base, nil)
-			})
-			if err == nil {
-				combos, err = m.Combos()
-			}
-			if err != nil {
-				fail(fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err))
-				return
-			}
-		}
-		if s.FailFast.Set {
-			v, err := r.evalValue(s.FailFast, base, nil)
-			if err != nil {
-				fail(err)
-				return
-			}
-			failFast = expr.Truthy(v)
-		}
-		if s.MaxParallel.Set {
-			v, err := r.evalString(s.MaxParallel, base, nil)
-			if err == nil {
-				maxParallel, err = strconv.Atoi(strings.TrimSpace(v))
-			}
-			if err != nil {
-				fail(fmt.Errorf("max-parallel: %w", err))
-				return
-			}
-		}
-	}
-	if maxParallel <= 0 || maxParallel > len(combos) {
-		maxParallel = len(combos)
+	st, err := r.strategyOf(j, base)
+	if err != nil {
+		fail(err)
+		return
 	}
 	// A job that starts after the run was cancelled (if: always() or
 	// cancelled()) is not cancelled itself, as on GitHub: its steps run
@@ -237,18 +189,83 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		jobBase = r.opts.Force
 	}
 	js.legCtx, js.cancelLegs = context.WithCancel(jobBase)
-	js.failFast, js.maxParallel = failFast, maxParallel
-	js.results = make([]*JobResult, len(combos))
-	for i, c := range combos {
+	js.failFast, js.maxParallel = st.failFast, st.maxParallel
+	js.results = make([]*JobResult, len(st.combos))
+	for i, c := range st.combos {
 		leg := &jobRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
 		if j.Strategy != nil {
-			leg.strategy = map[string]any{"fail-fast": failFast, "job-index": float64(i), "job-total": float64(len(combos)), "max-parallel": float64(maxParallel)}
+			leg.strategy = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
 		}
 		leg.suffix = c.Suffix()
 		leg.key = r.claimKey(j.ID+leg.suffix, i)
 		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
 		js.legs = append(js.legs, leg)
 	}
+}
+
+// needsOf is the needs context of job j, whether every job it needs
+// succeeded, and whether one of its ancestors failed (the implicit
+// success() covers all of them).
+func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded, ancestorFailed bool) {
+	needs, allSucceeded = map[string]any{}, true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range j.Needs {
+		o := r.results[n.Raw]
+		outs := map[string]any{}
+		for k, v := range o.outputs {
+			outs[k] = v
+		}
+		needs[n.Raw] = map[string]any{"result": o.result, "outputs": outs}
+		allSucceeded = allSucceeded && o.result == "success"
+		ancestorFailed = ancestorFailed || o.failed
+	}
+	return needs, allSucceeded, ancestorFailed
+}
+
+// jobStrategy is a job's strategy, evaluated: its legs and how they run.
+type jobStrategy struct {
+	combos      []workflow.Combo
+	failFast    bool
+	maxParallel int // 1..len(combos)
+}
+
+// strategyOf evaluates j's strategy with the job-level contexts base.
+func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy, error) {
+	st := jobStrategy{combos: []workflow.Combo{{}}, failFast: true}
+	if s := j.Strategy; s != nil {
+		if s.Matrix != nil {
+			m, err := workflow.DecodeMatrix(s.Matrix, func(src string) (any, error) {
+				return r.evalValue(workflow.Value{Raw: src, Set: true}, base, nil)
+			})
+			if err == nil {
+				st.combos, err = m.Combos()
+			}
+			if err != nil {
+				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
+			}
+		}
+		if s.FailFast.Set {
+			v, err := r.evalValue(s.FailFast, base, nil)
+			if err != nil {
+				return st, err
+			}
+			st.failFast = expr.Truthy(v)
+		}
+		if s.MaxParallel.Set {
+			v, err := r.evalString(s.MaxParallel, base, nil)
+			if err == nil {
+				st.maxParallel, err = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if err != nil {
+				return st, fmt.Errorf("max-parallel: %w", err)
+			}
+		}
+	}
+	if st.maxParallel <= 0 || st.maxParallel > len(st.combos) {
+		st.maxParallel = len(st.combos)
+	}
+	return st, nil
 }
 
 // claimKey makes a leg's key unique in the run: two legs whose values
