@@ -381,83 +381,33 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 		jr.log.line("job", "Error: "+res.Error)
 		return res
 	}
-
-	dir := filepath.Join(r.dir, "jobs", jr.dirName)
-	jr.workspace = filepath.Join(dir, "workspace")
-	jr.temp = filepath.Join(dir, "temp")
-	for _, d := range []string{jr.workspace, jr.temp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	defer os.RemoveAll(jr.temp)
-	if !r.opts.KeepWorkspaces {
-		defer os.RemoveAll(jr.workspace)
-	}
-	f, err := os.Create(filepath.Join(r.dir, jr.dirName+".log"))
+	cleanup, err := jr.setup()
+	defer cleanup()
 	if err != nil {
 		return fail(err)
 	}
-	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
-	defer jr.log.close()
-	// Unique across processes and runs: run numbers repeat between state
-	// directories, and a collision would kill another run's processes.
-	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
-	// Background processes a step left behind end with the job, as on
-	// GitHub: those in the job's cgroup, then any other that still has
-	// the job's RUNNER_TRACKING_ID (when there is no cgroup: not root).
-	jr.cgroup = jobCgroups().newJob(jr.trackingID)
-	defer func() {
-		jr.cgroup.end(r.opts.KillGrace)
-		killTracked(jr.trackingID, r.opts.KillGrace)
-	}()
-
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.suffix
 	r.obs.emit(Event{Job: jr.key, Kind: JobStarted, Text: res.Name})
-
-	// Job-level concurrency inside one run: legs of one group take turns.
-	if j.Concurrency != nil {
-		group, err := r.evalString(j.Concurrency.Group, ctxs, nil)
-		if err != nil {
-			return fail(err)
-		}
-		r.mu.Lock()
-		m := r.groups[group]
-		if m == nil {
-			m = &sync.Mutex{}
-			r.groups[group] = m
-		}
-		r.mu.Unlock()
-		m.Lock()
-		defer m.Unlock()
+	unlock, err := jr.lockGroup(ctxs)
+	if err != nil {
+		return fail(err)
 	}
-
+	defer unlock()
 	timeout := 360 * time.Minute
 	if j.TimeoutMinutes.Set {
-		d, err := r.minutes(j.TimeoutMinutes, ctxs)
-		if err != nil {
+		if timeout, err = r.minutes(j.TimeoutMinutes, ctxs); err != nil {
 			return fail(err)
 		}
-		timeout = d
 	}
 	jobCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-
-	jr.env = map[string]string{}
-	for _, layer := range [][]workflow.KV{r.w.Env, j.Env} {
-		for _, kv := range layer {
-			v, err := r.evalString(kv.Value, jr.contexts(), nil)
-			if err != nil {
-				return fail(err)
-			}
-			jr.setEnv(kv.Key, v)
-		}
+	if err := jr.evalEnv(); err != nil {
+		return fail(err)
 	}
 	jr.steps = expr.NewObject()
 	for _, s := range j.Steps {
-		sr := jr.runStep(jobCtx, s)
-		res.Steps = append(res.Steps, sr)
+		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
 	}
 	switch {
 	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
@@ -469,9 +419,100 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	default:
 		res.Result = "success"
 	}
-	// Job outputs are evaluated at the end, with the steps context.
-	ctxs = jr.contexts()
-	for _, kv := range j.Outputs {
+	jr.outputs(res)
+	if j.ContinueOnError.Set && res.Result == "failure" {
+		if v, err := r.evalValue(j.ContinueOnError, jr.contexts(), nil); err == nil && expr.Truthy(v) {
+			res.Result = "success"
+		}
+	}
+	return res
+}
+
+// setup makes the job's workspace, temp dir and log, and its cgroup and
+// tracking id: background processes a step leaves behind end with the job,
+// as on GitHub (those in the job's cgroup, then any other that still has
+// the job's RUNNER_TRACKING_ID, when there is no cgroup: not root).
+// cleanup undoes what setup did, also after an error.
+func (jr *jobRun) setup() (cleanup func(), err error) {
+	r := jr.r
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	dir := filepath.Join(r.dir, "jobs", jr.dirName)
+	jr.workspace = filepath.Join(dir, "workspace")
+	jr.temp = filepath.Join(dir, "temp")
+	for _, d := range []string{jr.workspace, jr.temp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return cleanup, err
+		}
+	}
+	undo = append(undo, func() { os.RemoveAll(jr.temp) })
+	if !r.opts.KeepWorkspaces {
+		undo = append(undo, func() { os.RemoveAll(jr.workspace) })
+	}
+	f, err := os.Create(filepath.Join(r.dir, jr.dirName+".log"))
+	if err != nil {
+		return cleanup, err
+	}
+	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
+	undo = append(undo, jr.log.close)
+	// Unique across processes and runs: run numbers repeat between state
+	// directories, and a collision would kill another run's processes.
+	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
+	jr.cgroup = jobCgroups().newJob(jr.trackingID)
+	undo = append(undo, func() {
+		jr.cgroup.end(r.opts.KillGrace)
+		killTracked(jr.trackingID, r.opts.KillGrace)
+	})
+	return cleanup, nil
+}
+
+// lockGroup waits for the job's concurrency group inside the run (legs of
+// one group take turns) and returns its unlock.
+func (jr *jobRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
+	r, j := jr.r, jr.job
+	if j.Concurrency == nil {
+		return func() {}, nil
+	}
+	group, err := r.evalString(j.Concurrency.Group, ctxs, nil)
+	if err != nil {
+		return func() {}, err
+	}
+	r.mu.Lock()
+	m := r.groups[group]
+	if m == nil {
+		m = &sync.Mutex{}
+		r.groups[group] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock, nil
+}
+
+// evalEnv sets the job's env: the workflow's, then the job's.
+func (jr *jobRun) evalEnv() error {
+	jr.env = map[string]string{}
+	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
+		for _, kv := range layer {
+			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)
+			if err != nil {
+				return err
+			}
+			jr.setEnv(kv.Key, v)
+		}
+	}
+	return nil
+}
+
+// outputs evaluates the job's outputs at its end, with the steps context;
+// one that holds a secret is skipped, as on GitHub.
+func (jr *jobRun) outputs(res *JobResult) {
+	r := jr.r
+	ctxs := jr.contexts()
+	for _, kv := range jr.job.Outputs {
 		v, err := r.evalString(kv.Value, ctxs, nil)
 		if err != nil {
 			jr.emit("job", "Warning: output "+kv.Key+": "+err.Error())
@@ -483,12 +524,6 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 		}
 		res.Outputs[kv.Key] = v
 	}
-	if j.ContinueOnError.Set && res.Result == "failure" {
-		if v, err := r.evalValue(j.ContinueOnError, ctxs, nil); err == nil && expr.Truthy(v) {
-			res.Result = "success"
-		}
-	}
-	return res
 }
 
 func (jr *jobRun) setEnv(k, v string) {
