@@ -19,15 +19,19 @@ import (
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
+// execFlags are runner exec's flags.
+type execFlags struct {
+	event, eventFile, repo, state, secretFile string
+	inputs, secrets, vars, mirrors            []string
+	jobs                                      int
+	jsonOut, keep                             bool
+}
+
 func newExecCmd() *cobra.Command {
-	var (
-		event, eventFile, repo, state, secretFile string
-		inputs, secrets, vars, mirrors            []string
-		jobs                                      int
-		jsonOut, keep                             bool
-	)
+	var fl execFlags
 	cmd := &cobra.Command{
 		Use:   "exec WORKFLOW",
 		Short: "Run a workflow on this machine",
@@ -37,7 +41,7 @@ workflows/NAME.yaml, then .github/workflows/NAME.yaml in the repository.
 Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrupted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repoDir, err := findRepo(repo)
+			repoDir, err := findRepo(fl.repo)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -45,79 +49,18 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			// Runner's settings reach the built-ins (build-image,
-			// push-image, test-image) explicitly, never a step's
-			// environment.
-			settings := steps.SettingsFromEnv(os.Getenv)
-			if len(mirrors) > 0 {
-				if _, err := registry.ParseMirrors(mirrors...); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				settings.RegistryMirror = strings.Join(mirrors, ",")
-			}
 			builtins := steps.Default()
 			w, err := loadWorkflow(path, builtins)
 			if err != nil {
 				return err
 			}
-			opts := run.Options{
-				Builtins: builtins, Event: event, Parallel: jobs, StateDir: state,
-				Out: os.Stdout, JSON: jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: keep,
-				Settings: settings,
-			}
-			if opts.Inputs, err = keyValues(inputs, false); err != nil {
+			opts, err := fl.options(w, repoDir)
+			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if opts.Secrets, err = keyValues(secrets, true); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if secretFile != "" {
-				if err := dotenv.Read(secretFile, opts.Secrets); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-			}
-			if opts.Vars, err = keyValues(vars, false); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if opts.Event == "" {
-				opts.Event = "push"
-				if len(opts.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
-					opts.Event = "workflow_dispatch"
-				}
-			}
-			if opts.Repo, err = repoInfo(repoDir); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			// Without a payload, run makes a minimal one for the event.
-			if eventFile != "" {
-				data, err := os.ReadFile(eventFile)
-				if err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				opts.EventPayload = map[string]any{}
-				if err := json.Unmarshal(data, &opts.EventPayload); err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("%s: %w", eventFile, err)}
-				}
-			}
-
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			force, forceCancel := context.WithCancel(context.Background())
-			defer forceCancel()
-			opts.Force = force
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sigs)
-			var interrupted atomic.Bool
-			go func() {
-				<-sigs
-				interrupted.Store(true)
-				fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
-				cancel()
-				<-sigs
-				forceCancel()
-			}()
-
+			opts.Builtins = builtins
+			ctx, interrupted, stop := interruptible(&opts)
+			defer stop()
 			res, err := run.Run(ctx, w, opts)
 			if err != nil {
 				if errors.Is(err, run.ErrInputs) {
@@ -125,11 +68,11 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				}
 				return &exitError{code: 1, err: err}
 			}
-			if !jsonOut {
+			if !fl.jsonOut {
 				printSummary(os.Stdout, res, opts.Color)
 			}
 			switch {
-			case interrupted.Load() || res.Conclusion == "cancelled":
+			case interrupted() || res.Conclusion == "cancelled":
 				return &exitError{code: 130, err: errors.New("")}
 			case res.Conclusion != "success":
 				return &exitError{code: 1, err: errors.New("")}
@@ -138,19 +81,103 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
-	f.StringVar(&eventFile, "event-file", "", "JSON payload for github.event")
-	f.StringArrayVar(&inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
-	f.StringArrayVar(&secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
-	f.StringVar(&secretFile, "secret-file", "", "file of K=V secret lines")
-	f.StringArrayVar(&vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
-	f.StringVar(&repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
-	f.IntVar(&jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
-	f.BoolVar(&jsonOut, "json", false, "print zerolog JSON events")
-	f.StringVar(&state, "state", ".runner", "state directory: run records, caches")
-	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
-	f.BoolVar(&keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
+	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event")
+	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
+	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
+	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
+	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
+	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
+	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
+	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
+	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
 	return cmd
+}
+
+// options are the run's options from the flags (every error is a usage
+// error): inputs, secrets, vars, the event and its payload, the
+// repository, and runner's settings for the built-ins, which reach them
+// explicitly, never a step's environment.
+func (fl *execFlags) options(w *workflow.Workflow, repoDir string) (run.Options, error) {
+	settings := steps.SettingsFromEnv(os.Getenv)
+	if len(fl.mirrors) > 0 {
+		if _, err := registry.ParseMirrors(fl.mirrors...); err != nil {
+			return run.Options{}, err
+		}
+		settings.RegistryMirror = strings.Join(fl.mirrors, ",")
+	}
+	opts := run.Options{
+		Event: fl.event, Parallel: fl.jobs, StateDir: fl.state,
+		Out: os.Stdout, JSON: fl.jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: fl.keep,
+		Settings: settings,
+	}
+	var err error
+	if opts.Inputs, err = keyValues(fl.inputs, false); err != nil {
+		return opts, err
+	}
+	if opts.Secrets, err = keyValues(fl.secrets, true); err != nil {
+		return opts, err
+	}
+	if fl.secretFile != "" {
+		if err := dotenv.Read(fl.secretFile, opts.Secrets); err != nil {
+			return opts, err
+		}
+	}
+	if opts.Vars, err = keyValues(fl.vars, false); err != nil {
+		return opts, err
+	}
+	if opts.Event == "" {
+		opts.Event = "push"
+		if len(opts.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
+			opts.Event = "workflow_dispatch"
+		}
+	}
+	if opts.Repo, err = repoInfo(repoDir); err != nil {
+		return opts, err
+	}
+	// Without a payload, run makes a minimal one for the event.
+	if fl.eventFile != "" {
+		data, err := os.ReadFile(fl.eventFile)
+		if err != nil {
+			return opts, err
+		}
+		opts.EventPayload = map[string]any{}
+		if err := json.Unmarshal(data, &opts.EventPayload); err != nil {
+			return opts, fmt.Errorf("%s: %w", fl.eventFile, err)
+		}
+	}
+	return opts, nil
+}
+
+// interruptible returns the run's context, cancelled by the first Ctrl-C
+// or SIGTERM; a second one cancels opts.Force (it kills even the steps that
+// run after a cancellation). interrupted reports whether a signal came.
+func interruptible(opts *run.Options) (ctx context.Context, interrupted func() bool, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	force, forceCancel := context.WithCancel(context.Background())
+	opts.Force = force
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Bool
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		got.Store(true)
+		fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			forceCancel()
+		}
+	}()
+	return ctx, got.Load, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel()
+		forceCancel()
+	}
 }
 
 // keyValues parses K=V flags; with fromEnv, a bare K takes $K.
