@@ -174,7 +174,7 @@ func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 }
 
 // contexts are every context for expressions inside a running job.
-func (jr *jobRun) contexts() map[string]any {
+func (jr *legRun) contexts() map[string]any {
 	r := jr.r
 	status := jr.status()
 	strategy := jr.strategy

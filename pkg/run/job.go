@@ -15,15 +15,16 @@ import (
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
-// jobState is one job while the run is scheduled.
-type jobState struct {
+// scheduledJob is one job of the workflow while the run schedules it: its
+// legs, how many may run at once and how many have.
+type scheduledJob struct {
 	job      *workflow.Job
 	index    int // declaration order
 	prepared bool
 	done     bool
-	outcome  *jobOutcome
+	outcome  *neededJob
 
-	legs        []*jobRun
+	legs        []*legRun
 	results     []*JobResult
 	legCtx      context.Context // cancelled by fail-fast, or with the run
 	cancelLegs  context.CancelFunc
@@ -34,9 +35,9 @@ type jobState struct {
 	finished    int
 }
 
-// legDone reports a finished leg to the scheduler.
-type legDone struct {
-	js  *jobState
+// finishedLeg reports a finished leg to the scheduler.
+type finishedLeg struct {
+	js  *scheduledJob
 	i   int
 	res *JobResult
 }
@@ -46,13 +47,13 @@ type legDone struct {
 // order, and legs start in job declaration order, then matrix order, as
 // slots (Options.Parallel, max-parallel) free up.
 func (r *runState) schedule(ctx context.Context) {
-	states := make([]*jobState, len(r.w.Jobs))
-	byID := map[string]*jobState{}
+	states := make([]*scheduledJob, len(r.w.Jobs))
+	byID := map[string]*scheduledJob{}
 	for i, j := range r.w.Jobs {
-		states[i] = &jobState{job: j, index: i}
+		states[i] = &scheduledJob{job: j, index: i}
 		byID[j.ID] = states[i]
 	}
-	ready := func(js *jobState) bool {
+	ready := func(js *scheduledJob) bool {
 		for _, n := range js.job.Needs {
 			if d := byID[n.Raw]; d != nil && !d.done {
 				return false
@@ -60,7 +61,7 @@ func (r *runState) schedule(ctx context.Context) {
 		}
 		return true
 	}
-	doneCh := make(chan legDone)
+	doneCh := make(chan finishedLeg)
 	running := 0
 	for {
 		for progress := true; progress; {
@@ -84,8 +85,8 @@ func (r *runState) schedule(ctx context.Context) {
 				}
 				running++
 				js.running++
-				go func(js *jobState, i int) {
-					doneCh <- legDone{js, i, js.legs[i].run(js.legCtx)}
+				go func(js *scheduledJob, i int) {
+					doneCh <- finishedLeg{js, i, js.legs[i].run(js.legCtx)}
 				}(js, i)
 			}
 		}
@@ -101,7 +102,7 @@ func (r *runState) schedule(ctx context.Context) {
 
 // legEnded records a leg's result; fail-fast cancels the other legs, and
 // the last leg ends the job.
-func (r *runState) legEnded(js *jobState, i int, res *JobResult) {
+func (r *runState) legEnded(js *scheduledJob, i int, res *JobResult) {
 	js.results[i] = res
 	js.finished++
 	if res.Result == "failure" && js.failFast {
@@ -134,7 +135,7 @@ func (r *runState) legEnded(js *jobState, i int, res *JobResult) {
 }
 
 // endJob makes the job's outcome visible to its dependents.
-func (r *runState) endJob(js *jobState) {
+func (r *runState) endJob(js *scheduledJob) {
 	js.done = true
 	r.mu.Lock()
 	r.results[js.job.ID] = js.outcome
@@ -143,10 +144,10 @@ func (r *runState) endJob(js *jobState) {
 
 // prepareJob decides whether a job whose needs are done runs, and expands
 // its matrix into legs. A job that does not run ends here.
-func (r *runState) prepareJob(ctx context.Context, js *jobState) {
+func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	j := js.job
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
-		js.outcome = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
 		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
 		r.endJob(js)
@@ -160,7 +161,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		failure:   func() bool { return ancestorFailed },
 		cancelled: func() bool { return ctx.Err() != nil },
 	}
-	js.outcome = &jobOutcome{result: "skipped", failed: ancestorFailed}
+	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed}
 	fail := func(err error) {
 		r.failJob(j, j.ID, err, js.outcome)
 		r.endJob(js)
@@ -192,7 +193,7 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 	js.failFast, js.maxParallel = st.failFast, st.maxParallel
 	js.results = make([]*JobResult, len(st.combos))
 	for i, c := range st.combos {
-		leg := &jobRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
+		leg := &legRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
 		if j.Strategy != nil {
 			leg.strategy = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
 		}
@@ -298,7 +299,7 @@ func (r *runState) claimDir(name string) string {
 	return out
 }
 
-func (r *runState) failJob(j *workflow.Job, key string, err error, o *jobOutcome) {
+func (r *runState) failJob(j *workflow.Job, key string, err error, o *neededJob) {
 	msg := r.masker.Mask(err.Error())
 	r.addJob(&JobResult{Key: key, JobID: j.ID, Name: j.ID, Result: "failure", Error: msg})
 	r.obs.emit(Event{Job: key, Kind: Line, Text: "Error: " + msg})
@@ -317,8 +318,8 @@ func (r *runState) jobName(j *workflow.Job, ctxs map[string]any) string {
 	return name
 }
 
-// jobRun is one leg of a job: the job itself, or one matrix combination.
-type jobRun struct {
+// legRun is one leg of a job: the job itself, or one matrix combination.
+type legRun struct {
 	r        *runState
 	job      *workflow.Job
 	combo    workflow.Combo
@@ -348,7 +349,7 @@ type jobRun struct {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // notStarted is the result of a leg cancelled before it started.
-func (jr *jobRun) notStarted() *JobResult {
+func (jr *legRun) notStarted() *JobResult {
 	res := &JobResult{Key: jr.key, JobID: jr.job.ID, Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
 	jr.r.addJob(res)
 	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result})
@@ -357,7 +358,7 @@ func (jr *jobRun) notStarted() *JobResult {
 
 // status is job.status: cancelled wins over failure, as GitHub merges
 // step results.
-func (jr *jobRun) status() string {
+func (jr *legRun) status() string {
 	switch {
 	case jr.cancelled:
 		return "cancelled"
@@ -367,7 +368,7 @@ func (jr *jobRun) status() string {
 	return "success"
 }
 
-func (jr *jobRun) run(ctx context.Context) *JobResult {
+func (jr *legRun) run(ctx context.Context) *JobResult {
 	r, j := jr.r, jr.job
 	res := &JobResult{Key: jr.key, JobID: j.ID, Started: time.Now(), Outputs: map[string]string{}, order: jr.order}
 	defer func() {
@@ -433,7 +434,7 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 // as on GitHub (those in the job's cgroup, then any other that still has
 // the job's RUNNER_TRACKING_ID, when there is no cgroup: not root).
 // cleanup undoes what setup did, also after an error.
-func (jr *jobRun) setup() (cleanup func(), err error) {
+func (jr *legRun) setup() (cleanup func(), err error) {
 	r := jr.r
 	var undo []func()
 	cleanup = func() {
@@ -472,7 +473,7 @@ func (jr *jobRun) setup() (cleanup func(), err error) {
 
 // lockGroup waits for the job's concurrency group inside the run (legs of
 // one group take turns) and returns its unlock.
-func (jr *jobRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
+func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 	r, j := jr.r, jr.job
 	if j.Concurrency == nil {
 		return func() {}, nil
@@ -493,7 +494,7 @@ func (jr *jobRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 }
 
 // evalEnv sets the job's env: the workflow's, then the job's.
-func (jr *jobRun) evalEnv() error {
+func (jr *legRun) evalEnv() error {
 	jr.env = map[string]string{}
 	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
 		for _, kv := range layer {
@@ -509,7 +510,7 @@ func (jr *jobRun) evalEnv() error {
 
 // outputs evaluates the job's outputs at its end, with the steps context;
 // one that holds a secret is skipped, as on GitHub.
-func (jr *jobRun) outputs(res *JobResult) {
+func (jr *legRun) outputs(res *JobResult) {
 	r := jr.r
 	ctxs := jr.contexts()
 	for _, kv := range jr.job.Outputs {
@@ -526,7 +527,7 @@ func (jr *jobRun) outputs(res *JobResult) {
 	}
 }
 
-func (jr *jobRun) setEnv(k, v string) {
+func (jr *legRun) setEnv(k, v string) {
 	if _, ok := jr.env[k]; !ok {
 		jr.envOrder = append(jr.envOrder, k)
 	}
@@ -534,7 +535,7 @@ func (jr *jobRun) setEnv(k, v string) {
 }
 
 // emit prints a line for this job and stores it in the job log.
-func (jr *jobRun) emit(step, text string) {
+func (jr *legRun) emit(step, text string) {
 	jr.r.obs.emit(Event{Job: jr.key, Step: step, Kind: Line, Text: text})
 	jr.log.line(step, text)
 }

@@ -20,7 +20,7 @@ import (
 // runScript runs a `run:` step: the script goes to a file in RUNNER_TEMP
 // and the shell runs it in a process group of its own, so that a timeout or
 // cancellation reaches every process the script started.
-func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	r := jr.r
 	script, err := r.evalString(s.Run, ctxs, nil)
 	if err != nil {
@@ -166,7 +166,7 @@ func environ(base []string, vars map[string]string) []string {
 }
 
 // defaultEnv is GitHub's set of default variables for one step.
-func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
+func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
 	if jr.actions == nil {

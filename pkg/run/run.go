@@ -191,7 +191,7 @@ func Run(ctx context.Context, w *workflow.Workflow, opts Options) (*Result, erro
 		inputs:  inputs,
 		masker:  masker,
 		obs:     &observers{obs: opts.observer(), masker: masker},
-		results: map[string]*jobOutcome{},
+		results: map[string]*neededJob{},
 		groups:  map[string]*sync.Mutex{},
 		started: time.Now(),
 		nonce:   newNonce(),
@@ -261,7 +261,7 @@ type runState struct {
 	basePath string
 
 	mu      sync.Mutex
-	results map[string]*jobOutcome
+	results map[string]*neededJob
 	jobs    []*JobResult
 	groups  map[string]*sync.Mutex // concurrency groups inside this run
 	started time.Time
@@ -273,8 +273,8 @@ type runState struct {
 	bash     bool
 }
 
-// jobOutcome is what dependents see of a job: needs.<id>.
-type jobOutcome struct {
+// neededJob is what dependents see of a job: needs.<id>.
+type neededJob struct {
 	result  string
 	outputs map[string]string
 	failed  bool // this job or an ancestor failed: failure() in dependents

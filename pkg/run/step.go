@@ -17,7 +17,7 @@ import (
 
 // runStep runs one step with GitHub's rules: if: with status functions,
 // env layering, timeout, continue-on-error, outcome vs conclusion.
-func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
+func (jr *legRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
 	// The job's cancellation (the run, fail-fast, its timeout) makes
 	// job.status cancelled; it then wins over failure.
 	if jobCtx.Err() != nil {
@@ -49,7 +49,7 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 // stepRun is one step while it runs: its definition, its result so far and
 // the contexts its expressions see.
 type stepRun struct {
-	jr      *jobRun
+	jr      *legRun
 	s       *workflow.Step
 	sr      *StepResult
 	started time.Time
@@ -183,7 +183,7 @@ func (fc fileCommandSet) all() []string {
 // fileCommands returns the job's command files, empty. They are made once
 // per job and emptied after each step that wrote to them: creating files is
 // the slow part of a step on some filesystems.
-func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
+func (jr *legRun) fileCommands(int) (fileCommandSet, error) {
 	dir := filepath.Join(jr.temp, "_runner_file_commands")
 	fc := fileCommandSet{
 		env:     filepath.Join(dir, "set_env"),
@@ -213,7 +213,7 @@ func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
 }
 
 // applyFileCommands reads what the step wrote to its command files.
-func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
+func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 	// Most steps write none of them: five stats are cheaper than five reads,
 	// and let the next step skip emptying them.
 	jr.filesEmpty = true
@@ -257,7 +257,7 @@ func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 	return nil
 }
 
-func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
+func (jr *legRun) setOutput(s *workflow.Step, k, v string) {
 	if !s.ID.Set {
 		return
 	}
@@ -268,7 +268,7 @@ func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
 // workflow commands, masks, and sends lines to the observer and job log,
 // up to Options.StepLogLimit bytes; past it, commands still work but
 // lines are dropped, with a note.
-func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
+func (jr *legRun) stepOutput(stepName, stepID string) *lineWriter {
 	stopToken := ""
 	limit, written, full := jr.r.opts.StepLogLimit, int64(0), false
 	emit := func(text string) {
@@ -335,7 +335,7 @@ func sizeText(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-func (jr *jobRun) setOutputByID(id, k, v string) {
+func (jr *legRun) setOutputByID(id, k, v string) {
 	outs, _ := jr.stepEntry(id).Get("outputs")
 	outs.(*expr.Object).Set(k, v)
 }
@@ -343,7 +343,7 @@ func (jr *jobRun) setOutputByID(id, k, v string) {
 // stepEntry is the steps context entry of a step, created on first use
 // with GitHub's key order: outputs, outcome, conclusion. Steps appear in
 // the order they first ran.
-func (jr *jobRun) stepEntry(id string) *expr.Object {
+func (jr *legRun) stepEntry(id string) *expr.Object {
 	if st, ok := jr.steps.Get(id); ok {
 		return st.(*expr.Object)
 	}
@@ -356,7 +356,7 @@ func (jr *jobRun) stepEntry(id string) *expr.Object {
 }
 
 // annotate prints ::error/::warning/::notice as "Error: file:line:col: msg".
-func (jr *jobRun) annotate(stepName string, c command) {
+func (jr *legRun) annotate(stepName string, c command) {
 	level := strings.ToUpper(c.Name[:1]) + c.Name[1:]
 	where := c.Props["file"]
 	if where != "" {
@@ -378,7 +378,7 @@ func (jr *jobRun) annotate(stepName string, c command) {
 }
 
 // runBuiltin resolves inputs and calls the built-in action.
-func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+func (jr *legRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	r := jr.r
 	if r.opts.Builtins == nil {
 		return fmt.Errorf("unknown action %q", s.Uses.Raw)
