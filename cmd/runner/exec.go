@@ -54,18 +54,15 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return err
 			}
-			opts, err := fl.options(w, repoDir)
+			plan, opts, err := fl.plan(w, repoDir)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			opts.Builtins = builtins
 			ctx, interrupted, stop := interruptible(&opts)
 			defer stop()
-			res, err := run.Run(ctx, w, opts)
+			res, err := run.Run(ctx, plan, opts)
 			if err != nil {
-				if errors.Is(err, run.ErrInputs) {
-					return &exitError{code: 2, err: err}
-				}
 				return &exitError{code: 1, err: err}
 			}
 			if !fl.jsonOut {
@@ -96,59 +93,61 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	return cmd
 }
 
-// options are the run's options from the flags (every error is a usage
-// error): inputs, secrets, vars, the event and its payload, the
-// repository, and runner's settings for the built-ins, which reach them
-// explicitly, never a step's environment.
-func (fl *execFlags) options(w *workflow.Workflow, repoDir string) (run.Options, error) {
+// plan resolves the run the flags ask for (every error is a usage error):
+// the trigger (event and payload, inputs, vars, the repository) as a
+// run.Plan, and the options: secrets, and runner's settings for the
+// built-ins, which reach them explicitly, never a step's environment.
+func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.Options, error) {
 	settings := steps.SettingsFromEnv(os.Getenv)
 	if len(fl.mirrors) > 0 {
 		if _, err := registry.ParseMirrors(fl.mirrors...); err != nil {
-			return run.Options{}, err
+			return nil, run.Options{}, err
 		}
 		settings.RegistryMirror = strings.Join(fl.mirrors, ",")
 	}
 	opts := run.Options{
-		Event: fl.event, Parallel: fl.jobs, StateDir: fl.state,
+		Parallel: fl.jobs, StateDir: fl.state,
 		Out: os.Stdout, JSON: fl.jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: fl.keep,
 		Settings: settings,
 	}
+	t := run.Trigger{Event: fl.event}
 	var err error
-	if opts.Inputs, err = keyValues(fl.inputs, false); err != nil {
-		return opts, err
+	if t.Inputs, err = keyValues(fl.inputs, false); err != nil {
+		return nil, opts, err
 	}
 	if opts.Secrets, err = keyValues(fl.secrets, true); err != nil {
-		return opts, err
+		return nil, opts, err
 	}
 	if fl.secretFile != "" {
 		if err := dotenv.Read(fl.secretFile, opts.Secrets); err != nil {
-			return opts, err
+			return nil, opts, err
 		}
 	}
-	if opts.Vars, err = keyValues(fl.vars, false); err != nil {
-		return opts, err
+	if t.Vars, err = keyValues(fl.vars, false); err != nil {
+		return nil, opts, err
 	}
-	if opts.Event == "" {
-		opts.Event = "push"
-		if len(opts.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
-			opts.Event = "workflow_dispatch"
+	if t.Event == "" {
+		t.Event = "push"
+		if len(t.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
+			t.Event = "workflow_dispatch"
 		}
 	}
-	if opts.Repo, err = repoInfo(repoDir); err != nil {
-		return opts, err
+	if t.Repo, err = repoInfo(repoDir); err != nil {
+		return nil, opts, err
 	}
-	// Without a payload, run makes a minimal one for the event.
+	// Without a payload, the plan has a minimal one for the event.
 	if fl.eventFile != "" {
 		data, err := os.ReadFile(fl.eventFile)
 		if err != nil {
-			return opts, err
+			return nil, opts, err
 		}
-		opts.EventPayload = map[string]any{}
-		if err := json.Unmarshal(data, &opts.EventPayload); err != nil {
-			return opts, fmt.Errorf("%s: %w", fl.eventFile, err)
+		t.Payload = map[string]any{}
+		if err := json.Unmarshal(data, &t.Payload); err != nil {
+			return nil, opts, fmt.Errorf("%s: %w", fl.eventFile, err)
 		}
 	}
-	return opts, nil
+	plan, err := run.NewPlan(w, t)
+	return plan, opts, err
 }
 
 // interruptible returns the run's context, cancelled by the first Ctrl-C

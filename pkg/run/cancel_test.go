@@ -50,7 +50,7 @@ jobs:
       - run: echo "cleanup-plain ${{ job.status }} ${{ needs.a.result }}"
       - if: always()
         run: echo cleanup-always
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	for _, want := range []string{"cancelled-ran cancelled", "cleanup-plain success cancelled", "cleanup-always"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -79,7 +79,7 @@ jobs:
         run: echo "failure-ran ${{ matrix.n }}"
       - if: cancelled()
         run: echo "cancelled-ran ${{ matrix.n }} ${{ job.status }}"
-`, run.Options{Parallel: 2})
+`, run.Trigger{}, run.Options{Parallel: 2})
 	for _, want := range []string{"failure-ran bad", "cancelled-ran good cancelled"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)

@@ -105,11 +105,9 @@ func (c RunContext) GitHub() map[string]any {
 
 // runContext is this run's RunContext.
 func (r *runState) runContext() RunContext {
-	return RunContext{
-		ID: r.id, Event: r.opts.Event, Payload: r.event, Repo: r.opts.Repo,
-		Workflow: r.workflowName(), File: r.w.File,
-		EventPath: filepath.Join(r.dir, "event.json"), Token: r.opts.Secrets["GITHUB_TOKEN"],
-	}
+	c := r.plan.RunContext()
+	c.EventPath, c.Token = filepath.Join(r.dir, "event.json"), r.opts.Secrets["GITHUB_TOKEN"]
+	return c
 }
 
 // githubContext is the github context for one job.
@@ -160,8 +158,8 @@ func stringMap(m map[string]string) map[string]any {
 func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 	return map[string]any{
 		"github":   r.githubContext(j.ID, ""),
-		"inputs":   r.inputs,
-		"vars":     stringMap(r.opts.Vars),
+		"inputs":   r.plan.Inputs,
+		"vars":     stringMap(r.plan.Vars),
 		"secrets":  stringMap(r.opts.Secrets),
 		"env":      map[string]any{},
 		"needs":    map[string]any{},
@@ -183,8 +181,8 @@ func (jr *legRun) contexts() map[string]any {
 	}
 	return map[string]any{
 		"github":   r.githubContext(jr.job.ID, jr.workspace),
-		"inputs":   r.inputs,
-		"vars":     stringMap(r.opts.Vars),
+		"inputs":   r.plan.Inputs,
+		"vars":     stringMap(r.plan.Vars),
 		"secrets":  stringMap(r.opts.Secrets),
 		"env":      stringMap(jr.env),
 		"needs":    jr.needs,

@@ -21,9 +21,8 @@ jobs:
     steps:
       - run: cat "$GITHUB_EVENT_PATH" | tr -d ' \n'; echo
       - run: echo "refs $GITHUB_REF ${{ github.ref_name }} $GITHUB_HEAD_REF ${{ github.base_ref }}"
-`, run.Options{Event: "pull_request", Repo: run.Repo{Actor: "ana", Ref: "refs/heads/feature"},
-		EventPayload: map[string]any{"number": 7.0, "pull_request": map[string]any{
-			"head": map[string]any{"ref": "feature"}, "base": map[string]any{"ref": "main"}}}})
+`, run.Trigger{Event: "pull_request", Repo: run.Repo{Actor: "ana", Ref: "refs/heads/feature"}, Payload: map[string]any{"number": 7.0, "pull_request": map[string]any{
+		"head": map[string]any{"ref": "feature"}, "base": map[string]any{"ref": "main"}}}}, run.Options{})
 	for _, want := range []string{
 		`{"number":7,"pull_request":{"base":{"ref":"main"},"head":{"ref":"feature"}}}`,
 		"refs refs/pull/7/merge 7/merge feature main",
@@ -49,7 +48,7 @@ jobs:
       - run: |
           grep -c '"ref": "refs/heads/main"' "$GITHUB_EVENT_PATH"
           echo "event ${{ github.event.sender.login }} $GITHUB_ACTION"
-`, run.Options{Repo: run.Repo{Actor: "ana", Ref: "refs/heads/main", Repository: "o/r"}})
+`, run.Trigger{Repo: run.Repo{Actor: "ana", Ref: "refs/heads/main", Repository: "o/r"}}, run.Options{})
 	if !strings.Contains(out, "| 1\n") || !strings.Contains(out, "event ana __run\n") {
 		t.Errorf("event file or context missing:\n%s", out)
 	}

@@ -32,7 +32,7 @@ jobs:
         cfg: [{a: 1, b: 2}, {a: 3}]
     steps:
       - run: echo "cfg ${{ matrix.cfg.a }}"
-`, run.Options{Parallel: 3})
+`, run.Trigger{}, run.Options{Parallel: 3})
 	for _, v := range []string{"a/b", "a_b", "a b"} {
 		if !strings.Contains(out, "leg ["+v+"] reads ["+v+"]") {
 			t.Errorf("leg %q did not keep its workspace\n%s", v, out)
@@ -72,7 +72,7 @@ jobs:
         n: [1, 2, 3]
     steps:
       - run: echo "leg3 ${{ matrix.n }}"
-`, run.Options{Parallel: 1})
+`, run.Trigger{}, run.Options{Parallel: 1})
 		var got []string
 		for _, line := range strings.Split(out, "\n") {
 			if i := strings.Index(line, "| "); i >= 0 {

@@ -40,7 +40,7 @@ jobs:
     runs-on: x
     steps:
       - run: echo "got [${{ needs.a.outputs.leak }}] [${{ needs.a.outputs.fine }}]"
-`, run.Options{Secrets: map[string]string{"TOK": "s3cr3tval", "MULTI": secret}})
+`, run.Trigger{}, run.Options{Secrets: map[string]string{"TOK": "s3cr3tval", "MULTI": secret}})
 	all := out
 	for _, j := range res.Jobs {
 		all += j.Name + "\n"

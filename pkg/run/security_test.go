@@ -46,7 +46,7 @@ jobs:
     steps:
       - run: env | sort
 `
-	res, out := runWF(t, context.Background(), wf, run.Options{})
+	res, out := runWF(t, context.Background(), wf, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("%s\n%s", res.Conclusion, out)
 	}
@@ -63,7 +63,7 @@ jobs:
 	}
 
 	// A service's steps start from a minimal environment.
-	res, out = runWF(t, context.Background(), wf, run.Options{Env: run.MinimalEnv(os.Environ())})
+	res, out = runWF(t, context.Background(), wf, run.Trigger{}, run.Options{Env: run.MinimalEnv(os.Environ())})
 	if strings.Contains(out, "USERS_OWN_VAR") || strings.Contains(out, "tok-9f8e7d6c5b") || !strings.Contains(out, "PATH="+os.Getenv("PATH")) {
 		t.Errorf("minimal environment:\n%s", out)
 	}
@@ -95,10 +95,11 @@ func TestBuiltinsGetSettingsExplicitly(t *testing.T) {
 		t.Fatal(errs)
 	}
 	out := &syncBuffer{}
-	res, err := run.Run(context.Background(), w, run.Options{
-		Builtins: set, StateDir: t.TempDir(), Out: out,
-		Settings: steps.Settings{RegistryMirror: "docker.io=http://127.0.0.1:5000", BuildkitHost: "unix:///run/bk.sock"},
-	})
+	plan, err := run.NewPlan(w, run.Trigger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Run(context.Background(), plan, run.Options{Builtins: set, StateDir: t.TempDir(), Out: out, Settings: steps.Settings{RegistryMirror: "docker.io=http://127.0.0.1:5000", BuildkitHost: "unix:///run/bk.sock"}})
 	if err != nil || res.Conclusion != "success" {
 		t.Fatalf("%v %v\n%s", err, res, out)
 	}
@@ -125,7 +126,7 @@ jobs:
     runs-on: x
     steps:
       - run: cat `+dir+`/config.yaml; echo "${{ github.repository }}"
-`, run.Options{Credentials: []string{"serve-token-31415"}, Repo: run.Repo{Path: "https://bot:repo-pass-27182@git.example/x.git"}})
+`, run.Trigger{Repo: run.Repo{Path: "https://bot:repo-pass-27182@git.example/x.git"}}, run.Options{Credentials: []string{"serve-token-31415"}})
 	all := runLog(t, res, out)
 	if strings.Contains(all, "serve-token-31415") || strings.Contains(all, "repo-pass-27182") {
 		t.Errorf("a credential leaked:\n%s", all)
@@ -148,7 +149,7 @@ jobs:
       - uses: checkout
         with:
           repository: https://x-access-token:${{ secrets.TOK }}@127.0.0.1:1/repo.git
-`, run.Options{Secrets: map[string]string{"TOK": secret}})
+`, run.Trigger{}, run.Options{Secrets: map[string]string{"TOK": secret}})
 	all := runLog(t, res, out)
 	if job(t, res, "a").Result != "failure" {
 		t.Fatalf("checkout of a bad URL succeeded:\n%s", all)
@@ -180,7 +181,7 @@ jobs:
           echo after-long-line
         env:
           S: ${{ secrets.S }}
-`, run.Options{Secrets: map[string]string{"S": "splitsecret-0123456789"}})
+`, run.Trigger{}, run.Options{Secrets: map[string]string{"S": "splitsecret-0123456789"}})
 	all := runLog(t, res, out)
 	for _, leak := range []string{"splitsecret", "0123456789"} {
 		if strings.Contains(all, leak) {
@@ -207,7 +208,7 @@ jobs:
           echo "v=after" >> "$GITHUB_OUTPUT"
         id: big
       - run: echo "next-step-logs added-after-cap ${{ steps.big.outputs.v }}"
-`, run.Options{StepLogLimit: 64 << 10})
+`, run.Trigger{}, run.Options{StepLogLimit: 64 << 10})
 	all := runLog(t, res, out)
 	if strings.Contains(all, "line 3000") || !strings.Contains(all, "line 0001") {
 		t.Errorf("the step log was not capped")
@@ -255,7 +256,7 @@ jobs:
           env -i /usr/bin/setsid -f /bin/sh -c 'echo $$ > `+dir+`/envi; exec sleep 300' > /dev/null 2>&1
           env -i /bin/sh -c 'echo $$ > `+dir+`/bg; exec sleep 300' > /dev/null 2>&1 &
           for f in setsid envi bg; do while [ ! -s `+dir+`/$f ]; do sleep 0.01; done; done
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("%s\n%s", res.Conclusion, out)
 	}

@@ -432,9 +432,9 @@ func (jr *legRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			StateDir:     r.state,
 			ArtifactsDir: filepath.Join(r.dir, "artifacts"),
 			Repo:         r.repo,
-			SHA:          r.opts.Repo.SHA,
-			Ref:          r.opts.Repo.Ref,
-			Actor:        r.opts.Repo.Actor,
+			SHA:          r.plan.Repo.SHA,
+			Ref:          r.plan.Repo.Ref,
+			Actor:        r.plan.Repo.Actor,
 			Scope:        r.scope,
 		},
 	}

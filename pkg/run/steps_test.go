@@ -26,7 +26,7 @@ jobs:
       - uses: actions/upload-artifact@v4
         with: {name: y, path: nothing-here, if-no-files-found: ignore}
       - run: echo "after-uses $GITHUB_ACTION"
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	for _, want := range []string{"first __run\n", "second __run_2\n", "named named\n", "after-uses __run_3\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -44,7 +44,7 @@ jobs:
     steps:
       - run: echo "from the script"
         shell: bash -c "echo custom-arg {0}; cat {0}"
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	for _, want := range []string{"custom-arg /", `| echo "from the script"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -62,7 +62,7 @@ jobs:
     steps:
       - run: sleep 5
         timeout-minutes: ${{ 0.005 }}
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if !strings.Contains(out, "exceeded its timeout of 0.005 minutes") || res.Conclusion != "failure" {
 		t.Errorf("conclusion %s, output:\n%s", res.Conclusion, out)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
-	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // Executor runs one workflow run. The server calls Execute once per run,
@@ -24,17 +23,14 @@ type Executor interface {
 
 // ExecRequest is what an executor needs for one run.
 type ExecRequest struct {
-	ID       int64
-	Workflow *workflow.Workflow
-	Event    string
-	Payload  map[string]any
-	Inputs   map[string]string
-	Secrets  map[string]string // never stored; masked in every log line
+	// Plan is the run resolved (pkg/run's NewPlan): workflow, event and
+	// payload, inputs, repository and the run's id.
+	Plan    *run.Plan
+	Secrets map[string]string // never stored; masked in every log line
 	// Credentials are the service's own (API token, webhook secret,
 	// tokens in repository URLs): never given to steps, masked in every
 	// log line.
 	Credentials []string
-	Repo        run.Repo
 	Reuse       map[string]run.Reused // jobs kept from an earlier attempt
 	Observer    run.Observer          // receives the run's events as they happen
 	Force       context.Context
@@ -72,21 +68,16 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	if req.Parallel > 0 {
 		par = req.Parallel
 	}
-	return run.Run(ctx, req.Workflow, run.Options{
-		Builtins:     b,
-		Event:        req.Event,
-		EventPayload: req.Payload,
-		Inputs:       req.Inputs,
-		Secrets:      req.Secrets,
-		Repo:         req.Repo,
-		Parallel:     par,
-		StateDir:     filepath.Clean(e.StateDir),
-		Observer:     req.Observer,
-		Force:        req.Force,
-		ID:           int(req.ID),
-		Reuse:        req.Reuse,
-		Env:          env,
-		Settings:     e.Settings,
-		Credentials:  req.Credentials,
+	return run.Run(ctx, req.Plan, run.Options{
+		Builtins:    b,
+		Secrets:     req.Secrets,
+		Parallel:    par,
+		StateDir:    filepath.Clean(e.StateDir),
+		Observer:    req.Observer,
+		Force:       req.Force,
+		Reuse:       req.Reuse,
+		Env:         env,
+		Settings:    e.Settings,
+		Credentials: req.Credentials,
 	})
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
-	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // Options are the server's parts. Every field has a working zero value.
@@ -374,25 +373,15 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
-	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
-		fail("inputs: " + err.Error())
+	plan, err := s.plan(r, w, r.ID)
+	if err != nil {
+		fail(err.Error())
 		return
 	}
-	if err := json.Unmarshal([]byte(r.Payload), &req.Payload); err != nil {
-		fail("event payload: " + err.Error())
-		return
-	}
+	req := &ExecRequest{Plan: plan, Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
 		fail("reused jobs: " + err.Error())
 		return
-	}
-	if len(req.Inputs) == 0 {
-		req.Inputs = nil
-	}
-	req.Repo = run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}
-	if rp := s.repoByName(r.Repo); rp != nil {
-		req.Repo.Path = rp.dir
 	}
 	res, err := s.exec.Execute(ctx, req)
 	if err == nil {
@@ -484,50 +473,34 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 	return nil
 }
 
-// concurrencyGroup evaluates the workflow's concurrency group and
-// cancel-in-progress for run r, whose id is id, with the github context the
-// engine gives the run (pkg/run's RunContext), the run's inputs and vars.
-func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
-	var inputs, payload map[string]any
-	if err := json.Unmarshal([]byte(r.Inputs), &inputs); err != nil {
-		return "", false, fmt.Errorf("inputs: %w", err)
+// plan resolves stored run r of workflow w, whose id is id (pkg/run's
+// NewPlan): what the engine runs, and what the concurrency group is
+// evaluated with, so both see the same contexts.
+func (s *Server) plan(r *store.Run, w *workflow.Workflow, id int64) (*run.Plan, error) {
+	t := run.Trigger{Event: r.Event, ID: int(id), Repo: run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}}
+	if err := json.Unmarshal([]byte(r.Inputs), &t.Inputs); err != nil {
+		return nil, fmt.Errorf("inputs: %w", err)
 	}
-	if err := json.Unmarshal([]byte(r.Payload), &payload); err != nil {
-		return "", false, fmt.Errorf("event payload: %w", err)
+	if err := json.Unmarshal([]byte(r.Payload), &t.Payload); err != nil {
+		return nil, fmt.Errorf("event payload: %w", err)
 	}
-	rc := run.RunContext{
-		ID: int(id), Event: r.Event, Payload: payload,
-		Repo:     run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo},
-		Workflow: r.WorkflowName, File: w.File,
+	if len(t.Inputs) == 0 {
+		t.Inputs = nil
 	}
-	if inputs == nil {
-		inputs = map[string]any{}
+	if rp := s.repoByName(r.Repo); rp != nil {
+		t.Repo.Path = rp.dir
 	}
-	env := &expr.Env{Contexts: map[string]any{"github": rc.GitHub(), "inputs": inputs, "vars": map[string]any{}}}
-	c := w.Concurrency
-	g, err := evalTemplate(c.Group, env)
-	if err != nil {
-		return "", false, fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, c.Group.Line, c.Group.Col, err)
-	}
-	if !c.CancelInProgress.Set {
-		return g, false, nil
-	}
-	cancel, err := evalTemplate(c.CancelInProgress, env)
-	if err != nil {
-		return "", false, fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, c.CancelInProgress.Line, c.CancelInProgress.Col, err)
-	}
-	return g, cancel == "true", nil
+	return run.NewPlan(w, t)
 }
 
-func evalTemplate(v workflow.Value, env *expr.Env) (string, error) {
-	if !strings.Contains(v.Raw, "${{") {
-		return v.Raw, nil
-	}
-	t, err := expr.ParseTemplate(v.Raw)
+// concurrencyGroup is the concurrency group and cancel-in-progress of run
+// r, whose id is id, evaluated from its plan.
+func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
+	p, err := s.plan(r, w, id)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return t.EvalString(env)
+	return p.Concurrency()
 }
 
 func refName(ref string) string {
