@@ -8,7 +8,7 @@ STATE     := .runner
 # nginx become the offline base images), and what the tests add as
 # reference tools or real parts.
 DEMO_PKGS ?= git bash curl python3 busybox-static nginx runc
-APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium
+APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo
 
 export CGO_ENABLED ?= 0
 
@@ -60,6 +60,13 @@ demo: demo-deps build $(BIN)/buildkitd
 
 clean:
 	rm -rf $(BIN) $(STATE)
+
+# conformance runs the OCI distribution-spec conformance suite against
+# `bin/runner registry serve` and leaves its reports in .cache/conformance
+# (`make test` runs it too: pkg/registry's TestOCIConformance).
+.PHONY: conformance
+conformance: build
+	./scripts/conformance.sh
 
 # base-images pushes offline stand-ins for alpine:latest and nginx:stable-alpine
 # (built from Debian's busybox-static and nginx) to REGISTRY; the default,

@@ -25,6 +25,7 @@ import (
 	"github.com/birdflock/runner/pkg/preview"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/registry/baseimage"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const (
@@ -40,10 +41,7 @@ func need(t *testing.T, what, hint string, ok bool) {
 	if ok {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing under CI: %s", what, hint)
-	}
-	t.Skipf("%s is missing: %s (under CI=true this fails)", what, hint)
+	testenv.Missing(t, "%s is missing: %s", what, hint)
 }
 
 func onPath(bin string) bool { _, err := exec.LookPath(bin); return err == nil }

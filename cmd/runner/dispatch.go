@@ -52,7 +52,7 @@ cancelled, 2 the server refused the request.`,
 			}
 			server = strings.TrimSuffix(server, "/")
 			if repo == "" {
-				if repo, err = onlyRepo(server); err != nil {
+				if repo, err = onlyRepo(server, token); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			}
@@ -75,7 +75,7 @@ cancelled, 2 the server refused the request.`,
 			if !wait {
 				return nil
 			}
-			return followRun(server + loc)
+			return followRun(server+loc, token)
 		},
 	}
 	f := cmd.Flags()
@@ -83,7 +83,7 @@ cancelled, 2 the server refused the request.`,
 	f.StringVar(&token, "token", "", "API token (default $RUNNER_TOKEN, else STATE/token)")
 	f.StringVar(&state, "state", filepath.Join(".runner", "serve"), "runner serve's state directory, for its token")
 	f.StringVar(&repo, "repo", "", "owner/name (default: the server's only repository)")
-	f.StringVar(&ref, "ref", "", "branch, tag or commit (default: the repository's branch)")
+	f.StringVar(&ref, "ref", "", "branch or tag (default: the repository's branch)")
 	f.StringArrayVar(&inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
 	f.BoolVar(&wait, "wait", false, "stream the run's log and exit with its result")
 	return cmd
@@ -98,12 +98,25 @@ func apiMessage(resp *http.Response) string {
 	return strings.TrimSpace(string(data))
 }
 
-func onlyRepo(server string) (string, error) {
-	resp, err := http.Get(server + "/api/repos")
+// get is a GET with the API token: runner serve needs it on reads too.
+func get(u, token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return http.DefaultClient.Do(req)
+}
+
+func onlyRepo(server, token string) (string, error) {
+	resp, err := get(server+"/api/repos", token)
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("list repositories: %s: %s", resp.Status, apiMessage(resp))
+	}
 	var repos []struct {
 		FullName string `json:"full_name"`
 	}
@@ -117,12 +130,15 @@ func onlyRepo(server string) (string, error) {
 }
 
 // followRun prints the run's live log and returns its result.
-func followRun(runURL string) error {
-	resp, err := http.Get(runURL + "/logs?stream=1")
+func followRun(runURL, token string) error {
+	resp, err := get(runURL+"/logs?stream=1", token)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &exitError{code: 1, err: fmt.Errorf("log stream: %s: %s", resp.Status, apiMessage(resp))}
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	endEvent := false

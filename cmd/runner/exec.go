@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,18 +15,23 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
+// execFlags are runner exec's flags.
+type execFlags struct {
+	event, eventFile, repo, state, secretFile string
+	inputs, secrets, vars, mirrors            []string
+	jobs                                      int
+	jsonOut, keep                             bool
+}
+
 func newExecCmd() *cobra.Command {
-	var (
-		event, eventFile, repo, state, secretFile string
-		inputs, secrets, vars, mirrors            []string
-		jobs                                      int
-		jsonOut, keep                             bool
-	)
+	var fl execFlags
 	cmd := &cobra.Command{
 		Use:   "exec WORKFLOW",
 		Short: "Run a workflow on this machine",
@@ -37,7 +41,7 @@ workflows/NAME.yaml, then .github/workflows/NAME.yaml in the repository.
 Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrupted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repoDir, err := findRepo(repo)
+			repoDir, err := findRepo(fl.repo)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -45,88 +49,27 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if len(mirrors) > 0 {
-				if _, err := registry.ParseMirrors(mirrors...); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				// Steps (build-image, push-image, test-image) read the
-				// mirrors from their environment, like any other setting.
-				os.Setenv(registry.EnvMirrors, strings.Join(mirrors, ","))
-			}
 			builtins := steps.Default()
 			w, err := loadWorkflow(path, builtins, repoLabels(localDir(repoDir)))
 			if err != nil {
 				return err
 			}
-			opts := run.Options{
-				Builtins: builtins, Event: event, Parallel: jobs, StateDir: state,
-				Out: os.Stdout, JSON: jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: keep,
-			}
-			if opts.Inputs, err = keyValues(inputs, false); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if opts.Secrets, err = keyValues(secrets, true); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if secretFile != "" {
-				if err := readDotenv(secretFile, opts.Secrets); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-			}
-			if opts.Vars, err = keyValues(vars, false); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			if opts.Event == "" {
-				opts.Event = "push"
-				if len(opts.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
-					opts.Event = "workflow_dispatch"
-				}
-			}
-			if opts.Repo, err = repoInfo(repoDir); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			// Without a payload, run makes a minimal one for the event.
-			if eventFile != "" {
-				data, err := os.ReadFile(eventFile)
-				if err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				opts.EventPayload = map[string]any{}
-				if err := json.Unmarshal(data, &opts.EventPayload); err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("%s: %w", eventFile, err)}
-				}
-			}
-
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			force, forceCancel := context.WithCancel(context.Background())
-			defer forceCancel()
-			opts.Force = force
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sigs)
-			var interrupted atomic.Bool
-			go func() {
-				<-sigs
-				interrupted.Store(true)
-				fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
-				cancel()
-				<-sigs
-				forceCancel()
-			}()
-
-			res, err := run.Run(ctx, w, opts)
+			plan, opts, err := fl.plan(w, repoDir)
 			if err != nil {
-				if errors.Is(err, run.ErrInputs) {
-					return &exitError{code: 2, err: err}
-				}
+				return &exitError{code: 2, err: err}
+			}
+			opts.Builtins = builtins
+			ctx, interrupted, stop := interruptible(&opts)
+			defer stop()
+			res, err := run.Run(ctx, plan, opts)
+			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			if !jsonOut {
+			if !fl.jsonOut {
 				printSummary(os.Stdout, res, opts.Color)
 			}
 			switch {
-			case interrupted.Load() || res.Conclusion == "cancelled":
+			case interrupted() || res.Conclusion == "cancelled":
 				return &exitError{code: 130, err: errors.New("")}
 			case res.Conclusion != "success":
 				return &exitError{code: 1, err: errors.New("")}
@@ -135,19 +78,105 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
-	f.StringVar(&eventFile, "event-file", "", "JSON payload for github.event")
-	f.StringArrayVar(&inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
-	f.StringArrayVar(&secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
-	f.StringVar(&secretFile, "secret-file", "", "file of K=V secret lines")
-	f.StringArrayVar(&vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
-	f.StringVar(&repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
-	f.IntVar(&jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
-	f.BoolVar(&jsonOut, "json", false, "print zerolog JSON events")
-	f.StringVar(&state, "state", ".runner", "state directory: run records, caches")
-	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
-	f.BoolVar(&keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
+	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event")
+	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
+	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
+	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
+	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
+	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
+	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
+	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
+	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
 	return cmd
+}
+
+// plan resolves the run the flags ask for (every error is a usage error):
+// the trigger (event and payload, inputs, vars, the repository) as a
+// run.Plan, and the options: secrets, and runner's settings for the
+// built-ins, which reach them explicitly, never a step's environment.
+func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.Options, error) {
+	settings := steps.SettingsFromEnv(os.Getenv)
+	if len(fl.mirrors) > 0 {
+		if _, err := registry.ParseMirrors(fl.mirrors...); err != nil {
+			return nil, run.Options{}, err
+		}
+		settings.RegistryMirror = strings.Join(fl.mirrors, ",")
+	}
+	opts := run.Options{
+		Parallel: fl.jobs, StateDir: fl.state,
+		Out: os.Stdout, JSON: fl.jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: fl.keep,
+		Settings: settings,
+	}
+	t := run.Trigger{Event: fl.event}
+	var err error
+	if t.Inputs, err = keyValues(fl.inputs, false); err != nil {
+		return nil, opts, err
+	}
+	if opts.Secrets, err = keyValues(fl.secrets, true); err != nil {
+		return nil, opts, err
+	}
+	if fl.secretFile != "" {
+		if err := dotenv.Read(fl.secretFile, opts.Secrets); err != nil {
+			return nil, opts, err
+		}
+	}
+	if t.Vars, err = keyValues(fl.vars, false); err != nil {
+		return nil, opts, err
+	}
+	if t.Event == "" {
+		t.Event = "push"
+		if len(t.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
+			t.Event = "workflow_dispatch"
+		}
+	}
+	if t.Repo, err = repoInfo(repoDir); err != nil {
+		return nil, opts, err
+	}
+	// Without a payload, the plan has a minimal one for the event.
+	if fl.eventFile != "" {
+		data, err := os.ReadFile(fl.eventFile)
+		if err != nil {
+			return nil, opts, err
+		}
+		t.Payload = map[string]any{}
+		if err := json.Unmarshal(data, &t.Payload); err != nil {
+			return nil, opts, fmt.Errorf("%s: %w", fl.eventFile, err)
+		}
+	}
+	plan, err := run.NewPlan(w, t)
+	return plan, opts, err
+}
+
+// interruptible returns the run's context, cancelled by the first Ctrl-C
+// or SIGTERM; a second one cancels opts.Force (it kills even the steps that
+// run after a cancellation). interrupted reports whether a signal came.
+func interruptible(opts *run.Options) (ctx context.Context, interrupted func() bool, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	force, forceCancel := context.WithCancel(context.Background())
+	opts.Force = force
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Bool
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		got.Store(true)
+		fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			forceCancel()
+		}
+	}()
+	return ctx, got.Load, func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel()
+		forceCancel()
+	}
 }
 
 // keyValues parses K=V flags; with fromEnv, a bare K takes $K.
@@ -170,35 +199,6 @@ func keyValues(list []string, fromEnv bool) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// readDotenv reads K=V lines (# comments, optional quotes) into m.
-func readDotenv(path string, m map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			// Never echo the line: it may hold a secret.
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return sc.Err()
 }
 
 func isTTY(f *os.File) bool {

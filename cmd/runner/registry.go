@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/serve"
 )
 
 func newRegistryCmd() *cobra.Command {
@@ -21,6 +22,7 @@ func newRegistryCmd() *cobra.Command {
 		Short: "Runner's own image registry",
 	}
 	cmd.AddCommand(newRegistryServeCmd(), newRegistryAddressCmd(), newRegistryPushCmd(), newRegistryPullCmd(), newRegistryCopyCmd(), newRegistryTagCmd())
+	cmd.AddCommand(newRegistryMigrateCmd(), newRegistryGCCmd())
 	return cmd
 }
 
@@ -198,15 +200,19 @@ func newRegistryTagCmd() *cobra.Command {
 }
 
 func newRegistryServeCmd() *cobra.Command {
+	var sf serverFlags
 	var addr, dir string
-	var verbose bool
+	var verbose, insecurePublic bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve an OCI registry that keeps blobs and manifests in a directory",
-		Long: `Serve an OCI distribution registry over plain HTTP. Blobs, manifests and tags
-live in --dir, so a restarted registry serves the same images. Without --addr
-it listens on the directory's stable address (see 'runner registry address'),
-so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
+		Long: `Serve an OCI distribution registry (distribution/distribution with filesystem
+storage). Blobs, manifests and tags live in --dir, so a restarted registry serves
+the same images; content of runner's earlier store there is imported first.
+Without --addr it listens on the directory's stable address (see 'runner registry
+address'), so image references that name it stay valid. Plain HTTP unless
+--tls-cert/--tls-key; an address other machines can reach needs --htpasswd.
+Stop it with Ctrl-C or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -215,6 +221,11 @@ so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 			if verbose {
 				opts = append(opts, registry.WithRequestLog(cmd.ErrOrStderr()))
 			}
+			sopts, err := sf.options()
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			opts = append(opts, sopts...)
 			listen := addr
 			if listen == "" {
 				home, serving, err := registry.Probe(ctx, dir)
@@ -226,11 +237,27 @@ so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 				}
 				listen = home
 			}
+			// The stable address is a loopback one; an --addr may not be.
+			resolved, loopback, err := serve.IsLoopback(listen)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--addr %s: %w", listen, err)}
+			}
+			if !loopback && sf.htpasswd == "" {
+				if !insecurePublic {
+					return &exitError{code: 2, err: fmt.Errorf("refusing to listen on %s, which other machines can reach, without authentication: anyone there could push and overwrite images; "+
+						"give --htpasswd FILE (and --tls-cert/--tls-key), listen on 127.0.0.1, or pass --insecure-public to serve them all", listen)}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
+			}
+			listen = resolved
+			if err := migrateVerbosely(ctx, dir, cmd.ErrOrStderr()); err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			s, err := registry.Serve(ctx, listen, dir, opts...)
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "registry serving %s on http://%s\n", dir, s.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "registry serving %s on %s://%s\n", dir, sf.scheme(), s.Addr())
 			<-ctx.Done()
 			if err := s.Close(); err != nil {
 				return &exitError{code: 1, err: err}
@@ -238,9 +265,11 @@ so image references that name it stay valid. Stop it with Ctrl-C or SIGTERM.`,
 			return nil
 		},
 	}
+	sf.add(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (port 0 picks a free port; default: the directory's stable address, 127.0.0.1:5000 when it was free the first time)")
 	cmd.Flags().StringVar(&dir, "dir", ".runner/registry", "directory holding blobs, manifests and tags")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request to stderr")
+	cmd.Flags().BoolVar(&insecurePublic, "insecure-public", false, "allow an --addr other machines can reach without --htpasswd")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 func TestRegistryServeCommand(t *testing.T) {
@@ -48,7 +49,7 @@ func TestRegistryServeCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "http://"+addr) {
 		t.Errorf("output %q does not name the address", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "repositories", "o", "a", "_tags", "latest")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "docker", "registry", "v2", "repositories", "o", "a", "_manifests", "tags", "latest", "current", "link")); err != nil {
 		t.Errorf("tag not on disk: %v", err)
 	}
 }
@@ -143,8 +144,7 @@ func TestRegistryAddressCommand(t *testing.T) {
 	serve.SetOut(&strings.Builder{})
 	done := make(chan error, 1)
 	go func() { done <- serve.ExecuteContext(sctx) }()
-	for deadline := time.Now().Add(5 * time.Second); !registry.Ping(ctx, home, time.Second) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return registry.Ping(ctx, home, time.Second) }, "registry serve does not answer on %s", home)
 	if out, code := address(); code != 0 || out != home {
 		t.Fatalf("serving: %q, exit %d; want %s, exit 0", out, code, home)
 	}
@@ -162,5 +162,33 @@ func TestRegistryAddressCommand(t *testing.T) {
 	defer other.Close()
 	if out, code := address(); code != 1 || !strings.Contains(out, "home.addr") {
 		t.Fatalf("foreign server: %q, exit %d; want exit 1 naming home.addr", out, code)
+	}
+}
+
+// Without --htpasswd, registry serve refuses an address other machines
+// can reach unless told --insecure-public, decided by the resolved
+// address.
+func TestRegistryServeRefusesPublicAddr(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		cmd := newRegistryCmd()
+		cmd.SetArgs([]string{"serve", "--addr", addr, "--dir", filepath.Join(t.TempDir(), "reg")})
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		done := make(chan error, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { done <- cmd.ExecuteContext(ctx) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			cancel()
+			<-done
+			t.Fatalf("registry serve --addr %s started:\n%s", addr, out.String())
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "--insecure-public") || !strings.Contains(err.Error(), "htpasswd") {
+			t.Errorf("registry serve --addr %s: %v", addr, err)
+		}
 	}
 }

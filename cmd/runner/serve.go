@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,7 +31,10 @@ func newServeCmd() *cobra.Command {
 repository of the current directory (or --repo: a path, or a URL that is
 mirrored under STATE/repos). Flags override the config
 file; RUNNER_TOKEN and RUNNER_WEBHOOK_SECRET override the token and webhook
-secret. Without a token, one is generated into STATE/token.`,
+secret. Without a token, one is generated into STATE/token. Every API call,
+reads included, needs the token (public-read: true in the config opens
+reads). A --listen address other machines can reach (0.0.0.0, ::, a public
+IP or name) is refused with a generated token: choose one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := &serve.Config{}
@@ -55,13 +56,14 @@ secret. Without a token, one is generated into STATE/token.`,
 			if len(mirrors) > 0 {
 				cfg.RegistryMirrors = mirrors
 			}
+			if len(cfg.RegistryMirrors) == 0 && os.Getenv(registry.EnvMirrors) != "" {
+				cfg.RegistryMirrors = []string{os.Getenv(registry.EnvMirrors)}
+			}
 			if len(cfg.RegistryMirrors) > 0 {
+				// serve.New hands them to the built-ins, never to steps.
 				if _, err := registry.ParseMirrors(cfg.RegistryMirrors...); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("registry-mirrors: %w", err)}
 				}
-				// As in exec: the built-in steps read the mirrors from
-				// their environment.
-				os.Setenv(registry.EnvMirrors, strings.Join(cfg.RegistryMirrors, ","))
 			}
 			// The environment overrides the file's key and its -file variant.
 			if v := os.Getenv("RUNNER_TOKEN"); v != "" {
@@ -70,6 +72,10 @@ secret. Without a token, one is generated into STATE/token.`,
 			if v := os.Getenv("RUNNER_WEBHOOK_SECRET"); v != "" {
 				cfg.WebhookSecret, cfg.WebhookSecretFile = v, ""
 			}
+			// Steps inherit this process's environment: not these.
+			tokenFromEnv := os.Getenv("RUNNER_TOKEN") != ""
+			os.Unsetenv("RUNNER_TOKEN")
+			os.Unsetenv("RUNNER_WEBHOOK_SECRET")
 			if repo != "" || len(cfg.Repositories) == 0 {
 				r, err := repoFlag(repo)
 				if err != nil {
@@ -85,18 +91,26 @@ secret. Without a token, one is generated into STATE/token.`,
 				return &exitError{code: 2, err: err}
 			}
 			eff := srv.Config()
-			ln, err := net.Listen("tcp", eff.Listen)
+			addr, warning, err := srv.CheckListen()
 			if err != nil {
 				srv.Close(time.Second)
 				return &exitError{code: 2, err: err}
 			}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			if warning != "" {
+				fmt.Fprintf(os.Stderr, "runner serve: warning: %s\n", warning)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				srv.Close(time.Second)
+				return &exitError{code: 2, err: err}
+			}
+			hs := srv.HTTPServer()
 			srv.Start()
 			fmt.Fprintf(os.Stderr, "runner serve: listening on http://%s (state %s)\n", ln.Addr(), eff.State)
 			switch {
 			case srv.TokenFile() != "":
 				fmt.Fprintf(os.Stderr, "runner serve: API token in %s\n", srv.TokenFile())
-			case os.Getenv("RUNNER_TOKEN") != "":
+			case tokenFromEnv:
 				fmt.Fprintln(os.Stderr, "runner serve: API token from $RUNNER_TOKEN")
 			default:
 				fmt.Fprintf(os.Stderr, "runner serve: API token from %s (token)\n", configPath)

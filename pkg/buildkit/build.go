@@ -50,8 +50,8 @@ type BuildOptions struct {
 	Insecure bool
 	// NoCache disables BuildKit's cache for this build. Default: cache on.
 	NoCache bool
-	// Progress receives BuildKit's plain progress output, line by line.
-	// Default: discarded.
+	// Progress receives BuildKit's plain progress output as a stream
+	// (the engine's step log splits it into lines). Default: discarded.
 	Progress io.Writer
 }
 
@@ -249,9 +249,7 @@ func solve(ctx context.Context, c *client.Client, opt client.SolveOpt, progress 
 	if progress == nil {
 		progress = io.Discard
 	}
-	lw := &lineWriter{w: progress}
-	defer lw.Flush()
-	disp, err := progressui.NewDisplay(lw, progressui.PlainMode)
+	disp, err := progressui.NewDisplay(progress, progressui.PlainMode)
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func commitPush(ctx context.Context, o PublishOptions) (PublishResult, error) {
 		if isAuthError(perr) {
 			return PublishResult{}, authError("push to "+target, auth != nil)
 		}
-		if strings.Contains(perr.Error(), ErrCheckedOut.Error()) {
+		if errors.Is(perr, ErrCheckedOut) {
 			return PublishResult{}, fmt.Errorf("push to %s: %w", target, ErrCheckedOut)
 		}
 		tip, ferr := fetchTip(ctx, r, o.Remote, auth, branch)

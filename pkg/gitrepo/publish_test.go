@@ -215,8 +215,8 @@ func TestPublishRefusesCheckedOutBranch(t *testing.T) {
 	}
 	render(t, ws, "v2")
 	_, err := gitrepo.CommitPush(context.Background(), gitrepo.PublishOptions{Dir: ws})
-	if err == nil || !strings.Contains(err.Error(), "checked-out branch") {
-		t.Fatalf("push into a checked-out branch: %v", err)
+	if !errors.Is(err, gitrepo.ErrCheckedOut) || !strings.Contains(err.Error(), "checked-out branch") {
+		t.Fatalf("push into a checked-out branch: %v, want ErrCheckedOut", err)
 	}
 	if got := gittest.Head(t, f.local, gittest.Main); got != f.seed {
 		t.Fatalf("local clone's main moved to %s", got)

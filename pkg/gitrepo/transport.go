@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -148,7 +149,13 @@ func (s *receiveSession) ReceivePack(ctx context.Context, req *packp.ReferenceUp
 		s.cas.expected[c.Name] = c.Old
 	}
 	s.cas.mu.Unlock()
-	return s.ReceivePackSession.ReceivePack(ctx, req)
+	rs, err := s.ReceivePackSession.ReceivePack(ctx, req)
+	// go-git's server reports a refused ref update as text in the report
+	// status; hand the client the sentinel too, so it needs no text match.
+	if s.cas.refusedCheckedOut.Load() {
+		return rs, fmt.Errorf("%s: %w", s.cas.checkedOut, ErrCheckedOut)
+	}
+	return rs, err
 }
 
 // casStorer turns the server's blind SetReference into a check-and-set.
@@ -157,10 +164,13 @@ type casStorer struct {
 	checkedOut plumbing.ReferenceName
 	mu         sync.Mutex
 	expected   map[plumbing.ReferenceName]plumbing.Hash
+	// refusedCheckedOut is set when an update of checkedOut was refused.
+	refusedCheckedOut atomic.Bool
 }
 
 func (c *casStorer) SetReference(ref *plumbing.Reference) error {
 	if c.checkedOut != "" && ref.Name() == c.checkedOut {
+		c.refusedCheckedOut.Store(true)
 		return fmt.Errorf("%s: %w", ref.Name(), ErrCheckedOut)
 	}
 	c.mu.Lock()

@@ -38,30 +38,33 @@ func canonicalRegistry(r string) string {
 // Set adds one REGISTRY=URL pair, e.g. "docker.io=http://127.0.0.1:5000".
 // A URL without scheme means HTTPS (plain HTTP for loopback hosts).
 func (m *Mirrors) Set(v string) error {
+	// Errors show the value without its userinfo: a mirror must not hold
+	// credentials, and one that does must not print them.
+	shown := hideUserinfo(v)
 	reg, raw, ok := strings.Cut(strings.TrimSpace(v), "=")
 	if !ok || reg == "" || raw == "" {
-		return fmt.Errorf("registry mirror %q: want REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000", v)
+		return fmt.Errorf("registry mirror %q: want REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000", shown)
 	}
 	mir := Mirror{}
 	switch {
 	case strings.HasPrefix(raw, "http://"), strings.HasPrefix(raw, "https://"):
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("registry mirror %q: bad URL %q", v, raw)
+			return fmt.Errorf("registry mirror %q: bad URL (no credentials, query or fragment)", shown)
 		}
 		mir.HTTP = u.Scheme == "http"
 		mir.Host = u.Host + strings.TrimSuffix(u.Path, "/")
 	case strings.Contains(raw, "://"):
-		return fmt.Errorf("registry mirror %q: only http:// and https:// URLs", v)
+		return fmt.Errorf("registry mirror %q: only http:// and https:// URLs", shown)
 	default:
 		mir.Host = strings.TrimSuffix(raw, "/")
 		mir.HTTP = isLoopback(hostname(hostOnly(mir.Host)))
 	}
 	if strings.ContainsAny(mir.Host, " \t@?#") {
-		return fmt.Errorf("registry mirror %q: bad host %q", v, mir.Host)
+		return fmt.Errorf("registry mirror %q: bad host %q", shown, hideUserinfo(mir.Host))
 	}
 	if _, err := name.NewRegistry(hostOnly(mir.Host)); err != nil {
-		return fmt.Errorf("registry mirror %q: %w", v, err)
+		return fmt.Errorf("registry mirror %q: %w", shown, err)
 	}
 	if m.m == nil {
 		m.m = map[string][]Mirror{}
@@ -69,6 +72,22 @@ func (m *Mirrors) Set(v string) error {
 	key := canonicalRegistry(reg)
 	m.m[key] = append(m.m[key], mir)
 	return nil
+}
+
+// hideUserinfo replaces what comes before the last "@" of a mirror value
+// (after "REGISTRY=" and "scheme://") with ***.
+func hideUserinfo(s string) string {
+	j := strings.LastIndex(s, "@")
+	if j < 0 {
+		return s
+	}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 && i < j {
+		start = i + 3
+	} else if k := strings.Index(s, "="); k >= 0 && k < j {
+		start = k + 1
+	}
+	return s[:start] + "***" + s[j:]
 }
 
 // hostOnly strips a mirror's path: "h:5000/x" → "h:5000".

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/birdflock/runner/pkg/registry/ondisk"
+	"github.com/distribution/distribution/v3/registry/handlers"
 )
 
 // addrFile, inside a served directory, names the address of a server that
@@ -40,14 +41,19 @@ const (
 	dirHeader = "Runner-Registry-Dir"
 )
 
-// Server is a registry serving a directory over plain HTTP. Blobs and
-// manifests live on disk, so a restarted server serves the same images.
+// Server is a registry serving a directory over HTTP (HTTPS with
+// WithTLS): distribution's registry with its filesystem storage under the
+// directory, so a restarted server serves the same images.
 type Server struct {
-	srv  *http.Server
-	ln   net.Listener
-	dir  string
-	done chan struct{}
-	err  error
+	srv      *http.Server
+	ln       net.Listener
+	dir      string
+	app      *handlers.App
+	cancel   context.CancelFunc
+	unlock   func() // drops the serve lock (see holdServeLock)
+	stopOnce sync.Once
+	done     chan struct{}
+	err      error
 
 	mu    sync.Mutex
 	fresh map[net.Conn]bool // connections that have not sent a request yet
@@ -70,8 +76,13 @@ func (s *Server) track(c net.Conn, st http.ConnState) {
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	log        io.Writer
-	noAddrFile bool
+	log                     io.Writer
+	noAddrFile              bool
+	htpasswd                string
+	tlsCert, tlsKey         string
+	proxy                   string
+	proxyVia                string // the loopback shim to proxy (startUpstreamShim)
+	purgeAge, purgeInterval time.Duration
 }
 
 // withoutAddrFile keeps a short-lived server out of discovery, so nobody
@@ -85,28 +96,101 @@ func WithRequestLog(w io.Writer) ServerOption {
 	return func(o *serverOptions) { o.log = w }
 }
 
-// Serve starts a registry on addr (host:port; port 0 picks a free one)
-// that keeps its content in dir, created if missing. It stops when ctx is
-// cancelled or Close is called.
-func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
-	o := serverOptions{log: io.Discard}
+// withUploadPurge sets how old an abandoned upload session gets before it
+// is deleted, and how often they are looked for. Default: uploadPurgeAge,
+// uploadPurgeInterval.
+func withUploadPurge(age, interval time.Duration) ServerOption {
+	return func(o *serverOptions) { o.purgeAge, o.purgeInterval = age, interval }
+}
+
+func newOptions(opts []ServerOption) serverOptions {
+	o := serverOptions{log: io.Discard, purgeAge: uploadPurgeAge, purgeInterval: uploadPurgeInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	store, err := ondisk.Open(dir)
+	return o
+}
+
+// check refuses options that cannot work, before anything is written.
+func (o *serverOptions) check() error {
+	if o.htpasswd != "" {
+		if err := checkHtpasswd(o.htpasswd); err != nil {
+			return err
+		}
+	}
+	if o.proxy != "" {
+		if err := checkProxy(o.proxy); err != nil {
+			return err
+		}
+	}
+	return checkTLS(o)
+}
+
+// Serve starts a registry on addr (host:port; port 0 picks a free one)
+// that keeps its content in dir, created if missing. Content written by
+// runner's earlier on-disk store in dir is imported first (see Migrate).
+// It stops when ctx is cancelled or Close is called.
+func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server, error) {
+	o := newOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	var cert tls.Certificate
+	if o.tlsCert != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return nil, fmt.Errorf("registry: TLS certificate: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	unlock, err := holdServeLock(dir, false)
 	if err != nil {
+		return nil, err
+	}
+	s, err := serve(ctx, addr, dir, &o, cert, unlock)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// serve is Serve once dir exists and its serve lock is held; the server
+// calls unlock when it stops.
+func serve(ctx context.Context, addr, dir string, o *serverOptions, cert tls.Certificate, unlock func()) (*Server, error) {
+	if _, err := migrateIfNeeded(ctx, dir, o.log); err != nil {
 		return nil, err
 	}
 	dirID, err := ensureDirID(dir)
 	if err != nil {
 		return nil, err
 	}
+	stopShim := func() {}
+	if o.proxy != "" {
+		if o.proxyVia, stopShim, err = startUpstreamShim(o.proxy); err != nil {
+			return nil, err
+		}
+	}
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cancel = stopAlso(cancel, stopShim)
+	app, err := newApp(actx, dir, o)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		cancel()
+		app.Shutdown()
 		return nil, fmt.Errorf("registry: listen: %w", err)
 	}
+	if o.tlsCert != "" {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	id := newServerID()
-	h := store.Handler(log.New(o.log, "registry: ", log.LstdFlags))
+	h := requestLog(log.New(o.log, "registry: ", log.LstdFlags), refuseDotSegments(app))
 	s := &Server{
 		srv: &http.Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -115,18 +199,27 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 				h.ServeHTTP(w, r)
 			}),
 			ReadHeaderTimeout: 30 * time.Second,
+			ErrorLog:          log.New(io.Discard, "", 0),
 		},
-		ln:    ln,
-		dir:   dir,
-		done:  make(chan struct{}),
-		fresh: map[net.Conn]bool{},
+		ln:     ln,
+		dir:    dir,
+		app:    app,
+		cancel: cancel,
+		unlock: unlock,
+		done:   make(chan struct{}),
+		fresh:  map[net.Conn]bool{},
 	}
 	s.srv.ConnState = s.track
 	if !o.noAddrFile {
 		if err := os.WriteFile(filepath.Join(dir, addrFile), []byte(s.Addr()+"\n"+id+"\n"), 0o644); err != nil {
 			ln.Close()
+			cancel()
+			app.Shutdown()
 			return nil, fmt.Errorf("registry: %w", err)
 		}
+	}
+	if o.proxy == "" {
+		go purgeUploads(actx, dir, o.purgeAge, o.purgeInterval)
 	}
 	go func() {
 		defer close(s.done)
@@ -145,17 +238,23 @@ func Serve(ctx context.Context, addr, dir string, opts ...ServerOption) (*Server
 }
 
 // Handler returns the registry handler for dir without listening, e.g. for
-// httptest servers.
+// httptest servers. Abandoned uploads are not purged: Serve does that.
 func Handler(dir string, opts ...ServerOption) (http.Handler, error) {
-	o := serverOptions{log: io.Discard}
-	for _, opt := range opts {
-		opt(&o)
+	o := newOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	store, err := ondisk.Open(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if _, err := migrateIfNeeded(context.Background(), dir, o.log); err != nil {
+		return nil, err
+	}
+	app, err := newApp(context.Background(), dir, &o)
 	if err != nil {
 		return nil, err
 	}
-	return store.Handler(log.New(o.log, "registry: ", log.LstdFlags)), nil
+	return requestLog(log.New(o.log, "registry: ", log.LstdFlags), refuseDotSegments(app)), nil
 }
 
 // Addr is the host:port the server listens on.
@@ -179,6 +278,13 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
+	s.stopOnce.Do(func() {
+		s.cancel()
+		if aerr := s.app.Shutdown(); err == nil && aerr != nil {
+			err = aerr
+		}
+		s.unlock()
+	})
 	// Leave another server's address file alone.
 	p := filepath.Join(s.dir, addrFile)
 	if b, rerr := os.ReadFile(p); rerr == nil && strings.SplitN(string(b), "\n", 2)[0] == s.Addr() {
@@ -188,6 +294,14 @@ func (s *Server) Close() error {
 		return fmt.Errorf("registry: shutdown: %w", err)
 	}
 	return s.err
+}
+
+// stopAlso is cancel that also calls stop.
+func stopAlso(cancel context.CancelFunc, stop func()) context.CancelFunc {
+	return func() {
+		cancel()
+		stop()
+	}
 }
 
 func newServerID() string {
@@ -276,6 +390,17 @@ func pingHeader(ctx context.Context, addr, h, value string, timeout time.Duratio
 		return false
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusBadRequest && resp.Header.Get(idHeader) == "" {
+		// A TLS server answers plain HTTP so; ask it over HTTPS. Its
+		// certificate is not checked: this only reads the server's id
+		// headers, and sends no credentials.
+		req.URL.Scheme = "https"
+		c.Transport = &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
+		if resp, err = c.Do(req); err != nil {
+			return false
+		}
+		resp.Body.Close()
+	}
 	if value != "" && resp.Header.Get(h) != value {
 		return false
 	}

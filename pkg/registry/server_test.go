@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/sirupsen/logrus"
 )
 
 func TestPushTwoTagsSameDigestAndNoReupload(t *testing.T) {
@@ -211,4 +213,53 @@ func TestRegistryDeletes(t *testing.T) {
 	if code := del("zzz"); code != http.StatusNotFound {
 		t.Fatalf("delete of an unknown tag: %d", code)
 	}
+}
+
+// distribution logs through the process-wide logrus logger; its lines are
+// dropped, other libraries' lines are kept, and WithRequestLog gets one
+// line per request.
+func TestDistributionLogsAreSilenced(t *testing.T) {
+	var global, reqs syncBuf
+	l := logrus.StandardLogger()
+	out := l.Out
+	l.SetOutput(&global)
+	defer l.SetOutput(out)
+	dir := t.TempDir()
+	s, err := Serve(context.Background(), "127.0.0.1:0", dir, WithRequestLog(&reqs), withUploadPurge(time.Hour, 10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fastClient(Options{}).Push(context.Background(), randomArtifact(t), s.Addr()+"/o/app", []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	http.Get("http://" + s.Addr() + "/v2/o/app/manifests/missing")
+	time.Sleep(50 * time.Millisecond) // a few purger rounds
+	s.Close()
+	logrus.Info("another library's line")
+	if g := global.String(); strings.Contains(g, "response completed") || strings.Contains(g, "PurgeUploads") || !strings.Contains(g, "another library's line") {
+		t.Errorf("process-wide logrus output:\n%s", g)
+	}
+	r := reqs.String()
+	for _, want := range []string{"PUT /v2/o/app/manifests/v1 201", "GET /v2/o/app/manifests/missing 404"} {
+		if !strings.Contains(r, want) {
+			t.Errorf("request log lacks %q:\n%s", want, r)
+		}
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -14,7 +14,21 @@ import (
 // bytes. err_* templates must fail in both; the templates listed in
 // known_differences.txt must still differ.
 func TestConformance(t *testing.T) {
-	root, err := filepath.Abs("testdata/conformance")
+	conformance(t, "testdata/conformance", "data.json", 40)
+}
+
+// TestConformanceYAML does the same with the templates of
+// testdata/conformance/yaml and a YAML context, read by Jinja2's side as
+// jinjanator reads it (PyYAML's safe_load): mappings keep the file's order,
+// merge keys (<<) included.
+func TestConformanceYAML(t *testing.T) {
+	conformance(t, "testdata/conformance/yaml", "data.yaml", 1)
+}
+
+// conformance renders the *.j2 of dir (at least minTemplates) with data (a
+// file in dir) in both engines and compares.
+func conformance(t *testing.T, dir, data string, minTemplates int) {
+	root, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,14 +40,17 @@ func TestConformance(t *testing.T) {
 		names[i] = filepath.Base(n)
 	}
 	sort.Strings(names)
-	if len(names) < 40 {
-		t.Fatalf("corpus has %d templates, want at least 40", len(names))
+	if len(names) < minTemplates {
+		t.Fatalf("corpus has %d templates, want at least %d", len(names), minTemplates)
 	}
-	known := readKnownDifferences(t, filepath.Join(root, "known_differences.txt"))
-	dataFile := filepath.Join(root, "data.json")
+	known := map[string]bool{}
+	if kf := filepath.Join(root, "known_differences.txt"); fileExists(kf) {
+		known = readKnownDifferences(t, kf)
+	}
+	dataFile := filepath.Join(root, data)
 	ref := renderReference(t, root, dataFile, names)
 
-	data, err := LoadData(dataFile)
+	vars, err := LoadData(dataFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +65,7 @@ func TestConformance(t *testing.T) {
 			if !ok {
 				t.Fatalf("no reference result")
 			}
-			got, gotErr := eng.RenderString(name, data)
+			got, gotErr := eng.RenderString(name, vars)
 			wantFail := strings.HasPrefix(name, "err_")
 			switch {
 			case wantFail:
@@ -77,7 +94,7 @@ func TestConformance(t *testing.T) {
 				}
 				// The second render comes from the parse cache: nothing
 				// the first render did may leak into it.
-				if again, err := eng.RenderString(name, data); err != nil || again != got {
+				if again, err := eng.RenderString(name, vars); err != nil || again != got {
 					t.Errorf("second render differs: %v\n%q", err, again)
 					return
 				}
@@ -86,6 +103,11 @@ func TestConformance(t *testing.T) {
 		})
 	}
 	t.Logf("%d templates match Jinja2 byte for byte, %d error cases, %d known differences", matched, countPrefix(names, "err_"), len(known))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func countPrefix(names []string, p string) int {

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/joho/godotenv"
+	"github.com/nikolalohinski/gonja/v2/exec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,7 +23,8 @@ const maxDataBytes = 64 << 20
 
 // LoadData reads a context file, its format taken from the extension like
 // jinjanator does: .json, .yaml or .yml, .env. The top level must be a
-// mapping.
+// mapping; the mappings inside it are *exec.Dict, gonja's ordered mapping,
+// with the keys in the file's order, as Python keeps them.
 func LoadData(path string) (map[string]any, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -81,7 +86,72 @@ func parseJSON(path string, src []byte) (map[string]any, error) {
 	if !ok {
 		return nil, &Error{File: path, Msg: "top level must be an object"}
 	}
+	// a second pass over the valid document for the objects' key order
+	if om, err := orderedJSON(src); err == nil {
+		return om, nil
+	}
 	return m, nil
+}
+
+// orderedJSON decodes a JSON object whose validity is known: the objects
+// inside it become ordered mappings with the keys in the file's order (a
+// repeated key keeps its first place and its last value, as in Python).
+func orderedJSON(src []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not an object")
+	}
+	m := map[string]any{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		v, err := jsonValue(dec)
+		if err != nil {
+			return nil, err
+		}
+		m[k.(string)] = v
+	}
+	return m, nil
+}
+
+// jsonValue reads the next value of dec.
+func jsonValue(dec *json.Decoder) (any, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case json.Delim('{'):
+		b := newDictBuilder(nil)
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := jsonValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			b.set(k.(string), v)
+		}
+		_, err := dec.Token()
+		return b.d, err
+	case json.Delim('['):
+		l := []any{}
+		for dec.More() {
+			v, err := jsonValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+		_, err := dec.Token()
+		return l, err
+	}
+	return fromJSON(t), nil
 }
 
 func fromJSON(v any) any {
@@ -89,6 +159,11 @@ func fromJSON(v any) any {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return int(i)
+		}
+		if !strings.ContainsAny(string(x), ".eE") { // an int past int64: Python's int has no bound
+			if b, ok := new(big.Int).SetString(string(x), 10); ok {
+				return b
+			}
 		}
 		f, _ := x.Float64()
 		return f
@@ -116,8 +191,116 @@ func parseYAML(path string, src []byte) (map[string]any, error) {
 	if !ok {
 		return nil, &Error{File: path, Msg: "top level must be a mapping"}
 	}
+	// the document's nodes give the mappings' key order
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) != 1 {
+		return m, nil
+	}
+	nodes := map[string]*yaml.Node{}
+	for _, p := range yamlPairs(doc.Content[0], 0) {
+		nodes[p[0].(string)] = p[1].(*yaml.Node)
+	}
+	for k, v := range m {
+		m[k] = orderedYAML(nodes[k], v, 0)
+	}
 	return m, nil
 }
+
+// maxYAMLDepth bounds the walk of orderedYAML (yaml.v3 refuses deeper
+// documents before it).
+const maxYAMLDepth = 10000
+
+// yamlPairs lists a mapping node's keys (as runner's string keys) and
+// value nodes in PyYAML's order: the pairs of merged mappings (<<) first,
+// then the node's own.
+func yamlPairs(n *yaml.Node, depth int) [][2]any {
+	for n != nil && n.Kind == yaml.AliasNode && depth < maxYAMLDepth {
+		n, depth = n.Alias, depth+1
+	}
+	if n == nil || n.Kind != yaml.MappingNode || depth >= maxYAMLDepth {
+		return nil
+	}
+	var merged, own [][2]any
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			src := v
+			for src.Kind == yaml.AliasNode && src.Alias != nil {
+				src = src.Alias
+			}
+			if src.Kind == yaml.SequenceNode {
+				// PyYAML merges a list of mappings last one first
+				for i := len(src.Content) - 1; i >= 0; i-- {
+					merged = append(merged, yamlPairs(src.Content[i], depth+1)...)
+				}
+			} else {
+				merged = append(merged, yamlPairs(src, depth+1)...)
+			}
+			continue
+		}
+		var key any
+		if err := k.Decode(&key); err != nil {
+			continue
+		}
+		own = append(own, [2]any{fmt.Sprint(key), v})
+	}
+	return append(merged, own...)
+}
+
+// orderedYAML turns the mappings of v, a decoded YAML value, into ordered
+// mappings, their keys in the order of n, v's node (mappings v has keys n
+// does not show keep them, sorted, after the others).
+func orderedYAML(n *yaml.Node, v any, depth int) any {
+	for n != nil && n.Kind == yaml.AliasNode && depth < maxYAMLDepth {
+		n, depth = n.Alias, depth+1
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		b := newDictBuilder(&exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))})
+		if depth < maxYAMLDepth {
+			for _, p := range yamlPairs(n, depth) {
+				k := p[0].(string)
+				if e, ok := x[k]; ok {
+					b.set(k, orderedYAML(p[1].(*yaml.Node), e, depth+1))
+				}
+			}
+		}
+		if len(b.d.Pairs) < len(x) {
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				if _, ok := b.index[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				b.set(k, orderedYAML(nil, x[k], depth+1))
+			}
+		}
+		return b.d
+	case []any:
+		for i, e := range x {
+			var en *yaml.Node
+			if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
+				en = n.Content[i]
+			}
+			x[i] = orderedYAML(en, e, depth+1)
+		}
+	case float64, string:
+		// an int past int64, which yaml.v3 gives as a float or a string:
+		// PyYAML's int has no bound
+		if n != nil && n.Kind == yaml.ScalarNode && n.Style == 0 && yamlBigInt.MatchString(n.Value) {
+			if b, ok := new(big.Int).SetString(strings.ReplaceAll(n.Value, "_", ""), 0); ok && !b.IsInt64() {
+				return b
+			}
+		}
+	}
+	return v
+}
+
+// yamlBigInt matches YAML 1.1's integers in decimal, binary, octal and
+// hexadecimal (Go's base prefixes; a leading 0 is octal in both).
+var yamlBigInt = regexp.MustCompile(`^[-+]?(0b[01_]+|0o?[0-7_]+|[1-9][0-9_]*|0x[0-9a-fA-F_]+)$`)
 
 // fromYAML turns maps with non-string keys into string-keyed maps, the only
 // kind gonja indexes by name.

@@ -13,88 +13,98 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
 
-// newDict makes a dict literal's value: a Go map, which gonja's filters
-// and methods know (its own literal type they do not all handle). Keys are
-// strings, as gonja looks attributes and items up by name.
-func newDict(args *exec.VarArgs) map[string]any {
-	m := make(map[string]any, len(args.Args)/2)
+// newDict makes a dict literal's value: an ordered mapping (see
+// ordered.go), keys in the literal's order; a repeated key keeps its first
+// place and its last value, as in Python.
+func newDict(args *exec.VarArgs) *exec.Dict {
+	b := newDictBuilder(&exec.Dict{Pairs: make([]*exec.Pair, 0, len(args.Args)/2)})
 	for i := 0; i+1 < len(args.Args); i += 2 {
-		m[args.Args[i].String()] = args.Args[i+1].Interface()
+		b.set(args.Args[i].String(), args.Args[i+1])
 	}
-	return m
+	return b.d
 }
 
-var pyDictMethodNames = strings.Fields(`keys values items get pop setdefault update copy clear`)
-
-// dictMethods copies gonja's dict methods; update, setdefault, pop and
-// clear change the map itself (gonja hands methods a copy).
-func dictMethods() *exec.MethodSet[map[string]any] {
-	m := map[string]exec.Method[map[string]any]{}
-	for _, name := range pyDictMethodNames {
-		if fn, ok := builtins.Methods.Dict.Get(name); ok {
-			m[name] = fn
+// filterDictSort is Jinja2's dictsort(case_sensitive=False, by='key',
+// reverse=False): the (key, value) tuples sorted stably, so that equal
+// keys or values keep the mapping's order.
+func filterDictSort(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	args, err := bindArgs("dictsort", params, "case_sensitive", "by", "reverse")
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if !in.IsDict() {
+		return exec.AsValue(fmt.Errorf("'%s' object has no attribute 'items'", pyTypeName(in)))
+	}
+	caseSensitive := args[0] != nil && args[0].IsTrue()
+	reverse := args[2] != nil && args[2].IsTrue()
+	pos := 0
+	if args[1] != nil {
+		switch args[1].String() {
+		case "key":
+		case "value":
+			pos = 1
+		default:
+			return exec.AsValue(errors.New(`You can only sort by either "key" or "value"`))
 		}
 	}
-	m["items"] = func(self map[string]any, sv *exec.Value, args *exec.VarArgs) (any, error) {
-		target, ok := reflect.Indirect(sv.Val).Interface().(map[string]any)
-		if !ok {
-			target = self
-		}
-		keys := make([]string, 0, len(target))
-		for k := range target {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		out := make([]any, len(keys))
-		for i, k := range keys {
-			out[i] = pyTuple{k, target[k]}
-		}
-		return out, nil
+	pairs := mappingItems(in)
+	items := make([]pyTuple, len(pairs))
+	for i, it := range pairs {
+		items[i] = pyTuple{it.key, it.value.Interface()}
 	}
-	for _, name := range []string{"update", "setdefault", "pop", "clear"} {
-		orig := m[name]
-		if orig == nil {
-			continue
+	var bad error
+	sort.SliceStable(items, func(i, j int) bool {
+		c, err := sortCompare(exec.ToValue(items[i][pos]), exec.ToValue(items[j][pos]), caseSensitive)
+		if err != nil && bad == nil {
+			bad = err
 		}
-		m[name] = func(self map[string]any, sv *exec.Value, args *exec.VarArgs) (any, error) {
-			target, ok := reflect.Indirect(sv.Val).Interface().(map[string]any)
-			if !ok {
-				return orig(self, sv, args)
-			}
-			res, err := orig(target, sv, args)
-			return res, err
+		if reverse {
+			return c > 0
 		}
+		return c < 0
+	})
+	if bad != nil {
+		return exec.AsValue(bad)
 	}
-	return exec.NewMethodSet(m)
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it
+	}
+	return exec.AsValue(out)
 }
 
-// pairsAsTuples turns a filter's list of [key, value] lists into tuples,
-// which print as Python prints them.
-func pairsAsTuples(orig exec.FilterFunction) exec.FilterFunction {
-	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
-		out := orig(e, in, params)
-		if out.IsError() || !out.IsList() {
-			return out
+// sortCompare orders two values as Python's sorted() does, strings
+// lower-cased unless caseSensitive (Jinja2's sort key).
+func sortCompare(a, b *exec.Value, caseSensitive bool) (int, error) {
+	switch {
+	case a.IsString() && b.IsString():
+		x, y := a.String(), b.String()
+		if !caseSensitive {
+			x, y = strings.ToLower(x), strings.ToLower(y)
 		}
-		rv := reflect.Indirect(reflect.ValueOf(out.Interface()))
-		list := make([]any, rv.Len())
-		for i := range list {
-			item := exec.ToValue(rv.Index(i))
-			if item.IsList() && item.Len() == 2 {
-				list[i] = pyTuple{item.Index(0).Interface(), item.Index(1).Interface()}
-			} else {
-				list[i] = item.Interface()
-			}
+		return strings.Compare(x, y), nil
+	case isNum(a) && isNum(b):
+		lt := pyCompare("<")(&exec.VarArgs{Args: []*exec.Value{a, b}})
+		gt := pyCompare(">")(&exec.VarArgs{Args: []*exec.Value{a, b}})
+		switch {
+		case lt:
+			return -1, nil
+		case gt:
+			return 1, nil
 		}
-		return exec.AsValue(list)
+		return 0, nil
 	}
+	return 0, fmt.Errorf("'<' not supported between instances of '%s' and '%s'", pyTypeName(a), pyTypeName(b))
 }
 
-// filterToJSON is Jinja2's tojson: json.dumps with sorted keys, ASCII
+// filterToJSON is Jinja2's tojson: json.dumps with sorted keys (whatever
+// the mapping's order), ASCII
 // only, and <, >, &, ' escaped for HTML.
 func filterToJSON(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 	if in.IsError() {
@@ -170,25 +180,24 @@ func pyJSON(b *strings.Builder, v *exec.Value, indent, depth int) error {
 		nl(depth)
 		b.WriteByte(']')
 	case v.IsDict():
-		rv := reflect.Indirect(reflect.ValueOf(raw))
-		if rv.Kind() != reflect.Map {
+		if !isMapping(v) {
 			return fmt.Errorf("tojson: unsupported value %s", v.String())
 		}
-		keys := rv.MapKeys()
-		if len(keys) == 0 {
+		items := mappingItems(v)
+		if len(items) == 0 {
 			b.WriteString("{}")
 			return nil
 		}
-		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i].Interface()) < fmt.Sprint(keys[j].Interface()) })
+		sortItems(items) // Jinja2's tojson sorts keys
 		b.WriteByte('{')
-		for i, k := range keys {
+		for i, it := range items {
 			if i > 0 {
 				b.WriteString(sep)
 			}
 			nl(depth + 1)
-			jsonString(b, fmt.Sprint(k.Interface()))
+			jsonString(b, it.key)
 			b.WriteString(": ")
-			if err := pyJSON(b, exec.ToValue(rv.MapIndex(k)), indent, depth+1); err != nil {
+			if err := pyJSON(b, it.value, indent, depth+1); err != nil {
 				return err
 			}
 		}
@@ -243,39 +252,27 @@ func jsonString(b *strings.Builder, s string) {
 }
 
 // dictGlobal is Python's dict(): from a mapping or (key, value) pairs,
-// then keyword arguments. The result is a Go map, like a dict literal.
+// then keyword arguments. The result is an ordered mapping, like a dict
+// literal.
 func dictGlobal(_ *exec.Evaluator, params *exec.VarArgs) *exec.Value {
-	m := map[string]any{}
+	d := &exec.Dict{Pairs: []*exec.Pair{}}
+	kw := kwargsInOrder(params)
 	if len(params.Args) > 1 {
 		return exec.AsValue(fmt.Errorf("dict expected at most 1 argument, got %d", len(params.Args)))
 	}
 	if len(params.Args) == 1 {
-		src := params.Args[0]
-		switch {
-		case src.IsDict():
-			for _, k := range src.Keys() {
-				v, _ := src.GetItem(k.String())
-				m[k.String()] = v.Interface()
-			}
-		case src.IsList():
-			for i := range src.Len() {
-				p := src.Index(i)
-				if !p.IsList() || p.Len() != 2 {
-					return exec.AsValue(fmt.Errorf("dictionary update sequence element #%d has the wrong length", i))
-				}
-				m[p.Index(0).String()] = p.Index(1).Interface()
-			}
-		default:
-			return exec.AsValue(fmt.Errorf("'%s' object is not iterable", pyTypeName(src)))
+		if err := dictUpdate(d, params.Args[0]); err != nil {
+			return exec.AsValue(err)
 		}
 	}
-	for k, v := range params.KwArgs {
-		m[k] = v.Interface()
+	for _, k := range kw {
+		dictSet(d, k, params.KwArgs[k])
 	}
-	return exec.AsValue(m)
+	return exec.AsValue(d)
 }
 
-// filterItems is Jinja2's items: (key, value) tuples, in key order.
+// filterItems is Jinja2's items: (key, value) tuples, in the mapping's
+// order.
 func filterItems(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 	if in.IsError() {
 		return in
@@ -286,24 +283,12 @@ func filterItems(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value
 	if !in.IsDict() {
 		return exec.AsValue(fmt.Errorf("can only get item pairs from a mapping"))
 	}
-	keys := sortedKeys(in)
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		v, _ := in.GetItem(k)
-		out[i] = pyTuple{k, v.Interface()}
+	items := mappingItems(in)
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = pyTuple{it.key, it.value.Interface()}
 	}
 	return exec.AsValue(out)
-}
-
-// sortedKeys lists a mapping's keys in byte order: runner's one order for
-// mappings (Go maps keep none).
-func sortedKeys(in *exec.Value) []string {
-	var keys []string
-	for _, k := range in.Keys() {
-		keys = append(keys, k.String())
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // attrFilter is Jinja2's attr: getattr only, so a dict's keys are not its
@@ -356,6 +341,9 @@ func namespaceGlobal(ev *exec.Evaluator, params *exec.VarArgs) *exec.Value {
 	if d.IsError() {
 		return d
 	}
-	m, _ := d.Interface().(map[string]any)
-	return exec.AsValue(pyNamespace(m))
+	ns := pyNamespace{}
+	for _, it := range mappingItems(d) {
+		ns[it.key] = it.value.Interface()
+	}
+	return exec.AsValue(ns)
 }

@@ -294,7 +294,7 @@ func (e *Engine) render(w io.Writer, l loaders.Loader, name string, vars map[str
 	}
 	ctx := make(map[string]any, len(vars)+1)
 	for k, v := range vars {
-		ctx[k] = shared(v)
+		ctx[k] = orderedCopy(v)
 	}
 	ctx[budgetKey] = &budget{}
 	lw := &limitWriter{w: w, left: e.opts.MaxOutputBytes}
@@ -305,28 +305,6 @@ func (e *Engine) render(w io.Writer, l loaders.Loader, name string, vars map[str
 		return toError(t.path, t.source, t.cols, err)
 	}
 	return nil
-}
-
-// shared copies data-file values so that their lists are shared
-// references like list literals (see newList): `{% do x.append(1) %}` in a
-// loop then changes the one list, as in Python. The caller's data is not
-// changed.
-func shared(v any) any {
-	switch x := v.(type) {
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = shared(e)
-		}
-		return &l
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = shared(e)
-		}
-		return m
-	}
-	return v
 }
 
 // RenderString renders one template file to a string.

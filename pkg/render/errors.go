@@ -52,9 +52,11 @@ var (
 	helperRE    = regexp.MustCompile(`^invalid call to function '__runner_\w+': `)
 	filterRE    = regexp.MustCompile(`unable to evaluate filter &\{<Token.*?\}: `)
 	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
-	markerRE    = regexp.MustCompile("\x00at (.*?):(\\d+):(\\d+)\x00")
-	posInMsgRE  = regexp.MustCompile(` ?, got <Token\[Error\] Val='([^']*)' Pos=\d+ Line=\d+ Col=\d+>`)
-	tokenPosRE  = regexp.MustCompile(`Pos=(\d+) Line=0 Col=0`)
+	// the left side of and/or, as the rewrite wraps it (see truthy)
+	truthyRE   = regexp.MustCompile(`call\(\[(.*?)\], map\[\]\): unable to evaluate parameters: `)
+	markerRE   = regexp.MustCompile("\x00at (.*?):(\\d+):(\\d+)\x00")
+	posInMsgRE = regexp.MustCompile(` ?, got <Token\[Error\] Val='([^']*)' Pos=\d+ Line=\d+ Col=\d+>`)
+	tokenPosRE = regexp.MustCompile(`Pos=(\d+) Line=0 Col=0`)
 )
 
 // gonja's messages repeat the failing node; these prefixes carry no
@@ -144,6 +146,7 @@ func cleanMessage(msg string) string {
 	if i := strings.LastIndex(msg, "'"+filterStr+"': "); i >= 0 {
 		msg = msg[i+len(filterStr)+4:]
 	}
+	msg = truthyRE.ReplaceAllString(msg, "$1: ")
 	msg = helperRE.ReplaceAllString(msg, "")
 	msg = filterRE.ReplaceAllString(msg, "")
 	for _, p := range noisePrefixes {

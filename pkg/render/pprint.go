@@ -1,7 +1,6 @@
 package render
 
 import (
-	"reflect"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -24,27 +23,27 @@ const pprintWidth = 80
 // pformat is pprint's PrettyPrinter._format.
 func pformat(b *strings.Builder, v *exec.Value, indent, allowance int) {
 	v = exec.ToValue(v.Val)
-	rep := pyRepr(v)
+	rep := repr(v, true)
 	if len(rep) <= pprintWidth-indent-allowance {
 		b.WriteString(rep)
 		return
 	}
 	raw := v.Interface()
 	switch {
-	case v.IsDict() && reflect.Indirect(reflect.ValueOf(raw)).Kind() == reflect.Map:
+	case v.IsDict() && isMapping(v):
 		b.WriteByte('{')
-		keys := sortedKeys(v)
+		items := mappingItems(v)
+		sortItems(items)
 		in := indent + 1
-		for i, k := range keys {
-			kr := pyQuote(k)
+		for i, it := range items {
+			kr := pyQuote(it.key)
 			b.WriteString(kr + ": ")
-			item, _ := v.GetItem(k)
-			last := i == len(keys)-1
+			last := i == len(items)-1
 			a := 1
 			if last {
 				a = allowance + 1
 			}
-			pformat(b, item, in+len(kr)+2, a)
+			pformat(b, it.value, in+len(kr)+2, a)
 			if !last {
 				b.WriteString(",\n" + strings.Repeat(" ", in))
 			}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -249,11 +248,17 @@ func pyFormat(format string, values *exec.Value) (string, error) {
 			if !isNum(v) {
 				return "", fmt.Errorf("%%%c format: a real number is required, not %s", verb, pyTypeName(v))
 			}
-			n := asInt(v)
+			var n any = asInt(v)
 			if v.IsFloat() {
-				n = int64(math.Trunc(v.Float()))
+				var err error
+				if n, err = floatToInt(v.Float()); err != nil {
+					return "", err
+				}
 			}
-			out.WriteString(fmt.Sprintf("%"+spec+"d", n))
+			if b, ok := bigOf(v); ok && isBig(v) {
+				n = b
+			}
+			out.WriteString(fmt.Sprintf("%"+spec+"d", n)) // *big.Int formats itself
 		case 'f', 'F', 'e', 'E', 'g', 'G':
 			if !isNum(v) {
 				return "", fmt.Errorf("must be real number, not %s", pyTypeName(v))
@@ -298,9 +303,12 @@ func pyStr(v *exec.Value) string {
 	return pyRepr(v)
 }
 
-// pyRepr is Python's repr() of a template value. Mappings print in sorted
-// key order (gonja does not keep insertion order).
-func pyRepr(v *exec.Value) string {
+// pyRepr is Python's repr() of a template value. Mappings print in their
+// order (see ordered.go).
+func pyRepr(v *exec.Value) string { return repr(v, false) }
+
+// repr is pyRepr, with mappings in sorted key order if sorted (pprint's).
+func repr(v *exec.Value, sorted bool) string {
 	v = exec.ToValue(v.Val)
 	if v.IsNil() {
 		return "None"
@@ -313,7 +321,7 @@ func pyRepr(v *exec.Value) string {
 	case pyTuple:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = pyRepr(exec.ToValue(e))
+			parts[i] = repr(exec.ToValue(e), sorted)
 		}
 		if len(parts) == 1 {
 			return "(" + parts[0] + ",)"
@@ -321,8 +329,14 @@ func pyRepr(v *exec.Value) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case *big.Int:
 		return x.String()
+	case dictKeysView:
+		return "dict_keys(" + repr(exec.AsValue([]any(x)), sorted) + ")"
+	case dictValuesView:
+		return "dict_values(" + repr(exec.AsValue([]any(x)), sorted) + ")"
+	case dictItemsView:
+		return "dict_items(" + repr(exec.AsValue([]any(x)), sorted) + ")"
 	case pyNamespace:
-		return "<Namespace " + pyRepr(exec.AsValue(map[string]any(x))) + ">"
+		return "<Namespace " + repr(exec.AsValue(map[string]any(x)), sorted) + ">"
 	}
 	switch {
 	case v.IsBool():
@@ -340,24 +354,19 @@ func pyRepr(v *exec.Value) string {
 		rv := reflect.Indirect(reflect.ValueOf(raw))
 		parts := make([]string, rv.Len())
 		for i := range parts {
-			parts[i] = pyRepr(exec.ToValue(rv.Index(i)))
+			parts[i] = repr(exec.ToValue(rv.Index(i)), sorted)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
-	case v.IsDict():
-		rv := reflect.Indirect(reflect.ValueOf(raw))
-		if rv.Kind() == reflect.Map {
-			type kv struct{ k, v string }
-			var items []kv
-			for _, k := range rv.MapKeys() {
-				items = append(items, kv{pyRepr(exec.ToValue(k)), pyRepr(exec.ToValue(rv.MapIndex(k)))})
-			}
-			sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
-			parts := make([]string, len(items))
-			for i, it := range items {
-				parts[i] = it.k + ": " + it.v
-			}
-			return "{" + strings.Join(parts, ", ") + "}"
+	case v.IsDict() && isMapping(v):
+		items := mappingItems(v)
+		if sorted {
+			sortItems(items)
 		}
+		parts := make([]string, len(items))
+		for i, it := range items {
+			parts[i] = pyQuote(it.key) + ": " + repr(it.value, sorted)
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	if s, ok := raw.(fmt.Stringer); ok {
 		return s.String()
@@ -443,7 +452,7 @@ func pyTypeName(v *exec.Value) string {
 		return "bool"
 	case v.IsString():
 		return "str"
-	case v.IsInteger():
+	case v.IsInteger() || isBig(v):
 		return "int"
 	case v.IsFloat():
 		return "float"
@@ -507,6 +516,10 @@ func pyEqual(a, b *exec.Value) bool {
 	case a.IsNil() || b.IsNil():
 		return a.IsNil() && b.IsNil()
 	case isNum(a) && isNum(b):
+		if isBig(a) || isBig(b) {
+			c, ok := numCmp(a, b)
+			return ok && c == 0
+		}
 		if isInt(a) && isInt(b) {
 			return asInt(a) == asInt(b)
 		}
@@ -530,17 +543,20 @@ func pyEqual(a, b *exec.Value) bool {
 		}
 		return true
 	case a.IsDict() && b.IsDict():
-		x, okx := reflect.Indirect(reflect.ValueOf(a.Interface())).Interface().(map[string]any)
-		y, oky := reflect.Indirect(reflect.ValueOf(b.Interface())).Interface().(map[string]any)
-		if !okx || !oky {
+		if !isMapping(a) || !isMapping(b) {
 			return a.EqualValueTo(b)
 		}
+		x, y := mappingItems(a), mappingItems(b)
 		if len(x) != len(y) {
 			return false
 		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !pyEqual(exec.ToValue(v), exec.ToValue(w)) {
+		other := make(map[string]*exec.Value, len(y))
+		for _, it := range y {
+			other[it.key] = it.value
+		}
+		for _, it := range x {
+			w, ok := other[it.key]
+			if !ok || !pyEqual(it.value, w) {
 				return false
 			}
 		}

@@ -53,6 +53,8 @@ func TestErrorsNamePlace(t *testing.T) {
 		"child2.j2":       "{% extends 'lib/base2.j2' %}{% block b %}x{% endblock %}",
 		"lib/base3.j2":    "base\n{% block b %}{% endblock %}\n",
 		"child3.j2":       "{% extends 'lib/base3.j2' %}\n{% block b %}x {{ nope3 }}{% endblock %}",
+		"previtem.j2":     "{% for x in [1, 2] %}\n  {{ loop.previtem }}\n{% endfor %}\n",
+		"nextitem.j2":     "{% for x in [1, 2] %}{{ x }}{{ loop.nextitem }}{% endfor %}\n",
 	})
 	e := newEngine(t, dir)
 	for name, want := range map[string]string{
@@ -68,6 +70,8 @@ func TestErrorsNamePlace(t *testing.T) {
 		"panic2.j2":       "panic2.j2: template engine failed: ",
 		"child2.j2":       "lib/base2.j2:3:4: 'nope2' is undefined",
 		"child3.j2":       "child3.j2:2:19: 'nope3' is undefined",
+		"previtem.j2":     "previtem.j2:2:10: there is no previous item",
+		"nextitem.j2":     "nextitem.j2:1:36: there is no next item",
 	} {
 		_, err := e.RenderString(name, map[string]any{})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
@@ -326,4 +330,22 @@ func TestParseCacheFollowsFiles(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestLenientLoopItems: with Lenient (jinjanate --undefined), loop.previtem
+// on the first iteration and loop.nextitem on the last are Jinja2's plain
+// Undefined: empty text, not defined.
+func TestLenientLoopItems(t *testing.T) {
+	e, err := New(Options{Root: t.TempDir(), Lenient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	src := "{% for x in [1, 2] %}[{{ loop.previtem }}|{{ loop.nextitem }}|{{ loop.previtem is defined }}]{% endfor %}"
+	if err := e.RenderSource(&b, "t.j2", []byte(src), nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[|2|False][1||True]"; b.String() != want { // Jinja2's output
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
 }

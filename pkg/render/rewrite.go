@@ -2,7 +2,10 @@ package render
 
 import (
 	"reflect"
+	"sort"
+	"strings"
 
+	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
 	"github.com/nikolalohinski/gonja/v2/nodes"
 	"github.com/nikolalohinski/gonja/v2/tokens"
 )
@@ -28,6 +31,12 @@ const (
 	fnNot      = "__runner_not"
 	fnNe       = "__runner_ne"
 	fnConcat   = "__runner_concat"
+	fnNeg      = "__runner_neg"
+	fnBigInt   = "__runner_bigint"
+	fnTruthy   = "__runner_truthy"
+	fnIter     = "__runner_iter"
+	fnRecv     = "__runner_recv"
+	fnDictAttr = "__runner_dictattr"
 	filterStr  = "__runner_str"
 )
 
@@ -116,6 +125,18 @@ func (w *walker) walk(v reflect.Value) {
 			if n.Alternative != nil {
 				n.Alternative = printed(n.Alternative, w.file)
 			}
+			n.Condition = truthy(n.Condition)
+		case *controlStructures.IfControlStructure:
+			for i, c := range n.Conditions {
+				n.Conditions[i] = truthy(c)
+			}
+		case *controlStructures.ForControlStructure:
+			n.IfCondition = truthy(n.IfCondition)
+			n.ObjectEvaluator = wrapOnce(n.ObjectEvaluator, fnIter)
+		case *controlStructures.SetControlStructure:
+			if f := settable(v.Elem().FieldByName("condition")); f.IsValid() && f.Type() == expressionType && !f.IsNil() {
+				f.Set(reflect.ValueOf(truthy(f.Interface().(nodes.Expression))))
+			}
 		case *nodes.ControlStructureBlock:
 			w.mark(n.Location)
 		case *nodes.Call:
@@ -124,6 +145,12 @@ func (w *walker) walk(v reflect.Value) {
 			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent == nil {
 				n.Parent = ga.Node
 			}
+			if ga, ok := n.Func.(*nodes.GetAttribute); ok && n.Parent != nil && orderedDictMethods[ga.Attribute] != nil {
+				// see pyRecv
+				n.Parent = wrapOnce(n.Parent, fnRecv)
+				ga.Node = n.Parent
+			}
+			keepKwargsOrder(n)
 		}
 		el := v.Elem()
 		if el.Kind() == reflect.Struct && walkable(el.Type()) {
@@ -181,6 +208,9 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 	case *nodes.BinaryExpression:
 		name, ok := binaryHelpers[x.Operator.Token.Type]
 		if !ok {
+			if t := x.Operator.Token.Type; t == tokens.And || t == tokens.Or {
+				x.Left = truthy(x.Left)
+			}
 			return nil
 		}
 		return call(x.Operator.Token, name, x.Left, x.Right)
@@ -197,8 +227,22 @@ func (w *walker) replace(n reflect.Value) nodes.Expression {
 		}
 		return call(x.Token, fnDict, args...)
 	case *nodes.String:
+		if d, ok := bigLiteral(x.Val); ok {
+			return call(x.Location, fnBigInt, &nodes.String{Location: x.Location, Val: d})
+		}
 		if v, ok := literalValue(x.Val); ok {
 			x.Val = v
+		}
+	case *nodes.GetAttribute:
+		// gonja would find the Go method or field of an ordered mapping
+		// (*exec.Dict) by these names before its keys
+		switch x.Attribute {
+		case "Keys", "Get", "String", "Pairs":
+			return call(x.Location, fnDictAttr, x.Node, &nodes.String{Location: x.Location, Val: x.Attribute})
+		}
+	case *nodes.UnaryExpression:
+		if x.Negative {
+			return call(x.Operator, fnNeg, x.Term)
 		}
 	case *nodes.Name:
 		if x.Name.Val == "none" {
@@ -233,6 +277,68 @@ func printed(e nodes.Expression, file string) nodes.Expression {
 		Expression: e,
 		Filters:    []*nodes.FilterCall{{Token: at, Name: filterStr, Args: args, Kwargs: map[string]nodes.Expression{}}},
 	}
+}
+
+// keepKwargsOrder tells dict(...), macros called by name and .update(...)
+// the order of their keyword arguments, which gonja keeps in a map (see
+// kwargsInOrder).
+func keepKwargsOrder(n *nodes.Call) {
+	if len(n.Kwargs) < 2 || n.Kwargs[kwOrderKey] != nil {
+		return
+	}
+	switch f := n.Func.(type) {
+	case *nodes.Name:
+		// dict() and macros (which pass it on to their kwargs); not
+		// gonja's other globals, which would refuse the keyword
+		switch name := f.Name.Val; {
+		case strings.HasPrefix(name, "__runner_"):
+			return
+		case name == "cycler" || name == "joiner" || name == "lipsum" || name == "range" ||
+			name == "_" || name == "gettext" || name == "ngettext":
+			return
+		}
+	case *nodes.GetAttribute:
+		if f.Attribute != "update" {
+			return
+		}
+	default:
+		return
+	}
+	names := make([]string, 0, len(n.Kwargs))
+	for k := range n.Kwargs {
+		names = append(names, k)
+	}
+	pos := func(k string) int {
+		if at := n.Kwargs[k].Position(); at != nil {
+			return at.Pos
+		}
+		return 0
+	}
+	sort.Slice(names, func(i, j int) bool { return pos(names[i]) < pos(names[j]) })
+	n.Kwargs[kwOrderKey] = &nodes.String{Location: n.Location, Val: strings.Join(names, ",")}
+}
+
+// truthy wraps an expression whose truth gonja tests (conditions, the
+// left side of and/or) so that an empty ordered mapping is false, as in
+// Python: gonja finds every struct true (see pyTruthy).
+func truthy(e nodes.Expression) nodes.Expression { return wrapOnce(e, fnTruthy) }
+
+// wrapOnce wraps e in a call of the helper fn, unless it is one already
+// (a parent template is walked again with its child).
+func wrapOnce(e nodes.Expression, fn string) nodes.Expression {
+	if e == nil {
+		return nil
+	}
+	if c, ok := e.(*nodes.Call); ok {
+		if n, ok := c.Func.(*nodes.Name); ok && n.Name.Val == fn {
+			return e
+		}
+	}
+	at := e.Position()
+	if at == nil {
+		at = &tokens.Token{}
+	}
+	return call(at, fn, e)
 }
 
 // namesUsed lists the variable names a syntax tree reads.

@@ -12,6 +12,8 @@ import (
 // backslash ('a\\' never ends) and decodes only \' and \". escapeLiterals
 // hands gonja every literal with a backslash as a marker plus the hex of
 // its Python-decoded value; the rewrite turns it back (literalValue).
+// Integer literals past int64, which gonja's parser refuses, become such a
+// string literal too, with bigIntMarker and their decimal digits.
 // Columns after such a literal on its line shift in error messages.
 
 const literalMarker = "\x01runner-str:"
@@ -21,7 +23,8 @@ const literalMarker = "\x01runner-str:"
 // modifier of blocks. Text, comments and raw bodies stay as they are.
 func escapeLiterals(src []byte) []byte {
 	s := string(src)
-	if !strings.Contains(s, `\`) && !strings.Contains(s, "raw") && !strings.Contains(s, "scoped") || strings.Contains(s, "\x01") {
+	if !strings.Contains(s, `\`) && !strings.Contains(s, "raw") && !strings.Contains(s, "scoped") && !longNumber.MatchString(s) ||
+		strings.Contains(s, "\x01") {
 		return src
 	}
 	var b strings.Builder
@@ -67,8 +70,20 @@ func escapeLiterals(src []byte) []byte {
 			}
 		}
 		// inside a tag: copy up to its end, rewriting literals
+		prev := byte(0)
 		for len(s) > 0 && !strings.HasPrefix(s, end) {
 			c := s[0]
+			if c >= '0' && c <= '9' && !isNameByte(prev) && prev != '.' {
+				n, big := scanBigInt(s)
+				if big != nil {
+					b.WriteString("'" + bigIntMarker + big.String() + "'")
+				} else {
+					b.WriteString(s[:n])
+				}
+				prev, s = s[n-1], s[n:]
+				continue
+			}
+			prev = c
 			if c != '\'' && c != '"' {
 				b.WriteByte(c)
 				s = s[1:]
@@ -95,6 +110,13 @@ func escapeLiterals(src []byte) []byte {
 	}
 	b.WriteString(s)
 	return []byte(b.String())
+}
+
+// longNumber finds the digit runs that may be integer literals past int64.
+var longNumber = regexp.MustCompile(`[0-9][0-9a-fA-FxXoObB_]{15,}`)
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
 var scopedBlock = regexp.MustCompile(`^[-+]?\s*block\s+\w+\s+(scoped)\s*[-+]?$`)

@@ -22,7 +22,11 @@ func loadBench(b *testing.B, src string) *workflow.Workflow {
 
 func runBench(b *testing.B, w *workflow.Workflow, parallel int) time.Duration {
 	start := time.Now()
-	res, err := run.Run(context.Background(), w, run.Options{StateDir: b.TempDir(), Out: io.Discard, Parallel: parallel})
+	plan, err := run.NewPlan(w, run.Trigger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := run.Run(context.Background(), plan, run.Options{StateDir: b.TempDir(), Out: io.Discard, Parallel: parallel})
 	if err != nil || res.Conclusion != "success" {
 		b.Fatalf("run: %v %v", err, res)
 	}

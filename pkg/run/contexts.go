@@ -24,10 +24,29 @@ type statusFuncs struct {
 	success, failure, cancelled func() bool
 }
 
-// githubContext is the github context for one job.
-func (r *runState) githubContext(job string, workspace string) map[string]any {
-	repo := r.opts.Repo
-	ref := r.refs.ref
+// RunContext is what the github context says about one run before any of
+// its jobs: what run-name and a workflow's concurrency group see. The engine
+// adds each job's keys to it; runner serve evaluates concurrency groups with
+// the same keys, so `${{ github.run_id }}` means the same in both.
+type RunContext struct {
+	ID       int            // github.run_id and run_number
+	Event    string         // github.event_name
+	Payload  map[string]any // github.event
+	Repo     Repo
+	Workflow string // github.workflow: the workflow's name, else its file
+	File     string // the workflow file, for github.workflow_ref
+	// EventPath is github.event_path; "" before the run's directory exists.
+	EventPath string
+	// Token is github.token (the GITHUB_TOKEN secret); "" at workflow level.
+	Token string
+}
+
+// GitHub returns the github context of the run. Job-level keys (job,
+// workspace, action*, the file commands' paths) are empty.
+func (c RunContext) GitHub() map[string]any {
+	repo := c.Repo
+	rf := eventRefs(c.Event, c.Payload, repo.Ref)
+	ref := rf.ref
 	refName, refType := ref, "branch"
 	switch {
 	case strings.HasPrefix(ref, "refs/heads/"):
@@ -38,33 +57,37 @@ func (r *runState) githubContext(job string, workspace string) map[string]any {
 		refName = strings.TrimPrefix(ref, "refs/pull/")
 	}
 	owner, _, _ := strings.Cut(repo.Repository, "/")
+	event := c.Payload
+	if event == nil {
+		event = map[string]any{}
+	}
 	return map[string]any{
-		"event_name":            r.opts.Event,
-		"event":                 r.event,
-		"event_path":            filepath.Join(r.dir, "event.json"),
+		"event_name":            c.Event,
+		"event":                 event,
+		"event_path":            c.EventPath,
 		"sha":                   repo.SHA,
 		"ref":                   ref,
 		"ref_name":              refName,
 		"ref_type":              refType,
 		"ref_protected":         false,
-		"head_ref":              r.refs.headRef,
-		"base_ref":              r.refs.baseRef,
+		"head_ref":              rf.headRef,
+		"base_ref":              rf.baseRef,
 		"actor":                 repo.Actor,
 		"triggering_actor":      repo.Actor,
 		"repository":            repo.Repository,
 		"repository_owner":      owner,
-		"workspace":             workspace,
-		"run_id":                strconv.Itoa(r.id),
-		"run_number":            strconv.Itoa(r.id),
+		"workspace":             "",
+		"run_id":                strconv.Itoa(c.ID),
+		"run_number":            strconv.Itoa(c.ID),
 		"run_attempt":           "1",
 		"retention_days":        "0",
-		"job":                   job,
-		"workflow":              r.workflowName(),
-		"workflow_ref":          repo.Repository + "/" + r.w.File + "@" + ref,
+		"job":                   "",
+		"workflow":              c.Workflow,
+		"workflow_ref":          repo.Repository + "/" + c.File + "@" + ref,
 		"server_url":            "https://github.com",
 		"api_url":               "https://api.github.com",
 		"graphql_url":           "https://api.github.com/graphql",
-		"token":                 r.opts.Secrets["GITHUB_TOKEN"],
+		"token":                 c.Token,
 		"action":                "",
 		"action_path":           "",
 		"path":                  "",
@@ -78,6 +101,21 @@ func (r *runState) githubContext(job string, workspace string) map[string]any {
 		"workflow_sha":          repo.SHA,
 		"repository_visibility": "private",
 	}
+}
+
+// runContext is this run's RunContext.
+func (r *runState) runContext() RunContext {
+	c := r.plan.RunContext()
+	c.EventPath, c.Token = filepath.Join(r.dir, "event.json"), r.opts.Secrets["GITHUB_TOKEN"]
+	return c
+}
+
+// githubContext is the github context for one job.
+func (r *runState) githubContext(job string, workspace string) map[string]any {
+	g := r.runContext().GitHub()
+	g["job"] = job
+	g["workspace"] = workspace
+	return g
 }
 
 func runnerArch() string {
@@ -120,8 +158,8 @@ func stringMap(m map[string]string) map[string]any {
 func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 	return map[string]any{
 		"github":   r.githubContext(j.ID, ""),
-		"inputs":   r.inputs,
-		"vars":     stringMap(r.opts.Vars),
+		"inputs":   r.plan.Inputs,
+		"vars":     stringMap(r.plan.Vars),
 		"secrets":  stringMap(r.opts.Secrets),
 		"env":      map[string]any{},
 		"needs":    map[string]any{},
@@ -134,7 +172,7 @@ func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 }
 
 // contexts are every context for expressions inside a running job.
-func (jr *jobRun) contexts() map[string]any {
+func (jr *legRun) contexts() map[string]any {
 	r := jr.r
 	status := jr.status()
 	strategy := jr.strategy
@@ -143,8 +181,8 @@ func (jr *jobRun) contexts() map[string]any {
 	}
 	return map[string]any{
 		"github":   r.githubContext(jr.job.ID, jr.workspace),
-		"inputs":   r.inputs,
-		"vars":     stringMap(r.opts.Vars),
+		"inputs":   r.plan.Inputs,
+		"vars":     stringMap(r.plan.Vars),
 		"secrets":  stringMap(r.opts.Secrets),
 		"env":      stringMap(jr.env),
 		"needs":    jr.needs,

@@ -2,4 +2,11 @@
 // runs each job's steps (shell scripts or built-in actions) with GitHub's
 // semantics, masks secrets and records logs under the state directory.
 // It does not parse workflows (pkg/workflow) or implement actions (pkg/steps).
+//
+// The boundary with what drives it (runner exec, runner serve, an executor
+// elsewhere) is three values: a Plan (NewPlan: the workflow and its
+// Trigger resolved, with the workflow-level contexts that run-name and
+// concurrency groups are evaluated from), Options (how to execute: state
+// dir, parallelism, secrets, runner's settings for the built-ins) and an
+// Observer that receives the run's typed, masked events.
 package run

@@ -52,15 +52,15 @@ func eventRefs(event string, payload map[string]any, repoRef string) refs {
 
 // defaultPayload is a minimal GitHub-like payload for a run without
 // --event-file: push, or workflow_dispatch with its inputs.
-func (r *runState) defaultPayload() map[string]any {
-	repo := r.opts.Repo
+func (p *Plan) defaultPayload() map[string]any {
+	repo := p.Repo
 	owner, name, _ := strings.Cut(repo.Repository, "/")
 	repository := map[string]any{"full_name": repo.Repository, "name": name, "owner": map[string]any{"login": owner}}
 	sender := map[string]any{"login": repo.Actor}
-	switch r.opts.Event {
+	switch p.Event {
 	case "workflow_dispatch":
-		return map[string]any{"inputs": r.eventInputs(nil), "ref": repo.Ref, "repository": repository, "sender": sender,
-			"workflow": path.Join(".github/workflows", filepath.Base(r.w.File))}
+		return map[string]any{"inputs": eventInputs(nil, p.Inputs), "ref": repo.Ref, "repository": repository, "sender": sender,
+			"workflow": path.Join(".github/workflows", filepath.Base(p.Workflow.File))}
 	case "push":
 		return map[string]any{
 			"ref": repo.Ref, "after": repo.SHA, "repository": repository, "sender": sender,
@@ -73,12 +73,12 @@ func (r *runState) defaultPayload() map[string]any {
 
 // eventInputs are github.event.inputs: every dispatch input, as a string
 // (GitHub keeps them strings there, unlike the inputs context).
-func (r *runState) eventInputs(given map[string]any) map[string]any {
+func eventInputs(given, inputs map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range given {
 		out[k] = v
 	}
-	for k, v := range r.inputs {
+	for k, v := range inputs {
 		if _, ok := out[k]; ok {
 			continue
 		}
@@ -96,7 +96,7 @@ func (r *runState) eventInputs(given map[string]any) map[string]any {
 
 // writeEvent stores the payload at GITHUB_EVENT_PATH.
 func (r *runState) writeEvent() error {
-	data, err := json.MarshalIndent(r.event, "", "  ")
+	data, err := json.MarshalIndent(r.plan.Payload, "", "  ")
 	if err != nil {
 		return fmt.Errorf("event payload: %w", err)
 	}

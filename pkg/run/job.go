@@ -15,15 +15,16 @@ import (
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
-// jobState is one job while the run is scheduled.
-type jobState struct {
+// scheduledJob is one job of the workflow while the run schedules it: its
+// legs, how many may run at once and how many have.
+type scheduledJob struct {
 	job      *workflow.Job
 	index    int // declaration order
 	prepared bool
 	done     bool
-	outcome  *jobOutcome
+	outcome  *neededJob
 
-	legs        []*jobRun
+	legs        []*legRun
 	results     []*JobResult
 	legCtx      context.Context // cancelled by fail-fast, or with the run
 	cancelLegs  context.CancelFunc
@@ -34,9 +35,9 @@ type jobState struct {
 	finished    int
 }
 
-// legDone reports a finished leg to the scheduler.
-type legDone struct {
-	js  *jobState
+// finishedLeg reports a finished leg to the scheduler.
+type finishedLeg struct {
+	js  *scheduledJob
 	i   int
 	res *JobResult
 }
@@ -46,13 +47,13 @@ type legDone struct {
 // order, and legs start in job declaration order, then matrix order, as
 // slots (Options.Parallel, max-parallel) free up.
 func (r *runState) schedule(ctx context.Context) {
-	states := make([]*jobState, len(r.w.Jobs))
-	byID := map[string]*jobState{}
+	states := make([]*scheduledJob, len(r.w.Jobs))
+	byID := map[string]*scheduledJob{}
 	for i, j := range r.w.Jobs {
-		states[i] = &jobState{job: j, index: i}
+		states[i] = &scheduledJob{job: j, index: i}
 		byID[j.ID] = states[i]
 	}
-	ready := func(js *jobState) bool {
+	ready := func(js *scheduledJob) bool {
 		for _, n := range js.job.Needs {
 			if d := byID[n.Raw]; d != nil && !d.done {
 				return false
@@ -60,7 +61,7 @@ func (r *runState) schedule(ctx context.Context) {
 		}
 		return true
 	}
-	doneCh := make(chan legDone)
+	doneCh := make(chan finishedLeg)
 	running := 0
 	for {
 		for progress := true; progress; {
@@ -84,8 +85,8 @@ func (r *runState) schedule(ctx context.Context) {
 				}
 				running++
 				js.running++
-				go func(js *jobState, i int) {
-					doneCh <- legDone{js, i, js.legs[i].run(js.legCtx)}
+				go func(js *scheduledJob, i int) {
+					doneCh <- finishedLeg{js, i, js.legs[i].run(js.legCtx)}
 				}(js, i)
 			}
 		}
@@ -101,7 +102,7 @@ func (r *runState) schedule(ctx context.Context) {
 
 // legEnded records a leg's result; fail-fast cancels the other legs, and
 // the last leg ends the job.
-func (r *runState) legEnded(js *jobState, i int, res *JobResult) {
+func (r *runState) legEnded(js *scheduledJob, i int, res *JobResult) {
 	js.results[i] = res
 	js.finished++
 	if res.Result == "failure" && js.failFast {
@@ -134,7 +135,7 @@ func (r *runState) legEnded(js *jobState, i int, res *JobResult) {
 }
 
 // endJob makes the job's outcome visible to its dependents.
-func (r *runState) endJob(js *jobState) {
+func (r *runState) endJob(js *scheduledJob) {
 	js.done = true
 	r.mu.Lock()
 	r.results[js.job.ID] = js.outcome
@@ -143,18 +144,73 @@ func (r *runState) endJob(js *jobState) {
 
 // prepareJob decides whether a job whose needs are done runs, and expands
 // its matrix into legs. A job that does not run ends here.
-func (r *runState) prepareJob(ctx context.Context, js *jobState) {
+func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	j := js.job
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
-		js.outcome = &jobOutcome{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
-		r.console.emit(event{Job: j.ID, Kind: "end", Status: prior.Result, Text: "kept from the earlier attempt"})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
 		r.endJob(js)
 		return
 	}
-	needs := map[string]any{}
-	allSucceeded, ancestorFailed := true, false
+	needs, allSucceeded, ancestorFailed := r.needsOf(j)
+	base := r.baseContexts(j)
+	base["needs"] = needs
+	status := statusFuncs{
+		success:   func() bool { return allSucceeded && ctx.Err() == nil },
+		failure:   func() bool { return ancestorFailed },
+		cancelled: func() bool { return ctx.Err() != nil },
+	}
+	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed}
+	fail := func(err error) {
+		r.failJob(j, j.ID, err, js.outcome)
+		r.endJob(js)
+	}
+	run, err := r.evalCondition(j.If, base, status, "")
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !run {
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped"})
+		r.endJob(js)
+		return
+	}
+	st, err := r.strategyOf(j, base)
+	if err != nil {
+		fail(err)
+		return
+	}
+	// A job that starts after the run was cancelled (if: always() or
+	// cancelled()) is not cancelled itself, as on GitHub: its steps run
+	// normally. Only Options.Force stops it.
+	jobBase := ctx
+	if ctx.Err() != nil {
+		jobBase = r.opts.Force
+	}
+	js.legCtx, js.cancelLegs = context.WithCancel(jobBase)
+	js.failFast, js.maxParallel = st.failFast, st.maxParallel
+	js.results = make([]*JobResult, len(st.combos))
+	for i, c := range st.combos {
+		leg := &legRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
+		if j.Strategy != nil {
+			leg.strategy = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
+		}
+		leg.suffix = c.Suffix()
+		leg.key = r.claimKey(j.ID+leg.suffix, i)
+		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
+		js.legs = append(js.legs, leg)
+	}
+}
+
+// needsOf is the needs context of job j, whether every job it needs
+// succeeded, and whether one of its ancestors failed (the implicit
+// success() covers all of them).
+func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded, ancestorFailed bool) {
+	needs, allSucceeded = map[string]any{}, true
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, n := range j.Needs {
 		o := r.results[n.Raw]
 		outs := map[string]any{}
@@ -165,90 +221,52 @@ func (r *runState) prepareJob(ctx context.Context, js *jobState) {
 		allSucceeded = allSucceeded && o.result == "success"
 		ancestorFailed = ancestorFailed || o.failed
 	}
-	r.mu.Unlock()
+	return needs, allSucceeded, ancestorFailed
+}
 
-	base := r.baseContexts(j)
-	base["needs"] = needs
-	status := statusFuncs{
-		success:   func() bool { return allSucceeded && ctx.Err() == nil },
-		failure:   func() bool { return ancestorFailed },
-		cancelled: func() bool { return ctx.Err() != nil },
-	}
-	js.outcome = &jobOutcome{result: "skipped", failed: ancestorFailed}
-	fail := func(err error) {
-		r.failJob(j, j.ID, err, js.outcome)
-		r.endJob(js)
-	}
+// jobStrategy is a job's strategy, evaluated: its legs and how they run.
+type jobStrategy struct {
+	combos      []workflow.Combo
+	failFast    bool
+	maxParallel int // 1..len(combos)
+}
 
-	run, err := r.evalCondition(j.If, base, status, "")
-	if err != nil {
-		fail(err)
-		return
-	}
-	if !run {
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
-		r.console.emit(event{Job: j.ID, Kind: "end", Status: "skipped"})
-		r.endJob(js)
-		return
-	}
-
-	combos := []workflow.Combo{{}}
-	failFast, maxParallel := true, 0
+// strategyOf evaluates j's strategy with the job-level contexts base.
+func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy, error) {
+	st := jobStrategy{combos: []workflow.Combo{{}}, failFast: true}
 	if s := j.Strategy; s != nil {
 		if s.Matrix != nil {
 			m, err := workflow.DecodeMatrix(s.Matrix, func(src string) (any, error) {
 				return r.evalValue(workflow.Value{Raw: src, Set: true}, base, nil)
 			})
 			if err == nil {
-				combos, err = m.Combos()
+				st.combos, err = m.Combos()
 			}
 			if err != nil {
-				fail(fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err))
-				return
+				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
 			}
 		}
 		if s.FailFast.Set {
 			v, err := r.evalValue(s.FailFast, base, nil)
 			if err != nil {
-				fail(err)
-				return
+				return st, err
 			}
-			failFast = expr.Truthy(v)
+			st.failFast = expr.Truthy(v)
 		}
 		if s.MaxParallel.Set {
 			v, err := r.evalString(s.MaxParallel, base, nil)
 			if err == nil {
-				maxParallel, err = strconv.Atoi(strings.TrimSpace(v))
+				st.maxParallel, err = strconv.Atoi(strings.TrimSpace(v))
 			}
 			if err != nil {
-				fail(fmt.Errorf("max-parallel: %w", err))
-				return
+				return st, fmt.Errorf("max-parallel: %w", err)
 			}
 		}
 	}
-	if maxParallel <= 0 || maxParallel > len(combos) {
-		maxParallel = len(combos)
+	if st.maxParallel <= 0 || st.maxParallel > len(st.combos) {
+		st.maxParallel = len(st.combos)
 	}
-	// A job that starts after the run was cancelled (if: always() or
-	// cancelled()) is not cancelled itself, as on GitHub: its steps run
-	// normally. Only Options.Force stops it.
-	jobBase := ctx
-	if ctx.Err() != nil {
-		jobBase = r.opts.Force
-	}
-	js.legCtx, js.cancelLegs = context.WithCancel(jobBase)
-	js.failFast, js.maxParallel = failFast, maxParallel
-	js.results = make([]*JobResult, len(combos))
-	for i, c := range combos {
-		leg := &jobRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
-		if j.Strategy != nil {
-			leg.strategy = map[string]any{"fail-fast": failFast, "job-index": float64(i), "job-total": float64(len(combos)), "max-parallel": float64(maxParallel)}
-		}
-		leg.suffix = c.Suffix()
-		leg.key = r.claimKey(j.ID+leg.suffix, i)
-		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
-		js.legs = append(js.legs, leg)
-	}
+	return st, nil
 }
 
 // claimKey makes a leg's key unique in the run: two legs whose values
@@ -281,11 +299,11 @@ func (r *runState) claimDir(name string) string {
 	return out
 }
 
-func (r *runState) failJob(j *workflow.Job, key string, err error, o *jobOutcome) {
+func (r *runState) failJob(j *workflow.Job, key string, err error, o *neededJob) {
 	msg := r.masker.Mask(err.Error())
 	r.addJob(&JobResult{Key: key, JobID: j.ID, Name: j.ID, Result: "failure", Error: msg})
-	r.console.emit(event{Job: key, Kind: "line", Text: "Error: " + msg})
-	r.console.emit(event{Job: key, Kind: "end", Status: "failure"})
+	r.obs.emit(Event{Job: key, Kind: Line, Text: "Error: " + msg})
+	r.obs.emit(Event{Job: key, Kind: JobEnded, Status: "failure"})
 	o.result, o.failed = "failure", true
 }
 
@@ -300,8 +318,8 @@ func (r *runState) jobName(j *workflow.Job, ctxs map[string]any) string {
 	return name
 }
 
-// jobRun is one leg of a job: the job itself, or one matrix combination.
-type jobRun struct {
+// legRun is one leg of a job: the job itself, or one matrix combination.
+type legRun struct {
 	r        *runState
 	job      *workflow.Job
 	combo    workflow.Combo
@@ -322,7 +340,8 @@ type jobRun struct {
 	steps      *expr.Object
 	failed     bool
 	trackingID string
-	actions    []string // GITHUB_ACTION by step index
+	cgroup     *jobCgroup // nil: none (not root)
+	actions    []string   // GITHUB_ACTION by step index
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
 }
@@ -330,16 +349,16 @@ type jobRun struct {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // notStarted is the result of a leg cancelled before it started.
-func (jr *jobRun) notStarted() *JobResult {
+func (jr *legRun) notStarted() *JobResult {
 	res := &JobResult{Key: jr.key, JobID: jr.job.ID, Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
 	jr.r.addJob(res)
-	jr.r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result})
+	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result})
 	return res
 }
 
 // status is job.status: cancelled wins over failure, as GitHub merges
 // step results.
-func (jr *jobRun) status() string {
+func (jr *legRun) status() string {
 	switch {
 	case jr.cancelled:
 		return "cancelled"
@@ -349,91 +368,47 @@ func (jr *jobRun) status() string {
 	return "success"
 }
 
-func (jr *jobRun) run(ctx context.Context) *JobResult {
+func (jr *legRun) run(ctx context.Context) *JobResult {
 	r, j := jr.r, jr.job
 	res := &JobResult{Key: jr.key, JobID: j.ID, Started: time.Now(), Outputs: map[string]string{}, order: jr.order}
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.console.emit(event{Job: jr.key, Kind: "end", Status: res.Result, Duration: res.Duration})
+		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())
-		r.console.emit(event{Job: jr.key, Kind: "line", Text: "Error: " + res.Error})
+		r.obs.emit(Event{Job: jr.key, Kind: Line, Text: "Error: " + res.Error})
 		jr.log.line("job", "Error: "+res.Error)
 		return res
 	}
-
-	dir := filepath.Join(r.dir, "jobs", jr.dirName)
-	jr.workspace = filepath.Join(dir, "workspace")
-	jr.temp = filepath.Join(dir, "temp")
-	for _, d := range []string{jr.workspace, jr.temp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	defer os.RemoveAll(jr.temp)
-	if !r.opts.KeepWorkspaces {
-		defer os.RemoveAll(jr.workspace)
-	}
-	f, err := os.Create(filepath.Join(r.dir, jr.dirName+".log"))
+	cleanup, err := jr.setup()
+	defer cleanup()
 	if err != nil {
 		return fail(err)
 	}
-	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
-	defer jr.log.close()
-	// Unique across processes and runs: run numbers repeat between state
-	// directories, and a collision would kill another run's processes.
-	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
-	// Background processes a step left behind end with the job, as on GitHub.
-	defer killTracked(jr.trackingID, r.opts.KillGrace)
-
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.suffix
-	r.console.emit(event{Job: jr.key, Kind: "start", Text: res.Name})
-
-	// Job-level concurrency inside one run: legs of one group take turns.
-	if j.Concurrency != nil {
-		group, err := r.evalString(j.Concurrency.Group, ctxs, nil)
-		if err != nil {
-			return fail(err)
-		}
-		r.mu.Lock()
-		m := r.groups[group]
-		if m == nil {
-			m = &sync.Mutex{}
-			r.groups[group] = m
-		}
-		r.mu.Unlock()
-		m.Lock()
-		defer m.Unlock()
+	r.obs.emit(Event{Job: jr.key, Kind: JobStarted, Text: res.Name})
+	unlock, err := jr.lockGroup(ctxs)
+	if err != nil {
+		return fail(err)
 	}
-
+	defer unlock()
 	timeout := 360 * time.Minute
 	if j.TimeoutMinutes.Set {
-		d, err := r.minutes(j.TimeoutMinutes, ctxs)
-		if err != nil {
+		if timeout, err = r.minutes(j.TimeoutMinutes, ctxs); err != nil {
 			return fail(err)
 		}
-		timeout = d
 	}
 	jobCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-
-	jr.env = map[string]string{}
-	for _, layer := range [][]workflow.KV{r.w.Env, j.Env} {
-		for _, kv := range layer {
-			v, err := r.evalString(kv.Value, jr.contexts(), nil)
-			if err != nil {
-				return fail(err)
-			}
-			jr.setEnv(kv.Key, v)
-		}
+	if err := jr.evalEnv(); err != nil {
+		return fail(err)
 	}
 	jr.steps = expr.NewObject()
 	for _, s := range j.Steps {
-		sr := jr.runStep(jobCtx, s)
-		res.Steps = append(res.Steps, sr)
+		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
 	}
 	switch {
 	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
@@ -445,9 +420,100 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 	default:
 		res.Result = "success"
 	}
-	// Job outputs are evaluated at the end, with the steps context.
-	ctxs = jr.contexts()
-	for _, kv := range j.Outputs {
+	jr.outputs(res)
+	if j.ContinueOnError.Set && res.Result == "failure" {
+		if v, err := r.evalValue(j.ContinueOnError, jr.contexts(), nil); err == nil && expr.Truthy(v) {
+			res.Result = "success"
+		}
+	}
+	return res
+}
+
+// setup makes the job's workspace, temp dir and log, and its cgroup and
+// tracking id: background processes a step leaves behind end with the job,
+// as on GitHub (those in the job's cgroup, then any other that still has
+// the job's RUNNER_TRACKING_ID, when there is no cgroup: not root).
+// cleanup undoes what setup did, also after an error.
+func (jr *legRun) setup() (cleanup func(), err error) {
+	r := jr.r
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	dir := filepath.Join(r.dir, "jobs", jr.dirName)
+	jr.workspace = filepath.Join(dir, "workspace")
+	jr.temp = filepath.Join(dir, "temp")
+	for _, d := range []string{jr.workspace, jr.temp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return cleanup, err
+		}
+	}
+	undo = append(undo, func() { os.RemoveAll(jr.temp) })
+	if !r.opts.KeepWorkspaces {
+		undo = append(undo, func() { os.RemoveAll(jr.workspace) })
+	}
+	f, err := os.Create(filepath.Join(r.dir, jr.dirName+".log"))
+	if err != nil {
+		return cleanup, err
+	}
+	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
+	undo = append(undo, jr.log.close)
+	// Unique across processes and runs: run numbers repeat between state
+	// directories, and a collision would kill another run's processes.
+	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
+	jr.cgroup = jobCgroups().newJob(jr.trackingID)
+	undo = append(undo, func() {
+		jr.cgroup.end(r.opts.KillGrace)
+		killTracked(jr.trackingID, r.opts.KillGrace)
+	})
+	return cleanup, nil
+}
+
+// lockGroup waits for the job's concurrency group inside the run (legs of
+// one group take turns) and returns its unlock.
+func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
+	r, j := jr.r, jr.job
+	if j.Concurrency == nil {
+		return func() {}, nil
+	}
+	group, err := r.evalString(j.Concurrency.Group, ctxs, nil)
+	if err != nil {
+		return func() {}, err
+	}
+	r.mu.Lock()
+	m := r.groups[group]
+	if m == nil {
+		m = &sync.Mutex{}
+		r.groups[group] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock, nil
+}
+
+// evalEnv sets the job's env: the workflow's, then the job's.
+func (jr *legRun) evalEnv() error {
+	jr.env = map[string]string{}
+	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
+		for _, kv := range layer {
+			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)
+			if err != nil {
+				return err
+			}
+			jr.setEnv(kv.Key, v)
+		}
+	}
+	return nil
+}
+
+// outputs evaluates the job's outputs at its end, with the steps context;
+// one that holds a secret is skipped, as on GitHub.
+func (jr *legRun) outputs(res *JobResult) {
+	r := jr.r
+	ctxs := jr.contexts()
+	for _, kv := range jr.job.Outputs {
 		v, err := r.evalString(kv.Value, ctxs, nil)
 		if err != nil {
 			jr.emit("job", "Warning: output "+kv.Key+": "+err.Error())
@@ -459,15 +525,9 @@ func (jr *jobRun) run(ctx context.Context) *JobResult {
 		}
 		res.Outputs[kv.Key] = v
 	}
-	if j.ContinueOnError.Set && res.Result == "failure" {
-		if v, err := r.evalValue(j.ContinueOnError, ctxs, nil); err == nil && expr.Truthy(v) {
-			res.Result = "success"
-		}
-	}
-	return res
 }
 
-func (jr *jobRun) setEnv(k, v string) {
+func (jr *legRun) setEnv(k, v string) {
 	if _, ok := jr.env[k]; !ok {
 		jr.envOrder = append(jr.envOrder, k)
 	}
@@ -475,8 +535,8 @@ func (jr *jobRun) setEnv(k, v string) {
 }
 
 // emit prints a line for this job and stores it in the job log.
-func (jr *jobRun) emit(step, text string) {
-	jr.r.console.emit(event{Job: jr.key, Step: step, Kind: "line", Text: text})
+func (jr *legRun) emit(step, text string) {
+	jr.r.obs.emit(Event{Job: jr.key, Step: step, Kind: Line, Text: text})
 	jr.log.line(step, text)
 }
 

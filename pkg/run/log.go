@@ -13,18 +13,19 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// console prints live lines from every job to one writer, masked, either as
-// "job | step | text" lines or as zerolog JSON events.
+// console is the Observer of `runner exec`: it prints every job's events to
+// one writer, as "job | step | text" lines or as zerolog JSON events.
 type console struct {
-	mu     sync.Mutex
-	out    io.Writer
-	json   *zerolog.Logger
-	color  bool
-	masker *Masker
+	out   io.Writer
+	json  *zerolog.Logger
+	color bool
 }
 
-func newConsole(out io.Writer, jsonEvents, color bool, m *Masker) *console {
-	c := &console{out: out, color: color, masker: m}
+// NewConsole returns an Observer that prints to out: text lines (with ANSI
+// colours when color is set), or zerolog JSON events when jsonEvents is
+// set (the CLI's machine output).
+func NewConsole(out io.Writer, jsonEvents, color bool) Observer {
+	c := &console{out: out, color: color}
 	if jsonEvents {
 		l := zerolog.New(out).With().Timestamp().Logger()
 		c.json = &l
@@ -32,27 +33,17 @@ func newConsole(out io.Writer, jsonEvents, color bool, m *Masker) *console {
 	return c
 }
 
-// event is one thing worth printing: a log line or a state change.
-type event struct {
-	Job, Step string
-	Kind      string // "line", "start", "end", "annotation"
-	Text      string
-	Status    string
-	Duration  time.Duration
-}
-
-func (c *console) emit(e event) {
-	text := c.masker.Mask(e.Text)
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// Observe prints one event.
+func (c *console) Observe(e Event) {
+	text := e.Text
 	if c.json != nil {
 		ev := c.json.Info()
-		if e.Kind == "annotation" && strings.HasPrefix(text, "Error") {
+		if e.Kind == Annotation && strings.HasPrefix(text, "Error") {
 			ev = c.json.Error()
 		}
-		ev = ev.Str("event", e.Kind).Str("job", e.Job)
+		ev = ev.Str("event", e.Kind.String()).Str("job", e.Job)
 		if e.Step != "" {
-			ev = ev.Str("step", c.masker.Mask(e.Step))
+			ev = ev.Str("step", e.Step)
 		}
 		if e.Status != "" {
 			ev = ev.Str("status", e.Status)
@@ -64,17 +55,17 @@ func (c *console) emit(e event) {
 		return
 	}
 	switch e.Kind {
-	case "run":
+	case RunStarted:
 		fmt.Fprintf(c.out, "%s\n", c.paint("1", "▶ "+text))
-	case "start":
-		what := c.masker.Mask(e.Step)
-		if what == "" {
+	case JobStarted, StepStarted:
+		what := e.Step
+		if e.Kind == JobStarted {
 			what = "job " + text
 		}
 		fmt.Fprintf(c.out, "%s ▶ %s\n", c.paint("1", e.Job), what)
-	case "end":
-		what := c.masker.Mask(e.Step)
-		if what == "" {
+	case JobEnded, StepEnded:
+		what := e.Step
+		if e.Kind == JobEnded {
 			what = "job " + e.Status
 		}
 		fmt.Fprintf(c.out, "%s %s %s (%s)\n", c.paint("1", e.Job), mark(e.Status, c.color), what, round(e.Duration))
@@ -116,12 +107,16 @@ func round(d time.Duration) time.Duration {
 	return d
 }
 
+// maxLine is where lineWriter cuts a runaway line without newline.
+const maxLine = 1 << 20
+
 // lineWriter splits a byte stream into lines and hands each to fn. Partial
 // lines are kept until a newline or Flush.
 type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	fn  func(string)
+	mu     sync.Mutex
+	buf    []byte
+	fn     func(string)
+	masker *Masker // where a long line is cut: never inside a secret; nil: anywhere
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -138,11 +133,28 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.fn(line)
 	}
 	// A runaway line without newline is cut rather than kept in memory.
-	if len(w.buf) > 1<<20 {
-		w.fn(string(w.buf))
-		w.buf = w.buf[:0]
+	if len(w.buf) > maxLine {
+		c := w.cut()
+		w.fn(string(w.buf[:c]))
+		w.buf = w.buf[:copy(w.buf, w.buf[c:])]
 	}
 	return len(p), nil
+}
+
+// cut is where to cut the buffer: the last bytes, as many as a secret is
+// long less one, stay for the next write, so that a secret whose first
+// bytes are in the buffer arrives whole before it is logged; and the cut
+// moves before a secret that spans it.
+func (w *lineWriter) cut() int {
+	if w.masker == nil {
+		return len(w.buf)
+	}
+	keep := w.masker.maxLen() - 1
+	p := w.masker.safeCut(string(w.buf), len(w.buf)-max(keep, 0))
+	if p <= 0 {
+		return len(w.buf)
+	}
+	return p
 }
 
 // Flush emits a trailing partial line.

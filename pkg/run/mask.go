@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -134,3 +138,77 @@ func uriEscape(v string) string {
 }
 
 var xmlEscape = strings.NewReplacer("<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;", "&", "&amp;")
+
+// maxLen is the length of the longest registered value, 0 without any.
+func (m *Masker) maxLen() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if len(m.values) == 0 {
+		return 0
+	}
+	return len(m.values[0])
+}
+
+// safeCut moves a cut of s at p back to the start of any registered value
+// that spans it, so that both halves of a secret are never logged apart.
+func (m *Masker) safeCut(s string, p int) int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for moved := true; moved && p > 0; {
+		moved = false
+		for _, v := range m.values {
+			lo := max(0, p-len(v)+1)
+			hi := min(len(s), p+len(v)-1)
+			if hi-lo < len(v) {
+				continue
+			}
+			if i := strings.Index(s[lo:hi], v); i >= 0 && lo+i < p {
+				p, moved = lo+i, true
+			}
+		}
+	}
+	return p
+}
+
+// quoted matches a quoted part of an error message, and the space before.
+var quoted = regexp.MustCompile(`\s*"(?:[^"\\]|\\.)*"`)
+
+// scrubURLErrors rewrites the text of err so that no URL error in it shows
+// a URL's userinfo: url.Parse quotes the URL and parts of it (`invalid
+// port ":s3cr3t" after host`), which may be a piece of a token that
+// masking the whole token cannot catch.
+func scrubURLErrors(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if ue, ok := e.(*url.Error); ok {
+			safe := redactURL(ue.URL)
+			if ue.Op == "parse" {
+				inner := quoted.ReplaceAllString(ue.Err.Error(), "")
+				msg = strings.ReplaceAll(msg, ue.Error(), fmt.Sprintf("parse %q: %s", safe, inner))
+			}
+			if ue.URL != "" {
+				msg = strings.ReplaceAll(msg, ue.URL, safe)
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}

@@ -20,7 +20,7 @@ import (
 // runScript runs a `run:` step: the script goes to a file in RUNNER_TEMP
 // and the shell runs it in a process group of its own, so that a timeout or
 // cancellation reaches every process the script started.
-func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	r := jr.r
 	script, err := r.evalString(s.Run, ctxs, nil)
 	if err != nil {
@@ -67,16 +67,16 @@ func (jr *jobRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if len(jr.path) > 0 {
 		p := full["PATH"]
 		if p == "" {
-			p = os.Getenv("PATH")
+			p = r.basePath
 		}
 		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
 	}
 	pathVar, ok := full["PATH"]
 	if !ok {
-		pathVar = os.Getenv("PATH")
+		pathVar = r.basePath
 	}
 	argv[0] = r.lookPath(argv[0], pathVar)
-	return runProcess(ctx, argv, wd, environ(full), out, r.opts.KillGrace)
+	return runProcess(ctx, argv, wd, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
 }
 
 // rewrite replaces the content of file. Unlike os.WriteFile it does not
@@ -150,10 +150,10 @@ func firstSetValue(vs ...workflow.Value) workflow.Value {
 	return workflow.Value{}
 }
 
-// environ merges the process environment with the step's variables.
-func environ(vars map[string]string) []string {
-	out := make([]string, 0, len(vars)+64)
-	for _, kv := range os.Environ() {
+// environ is the base environment with the step's variables over it.
+func environ(base []string, vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+len(base))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, over := vars[k]; !over {
 			out = append(out, kv)
@@ -166,7 +166,7 @@ func environ(vars map[string]string) []string {
 }
 
 // defaultEnv is GitHub's set of default variables for one step.
-func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
+func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
 	if jr.actions == nil {
@@ -215,9 +215,10 @@ func (jr *jobRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 	return env
 }
 
-// runProcess runs argv in its own process group. When ctx ends, the group
-// gets SIGTERM and, after grace, SIGKILL.
-func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration) error {
+// runProcess runs argv in its own process group, inside the job's cgroup
+// g (nil: none). When ctx ends, the group gets SIGTERM and, after grace,
+// SIGKILL.
+func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration, g *jobCgroup) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -233,7 +234,7 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if cmd, err = g.start(cmd); err != nil {
 		pw.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}

@@ -3,6 +3,7 @@ package run_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func runWF(t *testing.T, ctx context.Context, src string, opts run.Options) (*run.Result, string) {
+func runWF(t *testing.T, ctx context.Context, src string, trig run.Trigger, opts run.Options) (*run.Result, string) {
 	t.Helper()
 	builtins := steps.Default()
 	w, errs := workflow.Load("test.yaml", []byte(src), workflow.Options{Builtins: builtins})
@@ -48,7 +49,11 @@ func runWF(t *testing.T, ctx context.Context, src string, opts run.Options) (*ru
 		opts.StateDir = t.TempDir()
 	}
 	opts.KillGrace = 500 * time.Millisecond
-	res, err := run.Run(ctx, w, opts)
+	plan, err := run.NewPlan(w, trig)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	res, err := run.Run(ctx, plan, opts)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -107,7 +112,7 @@ jobs:
       - run: |
           echo "got ${{ needs.first.outputs.greeting }} result=${{ needs.first.result }}"
           echo "${{ needs.first.outputs.multi }}" | wc -l
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
 	}
@@ -164,7 +169,7 @@ jobs:
     if: failure()
     runs-on: x
     steps: [{run: echo d-ran}]
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "failure" {
 		t.Fatalf("conclusion %s", res.Conclusion)
 	}
@@ -210,7 +215,7 @@ jobs:
       - run: |
           if [ "${{ matrix.n }}" = fast ]; then exit 1; fi
           sleep 20
-`, run.Options{Parallel: 4})
+`, run.Trigger{}, run.Options{Parallel: 4})
 	for _, want := range []string{"leg 1  of 3", "leg 2 two of 3", "leg 3  of 3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -237,7 +242,7 @@ jobs:
         env:
           MULTI: ${{ secrets.KEY }}
       - run: echo "${{ secrets.TOKEN }}" && exit 1
-`, run.Options{StateDir: state, Secrets: map[string]string{"TOKEN": "s3cr3t-t0ken", "KEY": "first-line\nsecond-line"}})
+`, run.Trigger{}, run.Options{StateDir: state, Secrets: map[string]string{"TOKEN": "s3cr3t-t0ken", "KEY": "first-line\nsecond-line"}})
 	var all bytes.Buffer
 	all.WriteString(out)
 	filepath.Walk(res.Dir, func(p string, info os.FileInfo, err error) error {
@@ -270,7 +275,7 @@ jobs:
           echo $! > `+marker+`
           sleep 300
         timeout-minutes: 0.01
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	a := job(t, res, "a")
 	if a.Result != "failure" || !strings.Contains(a.Steps[0].Error, "timeout") {
 		t.Fatalf("want a timeout failure, got %+v\n%s", a.Steps[0], out)
@@ -329,7 +334,7 @@ jobs:
         run: echo cleanup-ran
       - if: always()
         run: echo always-ran
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "cancelled" {
 		t.Errorf("conclusion %s", res.Conclusion)
 	}
@@ -360,7 +365,7 @@ jobs:
           sleep 0.2
           pgrep -n -f "sleep 300" > `+dir+`/bg
       - run: echo later step sees server
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("%s\n%s", res.Conclusion, out)
 	}
@@ -394,7 +399,7 @@ jobs:
           cat out/app.txt out/sub/x.txt
           test ! -e out/skip.map
           echo "path=${{ steps.dl.outputs.download-path }}"
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("%s\n%s", res.Conclusion, out)
 	}
@@ -418,15 +423,14 @@ jobs:
     steps:
       - run: echo "hi ${{ inputs.name }} loud=${{ inputs.loud }} ${{ inputs.loud == false }} level=${{ inputs.level }} n+1=${{ inputs.n == 2 }} ev=${{ github.event.inputs.name }}"
 `
-	_, out := runWF(t, context.Background(), src, run.Options{Event: "workflow_dispatch", Inputs: map[string]string{"name": "ana"},
-		EventPayload: map[string]any{"inputs": map[string]any{"name": "ana"}}})
+	_, out := runWF(t, context.Background(), src, run.Trigger{Event: "workflow_dispatch", Inputs: map[string]string{"name": "ana"}, Payload: map[string]any{"inputs": map[string]any{"name": "ana"}}}, run.Options{})
 	if !strings.Contains(out, "hi ana loud=false true level=low n+1=true ev=ana") {
 		t.Errorf("inputs not typed as expected\n%s", out)
 	}
 	w, _ := workflow.Load("t.yaml", []byte(src), workflow.Options{})
 	for _, bad := range []map[string]string{{}, {"name": "x", "level": "mid"}, {"name": "x", "loud": "yes"}, {"name": "x", "other": "1"}} {
-		if _, err := run.Run(context.Background(), w, run.Options{Event: "workflow_dispatch", Inputs: bad, StateDir: t.TempDir()}); err == nil {
-			t.Errorf("inputs %v accepted", bad)
+		if _, err := run.NewPlan(w, run.Trigger{Event: "workflow_dispatch", Inputs: bad}); !errors.Is(err, run.ErrInputs) {
+			t.Errorf("inputs %v: %v, want ErrInputs", bad, err)
 		}
 	}
 }
@@ -443,11 +447,11 @@ func TestParallelJobs(t *testing.T) {
 		}
 		return s
 	}
-	res, out := runWF(t, context.Background(), src(t.TempDir(), 4, "0.5"), run.Options{Parallel: 4})
+	res, out := runWF(t, context.Background(), src(t.TempDir(), 4, "0.5"), run.Trigger{}, run.Options{Parallel: 4})
 	if res.Conclusion != "success" {
 		t.Fatalf("jobs did not run at the same time: %s\n%s", res.Conclusion, out)
 	}
-	res, _ = runWF(t, context.Background(), src(t.TempDir(), 2, "0.02"), run.Options{Parallel: 1})
+	res, _ = runWF(t, context.Background(), src(t.TempDir(), 2, "0.02"), run.Trigger{}, run.Options{Parallel: 1})
 	if res.Conclusion != "failure" {
 		t.Fatalf("Parallel: 1 ran jobs concurrently: %s", res.Conclusion)
 	}
@@ -470,7 +474,7 @@ jobs:
           echo "::pause123::"
           echo "::notice::back"
           echo "no newline at end" | tr -d '\n'
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	for _, want := range []string{"▸ Setup", "Error: app.go:3:7: Bad: it broke", "Warning: careful", "::error::not a command now", "Notice: back", "no newline at end"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -494,7 +498,7 @@ jobs:
           sleep 300 &
           echo started-background
       - run: echo next-step
-`, run.Options{})
+`, run.Trigger{}, run.Options{})
 	if res.Conclusion != "success" {
 		t.Fatalf("%s\n%s", res.Conclusion, out)
 	}
@@ -525,7 +529,7 @@ jobs:
     steps:
       - run: echo "got ${{ needs.a.outputs.v }}"
 `
-	res, out := runWF(t, context.Background(), src, run.Options{Reuse: map[string]run.Reused{"a": {Result: "success", Outputs: map[string]string{"v": "old"}}}})
+	res, out := runWF(t, context.Background(), src, run.Trigger{}, run.Options{Reuse: map[string]run.Reused{"a": {Result: "success", Outputs: map[string]string{"v": "old"}}}})
 	if res.Conclusion != "success" || strings.Contains(out, "ran-a") || !strings.Contains(out, "got old") {
 		t.Fatalf("conclusion %s, output:\n%s", res.Conclusion, out)
 	}

@@ -17,112 +17,69 @@ import (
 
 // runStep runs one step with GitHub's rules: if: with status functions,
 // env layering, timeout, continue-on-error, outcome vs conclusion.
-func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
-	r := jr.r
-	sr := &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}
-	started := time.Now()
+func (jr *legRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult {
 	// The job's cancellation (the run, fail-fast, its timeout) makes
 	// job.status cancelled; it then wins over failure.
 	if jobCtx.Err() != nil {
 		jr.cancelled = true
 	}
-	cancelled := jr.cancelled
+	st := &stepRun{jr: jr, s: s, sr: &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}, started: time.Now(), ctxs: jr.contexts()}
+	r := jr.r
+	if s.Name.Set {
+		if name, err := r.evalString(s.Name, st.ctxs, nil); err == nil {
+			st.sr.Name = name
+		}
+	}
 	status := statusFuncs{
 		success:   func() bool { return jr.status() == "success" },
 		failure:   func() bool { return jr.status() == "failure" },
 		cancelled: func() bool { return jr.status() == "cancelled" },
 	}
-	ctxs := jr.contexts()
-	if s.Name.Set {
-		if name, err := r.evalString(s.Name, ctxs, nil); err == nil {
-			sr.Name = name
-		}
-	}
-	finish := func(outcome string, err error) *StepResult {
-		sr.Outcome, sr.Conclusion = outcome, outcome
-		if err != nil {
-			sr.Error = r.masker.Mask(err.Error())
-			jr.emit(sr.Name, "Error: "+sr.Error)
-		}
-		if outcome == "failure" && s.ContinueOnError.Set {
-			if v, e := r.evalValue(s.ContinueOnError, ctxs, nil); e == nil && expr.Truthy(v) {
-				sr.Conclusion = "success"
-			}
-		}
-		switch sr.Conclusion {
-		case "failure":
-			jr.failed = true
-		case "cancelled":
-			jr.cancelled = true
-		}
-		sr.Duration = time.Since(started)
-		if s.ID.Set {
-			st := jr.stepEntry(s.ID.Raw)
-			st.Set("outcome", sr.Outcome)
-			st.Set("conclusion", sr.Conclusion)
-		}
-		if outcome != "skipped" {
-			r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "end", Status: sr.Conclusion, Duration: sr.Duration})
-		}
-		jr.log.line(sr.Name, "result: "+sr.Conclusion)
-		return sr
-	}
-
-	ok, err := r.evalCondition(s.If, ctxs, status, jr.workspace)
+	ok, err := r.evalCondition(s.If, st.ctxs, status, jr.workspace)
 	if err != nil {
-		return finish("failure", err)
+		return st.finish("failure", err)
 	}
 	if !ok {
-		return finish("skipped", nil)
+		return st.finish("skipped", nil)
 	}
-	r.console.emit(event{Job: jr.key, Step: sr.Name, Kind: "start"})
+	r.obs.emit(Event{Job: jr.key, Step: st.sr.Name, Kind: StepStarted})
+	return st.finish(st.execute(jobCtx, jr.cancelled))
+}
 
-	// A step that runs after a cancellation (always(), cancelled()) must
-	// not be killed at once: it gets a context of its own, which only
-	// Options.Force cancels.
-	stepCtx := jobCtx
-	if cancelled {
-		var stop context.CancelFunc
-		stepCtx, stop = context.WithCancel(r.opts.Force)
-		defer stop()
-	}
-	var stepTimeout time.Duration
-	if s.TimeoutMinutes.Set {
-		d, err := r.minutes(s.TimeoutMinutes, ctxs)
-		stepTimeout = d
-		if err != nil {
-			return finish("failure", err)
-		}
-		var stop context.CancelFunc
-		stepCtx, stop = context.WithTimeout(stepCtx, d)
-		defer stop()
-	}
+// stepRun is one step while it runs: its definition, its result so far and
+// the contexts its expressions see.
+type stepRun struct {
+	jr      *legRun
+	s       *workflow.Step
+	sr      *StepResult
+	started time.Time
+	ctxs    map[string]any
+}
 
-	// Step env on top of the job's; the env context then includes it.
-	env := map[string]string{}
-	for k, v := range jr.env {
-		env[k] = v
+// execute runs a step whose condition held and returns its outcome.
+// afterCancel: the job was cancelled before the step started (it runs
+// because of always() or cancelled()).
+func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, error) {
+	jr, s := st.jr, st.s
+	stepCtx, timeout, stop, err := st.context(jobCtx, afterCancel)
+	defer stop()
+	if err != nil {
+		return "failure", err
 	}
-	for _, kv := range s.Env {
-		v, err := r.evalString(kv.Value, ctxs, nil)
-		if err != nil {
-			return finish("failure", err)
-		}
-		env[kv.Key] = v
+	env, err := st.env()
+	if err != nil {
+		return "failure", err
 	}
-	ctxs["env"] = stringMap(env)
-
 	files, err := jr.fileCommands(s.Index)
 	if err != nil {
-		return finish("failure", err)
+		return "failure", err
 	}
-	out := jr.stepOutput(sr.Name, s.ID.Raw)
+	out := jr.stepOutput(st.sr.Name, s.ID.Raw)
 	defer out.Flush()
-
 	if s.Uses.Set {
-		err = jr.runBuiltin(stepCtx, s, ctxs, env, files, out)
+		err = jr.runBuiltin(stepCtx, s, st.ctxs, env, files, out)
 	} else {
-		err = jr.runScript(stepCtx, s, ctxs, env, files, out)
+		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
 	out.Flush()
 	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
@@ -130,16 +87,88 @@ func (jr *jobRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	}
 	switch {
 	case err == nil:
-		return finish("success", nil)
+		return "success", nil
 	case stepCtx.Err() == context.DeadlineExceeded && jobCtx.Err() == nil:
-		return finish("failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(stepTimeout.Minutes(), 'f', -1, 64)))
-	case jobCtx.Err() != nil && !cancelled:
+		return "failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(timeout.Minutes(), 'f', -1, 64))
+	case jobCtx.Err() != nil && !afterCancel:
 		if jobCtx.Err() == context.DeadlineExceeded {
-			return finish("failure", errors.New("the job exceeded its timeout"))
+			return "failure", errors.New("the job exceeded its timeout")
 		}
-		return finish("cancelled", errors.New("the run was cancelled"))
+		return "cancelled", errors.New("the run was cancelled")
 	}
-	return finish("failure", err)
+	return "failure", err
+}
+
+// context is the step's context: the job's, or, for a step that runs after
+// a cancellation (always(), cancelled()), one of its own that only
+// Options.Force cancels, so it is not killed at once; bounded by the step's
+// timeout-minutes.
+func (st *stepRun) context(jobCtx context.Context, afterCancel bool) (context.Context, time.Duration, context.CancelFunc, error) {
+	ctx, stop := jobCtx, context.CancelFunc(func() {})
+	if afterCancel {
+		ctx, stop = context.WithCancel(st.jr.r.opts.Force)
+	}
+	if !st.s.TimeoutMinutes.Set {
+		return ctx, 0, stop, nil
+	}
+	d, err := st.jr.r.minutes(st.s.TimeoutMinutes, st.ctxs)
+	if err != nil {
+		return ctx, 0, stop, err
+	}
+	ctx, stopTimeout := context.WithTimeout(ctx, d)
+	return ctx, d, func() { stopTimeout(); stop() }, nil
+}
+
+// env is the step's env on top of the job's; the env context of the step's
+// other expressions then includes it.
+func (st *stepRun) env() (map[string]string, error) {
+	env := map[string]string{}
+	for k, v := range st.jr.env {
+		env[k] = v
+	}
+	for _, kv := range st.s.Env {
+		v, err := st.jr.r.evalString(kv.Value, st.ctxs, nil)
+		if err != nil {
+			return nil, err
+		}
+		env[kv.Key] = v
+	}
+	st.ctxs["env"] = stringMap(env)
+	return env, nil
+}
+
+// finish records the step's outcome (and its conclusion after
+// continue-on-error) in the result, the job's state, the steps context,
+// the events and the job log.
+func (st *stepRun) finish(outcome string, err error) *StepResult {
+	jr, r, s, sr := st.jr, st.jr.r, st.s, st.sr
+	sr.Outcome, sr.Conclusion = outcome, outcome
+	if err != nil {
+		sr.Error = r.masker.Mask(err.Error())
+		jr.emit(sr.Name, "Error: "+sr.Error)
+	}
+	if outcome == "failure" && s.ContinueOnError.Set {
+		if v, e := r.evalValue(s.ContinueOnError, st.ctxs, nil); e == nil && expr.Truthy(v) {
+			sr.Conclusion = "success"
+		}
+	}
+	switch sr.Conclusion {
+	case "failure":
+		jr.failed = true
+	case "cancelled":
+		jr.cancelled = true
+	}
+	sr.Duration = time.Since(st.started)
+	if s.ID.Set {
+		e := jr.stepEntry(s.ID.Raw)
+		e.Set("outcome", sr.Outcome)
+		e.Set("conclusion", sr.Conclusion)
+	}
+	if outcome != "skipped" {
+		r.obs.emit(Event{Job: jr.key, Step: sr.Name, Kind: StepEnded, Status: sr.Conclusion, Duration: sr.Duration})
+	}
+	jr.log.line(sr.Name, "result: "+sr.Conclusion)
+	return sr
 }
 
 // fileCommandSet is the per-step GITHUB_ENV, GITHUB_OUTPUT, ... files.
@@ -154,7 +183,7 @@ func (fc fileCommandSet) all() []string {
 // fileCommands returns the job's command files, empty. They are made once
 // per job and emptied after each step that wrote to them: creating files is
 // the slow part of a step on some filesystems.
-func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
+func (jr *legRun) fileCommands(int) (fileCommandSet, error) {
 	dir := filepath.Join(jr.temp, "_runner_file_commands")
 	fc := fileCommandSet{
 		env:     filepath.Join(dir, "set_env"),
@@ -184,7 +213,7 @@ func (jr *jobRun) fileCommands(int) (fileCommandSet, error) {
 }
 
 // applyFileCommands reads what the step wrote to its command files.
-func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
+func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 	// Most steps write none of them: five stats are cheaper than five reads,
 	// and let the next step skip emptying them.
 	jr.filesEmpty = true
@@ -228,7 +257,7 @@ func (jr *jobRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 	return nil
 }
 
-func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
+func (jr *legRun) setOutput(s *workflow.Step, k, v string) {
 	if !s.ID.Set {
 		return
 	}
@@ -236,21 +265,36 @@ func (jr *jobRun) setOutput(s *workflow.Step, k, v string) {
 }
 
 // stepOutput is the writer a step's output goes through: it handles
-// workflow commands, masks, and sends lines to the console and job log.
-func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
+// workflow commands, masks, and sends lines to the observer and job log,
+// up to Options.StepLogLimit bytes; past it, commands still work but
+// lines are dropped, with a note.
+func (jr *legRun) stepOutput(stepName, stepID string) *lineWriter {
 	stopToken := ""
-	return &lineWriter{fn: func(line string) {
+	limit, written, full := jr.r.opts.StepLogLimit, int64(0), false
+	emit := func(text string) {
+		if limit >= 0 {
+			if written += int64(len(text)) + 1; written > limit {
+				if !full {
+					full = true
+					jr.emit(stepName, "runner: the step's log reached its limit of "+sizeText(limit)+"; its further output is not logged")
+				}
+				return
+			}
+		}
+		jr.emit(stepName, text)
+	}
+	return &lineWriter{masker: jr.r.masker, fn: func(line string) {
 		if stopToken != "" {
 			if strings.TrimSpace(line) == "::"+stopToken+"::" {
 				stopToken = ""
 				return
 			}
-			jr.emit(stepName, line)
+			emit(line)
 			return
 		}
 		c, ok := parseCommand(line)
 		if !ok {
-			jr.emit(stepName, line)
+			emit(line)
 			return
 		}
 		switch c.Name {
@@ -259,26 +303,39 @@ func (jr *jobRun) stepOutput(stepName, stepID string) *lineWriter {
 		case "stop-commands":
 			stopToken = c.Value
 		case "group":
-			jr.emit(stepName, "▸ "+c.Value)
+			emit("▸ " + c.Value)
 		case "endgroup":
 		case "debug":
 			if jr.r.opts.Secrets["ACTIONS_STEP_DEBUG"] == "true" {
-				jr.emit(stepName, "##[debug]"+c.Value)
+				emit("##[debug]" + c.Value)
 			}
 		case "error", "warning", "notice":
-			jr.annotate(stepName, c)
+			if !full {
+				jr.annotate(stepName, c)
+			}
 		case "set-output":
 			if name := c.Props["name"]; name != "" && stepID != "" {
 				jr.setOutputByID(stepID, name, c.Value)
 			}
 		case "echo", "save-state":
 		default:
-			jr.emit(stepName, line)
+			emit(line)
 		}
 	}}
 }
 
-func (jr *jobRun) setOutputByID(id, k, v string) {
+// sizeText is n bytes as "64 MiB", "64 KiB" or "100 bytes".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+func (jr *legRun) setOutputByID(id, k, v string) {
 	outs, _ := jr.stepEntry(id).Get("outputs")
 	outs.(*expr.Object).Set(k, v)
 }
@@ -286,7 +343,7 @@ func (jr *jobRun) setOutputByID(id, k, v string) {
 // stepEntry is the steps context entry of a step, created on first use
 // with GitHub's key order: outputs, outcome, conclusion. Steps appear in
 // the order they first ran.
-func (jr *jobRun) stepEntry(id string) *expr.Object {
+func (jr *legRun) stepEntry(id string) *expr.Object {
 	if st, ok := jr.steps.Get(id); ok {
 		return st.(*expr.Object)
 	}
@@ -299,7 +356,7 @@ func (jr *jobRun) stepEntry(id string) *expr.Object {
 }
 
 // annotate prints ::error/::warning/::notice as "Error: file:line:col: msg".
-func (jr *jobRun) annotate(stepName string, c command) {
+func (jr *legRun) annotate(stepName string, c command) {
 	level := strings.ToUpper(c.Name[:1]) + c.Name[1:]
 	where := c.Props["file"]
 	if where != "" {
@@ -316,12 +373,12 @@ func (jr *jobRun) annotate(stepName string, c command) {
 		title = t + ": "
 	}
 	text := level + ": " + where + title + c.Value
-	jr.r.console.emit(event{Job: jr.key, Step: stepName, Kind: "annotation", Text: text})
+	jr.r.obs.emit(Event{Job: jr.key, Step: stepName, Kind: Annotation, Text: text})
 	jr.log.line(stepName, text)
 }
 
 // runBuiltin resolves inputs and calls the built-in action.
-func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+func (jr *legRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[string]any, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	r := jr.r
 	if r.opts.Builtins == nil {
 		return fmt.Errorf("unknown action %q", s.Uses.Raw)
@@ -347,10 +404,11 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			return fmt.Errorf("%s:%d:%d: action %q needs input %q", r.w.File, s.Line, s.Col, spec.Name, in.Name)
 		}
 	}
-	// Built-ins see what a run: step sees: the process environment, the
-	// default variables and the workflow's env layers.
+	// Built-ins see what a run: step sees: the base environment, the
+	// default variables and the workflow's env layers; runner's settings
+	// come separately, in RunInfo.Settings.
 	full := map[string]string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range r.base {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			full[k] = v
 		}
@@ -367,21 +425,20 @@ func (jr *jobRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 		Workspace: jr.workspace,
 		Temp:      jr.temp,
 		Log:       out,
+		OnMask:    r.masker.Add,
 		Run: steps.RunInfo{
+			Settings:     r.opts.Settings,
 			ID:           strconv.Itoa(r.id),
 			StateDir:     r.state,
 			ArtifactsDir: filepath.Join(r.dir, "artifacts"),
 			Repo:         r.repo,
-			SHA:          r.opts.Repo.SHA,
-			Ref:          r.opts.Repo.Ref,
-			Actor:        r.opts.Repo.Actor,
+			SHA:          r.plan.Repo.SHA,
+			Ref:          r.plan.Repo.Ref,
+			Actor:        r.plan.Repo.Actor,
 			Scope:        r.scope,
 		},
 	}
-	err := runSafely(ctx, b, sc)
-	for _, m := range sc.Masks() {
-		r.masker.Add(m)
-	}
+	err := scrubURLErrors(runSafely(ctx, b, sc))
 	for k, v := range sc.Outputs() {
 		jr.setOutput(s, k, v)
 	}

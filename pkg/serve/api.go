@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -28,16 +27,16 @@ const (
 // Handler is the HTTP API, webhook receiver and web UI.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", s.checkHost(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /metrics", s.handleMetrics)
-	mux.HandleFunc("GET /api/repos", s.handleRepos)
-	mux.HandleFunc("GET /api/workflows", s.handleWorkflows)
+	})))
+	mux.HandleFunc("GET /metrics", s.read(s.handleMetrics))
+	mux.HandleFunc("GET /api/repos", s.read(s.handleRepos))
+	mux.HandleFunc("GET /api/workflows", s.read(s.handleWorkflows))
 	for _, prefix := range []string{"/api", "/repos/{owner}/{repo}/actions"} {
-		mux.HandleFunc("GET "+prefix+"/runs", s.handleRuns)
-		mux.HandleFunc("GET "+prefix+"/runs/{id}", s.handleRun)
-		mux.HandleFunc("GET "+prefix+"/runs/{id}/logs", s.handleLogs)
+		mux.HandleFunc("GET "+prefix+"/runs", s.read(s.handleRuns))
+		mux.HandleFunc("GET "+prefix+"/runs/{id}", s.read(s.handleRun))
+		mux.HandleFunc("GET "+prefix+"/runs/{id}/logs", s.read(s.handleLogs))
 		mux.HandleFunc("POST "+prefix+"/runs/{id}/cancel", s.auth(s.handleCancel))
 		mux.HandleFunc("POST "+prefix+"/runs/{id}/rerun", s.auth(s.handleRerun))
 	}
@@ -49,8 +48,8 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", s.auth(s.handleDispatch))
 	mux.HandleFunc("POST /webhooks/github", s.handleWebhook)
-	mux.Handle("GET /", web.Handler())
-	return mux
+	mux.Handle("GET /", s.checkHost(web.Handler()))
+	return secure(mux)
 }
 
 // apiError writes GitHub's error shape.
@@ -84,19 +83,48 @@ func errorStatus(w http.ResponseWriter, err error) {
 	}
 }
 
-// auth requires the API token as "Bearer T" (or GitHub's "token T") on
-// state-changing calls, and bounds the request body.
+// authorized tells whether the request carries the API token, as
+// "Bearer T" or GitHub's "token T".
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(h, "token ")
+	}
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.Token)) == 1
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="runner"`)
+	apiError(w, http.StatusUnauthorized, "Bad credentials")
+}
+
+// auth requires the API token on state-changing calls, and bounds the
+// request body.
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h2 := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h2, "Bearer ")
-		if !ok {
-			tok, ok = strings.CutPrefix(h2, "token ")
-		}
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="runner"`)
-			apiError(w, http.StatusUnauthorized, "Bad credentials")
+		if !s.authorized(r) {
+			unauthorized(w)
 			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+		h(w, r)
+	}
+}
+
+// read requires the API token on reads too (runs, logs, workflows,
+// metrics), unless public-read is set; an answer without the token is
+// one of the unauthenticated ones whose Host header is checked.
+func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			if !s.cfg.PublicRead {
+				unauthorized(w)
+				return
+			}
+			if !s.hostAllowed(w, r) {
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 		h(w, r)
@@ -411,6 +439,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	// that reconnects (EventSource sends Last-Event-ID) resumes there
 	// instead of receiving every line again.
 	var offset int64
+	buf := make([]byte, streamBuffer)
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		if n, err := strconv.ParseInt(last, 10, 64); err == nil && n > 0 {
 			offset = n
@@ -425,25 +454,13 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		done := run.Status == store.Completed
 		if f, err := os.Open(path); err == nil {
 			// An id that is not the end of a line was not ours: start over.
-			b := make([]byte, 1)
 			if offset > 0 {
-				if _, err := f.ReadAt(b, offset-1); err != nil || b[0] != '\n' {
+				if _, err := f.ReadAt(buf[:1], offset-1); err != nil || buf[0] != '\n' {
 					offset = 0
 				}
 			}
-			f.Seek(offset, io.SeekStart)
-			data, _ := io.ReadAll(f)
+			offset, _ = sendLines(w, f, offset, buf)
 			f.Close()
-			// Only whole lines: a line being written is sent next time.
-			for {
-				i := bytes.IndexByte(data, '\n')
-				if i < 0 {
-					break
-				}
-				offset += int64(i + 1)
-				fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, data[:i])
-				data = data[i+1:]
-			}
 			flusher.Flush()
 		}
 		if done {

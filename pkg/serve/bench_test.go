@@ -20,7 +20,9 @@ import (
 // firstStepAt reads the time the run's first step started from its log.
 func firstStepAt(t testing.TB, s *testServer, id int) time.Time {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id))
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs?stream=1", s.URL, id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	os.WriteFile(config, []byte(fmt.Sprintf("listen: %s\nstate: %s\nrepositories:\n  - path: %s\n    name: mona/birds\n    branch: main\n    poll: 1s\n",
 		freeAddr(b), filepath.Join(dir, "state"), repo.dir)), 0o644)
 	p := startProcess(b, config)
-	http.Get(p.url + "/api/runs")
+	do(b, "GET", p.url+"/api/runs", token, nil)
 	time.Sleep(2 * time.Second)
 	// Rss counts the binary's file-backed pages (shared, reclaimable);
 	// Anonymous is the process's own memory (heap, stacks).

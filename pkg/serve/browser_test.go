@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 func chromium(t *testing.T) string {
@@ -22,10 +23,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (make deps installs it)")
-	}
-	t.Skip("chromium is not installed; apt-get install chromium")
+	testenv.Missing(t, "chromium is not installed; apt-get install chromium")
 	return ""
 }
 
@@ -94,10 +92,24 @@ func TestBrowserUI(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	check("fill the dispatch form", chromedp.Do(ctx,
+	// Without the token the page asks for it and shows no data; a wrong
+	// one is refused.
+	check("login form", chromedp.Do(ctx,
 		chromedp.Navigate(s.URL+"/"),
-		chromedp.WaitVisible(form+` select[name="level"]`),
+		chromedp.WaitVisible(`#login`),
+		chromedp.SetValue(`#token`, "wrong"),
+		chromedp.Click(`#login button[type="submit"]`),
+	))
+	poll("wrong token refused", `document.querySelector('#login-msg').textContent === 'Bad credentials'`, 5*time.Second)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#runs tbody tr, form.dispatch').length`))
+	check("no data without the token", err)
+	must(t, n == 0, "%d runs or forms shown without the token", n)
+	check("sign in", chromedp.Do(ctx,
 		chromedp.SetValue(`#token`, token),
+		chromedp.Click(`#login button[type="submit"]`),
+	))
+	check("fill the dispatch form", chromedp.Do(ctx,
+		chromedp.WaitVisible(form+` select[name="level"]`),
 		chromedp.SetValue(form+` select[name="level"]`, "high"),
 		chromedp.Click(form+` input[name="loud"]`),
 		chromedp.SetValue(form+` input[name="who"]`, "mona"),
@@ -125,6 +137,12 @@ func TestBrowserUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", shot)
+
+	// The token is in this tab's sessionStorage only: not in the URL, a
+	// cookie or localStorage.
+	where, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href, document.cookie, String(localStorage.getItem('runner-token')), sessionStorage.getItem('runner-token')]`))
+	check("token storage", err)
+	must(t, !strings.Contains(where[0], token) && where[1] == "" && where[2] == "null" && where[3] == token, "token kept as: url %q cookie %q localStorage %q sessionStorage %q", where[0], where[1], where[2], where[3])
 
 	// Re-run from the run page: a new attempt opens and succeeds.
 	check("re-run", chromedp.Do(ctx, chromedp.Click(`#rerun`)))

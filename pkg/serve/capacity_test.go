@@ -42,12 +42,12 @@ func TestCapacityCountsJobs(t *testing.T) {
 	s.wait(t, c2, "start beside the other chain", func(r runJSON) bool {
 		return r.Status == "in_progress" && s.run(t, c1).Status == "in_progress"
 	})
-	_, m := do(t, "GET", s.URL+"/metrics", "", nil)
+	_, m := do(t, "GET", s.URL+"/metrics", token, nil)
 	must(t, strings.Contains(string(m), "runner_job_slots_used 2\n") && strings.Contains(string(m), "runner_capacity 2\n"), "metrics while two chains run:\n%s", m)
 	s.done(t, c1)
 	s.done(t, c2)
 	s.wait(t, c2, "its slots to return", func(runJSON) bool {
-		_, m := do(t, "GET", s.URL+"/metrics", "", nil)
+		_, m := do(t, "GET", s.URL+"/metrics", token, nil)
 		return strings.Contains(string(m), "runner_job_slots_used 0\n")
 	})
 }

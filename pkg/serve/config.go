@@ -16,9 +16,17 @@ import (
 // Config is runner serve's configuration file. Every field has a working
 // zero value, stated beside it.
 type Config struct {
-	Listen            string `yaml:"listen"`              // default 127.0.0.1:8080
+	Listen string `yaml:"listen"` // default 127.0.0.1:8080
+	// Hosts are names, besides the loopback ones and listen's host, that
+	// the web UI and public reads answer in the Host header (DNS
+	// rebinding: other names get 421). Default none.
+	Hosts []string `yaml:"hosts"`
+	// ExternalURL is the URL users and GitHub reach the service at (e.g.
+	// behind a reverse proxy); its host counts as one of Hosts. Default none.
+	ExternalURL       string `yaml:"external-url"`
 	State             string `yaml:"state"`               // default .runner/serve
 	Token             string `yaml:"token"`               // API token; default: generated into STATE/token
+	PublicRead        bool   `yaml:"public-read"`         // reads (runs, logs, workflows, metrics) without the token; default false
 	TokenFile         string `yaml:"token-file"`          // file holding the token
 	WebhookSecret     string `yaml:"webhook-secret"`      // default: webhooks refused
 	WebhookSecretFile string `yaml:"webhook-secret-file"` // file holding the webhook secret

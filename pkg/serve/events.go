@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 )
 
@@ -63,9 +64,9 @@ func logPath(state string, id int64) string {
 	return filepath.Join(state, "logs", fmt.Sprintf("%d.jsonl", id))
 }
 
-// sink receives pkg/run's JSON events for one run: it appends them to the
-// log file, records job and step states and wakes live readers. Write only
-// queues the bytes: a slow database never holds up the engine's output.
+// sink is the run.Observer of one run: it appends its events to the log
+// file, records job and step states and wakes live readers. Observe only
+// queues the event: a slow database never holds up the engine.
 type sink struct {
 	id    int64
 	f     *os.File
@@ -73,59 +74,46 @@ type sink struct {
 	hub   *hub
 	logf  func(format string, args ...any)
 
-	in        chan []byte // closed by close
+	in        chan run.Event // closed by close
 	drained   chan struct{}
 	closeOnce sync.Once
-
-	buf []byte // owned by the worker goroutine
 }
 
 func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
-	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(logPath(state, id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan []byte, 4096), drained: make(chan struct{})}
+	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan run.Event, 4096), drained: make(chan struct{})}
 	go s.work()
 	return s, nil
 }
 
-// Write takes whole or partial lines of zerolog JSON.
-func (s *sink) Write(p []byte) (int, error) {
-	s.in <- append([]byte(nil), p...)
-	return len(p), nil
-}
+// Observe implements run.Observer.
+func (s *sink) Observe(e run.Event) { s.in <- e }
 
-// add appends an event written by the server itself (not by the engine),
-// after everything written before it.
-func (s *sink) add(ev LogEvent) {
-	data, _ := json.Marshal(map[string]string{"event": ev.Kind, "job": ev.Job, "step": ev.Step, "message": ev.Text})
-	s.Write(append(data, '\n'))
+// line appends a line written by the server itself (not by the engine),
+// after everything observed before it.
+func (s *sink) line(text string) {
+	s.Observe(run.Event{Kind: run.Line, Time: time.Now(), Text: text})
 }
 
 func (s *sink) work() {
 	defer close(s.drained)
-	for p := range s.in {
-		s.buf = append(s.buf, p...)
-		for {
-			i := bytes.IndexByte(s.buf, '\n')
-			if i < 0 {
-				break
-			}
-			s.handle(s.buf[:i])
-			s.buf = s.buf[i+1:]
+	for e := range s.in {
+		s.handle(e)
+		// Wake readers once per burst, not once per line.
+		for n := len(s.in); n > 0; n-- {
+			s.handle(<-s.in)
 		}
 		s.hub.notify(s.id)
 	}
-	if len(s.buf) > 0 {
-		s.handle(s.buf)
-	}
 }
 
-// close waits until every event written so far is in the file and the
+// close waits until every event observed so far is in the file and the
 // database, then closes the file. Call it before marking the run completed,
 // so that a reader who sees the run completed has seen its whole log.
 func (s *sink) close() {
@@ -137,48 +125,31 @@ func (s *sink) close() {
 	})
 }
 
-func (s *sink) handle(line []byte) {
-	var raw struct {
-		Event    string  `json:"event"`
-		Job      string  `json:"job"`
-		Step     string  `json:"step"`
-		Status   string  `json:"status"`
-		Duration float64 `json:"duration"`
-		Message  string  `json:"message"`
-	}
-	if err := json.Unmarshal(line, &raw); err != nil {
-		s.append(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: string(line)})
-		return
-	}
-	if raw.Event == "run" {
-		// pkg/run's title line (the evaluated run-name): not part of any
+func (s *sink) handle(e run.Event) {
+	if e.Kind == run.RunStarted {
+		// The run's title line (the evaluated run-name): not part of any
 		// job's log; the run page shows the workflow's name.
 		return
 	}
-	now := time.Now()
-	ev := LogEvent{T: now.UnixMilli(), Job: raw.Job, Step: raw.Step, Kind: raw.Event, Status: raw.Status, Text: raw.Message, Duration: raw.Duration}
+	ev := LogEvent{T: e.Time.UnixMilli(), Job: e.Job, Step: e.Step, Kind: e.Kind.String(), Status: e.Status, Text: e.Text,
+		Duration: float64(e.Duration) / float64(time.Millisecond)}
 	var err error
-	// pkg/run's job events have no step; step events name theirs.
-	switch raw.Event {
-	case "start":
-		if raw.Step == "" {
-			ev.Scope = "job"
-			err = s.store.JobStarted(s.id, raw.Job, raw.Message, now)
-		} else {
-			ev.Scope = "step"
-			_, err = s.store.StepStarted(s.id, raw.Job, raw.Step, now)
-		}
-	case "end":
-		if raw.Step == "" {
-			ev.Scope = "job"
-			err = s.store.JobEnded(s.id, raw.Job, conclusionOf(raw.Status), now)
-		} else {
-			ev.Scope = "step"
-			err = s.store.StepEnded(s.id, raw.Job, raw.Step, conclusionOf(raw.Status), now)
-		}
+	switch e.Kind {
+	case run.JobStarted:
+		ev.Scope = "job"
+		err = s.store.JobStarted(s.id, e.Job, e.Text, e.Time)
+	case run.StepStarted:
+		ev.Scope = "step"
+		_, err = s.store.StepStarted(s.id, e.Job, e.Step, e.Time)
+	case run.JobEnded:
+		ev.Scope = "job"
+		err = s.store.JobEnded(s.id, e.Job, conclusionOf(e.Status), e.Time)
+	case run.StepEnded:
+		ev.Scope = "step"
+		err = s.store.StepEnded(s.id, e.Job, e.Step, conclusionOf(e.Status), e.Time)
 	}
 	if err != nil {
-		s.logf("run %d: record %s event: %v", s.id, raw.Event, err)
+		s.logf("run %d: record %s event: %v", s.id, ev.Kind, err)
 	}
 	s.append(ev)
 }
@@ -253,4 +224,73 @@ func mark(status string) string {
 		return "-"
 	}
 	return "•"
+}
+
+// streamBuffer is what one live log reader holds of the log at a time.
+const streamBuffer = 32 << 10
+
+// sendLines sends the whole lines of a log from offset on as Server-Sent
+// Events, each with the offset past it as id, reading through buf only: a
+// line longer than buf is found, then copied through it. A line still
+// being written (no newline yet) waits for the next call. It returns the
+// offset past the last line sent.
+func sendLines(w io.Writer, f io.ReaderAt, offset int64, buf []byte) (int64, error) {
+	for {
+		n, err := f.ReadAt(buf, offset)
+		chunk := buf[:n]
+		sent := false
+		for {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				break
+			}
+			offset += int64(i + 1)
+			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", offset, chunk[:i]); err != nil {
+				return offset, err
+			}
+			chunk, sent = chunk[i+1:], true
+		}
+		switch {
+		case sent:
+			continue // read on from the first line not sent
+		case n < len(buf) || err != nil:
+			return offset, nil // the end, or a line still being written
+		}
+		// A line longer than buf: find its end, then copy it through buf.
+		end, ok := lineEnd(f, offset+int64(n), buf)
+		if !ok {
+			return offset, nil
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: ", end+1); err != nil {
+			return offset, err
+		}
+		for pos := offset; pos < end; {
+			n, err := f.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return offset, werr
+			}
+			pos += int64(n)
+			if err != nil && pos < end {
+				return offset, err
+			}
+		}
+		if _, err := io.WriteString(w, "\n\n"); err != nil {
+			return offset, err
+		}
+		offset = end + 1
+	}
+}
+
+// lineEnd finds the next newline at or after pos, reading through buf.
+func lineEnd(f io.ReaderAt, pos int64, buf []byte) (int64, bool) {
+	for {
+		n, err := f.ReadAt(buf, pos)
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			return pos + int64(i), true
+		}
+		if err != nil || n == 0 {
+			return 0, false
+		}
+		pos += int64(n)
+	}
 }

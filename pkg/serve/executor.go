@@ -2,19 +2,18 @@ package serve
 
 import (
 	"context"
-	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
-	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // Executor runs one workflow run. The server calls Execute once per run,
 // each call from its own goroutine; the runs' ExecRequest.Parallel add up
 // to at most Config.Capacity (jobs at once over all runs).
-// Execute writes zerolog JSON events (pkg/run's Options.JSON format) to
-// Events while the run goes on, and returns the result when the run has
+// Execute hands the run's events to ExecRequest.Observer while the run goes
+// on (pkg/run's typed events), and returns the result when the run has
 // ended and cleaned up. Cancelling ctx cancels the run; cancelling
 // ExecRequest.Force kills even if: always() steps. A Kubernetes executor
 // (jobs as pods) implements the same interface.
@@ -24,16 +23,17 @@ type Executor interface {
 
 // ExecRequest is what an executor needs for one run.
 type ExecRequest struct {
-	ID       int64
-	Workflow *workflow.Workflow
-	Event    string
-	Payload  map[string]any
-	Inputs   map[string]string
-	Secrets  map[string]string // never stored; masked in every log line
-	Repo     run.Repo
-	Reuse    map[string]run.Reused // jobs kept from an earlier attempt
-	Events   io.Writer
-	Force    context.Context
+	// Plan is the run resolved (pkg/run's NewPlan): workflow, event and
+	// payload, inputs, repository and the run's id.
+	Plan    *run.Plan
+	Secrets map[string]string // never stored; masked in every log line
+	// Credentials are the service's own (API token, webhook secret,
+	// tokens in repository URLs): never given to steps, masked in every
+	// log line.
+	Credentials []string
+	Reuse       map[string]run.Reused // jobs kept from an earlier attempt
+	Observer    run.Observer          // receives the run's events as they happen
+	Force       context.Context
 	// Parallel is how many jobs of this run may run at once: its share
 	// of the server's capacity (at least 1). 0: the executor's default.
 	Parallel int
@@ -45,6 +45,13 @@ type LocalExecutor struct {
 	StateDir string     // run directories go to STATE/runs/<id>
 	Builtins *steps.Set // default steps.Default()
 	Jobs     int        // jobs at once inside one run; default pkg/run's
+	// Env is what every step's environment starts from; default
+	// run.MinimalEnv(os.Environ()): a service's environment is its
+	// configuration, not its steps'.
+	Env []string
+	// Settings are runner's settings for the built-ins (registry mirrors,
+	// BUILDKIT_HOST). Default none.
+	Settings steps.Settings
 }
 
 // Execute implements Executor.
@@ -53,23 +60,24 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	if b == nil {
 		b = steps.Default()
 	}
+	env := e.Env
+	if env == nil {
+		env = run.MinimalEnv(os.Environ())
+	}
 	par := e.Jobs
 	if req.Parallel > 0 {
 		par = req.Parallel
 	}
-	return run.Run(ctx, req.Workflow, run.Options{
-		Builtins:     b,
-		Event:        req.Event,
-		EventPayload: req.Payload,
-		Inputs:       req.Inputs,
-		Secrets:      req.Secrets,
-		Repo:         req.Repo,
-		Parallel:     par,
-		StateDir:     filepath.Clean(e.StateDir),
-		Out:          req.Events,
-		JSON:         true,
-		Force:        req.Force,
-		ID:           int(req.ID),
-		Reuse:        req.Reuse,
+	return run.Run(ctx, req.Plan, run.Options{
+		Builtins:    b,
+		Secrets:     req.Secrets,
+		Parallel:    par,
+		StateDir:    filepath.Clean(e.StateDir),
+		Observer:    req.Observer,
+		Force:       req.Force,
+		Reuse:       req.Reuse,
+		Env:         env,
+		Settings:    e.Settings,
+		Credentials: req.Credentials,
 	})
 }

@@ -33,3 +33,30 @@ func TestConcurrencyGroupPerRepository(t *testing.T) {
 		})
 	}
 }
+
+// A group that names the run (`${{ github.run_id }}`, GitHub's idiom for
+// "cancel nothing but keep the key") gives each run its own group: with
+// cancel-in-progress, a second run must not cancel the first. The server
+// evaluated groups with a github context of its own that had no run_id, so
+// every run fell into "Overlap-" and each new run cancelled the last.
+func TestConcurrencyGroupNamesTheRun(t *testing.T) {
+	wf := `name: Overlap
+on: workflow_dispatch
+concurrency:
+  group: ${{ github.workflow }}-${{ github.run_id }}
+  cancel-in-progress: true
+jobs:
+  work:
+    runs-on: x
+    steps:
+      - run: echo started; sleep 3; echo finished
+`
+	s := start(t, serve.Config{Capacity: 4}, birds(t, map[string]string{".github/workflows/overlap.yaml": wf}), 0)
+	a, _, _ := s.dispatch(t, "overlap.yaml", nil)
+	s.wait(t, a, "start", func(r runJSON) bool { return r.Status == "in_progress" })
+	b, _, _ := s.dispatch(t, "overlap.yaml", nil)
+	for _, id := range []int{a, b} {
+		r := s.done(t, id)
+		must(t, r.Conclusion != nil && *r.Conclusion == "success", "run %d: %+v, want success (each run has its own group)", id, r)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const token = "test-token"
@@ -73,6 +74,11 @@ type testServer struct {
 
 func start(t testing.TB, cfg serve.Config, repo *gitRepo, poll time.Duration) *testServer {
 	t.Helper()
+	return startOpts(t, cfg, serve.Options{}, repo, poll)
+}
+
+func startOpts(t testing.TB, cfg serve.Config, opts serve.Options, repo *gitRepo, poll time.Duration) *testServer {
+	t.Helper()
 	if cfg.State == "" {
 		cfg.State = filepath.Join(t.TempDir(), "state")
 	}
@@ -80,11 +86,16 @@ func start(t testing.TB, cfg serve.Config, repo *gitRepo, poll time.Duration) *t
 	if repo != nil {
 		cfg.Repositories = append(cfg.Repositories, serve.Repo{Path: repo.dir, Name: "mona/birds", Branch: "main", Poll: poll})
 	}
-	srv, err := serve.New(cfg, serve.Options{Log: io.Discard})
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	srv, err := serve.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer()
+	hs.Start()
 	srv.Start()
 	t.Cleanup(func() {
 		hs.Close()
@@ -158,7 +169,7 @@ func (r runJSON) conclusion() string {
 
 func getJSON(t testing.TB, url string, v any) {
 	t.Helper()
-	resp, body := do(t, "GET", url, "", nil)
+	resp, body := do(t, "GET", url, token, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
 	}
@@ -177,17 +188,9 @@ func (s *testServer) run(t testing.TB, id int) runJSON {
 // wait polls until cond holds for the run, or fails after a deadline.
 func (s *testServer) wait(t testing.TB, id int, what string, cond func(runJSON) bool) runJSON {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := s.run(t, id)
-		if cond(r) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d: timed out waiting for %s; last: %+v", id, what, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var r runJSON
+	testenv.Eventually(t, 30*time.Second, func() bool { r = s.run(t, id); return cond(r) }, "run %d: waiting for %s; last: %+v", id, what, &r)
+	return r
 }
 
 func (s *testServer) done(t testing.TB, id int) runJSON {
@@ -197,7 +200,7 @@ func (s *testServer) done(t testing.TB, id int) runJSON {
 
 func (s *testServer) logText(t testing.TB, id int) string {
 	t.Helper()
-	_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), "", nil)
+	_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), token, nil)
 	return string(body)
 }
 

@@ -46,6 +46,12 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "# HELP runner_runs_running Runs executing now.\n# TYPE runner_runs_running gauge\nrunner_runs_running %d\n", running)
 	fmt.Fprintf(&b, "# HELP runner_capacity Jobs executed at once at most, over all runs.\n# TYPE runner_capacity gauge\nrunner_capacity %d\n", s.cfg.Capacity)
 	fmt.Fprintf(&b, "# HELP runner_job_slots_used Job slots held by running runs.\n# TYPE runner_job_slots_used gauge\nrunner_job_slots_used %d\n", slots)
+	b.WriteString("# HELP runner_repository_polls_total Completed polls of a repository's branch.\n# TYPE runner_repository_polls_total counter\n")
+	for _, rp := range s.repos {
+		if rp.cfg.Poll > 0 {
+			fmt.Fprintf(&b, "runner_repository_polls_total{repository=%q} %d\n", rp.name, rp.polls.Load())
+		}
+	}
 	b.WriteString("# HELP runner_job_duration_seconds Durations of finished jobs.\n# TYPE runner_job_duration_seconds histogram\n")
 	sum := 0.0
 	for _, d := range durs {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -24,10 +25,13 @@ type repo struct {
 	dir  string // the git repository runs clone from
 
 	mu sync.Mutex // serializes fetches of a mirror
+	// polls counts the polls of the branch that completed (metrics and
+	// tests: a poll that started after a commit has seen it).
+	polls atomic.Int64
 }
 
-// errUnknownRef is a ref that names no branch, tag or commit.
-var errUnknownRef = errors.New("no such ref")
+// errUnknownRef is a ref that names no branch or tag (GitHub's words).
+var errUnknownRef = errors.New("No ref found for")
 
 func newRepo(cfg Repo, state string) *repo {
 	r := &repo{cfg: cfg, name: cfg.Name, dir: cfg.Path}
@@ -81,24 +85,50 @@ func (r *repo) branch(g *git.Repository) string {
 	return "main"
 }
 
-// resolve turns a branch, tag, full ref or commit into a full ref (empty
-// for a bare commit) and a commit hash.
+// resolve turns a branch or tag, by short or full name (refs/heads/...,
+// refs/tags/...), into its full ref and commit. The name must pass git's
+// ref-name rules and be a ref of the repository: no revision syntax
+// (main~1, main^{tree}, main@{0}, main:path) and no bare commit, as
+// GitHub's dispatch API. A branch wins over a tag of the same name.
 func resolve(g *git.Repository, ref string) (string, plumbing.Hash, error) {
-	for _, full := range []string{ref, "refs/heads/" + ref, "refs/tags/" + ref} {
-		if !strings.HasPrefix(full, "refs/") {
+	var names []plumbing.ReferenceName
+	switch {
+	case strings.HasPrefix(ref, "refs/heads/") || strings.HasPrefix(ref, "refs/tags/"):
+		names = []plumbing.ReferenceName{plumbing.ReferenceName(ref)}
+	case !strings.HasPrefix(ref, "refs/"):
+		names = []plumbing.ReferenceName{plumbing.NewBranchReferenceName(ref), plumbing.NewTagReferenceName(ref)}
+	}
+	for _, name := range names {
+		if name.Validate() != nil {
+			break
+		}
+		r, err := g.Reference(name, true)
+		if err != nil {
 			continue
 		}
-		h, err := g.ResolveRevision(plumbing.Revision(full))
-		if err == nil {
-			return full, *h, nil
+		h, err := peel(g, r.Hash())
+		if err != nil {
+			return "", plumbing.ZeroHash, fmt.Errorf("%s: %w", name, err)
 		}
+		return name.String(), h, nil
 	}
-	if plumbing.IsHash(ref) {
-		if _, err := g.CommitObject(plumbing.NewHash(ref)); err == nil {
-			return "", plumbing.NewHash(ref), nil
-		}
+	return "", plumbing.ZeroHash, fmt.Errorf("%w: %s", errUnknownRef, ref)
+}
+
+// peel turns a commit or an annotated tag into a commit.
+func peel(g *git.Repository, h plumbing.Hash) (plumbing.Hash, error) {
+	if _, err := g.CommitObject(h); err == nil {
+		return h, nil
 	}
-	return "", plumbing.ZeroHash, fmt.Errorf("%w: %q", errUnknownRef, ref)
+	t, err := g.TagObject(h)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s is neither a commit nor a tag", h)
+	}
+	c, err := t.Commit()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return c.Hash, nil
 }
 
 // workflowFile is a workflow's text at a commit.

@@ -29,6 +29,6 @@ func TestRunsStatusFilter(t *testing.T) {
 			must(t, list.Total == c.want && len(list.Runs) == c.want, "%s/runs?status=%s: total_count %d (%d listed), want %d", prefix, c.status, list.Total, len(list.Runs), c.want)
 		}
 	}
-	resp, body := do(t, "GET", s.URL+"/api/runs?status=green", "", nil)
+	resp, body := do(t, "GET", s.URL+"/api/runs?status=green", token, nil)
 	must(t, resp.StatusCode == 422, "unknown status: %s %s", resp.Status, body)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const helloWF = `name: Hello
@@ -112,7 +113,7 @@ func TestDispatch(t *testing.T) {
 	getJSON(t, s.URL+"/repos/mona/birds/actions/runs", &gh)
 	must(t, gh.Total == 2, "repos path total %d", gh.Total)
 
-	resp, body2 := do(t, "GET", s.URL+"/metrics", "", nil)
+	resp, body2 := do(t, "GET", s.URL+"/metrics", token, nil)
 	must(t, resp.StatusCode == 200 && strings.Contains(string(body2), `runner_runs{status="completed",conclusion="success"} 2`) &&
 		strings.Contains(string(body2), "runner_job_duration_seconds_count 4") && strings.Contains(string(body2), "runner_queue_length 0"), "metrics:\n%s", body2)
 	resp, body2 = do(t, "GET", s.URL+"/healthz", "", nil)
@@ -248,20 +249,17 @@ func TestWebhook(t *testing.T) {
 func TestPolling(t *testing.T) {
 	repo := birds(t, nil)
 	s := start(t, serve.Config{}, repo, 30*time.Millisecond)
-	time.Sleep(150 * time.Millisecond) // the first look records the head
+	s.waitPolls(t, 1) // the first look records the head
 	total, _ := s.runs(t)
 	must(t, total == 0, "runs before any push: %d", total)
 	repo.commit(t, "bot", map[string]string{"k8s/be.yaml": "kind: Service\n# changed\n"})
-	time.Sleep(200 * time.Millisecond)
+	// Two more completed polls: the second began after the commit.
+	s.waitPolls(t, s.polls(t)+2)
 	total, _ = s.runs(t)
 	must(t, total == 0, "runs after a k8s-only commit: %d", total)
 	sha := repo.commit(t, "code", map[string]string{"back-end/main.go": "package main\n// new\n"})
-	deadline := time.Now().Add(10 * time.Second)
 	var runs []runJSON
-	for total == 0 && time.Now().Before(deadline) {
-		time.Sleep(30 * time.Millisecond)
-		total, runs = s.runs(t)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool { total, runs = s.runs(t); return total > 0 }, "no run after a code commit")
 	must(t, total == 1 && runs[0].HeadSHA == sha && runs[0].Event == "push", "runs after a code commit: %d %+v", total, runs)
 	must(t, s.done(t, runs[0].ID).conclusion() == "success", "polled run failed:\n%s", s.logText(t, runs[0].ID))
 }
@@ -380,6 +378,7 @@ func TestLiveLogs(t *testing.T) {
 	id, _, _ := s.dispatch(t, "live.yaml", nil)
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d/logs", s.URL, id), nil)
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -444,4 +443,27 @@ func TestStop(t *testing.T) {
 	s.wait(t, b, "start after restart", func(r runJSON) bool { return r.Status == "in_progress" })
 	do(t, "POST", fmt.Sprintf("%s/api/runs/%d/cancel", s.URL, b), token, nil)
 	s.done(t, b)
+}
+
+// polls is the server's count of completed polls of its one repository
+// (runner_repository_polls_total in /metrics).
+func (s *testServer) polls(t *testing.T) int {
+	t.Helper()
+	resp, body := do(t, "GET", s.URL+"/metrics", token, nil)
+	must(t, resp.StatusCode == 200, "metrics: %s", resp.Status)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "runner_repository_polls_total{") {
+			var n int
+			fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%d", &n)
+			return n
+		}
+	}
+	t.Fatalf("no runner_repository_polls_total in /metrics:\n%s", body)
+	return 0
+}
+
+// waitPolls waits until n polls have completed.
+func (s *testServer) waitPolls(t *testing.T, n int) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() bool { return s.polls(t) >= n }, "fewer than %d polls", n)
 }

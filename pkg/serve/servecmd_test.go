@@ -97,7 +97,7 @@ func TestServeRepoURL(t *testing.T) {
 	url, lines := serveCmd(t, []string{"RUNNER_TOKEN=" + token}, "--state", state, "--repo", "file://"+upstream.dir, "--poll", "50ms")
 	must(t, strings.Contains(strings.Join(lines, "\n"), "API token from $RUNNER_TOKEN"), "token line:\n%s", strings.Join(lines, "\n"))
 	s := &testServer{URL: url}
-	_, body := do(t, "GET", url+"/api/repos", "", nil)
+	_, body := do(t, "GET", url+"/api/repos", token, nil)
 	must(t, strings.Contains(string(body), `"full_name": "local/repo"`) && strings.Contains(string(body), `"poll": "50ms"`), "repos: %s", body)
 	resp, body := do(t, "POST", url+"/repos/local/repo/actions/workflows/hello.yaml/dispatches", token, map[string]any{"inputs": map[string]any{"who": "url"}})
 	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
@@ -157,4 +157,29 @@ func TestServeTokenSources(t *testing.T) {
 		must(t, code == 2 && strings.Contains(out, c.want), "%s: exit %d:\n%s", c.body, code, out)
 		must(t, !strings.Contains(out, "file-token"), "a secret in the error:\n%s", out)
 	}
+}
+
+// runner serve --listen 0.0.0.0 with a generated token refuses to start.
+func TestServeRefusesPublicListenWithoutToken(t *testing.T) {
+	repo := birds(t, nil)
+	for _, addr := range []string{"0.0.0.0:0", ":0"} {
+		out, code := serveFails(t, "--listen", addr, "--state", filepath.Join(t.TempDir(), "state"), "--repo", repo.dir)
+		must(t, code == 2 && strings.Contains(out, "refusing to listen on "+addr) && strings.Contains(out, "RUNNER_TOKEN"), "--listen %s: exit %d:\n%s", addr, code, out)
+	}
+}
+
+// The token and webhook secret given in runner serve's environment are not
+// passed on to steps (which inherit the service's environment).
+func TestServeEnvSecretsNotInherited(t *testing.T) {
+	wf := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"[${RUNNER_TOKEN:-unset}] [${RUNNER_WEBHOOK_SECRET:-unset}]\" | rev\n"
+	repo := birds(t, map[string]string{".github/workflows/env.yaml": wf})
+	url, _ := serveCmd(t, []string{"RUNNER_TOKEN=" + token, "RUNNER_WEBHOOK_SECRET=hook-s3cret"}, "--state", filepath.Join(t.TempDir(), "state"), "--repo", repo.dir)
+	s := &testServer{URL: url}
+	resp, body := do(t, "POST", url+"/repos/local/repo/actions/workflows/env.yaml/dispatches", token, map[string]any{})
+	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
+	var id int
+	fmt.Sscanf(resp.Header.Get("Location"), "/api/runs/%d", &id)
+	must(t, s.done(t, id).conclusion() == "success", "run failed:\n%s", s.logText(t, id))
+	log := s.logText(t, id)
+	must(t, strings.Contains(log, "]tesnu[ ]tesnu["), "a step saw runner serve's token or webhook secret:\n%s", log)
 }

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,11 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
-	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // Options are the server's parts. Every field has a working zero value.
@@ -27,6 +26,9 @@ type Options struct {
 	Executor Executor   // default: a LocalExecutor under STATE/exec
 	Builtins *steps.Set // built-in actions for loading workflows; default steps.Default()
 	Log      io.Writer  // service messages; default os.Stderr
+	// ReadTimeout bounds reading one request, headers and body, in
+	// HTTPServer; default 15s.
+	ReadTimeout time.Duration
 }
 
 // RestartMessage is the message of runs a restart found in progress.
@@ -34,18 +36,24 @@ const RestartMessage = "runner restarted"
 
 // Server is a running runner serve: queue, scheduler, pollers and HTTP API.
 type Server struct {
-	cfg        Config
-	store      *store.Store
-	exec       Executor
-	builtins   *steps.Set
-	log        io.Writer
-	repos      []*repo
-	secrets    map[string]string
-	hub        hub
-	deliveries keyLock // webhook deliveries being handled
+	cfg         Config
+	store       *store.Store
+	exec        Executor
+	builtins    *steps.Set
+	log         io.Writer
+	repos       []*repo
+	secrets     map[string]string
+	hub         hub
+	deliveries  keyLock         // webhook deliveries being handled
+	unverified  semaphore       // webhook bodies being read before their signature is known
+	hosts       map[string]bool // names answered in the Host header of unauthenticated requests
+	readTimeout time.Duration
 	// tokenFile is where the API token is kept: token-file, or
 	// STATE/token when generated; "" when it was given inline.
 	tokenFile string
+	// tokenChosen: the token was given (token, token-file, $RUNNER_TOKEN),
+	// not generated.
+	tokenChosen bool
 
 	rerunMu sync.Mutex // numbers re-run attempts
 
@@ -84,25 +92,40 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.State, 0o755); err != nil {
+	// Logs, runs.db and the generated token are the service user's alone.
+	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{}}
+	s := &Server{cfg: cfg, exec: opts.Executor, builtins: opts.Builtins, log: opts.Log, running: map[int64]*active{}, free: cfg.Capacity, widths: map[int64]int{}, wake: make(chan struct{}, 1), secrets: map[string]string{},
+		unverified: make(semaphore, maxUnverified), hosts: hostNames(cfg), readTimeout: opts.ReadTimeout}
+	if s.readTimeout <= 0 {
+		s.readTimeout = defaultReadTimeout
+	}
 	if s.builtins == nil {
 		s.builtins = steps.Default()
 	}
 	if s.log == nil {
 		s.log = os.Stderr
 	}
+	if fi, err := os.Stat(cfg.State); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
+	}
 	if s.exec == nil {
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
+		// Settings from the service's environment (BUILDKIT_HOST, …), the
+		// config's mirrors over them.
+		settings := steps.SettingsFromEnv(os.Getenv)
+		if len(cfg.RegistryMirrors) > 0 {
+			settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
+		}
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Settings: settings}
 	}
 	if cfg.SecretsFile != "" {
-		if err := readDotenv(cfg.SecretsFile, s.secrets); err != nil {
+		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
 			return nil, fmt.Errorf("secrets-file: %w", err)
 		}
 	}
 	s.tokenFile = cfg.TokenFile
+	s.tokenChosen = s.cfg.Token != ""
 	if s.cfg.Token == "" {
 		if s.cfg.Token, err = stateToken(cfg.State); err != nil {
 			return nil, err
@@ -126,6 +149,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.store, err = store.Open(filepath.Join(cfg.State, "runs.db")); err != nil {
 		return nil, err
 	}
+	run.SweepStale() // job cgroups a killed runner left, with their processes
 	ids, err := s.store.Recover(RestartMessage)
 	if err != nil {
 		s.store.Close()
@@ -135,13 +159,23 @@ func New(cfg Config, opts Options) (*Server, error) {
 		n := killOrphans(filepath.Join(cfg.State, "exec", "runs"), id)
 		s.logf("run %d: was in progress at the last stop: marked failed (%d leftover processes killed)", id, n)
 		if sk, err := newSink(cfg.State, id, s.store, &s.hub, s.logf); err == nil {
-			sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + RestartMessage})
+			sk.line("Error: " + RestartMessage)
 			sk.close()
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forceC, s.force = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// credentials are the service's own secrets, which every run masks: the
+// API token, the webhook secret, credentials in repository URLs.
+func (s *Server) credentials() []string {
+	out := []string{s.cfg.Token, s.cfg.WebhookSecret}
+	for _, r := range s.cfg.Repositories {
+		out = append(out, run.URLCredentials(r.URL)...)
+	}
+	return out
 }
 
 // stateToken reads STATE/token, creating it with a random token.
@@ -330,7 +364,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	}
 	defer sk.close()
 	fail := func(msg string) {
-		sk.add(LogEvent{T: time.Now().UnixMilli(), Kind: "line", Text: "Error: " + msg})
+		sk.line("Error: " + msg)
 		sk.close()
 		s.finish(r.ID, "failure", msg)
 	}
@@ -339,25 +373,15 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(errs.Error())
 		return
 	}
-	req := &ExecRequest{ID: r.ID, Workflow: w, Event: r.Event, Secrets: s.secrets, Events: sk, Force: s.forceC, Parallel: a.slots}
-	if err := json.Unmarshal([]byte(r.Inputs), &req.Inputs); err != nil {
-		fail("inputs: " + err.Error())
+	plan, err := s.plan(r, w, r.ID)
+	if err != nil {
+		fail(err.Error())
 		return
 	}
-	if err := json.Unmarshal([]byte(r.Payload), &req.Payload); err != nil {
-		fail("event payload: " + err.Error())
-		return
-	}
+	req := &ExecRequest{Plan: plan, Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
 		fail("reused jobs: " + err.Error())
 		return
-	}
-	if len(req.Inputs) == 0 {
-		req.Inputs = nil
-	}
-	req.Repo = run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}
-	if rp := s.repoByName(r.Repo); rp != nil {
-		req.Repo.Path = rp.dir
 	}
 	res, err := s.exec.Execute(ctx, req)
 	if err == nil {
@@ -412,29 +436,11 @@ var (
 // queued run of the group is cancelled, and with cancel-in-progress so is
 // the one in progress.
 func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
+	var group func(id int64) (string, bool, error)
 	if w.Concurrency != nil && w.Concurrency.Group.Set {
-		env := &expr.Env{Contexts: map[string]any{
-			"github": map[string]any{
-				"event_name": r.Event, "ref": r.Ref, "ref_name": refName(r.Ref), "sha": r.SHA,
-				"repository": r.Repo, "actor": r.Actor, "workflow": r.WorkflowName, "head_ref": "", "base_ref": "",
-			},
-			"inputs": jsonMap(r.Inputs),
-			"vars":   map[string]any{},
-		}}
-		g, err := evalTemplate(w.Concurrency.Group, env)
-		if err != nil {
-			return fmt.Errorf("%s:%d:%d: concurrency group: %w", w.File, w.Concurrency.Group.Line, w.Concurrency.Group.Col, err)
-		}
-		r.Group = g
-		if w.Concurrency.CancelInProgress.Set {
-			c, err := evalTemplate(w.Concurrency.CancelInProgress, env)
-			if err != nil {
-				return fmt.Errorf("%s:%d:%d: cancel-in-progress: %w", w.File, w.Concurrency.CancelInProgress.Line, w.Concurrency.CancelInProgress.Col, err)
-			}
-			r.CancelGroup = c == "true"
-		}
+		group = func(id int64) (string, bool, error) { return s.concurrencyGroup(r, id, w) }
 	}
-	if err := s.store.CreateRun(r); err != nil {
+	if err := s.store.CreateRunGrouped(r, group); err != nil {
 		return err
 	}
 	if r.Group != "" {
@@ -467,15 +473,34 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 	return nil
 }
 
-func evalTemplate(v workflow.Value, env *expr.Env) (string, error) {
-	if !strings.Contains(v.Raw, "${{") {
-		return v.Raw, nil
+// plan resolves stored run r of workflow w, whose id is id (pkg/run's
+// NewPlan): what the engine runs, and what the concurrency group is
+// evaluated with, so both see the same contexts.
+func (s *Server) plan(r *store.Run, w *workflow.Workflow, id int64) (*run.Plan, error) {
+	t := run.Trigger{Event: r.Event, ID: int(id), Repo: run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}}
+	if err := json.Unmarshal([]byte(r.Inputs), &t.Inputs); err != nil {
+		return nil, fmt.Errorf("inputs: %w", err)
 	}
-	t, err := expr.ParseTemplate(v.Raw)
+	if err := json.Unmarshal([]byte(r.Payload), &t.Payload); err != nil {
+		return nil, fmt.Errorf("event payload: %w", err)
+	}
+	if len(t.Inputs) == 0 {
+		t.Inputs = nil
+	}
+	if rp := s.repoByName(r.Repo); rp != nil {
+		t.Repo.Path = rp.dir
+	}
+	return run.NewPlan(w, t)
+}
+
+// concurrencyGroup is the concurrency group and cancel-in-progress of run
+// r, whose id is id, evaluated from its plan.
+func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
+	p, err := s.plan(r, w, id)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return t.EvalString(env)
+	return p.Concurrency()
 }
 
 func refName(ref string) string {
@@ -603,32 +628,4 @@ func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
 		out[j.JobID] = r
 	}
 	return out, nil
-}
-
-// readDotenv reads K=V lines (# comments, optional quotes) into m.
-func readDotenv(path string, m map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n) // never echo the line: it may hold a secret
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return sc.Err()
 }

@@ -182,6 +182,8 @@ func (s *Server) pollLoop(rp *repo) {
 	for {
 		if err := s.poll(rp); err != nil {
 			s.logf("poll %s: %v", rp.name, err)
+		} else {
+			rp.polls.Add(1)
 		}
 		select {
 		case <-s.ctx.Done():

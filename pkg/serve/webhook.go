@@ -1,48 +1,98 @@
 package serve
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// validSignature checks GitHub's X-Hub-Signature-256 ("sha256=<hex>") in
-// constant time.
-func validSignature(secret string, body []byte, header string) bool {
-	if secret == "" {
-		return false
+// signature decodes GitHub's X-Hub-Signature-256 ("sha256=<hex>"); not
+// ok without a webhook secret or a well-formed header: then the body is
+// not worth reading.
+func (s *Server) signature(header string) ([]byte, bool) {
+	if s.cfg.WebhookSecret == "" {
+		return nil, false
 	}
 	sig, ok := strings.CutPrefix(header, "sha256=")
 	if !ok {
-		return false
+		return nil, false
 	}
 	got, err := hex.DecodeString(sig)
-	if err != nil {
-		return false
+	if err != nil || len(got) != sha256.Size {
+		return nil, false
 	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
+	return got, true
+}
+
+// readSigned reads a webhook body of at most maxWebhookBody bytes, hashing
+// it as it comes, and checks its HMAC in constant time: one copy of the
+// body, sized up front when Content-Length is given.
+func (s *Server) readSigned(w http.ResponseWriter, r *http.Request, sig []byte) ([]byte, bool, error) {
+	mac := hmac.New(sha256.New, []byte(s.cfg.WebhookSecret))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead spare bytes to see EOF
+	}
+	if _, err := buf.ReadFrom(io.TeeReader(http.MaxBytesReader(w, r.Body, maxWebhookBody), mac)); err != nil {
+		return nil, false, err
+	}
+	return buf.Bytes(), hmac.Equal(sig, mac.Sum(nil)), nil
 }
 
 // handleWebhook takes GitHub push events: a wrong or missing signature
 // gets 401 and starts nothing; a push queues the workflows whose on.push
 // filters match (202 with the new runs, possibly none).
+//
+// Until its signature is checked a body is anyone's: it is refused unread
+// without a secret or a signature header, over 25 MB (GitHub's cap) it
+// gets 413, and at most maxUnverified are read at once (others: 503).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
-	if err != nil {
+	sig, ok := s.signature(r.Header.Get("X-Hub-Signature-256"))
+	if !ok {
+		apiError(w, http.StatusUnauthorized, "bad signature")
+		return
+	}
+	if r.ContentLength > maxWebhookBody {
 		apiError(w, http.StatusRequestEntityTooLarge, "payload too large")
 		return
 	}
-	if !validSignature(s.cfg.WebhookSecret, body, r.Header.Get("X-Hub-Signature-256")) {
+	release, ok := s.unverified.take(r.Context(), time.Second)
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		apiError(w, http.StatusServiceUnavailable, "too many webhook deliveries being received: retry later")
+		return
+	}
+	body, valid, err := s.readSigned(w, r, sig)
+	release()
+	if cap(body) > 4<<20 {
+		// Hand a large body's memory back to the system once handled,
+		// rather than at the runtime's leisure.
+		defer debug.FreeOSMemory()
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			apiError(w, http.StatusRequestEntityTooLarge, "payload too large")
+			return
+		}
+		apiError(w, http.StatusBadRequest, "read body: "+err.Error())
+		return
+	}
+	if !valid {
 		apiError(w, http.StatusUnauthorized, "bad signature")
 		return
 	}
@@ -168,6 +218,10 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte
 		apiError(w, http.StatusUnprocessableEntity, "commit "+ev.After+" is not in the repository")
 		return
 	}
+	if err := onRef(g, ev.Ref, after); err != nil {
+		apiError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
 	// GitHub truncates commits[] to 20 commits: the diff before..after is
 	// the whole truth when both are here. A new branch (before all zeros)
 	// or a before that is gone (force push) falls back to commits[].
@@ -212,4 +266,36 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, body []byte
 		ids = append(ids, r.ID)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"runs": ids})
+}
+
+// onRef checks, in the repository as fetched, that a pushed commit is on
+// the pushed ref: the tip of the branch or tag, or in the branch's history
+// (the branch may have moved on since). Otherwise a signed push could run
+// any commit of the repository as, say, main.
+func onRef(g *git.Repository, ref string, after plumbing.Hash) error {
+	if !strings.HasPrefix(ref, "refs/heads/") && !strings.HasPrefix(ref, "refs/tags/") {
+		return fmt.Errorf("ref %q is not a branch or tag", ref)
+	}
+	full, tip, err := resolve(g, ref)
+	if err != nil {
+		return fmt.Errorf("ref %q is not in the repository", ref)
+	}
+	if tip == after {
+		return nil
+	}
+	if strings.HasPrefix(full, "refs/tags/") {
+		return fmt.Errorf("tag %s points at %s, not at commit %s", full, tip, after)
+	}
+	a, err := g.CommitObject(after)
+	if err != nil {
+		return fmt.Errorf("commit %s is not in the repository", after)
+	}
+	t, err := g.CommitObject(tip)
+	if err != nil {
+		return fmt.Errorf("%s: %w", full, err)
+	}
+	if ok, err := a.IsAncestor(t); err != nil || !ok {
+		return fmt.Errorf("commit %s is not on %s", after, full)
+	}
+	return nil
 }

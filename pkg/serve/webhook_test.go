@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/birdflock/runner/pkg/serve"
 )
@@ -83,6 +84,8 @@ func TestWebhookChangedFilesFromGit(t *testing.T) {
 		"ref": "refs/heads/main", "before": base, "after": k8s, "repository": map[string]any{"full_name": "mona/birds"}, "commits": truncated,
 	})
 	must(t, code == 202 && !strings.Contains(body, `"runs": []`), "push whose commits[] lacks the code commit: %d %s", code, body)
+	// A new branch bot, pushed at the bot's commit.
+	must(t, repo.g.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName("bot"), plumbing.NewHash(k8s))) == nil, "create branch bot")
 	code, body = deliver(t, s, "s3cret", "d-2", map[string]any{
 		"ref": "refs/heads/bot", "before": "0000000000000000000000000000000000000000", "after": k8s, "repository": map[string]any{"full_name": "mona/birds"}, "commits": truncated,
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,6 +58,9 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 			defer release()
 			reg = addr
 		}
+		if err := noUserinfo("build-image", reg, "push with push-image and its username and password instead"); err != nil {
+			return err
+		}
 		// http:// asks for a plain-HTTP push, as in push-image.
 		o.Insecure = strings.HasPrefix(reg, "http://")
 		o.Registry = strings.TrimPrefix(strings.TrimPrefix(reg, "http://"), "https://")
@@ -66,7 +68,7 @@ func (b *BuildImage) Run(ctx context.Context, s *Context) error {
 
 	host := s.Env["BUILDKIT_HOST"]
 	if host == "" {
-		host = os.Getenv("BUILDKIT_HOST")
+		host = s.Run.Settings.BuildkitHost
 	}
 	dopts := buildkit.DaemonOptions{Root: filepath.Join(stateDir(s), "buildkit"), Log: s.Log}
 	if host == "" {

@@ -33,30 +33,39 @@ func lines(v string) []string {
 // link, keeping its permission bits. Artifacts hold files, never links,
 // as GitHub's upload-artifact stores them.
 func copyFile(src, dst string) error {
-	st, err := os.Stat(src)
+	_, err := copyFileTo(src, dst, io.Discard)
+	return err
+}
+
+// copyFileTo copies src to dst as copyFile does and writes the content to
+// h on the way (a hash: one read of src gives the copy and its digest). It
+// returns the size; errors name the file.
+func copyFileTo(src, dst string, h io.Writer) (int64, error) {
+	st, err := os.Stat(src) // before opening: a FIFO would block Open
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", src)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return 0, fmt.Errorf("%s is not a regular file", src)
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	n, err := io.Copy(io.MultiWriter(out, h), in)
+	if err != nil {
 		out.Close()
-		return err
+		return n, fmt.Errorf("copy %s: %w", src, err)
 	}
-	return out.Close()
+	return n, out.Close()
 }
 
 // copyTree copies an artifact's directory into dst, never through a

@@ -75,6 +75,9 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 	case strings.HasPrefix(reg, "https://"):
 		reg = strings.TrimPrefix(reg, "https://")
 	}
+	if err := noUserinfo("push-image", reg, "give the inputs username and password"); err != nil {
+		return err
+	}
 	if reg != strings.ToLower(reg) {
 		return fmt.Errorf("push-image: registry %q must be lower case", reg)
 	}
@@ -107,6 +110,16 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 	s.SetOutput("digest", p.Digest)
 	s.SetOutput("refs", strings.Join(p.Refs, "\n"))
 	s.SetOutput("image", repo+"@"+p.Digest)
+	return nil
+}
+
+// noUserinfo refuses a registry that holds credentials (user:token@host)
+// without showing it: an error that quotes it, or a piece of it, would
+// show what masking the whole token cannot catch.
+func noUserinfo(step, reg, instead string) error {
+	if strings.Contains(reg, "@") {
+		return fmt.Errorf("%s: the registry must not hold credentials (user:password@host); %s", step, instead)
+	}
 	return nil
 }
 

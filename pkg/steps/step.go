@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -59,6 +59,10 @@ type Context struct {
 	// Log receives the step's log, one line per Write call or newline.
 	// Everything written is masked before it is shown or stored.
 	Log io.Writer
+	// OnMask, when set, receives every AddMask value at once: the engine
+	// masks it in each line logged after the call. Default: none (the
+	// values are only kept for Masks).
+	OnMask func(value string)
 
 	outputs map[string]string
 	masks   []string
@@ -76,15 +80,45 @@ type RunInfo struct {
 	// Scope is shared by the run's steps (the embedded registry). Nil
 	// outside the engine: steps then start what they need for themselves.
 	Scope *Scope
+	// Settings are runner's own settings for the built-ins. They never
+	// reach a step's environment. Default: none.
+	Settings Settings
 }
 
-// Getenv is the step's variable k, else runner's own (where settings
-// such as RUNNER_REGISTRY_MIRROR from exec's flags live).
+// Settings are runner's own configuration that built-ins read, given to
+// them explicitly: runner's process environment is not a step's (a `run:`
+// step must not see runner's variables). A step's env may still set the
+// same variable names for itself (Context.Getenv).
+type Settings struct {
+	RegistryMirror string // RUNNER_REGISTRY_MIRROR: REGISTRY=URL,… (exec's --registry-mirror, serve's registry-mirrors)
+	BuildkitHost   string // BUILDKIT_HOST: an existing buildkitd instead of runner's own
+}
+
+// SettingsFromEnv reads Settings from variables of those names, as getenv
+// (e.g. os.Getenv) returns them.
+func SettingsFromEnv(getenv func(string) string) Settings {
+	return Settings{RegistryMirror: getenv(registry.EnvMirrors), BuildkitHost: getenv("BUILDKIT_HOST")}
+}
+
+// lookup is the setting a variable name stands for, "" for other names.
+func (st Settings) lookup(k string) string {
+	switch k {
+	case registry.EnvMirrors:
+		return st.RegistryMirror
+	case "BUILDKIT_HOST":
+		return st.BuildkitHost
+	}
+	return ""
+}
+
+// Getenv is the step's variable k, else runner's setting of that name
+// (RUNNER_REGISTRY_MIRROR, BUILDKIT_HOST: Settings), never runner's
+// process environment.
 func (s *Context) Getenv(k string) string {
 	if v, ok := s.Env[k]; ok {
 		return v
 	}
-	return os.Getenv(k)
+	return s.Run.Settings.lookup(k)
 }
 
 // Input returns an input value ("" when unset and without default).
@@ -103,7 +137,12 @@ func (s *Context) Outputs() map[string]string { return s.outputs }
 
 // AddMask asks the engine to mask value in every later output, like
 // `::add-mask::`. Use it for credentials a step derives at run time.
-func (s *Context) AddMask(value string) { s.masks = append(s.masks, value) }
+func (s *Context) AddMask(value string) {
+	s.masks = append(s.masks, value)
+	if s.OnMask != nil {
+		s.OnMask(value)
+	}
+}
 
 // Masks returns the values added with AddMask.
 func (s *Context) Masks() []string { return s.masks }

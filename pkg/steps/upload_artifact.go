@@ -96,13 +96,13 @@ func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 		return fmt.Errorf("an artifact named %q already exists in this run; set overwrite: true to replace it", name)
 	}
 	if err := os.MkdirAll(s.Run.ArtifactsDir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	// Build the artifact beside its final place, then rename: a failed
 	// upload leaves nothing half-written for download-artifact to find.
 	tmp, err := os.MkdirTemp(s.Run.ArtifactsDir, ".upload-"+name+"-")
 	if err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp)
 	digest := sha256.New()
@@ -113,25 +113,21 @@ func (UploadArtifact) Run(ctx context.Context, s *Context) error {
 		}
 		rel, err := filepath.Rel(root, f)
 		if err != nil {
-			return err
+			return fmt.Errorf("artifact %q: %w", name, err)
 		}
-		if err := copyFile(f, filepath.Join(tmp, rel)); err != nil {
-			return err
-		}
-		if st, err := os.Stat(f); err == nil {
-			size += st.Size()
-		}
+		// The digest covers each file's path and the very bytes stored.
 		io.WriteString(digest, rel+"\x00")
-		if in, err := os.Open(f); err == nil {
-			io.Copy(digest, in)
-			in.Close()
+		n, err := copyFileTo(f, filepath.Join(tmp, rel), digest)
+		if err != nil {
+			return fmt.Errorf("artifact %q: %w", name, err)
 		}
+		size += n
 	}
 	if err := os.RemoveAll(dst); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: replace: %w", name, err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return err
+		return fmt.Errorf("artifact %q: %w", name, err)
 	}
 	sum := hex.EncodeToString(digest.Sum(nil))
 	s.Logf("Uploaded artifact %q: %d files, %d bytes, sha256:%s", name, len(list), size, sum)

@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // Author signs the commits made here.
@@ -180,10 +182,7 @@ func GitBinary(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("git")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("git missing (%v): install Debian package git", err)
-		}
-		t.Skipf("git missing (%v): install Debian package git", err)
+		testenv.Missing(t, "git missing (%v): install Debian package git", err)
 	}
 	return p
 }
@@ -206,10 +205,7 @@ type HTTPServer struct {
 func ServeHTTP(t testing.TB, root, user, password string) *HTTPServer {
 	t.Helper()
 	if _, err := os.Stat(HTTPBackend); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("git http-backend missing (%v): install Debian package git", err)
-		}
-		t.Skipf("git http-backend missing (%v): install Debian package git", err)
+		testenv.Missing(t, "git http-backend missing (%v): install Debian package git", err)
 	}
 	gitPath, _ := exec.LookPath("git")
 	s := &HTTPServer{}

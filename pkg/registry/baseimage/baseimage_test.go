@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/testenv"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
@@ -30,10 +31,7 @@ func requireDebianParts(t *testing.T) {
 	t.Helper()
 	for _, p := range []string{"/bin/busybox", "/usr/sbin/nginx", "/etc/nginx/mime.types"} {
 		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (packages busybox-static and nginx): %v", p, err)
-			}
-			t.Skipf("%s missing (apt-get install busybox-static nginx)", p)
+			testenv.Missing(t, "%s missing (apt-get install busybox-static nginx)", p)
 		}
 	}
 	if _, err := exec.LookPath("ldd"); err != nil {
@@ -263,10 +261,7 @@ func modeBits(m int64) os.FileMode {
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root (chroot) and CI runs as root")
-		}
-		t.Skip("needs root for chroot")
+		testenv.Missing(t, "needs root for chroot")
 	}
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference renderer: Jinja2 with jinjanator's settings.
 
-Usage: jinja_render.py [--out DIR] ROOT DATA.json TEMPLATE...
+Usage: jinja_render.py [--out DIR] ROOT DATA.json|DATA.yaml TEMPLATE...
 Template names resolve against ROOT, like jinjanator's working directory.
 Prints a JSON list of {"name", "ok", "out", "err"}, one per template; with
 --out, writes each output to DIR/NAME (without .j2) instead and prints the
@@ -40,7 +40,12 @@ def main():
         out_dir, args = args[1], args[2:]
     root, data_file, names = args[0], args[1], args[2:]
     with open(data_file, encoding="utf-8") as f:
-        context = json.load(f)
+        if data_file.endswith((".yaml", ".yml")):
+            import yaml  # python3-yaml; jinjanator reads YAML with safe_load
+
+            context = yaml.safe_load(f)
+        else:
+            context = json.load(f)
     env = jinja2.Environment(
         loader=FilePathLoader(root),
         undefined=jinja2.StrictUndefined,

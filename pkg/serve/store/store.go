@@ -131,6 +131,14 @@ func fromMS(v int64) time.Time {
 
 // CreateRun inserts r as queued and sets its ID and times.
 func (s *Store) CreateRun(r *Run) error {
+	return s.CreateRunGrouped(r, nil)
+}
+
+// CreateRunGrouped is CreateRun for a run whose concurrency group depends on
+// its id (`${{ github.run_id }}`): group gets the new id and returns the
+// group and cancel-in-progress, stored in the same transaction, so the run
+// is never seen without them. A group error creates nothing.
+func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, error)) error {
 	now := time.Now()
 	r.Status, r.Created, r.Updated = Queued, now, now
 	if r.Attempt == 0 {
@@ -141,7 +149,12 @@ func (s *Store) CreateRun(r *Run) error {
 			*p = "{}"
 		}
 	}
-	res, err := s.db.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
 		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.Repo, r.WorkflowFile, r.WorkflowName, r.Source, r.Event, r.Ref, r.SHA, r.Actor, r.Inputs, r.Payload,
@@ -149,8 +162,25 @@ func (s *Store) CreateRun(r *Run) error {
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
-	r.ID, err = res.LastInsertId()
-	return err
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
+	if group != nil {
+		g, cancel, err := group(id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE runs SET grp = ?, cancel_group = ? WHERE id = ?`, g, cancel, id); err != nil {
+			return fmt.Errorf("insert run: %w", err)
+		}
+		r.Group, r.CancelGroup = g, cancel
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
+	r.ID = id
+	return nil
 }
 
 const runCols = `id, repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,

@@ -23,7 +23,7 @@ func Handler() http.Handler {
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Content-Security-Policy", "default-src 'self'")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
 			w.Write(data)
 		}
 	}

@@ -1,6 +1,9 @@
 "use strict";
-// runner serve's UI: reads the JSON API, posts with the token kept in
-// localStorage, follows live logs with Server-Sent Events.
+// runner serve's UI: reads the JSON API and follows live logs (Server-Sent
+// Events read with fetch), sending the API token in the Authorization
+// header. The token is kept in sessionStorage (this tab only, gone when it
+// closes), never in a URL or a cookie: a page of another site can neither
+// read it nor make the browser send it.
 const $ = (s, el = document) => el.querySelector(s);
 const el = (tag, attrs = {}, ...kids) => {
   const e = document.createElement(tag);
@@ -10,13 +13,73 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const k of kids) e.append(k);
   return e;
 };
-const tokenInput = () => $("#token");
-function token() { return tokenInput().value || localStorage.getItem("runner-token") || ""; }
+const KEY = "runner-token";
+function token() { return sessionStorage.getItem(KEY) || ""; }
+function authHeaders(h = {}) { const t = token(); return t ? { ...h, "Authorization": "Bearer " + t } : h; }
+// showLogin asks for the token (after a 401).
+function showLogin(msg) {
+  $("#login").hidden = false;
+  $("#logout").hidden = true;
+  $("#login-msg").textContent = msg || "";
+}
+class Unauthorized extends Error {}
+// api GETs JSON; a 401 shows the login form.
+async function api(url) {
+  const r = await fetch(url, { headers: authHeaders(), cache: "no-store" });
+  if (r.status === 401) { showLogin(token() ? "Bad credentials" : "Sign in with the API token"); throw new Unauthorized(url); }
+  if (!r.ok) throw new Error(url + ": " + r.status);
+  return r.json();
+}
 async function post(url, body) {
-  const r = await fetch(url, { method: "POST", headers: { "Authorization": "Bearer " + token(), "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : null });
+  const r = await fetch(url, { method: "POST", headers: authHeaders({ "Content-Type": "application/json" }), body: body ? JSON.stringify(body) : null });
   let msg = "";
+  if (r.status === 401) showLogin("Bad credentials");
   if (!r.ok) { try { msg = (await r.json()).message; } catch (e) { msg = r.statusText; } }
   return { ok: r.ok, status: r.status, msg, location: r.headers.get("Location") };
+}
+const sleep = ms => new Promise(res => setTimeout(res, ms));
+// follow reads a Server-Sent Events stream with fetch (EventSource cannot
+// send the Authorization header): onEvent gets each message's JSON, onEnd
+// the "end" event's. It reconnects with Last-Event-ID after a cut.
+async function follow(url, onEvent, onEnd) {
+  let last = "";
+  for (;;) {
+    let r;
+    try {
+      r = await fetch(url, { headers: authHeaders(last ? { "Accept": "text/event-stream", "Last-Event-ID": last } : { "Accept": "text/event-stream" }), cache: "no-store" });
+    } catch (e) { await sleep(1000); continue; }
+    if (r.status === 401) { showLogin(token() ? "Bad credentials" : "Sign in with the API token"); return; }
+    if (!r.ok) { await sleep(2000); continue; }
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let kind = "message", id = null;
+          const data = [];
+          for (const line of block.split("\n")) {
+            const c = line.indexOf(":");
+            const k = c < 0 ? line : line.slice(0, c);
+            let v = c < 0 ? "" : line.slice(c + 1);
+            if (v.startsWith(" ")) v = v.slice(1);
+            if (k === "id") id = v; else if (k === "event") kind = v; else if (k === "data") data.push(v);
+          }
+          if (id !== null) last = id;
+          if (!data.length) continue;
+          const msg = JSON.parse(data.join("\n"));
+          if (kind === "end") { onEnd(msg); return; }
+          onEvent(msg);
+        }
+      }
+    } catch (e) { /* cut: reconnect */ }
+    await sleep(1000);
+  }
 }
 function fmtDur(ms) {
   if (ms == null) return "";
@@ -26,7 +89,7 @@ function state(x) { return x.status === "completed" ? (x.conclusion || "complete
 
 async function indexPage() {
   async function loadRuns() {
-    const data = await (await fetch("/api/runs?per_page=50")).json();
+    const data = await api("/api/runs?per_page=50");
     const body = $("#runs tbody");
     body.replaceChildren(...data.workflow_runs.map(r => el("tr", { "data-run": r.id },
       el("td", {}, el("a", { href: "/runs/" + r.id }, "#" + r.id)),
@@ -37,7 +100,7 @@ async function indexPage() {
       el("td", {}, new Date(r.created_at).toLocaleString()))));
   }
   async function loadWorkflows() {
-    const list = await (await fetch("/api/workflows")).json();
+    const list = await api("/api/workflows");
     const box = $("#workflows");
     box.replaceChildren();
     for (const w of list.filter(w => w.dispatch)) {
@@ -73,8 +136,9 @@ async function indexPage() {
       box.append(form);
     }
   }
-  loadRuns(); loadWorkflows();
-  setInterval(loadRuns, 2000);
+  try { await loadRuns(); } catch (e) { if (e instanceof Unauthorized) return; }
+  loadWorkflows().catch(() => {});
+  setInterval(() => loadRuns().catch(() => {}), 2000);
 }
 
 async function runPage() {
@@ -100,7 +164,7 @@ async function runPage() {
     return s;
   }
   let pending = null;
-  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100); }
+  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh().catch(() => {}); }, 100); }
   function onEvent(ev) {
     if (!["start", "end", "line", "annotation"].includes(ev.kind)) return; // kinds this page does not know
     if (ev.scope === "job") soon(); // job states changed: redraw the graph
@@ -121,7 +185,7 @@ async function runPage() {
     s.pre.append(ev.text + "\n");
   }
   async function refresh() {
-    run = await (await fetch("/api/runs/" + id)).json();
+    run = await api("/api/runs/" + id);
     document.title = run.name + " #" + run.id;
     $("#title").textContent = run.name + " #" + run.id + (run.run_attempt > 1 ? " (attempt " + run.run_attempt + ")" : "");
     const st = state(run);
@@ -176,16 +240,22 @@ async function runPage() {
   };
   $("#rerun").addEventListener("click", rerun(false));
   $("#rerun-failed").addEventListener("click", rerun(true));
-  await refresh();
-  const es = new EventSource(`/api/runs/${id}/logs?stream=1`);
-  es.onmessage = m => { onEvent(JSON.parse(m.data)); };
-  let timer = setInterval(refresh, 1000);
-  es.addEventListener("end", () => { es.close(); clearInterval(timer); refresh(); });
+  try { await refresh(); } catch (e) { return; }
+  const timer = setInterval(() => refresh().catch(() => {}), 1000);
+  follow(`/api/runs/${id}/logs?stream=1`, onEvent, () => { clearInterval(timer); refresh().catch(() => {}); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const t = tokenInput();
-  t.value = localStorage.getItem("runner-token") || "";
-  t.addEventListener("change", () => localStorage.setItem("runner-token", t.value));
+  localStorage.removeItem(KEY); // earlier versions kept the token there, for good
+  $("#logout").hidden = !token();
+  $("#login").addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const t = $("#token").value.trim();
+    const r = await fetch("/api/repos", { headers: { "Authorization": "Bearer " + t }, cache: "no-store" });
+    if (r.status === 401) { $("#login-msg").textContent = "Bad credentials"; return; }
+    sessionStorage.setItem(KEY, t);
+    location.reload();
+  });
+  $("#logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); location.reload(); });
   if (document.body.dataset.page === "run") runPage(); else indexPage();
 });

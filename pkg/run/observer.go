@@ -1,0 +1,88 @@
+package run
+
+import (
+	"sync"
+	"time"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of events, in the order a run produces them.
+const (
+	// RunStarted: Text is the run's title (run-name) and number.
+	RunStarted EventKind = iota + 1
+	// JobStarted: Text is the job's display name.
+	JobStarted
+	// JobEnded: Status is success, failure, cancelled or skipped; Text says
+	// why when the job did not run (kept from an earlier attempt).
+	JobEnded
+	// StepStarted and StepEnded name the step in Step.
+	StepStarted
+	StepEnded
+	// Line is a line of a job's log (of a step when Step is set). Job is
+	// "run" for a run-level warning.
+	Line
+	// Annotation is an ::error/::warning/::notice of a step, in Text.
+	Annotation
+)
+
+// String is the kind's name in the CLI's JSON events ("event" field).
+func (k EventKind) String() string {
+	switch k {
+	case RunStarted:
+		return "run"
+	case JobStarted, StepStarted:
+		return "start"
+	case JobEnded, StepEnded:
+		return "end"
+	case Line:
+		return "line"
+	case Annotation:
+		return "annotation"
+	}
+	return "unknown"
+}
+
+// Event is one thing that happened in a run. Text and Step are already
+// masked: an observer may store or print them as they are.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time
+	Job      string // the job's key (a matrix leg's includes its values)
+	Step     string
+	Text     string
+	Status   string
+	Duration time.Duration
+}
+
+// Observer receives a run's events in order. The engine calls it from
+// one goroutine at a time; it should return quickly (the jobs wait).
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc is a function as an Observer.
+type ObserverFunc func(Event)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+// observers delivers each event, masked and timed, to the run's observer,
+// one at a time.
+type observers struct {
+	mu     sync.Mutex
+	obs    Observer
+	masker *Masker
+}
+
+func (o *observers) emit(e Event) {
+	e.Text = o.masker.Mask(e.Text)
+	e.Step = o.masker.Mask(e.Step)
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.obs.Observe(e)
+}

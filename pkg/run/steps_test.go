@@ -1,0 +1,69 @@
+package run_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// GITHUB_ACTION is the step's id, else GitHub's __run, __run_2, … counted
+// over the run: steps only (a step that uses an action is named after it).
+func TestGitHubActionNames(t *testing.T) {
+	_, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "first $GITHUB_ACTION"
+      - run: echo "second $GITHUB_ACTION"
+      - id: named
+        run: echo "named $GITHUB_ACTION"
+      - uses: actions/upload-artifact@v4
+        with: {name: x, path: nothing-here, if-no-files-found: ignore}
+      - uses: actions/upload-artifact@v4
+        with: {name: y, path: nothing-here, if-no-files-found: ignore}
+      - run: echo "after-uses $GITHUB_ACTION"
+`, run.Trigger{}, run.Options{})
+	for _, want := range []string{"first __run\n", "second __run_2\n", "named named\n", "after-uses __run_3\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// A custom shell keeps its quoted arguments; {0} is the script file.
+func TestCustomShellKeepsQuotedArguments(t *testing.T) {
+	_, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "from the script"
+        shell: bash -c "echo custom-arg {0}; cat {0}"
+`, run.Trigger{}, run.Options{})
+	for _, want := range []string{"custom-arg /", `| echo "from the script"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// timeout-minutes may be an expression and a fraction of a minute.
+func TestStepTimeoutMinutesExpression(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: sleep 5
+        timeout-minutes: ${{ 0.005 }}
+`, run.Trigger{}, run.Options{})
+	if !strings.Contains(out, "exceeded its timeout of 0.005 minutes") || res.Conclusion != "failure" {
+		t.Errorf("conclusion %s, output:\n%s", res.Conclusion, out)
+	}
+}
