@@ -57,6 +57,7 @@ var rules = []func() *rule{
 	ruleEnvNames,
 	ruleCallDefs,
 	ruleCompare,
+	ruleFuncArgs,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job
