@@ -9,8 +9,9 @@ import (
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
-// FuzzLoad feeds arbitrary bytes to the parser and validator: they must
-// return errors, never panic, and every error must have a position.
+// FuzzLoad feeds arbitrary bytes to the parser and every rule (errors
+// and warnings): they must return problems, never panic, and every problem
+// must have a position and a kind.
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*/*.y*ml")
 	for _, p := range files {
@@ -20,13 +21,13 @@ func FuzzLoad(f *testing.F) {
 	}
 	builtins := steps.Default()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		w, errs := workflow.Load("fuzz.yaml", data, workflow.Options{Builtins: builtins})
-		for _, e := range errs {
-			if e.Line < 1 || e.Col < 1 {
-				t.Fatalf("error without position: %v", e)
+		w, all := workflow.Check("fuzz.yaml", data, workflow.Options{Builtins: builtins})
+		for _, e := range all {
+			if e.Line < 1 || e.Col < 1 || e.Kind == "" {
+				t.Fatalf("problem without position or kind: %v", e)
 			}
 		}
-		if len(errs) == 0 {
+		if len(all.Only(workflow.SeverityError)) == 0 {
 			workflow.NewPlan(w)
 		}
 	})
