@@ -124,6 +124,7 @@ type Job struct {
 	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).
 	RunsOnGroup Value
 	node        *yaml.Node // the job's mapping, shared by aliases
+	calls       bool       // a reusable-workflow call (job-level uses)
 }
 
 // Strategy is `jobs.<id>.strategy`.

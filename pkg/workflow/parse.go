@@ -450,6 +450,9 @@ func (p *parser) dispatch(n *yaml.Node) *Dispatch {
 
 func (p *parser) input(k, v *yaml.Node) *InputDef {
 	in := &InputDef{Name: k.Value, Pos: posOf(k), Type: "string"}
+	if resolve(v).Tag == "!!null" {
+		return in // `name:` alone: an optional string input, as on GitHub
+	}
 	where := "input " + k.Value
 	var typePos Pos
 	var required Value
@@ -593,6 +596,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		"concurrency":       func(_, v *yaml.Node) { j.Concurrency = p.concurrency(v, where+".concurrency") },
 		"permissions":       func(_, v *yaml.Node) { j.Permissions = v },
 		"environment":       func(_, v *yaml.Node) {},
+		"snapshot":          func(_, v *yaml.Node) {}, // a custom image to save: nothing to run
 		"steps": func(_, v *yaml.Node) {
 			v = resolve(v)
 			if v.Kind != yaml.SequenceNode {
@@ -610,6 +614,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		"with":    func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
 		"secrets": func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
 	})
+	j.calls = usesPos.Line > 0
 	if usesPos.Line > 0 {
 		// A reusable-workflow call has no runs-on or steps of its own:
 		// one error says what is wrong.

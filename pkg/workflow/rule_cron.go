@@ -154,9 +154,14 @@ func ruleCron() *rule {
 		for _, e := range n.Content {
 			e = resolve(e)
 			c := mappingValue(e, "cron")
-			if e.Kind != yaml.MappingNode || len(e.Content) != 2 || c == nil || c.Kind != yaml.ScalarNode {
-				v.errf(posOf(e), "cron", "on.schedule entries must be {cron: \"MIN HOUR DAY MONTH WEEKDAY\"}")
+			if e.Kind != yaml.MappingNode || c == nil || c.Kind != yaml.ScalarNode {
+				v.errf(posOf(e), "cron", "on.schedule entries must be {cron: \"MIN HOUR DAY MONTH WEEKDAY\"}, with an optional timezone")
 				continue
+			}
+			for i := 0; i+1 < len(e.Content); i += 2 {
+				if k := e.Content[i]; k.Value != "cron" && k.Value != "timezone" {
+					v.errf(posOf(k), "cron", "unknown key %q in an on.schedule entry; expected cron and timezone%s", k.Value, didYouMean(k.Value, []string{"cron", "timezone"}))
+				}
 			}
 			pos := posOf(c)
 			if quoted(c) {

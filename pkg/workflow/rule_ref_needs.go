@@ -55,8 +55,8 @@ func ruleRefNeeds() *rule {
 						e.where, id, p.Segments[3])
 					return
 				}
-				if p.Segments[2] != "outputs" || len(p.Segments) < 4 || p.Segments[3] == "*" {
-					return
+				if p.Segments[2] != "outputs" || len(p.Segments) < 4 || p.Segments[3] == "*" || dep.calls {
+					return // a called workflow's outputs are its own
 				}
 				var outs []string
 				for _, o := range dep.Outputs {
