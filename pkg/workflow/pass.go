@@ -58,6 +58,7 @@ var rules = []func() *rule{
 	ruleCallDefs,
 	ruleCompare,
 	ruleFuncArgs,
+	ruleDupKeys,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

@@ -59,10 +59,14 @@ func (v *validator) callInput(name, def *yaml.Node) {
 		v.errf(posOf(t), "inputs", "%s has type %q; workflow_call inputs are boolean, number or string%s", where, t.Value, didYouMean(t.Value, []string{"boolean", "number", "string"}))
 		return
 	}
-	if r := mappingValue(def, "required"); r != nil && r.Value != "true" && r.Value != "false" {
+	r := mappingValue(def, "required")
+	if r != nil && r.Value != "true" && r.Value != "false" {
 		v.errf(posOf(r), "inputs", "%s.required must be true or false, not %q", where, r.Value)
 	}
 	d := mappingValue(def, "default")
+	if r != nil && r.Value == "true" && d != nil {
+		v.warnf(posOf(d), "inputs", "%s is required, so its default is never used", where)
+	}
 	if d == nil || d.Kind != yaml.ScalarNode || strings.Contains(d.Value, "${{") {
 		return
 	}
