@@ -596,7 +596,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		"concurrency":       func(_, v *yaml.Node) { j.Concurrency = p.concurrency(v, where+".concurrency") },
 		"permissions":       func(_, v *yaml.Node) { j.Permissions = v },
 		"environment":       func(_, v *yaml.Node) {},
-		"snapshot":          func(_, v *yaml.Node) {}, // a custom image to save: nothing to run
+		"snapshot":          func(k, v *yaml.Node) { p.snapshot(k, v, where+".snapshot") }, // a custom image to save: nothing to run
 		"steps": func(_, v *yaml.Node) {
 			v = resolve(v)
 			if v.Kind != yaml.SequenceNode {
@@ -631,6 +631,41 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 		p.errf(j.Pos, "syntax", "%s: \"steps\" is missing or empty", where)
 	}
 	return j
+}
+
+// snapshot checks jobs.<id>.snapshot (GitHub's custom images): an image
+// name, or {image-name, version, if}. runner saves no image.
+func (p *parser) snapshot(key, n *yaml.Node, where string) {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		if strings.TrimSpace(n.Value) == "" {
+			p.errf(posOf(n), "syntax", "%s: the image name is empty", where)
+		}
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errf(posOf(n), "syntax", "%s must be an image name or a mapping, not %s", where, kindName(n))
+		return
+	}
+	var name bool
+	p.mapping(n, where, map[string]func(k, v *yaml.Node){
+		"image-name": func(_, v *yaml.Node) { name = true; p.nonEmpty(v, where+".image-name") },
+		"version":    func(_, v *yaml.Node) { p.nonEmpty(v, where+".version") },
+		"if":         func(_, v *yaml.Node) { p.scalar(v, where+".if") },
+	})
+	if !name {
+		p.errf(posOf(key), "syntax", "%s needs image-name", where)
+	}
+}
+
+func (p *parser) nonEmpty(n *yaml.Node, where string) {
+	if v := p.scalar(n, where); strings.TrimSpace(v.Raw) == "" {
+		pos := v.Pos
+		if v.Quoted {
+			pos.Col++
+		}
+		p.errf(pos, "syntax", "%s is empty", where)
+	}
 }
 
 func (p *parser) strategy(n *yaml.Node, where string) *Strategy {
