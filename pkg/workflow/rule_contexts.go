@@ -46,6 +46,7 @@ var availabilityTable = map[string]availability{
 		funcs:    append([]string{"hashfiles"}, statusFuncs...),
 	},
 	"jobs.<job_id>.steps.name":              {contexts: stepContexts, funcs: []string{"hashfiles"}},
+	"jobs.<job_id>.steps.shell":             {contexts: []string{}}, // none, as actionlint has it
 	"jobs.<job_id>.steps.run":               {contexts: stepContexts, funcs: []string{"hashfiles"}},
 	"jobs.<job_id>.steps.timeout-minutes":   {contexts: stepContexts, funcs: []string{"hashfiles"}},
 	"jobs.<job_id>.steps.with":              {contexts: stepContexts, funcs: []string{"hashfiles"}},
@@ -78,9 +79,13 @@ func ruleContexts() *rule {
 				case restricted && knownContext(r.Name) && !contains(avail.contexts, r.Name):
 					names := append([]string(nil), avail.contexts...)
 					sort.Strings(names)
+					list := "available: " + strings.Join(names, ", ")
+					if len(names) == 0 {
+						list = "no context is available there"
+					}
 					v.errf(offsetPos(e.val, r.Offset), "availability",
-						"%s: Unrecognized named-value: '%s': the %s context is not available in %s; available: %s",
-						e.where, r.Name, r.Name, e.key, strings.Join(names, ", "))
+						"%s: Unrecognized named-value: '%s': the %s context is not available in %s; %s",
+						e.where, r.Name, r.Name, e.key, list)
 				}
 			}
 		}

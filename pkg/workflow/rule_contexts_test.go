@@ -24,7 +24,7 @@ jobs:
     concurrency: {group: g, cancel-in-progress: "false"}
     strategy: {matrix: {v: [a]}, fail-fast: "true", max-parallel: 1}
     steps:
-      - {name: n, if: "true", run: r, working-directory: w, timeout-minutes: 1, continue-on-error: "false", env: {A: a}}
+      - {name: n, if: "true", run: r, shell: bash, working-directory: w, timeout-minutes: 1, continue-on-error: "false", env: {A: a}}
       - {uses: x, with: {a: a}}
 `)
 	w, errs := Parse("k.yaml", data)

@@ -98,6 +98,7 @@ func jobExprs(j *Job) []exprValue {
 		l.add(r, where+".runs-on", jobKey+"runs-on")
 	}
 	l.kvs(j.Env, where+".env", jobKey+"env")
+	l.add(j.Defaults.Shell, where+".defaults.run.shell", jobKey+"defaults.run")
 	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")
 	l.kvs(j.Outputs, where+".outputs", jobKey+"outputs.<output_id>")
 	l.add(j.TimeoutMinutes, where+".timeout-minutes", jobKey+"timeout-minutes")
@@ -121,6 +122,7 @@ func stepExprs(j *Job, s *Step) []exprValue {
 	l.add(s.Name, sw, sk+"name")
 	l.cond(s.If, sw+".if", sk+"if")
 	l.add(s.Run, sw, sk+"run")
+	l.add(s.Shell, sw+".shell", sk+"shell")
 	l.add(s.WorkingDirectory, sw, sk+"working-directory")
 	l.add(s.TimeoutMinutes, sw, sk+"timeout-minutes")
 	l.add(s.ContinueOnError, sw, sk+"continue-on-error")
