@@ -35,6 +35,7 @@ type Workflow struct {
 	Jobs        []*Job
 	// Permissions is the `permissions:` value as written, or nil.
 	Permissions *yaml.Node
+	root        *yaml.Node // the document, for rules on the YAML itself
 }
 
 // Job returns the job with the given id, or nil.

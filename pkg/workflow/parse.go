@@ -43,6 +43,7 @@ func Parse(file string, data []byte) (*Workflow, Errors) {
 	}
 	p.lines = bytes.Split(data, []byte("\n"))
 	w := p.workflow(doc.Content[0])
+	w.root = doc.Content[0]
 	p.errs.sort()
 	if len(p.errs) > 0 {
 		return w, p.errs

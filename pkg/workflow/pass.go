@@ -59,6 +59,7 @@ var rules = []func() *rule{
 	ruleCompare,
 	ruleFuncArgs,
 	ruleDupKeys,
+	ruleAnchors,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

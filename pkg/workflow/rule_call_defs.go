@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // maxDispatchInputs is GitHub's limit on the inputs of workflow_dispatch.
@@ -30,9 +32,12 @@ func ruleCallDefs() *rule {
 		eachEntry(mappingValue(call, "outputs"), func(name, def *yaml.Node) {
 			where := "on.workflow_call.outputs." + name.Value
 			v.knownKeys(def, where, "description", "value")
-			if mappingValue(def, "value") == nil {
+			val := mappingValue(def, "value")
+			if val == nil {
 				v.errf(posOf(name), "inputs", "%s needs a value (e.g. value: ${{ jobs.build.outputs.x }})", where)
+				return
 			}
+			v.callOutputValue(w, val, where+".value")
 		})
 		eachEntry(mappingValue(call, "secrets"), func(name, def *yaml.Node) {
 			where := "on.workflow_call.secrets." + name.Value
@@ -111,5 +116,53 @@ func eachEntry(n *yaml.Node, f func(k, v *yaml.Node)) {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		f(n.Content[i], resolve(n.Content[i+1]))
+	}
+}
+
+// callOutputValue checks jobs.<id>.outputs.<name> in the value of a
+// workflow_call output: the job exists and declares the output.
+func (v *validator) callOutputValue(w *Workflow, n *yaml.Node, where string) {
+	if n.Kind != yaml.ScalarNode || !strings.Contains(n.Value, "${{") {
+		return
+	}
+	val := Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n)}
+	t, err := expr.ParseTemplate(n.Value)
+	if err != nil {
+		v.exprError(val, err, where)
+		return
+	}
+	var ids []string
+	for _, j := range w.Jobs {
+		ids = append(ids, j.ID)
+	}
+	for _, x := range t.Exprs() {
+		for _, p := range expr.Paths(x) {
+			if p.Segments[0] != "jobs" || len(p.Segments) < 2 || p.Segments[1] == "*" {
+				continue
+			}
+			pos := offsetPos(val, p.Offset)
+			var job *Job
+			for _, j := range w.Jobs {
+				if strings.EqualFold(j.ID, p.Segments[1]) {
+					job = j
+				}
+			}
+			if job == nil {
+				v.errf(pos, "inputs", "%s: there is no job %q; jobs: %s%s", where, p.Segments[1], strings.Join(ids, ", "), didYouMean(p.Segments[1], ids))
+				continue
+			}
+			if len(p.Segments) < 4 || p.Segments[2] != "outputs" || p.Segments[3] == "*" {
+				continue
+			}
+			var outs []string
+			found := false
+			for _, o := range job.Outputs {
+				outs = append(outs, o.Key)
+				found = found || strings.EqualFold(o.Key, p.Segments[3])
+			}
+			if !found {
+				v.errf(pos, "inputs", "%s: job %q has no output %q; its outputs: %s%s", where, job.ID, p.Segments[3], listOrNone(outs), didYouMean(p.Segments[3], outs))
+			}
+		}
 	}
 }
