@@ -18,9 +18,10 @@ type Value struct {
 
 // KV is one entry of an ordered mapping such as env, with or outputs.
 type KV struct {
-	Key    string
-	Value  Value
-	KeyPos Pos // where the key is written
+	Key       string
+	Value     Value
+	KeyPos    Pos  // where the key is written
+	KeyQuoted bool // the key is a '…' or "…" scalar
 }
 
 // Workflow is a parsed workflow file.

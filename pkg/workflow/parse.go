@@ -206,7 +206,7 @@ func (p *parser) kvs(n *yaml.Node, where string) []KV {
 	}
 	var out []KV
 	p.mapping(n, where, map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
-		out = append(out, KV{Key: k.Value, Value: p.scalar(v, where+"."+k.Value), KeyPos: posOf(k)})
+		out = append(out, KV{Key: k.Value, Value: p.scalar(v, where+"."+k.Value), KeyPos: posOf(k), KeyQuoted: quoted(k)})
 	}})
 	return out
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -67,6 +68,17 @@ func (l *exprList) kvs(kvs []KV, where, key string) {
 	}
 }
 
+// envs adds an env mapping: its values, and its names when an expression
+// computes them (GitHub evaluates those too, with the same contexts).
+func (l *exprList) envs(kvs []KV, where, key string) {
+	for _, kv := range kvs {
+		if strings.Contains(kv.Key, "${{") {
+			l.add(Value{Raw: kv.Key, Pos: kv.KeyPos, Set: true, Quoted: kv.KeyQuoted}, where+" name "+kv.Key, key)
+		}
+		l.add(kv.Value, where+"."+kv.Key, key)
+	}
+}
+
 func (l *exprList) concurrency(c *Concurrency, where, key string) {
 	if c != nil {
 		l.add(c.Group, where+".group", key)
@@ -80,7 +92,7 @@ func workflowExprs(w *Workflow) []exprValue {
 	var l exprList
 	l.add(w.Name, "name", "")
 	l.add(w.RunName, "run-name", "run-name")
-	l.kvs(w.Env, "env", "env")
+	l.envs(w.Env, "env", "env")
 	l.add(w.Defaults.WorkingDirectory, "defaults.run.working-directory", "")
 	l.concurrency(w.Concurrency, "concurrency", "concurrency")
 	return l
@@ -97,7 +109,7 @@ func jobExprs(j *Job) []exprValue {
 	for _, r := range j.RunsOn {
 		l.add(r, where+".runs-on", jobKey+"runs-on")
 	}
-	l.kvs(j.Env, where+".env", jobKey+"env")
+	l.envs(j.Env, where+".env", jobKey+"env")
 	l.add(j.Defaults.Shell, where+".defaults.run.shell", jobKey+"defaults.run")
 	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")
 	l.kvs(j.Outputs, where+".outputs", jobKey+"outputs.<output_id>")
@@ -127,7 +139,7 @@ func stepExprs(j *Job, s *Step) []exprValue {
 	l.add(s.TimeoutMinutes, sw, sk+"timeout-minutes")
 	l.add(s.ContinueOnError, sw, sk+"continue-on-error")
 	l.kvs(s.With, sw+".with", sk+"with")
-	l.kvs(s.Env, sw+".env", sk+"env")
+	l.envs(s.Env, sw+".env", sk+"env")
 	return l
 }
 
