@@ -45,6 +45,7 @@ type Server struct {
 	log         io.Writer
 	repos       []*repo
 	secrets     map[string]string
+	settings    steps.Settings // for the built-ins; settingsFor adds a repository's
 	hub         hub
 	deliveries  keyLock         // webhook deliveries being handled
 	unverified  semaphore       // webhook bodies being read before their signature is known
@@ -103,14 +104,14 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if fi, err := os.Stat(cfg.State); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		s.logf("warning: other users of this machine can enter the state directory %s (mode %v), which holds every run's log: chmod 700 it", cfg.State, fi.Mode().Perm())
 	}
+	// Settings from the service's environment (BUILDKIT_HOST, …), the
+	// config's mirrors over them; a repository's mirrors over those.
+	s.settings = steps.SettingsFromEnv(os.Getenv)
+	if len(cfg.RegistryMirrors) > 0 {
+		s.settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
+	}
 	if s.exec == nil {
-		// Settings from the service's environment (BUILDKIT_HOST, …), the
-		// config's mirrors over them.
-		settings := steps.SettingsFromEnv(os.Getenv)
-		if len(cfg.RegistryMirrors) > 0 {
-			settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
-		}
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Settings: settings}
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
 	}
 	if cfg.SecretsFile != "" {
 		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
@@ -271,3 +272,14 @@ var (
 	// ErrForbidden is GitHub's 403 for a run that cannot be re-run so.
 	ErrForbidden = errors.New("forbidden")
 )
+
+// settingsFor are runner's settings for the built-ins of a run of the
+// repository named repo: the service's, with the repository's registry
+// mirrors when it has some.
+func (s *Server) settingsFor(repo string) steps.Settings {
+	st := s.settings
+	if rp := s.repoByName(repo); rp != nil && len(rp.cfg.RegistryMirrors) > 0 {
+		st.RegistryMirror = strings.Join(rp.cfg.RegistryMirrors, ",")
+	}
+	return st
+}
