@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -247,14 +248,29 @@ func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 			}
 		}
 	}
-	if data, err := os.ReadFile(fc.summary); err == nil && len(data) > 0 {
-		f, err := os.OpenFile(filepath.Join(jr.r.dir, "summary.md"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err == nil {
-			f.WriteString(jr.r.masker.Mask(string(data)))
-			f.Close()
+	data, err := os.ReadFile(fc.summary)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+	}
+	if len(data) > 0 {
+		if err := appendFile(filepath.Join(jr.r.dir, "summary.md"), jr.r.masker.Mask(string(data))); err != nil {
+			return fmt.Errorf("the run's step summary: %w", err)
 		}
 	}
 	return nil
+}
+
+// appendFile appends text to the file at path, created if missing.
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString(text)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
 }
 
 func (jr *legRun) setOutput(s *workflow.Step, k, v string) {

@@ -2,6 +2,8 @@ package run_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +67,38 @@ jobs:
 `, run.Trigger{}, run.Options{})
 	if !strings.Contains(out, "exceeded its timeout of 0.005 minutes") || res.Conclusion != "failure" {
 		t.Errorf("conclusion %s, output:\n%s", res.Conclusion, out)
+	}
+}
+
+// What a step writes to $GITHUB_STEP_SUMMARY is appended to the run's
+// summary.md, masked; when that cannot be written the step fails and says
+// so, instead of the summary being dropped without a word.
+func TestStepSummary(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "### built with $TOK" >> "$GITHUB_STEP_SUMMARY"
+        env:
+          TOK: ${{ secrets.TOK }}
+`, run.Trigger{}, run.Options{Secrets: map[string]string{"TOK": "summary-secret-42"}})
+	b, err := os.ReadFile(filepath.Join(res.Dir, "summary.md"))
+	if err != nil || string(b) != "### built with ***\n" {
+		t.Fatalf("summary.md: %q, %v\n%s", b, err, out)
+	}
+	res, out = runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          mkdir "$(dirname "$GITHUB_EVENT_PATH")/summary.md"
+          echo "### lost" >> "$GITHUB_STEP_SUMMARY"
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "failure" || !strings.Contains(out, "the run's step summary") {
+		t.Fatalf("conclusion %s; output:\n%s", res.Conclusion, out)
 	}
 }
