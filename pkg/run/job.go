@@ -131,6 +131,7 @@ func (r *runState) legEnded(js *scheduledJob, i int, res *JobResult) {
 		o.result = "cancelled"
 	}
 	o.failed = o.failed || o.result == "failure"
+	o.succeeded = o.upstreamSucceeded && o.result == "success"
 	r.endJob(js)
 }
 
@@ -147,7 +148,7 @@ func (r *runState) endJob(js *scheduledJob) {
 func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	j := js.job
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
-		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure", succeeded: prior.Result == "success"}
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
 		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
 		r.endJob(js)
@@ -161,7 +162,7 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		failure:   func() bool { return ancestorFailed },
 		cancelled: func() bool { return ctx.Err() != nil },
 	}
-	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed}
+	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed, upstreamSucceeded: allSucceeded}
 	fail := func(err error) {
 		r.failJob(j, j.ID, err, js.outcome)
 		r.endJob(js)
@@ -204,9 +205,9 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	}
 }
 
-// needsOf is the needs context of job j, whether every job it needs
-// succeeded, and whether one of its ancestors failed (the implicit
-// success() covers all of them).
+// needsOf is the needs context of job j, whether every job it depends on,
+// directly or through others, succeeded (the implicit success() covers all
+// of them, as on GitHub), and whether one of them failed.
 func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded, ancestorFailed bool) {
 	needs, allSucceeded = map[string]any{}, true
 	r.mu.Lock()
@@ -218,7 +219,7 @@ func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded,
 			outs[k] = v
 		}
 		needs[n.Raw] = map[string]any{"result": o.result, "outputs": outs}
-		allSucceeded = allSucceeded && o.result == "success"
+		allSucceeded = allSucceeded && o.succeeded
 		ancestorFailed = ancestorFailed || o.failed
 	}
 	return needs, allSucceeded, ancestorFailed
