@@ -102,3 +102,30 @@ jobs:
 		t.Fatalf("conclusion %s; output:\n%s", res.Conclusion, out)
 	}
 }
+
+// An if: whose ${{ }} has text or whitespace around it is a string on
+// GitHub, so always true: the step runs although the expression is false.
+func TestConditionWithTextAroundIsAString(t *testing.T) {
+	_, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - if: '${{ false }} '
+        run: echo quoted-space ran
+      - if: |
+          ${{ false }}
+        run: echo block ran
+      - if: ${{ false }}
+        run: echo plain ran
+`, run.Trigger{}, run.Options{})
+	for _, want := range []string{"quoted-space ran", "block ran"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "plain ran") {
+		t.Errorf("if: ${{ false }} ran\n%s", out)
+	}
+}
