@@ -129,3 +129,40 @@ jobs:
 		t.Errorf("if: ${{ false }} ran\n%s", out)
 	}
 }
+
+// ::set-env and ::add-path work only with ACTIONS_ALLOW_UNSECURE_COMMANDS
+// set to true, as on GitHub; otherwise they fail the step with GitHub's
+// error annotation.
+func TestUnsecureCommands(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  refused:
+    runs-on: x
+    steps:
+      - run: echo "::set-env name=FOO::bar"
+      - if: always()
+        run: echo "FOO=[$FOO]"
+  allowed:
+    runs-on: x
+    env:
+      ACTIONS_ALLOW_UNSECURE_COMMANDS: true
+    steps:
+      - run: |
+          echo "::set-env name=FOO::bar"
+          echo "::add-path::/opt/unsecure/bin"
+      - run: echo "FOO=[$FOO] PATH=$PATH"
+`, run.Trigger{}, run.Options{})
+	refused := job(t, res, "refused")
+	if refused.Result != "failure" || refused.Steps[0].Conclusion != "failure" {
+		t.Errorf("refused: %s / step %s, want failure\n%s", refused.Result, refused.Steps[0].Conclusion, out)
+	}
+	for _, want := range []string{"The `set-env` command is disabled", "FOO=[]", "FOO=[bar] PATH=/opt/unsecure/bin:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	if job(t, res, "allowed").Result != "success" {
+		t.Errorf("allowed job failed\n%s", out)
+	}
+}
