@@ -3,9 +3,11 @@ package run
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +185,12 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		fail(err)
 		return
 	}
+	if len(st.combos) == 0 { // every leg filtered out (Plan.Matrix)
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped", Text: "no matrix leg matches the filter"})
+		r.endJob(js)
+		return
+	}
 	// A job that starts after the run was cancelled (if: always() or
 	// cancelled()) is not cancelled itself, as on GitHub: its steps run
 	// normally. Only Options.Force stops it.
@@ -245,6 +253,9 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 			}
 			if err != nil {
 				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
+			}
+			if len(r.plan.Matrix) > 0 {
+				st.combos = slices.DeleteFunc(st.combos, func(c workflow.Combo) bool { return !r.plan.keepLeg(c) })
 			}
 		}
 		if s.FailFast.Set {
@@ -497,6 +508,9 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 // evalEnv sets the job's env: the workflow's, then the job's.
 func (jr *legRun) evalEnv() error {
 	jr.env = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(jr.r.plan.Env)) {
+		jr.setEnv(k, jr.r.plan.Env[k])
+	}
 	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
 		for _, kv := range layer {
 			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)

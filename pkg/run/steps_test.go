@@ -166,3 +166,53 @@ jobs:
 		t.Errorf("allowed job failed\n%s", out)
 	}
 }
+
+// Trigger.Env (act's --env-file) is under the workflow's env; Trigger.Matrix
+// (act's --matrix) keeps the legs with those values; a workflow_dispatch
+// payload's inputs are the run's inputs (--event-file).
+func TestTriggerEnvMatrixAndPayloadInputs(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on:
+  workflow_dispatch:
+    inputs:
+      who: {type: string, required: true}
+      loud: {type: boolean}
+env:
+  FROM_WORKFLOW: wf
+jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        go: ['1.22', '1.23']
+        os: [linux, darwin]
+    steps:
+      - run: echo "leg ${{ matrix.go }}-${{ matrix.os }} $FROM_FILE $FROM_WORKFLOW who=${{ inputs.who }} loud=${{ inputs.loud }}"
+        env:
+          FROM_WORKFLOW: ${{ env.FROM_WORKFLOW }}
+  other:
+    runs-on: x
+    strategy:
+      matrix:
+        go: ['1.21']
+    steps:
+      - run: echo "other ran"
+`, run.Trigger{Event: "workflow_dispatch", Env: map[string]string{"FROM_FILE": "file", "FROM_WORKFLOW": "overridden"},
+		Matrix:  map[string][]string{"go": {"1.23"}, "os": {"linux"}},
+		Payload: map[string]any{"inputs": map[string]any{"who": "ana", "loud": true}}}, run.Options{})
+	if !strings.Contains(out, "leg 1.23-linux file wf who=ana loud=true") {
+		t.Errorf("output lacks the kept leg with env and inputs\n%s", out)
+	}
+	var legs []string
+	for _, j := range res.Jobs {
+		if j.JobID == "build" {
+			legs = append(legs, j.Key)
+		}
+	}
+	if len(legs) != 1 {
+		t.Errorf("build legs %v, want only (1.23, linux)", legs)
+	}
+	if got := job(t, res, "other").Result; got != "skipped" || strings.Contains(out, "other ran") {
+		t.Errorf("other (no leg matches go=1.23): %s\n%s", got, out)
+	}
+}
