@@ -24,10 +24,10 @@ import (
 
 // execFlags are runner exec's flags.
 type execFlags struct {
-	event, eventFile, repo, state, secretFile string
-	inputs, secrets, vars, mirrors            []string
-	jobs                                      int
-	jsonOut, keep                             bool
+	event, eventFile, repo, state, secretFile, envFile string
+	inputs, secrets, vars, mirrors, matrix             []string
+	jobs                                               int
+	jsonOut, keep                                      bool
 }
 
 func newExecCmd() *cobra.Command {
@@ -79,11 +79,13 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	}
 	f := cmd.Flags()
 	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
-	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event")
+	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event (a workflow_dispatch payload's inputs are the run's inputs)")
 	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
 	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
 	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
+	f.StringVar(&fl.envFile, "env-file", "", "dotenv file of environment variables for every job, under the workflow's env")
+	f.StringArrayVar(&fl.matrix, "matrix", nil, "run only the matrix legs with KEY:VALUE (repeatable; legs without KEY run)")
 	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
 	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
@@ -126,14 +128,21 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 	if t.Vars, err = keyValues(fl.vars, false); err != nil {
 		return nil, opts, err
 	}
-	if t.Event == "" {
-		t.Event = "push"
-		if len(t.Inputs) > 0 || (!w.On.Has("push") && w.On.Dispatch != nil) {
-			t.Event = "workflow_dispatch"
+	if fl.envFile != "" {
+		t.Env = map[string]string{}
+		if err := dotenv.Read(fl.envFile, t.Env); err != nil {
+			return nil, opts, err
 		}
 	}
-	if t.Repo, err = repoInfo(repoDir); err != nil {
-		return nil, opts, err
+	for _, m := range fl.matrix {
+		k, v, ok := strings.Cut(m, ":")
+		if !ok || k == "" {
+			return nil, opts, fmt.Errorf("--matrix %q: want KEY:VALUE", m)
+		}
+		if t.Matrix == nil {
+			t.Matrix = map[string][]string{}
+		}
+		t.Matrix[k] = append(t.Matrix[k], v)
 	}
 	// Without a payload, the plan has a minimal one for the event.
 	if fl.eventFile != "" {
@@ -145,6 +154,18 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 		if err := json.Unmarshal(data, &t.Payload); err != nil {
 			return nil, opts, fmt.Errorf("%s: %w", fl.eventFile, err)
 		}
+	}
+	if t.Event == "" {
+		// A dispatch when inputs are given (as flags or in the payload) or
+		// the workflow has no push trigger but a dispatch one.
+		_, payloadInputs := t.Payload["inputs"].(map[string]any)
+		t.Event = "push"
+		if len(t.Inputs) > 0 || (payloadInputs && w.On.Dispatch != nil) || (!w.On.Has("push") && w.On.Dispatch != nil) {
+			t.Event = "workflow_dispatch"
+		}
+	}
+	if t.Repo, err = repoInfo(repoDir); err != nil {
+		return nil, opts, err
 	}
 	plan, err := run.NewPlan(w, t)
 	return plan, opts, err

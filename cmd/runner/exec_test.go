@@ -138,3 +138,43 @@ jobs:
 		}
 	}
 }
+
+// exec's --env-file, --matrix and --event-file (whose dispatch inputs are
+// the run's), from the command line to the steps.
+func TestExecEnvFileMatrixEventFile(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wf := write("wf.yaml", `on:
+  workflow_dispatch:
+    inputs:
+      who: {required: true}
+jobs:
+  a:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - run: echo "leg=${{ matrix.n }} who=${{ inputs.who }} greeting=$GREETING"
+`)
+	env := write("vars.env", "GREETING=\"hello\\nworld\"\n")
+	event := write("event.json", `{"inputs": {"who": "ana"}}`)
+	out, err := exec.Command(bin, "exec", wf, "--state", filepath.Join(dir, "state"), "--env-file", env,
+		"--matrix", "n:2", "--event-file", event).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "leg=2 who=ana greeting=hello") || strings.Contains(string(out), "leg=1") || strings.Contains(string(out), "leg=3") {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, err := exec.Command(bin, "exec", wf, "--state", filepath.Join(dir, "state"), "--matrix", "n").CombinedOutput(); exitCode(err) != 2 {
+		t.Errorf("--matrix without a value: exit %d, want 2", exitCode(err))
+	}
+}

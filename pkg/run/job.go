@@ -3,9 +3,11 @@ package run
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +133,7 @@ func (r *runState) legEnded(js *scheduledJob, i int, res *JobResult) {
 		o.result = "cancelled"
 	}
 	o.failed = o.failed || o.result == "failure"
+	o.succeeded = o.upstreamSucceeded && o.result == "success"
 	r.endJob(js)
 }
 
@@ -147,7 +150,7 @@ func (r *runState) endJob(js *scheduledJob) {
 func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	j := js.job
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
-		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure"}
+		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure", succeeded: prior.Result == "success"}
 		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
 		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
 		r.endJob(js)
@@ -161,7 +164,7 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		failure:   func() bool { return ancestorFailed },
 		cancelled: func() bool { return ctx.Err() != nil },
 	}
-	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed}
+	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed, upstreamSucceeded: allSucceeded}
 	fail := func(err error) {
 		r.failJob(j, j.ID, err, js.outcome)
 		r.endJob(js)
@@ -180,6 +183,12 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	st, err := r.strategyOf(j, base)
 	if err != nil {
 		fail(err)
+		return
+	}
+	if len(st.combos) == 0 { // every leg filtered out (Plan.Matrix)
+		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
+		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped", Text: "no matrix leg matches the filter"})
+		r.endJob(js)
 		return
 	}
 	// A job that starts after the run was cancelled (if: always() or
@@ -204,9 +213,9 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	}
 }
 
-// needsOf is the needs context of job j, whether every job it needs
-// succeeded, and whether one of its ancestors failed (the implicit
-// success() covers all of them).
+// needsOf is the needs context of job j, whether every job it depends on,
+// directly or through others, succeeded (the implicit success() covers all
+// of them, as on GitHub), and whether one of them failed.
 func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded, ancestorFailed bool) {
 	needs, allSucceeded = map[string]any{}, true
 	r.mu.Lock()
@@ -218,7 +227,7 @@ func (r *runState) needsOf(j *workflow.Job) (needs map[string]any, allSucceeded,
 			outs[k] = v
 		}
 		needs[n.Raw] = map[string]any{"result": o.result, "outputs": outs}
-		allSucceeded = allSucceeded && o.result == "success"
+		allSucceeded = allSucceeded && o.succeeded
 		ancestorFailed = ancestorFailed || o.failed
 	}
 	return needs, allSucceeded, ancestorFailed
@@ -244,6 +253,9 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 			}
 			if err != nil {
 				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
+			}
+			if len(r.plan.Matrix) > 0 {
+				st.combos = slices.DeleteFunc(st.combos, func(c workflow.Combo) bool { return !r.plan.keepLeg(c) })
 			}
 		}
 		if s.FailFast.Set {
@@ -496,6 +508,9 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 // evalEnv sets the job's env: the workflow's, then the job's.
 func (jr *legRun) evalEnv() error {
 	jr.env = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(jr.r.plan.Env)) {
+		jr.setEnv(k, jr.r.plan.Env[k])
+	}
 	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
 		for _, kv := range layer {
 			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)

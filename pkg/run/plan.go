@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +18,14 @@ type Trigger struct {
 	Payload map[string]any    // github.event; default: a minimal payload for Event
 	Inputs  map[string]string // workflow_dispatch inputs, checked against the workflow
 	Vars    map[string]string // the vars context
-	Repo    Repo              // the repository and commit the run is for
+	// Env is environment for every job, under the workflow's env (act's
+	// --env-file). Default none.
+	Env map[string]string
+	// Matrix keeps only the matrix legs whose value of each key named here
+	// is one of the values given (act's --matrix key:value); legs without
+	// that key are kept. Default: every leg.
+	Matrix map[string][]string
+	Repo   Repo // the repository and commit the run is for
 	// ID is the run number (github.run_id, run_number). 0: the next free
 	// number under the state dir, given when the run starts.
 	ID int
@@ -34,6 +42,8 @@ type Plan struct {
 	Payload  map[string]any // github.event, with the defaults GitHub gives
 	Inputs   map[string]any // the inputs context: typed, defaults applied
 	Vars     map[string]string
+	Env      map[string]string   // under the workflow's env
+	Matrix   map[string][]string // legs kept (see Trigger.Matrix)
 	Repo     Repo
 	ID       int
 }
@@ -41,12 +51,16 @@ type Plan struct {
 // NewPlan resolves a run of w started by t. Inputs that do not fit the
 // workflow are an ErrInputs error.
 func NewPlan(w *workflow.Workflow, t Trigger) (*Plan, error) {
-	p := &Plan{Workflow: w, Event: t.Event, Vars: t.Vars, Repo: t.Repo, ID: t.ID}
+	p := &Plan{Workflow: w, Event: t.Event, Vars: t.Vars, Env: t.Env, Matrix: t.Matrix, Repo: t.Repo, ID: t.ID}
 	if p.Event == "" {
 		p.Event = "push"
 	}
+	given := t.Inputs
+	if p.Event == "workflow_dispatch" {
+		given = withPayloadInputs(given, t.Payload)
+	}
 	var err error
-	if p.Inputs, err = resolveInputs(w, p.Event, t.Inputs); err != nil {
+	if p.Inputs, err = resolveInputs(w, p.Event, given); err != nil {
 		return nil, err
 	}
 	p.Payload = t.Payload
@@ -181,4 +195,48 @@ func resolveInputs(w *workflow.Workflow, event string, given map[string]string) 
 		return nil, fmt.Errorf("%w: %s", ErrInputs, strings.Join(problems, "; "))
 	}
 	return out, nil
+}
+
+// withPayloadInputs adds a workflow_dispatch payload's inputs (GitHub's
+// github.event.inputs, all strings there) to the inputs given, which win.
+func withPayloadInputs(given map[string]string, payload map[string]any) map[string]string {
+	in, _ := payload["inputs"].(map[string]any)
+	if len(in) == 0 {
+		return given
+	}
+	out := map[string]string{}
+	for k, v := range in {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	for k, v := range given {
+		out[k] = v
+	}
+	return out
+}
+
+// keepLeg reports whether a matrix leg passes the plan's Matrix filter.
+func (p *Plan) keepLeg(c workflow.Combo) bool {
+	for key, want := range p.Matrix {
+		v, ok := c.Values[key]
+		if !ok {
+			continue
+		}
+		s := fmt.Sprint(v)
+		if f, isNum := v.(float64); isNum {
+			s = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		if !slices.Contains(want, s) {
+			return false
+		}
+	}
+	return true
 }

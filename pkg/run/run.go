@@ -258,6 +258,10 @@ type neededJob struct {
 	result  string
 	outputs map[string]string
 	failed  bool // this job or an ancestor failed: failure() in dependents
+	// upstreamSucceeded: every job this one depends on, directly or
+	// through others, succeeded; succeeded adds this job's own result.
+	// A dependent's implicit success() covers all its ancestors.
+	upstreamSucceeded, succeeded bool
 }
 
 func (r *runState) addJob(jr *JobResult) {

@@ -85,3 +85,40 @@ jobs:
 		}
 	}
 }
+
+// A job without if: runs only when every job it depends on, directly or
+// through others, succeeded: the implicit success() covers all ancestors
+// (actions/runner#2205). c's grandparent failed; its parent ran anyway
+// (if: always()) and succeeded; c is skipped, d (if: always()) runs.
+func TestImplicitSuccessCoversAncestors(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: exit 1
+  b:
+    needs: a
+    if: always()
+    runs-on: x
+    steps:
+      - run: echo b ran
+  c:
+    needs: b
+    runs-on: x
+    steps:
+      - run: echo c ran
+  d:
+    needs: b
+    if: always()
+    runs-on: x
+    steps:
+      - run: echo d ran
+`, run.Trigger{}, run.Options{})
+	for key, want := range map[string]string{"a": "failure", "b": "success", "c": "skipped", "d": "success"} {
+		if got := job(t, res, key).Result; got != want {
+			t.Errorf("job %s: %s, want %s\n%s", key, got, want, out)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,7 +75,7 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, er
 	if err != nil {
 		return "failure", err
 	}
-	out := jr.stepOutput(st.sr.Name, s.ID.Raw)
+	out, cmdErr := jr.stepOutput(st.sr.Name, s.ID.Raw, env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true")
 	defer out.Flush()
 	if s.Uses.Set {
 		err = jr.runBuiltin(stepCtx, s, st.ctxs, env, files, out)
@@ -82,6 +83,9 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, er
 		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
 	out.Flush()
+	if err == nil {
+		err = cmdErr()
+	}
 	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
 		err = ferr
 	}
@@ -247,14 +251,29 @@ func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 			}
 		}
 	}
-	if data, err := os.ReadFile(fc.summary); err == nil && len(data) > 0 {
-		f, err := os.OpenFile(filepath.Join(jr.r.dir, "summary.md"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err == nil {
-			f.WriteString(jr.r.masker.Mask(string(data)))
-			f.Close()
+	data, err := os.ReadFile(fc.summary)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+	}
+	if len(data) > 0 {
+		if err := appendFile(filepath.Join(jr.r.dir, "summary.md"), jr.r.masker.Mask(string(data))); err != nil {
+			return fmt.Errorf("the run's step summary: %w", err)
 		}
 	}
 	return nil
+}
+
+// appendFile appends text to the file at path, created if missing.
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString(text)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
 }
 
 func (jr *legRun) setOutput(s *workflow.Step, k, v string) {
@@ -267,8 +286,11 @@ func (jr *legRun) setOutput(s *workflow.Step, k, v string) {
 // stepOutput is the writer a step's output goes through: it handles
 // workflow commands, masks, and sends lines to the observer and job log,
 // up to Options.StepLogLimit bytes; past it, commands still work but
-// lines are dropped, with a note.
-func (jr *legRun) stepOutput(stepName, stepID string) *lineWriter {
+// lines are dropped, with a note. cmdErr is the first command that could
+// not be processed (it fails the step, as on GitHub): ::set-env and
+// ::add-path unless allowUnsecure (ACTIONS_ALLOW_UNSECURE_COMMANDS=true).
+func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *lineWriter, cmdErr func() error) {
+	var failed error
 	stopToken := ""
 	limit, written, full := jr.r.opts.StepLogLimit, int64(0), false
 	emit := func(text string) {
@@ -317,11 +339,26 @@ func (jr *legRun) stepOutput(stepName, stepID string) *lineWriter {
 			if name := c.Props["name"]; name != "" && stepID != "" {
 				jr.setOutputByID(stepID, name, c.Value)
 			}
+		case "set-env", "add-path":
+			if !allowUnsecure {
+				jr.annotate(stepName, command{Name: "error", Value: "Unable to process command '" + line + "' successfully."})
+				msg := "The `" + c.Name + "` command is disabled. Please upgrade to using Environment Files or opt into unsecure command execution by setting the `ACTIONS_ALLOW_UNSECURE_COMMANDS` environment variable to `true`. For more information see: https://github.blog/changelog/2020-10-01-github-actions-deprecating-set-env-and-add-path-commands/"
+				jr.annotate(stepName, command{Name: "error", Value: msg})
+				if failed == nil {
+					failed = errors.New("the `" + c.Name + "` command is disabled")
+				}
+			} else if c.Name == "set-env" {
+				if name := c.Props["name"]; name != "" {
+					jr.setEnv(name, c.Value)
+				}
+			} else if p := strings.TrimSpace(c.Value); p != "" {
+				jr.path = append([]string{p}, jr.path...)
+			}
 		case "echo", "save-state":
 		default:
 			emit(line)
 		}
-	}}
+	}}, func() error { return failed }
 }
 
 // sizeText is n bytes as "64 MiB", "64 KiB" or "100 bytes".

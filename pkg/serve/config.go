@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,6 +49,9 @@ type Repo struct {
 	Branch    string        `yaml:"branch"`    // branch polled and dispatched by default; default: HEAD's branch
 	Poll      time.Duration `yaml:"poll"`      // polling interval; default 0: no polling (webhooks only)
 	Workflows string        `yaml:"workflows"` // workflows folder; default .github/workflows, then workflows
+	// RegistryMirrors, when set, replace the service's registry-mirrors
+	// for this repository's runs (REGISTRY=URL pairs).
+	RegistryMirrors []string `yaml:"registry-mirrors"`
 }
 
 // LoadConfig reads a config file; unknown keys are errors with their
@@ -89,6 +94,11 @@ func (c *Config) check() error {
 	}
 	if c.WebhookSecret != "" && c.WebhookSecretFile != "" {
 		return errors.New("webhook-secret and webhook-secret-file are both set: keep one")
+	}
+	for _, r := range c.Repositories {
+		if _, err := registry.ParseMirrors(r.RegistryMirrors...); err != nil {
+			return fmt.Errorf("repositories: %s: registry-mirrors: %w", cmp.Or(r.Name, r.Path, r.URL), err)
+		}
 	}
 	return nil
 }

@@ -27,6 +27,9 @@ type ExecRequest struct {
 	// payload, inputs, repository and the run's id.
 	Plan    *run.Plan
 	Secrets map[string]string // never stored; masked in every log line
+	// Settings are runner's settings for the run's built-ins (registry
+	// mirrors, BUILDKIT_HOST): the service's, or its repository's.
+	Settings steps.Settings
 	// Credentials are the service's own (API token, webhook secret,
 	// tokens in repository URLs): never given to steps, masked in every
 	// log line.
@@ -49,9 +52,6 @@ type LocalExecutor struct {
 	// run.MinimalEnv(os.Environ()): a service's environment is its
 	// configuration, not its steps'.
 	Env []string
-	// Settings are runner's settings for the built-ins (registry mirrors,
-	// BUILDKIT_HOST). Default none.
-	Settings steps.Settings
 }
 
 // Execute implements Executor.
@@ -77,7 +77,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Force:       req.Force,
 		Reuse:       req.Reuse,
 		Env:         env,
-		Settings:    e.Settings,
+		Settings:    req.Settings,
 		Credentials: req.Credentials,
 	})
 }

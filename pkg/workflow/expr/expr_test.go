@@ -130,7 +130,14 @@ func TestCondition(t *testing.T) {
 		{"github.event_name == 'push'", false, false, true, "success() && (github.event_name == 'push')"},
 		{"github.event_name == 'push'", true, false, false, ""},
 		{"${{ github.event_name == 'PUSH' }}", false, false, true, "success() && (github.event_name == 'PUSH')"},
-		{"  ${{ matrix.os != 'linux' }}  ", false, false, false, ""},
+		// Text around the ${{ }}, whitespace too, makes a string, as on
+		// GitHub: non-empty, so true whenever success() is.
+		{"  ${{ matrix.os != 'linux' }}  ", false, false, true, "success() && (format('  {0}  ', matrix.os != 'linux'))"},
+		{"${{ false }}\n", false, false, true, ""},
+		{"${{ false }} ", true, false, false, ""},
+		{"${{ true }} && false", false, false, true, ""},
+		{"x {${{ false }}}", false, false, true, "success() && (format('x {{{0}}}', false))"},
+		{"${{ false }}${{ false }}", false, false, true, ""},
 		{"always()", true, false, true, "always()"},
 		{"${{ failure() }}", true, false, true, "failure()"},
 		{"failure() && matrix.os == 'linux'", false, false, false, ""},
@@ -161,7 +168,7 @@ func TestCondition(t *testing.T) {
 			t.Errorf("%q (failed=%v cancelled=%v) = %v, want %v", tt.src, tt.failed, tt.cancelled, v, tt.want)
 		}
 	}
-	for _, bad := range []string{"${{ true }} && false", "x ${{ true }}", "${{ true", "1 ==", "${{ a }}${{ b }}"} {
+	for _, bad := range []string{"${{ true", "1 ==", "x ${{ 1 == }}"} {
 		if _, err := Condition(bad); err == nil {
 			t.Errorf("Condition(%q): want error", bad)
 		}

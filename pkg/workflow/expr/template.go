@@ -1,8 +1,8 @@
 package expr
 
 import (
+	"fmt"
 	"strings"
-	"unicode"
 )
 
 // Template is a string with embedded ${{ }} expressions, as any string
@@ -147,11 +147,12 @@ func (t *Template) EvalString(env *Env) (string, error) {
 }
 
 // Condition parses the value of an if: key with GitHub's rules:
-//   - a value wrapped in one ${{ }} is the expression inside it; a bare
-//     value is an expression as it is;
-//   - text outside the ${{ }} is an error here (GitHub would treat the
-//     whole value as a non-empty string, so the condition would always
-//     be true);
+//   - a value that is exactly one ${{ }} is the expression inside it; a
+//     bare value is an expression as it is;
+//   - text outside the ${{ }}, whitespace included (a `|` block's newline,
+//     a quoted trailing space), makes the whole value a string, as GitHub's
+//     format('text {0}', expr): non-empty, so always true (the linter warns
+//     about it);
 //   - an empty value means success();
 //   - an expression that calls none of the status functions (success,
 //     always, failure, cancelled) is evaluated as success() && (expr),
@@ -171,11 +172,14 @@ func ConditionWith(s string, opts ParseOptions) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.single < 0 {
-			return nil, errorf(KindParsing, len(s)-len(strings.TrimLeftFunc(s, unicode.IsSpace)),
-				"text outside ${{ }} in a condition: GitHub would read it as a non-empty string, always true")
+		if len(t.parts) == 1 {
+			n = t.parts[0].expr
+			break
 		}
-		n = t.parts[t.single].expr
+		// Text (even whitespace) around the ${{ }} makes the value a
+		// string, as GitHub reads it: format('… {0} …', expr), non-empty,
+		// so the condition holds whenever success() does.
+		n = t.formatCall()
 	case strings.TrimSpace(s) == "":
 		return &call{off: 0, name: "success", lname: "success"}, nil
 	default:
@@ -271,4 +275,21 @@ func RefsAt(n Node) []Ref {
 		walk(n)
 	}
 	return refs
+}
+
+// formatCall is the template as GitHub's format() call: its literal text
+// (braces doubled) with {N} for each expression.
+func (t *Template) formatCall() Node {
+	var f strings.Builder
+	var args []Node
+	for _, p := range t.parts {
+		if p.expr == nil {
+			f.WriteString(strings.NewReplacer("{", "{{", "}", "}}").Replace(p.lit))
+			continue
+		}
+		fmt.Fprintf(&f, "{%d}", len(args))
+		args = append(args, p.expr)
+	}
+	format := &literal{off: 0, val: f.String(), src: "'" + strings.ReplaceAll(f.String(), "'", "''") + "'"}
+	return &call{off: 0, name: "format", lname: "format", args: append([]Node{format}, args...)}
 }

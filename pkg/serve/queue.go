@@ -1,0 +1,213 @@
+package serve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/serve/store"
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+// enqueue records a new run and applies its concurrency group: an older
+// queued run of the group is cancelled, and with cancel-in-progress so is
+// the one in progress.
+func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
+	var group func(id int64) (string, bool, error)
+	if w.Concurrency != nil && w.Concurrency.Group.Set {
+		group = func(id int64) (string, bool, error) { return s.concurrencyGroup(r, id, w) }
+	}
+	if err := s.store.CreateRunGrouped(r, group); err != nil {
+		return err
+	}
+	if r.Group != "" {
+		queued, err := s.store.QueuedRuns()
+		if err != nil {
+			return err
+		}
+		// Under s.mu the scheduler cannot start them meanwhile.
+		s.mu.Lock()
+		for _, q := range queued {
+			if q.Group == r.Group && q.Repo == r.Repo && q.ID != r.ID {
+				if _, err := s.store.CancelQueued(q.ID, fmt.Sprintf("superseded by run %d in concurrency group %q", r.ID, r.Group)); err != nil {
+					s.logf("run %d: cancel: %v", q.ID, err)
+				}
+				s.hub.notify(q.ID)
+			}
+		}
+		if r.CancelGroup {
+			for id, a := range s.running {
+				if a.group == r.Group && a.repo == r.Repo && a.reason == "" {
+					a.reason = fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group)
+					a.cancel()
+					s.logf("run %d: %s", id, a.reason)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	s.kick()
+	return nil
+}
+
+// plan resolves stored run r of workflow w, whose id is id (pkg/run's
+// NewPlan): what the engine runs, and what the concurrency group is
+// evaluated with, so both see the same contexts.
+func (s *Server) plan(r *store.Run, w *workflow.Workflow, id int64) (*run.Plan, error) {
+	t := run.Trigger{Event: r.Event, ID: int(id), Repo: run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}}
+	if err := json.Unmarshal([]byte(r.Inputs), &t.Inputs); err != nil {
+		return nil, fmt.Errorf("inputs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(r.Payload), &t.Payload); err != nil {
+		return nil, fmt.Errorf("event payload: %w", err)
+	}
+	if len(t.Inputs) == 0 {
+		t.Inputs = nil
+	}
+	if rp := s.repoByName(r.Repo); rp != nil {
+		t.Repo.Path = rp.dir
+	}
+	return run.NewPlan(w, t)
+}
+
+// concurrencyGroup is the concurrency group and cancel-in-progress of run
+// r, whose id is id, evaluated from its plan.
+func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) (string, bool, error) {
+	p, err := s.plan(r, w, id)
+	if err != nil {
+		return "", false, err
+	}
+	return p.Concurrency()
+}
+
+// Cancel cancels a queued or running run.
+func (s *Server) Cancel(id int64) error {
+	r, err := s.store.Run(id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.running[id]; ok {
+		if a.reason == "" {
+			a.reason = "cancelled"
+		}
+		a.cancel()
+		return nil
+	}
+	if r.Status == store.Completed {
+		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
+	}
+	// Not running, and under s.mu the scheduler cannot start it meanwhile.
+	ok, err := s.store.CancelQueued(id, "cancelled")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: run %d is already completed", ErrConflict, id)
+	}
+	s.hub.notify(id)
+	return nil
+}
+
+// Rerun queues a new attempt of a completed run; with failedOnly the jobs
+// that succeeded keep their results and outputs.
+func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
+	old, err := s.store.Run(id)
+	if err != nil {
+		return nil, err
+	}
+	if old.Status != store.Completed {
+		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, id)
+	}
+	if failedOnly && old.Conclusion == "success" {
+		return nil, fmt.Errorf("%w: This workflow run cannot be retried: run %d has no failed jobs", ErrForbidden, id)
+	}
+	w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
+	}
+	// Attempts are numbered per workflow run, as on GitHub: re-running
+	// attempt 1 twice gives attempts 2 and 3. Numbering and queueing
+	// happen under one lock so that two re-runs never share a number.
+	s.rerunMu.Lock()
+	defer s.rerunMu.Unlock()
+	last, err := s.store.LastAttempt(old.ID)
+	if err != nil {
+		return nil, err
+	}
+	nr := *old
+	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
+	nr.Attempt, nr.RerunOf, nr.Reuse = last+1, old.ID, ""
+	if failedOnly {
+		reuse, err := s.reusable(old.ID)
+		if err != nil {
+			return nil, err
+		}
+		data, _ := json.Marshal(reuse)
+		nr.Reuse = string(data)
+	}
+	if err := s.enqueue(&nr, w); err != nil {
+		return nil, err
+	}
+	return &nr, nil
+}
+
+// reusable reads the jobs of a finished run that succeeded (every leg),
+// from the masked summary the engine wrote; with no summary every job
+// runs again.
+func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
+	out := map[string]run.Reused{}
+	data, err := os.ReadFile(filepath.Join(s.cfg.State, "exec", "runs", fmt.Sprint(id), "summary.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res run.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("summary of run %d: %w", id, err)
+	}
+	failed := map[string]bool{}
+	for _, j := range res.Jobs {
+		if j.Result != "success" {
+			failed[j.JobID] = true
+		}
+	}
+	for _, j := range res.Jobs {
+		if failed[j.JobID] {
+			continue
+		}
+		r := out[j.JobID]
+		r.Result = "success"
+		if r.Outputs == nil {
+			r.Outputs = map[string]string{}
+		}
+		for k, v := range j.Outputs {
+			r.Outputs[k] = v
+		}
+		out[j.JobID] = r
+	}
+	return out, nil
+}
+
+func refName(ref string) string {
+	for _, p := range []string{"refs/heads/", "refs/tags/"} {
+		if strings.HasPrefix(ref, p) {
+			return ref[len(p):]
+		}
+	}
+	return ref
+}
+
+func jsonMap(s string) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
