@@ -17,11 +17,7 @@ func ruleExpressions() *rule {
 				v.refs(e.val, n, e.where)
 			}
 		},
-		badExpr: func(v *validator, e *exprNode, err error) {
-			if !textAroundCondition(e) { // ruleIfCond's
-				v.exprError(e.val, err, e.where)
-			}
-		},
+		badExpr: func(v *validator, e *exprNode, err error) { v.exprError(e.val, err, e.where) },
 	}
 }
 

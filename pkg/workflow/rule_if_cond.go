@@ -7,35 +7,52 @@ import (
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
-// textAroundCondition tells whether an if: value parses as a template
-// but has text around its ${{ }} (or several of them): GitHub then reads
-// the value as a non-empty string, always true.
-func textAroundCondition(e *exprNode) bool {
-	if !e.cond || !strings.Contains(e.val.Raw, "${{") {
-		return false
+// firstExprEnd is the offset just past the }} that closes the ${{ at the
+// start of s (quoted strings skipped, as expr reads them), or -1.
+func firstExprEnd(s string) int {
+	if !strings.HasPrefix(s, "${{") {
+		return -1
 	}
-	_, err := expr.ParseTemplate(e.val.Raw)
-	return err == nil
+	in := false
+	for i := 3; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			in = !in
+		case !in && s[i] == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i + 2
+		}
+	}
+	return -1
 }
 
-// ruleIfCond reports an if: such as `${{ a }} && b` or `x ${{ a }}`.
-// GitHub runs the job or step whatever a is; runner refuses it rather
-// than run it anyway, so this is an error, at the first character of
-// text.
+// ruleIfCond warns about conditions that do not say what they seem to:
+//   - an if: with text (even whitespace) around its ${{ }}, such as
+//     `${{ a }} && b`: GitHub reads the value as a non-empty string, so
+//     the job or step runs whatever a is (runner does the same);
+//   - a condition that reads no context and calls no status function
+//     (if: true, if: ${{ false }}): always the same answer.
 func ruleIfCond() *rule {
-	return &rule{expr: constantCondition, badExpr: func(v *validator, e *exprNode, _ error) {
-		if !textAroundCondition(e) {
+	return &rule{expr: func(v *validator, e *exprNode) {
+		if !e.cond {
 			return
 		}
-		off := len(e.val.Raw) - len(strings.TrimLeftFunc(e.val.Raw, unicode.IsSpace))
-		if strings.HasPrefix(e.val.Raw[off:], "${{") {
-			// The text is after the first expression.
-			end := strings.Index(e.val.Raw[off:], "}}") + off + 2
-			off = end + len(e.val.Raw[end:]) - len(strings.TrimLeftFunc(e.val.Raw[end:], unicode.IsSpace))
+		raw := e.val.Raw
+		if strings.Contains(raw, "${{") && firstExprEnd(raw) != len(raw) {
+			off := 0
+			if end := firstExprEnd(raw); end > 0 {
+				// The text after the first expression: its first
+				// character that is not a space, if it has one.
+				off = end
+				if rest := strings.TrimLeftFunc(raw[end:], unicode.IsSpace); rest != "" {
+					off = len(raw) - len(rest)
+				}
+			}
+			v.warnf(offsetPos(e.val, off), "if-cond",
+				"%s: text outside ${{ }}: GitHub reads %q as a non-empty string, so the condition is always true; put the whole condition inside one ${{ }}, or write it without ${{ }}",
+				e.where, raw)
+			return
 		}
-		v.errf(offsetPos(e.val, off), "if-cond",
-			"%s: text outside ${{ }}: GitHub reads %q as a non-empty string, which is always true; put the whole condition inside one ${{ }}, or write it without ${{ }}",
-			e.where, e.val.Raw)
+		constantCondition(v, e)
 	}}
 }
 
@@ -43,7 +60,7 @@ func ruleIfCond() *rule {
 // no status function (if: true, if: ${{ false }}): it always gives the
 // same answer, which is rarely what was meant.
 func constantCondition(v *validator, e *exprNode) {
-	if !e.cond || len(e.nodes) != 1 {
+	if len(e.nodes) != 1 {
 		return
 	}
 	explicitSuccess := strings.Contains(strings.ToLower(e.val.Raw), "success")
