@@ -77,15 +77,10 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			return nil
 		},
 	}
+	fl.addTriggerFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
-	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event (a workflow_dispatch payload's inputs are the run's inputs)")
-	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
 	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
-	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
-	f.StringVar(&fl.envFile, "env-file", "", "dotenv file of environment variables for every job, under the workflow's env")
-	f.StringArrayVar(&fl.matrix, "matrix", nil, "run only the matrix legs with KEY:VALUE (repeatable; legs without KEY run)")
 	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
 	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
@@ -93,6 +88,18 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
 	return cmd
+}
+
+// addTriggerFlags adds the flags that say what starts the run (exec and
+// plan share them).
+func (fl *execFlags) addTriggerFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
+	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event (a workflow_dispatch payload's inputs are the run's inputs)")
+	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
+	f.StringVar(&fl.envFile, "env-file", "", "dotenv file of environment variables for every job, under the workflow's env")
+	f.StringArrayVar(&fl.matrix, "matrix", nil, "run only the matrix legs with KEY:VALUE (repeatable; legs without KEY run)")
 }
 
 // plan resolves the run the flags ask for (every error is a usage error):

@@ -178,3 +178,47 @@ jobs:
 		t.Errorf("--matrix without a value: exit %d, want 2", exitCode(err))
 	}
 }
+
+// runner plan resolves the run as exec would: run-name and the concurrency
+// group evaluated with the same trigger flags; bad inputs exit 2.
+func TestPlanShowsTheRun(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wf.yaml"), []byte(`name: Deploy
+run-name: Deploy ${{ inputs.env }}
+on:
+  workflow_dispatch:
+    inputs:
+      env: {type: choice, options: [staging, prod], default: staging}
+concurrency:
+  group: deploy-${{ inputs.env }}
+  cancel-in-progress: true
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=Ana", "-c", "user.email=a@example.com", "commit", "-qm", "init"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	plan := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, append([]string{"plan", "wf.yaml"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := plan("--input", "env=prod"); code != 0 || !strings.Contains(out, "run: Deploy prod (event workflow_dispatch)") ||
+		!strings.Contains(out, `concurrency: group "deploy-prod", cancel-in-progress`) {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if out, code := plan("--input", "env=dev"); code != 2 || !strings.Contains(out, "must be one of") {
+		t.Errorf("bad input: exit %d:\n%s", code, out)
+	}
+}

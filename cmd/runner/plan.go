@@ -8,19 +8,23 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
 func newPlanCmd() *cobra.Command {
-	var repo string
+	var fl execFlags
 	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "plan WORKFLOW",
-		Short: "Validate a workflow and print its job graph without running it",
-		Args:  cobra.ExactArgs(1),
+		Short: "Validate a workflow and print its job graph and run plan without running it",
+		Long: `Validate a workflow and print, without running anything, how runner exec would run
+it with the same flags: the run (its title from run-name, event, inputs, concurrency
+group), then the job graph level by level with the matrix legs.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repoDir, err := findRepo(repo)
+			repoDir, err := findRepo(fl.repo)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -33,8 +37,24 @@ func newPlanCmd() *cobra.Command {
 				return err
 			}
 			p := workflow.NewPlan(w)
+			rp, _, err := fl.plan(w, repoDir)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			rd, err := describeRun(rp)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			if jsonOut {
-				return printPlanJSON(p)
+				return printPlanJSON(p, rd)
+			}
+			fmt.Printf("run: %s (event %s)\n", rd.Title, rd.Event)
+			if rd.Concurrency != nil {
+				cancel := ""
+				if rd.Concurrency.CancelInProgress {
+					cancel = ", cancel-in-progress"
+				}
+				fmt.Printf("concurrency: group %q%s\n", rd.Concurrency.Group, cancel)
 			}
 			name := w.File
 			if w.Name.Set {
@@ -67,12 +87,45 @@ func newPlanCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&repo, "repo", "", "repository holding the workflow (default: current git repository)")
+	fl.addTriggerFlags(cmd)
+	cmd.Flags().StringVar(&fl.repo, "repo", "", "repository holding the workflow (default: current git repository)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the plan as JSON")
 	return cmd
 }
 
-func printPlanJSON(p *workflow.Plan) error {
+// runPlan is what `runner plan` says about the run itself.
+type runPlan struct {
+	Title       string         `json:"title"`
+	Event       string         `json:"event"`
+	Inputs      map[string]any `json:"inputs,omitempty"`
+	Concurrency *struct {
+		Group            string `json:"group"`
+		CancelInProgress bool   `json:"cancel_in_progress"`
+	} `json:"concurrency,omitempty"`
+}
+
+// describeRun evaluates the plan's workflow-level expressions: run-name
+// and the concurrency group, as runner exec and runner serve do.
+func describeRun(p *run.Plan) (runPlan, error) {
+	title, err := p.Title()
+	if err != nil {
+		return runPlan{}, err
+	}
+	out := runPlan{Title: title, Event: p.Event, Inputs: p.Inputs}
+	group, cancel, err := p.Concurrency()
+	if err != nil {
+		return runPlan{}, err
+	}
+	if group != "" {
+		out.Concurrency = &struct {
+			Group            string `json:"group"`
+			CancelInProgress bool   `json:"cancel_in_progress"`
+		}{group, cancel}
+	}
+	return out, nil
+}
+
+func printPlanJSON(p *workflow.Plan, r runPlan) error {
 	type job struct {
 		ID      string   `json:"id"`
 		Needs   []string `json:"needs,omitempty"`
@@ -99,5 +152,5 @@ func printPlanJSON(p *workflow.Plan) error {
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"levels": levels})
+	return enc.Encode(map[string]any{"run": r, "levels": levels})
 }
