@@ -143,6 +143,9 @@ func fetchAll(ctx context.Context, dir, src, want string, auth transport.AuthMet
 	if err != nil {
 		return nil, err
 	}
+	if r, err = withBoundWorktree(r); err != nil {
+		return nil, err
+	}
 	rem, err := r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{src}})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -154,7 +155,29 @@ func openLocal(p string) (*Repo, error) {
 // plainOpen opens a repository; linked worktrees (`git worktree add`) need
 // their common dir for refs and objects.
 func plainOpen(path string, detect bool) (*git.Repository, error) {
-	return git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: detect, EnableDotGitCommonDir: true})
+	r, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: detect, EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, err
+	}
+	return withBoundWorktree(r)
+}
+
+// withBoundWorktree reopens r with its work tree on go-billy's BoundOS.
+// go-git's default (ChrootOS) rewrites a symbolic link's absolute target
+// into the work tree when it checks one out (link -> /etc became
+// link -> WORKTREE/etc) and reads it back relative to the work tree, so a
+// checkout changed the repository's links and a commit pushed the change.
+// BoundOS writes and reads links as they are, and keeps every path inside
+// the work tree. A bare repository is returned as it is.
+func withBoundWorktree(r *git.Repository) (*git.Repository, error) {
+	wt, err := r.Worktree()
+	if errors.Is(err, git.ErrIsBareRepository) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return git.Open(r.Storer, osfs.New(wt.Filesystem.Root(), osfs.WithBoundOS()))
 }
 
 func remoteURL(r *git.Repository, name string) string {
