@@ -190,7 +190,7 @@ func sharedKey(dir, addr string) string {
 // Probe tells where the registry in dir is served or would be: the
 // address of a live server of dir (serving true), else its stable address
 // (HomeAddr with EmbeddedAddr as the first choice) with serving false, or
-// an ErrAddrTaken error when another server answers there.
+// an ErrAddrTaken error when anything else listens there.
 func Probe(ctx context.Context, dir string) (addr string, serving bool, err error) {
 	if a, id, ok := servedBy(dir); ok && ping(ctx, a, id, 2*time.Second) {
 		return a, true, nil
@@ -202,7 +202,10 @@ func Probe(ctx context.Context, dir string) (addr string, serving bool, err erro
 	if servesDir(ctx, home, dir) {
 		return home, true, nil
 	}
-	if Ping(ctx, home, 2*time.Second) {
+	// Anything that accepts a connection there holds the address, registry
+	// or not (a web server answering 404, another service).
+	if c, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", home); err == nil {
+		c.Close()
 		return home, false, takenError(home, dir)
 	}
 	return home, false, nil

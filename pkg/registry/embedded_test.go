@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,6 +155,22 @@ func TestEmbeddedRefusesAForeignServerOnItsAddress(t *testing.T) {
 	}
 	if _, _, err := Probe(ctx, dir); !errors.Is(err, ErrAddrTaken) {
 		t.Fatalf("Probe: got %v, want ErrAddrTaken", err)
+	}
+	other.Close()
+
+	// Not a registry at all: a web server that answers /v2/ with 404.
+	ln, err := net.Listen("tcp", other.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := &http.Server{Handler: http.NotFoundHandler()}
+	go web.Serve(ln)
+	defer web.Close()
+	if _, _, err := Probe(ctx, dir); !errors.Is(err, ErrAddrTaken) {
+		t.Fatalf("Probe with a web server on the address: got %v, want ErrAddrTaken", err)
+	}
+	if _, _, err := Embedded(ctx, state); !errors.Is(err, ErrAddrTaken) {
+		t.Fatalf("Embedded with a web server on the address: got %v, want ErrAddrTaken", err)
 	}
 }
 
