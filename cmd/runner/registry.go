@@ -249,6 +249,9 @@ Stop it with Ctrl-C or SIGTERM.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without authentication: anyone who reaches it can push and overwrite images\n", listen)
 			}
+			if !loopback && sf.htpasswd != "" && sf.tlsCert == "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "registry serve: warning: listening on %s without TLS: passwords travel in clear text (give --tls-cert and --tls-key)\n", listen)
+			}
 			listen = resolved
 			if err := migrateVerbosely(ctx, dir, cmd.ErrOrStderr()); err != nil {
 				return &exitError{code: 1, err: err}

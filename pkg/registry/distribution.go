@@ -198,7 +198,7 @@ type dropDistribution struct{ next logrus.Formatter }
 // without its request logger.
 var distributionMessages = []string{
 	"PurgeUploads starting", "Purge uploads finished", "Upload files in ",
-	"ignoring deleted path", "unable to parse offset from upload state",
+	"ignoring deleted path", "unable to parse offset from upload state", "failed to link blob",
 }
 
 func (f *dropDistribution) Format(e *logrus.Entry) ([]byte, error) {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -89,6 +91,7 @@ func Migrate(ctx context.Context, dir string) (*MigrateReport, error) {
 	if !HasOldStore(dir) {
 		return nil, nil // another process did it
 	}
+	silenceDistribution()
 	root, err := storageRoot(dir)
 	if err != nil {
 		return nil, err
@@ -135,7 +138,7 @@ func Migrate(ctx context.Context, dir string) (*MigrateReport, error) {
 }
 
 // oldRepositories lists the repository names of the old store: the
-// directories under repositories/ that hold a _digests directory.
+// directories under repositories/ that hold a _digests or _tags directory.
 func oldRepositories(dir string) ([]string, error) {
 	root := filepath.Join(dir, "repositories")
 	var repos []string
@@ -147,9 +150,9 @@ func oldRepositories(dir string) ([]string, error) {
 			return err
 		}
 		if e.IsDir() && (e.Name() == "_digests" || e.Name() == "_tags") {
-			if e.Name() == "_digests" {
-				rel, _ := filepath.Rel(root, filepath.Dir(p))
-				repos = append(repos, filepath.ToSlash(rel))
+			rel, _ := filepath.Rel(root, filepath.Dir(p))
+			if name := filepath.ToSlash(rel); len(repos) == 0 || repos[len(repos)-1] != name {
+				repos = append(repos, name)
 			}
 			return fs.SkipDir
 		}
@@ -157,6 +160,44 @@ func oldRepositories(dir string) ([]string, error) {
 	})
 	sort.Strings(repos)
 	return repos, err
+}
+
+// oldManifestHexes are the sha256 hex digests of the manifests repository
+// name links in _digests, or names in its _tags when the store has them;
+// sorted, without repeats.
+func oldManifestHexes(dir, name string) ([]string, error) {
+	base := filepath.Join(dir, "repositories", filepath.FromSlash(name))
+	seen := map[string]bool{}
+	ents, err := os.ReadDir(filepath.Join(base, "_digests"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			seen[e.Name()] = true
+		}
+	}
+	tags, err := os.ReadDir(filepath.Join(base, "_tags"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range tags {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(base, "_tags", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		dg, err := digest.Parse(strings.TrimSpace(string(b)))
+		if err != nil || dg.Algorithm() != digest.SHA256 {
+			continue // importTags reports it
+		}
+		if _, err := os.Stat(filepath.Join(dir, "manifests", "sha256", dg.Encoded())); err == nil {
+			seen[dg.Encoded()] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 type oldManifest struct {
@@ -174,17 +215,16 @@ func importRepository(ctx context.Context, ns distribution.Namespace, dir, name 
 	if err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(filepath.Join(dir, "repositories", filepath.FromSlash(name), "_digests"))
+	// The manifests of the repository: those linked in _digests, and those
+	// its tags name (a tag may outlive its link).
+	hexes, err := oldManifestHexes(dir, name)
 	if err != nil {
 		return err
 	}
 	var pending []oldManifest
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
-			continue
-		}
-		dg := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-		p := filepath.Join(dir, "manifests", "sha256", e.Name())
+	for _, hex := range hexes {
+		dg := digest.NewDigestFromEncoded(digest.SHA256, hex)
+		p := filepath.Join(dir, "manifests", "sha256", hex)
 		body, err := os.ReadFile(p)
 		if err != nil {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s@%s: %v", name, dg, err))

@@ -178,6 +178,33 @@ func TestMigrateKeepsWhatItCannotImport(t *testing.T) {
 	}
 }
 
+// A repository whose tags outlived its _digests links (no _digests
+// directory at all) is imported through its tags, not dropped.
+func TestMigrateRepositoryWithTagsOnly(t *testing.T) {
+	dir := t.TempDir()
+	old := oldStore{t, dir}
+	img, _ := random.Image(256, 1)
+	h := old.image("owner/tagsonly", img, "v1")
+	if err := os.RemoveAll(filepath.Join(dir, "repositories", "owner", "tagsonly", "_digests")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Migrate(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Repositories != 1 || rep.Manifests != 1 || rep.Tags != 1 || len(rep.Skipped) != 0 {
+		t.Fatalf("report %+v, want the repository, its manifest and tag imported", rep)
+	}
+	s, err := Serve(context.Background(), "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if d, err := fastClient(Options{}).Digest(context.Background(), s.Addr()+"/owner/tagsonly:v1"); err != nil || d != h.String() {
+		t.Errorf("v1 -> %s, %v; want %s", d, err, h)
+	}
+}
+
 func readAll(t *testing.T, rc io.ReadCloser) []byte {
 	t.Helper()
 	defer rc.Close()
