@@ -50,25 +50,14 @@ func Paths(n Node) []Path {
 		return nil, 0, false
 	}
 	walk = func(n Node) {
-		switch n := n.(type) {
-		case *notNode:
-			walk(n.x)
-		case *binary:
-			walk(n.l)
-			walk(n.r)
-		case *logical:
-			for _, a := range n.args {
-				walk(a)
-			}
-		case *group:
-			walk(n.x)
+		switch n.(type) {
 		case *contextRef, *indexNode:
 			if segs, off, ok := chain(n); ok {
 				out = append(out, Path{Segments: segs, Offset: off, Text: n.(fmt.Stringer).String()})
 			}
-		case *call:
-			for _, a := range n.args {
-				walk(a)
+		default:
+			for _, c := range children(n) {
+				walk(c)
 			}
 		}
 	}
@@ -76,4 +65,26 @@ func Paths(n Node) []Path {
 		walk(n)
 	}
 	return out
+}
+
+// children are the direct sub-expressions of n, in source order.
+func children(n Node) []Node {
+	switch n := n.(type) {
+	case *notNode:
+		return []Node{n.x}
+	case *binary:
+		return []Node{n.l, n.r}
+	case *logical:
+		return n.args
+	case *group:
+		return []Node{n.x}
+	case *indexNode:
+		if n.idx == nil {
+			return []Node{n.x}
+		}
+		return []Node{n.x, n.idx}
+	case *call:
+		return n.args
+	}
+	return nil
 }

@@ -246,29 +246,13 @@ func RefsAt(n Node) []Ref {
 	var walk func(Node)
 	walk = func(n Node) {
 		switch n := n.(type) {
-		case *notNode:
-			walk(n.x)
-		case *binary:
-			walk(n.l)
-			walk(n.r)
-		case *logical:
-			for _, a := range n.args {
-				walk(a)
-			}
-		case *group:
-			walk(n.x)
 		case *contextRef:
 			refs = append(refs, Ref{Name: strings.ToLower(n.name), Offset: n.off})
-		case *indexNode:
-			walk(n.x)
-			if n.idx != nil {
-				walk(n.idx)
-			}
 		case *call:
 			refs = append(refs, Ref{Name: strings.ToLower(n.name), Func: true, Offset: n.off, Args: n.args})
-			for _, a := range n.args {
-				walk(a)
-			}
+		}
+		for _, c := range children(n) {
+			walk(c)
 		}
 	}
 	if n != nil {
