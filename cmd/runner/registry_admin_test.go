@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // writeOldStore writes a one-image repository o/a tagged v1 in the
@@ -178,7 +178,7 @@ func TestRegistryServeSaysWhatItImported(t *testing.T) {
 	defer cancel()
 	cmd := newRegistryCmd()
 	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir})
-	var errOut syncWriter
+	var errOut testenv.Buffer
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(&errOut)
 	done := make(chan error, 1)
@@ -202,21 +202,4 @@ func TestRegistryServeSaysWhatItImported(t *testing.T) {
 	if !strings.Contains(errOut.String(), "imported 1 repositories, 1 manifests, 1 tags, 2 blobs") {
 		t.Errorf("stderr: %q", errOut.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/birdflock/runner/pkg/testenv"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/sirupsen/logrus"
 )
@@ -219,7 +219,7 @@ func TestRegistryDeletes(t *testing.T) {
 // dropped, other libraries' lines are kept, and WithRequestLog gets one
 // line per request.
 func TestDistributionLogsAreSilenced(t *testing.T) {
-	var global, reqs syncBuf
+	var global, reqs testenv.Buffer
 	l := logrus.StandardLogger()
 	out := l.Out
 	l.SetOutput(&global)
@@ -245,21 +245,4 @@ func TestDistributionLogsAreSilenced(t *testing.T) {
 			t.Errorf("request log lacks %q:\n%s", want, r)
 		}
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,33 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/testenv"
 	"github.com/birdflock/runner/pkg/workflow"
 )
-
-// syncBuffer is a bytes.Buffer safe for the engine's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func runWF(t *testing.T, ctx context.Context, src string, trig run.Trigger, opts run.Options) (*run.Result, string) {
 	t.Helper()
@@ -42,7 +24,7 @@ func runWF(t *testing.T, ctx context.Context, src string, trig run.Trigger, opts
 	if len(errs) > 0 {
 		t.Fatalf("invalid workflow:\n%v", errs)
 	}
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	opts.Out = out
 	opts.Builtins = builtins
 	if opts.StateDir == "" {

@@ -94,7 +94,7 @@ func TestBuiltinsGetSettingsExplicitly(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	plan, err := run.NewPlan(w, run.Trigger{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,41 +1,22 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/birdflock/runner/pkg/container"
 	ct "github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
-// lockedLog is a step log safe for the container log copier.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // stepCtx builds a Context as the engine would: defaults, then in.
-func stepCtx(b Builtin, workspace, state string, env, in map[string]string) (*Context, *lockedLog) {
+func stepCtx(b Builtin, workspace, state string, env, in map[string]string) (*Context, *testenv.Buffer) {
 	inputs := map[string]string{}
 	for _, i := range b.Spec().Inputs {
 		inputs[i.Name] = i.Default
@@ -46,7 +27,7 @@ func stepCtx(b Builtin, workspace, state string, env, in map[string]string) (*Co
 	if env == nil {
 		env = map[string]string{}
 	}
-	log := &lockedLog{}
+	log := &testenv.Buffer{}
 	return &Context{
 		Inputs: inputs, Env: env, Workspace: workspace, Temp: filepath.Join(workspace, ".tmp"),
 		Run: RunInfo{ID: "1", StateDir: state}, Log: log,
