@@ -122,3 +122,28 @@ jobs:
 		}
 	}
 }
+
+// needs names a job case-insensitively, as on GitHub: needs: build waits
+// for job Build and reads its outputs.
+func TestNeedsIgnoresCase(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  Build:
+    runs-on: x
+    outputs:
+      v: ${{ steps.s.outputs.v }}
+    steps:
+      - id: s
+        run: echo "v=42" >> "$GITHUB_OUTPUT"
+        shell: Bash
+  test:
+    needs: build
+    runs-on: x
+    steps:
+      - run: echo "got ${{ needs.build.outputs.v }}"
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "success" || !strings.Contains(out, "got 42") {
+		t.Errorf("conclusion %s\n%s", res.Conclusion, out)
+	}
+}

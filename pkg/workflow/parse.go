@@ -38,6 +38,7 @@ func Parse(file string, data []byte) (*Workflow, Errors) {
 	p.lines = bytes.Split(data, []byte("\n"))
 	w := p.workflow(doc.Content[0])
 	w.root = doc.Content[0]
+	canonicalNeeds(w)
 	p.errs.sort()
 	if len(p.errs) > 0 {
 		return w, p.errs
@@ -486,4 +487,22 @@ func (p *parser) step(i int, n *yaml.Node, job string) *Step {
 		p.errf(keys["with"], "syntax", "%s: \"with\" only applies to \"uses\" steps", where)
 	}
 	return s
+}
+
+// canonicalNeeds spells each needs entry as the job it names: GitHub
+// compares job ids case-insensitively (needs: build names job Build), and
+// everything after parsing (validation, the job graph, the engine) looks
+// jobs up by their id as written in jobs:.
+func canonicalNeeds(w *Workflow) {
+	ids := map[string]string{}
+	for _, j := range w.Jobs {
+		ids[strings.ToLower(j.ID)] = j.ID
+	}
+	for _, j := range w.Jobs {
+		for i, n := range j.Needs {
+			if id, ok := ids[strings.ToLower(n.Raw)]; ok {
+				j.Needs[i].Raw = id
+			}
+		}
+	}
 }

@@ -198,7 +198,7 @@ func ruleScalars() *rule {
 // ShellCommand returns the command line template for a `shell:` value, with
 // {0} standing for the script file, as GitHub defines it for Linux.
 func ShellCommand(shell string) (string, error) {
-	switch shell {
+	switch strings.ToLower(shell) { // GitHub's shell names are case-insensitive
 	case "", "bash":
 		return "bash --noprofile --norc -eo pipefail {0}", nil
 	case "sh":
