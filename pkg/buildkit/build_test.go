@@ -319,10 +319,13 @@ func TestDaemonDeathIsExplained(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine:latest\nRUN sleep 41 && echo slept\n"), 0o644)
+	// The RUN command names this test process, so that the same test in
+	// another test binary on the machine is not mistaken for this one.
+	run := fmt.Sprintf("sleep 41 && echo slept-%d", os.Getpid())
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine:latest\nRUN "+run+"\n"), 0o644)
 	go func() {
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if pids := pidsOf("sleep 41 && echo slept"); len(pids) > 0 {
+			if pids := pidsOf(run); len(pids) > 0 {
 				for _, p := range pidsOf(root) {
 					syscall.Kill(p, syscall.SIGKILL)
 				}
@@ -336,7 +339,7 @@ func TestDaemonDeathIsExplained(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// Its RUN container and overlay mounts do not outlive it.
-	if p := pidsOf("sleep 41 && echo slept"); len(p) != 0 {
+	if p := pidsOf(run); len(p) != 0 {
 		t.Errorf("RUN process left: %v", p)
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), root) {

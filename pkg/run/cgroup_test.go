@@ -156,19 +156,29 @@ func TestJobCgroupBackends(t *testing.T) {
 			}
 
 			// A runner killed with -9 leaves its directory and processes:
-			// the next runner's start sweeps them.
+			// the next runner's start sweeps them. The stale directory is
+			// made under a parent of this test's own: under the shared
+			// own/runner, any runner starting meanwhile (other packages'
+			// tests run in parallel) would sweep it first, killing its
+			// processes before they have written their pids.
+			parent := filepath.Join(own, "runner-test-"+strconv.Itoa(os.Getpid()))
+			if err := os.Mkdir(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(parent)
 			dead := exec.Command("true")
 			dead.Run()
-			stale := &cgroupRoot{v2: root.v2, base: filepath.Join(own, "runner", strconv.Itoa(dead.Process.Pid)+".1"), ownTasks: root.ownTasks}
+			stale := &cgroupRoot{v2: root.v2, base: filepath.Join(parent, strconv.Itoa(dead.Process.Pid)+".1"), ownTasks: root.ownTasks}
 			if err := os.Mkdir(stale.base, 0o755); err != nil {
 				t.Fatal(err)
 			}
+			liveRoot := &cgroupRoot{v2: root.v2, base: filepath.Join(parent, procName(os.Getpid())), ownTasks: root.ownTasks}
 			sg := stale.newJob("leftover")
 			pids = escape(t, sg)
 			sg.stopStarter() // a dead runner's thread is gone too
-			live := root.newJob("live")
+			live := liveRoot.newJob("live")
 			defer live.end(0)
-			sweepCgroups(filepath.Join(own, "runner"), root.v2, filepath.Base(root.base))
+			sweepCgroups(parent, root.v2, filepath.Base(liveRoot.base))
 			for _, p := range pids {
 				for i := 0; alive(p) && i < 100; i++ {
 					time.Sleep(10 * time.Millisecond)
