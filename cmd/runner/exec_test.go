@@ -23,6 +23,16 @@ func buildRunner(t *testing.T) string {
 	return bin
 }
 
+// writeFile writes src to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func exitCode(err error) int {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -37,13 +47,7 @@ func exitCode(err error) int {
 func TestExecExitCodes(t *testing.T) {
 	bin := buildRunner(t)
 	dir := t.TempDir()
-	write := func(name, src string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, src string) string { return writeFile(t, dir, name, src) }
 	ok := write("ok.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n")
 	fail := write("fail.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: exit 4}]\n")
 	bad := write("bad.yaml", "on: push\njobs:\n  a:\n    runs-on: x\n    needs: zz\n    steps: [{run: echo}]\n")
@@ -144,13 +148,7 @@ jobs:
 func TestExecEnvFileMatrixEventFile(t *testing.T) {
 	bin := buildRunner(t)
 	dir := t.TempDir()
-	write := func(name, src string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, src string) string { return writeFile(t, dir, name, src) }
 	wf := write("wf.yaml", `on:
   workflow_dispatch:
     inputs:
@@ -184,7 +182,7 @@ jobs:
 func TestPlanShowsTheRun(t *testing.T) {
 	bin := buildRunner(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "wf.yaml"), []byte(`name: Deploy
+	writeFile(t, dir, "wf.yaml", `name: Deploy
 run-name: Deploy ${{ inputs.env }}
 on:
   workflow_dispatch:
@@ -198,9 +196,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - run: echo hi
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=Ana", "-c", "user.email=a@example.com", "commit", "-qm", "init"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
@@ -147,20 +146,7 @@ func TestRegistryServeProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "cache")
-	cmd := newRegistryCmd()
-	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir, "--proxy", "http://" + up.Addr()})
-	cmd.SetOut(io.Discard)
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
-		addr, _, _ = strings.Cut(string(b), "\n")
-	}
-	if addr == "" {
-		cancel()
-		t.Fatalf("cache did not start: %v", <-done)
-	}
+	addr, done := serveInBackground(t, ctx, dir, nil, nil, "--addr", "127.0.0.1:0", "--proxy", "http://"+up.Addr())
 	d, err := registry.New(registry.Options{}).Digest(ctx, addr+"/library/alpine:latest")
 	if err != nil || d != want.String() {
 		t.Errorf("through --proxy: %s, %v; want %s", d, err, want)
@@ -176,22 +162,8 @@ func TestRegistryServeSaysWhatItImported(t *testing.T) {
 	h := writeOldStore(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := newRegistryCmd()
-	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir})
 	var errOut testenv.Buffer
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(&errOut)
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
-		addr, _, _ = strings.Cut(string(b), "\n")
-	}
-	if addr == "" {
-		cancel()
-		t.Fatalf("serve did not start: %v", <-done)
-	}
+	addr, done := serveInBackground(t, ctx, dir, nil, &errOut, "--addr", "127.0.0.1:0")
 	if d, err := registry.New(registry.Options{}).Digest(ctx, addr+"/o/a:v1"); err != nil || d != h {
 		t.Errorf("o/a:v1 -> %s, %v; want %s", d, err, h)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,22 +18,9 @@ import (
 func TestRegistryServeCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "reg")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := newRegistryCmd()
-	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--dir", dir})
+	defer cancel()
 	var out strings.Builder
-	cmd.SetOut(&out)
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
-		addr, _, _ = strings.Cut(string(b), "\n") // address, then the server id
-	}
-	if addr == "" {
-		cancel()
-		t.Fatalf("registry did not start: %v", <-done)
-	}
+	addr, done := serveInBackground(t, ctx, dir, &out, nil, "--addr", "127.0.0.1:0")
 	img, _ := random.Image(512, 1)
 	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), addr+"/o/a", []string{"latest"}); err != nil {
 		t.Fatal(err)
@@ -191,4 +179,38 @@ func TestRegistryServeRefusesPublicAddr(t *testing.T) {
 			t.Errorf("registry serve --addr %s: %v", addr, err)
 		}
 	}
+}
+
+// serveInBackground runs `runner registry serve --dir DIR ARGS...` until ctx
+// is cancelled and returns the address it serves on (from the directory's
+// address file, once written) and the command's result. out and errOut may
+// be nil (discarded).
+func serveInBackground(t *testing.T, ctx context.Context, dir string, out, errOut io.Writer, args ...string) (string, <-chan error) {
+	t.Helper()
+	if out == nil {
+		out = io.Discard
+	}
+	if errOut == nil {
+		errOut = io.Discard
+	}
+	cmd := newRegistryCmd()
+	cmd.SetArgs(append([]string{"serve", "--dir", dir}, args...))
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("registry serve %v ended before serving: %v", args, err)
+		default:
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "serving.addr"))
+		addr, _, _ = strings.Cut(string(b), "\n") // address, then the server id
+	}
+	if addr == "" {
+		t.Fatalf("registry serve %v did not start in 5s", args)
+	}
+	return addr, done
 }
