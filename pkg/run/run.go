@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -62,6 +63,10 @@ type Options struct {
 	// the step's further output is dropped, with a note in the log.
 	// Default DefaultStepLogLimit; negative: no cap.
 	StepLogLimit int64
+	// Actions resolves the actions that are not built-ins (./path,
+	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
+	// the source of remote actions.
+	Actions *actions.Resolver
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -150,6 +155,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	state, err := filepath.Abs(opts.StateDir)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Actions == nil {
+		opts.Actions = &actions.Resolver{StateDir: state}
 	}
 	id, dir, err := newRunDir(filepath.Join(state, "runs"), plan.ID)
 	if err != nil {

@@ -78,7 +78,7 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, er
 	out, cmdErr := jr.stepOutput(st.sr.Name, s.ID.Raw, env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true")
 	defer out.Flush()
 	if s.Uses.Set {
-		err = jr.runBuiltin(stepCtx, s, st.ctxs, env, files, out)
+		err = jr.runUses(stepCtx, st, env, files, out)
 	} else {
 		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}

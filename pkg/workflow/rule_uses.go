@@ -11,13 +11,24 @@ func ruleUses() *rule {
 		if !s.Uses.Set {
 			return
 		}
-		if v.opts.Builtins == nil {
-			v.errf(s.Uses.Pos, "uses", "unknown action %q: no built-in actions are available", s.Uses.Raw)
-			return
+		var (
+			name   string
+			inputs []ActionInput
+			ok     bool
+		)
+		if v.opts.Builtins != nil {
+			name, inputs, ok = v.opts.Builtins.Action(s.Uses.Raw)
 		}
-		name, inputs, ok := v.opts.Builtins.Action(s.Uses.Raw)
 		if !ok {
-			v.errf(s.Uses.Pos, "uses", "unknown action %q; built-in actions are: %s", s.Uses.Raw, strings.Join(v.opts.Builtins.Names(), ", "))
+			// Not a built-in: an action of a repository or of the
+			// workspace, resolved when the job is set up.
+			if _, err := ParseActionRef(s.Uses.Raw); err != nil {
+				builtins := ""
+				if v.opts.Builtins != nil {
+					builtins = "; built-in actions are: " + strings.Join(v.opts.Builtins.Names(), ", ")
+				}
+				v.errf(s.Uses.Pos, "uses", "unknown action %q: %v%s", s.Uses.Raw, err, builtins)
+			}
 			return
 		}
 		declared := map[string]bool{}
