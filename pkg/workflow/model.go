@@ -55,6 +55,8 @@ type Triggers struct {
 	Events   []string
 	Push     *PushFilter
 	Dispatch *Dispatch
+	// Call is on.workflow_call (parse_call.go); nil without it.
+	Call *WorkflowCall
 	// Node is the `on:` value as written, for the rules on events
 	// (rule_events.go); nil when it is missing.
 	Node *yaml.Node
@@ -125,8 +127,11 @@ type Job struct {
 	Permissions *yaml.Node
 	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).
 	RunsOnGroup Value
-	node        *yaml.Node // the job's mapping, shared by aliases
-	calls       bool       // a reusable-workflow call (job-level uses)
+	// Call is set on a job that calls a reusable workflow (uses:); such
+	// a job has no steps (parse_call.go).
+	Call  *Call
+	node  *yaml.Node // the job's mapping, shared by aliases
+	calls bool       // a reusable-workflow call (job-level uses)
 }
 
 // Strategy is `jobs.<id>.strategy`.

@@ -333,9 +333,8 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 	})
 	j.calls = usesPos.Line > 0
 	if usesPos.Line > 0 {
-		// A reusable-workflow call has no runs-on or steps of its own:
-		// one error says what is wrong.
-		p.errf(usesPos, "unsupported", "%s: calling a reusable workflow (job-level \"uses\") is not supported by runner", where)
+		// A reusable-workflow call has no runs-on or steps of its own.
+		p.callJob(j, v, where)
 		return j
 	}
 	for _, k := range reusableKey {
