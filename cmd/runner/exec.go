@@ -96,7 +96,7 @@ func (fl *execFlags) addTriggerFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
 	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event (a workflow_dispatch payload's inputs are the run's inputs)")
-	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch (or workflow_call) input K=V (repeatable)")
 	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
 	f.StringVar(&fl.envFile, "env-file", "", "dotenv file of environment variables for every job, under the workflow's env")
 	f.StringArrayVar(&fl.matrix, "matrix", nil, "run only the matrix legs with KEY:VALUE (repeatable; legs without KEY run)")
@@ -169,6 +169,10 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 		t.Event = "push"
 		if len(t.Inputs) > 0 || (payloadInputs && w.On.Dispatch != nil) || (!w.On.Has("push") && w.On.Dispatch != nil) {
 			t.Event = "workflow_dispatch"
+		}
+		// A reusable workflow run by itself: its inputs are workflow_call's.
+		if w.On.Call != nil && w.On.Dispatch == nil && !w.On.Has("push") {
+			t.Event = "workflow_call"
 		}
 	}
 	if t.Repo, err = repoInfo(repoDir); err != nil {
