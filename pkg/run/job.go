@@ -22,7 +22,7 @@ import (
 type scheduledJob struct {
 	job      *workflow.Job
 	r        *runState // its workflow's: the top-level one, or a called one
-	index    int // declaration order
+	index    int       // declaration order
 	prepared bool
 	done     bool
 	outcome  *neededJob
