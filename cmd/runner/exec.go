@@ -59,6 +59,9 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				return &exitError{code: 2, err: err}
 			}
 			opts.Builtins = builtins
+			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
+				return err
+			}
 			ctx, interrupted, stop := interruptible(&opts)
 			defer stop()
 			res, err := run.Run(ctx, plan, opts)

@@ -68,6 +68,10 @@ type Options struct {
 	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
 	// the source of remote actions.
 	Actions *actions.Resolver
+	// Calls are the reusable workflows the jobs call, loaded and checked
+	// beforehand (CallLoader). Default: Run loads them, local ones from
+	// the Repo.Path folder.
+	Calls Calls
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -163,9 +167,11 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	}
 	// The reusable workflows the jobs call are loaded and checked before
 	// anything is written or run.
-	calls, err := plan.loadCalls(ctx, opts)
-	if err != nil {
-		return nil, err
+	calls := opts.Calls
+	if calls == nil {
+		if calls, err = plan.loadCalls(ctx, opts); err != nil {
+			return nil, err
+		}
 	}
 	id, dir, err := newRunDir(filepath.Join(state, "runs"), plan.ID)
 	if err != nil {
