@@ -37,6 +37,8 @@ var availabilityTable = map[string]availability{
 	"jobs.<job_id>.name":                    {contexts: jobContexts},
 	"jobs.<job_id>.outputs.<output_id>":     {contexts: stepContexts},
 	"jobs.<job_id>.runs-on":                 {contexts: jobContexts},
+	"jobs.<job_id>.secrets.<secrets_id>":    {contexts: []string{"github", "needs", "strategy", "matrix", "secrets", "inputs", "vars"}},
+	"jobs.<job_id>.with.<with_id>":          {contexts: jobContexts},
 	"jobs.<job_id>.strategy":                {contexts: []string{"github", "needs", "vars", "inputs"}},
 	"jobs.<job_id>.timeout-minutes":         {contexts: jobContexts},
 	"jobs.<job_id>.steps.continue-on-error": {contexts: stepContexts, funcs: []string{"hashfiles"}},

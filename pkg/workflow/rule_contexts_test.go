@@ -26,6 +26,10 @@ jobs:
     steps:
       - {name: n, if: "true", run: r, shell: bash, working-directory: w, timeout-minutes: 1, continue-on-error: "false", env: {A: a}}
       - {uses: x, with: {a: a}}
+  c:
+    uses: ./.github/workflows/c.yml
+    with: {a: a}
+    secrets: {s: s}
 `)
 	w, errs := Parse("k.yaml", data)
 	if errs != nil {

@@ -112,6 +112,10 @@ func jobExprs(j *Job) []exprValue {
 	l.add(j.TimeoutMinutes, where+".timeout-minutes", jobKey+"timeout-minutes")
 	l.add(j.ContinueOnError, where+".continue-on-error", jobKey+"continue-on-error")
 	l.concurrency(j.Concurrency, where+".concurrency", jobKey+"concurrency")
+	if c := j.Call; c != nil {
+		l.kvs(c.With, where+".with", jobKey+"with.<with_id>")
+		l.kvs(c.Secrets, where+".secrets", jobKey+"secrets.<secrets_id>")
+	}
 	if s := j.Strategy; s != nil {
 		if s.Matrix != nil {
 			matrixValues(s.Matrix, func(val Value) { l.add(val, where+".strategy.matrix", jobKey+"strategy") })
