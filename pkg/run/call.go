@@ -76,45 +76,77 @@ func (r *runState) framePlace() []int {
 	return nil
 }
 
-// startCalls starts the legs of a job that calls a reusable workflow:
-// each evaluates with: and secrets: in its own matrix and adds the
-// callee's jobs to the run.
+// startCalls starts the legs of a job that calls a reusable workflow,
+// max-parallel at a time: each evaluates with: and secrets: in its own
+// matrix and adds the callee's jobs to the run.
 func (r *runState) startCalls(js *scheduledJob, st jobStrategy, needs map[string]any) {
 	j := js.job
 	called := r.calls[j]
-	for i, c := range st.combos {
-		ctxs := r.baseContexts(j)
-		ctxs["needs"] = needs
-		ctxs["matrix"] = c.Context()
-		if j.Strategy != nil {
-			ctxs["strategy"] = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
-		}
-		key := r.top().claimKey(r.jobKey(j)+c.Suffix(), i)
-		name := r.jobName(j, ctxs) + c.Suffix()
-		fail := func(err error) {
-			msg := r.masker.Mask(err.Error())
-			res := &JobResult{Key: key, JobID: r.jobID(j), Name: name, Result: "failure", Error: msg, Outputs: map[string]string{}, order: [2]int{js.index, i}}
-			r.addJob(res)
-			r.obs.emit(Event{Job: key, Kind: Line, Text: "Error: " + msg})
-			r.obs.emit(Event{Job: key, Kind: JobEnded, Status: "failure"})
-			r.legEnded(js, i, res)
-		}
-		if called == nil {
-			fail(fmt.Errorf("%s:%d:%d: %s was not loaded", r.w.File, j.Call.Uses.Line, j.Call.Uses.Col, j.Call.Uses.Raw))
-			continue
-		}
-		secrets, err := r.callSecrets(j.Call, called.Workflow, ctxs)
-		if err != nil {
-			fail(err)
-			continue
-		}
-		inputs, err := r.callInputs(j.Call, called.Workflow, ctxs)
-		if err != nil {
-			fail(err)
-			continue
-		}
-		r.startFrame(js, i, called, key, name, inputs, secrets)
+	if j.Concurrency != nil {
+		r.obs.emit(Event{Job: r.jobKey(j), Kind: Line, Text: "Warning: concurrency on a job that calls a reusable workflow is not applied by runner"})
 	}
+	legs := make([]func(), len(st.combos))
+	for i, c := range st.combos {
+		legs[i] = func() {
+			ctxs := r.baseContexts(j)
+			ctxs["needs"] = needs
+			ctxs["matrix"] = c.Context()
+			if j.Strategy != nil {
+				ctxs["strategy"] = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
+			}
+			key := r.top().claimKey(r.jobKey(j)+c.Suffix(), i)
+			name := r.jobName(j, ctxs) + c.Suffix()
+			end := func(res *JobResult, text string) {
+				r.addJob(res)
+				if text != "" {
+					r.obs.emit(Event{Job: key, Kind: Line, Text: text})
+				}
+				r.obs.emit(Event{Job: key, Kind: JobEnded, Status: res.Result})
+				r.legEnded(js, i, res)
+				r.nextCall(js)
+			}
+			res := &JobResult{Key: key, JobID: r.jobID(j), Name: name, Outputs: map[string]string{}, order: [2]int{js.index, i}}
+			fail := func(err error) {
+				res.Result, res.Error = "failure", r.masker.Mask(err.Error())
+				end(res, "Error: "+res.Error)
+			}
+			if js.legCtx.Err() != nil {
+				// Cancelled (fail-fast or the run) before it started.
+				res.Result = "cancelled"
+				end(res, "")
+				return
+			}
+			if called == nil {
+				fail(fmt.Errorf("%s:%d:%d: %s was not loaded", r.w.File, j.Call.Uses.Line, j.Call.Uses.Col, j.Call.Uses.Raw))
+				return
+			}
+			secrets, err := r.callSecrets(j.Call, called.Workflow, ctxs)
+			if err != nil {
+				fail(err)
+				return
+			}
+			inputs, err := r.callInputs(j.Call, called.Workflow, ctxs)
+			if err != nil {
+				fail(err)
+				return
+			}
+			r.startFrame(js, i, called, key, name, inputs, secrets)
+		}
+	}
+	js.waiting = legs[st.maxParallel:]
+	for _, start := range legs[:st.maxParallel] {
+		start()
+	}
+}
+
+// nextCall starts the next waiting leg of a calling job, when one ended.
+func (r *runState) nextCall(js *scheduledJob) {
+	if len(js.waiting) == 0 {
+		return
+	}
+	start := js.waiting[0]
+	js.waiting = js.waiting[1:]
+	start()
 }
 
 // startFrame adds the jobs of one call of a reusable workflow to the run.
@@ -182,6 +214,7 @@ func (r *runState) frameEnded() {
 		}
 	}
 	f.parent.legEnded(f.caller, f.leg, res)
+	f.parent.nextCall(f.caller)
 }
 
 // callSecrets are the callee's secrets: those secrets: maps (evaluated

@@ -398,3 +398,39 @@ jobs:
 		}
 	}
 }
+
+// max-parallel on the caller runs its legs' callees one call at a time;
+// with fail-fast, a failed leg cancels those not started yet.
+func TestCallMatrixMaxParallelFailFast(t *testing.T) {
+	lib := `on:
+  workflow_call:
+    inputs:
+      n: {type: number, required: true}
+jobs:
+  work:
+    runs-on: x
+    steps:
+      - run: echo "leg ${{ inputs.n }}"; test "${{ inputs.n }}" != 2
+`
+	res, out := mustRunCall(t, map[string]string{"lib.yml": lib, "main.yml": `on: push
+jobs:
+  call:
+    strategy:
+      max-parallel: 1
+      matrix:
+        n: [1, 2, 3]
+    uses: ./.github/workflows/lib.yml
+    with:
+      n: ${{ matrix.n }}
+`}, run.Options{})
+	if res.Conclusion != "failure" || strings.Contains(out, "| leg 3") {
+		t.Fatalf("conclusion %s:\n%s", res.Conclusion, out)
+	}
+	one, two := job(t, res, "call (1) / work"), job(t, res, "call (2) / work")
+	if one.Result != "success" || two.Result != "failure" || job(t, res, "call (3)").Result != "cancelled" {
+		t.Errorf("jobs %+v", res.Jobs)
+	}
+	if two.Started.Before(one.Started.Add(one.Duration)) {
+		t.Errorf("leg 2 started before leg 1 ended")
+	}
+}

@@ -33,7 +33,8 @@ type scheduledJob struct {
 	cancelLegs  context.CancelFunc
 	failFast    bool
 	maxParallel int
-	next        int // first leg not started yet
+	next        int      // first leg not started yet
+	waiting     []func() // legs of a calling job not started yet (call.go)
 	running     int
 	finished    int
 }
