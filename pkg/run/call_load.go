@@ -57,10 +57,17 @@ func (l *CallLoader) Load(ctx context.Context, w *workflow.Workflow) (Calls, err
 			return nil, err
 		}
 	}
-	return l.load(ctx, w, root, []string{w.File})
+	return l.load(ctx, w, origin{dir: root}, []string{w.File})
 }
 
-func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, root string, stack []string) (Calls, error) {
+// origin is the repository a workflow comes from: the caller's (remote
+// is empty), or a remote one, owner/repo@version.
+type origin struct {
+	dir    string
+	remote string
+}
+
+func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, from origin, stack []string) (Calls, error) {
 	var calls Calls
 	var errs workflow.Errors
 	for _, j := range w.Jobs {
@@ -80,7 +87,7 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, root string
 			fail("calling %s goes past GitHub's limit of %d levels of workflows (%s)", c.Uses.Raw, workflow.MaxCallDepth, strings.Join(stack, " → "))
 			continue
 		}
-		file, name, dir, err := l.locate(ctx, ref, root)
+		file, name, at, err := l.locate(ctx, ref, from)
 		if err != nil {
 			fail("%v", err)
 			continue
@@ -109,7 +116,7 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, root string
 			errs = append(errs, es...)
 			continue
 		}
-		sub, err := l.load(ctx, callee, dir, append(stack[:len(stack):len(stack)], name))
+		sub, err := l.load(ctx, callee, at, append(stack[:len(stack):len(stack)], name))
 		if err != nil {
 			var es workflow.Errors
 			if !errors.As(err, &es) {
@@ -121,7 +128,7 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, root string
 		if calls == nil {
 			calls = Calls{}
 		}
-		calls[j] = &Called{Ref: ref, Workflow: callee, Root: dir, Calls: sub}
+		calls[j] = &Called{Ref: ref, Workflow: callee, Root: at.dir, Calls: sub}
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -130,33 +137,29 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, root string
 }
 
 // locate finds the file a reference names: its path, the name errors
-// and the stack show, and the repository folder it lives in.
-func (l *CallLoader) locate(ctx context.Context, ref workflow.ActionRef, root string) (file, name, dir string, err error) {
-	dir = root
+// and the stack show (the path in the caller's repository, else
+// owner/repo/path@version), and the repository it lives in.
+func (l *CallLoader) locate(ctx context.Context, ref workflow.ActionRef, from origin) (file, name string, at origin, err error) {
+	at = from
+	switch {
+	case !ref.Local && l.Actions == nil:
+		return "", "", at, fmt.Errorf("%s: remote reusable workflows need an action source", ref.Raw)
+	case !ref.Local:
+		if at.dir, _, err = l.Actions.Fetch(ctx, ref.Owner, ref.Repo, ref.Version, l.Token); err != nil {
+			return "", "", at, err
+		}
+		at.remote = ref.Owner + "/" + ref.Repo + "@" + ref.Version
+	case from.dir == "":
+		return "", "", at, fmt.Errorf("%s: a local reusable workflow needs the repository's folder", ref.Raw)
+	}
 	name = ref.Path
-	if !ref.Local {
-		if l.Actions == nil {
-			return "", "", "", fmt.Errorf("%s: remote reusable workflows need an action source", ref.Raw)
-		}
-		if dir, _, err = l.Actions.Fetch(ctx, ref.Owner, ref.Repo, ref.Version, l.Token); err != nil {
-			return "", "", "", err
-		}
-		name = ref.Owner + "/" + ref.Repo + "/" + ref.Path + "@" + ref.Version
-	} else if root == "" {
-		return "", "", "", fmt.Errorf("%s: a local reusable workflow needs the repository's folder", ref.Raw)
+	if owner, version, ok := strings.Cut(at.remote, "@"); ok {
+		name = owner + "/" + ref.Path + "@" + version
 	}
-	if file, err = securejoin.SecureJoin(dir, ref.Path); err != nil {
-		return "", "", "", fmt.Errorf("%s: %w", ref.Raw, err)
+	if file, err = securejoin.SecureJoin(at.dir, ref.Path); err != nil {
+		return "", "", at, fmt.Errorf("%s: %w", ref.Raw, err)
 	}
-	if !ref.Local {
-		return file, name, dir, nil
-	}
-	// A local callee of a remote workflow lives in that repository: name
-	// it so, for the stack and for errors.
-	if top, _ := filepath.Abs(l.Root); dir != top {
-		name = filepath.Join(dir, ref.Path)
-	}
-	return file, name, dir, nil
+	return file, name, at, nil
 }
 
 // unwrapPath drops the absolute path from a file error: the reference
