@@ -462,7 +462,7 @@ jobs:
 	if err != nil && strings.Contains(err.Error(), "remote actions are not supported yet") {
 		t.Skip("remote actions (pkg/actions Fetch) are not in this build yet")
 	}
-	if err == nil || !strings.Contains(err.Error(), ".github/workflows/main.yml:11:11: job missing: org/none@v1:") {
+	if err == nil || !strings.Contains(err.Error(), ".github/workflows/main.yml:10:11: job missing: org/none@v1:") {
 		t.Fatalf("missing remote workflow: %v", err)
 	}
 	os.WriteFile(filepath.Join(repo, ".github", "workflows", "main.yml"), []byte("on: push\njobs:\n  call:\n    uses: org/lib/.github/workflows/remote.yml@v1\n  show:\n    needs: call\n    runs-on: x\n    steps: [{run: 'echo \"got ${{ needs.call.outputs.o }}\"'}]\n"), 0o644)
