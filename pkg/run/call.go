@@ -267,7 +267,7 @@ func (r *runState) callInputs(c *workflow.Call, callee *workflow.Workflow, ctxs 
 		}
 		t, err := workflow.TypeCallInput(in, v)
 		if err != nil {
-			return nil, r.place(kv.Value, err)
+			return nil, fmt.Errorf("%s:%d:%d: %w", r.w.File, kv.Value.Line, kv.Value.Col, err)
 		}
 		given[in.Name] = t
 	}

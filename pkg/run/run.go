@@ -46,6 +46,10 @@ type Options struct {
 	// result and outputs of an earlier attempt: re-running failed jobs.
 	// Default: every job runs.
 	Reuse map[string]Reused
+	// Calls are the reusable workflows the jobs call, loaded and checked
+	// beforehand (CallLoader). Default: Run loads them, local ones from
+	// the Repo.Path folder.
+	Calls Calls
 	// Env is the environment (KEY=VALUE entries) every step starts from,
 	// before GitHub's default variables and the workflow's env. Runner's
 	// own variables (IsOwnVariable) are dropped from it. Default:
@@ -68,10 +72,6 @@ type Options struct {
 	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
 	// the source of remote actions.
 	Actions *actions.Resolver
-	// Calls are the reusable workflows the jobs call, loaded and checked
-	// beforehand (CallLoader). Default: Run loads them, local ones from
-	// the Repo.Path folder.
-	Calls Calls
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
