@@ -44,6 +44,7 @@ jobs:
     runs-on: x
     steps: [{run: 'echo "said: ${{ needs.call.outputs.greeting }}"'}]
 `)
+	writeFile(t, wf, "both.yml", "on: [pull_request, workflow_call]\njobs:\n  a: {runs-on: x, steps: [{run: 'echo event=${{ github.event_name }}'}]}\n")
 	writeFile(t, wf, "bad.yml", "on: push\njobs:\n  call:\n    uses: ./.github/workflows/lib.yml\n    with: {n: 3, whom: x}\n")
 	state := filepath.Join(dir, "state")
 	for _, c := range []struct {
@@ -56,6 +57,8 @@ jobs:
 		{[]string{"exec", ".github/workflows/lib.yml", "--input", "n=3", "--input", "who=you"}, 0, []string{"g=hello you n=3 true"}},
 		{[]string{"exec", ".github/workflows/lib.yml", "--input", "n=three"}, 2, []string{`input "n" must be a number, not "three"`}},
 		{[]string{"exec", ".github/workflows/lib.yml"}, 2, []string{`input "n" is required`}},
+		{[]string{"exec", ".github/workflows/both.yml"}, 0, []string{"event=push"}},
+		{[]string{"exec", ".github/workflows/both.yml", "--event", "workflow_call"}, 0, []string{"event=workflow_call"}},
 		{[]string{"plan", ".github/workflows/main.yml"}, 0, []string{"  call → ./.github/workflows/lib.yml\n    call / hello (1 steps)\n", "  show (1 steps)  needs: call"}},
 		{[]string{"plan", "--json", ".github/workflows/main.yml"}, 0, []string{`"uses": "./.github/workflows/lib.yml"`, `"called_jobs": [`, `"call / hello"`}},
 	} {
@@ -76,8 +79,8 @@ jobs:
 			}
 		}
 	}
-	// The refused runs wrote nothing: two runs in all.
-	if entries, _ := os.ReadDir(filepath.Join(state, "runs")); len(entries) != 2 {
+	// The refused runs wrote nothing: four runs in all.
+	if entries, _ := os.ReadDir(filepath.Join(state, "runs")); len(entries) != 4 {
 		t.Errorf("runs written: %d", len(entries))
 	}
 }

@@ -174,7 +174,8 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 			t.Event = "workflow_dispatch"
 		}
 		// A reusable workflow run by itself: its inputs are workflow_call's.
-		if w.On.Call != nil && w.On.Dispatch == nil && !w.On.Has("push") {
+		onlyCall := len(w.On.Events) == 1 && w.On.Call != nil
+		if w.On.Call != nil && w.On.Dispatch == nil && (onlyCall || len(t.Inputs) > 0) {
 			t.Event = "workflow_call"
 		}
 	}
