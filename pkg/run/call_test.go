@@ -474,3 +474,27 @@ jobs:
 		t.Errorf("jobs %+v", res.Jobs)
 	}
 }
+
+// A with: value whose expression does not fit the input's type fails
+// that leg of the caller, with the value's position; the other leg runs.
+func TestCallInputTypeAtRunTime(t *testing.T) {
+	lib := "on:\n  workflow_call:\n    inputs:\n      n: {type: number, required: true}\njobs:\n  j:\n    runs-on: x\n    steps: [{run: 'echo n=${{ inputs.n }}'}]\n"
+	res, out := mustRunCall(t, map[string]string{"lib.yml": lib, "main.yml": `on: push
+jobs:
+  call:
+    strategy:
+      fail-fast: false
+      matrix:
+        v: ['7', seven]
+    uses: ./.github/workflows/lib.yml
+    with:
+      n: ${{ matrix.v }}
+`}, run.Options{})
+	bad := job(t, res, "call (seven)")
+	if res.Conclusion != "failure" || bad.Result != "failure" || !strings.Contains(bad.Error, `.github/workflows/main.yml:10:10: input "n" must be a number, not "seven"`) {
+		t.Errorf("conclusion %s, %+v\n%s", res.Conclusion, bad, out)
+	}
+	if job(t, res, "call (7) / j").Result != "success" || !strings.Contains(out, "n=7") {
+		t.Errorf("the good leg:\n%s", out)
+	}
+}

@@ -272,11 +272,11 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 			}
 		}
 		if s.FailFast.Set {
-			v, err := r.evalValue(s.FailFast, base, nil)
+			v, err := r.evalFlag(s.FailFast, base)
 			if err != nil {
 				return st, err
 			}
-			st.failFast = expr.Truthy(v)
+			st.failFast = v
 		}
 		if s.MaxParallel.Set {
 			v, err := r.evalString(s.MaxParallel, base, nil)
@@ -453,7 +453,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	}
 	jr.outputs(res)
 	if j.ContinueOnError.Set && res.Result == "failure" {
-		if v, err := r.evalValue(j.ContinueOnError, jr.contexts(), nil); err == nil && expr.Truthy(v) {
+		if v, err := r.evalFlag(j.ContinueOnError, jr.contexts()); err == nil && v {
 			res.Result = "success"
 		}
 	}
