@@ -95,3 +95,35 @@ func needsText(j *workflow.Job) string {
 	}
 	return "  needs: " + strings.Join(ns, ", ")
 }
+
+// checkCalls is runner check's look at the reusable workflows w calls
+// from its own repository (root): each call against its callee (inputs,
+// secrets, the workflow_call trigger), cycles and depth. Remote calls are
+// not fetched. Only problems in w's file are returned: a callee's own are
+// reported when that file is checked. Nothing is checked while w itself
+// has errors.
+func checkCalls(w *workflow.Workflow, errs workflow.Errors, root string, opts workflow.Options) workflow.Errors {
+	if w == nil || len(errs.Only(workflow.SeverityError)) > 0 || root == "" {
+		return nil
+	}
+	calls := false
+	for _, j := range w.Jobs {
+		calls = calls || j.Call != nil
+	}
+	if st, err := os.Stat(root); !calls || err != nil || !st.IsDir() {
+		return nil
+	}
+	l := &run.CallLoader{Root: root, Options: opts, LocalOnly: true}
+	_, err := l.Load(context.Background(), w)
+	var all workflow.Errors
+	if !errors.As(err, &all) {
+		return nil
+	}
+	var out workflow.Errors
+	for _, e := range all {
+		if e.File == w.File {
+			out = append(out, e)
+		}
+	}
+	return out
+}

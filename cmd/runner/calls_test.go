@@ -84,3 +84,29 @@ jobs:
 		t.Errorf("runs written: %d", len(entries))
 	}
 }
+
+// runner check looks at the local reusable workflows a workflow calls: a
+// with: key the callee does not declare, a callee without workflow_call
+// and a cycle are problems of the caller's file; remote calls are not
+// fetched, and a caller that fits is clean.
+func TestCheckReusableCalls(t *testing.T) {
+	dir := t.TempDir()
+	lib := "on:\n  workflow_call:\n    inputs:\n      n: {type: number, required: true}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+	writeFiles(t, dir, map[string]string{
+		".github/workflows/lib.yml":  lib,
+		".github/workflows/good.yml": "on: push\njobs:\n  c:\n    uses: ./.github/workflows/lib.yml\n    with: {n: 1}\n  r:\n    uses: org/repo/.github/workflows/x.yml@v1\n",
+		".github/workflows/bad.yml":  "on: push\njobs:\n  c:\n    uses: ./.github/workflows/lib.yml\n    with: {n: 1, m: 2}\n  d:\n    uses: ./.github/workflows/good.yml\n",
+	})
+	out, _, code := check(t, nil, checkOptions{repo: dir})
+	if code != 1 || strings.Contains(out, "good.yml:") || strings.Contains(out, "lib.yml:") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		`bad.yml:5:18: job c: invalid input "m": it is not defined in ./.github/workflows/lib.yml (its inputs: n) [call]`,
+		`bad.yml:7:11: job d: ./.github/workflows/good.yml has no on.workflow_call trigger, so it cannot be called (its triggers: push) [call]`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}

@@ -113,6 +113,7 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 	}
 	labels = append(labels, o.labels...)
 	builtins := steps.Default()
+	callRoot, _ := findRepo(o.repo) // where ./ calls of reusable workflows resolve
 	// Files are checked in parallel (each on its own); the output keeps
 	// their order.
 	perFile := make([][]checkProblem, len(files))
@@ -130,7 +131,8 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 				readErr[i] = err
 				return nil
 			}
-			_, errs := workflow.Check(displayPath(f.path), data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
+			w, errs := workflow.Check(displayPath(f.path), data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
+			errs = append(errs, checkCalls(w, errs, callRoot, workflow.Options{Builtins: builtins, RunnerLabels: labels})...)
 			if len(errs) == 0 {
 				return nil
 			}

@@ -41,6 +41,9 @@ type CallLoader struct {
 	Token string
 	// Options validate each callee as runner exec validates the caller.
 	Options workflow.Options
+	// LocalOnly leaves remote calls out (runner check fetches nothing);
+	// they are then missing from the Calls returned.
+	LocalOnly bool
 }
 
 // Load loads what w's jobs call, and what those call in turn, up to
@@ -81,6 +84,9 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, from origin
 		ref, err := workflow.ParseActionRef(c.Uses.Raw)
 		if err != nil {
 			fail("%s: %v", c.Uses.Raw, err)
+			continue
+		}
+		if l.LocalOnly && (!ref.Local || from.remote != "") {
 			continue
 		}
 		if len(stack) >= workflow.MaxCallDepth {
