@@ -38,6 +38,11 @@ func callRepo(t *testing.T, files map[string]string) string {
 // NewPlan's) error.
 func runCall(t *testing.T, repo string, trig run.Trigger, opts run.Options) (*run.Result, string, error) {
 	t.Helper()
+	return runCallCtx(t, context.Background(), repo, trig, opts)
+}
+
+func runCallCtx(t *testing.T, ctx context.Context, repo string, trig run.Trigger, opts run.Options) (*run.Result, string, error) {
+	t.Helper()
 	file := ".github/workflows/main.yml"
 	data, err := os.ReadFile(filepath.Join(repo, file))
 	if err != nil {
@@ -58,7 +63,7 @@ func runCall(t *testing.T, repo string, trig run.Trigger, opts run.Options) (*ru
 	if err != nil {
 		return nil, "", err
 	}
-	res, err := run.Run(context.Background(), plan, opts)
+	res, err := run.Run(ctx, plan, opts)
 	return res, out.String(), err
 }
 
@@ -496,5 +501,37 @@ jobs:
 	}
 	if job(t, res, "call (7) / j").Result != "success" || !strings.Contains(out, "n=7") {
 		t.Errorf("the good leg:\n%s", out)
+	}
+}
+
+// Cancelling the run cancels the callee's running job, skips the callee
+// jobs not started, and the call's result is cancelled; a dependent with
+// if: always() still runs and sees it.
+func TestCallCancelled(t *testing.T) {
+	dir := t.TempDir()
+	repo := callRepo(t, map[string]string{
+		"lib.yml": "on: [workflow_call]\njobs:\n  long:\n    runs-on: x\n    steps: [{run: 'touch " + dir + "/started; sleep 30'}]\n  later:\n    needs: long\n    runs-on: x\n    steps: [{run: echo later-ran}]\n",
+		"main.yml": `on: push
+jobs:
+  call:
+    uses: ./.github/workflows/lib.yml
+  report:
+    needs: call
+    if: always()
+    runs-on: x
+    steps: [{run: 'echo "call was ${{ needs.call.result }}"'}]
+`})
+	res, out, err := runCallCtx(t, cancelWhen(t, dir+"/started"), repo, run.Trigger{}, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Conclusion != "cancelled" || !strings.Contains(out, "call was cancelled") || strings.Contains(out, "| later-ran") {
+		t.Errorf("conclusion %s:\n%s", res.Conclusion, out)
+	}
+	if job(t, res, "call / long").Result != "cancelled" || job(t, res, "call / later").Result != "skipped" || job(t, res, "report").Result != "success" {
+		for _, j := range res.Jobs {
+			t.Logf("%s: %s", j.Key, j.Result)
+		}
+		t.Error("job results")
 	}
 }
