@@ -173,16 +173,18 @@ func (jr *legRun) runCompositeStep(ctx context.Context, sc *compositeScope, i in
 		failure:   func() bool { return sc.failed },
 		cancelled: func() bool { return jr.cancelled },
 	}
+	// As GitHub's runner, the step's env: is evaluated first, so its
+	// if: sees it in the env context.
+	env, err := sc.stepEnv(jr, s, ctxs)
+	if err != nil {
+		return finish("failure", err)
+	}
 	ok, err := r.evalCondition(s.If, ctxs, status, jr.workspace)
 	if err != nil {
 		return finish("failure", err)
 	}
 	if !ok {
 		return finish("skipped", nil)
-	}
-	env, err := sc.stepEnv(jr, s, ctxs)
-	if err != nil {
-		return finish("failure", err)
 	}
 	files, err := jr.fileCommands(0)
 	if err != nil {
@@ -235,6 +237,10 @@ func (sc *compositeScope) contexts(jr *legRun, i int) map[string]any {
 	g["action"] = sc.names[i]
 	g["action_path"] = sc.act.Dir
 	g["action_repository"], g["action_ref"] = sc.repo, sc.ref
+	g["action_status"] = "success"
+	if sc.failed {
+		g["action_status"] = "failure"
+	}
 	ctxs["inputs"] = sc.inputs
 	ctxs["steps"] = sc.steps
 	ctxs[fileKey] = sc.act.Meta.File
@@ -319,11 +325,12 @@ func (jr *legRun) actionName(s *workflow.Step) string {
 	return jr.actions[s.Index]
 }
 
-// scopeEnv is what a composite action's step gets on top of GitHub's
-// default variables: GITHUB_ACTION_PATH (github.action_path). Inputs are
-// not INPUT_* variables there, as on GitHub: steps read ${{ inputs.x }}.
-func (jr *legRun) scopeEnv(env map[string]string) {
-	if jr.scope != nil {
+// scopeEnv is what a composite action's run step s gets on top of
+// GitHub's default variables: GITHUB_ACTION_PATH (github.action_path).
+// Inputs are not INPUT_* variables there, as on GitHub: steps read
+// ${{ inputs.x }}. An action an inner step uses sets its own.
+func (jr *legRun) scopeEnv(s *workflow.Step, env map[string]string) {
+	if jr.scope != nil && !s.Uses.Set {
 		env["GITHUB_ACTION_PATH"] = jr.scope.act.Dir
 	}
 }

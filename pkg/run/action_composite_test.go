@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +18,11 @@ import (
 // first (`cp -R "$REPO/." .`, the checkout of these tests).
 func runWithActions(t *testing.T, files map[string]string, src string, opts run.Options) (*run.Result, string) {
 	t.Helper()
+	return runWithActionsCtx(t, context.Background(), files, src, opts)
+}
+
+func runWithActionsCtx(t *testing.T, ctx context.Context, files map[string]string, src string, opts run.Options) (*run.Result, string) {
+	t.Helper()
 	repo := t.TempDir()
 	for name, text := range files {
 		p := filepath.Join(repo, name)
@@ -27,7 +33,7 @@ func runWithActions(t *testing.T, files map[string]string, src string, opts run.
 			t.Fatal(err)
 		}
 	}
-	return runWF(t, context.Background(), src, run.Trigger{Env: map[string]string{"REPO": repo}}, opts)
+	return runWF(t, ctx, src, run.Trigger{Env: map[string]string{"REPO": repo}}, opts)
 }
 
 func wantLines(t *testing.T, out string, want ...string) {
@@ -300,7 +306,12 @@ runs:
       run: echo "on-failure ${{ steps.hard.outcome }}"
     - if: always()
       shell: bash
-      run: echo always-runs
+      run: echo "always-runs status=${{ github.action_status }}"
+    - if: always() && env.GO == 'yes'
+      env:
+        GO: "yes"
+      shell: bash
+      run: echo env-if-ran
     - if: success()
       shell: bash
       run: echo success-skipped
@@ -337,7 +348,8 @@ jobs:
 		"Error: process completed with exit code 3",
 		`Error: ./flow: step "Run echo \"hard-ran\"; exit 3" of the action failed`,
 		"on-failure failure",
-		"always-runs",
+		"always-runs status=failure",
+		"env-if-ran",
 		"cleanup-ran job=failure",
 		"job-after failure",
 	)
@@ -484,5 +496,42 @@ jobs:
 	a := job(t, res, "a")
 	if a.Result != "failure" || !strings.Contains(a.Steps[1].Error, "exceeded its timeout of 0.005 minutes") {
 		t.Errorf("job a: %s %+v\n%s", a.Result, a.Steps, out)
+	}
+}
+
+// Cancelling the run while an action's step runs ends that step's
+// processes and the action: its later steps do not start, the calling
+// step is cancelled, and the job's cancelled() steps run.
+func TestCompositeCancellation(t *testing.T) {
+	dir := t.TempDir()
+	res, out := runWithActionsCtx(t, cancelWhen(t, dir+"/started"), map[string]string{
+		"long/action.yml": `
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: touch ` + dir + `/started; sleep 42.25
+    - shell: bash
+      run: echo next-inner-ran
+`,
+	}, `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: cp -R "$REPO/." .
+      - uses: ./long
+      - if: cancelled()
+        run: echo "cancelled-ran ${{ job.status }}"
+`, run.Options{})
+	a := job(t, res, "a")
+	if a.Result != "cancelled" || a.Steps[1].Conclusion != "cancelled" {
+		t.Errorf("job a: %s %+v\n%s", a.Result, a.Steps, out)
+	}
+	wantLines(t, out, "cancelled-ran cancelled")
+	unwantedLines(t, out, "next-inner-ran")
+	if b, _ := exec.Command("pgrep", "-f", "sleep 42.25").Output(); len(b) > 0 {
+		t.Errorf("the action's process outlived the run: %s", b)
 	}
 }

@@ -213,7 +213,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
-	jr.scopeEnv(env)
+	jr.scopeEnv(s, env)
 	return env
 }
 
