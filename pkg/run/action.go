@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -85,6 +86,9 @@ func (jr *legRun) actionInputs(st *stepRun, act *actions.Action) (map[string]str
 		if in.Default.Set {
 			v, err := r.evalString(in.Default, st.ctxs, nil)
 			if err != nil {
+				if e := errors.Unwrap(err); e != nil {
+					err = e // without the calling step's file:line:col
+				}
 				return nil, fmt.Errorf("%s:%d:%d: inputs.%s.default: %w", act.Meta.File, in.Default.Line, in.Default.Col, in.Name, err)
 			}
 			inputs[in.Name] = v

@@ -535,3 +535,24 @@ jobs:
 		t.Errorf("the action's process outlived the run: %s", b)
 	}
 }
+
+// An input default that fails to evaluate is placed in action.yml, also
+// for an action a composite action uses.
+func TestCompositeInputDefaultErrorPlace(t *testing.T) {
+	res, out := runWithActions(t, map[string]string{
+		"outer/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./bad\n",
+		"bad/action.yml":   "inputs:\n  v:\n    default: ${{ fromJSON('{') }}\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: echo bad-ran\n",
+	}, `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: cp -R "$REPO/." .
+      - uses: ./outer
+`, run.Options{})
+	if res.Conclusion != "failure" || !regexp.MustCompile(`Error: \S*/bad/action\.yml:3:14: inputs\.v\.default: [^/]*\n`).MatchString(out) {
+		t.Errorf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	unwantedLines(t, out, "bad-ran")
+}
