@@ -556,3 +556,37 @@ jobs:
 	}
 	unwantedLines(t, out, "bad-ran")
 }
+
+// A built-in action used inside a composite action runs with the inner
+// step's contexts; its outcome is in the action's steps context.
+func TestCompositeUsesBuiltin(t *testing.T) {
+	res, out := runWithActions(t, map[string]string{
+		"up/action.yml": `
+inputs:
+  name: {default: from-input}
+runs:
+  using: composite
+  steps:
+    - id: up
+      uses: actions/upload-artifact@v4
+      with:
+        name: ${{ inputs.name }}
+        path: nothing-here
+        if-no-files-found: ignore
+    - shell: bash
+      run: echo "upload ${{ steps.up.outcome }}"
+`,
+	}, `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: cp -R "$REPO/." .
+      - uses: ./up
+`, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	wantLines(t, out, "▸ actions/upload-artifact@v4", "upload success")
+}
