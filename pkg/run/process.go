@@ -36,7 +36,11 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
-	if d := firstSetValue(s.WorkingDirectory, jr.job.Defaults.WorkingDirectory, r.w.Defaults.WorkingDirectory); d.Set {
+	d := firstSetValue(s.WorkingDirectory, jr.job.Defaults.WorkingDirectory, r.w.Defaults.WorkingDirectory)
+	if jr.scope != nil {
+		d = s.WorkingDirectory // the job's defaults do not reach into an action
+	}
+	if d.Set {
 		dir, err := r.evalString(d, ctxs, nil)
 		if err != nil {
 			return err
@@ -169,10 +173,7 @@ func environ(base []string, vars map[string]string) []string {
 func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
-	if jr.actions == nil {
-		jr.actions = actionNames(jr.job.Steps)
-	}
-	action := jr.actions[s.Index]
+	action := jr.actionName(s)
 	env := map[string]string{
 		"CI":                      "true",
 		"GITHUB_ACTIONS":          "true",
@@ -212,6 +213,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
+	jr.scopeEnv(s, env)
 	return env
 }
 
