@@ -102,6 +102,9 @@ func (r *Resolver) FetchRepo(ctx context.Context, owner, repo, version, token st
 	if err != nil {
 		return nil, scrubbed(fmt.Errorf("%s: %w", name, err), token)
 	}
+	if f.Note != "" {
+		f.Note = scrubbed(errors.New(f.Note), token).Error()
+	}
 	return f, nil
 }
 

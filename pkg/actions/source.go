@@ -10,6 +10,10 @@ import (
 	"github.com/birdflock/runner/pkg/gitrepo"
 )
 
+// EnvSource is the environment variable runner exec and runner serve
+// read the actions source from when no flag or config sets it.
+const EnvSource = "RUNNER_ACTIONS_SOURCE"
+
 // DefaultURL is where remote actions come from without a Source: GitHub.
 const DefaultURL = "https://github.com/{owner}/{repo}"
 
