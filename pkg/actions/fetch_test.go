@@ -310,6 +310,45 @@ func TestFetchToken(t *testing.T) {
 			t.Fatalf("wrong credentials in the template: %v", err)
 		}
 	}
+	// Offline, the note and the error hide them too.
+	withCreds := &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{
+		URL: strings.Replace(srv.URL, "http://", "http://"+gitrepo.TokenUser+":"+token+"@", 1) + "/{owner}/{repo}.git"}}
+	if _, err := withCreds.Resolve(ctx, ref(t, "alice/private@v1"), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	// a token as the user name, which Go's errors do not redact
+	withCreds.Source.URL = strings.Replace(srv.URL, "http://", "http://"+token+"@", 1) + "/{owner}/{repo}.git"
+	f, err := withCreds.FetchRepo(ctx, "alice", "private", "v1", "")
+	if err != nil || !f.Cached || strings.Contains(f.Note+f.Source, token) || !strings.Contains(f.Note, "http://***@127.0.0.1") {
+		t.Fatalf("offline with credentials in the template: %+v %v", f, err)
+	}
+	_, err = withCreds.FetchRepo(ctx, "alice", "private", "main", "")
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "http://***@127.0.0.1") {
+		t.Fatalf("offline, not cached, credentials in the template: %v", err)
+	}
+}
+
+// TestFetchCleansLeftovers: a tree a killed resolver left half-written is
+// removed by the next one, which writes its own whole.
+func TestFetchCleansLeftovers(t *testing.T) {
+	root := t.TempDir()
+	bare := filepath.Join(root, "alice", "hello.git")
+	c := seedRepo(t, filepath.Join(t.TempDir(), "seed"), bare, map[string]string{"action.yml": actionYML}, nil)
+	tag(t, bare, "v1", c, "")
+	_, r := server(t, root)
+	base := filepath.Join(r.StateDir, "actions", "alice", "hello")
+	gittest.WriteFile(t, filepath.Join(base, ".tmp-123", "half", "written"), "x")
+	if err := os.Chmod(filepath.Join(base, ".tmp-123", "half"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	act, err := r.Resolve(context.Background(), ref(t, "alice/hello@v1"), "", token)
+	if err != nil || act.Commit != c {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(base, ".tmp-123")) {
+		t.Fatal("the leftover is still there")
+	}
 }
 
 // TestFetchFromDir takes actions from a local folder: a working git

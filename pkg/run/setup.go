@@ -112,6 +112,9 @@ func (jr *legRun) setUpActions(ctx context.Context) error {
 			}
 			if act.Meta.Runs.IsComposite() {
 				if err := visit(act.Meta.Runs.Steps, act.Meta.File, append(slices.Clone(chain), key)); err != nil {
+					if len(chain) == 0 { // say which step of the job it came from
+						err = fmt.Errorf("%s: in %s: %w", at, s.Uses.Raw, err)
+					}
 					return err
 				}
 			}

@@ -133,7 +133,7 @@ func TestSetUpFailures(t *testing.T) {
 		"action.yml error": {uses: "alice/broken@v1", want: []string{"test.yaml:9:15: ", `action.yml:3:10: runs.using: unknown value "node99"`}},
 		"no action.yml":    {uses: "alice/empty@v1", want: []string{"test.yaml:9:15: alice/empty@v1: no action.yml or action.yaml in "}},
 		"required input":   {uses: "alice/hello@v1", want: []string{`test.yaml:9:15: input "who" is required by alice/hello@v1 and was not given`}},
-		"nested bad ref":   {uses: "alice/outer@v1", with: "who: x", want: []string{"/alice/outer/", `action.yml:12:13: alice/hello@nope: "nope" is not a tag`}},
+		"nested bad ref":   {uses: "alice/outer@v1", with: "who: x", want: []string{"test.yaml:9:15: in alice/outer@v1: " + resolver.StateDir + "/actions/alice/outer/", `action.yml:12:13: alice/hello@nope: "nope" is not a tag`}},
 		"cycle":            {uses: "alice/cycle@v1", with: "who: x", want: []string{"uses itself: alice/cycle@v1 → alice/cycle2@v1 → alice/cycle@v1"}},
 		"too deep":         {uses: "alice/deep/a1@v1", with: "who: x", want: []string{"composite actions nest more than 10 deep", "alice/deep/a10@v1 → alice/deep/a11@v1"}},
 		"wrong token":      {uses: "alice/private@v1", with: "who: x", token: "ghs_wrongT0ken999", want: []string{"alice/private@v1: http://127.0.0.1", "refused the token"}},
