@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // runner exec --actions-source takes remote actions from a local folder
@@ -13,7 +15,7 @@ import (
 // source is a usage error before anything runs.
 func TestExecActionsSource(t *testing.T) {
 	bin := buildRunner(t)
-	dir := t.TempDir()
+	dir := testenv.WritableTempDir(t)
 	src := filepath.Join(dir, "actions")
 	if err := os.MkdirAll(filepath.Join(src, "alice", "hello"), 0o755); err != nil {
 		t.Fatal(err)

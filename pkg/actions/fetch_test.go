@@ -15,6 +15,7 @@ import (
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/gitrepo/gittest"
+	"github.com/birdflock/runner/pkg/testenv"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -129,7 +130,7 @@ func branch(t *testing.T, dir, name, sha string) {
 // with the token, and returns a resolver whose source is that server.
 func server(t *testing.T, root string) (*gittest.HTTPServer, *actions.Resolver) {
 	srv := gittest.ServeHTTP(t, root, gitrepo.TokenUser, token)
-	return srv, &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{URL: srv.URL + "/{owner}/{repo}.git"}}
+	return srv, &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: actions.Source{URL: srv.URL + "/{owner}/{repo}.git"}}
 }
 
 func ref(t *testing.T, uses string) workflow.ActionRef {
@@ -261,7 +262,7 @@ func TestFetchFromServer(t *testing.T) {
 		t.Fatalf("offline, never resolved: %v", err)
 	}
 	// A fresh state dir has nothing to fall back on.
-	r2 := &actions.Resolver{StateDir: t.TempDir(), Source: r.Source}
+	r2 := &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: r.Source}
 	if _, err := r2.Resolve(ctx, ref(t, "alice/hello@v1"), "", token); err == nil {
 		t.Fatal("offline without a cache resolved")
 	}
@@ -297,7 +298,7 @@ func TestFetchToken(t *testing.T) {
 	}
 	// Credentials in the template win over the token and stay hidden.
 	for _, pass := range []string{token + "-old", token} {
-		r3 := &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{
+		r3 := &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: actions.Source{
 			URL: strings.Replace(srv.URL, "http://", "http://"+gitrepo.TokenUser+":"+pass+"@", 1) + "/{owner}/{repo}.git"}}
 		_, err := r3.Resolve(ctx, ref(t, "alice/private@v1"), "", token)
 		if pass == token {
@@ -311,7 +312,7 @@ func TestFetchToken(t *testing.T) {
 		}
 	}
 	// Offline, the note and the error hide them too.
-	withCreds := &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{
+	withCreds := &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: actions.Source{
 		URL: strings.Replace(srv.URL, "http://", "http://"+gitrepo.TokenUser+":"+token+"@", 1) + "/{owner}/{repo}.git"}}
 	if _, err := withCreds.Resolve(ctx, ref(t, "alice/private@v1"), "", ""); err != nil {
 		t.Fatal(err)
@@ -365,7 +366,7 @@ func TestFetchFromDir(t *testing.T) {
 	plain := filepath.Join(src, "bob", "plain")
 	gittest.WriteFile(t, filepath.Join(plain, "action.yml"), actionYML)
 	gittest.WriteFile(t, filepath.Join(src, "bob", "plain@v2", "action.yml"), strings.Replace(actionYML, "Hello", "Hello v2", 1))
-	r := &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}
+	r := &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: actions.Source{Dir: src}}
 	ctx := context.Background()
 
 	for uses, want := range map[string]string{"alice/work@v1": c1, "alice/work@main": c2, "alice/bare@main": c3, "alice/bare@" + c3: c3} {

@@ -14,6 +14,7 @@ import (
 	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/gitrepo/gittest"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 const actionToken = "ghs_setupT0kenValue1122334455"
@@ -39,7 +40,7 @@ func actionServer(t *testing.T, repos map[string]map[string]string) (*gittest.HT
 		commits[name] = c
 	}
 	srv := gittest.ServeHTTP(t, root, gitrepo.TokenUser, actionToken)
-	return srv, &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{URL: srv.URL + "/{owner}/{repo}.git"}}, commits
+	return srv, &actions.Resolver{StateDir: testenv.WritableTempDir(t), Source: actions.Source{URL: srv.URL + "/{owner}/{repo}.git"}}, commits
 }
 
 func composite(steps string) string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/birdflock/runner/pkg/serve"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // actionFolder writes a plain folder OWNER/REPO action under a new source
@@ -34,7 +35,8 @@ func TestRepositoryActionsSource(t *testing.T) {
 	service, own := actionFolder(t, "service"), actionFolder(t, "own")
 	files := map[string]string{".github/workflows/act.yaml": "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: alice/hello@v1\n"}
 	sourced := birds(t, files)
-	s := start(t, serve.Config{ActionsSource: service, Repositories: []serve.Repo{{Path: sourced.dir, Name: "mona/sourced", Branch: "main", ActionsSource: own}}}, birds(t, files), 0)
+	state := filepath.Join(testenv.WritableTempDir(t), "state")
+	s := start(t, serve.Config{State: state, ActionsSource: service, Repositories: []serve.Repo{{Path: sourced.dir, Name: "mona/sourced", Branch: "main", ActionsSource: own}}}, birds(t, files), 0)
 
 	resp, body := do(t, "POST", s.URL+"/repos/mona/sourced/actions/workflows/act.yaml/dispatches", token, map[string]any{"ref": "main"})
 	must(t, resp.StatusCode == http.StatusNoContent, "dispatch: %s %s", resp.Status, body)
