@@ -50,6 +50,18 @@ func TestRepositoryActionsSource(t *testing.T) {
 	s.done(t, other)
 	log = s.logText(t, other)
 	must(t, strings.Contains(log, "Download action repository 'alice/hello@v1' (folder "+service+"/alice/hello, sha256:"), "the service's source was not used:\n%s", log)
+
+	// The repository's folder goes away: its runs fail saying so, and do
+	// not turn to GitHub.
+	if err := os.RemoveAll(own); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = do(t, "POST", s.URL+"/repos/mona/sourced/actions/workflows/act.yaml/dispatches", token, map[string]any{"ref": "main"})
+	must(t, resp.StatusCode == http.StatusNoContent, "dispatch: %s %s", resp.Status, body)
+	fmt.Sscanf(resp.Header.Get("Location"), "/api/runs/%d", &id)
+	must(t, s.done(t, id).conclusion() == "failure", "a run without its actions source did not fail")
+	log = s.logText(t, id)
+	must(t, strings.Contains(log, "no folder alice/hello in the actions source "+own) && !strings.Contains(log, "github.com"), "the removed source:\n%s", log)
 }
 
 // actions-source in the config file: a folder relative to the file, a URL

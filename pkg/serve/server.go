@@ -277,14 +277,18 @@ var (
 )
 
 // actionsSourceFor is where the actions of a run of the repository named
-// repo come from: its actions-source, else the service's (checked when
-// the config was loaded).
+// repo come from: its actions-source, else the service's.
 func (s *Server) actionsSourceFor(repo string) actions.Source {
 	src := s.cfg.ActionsSource
 	if rp := s.repoByName(repo); rp != nil && rp.cfg.ActionsSource != "" {
 		src = rp.cfg.ActionsSource
 	}
-	source, _ := actions.ParseSource(src)
+	source, err := actions.ParseSource(src)
+	if err != nil {
+		// a folder removed since the config was checked: still that
+		// folder (its runs fail at set-up saying so), never GitHub
+		source = actions.Source{Dir: src}
+	}
 	return source
 }
 
