@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
@@ -28,6 +29,7 @@ type execFlags struct {
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
+	actionsSource                                      string
 }
 
 func newExecCmd() *cobra.Command {
@@ -87,6 +89,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template such as https://git.example.com/{owner}/{repo}, or a folder holding OWNER/REPO (default GitHub; also $"+actions.EnvSource+")")
 	return cmd
 }
 
@@ -118,6 +121,9 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 		Parallel: fl.jobs, StateDir: fl.state,
 		Out: os.Stdout, JSON: fl.jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: fl.keep,
 		Settings: settings,
+	}
+	if err := fl.actions(&opts); err != nil {
+		return nil, opts, err
 	}
 	t := run.Trigger{Event: fl.event}
 	var err error
@@ -176,6 +182,25 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 	}
 	plan, err := run.NewPlan(w, t)
 	return plan, opts, err
+}
+
+// actions sets the resolver of remote actions: --actions-source, else
+// $RUNNER_ACTIONS_SOURCE, else GitHub; cached under the state dir.
+func (fl *execFlags) actions(opts *run.Options) error {
+	src := fl.actionsSource
+	if src == "" {
+		src = os.Getenv(actions.EnvSource)
+	}
+	source, err := actions.ParseSource(src)
+	if err != nil {
+		return err
+	}
+	state, err := filepath.Abs(fl.state)
+	if err != nil {
+		return err
+	}
+	opts.Actions = &actions.Resolver{StateDir: state, Source: source}
+	return nil
 }
 
 // interruptible returns the run's context, cancelled by the first Ctrl-C

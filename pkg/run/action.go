@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/actions"
@@ -35,8 +34,12 @@ func (jr *legRun) runUses(ctx context.Context, st *stepRun, env map[string]strin
 	}
 }
 
-// action resolves the action a step uses.
+// action resolves the action a step uses: the one set-up resolved, or
+// now (./path).
 func (jr *legRun) action(ctx context.Context, s *workflow.Step) (*actions.Action, error) {
+	if act := jr.acts.lookup(s.Uses.Raw); act != nil {
+		return act, nil
+	}
 	ref, err := workflow.ParseActionRef(s.Uses.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%d:%d: unknown action %q: %v", jr.file(), s.Uses.Line, s.Uses.Col, s.Uses.Raw, err)
@@ -71,13 +74,8 @@ func (jr *legRun) actionInputs(st *stepRun, act *actions.Action) (map[string]str
 		inputs[name] = v
 		given[strings.ToLower(name)] = true
 	}
-	if len(unknown) > 0 {
-		var valid []string
-		for _, in := range act.Meta.Inputs {
-			valid = append(valid, in.Name)
-		}
-		sort.Strings(valid)
-		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("Unexpected input(s) '%s', valid inputs are ['%s']", strings.Join(unknown, "', '"), strings.Join(valid, "', '"))})
+	if len(unknown) > 0 && jr.warnOnce(s) {
+		jr.annotate(st.sr.Name, command{Name: "warning", Value: unexpectedInputs(unknown, act)})
 	}
 	for _, in := range act.Meta.Inputs {
 		if given[strings.ToLower(in.Name)] {

@@ -354,6 +354,7 @@ type legRun struct {
 	trackingID string
 	cgroup     *jobCgroup // nil: none (not root)
 	actions    []string   // GITHUB_ACTION by step index
+	acts       *jobSetUp  // remote actions resolved at set-up (setup.go)
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
 
@@ -419,6 +420,9 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	jobCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := jr.evalEnv(); err != nil {
+		return fail(err)
+	}
+	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()

@@ -174,7 +174,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	}
 	// Credentials runner was given inside URLs: the repository's, the
 	// mirrors', proxies' in the base environment.
-	for _, s := range append([]string{p.Repo.Path, opts.Settings.RegistryMirror}, base...) {
+	for _, s := range append([]string{p.Repo.Path, opts.Settings.RegistryMirror, opts.Actions.Source.URL}, base...) {
 		for _, v := range URLCredentials(s) {
 			masker.Add(v)
 		}
