@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -246,13 +247,22 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 	if s := j.Strategy; s != nil {
 		if s.Matrix != nil {
 			m, err := workflow.DecodeMatrix(s.Matrix, func(src string) (any, error) {
-				return r.evalValue(workflow.Value{Raw: src, Set: true}, base, nil)
+				t, err := expr.ParseTemplate(src)
+				if err != nil {
+					return nil, err
+				}
+				return t.Eval(r.exprEnv(base, nil, ""))
 			})
 			if err == nil {
 				st.combos, err = m.Combos()
 			}
 			if err != nil {
-				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
+				pos := s.Pos // the value at fault, else the strategy
+				var pe *workflow.PosError
+				if errors.As(err, &pe) {
+					pos = pe.Pos
+				}
+				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, pos.Line, pos.Col, err)
 			}
 			if len(r.plan.Matrix) > 0 {
 				st.combos = slices.DeleteFunc(st.combos, func(c workflow.Combo) bool { return !r.plan.keepLeg(c) })
@@ -347,6 +357,7 @@ type legRun struct {
 	temp       string
 	log        *jobLog
 	env        map[string]string // workflow + job env, then GITHUB_ENV additions
+	defaults   workflow.Defaults // defaults.run, evaluated: the job's over the workflow's
 	envOrder   []string
 	path       []string // GITHUB_PATH entries, newest first
 	steps      *expr.Object
@@ -416,6 +427,9 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	jobCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := jr.evalEnv(); err != nil {
+		return fail(err)
+	}
+	if err := jr.evalDefaults(); err != nil {
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()
@@ -512,13 +526,36 @@ func (jr *legRun) evalEnv() error {
 		jr.setEnv(k, jr.r.plan.Env[k])
 	}
 	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
-		for _, kv := range layer {
-			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)
-			if err != nil {
-				return err
-			}
-			jr.setEnv(kv.Key, v)
+		entries, err := jr.r.envEntries(layer, jr.contexts())
+		if err != nil {
+			return err
 		}
+		for _, e := range entries {
+			jr.setEnv(e[0], e[1])
+		}
+	}
+	return nil
+}
+
+// evalDefaults sets the job's defaults.run: the job's own, evaluated once
+// when the job starts with its contexts (env, needs, matrix…), as GitHub's
+// runner does, over the workflow's, which hold no expressions (GitHub
+// allows none there; validation refuses them).
+func (jr *legRun) evalDefaults() error {
+	jr.defaults = jr.r.w.Defaults
+	ctxs := jr.contexts()
+	for _, d := range []struct{ job, dst *workflow.Value }{
+		{&jr.job.Defaults.Shell, &jr.defaults.Shell},
+		{&jr.job.Defaults.WorkingDirectory, &jr.defaults.WorkingDirectory},
+	} {
+		if !d.job.Set {
+			continue
+		}
+		v, err := jr.r.evalString(*d.job, ctxs, nil)
+		if err != nil {
+			return err
+		}
+		*d.dst = workflow.Value{Raw: v, Pos: d.job.Pos, Set: true}
 	}
 	return nil
 }

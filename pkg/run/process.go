@@ -26,7 +26,7 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if err != nil {
 		return err
 	}
-	shell := firstSet(s.Shell, jr.job.Defaults.Shell, r.w.Defaults.Shell)
+	shell := firstSet(s.Shell, jr.defaults.Shell)
 	tmpl := "bash -e {0}" // GitHub's default when no shell is given
 	if shell != "" {
 		if tmpl, err = workflow.ShellCommand(shell); err != nil {
@@ -36,10 +36,14 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
-	if d := firstSetValue(s.WorkingDirectory, jr.job.Defaults.WorkingDirectory, r.w.Defaults.WorkingDirectory); d.Set {
-		dir, err := r.evalString(d, ctxs, nil)
-		if err != nil {
-			return err
+	// The step's own working-directory is evaluated now; the defaults
+	// were when the job started (jr.defaults).
+	if s.WorkingDirectory.Set || jr.defaults.WorkingDirectory.Set {
+		dir := jr.defaults.WorkingDirectory.Raw
+		if s.WorkingDirectory.Set {
+			if dir, err = r.evalString(s.WorkingDirectory, ctxs, nil); err != nil {
+				return err
+			}
 		}
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(jr.workspace, dir)

@@ -1,0 +1,177 @@
+package run_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// GitHub's template forms in env: the whole mapping as one expression (at
+// the workflow, job and step), ${{ insert }} and names computed by
+// expressions, each with the contexts of its level.
+func TestEnvAsOneExpression(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+env: ${{ fromJSON('{"WF_A":"wa","SHARED":"wf"}') }}
+jobs:
+  a:
+    runs-on: x
+    outputs:
+      env: ${{ steps.o.outputs.env }}
+      key: ${{ steps.o.outputs.key }}
+    steps:
+      - id: o
+        run: |
+          echo 'env={"FROM_A":"1","N":2,"B":true,"NUL":null}' >> "$GITHUB_OUTPUT"
+          echo 'key=DYN' >> "$GITHUB_OUTPUT"
+  b:
+    needs: a
+    runs-on: x
+    env: ${{ fromJSON(needs.a.outputs.env) }}
+    steps:
+      - env:
+          ${{ needs.a.outputs.key }}_NAME: dynamic
+          ${{ insert }}: ${{ fromJSON('{"INS":"yes","SHARED":"inserted"}') }}
+        run: echo "wf=$WF_A shared=$SHARED from=$FROM_A n=$N b=$B nul=[$NUL] dyn=$DYN_NAME ins=$INS"
+      - env: ${{ fromJSON(format('{{"STEP_ENV":"{0}-{1}"}}', env.FROM_A, github.job)) }}
+        run: echo "step-env=$STEP_ENV ctx=${{ env.STEP_ENV }}"
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	for _, want := range []string{
+		"wf=wa shared=inserted from=1 n=2 b=true nul=[] dyn=dynamic ins=yes",
+		"step-env=1-b ctx=1-b",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// An env expression that does not give an object, a value that is not a
+// scalar, a computed name that is empty and a name given twice fail the
+// job or step with the position of the expression, as GitHub refuses them.
+func TestEnvExpressionErrors(t *testing.T) {
+	for _, tc := range []struct{ name, env, want string }{
+		{"array", "env: ${{ fromJSON('[1]') }}", "test.yaml:6:10: env: the expression must give an object (a mapping), not an array"},
+		{"nested", "env: ${{ fromJSON('{\"A\":{\"B\":1}}') }}", "test.yaml:6:10: env: the value of A must be a string, number or boolean, not an object"},
+		{"insert", "env:\n      ${{ insert }}: ${{ 'text' }}", "test.yaml:7:22: env: the expression must give an object (a mapping), not a string"},
+		{"empty name", "env:\n      ${{ '' }}: x", "test.yaml:7:7: env: the name computed by ${{ '' }} is empty"},
+		{"twice", "env:\n      A: 1\n      ${{ 'a' }}: 2", "test.yaml:8:7: env: \"a\" is already defined (GitHub compares env names ignoring case)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    `+tc.env+`
+    steps:
+      - run: echo never
+`, run.Trigger{}, run.Options{})
+			if res.Conclusion != "failure" {
+				t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+			}
+			if strings.Contains(out, "never") && !strings.Contains(out, "Error") {
+				t.Errorf("the step ran\n%s", out)
+			}
+			if got := job(t, res, "a").Error; got != tc.want {
+				t.Errorf("error %q, want %q\n%s", got, tc.want, out)
+			}
+		})
+	}
+}
+
+// The job's defaults.run are evaluated when the job starts, with the job's
+// env, needs and matrix, as GitHub's runner does.
+func TestJobDefaultsExpressions(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    outputs:
+      shell: ${{ steps.o.outputs.shell }}
+    steps:
+      - id: o
+        run: echo 'shell=sh -e {0}' >> "$GITHUB_OUTPUT"
+  b:
+    needs: a
+    runs-on: x
+    strategy:
+      matrix:
+        dir: [one]
+    env:
+      SUB: sub
+    defaults:
+      run:
+        shell: ${{ needs.a.outputs.shell }}
+        working-directory: ${{ env.SUB }}-${{ matrix.dir }}
+    steps:
+      - run: mkdir sub-one
+        working-directory: .
+      - run: |
+          echo "pwd=$(basename "$PWD")"
+          if [ -n "$BASH_VERSION" ]; then echo shell=bash; else echo shell=sh; fi
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	for _, want := range []string{"pwd=sub-one", "shell=sh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// Matrix templates: a key computed by an expression, ${{ insert }} and a
+// sequence item whose expression gives an array, spliced into the
+// sequence (GitHub's TemplateUnraveler inserts the array's items; any
+// other value is one item).
+func TestMatrixTemplates(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    outputs:
+      key: ${{ steps.o.outputs.key }}
+      list: ${{ steps.o.outputs.list }}
+      more: ${{ steps.o.outputs.more }}
+    steps:
+      - id: o
+        run: |
+          echo 'key=os' >> "$GITHUB_OUTPUT"
+          echo 'list=["b","c"]' >> "$GITHUB_OUTPUT"
+          echo 'more={"n":[1],"include":[{"os":"a","extra":"x"}]}' >> "$GITHUB_OUTPUT"
+  b:
+    needs: a
+    runs-on: x
+    strategy:
+      matrix:
+        ${{ needs.a.outputs.key }}: [a, '${{ fromJSON(needs.a.outputs.list) }}', '${{ 7 }}']
+        ${{ insert }}: ${{ fromJSON(needs.a.outputs.more) }}
+    steps:
+      - run: echo "leg os=${{ matrix.os }} n=${{ matrix.n }} extra=${{ matrix.extra }}"
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	var legs []string
+	for _, j := range res.Jobs {
+		if j.JobID == "b" {
+			legs = append(legs, j.Name)
+		}
+	}
+	if got, want := strings.Join(legs, "; "), "b (a, 1, x); b (b, 1); b (c, 1); b (7, 1)"; got != want {
+		t.Errorf("legs %q, want %q\n%s", got, want, out)
+	}
+	for _, want := range []string{"leg os=a n=1 extra=x", "leg os=c n=1 extra="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
