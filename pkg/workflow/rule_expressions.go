@@ -113,6 +113,7 @@ func jobExprs(j *Job) []exprValue {
 	for _, r := range j.RunsOn {
 		l.add(r, where+".runs-on", jobKey+"runs-on")
 	}
+	l.add(j.RunsOnGroup, where+".runs-on.group", jobKey+"runs-on")
 	l.envs(j.Env, where+".env", jobKey+"env")
 	l.add(j.Defaults.Shell, where+".defaults.run.shell", jobKey+"defaults.run")
 	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")

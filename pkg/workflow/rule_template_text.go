@@ -1,0 +1,42 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ruleTemplateText warns where runner reads a template form otherwise
+// than GitHub (runner plan and lint show it):
+//   - a matrix value that is one ${{ }} with whitespace around it (a
+//     quoted or block scalar): GitHub's template reader makes it a string
+//     (format('{0} ', expr)), so an array it gives is not spliced into the
+//     list and a number or object becomes text; runner takes the
+//     expression's value;
+//   - a step's with: key computed by an expression or ${{ insert }}:
+//     GitHub evaluates them, runner passes the key as written.
+func ruleTemplateText() *rule {
+	return &rule{
+		job: func(v *validator, j *Job) {
+			if j.Strategy == nil || j.Strategy.Matrix == nil {
+				return
+			}
+			matrixValues(j.Strategy.Matrix, func(val Value) {
+				if !strings.Contains(val.Raw, "${{") || WholeExpr(val.Raw) || !WholeExpr(strings.TrimSpace(val.Raw)) {
+					return
+				}
+				pos := val.Pos
+				if val.Quoted {
+					pos.Col++
+				}
+				v.warnf(pos, "template-text", "job %s: strategy.matrix: whitespace around ${{ }}: GitHub reads %q as a string (an array it gives is not spliced into the list, a number or object becomes text), runner as the expression's value; remove the whitespace", j.ID, val.Raw)
+			})
+		},
+		step: func(v *validator, j *Job, s *Step) {
+			for _, kv := range s.With {
+				if strings.Contains(kv.Key, "${{") {
+					v.warnf(kv.KeyPos, "template-text", "%s: with: key %q: GitHub computes keys written with ${{ }} (and inserts the entries of ${{ insert }}); runner passes the key as written", fmt.Sprintf("job %s step %d", j.ID, s.Index+1), kv.Key)
+				}
+			}
+		},
+	}
+}
