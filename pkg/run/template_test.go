@@ -175,3 +175,33 @@ jobs:
 		}
 	}
 }
+
+// A matrix template form that cannot give a matrix fails the job at the
+// position of the value at fault, not at the strategy.
+func TestMatrixTemplateErrorPosition(t *testing.T) {
+	for _, tc := range []struct{ name, matrix, want string }{
+		{"insert", "${{ insert }}: ${{ fromJSON('[1]') }}", "test.yaml:8:24: matrix: ${{ insert }} must give an object (a mapping), not an array"},
+		{"key", "${{ fromJSON('[1]') }}: [1]", "test.yaml:8:9: matrix: the key ${{ fromJSON('[1]') }} must give a string, number or boolean, not an array"},
+		{"value", "os: [a, '${{ fromJSON(github.event_name) }}']", "test.yaml:8:18: matrix: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    strategy:
+      matrix:
+        `+tc.matrix+`
+    steps:
+      - run: echo never
+`, run.Trigger{}, run.Options{})
+			if res.Conclusion != "failure" {
+				t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+			}
+			if got := job(t, res, "a").Error; !strings.HasPrefix(got, tc.want) || strings.Contains(got, ":0:0:") {
+				t.Errorf("error %q, want %q…\n%s", got, tc.want, out)
+			}
+		})
+	}
+}

@@ -121,7 +121,7 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 		seen := map[string]bool{}
 		set := func(k *yaml.Node, key string, v any, computed bool) error {
 			if was, dup := seen[strings.ToLower(key)]; dup && (was || computed) {
-				return &PosError{Pos: posOf(k), Err: fmt.Errorf("key %q is already defined (GitHub compares keys ignoring case)", key)}
+				return &PosError{Pos: textPos(k), Err: fmt.Errorf("key %q is already defined (GitHub compares keys ignoring case)", key)}
 			}
 			seen[strings.ToLower(key)] = computed
 			o.Set(key, v)
@@ -136,7 +136,7 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 				}
 				ins, ok := v.(*expr.Object)
 				if !ok {
-					return nil, &PosError{Pos: posOf(resolve(n.Content[i+1])), Err: fmt.Errorf("${{ insert }} must give an object (a mapping), not %s", KindPhrase(v))}
+					return nil, &PosError{Pos: textPos(resolve(n.Content[i+1])), Err: fmt.Errorf("${{ insert }} must give an object (a mapping), not %s", KindPhrase(v))}
 				}
 				vals := ins.Values()
 				for j, key := range ins.Keys() {
@@ -154,10 +154,10 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 				}
 				switch kv.(type) {
 				case *expr.Object, []any:
-					return nil, &PosError{Pos: posOf(k), Err: fmt.Errorf("the key %s must give a string, number or boolean, not %s", k.Value, KindPhrase(kv))}
+					return nil, &PosError{Pos: textPos(k), Err: fmt.Errorf("the key %s must give a string, number or boolean, not %s", k.Value, KindPhrase(kv))}
 				}
 				if key = expr.String(kv); key == "" {
-					return nil, &PosError{Pos: posOf(k), Err: fmt.Errorf("the key %s gives an empty string", k.Value)}
+					return nil, &PosError{Pos: textPos(k), Err: fmt.Errorf("the key %s gives an empty string", k.Value)}
 				}
 			}
 			v, err := nodeValue(n.Content[i+1], expand)
@@ -214,9 +214,19 @@ func expandAt(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 		if errors.Is(err, errDynamic) {
 			return nil, err
 		}
-		return nil, &PosError{Pos: posOf(n), Err: err}
+		return nil, &PosError{Pos: textPos(n), Err: err}
 	}
 	return expr.Normalize(v), nil
+}
+
+// textPos is where a scalar's text starts: one column after the quote of
+// a quoted one.
+func textPos(n *yaml.Node) Pos {
+	p := posOf(n)
+	if quoted(n) {
+		p.Col++
+	}
+	return p
 }
 
 // PosError is an error about the value at Pos.

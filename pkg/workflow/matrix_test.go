@@ -134,11 +134,11 @@ func TestMatrixTemplateForms(t *testing.T) {
 // value at fault.
 func TestMatrixTemplateErrors(t *testing.T) {
 	for _, tc := range []struct{ matrix, want string }{
-		{"{'${{ fromJSON(''{}'') }}': [1]}", "1:10: the key ${{ fromJSON('{}') }} must give a string, number or boolean, not an object"},
-		{"{'${{ '''' }}': [1]}", "1:10: the key ${{ '' }} gives an empty string"},
-		{"{'${{ insert }}': '${{ fromJSON(''[1]'') }}'}", "1:27: ${{ insert }} must give an object (a mapping), not an array"},
-		{"{v: [1], '${{ insert }}': '${{ fromJSON(''{\"V\":[2]}'') }}'}", "1:35: key \"V\" is already defined (GitHub compares keys ignoring case)"},
-		{"{v: [1], '${{ ''V'' }}': [2]}", "1:18: key \"V\" is already defined (GitHub compares keys ignoring case)"},
+		{"{'${{ fromJSON(''{}'') }}': [1]}", "1:11: the key ${{ fromJSON('{}') }} must give a string, number or boolean, not an object"},
+		{"{'${{ '''' }}': [1]}", "1:11: the key ${{ '' }} gives an empty string"},
+		{"{'${{ insert }}': '${{ fromJSON(''[1]'') }}'}", "1:28: ${{ insert }} must give an object (a mapping), not an array"},
+		{"{v: [1], '${{ insert }}': '${{ fromJSON(''{\"V\":[2]}'') }}'}", "1:36: key \"V\" is already defined (GitHub compares keys ignoring case)"},
+		{"{v: [1], '${{ ''V'' }}': [2]}", "1:19: key \"V\" is already defined (GitHub compares keys ignoring case)"},
 	} {
 		var doc yaml.Node
 		if err := yaml.Unmarshal([]byte("matrix: "+tc.matrix), &doc); err != nil {
