@@ -251,7 +251,7 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 				if err != nil {
 					return nil, err
 				}
-				return t.Eval(r.exprEnv(base, nil, ""))
+				return t.EvalExact(r.exprEnv(base, nil, ""))
 			})
 			if err == nil {
 				st.combos, err = m.Combos()

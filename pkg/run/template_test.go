@@ -205,3 +205,25 @@ jobs:
 		})
 	}
 }
+
+// Whitespace around a lone ${{ }} makes a matrix value a string, as in
+// GitHub's template reader: the array is not spliced, it is its text.
+func TestMatrixWhitespaceMakesAString(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [' ${{ fromJSON(''[1, 2]'') }}']
+    steps:
+      - run: echo "n=[${{ matrix.n }}]"
+`, run.Trigger{}, run.Options{})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	if len(res.Jobs) != 1 || res.Jobs[0].Name != "a ( Array)" || !strings.Contains(out, "n=[ Array]") {
+		t.Errorf("want one leg a ( Array) printing n=[ Array]\n%s", out)
+	}
+}

@@ -75,8 +75,10 @@ type Matrix struct {
 }
 
 // DecodeMatrix turns a matrix node into a Matrix. expand is called on every
-// string that holds an expression (and on a whole-matrix expression); its
-// results are converted with expr.Normalize. The matrix takes GitHub's
+// string that holds an expression (and on a whole-matrix expression) and
+// should evaluate it as GitHub does (expr.Template.EvalExact: text around a
+// lone ${{ }}, whitespace included, makes a string); its results are
+// converted with expr.Normalize. The matrix takes GitHub's
 // template forms (see parse_template.go): keys computed by expressions,
 // ${{ insert }}, and sequence items that are one expression giving an
 // array, spliced into the sequence. An error from expand or about one

@@ -25,7 +25,7 @@ func legs(t *testing.T, matrix string, contexts map[string]any) ([]workflow.Comb
 		if err != nil {
 			return nil, err
 		}
-		return tmpl.Eval(&expr.Env{Contexts: contexts})
+		return tmpl.EvalExact(&expr.Env{Contexts: contexts})
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", matrix, err)
@@ -111,8 +111,8 @@ func mustParse(t *testing.T, src string) expr.Node {
 // GitHub's template forms in a matrix: computed keys, ${{ insert }}, and a
 // sequence item that is exactly one expression giving an array, spliced
 // into the sequence (TemplateUnraveler's sequence insertion). An item with
-// text around its expression is a string, and a nested array stays one
-// item.
+// text around its expression, whitespace included, is a string, and a
+// nested array stays one item.
 func TestMatrixTemplateForms(t *testing.T) {
 	needs := map[string]any{"a": map[string]any{"outputs": map[string]any{"key": "os", "list": `["b","c"]`}}}
 	for _, tc := range []struct{ matrix, want string }{
@@ -120,6 +120,8 @@ func TestMatrixTemplateForms(t *testing.T) {
 		{`{os: [a, '${{ fromJSON(needs.a.outputs.list) }}', d]}`, "t (a)|t (b)|t (c)|t (d)"},
 		{`{os: ['${{ fromJSON(''[["x","y"]]'') }}']}`, "t (x, y)"},
 		{`{os: ['v${{ fromJSON(needs.a.outputs.list) }}']}`, "t (vArray)"},
+		{`{os: [' ${{ fromJSON(needs.a.outputs.list) }}']}`, "t ( Array)"},
+		{`{n: [' ${{ 1 }}'], include: [{n: 1, x: no}, {n: ' 1', x: yes}]}`, "t ( 1, yes)|t (1, no)"},
 		{`{os: ['${{ fromJSON(''[]'') }}', a]}`, "t (a)"},
 		{`{'${{ insert }}': '${{ fromJSON(''{"v":[1,2]}'') }}', w: [3]}`, "t (1, 3)|t (2, 3)"},
 		{`{'${{ insert }}': {v: [1]}, include: [{'${{ insert }}': '${{ fromJSON(''{"v":1,"x":2}'') }}'}]}`, "t (1, 2)"},
@@ -149,7 +151,7 @@ func TestMatrixTemplateErrors(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return tmpl.Eval(&expr.Env{})
+			return tmpl.EvalExact(&expr.Env{})
 		})
 		var pe *workflow.PosError
 		if !errors.As(err, &pe) {

@@ -5,13 +5,13 @@ import (
 	"strings"
 )
 
-// ruleTemplateText warns where runner reads a template form otherwise
-// than GitHub (runner plan and lint show it):
+// ruleTemplateText warns about template forms that do not do what they
+// seem to, or that runner reads otherwise than GitHub (runner plan and
+// check show it):
 //   - a matrix value that is one ${{ }} with whitespace around it (a
-//     quoted or block scalar): GitHub's template reader makes it a string
-//     (format('{0} ', expr)), so an array it gives is not spliced into the
-//     list and a number or object becomes text; runner takes the
-//     expression's value;
+//     quoted or block scalar): GitHub's template reader, and runner, make
+//     it a string (format('{0} ', expr)), so an array it gives is not
+//     spliced into the list and a number or object becomes text;
 //   - a step's with: key computed by an expression or ${{ insert }}:
 //     GitHub evaluates them, runner passes the key as written.
 func ruleTemplateText() *rule {
@@ -28,7 +28,7 @@ func ruleTemplateText() *rule {
 				if val.Quoted {
 					pos.Col++
 				}
-				v.warnf(pos, "template-text", "job %s: strategy.matrix: whitespace around ${{ }}: GitHub reads %q as a string (an array it gives is not spliced into the list, a number or object becomes text), runner as the expression's value; remove the whitespace", j.ID, val.Raw)
+				v.warnf(pos, "template-text", "job %s: strategy.matrix: whitespace around ${{ }} makes %q a string, on GitHub as in runner: an array it gives is not spliced into the list, a number or object becomes text; remove the whitespace", j.ID, val.Raw)
 			})
 		},
 		step: func(v *validator, j *Job, s *Step) {

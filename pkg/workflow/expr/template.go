@@ -278,6 +278,16 @@ func (t *Template) formatCall() Node {
 	return &call{off: 0, name: "format", lname: "format", args: append([]Node{format}, args...)}
 }
 
+// EvalExact evaluates the template as GitHub's template reader reads a
+// value: exactly one ${{ }} (Whole) gives the expression's value, anything
+// else, whitespace around a lone ${{ }} included, the string (EvalString).
+func (t *Template) EvalExact(env *Env) (any, error) {
+	if t.Whole() {
+		return Eval(t.parts[0].expr, env)
+	}
+	return t.EvalString(env)
+}
+
 // Whole reports whether the template is exactly one ${{ }} with nothing
 // around it, not even whitespace: what GitHub's template reader takes as
 // one expression whose value is used as it is (an array spliced into a
