@@ -13,10 +13,17 @@ import (
 //     it a string (format('{0} ', expr)), so an array it gives is not
 //     spliced into the list and a number or object becomes text;
 //   - a step's with: key computed by an expression or ${{ insert }}:
-//     GitHub evaluates them, runner passes the key as written.
+//     GitHub evaluates them, runner passes the key as written;
+//   - a job output's name holding ${{ }} is an error: GitHub's schema
+//     gives the outputs mapping no context, so it refuses the expression.
 func ruleTemplateText() *rule {
 	return &rule{
 		job: func(v *validator, j *Job) {
+			for _, kv := range j.Outputs {
+				if strings.Contains(kv.Key, "${{") {
+					v.errf(kv.KeyPos, "expression", "job %s.outputs: key %q: GitHub allows no expression in an output's name (A template expression is not allowed in this context)", j.ID, kv.Key)
+				}
+			}
 			if j.Strategy == nil || j.Strategy.Matrix == nil {
 				return
 			}
