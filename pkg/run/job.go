@@ -429,9 +429,6 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.evalEnv(); err != nil {
 		return fail(err)
 	}
-	if err := jr.evalDefaults(); err != nil {
-		return fail(err)
-	}
 	jr.steps = expr.NewObject()
 	for _, s := range j.Steps {
 		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
@@ -519,7 +516,8 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 	return m.Unlock, nil
 }
 
-// evalEnv sets the job's env: the workflow's, then the job's.
+// evalEnv sets the job's env: the workflow's, then the job's; then the
+// job's defaults, which see it (evalDefaults).
 func (jr *legRun) evalEnv() error {
 	jr.env = map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(jr.r.plan.Env)) {
@@ -534,7 +532,7 @@ func (jr *legRun) evalEnv() error {
 			jr.setEnv(e[0], e[1])
 		}
 	}
-	return nil
+	return jr.evalDefaults()
 }
 
 // evalDefaults sets the job's defaults.run: the job's own, evaluated once
