@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,7 +39,7 @@ func (jr *legRun) runUses(ctx context.Context, st *stepRun, env map[string]strin
 func (jr *legRun) action(ctx context.Context, s *workflow.Step) (*actions.Action, error) {
 	ref, err := workflow.ParseActionRef(s.Uses.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s:%d:%d: unknown action %q: %v", jr.r.w.File, s.Uses.Line, s.Uses.Col, s.Uses.Raw, err)
+		return nil, fmt.Errorf("%s:%d:%d: unknown action %q: %v", jr.file(), s.Uses.Line, s.Uses.Col, s.Uses.Raw, err)
 	}
 	return jr.r.opts.Actions.Resolve(ctx, ref, jr.workspace, jr.r.opts.Secrets["GITHUB_TOKEN"])
 }
@@ -85,13 +86,16 @@ func (jr *legRun) actionInputs(st *stepRun, act *actions.Action) (map[string]str
 		if in.Default.Set {
 			v, err := r.evalString(in.Default, st.ctxs, nil)
 			if err != nil {
+				if e := errors.Unwrap(err); e != nil {
+					err = e // without the calling step's file:line:col
+				}
 				return nil, fmt.Errorf("%s:%d:%d: inputs.%s.default: %w", act.Meta.File, in.Default.Line, in.Default.Col, in.Name, err)
 			}
 			inputs[in.Name] = v
 			continue
 		}
 		if in.IsRequired() {
-			return nil, fmt.Errorf("%s:%d:%d: input %q is required by %s and was not given", r.w.File, s.Uses.Line, s.Uses.Col, in.Name, s.Uses.Raw)
+			return nil, fmt.Errorf("%s:%d:%d: input %q is required by %s and was not given", jr.file(), s.Uses.Line, s.Uses.Col, in.Name, s.Uses.Raw)
 		}
 		inputs[in.Name] = ""
 	}

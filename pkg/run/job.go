@@ -367,6 +367,9 @@ type legRun struct {
 	actions    []string   // GITHUB_ACTION by step index
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
+
+	// scope is the composite action whose steps run; nil: the job's.
+	scope *compositeScope
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

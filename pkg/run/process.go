@@ -36,9 +36,11 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
-	// The step's own working-directory is evaluated now; the defaults
-	// were when the job started (jr.defaults).
-	if s.WorkingDirectory.Set || jr.defaults.WorkingDirectory.Set {
+	// The step's own working-directory is evaluated now; the job's
+	// defaults were when the job started (jr.defaults), and do not reach
+	// into an action's steps.
+	defaultDir := jr.defaults.WorkingDirectory.Set && jr.scope == nil
+	if s.WorkingDirectory.Set || defaultDir {
 		dir := jr.defaults.WorkingDirectory.Raw
 		if s.WorkingDirectory.Set {
 			if dir, err = r.evalString(s.WorkingDirectory, ctxs, nil); err != nil {
@@ -173,10 +175,7 @@ func environ(base []string, vars map[string]string) []string {
 func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
-	if jr.actions == nil {
-		jr.actions = actionNames(jr.job.Steps)
-	}
-	action := jr.actions[s.Index]
+	action := jr.actionName(s)
 	env := map[string]string{
 		"CI":                      "true",
 		"GITHUB_ACTIONS":          "true",
@@ -216,6 +215,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
+	jr.scopeEnv(s, env)
 	return env
 }
 

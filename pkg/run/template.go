@@ -35,7 +35,7 @@ func (r *runState) envEntries(kvs []workflow.KV, ctxs map[string]any) ([][2]stri
 			}
 			obj, ok := expr.Normalize(v).(*expr.Object)
 			if !ok {
-				return nil, r.place(kv.Value, fmt.Errorf("env: the expression must give an object (a mapping), not %s", workflow.KindPhrase(v)))
+				return nil, r.place(ctxs, kv.Value, fmt.Errorf("env: the expression must give an object (a mapping), not %s", workflow.KindPhrase(v)))
 			}
 			vals := obj.Values()
 			for i, k := range obj.Keys() {
@@ -44,7 +44,7 @@ func (r *runState) envEntries(kvs []workflow.KV, ctxs map[string]any) ([][2]stri
 					err = add(k, s)
 				}
 				if err != nil {
-					return nil, r.place(kv.Value, err)
+					return nil, r.place(ctxs, kv.Value, err)
 				}
 			}
 			continue
@@ -60,7 +60,7 @@ func (r *runState) envEntries(kvs []workflow.KV, ctxs map[string]any) ([][2]stri
 				err = fmt.Errorf("env: the name computed by %s is empty", kv.Key)
 			}
 			if err != nil {
-				return nil, r.place(key, err)
+				return nil, r.place(ctxs, key, err)
 			}
 		}
 		v, err := r.evalString(kv.Value, ctxs, nil)
@@ -68,7 +68,7 @@ func (r *runState) envEntries(kvs []workflow.KV, ctxs map[string]any) ([][2]stri
 			return nil, err
 		}
 		if err := add(name, v); err != nil {
-			return nil, r.place(workflow.Value{Pos: kv.KeyPos}, err)
+			return nil, r.place(ctxs, workflow.Value{Pos: kv.KeyPos}, err)
 		}
 	}
 	return out, nil

@@ -228,3 +228,37 @@ jobs:
 		t.Errorf("want one leg a ( Array) printing n=[ Array]\n%s", out)
 	}
 }
+
+// A composite action's step takes the template forms in its env: too, with
+// the action's contexts; an error names the action's file.
+func TestCompositeStepEnvExpression(t *testing.T) {
+	action := `
+name: env
+inputs:
+  env: {default: '{}'}
+runs:
+  using: composite
+  steps:
+    - shell: sh
+      env: ${{ fromJSON(inputs.env) }}
+      run: echo "from-action A=$A B=$B"
+`
+	res, out := runWithActions(t, map[string]string{".github/actions/env/action.yml": action}, `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: cp -R "$REPO/." .
+      - uses: ./.github/actions/env
+        with:
+          env: '{"A":"1","B":true}'
+      - uses: ./.github/actions/env
+        with:
+          env: '[1]'
+`, run.Options{})
+	if res.Conclusion != "failure" {
+		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
+	}
+	wantLines(t, out, "from-action A=1 B=true", "action.yml:9:12: env: the expression must give an object (a mapping), not an array")
+}
