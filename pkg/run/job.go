@@ -520,8 +520,22 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 }
 
 // evalEnv sets the job's env: the workflow's, then the job's; then the
-// job's defaults, which see it (evalDefaults).
+// job's defaults, which see it (evalDefaults). runs-on is evaluated first,
+// as GitHub does before the job starts: runner runs every job here, but an
+// expression there that fails fails the job, as on GitHub.
 func (jr *legRun) evalEnv() error {
+	ctxs := jr.contexts()
+	for _, v := range append(slices.Clone(jr.job.RunsOn), jr.job.RunsOnGroup) {
+		if v.Set && strings.Contains(v.Raw, "${{") {
+			t, err := expr.ParseTemplate(v.Raw)
+			if err == nil {
+				_, err = t.Eval(jr.r.exprEnv(ctxs, nil, ""))
+			}
+			if err != nil {
+				return jr.r.place(ctxs, v, fmt.Errorf("runs-on: %w", err))
+			}
+		}
+	}
 	jr.env = map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(jr.r.plan.Env)) {
 		jr.setEnv(k, jr.r.plan.Env[k])

@@ -262,3 +262,36 @@ jobs:
 	}
 	wantLines(t, out, "from-action A=1 B=true", "action.yml:9:12: env: the expression must give an object (a mapping), not an array")
 }
+
+// runs-on may be an expression (a label, a list, a {group, labels}
+// object): runner runs the job here whatever it gives, but an expression
+// that fails fails the job, as on GitHub.
+func TestRunsOnExpression(t *testing.T) {
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  ok:
+    runs-on: ${{ fromJSON('{"group":"g","labels":["self-hosted"]}') }}
+    steps:
+      - run: echo ran
+  group:
+    runs-on:
+      group: ${{ github.event_name }}-runners
+    steps:
+      - run: echo ran
+  bad:
+    runs-on: ${{ fromJSON(github.event_name) }}
+    steps:
+      - run: echo never
+`, run.Trigger{}, run.Options{})
+	if r := job(t, res, "ok").Result; r != "success" {
+		t.Errorf("job ok: %s\n%s", r, out)
+	}
+	if r := job(t, res, "group").Result; r != "success" {
+		t.Errorf("job group: %s\n%s", r, out)
+	}
+	bad := job(t, res, "bad")
+	if bad.Result != "failure" || !strings.HasPrefix(bad.Error, "test.yaml:14:14: runs-on: evaluation: ") || len(bad.Steps) != 0 {
+		t.Errorf("job bad: %s %q %d steps\n%s", bad.Result, bad.Error, len(bad.Steps), out)
+	}
+}
