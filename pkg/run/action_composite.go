@@ -259,12 +259,12 @@ func (sc *compositeScope) stepEnv(jr *legRun, s *workflow.Step, ctxs map[string]
 		env[k] = v
 	}
 	ctxs["env"] = stringMap(env)
-	for _, kv := range s.Env {
-		v, err := jr.r.evalString(kv.Value, ctxs, nil)
-		if err != nil {
-			return nil, err
-		}
-		env[kv.Key] = v
+	entries, err := jr.r.envEntries(s.Env, ctxs) // GitHub's template forms too
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		env[e[0]] = e[1]
 	}
 	ctxs["env"] = stringMap(env)
 	return env, nil

@@ -130,12 +130,12 @@ func (st *stepRun) env() (map[string]string, error) {
 	for k, v := range st.jr.env {
 		env[k] = v
 	}
-	for _, kv := range st.s.Env {
-		v, err := st.jr.r.evalString(kv.Value, st.ctxs, nil)
-		if err != nil {
-			return nil, err
-		}
-		env[kv.Key] = v
+	entries, err := st.jr.r.envEntries(st.s.Env, st.ctxs)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		env[e[0]] = e[1]
 	}
 	st.ctxs["env"] = stringMap(env)
 	return env, nil
