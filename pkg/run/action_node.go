@@ -2,12 +2,191 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
-// runNode runs a JavaScript action's main script with node.
+// JavaScript actions (runs.using: node12 … node24) run as GitHub runs
+// them: `node SCRIPT` in the workspace, a process in the job's cgroup
+// like a run: step, with the step's env, INPUT_<NAME> for every input and
+// the action's GITHUB_ACTION_* variables. pre runs before the job's first
+// step, post at its end in reverse order; the state an action saves
+// (GITHUB_STATE, ::save-state) reaches its later stages as STATE_<name>.
+
+// jsActions is what a job keeps about its JavaScript actions.
+type jsActions struct {
+	// state is the state each action step saved, by step index.
+	state map[int]map[string]string
+	// saving is the state of the action stage running now, where
+	// ::save-state goes; nil when none runs.
+	saving map[string]string
+	// post are the post stages registered, in order; they run reversed.
+	post []*jsStage
+	// posted: the steps (by index) whose post is registered already.
+	posted map[int]bool
+}
+
+// jsStage is the pre or post stage of a JavaScript action step.
+type jsStage struct {
+	s      *workflow.Step
+	act    *actions.Action
+	stage  string // "pre" or "post"
+	inputs map[string]string
+}
+
+// runNode runs a JavaScript action's main script with node. Its post, if
+// it has one, is registered first: it runs at the job's end even when
+// main fails.
 func (jr *legRun) runNode(ctx context.Context, st *stepRun, act *actions.Action, env map[string]string, fc fileCommandSet, out *lineWriter) error {
-	return fmt.Errorf("%s: JavaScript actions are not implemented yet", st.s.Uses.Raw)
+	runs := act.Meta.Runs
+	if runs.Pre.Set && act.Ref.Local {
+		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("`pre` execution is not supported for local action from '%s'", st.s.Uses.Raw)})
+	}
+	setActionContext(st.ctxs, act)
+	inputs, err := jr.actionInputs(st, act)
+	if err != nil {
+		return err
+	}
+	jr.registerPost(st.s, act, inputs)
+	return jr.runNodeScript(ctx, st, act, "main", inputs, env, fc, out)
+}
+
+// registerPost adds the post stage of the action step s, once.
+func (jr *legRun) registerPost(s *workflow.Step, act *actions.Action, inputs map[string]string) {
+	if !act.Meta.Runs.Post.Set || jr.js.posted[s.Index] {
+		return
+	}
+	if jr.js.posted == nil {
+		jr.js.posted = map[int]bool{}
+	}
+	jr.js.posted[s.Index] = true
+	jr.js.post = append(jr.js.post, &jsStage{s: s, act: act, stage: "post", inputs: inputs})
+}
+
+// setActionContext sets github.action_path, action_repository and
+// action_ref for the expressions of an action's step.
+func setActionContext(ctxs map[string]any, act *actions.Action) {
+	g, ok := ctxs["github"].(map[string]any)
+	if !ok {
+		return
+	}
+	repo, ref := actionRepoRef(act)
+	g["action_path"], g["action_repository"], g["action_ref"] = act.Dir, repo, ref
+}
+
+// actionRepoRef is GITHUB_ACTION_REPOSITORY and GITHUB_ACTION_REF: owner/repo
+// and the version asked for; empty for a ./path action.
+func actionRepoRef(act *actions.Action) (repo, ref string) {
+	if act.Ref.Local || act.Ref.IsDocker() {
+		return "", ""
+	}
+	return act.Ref.Owner + "/" + act.Ref.Repo, act.Ref.Version
+}
+
+// runNodeScript runs one stage (pre, main, post) of a JavaScript action.
+func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, act *actions.Action, stage string, inputs, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+	r, s := jr.r, st.s
+	runs := act.Meta.Runs
+	entry := map[string]workflow.Value{"pre": runs.Pre, "main": runs.Main, "post": runs.Post}[stage]
+	script, err := securejoin.SecureJoin(act.Dir, entry.Raw)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(script); err == nil && fi.IsDir() {
+			err = fmt.Errorf("%s is a directory", entry.Raw)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%s does not exist in the action", entry.Raw)
+		}
+		return fmt.Errorf("%s:%d:%d: runs.%s: %v", act.Meta.File, entry.Line, entry.Col, stage, err)
+	}
+	node, err := r.node()
+	if err != nil {
+		return fmt.Errorf("%s runs using %s: %w", s.Uses.Raw, runs.Using.Raw, err)
+	}
+	jr.emit(st.sr.Name, fmt.Sprintf("node %s at %s", node.version, node.path))
+	if want := usingMajor(runs.Using.Raw); node.major > 0 && node.major < want {
+		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("%s asks for %s; node %s at %s is older and may not run it", s.Uses.Raw, runs.Using.Raw, node.version, node.path)})
+	}
+
+	full := jr.defaultEnv(s, fc)
+	for k, v := range env {
+		full[k] = v
+	}
+	if len(jr.path) > 0 {
+		p, ok := full["PATH"]
+		if !ok {
+			p = r.basePath
+		}
+		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
+	}
+	for k, v := range inputs {
+		full[inputEnvName(k)] = v
+	}
+	repo, ref := actionRepoRef(act)
+	full["GITHUB_ACTION_PATH"] = act.Dir
+	full["GITHUB_ACTION_REPOSITORY"] = repo
+	full["GITHUB_ACTION_REF"] = ref
+	state := jr.js.state[s.Index]
+	for k, v := range state {
+		full["STATE_"+k] = v
+	}
+	if stage != "post" {
+		if state == nil {
+			state = map[string]string{}
+			if jr.js.state == nil {
+				jr.js.state = map[int]map[string]string{}
+			}
+			jr.js.state[s.Index] = state
+		}
+		jr.js.saving = state
+	}
+	err = runProcess(ctx, []string{node.path, script}, jr.workspace, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
+	out.Flush() // a last ::save-state without newline
+	jr.js.saving = nil
+	if stage != "post" {
+		saved, serr := readEnvFile(fc.state)
+		if serr != nil && err == nil {
+			err = fmt.Errorf("GITHUB_STATE: %w", serr)
+		}
+		for _, kv := range saved {
+			state[kv[0]] = kv[1]
+		}
+	}
+	if err != nil {
+		if code, ok := strings.CutPrefix(err.Error(), "process completed with exit code "); ok {
+			return fmt.Errorf("Node run failed with exit code %s", code)
+		}
+	}
+	return err
+}
+
+// saveState handles ::save-state name=NAME::VALUE, GITHUB_STATE's
+// deprecated form: the state of the action stage running now.
+func (jr *legRun) saveState(name, value string) {
+	if jr.js.saving != nil && name != "" {
+		jr.js.saving[name] = value
+	}
+}
+
+// usingMajor is the Node.js major version runs.using asks for: 20 for
+// node20.
+func usingMajor(using string) int {
+	n := 0
+	for _, c := range strings.TrimPrefix(strings.ToLower(using), "node") {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }

@@ -355,7 +355,8 @@ type legRun struct {
 	cgroup     *jobCgroup // nil: none (not root)
 	actions    []string   // GITHUB_ACTION by step index
 	madeFiles  bool
-	filesEmpty bool // every command file exists and is empty
+	filesEmpty bool      // every command file exists and is empty
+	js         jsActions // the state and post steps of JavaScript actions
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -419,9 +420,11 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()
+	res.Steps = append(res.Steps, jr.runPre(jobCtx)...)
 	for _, s := range j.Steps {
 		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
 	}
+	res.Steps = append(res.Steps, jr.runPost(jobCtx)...)
 	switch {
 	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
 		res.Result, res.Error = "failure", fmt.Sprintf("the job exceeded its timeout of %s", timeout)
