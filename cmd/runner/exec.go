@@ -28,6 +28,7 @@ type execFlags struct {
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
+	node                                               string // --node: the node of JavaScript actions
 }
 
 func newExecCmd() *cobra.Command {
@@ -87,6 +88,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	return cmd
 }
 
@@ -121,6 +123,9 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 	}
 	t := run.Trigger{Event: fl.event}
 	var err error
+	if opts.Node, err = nodeFlag(fl.node); err != nil {
+		return nil, opts, err
+	}
 	if t.Inputs, err = keyValues(fl.inputs, false); err != nil {
 		return nil, opts, err
 	}
@@ -265,4 +270,23 @@ func findRepo(flag string) (string, error) {
 			return dir, nil // not in a repository: github.sha etc. stay empty
 		}
 	}
+}
+
+// nodeFlag checks --node: an executable file, made absolute ("" stays "").
+func nodeFlag(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("--node %s: %w", p, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("--node: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("--node %s: not an executable file", p)
+	}
+	return abs, nil
 }
