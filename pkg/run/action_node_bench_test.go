@@ -9,9 +9,10 @@ import (
 )
 
 // BenchmarkNodeAction runs 20 steps of a no-op JavaScript action and, in
-// the same invocation, 20 bare `node -e ''` starts; ratio = runner / node
-// (target ≤ 1.2). Short rounds, alternated: on a shared machine the
-// load changes from second to second; -benchtime 10x or more evens it out.
+// the same invocation, 20 bare node starts (an empty -e script); ratio =
+// runner / node (target ≤ 1.2). Short rounds, alternated: on a shared
+// machine the load changes from second to second; -benchtime 10x or more
+// evens it out.
 func BenchmarkNodeAction(b *testing.B) {
 	node, err := exec.LookPath("node")
 	if err != nil {
