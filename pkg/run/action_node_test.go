@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/testenv"
 )
@@ -350,5 +351,56 @@ jobs:
 	}
 	if leftover() {
 		t.Errorf("a process of the post step outlived the job")
+	}
+}
+
+// The pre of a remote JavaScript action runs before the job's first step
+// ("Pre NAME", under its pre-if), and what it saves in GITHUB_STATE
+// reaches the action's main and post.
+func TestJavaScriptActionPre(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Missing(t, "node is not on the PATH: apt-get install nodejs")
+	}
+	src, err := filepath.Abs("testdata/jsremote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo first-step
+      - uses: acme/prepost@v1
+        with: {who: ana}
+      - uses: acme/skippre@v1
+`, run.Trigger{}, run.Options{Actions: &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}})
+	if strings.Contains(out, "remote actions are not supported yet") {
+		t.Skip("remote actions (pkg/actions Fetch) are not in this build yet")
+	}
+	for _, want := range []string{
+		"pre ran for ana repo=acme/prepost ref=v1",
+		"main sees [saved in pre]",
+		"main of skippre",
+		"post sees [saved in pre] [saved in main]",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "pre of skippre ran") {
+		t.Errorf("a pre ran although its pre-if is false\n%s", out)
+	}
+	if strings.Index(out, "pre ran for") > strings.Index(out, "first-step") {
+		t.Errorf("the pre ran after the job's first step\n%s", out)
+	}
+	var got []string
+	for _, s := range job(t, res, "a").Steps {
+		got = append(got, s.Name+" "+s.Conclusion)
+	}
+	want := "Pre acme/prepost@v1 success, Pre acme/skippre@v1 skipped, Run echo first-step success, acme/prepost@v1 success, acme/skippre@v1 success, Post acme/prepost@v1 success"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("steps %q, want %q", strings.Join(got, ", "), want)
 	}
 }
