@@ -23,23 +23,26 @@ import (
 
 // jsActions is what a job keeps about its JavaScript actions.
 type jsActions struct {
-	// state is the state each action step saved, by step index.
-	state map[int]map[string]string
+	// state is the state each action step saved.
+	state map[*workflow.Step]map[string]string
 	// saving is the state of the action stage running now, where
 	// ::save-state goes; nil when none runs.
 	saving map[string]string
 	// post are the post stages registered, in order; they run reversed.
 	post []*jsStage
-	// posted: the steps (by index) whose post is registered already.
-	posted map[int]bool
+	// posted: the steps whose post is registered already.
+	posted map[*workflow.Step]bool
 }
 
-// jsStage is the pre or post stage of a JavaScript action step.
+// jsStage is one stage of a JavaScript action step.
 type jsStage struct {
-	s      *workflow.Step
+	s      *workflow.Step // the step that uses the action
 	act    *actions.Action
-	stage  string // "pre" or "post"
-	inputs map[string]string
+	stage  string            // "pre", "main" or "post"
+	inputs map[string]string // nil: evaluated when the stage runs
+	// action is GITHUB_ACTION of a post, the main's: a step of a
+	// composite action has a name of its own in the action.
+	action string
 }
 
 // runNode runs a JavaScript action's main script with node. Its post, if
@@ -55,20 +58,20 @@ func (jr *legRun) runNode(ctx context.Context, st *stepRun, act *actions.Action,
 	if err != nil {
 		return err
 	}
-	jr.registerPost(st.s, act, inputs)
-	return jr.runNodeScript(ctx, st, act, "main", inputs, env, fc, out)
+	return jr.runNodeScript(ctx, st, &jsStage{s: st.s, act: act, stage: "main", inputs: inputs}, env, fc, out)
 }
 
-// registerPost adds the post stage of the action step s, once.
-func (jr *legRun) registerPost(s *workflow.Step, act *actions.Action, inputs map[string]string) {
-	if !act.Meta.Runs.Post.Set || jr.js.posted[s.Index] {
+// registerPost adds the post stage of the action step of p (its pre or
+// main, about to run), once.
+func (jr *legRun) registerPost(p *jsStage, action string) {
+	if !p.act.Meta.Runs.Post.Set || jr.js.posted[p.s] {
 		return
 	}
 	if jr.js.posted == nil {
-		jr.js.posted = map[int]bool{}
+		jr.js.posted = map[*workflow.Step]bool{}
 	}
-	jr.js.posted[s.Index] = true
-	jr.js.post = append(jr.js.post, &jsStage{s: s, act: act, stage: "post", inputs: inputs})
+	jr.js.posted[p.s] = true
+	jr.js.post = append(jr.js.post, &jsStage{s: p.s, act: p.act, stage: "post", inputs: p.inputs, action: action})
 }
 
 // setActionContext sets github.action_path, action_repository and
@@ -91,9 +94,10 @@ func actionRepoRef(act *actions.Action) (repo, ref string) {
 	return act.Ref.Owner + "/" + act.Ref.Repo, act.Ref.Version
 }
 
-// runNodeScript runs one stage (pre, main, post) of a JavaScript action.
-func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, act *actions.Action, stage string, inputs, env map[string]string, fc fileCommandSet, out *lineWriter) error {
-	r, s := jr.r, st.s
+// runNodeScript runs one stage (pre, main, post) of a JavaScript action
+// as the step st.
+func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+	r, s, act, stage, inputs := jr.r, st.s, p.act, p.stage, p.inputs
 	runs := act.Meta.Runs
 	entry := map[string]workflow.Value{"pre": runs.Pre, "main": runs.Main, "post": runs.Post}[stage]
 	script, err := securejoin.SecureJoin(act.Dir, entry.Raw)
@@ -118,7 +122,21 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, act *actions.A
 		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("%s asks for %s; node %s at %s is older and may not run it", s.Uses.Raw, runs.Using.Raw, node.version, node.path)})
 	}
 
-	full := jr.defaultEnv(s, fc)
+	envStep := s
+	if p.action != "" {
+		// A post runs outside the composite action its step may be in:
+		// the step's place there does not name it in the job.
+		c := *s
+		c.Index = 0
+		envStep = &c
+	}
+	full := jr.defaultEnv(envStep, fc)
+	if p.action != "" {
+		full["GITHUB_ACTION"] = p.action
+	}
+	if stage != "post" {
+		jr.registerPost(p, full["GITHUB_ACTION"])
+	}
 	for k, v := range env {
 		full[k] = v
 	}
@@ -136,7 +154,7 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, act *actions.A
 	full["GITHUB_ACTION_PATH"] = act.Dir
 	full["GITHUB_ACTION_REPOSITORY"] = repo
 	full["GITHUB_ACTION_REF"] = ref
-	state := jr.js.state[s.Index]
+	state := jr.js.state[p.s]
 	for k, v := range state {
 		full["STATE_"+k] = v
 	}
@@ -144,9 +162,9 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, act *actions.A
 		if state == nil {
 			state = map[string]string{}
 			if jr.js.state == nil {
-				jr.js.state = map[int]map[string]string{}
+				jr.js.state = map[*workflow.Step]map[string]string{}
 			}
-			jr.js.state[s.Index] = state
+			jr.js.state[p.s] = state
 		}
 		jr.js.saving = state
 	}

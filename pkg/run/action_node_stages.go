@@ -116,17 +116,13 @@ func (jr *legRun) runStage(ctx context.Context, p *jsStage) *StepResult {
 		return st.finish("skipped", nil)
 	}
 	st.run = func(ctx context.Context, env map[string]string, fc fileCommandSet, out *lineWriter) error {
-		inputs := p.inputs
-		if inputs == nil {
+		if p.inputs == nil {
 			var err error
-			if inputs, err = jr.actionInputs(st, p.act); err != nil {
+			if p.inputs, err = jr.actionInputs(st, p.act); err != nil {
 				return err
 			}
 		}
-		if p.stage == "pre" {
-			jr.registerPost(p.s, p.act, inputs)
-		}
-		return jr.runNodeScript(ctx, st, p.act, p.stage, inputs, env, fc, out)
+		return jr.runNodeScript(ctx, st, p, env, fc, out)
 	}
 	r.obs.emit(Event{Job: jr.key, Step: st.sr.Name, Kind: StepStarted})
 	afterCancel := p.stage == "pre" && jr.cancelled
