@@ -341,6 +341,9 @@ type legRun struct {
 	suffix   string // " (values)" of the combination
 	dirName  string // unique in the run: jobs/<dirName>, <dirName>.log
 
+	// js is the state and the post steps of the JavaScript actions.
+	js jsActions
+
 	key        string // unique in the run: job id + suffix
 	cancelled  bool   // the job was cancelled: job.status, cancelled()
 	workspace  string
@@ -355,8 +358,7 @@ type legRun struct {
 	cgroup     *jobCgroup // nil: none (not root)
 	actions    []string   // GITHUB_ACTION by step index
 	madeFiles  bool
-	filesEmpty bool      // every command file exists and is empty
-	js         jsActions // the state and post steps of JavaScript actions
+	filesEmpty bool // every command file exists and is empty
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
