@@ -24,12 +24,12 @@ import (
 
 // execFlags are runner exec's flags.
 type execFlags struct {
+	node string // --node: the node that runs JavaScript actions
+
 	event, eventFile, repo, state, secretFile, envFile string
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
-
-	node string // --node: the node that runs JavaScript actions
 }
 
 func newExecCmd() *cobra.Command {
