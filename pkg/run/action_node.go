@@ -23,15 +23,14 @@ import (
 
 // jsActions is what a job keeps about its JavaScript actions.
 type jsActions struct {
-	// state is the state each action step saved.
-	state map[*workflow.Step]map[string]string
+	// pre are the pre stages that ran, by step: their state goes on to
+	// the step's main, and they registered its post.
+	pre map[*workflow.Step]*jsStage
 	// saving is the state of the action stage running now, where
 	// ::save-state goes; nil when none runs.
 	saving map[string]string
 	// post are the post stages registered, in order; they run reversed.
 	post []*jsStage
-	// posted: the steps whose post is registered already.
-	posted map[*workflow.Step]bool
 }
 
 // jsStage is one stage of a JavaScript action step.
@@ -43,6 +42,9 @@ type jsStage struct {
 	// action is GITHUB_ACTION of a post, the main's: a step of a
 	// composite action has a name of its own in the action.
 	action string
+	// state is what the action saved (GITHUB_STATE, ::save-state),
+	// shared by the stages of one use of the action: pre, main, post.
+	state map[string]string
 }
 
 // runNode runs a JavaScript action's main script with node. Its post, if
@@ -61,17 +63,25 @@ func (jr *legRun) runNode(ctx context.Context, st *stepRun, act *actions.Action,
 	return jr.runNodeScript(ctx, st, &jsStage{s: st.s, act: act, stage: "main", inputs: inputs}, env, fc, out)
 }
 
-// registerPost adds the post stage of the action step of p (its pre or
-// main, about to run), once.
+// registerPost adds the post stage of the action step of p, its pre or
+// main about to run, as GitHub registers it: when the pre runs, else when
+// the main does. Each use of an action has its own (a step of a composite
+// action used twice runs twice).
 func (jr *legRun) registerPost(p *jsStage, action string) {
-	if !p.act.Meta.Runs.Post.Set || jr.js.posted[p.s] {
+	pre := jr.js.pre[p.s]
+	switch {
+	case p.stage == "pre":
+		if jr.js.pre == nil {
+			jr.js.pre = map[*workflow.Step]*jsStage{}
+		}
+		jr.js.pre[p.s] = p
+	case pre != nil:
+		p.state = pre.state
 		return
 	}
-	if jr.js.posted == nil {
-		jr.js.posted = map[*workflow.Step]bool{}
+	if p.act.Meta.Runs.Post.Set {
+		jr.js.post = append(jr.js.post, &jsStage{s: p.s, act: p.act, stage: "post", inputs: p.inputs, action: action, state: p.state})
 	}
-	jr.js.posted[p.s] = true
-	jr.js.post = append(jr.js.post, &jsStage{s: p.s, act: p.act, stage: "post", inputs: p.inputs, action: action})
 }
 
 // setActionContext sets github.action_path, action_repository and
@@ -135,17 +145,20 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 		full["GITHUB_ACTION"] = p.action
 	}
 	if stage != "post" {
+		if p.state == nil {
+			p.state = map[string]string{}
+		}
 		jr.registerPost(p, full["GITHUB_ACTION"])
 	}
 	for k, v := range env {
 		full[k] = v
 	}
 	if len(jr.path) > 0 {
-		p, ok := full["PATH"]
+		cur, ok := full["PATH"]
 		if !ok {
-			p = r.basePath
+			cur = r.basePath
 		}
-		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + p
+		full["PATH"] = strings.Join(jr.path, string(os.PathListSeparator)) + string(os.PathListSeparator) + cur
 	}
 	for k, v := range inputs {
 		full[inputEnvName(k)] = v
@@ -154,18 +167,11 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 	full["GITHUB_ACTION_PATH"] = act.Dir
 	full["GITHUB_ACTION_REPOSITORY"] = repo
 	full["GITHUB_ACTION_REF"] = ref
-	state := jr.js.state[p.s]
+	state := p.state
 	for k, v := range state {
 		full["STATE_"+k] = v
 	}
 	if stage != "post" {
-		if state == nil {
-			state = map[string]string{}
-			if jr.js.state == nil {
-				jr.js.state = map[*workflow.Step]map[string]string{}
-			}
-			jr.js.state[p.s] = state
-		}
 		jr.js.saving = state
 	}
 	err = runProcess(ctx, []string{node.path, script}, jr.workspace, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)

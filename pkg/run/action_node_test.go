@@ -406,7 +406,8 @@ jobs:
 }
 
 // A JavaScript action a composite action uses has its post at the job's
-// end too, with the state its main saved.
+// end too, one for each use of the composite action, each with the state
+// its own main saved.
 func TestJavaScriptActionInComposite(t *testing.T) {
 	res, out := runWF(t, context.Background(), `
 on: push
@@ -416,21 +417,24 @@ jobs:
     steps:
 `+jsActionsStep(t)+`
       - uses: ./act/wrapper
+        with: {label: one}
+      - uses: ./act/wrapper
+        with: {label: two}
       - run: echo last-step
 `, run.Trigger{}, run.Options{})
 	if strings.Contains(out, "composite actions are not implemented yet") {
 		t.Skip("composite actions are not in this build yet")
 	}
-	for _, want := range []string{"main nested sees []", "composite step after the nested action", "last-step", "post nested pre-state=[]"} {
+	for _, want := range []string{"main one sees []", "main two sees []", "composite step after the nested action", "last-step", "post two pre-state=[]", "post one pre-state=[]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}
 	}
-	if strings.Index(out, "post nested") < strings.Index(out, "last-step") {
-		t.Errorf("the post ran before the job's last step\n%s", out)
+	if last, two, one := strings.Index(out, "last-step"), strings.Index(out, "post two"), strings.Index(out, "post one"); two < last || one < two {
+		t.Errorf("want the posts after the job's last step, the second use's first\n%s", out)
 	}
 	a := job(t, res, "a")
-	if p := stepNamed(t, a, "Post ./act/cleanup"); len(p) != 1 || p[0].Conclusion != "success" || a.Result != "success" {
+	if p := stepNamed(t, a, "Post ./act/cleanup"); len(p) != 2 || p[0].Conclusion != "success" || p[1].Conclusion != "success" || a.Result != "success" {
 		t.Errorf("job %s, post %+v\n%s", a.Result, p, out)
 	}
 }
