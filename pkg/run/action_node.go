@@ -195,8 +195,10 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 }
 
 // saveState handles ::save-state name=NAME::VALUE, GITHUB_STATE's
-// deprecated form: the state of the action stage running now.
-func (jr *legRun) saveState(name, value string) {
+// deprecated form, with GitHub's warning: the state of the action stage
+// running now (a run: step has none).
+func (jr *legRun) saveState(stepName, name, value string) {
+	jr.annotate(stepName, command{Name: "warning", Value: "The `save-state` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/"})
 	if jr.js.saving != nil && name != "" {
 		jr.js.saving[name] = value
 	}

@@ -111,6 +111,7 @@ jobs:
 		"jstool-ran",
 		"later ***",
 		"post state phase=[saved in main] legacy=[saved by command]",
+		"Warning: The `save-state` command is deprecated and will be disabled soon.",
 		"post token=*** env=exported value",
 		"Error: Input required and not supplied: missing",
 		"Node run failed with exit code 1",

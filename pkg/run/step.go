@@ -361,7 +361,7 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 				jr.path = append([]string{p}, jr.path...)
 			}
 		case "save-state":
-			jr.saveState(c.Props["name"], c.Value)
+			jr.saveState(stepName, c.Props["name"], c.Value)
 		case "echo":
 		default:
 			emit(line)
