@@ -154,7 +154,8 @@ jobs:
 }
 
 // Post steps run at the job's end, newest first, also after a failure,
-// under their post-if; a step that did not run has no post. A ./path
+// under their post-if; a step that did not run has no post; a post that
+// fails fails the job. A ./path
 // action's pre does not run, with GitHub's warning.
 func TestJavaScriptActionPostSteps(t *testing.T) {
 	setup := jsActionsStep(t)
@@ -181,6 +182,11 @@ jobs:
     steps:
 `+setup+`
       - uses: ./act/successonly
+  failing-post:
+    runs-on: x
+    steps:
+`+setup+`
+      - uses: ./act/failpost
 `, run.Trigger{}, run.Options{Parallel: 1})
 	for _, want := range []string{
 		"Warning: `pre` execution is not supported for local action from './act/cleanup'",
@@ -218,6 +224,10 @@ jobs:
 	}
 	if p := stepNamed(t, job(t, res, "passing"), "Post ./act/successonly"); len(p) != 1 || p[0].Conclusion != "success" {
 		t.Errorf("passing job's post: %+v", p)
+	}
+	fp := job(t, res, "failing-post")
+	if p := stepNamed(t, fp, "Post ./act/failpost"); fp.Result != "failure" || len(p) != 1 || p[0].Error != "Node run failed with exit code 2" {
+		t.Errorf("a failing post: job %s, post %+v", fp.Result, p)
 	}
 }
 
