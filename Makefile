@@ -53,6 +53,7 @@ TOOLKIT := .cache/npm-toolkit
 .PHONY: toolkit
 toolkit: $(TOOLKIT)/node_modules/.package-lock.json
 $(TOOLKIT)/node_modules/.package-lock.json: testdata/toolkit/package.json testdata/toolkit/package-lock.json
+	@command -v npm >/dev/null || { echo "make toolkit needs npm (make demo-deps installs it)"; exit 1; }
 	mkdir -p $(TOOLKIT)
 	cp testdata/toolkit/package.json testdata/toolkit/package-lock.json $(TOOLKIT)/
 	cd $(TOOLKIT) && npm ci --ignore-scripts --no-audit --no-fund
