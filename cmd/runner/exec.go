@@ -25,6 +25,8 @@ import (
 
 // execFlags are runner exec's flags.
 type execFlags struct {
+	node string // --node: the node that runs JavaScript actions
+
 	event, eventFile, repo, state, secretFile, envFile string
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
@@ -85,6 +87,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
 	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
 	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
@@ -127,6 +130,9 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 	}
 	t := run.Trigger{Event: fl.event}
 	var err error
+	if opts.Node, err = nodeFlag(fl.node); err != nil {
+		return nil, opts, err
+	}
 	if t.Inputs, err = keyValues(fl.inputs, false); err != nil {
 		return nil, opts, err
 	}
@@ -290,4 +296,23 @@ func findRepo(flag string) (string, error) {
 			return dir, nil // not in a repository: github.sha etc. stay empty
 		}
 	}
+}
+
+// nodeFlag checks --node: an executable file, made absolute ("" stays "").
+func nodeFlag(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("--node %s: %w", p, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("--node: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("--node %s: not an executable file", p)
+	}
+	return abs, nil
 }

@@ -351,6 +351,9 @@ type legRun struct {
 	suffix   string // " (values)" of the combination
 	dirName  string // unique in the run: jobs/<dirName>, <dirName>.log
 
+	// js is the state and the post steps of the JavaScript actions.
+	js jsActions
+
 	key        string // unique in the run: job id + suffix
 	cancelled  bool   // the job was cancelled: job.status, cancelled()
 	workspace  string
@@ -437,9 +440,11 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()
+	res.Steps = append(res.Steps, jr.runPre(jobCtx)...)
 	for _, s := range j.Steps {
 		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
 	}
+	res.Steps = append(res.Steps, jr.runPost(jobCtx)...)
 	switch {
 	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
 		res.Result, res.Error = "failure", fmt.Sprintf("the job exceeded its timeout of %s", timeout)

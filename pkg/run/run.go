@@ -67,6 +67,9 @@ type Options struct {
 	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
 	// the source of remote actions.
 	Actions *actions.Resolver
+	// Node is the node binary that runs JavaScript actions. Default: node
+	// on the PATH of Env.
+	Node string
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
