@@ -37,7 +37,7 @@ demo-deps:
 runc:
 	$(call apt_install,runc)
 
-test: deps demo-deps build $(BIN)/buildkitd
+test: deps demo-deps build $(BIN)/buildkitd toolkit
 	./scripts/check-shared.sh
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
@@ -45,6 +45,18 @@ test: deps demo-deps build $(BIN)/buildkitd
 	$(GO) test ./...
 	CGO_ENABLED=1 $(GO) test -race ./pkg/run/...
 	$(MAKE) fuzz FUZZTIME=3s
+
+# toolkit installs GitHub's toolkit packages (@actions/core, exec, io), pinned
+# by testdata/toolkit/package-lock.json, into .cache/npm-toolkit: the
+# JavaScript action tests of pkg/run are actions written with them.
+TOOLKIT := .cache/npm-toolkit
+.PHONY: toolkit
+toolkit: $(TOOLKIT)/node_modules/.package-lock.json
+$(TOOLKIT)/node_modules/.package-lock.json: testdata/toolkit/package.json testdata/toolkit/package-lock.json
+	@command -v npm >/dev/null || { echo "make toolkit needs npm (make demo-deps installs it)"; exit 1; }
+	mkdir -p $(TOOLKIT)
+	cp testdata/toolkit/package.json testdata/toolkit/package-lock.json $(TOOLKIT)/
+	cd $(TOOLKIT) && npm ci --ignore-scripts --no-audit --no-fund
 
 FUZZTIME ?= 10s
 fuzz:

@@ -106,14 +106,14 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 			return 2
 		}
 	}
-	files, labels, err := checkFiles(args, o.repo)
+	files, labels, root, err := checkFiles(args, o.repo)
 	if err != nil {
 		fmt.Fprintf(errw, "runner check: %v\n", err)
 		return 2
 	}
 	labels = append(labels, o.labels...)
 	builtins := steps.Default()
-	callRoot, _ := findRepo(o.repo) // where ./ calls of reusable workflows resolve
+	acts := &localActions{root: root, builtins: builtins}
 	// Files are checked in parallel (each on its own); the output keeps
 	// their order.
 	perFile := make([][]checkProblem, len(files))
@@ -132,21 +132,19 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 				return nil
 			}
 			w, errs := workflow.Check(displayPath(f.path), data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
-			errs = append(errs, checkCalls(w, errs, callRoot, workflow.Options{Builtins: builtins, RunnerLabels: labels})...)
-			if len(errs) == 0 {
-				return nil
+			// The calls of reusable workflows (calls.go) are checked against
+			// their callees; what does not fit is in this file.
+			errs = append(errs, checkCalls(w, errs, root, workflow.Options{Builtins: builtins, RunnerLabels: labels})...)
+			groups := []fileErrors{{file: displayPath(f.path), data: data, errs: errs}}
+			if w != nil {
+				groups = append(groups, acts.check(displayPath(f.path), w)...)
 			}
-			lines := strings.Split(string(data), "\n")
-			for _, e := range errs {
-				sev := e.Severity
-				if o.strict {
-					sev = workflow.SeverityError
+			for _, g := range groups {
+				src := g.data
+				if src == nil {
+					src = data
 				}
-				p := checkProblem{Message: e.Message, Filepath: e.File, Line: e.Line, Column: e.Col, Kind: e.Kind, Severity: sev.String()}
-				if e.Line >= 1 && e.Line <= len(lines) {
-					p.Snippet = caret(strings.TrimSuffix(lines[e.Line-1], "\r"), e.Col)
-				}
-				perFile[i] = append(perFile[i], p)
+				perFile[i] = append(perFile[i], problems(g.errs, lines(src), o.strict)...)
 			}
 			return nil
 		})
@@ -209,7 +207,7 @@ type checkFile struct{ path, read string }
 // also returns the self-hosted runner labels of the repository's
 // .github/actionlint.yaml or .yml (self-hosted-runner: labels), as
 // actionlint reads them.
-func checkFiles(args []string, repo string) ([]checkFile, []string, error) {
+func checkFiles(args []string, repo string) ([]checkFile, []string, string, error) {
 	var files []checkFile
 	dirFiles := func(dir string) []string {
 		var out []string
@@ -224,7 +222,7 @@ func checkFiles(args []string, repo string) ([]checkFile, []string, error) {
 		for _, a := range args {
 			st, err := os.Stat(a)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
 			if !st.IsDir() {
 				files = append(files, checkFile{a, a})
@@ -232,7 +230,7 @@ func checkFiles(args []string, repo string) ([]checkFile, []string, error) {
 			}
 			fs := dirFiles(a)
 			if len(fs) == 0 {
-				return nil, nil, fmt.Errorf("%s: no *.yml or *.yaml files", a)
+				return nil, nil, "", fmt.Errorf("%s: no *.yml or *.yaml files", a)
 			}
 			for _, f := range fs {
 				files = append(files, checkFile{f, f})
@@ -240,38 +238,56 @@ func checkFiles(args []string, repo string) ([]checkFile, []string, error) {
 		}
 		root, err := findRepo(repo)
 		if err != nil {
-			return files, nil, nil
+			return files, nil, "", nil
 		}
-		return files, repoLabels(root), nil
+		return files, repoLabels(root), root, nil
 	}
 	root, err := findRepo(repo)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		return nil, nil, fmt.Errorf("repository %s: not a local directory", root)
+		return nil, nil, "", fmt.Errorf("repository %s: not a local directory", root)
 	}
 	for _, d := range []string{filepath.Join(".github", "workflows"), "workflows"} {
 		dir, err := securejoin.SecureJoin(root, d)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		for _, f := range dirFiles(dir) {
 			rel, err := filepath.Rel(dir, f)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
 			read, err := securejoin.SecureJoin(root, filepath.Join(d, rel))
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
 			files = append(files, checkFile{filepath.Join(root, d, rel), read})
 		}
 	}
 	if len(files) == 0 {
-		return nil, nil, fmt.Errorf("no workflow files under %s or %s", filepath.Join(root, ".github", "workflows"), filepath.Join(root, "workflows"))
+		return nil, nil, "", fmt.Errorf("no workflow files under %s or %s", filepath.Join(root, ".github", "workflows"), filepath.Join(root, "workflows"))
 	}
-	return files, repoLabels(root), nil
+	return files, repoLabels(root), root, nil
+}
+
+// problems turns errors into the problems shown, with the source line
+// and a caret.
+func problems(errs workflow.Errors, src []string, strict bool) []checkProblem {
+	var out []checkProblem
+	for _, e := range errs {
+		sev := e.Severity
+		if strict {
+			sev = workflow.SeverityError
+		}
+		p := checkProblem{Message: e.Message, Filepath: e.File, Line: e.Line, Column: e.Col, Kind: e.Kind, Severity: sev.String()}
+		if e.Line >= 1 && e.Line <= len(src) {
+			p.Snippet = caret(strings.TrimSuffix(src[e.Line-1], "\r"), e.Col)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // repoLabels reads self-hosted-runner.labels from actionlint's

@@ -282,3 +282,47 @@ func TestPlanRepoLabels(t *testing.T) {
 		t.Errorf("stderr without it: %q", got)
 	}
 }
+
+// Local actions (uses: ./path) are checked with the workflows: their
+// action.yml once, with its own file and position, and each step's with:
+// against the inputs, through nested composite actions.
+func TestCheckLocalActions(t *testing.T) {
+	dir := t.TempDir()
+	if err := exec.Command("git", "init", "-q", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{
+		".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n" +
+			"      - uses: ./.github/actions/setup\n        with:\n          nmae: x\n" +
+			"      - uses: ./.github/actions/setup\n        with: {name: y, old: z}\n" +
+			"      - uses: ./.github/actions/not-there\n",
+		".github/workflows/other.yml": "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./.github/actions/bad\n",
+		".github/actions/setup/action.yml": "name: setup\ninputs:\n  name:\n    required: true\n  old:\n    deprecationMessage: use name\n" +
+			"runs:\n  using: composite\n  steps:\n    - run: echo hi\n    - uses: ./.github/actions/bad\n      with: {x: 1}\n",
+		".github/actions/bad/action.yaml": "name: bad\nruns:\n  using: node99\n  main: x.js\n",
+	})
+	out, errw, code := check(t, nil, checkOptions{repo: dir})
+	rel := func(p string) string { return displayPath(filepath.Join(dir, p)) }
+	for _, want := range []string{
+		rel(".github/workflows/ci.yml") + `:6:15: action "./.github/actions/setup" needs input "name" (required in ` + rel(".github/actions/setup/action.yml") + ") [action]",
+		rel(".github/workflows/ci.yml") + `:8:11: warning: action "./.github/actions/setup" has no input "nmae"; did you mean "name"? [action]`,
+		rel(".github/workflows/ci.yml") + `:10:25: warning: input "old" of action "./.github/actions/setup" is deprecated: use name [action]`,
+		rel(".github/actions/setup/action.yml") + `:10:12: runs.steps step 1: a composite action's run step needs "shell" [syntax]`,
+		"10 |     - run: echo hi\n   |            ^\n",
+		rel(".github/actions/bad/action.yaml") + `:3:10: runs.using: unknown value "node99"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The bad action is used by two files: reported once.
+	if n := strings.Count(out, "node99\"; expected"); n != 1 {
+		t.Errorf("the bad action.yaml is reported %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "not-there") {
+		t.Errorf("a ./path action missing before the run is not check's to report (a step may create it):\n%s", out)
+	}
+	if code != 1 || errw != "" {
+		t.Errorf("exit %d, stderr %q", code, errw)
+	}
+}

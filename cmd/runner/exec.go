@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
@@ -24,10 +25,13 @@ import (
 
 // execFlags are runner exec's flags.
 type execFlags struct {
+	node string // --node: the node that runs JavaScript actions
+
 	event, eventFile, repo, state, secretFile, envFile string
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
+	actionsSource                                      string
 }
 
 func newExecCmd() *cobra.Command {
@@ -86,10 +90,12 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
 	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
 	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template such as https://git.example.com/{owner}/{repo}, or a folder holding OWNER/REPO (default GitHub; also $"+actions.EnvSource+")")
 	return cmd
 }
 
@@ -122,8 +128,14 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 		Out: os.Stdout, JSON: fl.jsonOut, Color: isTTY(os.Stdout), KeepWorkspaces: fl.keep,
 		Settings: settings,
 	}
+	if err := fl.actions(&opts); err != nil {
+		return nil, opts, err
+	}
 	t := run.Trigger{Event: fl.event}
 	var err error
+	if opts.Node, err = nodeFlag(fl.node); err != nil {
+		return nil, opts, err
+	}
 	if t.Inputs, err = keyValues(fl.inputs, false); err != nil {
 		return nil, opts, err
 	}
@@ -184,6 +196,25 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 	}
 	plan, err := run.NewPlan(w, t)
 	return plan, opts, err
+}
+
+// actions sets the resolver of remote actions: --actions-source, else
+// $RUNNER_ACTIONS_SOURCE, else GitHub; cached under the state dir.
+func (fl *execFlags) actions(opts *run.Options) error {
+	src := fl.actionsSource
+	if src == "" {
+		src = os.Getenv(actions.EnvSource)
+	}
+	source, err := actions.ParseSource(src)
+	if err != nil {
+		return err
+	}
+	state, err := filepath.Abs(fl.state)
+	if err != nil {
+		return err
+	}
+	opts.Actions = &actions.Resolver{StateDir: state, Source: source}
+	return nil
 }
 
 // interruptible returns the run's context, cancelled by the first Ctrl-C
@@ -273,4 +304,23 @@ func findRepo(flag string) (string, error) {
 			return dir, nil // not in a repository: github.sha etc. stay empty
 		}
 	}
+}
+
+// nodeFlag checks --node: an executable file, made absolute ("" stays "").
+func nodeFlag(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("--node %s: %w", p, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("--node: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("--node %s: not an executable file", p)
+	}
+	return abs, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/serve"
@@ -23,6 +24,7 @@ func newServeCmd() *cobra.Command {
 		capacity                        int
 		poll                            time.Duration
 		mirrors                         []string
+		actionsSource                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -58,6 +60,12 @@ IP or name) is refused with a generated token: choose one.`,
 			}
 			if len(cfg.RegistryMirrors) == 0 && os.Getenv(registry.EnvMirrors) != "" {
 				cfg.RegistryMirrors = []string{os.Getenv(registry.EnvMirrors)}
+			}
+			if actionsSource != "" {
+				cfg.ActionsSource = actionsSource
+			}
+			if cfg.ActionsSource == "" {
+				cfg.ActionsSource = os.Getenv(actions.EnvSource)
 			}
 			if len(cfg.RegistryMirrors) > 0 {
 				// serve.New hands them to the built-ins, never to steps.
@@ -143,6 +151,7 @@ IP or name) is refused with a generated token: choose one.`,
 	f.StringVar(&repo, "repo", "", "watch this repository too (default without config: the current one)")
 	f.IntVar(&capacity, "capacity", 0, "jobs at once, over all runs (default 2)")
 	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; config registry-mirrors, also $RUNNER_REGISTRY_MIRROR)")
+	f.StringVar(&actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template with {owner} and {repo}, or a folder holding OWNER/REPO (config actions-source, also $"+actions.EnvSource+"; default GitHub)")
 	f.DurationVar(&poll, "poll", 0, "poll --repo's branch this often, e.g. 30s (default 0: no polling)")
 	return cmd
 }

@@ -41,6 +41,8 @@ type Action struct {
 	// Commit is the commit a remote action was resolved to; empty for a
 	// local one.
 	Commit string
+	// Fetched says where a remote action came from; nil for a local one.
+	Fetched *Fetched
 }
 
 // Resolve finds the action ref names and reads its metadata. workspace is
@@ -61,11 +63,11 @@ func (r *Resolver) Resolve(ctx context.Context, ref workflow.ActionRef, workspac
 		}
 		return &Action{Ref: ref, Dir: dir, Meta: meta}, nil
 	}
-	root, commit, err := r.Fetch(ctx, ref.Owner, ref.Repo, ref.Version, token)
+	f, err := r.FetchRepo(ctx, ref.Owner, ref.Repo, ref.Version, token)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := securejoin.SecureJoin(root, ref.Path)
+	dir, err := securejoin.SecureJoin(f.Root, ref.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Raw, err)
 	}
@@ -73,13 +75,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref workflow.ActionRef, workspac
 	if err != nil {
 		return nil, err
 	}
-	return &Action{Ref: ref, Dir: dir, Meta: meta, Commit: commit}, nil
-}
-
-// Fetch returns a read-only folder holding owner/repo at version (a tag, a
-// branch or a commit) and the commit it resolved to.
-func (r *Resolver) Fetch(ctx context.Context, owner, repo, version, token string) (root, commit string, err error) {
-	return "", "", fmt.Errorf("%s/%s@%s: remote actions are not supported yet", owner, repo, version)
+	return &Action{Ref: ref, Dir: dir, Meta: meta, Commit: f.Commit, Fetched: f}, nil
 }
 
 // Load reads the action.yml (or action.yaml) in dir. name is how the

@@ -2,8 +2,8 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/birdflock/runner/pkg/actions"
@@ -34,11 +34,15 @@ func (jr *legRun) runUses(ctx context.Context, st *stepRun, env map[string]strin
 	}
 }
 
-// action resolves the action a step uses.
+// action resolves the action a step uses: the one set-up resolved, or
+// now (./path).
 func (jr *legRun) action(ctx context.Context, s *workflow.Step) (*actions.Action, error) {
+	if act := jr.acts.lookup(s.Uses.Raw); act != nil {
+		return act, nil
+	}
 	ref, err := workflow.ParseActionRef(s.Uses.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s:%d:%d: unknown action %q: %v", jr.r.w.File, s.Uses.Line, s.Uses.Col, s.Uses.Raw, err)
+		return nil, fmt.Errorf("%s:%d:%d: unknown action %q: %v", jr.file(), s.Uses.Line, s.Uses.Col, s.Uses.Raw, err)
 	}
 	return jr.r.opts.Actions.Resolve(ctx, ref, jr.workspace, jr.r.opts.Secrets["GITHUB_TOKEN"])
 }
@@ -70,13 +74,8 @@ func (jr *legRun) actionInputs(st *stepRun, act *actions.Action) (map[string]str
 		inputs[name] = v
 		given[strings.ToLower(name)] = true
 	}
-	if len(unknown) > 0 {
-		var valid []string
-		for _, in := range act.Meta.Inputs {
-			valid = append(valid, in.Name)
-		}
-		sort.Strings(valid)
-		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("Unexpected input(s) '%s', valid inputs are ['%s']", strings.Join(unknown, "', '"), strings.Join(valid, "', '"))})
+	if len(unknown) > 0 && jr.warnOnce(s) {
+		jr.annotate(st.sr.Name, command{Name: "warning", Value: unexpectedInputs(unknown, act)})
 	}
 	for _, in := range act.Meta.Inputs {
 		if given[strings.ToLower(in.Name)] {
@@ -85,13 +84,16 @@ func (jr *legRun) actionInputs(st *stepRun, act *actions.Action) (map[string]str
 		if in.Default.Set {
 			v, err := r.evalString(in.Default, st.ctxs, nil)
 			if err != nil {
+				if e := errors.Unwrap(err); e != nil {
+					err = e // without the calling step's file:line:col
+				}
 				return nil, fmt.Errorf("%s:%d:%d: inputs.%s.default: %w", act.Meta.File, in.Default.Line, in.Default.Col, in.Name, err)
 			}
 			inputs[in.Name] = v
 			continue
 		}
 		if in.IsRequired() {
-			return nil, fmt.Errorf("%s:%d:%d: input %q is required by %s and was not given", r.w.File, s.Uses.Line, s.Uses.Col, in.Name, s.Uses.Raw)
+			return nil, fmt.Errorf("%s:%d:%d: input %q is required by %s and was not given", jr.file(), s.Uses.Line, s.Uses.Col, in.Name, s.Uses.Raw)
 		}
 		inputs[in.Name] = ""
 	}

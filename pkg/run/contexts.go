@@ -208,20 +208,25 @@ func (r *runState) exprEnv(ctxs map[string]any, status *statusFuncs, workspace s
 	return env
 }
 
-// place prefixes an evaluation error with the value's position.
-func (r *runState) place(v workflow.Value, err error) error {
-	return fmt.Errorf("%s:%d:%d: %w", r.w.File, v.Line, v.Col, err)
+// place prefixes an evaluation error with the value's position: in the
+// workflow, or in the action.yml the contexts say (fileKey).
+func (r *runState) place(ctxs map[string]any, v workflow.Value, err error) error {
+	file := r.w.File
+	if f, ok := ctxs[fileKey].(string); ok {
+		file = f
+	}
+	return fmt.Errorf("%s:%d:%d: %w", file, v.Line, v.Col, err)
 }
 
 func (r *runState) evalValue(v workflow.Value, ctxs map[string]any, status *statusFuncs) (any, error) {
 	t, err := expr.ParseTemplate(v.Raw)
 	if err != nil {
-		return nil, r.place(v, err)
+		return nil, r.place(ctxs, v, err)
 	}
 	ws, _ := ctxs["github"].(map[string]any)["workspace"].(string)
 	out, err := t.Eval(r.exprEnv(ctxs, status, ws))
 	if err != nil {
-		return nil, r.place(v, err)
+		return nil, r.place(ctxs, v, err)
 	}
 	return out, nil
 }
@@ -232,12 +237,12 @@ func (r *runState) evalString(v workflow.Value, ctxs map[string]any, status *sta
 	}
 	t, err := expr.ParseTemplate(v.Raw)
 	if err != nil {
-		return "", r.place(v, err)
+		return "", r.place(ctxs, v, err)
 	}
 	ws, _ := ctxs["github"].(map[string]any)["workspace"].(string)
 	out, err := t.EvalString(r.exprEnv(ctxs, status, ws))
 	if err != nil {
-		return "", r.place(v, err)
+		return "", r.place(ctxs, v, err)
 	}
 	return out, nil
 }
@@ -250,11 +255,11 @@ func (r *runState) evalCondition(v workflow.Value, ctxs map[string]any, status s
 	}
 	n, err := expr.Condition(src)
 	if err != nil {
-		return false, r.place(v, err)
+		return false, r.place(ctxs, v, err)
 	}
 	out, err := expr.Eval(n, r.exprEnv(ctxs, &status, workspace))
 	if err != nil {
-		return false, r.place(v, err)
+		return false, r.place(ctxs, v, err)
 	}
 	return expr.Truthy(out), nil
 }

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -259,13 +260,22 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 	if s := j.Strategy; s != nil {
 		if s.Matrix != nil {
 			m, err := workflow.DecodeMatrix(s.Matrix, func(src string) (any, error) {
-				return r.evalValue(workflow.Value{Raw: src, Set: true}, base, nil)
+				t, err := expr.ParseTemplate(src)
+				if err != nil {
+					return nil, err
+				}
+				return t.EvalExact(r.exprEnv(base, nil, ""))
 			})
 			if err == nil {
 				st.combos, err = m.Combos()
 			}
 			if err != nil {
-				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, s.Line, s.Col, err)
+				pos := s.Pos // the value at fault, else the strategy
+				var pe *workflow.PosError
+				if errors.As(err, &pe) {
+					pos = pe.Pos
+				}
+				return st, fmt.Errorf("%s:%d:%d: matrix: %w", r.w.File, pos.Line, pos.Col, err)
 			}
 			if len(r.plan.Matrix) > 0 {
 				st.combos = slices.DeleteFunc(st.combos, func(c workflow.Combo) bool { return !r.plan.keepLeg(c) })
@@ -360,12 +370,16 @@ type legRun struct {
 	suffix   string // " (values)" of the combination
 	dirName  string // unique in the run: jobs/<dirName>, <dirName>.log
 
+	// js is the state and the post steps of the JavaScript actions.
+	js jsActions
+
 	key        string // unique in the run: job id + suffix
 	cancelled  bool   // the job was cancelled: job.status, cancelled()
 	workspace  string
 	temp       string
 	log        *jobLog
 	env        map[string]string // workflow + job env, then GITHUB_ENV additions
+	defaults   workflow.Defaults // defaults.run, evaluated: the job's over the workflow's
 	envOrder   []string
 	path       []string // GITHUB_PATH entries, newest first
 	steps      *expr.Object
@@ -373,8 +387,12 @@ type legRun struct {
 	trackingID string
 	cgroup     *jobCgroup // nil: none (not root)
 	actions    []string   // GITHUB_ACTION by step index
+	acts       *jobSetUp  // remote actions resolved at set-up (setup.go)
 	madeFiles  bool
 	filesEmpty bool // every command file exists and is empty
+
+	// scope is the composite action whose steps run; nil: the job's.
+	scope *compositeScope
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -437,10 +455,15 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.evalEnv(); err != nil {
 		return fail(err)
 	}
+	if err := jr.setUpActions(jobCtx); err != nil {
+		return fail(err)
+	}
 	jr.steps = expr.NewObject()
+	res.Steps = append(res.Steps, jr.runPre(jobCtx)...)
 	for _, s := range j.Steps {
 		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))
 	}
+	res.Steps = append(res.Steps, jr.runPost(jobCtx)...)
 	switch {
 	case (jr.failed || jr.cancelled) && jobCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
 		res.Result, res.Error = "failure", fmt.Sprintf("the job exceeded its timeout of %s", timeout)
@@ -525,20 +548,58 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 	return m.Unlock, nil
 }
 
-// evalEnv sets the job's env: the workflow's, then the job's.
+// evalEnv sets the job's env: the workflow's, then the job's; then the
+// job's defaults, which see it (evalDefaults). runs-on is evaluated first,
+// as GitHub does before the job starts: runner runs every job here, but an
+// expression there that fails fails the job, as on GitHub.
 func (jr *legRun) evalEnv() error {
+	ctxs := jr.contexts()
+	for _, v := range append(slices.Clone(jr.job.RunsOn), jr.job.RunsOnGroup) {
+		if v.Set && strings.Contains(v.Raw, "${{") {
+			t, err := expr.ParseTemplate(v.Raw)
+			if err == nil {
+				_, err = t.Eval(jr.r.exprEnv(ctxs, nil, ""))
+			}
+			if err != nil {
+				return jr.r.place(ctxs, v, fmt.Errorf("runs-on: %w", err))
+			}
+		}
+	}
 	jr.env = map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(jr.r.plan.Env)) {
 		jr.setEnv(k, jr.r.plan.Env[k])
 	}
 	for _, layer := range [][]workflow.KV{jr.r.w.Env, jr.job.Env} {
-		for _, kv := range layer {
-			v, err := jr.r.evalString(kv.Value, jr.contexts(), nil)
-			if err != nil {
-				return err
-			}
-			jr.setEnv(kv.Key, v)
+		entries, err := jr.r.envEntries(layer, jr.contexts())
+		if err != nil {
+			return err
 		}
+		for _, e := range entries {
+			jr.setEnv(e[0], e[1])
+		}
+	}
+	return jr.evalDefaults()
+}
+
+// evalDefaults sets the job's defaults.run: the job's own, evaluated once
+// when the job starts with its contexts (env, needs, matrix…), as GitHub's
+// runner does, over the workflow's, which hold no expressions (GitHub
+// allows none there; validation refuses them).
+func (jr *legRun) evalDefaults() error {
+	jr.defaults = jr.r.w.Defaults
+	ctxs := jr.contexts()
+	for _, d := range []struct{ job, dst *workflow.Value }{
+		{&jr.job.Defaults.Shell, &jr.defaults.Shell},
+		{&jr.job.Defaults.WorkingDirectory, &jr.defaults.WorkingDirectory},
+	} {
+		if !d.job.Set {
+			continue
+		}
+		v, err := jr.r.evalString(*d.job, ctxs, nil)
+		if err != nil {
+			return err
+		}
+		*d.dst = workflow.Value{Raw: v, Pos: d.job.Pos, Set: true}
 	}
 	return nil
 }

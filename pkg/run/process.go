@@ -26,7 +26,7 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	if err != nil {
 		return err
 	}
-	shell := firstSet(s.Shell, jr.job.Defaults.Shell, r.w.Defaults.Shell)
+	shell := firstSet(s.Shell, jr.defaults.Shell)
 	tmpl := "bash -e {0}" // GitHub's default when no shell is given
 	if shell != "" {
 		if tmpl, err = workflow.ShellCommand(shell); err != nil {
@@ -36,10 +36,16 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
-	if d := firstSetValue(s.WorkingDirectory, jr.job.Defaults.WorkingDirectory, r.w.Defaults.WorkingDirectory); d.Set {
-		dir, err := r.evalString(d, ctxs, nil)
-		if err != nil {
-			return err
+	// The step's own working-directory is evaluated now; the job's
+	// defaults were when the job started (jr.defaults), and do not reach
+	// into an action's steps.
+	defaultDir := jr.defaults.WorkingDirectory.Set && jr.scope == nil
+	if s.WorkingDirectory.Set || defaultDir {
+		dir := jr.defaults.WorkingDirectory.Raw
+		if s.WorkingDirectory.Set {
+			if dir, err = r.evalString(s.WorkingDirectory, ctxs, nil); err != nil {
+				return err
+			}
 		}
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(jr.workspace, dir)
@@ -169,10 +175,7 @@ func environ(base []string, vars map[string]string) []string {
 func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]string {
 	g := jr.r.githubContext(jr.job.ID, jr.workspace)
 	str := func(k string) string { v, _ := g[k].(string); return v }
-	if jr.actions == nil {
-		jr.actions = actionNames(jr.job.Steps)
-	}
-	action := jr.actions[s.Index]
+	action := jr.actionName(s)
 	env := map[string]string{
 		"CI":                      "true",
 		"GITHUB_ACTIONS":          "true",
@@ -212,6 +215,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
+	jr.scopeEnv(s, env)
 	return env
 }
 

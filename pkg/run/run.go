@@ -72,6 +72,9 @@ type Options struct {
 	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
 	// the source of remote actions.
 	Actions *actions.Resolver
+	// Node is the node binary that runs JavaScript actions. Default: node
+	// on the PATH of Env.
+	Node string
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -188,7 +191,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	}
 	// Credentials runner was given inside URLs: the repository's, the
 	// mirrors', proxies' in the base environment.
-	for _, s := range append([]string{p.Repo.Path, opts.Settings.RegistryMirror}, base...) {
+	for _, s := range append([]string{p.Repo.Path, opts.Settings.RegistryMirror, opts.Actions.Source.URL}, base...) {
 		for _, v := range URLCredentials(s) {
 			masker.Add(v)
 		}

@@ -55,6 +55,9 @@ type stepRun struct {
 	sr      *StepResult
 	started time.Time
 	ctxs    map[string]any
+	// run, when set, is what the step runs instead of its uses: or run:
+	// (the pre or post script of a JavaScript action).
+	run func(ctx context.Context, env map[string]string, fc fileCommandSet, out *lineWriter) error
 }
 
 // execute runs a step whose condition held and returns its outcome.
@@ -77,9 +80,12 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, er
 	}
 	out, cmdErr := jr.stepOutput(st.sr.Name, s.ID.Raw, env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true")
 	defer out.Flush()
-	if s.Uses.Set {
+	switch {
+	case st.run != nil:
+		err = st.run(stepCtx, env, files, out)
+	case s.Uses.Set:
 		err = jr.runUses(stepCtx, st, env, files, out)
-	} else {
+	default:
 		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
 	out.Flush()
@@ -130,12 +136,12 @@ func (st *stepRun) env() (map[string]string, error) {
 	for k, v := range st.jr.env {
 		env[k] = v
 	}
-	for _, kv := range st.s.Env {
-		v, err := st.jr.r.evalString(kv.Value, st.ctxs, nil)
-		if err != nil {
-			return nil, err
-		}
-		env[kv.Key] = v
+	entries, err := st.jr.r.envEntries(st.s.Env, st.ctxs)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		env[e[0]] = e[1]
 	}
 	st.ctxs["env"] = stringMap(env)
 	return env, nil
@@ -354,7 +360,9 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 			} else if p := strings.TrimSpace(c.Value); p != "" {
 				jr.path = append([]string{p}, jr.path...)
 			}
-		case "echo", "save-state":
+		case "save-state":
+			jr.saveState(stepName, c.Props["name"], c.Value)
+		case "echo":
 		default:
 			emit(line)
 		}

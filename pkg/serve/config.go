@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -39,6 +40,11 @@ type Config struct {
 	// RegistryMirrors are REGISTRY=URL pairs (e.g. docker.io=http://127.0.0.1:5000)
 	// for buildkitd and every pull, like exec's --registry-mirror. Default none.
 	RegistryMirrors []string `yaml:"registry-mirrors"`
+	// ActionsSource is where owner/repo@ref actions come from: a URL
+	// template with {owner} and {repo}, or a folder holding OWNER/REPO
+	// (relative to the config file), like exec's --actions-source.
+	// Default GitHub.
+	ActionsSource string `yaml:"actions-source"`
 }
 
 // Repo is one watched repository.
@@ -52,6 +58,9 @@ type Repo struct {
 	// RegistryMirrors, when set, replace the service's registry-mirrors
 	// for this repository's runs (REGISTRY=URL pairs).
 	RegistryMirrors []string `yaml:"registry-mirrors"`
+	// ActionsSource, when set, replaces the service's actions-source for
+	// this repository's runs.
+	ActionsSource string `yaml:"actions-source"`
 }
 
 // LoadConfig reads a config file; unknown keys are errors with their
@@ -78,8 +87,16 @@ func LoadConfig(path string) (*Config, error) {
 	abs(&cfg.TokenFile)
 	abs(&cfg.WebhookSecretFile)
 	abs(&cfg.SecretsFile)
+	// an actions-source that is no URL template is a folder
+	absSource := func(p *string) {
+		if !strings.Contains(*p, "://") {
+			abs(p)
+		}
+	}
+	absSource(&cfg.ActionsSource)
 	for i := range cfg.Repositories {
 		abs(&cfg.Repositories[i].Path)
+		absSource(&cfg.Repositories[i].ActionsSource)
 	}
 	if err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -95,9 +112,15 @@ func (c *Config) check() error {
 	if c.WebhookSecret != "" && c.WebhookSecretFile != "" {
 		return errors.New("webhook-secret and webhook-secret-file are both set: keep one")
 	}
+	if _, err := actions.ParseSource(c.ActionsSource); err != nil {
+		return fmt.Errorf("actions-source: %w", err)
+	}
 	for _, r := range c.Repositories {
 		if _, err := registry.ParseMirrors(r.RegistryMirrors...); err != nil {
 			return fmt.Errorf("repositories: %s: registry-mirrors: %w", cmp.Or(r.Name, r.Path, r.URL), err)
+		}
+		if _, err := actions.ParseSource(r.ActionsSource); err != nil {
+			return fmt.Errorf("repositories: %s: actions-source: %w", cmp.Or(r.Name, r.Path, r.URL), err)
 		}
 	}
 	return nil

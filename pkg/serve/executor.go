@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
@@ -30,6 +31,9 @@ type ExecRequest struct {
 	// Settings are runner's settings for the run's built-ins (registry
 	// mirrors, BUILDKIT_HOST): the service's, or its repository's.
 	Settings steps.Settings
+	// ActionsSource is where the run's owner/repo@ref actions come from:
+	// the service's actions-source, or its repository's. Zero: GitHub.
+	ActionsSource actions.Source
 	// Credentials are the service's own (API token, webhook secret,
 	// tokens in repository URLs): never given to steps, masked in every
 	// log line.
@@ -68,7 +72,12 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	if req.Parallel > 0 {
 		par = req.Parallel
 	}
+	state, err := filepath.Abs(e.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	return run.Run(ctx, req.Plan, run.Options{
+		Actions:     &actions.Resolver{StateDir: state, Source: req.ActionsSource},
 		Builtins:    b,
 		Secrets:     req.Secrets,
 		Parallel:    par,

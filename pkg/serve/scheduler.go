@@ -139,7 +139,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(err.Error())
 		return
 	}
-	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
+	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), ActionsSource: s.actionsSourceFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
 		fail("reused jobs: " + err.Error())
 		return

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/dotenv"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
@@ -166,8 +167,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 // API token, the webhook secret, credentials in repository URLs.
 func (s *Server) credentials() []string {
 	out := []string{s.cfg.Token, s.cfg.WebhookSecret}
+	out = append(out, run.URLCredentials(s.cfg.ActionsSource)...)
 	for _, r := range s.cfg.Repositories {
 		out = append(out, run.URLCredentials(r.URL)...)
+		out = append(out, run.URLCredentials(r.ActionsSource)...)
 	}
 	return out
 }
@@ -272,6 +275,22 @@ var (
 	// ErrForbidden is GitHub's 403 for a run that cannot be re-run so.
 	ErrForbidden = errors.New("forbidden")
 )
+
+// actionsSourceFor is where the actions of a run of the repository named
+// repo come from: its actions-source, else the service's.
+func (s *Server) actionsSourceFor(repo string) actions.Source {
+	src := s.cfg.ActionsSource
+	if rp := s.repoByName(repo); rp != nil && rp.cfg.ActionsSource != "" {
+		src = rp.cfg.ActionsSource
+	}
+	source, err := actions.ParseSource(src)
+	if err != nil {
+		// a folder removed since the config was checked: still that
+		// folder (its runs fail at set-up saying so), never GitHub
+		source = actions.Source{Dir: src}
+	}
+	return source
+}
 
 // settingsFor are runner's settings for the built-ins of a run of the
 // repository named repo: the service's, with the repository's registry

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -74,8 +75,14 @@ type Matrix struct {
 }
 
 // DecodeMatrix turns a matrix node into a Matrix. expand is called on every
-// string value that holds an expression (and on a whole-matrix expression);
-// its results are converted with expr.Normalize.
+// string that holds an expression (and on a whole-matrix expression) and
+// should evaluate it as GitHub does (expr.Template.EvalExact: text around a
+// lone ${{ }}, whitespace included, makes a string); its results are
+// converted with expr.Normalize. The matrix takes GitHub's
+// template forms (see parse_template.go): keys computed by expressions,
+// ${{ insert }}, and sequence items that are one expression giving an
+// array, spliced into the sequence. An error from expand or about one
+// value is a *PosError with the value's position.
 func DecodeMatrix(n *yaml.Node, expand func(string) (any, error)) (*Matrix, error) {
 	n = resolve(n)
 	// Decoding once first makes yaml.v3 refuse alias bombs before the walk
@@ -99,18 +106,69 @@ func DecodeMatrix(n *yaml.Node, expand func(string) (any, error)) (*Matrix, erro
 }
 
 // nodeValue converts a YAML node to an expression value, keeping the order
-// of mapping keys and evaluating strings that hold expressions.
+// of mapping keys and evaluating strings that hold expressions, with
+// GitHub's template forms: a mapping key holding an expression is
+// computed (it must give a string, number or boolean), a ${{ insert }}
+// key's value (an expression that gives an object, or a written-out
+// mapping) gives entries in its place, and a sequence item that is
+// exactly one ${{ }} giving an array is spliced into the sequence. Keys
+// are unique ignoring case, as GitHub's template evaluator requires.
 func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		o := expr.NewObject()
+		// seen: whether each key (lower-cased) came from a template form;
+		// written-out keys that differ in case are validation's concern.
+		seen := map[string]bool{}
+		set := func(k *yaml.Node, key string, v any, computed bool) error {
+			if was, dup := seen[strings.ToLower(key)]; dup && (was || computed) {
+				return &PosError{Pos: textPos(k), Err: fmt.Errorf("key %q is already defined (GitHub compares keys ignoring case)", key)}
+			}
+			seen[strings.ToLower(key)] = computed
+			o.Set(key, v)
+			return nil
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if IsInsert(k.Value) {
+				v, err := nodeValue(n.Content[i+1], expand)
+				if err != nil {
+					return nil, err
+				}
+				ins, ok := v.(*expr.Object)
+				if !ok {
+					return nil, &PosError{Pos: textPos(resolve(n.Content[i+1])), Err: fmt.Errorf("${{ insert }} must give an object (a mapping), not %s", KindPhrase(v))}
+				}
+				vals := ins.Values()
+				for j, key := range ins.Keys() {
+					if err := set(resolve(n.Content[i+1]), key, vals[j], true); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
+			key := k.Value
+			if strings.Contains(key, "${{") {
+				kv, err := expandAt(k, expand)
+				if err != nil {
+					return nil, err
+				}
+				switch kv.(type) {
+				case *expr.Object, []any:
+					return nil, &PosError{Pos: textPos(k), Err: fmt.Errorf("the key %s must give a string, number or boolean, not %s", k.Value, KindPhrase(kv))}
+				}
+				if key = expr.String(kv); key == "" {
+					return nil, &PosError{Pos: textPos(k), Err: fmt.Errorf("the key %s gives an empty string", k.Value)}
+				}
+			}
 			v, err := nodeValue(n.Content[i+1], expand)
 			if err != nil {
 				return nil, err
 			}
-			o.Set(n.Content[i].Value, v)
+			if err := set(k, key, v, strings.Contains(k.Value, "${{")); err != nil {
+				return nil, err
+			}
 		}
 		return o, nil
 	case yaml.SequenceNode:
@@ -120,16 +178,16 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if list, ok := v.([]any); ok && isExprString(resolve(c)) && WholeExpr(resolve(c).Value) {
+				out = append(out, list...)
+				continue
+			}
 			out = append(out, v)
 		}
 		return out, nil
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" && strings.Contains(n.Value, "${{") {
-			v, err := expand(n.Value)
-			if err != nil {
-				return nil, err
-			}
-			return expr.Normalize(v), nil
+		if isExprString(n) {
+			return expandAt(n, expand)
 		}
 		switch n.Tag { // the common tags without Decode's reflection
 		case "!!str":
@@ -145,6 +203,42 @@ func nodeValue(n *yaml.Node, expand func(string) (any, error)) (any, error) {
 	}
 	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
 }
+
+func isExprString(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "${{")
+}
+
+// expandAt evaluates the expressions of a string node; an error gets the
+// node's position (errDynamic stays as it is).
+func expandAt(n *yaml.Node, expand func(string) (any, error)) (any, error) {
+	v, err := expand(n.Value)
+	if err != nil {
+		if errors.Is(err, errDynamic) {
+			return nil, err
+		}
+		return nil, &PosError{Pos: textPos(n), Err: err}
+	}
+	return expr.Normalize(v), nil
+}
+
+// textPos is where a scalar's text starts: one column after the quote of
+// a quoted one.
+func textPos(n *yaml.Node) Pos {
+	p := posOf(n)
+	if quoted(n) {
+		p.Col++
+	}
+	return p
+}
+
+// PosError is an error about the value at Pos.
+type PosError struct {
+	Pos Pos
+	Err error
+}
+
+func (e *PosError) Error() string { return e.Err.Error() }
+func (e *PosError) Unwrap() error { return e.Err }
 
 func matrixFromObject(m *expr.Object) (*Matrix, error) {
 	mx := &Matrix{Vectors: map[string][]any{}}

@@ -1,6 +1,8 @@
 package workflow_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -23,7 +25,7 @@ func legs(t *testing.T, matrix string, contexts map[string]any) ([]workflow.Comb
 		if err != nil {
 			return nil, err
 		}
-		return tmpl.Eval(&expr.Env{Contexts: contexts})
+		return tmpl.EvalExact(&expr.Env{Contexts: contexts})
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", matrix, err)
@@ -104,4 +106,60 @@ func mustParse(t *testing.T, src string) expr.Node {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// GitHub's template forms in a matrix: computed keys, ${{ insert }}, and a
+// sequence item that is exactly one expression giving an array, spliced
+// into the sequence (TemplateUnraveler's sequence insertion). An item with
+// text around its expression, whitespace included, is a string, and a
+// nested array stays one item.
+func TestMatrixTemplateForms(t *testing.T) {
+	needs := map[string]any{"a": map[string]any{"outputs": map[string]any{"key": "os", "list": `["b","c"]`}}}
+	for _, tc := range []struct{ matrix, want string }{
+		{`{'${{ needs.a.outputs.key }}': [a]}`, "t (a)"},
+		{`{os: [a, '${{ fromJSON(needs.a.outputs.list) }}', d]}`, "t (a)|t (b)|t (c)|t (d)"},
+		{`{os: ['${{ fromJSON(''[["x","y"]]'') }}']}`, "t (x, y)"},
+		{`{os: ['v${{ fromJSON(needs.a.outputs.list) }}']}`, "t (vArray)"},
+		{`{os: [' ${{ fromJSON(needs.a.outputs.list) }}']}`, "t ( Array)"},
+		{`{n: [' ${{ 1 }}'], include: [{n: 1, x: no}, {n: ' 1', x: yes}]}`, "t ( 1, yes)|t (1, no)"},
+		{`{os: ['${{ fromJSON(''[]'') }}', a]}`, "t (a)"},
+		{`{'${{ insert }}': '${{ fromJSON(''{"v":[1,2]}'') }}', w: [3]}`, "t (1, 3)|t (2, 3)"},
+		{`{'${{ insert }}': {v: [1]}, include: [{'${{ insert }}': '${{ fromJSON(''{"v":1,"x":2}'') }}'}]}`, "t (1, 2)"},
+	} {
+		if _, got := legs(t, tc.matrix, map[string]any{"needs": needs}); got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.matrix, got, tc.want)
+		}
+	}
+}
+
+// Template forms that cannot give a matrix fail with the position of the
+// value at fault.
+func TestMatrixTemplateErrors(t *testing.T) {
+	for _, tc := range []struct{ matrix, want string }{
+		{"{'${{ fromJSON(''{}'') }}': [1]}", "1:11: the key ${{ fromJSON('{}') }} must give a string, number or boolean, not an object"},
+		{"{'${{ '''' }}': [1]}", "1:11: the key ${{ '' }} gives an empty string"},
+		{"{'${{ insert }}': '${{ fromJSON(''[1]'') }}'}", "1:28: ${{ insert }} must give an object (a mapping), not an array"},
+		{"{v: [1], '${{ insert }}': '${{ fromJSON(''{\"V\":[2]}'') }}'}", "1:36: key \"V\" is already defined (GitHub compares keys ignoring case)"},
+		{"{v: [1], '${{ ''V'' }}': [2]}", "1:19: key \"V\" is already defined (GitHub compares keys ignoring case)"},
+	} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte("matrix: "+tc.matrix), &doc); err != nil {
+			t.Fatal(err)
+		}
+		_, err := workflow.DecodeMatrix(doc.Content[0].Content[1], func(src string) (any, error) {
+			tmpl, err := expr.ParseTemplate(src)
+			if err != nil {
+				return nil, err
+			}
+			return tmpl.EvalExact(&expr.Env{})
+		})
+		var pe *workflow.PosError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: error %v, want a PosError", tc.matrix, err)
+			continue
+		}
+		if got := fmt.Sprintf("%d:%d: %v", pe.Pos.Line, pe.Pos.Col, err); got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.matrix, got, tc.want)
+		}
+	}
 }

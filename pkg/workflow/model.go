@@ -17,11 +17,17 @@ type Value struct {
 }
 
 // KV is one entry of an ordered mapping such as env, with or outputs.
+// A Key holding ${{ }} is computed by its expression at run time.
 type KV struct {
 	Key       string
 	Value     Value
 	KeyPos    Pos  // where the key is written
 	KeyQuoted bool // the key is a '…' or "…" scalar
+	// Insert marks GitHub's `${{ insert }}: ${{ expr }}` entry, and a
+	// mapping given as one expression (env: ${{ expr }}): Value is an
+	// expression that gives an object, whose entries take the place of
+	// this one at run time. Key is empty.
+	Insert bool
 }
 
 // Workflow is a parsed workflow file.

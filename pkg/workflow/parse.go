@@ -112,7 +112,9 @@ func (p *parser) mapping(n *yaml.Node, where string, known map[string]func(k, v 
 			p.errf(posOf(k), "syntax", "%s: keys must be scalars", where)
 			continue
 		}
-		if seen[k.Value] {
+		// Keys computed by expressions (and ${{ insert }}, which may
+		// appear more than once) are compared after evaluation.
+		if seen[k.Value] && !strings.Contains(k.Value, "${{") {
 			p.errf(posOf(k), "syntax", "%s: key %q is duplicated", where, k.Value)
 			continue
 		}
@@ -219,7 +221,7 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		"name":        func(_, v *yaml.Node) { w.Name = p.scalar(v, "name") },
 		"run-name":    func(_, v *yaml.Node) { w.RunName = p.scalar(v, "run-name") },
 		"on":          func(_, v *yaml.Node) { sawOn = true; w.On = p.triggers(v) },
-		"env":         func(_, v *yaml.Node) { w.Env = p.kvs(v, "env") },
+		"env":         func(_, v *yaml.Node) { w.Env = p.env(v, "env") },
 		"defaults":    func(_, v *yaml.Node) { w.Defaults = p.defaults(v, "defaults") },
 		"concurrency": func(_, v *yaml.Node) { w.Concurrency = p.concurrency(v, "concurrency") },
 		"permissions": func(_, v *yaml.Node) { w.Permissions = v },
@@ -304,7 +306,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 			}
 			j.RunsOn = p.scalarList(v, where+".runs-on")
 		},
-		"env":               func(_, v *yaml.Node) { j.Env = p.kvs(v, where+".env") },
+		"env":               func(_, v *yaml.Node) { j.Env = p.env(v, where+".env") },
 		"defaults":          func(_, v *yaml.Node) { j.Defaults = p.defaults(v, where+".defaults") },
 		"outputs":           func(_, v *yaml.Node) { j.Outputs = p.kvs(v, where+".outputs") },
 		"strategy":          func(_, v *yaml.Node) { j.Strategy = p.strategy(v, where+".strategy") },
@@ -429,6 +431,12 @@ func (p *parser) checkMatrix(n *yaml.Node, where string) bool {
 		"exclude": listOfMaps,
 		"*": func(k, v *yaml.Node) {
 			v = resolve(v)
+			if insert, bad := p.insertKey(k, where); bad {
+				return
+			} else if insert {
+				p.matrixInsert(v, where)
+				return
+			}
 			switch {
 			case v.Kind == yaml.SequenceNode:
 				if len(v.Content) == 0 {
@@ -459,7 +467,7 @@ func (p *parser) step(i int, n *yaml.Node, job string) *Step {
 		"working-directory": sc(&s.WorkingDirectory, "working-directory"),
 		"uses":              sc(&s.Uses, "uses"),
 		"with":              func(k, v *yaml.Node) { keys["with"] = posOf(k); s.With = p.kvs(v, where+".with") },
-		"env":               func(_, v *yaml.Node) { s.Env = p.kvs(v, where+".env") },
+		"env":               func(_, v *yaml.Node) { s.Env = p.env(v, where+".env") },
 		"continue-on-error": sc(&s.ContinueOnError, "continue-on-error"),
 		"timeout-minutes":   sc(&s.TimeoutMinutes, "timeout-minutes"),
 	})

@@ -60,6 +60,7 @@ var rules = []func() *rule{
 	ruleFuncArgs,
 	ruleDupKeys,
 	ruleAnchors,
+	ruleTemplateText,
 }
 
 // exprNode is one value that may hold expressions, where it sits (job

@@ -14,6 +14,9 @@ func ruleDupKeys() *rule {
 	kvs := func(v *validator, list []KV, where string) {
 		seen := map[string]KV{}
 		for _, kv := range list {
+			if kv.Insert || strings.Contains(kv.Key, "${{") {
+				continue // computed at run time, and checked there
+			}
 			l := strings.ToLower(kv.Key)
 			if d, dup := seen[l]; dup && d.Key != kv.Key {
 				v.errf(kv.KeyPos, "duplicate-key", "%s: key %q is the same as %q at line %d: GitHub compares these keys ignoring case", where, kv.Key, d.Key, d.KeyPos.Line)

@@ -11,8 +11,8 @@ import (
 func ruleEnvNames() *rule {
 	check := func(v *validator, kvs []KV, where string) {
 		for _, kv := range kvs {
-			if strings.Contains(kv.Key, "${{") {
-				continue // a name computed by an expression: known at run time
+			if kv.Insert || strings.Contains(kv.Key, "${{") {
+				continue // names computed by expressions: known at run time
 			}
 			if strings.ContainsAny(kv.Key, "= \t\n\x00") || kv.Key == "" {
 				v.errf(kv.KeyPos, "env-var", "%s: %q is not a valid environment variable name: it cannot be empty or hold =, spaces or NUL", where, kv.Key)

@@ -28,6 +28,9 @@ type exprValue struct {
 	where string // names the value in messages
 	key   string // key of the availability table; "" is unrestricted
 	cond  bool   // an if: condition, where a bare expression is allowed
+	// object: the value gives a mapping (env: ${{ expr }}, a ${{ insert }}
+	// entry), not a string.
+	object bool
 }
 
 // exprValues lists every value that may hold expressions, in file order
@@ -65,9 +68,14 @@ func (l *exprList) kvs(kvs []KV, where, key string) {
 }
 
 // envs adds an env mapping: its values, and its names when an expression
-// computes them (GitHub evaluates those too, with the same contexts).
+// computes them (GitHub evaluates those too, with the same contexts), and
+// the expressions that give entries (KV.Insert).
 func (l *exprList) envs(kvs []KV, where, key string) {
 	for _, kv := range kvs {
+		if kv.Insert {
+			*l = append(*l, exprValue{val: kv.Value, where: where, key: key, object: true})
+			continue
+		}
 		if strings.Contains(kv.Key, "${{") {
 			l.add(Value{Raw: kv.Key, Pos: kv.KeyPos, Set: true, Quoted: kv.KeyQuoted}, where+" name "+kv.Key, key)
 		}
@@ -82,14 +90,14 @@ func (l *exprList) concurrency(c *Concurrency, where, key string) {
 	}
 }
 
-// workflowExprs are the workflow's own values. Values GitHub does not
-// document (the workflow's name and defaults) are unrestricted.
+// workflowExprs are the workflow's own values. The workflow's name, which
+// GitHub does not document, is unrestricted; its defaults take no
+// expression at all (ruleScalars).
 func workflowExprs(w *Workflow) []exprValue {
 	var l exprList
 	l.add(w.Name, "name", "")
 	l.add(w.RunName, "run-name", "run-name")
 	l.envs(w.Env, "env", "env")
-	l.add(w.Defaults.WorkingDirectory, "defaults.run.working-directory", "")
 	l.concurrency(w.Concurrency, "concurrency", "concurrency")
 	return l
 }
@@ -105,6 +113,7 @@ func jobExprs(j *Job) []exprValue {
 	for _, r := range j.RunsOn {
 		l.add(r, where+".runs-on", jobKey+"runs-on")
 	}
+	l.add(j.RunsOnGroup, where+".runs-on.group", jobKey+"runs-on")
 	l.envs(j.Env, where+".env", jobKey+"env")
 	l.add(j.Defaults.Shell, where+".defaults.run.shell", jobKey+"defaults.run")
 	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")
@@ -144,7 +153,7 @@ func stepExprs(j *Job, s *Step) []exprValue {
 }
 
 // matrixValues calls f for every string in a matrix that holds an
-// expression. Aliases are not followed: their target is visited where it
+// expression, keys included (but not the ${{ insert }} directive). Aliases are not followed: their target is visited where it
 // is defined, and following them could explode.
 func matrixValues(n *yaml.Node, f func(Value)) {
 	switch n.Kind {
@@ -153,7 +162,7 @@ func matrixValues(n *yaml.Node, f func(Value)) {
 			matrixValues(c, f)
 		}
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" {
+		if n.Tag == "!!str" && !IsInsert(n.Value) {
 			f(Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n)})
 		}
 	}

@@ -31,8 +31,12 @@ func matrixKeys(n *yaml.Node) (keys []string, static bool) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, false
 	}
+	static = true
 	seen := map[string]bool{}
 	add := func(k string) {
+		if strings.Contains(k, "${{") {
+			static = false // a computed key, or ${{ insert }}
+		}
 		if !seen[strings.ToLower(k)] {
 			seen[strings.ToLower(k)] = true
 			keys = append(keys, k)
@@ -59,5 +63,5 @@ func matrixKeys(n *yaml.Node) (keys []string, static bool) {
 			add(k)
 		}
 	}
-	return keys, true
+	return keys, static
 }

@@ -44,7 +44,7 @@ func objectPath(segs []string, text string) (string, bool) {
 // "Object". toJSON() writes the value out.
 func ruleTemplateType() *rule {
 	return &rule{expr: func(v *validator, e *exprNode) {
-		if !stringKeys[e.key] {
+		if !stringKeys[e.key] || e.object {
 			return
 		}
 		for i, n := range e.nodes {

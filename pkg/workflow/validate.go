@@ -174,6 +174,17 @@ func ruleScalars() *rule {
 				v.boolOrExpr(w.Concurrency.CancelInProgress, "cancel-in-progress")
 			}
 			shell(v, w.Defaults.Shell)
+			// GitHub's schema gives the workflow's defaults no context:
+			// an expression there is refused ("A template expression is
+			// not allowed in this context"). A job's defaults take them.
+			for _, d := range []struct {
+				val  Value
+				name string
+			}{{w.Defaults.Shell, "shell"}, {w.Defaults.WorkingDirectory, "working-directory"}} {
+				if d.val.Set && strings.Contains(d.val.Raw, "${{") {
+					v.errf(d.val.Pos, "expression", "defaults.run.%s: GitHub allows no expression in the workflow's defaults; set it in the defaults of each job, where the job's contexts are available", d.name)
+				}
+			}
 		},
 		job: func(v *validator, j *Job) {
 			v.numberOrExpr(j.TimeoutMinutes, "timeout-minutes", false)

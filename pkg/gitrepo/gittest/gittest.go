@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,12 +195,18 @@ const HTTPBackend = "/usr/lib/git-core/git-http-backend"
 // 127.0.0.1 with git's http-backend, requiring basic auth user:password for
 // every request. The git binary is needed only here, as the server. Without
 // it the test fails when CI=true and is skipped otherwise. Requests counts
-// the requests that passed authentication.
+// the requests that passed authentication, UploadPacks those of them that
+// fetched objects (git-upload-pack POSTs, not ref listings).
 type HTTPServer struct {
-	URL      string
-	Requests atomic.Int64
-	Denied   atomic.Int64
+	URL         string
+	Requests    atomic.Int64
+	Denied      atomic.Int64
+	UploadPacks atomic.Int64
+	srv         *httptest.Server
 }
+
+// Close stops the server before the test ends (the source goes offline).
+func (s *HTTPServer) Close() { s.srv.Close() }
 
 // ServeHTTP starts the server; it stops when the test ends.
 func ServeHTTP(t testing.TB, root, user, password string) *HTTPServer {
@@ -228,9 +235,12 @@ func ServeHTTP(t testing.TB, root, user, password string) *HTTPServer {
 			return
 		}
 		s.Requests.Add(1)
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+			s.UploadPacks.Add(1)
+		}
 		backend.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.URL, s.srv = srv.URL, srv
 	return s
 }

@@ -277,3 +277,22 @@ func (t *Template) formatCall() Node {
 	format := &literal{off: 0, val: f.String(), src: "'" + strings.ReplaceAll(f.String(), "'", "''") + "'"}
 	return &call{off: 0, name: "format", lname: "format", args: append([]Node{format}, args...)}
 }
+
+// EvalExact evaluates the template as GitHub's template reader reads a
+// value: exactly one ${{ }} (Whole) gives the expression's value, anything
+// else, whitespace around a lone ${{ }} included, the string (EvalString).
+func (t *Template) EvalExact(env *Env) (any, error) {
+	if t.Whole() {
+		return Eval(t.parts[0].expr, env)
+	}
+	return t.EvalString(env)
+}
+
+// Whole reports whether the template is exactly one ${{ }} with nothing
+// around it, not even whitespace: what GitHub's template reader takes as
+// one expression whose value is used as it is (an array spliced into a
+// sequence, an object as a mapping). Any text around makes the value a
+// string (format('…{0}…', expr)).
+func (t *Template) Whole() bool {
+	return len(t.parts) == 1 && t.parts[0].expr != nil
+}

@@ -1,0 +1,68 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// nodeBinary is the node that runs JavaScript actions and its version.
+type nodeBinary struct {
+	path    string
+	version string // "v20.11.1"
+	major   int    // 0: unknown
+}
+
+// nodeVersions caches `node --version` by path, size and modification
+// time: asking costs a node start (tens of milliseconds), and one node
+// serves every action of every run.
+var nodeVersions sync.Map // nodeKey → string
+
+type nodeKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// node is the node binary of this run: Options.Node, else node on the
+// base environment's PATH (not a step's: as on GitHub, a setup-node step
+// changes the node of run: steps, not the one actions run with).
+func (r *runState) node() (nodeBinary, error) {
+	path := r.opts.Node
+	if path == "" {
+		path = r.lookPath("node", r.basePath)
+		if !strings.ContainsRune(path, '/') {
+			return nodeBinary{}, errors.New("no node on the PATH; install Node.js or name one (runner exec --node PATH)")
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nodeBinary{}, fmt.Errorf("node: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return nodeBinary{}, fmt.Errorf("node: %s is not an executable file", path)
+	}
+	key := nodeKey{path, fi.Size(), fi.ModTime()}
+	v, ok := nodeVersions.Load(key)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, "--version")
+		cmd.Env = environ(r.base, nil)
+		outb, err := cmd.Output()
+		if err != nil {
+			return nodeBinary{}, fmt.Errorf("node: %s --version: %w", path, err)
+		}
+		v, _ = nodeVersions.LoadOrStore(key, strings.TrimSpace(string(outb)))
+	}
+	n := nodeBinary{path: path, version: v.(string)}
+	major, _, _ := strings.Cut(strings.TrimPrefix(n.version, "v"), ".")
+	n.major, _ = strconv.Atoi(major)
+	return n, nil
+}

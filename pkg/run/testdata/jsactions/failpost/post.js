@@ -1,0 +1,1 @@
+console.log('post of failpost fails'); process.exit(2);

@@ -1,0 +1,1 @@
+console.log('legacy ran on ' + process.version);

@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as core from '@actions/core';
+import * as exec from '@actions/exec';
+import * as io from '@actions/io';
+
+const name = core.getInput('name', { required: true });
+core.info(`name=${name}`);
+core.info(`padded=[${core.getInput('padded')}] raw=[${core.getInput('padded', { trimWhitespace: false })}]`);
+core.info(`flag=${core.getBooleanInput('flag')}`);
+core.info(`lines=${JSON.stringify(core.getMultilineInput('lines'))}`);
+core.info(`with space=${core.getInput('with space')}`);
+core.info(`default from expression is action path: ${core.getInput('path-default') === process.env.GITHUB_ACTION_PATH}`);
+const token = core.getInput('token');
+core.setSecret(token);
+core.info(`token=${token}`);
+core.info(`action=${process.env.GITHUB_ACTION} path-ends=${path.basename(process.env.GITHUB_ACTION_PATH)} repo=[${process.env.GITHUB_ACTION_REPOSITORY}] cwd-is-workspace=${process.cwd() === process.env.GITHUB_WORKSPACE}`);
+core.info(`step env=${process.env.STEP_ENV}`);
+
+core.setOutput('greeting', `hello ${name}`);
+core.setOutput('multi', 'line 1\nline 2');
+core.exportVariable('FROM_ACTION', 'exported value');
+const bin = path.join(process.env.RUNNER_TEMP, 'jsbin');
+await io.mkdirP(bin);
+fs.writeFileSync(path.join(bin, 'jstool'), '#!/bin/sh\necho jstool-ran\n', { mode: 0o755 });
+core.addPath(bin);
+core.saveState('phase', 'saved in main');
+console.log('::save-state name=legacy::saved by command');
+
+core.startGroup('my group');
+core.info('inside the group');
+core.endGroup();
+core.notice('a notice', { file: 'src/a.js', startLine: 3, startColumn: 5, title: 'Note title' });
+core.warning('a warning', { file: 'src/b.js', startLine: 7 });
+core.error('an error that does not fail the step');
+core.debug('a debug line');
+await core.summary.addHeading('Toolkit summary').addRaw(`greeted ${name}, token ${token}`).write();
+const code = await exec.exec('sh', ['-c', 'echo "exec-ran $FROM_ACTION"']);
+core.info(`exec code=${code}`);
+const sh = await io.which('sh', true);
+core.info(`which sh found=${sh.length > 0}`);
