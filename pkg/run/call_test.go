@@ -464,9 +464,6 @@ jobs:
     uses: org/none/.github/workflows/remote.yml@v1
 `})
 	_, _, err := runCall(t, repo, run.Trigger{}, opts)
-	if err != nil && strings.Contains(err.Error(), "remote actions are not supported yet") {
-		t.Skip("remote actions (pkg/actions Fetch) are not in this build yet")
-	}
 	if err == nil || !strings.Contains(err.Error(), ".github/workflows/main.yml:10:11: job missing: org/none@v1:") {
 		t.Fatalf("missing remote workflow: %v", err)
 	}
