@@ -188,6 +188,8 @@ jobs:
 			`.github/workflows/main.yml:4:11: job call: ./.github/workflows/push.yml has no on.workflow_call trigger, so it cannot be called (its triggers: push)`},
 		"missing file": {"jobs:\n  call:\n    uses: ./.github/workflows/none.yml\n",
 			`.github/workflows/main.yml:4:11: job call: read ./.github/workflows/none.yml: no such file or directory`},
+		"needs output": {"jobs:\n  call:\n    uses: ./.github/workflows/lib.yml\n    with: {need: x}\n    secrets: inherit\n  d:\n    needs: call\n    runs-on: x\n    steps: [{run: 'echo ${{ needs.call.outputs.word }}'}]\n",
+			`.github/workflows/main.yml:10:29: job d step 1: ./.github/workflows/lib.yml has no output "word"; its outputs: none`},
 		"escape": {"jobs:\n  call:\n    uses: ./.github/workflows/link.yml\n",
 			`.github/workflows/main.yml:4:11: job call: read ./.github/workflows/link.yml: no such file or directory`},
 	} {

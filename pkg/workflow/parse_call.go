@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
 // MaxCallDepth is GitHub's limit on nested reusable workflows: ten levels
@@ -175,6 +177,7 @@ func CheckCall(caller *Workflow, j *Job, callee *Workflow) Errors {
 		add(c.Uses.Pos, "job %s: %s has no on.workflow_call trigger, so it cannot be called (its triggers: %s)", j.ID, c.Uses.Raw, strings.Join(callee.On.Events, ", "))
 		return errs
 	}
+	checkNeedsOutputs(caller, j, wc, add)
 	given := map[string]bool{}
 	var names []string
 	for _, in := range wc.Inputs {
@@ -288,4 +291,51 @@ func describe(v any) string {
 		return "an array"
 	}
 	return fmt.Sprint(v)
+}
+
+// checkNeedsOutputs checks needs.<j>.outputs.<name> in the jobs that need
+// j: the callee declares that output (on.workflow_call.outputs), as
+// ruleRefNeeds checks a job's own outputs.
+func checkNeedsOutputs(caller *Workflow, j *Job, wc *WorkflowCall, add func(Pos, string, ...any)) {
+	var outs []string
+	for _, o := range wc.Outputs {
+		outs = append(outs, o.Key)
+	}
+	for _, d := range caller.Jobs {
+		listed := false
+		for _, n := range d.Needs {
+			listed = listed || strings.EqualFold(n.Raw, j.ID)
+		}
+		if !listed {
+			continue
+		}
+		vals := jobExprs(d)
+		for _, st := range d.Steps {
+			vals = append(vals, stepExprs(d, st)...)
+		}
+		for _, ev := range vals {
+			e := &exprNode{exprValue: ev, job: d}
+			switch {
+			case e.cond:
+				if n, err := expr.Condition(e.val.Raw); err == nil {
+					e.nodes = []expr.Node{n}
+				}
+			case strings.Contains(e.val.Raw, "${{"):
+				if t, err := expr.ParseTemplate(e.val.Raw); err == nil {
+					e.nodes = t.Exprs()
+				}
+			}
+			e.accesses(func(p expr.Path, pos Pos) {
+				if len(p.Segments) < 4 || p.Segments[0] != "needs" || !strings.EqualFold(p.Segments[1], j.ID) || p.Segments[2] != "outputs" || p.Segments[3] == "*" {
+					return
+				}
+				for _, o := range outs {
+					if strings.EqualFold(o, p.Segments[3]) {
+						return
+					}
+				}
+				add(pos, "%s: %s has no output %q; its outputs: %s%s", e.where, j.Call.Uses.Raw, p.Segments[3], listOrNone(outs), didYouMean(p.Segments[3], outs))
+			})
+		}
+	}
 }
