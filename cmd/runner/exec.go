@@ -26,6 +26,9 @@ import (
 // execFlags are runner exec's flags.
 type execFlags struct {
 	node string // --node: the node that runs JavaScript actions
+	// realActions (--real-action) are built-in aliases that run the real
+	// action instead.
+	realActions []string
 
 	event, eventFile, repo, state, secretFile, envFile string
 	inputs, secrets, vars, mirrors, matrix             []string
@@ -53,7 +56,10 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			builtins := steps.Default()
+			builtins, err := steps.Default().Without(fl.realActions...)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--real-action: %w", err)}
+			}
 			w, err := loadWorkflow(path, builtins, repoLabels(localDir(repoDir)))
 			if err != nil {
 				return err
@@ -90,6 +96,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
 	f.StringVar(&fl.repo, "repo", "", "repository the run is for (default: the git repository of the current directory)")
 	f.IntVar(&fl.jobs, "jobs", runtime.NumCPU(), "jobs to run at once")
+	f.StringArrayVar(&fl.realActions, "real-action", nil, "run the real action instead of runner's built-in for this alias, e.g. actions/checkout (repeatable; fetched from --actions-source)")
 	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")

@@ -32,9 +32,13 @@ type compositeScope struct {
 	logName string
 	inputs  map[string]any
 	steps   *expr.Object
-	// env is the calling step's env: on GitHub it stomps over the job's
-	// env in every inner step (GITHUB_ENV then only adds new names).
-	env map[string]string
+	// env is what the calling step's env: block set (with what the env:
+	// blocks of the steps that called it set, for a nested action): on
+	// GitHub it stomps over the job's env in every inner step, so a
+	// GITHUB_ENV line inside the action reaches the later inner steps for
+	// every other name (actions/runner#1794). startEnv is the calling
+	// step's whole env, which the action's outputs see.
+	env, startEnv map[string]string
 	// names is github.action (GITHUB_ACTION) by inner step index: the id,
 	// else __run / __owner_repo numbered within the action.
 	names []string
@@ -61,12 +65,13 @@ func (jr *legRun) runComposite(ctx context.Context, st *stepRun, act *actions.Ac
 	s := st.s
 	sc := &compositeScope{
 		parent: jr.scope, act: act, depth: 1,
-		uses:    s.Uses.Raw,
-		usesPos: fmt.Sprintf("%s:%d:%d", jr.file(), s.Uses.Line, s.Uses.Col),
-		logName: st.sr.Name,
-		steps:   expr.NewObject(),
-		env:     env,
-		names:   actionNames(act.Meta.Runs.Steps),
+		uses:     s.Uses.Raw,
+		usesPos:  fmt.Sprintf("%s:%d:%d", jr.file(), s.Uses.Line, s.Uses.Col),
+		logName:  st.sr.Name,
+		steps:    expr.NewObject(),
+		env:      st.own,
+		startEnv: env,
+		names:    actionNames(act.Meta.Runs.Steps),
 	}
 	if jr.scope != nil {
 		sc.depth = jr.scope.depth + 1
@@ -175,7 +180,7 @@ func (jr *legRun) runCompositeStep(ctx context.Context, sc *compositeScope, i in
 	}
 	// As GitHub's runner, the step's env: is evaluated first, so its
 	// if: sees it in the env context.
-	env, err := sc.stepEnv(jr, s, ctxs)
+	env, own, err := sc.stepEnv(jr, s, ctxs)
 	if err != nil {
 		return finish("failure", err)
 	}
@@ -198,7 +203,7 @@ func (jr *legRun) runCompositeStep(ctx context.Context, sc *compositeScope, i in
 		if ref, perr := workflow.ParseActionRef(s.Uses.Raw); perr == nil && !ref.Local && !ref.IsDocker() {
 			g["action_repository"], g["action_ref"] = ref.Owner+"/"+ref.Repo, ref.Version
 		}
-		inner := &stepRun{jr: jr, s: s, sr: &StepResult{ID: s.ID.Raw, Name: sc.logName}, started: time.Now(), ctxs: ctxs}
+		inner := &stepRun{jr: jr, s: s, sr: &StepResult{ID: s.ID.Raw, Name: sc.logName}, started: time.Now(), ctxs: ctxs, own: own}
 		err = jr.runUses(ctx, inner, env, files, out)
 	} else {
 		// GitHub's runner clears action_repository and action_ref for a
@@ -248,26 +253,31 @@ func (sc *compositeScope) contexts(jr *legRun, i int) map[string]any {
 }
 
 // stepEnv is an inner step's env, GitHub's way: the job's env (with what
-// GITHUB_ENV added so far), the calling step's env over it, then the inner
-// step's env: block; the env context of its other expressions is the same.
-func (sc *compositeScope) stepEnv(jr *legRun, s *workflow.Step, ctxs map[string]any) (map[string]string, error) {
-	env := make(map[string]string, len(jr.env)+len(sc.env)+len(s.Env))
+// GITHUB_ENV wrote so far, also inside the action), what the calling
+// step's env: set over it, then the inner step's env: block; the env
+// context of its other expressions is the same. own is what the env:
+// blocks set, for an action the inner step uses.
+func (sc *compositeScope) stepEnv(jr *legRun, s *workflow.Step, ctxs map[string]any) (env, own map[string]string, err error) {
+	env = make(map[string]string, len(jr.env)+len(sc.env)+len(s.Env))
+	own = make(map[string]string, len(sc.env)+len(s.Env))
 	for k, v := range jr.env {
 		env[k] = v
 	}
 	for k, v := range sc.env {
 		env[k] = v
+		own[k] = v
 	}
 	ctxs["env"] = stringMap(env)
 	entries, err := jr.r.envEntries(s.Env, ctxs) // GitHub's template forms too
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, e := range entries {
 		env[e[0]] = e[1]
+		own[e[0]] = e[1]
 	}
 	ctxs["env"] = stringMap(env)
-	return env, nil
+	return env, own, nil
 }
 
 // compositeOutputs evaluates the action's outputs.<name>.value with the
@@ -283,14 +293,7 @@ func (jr *legRun) compositeOutputs(sc *compositeScope) ([][2]string, error) {
 	ctxs["inputs"] = sc.inputs
 	ctxs["steps"] = sc.steps
 	ctxs[fileKey] = sc.act.Meta.File
-	env := make(map[string]string, len(jr.env)+len(sc.env))
-	for k, v := range jr.env {
-		env[k] = v
-	}
-	for k, v := range sc.env {
-		env[k] = v
-	}
-	ctxs["env"] = stringMap(env)
+	ctxs["env"] = stringMap(sc.startEnv)
 	var outs [][2]string
 	var errs []error
 	for _, o := range sc.act.Meta.Outputs {

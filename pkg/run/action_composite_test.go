@@ -136,9 +136,9 @@ jobs:
 
 // Nested composite actions: inputs flow down, outputs up; what an inner
 // step writes to GITHUB_ENV, GITHUB_PATH and GITHUB_STEP_SUMMARY reaches
-// the later inner steps (also of the outer action) and the job; a variable
-// the calling step already has keeps its value inside the action, as on
-// GitHub, and takes the new one after it.
+// the later inner steps (also of the outer action) and the job, also for a
+// variable the workflow's env: already had (only a calling step's own env:
+// keeps its value inside the action: TestCompositeGitHubEnvReachesLaterInnerSteps).
 func TestCompositeNestedEnvPathAndOutputs(t *testing.T) {
 	res, out := runWithActions(t, map[string]string{
 		".github/actions/outer/action.yml": `
@@ -204,8 +204,8 @@ jobs:
 		t.Fatalf("conclusion %s\n%s", res.Conclusion, out)
 	}
 	wantLines(t, out,
-		"inner-second NEW=new-hi OLD=job-value",
-		"outer-after NEW=new-hi OLD=job-value tool-ran",
+		"inner-second NEW=new-hi OLD=changed",
+		"outer-after NEW=new-hi OLD=changed tool-ran",
 		"job-after got=hi-new-hi NEW=new-hi OLD=changed tool-ran",
 		`steps={"o":{"outputs":{"got":"hi-new-hi"},"outcome":"success","conclusion":"success"}}`,
 	)

@@ -126,7 +126,11 @@ func (jr *legRun) runStage(ctx context.Context, p *jsStage) *StepResult {
 	}
 	r.obs.emit(Event{Job: jr.key, Step: st.sr.Name, Kind: StepStarted})
 	afterCancel := p.stage == "pre" && jr.cancelled
-	return st.finish(st.execute(ctx, afterCancel))
+	env, err := st.env()
+	if err != nil {
+		return st.finish("failure", err)
+	}
+	return st.finish(st.execute(ctx, afterCancel, env))
 }
 
 // stageCondition evaluates a pre-if or post-if: an if: condition, with

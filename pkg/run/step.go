@@ -26,15 +26,22 @@ func (jr *legRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 	}
 	st := &stepRun{jr: jr, s: s, sr: &StepResult{ID: s.ID.Raw, Name: s.DisplayName()}, started: time.Now(), ctxs: jr.contexts()}
 	r := jr.r
-	if s.Name.Set {
-		if name, err := r.evalString(s.Name, st.ctxs, nil); err == nil {
-			st.sr.Name = name
-		}
-	}
 	status := statusFuncs{
 		success:   func() bool { return jr.status() == "success" },
 		failure:   func() bool { return jr.status() == "failure" },
 		cancelled: func() bool { return jr.status() == "cancelled" },
+	}
+	// GitHub's order (StepsRunner): the step's env: first, into the env
+	// context its name, if: and other expressions see; an env: that fails
+	// fails the step whatever its if: says (the condition is not reached).
+	env, err := st.env()
+	if err != nil {
+		return st.finish("failure", err)
+	}
+	if s.Name.Set {
+		if name, err := r.evalString(s.Name, st.ctxs, nil); err == nil {
+			st.sr.Name = name
+		}
 	}
 	ok, err := r.evalCondition(s.If, st.ctxs, status, jr.workspace)
 	if err != nil {
@@ -44,7 +51,7 @@ func (jr *legRun) runStep(jobCtx context.Context, s *workflow.Step) *StepResult 
 		return st.finish("skipped", nil)
 	}
 	r.obs.emit(Event{Job: jr.key, Step: st.sr.Name, Kind: StepStarted})
-	return st.finish(st.execute(jobCtx, jr.cancelled))
+	return st.finish(st.execute(jobCtx, jr.cancelled, env))
 }
 
 // stepRun is one step while it runs: its definition, its result so far and
@@ -58,19 +65,19 @@ type stepRun struct {
 	// run, when set, is what the step runs instead of its uses: or run:
 	// (the pre or post script of a JavaScript action).
 	run func(ctx context.Context, env map[string]string, fc fileCommandSet, out *lineWriter) error
+	// own is what the step's env: block set (inside a composite action,
+	// with what the calling steps' env: blocks set): a composite action it
+	// uses lays it over the job's env in each inner step.
+	own map[string]string
 }
 
-// execute runs a step whose condition held and returns its outcome.
-// afterCancel: the job was cancelled before the step started (it runs
-// because of always() or cancelled()).
-func (st *stepRun) execute(jobCtx context.Context, afterCancel bool) (string, error) {
+// execute runs a step whose condition held, with its env, and returns its
+// outcome. afterCancel: the job was cancelled before the step started (it
+// runs because of always() or cancelled()).
+func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[string]string) (string, error) {
 	jr, s := st.jr, st.s
 	stepCtx, timeout, stop, err := st.context(jobCtx, afterCancel)
 	defer stop()
-	if err != nil {
-		return "failure", err
-	}
-	env, err := st.env()
 	if err != nil {
 		return "failure", err
 	}
@@ -129,10 +136,12 @@ func (st *stepRun) context(jobCtx context.Context, afterCancel bool) (context.Co
 	return ctx, d, func() { stopTimeout(); stop() }, nil
 }
 
-// env is the step's env on top of the job's; the env context of the step's
-// other expressions then includes it.
+// env is the step's env: block on top of the job's env (the workflow's and
+// the job's env:, then what earlier steps wrote to GITHUB_ENV: one layer, a
+// later write wins, as GitHub's runner keeps them in one dictionary); the
+// env context of the step's other expressions then includes it.
 func (st *stepRun) env() (map[string]string, error) {
-	env := map[string]string{}
+	env := make(map[string]string, len(st.jr.env)+len(st.s.Env))
 	for k, v := range st.jr.env {
 		env[k] = v
 	}
@@ -140,8 +149,10 @@ func (st *stepRun) env() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.own = make(map[string]string, len(entries))
 	for _, e := range entries {
 		env[e[0]] = e[1]
+		st.own[e[0]] = e[1]
 	}
 	st.ctxs["env"] = stringMap(env)
 	return env, nil

@@ -86,6 +86,7 @@ func TestConfigActionsSource(t *testing.T) {
 	for src, want := range map[string]string{
 		"actions-source: missing\n": "actions-source: actions source: stat " + filepath.Join(dir, "missing"),
 		"repositories:\n  - path: r\n    name: o/r\n    actions-source: https://h/{owner}\n": "repositories: o/r: actions-source: actions source https://h/{owner}: a URL template needs {owner} and {repo}",
+		"real-actions: [lint-yaml]\n": `real-actions: "lint-yaml" is not an alias of a built-in action`,
 	} {
 		if _, err := serve.LoadConfig(write(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", src, err, want)

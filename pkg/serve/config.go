@@ -13,6 +13,7 @@ import (
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/steps"
 	"gopkg.in/yaml.v3"
 )
 
@@ -45,6 +46,11 @@ type Config struct {
 	// (relative to the config file), like exec's --actions-source.
 	// Default GitHub.
 	ActionsSource string `yaml:"actions-source"`
+	// RealActions are aliases of built-ins (actions/checkout,
+	// actions/upload-artifact, actions/download-artifact) that run the
+	// real action instead, fetched from actions-source, like exec's
+	// --real-action. Default none.
+	RealActions []string `yaml:"real-actions"`
 }
 
 // Repo is one watched repository.
@@ -114,6 +120,9 @@ func (c *Config) check() error {
 	}
 	if _, err := actions.ParseSource(c.ActionsSource); err != nil {
 		return fmt.Errorf("actions-source: %w", err)
+	}
+	if _, err := steps.Default().Without(c.RealActions...); err != nil {
+		return fmt.Errorf("real-actions: %w", err)
 	}
 	for _, r := range c.Repositories {
 		if _, err := registry.ParseMirrors(r.RegistryMirrors...); err != nil {

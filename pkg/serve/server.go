@@ -97,7 +97,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.readTimeout = defaultReadTimeout
 	}
 	if s.builtins == nil {
-		s.builtins = steps.Default()
+		if s.builtins, err = steps.Default().Without(cfg.RealActions...); err != nil {
+			return nil, fmt.Errorf("real-actions: %w", err)
+		}
 	}
 	if s.log == nil {
 		s.log = os.Stderr

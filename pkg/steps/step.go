@@ -215,3 +215,39 @@ func (s *Set) Names() []string {
 	}
 	return s.names
 }
+
+// Without returns a copy of the set in which the named aliases
+// ("actions/checkout") are no longer built-ins: a uses: of them then runs
+// the real action, fetched like any owner/repo@ref. A name that is not
+// an alias of a built-in is an error that lists them.
+func (s *Set) Without(aliases ...string) (*Set, error) {
+	out := &Set{byName: make(map[string]Builtin, len(s.byName)), names: s.names}
+	for k, v := range s.byName {
+		out.byName[k] = v
+	}
+	for _, a := range aliases {
+		a = strings.TrimSpace(a)
+		if i := strings.LastIndex(a, "@"); i > 0 {
+			a = a[:i]
+		}
+		b, ok := out.byName[a]
+		if !ok || b.Spec().Name == a {
+			return nil, fmt.Errorf("%q is not an alias of a built-in action; the aliases are: %s", a, strings.Join(s.Aliases(), ", "))
+		}
+		delete(out.byName, a)
+	}
+	return out, nil
+}
+
+// Aliases lists the GitHub action names (owner/repo) the built-ins stand
+// in for, sorted.
+func (s *Set) Aliases() []string {
+	var out []string
+	for k, b := range s.byName {
+		if b.Spec().Name != k {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
