@@ -62,7 +62,7 @@ func (u urls) user(login string) map[string]any {
 	api := u.api + "/users/" + url.PathEscape(login)
 	return map[string]any{
 		"login": login, "id": repoID("user/" + login), "node_id": nodeID("U", repoID("user/"+login)), "type": "User", "site_admin": false,
-		"avatar_url": "", "gravatar_id": "", "url": api, "html_url": u.html + "/" + url.PathEscape(login),
+		"avatar_url": u.html + "/avatars/" + url.PathEscape(login), "gravatar_id": "", "url": api, "html_url": u.html + "/" + url.PathEscape(login),
 		"followers_url": api + "/followers", "following_url": api + "/following{/other_user}", "gists_url": api + "/gists{/gist_id}",
 		"starred_url": api + "/starred{/owner}{/repo}", "subscriptions_url": api + "/subscriptions", "organizations_url": api + "/orgs",
 		"repos_url": api + "/repos", "events_url": api + "/events{/privacy}", "received_events_url": api + "/received_events",
