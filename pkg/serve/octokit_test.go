@@ -110,7 +110,7 @@ main(async () => {
 		Conclusion *string
 		HeadSHA    string `json:"head_sha"`
 		URL        string
-		JobsURL    string `json:"jobs_url"`
+		JobsURL    string  `json:"jobs_url"`
 		Previous   *string `json:"previous_attempt_url"`
 		PreviousID *int64  `json:"previous_attempt_run_id"`
 	}
@@ -187,4 +187,105 @@ main(async () => {
 	get("ghes", &ghes)
 	must(t, strings.HasPrefix(ghes.URL, s.URL+"/api/v3/repos/mona/birds/actions/runs/"), "GitHub Enterprise prefix: url %s", ghes.URL)
 	must(t, len(calls) > 20, "only %d calls checked", len(calls))
+}
+
+// Octokit's list calls with GitHub's filters, pagination that
+// octokit.paginate walks by the Link header, and the workflows API: ids
+// stable per path, a workflow by id or file name, its runs, dispatch by
+// id.
+func TestOctokitFiltersPagesWorkflows(t *testing.T) {
+	modules := octokitModules(t)
+	ok := "name: Quick\non: [workflow_dispatch, push]\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo fine\n"
+	bad := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: exit 1\n"
+	repo := birds(t, map[string]string{".github/workflows/ok.yaml": ok, ".github/workflows/bad.yaml": bad})
+	s := start(t, serve.Config{}, repo, 0)
+	script := `
+import { client, main, until, owner, repo } from "./harness.mjs";
+const gh = client();
+const count = async params => (await gh.rest.actions.listWorkflowRunsForRepo({ owner, repo, ...params })).data.total_count;
+main(async () => {
+  const out = {};
+  const { data: wfs } = await gh.rest.actions.listRepoWorkflows({ owner, repo });
+  out.workflows = wfs;
+  const quick = wfs.workflows.find(w => w.path.endsWith("/ok.yaml"));
+  out.byId = (await gh.rest.actions.getWorkflow({ owner, repo, workflow_id: quick.id })).data;
+  out.byName = (await gh.rest.actions.getWorkflow({ owner, repo, workflow_id: "ok.yaml" })).data;
+  for (let i = 0; i < 5; i++) await gh.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: quick.id, ref: "main" });
+  await gh.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: "bad.yaml", ref: "main" });
+  await until("runs to complete", async () => (await count({ status: "completed" })) === 6);
+  const pages = [];
+  out.paginated = (await gh.paginate(gh.rest.actions.listWorkflowRunsForRepo, { owner, repo, per_page: 2 }, (r) => { pages.push(r.headers.link || ""); return r.data; })).map(r => r.id);
+  out.pages = pages;
+  out.workflowRuns = (await gh.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: quick.id, per_page: 100 })).data.total_count;
+  out.workflowRunsByName = (await gh.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: "bad.yaml" })).data.total_count;
+  const first = (await gh.rest.actions.listWorkflowRunsForRepo({ owner, repo, per_page: 1 })).data.workflow_runs[0];
+  out.counts = {
+    all: await count({}), branchMain: await count({ branch: "main" }), branchNone: await count({ branch: "no-such-branch" }),
+    dispatch: await count({ event: "workflow_dispatch" }), push: await count({ event: "push" }),
+    success: await count({ status: "success" }), failure: await count({ status: "failure" }),
+    actor: await count({ actor: first.actor.login }), actorNone: await count({ actor: "nobody-at-all" }),
+    sha: await count({ head_sha: first.head_sha }), shaNone: await count({ head_sha: "0000000000000000000000000000000000000000" }),
+    since2020: await count({ created: ">=2020-01-01" }), before2020: await count({ created: "<2020-01-01" }),
+    range: await count({ created: "2020-01-01..2999-12-31" }), future: await count({ created: "2999-01-01..*" }),
+  };
+  out.workflowId = first.workflow_id;
+  try { await count({ created: "last tuesday" }); } catch (e) { out.badCreated = e.status; }
+  try { await gh.rest.actions.getWorkflow({ owner, repo, workflow_id: 999999 }); } catch (e) { out.noWorkflow = e.status; }
+  return out;
+});
+`
+	res, _ := runOctokit(t, modules, script, "BASE_URL="+s.URL, "TOKEN="+token)
+	get := func(key string, v any) {
+		t.Helper()
+		if err := json.Unmarshal(res[key], v); err != nil {
+			t.Fatalf("%s: %v: %s", key, err, res[key])
+		}
+	}
+	type wf struct {
+		ID   int64
+		Name string
+		Path string
+	}
+	var wfs struct {
+		Total     int `json:"total_count"`
+		Workflows []wf
+	}
+	get("workflows", &wfs)
+	names := map[string]int64{}
+	for _, w := range wfs.Workflows {
+		names[w.Path] = w.ID
+	}
+	quick := names[".github/workflows/ok.yaml"]
+	must(t, wfs.Total == 3 && quick > 0 && names[".github/workflows/bad.yaml"] > 0 && names[".github/workflows/hello.yaml"] > 0, "workflows: %+v", wfs)
+	var byID, byName wf
+	get("byId", &byID)
+	get("byName", &byName)
+	must(t, byID == byName && byID.ID == quick && byID.Name == "Quick", "workflow by id %+v, by name %+v", byID, byName)
+	var wfID int64
+	get("workflowId", &wfID)
+	must(t, wfID == names[".github/workflows/bad.yaml"], "latest run's workflow_id %d, want bad.yaml's %d", wfID, names[".github/workflows/bad.yaml"])
+
+	var ids []int64
+	var pages []string
+	get("paginated", &ids)
+	get("pages", &pages)
+	must(t, len(ids) == 6 && len(pages) == 3, "paginate: %d runs in %d pages, want 6 in 3: %v", len(ids), len(pages), pages)
+	seen := map[int64]bool{}
+	for i, id := range ids {
+		must(t, !seen[id] && (i == 0 || id < ids[i-1]), "paginate: runs %v not each once, newest first", ids)
+		seen[id] = true
+	}
+	must(t, strings.Contains(pages[0], `rel="next"`) && strings.Contains(pages[0], `rel="last"`) && !strings.Contains(pages[0], `rel="prev"`) &&
+		strings.Contains(pages[1], `rel="prev"`) && strings.Contains(pages[1], `rel="first"`) && !strings.Contains(pages[2], `rel="next"`), "Link headers: %q", pages)
+
+	var counts map[string]int
+	get("counts", &counts)
+	want := map[string]int{"all": 6, "branchMain": 6, "branchNone": 0, "dispatch": 6, "push": 0, "success": 5, "failure": 1,
+		"actor": 6, "actorNone": 0, "sha": 6, "shaNone": 0, "since2020": 6, "before2020": 0, "range": 6, "future": 0}
+	for k, n := range want {
+		must(t, counts[k] == n, "filter %s: %d runs, want %d (all: %v)", k, counts[k], n, counts)
+	}
+	for key, want := range map[string]string{"workflowRuns": "5", "workflowRunsByName": "1", "badCreated": "422", "noWorkflow": "404"} {
+		must(t, string(res[key]) == want, "%s: %s, want %s", key, res[key], want)
+	}
 }

@@ -11,7 +11,8 @@ export function client(opts = {}) {
   const o = new Octokit({ baseUrl: process.env.BASE_URL, auth: process.env.TOKEN, log: { debug() {}, info() {}, warn() {}, error() {} }, ...opts });
   o.hook.after("request", (response, options) => {
     calls.push({ method: options.method, path: options.url, url: response.url, status: response.status,
-      link: response.headers.link || "", data: response.data === undefined || response.data === "" ? null : response.data });
+      // A copy: octokit.paginate reshapes the body it is given.
+      link: response.headers.link || "", data: response.data === undefined || response.data === "" ? null : structuredClone(response.data) });
   });
   o.hook.error("request", (error, options) => {
     calls.push({ method: options.method, path: options.url, url: error.request?.url, status: error.status,
