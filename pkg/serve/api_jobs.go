@@ -86,7 +86,7 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 	return map[string]any{
 		"id": j.ID, "node_id": nodeID("CR", j.ID), "run_id": run.RunID, "run_attempt": run.Attempt,
 		"run_url": fmt.Sprintf("%s/actions/runs/%d", repo, run.RunID), "url": fmt.Sprintf("%s/actions/jobs/%d", repo, j.ID),
-		"html_url": fmt.Sprintf("%s/runs/%d/job/%d", u.html, run.RunID, j.ID), "check_run_url": fmt.Sprintf("%s/check-runs/%d", repo, j.ID),
+		"html_url": fmt.Sprintf("%s/runs/%d#job-%d", u.html, run.RunID, j.ID), "check_run_url": fmt.Sprintf("%s/check-runs/%d", repo, j.ID),
 		"head_sha": run.SHA, "head_branch": nullable(refName(run.Ref)), "workflow_name": run.WorkflowName,
 		"name": j.Name, "status": j.Status, "conclusion": nullable(j.Conclusion),
 		"created_at": timeJSON(started), "started_at": timeJSON(started), "completed_at": completed,
