@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// owner/repo@ref). Default: a resolver over StateDir with GitHub as
 	// the source of remote actions.
 	Actions *actions.Resolver
+	// Containers runs the jobs' service containers. Default: runc, made
+	// when the first job with services starts.
+	Containers container.Runtime
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
