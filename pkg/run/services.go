@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/birdflock/runner/pkg/container"
@@ -165,15 +166,23 @@ func (jr *legRun) startServices(ctx context.Context) error {
 	}
 	for _, sp := range specs {
 		if err := jr.startService(ctx, rt, sp); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
 	for i, sp := range specs {
 		if err := jr.waitHealthy(ctx, jr.services[i], sp.opts); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
 	return nil
+}
+
+// timedOut says so when err comes from the job's timeout.
+func timedOut(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("the job's timeout passed while its services started: %w", err)
+	}
+	return err
 }
 
 func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp serviceSpec) error {
@@ -241,11 +250,11 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 	}
 	opts := registry.Options{Mirrors: mirrors, Log: &lineEmitter{emit: func(s string) { jr.emit(initContainersStep, s) }}}
 	if sp.user != "" || sp.password != "" {
-		host := strings.SplitN(sp.image, "/", 2)[0]
-		if !strings.ContainsAny(host, ".:") && host != "localhost" || !strings.Contains(sp.image, "/") {
-			host = "docker.io"
+		ref, err := name.ParseReference(sp.image)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: image %q: %w", sp.svc.Label, sp.image, err)
 		}
-		opts.Credentials = []registry.Credential{{Registry: host, Username: sp.user, Password: sp.password}}
+		opts.Credentials = []registry.Credential{{Registry: ref.Context().RegistryStr(), Username: sp.user, Password: sp.password}}
 	}
 	c := registry.New(opts)
 	return func(ctx context.Context, ref string) (v1.Image, error) {

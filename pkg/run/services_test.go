@@ -187,13 +187,15 @@ jobs:
 	assertServicesGone(t, out, 1)
 }
 
-// A cancelled job (Ctrl-C) and a failed step both remove the service:
+// A cancelled job (Ctrl-C), a failed step and the job's timeout all
+// remove the service:
 // no runc container, bundle, cgroup or network namespace is left.
 func TestServiceRemovedAfterCancelAndFailure(t *testing.T) {
 	ref := serviceImage(t)
-	for _, tc := range []struct{ name, last, result string }{
-		{"cancel", "sleep 60", "cancelled"},
-		{"failure", "exit 1", "failure"},
+	for _, tc := range []struct{ name, last, result, timeout string }{
+		{"cancel", "sleep 60", "cancelled", "5"},
+		{"failure", "exit 1", "failure", "5"},
+		{"timeout", "sleep 60", "failure", "0.05"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			marker := filepath.Join(t.TempDir(), "id")
@@ -205,7 +207,7 @@ func TestServiceRemovedAfterCancelAndFailure(t *testing.T) {
 				for i := 0; i < 3000; i++ {
 					if b, err := os.ReadFile(marker); err == nil && len(b) > 0 {
 						inspected <- containertest.Inspect(t, strings.TrimSpace(string(b)))
-						if tc.result == "cancelled" {
+						if tc.name == "cancel" {
 							cancel()
 						} else if err := os.WriteFile(marker+".go", nil, 0o644); err != nil {
 							t.Error(err)
@@ -220,6 +222,7 @@ on: push
 jobs:
   test:
     runs-on: x
+    timeout-minutes: %s
     services:
       web:
         image: %s
@@ -228,7 +231,7 @@ jobs:
           echo -n "${{ job.services.web.id }}" > %s.tmp && mv %s.tmp %s
           while [ "%s" = "exit 1" ] && [ ! -e %s.go ]; do sleep 0.05; done
           %s
-`, ref, marker, marker, marker, tc.last, marker, tc.last), run.Trigger{Event: "push"}, run.Options{})
+`, tc.timeout, ref, marker, marker, marker, tc.last, marker, tc.last), run.Trigger{Event: "push"}, run.Options{})
 			j := job(t, res, "test")
 			if j.Result != tc.result {
 				t.Fatalf("job %s, want %s: %s\n%s", j.Result, tc.result, j.Error, out)
@@ -273,4 +276,28 @@ jobs:
 	if j.Result != "success" || !strings.Contains(out, "Skip service db: its image is empty") || !strings.Contains(out, "services={}") {
 		t.Errorf("none: %s %q\n%s", j.Result, j.Error, out)
 	}
+}
+
+// The job's timeout also bounds the wait for a healthy service; the error
+// says that the timeout passed.
+func TestServiceHealthWaitTimesOut(t *testing.T) {
+	ref := serviceImage(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  test:
+    runs-on: x
+    timeout-minutes: 0.02
+    services:
+      db:
+        image: %s
+        options: --health-cmd "exit 1" --health-interval 100ms --health-retries 1000
+    steps:
+      - run: echo never
+`, ref), run.Trigger{Event: "push"}, run.Options{})
+	j := job(t, res, "test")
+	if j.Result != "failure" || !strings.Contains(j.Error, "the job's timeout passed while its services started") {
+		t.Fatalf("job %s: %q\n%s", j.Result, j.Error, out)
+	}
+	assertServicesGone(t, out, 1)
 }
