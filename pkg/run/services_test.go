@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,6 +300,65 @@ jobs:
 	j := job(t, res, "test")
 	if j.Result != "failure" || !strings.Contains(j.Error, "the job's timeout passed while its services started") {
 		t.Fatalf("job %s: %q\n%s", j.Result, j.Error, out)
+	}
+	assertServicesGone(t, out, 1)
+}
+
+// A service's credentials log in to its image's registry; the password is
+// masked, and without them the pull fails with the registry's answer.
+func TestServiceCredentials(t *testing.T) {
+	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox)
+	h, err := registry.Handler(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user, password = "ci", "s3cret-Pa55"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "login first", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img := containertest.Image(t, containertest.Alpine(t), v1.Config{Cmd: []string{"/bin/sh", "-c", serviceScript}},
+		containertest.Layer(t, containertest.Entry{Name: "www/"}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := registry.New(registry.Options{Credentials: []registry.Credential{{Registry: host, Username: user, Password: password}}})
+	if _, err := c.Push(ctx, registry.FromImage(img), host+"/private/svc", []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  login:
+    runs-on: x
+    services:
+      web:
+        image: %s/private/svc:v1
+        credentials: {username: ci, password: "${{ secrets.REG_PASSWORD }}"}
+        ports: ['80']
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/"
+    steps:
+      - run: busybox wget -q -O- "http://127.0.0.1:${{ job.services.web.ports['80'] }}/"
+  anonymous:
+    runs-on: x
+    services:
+      web: %s/private/svc:v1
+    steps:
+      - run: echo never
+`, host, host), run.Trigger{Event: "push"}, run.Options{Secrets: map[string]string{"REG_PASSWORD": password}})
+	if j := job(t, res, "login"); j.Result != "success" || !strings.Contains(out, "hello\n") {
+		t.Errorf("login: %s %q\n%s", j.Result, j.Error, out)
+	}
+	if j := job(t, res, "anonymous"); j.Result != "failure" || !strings.Contains(j.Error, "service web") || !strings.Contains(j.Error, "401") {
+		t.Errorf("anonymous: %s %q", j.Result, j.Error)
+	}
+	if strings.Contains(out, password) {
+		t.Errorf("the password is in the output:\n%s", out)
 	}
 	assertServicesGone(t, out, 1)
 }
