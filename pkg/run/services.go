@@ -71,14 +71,13 @@ func (r *runState) containerRuntime() (container.Runtime, error) {
 
 // serviceSpec is one service evaluated at job start.
 type serviceSpec struct {
-	svc       *workflow.Service
-	image     string
-	user      string
-	password  string
-	env       []string
-	ports     []workflow.ServicePort
-	opts      workflow.ServiceOptions
-	optsValue workflow.Value
+	svc      *workflow.Service
+	image    string
+	user     string
+	password string
+	env      []string
+	ports    []workflow.ServicePort
+	opts     workflow.ServiceOptions
 }
 
 // evalService evaluates a service's values with the job's contexts. A
