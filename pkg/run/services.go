@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,6 +115,9 @@ func (jr *legRun) evalService(s *workflow.Service) (sp serviceSpec, ok bool, err
 			return sp, false, err
 		}
 		p, err := workflow.ParseServicePort(text)
+		if err == nil && slices.ContainsFunc(sp.ports, func(q workflow.ServicePort) bool { return q.Container == p.Container }) {
+			err = fmt.Errorf("container port %d is listed twice (runner publishes each container port once)", p.Container)
+		}
 		if err != nil {
 			return sp, false, fmt.Errorf("%s:%d:%d: services.%s.ports: %w", r.w.File, pv.Line, pv.Col, s.Label, err)
 		}
@@ -189,9 +193,7 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	jr.emit(initContainersStep, fmt.Sprintf("Start service %s: %s", label, sp.image))
 	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}}
 	for _, p := range sp.ports {
-		if !containsInt(spec.Ports, p.Container) {
-			spec.Ports = append(spec.Ports, p.Container)
-		}
+		spec.Ports = append(spec.Ports, p.Container)
 		if p.Host != 0 {
 			spec.HostPorts[p.Container] = p.Host
 		}
@@ -442,15 +444,6 @@ func (w *lineEmitter) Write(p []byte) (int, error) {
 		w.emit(string(w.rest[:i]))
 		w.rest = w.rest[i+1:]
 	}
-}
-
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func truncateText(s string, n int) string {

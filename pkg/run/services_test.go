@@ -262,6 +262,14 @@ jobs:
         options: ${{ format('--health-retries 3 {0}', '--privileged') }}
     steps:
       - run: echo never
+  twice:
+    runs-on: x
+    services:
+      db:
+        image: x
+        ports: ['80', "${{ '8080:80' }}"]
+    steps:
+      - run: echo never
   none:
     runs-on: x
     services:
@@ -273,6 +281,10 @@ jobs:
 	j := job(t, res, "bad")
 	if j.Result != "failure" || !strings.Contains(j.Error, "test.yaml:9:18: services.db.options: option --privileged is not supported") {
 		t.Errorf("bad: %s %q", j.Result, j.Error)
+	}
+	j = job(t, res, "twice")
+	if j.Result != "failure" || !strings.Contains(j.Error, "test.yaml:17:23: services.db.ports: container port 80 is listed twice") {
+		t.Errorf("twice: %s %q", j.Result, j.Error)
 	}
 	j = job(t, res, "none")
 	if j.Result != "success" || !strings.Contains(out, "Skip service db: its image is empty") || !strings.Contains(out, "services={}") {

@@ -57,13 +57,19 @@ func (p *parser) services(n *yaml.Node, where string) []*Service {
 			"env": func(_, v *yaml.Node) { s.Env = p.kvs(v, at+".env") },
 			"ports": func(_, v *yaml.Node) {
 				s.Ports = p.scalarList(v, at+".ports")
+				seen := map[int]bool{}
 				for _, pv := range s.Ports {
 					if strings.Contains(pv.Raw, "${{") {
 						continue
 					}
-					if _, err := ParseServicePort(pv.Raw); err != nil {
+					sp, err := ParseServicePort(pv.Raw)
+					switch {
+					case err != nil:
 						p.errf(pv.Pos, "services", "%s.ports: %v", at, err)
+					case seen[sp.Container]:
+						p.errf(pv.Pos, "services", "%s.ports: container port %d is listed twice (runner publishes each container port once)", at, sp.Container)
 					}
+					seen[sp.Container] = true
 				}
 			},
 			"options": func(_, v *yaml.Node) {
