@@ -374,3 +374,46 @@ jobs:
 	}
 	assertServicesGone(t, out, 1)
 }
+
+// A fixed host port that is taken fails the job at start, naming it; the
+// container set up for it is removed.
+func TestServiceHostPortTaken(t *testing.T) {
+	ref := serviceImage(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	done := make(chan struct{})
+	var res *run.Result
+	var out string
+	go func() {
+		defer close(done)
+		res, out = runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  test:
+    runs-on: x
+    services:
+      web:
+        image: %s
+        ports: ['%d:80']
+    steps:
+      - run: echo never
+`, ref, port), run.Trigger{Event: "push"}, run.Options{})
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the job did not end")
+	}
+	j := job(t, res, "test")
+	want := fmt.Sprintf("127.0.0.1:%d: bind: address already in use", port)
+	if j.Result != "failure" || !strings.Contains(j.Error, "service web") || !strings.Contains(j.Error, want) {
+		t.Fatalf("job %s: %q\n%s", j.Result, j.Error, out)
+	}
+	// Setup made the container and Start failed: it is named under Stop
+	// containers, and gone.
+	assertServicesGone(t, out, 1)
+}
