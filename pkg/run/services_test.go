@@ -20,6 +20,7 @@ import (
 	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
 )
 
 // serviceScript is the test service: busybox httpd serving $GREETING on
@@ -36,10 +37,16 @@ exec httpd -f -v -p "${PORT:-80}" -h /www`
 func serviceImage(t *testing.T) string {
 	t.Helper()
 	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox)
-	addr := containertest.Registry(t)
+	return pushService(t, containertest.Registry(t), "svc")
+}
+
+// pushService pushes the test service image to the registry at addr as
+// repo:latest and returns its reference.
+func pushService(t *testing.T, addr, repo string) string {
+	t.Helper()
 	img := containertest.Image(t, containertest.Alpine(t), v1.Config{Cmd: []string{"/bin/sh", "-c", serviceScript}},
 		containertest.Layer(t, containertest.Entry{Name: "www/"}))
-	ref := addr + "/svc"
+	ref := addr + "/" + repo
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), ref, []string{"latest"}); err != nil {
@@ -415,5 +422,34 @@ jobs:
 	}
 	// Setup made the container and Start failed: it is named under Stop
 	// containers, and gone.
+	assertServicesGone(t, out, 1)
+}
+
+// A service image named as on Docker Hub comes from runner's registry
+// mirror (Options.Settings), as test-image's does.
+func TestServiceImageThroughMirror(t *testing.T) {
+	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox)
+	reg := containertest.Registry(t)
+	pushService(t, reg, "library/webserver")
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  test:
+    runs-on: x
+    services:
+      web:
+        image: webserver
+        env: {GREETING: mirrored}
+        ports: ['80']
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/"
+    steps:
+      - run: busybox wget -q -O- "http://localhost:${{ job.services.web.ports['80'] }}/"
+`, run.Trigger{Event: "push"}, run.Options{Settings: steps.Settings{RegistryMirror: "docker.io=http://" + reg}})
+	if j := job(t, res, "test"); j.Result != "success" || !strings.Contains(out, "mirrored\n") {
+		t.Fatalf("job %s: %q\n%s", j.Result, j.Error, out)
+	}
+	if !strings.Contains(out, "pulled "+reg+"/library/webserver:latest") {
+		t.Errorf("the log does not say the image came from the mirror:\n%s", out)
+	}
 	assertServicesGone(t, out, 1)
 }
