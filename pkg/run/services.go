@@ -42,6 +42,7 @@ type runningService struct {
 	ports    map[string]any // container port → host port, both as text
 	log      *tailLog
 	logsDone chan struct{}
+	started  time.Time // when Start returned: health checks count from here
 }
 
 // servicesContext is job.services: by label, the container's id, network
@@ -220,6 +221,7 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	if err := c.Start(ctx); err != nil {
 		return fmt.Errorf("service %s: %w", label, err)
 	}
+	rs.started = time.Now()
 	ports := c.Ports()
 	var shown []string
 	for _, port := range spec.Ports {
@@ -271,8 +273,9 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 // docker, a check counts as failed only from the first interval on and
 // after the start period, and `retries` failures in a row make the
 // service unhealthy; before that the check is also tried more often (from
-// 50 ms, doubling up to 0.5 s or the interval), so that a service that is up early
-// is seen early. A service that exits fails at once.
+// 50 ms, doubling up to 0.5 s or the interval), so that a service that is
+// up early is seen early. Times count from the service's start. A service
+// that exits fails at once.
 func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflow.ServiceOptions) error {
 	c := rs.c
 	if o.HealthCmd == "" {
@@ -288,13 +291,14 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 	if !ok {
 		return fmt.Errorf("service %s: the container runtime cannot run health checks", rs.label)
 	}
-	start := time.Now()
+	start := rs.started
 	counted := o.HealthInterval // first check that counts: k×interval ≥ start period
 	for counted < o.HealthStartPeriod {
 		counted += o.HealthInterval
 	}
 	countFrom := start.Add(counted)
-	wait := 50 * time.Millisecond
+	early := 50 * time.Millisecond // the next pause before countFrom
+	var wait time.Duration
 	failures := 0
 	var last string
 	for {
@@ -324,12 +328,15 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 		if !now.Before(countFrom) {
 			failures++
 			if failures >= o.HealthRetries {
-				return fmt.Errorf("service %s is unhealthy: its health check %q failed %d times in a row (last: %s)%s",
+				return fmt.Errorf("service %s is unhealthy: its health check %q had %d failures in a row (last: %s)%s",
 					rs.label, o.HealthCmd, failures, last, jr.logTail(rs))
 			}
 			wait = o.HealthInterval
-		} else if wait = min(wait*2, o.HealthInterval, maxEarlyProbe); now.Add(wait).After(countFrom) {
-			wait = countFrom.Sub(now)
+		} else {
+			wait, early = min(early, o.HealthInterval), min(early*2, maxEarlyProbe)
+			if now.Add(wait).After(countFrom) {
+				wait = countFrom.Sub(now)
+			}
 		}
 		select {
 		case <-c.Done():

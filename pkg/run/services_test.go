@@ -453,3 +453,39 @@ jobs:
 	}
 	assertServicesGone(t, out, 1)
 }
+
+// Failed checks inside --health-start-period do not count: the same slow
+// service (up after 2 s, one retry every 200 ms) is healthy with a start
+// period and unhealthy without one.
+func TestServiceHealthStartPeriod(t *testing.T) {
+	ref := serviceImage(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  grace:
+    runs-on: x
+    services:
+      web:
+        image: %[1]s
+        env: {DELAY: "2"}
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/" --health-interval 200ms --health-retries 1 --health-start-period 30s
+    steps:
+      - run: echo started
+  none:
+    runs-on: x
+    services:
+      web:
+        image: %[1]s
+        env: {DELAY: "2"}
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/" --health-interval 200ms --health-retries 1
+    steps:
+      - run: echo never
+`, ref), run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "grace"); j.Result != "success" {
+		t.Errorf("with a start period: %s %q\n%s", j.Result, j.Error, out)
+	}
+	if j := job(t, res, "none"); j.Result != "failure" || !strings.Contains(j.Error, "had 1 failures in a row") {
+		t.Errorf("without: %s %q\n%s", j.Result, j.Error, out)
+	}
+	assertServicesGone(t, out, 2)
+}
