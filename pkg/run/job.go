@@ -393,6 +393,8 @@ type legRun struct {
 
 	// scope is the composite action whose steps run; nil: the job's.
 	scope *compositeScope
+	// services are the job's service containers, started (services.go).
+	services []*runningService
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -456,6 +458,14 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		return fail(err)
 	}
 	if err := jr.setUpActions(jobCtx); err != nil {
+		return fail(err)
+	}
+	defer jr.stopServices(ctx)
+	if err := jr.startServices(jobCtx); err != nil {
+		if ctx.Err() != nil {
+			res.Result = "cancelled"
+			return res
+		}
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	// Node is the node binary that runs JavaScript actions. Default: node
 	// on the PATH of Env.
 	Node string
+	// Containers runs the jobs' service containers. Default: runc, made
+	// when the first job with services starts.
+	Containers container.Runtime
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.

@@ -129,6 +129,8 @@ type Job struct {
 	ContinueOnError Value
 	Concurrency     *Concurrency
 	Steps           []*Step
+	// Services are jobs.<id>.services, in the order written.
+	Services []*Service
 	// Permissions is the `permissions:` value as written, or nil.
 	Permissions *yaml.Node
 	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).

@@ -326,8 +326,8 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 				j.Steps = append(j.Steps, p.step(i, s, where))
 			}
 		},
-		"container": unsupported("jobs run on this machine, there is no container engine"),
-		"services":  unsupported("there is no container engine"),
+		"container": unsupported("job containers are not supported yet: jobs run on this machine; services: are supported"),
+		"services":  func(_, v *yaml.Node) { j.Services = p.services(v, where+".services") },
 		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
 		// with and secrets belong to uses; alone they are reported below.
 		"with":    func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },

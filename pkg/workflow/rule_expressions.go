@@ -132,6 +132,17 @@ func jobExprs(j *Job) []exprValue {
 		l.add(s.FailFast, where+".strategy.fail-fast", jobKey+"strategy")
 		l.add(s.MaxParallel, where+".strategy.max-parallel", jobKey+"strategy")
 	}
+	for _, sv := range j.Services {
+		sw := where + ".services." + sv.Label
+		l.add(sv.Image, sw+".image", jobKey+"services")
+		l.add(sv.Username, sw+".credentials.username", jobKey+"services.<service_id>.credentials")
+		l.add(sv.Password, sw+".credentials.password", jobKey+"services.<service_id>.credentials")
+		l.envs(sv.Env, sw+".env", jobKey+"services.<service_id>.env.<env_id>")
+		for _, p := range sv.Ports {
+			l.add(p, sw+".ports", jobKey+"services")
+		}
+		l.add(sv.Options, sw+".options", jobKey+"services")
+	}
 	return l
 }
 
