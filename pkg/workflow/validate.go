@@ -91,6 +91,9 @@ type validator struct {
 	file string
 	opts Options
 	errs Errors
+	// action is the composite action DiagnoseAction checks; nil for a
+	// workflow.
+	action *Action
 	// byRule collects each rule's problems during a pass; cur is the
 	// rule being called.
 	byRule []Errors
