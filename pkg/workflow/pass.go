@@ -52,6 +52,7 @@ var rules = []func() *rule{
 	ruleCommands,
 	ruleFuncs,
 	ruleMatrixValues,
+	ruleMatrixLegs,
 	ruleRunsOn,
 	ruleTemplateType,
 	ruleEnvNames,
