@@ -58,6 +58,7 @@ var rules = []func() *rule{
 	ruleEnvNames,
 	ruleCallDefs,
 	ruleCompare,
+	ruleCompareTypes,
 	ruleFuncArgs,
 	ruleDupKeys,
 	ruleAnchors,
