@@ -31,15 +31,23 @@ type operand struct {
 // reported; ruleCompare covers properties with a fixed set of strings.
 func ruleCompareTypes() *rule {
 	var w *Workflow
+	// The values each matrix key takes in the job's legs, computed on
+	// the first comparison with matrix.<key>; nil: not known.
 	var job *Job
-	var legs map[string][]any // matrix key (lower-cased) → its values in the legs; nil: not known
+	var legs map[string][]any
+	jobLegs := func(v *validator, e *exprNode) map[string][]any {
+		if e.job == nil || v.action != nil {
+			return nil
+		}
+		if e.job != job {
+			job, legs = e.job, matrixLegValues(e.job, v.opts.NoMatrixLegs)
+		}
+		return legs
+	}
 	return &rule{
 		workflow: func(_ *validator, wf *Workflow) { w = wf },
-		job:      func(*validator, *Job) { job, legs = nil, nil },
 		expr: func(v *validator, e *exprNode) {
-			if e.job != nil && e.job != job && v.action == nil {
-				job, legs = e.job, matrixLegValues(e.job, v.opts.NoMatrixLegs)
-			}
+			legs := func() map[string][]any { return jobLegs(v, e) }
 			for _, n := range e.nodes {
 				for _, c := range expr.Comparisons(n) {
 					l := typeOperand(v, w, e, legs, c.Left)
@@ -147,7 +155,7 @@ func isStrings(vals []any) bool {
 }
 
 // typeOperand finds what is known of one side of a comparison, or nil.
-func typeOperand(v *validator, w *Workflow, e *exprNode, legs map[string][]any, n expr.Node) *operand {
+func typeOperand(v *validator, w *Workflow, e *exprNode, legs func() map[string][]any, n expr.Node) *operand {
 	if lit, ok := expr.LiteralValue(n); ok {
 		return &operand{vals: []any{lit}, fixed: true, off: n.Offset(), desc: n.String()}
 	}
@@ -190,8 +198,8 @@ func typeOperand(v *validator, w *Workflow, e *exprNode, legs map[string][]any, 
 		return &operand{kind: kind, off: p.Offset, desc: kind}
 	}
 	switch {
-	case len(segs) == 2 && segs[0] == "matrix" && segs[1] != "*" && legs != nil:
-		vals, ok := legs[strings.ToLower(segs[1])]
+	case len(segs) == 2 && segs[0] == "matrix" && segs[1] != "*":
+		vals, ok := legs()[strings.ToLower(segs[1])]
 		if !ok {
 			return nil // ruleRefMatrix reports an unknown key
 		}
