@@ -40,7 +40,7 @@ func ruleCompareTypes() *rule {
 			return nil
 		}
 		if e.job != job {
-			job, legs = e.job, matrixLegValues(e.job, v.opts.NoMatrixLegs)
+			job, legs = e.job, matrixLegValues(v, e.job)
 		}
 		return legs
 	}
@@ -278,15 +278,11 @@ func describeValues(vals []any) string {
 // matrixLegValues are the values each key of a written-out matrix takes
 // in its legs (null in a leg without the key), lower-cased keys; nil when
 // the matrix is built by expressions or its legs are not computed.
-func matrixLegValues(j *Job, noLegs bool) map[string][]any {
-	if noLegs || j.Strategy == nil || j.Strategy.Matrix == nil {
+func matrixLegValues(v *validator, j *Job) map[string][]any {
+	if v.opts.NoMatrixLegs || j.Strategy == nil || j.Strategy.Matrix == nil {
 		return nil
 	}
-	m, err := DecodeMatrix(j.Strategy.Matrix, func(string) (any, error) { return nil, errDynamic })
-	if err != nil {
-		return nil
-	}
-	combos, err := m.Combos()
+	combos, err := v.matrixOf(j).legs()
 	if err != nil {
 		return nil
 	}

@@ -27,10 +27,11 @@ func ruleMatrixLegs() *rule {
 				return
 			}
 		}
-		m, err := DecodeMatrix(n, func(string) (any, error) { return nil, errDynamic })
-		if err != nil {
+		sm := v.matrixOf(j)
+		if sm.err != nil {
 			return // dynamic, or ruleMatrix reports it
 		}
+		m := sm.m
 		product, err := m.Product()
 		if err != nil {
 			return
@@ -169,4 +170,41 @@ func includeKeyCase(v *validator, j *Job, m *Matrix, incs []*yaml.Node) {
 				j.ID, k.Value, first, l, first)
 		}
 	}
+}
+
+// staticMatrix is a job's written-out matrix, decoded once for the rules
+// that need it (errDynamic when it holds expressions), and its legs.
+type staticMatrix struct {
+	m         *Matrix
+	err       error
+	combos    []Combo
+	combosErr error
+	expanded  bool
+}
+
+// matrixOf decodes a job's matrix once per pass.
+func (v *validator) matrixOf(j *Job) *staticMatrix {
+	if sm, ok := v.matrices[j]; ok {
+		return sm
+	}
+	if v.matrices == nil {
+		v.matrices = map[*Job]*staticMatrix{}
+	}
+	sm := &staticMatrix{}
+	sm.m, sm.err = DecodeMatrix(j.Strategy.Matrix, func(string) (any, error) { return nil, errDynamic })
+	v.matrices[j] = sm
+	return sm
+}
+
+// legs expands the matrix once.
+func (sm *staticMatrix) legs() ([]Combo, error) {
+	if !sm.expanded {
+		sm.expanded = true
+		if sm.err != nil {
+			sm.combosErr = sm.err
+		} else {
+			sm.combos, sm.combosErr = sm.m.Combos()
+		}
+	}
+	return sm.combos, sm.combosErr
 }

@@ -80,8 +80,8 @@ func ruleMatrixValues() *rule {
 			if all {
 				vectors[k] = seen
 			}
-			if vals, err := staticValue(val); err == nil {
-				decoded[k], _ = vals.([]any)
+			if sm := v.matrixOf(j); sm.err == nil {
+				decoded[k] = sm.m.Vectors[k]
 			}
 		}
 		if exclude == nil || exclude.Kind != yaml.SequenceNode {
