@@ -16,6 +16,11 @@ type operand struct {
 	kind  string // "an object", "an array"; "" when vals are known
 	desc  string // what it is, for messages: "one of \"linux\", \"mac\""
 	fixed bool   // a literal: nothing in it depends on the run
+	// legs: the values a matrix key takes in the legs written today. A
+	// comparison with a value of the same kind that no leg has (matrix.os
+	// == 'windows') is left alone: workflows keep such steps for legs
+	// they add and remove; only a mismatch of types is reported.
+	legs bool
 	off   int
 }
 
@@ -56,7 +61,7 @@ func ruleCompareTypes() *rule {
 						continue
 					}
 					result, ok := certain(c.Op, l, r)
-					if !ok {
+					if !ok || (l.legs || r.legs) && sameKindPair(l.vals, r.vals) {
 						continue
 					}
 					at, what := l, c.Left
@@ -97,6 +102,20 @@ func certain(op string, l, r *operand) (bool, bool) {
 		}
 	}
 	return first, true
+}
+
+// sameKindPair tells whether some value of one side has the kind of some
+// value of the other (null aside): then the comparison is about values,
+// not types.
+func sameKindPair(l, r []any) bool {
+	for _, a := range l {
+		for _, b := range r {
+			if a != nil && b != nil && expr.KindOf(a) == expr.KindOf(b) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func allPrimitive(vals []any) bool {
@@ -203,7 +222,7 @@ func typeOperand(v *validator, w *Workflow, e *exprNode, legs func() map[string]
 		if !ok {
 			return nil // ruleRefMatrix reports an unknown key
 		}
-		return &operand{vals: vals, off: p.Offset, desc: describeValues(vals)}
+		return &operand{vals: vals, off: p.Offset, desc: describeValues(vals), legs: true}
 	case len(segs) == 2 && segs[0] == "inputs" && segs[1] != "*" && v.action == nil && w != nil:
 		vals := inputValues(w, segs[1], false)
 		if vals == nil {

@@ -67,18 +67,18 @@ func ruleMatrixLegs() *rule {
 			if removes[i] || !m.eachValueMatches(e) {
 				continue // an entry with a value no leg has: ruleMatrixValues reports it
 			}
-			v.errf(posOf(exs[i]), "matrix", "job %q: exclude entry %d removes nothing: the legs it matches are already removed by the entries before it", j.ID, i+1)
+			v.warnf(posOf(exs[i]), "matrix", "job %q: exclude entry %d removes nothing: the legs it matches are already removed by the entries before it", j.ID, i+1)
 		}
 		for i, inc := range m.Include {
 			for k := 0; k < i; k++ {
 				if !equal(inc, m.Include[k]) {
 					continue
 				}
-				effect := "it adds the same leg again, which would run twice"
+				report, effect := v.errf, "it adds the same leg again, which would run twice"
 				if m.includeMerges(inc, kept) {
-					effect = "it sets the same values again and changes nothing"
+					report, effect = v.warnf, "it sets the same values again and changes nothing"
 				}
-				v.errf(posOf(incs[i]), "matrix", "job %q: include entry %d is the same as entry %d (line %d): %s", j.ID, i+1, k+1, posOf(incs[k]).Line, effect)
+				report(posOf(incs[i]), "matrix", "job %q: include entry %d is the same as entry %d (line %d): %s", j.ID, i+1, k+1, posOf(incs[k]).Line, effect)
 				break
 			}
 		}
