@@ -21,7 +21,7 @@ type operand struct {
 	// == 'windows') is left alone: workflows keep such steps for legs
 	// they add and remove; only a mismatch of types is reported.
 	legs bool
-	off   int
+	off  int
 }
 
 // ruleCompareTypes reports comparisons whose result does not depend on
