@@ -208,7 +208,7 @@ func typeOperand(v *validator, w *Workflow, e *exprNode, legs func() map[string]
 		}
 		return nil
 	}
-	p, ok := bareAccess(n)
+	p, ok := bareAccess(expr.Unwrap(n))
 	if !ok {
 		return nil
 	}
@@ -255,8 +255,12 @@ func comparedObject(v *validator, e *exprNode, segs []string, text string) (stri
 		}
 	case len(segs) == 2 && segs[0] == "github" && segs[1] == "event":
 		return "an object", true
-	case (len(segs) == 2 || len(segs) == 3 && segs[2] == "outputs") && segs[0] == "steps" && e.job != nil && e.step != nil:
-		for _, s := range e.job.Steps[:e.step.Index] {
+	case (len(segs) == 2 || len(segs) == 3 && segs[2] == "outputs") && segs[0] == "steps" && e.job != nil:
+		before := e.job.Steps // job and action outputs see every step
+		if e.step != nil {
+			before = before[:e.step.Index]
+		}
+		for _, s := range before {
 			if s.ID.Set && strings.EqualFold(s.ID.Raw, segs[1]) {
 				return "an object", true
 			}

@@ -26,7 +26,9 @@ func Comparisons(n Node) []Comparison {
 	return out
 }
 
-// unwrap removes the parentheses around an expression.
+// Unwrap removes the parentheses around an expression.
+func Unwrap(n Node) Node { return unwrap(n) }
+
 func unwrap(n Node) Node {
 	for {
 		g, ok := n.(*group)
