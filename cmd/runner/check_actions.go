@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -62,6 +63,14 @@ func (la *localActions) load(uses string) (*loadedAction, bool) {
 		}
 		l.file, l.data = displayPath(filepath.Join(la.root, ref.Path, base)), data
 		l.meta, l.errs = workflow.ParseAction(l.file, data)
+		if l.meta != nil {
+			// The steps of a composite action go through the step rules.
+			l.errs = append(l.errs, workflow.DiagnoseAction(l.meta, workflow.Options{Builtins: la.builtins})...)
+			sort.SliceStable(l.errs, func(i, j int) bool {
+				a, b := l.errs[i].Pos, l.errs[j].Pos
+				return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+			})
+		}
 		return l, true
 	}
 	return nil, false // not there (yet): it may come from a step; runs report it

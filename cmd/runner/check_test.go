@@ -326,3 +326,37 @@ func TestCheckLocalActions(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errw)
 	}
 }
+
+// The steps of a local composite action go through the step rules, in
+// the action's own file, once however many workflows use it.
+func TestCheckCompositeSteps(t *testing.T) {
+	dir := t.TempDir()
+	if err := exec.Command("git", "init", "-q", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{
+		".github/workflows/a.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./act\n",
+		".github/workflows/b.yml": "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./act\n",
+		"act/action.yml": "name: act\ninputs:\n  name: {default: x}\nruns:\n  using: composite\n  steps:\n" +
+			"    - run: echo ${{ secrets.TOKEN }} ${{ steps.later.outputs.x }}\n      shell: bash\n" +
+			"    - id: later\n      if: inputs.nmae == 'x'\n      run: echo\n      shell: bash\n",
+	})
+	out, errw, code := check(t, nil, checkOptions{repo: dir})
+	file := displayPath(filepath.Join(dir, "act/action.yml"))
+	for _, want := range []string{
+		file + `:7:21: runs.steps step 1: Unrecognized named-value: 'secrets': the secrets context is not available in runs.steps.run`,
+		file + `:7:42: runs.steps step 1: step "later" is not defined before this step (it is the id of step 2, which runs after this one)`,
+		file + `:10:11: runs.steps step 2.if: input "nmae" is not declared in the action's inputs; inputs: name; did you mean "name"? [inputs-ref]`,
+		"10 |       if: inputs.nmae == 'x'\n   |           ^\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+		if n := strings.Count(out, want); n > 1 {
+			t.Errorf("%q is reported %d times, want once:\n%s", want, n, out)
+		}
+	}
+	if code != 1 || errw != "" {
+		t.Errorf("exit %d, stderr %q", code, errw)
+	}
+}

@@ -421,21 +421,62 @@ func (m *Matrix) Combos() ([]Combo, error) {
 // excluded reports whether an exclude entry matches the combination at
 // the vectors' indices idx; pos maps a key to its place in idx.
 func (m *Matrix) excluded(idx []int, pos map[string]int) bool {
-	for _, e := range m.Exclude {
+	return m.excludedBy(idx, pos) >= 0
+}
+
+// excludedBy returns the index of the first exclude entry that matches
+// the combination at the vectors' indices idx, or -1.
+func (m *Matrix) excludedBy(idx []int, pos map[string]int) int {
+	for i, e := range m.Exclude {
 		vals := e.Values()
 		match := true
 		for j, k := range e.Keys() {
 			d, ok := pos[k]
-			if !ok || !equal(m.Vectors[k][idx[d]], vals[j]) {
+			if !ok || !matchesExclude(m.Vectors[k][idx[d]], vals[j]) {
 				match = false
 				break
 			}
 		}
 		if match {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// matchesExclude tells whether an exclude value matches a matrix value, as
+// GitHub compares them: an object matches an object that has each of its
+// keys with a matching value (a partial match, at any depth), an array
+// matches an array of the same length item by item, and other values
+// must be equal.
+func matchesExclude(v, ex any) bool {
+	switch x := ex.(type) {
+	case *expr.Object:
+		y, ok := v.(*expr.Object)
+		if !ok {
+			return false
+		}
+		xv := x.Values()
+		for i, k := range x.Keys() {
+			yv, ok := y.Get(k)
+			if !ok || !matchesExclude(yv, xv[i]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := v.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !matchesExclude(y[i], x[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return equal(v, ex)
 }
 
 // equal compares two expression values by content; the order of object

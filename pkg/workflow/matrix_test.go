@@ -163,3 +163,23 @@ func TestMatrixTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+// An exclude value that is an object matches a matrix value holding its
+// keys with equal values (deeply), as GitHub does: {matrix: windows}
+// removes {name: Windows, matrix: windows}. Arrays match item by item.
+func TestMatrixExcludePartialObject(t *testing.T) {
+	for _, tc := range []struct{ matrix, want string }{
+		{`{os: [{name: Ubuntu, id: ubuntu}, {name: Windows, id: windows}], arch: [{name: ARM, id: arm}, {name: Intel, id: x64}],
+		   exclude: [{os: {id: windows}, arch: {id: arm}}]}`,
+			"t (Ubuntu, ubuntu, ARM, arm)|t (Ubuntu, ubuntu, Intel, x64)|t (Windows, windows, Intel, x64)"},
+		{`{cfg: [{a: {b: 1, c: 2}}, {a: {b: 2, c: 2}}], exclude: [{cfg: {a: {b: 1}}}]}`, "t (2, 2)"},
+		{`{cfg: [[{a: 1, b: 2}], [{a: 2}]], exclude: [{cfg: [{a: 1}]}]}`, "t (2)"},
+		// A scalar does not match an object, nor an object a scalar.
+		{`{cfg: [{a: 1}, a, b], exclude: [{cfg: {}}, {cfg: a}]}`, "t (b)"},
+		{`{cfg: [{a: 1}, a], exclude: [{cfg: 1}]}`, "t (1)|t (a)"},
+	} {
+		if _, got := legs(t, tc.matrix, nil); got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.matrix, got, tc.want)
+		}
+	}
+}

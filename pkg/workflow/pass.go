@@ -52,11 +52,13 @@ var rules = []func() *rule{
 	ruleCommands,
 	ruleFuncs,
 	ruleMatrixValues,
+	ruleMatrixLegs,
 	ruleRunsOn,
 	ruleTemplateType,
 	ruleEnvNames,
 	ruleCallDefs,
 	ruleCompare,
+	ruleCompareTypes,
 	ruleFuncArgs,
 	ruleDupKeys,
 	ruleAnchors,
@@ -91,91 +93,119 @@ func (e *exprNode) pathsOf(i int) []expr.Path {
 // values). Each problem lands in its rule's list, so that the output does
 // not depend on how the walk interleaves rules.
 func (v *validator) pass(w *Workflow) {
-	rs := make([]*rule, len(rules))
-	v.byRule = make([]Errors, len(rules))
-	for i, mk := range rules {
-		rs[i] = mk()
-	}
-	call := func(f func(i int, r *rule)) {
-		for i, r := range rs {
-			v.cur = i
-			f(i, r)
-		}
-	}
-	call(func(_ int, r *rule) {
+	p := v.newWalk()
+	p.call(func(r *rule) {
 		if r.workflow != nil {
 			r.workflow(v, w)
 		}
 	})
-	exprs := func(vals []exprValue, j *Job, s *Step) {
-		for _, ev := range vals {
-			e := &exprNode{exprValue: ev, job: j, step: s}
-			var err error
-			switch {
-			case e.cond:
-				var n expr.Node
-				if n, err = expr.Condition(e.val.Raw); err == nil {
-					e.nodes = []expr.Node{n}
-				}
-			case strings.Contains(e.val.Raw, "${{"):
-				var t *expr.Template
-				if t, err = expr.ParseTemplate(e.val.Raw); err == nil {
-					e.nodes = t.Exprs()
-				}
-			}
-			call(func(_ int, r *rule) {
-				switch {
-				case err != nil && r.badExpr != nil:
-					r.badExpr(v, e, err)
-				case err == nil && r.expr != nil:
-					r.expr(v, e)
-				}
-			})
-		}
-	}
-	exprs(workflowExprs(w), nil, nil)
-	// A job or step written once and used again through a YAML alias is
-	// checked once: its problems are reported at the anchor.
-	seen := map[*yaml.Node]bool{}
-	once := func(n *yaml.Node) bool {
-		if n == nil {
-			return true
-		}
-		if seen[n] {
-			return false
-		}
-		seen[n] = true
-		return true
-	}
+	p.exprs(workflowExprs(w), nil, nil)
 	for _, j := range w.Jobs {
-		if !once(j.node) {
-			continue
-		}
-		call(func(_ int, r *rule) {
-			if r.job != nil {
-				r.job(v, j)
-			}
-		})
-		exprs(jobExprs(j), j, nil)
-		for _, s := range j.Steps {
-			if !once(s.node) {
-				continue
-			}
-			call(func(_ int, r *rule) {
-				if r.step != nil {
-					r.step(v, j, s)
-				}
-			})
-			exprs(stepExprs(j, s), j, s)
-		}
+		p.job(j, jobExprs(j), stepExprs)
 	}
-	call(func(_ int, r *rule) {
+	p.call(func(r *rule) {
 		if r.done != nil {
 			r.done(v, w)
 		}
 	})
-	for _, es := range v.byRule {
-		v.errs = append(v.errs, es...)
+	p.finish()
+}
+
+// walk is one pass of the rules: each rule's state, and the YAML nodes
+// already visited.
+type walk struct {
+	v    *validator
+	rs   []*rule
+	seen map[*yaml.Node]bool
+}
+
+func (v *validator) newWalk() *walk {
+	p := &walk{v: v, rs: make([]*rule, len(rules)), seen: map[*yaml.Node]bool{}}
+	v.byRule = make([]Errors, len(rules))
+	for i, mk := range rules {
+		p.rs[i] = mk()
 	}
-	v.byRule = nil
+	return p
+}
+
+// finish gathers the problems, rule by rule.
+func (p *walk) finish() {
+	for _, es := range p.v.byRule {
+		p.v.errs = append(p.v.errs, es...)
+	}
+	p.v.byRule = nil
+}
+
+func (p *walk) call(f func(r *rule)) {
+	for i, r := range p.rs {
+		p.v.cur = i
+		f(r)
+	}
+}
+
+// exprs parses each value's expressions once and hands them to the rules.
+func (p *walk) exprs(vals []exprValue, j *Job, s *Step) {
+	v := p.v
+	for _, ev := range vals {
+		e := &exprNode{exprValue: ev, job: j, step: s}
+		var err error
+		switch {
+		case e.cond:
+			var n expr.Node
+			if n, err = expr.Condition(e.val.Raw); err == nil {
+				e.nodes = []expr.Node{n}
+			}
+		case strings.Contains(e.val.Raw, "${{"):
+			var t *expr.Template
+			if t, err = expr.ParseTemplate(e.val.Raw); err == nil {
+				e.nodes = t.Exprs()
+			}
+		}
+		p.call(func(r *rule) {
+			switch {
+			case err != nil && r.badExpr != nil:
+				r.badExpr(v, e, err)
+			case err == nil && r.expr != nil:
+				r.expr(v, e)
+			}
+		})
+	}
+}
+
+// once tells whether a node is visited for the first time: a job or step
+// written once and used again through a YAML alias is checked once, its
+// problems reported at the anchor.
+func (p *walk) once(n *yaml.Node) bool {
+	if n == nil {
+		return true
+	}
+	if p.seen[n] {
+		return false
+	}
+	p.seen[n] = true
+	return true
+}
+
+// job walks one job: the job, its values, then each step and its values.
+func (p *walk) job(j *Job, vals []exprValue, steps func(*Job, *Step) []exprValue) {
+	if !p.once(j.node) {
+		return
+	}
+	p.call(func(r *rule) {
+		if r.job != nil {
+			r.job(p.v, j)
+		}
+	})
+	p.exprs(vals, j, nil)
+	for _, s := range j.Steps {
+		if !p.once(s.node) {
+			continue
+		}
+		p.call(func(r *rule) {
+			if r.step != nil {
+				r.step(p.v, j, s)
+			}
+		})
+		p.exprs(steps(j, s), j, s)
+	}
 }

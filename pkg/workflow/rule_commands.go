@@ -24,7 +24,7 @@ func ruleCommands() *rule {
 		// ACTIONS_ALLOW_UNSECURE_COMMANDS=true turns set-env and
 		// add-path back on (GitHub and runner): then they are a risk, not
 		// a mistake.
-		allowed := unsecureAllowed(w.Env) || unsecureAllowed(j.Env) || unsecureAllowed(s.Env)
+		allowed := w != nil && unsecureAllowed(w.Env) || unsecureAllowed(j.Env) || unsecureAllowed(s.Env)
 		for _, m := range workflowCommand.FindAllStringSubmatchIndex(s.Run.Raw, -1) {
 			name := s.Run.Raw[m[2]:m[3]]
 			pos := offsetPos(s.Run, m[0])
@@ -35,14 +35,14 @@ func ruleCommands() *rule {
 					file, what = "\"$GITHUB_PATH\" (one directory a line)", "add-path"
 				}
 				if allowed {
-					v.warnf(pos, "deprecated-commands", "job %s step %d: ::%s works only because ACTIONS_ALLOW_UNSECURE_COMMANDS is true, which lets any output of the step change the environment; write to %s", j.ID, s.Index+1, what, file)
+					v.warnf(pos, "deprecated-commands", "%s: ::%s works only because ACTIONS_ALLOW_UNSECURE_COMMANDS is true, which lets any output of the step change the environment; write to %s", v.stepWhere(j, s), what, file)
 				} else {
-					v.warnf(pos, "deprecated-commands", "job %s step %d: the ::%s command is disabled: the step will fail when it prints it (unless ACTIONS_ALLOW_UNSECURE_COMMANDS is true); write to %s", j.ID, s.Index+1, what, file)
+					v.warnf(pos, "deprecated-commands", "%s: the ::%s command is disabled: the step will fail when it prints it (unless ACTIONS_ALLOW_UNSECURE_COMMANDS is true); write to %s", v.stepWhere(j, s), what, file)
 				}
 			case "set-output":
-				v.warnf(pos, "deprecated-commands", "job %s step %d: the ::set-output command is deprecated; write name=value lines to \"$GITHUB_OUTPUT\"", j.ID, s.Index+1)
+				v.warnf(pos, "deprecated-commands", "%s: the ::set-output command is deprecated; write name=value lines to \"$GITHUB_OUTPUT\"", v.stepWhere(j, s))
 			case "save-state":
-				v.warnf(pos, "deprecated-commands", "job %s step %d: the ::save-state command is deprecated; write name=value lines to \"$GITHUB_STATE\"", j.ID, s.Index+1)
+				v.warnf(pos, "deprecated-commands", "%s: the ::save-state command is deprecated; write name=value lines to \"$GITHUB_STATE\"", v.stepWhere(j, s))
 			}
 		}
 	}}

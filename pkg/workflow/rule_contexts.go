@@ -20,6 +20,8 @@ var (
 	stepContexts = []string{"github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs"}
 	jobContexts  = []string{"github", "needs", "strategy", "matrix", "vars", "inputs"}
 	statusFuncs  = []string{"always", "cancelled", "failure", "success"}
+	// actionContexts are what a composite action's steps and outputs see.
+	actionContexts = []string{"github", "inputs", "strategy", "matrix", "steps", "job", "runner", "env"}
 )
 
 // availabilityTable covers the keys runner evaluates; keys missing from it
@@ -56,6 +58,18 @@ var availabilityTable = map[string]availability{
 	"jobs.<job_id>.steps.timeout-minutes":   {contexts: stepContexts, funcs: []string{"hashfiles"}},
 	"jobs.<job_id>.steps.with":              {contexts: stepContexts, funcs: []string{"hashfiles"}},
 	"jobs.<job_id>.steps.working-directory": {contexts: stepContexts, funcs: []string{"hashfiles"}},
+	// A composite action (GitHub's action schema, action_yaml.json): its
+	// steps see the job's contexts but secrets, vars and needs.
+	"runs.steps.name":              {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"runs.steps.if":                {contexts: actionContexts, funcs: append([]string{"hashfiles"}, statusFuncs...)},
+	"runs.steps.run":               {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"runs.steps.shell":             {contexts: []string{}},
+	"runs.steps.working-directory": {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"runs.steps.continue-on-error": {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"runs.steps.with":              {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"runs.steps.env":               {contexts: actionContexts, funcs: []string{"hashfiles"}},
+	"outputs.<output_id>.value":    {contexts: actionContexts},
+	"inputs.<input_id>.default":    {contexts: []string{"github", "strategy", "matrix", "job", "runner"}, funcs: []string{"hashfiles"}},
 }
 
 // specialFuncs are the functions only some keys may call, with where.

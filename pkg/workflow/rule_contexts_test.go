@@ -43,6 +43,29 @@ jobs:
 			t.Errorf("%s: key %q is not in the availability table", e.where, e.key)
 		}
 	}
+	a, errs := ParseAction("action.yml", []byte(`name: n
+description: d
+inputs: {i: {default: d}}
+outputs: {o: {value: v}}
+runs:
+  using: composite
+  steps:
+    - {name: n, if: "true", run: r, shell: bash, working-directory: w, continue-on-error: "false", env: {A: a}}
+    - {uses: x, with: {a: a}}
+`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	vals := actionExprs(a)
+	for _, s := range a.Runs.Steps {
+		vals = append(vals, actionStepExprs(nil, s)...)
+	}
+	for _, e := range vals {
+		seen[e.key] = true
+		if _, ok := availabilityTable[e.key]; !ok {
+			t.Errorf("%s: key %q is not in the availability table", e.where, e.key)
+		}
+	}
 	for k := range availabilityTable {
 		if !seen[k] {
 			t.Errorf("table key %q is never used", k)

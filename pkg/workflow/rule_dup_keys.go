@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -61,8 +60,8 @@ func ruleDupKeys() *rule {
 			}
 		},
 		step: func(v *validator, j *Job, s *Step) {
-			kvs(v, s.Env, fmt.Sprintf("job %s step %d.env", j.ID, s.Index+1))
-			kvs(v, s.With, fmt.Sprintf("job %s step %d.with", j.ID, s.Index+1))
+			kvs(v, s.Env, v.stepWhere(j, s)+".env")
+			kvs(v, s.With, v.stepWhere(j, s)+".with")
 		},
 	}
 }

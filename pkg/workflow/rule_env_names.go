@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -23,7 +22,7 @@ func ruleEnvNames() *rule {
 		workflow: func(v *validator, w *Workflow) { check(v, w.Env, "env") },
 		job:      func(v *validator, j *Job) { check(v, j.Env, "job "+j.ID+".env") },
 		step: func(v *validator, j *Job, s *Step) {
-			check(v, s.Env, fmt.Sprintf("job %s step %d.env", j.ID, s.Index+1))
+			check(v, s.Env, v.stepWhere(j, s)+".env")
 		},
 	}
 }

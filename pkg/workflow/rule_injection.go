@@ -66,7 +66,7 @@ func isUntrusted(segs []string) bool {
 // shell does not parse as code.
 func ruleInjection() *rule {
 	return &rule{expr: func(v *validator, e *exprNode) {
-		if e.key != jobKey+"steps.run" {
+		if e.key != jobKey+"steps.run" && e.key != "runs.steps.run" {
 			return
 		}
 		for i := range e.nodes {
@@ -75,8 +75,8 @@ func ruleInjection() *rule {
 					continue
 				}
 				v.warnf(offsetPos(e.val, p.Offset), "injection",
-					"job %s step %d: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
-					e.job.ID, e.step.Index+1, p.Text, envName(p.Segments), p.Text, envName(p.Segments))
+					"%s: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
+					v.stepWhere(e.job, e.step), p.Text, envName(p.Segments), p.Text, envName(p.Segments))
 			}
 		}
 	}}

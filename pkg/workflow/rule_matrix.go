@@ -13,12 +13,13 @@ func ruleMatrix() *rule {
 		if j.Strategy == nil || j.Strategy.Matrix == nil {
 			return
 		}
-		m, err := DecodeMatrix(j.Strategy.Matrix, func(string) (any, error) { return nil, errDynamic })
+		sm := v.matrixOf(j)
+		err := sm.err
 		if err == nil {
-			_, err = m.Product()
+			_, err = sm.m.Product()
 		}
 		if err == nil && !v.opts.NoMatrixLegs {
-			_, err = m.Combos()
+			_, err = sm.legs()
 		}
 		if err != nil && !errors.Is(err, errDynamic) {
 			v.errf(posOf(j.Strategy.Matrix), "matrix", "job %q: %v", j.ID, err)

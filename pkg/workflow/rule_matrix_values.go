@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"gopkg.in/yaml.v3"
@@ -36,6 +38,7 @@ func ruleMatrixValues() *rule {
 			return
 		}
 		vectors := map[string]map[string]bool{} // key → its scalar values; nil when not all written out
+		decoded := map[string][]any{}           // key → its values, when written out without expressions
 		var exclude *yaml.Node
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, val := m.Content[i].Value, resolve(m.Content[i+1])
@@ -77,6 +80,9 @@ func ruleMatrixValues() *rule {
 			if all {
 				vectors[k] = seen
 			}
+			if sm := v.matrixOf(j); sm.err == nil {
+				decoded[k] = sm.m.Vectors[k]
+			}
 		}
 		if exclude == nil || exclude.Kind != yaml.SequenceNode {
 			return
@@ -88,6 +94,10 @@ func ruleMatrixValues() *rule {
 			}
 			for i := 0; i+1 < len(e.Content); i += 2 {
 				k, val := e.Content[i].Value, resolve(e.Content[i+1])
+				if val.Kind == yaml.MappingNode || val.Kind == yaml.SequenceNode {
+					excludeObject(v, j, k, val, decoded[k])
+					continue
+				}
 				values, ok := vectors[k]
 				key, lit := valueKey(val)
 				if !ok || !lit || values[key] {
@@ -97,4 +107,47 @@ func ruleMatrixValues() *rule {
 			}
 		}
 	}}
+}
+
+// excludeObject reports an exclude value written as a mapping or a
+// sequence that matches none of the vector's values (matchesExclude: an
+// object matches the values that hold its keys with matching values).
+func excludeObject(v *validator, j *Job, k string, val *yaml.Node, values []any) {
+	if values == nil {
+		return // not a written-out vector, or not a key of the matrix
+	}
+	ex, err := staticValue(val)
+	if err != nil {
+		return
+	}
+	for _, x := range values {
+		if matchesExclude(x, ex) {
+			return
+		}
+	}
+	what := "an object matches the values that hold each of its keys with a matching value"
+	if val.Kind == yaml.SequenceNode {
+		what = "an array matches the arrays of its length whose items match"
+	}
+	v.errf(posOf(val), "matrix", "job %q: exclude %s: %s matches no value of matrix.%s (%s), so the entry excludes nothing", j.ID, k, compactJSON(ex), k, what)
+}
+
+// compactJSON prints a value as one line of JSON, for messages.
+func compactJSON(v any) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(expr.ToJSON(v))); err != nil {
+		return expr.ToJSON(v)
+	}
+	return b.String()
+}
+
+// staticValue is the value of a node written out without expressions
+// (errDynamic otherwise). Decoding it once first makes yaml.v3 refuse an
+// alias bomb before nodeValue expands the aliases.
+func staticValue(n *yaml.Node) (any, error) {
+	var raw any
+	if err := n.Decode(&raw); err != nil {
+		return nil, err
+	}
+	return nodeValue(n, func(string) (any, error) { return nil, errDynamic })
 }

@@ -32,6 +32,10 @@ func ruleRefInputs() *rule {
 			}
 		},
 		expr: func(v *validator, e *exprNode) {
+			if v.action != nil {
+				actionInputRefs(v, e)
+				return
+			}
 			e.accesses(func(p expr.Path, pos Pos) {
 				var name string
 				switch s := p.Segments; {
@@ -84,4 +88,21 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// actionInputRefs checks inputs.<name> in a composite action: the action
+// declares the input. github.event.inputs is the workflow's, unknown here.
+func actionInputRefs(v *validator, e *exprNode) {
+	var names []string
+	for _, in := range v.action.Inputs {
+		names = append(names, in.Name)
+	}
+	e.accesses(func(p expr.Path, pos Pos) {
+		s := p.Segments
+		if s[0] != "inputs" || len(s) < 2 || s[1] == "*" || v.action.Input(s[1]) != nil {
+			return
+		}
+		v.errf(pos, "inputs-ref", "%s: input %q is not declared in the action's inputs; inputs: %s%s",
+			e.where, s[1], listOrNone(names), didYouMean(s[1], names))
+	})
 }

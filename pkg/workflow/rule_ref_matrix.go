@@ -22,7 +22,7 @@ func ruleRefMatrix() *rule {
 			scalar = matrixScalarKeys(s.Matrix)
 		}
 	}, expr: func(v *validator, e *exprNode) {
-		if e.job == nil || !static {
+		if e.job == nil || !static || v.action != nil { // an action's matrix is its caller's
 			return
 		}
 		e.accesses(func(p expr.Path, pos Pos) {

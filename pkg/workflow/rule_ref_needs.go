@@ -14,7 +14,7 @@ func ruleRefNeeds() *rule {
 	return &rule{
 		workflow: func(_ *validator, wf *Workflow) { w = wf },
 		expr: func(v *validator, e *exprNode) {
-			if e.job == nil {
+			if e.job == nil || v.action != nil { // an action has no needs: ruleContexts reports it
 				return
 			}
 			var needs []string

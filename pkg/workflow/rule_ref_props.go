@@ -45,6 +45,8 @@ func ruleRefProps() *rule {
 			name := p.Segments[1]
 			if contains(props, name) {
 				switch {
+				case p.Segments[0] == "job" && name == "services" && v.action != nil:
+					// the services of the job that uses the action: unknown here
 				case p.Segments[0] == "job" && name == "services" && len(p.Segments) > 2 && p.Segments[2] != "*":
 					if e.job != nil && !hasService(e.job, p.Segments[2]) {
 						v.errf(pos, "unknown-property", "%s: job.services.%s: job %s has no service %q%s",

@@ -35,7 +35,10 @@ func ruleRefSteps() *rule {
 			}
 			if !found {
 				what := "before this step"
-				if e.step == nil {
+				switch {
+				case e.step == nil && v.action != nil:
+					what = "in the action"
+				case e.step == nil:
 					what = "in job " + e.job.ID
 				}
 				later := ""

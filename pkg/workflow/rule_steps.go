@@ -45,7 +45,11 @@ func ruleSteps() *rule {
 				if d.Raw != id {
 					note = fmt.Sprintf(" as %q (step ids are case-insensitive)", d.Raw)
 				}
-				v.errf(s.ID.Pos, "id", "step id %q is already used in job %q at line %d%s", id, j.ID, d.Line, note)
+				where := fmt.Sprintf("in job %q", j.ID)
+				if v.action != nil {
+					where = "in the action"
+				}
+				v.errf(s.ID.Pos, "id", "step id %q is already used %s at line %d%s", id, where, d.Line, note)
 				return
 			}
 			seen[strings.ToLower(id)] = s.ID

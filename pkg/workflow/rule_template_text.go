@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,12 +56,12 @@ func ruleTemplateText() *rule {
 			})
 		},
 		step: func(v *validator, j *Job, s *Step) {
-			sw := fmt.Sprintf("job %s step %d", j.ID, s.Index+1)
+			sw := v.stepWhere(j, s)
 			scalars(v, s.Env, sw+".env")
 			scalars(v, s.With, sw+".with")
 			for _, kv := range s.With {
 				if strings.Contains(kv.Key, "${{") {
-					v.warnf(kv.KeyPos, "template-text", "%s: with: key %q: GitHub computes keys written with ${{ }} (and inserts the entries of ${{ insert }}); runner passes the key as written", fmt.Sprintf("job %s step %d", j.ID, s.Index+1), kv.Key)
+					v.warnf(kv.KeyPos, "template-text", "%s: with: key %q: GitHub computes keys written with ${{ }} (and inserts the entries of ${{ insert }}); runner passes the key as written", sw, kv.Key)
 				}
 			}
 		},

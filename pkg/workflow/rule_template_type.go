@@ -10,6 +10,8 @@ var stringKeys = map[string]bool{
 	jobKey + "name": true, jobKey + "env": true, jobKey + "outputs.<output_id>": true, jobKey + "defaults.run": true,
 	jobKey + "steps.name": true, jobKey + "steps.run": true, jobKey + "steps.working-directory": true,
 	jobKey + "steps.env": true, jobKey + "steps.with": true,
+	"runs.steps.name": true, "runs.steps.run": true, "runs.steps.working-directory": true,
+	"runs.steps.env": true, "runs.steps.with": true, "outputs.<output_id>.value": true,
 }
 
 // objectPath tells whether an access gives an object or an array

@@ -91,6 +91,11 @@ type validator struct {
 	file string
 	opts Options
 	errs Errors
+	// action is the composite action DiagnoseAction checks; nil for a
+	// workflow.
+	action *Action
+	// matrices are the jobs' matrices, decoded once (matrixOf).
+	matrices map[*Job]*staticMatrix
 	// byRule collects each rule's problems during a pass; cur is the
 	// rule being called.
 	byRule []Errors
