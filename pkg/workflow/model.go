@@ -133,6 +133,8 @@ type Job struct {
 	RunsOnGroup Value
 	node        *yaml.Node // the job's mapping, shared by aliases
 	calls       bool       // a reusable-workflow call (job-level uses)
+	// Container is jobs.<id>.container (parse_container.go), or nil.
+	Container *Container
 }
 
 // Strategy is `jobs.<id>.strategy`.

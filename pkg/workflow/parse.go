@@ -326,7 +326,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 				j.Steps = append(j.Steps, p.step(i, s, where))
 			}
 		},
-		"container": unsupported("jobs run on this machine, there is no container engine"),
+		"container": func(k, v *yaml.Node) { j.Container = p.container(k, v, where+".container") },
 		"services":  unsupported("there is no container engine"),
 		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
 		// with and secrets belong to uses; alone they are reported below.
