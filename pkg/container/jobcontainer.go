@@ -381,3 +381,6 @@ func unmountRootfs(bundle string) bool {
 	err := unix.Unmount(root, unix.MNT_DETACH)
 	return err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT)
 }
+
+// User is the uid and gid the container's processes run as.
+func (c *JobContainer) User() (uid, gid int) { return int(c.user.UID), int(c.user.GID) }

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -49,6 +50,9 @@ type jobContainer struct {
 	path string    // the container's PATH
 	bash bool      // bash is on the container's PATH
 	node string    // node to run JavaScript actions with, "" for none
+	// uid and gid of the container's user: the file-command files are
+	// given to a user other than root before each step.
+	uid, gid int
 }
 
 type pathMap struct{ host, ctr string }
@@ -128,6 +132,17 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 		return err
 	}
 	jc := &jobContainer{c: c, env: c.Env()}
+	jc.uid, jc.gid = c.User()
+	if jc.uid != 0 {
+		// As on GitHub, where the workspace belongs to the runner's user:
+		// the container's user may write the workspace and its temp dir.
+		for _, d := range []string{jr.workspace, jr.temp} {
+			if err := chownTree(d, jc.uid, jc.gid); err != nil {
+				_ = c.Destroy(context.WithoutCancel(ctx))
+				return err
+			}
+		}
+	}
 	for _, m := range mounts {
 		jc.maps = append(jc.maps, pathMap{host: m.Source, ctr: m.Target})
 	}
@@ -348,6 +363,13 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 	for i, a := range argv {
 		args[i] = jc.toContainer(a)
 	}
+	if jc.uid != 0 {
+		for _, k := range []string{"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"} {
+			if f := vars[k]; f != "" {
+				_ = os.Chown(f, jc.uid, jc.gid)
+			}
+		}
+	}
 	cmd, pidFile, cleanup, err := jc.c.ExecCommand(args, list, jc.toContainer(wd))
 	if err != nil {
 		return err
@@ -436,4 +458,15 @@ func elfInterpreter(file string) string {
 		}
 	}
 	return ""
+}
+
+// chownTree gives dir and everything in it to uid:gid (symlinks
+// themselves, not their targets).
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }

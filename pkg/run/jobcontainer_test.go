@@ -130,3 +130,162 @@ jobs:
 		t.Errorf("image cache: %v", ents)
 	}
 }
+
+// --user runs every step as that user, who may write the workspace and
+// the file-command files.
+func TestContainerJobUserOption(t *testing.T) {
+	ref := jobImage(t)
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container:
+      image: `+ref+`
+      options: --user 1000:1001
+    steps:
+      - run: |
+          echo "ids=$(id -u):$(id -g)"
+          echo written > in-workspace.txt
+          echo "AS_USER=yes" >> "$GITHUB_ENV"
+      - run: echo "as-user=$AS_USER $(cat in-workspace.txt)"
+`, run.Trigger{Event: "push"}, run.Options{})
+	if r := job(t, res, "c"); r.Result != "success" {
+		t.Fatalf("job: %+v\n%s", r, out)
+	}
+	for _, want := range []string{"ids=1000:1001", "as-user=yes written"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Two jobs of one run with the same image share one unpacked copy; an
+// image that evaluates to "" runs the job on the host.
+func TestContainerJobsShareTheUnpackedImage(t *testing.T) {
+	ref := jobImage(t)
+	state := t.TempDir()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    container: `+ref+`
+    steps: [{run: cat /etc/marker}]
+  b:
+    runs-on: x
+    container: {image: `+ref+`}
+    steps: [{run: cat /etc/marker}]
+  host:
+    runs-on: x
+    strategy: {matrix: {img: ['']}}
+    container: ${{ matrix.img }}
+    steps: [{run: 'test ! -f /etc/marker && echo on-the-host'}]
+`, run.Trigger{Event: "push"}, run.Options{StateDir: state, Parallel: 3})
+	for _, k := range []string{"a", "b", "host ()"} {
+		if r := job(t, res, k); r.Result != "success" {
+			t.Fatalf("job %s: %+v\n%s", k, r, out)
+		}
+	}
+	if n := strings.Count(out, "marker of the job image"); n != 2 || !strings.Contains(out, "on-the-host") {
+		t.Errorf("want the marker twice and the host job:\n%s", out)
+	}
+	if u, c := strings.Count(out, ", unpacked)"), strings.Count(out, ", cached)"); u != 1 || c != 1 {
+		t.Errorf("want one unpack and one cache hit, got %d and %d:\n%s", u, c, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(state, "images")); len(ents) != 2 {
+		t.Errorf("image cache: %v", ents)
+	}
+}
+
+// An option that an expression makes unsupported fails the job, naming
+// the option and where the options are.
+func TestContainerJobBadOptionAtRunTime(t *testing.T) {
+	ref := jobImage(t)
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    strategy: {matrix: {opt: ['--privileged']}}
+    container:
+      image: `+ref+`
+      options: ${{ matrix.opt }}
+    steps: [{run: echo never}]
+`, run.Trigger{Event: "push"}, run.Options{})
+	r := res.Jobs[0]
+	if r.Result != "failure" || !strings.Contains(r.Error, "test.yaml:9:16: container.options: option --privileged is not supported") {
+		t.Fatalf("job: %+v\n%s", r, out)
+	}
+	if strings.Contains(out, "never") {
+		t.Error("a step ran")
+	}
+}
+
+// A failing step, a step's timeout and a cancelled run all end with the
+// container gone; a timeout kills the step's processes in the container,
+// its background children too.
+func TestContainerJobCleanup(t *testing.T) {
+	ref := jobImage(t)
+	before := runcState()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  fails:
+    runs-on: x
+    container: `+ref+`
+    steps:
+      - run: exit 3
+  times-out:
+    runs-on: x
+    container: `+ref+`
+    steps:
+      - timeout-minutes: 0.02
+        run: |
+          sleep 301 &
+          sleep 302
+      - if: always()
+        run: |
+          ps -o pid,args | sed 's/^/ps: /'
+          ps -o args | grep -q 'sleep 30[12]' || echo no-sleep-left
+`, run.Trigger{Event: "push"}, run.Options{Parallel: 2})
+	if r := job(t, res, "fails"); r.Result != "failure" || !strings.Contains(r.Steps[0].Error, "exit code 3") {
+		t.Errorf("fails: %+v\n%s", r.Steps[0], out)
+	}
+	if r := job(t, res, "times-out"); r.Result != "failure" || !strings.Contains(out, "no-sleep-left") || !strings.Contains(out, "ps: PID") {
+		t.Errorf("times-out: %+v\n%s", r, out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the step runs: its marker is in the workspace.
+		for ctx.Err() == nil {
+			if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "*", "*", "runs", "*", "jobs", "*", "workspace", "started")); len(m) > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	res, out = runWF(t, ctx, `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: `+ref+`
+    steps:
+      - run: touch started; sleep 300
+`, run.Trigger{Event: "push"}, run.Options{})
+	if r := res.Jobs[0]; r.Result != "cancelled" {
+		t.Errorf("cancelled: %+v\n%s", r, out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind after cancel: %v", left)
+	}
+	if b, _ := exec.Command("pgrep", "-f", "sleep 30[0-2]").Output(); len(b) > 0 {
+		t.Errorf("sleep processes left: %s", b)
+	}
+}
