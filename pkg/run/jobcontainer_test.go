@@ -14,6 +14,7 @@ import (
 	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // jobImage pushes the alpine stand-in (busybox: sh, no bash) with a
@@ -287,5 +288,122 @@ jobs:
 	}
 	if b, _ := exec.Command("pgrep", "-f", "sleep 30[0-2]").Output(); len(b) > 0 {
 		t.Errorf("sleep processes left: %s", b)
+	}
+}
+
+// glibcLayer holds the host's dynamic loader and the libraries node is
+// linked against, so that runner's node (mounted) runs in the image.
+func glibcLayer(t *testing.T, node string) v1.Layer {
+	t.Helper()
+	out, err := exec.Command("ldd", node).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", node, err)
+	}
+	dirs := map[string]bool{}
+	var entries []ct.Entry
+	add := func(p string) {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(real)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := filepath.Dir(p); d != "/" && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+			entries = append([]ct.Entry{{Name: strings.TrimPrefix(d, "/") + "/"}}, entries...)
+		}
+		entries = append(entries, ct.Entry{Name: strings.TrimPrefix(p, "/"), Body: string(b), Mode: 0o755})
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			add(f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			add(f[0]) // the loader
+		}
+	}
+	return ct.Layer(t, entries...)
+}
+
+const jsAndCompositeSteps = `
+    steps:
+      - run: |
+          mkdir -p js comp
+          cat > js/action.yml <<'EOF'
+          name: js
+          inputs: {who: {default: x}}
+          outputs: {seen: {description: d}}
+          runs: {using: node20, main: index.js}
+          EOF
+          cat > js/index.js <<'EOF'
+          const fs = require('fs');
+          console.log('marker: ' + fs.readFileSync('/etc/marker', 'utf8').trim());
+          console.log('who=' + process.env.INPUT_WHO + ' cwd=' + process.cwd() + ' node=' + process.execPath + ' ws=' + process.env.GITHUB_WORKSPACE);
+          fs.appendFileSync(process.env.GITHUB_OUTPUT, 'seen=yes\n');
+          EOF
+          cat > comp/action.yml <<'EOF'
+          name: comp
+          runs:
+            using: composite
+            steps:
+              - run: echo "composite sees $(cat /etc/marker) at $GITHUB_ACTION_PATH"
+                shell: sh
+          EOF
+      - uses: ./comp
+      - id: js
+        uses: ./js
+        with: {who: me}
+      - run: echo "js-output=${{ steps.js.outputs.seen }}"
+`
+
+// A JavaScript action in a container job runs inside the container with
+// runner's node mounted at /__e/node/bin/node when the image has the
+// libraries it needs; a composite action's run: steps run inside too.
+func TestContainerJobJavaScriptAndCompositeActions(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		testenv.Missing(t, "node is missing: JavaScript actions need one (apt-get install nodejs)")
+	}
+	ref := jobImage(t, glibcLayer(t, node))
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: `+ref+jsAndCompositeSteps, run.Trigger{Event: "push"}, run.Options{})
+	if r := job(t, res, "c"); r.Result != "success" {
+		t.Fatalf("job: %+v\n%s", r, out)
+	}
+	for _, want := range []string{
+		"composite sees marker of the job image at /__w/workspace/workspace/comp",
+		"marker: marker of the job image",
+		"who=me cwd=/__w/workspace/workspace node=/__e/node/bin/node ws=/__w/workspace/workspace",
+		"js-output=yes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// In an image where runner's node cannot run and that has no node of its
+// own, a JavaScript action fails saying why.
+func TestContainerJobJavaScriptActionWithoutNode(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Missing(t, "node is missing: JavaScript actions need one (apt-get install nodejs)")
+	}
+	ref := jobImage(t)
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: `+ref+jsAndCompositeSteps, run.Trigger{Event: "push"}, run.Options{})
+	r := job(t, res, "c")
+	if r.Result != "failure" || !strings.Contains(out, "no node can run in the job container") {
+		t.Fatalf("job: %+v\n%s", r, out)
 	}
 }
