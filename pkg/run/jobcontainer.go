@@ -375,12 +375,19 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 		return err
 	}
 	defer cleanup()
+	// runc passes the SIGTERM runProcess sends it on to the process
+	// only: the process tree is signalled first, while it still hangs
+	// together (a child whose parent died is the container init's), and
+	// only then is runc's context cancelled.
+	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProc()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		select {
 		case <-ctx.Done():
 			container.KillExec(pidFile, syscall.SIGTERM)
+			stopProc()
 			select {
 			case <-done:
 			case <-time.After(jr.r.opts.KillGrace):
@@ -389,9 +396,10 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 		case <-done:
 		}
 	}()
-	err = runProcess(ctx, cmd.Args, "", cmd.Env, out, jr.r.opts.KillGrace, nil)
+	err = runProcess(procCtx, cmd.Args, "", cmd.Env, out, jr.r.opts.KillGrace, nil)
 	if ctx.Err() != nil {
 		container.KillExec(pidFile, syscall.SIGKILL)
+		return ctx.Err()
 	}
 	return err
 }

@@ -2,9 +2,11 @@ package run_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,20 +39,27 @@ func jobImage(t *testing.T, extra ...v1.Layer) string {
 	return ref
 }
 
-// runcLeftovers lists runner's job containers runc still knows and the
-// overlays still mounted.
+// runcLeftovers lists the job containers of this test process (their
+// bundle's owner file names it) that runc still knows and the overlays
+// still mounted; other runners on the machine are not looked at.
 func runcLeftovers(t *testing.T, before string) []string {
 	t.Helper()
+	mine := func(bundle string) bool {
+		b, err := os.ReadFile(filepath.Join(bundle, "owner"))
+		return err == nil && strings.HasPrefix(string(b), strconv.Itoa(os.Getpid())+" ")
+	}
 	var out []string
-	list, _ := exec.Command(ct.RuncPath(), "list", "-q").Output()
-	for _, id := range strings.Fields(string(list)) {
-		if strings.HasPrefix(id, "runner-") && !strings.Contains(before, id) {
-			out = append(out, "runc container "+id)
+	var list []struct{ ID, Bundle string }
+	b, _ := exec.Command(ct.RuncPath(), "list", "--format", "json").Output()
+	_ = json.Unmarshal(b, &list)
+	for _, c := range list {
+		if strings.HasPrefix(c.ID, "runner-") && !strings.Contains(before, c.ID) && mine(c.Bundle) {
+			out = append(out, "runc container "+c.ID)
 		}
 	}
-	b, _ := os.ReadFile("/proc/self/mountinfo")
+	b, _ = os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.Contains(line, " overlay ") && strings.Contains(f[4], "/runner-containers/") && !strings.Contains(before, f[4]) {
+		if f := strings.Fields(line); len(f) > 4 && strings.Contains(line, " overlay ") && strings.HasSuffix(f[4], "/rootfs") && mine(filepath.Dir(f[4])) {
 			out = append(out, "mount "+f[4])
 		}
 	}
@@ -59,8 +68,7 @@ func runcLeftovers(t *testing.T, before string) []string {
 
 func runcState() string {
 	list, _ := exec.Command(ct.RuncPath(), "list", "-q").Output()
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	return string(list) + string(b)
+	return string(list)
 }
 
 // run: steps of a container job run in the image (its files, its env,
@@ -260,11 +268,13 @@ jobs:
 		t.Errorf("left behind: %v", left)
 	}
 
+	long := strconv.Itoa(100000 + os.Getpid()) // this test's own sleep
+	cancelState := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		// Cancel once the step runs: its marker is in the workspace.
 		for ctx.Err() == nil {
-			if m, _ := filepath.Glob(filepath.Join(os.TempDir(), "*", "*", "runs", "*", "jobs", "*", "workspace", "started")); len(m) > 0 {
+			if m, _ := filepath.Glob(filepath.Join(cancelState, "runs", "*", "jobs", "*", "workspace", "started")); len(m) > 0 {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -278,15 +288,15 @@ jobs:
     runs-on: x
     container: `+ref+`
     steps:
-      - run: touch started; sleep 300
-`, run.Trigger{Event: "push"}, run.Options{})
-	if r := res.Jobs[0]; r.Result != "cancelled" {
+      - run: touch started; sleep `+long+`
+`, run.Trigger{Event: "push"}, run.Options{StateDir: cancelState})
+	if r := res.Jobs[0]; r.Result != "cancelled" || len(r.Steps) != 1 || r.Steps[0].Conclusion != "cancelled" {
 		t.Errorf("cancelled: %+v\n%s", r, out)
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind after cancel: %v", left)
 	}
-	if b, _ := exec.Command("pgrep", "-f", "sleep 30[0-2]").Output(); len(b) > 0 {
+	if b, _ := exec.Command("pgrep", "-f", "sleep "+long+"$").Output(); len(b) > 0 {
 		t.Errorf("sleep processes left: %s", b)
 	}
 }
