@@ -417,3 +417,31 @@ jobs:
 		t.Fatalf("job: %+v\n%s", r, out)
 	}
 }
+
+// An image that cannot be pulled fails the job before any step, naming
+// the image, and leaves nothing behind.
+func TestContainerJobMissingImage(t *testing.T) {
+	ref := jobImage(t)
+	before := runcState()
+	missing := strings.TrimSuffix(ref, ":1") + ":nope"
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container:
+      image: `+missing+`
+      credentials: {username: someone, password: pa55-w0rd-secret}
+    steps: [{run: echo never}]
+`, run.Trigger{Event: "push"}, run.Options{})
+	r := res.Jobs[0]
+	if r.Result != "failure" || !strings.Contains(r.Error, missing) || strings.Contains(out, "never") {
+		t.Fatalf("job: %+v\n%s", r, out)
+	}
+	if strings.Contains(out, "pa55-w0rd-secret") {
+		t.Errorf("the password is in the log:\n%s", out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
