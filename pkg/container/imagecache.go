@@ -72,14 +72,16 @@ func (c *ImageCache) Get(ctx context.Context, ref string, pull func(context.Cont
 	if out.Config, err = readCachedConfig(dir); err == nil {
 		return out, nil // another job unpacked it while this one waited
 	}
-	tmp, err := os.MkdirTemp(c.Dir, "unpack-")
-	if err != nil {
+	// One name per digest, used only under the lock: what a runner killed
+	// while unpacking left there is removed by the next one.
+	tmp := dir + ".unpacking"
+	if err := os.RemoveAll(tmp); err != nil {
+		return out, fmt.Errorf("image cache: %w", err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return out, fmt.Errorf("image cache: %w", err)
 	}
 	defer os.RemoveAll(tmp) // after a failure; gone after the rename
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return out, err
-	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return out, fmt.Errorf("image config: %w", err)

@@ -173,3 +173,35 @@ func TestJobContainerNeedsTail(t *testing.T) {
 		t.Errorf("bundles left: %v", ents)
 	}
 }
+
+// What a runner killed while unpacking left in the cache is removed by
+// the next Get of that image, which unpacks it whole.
+func TestImageCacheRemovesAnInterruptedUnpack(t *testing.T) {
+	ct.Require(t, ct.Busybox)
+	img, pull := markerImage(t)
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := &ImageCache{Dir: t.TempDir()}
+	partial := filepath.Join(cache.Dir, d.Algorithm+"-"+d.Hex+".unpacking")
+	if err := os.MkdirAll(filepath.Join(partial, "rootfs", "half"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cache.Get(context.Background(), "x", pull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Unpacked {
+		t.Error("not unpacked")
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("the interrupted unpack is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(got.Rootfs, "half")); !os.IsNotExist(err) {
+		t.Errorf("the interrupted unpack's files reached the copy: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(got.Rootfs, "etc/marker")); err != nil {
+		t.Error(err)
+	}
+}
