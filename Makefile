@@ -37,7 +37,7 @@ demo-deps:
 runc:
 	$(call apt_install,runc)
 
-test: deps demo-deps build $(BIN)/buildkitd toolkit
+test: deps demo-deps build $(BIN)/buildkitd toolkit octokit
 	./scripts/check-shared.sh
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
@@ -57,6 +57,20 @@ $(TOOLKIT)/node_modules/.package-lock.json: testdata/toolkit/package.json testda
 	mkdir -p $(TOOLKIT)
 	cp testdata/toolkit/package.json testdata/toolkit/package-lock.json $(TOOLKIT)/
 	cd $(TOOLKIT) && npm ci --ignore-scripts --no-audit --no-fund
+
+# octokit installs GitHub's REST client (@octokit/rest) and GitHub's OpenAPI
+# description of its REST API (@octokit/openapi), pinned by
+# pkg/serve/testdata/octokit/package-lock.json, into .cache/npm-octokit: the
+# API tests of pkg/serve call runner serve with the client and check every
+# answer against the description.
+OCTOKIT := .cache/npm-octokit
+.PHONY: octokit
+octokit: $(OCTOKIT)/node_modules/.package-lock.json
+$(OCTOKIT)/node_modules/.package-lock.json: pkg/serve/testdata/octokit/package.json pkg/serve/testdata/octokit/package-lock.json
+	@command -v npm >/dev/null || { echo "make octokit needs npm (make demo-deps installs it)"; exit 1; }
+	mkdir -p $(OCTOKIT)
+	cp pkg/serve/testdata/octokit/package.json pkg/serve/testdata/octokit/package-lock.json $(OCTOKIT)/
+	cd $(OCTOKIT) && npm ci --ignore-scripts --no-audit --no-fund
 
 FUZZTIME ?= 10s
 fuzz:

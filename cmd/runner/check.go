@@ -132,6 +132,9 @@ func runCheck(out, errw io.Writer, args []string, o checkOptions) int {
 				return nil
 			}
 			w, errs := workflow.Check(displayPath(f.path), data, workflow.Options{Builtins: builtins, RunnerLabels: labels})
+			// The calls of reusable workflows (calls.go) are checked against
+			// their callees; what does not fit is in this file.
+			errs = append(errs, checkCalls(w, errs, root, workflow.Options{Builtins: builtins, RunnerLabels: labels})...)
 			groups := []fileErrors{{file: displayPath(f.path), data: data, errs: errs}}
 			if w != nil {
 				groups = append(groups, acts.check(displayPath(f.path), w)...)

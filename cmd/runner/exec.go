@@ -69,6 +69,9 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				return &exitError{code: 2, err: err}
 			}
 			opts.Builtins = builtins
+			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
+				return err
+			}
 			ctx, interrupted, stop := interruptible(&opts)
 			defer stop()
 			res, err := run.Run(ctx, plan, opts)
@@ -109,7 +112,7 @@ func (fl *execFlags) addTriggerFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&fl.event, "event", "", "event name (default push, or workflow_dispatch when inputs are given)")
 	f.StringVar(&fl.eventFile, "event-file", "", "JSON payload for github.event (a workflow_dispatch payload's inputs are the run's inputs)")
-	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch input K=V (repeatable)")
+	f.StringArrayVar(&fl.inputs, "input", nil, "workflow_dispatch (or workflow_call) input K=V (repeatable)")
 	f.StringArrayVar(&fl.vars, "var", nil, "configuration variable K=V for the vars context (repeatable)")
 	f.StringVar(&fl.envFile, "env-file", "", "dotenv file of environment variables for every job, under the workflow's env")
 	f.StringArrayVar(&fl.matrix, "matrix", nil, "run only the matrix legs with KEY:VALUE (repeatable; legs without KEY run)")
@@ -188,6 +191,11 @@ func (fl *execFlags) plan(w *workflow.Workflow, repoDir string) (*run.Plan, run.
 		t.Event = "push"
 		if len(t.Inputs) > 0 || (payloadInputs && w.On.Dispatch != nil) || (!w.On.Has("push") && w.On.Dispatch != nil) {
 			t.Event = "workflow_dispatch"
+		}
+		// A reusable workflow run by itself: its inputs are workflow_call's.
+		onlyCall := len(w.On.Events) == 1 && w.On.Call != nil
+		if w.On.Call != nil && w.On.Dispatch == nil && (onlyCall || len(t.Inputs) > 0) {
+			t.Event = "workflow_call"
 		}
 	}
 	if t.Repo, err = repoInfo(repoDir); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -37,16 +38,20 @@ group), then the job graph level by level with the matrix legs.`,
 				return err
 			}
 			p := workflow.NewPlan(w)
-			rp, _, err := fl.plan(w, repoDir)
+			rp, opts, err := fl.plan(w, repoDir)
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			calls, err := loadCalls(context.Background(), w, repoDir, opts, steps.Default())
+			if err != nil {
+				return err
 			}
 			rd, err := describeRun(rp)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			if jsonOut {
-				return printPlanJSON(p, rd)
+				return printPlanJSON(p, rd, calls)
 			}
 			fmt.Printf("run: %s (event %s)\n", rd.Title, rd.Event)
 			if rd.Concurrency != nil {
@@ -73,7 +78,12 @@ group), then the job graph level by level with the matrix legs.`,
 						}
 						needs = "  needs: " + strings.Join(ns, ", ")
 					}
-					fmt.Printf("  %s (%d steps)%s\n", j.ID, len(j.Steps), needs)
+					if j.Call != nil {
+						fmt.Printf("  %s → %s%s\n", j.ID, j.Call.Uses.Raw, needs)
+						printCalled(calls[j], j.ID, "    ")
+					} else {
+						fmt.Printf("  %s (%d steps)%s\n", j.ID, len(j.Steps), needs)
+					}
 					switch {
 					case pj.Combos == nil:
 						fmt.Printf("    matrix: from an expression, expanded at run time\n")
@@ -125,9 +135,11 @@ func describeRun(p *run.Plan) (runPlan, error) {
 	return out, nil
 }
 
-func printPlanJSON(p *workflow.Plan, r runPlan) error {
+func printPlanJSON(p *workflow.Plan, r runPlan, calls run.Calls) error {
 	type job struct {
 		ID      string   `json:"id"`
+		Uses    string   `json:"uses,omitempty"`
+		Calls   []string `json:"called_jobs,omitempty"` // the callee's jobs, as the run names them
 		Needs   []string `json:"needs,omitempty"`
 		Steps   int      `json:"steps"`
 		Matrix  []string `json:"matrix,omitempty"`
@@ -138,6 +150,9 @@ func printPlanJSON(p *workflow.Plan, r runPlan) error {
 		var jobs []job
 		for _, pj := range l {
 			j := job{ID: pj.Job.ID, Steps: len(pj.Job.Steps), Dynamic: pj.Combos == nil}
+			if c := pj.Job.Call; c != nil {
+				j.Uses, j.Calls = c.Uses.Raw, calledJobs(calls[pj.Job], pj.Job.ID)
+			}
 			for _, n := range pj.Job.Needs {
 				j.Needs = append(j.Needs, n.Raw)
 			}

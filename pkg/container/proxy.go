@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
 
-// proxy publishes a port: it accepts on 127.0.0.1:0 and copies each
+// proxy publishes a port: it accepts on 127.0.0.1 (an ephemeral port
+// unless one is given) and copies each
 // connection to one dialled by dial (inside the container's namespace).
 type proxy struct {
 	ln   net.Listener
@@ -20,8 +22,8 @@ type proxy struct {
 	wg     sync.WaitGroup
 }
 
-func startProxy(dial func(ctx context.Context) (net.Conn, error)) (*proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startProxy(hostPort int, dial func(ctx context.Context) (net.Conn, error)) (*proxy, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort)))
 	if err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err := os.WriteFile(filepath.Join(c.bundle, "config.json"), js, 0o600); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	c.ports = s.Ports
+	c.ports, c.hostPorts = s.Ports, s.HostPorts
 	if c.ports == nil {
 		c.ports = exposedTCP(cfg)
 	}
@@ -196,6 +196,8 @@ type runcContainer struct {
 	id     string
 	bundle string
 	ports  []int
+	// hostPorts are the fixed host ports by container port (Spec.HostPorts).
+	hostPorts map[int]int
 
 	netns      *os.File
 	logR, logW *os.File
@@ -258,7 +260,7 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	c.proxies = map[int]*proxy{}
 	for _, port := range c.ports {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		p, err := startProxy(func(ctx context.Context) (net.Conn, error) {
+		p, err := startProxy(c.hostPorts[port], func(ctx context.Context) (net.Conn, error) {
 			return dialInNetns(ctx, c.netns, addr)
 		})
 		if err != nil {

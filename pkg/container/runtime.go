@@ -58,10 +58,17 @@ type Spec struct {
 	// Command replaces the image's Cmd (the Entrypoint is kept), like
 	// `docker run IMAGE CMD...`. Default: the image's Cmd.
 	Command []string
+	// Entrypoint, when not nil, replaces the image's Entrypoint and drops
+	// its Cmd, like `docker run --entrypoint`. Default: the image's.
+	Entrypoint []string
 	// Env entries (KEY=VALUE) are added to the image's Env, overriding it.
 	Env []string
 	// Ports are container TCP ports to publish on 127.0.0.1.
 	Ports []int
+	// HostPorts fixes the host port of some of Ports (container port →
+	// host port on 127.0.0.1); Start fails when one is taken. Default: an
+	// ephemeral host port for each.
+	HostPorts map[int]int
 	// Limits caps the container's processes and memory. Default:
 	// DefaultLimits.
 	Limits Limits

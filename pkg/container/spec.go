@@ -19,11 +19,15 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // Cmd, Env, WorkingDir and User, in a network namespace at netns, confined
 // as confine says with s.Limits.
 func runtimeSpec(cfg v1.Config, s Spec, rootfs, netns string) (*specs.Spec, error) {
-	args := append([]string{}, cfg.Entrypoint...)
+	entry, cmd := cfg.Entrypoint, cfg.Cmd
+	if s.Entrypoint != nil {
+		entry, cmd = s.Entrypoint, nil // docker run --entrypoint drops the image's Cmd
+	}
+	args := append([]string{}, entry...)
 	if s.Command != nil {
 		args = append(args, s.Command...)
 	} else {
-		args = append(args, cfg.Cmd...)
+		args = append(args, cmd...)
 	}
 	if len(args) == 0 {
 		return nil, errors.New("the image has no Entrypoint or Cmd and no command was given")

@@ -22,7 +22,8 @@ import (
 // legs, how many may run at once and how many have.
 type scheduledJob struct {
 	job      *workflow.Job
-	index    int // declaration order
+	r        *runState // its workflow's: the top-level one, or a called one
+	index    int       // declaration order
 	prepared bool
 	done     bool
 	outcome  *neededJob
@@ -33,7 +34,8 @@ type scheduledJob struct {
 	cancelLegs  context.CancelFunc
 	failFast    bool
 	maxParallel int
-	next        int // first leg not started yet
+	next        int      // first leg not started yet
+	waiting     []func() // legs of a calling job not started yet (call.go)
 	running     int
 	finished    int
 }
@@ -50,15 +52,14 @@ type finishedLeg struct {
 // order, and legs start in job declaration order, then matrix order, as
 // slots (Options.Parallel, max-parallel) free up.
 func (r *runState) schedule(ctx context.Context) {
-	states := make([]*scheduledJob, len(r.w.Jobs))
-	byID := map[string]*scheduledJob{}
+	r.byID = map[string]*scheduledJob{}
 	for i, j := range r.w.Jobs {
-		states[i] = &scheduledJob{job: j, index: i}
-		byID[j.ID] = states[i]
+		r.states = append(r.states, &scheduledJob{job: j, index: i, r: r})
+		r.byID[j.ID] = r.states[i]
 	}
 	ready := func(js *scheduledJob) bool {
 		for _, n := range js.job.Needs {
-			if d := byID[n.Raw]; d != nil && !d.done {
+			if d := js.r.byID[n.Raw]; d != nil && !d.done {
 				return false
 			}
 		}
@@ -69,21 +70,26 @@ func (r *runState) schedule(ctx context.Context) {
 	for {
 		for progress := true; progress; {
 			progress = false
-			for _, js := range states {
-				if !js.prepared && ready(js) {
+			// r.states grows as jobs that call a workflow start (call.go).
+			for i := 0; i < len(r.states); i++ {
+				if js := r.states[i]; !js.prepared && ready(js) {
 					js.prepared, progress = true, true
-					r.prepareJob(ctx, js)
+					jobCtx := ctx
+					if js.r.ctx != nil {
+						jobCtx = js.r.ctx
+					}
+					js.r.prepareJob(jobCtx, js)
 				}
 			}
 		}
-		for _, js := range states {
+		for _, js := range r.states {
 			for js.prepared && !js.done && js.next < len(js.legs) && running < r.opts.Parallel && js.running < js.maxParallel {
 				i := js.next
 				js.next++
 				if js.legCtx.Err() != nil {
 					// Cancelled (fail-fast or the run) before it started:
 					// like GitHub, the leg does not run at all.
-					r.legEnded(js, i, js.legs[i].notStarted())
+					js.r.legEnded(js, i, js.legs[i].notStarted())
 					continue
 				}
 				running++
@@ -99,7 +105,7 @@ func (r *runState) schedule(ctx context.Context) {
 		d := <-doneCh
 		running--
 		d.js.running--
-		r.legEnded(d.js, d.i, d.res)
+		d.js.r.legEnded(d.js, d.i, d.res)
 	}
 }
 
@@ -111,7 +117,7 @@ func (r *runState) legEnded(js *scheduledJob, i int, res *JobResult) {
 	if res.Result == "failure" && js.failFast {
 		js.cancelLegs()
 	}
-	if js.finished < len(js.legs) {
+	if js.finished < len(js.results) {
 		return
 	}
 	js.cancelLegs()
@@ -144,6 +150,9 @@ func (r *runState) endJob(js *scheduledJob) {
 	r.mu.Lock()
 	r.results[js.job.ID] = js.outcome
 	r.mu.Unlock()
+	if r.frame != nil {
+		r.frameEnded()
+	}
 }
 
 // prepareJob decides whether a job whose needs are done runs, and expands
@@ -167,7 +176,7 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	}
 	js.outcome = &neededJob{result: "skipped", failed: ancestorFailed, upstreamSucceeded: allSucceeded}
 	fail := func(err error) {
-		r.failJob(j, j.ID, err, js.outcome)
+		r.failJob(j, r.jobKey(j), err, js.outcome)
 		r.endJob(js)
 	}
 	run, err := r.evalCondition(j.If, base, status, "")
@@ -176,8 +185,8 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		return
 	}
 	if !run {
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
-		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped"})
+		r.addJob(&JobResult{Key: r.jobKey(j), JobID: r.jobID(j), Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
+		r.obs.emit(Event{Job: r.jobKey(j), Kind: JobEnded, Status: "skipped"})
 		r.endJob(js)
 		return
 	}
@@ -187,8 +196,8 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		return
 	}
 	if len(st.combos) == 0 { // every leg filtered out (Plan.Matrix)
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
-		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: "skipped", Text: "no matrix leg matches the filter"})
+		r.addJob(&JobResult{Key: r.jobKey(j), JobID: r.jobID(j), Name: r.jobName(j, base), Result: "skipped", order: [2]int{js.index, 0}})
+		r.obs.emit(Event{Job: r.jobKey(j), Kind: JobEnded, Status: "skipped", Text: "no matrix leg matches the filter"})
 		r.endJob(js)
 		return
 	}
@@ -202,14 +211,18 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	js.legCtx, js.cancelLegs = context.WithCancel(jobBase)
 	js.failFast, js.maxParallel = st.failFast, st.maxParallel
 	js.results = make([]*JobResult, len(st.combos))
+	if j.Call != nil {
+		r.startCalls(js, st, needs)
+		return
+	}
 	for i, c := range st.combos {
 		leg := &legRun{r: r, job: j, combo: c, needs: needs, order: [2]int{js.index, i}}
 		if j.Strategy != nil {
 			leg.strategy = map[string]any{"fail-fast": st.failFast, "job-index": float64(i), "job-total": float64(len(st.combos)), "max-parallel": float64(st.maxParallel)}
 		}
 		leg.suffix = c.Suffix()
-		leg.key = r.claimKey(j.ID+leg.suffix, i)
-		leg.dirName = r.claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
+		leg.key = r.top().claimKey(r.jobKey(j)+leg.suffix, i)
+		leg.dirName = r.top().claimDir(unsafeName.ReplaceAllString(leg.key, "_"))
 		js.legs = append(js.legs, leg)
 	}
 }
@@ -269,11 +282,11 @@ func (r *runState) strategyOf(j *workflow.Job, base map[string]any) (jobStrategy
 			}
 		}
 		if s.FailFast.Set {
-			v, err := r.evalValue(s.FailFast, base, nil)
+			v, err := r.evalFlag(s.FailFast, base)
 			if err != nil {
 				return st, err
 			}
-			st.failFast = expr.Truthy(v)
+			st.failFast = v
 		}
 		if s.MaxParallel.Set {
 			v, err := r.evalString(s.MaxParallel, base, nil)
@@ -323,21 +336,27 @@ func (r *runState) claimDir(name string) string {
 
 func (r *runState) failJob(j *workflow.Job, key string, err error, o *neededJob) {
 	msg := r.masker.Mask(err.Error())
-	r.addJob(&JobResult{Key: key, JobID: j.ID, Name: j.ID, Result: "failure", Error: msg})
+	r.addJob(&JobResult{Key: key, JobID: r.jobID(j), Name: r.jobName(j, nil), Result: "failure", Error: msg})
 	r.obs.emit(Event{Job: key, Kind: Line, Text: "Error: " + msg})
 	r.obs.emit(Event{Job: key, Kind: JobEnded, Status: "failure"})
 	o.result, o.failed = "failure", true
 }
 
+// jobName is the job's name as GitHub shows it: its name: evaluated, else
+// its id; after "caller / " in a called workflow.
 func (r *runState) jobName(j *workflow.Job, ctxs map[string]any) string {
-	if !j.Name.Set {
-		return j.ID
+	prefix := ""
+	if r.frame != nil {
+		prefix = r.frame.name + " / "
+	}
+	if !j.Name.Set || ctxs == nil {
+		return prefix + j.ID
 	}
 	name, err := r.evalString(j.Name, ctxs, nil)
 	if err != nil {
-		return j.ID
+		return prefix + j.ID
 	}
-	return name
+	return prefix + name
 }
 
 // legRun is one leg of a job: the job itself, or one matrix combination.
@@ -377,13 +396,15 @@ type legRun struct {
 
 	// scope is the composite action whose steps run; nil: the job's.
 	scope *compositeScope
+	// services are the job's service containers, started (services.go).
+	services []*runningService
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // notStarted is the result of a leg cancelled before it started.
 func (jr *legRun) notStarted() *JobResult {
-	res := &JobResult{Key: jr.key, JobID: jr.job.ID, Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
+	res := &JobResult{Key: jr.key, JobID: jr.r.jobID(jr.job), Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
 	jr.r.addJob(res)
 	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result})
 	return res
@@ -403,7 +424,7 @@ func (jr *legRun) status() string {
 
 func (jr *legRun) run(ctx context.Context) *JobResult {
 	r, j := jr.r, jr.job
-	res := &JobResult{Key: jr.key, JobID: j.ID, Started: time.Now(), Outputs: map[string]string{}, order: jr.order}
+	res := &JobResult{Key: jr.key, JobID: r.jobID(j), Started: time.Now(), Outputs: map[string]string{}, order: jr.order}
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
@@ -442,6 +463,14 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
+	defer jr.stopServices(ctx)
+	if err := jr.startServices(jobCtx); err != nil {
+		if ctx.Err() != nil {
+			res.Result = "cancelled"
+			return res
+		}
+		return fail(err)
+	}
 	jr.steps = expr.NewObject()
 	defer jr.stopContainer(ctx)
 	if err := jr.startContainer(jobCtx); err != nil {
@@ -468,7 +497,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	}
 	jr.outputs(res)
 	if j.ContinueOnError.Set && res.Result == "failure" {
-		if v, err := r.evalValue(j.ContinueOnError, jr.contexts(), nil); err == nil && expr.Truthy(v) {
+		if v, err := r.evalFlag(j.ContinueOnError, jr.contexts()); err == nil && v {
 			res.Result = "success"
 		}
 	}
@@ -528,13 +557,14 @@ func (jr *legRun) lockGroup(ctxs map[string]any) (unlock func(), err error) {
 	if err != nil {
 		return func() {}, err
 	}
-	r.mu.Lock()
-	m := r.groups[group]
+	top := r.top() // groups are the run's, across called workflows
+	top.mu.Lock()
+	m := top.groups[group]
 	if m == nil {
 		m = &sync.Mutex{}
-		r.groups[group] = m
+		top.groups[group] = m
 	}
-	r.mu.Unlock()
+	top.mu.Unlock()
 	m.Lock()
 	return m.Unlock, nil
 }

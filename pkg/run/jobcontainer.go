@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -57,14 +56,6 @@ type jobContainer struct {
 
 type pathMap struct{ host, ctr string }
 
-// jobRuntime is the runc runtime for job containers, made (and runc's
-// leftovers swept) when the first job container starts.
-var jobRuntime struct {
-	once sync.Once
-	r    *container.Runc
-	err  error
-}
-
 // startContainer starts the job's container, when it has one whose image
 // is not empty (an empty image means the job runs on the host, as on
 // GitHub). Progress goes to the job log under "Initialize containers".
@@ -106,9 +97,13 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	jobRuntime.once.Do(func() { jobRuntime.r, jobRuntime.err = container.NewRunc(container.RuncOptions{}) })
-	if jobRuntime.err != nil {
-		return fmt.Errorf("container: %w", jobRuntime.err)
+	rt, err := r.containerRuntime() // the services' runtime: one sweep, one bundle dir
+	if err != nil {
+		return fmt.Errorf("container: %w", err)
+	}
+	runc, ok := rt.(*container.Runc)
+	if !ok {
+		return fmt.Errorf("container: job containers need runner's runc runtime, not %T", rt)
 	}
 	jr.emit(containerStep, "Pull "+image)
 	cache := &container.ImageCache{Dir: filepath.Join(r.state, "images")}
@@ -125,7 +120,7 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := jobRuntime.r.StartJob(ctx, container.JobSpec{
+	c, err := runc.StartJob(ctx, container.JobSpec{
 		Image: img, Env: env, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Mounts: mounts,
 	})
 	if err != nil {

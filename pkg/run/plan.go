@@ -140,6 +140,9 @@ func evalTemplate(v workflow.Value, ctxs map[string]any) (string, error) {
 // them (boolean, number, string); defaults fill in what is not given.
 func resolveInputs(w *workflow.Workflow, event string, given map[string]string) (map[string]any, error) {
 	out := map[string]any{}
+	if event == "workflow_call" { // runner exec of a reusable workflow
+		return resolveCallInputs(w, given, nil)
+	}
 	if event != "workflow_dispatch" {
 		if len(given) > 0 {
 			return nil, fmt.Errorf("%w: inputs are only for event workflow_dispatch, not %s", ErrInputs, event)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -45,6 +47,10 @@ type Options struct {
 	// result and outputs of an earlier attempt: re-running failed jobs.
 	// Default: every job runs.
 	Reuse map[string]Reused
+	// Calls are the reusable workflows the jobs call, loaded and checked
+	// beforehand (CallLoader). Default: Run loads them, local ones from
+	// the Repo.Path folder.
+	Calls Calls
 	// Env is the environment (KEY=VALUE entries) every step starts from,
 	// before GitHub's default variables and the workflow's env. Runner's
 	// own variables (IsOwnVariable) are dropped from it. Default:
@@ -70,6 +76,9 @@ type Options struct {
 	// Node is the node binary that runs JavaScript actions. Default: node
 	// on the PATH of Env.
 	Node string
+	// Containers runs the jobs' service containers. Default: runc, made
+	// when the first job with services starts.
+	Containers container.Runtime
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -114,6 +123,7 @@ type JobResult struct {
 	Duration time.Duration
 	Error    string `json:",omitempty"`
 	order    [2]int // job declaration index, leg index
+	sortKey  []int  // the caller's place (call.go), then order
 }
 
 // StepResult is one step of a job.
@@ -162,6 +172,14 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	if opts.Actions == nil {
 		opts.Actions = &actions.Resolver{StateDir: state}
 	}
+	// The reusable workflows the jobs call are loaded and checked before
+	// anything is written or run.
+	calls := opts.Calls
+	if calls == nil {
+		if calls, err = plan.loadCalls(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
 	id, dir, err := newRunDir(filepath.Join(state, "runs"), plan.ID)
 	if err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
@@ -197,6 +215,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		nonce:   newNonce(),
 		scope:   steps.NewScope(state),
 		base:    base,
+		calls:   calls,
 	}
 	for _, kv := range base {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
@@ -257,6 +276,17 @@ type runState struct {
 	groups  map[string]*sync.Mutex // concurrency groups inside this run
 	started time.Time
 
+	// A called workflow's runState (call.go): root is the top-level one,
+	// frame its caller, ctx the caller leg's context; calls are the
+	// workflows this one's jobs call. states and byID are the jobs the
+	// scheduler knows (states on the top-level runState only).
+	root   *runState
+	frame  *frame
+	ctx    context.Context
+	calls  Calls
+	states []*scheduledJob
+	byID   map[string]*scheduledJob
+
 	nonce    string // random, names this run's processes (RUNNER_TRACKING_ID)
 	bashOnce sync.Once
 	pathMu   sync.Mutex
@@ -276,6 +306,8 @@ type neededJob struct {
 }
 
 func (r *runState) addJob(jr *JobResult) {
+	jr.sortKey = r.sortKey(jr)
+	r = r.top()
 	r.mu.Lock()
 	r.jobs = append(r.jobs, jr)
 	r.mu.Unlock()
@@ -285,16 +317,9 @@ func (r *runState) result(ctx context.Context) *Result {
 	res := &Result{ID: r.id, Dir: r.dir, Workflow: r.plan.WorkflowName(), Title: r.title, Started: r.started, Duration: time.Since(r.started), Conclusion: "success"}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	order := map[string]int{}
-	for i, j := range r.w.Jobs {
-		order[j.ID] = i
-	}
 	res.Jobs = append(res.Jobs, r.jobs...)
 	sort.SliceStable(res.Jobs, func(a, b int) bool {
-		if order[res.Jobs[a].JobID] != order[res.Jobs[b].JobID] {
-			return order[res.Jobs[a].JobID] < order[res.Jobs[b].JobID]
-		}
-		return res.Jobs[a].order[1] < res.Jobs[b].order[1]
+		return slices.Compare(res.Jobs[a].sortKey, res.Jobs[b].sortKey) < 0
 	})
 	// Names are evaluated expressions and may hold a secret, or a value
 	// masked later with ::add-mask::: the record is masked as a whole.

@@ -169,7 +169,7 @@ func (st *stepRun) finish(outcome string, err error) *StepResult {
 		jr.emit(sr.Name, "Error: "+sr.Error)
 	}
 	if outcome == "failure" && s.ContinueOnError.Set {
-		if v, e := r.evalValue(s.ContinueOnError, st.ctxs, nil); e == nil && expr.Truthy(v) {
+		if v, e := r.evalFlag(s.ContinueOnError, st.ctxs); e == nil && v {
 			sr.Conclusion = "success"
 		}
 	}

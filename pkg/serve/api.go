@@ -33,20 +33,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", s.read(s.handleMetrics))
 	mux.HandleFunc("GET /api/repos", s.read(s.handleRepos))
 	mux.HandleFunc("GET /api/workflows", s.read(s.handleWorkflows))
-	for _, prefix := range []string{"/api", "/repos/{owner}/{repo}/actions"} {
-		mux.HandleFunc("GET "+prefix+"/runs", s.read(s.handleRuns))
-		mux.HandleFunc("GET "+prefix+"/runs/{id}", s.read(s.handleRun))
-		mux.HandleFunc("GET "+prefix+"/runs/{id}/logs", s.read(s.handleLogs))
-		mux.HandleFunc("POST "+prefix+"/runs/{id}/cancel", s.auth(s.handleCancel))
-		mux.HandleFunc("POST "+prefix+"/runs/{id}/rerun", s.auth(s.handleRerun))
+	// The web UI's own API: runs by id over all repositories.
+	mux.HandleFunc("GET /api/runs", s.read(s.handleRuns))
+	mux.HandleFunc("GET /api/runs/{id}", s.read(s.handleRun))
+	mux.HandleFunc("GET /api/runs/{id}/logs", s.read(s.handleLogs))
+	mux.HandleFunc("POST /api/runs/{id}/cancel", s.auth(s.handleCancel))
+	mux.HandleFunc("POST /api/runs/{id}/rerun", s.auth(s.handleRerun))
+	// GitHub's Actions REST API, also under GitHub Enterprise's prefix.
+	for _, prefix := range []string{"/repos/{owner}/{repo}/actions", "/api/v3/repos/{owner}/{repo}/actions"} {
+		s.githubRoutes(mux, prefix)
 	}
-	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/runs/{id}/rerun-failed-jobs", s.auth(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		q.Set("failed", "true")
-		r.URL.RawQuery = q.Encode()
-		s.handleRerun(w, r)
-	}))
-	mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", s.auth(s.handleDispatch))
 	mux.HandleFunc("POST /webhooks/github", s.handleWebhook)
 	mux.Handle("GET /", s.checkHost(web.Handler()))
 	return secure(mux)
@@ -56,7 +52,7 @@ func (s *Server) Handler() http.Handler {
 func apiError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	json.NewEncoder(w).Encode(map[string]string{"message": msg, "documentation_url": "https://docs.github.com/rest/actions"})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -131,216 +127,6 @@ func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func runID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("run id %q: %w", r.PathValue("id"), ErrNotFound)
-	}
-	return id, nil
-}
-
-func timeJSON(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// runJSON is a run in GitHub's workflow run shape, plus message.
-func runJSON(r *store.Run) map[string]any {
-	return map[string]any{
-		"id": r.ID, "run_number": r.ID, "run_attempt": r.Attempt, "name": r.WorkflowName, "display_title": r.WorkflowName,
-		"path": r.WorkflowFile, "event": r.Event, "status": r.Status, "conclusion": nullable(r.Conclusion),
-		"head_sha": r.SHA, "head_branch": refName(r.Ref), "ref": r.Ref, "actor": map[string]any{"login": r.Actor},
-		"created_at": timeJSON(r.Created), "run_started_at": timeJSON(r.Started), "updated_at": timeJSON(r.Updated),
-		"repository": repoPayload(r.Repo), "message": nullable(r.Message), "inputs": jsonMap(r.Inputs),
-		"previous_attempt_run_id": nullable(strconv.FormatInt(r.RerunOf, 10)), "concurrency_group": nullable(r.Group),
-		"url": fmt.Sprintf("/api/runs/%d", r.ID), "html_url": fmt.Sprintf("/runs/%d", r.ID),
-		"logs_url": fmt.Sprintf("/api/runs/%d/logs", r.ID), "duration_ms": duration(r),
-	}
-}
-
-// duration is how long a run ran (so far); nil before it started.
-func duration(r *store.Run) any {
-	if r.Started.IsZero() {
-		return nil
-	}
-	end := time.Now()
-	if r.Status == store.Completed {
-		end = r.Updated
-	}
-	return end.Sub(r.Started).Milliseconds()
-}
-
-func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var f store.Filter
-	// GitHub's status filter takes statuses and conclusions alike.
-	switch st := q.Get("status"); st {
-	case "":
-	case "queued", "in_progress", "completed", "requested", "waiting", "pending":
-		f.Status = st
-	case "action_required", "cancelled", "failure", "neutral", "skipped", "stale", "success", "timed_out":
-		f.Conclusion = st
-	default:
-		apiError(w, http.StatusUnprocessableEntity, fmt.Sprintf("status %q: want one of completed, action_required, cancelled, failure, neutral, skipped, stale, success, timed_out, in_progress, queued, requested, waiting, pending", st))
-		return
-	}
-	if owner := r.PathValue("owner"); owner != "" {
-		rp := s.repoByName(owner + "/" + r.PathValue("repo"))
-		if rp == nil {
-			apiError(w, http.StatusNotFound, "Not Found")
-			return
-		}
-		f.Repo = rp.name
-	}
-	f.Limit, _ = strconv.Atoi(q.Get("per_page"))
-	if f.Limit <= 0 || f.Limit > 100 {
-		f.Limit = 30
-	}
-	if page, _ := strconv.Atoi(q.Get("page")); page > 1 {
-		f.Offset = (page - 1) * f.Limit
-	}
-	runs, total, err := s.store.Runs(f)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	list := []map[string]any{}
-	for _, run := range runs {
-		list = append(list, runJSON(run))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total_count": total, "workflow_runs": list})
-}
-
-func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	run, err := s.store.Run(id)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	jobs, err := s.store.Jobs(id)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	steps, err := s.store.Steps(id)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	out := runJSON(run)
-	jl := []map[string]any{}
-	for _, j := range jobs {
-		sl := []map[string]any{}
-		for _, st := range steps {
-			if st.Job == j.Key {
-				sl = append(sl, map[string]any{"number": st.Number, "name": st.Name, "status": st.Status,
-					"conclusion": nullable(st.Conclusion), "started_at": timeJSON(st.Started), "completed_at": timeJSON(st.Completed)})
-			}
-		}
-		jl = append(jl, map[string]any{"name": j.Key, "display_name": j.Name, "status": j.Status, "conclusion": nullable(j.Conclusion),
-			"started_at": timeJSON(j.Started), "completed_at": timeJSON(j.Completed), "steps": sl})
-	}
-	out["jobs"] = jl
-	// The job graph comes from the workflow as it was run.
-	graph := []map[string]any{}
-	if wf, errs := workflow.Load(run.WorkflowFile, []byte(run.Source), workflow.Options{Builtins: s.builtins}); len(errs) == 0 {
-		for _, j := range wf.Jobs {
-			needs := []string{}
-			for _, n := range j.Needs {
-				needs = append(needs, n.Raw)
-			}
-			name := j.ID
-			if j.Name.Set {
-				name = j.Name.Raw
-			}
-			graph = append(graph, map[string]any{"id": j.ID, "name": name, "needs": needs})
-		}
-	}
-	out["graph"] = graph
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err == nil {
-		err = s.Cancel(id)
-	}
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{})
-}
-
-func (s *Server) handleRerun(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	nr, err := s.Rerun(id, r.URL.Query().Get("failed") == "true")
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	w.Header().Set("Location", fmt.Sprintf("/api/runs/%d", nr.ID))
-	writeJSON(w, http.StatusCreated, runJSON(nr))
-}
-
-func (s *Server) handleDispatch(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Ref              string         `json:"ref"`
-		Inputs           map[string]any `json:"inputs"`
-		ReturnRunDetails bool           `json:"return_run_details"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
-			return
-		}
-		apiError(w, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
-		return
-	}
-	inputs := map[string]string{}
-	for k, v := range body.Inputs {
-		switch v := v.(type) {
-		case string:
-			inputs[k] = v
-		case bool, float64:
-			inputs[k] = fmt.Sprint(v)
-		default:
-			apiError(w, http.StatusUnprocessableEntity, fmt.Sprintf("input %q: want a string, boolean or number", k))
-			return
-		}
-	}
-	run, err := s.Dispatch(r.PathValue("owner")+"/"+r.PathValue("repo"), r.PathValue("workflow"), body.Ref, inputs)
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	w.Header().Set("Location", fmt.Sprintf("/api/runs/%d", run.ID))
-	if body.ReturnRunDetails {
-		writeJSON(w, http.StatusOK, map[string]any{"workflow_run_id": run.ID, "run_url": fmt.Sprintf("/api/runs/%d", run.ID), "html_url": fmt.Sprintf("/runs/%d", run.ID)})
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *Server) handleRepos(w http.ResponseWriter, r *http.Request) {
 	list := []map[string]any{}
 	for _, rp := range s.repos {
@@ -401,15 +187,12 @@ func (s *Server) handleWorkflows(w http.ResponseWriter, r *http.Request) {
 // stream of LogEvent JSON (Accept: text/event-stream or ?stream=1) that
 // ends with an "end" event once the run has completed.
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
+	attempt, err := s.runOf(r)
 	if err != nil {
 		errorStatus(w, err)
 		return
 	}
-	if _, err := s.store.Run(id); err != nil {
-		errorStatus(w, err)
-		return
-	}
+	id := attempt.ID
 	path := logPath(s.cfg.State, id)
 	if r.URL.Query().Get("stream") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -144,9 +144,10 @@ func TestBrowserUI(t *testing.T) {
 	check("token storage", err)
 	must(t, !strings.Contains(where[0], token) && where[1] == "" && where[2] == "null" && where[3] == token, "token kept as: url %q cookie %q localStorage %q sessionStorage %q", where[0], where[1], where[2], where[3])
 
-	// Re-run from the run page: a new attempt opens and succeeds.
+	// Re-run from the run page: the run's page shows its new attempt (a
+	// re-run keeps the run id, as on GitHub), which succeeds.
 	check("re-run", chromedp.Do(ctx, chromedp.Click(`#rerun`)))
-	poll("re-run page", `location.pathname !== '`+runURL[strings.Index(runURL, "/runs/"):]+`' && (document.querySelector('#title') || {}).textContent?.includes('attempt 2') || false`, 10*time.Second)
+	poll("re-run page", `location.pathname === '`+runURL[strings.Index(runURL, "/runs/"):]+`' && (document.querySelector('#title') || {}).textContent?.includes('attempt 2') || false`, 10*time.Second)
 	poll("re-run success", `document.querySelector('#run-status').textContent === 'success'`, 20*time.Second)
 
 	// The runs list shows the first run, green.

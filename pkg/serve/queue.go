@@ -115,41 +115,92 @@ func (s *Server) Cancel(id int64) error {
 	return nil
 }
 
-// Rerun queues a new attempt of a completed run; with failedOnly the jobs
-// that succeeded keep their results and outputs.
+// Rerun queues a new attempt of the run whose latest attempt is id; with
+// failedOnly the jobs that succeeded keep their results and outputs.
 func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
+	return s.rerun(id, func(old *store.Run) (map[string]run.Reused, error) {
+		if !failedOnly {
+			return nil, nil
+		}
+		if old.Conclusion == "success" {
+			return nil, fmt.Errorf("%w: This workflow run cannot be retried: run %d has no failed jobs", ErrForbidden, old.RunID)
+		}
+		return s.reusable(old.ID)
+	})
+}
+
+// RerunJob queues a new attempt of the run whose latest attempt is id
+// that runs job key (a job, or one leg of a matrix: then the whole job)
+// again, and the jobs that need it, directly or not; the others keep
+// their results and outputs, as GitHub's re-run of one job.
+func (s *Server) RerunJob(id int64, key string) (*store.Run, error) {
+	return s.rerun(id, func(old *store.Run) (map[string]run.Reused, error) {
+		w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
+		}
+		res, err := s.results(old.ID)
+		if err != nil {
+			return nil, err
+		}
+		target, _, _ := strings.Cut(key, " (")
+		again := map[string]bool{target: true}
+		for changed := true; changed; {
+			changed = false
+			for _, j := range w.Jobs {
+				for _, n := range j.Needs {
+					if again[n.Raw] && !again[j.ID] {
+						again[j.ID], changed = true, true
+					}
+				}
+			}
+		}
+		out := map[string]run.Reused{}
+		for id, r := range res {
+			if !again[id] {
+				out[id] = r
+			}
+		}
+		return out, nil
+	})
+}
+
+// rerun queues the next attempt of the run whose latest attempt is id,
+// with the jobs reuse gives kept from it.
+func (s *Server) rerun(id int64, reuse func(old *store.Run) (map[string]run.Reused, error)) (*store.Run, error) {
+	// Attempts are numbered per workflow run, as on GitHub, and keep its
+	// id. Numbering and queueing happen under one lock so that two
+	// re-runs never share a number, and only the latest attempt is
+	// re-run.
+	s.rerunMu.Lock()
+	defer s.rerunMu.Unlock()
 	old, err := s.store.Run(id)
 	if err != nil {
 		return nil, err
 	}
-	if old.Status != store.Completed {
-		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, id)
+	last, err := s.store.LastAttempt(old.ID)
+	if err != nil {
+		return nil, err
 	}
-	if failedOnly && old.Conclusion == "success" {
-		return nil, fmt.Errorf("%w: This workflow run cannot be retried: run %d has no failed jobs", ErrForbidden, id)
+	if old.Attempt != last {
+		return nil, fmt.Errorf("%w: run %d has a later attempt than %d", ErrConflict, old.RunID, old.Attempt)
+	}
+	if old.Status != store.Completed {
+		return nil, fmt.Errorf("%w: run %d is not completed", ErrConflict, old.RunID)
 	}
 	w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
 	}
-	// Attempts are numbered per workflow run, as on GitHub: re-running
-	// attempt 1 twice gives attempts 2 and 3. Numbering and queueing
-	// happen under one lock so that two re-runs never share a number.
-	s.rerunMu.Lock()
-	defer s.rerunMu.Unlock()
-	last, err := s.store.LastAttempt(old.ID)
+	kept, err := reuse(old)
 	if err != nil {
 		return nil, err
 	}
 	nr := *old
 	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
 	nr.Attempt, nr.RerunOf, nr.Reuse = last+1, old.ID, ""
-	if failedOnly {
-		reuse, err := s.reusable(old.ID)
-		if err != nil {
-			return nil, err
-		}
-		data, _ := json.Marshal(reuse)
+	if kept != nil {
+		data, _ := json.Marshal(kept)
 		nr.Reuse = string(data)
 	}
 	if err := s.enqueue(&nr, w); err != nil {
@@ -158,10 +209,11 @@ func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
 	return &nr, nil
 }
 
-// reusable reads the jobs of a finished run that succeeded (every leg),
-// from the masked summary the engine wrote; with no summary every job
-// runs again.
-func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
+// results reads the result and outputs of each job of a finished run
+// attempt (a matrix job's: failure if a leg failed, else its first leg's
+// result not success, else success) from the masked summary the engine
+// wrote; none without a summary.
+func (s *Server) results(id int64) (map[string]run.Reused, error) {
 	out := map[string]run.Reused{}
 	data, err := os.ReadFile(filepath.Join(s.cfg.State, "exec", "runs", fmt.Sprint(id), "summary.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -174,18 +226,14 @@ func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
 	if err := json.Unmarshal(data, &res); err != nil {
 		return nil, fmt.Errorf("summary of run %d: %w", id, err)
 	}
-	failed := map[string]bool{}
 	for _, j := range res.Jobs {
-		if j.Result != "success" {
-			failed[j.JobID] = true
+		r, seen := out[j.JobID]
+		switch {
+		case !seen || r.Result == "success":
+			r.Result = j.Result
+		case j.Result == "failure":
+			r.Result = "failure"
 		}
-	}
-	for _, j := range res.Jobs {
-		if failed[j.JobID] {
-			continue
-		}
-		r := out[j.JobID]
-		r.Result = "success"
 		if r.Outputs == nil {
 			r.Outputs = map[string]string{}
 		}
@@ -195,6 +243,21 @@ func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
 		out[j.JobID] = r
 	}
 	return out, nil
+}
+
+// reusable is the jobs of a finished run attempt that succeeded (every
+// leg): what a re-run of its failed jobs keeps.
+func (s *Server) reusable(id int64) (map[string]run.Reused, error) {
+	res, err := s.results(id)
+	if err != nil {
+		return nil, err
+	}
+	for id, r := range res {
+		if r.Result != "success" {
+			delete(res, id)
+		}
+	}
+	return res, nil
 }
 
 func refName(ref string) string {

@@ -9,9 +9,10 @@ import (
 	"github.com/birdflock/runner/pkg/serve"
 )
 
-// Attempts are numbered per workflow run, as on GitHub: re-running run 1
-// twice gives attempts 2 and 3, and a re-run of attempt 2 gives 4.
-// Re-running the failed jobs of a run that succeeded is refused with 403.
+// Attempts are numbered per workflow run and keep its id, as on GitHub:
+// re-running run 1 three times gives attempts 2, 3 and 4 of run 1, each
+// still readable; the run is listed once. Re-running the failed jobs of a
+// run that succeeded is refused with 403.
 func TestRerunAttempts(t *testing.T) {
 	ok := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo fine\n"
 	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ok.yaml": ok}), 0)
@@ -26,15 +27,29 @@ func TestRerunAttempts(t *testing.T) {
 		s.done(t, nr.ID)
 		return nr.ID, nr.RunAttempt
 	}
-	second, a2 := rerun(id)
-	_, a3 := rerun(id)
-	_, a4 := rerun(second)
+	id2, a2 := rerun(id)
+	id3, a3 := rerun(id)
+	id4, a4 := rerun(id)
 	must(t, a2 == 2 && a3 == 3 && a4 == 4, "attempts %d, %d, %d; want 2, 3, 4", a2, a3, a4)
+	must(t, id2 == id && id3 == id && id4 == id, "re-runs of run %d got run ids %d, %d, %d", id, id2, id3, id4)
+	for n := 1; n <= 4; n++ {
+		var a struct {
+			ID       int     `json:"id"`
+			Attempt  int     `json:"run_attempt"`
+			Status   string  `json:"status"`
+			Previous *string `json:"previous_attempt_url"`
+		}
+		getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/attempts/%d", s.URL, id, n), &a)
+		must(t, a.ID == id && a.Attempt == n && a.Status == "completed" && (a.Previous == nil) == (n == 1) &&
+			(n == 1 || strings.HasSuffix(*a.Previous, fmt.Sprintf("/repos/mona/birds/actions/runs/%d/attempts/%d", id, n-1))), "attempt %d: %+v", n, a)
+	}
+	resp, body := do(t, "GET", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/attempts/5", s.URL, id), token, nil)
+	must(t, resp.StatusCode == 404, "attempt 5: %s %s", resp.Status, body)
 
 	for _, path := range []string{"/api/runs/%d/rerun?failed=true", "/repos/mona/birds/actions/runs/%d/rerun-failed-jobs"} {
 		resp, body := do(t, "POST", s.URL+fmt.Sprintf(path, id), token, nil)
 		must(t, resp.StatusCode == 403 && strings.Contains(string(body), "cannot be retried"), "%s on a successful run: %s %s", path, resp.Status, body)
 	}
-	total, _ := s.runs(t)
-	must(t, total == 4, "runs: %d, want 4", total)
+	total, runs := s.runs(t)
+	must(t, total == 1 && runs[0].ID == id && runs[0].RunAttempt == 4, "runs: %d %+v, want run %d at attempt 4 alone", total, runs, id)
 }

@@ -60,6 +60,7 @@ type Server struct {
 	tokenChosen bool
 
 	rerunMu sync.Mutex // numbers re-run attempts
+	shapes  shapeCache // what GitHub's JSON shapes look up (api_github.go)
 
 	mu      sync.Mutex
 	running map[int64]*active

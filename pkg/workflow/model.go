@@ -61,6 +61,8 @@ type Triggers struct {
 	Events   []string
 	Push     *PushFilter
 	Dispatch *Dispatch
+	// Call is on.workflow_call (parse_call.go); nil without it.
+	Call *WorkflowCall
 	// Node is the `on:` value as written, for the rules on events
 	// (rule_events.go); nil when it is missing.
 	Node *yaml.Node
@@ -127,12 +129,17 @@ type Job struct {
 	ContinueOnError Value
 	Concurrency     *Concurrency
 	Steps           []*Step
+	// Services are jobs.<id>.services, in the order written.
+	Services []*Service
 	// Permissions is the `permissions:` value as written, or nil.
 	Permissions *yaml.Node
 	// RunsOnGroup is runs-on's group (runs-on: {group, labels}).
 	RunsOnGroup Value
-	node        *yaml.Node // the job's mapping, shared by aliases
-	calls       bool       // a reusable-workflow call (job-level uses)
+	// Call is set on a job that calls a reusable workflow (uses:); such
+	// a job has no steps (parse_call.go).
+	Call  *Call
+	node  *yaml.Node // the job's mapping, shared by aliases
+	calls bool       // a reusable-workflow call (job-level uses)
 	// Container is jobs.<id>.container (parse_container.go), or nil.
 	Container *Container
 }

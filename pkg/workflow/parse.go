@@ -286,11 +286,6 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 	where := "job " + j.ID
 	var usesPos Pos
 	var reusableKey []*yaml.Node
-	unsupported := func(what string) func(k, v *yaml.Node) {
-		return func(k, _ *yaml.Node) {
-			p.errf(posOf(k), "unsupported", "%s: %q is not supported by runner (%s)", where, k.Value, what)
-		}
-	}
 	p.mapping(v, where, map[string]func(k, v *yaml.Node){
 		"name":  func(_, v *yaml.Node) { j.Name = p.scalar(v, where+".name") },
 		"needs": func(_, v *yaml.Node) { j.Needs = p.scalarList(v, where+".needs") },
@@ -327,7 +322,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 			}
 		},
 		"container": func(k, v *yaml.Node) { j.Container = p.container(k, v, where+".container") },
-		"services":  unsupported("there is no container engine"),
+		"services":  func(_, v *yaml.Node) { j.Services = p.services(v, where+".services") },
 		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
 		// with and secrets belong to uses; alone they are reported below.
 		"with":    func(k, _ *yaml.Node) { reusableKey = append(reusableKey, k) },
@@ -335,9 +330,8 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 	})
 	j.calls = usesPos.Line > 0
 	if usesPos.Line > 0 {
-		// A reusable-workflow call has no runs-on or steps of its own:
-		// one error says what is wrong.
-		p.errf(usesPos, "unsupported", "%s: calling a reusable workflow (job-level \"uses\") is not supported by runner", where)
+		// A reusable-workflow call has no runs-on or steps of its own.
+		p.callJob(j, v, where)
 		return j
 	}
 	for _, k := range reusableKey {

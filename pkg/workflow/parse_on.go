@@ -32,6 +32,8 @@ func (p *parser) triggers(n *yaml.Node) Triggers {
 				}
 			case "workflow_dispatch":
 				t.Dispatch = p.dispatch(v)
+			case "workflow_call":
+				t.Call = workflowCall(v)
 			}
 		}})
 	default:
@@ -43,6 +45,9 @@ func (p *parser) triggers(n *yaml.Node) Triggers {
 		}
 		if t.Dispatch == nil && e == "workflow_dispatch" {
 			t.Dispatch = &Dispatch{}
+		}
+		if t.Call == nil && e == "workflow_call" {
+			t.Call = &WorkflowCall{}
 		}
 	}
 	return t

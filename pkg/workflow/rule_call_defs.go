@@ -151,7 +151,8 @@ func (v *validator) callOutputValue(w *Workflow, n *yaml.Node, where string) {
 				v.errf(pos, "inputs", "%s: there is no job %q; jobs: %s%s", where, p.Segments[1], strings.Join(ids, ", "), didYouMean(p.Segments[1], ids))
 				continue
 			}
-			if len(p.Segments) < 4 || p.Segments[2] != "outputs" || p.Segments[3] == "*" {
+			// A job that calls a workflow has the callee's outputs.
+			if len(p.Segments) < 4 || p.Segments[2] != "outputs" || p.Segments[3] == "*" || job.calls {
 				continue
 			}
 			var outs []string

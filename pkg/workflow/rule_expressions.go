@@ -122,12 +122,27 @@ func jobExprs(j *Job) []exprValue {
 	l.add(j.TimeoutMinutes, where+".timeout-minutes", jobKey+"timeout-minutes")
 	l.add(j.ContinueOnError, where+".continue-on-error", jobKey+"continue-on-error")
 	l.concurrency(j.Concurrency, where+".concurrency", jobKey+"concurrency")
+	if c := j.Call; c != nil {
+		l.kvs(c.With, where+".with", jobKey+"with.<with_id>")
+		l.kvs(c.Secrets, where+".secrets", jobKey+"secrets.<secrets_id>")
+	}
 	if s := j.Strategy; s != nil {
 		if s.Matrix != nil {
 			matrixValues(s.Matrix, func(val Value) { l.add(val, where+".strategy.matrix", jobKey+"strategy") })
 		}
 		l.add(s.FailFast, where+".strategy.fail-fast", jobKey+"strategy")
 		l.add(s.MaxParallel, where+".strategy.max-parallel", jobKey+"strategy")
+	}
+	for _, sv := range j.Services {
+		sw := where + ".services." + sv.Label
+		l.add(sv.Image, sw+".image", jobKey+"services")
+		l.add(sv.Username, sw+".credentials.username", jobKey+"services.<service_id>.credentials")
+		l.add(sv.Password, sw+".credentials.password", jobKey+"services.<service_id>.credentials")
+		l.envs(sv.Env, sw+".env", jobKey+"services.<service_id>.env.<env_id>")
+		for _, p := range sv.Ports {
+			l.add(p, sw+".ports", jobKey+"services")
+		}
+		l.add(sv.Options, sw+".options", jobKey+"services")
 	}
 	return l
 }

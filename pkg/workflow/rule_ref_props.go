@@ -46,8 +46,13 @@ func ruleRefProps() *rule {
 			if contains(props, name) {
 				switch {
 				case p.Segments[0] == "job" && name == "services" && len(p.Segments) > 2 && p.Segments[2] != "*":
-					v.errf(pos, "unknown-property", "%s: job.services.%s: job %s has no service %q (runner runs no service containers)",
-						e.where, p.Segments[2], e.jobID(), p.Segments[2])
+					if e.job != nil && !hasService(e.job, p.Segments[2]) {
+						v.errf(pos, "unknown-property", "%s: job.services.%s: job %s has no service %q%s",
+							e.where, p.Segments[2], e.jobID(), p.Segments[2], serviceList(e.job))
+					} else if len(p.Segments) > 3 && p.Segments[3] != "*" && !contains(serviceProps, p.Segments[3]) {
+						v.errf(pos, "unknown-property", "%s: job.services.%s has no property %q; its properties: id, network, ports",
+							e.where, p.Segments[2], p.Segments[3])
+					}
 				case len(p.Segments) > 2 && !objectProps[p.Segments[0]+"."+name]:
 					v.errf(pos, "unknown-property", "%s: %s.%s is a string, number or boolean: it has no property %q (the access is always null)",
 						e.where, p.Segments[0], name, p.Segments[2])
@@ -70,4 +75,29 @@ func (e *exprNode) jobID() string {
 		return "-"
 	}
 	return e.job.ID
+}
+
+// serviceProps are the properties of job.services.<label>.
+var serviceProps = []string{"id", "network", "ports"}
+
+// hasService reports whether j has a service labelled label (expressions
+// match names without regard to case).
+func hasService(j *Job, label string) bool {
+	for _, s := range j.Services {
+		if strings.EqualFold(s.Label, label) {
+			return true
+		}
+	}
+	return false
+}
+
+func serviceList(j *Job) string {
+	if len(j.Services) == 0 {
+		return " (it has no services:)"
+	}
+	var names []string
+	for _, s := range j.Services {
+		names = append(names, s.Label)
+	}
+	return "; its services: " + strings.Join(names, ", ")
 }

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -38,17 +37,22 @@ type Run struct {
 	Message      string // why it ended that way, when not obvious
 	Group        string // concurrency group, "" for none
 	CancelGroup  bool   // cancel-in-progress for Group
-	Attempt      int
-	RerunOf      int64
-	Reuse        string // JSON map of job id to run.Reused, for re-running failed jobs
-	Created      time.Time
-	Started      time.Time
-	Updated      time.Time
+	// RunID is the workflow run's id, shared by all its attempts: the ID
+	// of its first attempt. ID is the attempt's own key (its log, its
+	// engine state).
+	RunID   int64
+	Attempt int
+	RerunOf int64  // ID of the attempt this one re-runs
+	Reuse   string // JSON map of job id to run.Reused, for re-running failed jobs
+	Created time.Time
+	Started time.Time
+	Updated time.Time
 }
 
-// Job is one job (or matrix leg) of a run.
+// Job is one job (or matrix leg) of a run attempt.
 type Job struct {
-	RunID      int64
+	ID         int64 // unique over the service
+	RunID      int64 // the attempt's Run.ID
 	Key        string
 	Name       string
 	Status     string
@@ -109,6 +113,10 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate schema in %s: %w", path, err)
+	}
 	return &Store{db: db}, nil
 }
 
@@ -166,6 +174,13 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
+	runID := r.RunID
+	if runID == 0 {
+		runID = id
+	}
+	if _, err := tx.Exec(`UPDATE runs SET run_id = ? WHERE id = ?`, runID, id); err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
 	if group != nil {
 		g, cancel, err := group(id)
 		if err != nil {
@@ -179,17 +194,17 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
-	r.ID = id
+	r.ID, r.RunID = id, runID
 	return nil
 }
 
-const runCols = `id, repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
+const runCols = `id, run_id, repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
 	status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	r := &Run{}
 	var created, started, updated int64
-	err := sc.Scan(&r.ID, &r.Repo, &r.WorkflowFile, &r.WorkflowName, &r.Source, &r.Event, &r.Ref, &r.SHA, &r.Actor,
+	err := sc.Scan(&r.ID, &r.RunID, &r.Repo, &r.WorkflowFile, &r.WorkflowName, &r.Source, &r.Event, &r.Ref, &r.SHA, &r.Actor,
 		&r.Inputs, &r.Payload, &r.Status, &r.Conclusion, &r.Message, &r.Group, &r.CancelGroup, &r.Attempt,
 		&r.RerunOf, &r.Reuse, &created, &started, &updated)
 	if err != nil {
@@ -206,75 +221,6 @@ func (s *Store) Run(id int64) (*Run, error) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
 	return r, err
-}
-
-// Filter selects runs; zero fields select everything.
-type Filter struct {
-	Repo       string
-	Status     string // queued, in_progress, completed
-	Conclusion string // success, failure, cancelled, ...
-	Limit      int    // default 30
-	Offset     int
-}
-
-// Runs lists runs, newest first, and the total count matching f.
-func (s *Store) Runs(f Filter) ([]*Run, int, error) {
-	var where []string
-	var args []any
-	if f.Repo != "" {
-		where, args = append(where, "repo = ?"), append(args, f.Repo)
-	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.Conclusion != "" {
-		where, args = append(where, "conclusion = ?"), append(args, f.Conclusion)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := s.db.QueryRow(`SELECT count(*) FROM runs`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	if f.Limit <= 0 {
-		f.Limit = 30
-	}
-	rows, err := s.db.Query(`SELECT `+runCols+` FROM runs`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []*Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, r)
-	}
-	return out, total, rows.Err()
-}
-
-// LastAttempt returns the highest attempt number among the runs that are
-// attempts of the same workflow run as id: those it is a re-run of, and
-// their re-runs, transitively.
-func (s *Store) LastAttempt(id int64) (int, error) {
-	var n sql.NullInt64
-	err := s.db.QueryRow(`WITH RECURSIVE
-		up(id, rerun_of) AS (SELECT id, rerun_of FROM runs WHERE id = ?
-			UNION SELECT r.id, r.rerun_of FROM runs r JOIN up ON r.id = up.rerun_of),
-		down(id, attempt) AS (SELECT id, attempt FROM runs WHERE id IN (SELECT id FROM up WHERE rerun_of = 0)
-			UNION SELECT r.id, r.attempt FROM runs r JOIN down ON r.rerun_of = down.id)
-		SELECT max(attempt) FROM down`, id).Scan(&n)
-	if err != nil {
-		return 0, err
-	}
-	if !n.Valid {
-		return 0, fmt.Errorf("run %d: %w", id, ErrNotFound)
-	}
-	return int(n.Int64), nil
 }
 
 // Pending is a queued run as the scheduler sees it.
@@ -375,8 +321,8 @@ func (s *Store) Recover(message string) ([]int64, error) {
 
 // JobStarted records that a job began.
 func (s *Store) JobStarted(run int64, key, name string, at time.Time) error {
-	_, err := s.db.Exec(`INSERT INTO jobs (run_id, key, seq, name, status, conclusion, started, completed)
-		VALUES (?, ?, (SELECT count(*) FROM jobs WHERE run_id = ?), ?, 'in_progress', '', ?, 0)
+	_, err := s.db.Exec(`INSERT INTO jobs (id, run_id, key, seq, name, status, conclusion, started, completed)
+		VALUES (`+nextJobID+`, ?, ?, (SELECT count(*) FROM jobs WHERE run_id = ?), ?, 'in_progress', '', ?, 0)
 		ON CONFLICT (run_id, key) DO UPDATE SET name = excluded.name, status = 'in_progress', started = excluded.started`,
 		run, key, run, name, ms(at))
 	return err
@@ -385,8 +331,8 @@ func (s *Store) JobStarted(run int64, key, name string, at time.Time) error {
 // JobEnded records a job's conclusion; a job that never started (skipped)
 // gets a row too.
 func (s *Store) JobEnded(run int64, key, conclusion string, at time.Time) error {
-	_, err := s.db.Exec(`INSERT INTO jobs (run_id, key, seq, name, status, conclusion, started, completed)
-		VALUES (?, ?, (SELECT count(*) FROM jobs WHERE run_id = ?), ?, 'completed', ?, ?, ?)
+	_, err := s.db.Exec(`INSERT INTO jobs (id, run_id, key, seq, name, status, conclusion, started, completed)
+		VALUES (`+nextJobID+`, ?, ?, (SELECT count(*) FROM jobs WHERE run_id = ?), ?, 'completed', ?, ?, ?)
 		ON CONFLICT (run_id, key) DO UPDATE SET status = 'completed', conclusion = excluded.conclusion, completed = excluded.completed`,
 		run, key, run, key, conclusion, ms(at), ms(at))
 	return err
@@ -409,24 +355,47 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 	return err
 }
 
-// Jobs lists a run's jobs in the order they started.
+// nextJobID numbers a new job: job ids are unique over the service, as
+// GitHub's (the store has one connection, so inserts are serialized).
+const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
+
+const jobCols = `id, run_id, key, name, status, conclusion, started, completed`
+
+func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
+	j := &Job{}
+	var st, co int64
+	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co); err != nil {
+		return nil, err
+	}
+	j.Started, j.Completed = fromMS(st), fromMS(co)
+	return j, nil
+}
+
+// Jobs lists a run attempt's jobs in the order they started.
 func (s *Store) Jobs(run int64) ([]*Job, error) {
-	rows, err := s.db.Query(`SELECT run_id, key, name, status, conclusion, started, completed FROM jobs WHERE run_id = ? ORDER BY seq`, run)
+	rows, err := s.db.Query(`SELECT `+jobCols+` FROM jobs WHERE run_id = ? ORDER BY seq`, run)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*Job
 	for rows.Next() {
-		j := &Job{}
-		var st, co int64
-		if err := rows.Scan(&j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co); err != nil {
+		j, err := scanJob(rows)
+		if err != nil {
 			return nil, err
 		}
-		j.Started, j.Completed = fromMS(st), fromMS(co)
 		out = append(out, j)
 	}
 	return out, rows.Err()
+}
+
+// Job returns the job with that id.
+func (s *Store) Job(id int64) (*Job, error) {
+	j, err := scanJob(s.db.QueryRow(`SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	}
+	return j, err
 }
 
 // Steps lists a run's steps by job and number.

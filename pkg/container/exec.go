@@ -1,0 +1,97 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Execer is a Container that can run another process inside itself, as
+// `docker exec` does (health checks of service containers).
+type Execer interface {
+	// Exec runs args in the running container with its environment, user
+	// and working directory, and returns the exit code and the combined
+	// output (the last 4 KiB). When ctx ends first, the process is killed
+	// and ctx's error returned.
+	Exec(ctx context.Context, args []string) (code int, out []byte, err error)
+}
+
+var _ Execer = (*runcContainer)(nil)
+
+// Exec is `runc exec`. The process's pid goes to a file in the bundle, so
+// that a process that outlives ctx is killed inside the container, not
+// only the runc that started it.
+func (c *runcContainer) Exec(ctx context.Context, args []string) (int, []byte, error) {
+	if len(args) == 0 {
+		return -1, nil, errors.New("container: exec of nothing")
+	}
+	c.mu.Lock()
+	started, destroyed := c.cmd != nil, c.destroyed
+	c.mu.Unlock()
+	if !started || destroyed {
+		return -1, nil, errors.New("container: Exec before Start or after Destroy")
+	}
+	pidFile := filepath.Join(c.bundle, "exec-"+newID()+".pid")
+	defer os.Remove(pidFile)
+	rargs := []string{}
+	if c.r.opts.Root != "" {
+		rargs = append(rargs, "--root", c.r.opts.Root)
+	}
+	rargs = append(rargs, "exec", "--pid-file", pidFile, c.id)
+	rargs = append(rargs, args...)
+	cmd := exec.Command(c.r.opts.Runc, rargs...)
+	var out tailBuffer
+	out.max = 4096
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return -1, nil, fmt.Errorf("runc exec: %w", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return -1, out.Bytes(), fmt.Errorf("runc exec: %w", err)
+		}
+		return cmd.ProcessState.ExitCode(), out.Bytes(), nil
+	case <-ctx.Done():
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-waited
+		}
+		return -1, out.Bytes(), ctx.Err()
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf.Write(p)
+	if over := t.buf.Len() - t.max; over > 0 {
+		t.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte { return bytes.Clone(t.buf.Bytes()) }

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrations bring a database made by an earlier version up to date, in
+// order: migration i makes schema version i+1 (SQLite's user_version).
+// The base schema is the first version's; a new database runs them all.
+var migrations = []string{
+	// 2: every attempt of a workflow run shares its run_id (the first
+	// attempt's id; before, each re-run looked like a run of its own),
+	// jobs get ids unique over the service, workflows get stable ids per
+	// path, and the run list's filters get indexes.
+	`ALTER TABLE runs ADD COLUMN run_id INTEGER NOT NULL DEFAULT 0;
+	WITH RECURSIVE chain(id, root) AS (
+		SELECT id, id FROM runs WHERE rerun_of = 0
+		UNION ALL SELECT r.id, c.root FROM runs r JOIN chain c ON r.rerun_of = c.id)
+	UPDATE runs SET run_id = coalesce((SELECT root FROM chain WHERE chain.id = runs.id), id);
+	ALTER TABLE jobs ADD COLUMN id INTEGER NOT NULL DEFAULT 0;
+	UPDATE jobs SET id = rowid;
+	CREATE UNIQUE INDEX jobs_id ON jobs(id);
+	CREATE TABLE workflows (id INTEGER PRIMARY KEY AUTOINCREMENT, repo TEXT NOT NULL, path TEXT NOT NULL,
+		created INTEGER NOT NULL, UNIQUE (repo, path));
+	INSERT INTO workflows (repo, path, created) SELECT repo, workflow_file, min(created) FROM runs GROUP BY repo, workflow_file ORDER BY min(id);
+	CREATE INDEX runs_run_attempt ON runs(run_id, attempt);
+	CREATE INDEX runs_repo_workflow ON runs(repo, workflow_file);
+	CREATE INDEX runs_ref ON runs(ref);
+	CREATE INDEX runs_event ON runs(event);
+	CREATE INDEX runs_actor ON runs(actor);
+	CREATE INDEX runs_sha ON runs(sha);
+	CREATE INDEX runs_created ON runs(created);
+	CREATE INDEX runs_conclusion ON runs(conclusion);`,
+}
+
+func migrate(db *sql.DB) error {
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	if version == 0 {
+		version = 1 // the base schema
+	}
+	for ; version-1 < len(migrations); version++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[version-1]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("to version %d: %w", version+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("to version %d: %w", version+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("to version %d: %w", version+1, err)
+		}
+	}
+	return nil
+}

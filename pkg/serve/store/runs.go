@@ -1,0 +1,177 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Filter selects runs, as GitHub's list calls do; zero fields select
+// everything. Only each workflow run's latest attempt is listed.
+type Filter struct {
+	Repo         string
+	WorkflowFile string
+	Status       string // queued, in_progress, completed
+	Conclusion   string // success, failure, cancelled, ...
+	Branch       string // head_branch: a branch or tag name
+	Event        string
+	Actor        string
+	SHA          string
+	// Created bounds the creation time: From inclusive, To exclusive;
+	// zero for no bound.
+	CreatedFrom, CreatedTo time.Time
+	Limit                  int // default 30
+	Offset                 int
+}
+
+// latestOnly keeps a workflow run's latest attempt.
+const latestOnly = `NOT EXISTS (SELECT 1 FROM runs n WHERE n.run_id = runs.run_id AND n.attempt > runs.attempt)`
+
+// Runs lists runs, newest first, and the total count matching f.
+func (s *Store) Runs(f Filter) ([]*Run, int, error) {
+	where := []string{latestOnly}
+	var args []any
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	if f.Repo != "" {
+		add("repo = ?", f.Repo)
+	}
+	if f.WorkflowFile != "" {
+		add("workflow_file = ?", f.WorkflowFile)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Conclusion != "" {
+		add("conclusion = ?", f.Conclusion)
+	}
+	if f.Branch != "" {
+		add("ref IN (?, ?, ?)", "refs/heads/"+f.Branch, "refs/tags/"+f.Branch, f.Branch)
+	}
+	if f.Event != "" {
+		add("event = ?", f.Event)
+	}
+	if f.Actor != "" {
+		add("actor = ?", f.Actor)
+	}
+	if f.SHA != "" {
+		add("sha = ?", f.SHA)
+	}
+	if !f.CreatedFrom.IsZero() {
+		add("created >= ?", f.CreatedFrom.UnixMilli())
+	}
+	if !f.CreatedTo.IsZero() {
+		add("created < ?", f.CreatedTo.UnixMilli())
+	}
+	cond := " WHERE " + strings.Join(where, " AND ")
+	var total int
+	if err := s.db.QueryRow(`SELECT count(*) FROM runs`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Limit <= 0 {
+		f.Limit = 30
+	}
+	rows, err := s.db.Query(`SELECT `+runCols+` FROM runs`+cond+` ORDER BY run_id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// Latest returns the latest attempt of workflow run runID.
+func (s *Store) Latest(runID int64) (*Run, error) {
+	r, err := scanRun(s.db.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC LIMIT 1`, runID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d: %w", runID, ErrNotFound)
+	}
+	return r, err
+}
+
+// Attempt returns attempt n of workflow run runID.
+func (s *Store) Attempt(runID int64, n int) (*Run, error) {
+	r, err := scanRun(s.db.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? AND attempt = ?`, runID, n))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d attempt %d: %w", runID, n, ErrNotFound)
+	}
+	return r, err
+}
+
+// Attempts lists the attempts of workflow run runID, latest first.
+func (s *Store) Attempts(runID int64) ([]*Run, error) {
+	rows, err := s.db.Query(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC`, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 && rows.Err() == nil {
+		return nil, fmt.Errorf("run %d: %w", runID, ErrNotFound)
+	}
+	return out, rows.Err()
+}
+
+// LastAttempt returns the highest attempt number of the workflow run that
+// attempt id belongs to.
+func (s *Store) LastAttempt(id int64) (int, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRow(`SELECT max(attempt) FROM runs WHERE run_id = (SELECT run_id FROM runs WHERE id = ?)`, id).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	if !n.Valid {
+		return 0, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return int(n.Int64), nil
+}
+
+// Workflow is a workflow file of a repository as the API numbers it.
+type Workflow struct {
+	ID      int64
+	Repo    string
+	Path    string
+	Created time.Time
+}
+
+// Workflow returns the workflow of repo at path, numbering it the first
+// time: a path keeps its id for good.
+func (s *Store) Workflow(repo, path string) (*Workflow, error) {
+	if _, err := s.db.Exec(`INSERT INTO workflows (repo, path, created) VALUES (?, ?, ?) ON CONFLICT (repo, path) DO NOTHING`, repo, path, ms(time.Now())); err != nil {
+		return nil, err
+	}
+	w := &Workflow{Repo: repo, Path: path}
+	var created int64
+	if err := s.db.QueryRow(`SELECT id, created FROM workflows WHERE repo = ? AND path = ?`, repo, path).Scan(&w.ID, &created); err != nil {
+		return nil, err
+	}
+	w.Created = fromMS(created)
+	return w, nil
+}
+
+// WorkflowByID returns the workflow numbered id.
+func (s *Store) WorkflowByID(id int64) (*Workflow, error) {
+	w := &Workflow{ID: id}
+	var created int64
+	err := s.db.QueryRow(`SELECT repo, path, created FROM workflows WHERE id = ?`, id).Scan(&w.Repo, &w.Path, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("workflow %d: %w", id, ErrNotFound)
+	}
+	w.Created = fromMS(created)
+	return w, err
+}
