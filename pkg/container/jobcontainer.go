@@ -61,7 +61,10 @@ type JobSpec struct {
 	Workdir  string
 	Hostname string // default: the container's id
 	Mounts   []Mount
-	Limits   Limits
+	// Hosts are added to the container's /etc/hosts: name → address
+	// (e.g. the job's services by label → 127.0.0.1).
+	Hosts  map[string]string
+	Limits Limits
 }
 
 // JobContainer is a running job container.
@@ -127,6 +130,9 @@ func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
 	}
 	cfg.Entrypoint = nil
 	if err := writeHosts(c.rootfs); err != nil {
+		return nil, err
+	}
+	if err := addHosts(c.rootfs, s.Hosts); err != nil {
 		return nil, err
 	}
 	spec, err := runtimeSpec(cfg, Spec{Command: []string{"tail", "-f", "/dev/null"}, Env: s.Env, Limits: s.Limits}, c.rootfs, "")
@@ -384,3 +390,33 @@ func unmountRootfs(bundle string) bool {
 
 // User is the uid and gid the container's processes run as.
 func (c *JobContainer) User() (uid, gid int) { return int(c.user.UID), int(c.user.GID) }
+
+// addHosts appends "ADDRESS NAME" lines to the rootfs's /etc/hosts (in
+// the overlay's upper layer).
+func addHosts(rootfs string, hosts map[string]string) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	p, err := securejoin.SecureJoin(rootfs, "/etc/hosts")
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(hosts))
+	for n := range hosts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(hosts[n] + "\t" + n + "\n")
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("job container: /etc/hosts: %w", err)
+	}
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -120,8 +120,15 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The container shares the host's network: the job's services, each
+	// published on the host's loopback, are reached by label at their
+	// published port (redis:6379 when ports: ['6379:6379']).
+	hosts := map[string]string{}
+	for _, s := range jr.services {
+		hosts[s.label] = "127.0.0.1"
+	}
 	c, err := runc.StartJob(ctx, container.JobSpec{
-		Image: img, Env: env, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Mounts: mounts,
+		Image: img, Env: env, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Mounts: mounts, Hosts: hosts,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package run_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -443,5 +444,43 @@ jobs:
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A container job reaches its services by label at their published port
+// (it shares the host's network): web:PORT with ports: ['PORT:80'], and
+// by label or localhost at the ephemeral port job.services gives.
+func TestContainerJobReachesServicesByLabel(t *testing.T) {
+	ref := jobImage(t)
+	svc := serviceImage(t)
+	fixed := freePort(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: %s
+    services:
+      web:
+        image: %s
+        env: {GREETING: by-label}
+        ports: ['%d:80']
+      other:
+        image: %s
+        env: {GREETING: ephemeral}
+        ports: ['80']
+    steps:
+      - run: |
+          cat /etc/marker
+          wget -q -O- "http://web:%d/"
+          wget -q -O- "http://other:${{ job.services.other.ports['80'] }}/"
+`, ref, svc, fixed, svc, fixed), run.Trigger{Event: "push"}, run.Options{})
+	if r := job(t, res, "c"); r.Result != "success" {
+		t.Fatalf("job: %+v\n%s", r, out)
+	}
+	for _, want := range []string{"marker of the job image", "by-label\n", "ephemeral\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
