@@ -480,3 +480,12 @@ func chownTree(dir string, uid, gid int) error {
 		return os.Lchown(p, uid, gid)
 	})
 }
+
+// containerContext is job.container: the container's id and network
+// ("host": it shares the host's), empty without one.
+func (jr *legRun) containerContext() map[string]any {
+	if jr.ctr == nil {
+		return map[string]any{}
+	}
+	return map[string]any{"id": jr.ctr.c.ID(), "network": "host"}
+}

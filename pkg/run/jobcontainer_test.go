@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,6 +96,7 @@ jobs:
         run: |
           cat /etc/marker
           echo "bash=${BASH_VERSION:-none}"
+          echo "job.container=${{ job.container.id }} ${{ job.container.network }} host-name=$(hostname)"
           echo "ws=$GITHUB_WORKSPACE temp=$RUNNER_TEMP home=$HOME tools=$RUNNER_TOOL_CACHE event=$GITHUB_EVENT_PATH"
           echo "env=$IMAGE_ENV $CONTAINER_ENV $OPT_ENV host=$(hostname)"
           echo "pwd=$(pwd) init-cwd=$(readlink /proc/1/cwd)"
@@ -120,6 +122,8 @@ jobs:
 	for _, want := range []string{
 		"marker of the job image",
 		"bash=none",
+		"job.container=runner-",
+		" host host-name=boxy",
 		"ws=/__w/workspace/workspace temp=/__w/_temp home=/github/home tools=/__t event=/github/workflow/event.json",
 		"env=from-image from-container-env from-options host=boxy",
 		"pwd=/__w/workspace/workspace init-cwd=/srv",
@@ -131,6 +135,9 @@ jobs:
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if id := regexp.MustCompile(`job.container=(runner-[0-9a-f]+)`).FindStringSubmatch(out); id == nil || !strings.Contains(out, "Container "+id[1]+" started") {
+		t.Errorf("job.container.id is not the container's:\n%s", out)
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
