@@ -80,7 +80,7 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	if err != nil {
 		pos := spec.Options.Pos
 		if optText == spec.Options.Raw {
-			pos = workflow.ContainerOptionPos(spec.Options, err)
+			pos = workflow.OptionPos(spec.Options, err)
 		}
 		return fmt.Errorf("%s:%d:%d: container.options: %w", r.w.File, pos.Line, pos.Col, err)
 	}

@@ -58,7 +58,7 @@ func (p *parser) container(k, n *yaml.Node, where string) *Container {
 				return
 			}
 			if _, err := ParseContainerOptions(c.Options.Raw); err != nil {
-				pos := ContainerOptionPos(c.Options, err)
+				pos := OptionPos(c.Options, err)
 				if resolve(v).Style&yaml.FoldedStyle != 0 {
 					pos = c.Options.Pos // folded lines cannot be placed: the ">"
 				}
@@ -81,38 +81,6 @@ type ContainerOptions struct {
 	Env      []string // KEY=VALUE from --env/-e
 }
 
-// ContainerOptionError is a problem with one word of a job container's
-// options, at Offset bytes into the options text.
-type ContainerOptionError struct {
-	Offset int
-	Msg    string
-}
-
-func (e *ContainerOptionError) Error() string { return e.Msg }
-
-// ContainerOptionPos is where a ContainerOptionError points in the file,
-// given the options value; the value's own position when the word cannot
-// be placed (a folded or escaped scalar).
-func ContainerOptionPos(v Value, err error) Pos {
-	oe, ok := err.(*ContainerOptionError)
-	if !ok || v.Line == 0 {
-		return v.Pos
-	}
-	before := v.Raw[:min(oe.Offset, len(v.Raw))]
-	nl := strings.Count(before, "\n")
-	switch {
-	case v.Indent > 0: // literal block: lines start at Indent, one line down
-		return Pos{Line: v.Line + 1 + nl, Col: v.Indent + len(before) - (strings.LastIndexByte(before, '\n') + 1)}
-	case nl == 0 && !strings.Contains(v.Raw, "\\"):
-		col := v.Col + oe.Offset
-		if v.Quoted {
-			col++
-		}
-		return Pos{Line: v.Line, Col: col}
-	}
-	return v.Pos
-}
-
 // containerOptionNames are the options ParseContainerOptions accepts, with
 // the name each stands for.
 var containerOptionNames = map[string]string{
@@ -129,7 +97,7 @@ var containerOptionNames = map[string]string{
 // is runner's own keep-alive, as on GitHub (which overrides it too).
 func ParseContainerOptions(s string) (ContainerOptions, error) {
 	var o ContainerOptions
-	words, err := optionWords(s)
+	words, err := splitWords(s)
 	if err != nil {
 		return o, err
 	}
@@ -137,19 +105,19 @@ func ParseContainerOptions(s string) (ContainerOptions, error) {
 		w := words[i]
 		name, val, hasVal := strings.Cut(w.text, "=")
 		if !strings.HasPrefix(name, "-") {
-			return o, &ContainerOptionError{w.off, fmt.Sprintf("%q is not an option (options are docker create flags such as --user)", w.text)}
+			return o, &OptionError{w.off, fmt.Sprintf("%q is not an option (options are docker create flags such as --user)", w.text)}
 		}
 		if !strings.HasPrefix(name, "--") && len(name) > 2 {
 			name, val, hasVal = name[:2], w.text[2:], true // -uUSER, -eKEY=VALUE
 		}
 		long, ok := containerOptionNames[name]
 		if !ok {
-			return o, &ContainerOptionError{w.off, fmt.Sprintf("option %s is not supported by runner for job containers (supported: --user/-u, --workdir/-w, --hostname/-h, --env/-e)", name)}
+			return o, &OptionError{w.off, fmt.Sprintf("option %s is not supported by runner for job containers (supported: --user/-u, --workdir/-w, --hostname/-h, --env/-e)", name)}
 		}
 		off := w.off
 		if !hasVal {
 			if i+1 >= len(words) {
-				return o, &ContainerOptionError{w.off, fmt.Sprintf("option %s needs a value", name)}
+				return o, &OptionError{w.off, fmt.Sprintf("option %s needs a value", name)}
 			}
 			i++
 			val, off = words[i].text, words[i].off
@@ -157,19 +125,19 @@ func ParseContainerOptions(s string) (ContainerOptions, error) {
 		switch long {
 		case "--user":
 			if val == "" {
-				return o, &ContainerOptionError{off, "option --user needs a user name or uid"}
+				return o, &OptionError{off, "option --user needs a user name or uid"}
 			}
 			o.User = val
 		case "--workdir":
 			if !path.IsAbs(val) {
-				return o, &ContainerOptionError{off, fmt.Sprintf("option --workdir: %q is not an absolute path", val)}
+				return o, &OptionError{off, fmt.Sprintf("option --workdir: %q is not an absolute path", val)}
 			}
 			o.Workdir = val
 		case "--hostname":
 			o.Hostname = val
 		case "--env":
 			if k, _, ok := strings.Cut(val, "="); !ok || k == "" {
-				return o, &ContainerOptionError{off, fmt.Sprintf("option %s %s: give KEY=VALUE (runner does not pass its own environment to containers)", name, val)}
+				return o, &OptionError{off, fmt.Sprintf("option %s %s: give KEY=VALUE (runner does not pass its own environment to containers)", name, val)}
 			}
 			o.Env = append(o.Env, val)
 		}
@@ -215,71 +183,6 @@ func ParseContainerVolume(s string) (ContainerVolume, error) {
 		}
 	}
 	return v, nil
-}
-
-type optionWord struct {
-	text string
-	off  int // byte offset of the word's start
-}
-
-// optionWords splits options like a shell line: blanks separate words,
-// '…' and "…" quote (a backslash escapes in "…" and outside quotes).
-func optionWords(s string) ([]optionWord, error) {
-	var out []optionWord
-	var cur strings.Builder
-	in, start := false, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote == '\'':
-			if c == '\'' {
-				quote = 0
-			} else {
-				cur.WriteByte(c)
-			}
-			continue
-		case quote == '"':
-			switch {
-			case c == '"':
-				quote = 0
-			case c == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0:
-				i++
-				cur.WriteByte(s[i])
-			default:
-				cur.WriteByte(c)
-			}
-			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if in {
-				out = append(out, optionWord{cur.String(), start})
-				cur.Reset()
-				in = false
-			}
-			continue
-		}
-		if !in {
-			in, start = true, i
-		}
-		switch c {
-		case '\'', '"':
-			quote = c
-		case '\\':
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if quote != 0 {
-		return nil, &ContainerOptionError{start, fmt.Sprintf("unterminated %c quote", quote)}
-	}
-	if in {
-		out = append(out, optionWord{cur.String(), start})
-	}
-	return out, nil
 }
 
 // container adds a job container's values, with the contexts GitHub
