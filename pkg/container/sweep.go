@@ -66,6 +66,9 @@ func (r *Runc) sweep(ctx context.Context) {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_ = exec.CommandContext(dctx, r.opts.Runc, args...).Run()
 		cancel()
+		if !unmountRootfs(bundle) {
+			continue // never remove files through a mounted root
+		}
 		_ = os.RemoveAll(bundle)
 	}
 }

@@ -123,7 +123,7 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 		}
 		return fmt.Errorf("%s:%d:%d: runs.%s: %v", act.Meta.File, entry.Line, entry.Col, stage, err)
 	}
-	node, err := r.node()
+	node, err := jr.jsNode()
 	if err != nil {
 		return fmt.Errorf("%s runs using %s: %w", s.Uses.Raw, runs.Using.Raw, err)
 	}
@@ -174,7 +174,7 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 	if stage != "post" {
 		jr.js.saving = state
 	}
-	err = runProcess(ctx, []string{node.path, script}, jr.workspace, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
+	err = jr.runJS(ctx, node.path, script, full, env, out)
 	out.Flush() // a last ::save-state without newline
 	jr.js.saving = nil
 	if stage != "post" {

@@ -188,7 +188,7 @@ func (jr *legRun) contexts() map[string]any {
 		"needs":    jr.needs,
 		"matrix":   jr.combo.Context(),
 		"strategy": strategy,
-		"job":      map[string]any{"status": status, "container": map[string]any{}, "services": jr.servicesContext()},
+		"job":      map[string]any{"status": status, "container": jr.containerContext(), "services": jr.servicesContext()},
 		"runner":   r.runnerContext(jr.temp),
 		"steps":    jr.steps,
 	}

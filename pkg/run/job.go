@@ -372,6 +372,9 @@ type legRun struct {
 
 	// js is the state and the post steps of the JavaScript actions.
 	js jsActions
+	// ctr is the job's container (jobcontainer.go); nil: steps run on
+	// the host.
+	ctr *jobContainer
 
 	key        string // unique in the run: job id + suffix
 	cancelled  bool   // the job was cancelled: job.status, cancelled()
@@ -469,6 +472,14 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		return fail(err)
 	}
 	jr.steps = expr.NewObject()
+	defer jr.stopContainer(ctx)
+	if err := jr.startContainer(jobCtx); err != nil {
+		if ctx.Err() != nil {
+			res.Result = "cancelled"
+			return res
+		}
+		return fail(err)
+	}
 	res.Steps = append(res.Steps, jr.runPre(jobCtx)...)
 	for _, s := range j.Steps {
 		res.Steps = append(res.Steps, jr.runStep(jobCtx, s))

@@ -32,7 +32,7 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		if tmpl, err = workflow.ShellCommand(shell); err != nil {
 			return err
 		}
-	} else if !r.hasBash() {
+	} else if !jr.hasBash() {
 		tmpl = "sh -e {0}"
 	}
 	wd := jr.workspace
@@ -49,6 +49,8 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		}
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(jr.workspace, dir)
+		} else if dir, err = jr.containerDir(dir); err != nil {
+			return err
 		}
 		wd = dir
 	}
@@ -69,6 +71,9 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 	full := jr.defaultEnv(s, fc)
 	for k, v := range env {
 		full[k] = v
+	}
+	if jr.ctr != nil {
+		return jr.execInContainer(ctx, argv, wd, full, out)
 	}
 	if len(jr.path) > 0 {
 		p := full["PATH"]

@@ -140,6 +140,8 @@ type Job struct {
 	Call  *Call
 	node  *yaml.Node // the job's mapping, shared by aliases
 	calls bool       // a reusable-workflow call (job-level uses)
+	// Container is jobs.<id>.container (parse_container.go), or nil.
+	Container *Container
 }
 
 // Strategy is `jobs.<id>.strategy`.

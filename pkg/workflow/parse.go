@@ -286,11 +286,6 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 	where := "job " + j.ID
 	var usesPos Pos
 	var reusableKey []*yaml.Node
-	unsupported := func(what string) func(k, v *yaml.Node) {
-		return func(k, _ *yaml.Node) {
-			p.errf(posOf(k), "unsupported", "%s: %q is not supported by runner (%s)", where, k.Value, what)
-		}
-	}
 	p.mapping(v, where, map[string]func(k, v *yaml.Node){
 		"name":  func(_, v *yaml.Node) { j.Name = p.scalar(v, where+".name") },
 		"needs": func(_, v *yaml.Node) { j.Needs = p.scalarList(v, where+".needs") },
@@ -326,7 +321,7 @@ func (p *parser) job(k, v *yaml.Node) *Job {
 				j.Steps = append(j.Steps, p.step(i, s, where))
 			}
 		},
-		"container": unsupported("job containers are not supported yet: jobs run on this machine; services: are supported"),
+		"container": func(k, v *yaml.Node) { j.Container = p.container(k, v, where+".container") },
 		"services":  func(_, v *yaml.Node) { j.Services = p.services(v, where+".services") },
 		"uses":      func(k, _ *yaml.Node) { usesPos = posOf(k) },
 		// with and secrets belong to uses; alone they are reported below.

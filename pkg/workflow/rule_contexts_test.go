@@ -23,6 +23,7 @@ jobs:
     continue-on-error: "false"
     concurrency: {group: g, cancel-in-progress: "false"}
     strategy: {matrix: {v: [a]}, fail-fast: "true", max-parallel: 1}
+    container: {image: i, credentials: {username: u, password: p}, env: {A: a}, ports: [1], volumes: ["v:/v"], options: -u 1}
     services: {s: {image: i, credentials: {username: u, password: p}, env: {A: a}}}
     steps:
       - {name: n, if: "true", run: r, shell: bash, working-directory: w, timeout-minutes: 1, continue-on-error: "false", env: {A: a}}

@@ -118,6 +118,7 @@ func jobExprs(j *Job) []exprValue {
 	l.add(j.Defaults.Shell, where+".defaults.run.shell", jobKey+"defaults.run")
 	l.add(j.Defaults.WorkingDirectory, where+".defaults.run.working-directory", jobKey+"defaults.run")
 	l.kvs(j.Outputs, where+".outputs", jobKey+"outputs.<output_id>")
+	l.container(j.Container, where+".container")
 	l.add(j.TimeoutMinutes, where+".timeout-minutes", jobKey+"timeout-minutes")
 	l.add(j.ContinueOnError, where+".continue-on-error", jobKey+"continue-on-error")
 	l.concurrency(j.Concurrency, where+".concurrency", jobKey+"concurrency")
