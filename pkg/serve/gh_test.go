@@ -142,7 +142,9 @@ jobs:
     runs-on: x
     steps:
       - name: Make
-        run: mkdir out && echo "built for ${{ inputs.target }}" | tee out/app
+        run: |
+          mkdir out && echo "built for ${{ inputs.target }}" | tee out/app
+          echo "::warning file=app.go,line=3::mind the gap"
       - uses: actions/upload-artifact@v4
         with:
           name: bundle
@@ -184,13 +186,16 @@ func TestGH(t *testing.T) {
 
 	out, err := g.gh(t, dir, "workflow", "run", "ship.yaml", "--ref", "main")
 	must(t, err != nil && strings.Contains(out, "target"), "dispatch without the required input: %v %s", err, out)
-	gh("workflow", "run", "ship.yaml", "--ref", "main", "-f", "target=prod")
+	// Without --ref gh asks GraphQL (RepositoryInfo) for the default branch.
+	gh("workflow", "run", "ship.yaml", "-f", "target=prod")
+	has("workflow view --yaml", gh("workflow", "view", "ship.yaml", "--yaml"), "name: Ship", "required: true")
 	id := strings.TrimSpace(gh("run", "list", "--workflow", "ship.yaml", "--json", "databaseId", "--jq", ".[0].databaseId"))
 	must(t, id != "" && id != "null", "run list: no run id: %q", id)
 	out, err = g.gh(t, dir, "run", "watch", id, "--exit-status", "--interval", "1")
 	must(t, err != nil, "watch --exit-status of a failing run succeeded:\n%s", out)
 	view := gh("run", "view", id)
-	has("run view", view, "X main Ship · "+id, "✓ build", "X check", "X Flaky", "ARTIFACTS", "bundle")
+	has("run view", view, "X main Ship · "+id, "✓ build", "X check", "X Flaky", "ARTIFACTS", "bundle",
+		"ANNOTATIONS", "! mind the gap", "build: app.go#3")
 	has("run list", gh("run", "list"), "completed\tfailure\tShip\tShip\tmain\tworkflow_dispatch\t"+id)
 
 	log := gh("run", "view", id, "--log")
@@ -220,6 +225,15 @@ func TestGH(t *testing.T) {
 	attempt := strings.TrimSpace(gh("api", "repos/mona/birds/actions/runs/"+id, "--jq", ".run_attempt"))
 	must(t, attempt == "2", "after rerun --failed: attempt %s, want 2", attempt)
 	has("run view after the re-run", gh("run", "view", id), "✓ main Ship · "+id)
+	check := strings.TrimSpace(gh("run", "view", id, "--json", "jobs", "--jq", `.jobs[] | select(.name == "check") | .databaseId`))
+	gh("run", "rerun", "--job", check)
+	gh("run", "watch", id, "--exit-status", "--interval", "1")
+	attempt = strings.TrimSpace(gh("api", "repos/mona/birds/actions/runs/"+id, "--jq", ".run_attempt"))
+	must(t, attempt == "3", "after rerun --job: attempt %s, want 3", attempt)
+	branch := gh("api", "graphql", "-f", `query={ repository(owner: "mona", name: "birds") { defaultBranchRef { name } } }`, "--jq", ".data.repository.defaultBranchRef.name")
+	must(t, strings.TrimSpace(branch) == "main", "GraphQL default branch: %q", branch)
+	out, err = g.gh(t, dir, "api", "graphql", "-f", `query={ repository(owner: "mona", name: "nope") { name } }`)
+	must(t, err != nil && strings.Contains(out, "Could not resolve to a Repository with the name 'mona/nope'."), "GraphQL unknown repository: %v %s", err, out)
 
 	gh("workflow", "disable", "ship.yaml")
 	has("workflow list --all", gh("workflow", "list", "--all"), "Ship\tdisabled_manually\t")
@@ -255,4 +269,16 @@ func TestTLSConfigErrors(t *testing.T) {
 	must(t, err != nil && strings.Contains(err.Error(), "tls-key "+cfgFile), "a key that is no key: %v", err)
 	_, serr := os.Stat(state)
 	must(t, os.IsNotExist(serr), "state dir written before the TLS error: %v", serr)
+}
+
+// GraphQL reads need the token like every other read.
+func TestGraphQLNeedsToken(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	q := map[string]any{"query": `{ repository(owner: "mona", name: "birds") { defaultBranchRef { name } } }`}
+	for _, tok := range []string{"", "wrong"} {
+		resp, body := do(t, "POST", s.URL+"/api/graphql", tok, q)
+		must(t, resp.StatusCode == http.StatusUnauthorized && !strings.Contains(string(body), "main"), "GraphQL with token %q: %s %s", tok, resp.Status, body)
+	}
+	resp, body := do(t, "POST", s.URL+"/api/graphql", token, q)
+	must(t, resp.StatusCode == http.StatusOK && string(body) == `{"data":{"repository":{"defaultBranchRef":{"name":"main"}}}}`, "GraphQL with the token: %s %s", resp.Status, body)
 }

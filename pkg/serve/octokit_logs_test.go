@@ -26,7 +26,10 @@ jobs:
     runs-on: x
     steps:
       - name: Make
-        run: mkdir -p out/sub && echo binary > out/app && echo doc > out/sub/readme && echo made ${{ github.run_attempt }}
+        run: |
+          mkdir -p out/sub && echo binary > out/app && echo doc > out/sub/readme && echo made ${{ github.run_attempt }}
+          echo "::warning file=app.go,line=3,col=5::mind the gap"
+          echo "::error::plain"
       - uses: actions/upload-artifact@v4
         with:
           name: bundle
@@ -137,6 +140,13 @@ main(async () => {
   await gh.rest.actions.deleteWorkflowRun({ owner, repo, run_id });
   out.deletedRun = await status(() => gh.rest.actions.getWorkflowRun({ owner, repo, run_id }));
   out.leftArtifacts = (await gh.rest.actions.listArtifactsForRepo({ owner, repo })).data.total_count;
+  out.contents = (await gh.rest.repos.getContent({ owner, repo, path: ".github/workflows/build.yaml", ref: "main" })).data;
+  out.noContents = await status(() => gh.rest.repos.getContent({ owner, repo, path: ".github/workflows" }));
+  await gh.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: "build.yaml", ref: "main" });
+  const again = (await gh.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: "build.yaml" })).data.workflow_runs[0].id;
+  await done(again, 1);
+  const jobs = (await gh.rest.actions.listJobsForWorkflowRun({ owner, repo, run_id: again })).data.jobs;
+  out.annotations = (await gh.rest.checks.listAnnotations({ owner, repo, check_run_id: jobs.find(j => j.name === "Build it").id })).data;
   out.anonymous = await status(() => client({ auth: undefined }).rest.actions.listArtifactsForRepo({ owner, repo }));
   return out;
 });
@@ -237,6 +247,25 @@ main(async () => {
 	must(t, n == 404, "a deleted run: %d, want 404", n)
 	get("leftArtifacts", &n)
 	must(t, n == 0, "artifacts after their run's deletion: %d, want 0", n)
+	var contents struct {
+		Type, Encoding, Content, Path string
+	}
+	get("contents", &contents)
+	src, _ := base64.StdEncoding.DecodeString(contents.Content)
+	must(t, contents.Type == "file" && contents.Path == ".github/workflows/build.yaml" && string(src) == artifactsWF, "contents: %+v", contents)
+	get("noContents", &n)
+	must(t, n == 404, "contents of a folder: %d, want 404", n)
+	var anns []struct {
+		Path      string
+		StartLine int    `json:"start_line"`
+		StartCol  *int   `json:"start_column"`
+		Level     string `json:"annotation_level"`
+		Message   string
+	}
+	get("annotations", &anns)
+	must(t, len(anns) == 2 && anns[0].Path == "app.go" && anns[0].StartLine == 3 && anns[0].StartCol != nil && *anns[0].StartCol == 5 &&
+		anns[0].Level == "warning" && anns[0].Message == "mind the gap" && anns[1].Path == ".github" && anns[1].Level == "failure" && anns[1].Message == "plain",
+		"annotations: %+v", anns)
 	get("anonymous", &n)
 	must(t, n == 401, "artifacts without the token: %d, want 401", n)
 }
