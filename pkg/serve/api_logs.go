@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -176,8 +178,8 @@ func (s *Server) handleDeleteLogs(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleDeleteRun deletes a completed run: every attempt's record, log and
-// artifacts.
+// handleDeleteRun deletes a completed run: every attempt's record, log,
+// artifacts and run directory.
 func (s *Server) handleDeleteRun(w http.ResponseWriter, r *http.Request) {
 	attempts, err := s.completedAttempts(r)
 	if err != nil {
@@ -196,11 +198,17 @@ func (s *Server) handleDeleteRun(w http.ResponseWriter, r *http.Request) {
 		errorStatus(w, err)
 		return
 	}
-	for _, a := range attempts {
-		os.Remove(logPath(s.cfg.State, a.ID))
-	}
 	for _, a := range arts {
 		os.RemoveAll(a.Dir)
+	}
+	for _, a := range attempts {
+		os.Remove(logPath(s.cfg.State, a.ID))
+		// The attempt's run directory (workspace, event, artifacts).
+		if le, ok := s.exec.(*LocalExecutor); ok {
+			if err := os.RemoveAll(filepath.Join(le.StateDir, "runs", strconv.FormatInt(a.ID, 10))); err != nil {
+				s.logf("run %d: %v", a.ID, err)
+			}
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

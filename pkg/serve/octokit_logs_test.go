@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -91,7 +93,8 @@ func names(m map[string]string) []string {
 // description (runOctokit).
 func TestOctokitLogsArtifactsWorkflowState(t *testing.T) {
 	modules := octokitModules(t)
-	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/build.yaml": artifactsWF, ".github/workflows/slow.yaml": slowWF}), 0)
+	state := filepath.Join(t.TempDir(), "state")
+	s := start(t, serve.Config{State: state}, birds(t, map[string]string{".github/workflows/build.yaml": artifactsWF, ".github/workflows/slow.yaml": slowWF}), 0)
 	script := `
 import { client, main, until, owner, repo, base64 } from "./harness.mjs";
 const gh = client();
@@ -245,6 +248,12 @@ main(async () => {
 	must(t, n == 410, "logs after their deletion: %d, want 410", n)
 	get("deletedRun", &n)
 	must(t, n == 404, "a deleted run: %d, want 404", n)
+	// Attempts 1 and 2 of the deleted run were records 1 and 2; the slow
+	// run, record 3, keeps its directory.
+	for rec, gone := range map[int]bool{1: true, 2: true, 3: false} {
+		_, err := os.Stat(filepath.Join(state, "exec", "runs", fmt.Sprint(rec)))
+		must(t, os.IsNotExist(err) == gone, "run directory of record %d after deleting run %d: %v", rec, runID, err)
+	}
 	get("leftArtifacts", &n)
 	must(t, n == 0, "artifacts after their run's deletion: %d, want 0", n)
 	var contents struct {
