@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -281,4 +282,28 @@ func TestGraphQLNeedsToken(t *testing.T) {
 	}
 	resp, body := do(t, "POST", s.URL+"/api/graphql", token, q)
 	must(t, resp.StatusCode == http.StatusOK && string(body) == `{"data":{"repository":{"defaultBranchRef":{"name":"main"}}}}`, "GraphQL with the token: %s %s", resp.Status, body)
+}
+
+// `runner serve` with tls-cert and tls-key in its config speaks HTTPS
+// only, and says so.
+func TestServeCmdTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	cfgFile := filepath.Join(dir, "runner.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("state: %s\ntls-cert: %s\ntls-key: %s\n", filepath.Join(dir, "state"), cert, key)), 0o644)
+	url, lines := serveCmd(t, []string{"RUNNER_TOKEN=" + token}, "--config", cfgFile)
+	addr := strings.TrimPrefix(url, "http://")
+	must(t, strings.Contains(strings.Join(lines, "\n"), "listening on https://"+addr), "startup lines:\n%s", strings.Join(lines, "\n"))
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(cert)
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + addr + "/healthz")
+	must(t, err == nil && resp.StatusCode == 200, "GET https://%s/healthz: %v", addr, err)
+	resp.Body.Close()
+	resp, err = http.Get("http://" + addr + "/healthz")
+	if err == nil {
+		must(t, resp.StatusCode == http.StatusBadRequest, "plain HTTP to the TLS port: %s", resp.Status)
+		resp.Body.Close()
+	}
 }
