@@ -14,6 +14,7 @@ require (
 	github.com/go-git/go-git/v5 v5.19.3
 	github.com/goccy/go-yaml v1.18.0
 	github.com/google/go-containerregistry v0.22.1
+	github.com/graph-gophers/graphql-go v1.5.0
 	github.com/joho/godotenv v1.5.1
 	github.com/klauspost/compress v1.20.2
 	github.com/mattn/go-isatty v0.0.24

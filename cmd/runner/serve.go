@@ -112,9 +112,10 @@ IP or name) is refused with a generated token: choose one.`,
 				srv.Close(time.Second)
 				return &exitError{code: 2, err: err}
 			}
+			ln = srv.Listener(ln)
 			hs := srv.HTTPServer()
 			srv.Start()
-			fmt.Fprintf(os.Stderr, "runner serve: listening on http://%s (state %s)\n", ln.Addr(), eff.State)
+			fmt.Fprintf(os.Stderr, "runner serve: listening on %s://%s (state %s)\n", srv.Scheme(), ln.Addr(), eff.State)
 			switch {
 			case srv.TokenFile() != "":
 				fmt.Fprintf(os.Stderr, "runner serve: API token in %s\n", srv.TokenFile())

@@ -30,6 +30,7 @@ type statusFuncs struct {
 // the same keys, so `${{ github.run_id }}` means the same in both.
 type RunContext struct {
 	ID       int            // github.run_id and run_number
+	Attempt  int            // github.run_attempt; 0: 1
 	Event    string         // github.event_name
 	Payload  map[string]any // github.event
 	Repo     Repo
@@ -79,7 +80,7 @@ func (c RunContext) GitHub() map[string]any {
 		"workspace":             "",
 		"run_id":                strconv.Itoa(c.ID),
 		"run_number":            strconv.Itoa(c.ID),
-		"run_attempt":           "1",
+		"run_attempt":           strconv.Itoa(max(c.Attempt, 1)),
 		"retention_days":        "0",
 		"job":                   "",
 		"workflow":              c.Workflow,

@@ -26,9 +26,14 @@ type Trigger struct {
 	// that key are kept. Default: every leg.
 	Matrix map[string][]string
 	Repo   Repo // the repository and commit the run is for
-	// ID is the run number (github.run_id, run_number). 0: the next free
-	// number under the state dir, given when the run starts.
+	// ID is the run's record number: its directory STATE/runs/<ID>. 0: the
+	// next free number under the state dir, given when the run starts.
 	ID int
+	// RunID is github.run_id and run_number (GITHUB_RUN_ID): one workflow
+	// run's id, shared by its attempts. 0: ID.
+	RunID int
+	// Attempt is github.run_attempt (GITHUB_RUN_ATTEMPT). 0: 1.
+	Attempt int
 }
 
 // Plan is a run resolved before it starts: the workflow and its trigger
@@ -45,13 +50,15 @@ type Plan struct {
 	Env      map[string]string   // under the workflow's env
 	Matrix   map[string][]string // legs kept (see Trigger.Matrix)
 	Repo     Repo
-	ID       int
+	ID       int // the record number (see Trigger.ID)
+	RunID    int // github.run_id; 0: ID
+	Attempt  int // github.run_attempt; 0: 1
 }
 
 // NewPlan resolves a run of w started by t. Inputs that do not fit the
 // workflow are an ErrInputs error.
 func NewPlan(w *workflow.Workflow, t Trigger) (*Plan, error) {
-	p := &Plan{Workflow: w, Event: t.Event, Vars: t.Vars, Env: t.Env, Matrix: t.Matrix, Repo: t.Repo, ID: t.ID}
+	p := &Plan{Workflow: w, Event: t.Event, Vars: t.Vars, Env: t.Env, Matrix: t.Matrix, Repo: t.Repo, ID: t.ID, RunID: t.RunID, Attempt: t.Attempt}
 	if p.Event == "" {
 		p.Event = "push"
 	}
@@ -84,7 +91,14 @@ func (p *Plan) WorkflowName() string {
 
 // RunContext is the github context of the plan at workflow level.
 func (p *Plan) RunContext() RunContext {
-	return RunContext{ID: p.ID, Event: p.Event, Payload: p.Payload, Repo: p.Repo, Workflow: p.WorkflowName(), File: p.Workflow.File}
+	id, attempt := p.RunID, p.Attempt
+	if id == 0 {
+		id = p.ID
+	}
+	if attempt == 0 {
+		attempt = 1
+	}
+	return RunContext{ID: id, Attempt: attempt, Event: p.Event, Payload: p.Payload, Repo: p.Repo, Workflow: p.WorkflowName(), File: p.Workflow.File}
 }
 
 // contexts are what workflow-level expressions see: github, inputs, vars.

@@ -188,7 +188,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"GITHUB_WORKFLOW_REF":     str("workflow_ref"),
 		"GITHUB_RUN_ID":           str("run_id"),
 		"GITHUB_RUN_NUMBER":       str("run_number"),
-		"GITHUB_RUN_ATTEMPT":      "1",
+		"GITHUB_RUN_ATTEMPT":      str("run_attempt"),
 		"GITHUB_JOB":              jr.job.ID,
 		"GITHUB_ACTION":           action,
 		"GITHUB_ACTOR":            str("actor"),

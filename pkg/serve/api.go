@@ -42,7 +42,14 @@ func (s *Server) Handler() http.Handler {
 	// GitHub's Actions REST API, also under GitHub Enterprise's prefix.
 	for _, prefix := range []string{"/repos/{owner}/{repo}/actions", "/api/v3/repos/{owner}/{repo}/actions"} {
 		s.githubRoutes(mux, prefix)
+		repo := strings.TrimSuffix(prefix, "/actions")
+		mux.HandleFunc("GET "+repo+"/contents/{path...}", s.read(s.handleContents))
+		mux.HandleFunc("GET "+repo+"/check-runs/{job}/annotations", s.read(s.handleAnnotations))
 	}
+	// GitHub's GraphQL API, the queries gh sends (graphql.go).
+	gql := s.graphqlHandler()
+	mux.HandleFunc("POST /api/graphql", s.read(gql.ServeHTTP))
+	mux.HandleFunc("POST /graphql", s.read(gql.ServeHTTP))
 	mux.HandleFunc("POST /webhooks/github", s.handleWebhook)
 	mux.Handle("GET /", s.checkHost(web.Handler()))
 	return secure(mux)

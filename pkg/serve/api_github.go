@@ -275,8 +275,12 @@ func (s *Server) workflowJSON(u urls, wf *store.Workflow, name string) map[strin
 	if name == "" {
 		name = wf.Path
 	}
+	state := "active"
+	if wf.Disabled {
+		state = "disabled_manually"
+	}
 	return map[string]any{
-		"id": wf.ID, "node_id": nodeID("W", wf.ID), "name": name, "path": wf.Path, "state": "active",
+		"id": wf.ID, "node_id": nodeID("W", wf.ID), "name": name, "path": wf.Path, "state": state,
 		"created_at": timeJSON(wf.Created), "updated_at": timeJSON(wf.Created), "url": api,
 		"html_url":  fmt.Sprintf("%s/%s/blob/%s", u.html, wf.Repo, wf.Path),
 		"badge_url": fmt.Sprintf("%s/%s/workflows/%s/badge.svg", u.html, wf.Repo, path.Base(wf.Path)),

@@ -217,21 +217,7 @@ func writeJobLog(w io.Writer, r io.Reader, key string) error {
 		if ev.Job != key {
 			continue
 		}
-		var lines []string
-		switch {
-		case ev.Kind == "start" && ev.Scope == "step":
-			lines = []string{"##[group]" + ev.Step, "##[endgroup]"}
-		case ev.Kind == "end" && ev.Scope == "step" && ev.Status == "failure":
-			lines = []string{"##[error]" + ev.Step + " failed"}
-		case ev.Kind == "line":
-			lines = strings.Split(ev.Text, "\n")
-		case ev.Kind == "annotation":
-			level := ev.Status
-			if level == "" {
-				level = "error"
-			}
-			lines = []string{"##[" + level + "]" + ev.Text}
-		}
+		lines := jobLogLines(ev)
 		ts := time.UnixMilli(ev.T).UTC().Format(logTime)
 		for _, l := range lines {
 			if _, err := fmt.Fprintf(w, "%s %s\n", ts, l); err != nil {
@@ -239,4 +225,24 @@ func writeJobLog(w io.Writer, r io.Reader, key string) error {
 			}
 		}
 	}
+}
+
+// jobLogLines are the lines of a job's log that event ev gives, without
+// their time.
+func jobLogLines(ev LogEvent) []string {
+	switch {
+	case ev.Kind == "start" && ev.Scope == "step":
+		return []string{"##[group]" + ev.Step, "##[endgroup]"}
+	case ev.Kind == "end" && ev.Scope == "step" && ev.Status == "failure":
+		return []string{"##[error]" + ev.Step + " failed"}
+	case ev.Kind == "line":
+		return strings.Split(ev.Text, "\n")
+	case ev.Kind == "annotation":
+		level := ev.Status
+		if level == "" {
+			level = "error"
+		}
+		return []string{"##[" + level + "]" + ev.Text}
+	}
+	return nil
 }

@@ -22,7 +22,7 @@ func (s *Server) githubRoutes(mux *http.ServeMux, prefix string) {
 	mux.HandleFunc("GET "+prefix+"/runs/{id}/attempts/{attempt}", s.read(s.handleRun))
 	mux.HandleFunc("GET "+prefix+"/runs/{id}/jobs", s.read(s.handleRunJobs))
 	mux.HandleFunc("GET "+prefix+"/runs/{id}/attempts/{attempt}/jobs", s.read(s.handleRunJobs))
-	mux.HandleFunc("GET "+prefix+"/runs/{id}/logs", s.read(s.handleLogs))
+	mux.HandleFunc("GET "+prefix+"/runs/{id}/logs", s.read(s.handleRunLogsZip))
 	mux.HandleFunc("POST "+prefix+"/runs/{id}/cancel", s.auth(s.handleCancel))
 	mux.HandleFunc("POST "+prefix+"/runs/{id}/rerun", s.auth(s.handleRerun))
 	mux.HandleFunc("POST "+prefix+"/runs/{id}/rerun-failed-jobs", s.auth(s.handleRerun))
@@ -33,6 +33,8 @@ func (s *Server) githubRoutes(mux *http.ServeMux, prefix string) {
 	mux.HandleFunc("GET "+prefix+"/workflows/{workflow}", s.read(s.handleRepoWorkflow))
 	mux.HandleFunc("GET "+prefix+"/workflows/{workflow}/runs", s.read(s.handleRuns))
 	mux.HandleFunc("POST "+prefix+"/workflows/{workflow}/dispatches", s.auth(s.handleDispatch))
+	s.githubRunRoutes(mux, prefix)
+	s.artifactRoutes(mux, prefix)
 }
 
 // github tells whether a request came by GitHub's paths (not the web UI's

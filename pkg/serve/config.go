@@ -27,7 +27,12 @@ type Config struct {
 	Hosts []string `yaml:"hosts"`
 	// ExternalURL is the URL users and GitHub reach the service at (e.g.
 	// behind a reverse proxy); its host counts as one of Hosts. Default none.
-	ExternalURL       string `yaml:"external-url"`
+	ExternalURL string `yaml:"external-url"`
+	// TLSCert and TLSKey are PEM files (relative to the config file): set
+	// both and the service speaks HTTPS only (what gh needs for a host
+	// other than github.com). Default: plain HTTP.
+	TLSCert           string `yaml:"tls-cert"`
+	TLSKey            string `yaml:"tls-key"`
 	State             string `yaml:"state"`               // default .runner/serve
 	Token             string `yaml:"token"`               // API token; default: generated into STATE/token
 	PublicRead        bool   `yaml:"public-read"`         // reads (runs, logs, workflows, metrics) without the token; default false
@@ -93,6 +98,8 @@ func LoadConfig(path string) (*Config, error) {
 	abs(&cfg.TokenFile)
 	abs(&cfg.WebhookSecretFile)
 	abs(&cfg.SecretsFile)
+	abs(&cfg.TLSCert)
+	abs(&cfg.TLSKey)
 	// an actions-source that is no URL template is a folder
 	absSource := func(p *string) {
 		if !strings.Contains(*p, "://") {
@@ -117,6 +124,9 @@ func (c *Config) check() error {
 	}
 	if c.WebhookSecret != "" && c.WebhookSecretFile != "" {
 		return errors.New("webhook-secret and webhook-secret-file are both set: keep one")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls-cert and tls-key go together: set both or neither")
 	}
 	if _, err := actions.ParseSource(c.ActionsSource); err != nil {
 		return fmt.Errorf("actions-source: %w", err)

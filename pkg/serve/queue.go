@@ -59,7 +59,13 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 // NewPlan): what the engine runs, and what the concurrency group is
 // evaluated with, so both see the same contexts.
 func (s *Server) plan(r *store.Run, w *workflow.Workflow, id int64) (*run.Plan, error) {
-	t := run.Trigger{Event: r.Event, ID: int(id), Repo: run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}}
+	// The engine's record is the attempt (id); the steps see the workflow
+	// run's id and attempt, as on GitHub.
+	runID := r.RunID
+	if runID == 0 {
+		runID = id
+	}
+	t := run.Trigger{Event: r.Event, ID: int(id), RunID: int(runID), Attempt: r.Attempt, Repo: run.Repo{SHA: r.SHA, Ref: r.Ref, Actor: r.Actor, Repository: r.Repo}}
 	if err := json.Unmarshal([]byte(r.Inputs), &t.Inputs); err != nil {
 		return nil, fmt.Errorf("inputs: %w", err)
 	}

@@ -53,3 +53,27 @@ func TestRerunAttempts(t *testing.T) {
 	total, runs := s.runs(t)
 	must(t, total == 1 && runs[0].ID == id && runs[0].RunAttempt == 4, "runs: %d %+v, want run %d at attempt 4 alone", total, runs, id)
 }
+
+// Inside a re-run's steps github.run_id / GITHUB_RUN_ID is the workflow
+// run's id and github.run_attempt / GITHUB_RUN_ATTEMPT the attempt, as on
+// GitHub (they said the attempt's internal record number and 1).
+func TestRerunStepsSeeRunIDAndAttempt(t *testing.T) {
+	wf := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n" +
+		"      - run: echo \"seen=${{ github.run_id }}/${{ github.run_attempt }}/$GITHUB_RUN_ID/$GITHUB_RUN_ATTEMPT\"\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/w.yaml": wf}), 0)
+	// Another run first, so a run's record number and its id differ.
+	other, _, _ := s.dispatch(t, "w.yaml", nil)
+	s.done(t, other)
+	id, _, _ := s.dispatch(t, "w.yaml", nil)
+	s.done(t, id)
+	for n := 1; n <= 3; n++ {
+		if n > 1 {
+			resp, body := do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/rerun", s.URL, id), token, nil)
+			must(t, resp.StatusCode == 201, "rerun: %s %s", resp.Status, body)
+			s.wait(t, id, fmt.Sprintf("attempt %d", n), func(r runJSON) bool { return r.RunAttempt == n && r.Status == "completed" })
+		}
+		want := fmt.Sprintf("seen=%d/%d/%d/%d", id, n, id, n)
+		log := s.logText(t, id)
+		must(t, strings.Contains(log, want), "attempt %d: want %s in\n%s", n, want, log)
+	}
+}

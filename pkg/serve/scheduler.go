@@ -147,6 +147,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	res, err := s.exec.Execute(ctx, req)
 	if err == nil {
 		sk.close() // the whole log is in before the run shows completed
+		s.recordArtifacts(r.ID, res.Dir)
 	}
 	s.mu.Lock()
 	reason := a.reason

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ const RestartMessage = "runner restarted"
 // guard.go) and the run logs (events.go).
 type Server struct {
 	cfg         Config
+	tls         *tls.Config // nil: plain HTTP
 	store       *store.Store
 	exec        Executor
 	builtins    *steps.Set
@@ -85,6 +87,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.State, err = filepath.Abs(cfg.State); err != nil {
 		return nil, err
 	}
@@ -97,6 +103,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if s.readTimeout <= 0 {
 		s.readTimeout = defaultReadTimeout
 	}
+	s.tls = tlsCfg
 	if s.builtins == nil {
 		if s.builtins, err = steps.Default().Without(cfg.RealActions...); err != nil {
 			return nil, fmt.Errorf("real-actions: %w", err)

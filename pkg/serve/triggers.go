@@ -49,6 +49,9 @@ func (s *Server) Dispatch(repoName, workflowID, ref string, inputs map[string]st
 	if w.On.Dispatch == nil {
 		return nil, fmt.Errorf("%w: Workflow does not have 'workflow_dispatch' trigger", ErrInvalid)
 	}
+	if s.workflowDisabled(rp.name, wf.Path) {
+		return nil, fmt.Errorf("%w: Cannot trigger a 'workflow_dispatch' on a disabled workflow", ErrInvalid)
+	}
 	if err := checkInputs(w.On.Dispatch, inputs); err != nil {
 		return nil, err
 	}
@@ -149,6 +152,10 @@ func (s *Server) push(rp *repo, g *git.Repository, ref string, after plumbing.Ha
 			continue
 		}
 		if !w.On.Has("push") || !w.On.Push.Matches(ref, changed) {
+			continue
+		}
+		if s.workflowDisabled(rp.name, wf.Path) {
+			s.logf("%s: disabled, not run", wf.Path)
 			continue
 		}
 		r := &store.Run{

@@ -32,6 +32,12 @@ var migrations = []string{
 	CREATE INDEX runs_sha ON runs(sha);
 	CREATE INDEX runs_created ON runs(created);
 	CREATE INDEX runs_conclusion ON runs(conclusion);`,
+	// 3: workflows can be disabled (PUT …/workflows/{id}/disable);
+	// artifacts get ids unique over the service.
+	`ALTER TABLE workflows ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE artifacts (id INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, name TEXT NOT NULL,
+		dir TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, UNIQUE (run, name));
+	CREATE INDEX artifacts_name ON artifacts(name);`,
 }
 
 func migrate(db *sql.DB) error {

@@ -143,10 +143,11 @@ func (s *Store) LastAttempt(id int64) (int, error) {
 
 // Workflow is a workflow file of a repository as the API numbers it.
 type Workflow struct {
-	ID      int64
-	Repo    string
-	Path    string
-	Created time.Time
+	ID       int64
+	Repo     string
+	Path     string
+	Created  time.Time
+	Disabled bool // PUT …/disable: no dispatch, push or poll runs it
 }
 
 // Workflow returns the workflow of repo at path, numbering it the first
@@ -157,7 +158,7 @@ func (s *Store) Workflow(repo, path string) (*Workflow, error) {
 	}
 	w := &Workflow{Repo: repo, Path: path}
 	var created int64
-	if err := s.db.QueryRow(`SELECT id, created FROM workflows WHERE repo = ? AND path = ?`, repo, path).Scan(&w.ID, &created); err != nil {
+	if err := s.db.QueryRow(`SELECT id, created, disabled FROM workflows WHERE repo = ? AND path = ?`, repo, path).Scan(&w.ID, &created, &w.Disabled); err != nil {
 		return nil, err
 	}
 	w.Created = fromMS(created)
@@ -168,7 +169,7 @@ func (s *Store) Workflow(repo, path string) (*Workflow, error) {
 func (s *Store) WorkflowByID(id int64) (*Workflow, error) {
 	w := &Workflow{ID: id}
 	var created int64
-	err := s.db.QueryRow(`SELECT repo, path, created FROM workflows WHERE id = ?`, id).Scan(&w.Repo, &w.Path, &created)
+	err := s.db.QueryRow(`SELECT repo, path, created, disabled FROM workflows WHERE id = ?`, id).Scan(&w.Repo, &w.Path, &created, &w.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("workflow %d: %w", id, ErrNotFound)
 	}
