@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // runner exec and plan of a workflow that calls a reusable one: the
@@ -107,6 +109,50 @@ func TestCheckReusableCalls(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+// runner plan of a workflow that calls a remote reusable workflow fetches
+// it as runner exec does: from --actions-source (or
+// $RUNNER_ACTIONS_SOURCE), cached under --state (default .runner), never
+// into the current directory, which is usually the user's repository.
+func TestPlanRemoteCallSourceAndState(t *testing.T) {
+	bin := buildRunner(t)
+	dir := testenv.WritableTempDir(t)
+	lib := filepath.Join(dir, "src", "alice", "lib", ".github", "workflows")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, lib, "build.yml", "on: workflow_call\njobs:\n  compile: {runs-on: x, steps: [{run: 'true'}]}\n")
+	repo := filepath.Join(dir, "repo")
+	wf := filepath.Join(repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, wf, "main.yml", "on: push\njobs:\n  call:\n    uses: alice/lib/.github/workflows/build.yml@v1\n")
+	state := filepath.Join(dir, "state")
+	for _, c := range []struct {
+		name  string
+		args  []string
+		env   string
+		cache string
+	}{
+		{"flags", []string{"--actions-source", filepath.Join(dir, "src"), "--state", state}, "", state},
+		{"env, default state", nil, filepath.Join(dir, "src"), filepath.Join(repo, ".runner")},
+	} {
+		cmd := exec.Command(bin, append([]string{"plan", ".github/workflows/main.yml", "--repo", repo}, c.args...)...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "RUNNER_ACTIONS_SOURCE="+c.env)
+		out, err := cmd.CombinedOutput()
+		if exitCode(err) != 0 || !strings.Contains(string(out), "call / compile (1 steps)") {
+			t.Errorf("%s: exit %d\n%s", c.name, exitCode(err), out)
+		}
+		if copies, _ := filepath.Glob(filepath.Join(c.cache, "actions", "alice", "lib", "dir-*", ".github", "workflows", "build.yml")); len(copies) != 1 {
+			t.Errorf("%s: cached copies under %s: %v", c.name, c.cache, copies)
+		}
+		if _, err := os.Stat(filepath.Join(repo, "actions")); err == nil {
+			t.Errorf("%s: runner plan wrote actions/ into the current directory", c.name)
 		}
 	}
 }
