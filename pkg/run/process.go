@@ -216,6 +216,9 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
+	if d := jr.r.runnerDebug(); d != "" {
+		env["RUNNER_DEBUG"] = d
+	}
 	jr.scopeEnv(s, env)
 	return env
 }
