@@ -68,6 +68,9 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := callSecretsGiven(plan, opts.Secrets); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			opts.Builtins = builtins
 			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
 				return err
