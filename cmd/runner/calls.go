@@ -127,3 +127,33 @@ func checkCalls(w *workflow.Workflow, errs workflow.Errors, root string, opts wo
 	}
 	return out
 }
+
+// callSecretsGiven checks, for a reusable workflow run by itself (event
+// workflow_call), that every secret its on.workflow_call requires was
+// given, as its required inputs are: a caller on GitHub could not leave
+// one out. Secret names compare in any case, as on GitHub.
+func callSecretsGiven(p *run.Plan, secrets map[string]string) error {
+	wc := p.Workflow.On.Call
+	if p.Event != "workflow_call" || wc == nil {
+		return nil
+	}
+	var missing []string
+	for _, s := range wc.Secrets {
+		if !s.Required {
+			continue
+		}
+		found := false
+		for k, v := range secrets {
+			if strings.EqualFold(k, s.Name) && v != "" {
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, fmt.Sprintf("secret %q is required by on.workflow_call (give it with --secret %s=VALUE)", s.Name, s.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return errors.New(strings.Join(missing, "; "))
+	}
+	return nil
+}

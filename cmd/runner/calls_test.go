@@ -6,12 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/birdflock/runner/pkg/testenv"
 )
 
 // runner exec and plan of a workflow that calls a reusable one: the
 // callee's jobs run as "caller / job"; a call that does not fit is exit 2
 // with FILE:LINE:COL before anything runs; a reusable workflow run by
-// itself takes --input typed as its workflow_call inputs.
+// itself takes --input typed as its workflow_call inputs, and needs its
+// required workflow_call secrets (--secret, names in any case).
 func TestExecReusableWorkflows(t *testing.T) {
 	bin := buildRunner(t)
 	dir := t.TempDir()
@@ -45,6 +48,7 @@ jobs:
     steps: [{run: 'echo "said: ${{ needs.call.outputs.greeting }}"'}]
 `)
 	writeFile(t, wf, "both.yml", "on: [pull_request, workflow_call]\njobs:\n  a: {runs-on: x, steps: [{run: 'echo event=${{ github.event_name }}'}]}\n")
+	writeFile(t, wf, "needsec.yml", "on:\n  workflow_call:\n    secrets:\n      token: {required: true}\n      other: {}\njobs:\n  a: {runs-on: x, steps: [{run: 'echo tok=${{ secrets.token }}'}]}\n")
 	writeFile(t, wf, "bad.yml", "on: push\njobs:\n  call:\n    uses: ./.github/workflows/lib.yml\n    with: {n: 3, whom: x}\n")
 	state := filepath.Join(dir, "state")
 	for _, c := range []struct {
@@ -57,6 +61,8 @@ jobs:
 		{[]string{"exec", ".github/workflows/lib.yml", "--input", "n=3", "--input", "who=you"}, 0, []string{"g=hello you n=3 true"}},
 		{[]string{"exec", ".github/workflows/lib.yml", "--input", "n=three"}, 2, []string{`input "n" must be a number, not "three"`}},
 		{[]string{"exec", ".github/workflows/lib.yml"}, 2, []string{`input "n" is required`}},
+		{[]string{"exec", ".github/workflows/needsec.yml"}, 2, []string{`secret "token" is required by on.workflow_call`}},
+		{[]string{"exec", ".github/workflows/needsec.yml", "--secret", "TOKEN=abc"}, 0, []string{"tok=***"}},
 		{[]string{"exec", ".github/workflows/both.yml"}, 0, []string{"event=push"}},
 		{[]string{"exec", ".github/workflows/both.yml", "--event", "workflow_call"}, 0, []string{"event=workflow_call"}},
 		{[]string{"plan", ".github/workflows/main.yml"}, 0, []string{"  call → ./.github/workflows/lib.yml\n    call / hello (1 steps)\n", "  show (1 steps)  needs: call"}},
@@ -79,8 +85,8 @@ jobs:
 			}
 		}
 	}
-	// The refused runs wrote nothing: four runs in all.
-	if entries, _ := os.ReadDir(filepath.Join(state, "runs")); len(entries) != 4 {
+	// The refused runs wrote nothing: five runs in all.
+	if entries, _ := os.ReadDir(filepath.Join(state, "runs")); len(entries) != 5 {
 		t.Errorf("runs written: %d", len(entries))
 	}
 }
@@ -107,6 +113,50 @@ func TestCheckReusableCalls(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+// runner plan of a workflow that calls a remote reusable workflow fetches
+// it as runner exec does: from --actions-source (or
+// $RUNNER_ACTIONS_SOURCE), cached under --state (default .runner), never
+// into the current directory, which is usually the user's repository.
+func TestPlanRemoteCallSourceAndState(t *testing.T) {
+	bin := buildRunner(t)
+	dir := testenv.WritableTempDir(t)
+	lib := filepath.Join(dir, "src", "alice", "lib", ".github", "workflows")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, lib, "build.yml", "on: workflow_call\njobs:\n  compile: {runs-on: x, steps: [{run: 'true'}]}\n")
+	repo := filepath.Join(dir, "repo")
+	wf := filepath.Join(repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, wf, "main.yml", "on: push\njobs:\n  call:\n    uses: alice/lib/.github/workflows/build.yml@v1\n")
+	state := filepath.Join(dir, "state")
+	for _, c := range []struct {
+		name  string
+		args  []string
+		env   string
+		cache string
+	}{
+		{"flags", []string{"--actions-source", filepath.Join(dir, "src"), "--state", state}, "", state},
+		{"env, default state", nil, filepath.Join(dir, "src"), filepath.Join(repo, ".runner")},
+	} {
+		cmd := exec.Command(bin, append([]string{"plan", ".github/workflows/main.yml", "--repo", repo}, c.args...)...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "RUNNER_ACTIONS_SOURCE="+c.env)
+		out, err := cmd.CombinedOutput()
+		if exitCode(err) != 0 || !strings.Contains(string(out), "call / compile (1 steps)") {
+			t.Errorf("%s: exit %d\n%s", c.name, exitCode(err), out)
+		}
+		if copies, _ := filepath.Glob(filepath.Join(c.cache, "actions", "alice", "lib", "dir-*", ".github", "workflows", "build.yml")); len(copies) != 1 {
+			t.Errorf("%s: cached copies under %s: %v", c.name, c.cache, copies)
+		}
+		if _, err := os.Stat(filepath.Join(repo, "actions")); err == nil {
+			t.Errorf("%s: runner plan wrote actions/ into the current directory", c.name)
 		}
 	}
 }

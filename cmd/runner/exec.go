@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +26,10 @@ import (
 
 // execFlags are runner exec's flags.
 type execFlags struct {
-	node string // --node: the node that runs JavaScript actions
+	// cancelTimeout (--cancel-timeout) is how long the steps that run
+	// after a Ctrl-C (if: always(), posts) get before they are forced.
+	cancelTimeout time.Duration
+	node          string // --node: the node that runs JavaScript actions
 	// realActions (--real-action) are built-in aliases that run the real
 	// action instead.
 	realActions []string
@@ -68,11 +72,14 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := callSecretsGiven(plan, opts.Secrets); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			opts.Builtins = builtins
 			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
 				return err
 			}
-			ctx, interrupted, stop := interruptible(&opts)
+			ctx, interrupted, stop := interruptible(&opts, fl.cancelTimeout)
 			defer stop()
 			res, err := run.Run(ctx, plan, opts)
 			if err != nil {
@@ -102,6 +109,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.DurationVar(&fl.cancelTimeout, "cancel-timeout", 5*time.Minute, "after Ctrl-C, how long the steps that still run (if: always(), post steps) get before they are ended, as GitHub's cancel timeout (a second Ctrl-C ends them at once)")
 	f.StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template such as https://git.example.com/{owner}/{repo}, or a folder holding OWNER/REPO (default GitHub; also $"+actions.EnvSource+")")
 	return cmd
 }
@@ -225,9 +233,11 @@ func (fl *execFlags) actions(opts *run.Options) error {
 }
 
 // interruptible returns the run's context, cancelled by the first Ctrl-C
-// or SIGTERM; a second one cancels opts.Force (it kills even the steps that
-// run after a cancellation). interrupted reports whether a signal came.
-func interruptible(opts *run.Options) (ctx context.Context, interrupted func() bool, stop func()) {
+// or SIGTERM; a second one, or cancelTimeout after the first (GitHub's
+// cancel timeout: a cancelled job's always() and post steps get that long),
+// cancels opts.Force, which kills even the steps that run after a
+// cancellation. interrupted reports whether a signal came.
+func interruptible(opts *run.Options, cancelTimeout time.Duration) (ctx context.Context, interrupted func() bool, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	force, forceCancel := context.WithCancel(context.Background())
 	opts.Force = force
@@ -239,8 +249,10 @@ func interruptible(opts *run.Options) (ctx context.Context, interrupted func() b
 			return
 		}
 		got.Store(true)
-		fmt.Fprintln(os.Stderr, "runner: interrupted, stopping steps (again to force)")
+		fmt.Fprintf(os.Stderr, "runner: interrupted, stopping steps (again, or in %s, to force)\n", cancelTimeout)
 		cancel()
+		timer := time.AfterFunc(cancelTimeout, forceCancel)
+		defer timer.Stop()
 		if _, ok := <-sigs; ok {
 			forceCancel()
 		}

@@ -143,6 +143,65 @@ jobs:
 	}
 }
 
+// After Ctrl-C, the steps that still run (if: always(), posts) get the
+// cancel timeout, as GitHub gives a cancelled job (5 minutes by default,
+// --cancel-timeout): then they are forced to end, the exit code is 130 and
+// no process survives; runner did not end until the job's timeout (6 hours
+// by default) or a second Ctrl-C.
+func TestExecCancelTimeout(t *testing.T) {
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "w.yaml")
+	os.WriteFile(wf, []byte(`on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: sleep 300
+      - if: always()
+        run: |
+          sleep 300 &
+          echo $! > cleanup.pid
+          wait
+`), 0o644)
+	cmd := exec.Command(bin, "exec", wf, "--state", filepath.Join(dir, "state"), "--keep-workspaces", "--cancel-timeout", "1s")
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500 && !strings.Contains(out.String(), "Run sleep 300"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("runner did not end after the cancel timeout\n%s", out.String())
+	}
+	if code := exitCode(err); code != 130 {
+		t.Errorf("exit code %d, want 130\n%s", code, out.String())
+	}
+	data, rerr := os.ReadFile(filepath.Join(dir, "state", "runs", "1", "jobs", "a", "workspace", "cleanup.pid"))
+	if rerr != nil {
+		t.Fatalf("the always() step did not start: %v\n%s", rerr, out.String())
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err := syscall.Kill(pid, 0); err == nil {
+		st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if !strings.Contains(string(st), ") Z ") {
+			t.Errorf("process %d of the always() step survived", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
 // exec's --env-file, --matrix and --event-file (whose dispatch inputs are
 // the run's), from the command line to the steps.
 func TestExecEnvFileMatrixEventFile(t *testing.T) {

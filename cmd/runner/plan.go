@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -99,6 +100,9 @@ group), then the job graph level by level with the matrix legs.`,
 	}
 	fl.addTriggerFlags(cmd)
 	cmd.Flags().StringVar(&fl.repo, "repo", "", "repository holding the workflow (default: current git repository)")
+	// A remote reusable workflow is fetched as runner exec fetches it.
+	cmd.Flags().StringVar(&fl.state, "state", ".runner", "state directory: the cache of remote reusable workflows")
+	cmd.Flags().StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo/.github/workflows/FILE@ref workflows come from, as for runner exec (also $"+actions.EnvSource+")")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the plan as JSON")
 	return cmd
 }

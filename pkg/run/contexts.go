@@ -142,8 +142,25 @@ func (r *runState) runnerContext(temp string) map[string]any {
 		"temp":        temp,
 		"tool_cache":  filepath.Join(r.state, "toolcache"),
 		"environment": "self-hosted",
-		"debug":       "",
+		"debug":       r.runnerDebug(),
 	}
+}
+
+// stepDebug reports whether step debug logging is on: ACTIONS_STEP_DEBUG
+// is true (in any case) as a secret or a configuration variable, as on
+// GitHub (its Step_Debug variable).
+func (r *runState) stepDebug() bool {
+	return strings.EqualFold(r.opts.Secrets["ACTIONS_STEP_DEBUG"], "true") ||
+		strings.EqualFold(r.plan.Vars["ACTIONS_STEP_DEBUG"], "true")
+}
+
+// runnerDebug is runner.debug and RUNNER_DEBUG: 1 with step debug logging,
+// else empty (GitHub sets neither then).
+func (r *runState) runnerDebug() string {
+	if r.stepDebug() {
+		return "1"
+	}
+	return ""
 }
 
 func stringMap(m map[string]string) map[string]any {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -220,6 +221,9 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}
+	if d := jr.r.runnerDebug(); d != "" {
+		env["RUNNER_DEBUG"] = d
+	}
 	jr.scopeEnv(s, env)
 	return env
 }
@@ -355,27 +359,60 @@ func killTracked(id string, grace time.Duration) {
 	}
 }
 
-// actionNames are GITHUB_ACTION for each step: its id, else a name GitHub
-// generates: __run for scripts, __owner_repo for actions, with _2, _3 …
-// from the second use of a name in the job.
+// actionNames are GITHUB_ACTION for each step: its id, else the name
+// GitHub's workflow parser generates (WorkflowTemplateConverter with its
+// IdBuilder): __run for a script, __self for a ./path action,
+// __owner_repo for owner/repo[/path]@ref, __IMAGE for docker://IMAGE;
+// characters other than letters, digits, _ and - become _, and a name an
+// earlier step took (case-insensitively) gets _2, _3 ….
 func actionNames(steps []*workflow.Step) []string {
 	names := make([]string, len(steps))
-	seen := map[string]int{}
+	taken := map[string]bool{}
 	for i, s := range steps {
 		if s.ID.Set && s.ID.Raw != "" {
 			names[i] = s.ID.Raw
+			taken[strings.ToLower(s.ID.Raw)] = true
+		}
+	}
+	for i, s := range steps {
+		if names[i] != "" {
 			continue
 		}
 		base := "__run"
 		if s.Uses.Set {
-			ref, _, _ := strings.Cut(s.Uses.Raw, "@")
-			base = "__" + unsafeName.ReplaceAllString(strings.ReplaceAll(ref, "/", "_"), "_")
+			base = "__" + defaultActionID(s.Uses.Raw)
 		}
-		seen[base]++
-		names[i] = base
-		if n := seen[base]; n > 1 {
-			names[i] += "_" + strconv.Itoa(n)
+		base = idChars.ReplaceAllString(base, "_")
+		name := base
+		for n := 2; taken[strings.ToLower(name)]; n++ {
+			name = base + "_" + strconv.Itoa(n)
 		}
+		taken[strings.ToLower(name)] = true
+		names[i] = name
 	}
 	return names
+}
+
+// idChars are the characters GitHub's IdBuilder replaces, one _ each.
+var idChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+// defaultActionID is what GitHub names a step that uses an action and has
+// no id, before the __ prefix: the image of docker://IMAGE, self for a
+// ./path, owner/repo for owner/repo[/path]@ref, run otherwise.
+func defaultActionID(uses string) string {
+	switch {
+	case strings.HasPrefix(uses, "docker://"):
+		if id := strings.TrimPrefix(uses, "docker://"); id != "" {
+			return id
+		}
+	case strings.HasPrefix(uses, "./"), strings.HasPrefix(uses, ".\\"):
+		return "self"
+	default:
+		path, ref, ok := strings.Cut(uses, "@")
+		parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+		if ok && ref != "" && !strings.Contains(ref, "@") && len(parts) >= 2 {
+			return parts[0] + "/" + parts[1]
+		}
+	}
+	return "run"
 }

@@ -345,7 +345,7 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 			emit("▸ " + c.Value)
 		case "endgroup":
 		case "debug":
-			if jr.r.opts.Secrets["ACTIONS_STEP_DEBUG"] == "true" {
+			if jr.r.stepDebug() {
 				emit("##[debug]" + c.Value)
 			}
 		case "error", "warning", "notice":

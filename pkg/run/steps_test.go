@@ -216,3 +216,40 @@ jobs:
 		t.Errorf("other (no leg matches go=1.23): %s\n%s", got, out)
 	}
 }
+
+// Step debug logging (ACTIONS_STEP_DEBUG true as a secret or a
+// configuration variable, in any case) shows ::debug:: lines and, as on
+// GitHub, sets runner.debug to 1 and RUNNER_DEBUG=1 in the steps, which
+// core.isDebug() and scripts read; without it both are empty.
+func TestStepDebugSetsRunnerDebug(t *testing.T) {
+	src := `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "::debug::a debug line"
+          echo "context=[${{ runner.debug }}] env=[$RUNNER_DEBUG]"
+`
+	for _, c := range []struct {
+		name  string
+		trig  run.Trigger
+		opts  run.Options
+		debug bool
+	}{
+		{"off", run.Trigger{}, run.Options{}, false},
+		{"secret", run.Trigger{}, run.Options{Secrets: map[string]string{"ACTIONS_STEP_DEBUG": "true"}}, true},
+		{"variable", run.Trigger{Vars: map[string]string{"ACTIONS_STEP_DEBUG": "True"}}, run.Options{}, true},
+		{"false", run.Trigger{Vars: map[string]string{"ACTIONS_STEP_DEBUG": "false"}}, run.Options{}, false},
+	} {
+		_, out := runWF(t, context.Background(), src, c.trig, c.opts)
+		want, line := "context=[] env=[]\n", false
+		if c.debug {
+			want, line = "context=[1] env=[1]\n", true
+		}
+		if !strings.Contains(out, want) || strings.Contains(out, "##[debug]a debug line") != line {
+			t.Errorf("%s: want %q, debug line %v\n%s", c.name, want, line, out)
+		}
+	}
+}
