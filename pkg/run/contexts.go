@@ -183,7 +183,7 @@ func (r *runState) baseContexts(j *workflow.Job) map[string]any {
 		"needs":    map[string]any{},
 		"matrix":   map[string]any{},
 		"strategy": map[string]any{},
-		"job":      map[string]any{"status": "success", "container": map[string]any{}, "services": map[string]any{}},
+		"job":      map[string]any{"status": "success"},
 		"runner":   r.runnerContext(""),
 		"steps":    map[string]any{},
 	}
@@ -206,7 +206,7 @@ func (jr *legRun) contexts() map[string]any {
 		"needs":    jr.needs,
 		"matrix":   jr.combo.Context(),
 		"strategy": strategy,
-		"job":      map[string]any{"status": status, "container": jr.containerContext(), "services": jr.servicesContext()},
+		"job":      jr.jobContext(status),
 		"runner":   r.runnerContext(jr.temp),
 		"steps":    jr.steps,
 	}
@@ -341,4 +341,18 @@ func hashFiles(workspace string, args []any) (any, error) {
 		outer.Write(h.Sum(nil))
 	}
 	return hex.EncodeToString(outer.Sum(nil)), nil
+}
+
+// jobContext is the job context: its status, and its container and
+// services only when the job has them (GitHub leaves them out otherwise, so
+// that job.container is null, not an empty object, which is true).
+func (jr *legRun) jobContext(status string) map[string]any {
+	job := map[string]any{"status": status}
+	if jr.ctr != nil {
+		job["container"] = jr.containerContext()
+	}
+	if len(jr.services) > 0 {
+		job["services"] = jr.servicesContext()
+	}
+	return job
 }

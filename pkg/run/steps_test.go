@@ -253,3 +253,21 @@ jobs:
 		}
 	}
 }
+
+// A job without container: or services: has neither in its job context
+// (GitHub leaves them out): job.container is null, so the common
+// `job.container && 'sh' || 'bash'` picks bash.
+func TestJobContextWithoutContainer(t *testing.T) {
+	src := `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "shell=${{ job.container && 'sh' || 'bash' }} job=${{ toJSON(job) }}"
+`
+	_, out := runWF(t, context.Background(), src, run.Trigger{}, run.Options{})
+	if !strings.Contains(out, "shell=bash") || strings.Contains(out, "container:") || strings.Contains(out, "services:") || !strings.Contains(out, "status: success") {
+		t.Errorf("job context of a job on the host:\n%s", out)
+	}
+}
