@@ -395,6 +395,8 @@ type legRun struct {
 	scope *compositeScope
 	// services are the job's service containers, started (services.go).
 	services []*runningService
+	// cache is set when the job opted into the job cache (cache.go).
+	cache *legCache
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -460,6 +462,9 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
+	if jr.cacheLookup(res) {
+		return res
+	}
 	defer jr.stopServices(ctx)
 	if err := jr.startServices(jobCtx); err != nil {
 		if ctx.Err() != nil {
@@ -485,11 +490,13 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		res.Result = "success"
 	}
 	jr.outputs(res)
+	coerced := false
 	if j.ContinueOnError.Set && res.Result == "failure" {
 		if v, err := r.evalFlag(j.ContinueOnError, jr.contexts()); err == nil && v {
-			res.Result = "success"
+			res.Result, coerced = "success", true
 		}
 	}
+	jr.cacheStore(res, coerced)
 	return res
 }
 

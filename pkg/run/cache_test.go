@@ -1,0 +1,338 @@
+package run_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/gitrepo/gittest"
+	"github.com/birdflock/runner/pkg/jobcache"
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// cacheEnv is a repository and a state dir shared by the runs of a test,
+// with the job cache under the state dir.
+type cacheEnv struct {
+	t     *testing.T
+	repo  string
+	state string
+	sha   string
+	store *jobcache.Store
+}
+
+func newCacheEnv(t *testing.T, files map[string]string) *cacheEnv {
+	t.Helper()
+	e := &cacheEnv{t: t, repo: t.TempDir(), state: t.TempDir()}
+	gittest.Init(t, e.repo)
+	e.sha = gittest.Commit(t, e.repo, files, "initial")
+	var err error
+	if e.store, err = jobcache.Open(filepath.Join(e.state, "cache"), 0); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *cacheEnv) commit(files map[string]string) {
+	e.sha = gittest.Commit(e.t, e.repo, files, "change")
+}
+
+func (e *cacheEnv) run(src string, trig run.Trigger, opts run.Options) (*run.Result, string) {
+	e.t.Helper()
+	trig.Repo = run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main", Repository: "o/r"}
+	opts.StateDir, opts.Cache = e.state, e.store
+	res, out := runWF(e.t, context.Background(), src, trig, opts)
+	if res.Conclusion != "success" {
+		e.t.Fatalf("run %d: %s\n%s", res.ID, res.Conclusion, out)
+	}
+	return res, out
+}
+
+const cachedBuild = `
+on: push
+jobs:
+  build:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'paths: back/**'
+    outputs:
+      v: ${{ steps.s.outputs.v }}
+    steps:
+      - uses: actions/checkout@v4
+      - id: s
+        run: |
+          echo "v=$(cat back/f.txt)" >> "$GITHUB_OUTPUT"
+          cp back/f.txt out.txt
+          echo "## built $(cat back/f.txt)" >> "$GITHUB_STEP_SUMMARY"
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out.txt
+  use:
+    needs: build
+    runs-on: x
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: out
+      - run: echo "got=${{ needs.build.outputs.v }} file=$(cat out.txt)"
+`
+
+// cached reports whether the leg's result came from the cache, and from
+// which run.
+func cached(t *testing.T, res *run.Result, key string) (bool, int) {
+	t.Helper()
+	j := job(t, res, key)
+	if j.Result != "success" {
+		t.Fatalf("%s: %s", key, j.Result)
+	}
+	if j.Cached == nil {
+		return false, 0
+	}
+	return true, j.Cached.Run
+}
+
+func TestCacheHitRestoresOutputsArtifactsAndSummary(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one", "front/g.txt": "x"})
+	first, out := e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, first, "build"); hit {
+		t.Fatalf("first run hit an empty cache\n%s", out)
+	}
+	if !strings.Contains(out, "got=one file=one") {
+		t.Fatalf("first run:\n%s", out)
+	}
+	second, out := e.run(cachedBuild, run.Trigger{}, run.Options{})
+	hit, from := cached(t, second, "build")
+	if !hit || from != first.ID {
+		t.Fatalf("second run: hit %v from run %d, want a hit from run %d\n%s", hit, from, first.ID, out)
+	}
+	if len(job(t, second, "build").Steps) != 0 {
+		t.Errorf("a cached job ran steps: %+v", job(t, second, "build").Steps)
+	}
+	if !strings.Contains(out, "cached (run 1, key ") {
+		t.Errorf("console does not show the hit:\n%s", out)
+	}
+	// The downstream job sees the restored outputs and artifact.
+	if !strings.Contains(out, "got=one file=one") {
+		t.Errorf("downstream job did not get the restored output and artifact:\n%s", out)
+	}
+	sum, err := os.ReadFile(filepath.Join(second.Dir, "summary.md"))
+	if err != nil || !strings.Contains(string(sum), "## built one") {
+		t.Errorf("summary.md of the cached run = %q, %v", sum, err)
+	}
+	rec, err := os.ReadFile(filepath.Join(second.Dir, "summary.json"))
+	if err != nil || !strings.Contains(string(rec), `"Cached"`) {
+		t.Errorf("run record does not show the hit: %s %v", rec, err)
+	}
+	// The uncached job still ran.
+	if hit, _ := cached(t, second, "use"); hit {
+		t.Errorf("a job that did not opt in was cached")
+	}
+}
+
+func TestCacheKeyFollowsPaths(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one", "front/g.txt": "x"})
+	e.run(cachedBuild, run.Trigger{}, run.Options{})
+	e.commit(map[string]string{"front/g.txt": "y"})
+	res, out := e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); !hit {
+		t.Fatalf("a change outside the job's paths missed\n%s", out)
+	}
+	e.commit(map[string]string{"back/f.txt": "two"})
+	res, out = e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Fatalf("a change inside the job's paths hit\n%s", out)
+	}
+	if !strings.Contains(out, "got=two file=two") {
+		t.Errorf("the rebuilt job's result did not reach downstream:\n%s", out)
+	}
+	// And the new result is what the next run restores.
+	res, out = e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); !hit || !strings.Contains(out, "got=two file=two") {
+		t.Fatalf("hit %v\n%s", hit, out)
+	}
+}
+
+func TestCacheWholeTreeWithoutPaths(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one", "front/g.txt": "x"})
+	src := strings.Replace(cachedBuild, "'paths: back/**'", "'true'", 1)
+	e.run(src, run.Trigger{}, run.Options{})
+	e.commit(map[string]string{"front/g.txt": "y"})
+	res, out := e.run(src, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Fatalf("RUNNER_CACHE: true keys the whole tree, yet a change hit\n%s", out)
+	}
+}
+
+func TestCacheSecretChangeMissesAndIsNeverShown(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := strings.Replace(cachedBuild, "      - id: s\n", "      - run: test -n \"$TOKEN\"\n        env:\n          TOKEN: ${{ secrets.TOKEN }}\n      - id: s\n", 1)
+	const v1, v2 = "hunter2-first-value", "hunter2-second-value"
+	first, _ := e.run(src, run.Trigger{}, run.Options{Secrets: map[string]string{"TOKEN": v1}})
+	res, out := e.run(src, run.Trigger{}, run.Options{Secrets: map[string]string{"TOKEN": v1}})
+	if hit, _ := cached(t, res, "build"); !hit {
+		t.Fatalf("same secret missed\n%s", out)
+	}
+	res, out = e.run(src, run.Trigger{}, run.Options{Secrets: map[string]string{"TOKEN": v2}})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Fatalf("a changed secret hit\n%s", out)
+	}
+	// Neither value is in the key explanation (job logs), the entries or
+	// the run records.
+	for _, root := range []string{e.state} {
+		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return err
+			}
+			data, _ := os.ReadFile(p)
+			for _, v := range []string{v1, v2} {
+				if strings.Contains(string(data), v) {
+					t.Errorf("%s holds a secret value", p)
+				}
+			}
+			return nil
+		})
+	}
+	log, err := os.ReadFile(filepath.Join(first.Dir, "build.log"))
+	if err != nil || !strings.Contains(string(log), "secrets.TOKEN: hmac-sha256:") {
+		t.Errorf("the key explanation in the job log lacks the secret's digest: %v\n%s", err, log)
+	}
+}
+
+func TestCacheMatrixLegsKeyedApart(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := `
+on: push
+jobs:
+  build:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    strategy:
+      matrix:
+        v: ${{ fromJSON(vars.LEGS) }}
+    steps:
+      - run: echo "leg ${{ matrix.v }}"
+`
+	e.run(src, run.Trigger{Vars: map[string]string{"LEGS": `["a","b"]`}}, run.Options{})
+	res, out := e.run(src, run.Trigger{Vars: map[string]string{"LEGS": `["a","c"]`}}, run.Options{})
+	if hit, _ := cached(t, res, "build (a)"); !hit {
+		t.Errorf("an unchanged leg missed\n%s", out)
+	}
+	if hit, _ := cached(t, res, "build (c)"); hit {
+		t.Errorf("a changed matrix value hit\n%s", out)
+	}
+}
+
+func TestCacheNeedsOutputsAndInputs(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := `
+on: push
+jobs:
+  up:
+    runs-on: x
+    outputs:
+      read: ${{ vars.READ }}
+      ignored: ${{ vars.IGNORED }}
+    steps:
+      - run: "true"
+  down:
+    needs: up
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    steps:
+      - run: echo "read=${{ needs.up.outputs.read }}"
+`
+	vars := func(read, ignored string) run.Trigger {
+		return run.Trigger{Vars: map[string]string{"READ": read, "IGNORED": ignored}}
+	}
+	e.run(src, vars("r1", "i1"), run.Options{})
+	res, out := e.run(src, vars("r1", "i2"), run.Options{})
+	if hit, _ := cached(t, res, "down"); !hit {
+		t.Errorf("a needs output the job does not read changed the key\n%s", out)
+	}
+	res, out = e.run(src, vars("r2", "i2"), run.Options{})
+	if hit, _ := cached(t, res, "down"); hit {
+		t.Errorf("a changed needs output the job reads hit\n%s", out)
+	}
+}
+
+func TestCacheFailureIsNotStored(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := `
+on: push
+jobs:
+  build:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    steps:
+      - run: exit 1
+`
+	for i := 0; i < 2; i++ {
+		res, out := runWF(t, context.Background(), src, run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha}}, run.Options{StateDir: e.state, Cache: e.store})
+		if j := job(t, res, "build"); j.Result != "failure" || j.Cached != nil {
+			t.Fatalf("run %d: %s cached=%v\n%s", i+1, j.Result, j.Cached, out)
+		}
+	}
+	if list, _ := e.store.List(); len(list) != 0 {
+		t.Errorf("a failed job was stored: %+v", list[0])
+	}
+	// continue-on-error turns the job's failure into success: still not stored.
+	src = strings.Replace(src, "    runs-on: x\n", "    runs-on: x\n    continue-on-error: true\n", 1)
+	runWF(t, context.Background(), src, run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha}}, run.Options{StateDir: e.state, Cache: e.store})
+	if list, _ := e.store.List(); len(list) != 0 {
+		t.Errorf("a failed job with continue-on-error was stored")
+	}
+}
+
+func TestCacheNoCacheRuns(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	e.run(cachedBuild, run.Trigger{}, run.Options{})
+	res, out := e.run(cachedBuild, run.Trigger{}, run.Options{NoCache: true})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Fatalf("--no-cache hit\n%s", out)
+	}
+	if len(job(t, res, "build").Steps) == 0 {
+		t.Errorf("--no-cache did not run the steps")
+	}
+}
+
+func TestCacheCorruptedEntryRunsWithWarning(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	e.run(cachedBuild, run.Trigger{}, run.Options{})
+	list, err := e.store.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("entries %v %v", list, err)
+	}
+	p := filepath.Join(e.store.Dir, "entries", list[0].Key, "artifacts", "out", "out.txt")
+	if err := os.WriteFile(p, []byte("on"), 0o644); err != nil { // truncated
+		t.Fatal(err)
+	}
+	res, out := e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Fatalf("a truncated entry hit\n%s", out)
+	}
+	if !strings.Contains(out, "Warning: cache:") || !strings.Contains(out, "got=one file=one") {
+		t.Errorf("want a warning and the job's real result:\n%s", out)
+	}
+	// A broken entry.json is a miss too.
+	if err := os.WriteFile(filepath.Join(e.store.Dir, "entries", list[0].Key, "entry.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out = e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); hit || !strings.Contains(out, "got=one file=one") {
+		t.Fatalf("a corrupted entry.json: hit %v\n%s", hit, out)
+	}
+}
+
+func TestCacheSpecErrors(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := strings.Replace(cachedBuild, "'paths: back/**'", "'paths: ../x'", 1)
+	_, out := e.run(src, run.Trigger{}, run.Options{})
+	if !strings.Contains(out, "test.yaml:") || !strings.Contains(out, "leaves the repository") {
+		t.Errorf("want an error naming the file and line:\n%s", out)
+	}
+}
