@@ -34,6 +34,8 @@ type execFlags struct {
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
+	noCache                                            bool   // --no-cache
+	cacheMax                                           string // --cache-max
 	actionsSource                                      string
 }
 
@@ -69,6 +71,14 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				return &exitError{code: 2, err: err}
 			}
 			opts.Builtins = builtins
+			max, err := parseSize(fl.cacheMax)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--cache-max: %w", err)}
+			}
+			if opts.Cache, err = openCache(fl.state, max); err != nil {
+				return err
+			}
+			opts.NoCache = fl.noCache
 			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
 				return err
 			}
@@ -102,6 +112,8 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
+	f.BoolVar(&fl.noCache, "no-cache", false, "run every job, even those whose result is in the job cache (docs/cache.md)")
+	f.StringVar(&fl.cacheMax, "cache-max", "2G", "size cap of the job cache under the state dir; least recently used entries go first")
 	f.StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template such as https://git.example.com/{owner}/{repo}, or a folder holding OWNER/REPO (default GitHub; also $"+actions.EnvSource+")")
 	return cmd
 }

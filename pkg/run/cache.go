@@ -71,16 +71,7 @@ func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
 	if err != nil {
 		return warn(err)
 	}
-	acts := map[string]string{}
-	if jr.acts != nil {
-		for uses, a := range jr.acts.resolved {
-			if a.Commit != "" {
-				acts[uses] = a.Commit
-			}
-		}
-	}
-	g := r.githubContext(jr.job.ID, "")
-	key, _, err := cacheKey(keyInputs{plan: r.plan, job: jr.job, combo: jr.combo, spec: spec, needs: jr.needs, secrets: r.opts.Secrets, salt: salt, actions: acts, github: g})
+	key, _, err := jr.cacheKey(spec, salt, jr.needs)
 	if err != nil {
 		return warn(err)
 	}
@@ -132,6 +123,25 @@ func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
 	res.Cached = &CacheHit{Run: e.Run, Key: key.Sum}
 	jr.emit("job", res.Cached.String())
 	return true
+}
+
+// cacheKey computes the leg's key once its actions are set up.
+func (jr *legRun) cacheKey(spec cacheSpec, salt []byte, needs map[string]any) (jobcache.Key, bool, error) {
+	r := jr.r
+	acts := map[string]string{}
+	if jr.acts != nil {
+		for uses, a := range jr.acts.resolved {
+			switch {
+			case a.Commit != "":
+				acts[uses] = a.Commit
+			case a.Fetched != nil && a.Fetched.Digest != "":
+				acts[uses] = a.Fetched.Digest // a folder source: its content
+			}
+			// A ./path action is in the checked-out tree (cache_key.go).
+		}
+	}
+	g := r.githubContext(jr.job.ID, "")
+	return cacheKey(keyInputs{plan: r.plan, job: jr.job, combo: jr.combo, spec: spec, needs: needs, secrets: r.opts.Secrets, salt: salt, actions: acts, github: g})
 }
 
 // cacheStore stores a successful leg's result under its key.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -99,7 +100,11 @@ func cacheKey(in keyInputs) (key jobcache.Key, complete bool, err error) {
 	wf := &canonical{}
 	wf.walk("env", reflect.ValueOf(w.Env))
 	wf.walk("defaults", reflect.ValueOf(w.Defaults))
-	add("job", fmt.Sprintf("%s %s (%s)", w.File, j.ID, jobcache.Digest(def.b.String())))
+	file := w.File // inside the repository: relative, so a moved clone keeps its keys
+	if rel, err := filepath.Rel(in.plan.Repo.Path, w.File); err == nil && filepath.IsAbs(w.File) && !strings.HasPrefix(rel, "..") {
+		file = filepath.ToSlash(rel)
+	}
+	add("job", fmt.Sprintf("%s %s (%s)", file, j.ID, jobcache.Digest(def.b.String())))
 	add("workflow env+defaults", jobcache.Digest(wf.b.String()))
 	if len(in.plan.Env) > 0 {
 		add("trigger env", jobcache.Digest(jsonText(in.plan.Env)))

@@ -10,6 +10,8 @@ import (
 	"github.com/birdflock/runner/pkg/gitrepo/gittest"
 	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // cacheEnv is a repository and a state dir shared by the runs of a test,
@@ -335,4 +337,43 @@ func TestCacheSpecErrors(t *testing.T) {
 	if !strings.Contains(out, "test.yaml:") || !strings.Contains(out, "leaves the repository") {
 		t.Errorf("want an error naming the file and line:\n%s", out)
 	}
+}
+
+func TestExplainCacheMatchesTheRunsKey(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	secrets := map[string]string{"TOKEN": "explain-secret-value"}
+	src := strings.Replace(cachedBuild, "      - id: s\n", "      - run: test -n \"${{ secrets.TOKEN }}\"\n      - id: s\n", 1)
+	e.run(src, run.Trigger{}, run.Options{Secrets: secrets})
+	list, err := e.store.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("entries %v %v", list, err)
+	}
+	w := loadTestWorkflow(t, src)
+	plan, err := run.NewPlan(w, run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main", Repository: "o/r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs, err := run.ExplainCache(context.Background(), plan, run.Options{Builtins: steps.Default(), StateDir: e.state, Cache: e.store, Secrets: secrets}, "build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(legs) != 1 || !legs[0].Complete || legs[0].Key.Sum != list[0].Key {
+		t.Fatalf("explained %+v, the run stored %s", legs, list[0].Key)
+	}
+	text := legs[0].Key.Explain()
+	if strings.Contains(text, secrets["TOKEN"]) || !strings.Contains(text, "secrets.TOKEN: hmac-sha256:") || !strings.Contains(text, "tree back/**:") {
+		t.Errorf("explanation:\n%s", text)
+	}
+	if _, err := run.ExplainCache(context.Background(), plan, run.Options{Builtins: steps.Default(), StateDir: e.state, Cache: e.store}, "use"); err == nil || !strings.Contains(err.Error(), "does not opt into") {
+		t.Errorf("a job without RUNNER_CACHE: %v", err)
+	}
+}
+
+func loadTestWorkflow(t *testing.T, src string) *workflow.Workflow {
+	t.Helper()
+	w, errs := workflow.Load("test.yaml", []byte(src), workflow.Options{Builtins: steps.Default()})
+	if len(errs) > 0 {
+		t.Fatalf("invalid workflow:\n%v", errs)
+	}
+	return w
 }
