@@ -63,6 +63,10 @@ func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
 		}
 		return false
 	}
+	if what := jr.sideEffect(); what != "" {
+		jr.emit("job", "Warning: cache: off: "+what+" has side effects outside the run (a hit would skip them)")
+		return false
+	}
 	warn := func(err error) bool {
 		jr.emit("job", "Warning: cache: "+r.masker.Mask(err.Error())+"; the job runs")
 		return false
@@ -123,6 +127,26 @@ func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
 	res.Cached = &CacheHit{Run: e.Run, Key: key.Sum}
 	jr.emit("job", res.Cached.String())
 	return true
+}
+
+// sideEffects are the built-ins that change the world outside the run: a
+// job that uses one is never cached.
+var sideEffects = map[string]bool{"push-image": true, "git-commit-push": true}
+
+// sideEffect names the first step of the job that uses one, or "".
+func (jr *legRun) sideEffect() string {
+	if jr.r.opts.Builtins == nil {
+		return ""
+	}
+	for _, s := range jr.job.Steps {
+		if !s.Uses.Set {
+			continue
+		}
+		if b, ok := jr.r.opts.Builtins.Lookup(s.Uses.Raw); ok && sideEffects[b.Spec().Name] {
+			return fmt.Sprintf("step %d (%s)", s.Index+1, s.Uses.Raw)
+		}
+	}
+	return ""
 }
 
 // cacheKey computes the leg's key once its actions are set up.

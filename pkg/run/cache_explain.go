@@ -67,6 +67,9 @@ func ExplainCache(ctx context.Context, plan *Plan, opts Options, jobID string) (
 	var out []LegCacheKey
 	for _, c := range st.combos {
 		jr := &legRun{r: r, job: j, combo: c, key: j.ID + c.Suffix()}
+		if what := jr.sideEffect(); what != "" {
+			return nil, fmt.Errorf("%s: job %q is not cached: %s has side effects outside the run", w.File, jobID, what)
+		}
 		if err := jr.setUpActions(ctx); err != nil {
 			return nil, err
 		}

@@ -377,3 +377,28 @@ func loadTestWorkflow(t *testing.T, src string) *workflow.Workflow {
 	}
 	return w
 }
+
+func TestCacheRefusesSideEffects(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := `
+on: push
+jobs:
+  publish:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    steps:
+      - run: "true"
+      - if: false
+        uses: git-commit-push
+        with:
+          paths: k8s/
+`
+	_, out := e.run(src, run.Trigger{}, run.Options{})
+	if !strings.Contains(out, "cache: off: step 2 (git-commit-push) has side effects") {
+		t.Errorf("want a warning that the job is not cached:\n%s", out)
+	}
+	if list, _ := e.store.List(); len(list) != 0 {
+		t.Errorf("a job with side effects was stored")
+	}
+}
