@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -400,5 +401,81 @@ jobs:
 	}
 	if list, _ := e.store.List(); len(list) != 0 {
 		t.Errorf("a job with side effects was stored")
+	}
+}
+
+func TestCacheActionCommitAndInputs(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	src := `
+on:
+  workflow_dispatch:
+    inputs:
+      who: {type: string}
+      other: {type: string}
+jobs:
+  build:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    steps:
+      - uses: alice/act@v1
+        with:
+          who: ${{ inputs.who }}
+`
+	act := func(text string) *run.Options {
+		_, resolver, _ := actionServer(t, map[string]map[string]string{
+			"act": {"action.yml": composite("    - run: echo " + text + "\n      shell: bash\n")},
+		})
+		return &run.Options{Actions: resolver, Secrets: map[string]string{"GITHUB_TOKEN": actionToken}}
+	}
+	v1, v2 := act("first"), act("second")
+	in := func(who, other string) run.Trigger {
+		return run.Trigger{Event: "workflow_dispatch", Inputs: map[string]string{"who": who, "other": other}}
+	}
+	e.run(src, in("ana", "x"), *v1)
+	res, out := e.run(src, in("ana", "y"), *v1)
+	if hit, _ := cached(t, res, "build"); !hit {
+		t.Fatalf("an input the job does not read changed the key\n%s", out)
+	}
+	res, out = e.run(src, in("bo", "y"), *v1)
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Errorf("a changed input the job reads hit\n%s", out)
+	}
+	res, out = e.run(src, in("ana", "x"), *v2)
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Errorf("the action's tag moved to another commit, yet the job hit\n%s", out)
+	}
+}
+
+// Two runs at once, storing the same key: both succeed, one entry is kept,
+// and a third run restores it whole.
+func TestCacheConcurrentRunsSameKey(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	w := loadTestWorkflow(t, cachedBuild)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			plan, err := run.NewPlan(w, run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main"}})
+			if err == nil {
+				var res *run.Result
+				res, err = run.Run(context.Background(), plan, run.Options{Builtins: steps.Default(), StateDir: e.state, Cache: e.store})
+				if err == nil && res.Conclusion != "success" {
+					err = errors.New("run " + res.Conclusion)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, _ := e.store.List(); len(list) != 1 {
+		t.Fatalf("%d entries, want 1", len(list))
+	}
+	res, out := e.run(cachedBuild, run.Trigger{}, run.Options{})
+	if hit, _ := cached(t, res, "build"); !hit || !strings.Contains(out, "got=one file=one") {
+		t.Fatalf("hit %v\n%s", hit, out)
 	}
 }
