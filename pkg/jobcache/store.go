@@ -144,6 +144,10 @@ func (s *Store) lastUsed(key string, created time.Time) time.Time {
 // checking every file's size and sha256. On any mismatch dst is removed
 // and the error says which file.
 func (s *Store) Restore(key string, a Artifact, dst string) (err error) {
+	// The name comes from entry.json: one plain path element only.
+	if a.Name == "" || a.Name == "." || a.Name == ".." || strings.ContainsAny(a.Name, "/\\\x00") || filepath.Base(dst) != a.Name {
+		return fmt.Errorf("cache entry %s: invalid artifact name %q", key[:12], a.Name)
+	}
 	src := filepath.Join(s.entryDir(key), "artifacts", a.Name)
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".restore-"+a.Name+"-")
 	if err != nil {

@@ -145,3 +145,37 @@ func TestKeyCanonical(t *testing.T) {
 		t.Error("parts that concatenate alike collide")
 	}
 }
+
+// An entry.json naming an artifact outside its folder is refused, and
+// nothing is written outside the run's artifacts.
+func TestRestoreRefusesEscapingNames(t *testing.T) {
+	s, err := jobcache.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := key("esc")
+	if err := s.Put(jobcache.Entry{Key: k, Conclusion: "success"}, map[string]string{"art": artifact(t, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tampered entry: artifact "../outside", its files where that name
+	// leads inside the entry.
+	if err := os.Rename(filepath.Join(s.Dir, "entries", k, "artifacts", "art"), filepath.Join(s.Dir, "entries", k, "outside")); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	arts := filepath.Join(root, "artifacts")
+	if err := os.Mkdir(arts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := jobcache.Artifact{Name: "../outside", Files: e.Artifacts[0].Files}
+	if err := s.Restore(k, bad, filepath.Join(arts, bad.Name)); err == nil {
+		t.Errorf("restored %+v", bad)
+	}
+	if left, _ := os.ReadDir(root); len(left) != 1 {
+		t.Errorf("written outside the artifacts: %v", left)
+	}
+}
