@@ -184,11 +184,21 @@ func (jr *legRun) cacheStore(res *JobResult, coerced bool) {
 	}
 	e := jobcache.Entry{
 		Key: jr.cache.key.Sum, Job: jr.key, Workflow: r.w.File, Run: r.id, Conclusion: res.Result,
-		Outputs: outs, Summary: jr.cache.summary.String(), Parts: jr.cache.key.Parts,
+		Outputs: outs, Summary: jr.cache.summary.String(), Parts: maskedParts(r.masker, jr.cache.key.Parts),
 	}
 	if err := r.opts.Cache.Put(e, arts); err != nil {
 		jr.emit("job", "Warning: cache: "+r.masker.Mask(err.Error()))
 		return
 	}
 	jr.emit("job", "cache: stored, key "+jr.cache.key.Short())
+}
+
+// maskedParts is parts with any secret value masked (a matrix value or
+// input that holds one): what is written or shown of a key.
+func maskedParts(m *Masker, parts []jobcache.Part) []jobcache.Part {
+	out := make([]jobcache.Part, len(parts))
+	for i, p := range parts {
+		out[i] = jobcache.Part{Name: m.Mask(p.Name), Value: m.Mask(p.Value)}
+	}
+	return out
 }

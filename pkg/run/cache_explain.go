@@ -81,6 +81,7 @@ func ExplainCache(ctx context.Context, plan *Plan, opts Options, jobID string) (
 		if err != nil {
 			return nil, err
 		}
+		key.Parts = maskedParts(masker, key.Parts) // the sum stays the key's
 		out = append(out, LegCacheKey{Leg: jr.key, Key: key, Complete: complete})
 	}
 	return out, nil

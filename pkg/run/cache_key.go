@@ -188,7 +188,13 @@ func (in keyInputs) resolveRef(ref []string) (name, value string, ok bool) {
 	case "vars":
 		return name, jsonText(lookup(stringMap(in.plan.Vars), ref[1:])), true
 	case "github":
-		return name, jsonText(lookup(in.github, ref[1:])), true
+		v := jsonText(lookup(in.github, ref[1:]))
+		// github.token is the GITHUB_TOKEN secret, repositoryUrl may hold
+		// credentials, and the whole context holds both: digests only.
+		if len(ref) == 1 || ref[1] == "token" || ref[1] == "repositoryUrl" {
+			return name, jobcache.SecretDigest(in.salt, v), true
+		}
+		return name, v, true
 	}
 	return name, "", true
 }
@@ -314,7 +320,7 @@ func (c *canonical) scan(e string) {
 		case "needs": // needs.J.outputs.K or needs.J.result
 			ref = ref[:min(len(ref), 4)]
 		case "github":
-			if len(ref) > 1 && ref[1] == "workspace" {
+			if len(ref) > 1 && (ref[1] == "workspace" || ref[1] == "event_path") {
 				continue // a place, not content: differs in every run
 			}
 		}

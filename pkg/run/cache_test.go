@@ -479,3 +479,40 @@ func TestCacheConcurrentRunsSameKey(t *testing.T) {
 		t.Fatalf("hit %v\n%s", hit, out)
 	}
 }
+
+// github.token is the GITHUB_TOKEN secret: a job reading it is keyed on a
+// digest, and the value is in no entry, record or explanation.
+func TestCacheGithubTokenIsASecret(t *testing.T) {
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one"})
+	const token = "ghs_cacheTokenValue998877"
+	src := strings.Replace(cachedBuild, "      - id: s\n", "      - run: test -n \"${{ github.token }}\"\n      - id: s\n", 1)
+	opts := run.Options{Secrets: map[string]string{"GITHUB_TOKEN": token}}
+	e.run(src, run.Trigger{}, opts)
+	res, out := e.run(src, run.Trigger{}, opts)
+	if hit, _ := cached(t, res, "build"); !hit {
+		t.Fatalf("same token missed\n%s", out)
+	}
+	filepath.Walk(e.state, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), token) {
+				t.Errorf("%s holds the token", p)
+			}
+		}
+		return err
+	})
+	plan, err := run.NewPlan(loadTestWorkflow(t, src), run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main", Repository: "o/r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs, err := run.ExplainCache(context.Background(), plan, run.Options{Builtins: steps.Default(), StateDir: e.state, Cache: e.store, Secrets: opts.Secrets}, "build")
+	if err != nil || len(legs) != 1 {
+		t.Fatal(err)
+	}
+	if text := legs[0].Key.Explain(); strings.Contains(text, token) || !strings.Contains(text, "github.token: hmac-sha256:") {
+		t.Errorf("explanation:\n%s", text)
+	}
+	res, out = e.run(src, run.Trigger{}, run.Options{Secrets: map[string]string{"GITHUB_TOKEN": token + "x"}})
+	if hit, _ := cached(t, res, "build"); hit {
+		t.Errorf("a changed token hit\n%s", out)
+	}
+}
