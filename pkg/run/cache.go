@@ -25,6 +25,14 @@ func (c *CacheHit) String() string {
 	return fmt.Sprintf("cached (run %d, key %s)", c.Run, k)
 }
 
+// text is String, or "" for nil (JobEnded's Text: why the job did not run).
+func (c *CacheHit) text() string {
+	if c == nil {
+		return ""
+	}
+	return c.String()
+}
+
 // legCache is a cacheable leg's state: its key, and what it leaves for
 // the cache as it runs (the artifacts it uploaded, its summary part).
 type legCache struct {

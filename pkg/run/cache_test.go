@@ -116,6 +116,16 @@ func TestCacheHitRestoresOutputsArtifactsAndSummary(t *testing.T) {
 	if !strings.Contains(out, "cached (run 1, key ") {
 		t.Errorf("console does not show the hit:\n%s", out)
 	}
+	// Observers (runner serve) get it with the job's end.
+	var ended []run.Event
+	e.run(cachedBuild, run.Trigger{}, run.Options{Observer: run.ObserverFunc(func(ev run.Event) {
+		if ev.Kind == run.JobEnded && ev.Job == "build" {
+			ended = append(ended, ev)
+		}
+	})})
+	if len(ended) != 1 || ended[0].Status != "success" || !strings.HasPrefix(ended[0].Text, "cached (run 1, key ") {
+		t.Errorf("JobEnded events of the cached job: %+v", ended)
+	}
 	// The downstream job sees the restored outputs and artifact.
 	if !strings.Contains(out, "got=one file=one") {
 		t.Errorf("downstream job did not get the restored output and artifact:\n%s", out)
