@@ -227,6 +227,12 @@ func (s *Store) Put(e Entry, artifacts map[string]string) (err error) {
 		}
 		e.Artifacts = append(e.Artifacts, a)
 	}
+	// What entry.json holds counts too: an entry without artifacts is
+	// not free.
+	e.Size += int64(len(e.Summary))
+	for k, v := range e.Outputs {
+		e.Size += int64(len(k) + len(v))
+	}
 	if e.Created.IsZero() {
 		e.Created = time.Now().UTC()
 	}

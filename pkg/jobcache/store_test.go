@@ -38,7 +38,7 @@ func TestPutGetRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, err := s.Get(k)
-	if err != nil || e.Run != 3 || e.Outputs["o"] != "v" || e.Size != 5 || len(e.Artifacts) != 1 {
+	if err != nil || e.Run != 3 || e.Outputs["o"] != "v" || e.Size != 5+2 || len(e.Artifacts) != 1 {
 		t.Fatalf("got %+v, %v", e, err)
 	}
 	dst := filepath.Join(t.TempDir(), "art")
@@ -177,5 +177,31 @@ func TestRestoreRefusesEscapingNames(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(root); len(left) != 1 {
 		t.Errorf("written outside the artifacts: %v", left)
+	}
+}
+
+// Entries without artifacts count their outputs and summary against the
+// cap too: else a store of them would grow without end.
+func TestPruneCountsOutputsAndSummary(t *testing.T) {
+	s, err := jobcache.Open(t.TempDir(), 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("o", 1000)
+	for i := 0; i < 5; i++ {
+		if err := s.Put(jobcache.Entry{Key: key(string(rune('a' + i))), Conclusion: "success", Outputs: map[string]string{"o": big}, Summary: big}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range list {
+		total += e.Size
+	}
+	if len(list) >= 5 || total > 3000 {
+		t.Errorf("%d entries, %d bytes under a 3000-byte cap", len(list), total)
 	}
 }
