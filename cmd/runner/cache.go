@@ -24,6 +24,31 @@ func openCache(state string, maxBytes int64) (*jobcache.Store, error) {
 	return jobcache.Open(filepath.Join(state, "cache"), maxBytes)
 }
 
+// cacheFlags are runner exec's job cache flags.
+type cacheFlags struct {
+	no  bool   // --no-cache
+	max string // --cache-max
+}
+
+func (c *cacheFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&c.no, "no-cache", false, "run every job, even those whose result is in the job cache (docs/cache.md)")
+	f.StringVar(&c.max, "cache-max", "2G", "size cap of the job cache under the state dir; least recently used entries go first")
+}
+
+// options opens the cache under state for a run.
+func (c *cacheFlags) options(opts *run.Options, state string) error {
+	max, err := parseSize(c.max)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--cache-max: %w", err)}
+	}
+	if opts.Cache, err = openCache(state, max); err != nil {
+		return err
+	}
+	opts.NoCache = c.no
+	return nil
+}
+
 // parseSize reads 500M, 2G, 1048576 (bytes; K, M, G are powers of 1024).
 func parseSize(s string) (int64, error) {
 	s = strings.TrimSpace(strings.ToUpper(strings.TrimSuffix(strings.ToUpper(s), "B")))

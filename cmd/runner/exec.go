@@ -34,9 +34,8 @@ type execFlags struct {
 	inputs, secrets, vars, mirrors, matrix             []string
 	jobs                                               int
 	jsonOut, keep                                      bool
-	noCache                                            bool   // --no-cache
-	cacheMax                                           string // --cache-max
 	actionsSource                                      string
+	cache                                              cacheFlags
 }
 
 func newExecCmd() *cobra.Command {
@@ -71,19 +70,14 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				return &exitError{code: 2, err: err}
 			}
 			opts.Builtins = builtins
-			max, err := parseSize(fl.cacheMax)
-			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("--cache-max: %w", err)}
-			}
-			if opts.Cache, err = openCache(fl.state, max); err != nil {
-				return err
-			}
-			opts.NoCache = fl.noCache
 			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
 				return err
 			}
 			ctx, interrupted, stop := interruptible(&opts)
 			defer stop()
+			if err := fl.cache.options(&opts, fl.state); err != nil {
+				return err
+			}
 			res, err := run.Run(ctx, plan, opts)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -101,6 +95,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 		},
 	}
 	fl.addTriggerFlags(cmd)
+	fl.cache.add(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
@@ -112,8 +107,6 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")
-	f.BoolVar(&fl.noCache, "no-cache", false, "run every job, even those whose result is in the job cache (docs/cache.md)")
-	f.StringVar(&fl.cacheMax, "cache-max", "2G", "size cap of the job cache under the state dir; least recently used entries go first")
 	f.StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template such as https://git.example.com/{owner}/{repo}, or a folder holding OWNER/REPO (default GitHub; also $"+actions.EnvSource+")")
 	return cmd
 }
