@@ -152,6 +152,22 @@ key over everything that can change them.`,
 	return cmd
 }
 
+// addExplainFlags adds runner plan's --explain-cache and what it needs
+// that plan may not have yet (--secret, --secret-file, --state).
+func addExplainFlags(cmd *cobra.Command, fl *execFlags, explain *string) {
+	f := cmd.Flags()
+	f.StringVar(explain, "explain-cache", "", "print the job cache key of JOB's legs and the parts it is computed from (docs/cache.md)")
+	if f.Lookup("secret") == nil {
+		f.StringArrayVar(&fl.secrets, "secret", nil, "with --explain-cache: secret K=V, or K from the environment, as given to exec (only a digest is shown)")
+	}
+	if f.Lookup("secret-file") == nil {
+		f.StringVar(&fl.secretFile, "secret-file", "", "with --explain-cache: dotenv file of secrets")
+	}
+	if f.Lookup("state") == nil {
+		f.StringVar(&fl.state, "state", ".runner", "state directory: the job cache")
+	}
+}
+
 // explainCache prints the key parts of job's legs (runner plan
 // --explain-cache JOB).
 func explainCache(fl *execFlags, w *workflow.Workflow, repoDir, jobID string) error {

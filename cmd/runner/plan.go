@@ -104,10 +104,7 @@ group), then the job graph level by level with the matrix legs.`,
 	fl.addTriggerFlags(cmd)
 	cmd.Flags().StringVar(&fl.repo, "repo", "", "repository holding the workflow (default: current git repository)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the plan as JSON")
-	cmd.Flags().StringVar(&explain, "explain-cache", "", "print the job cache key of JOB's legs and the parts it is computed from (docs/cache.md)")
-	cmd.Flags().StringArrayVar(&fl.secrets, "secret", nil, "with --explain-cache: secret K=V, or K from the environment, as given to exec (only a digest is shown)")
-	cmd.Flags().StringVar(&fl.secretFile, "secret-file", "", "with --explain-cache: dotenv file of secrets")
-	cmd.Flags().StringVar(&fl.state, "state", ".runner", "with --explain-cache: state directory")
+	addExplainFlags(cmd, &fl, &explain)
 	return cmd
 }
 
