@@ -84,6 +84,10 @@ func TestBirdFlock(t *testing.T) {
 	if head := git(t, origin, "rev-parse", "HEAD"); head != pub1 {
 		t.Fatalf("run 2 (no source change) moved origin from %s to %s", pub1, head)
 	}
+	// The job cache (docs/cache.md): nothing changed in either folder, so
+	// the four build and test jobs were restored, not run.
+	checkCached(t, state, 2, map[string]bool{"check": false, "build-back-end": true, "build-front-end": true,
+		"test-back-end": true, "test-front-end": true, "publish": false})
 
 	// Run 3: a new bird and 2 replicas.
 	addBird(t, filepath.Join(fork, "back-end", "birds.json"))
@@ -101,6 +105,11 @@ func TestBirdFlock(t *testing.T) {
 	git(t, fork, "push", "-q", "origin", "main")
 	sha3 := git(t, fork, "rev-parse", "HEAD")
 	execWorkflow(t, ctx, runner, fork, state, reg, "run3")
+	// Only the back-end changed: its jobs ran, the front-end's were cached
+	// and its restored archive was published with the new version.
+	checkCached(t, state, 3, map[string]bool{"build-back-end": false, "test-back-end": false,
+		"build-front-end": true, "test-front-end": true, "publish": false})
+	checkTags(t, ctx, client, reg+"/"+username+"/birds-app-front-end", sha3)
 	checkTags(t, ctx, client, reg+"/"+username+"/birds-app-back-end", sha3)
 	checkPublish(t, origin, sha3, reg, 2)
 
@@ -237,6 +246,39 @@ func execWorkflow(t *testing.T, ctx context.Context, runner, fork, state, reg, l
 		t.Fatalf("%s: runner exec: %v\n%s", label, err, out)
 	}
 	t.Logf("%s: runner exec took %.1fs", label, time.Since(start).Seconds())
+}
+
+// checkCached checks which jobs of run id were restored from the job
+// cache, from its run record.
+func checkCached(t *testing.T, state string, id int, want map[string]bool) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "runs", fmt.Sprint(id), "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Jobs []struct {
+			Key    string
+			Result string
+			Cached *struct{ Run int }
+		}
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range rec.Jobs {
+		w, ok := want[j.Key]
+		if !ok {
+			continue
+		}
+		delete(want, j.Key)
+		if j.Result != "success" || (j.Cached != nil) != w {
+			t.Errorf("run %d: job %s: %s, cached %v; want cached %v", id, j.Key, j.Result, j.Cached != nil, w)
+		}
+	}
+	for k := range want {
+		t.Errorf("run %d has no job %s", id, k)
+	}
 }
 
 // checkTags: repo has `latest` and sha, one digest for both.

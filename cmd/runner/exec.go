@@ -39,6 +39,7 @@ type execFlags struct {
 	jobs                                               int
 	jsonOut, keep                                      bool
 	actionsSource                                      string
+	cache                                              cacheFlags
 }
 
 func newExecCmd() *cobra.Command {
@@ -81,6 +82,9 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			}
 			ctx, interrupted, stop := interruptible(&opts, fl.cancelTimeout)
 			defer stop()
+			if err := fl.cache.options(&opts, fl.state); err != nil {
+				return err
+			}
 			res, err := run.Run(ctx, plan, opts)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -98,6 +102,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 		},
 	}
 	fl.addTriggerFlags(cmd)
+	fl.cache.add(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")

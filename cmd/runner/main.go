@@ -42,6 +42,7 @@ func main() {
 		newPreviewCmd(),
 		newServeCmd(),
 		newDispatchCmd(),
+		newCacheCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

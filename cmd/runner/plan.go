@@ -18,6 +18,7 @@ import (
 func newPlanCmd() *cobra.Command {
 	var fl execFlags
 	var jsonOut bool
+	var explain string
 	cmd := &cobra.Command{
 		Use:   "plan WORKFLOW",
 		Short: "Validate a workflow and print its job graph and run plan without running it",
@@ -37,6 +38,9 @@ group), then the job graph level by level with the matrix legs.`,
 			w, err := loadWorkflow(path, steps.Default(), repoLabels(localDir(repoDir)))
 			if err != nil {
 				return err
+			}
+			if explain != "" {
+				return explainCache(&fl, w, repoDir, explain)
 			}
 			p := workflow.NewPlan(w)
 			rp, opts, err := fl.plan(w, repoDir)
@@ -104,6 +108,7 @@ group), then the job graph level by level with the matrix legs.`,
 	cmd.Flags().StringVar(&fl.state, "state", ".runner", "state directory: the cache of remote reusable workflows")
 	cmd.Flags().StringVar(&fl.actionsSource, "actions-source", "", "where owner/repo/.github/workflows/FILE@ref workflows come from, as for runner exec (also $"+actions.EnvSource+")")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the plan as JSON")
+	addExplainFlags(cmd, &fl, &explain)
 	return cmd
 }
 

@@ -30,6 +30,10 @@ func printSummary(w io.Writer, res *run.Result, color bool) {
 	}
 	fmt.Fprintf(w, "\n%s %s  run %d  %s\n", mark(res.Conclusion), res.Workflow, res.ID, dur(res.Duration))
 	for _, j := range res.Jobs {
+		if j.Cached != nil {
+			fmt.Fprintf(w, "  %s %-40s %s\n", mark(j.Result), j.Name, j.Cached)
+			continue
+		}
 		fmt.Fprintf(w, "  %s %-40s %8s\n", mark(j.Result), j.Name, dur(j.Duration))
 		for _, s := range j.Steps {
 			if s.Conclusion == "skipped" {

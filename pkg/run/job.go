@@ -398,6 +398,8 @@ type legRun struct {
 	scope *compositeScope
 	// services are the job's service containers, started (services.go).
 	services []*runningService
+	// cache is set when the job opted into the job cache (cache.go).
+	cache *legCache
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -428,7 +430,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration})
+		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration, Text: res.Cached.text()})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())
@@ -463,6 +465,9 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
+	if jr.cacheLookup(res) {
+		return res
+	}
 	defer jr.stopServices(ctx)
 	if err := jr.startServices(jobCtx); err != nil {
 		if ctx.Err() != nil {
@@ -496,11 +501,13 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 		res.Result = "success"
 	}
 	jr.outputs(res)
+	coerced := false
 	if j.ContinueOnError.Set && res.Result == "failure" {
 		if v, err := r.evalFlag(j.ContinueOnError, jr.contexts()); err == nil && v {
-			res.Result = "success"
+			res.Result, coerced = "success", true
 		}
 	}
+	jr.cacheStore(res, coerced)
 	return res
 }
 

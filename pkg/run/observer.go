@@ -15,7 +15,8 @@ const (
 	// JobStarted: Text is the job's display name.
 	JobStarted
 	// JobEnded: Status is success, failure, cancelled or skipped; Text says
-	// why when the job did not run (kept from an earlier attempt).
+	// why when the job did not run (kept from an earlier attempt; cached
+	// (run N, key …): restored from the job cache).
 	JobEnded
 	// StepStarted and StepEnded name the step in Step.
 	StepStarted

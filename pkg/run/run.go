@@ -20,6 +20,7 @@ import (
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/container"
+	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -79,6 +80,13 @@ type Options struct {
 	// Containers runs the jobs' service containers. Default: runc, made
 	// when the first job with services starts.
 	Containers container.Runtime
+	// Cache is the job cache (docs/cache.md): jobs that opt in with
+	// RUNNER_CACHE are not run when it holds their key. Default nil: no
+	// job is cached.
+	Cache *jobcache.Store
+	// NoCache runs every job, without looking the cache up; successful
+	// jobs that opt in are still stored. Default false.
+	NoCache bool
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -122,8 +130,11 @@ type JobResult struct {
 	Started  time.Time
 	Duration time.Duration
 	Error    string `json:",omitempty"`
-	order    [2]int // job declaration index, leg index
-	sortKey  []int  // the caller's place (call.go), then order
+	// Cached is set when the job did not run: its result was restored
+	// from the job cache. Result is then success.
+	Cached  *CacheHit `json:",omitempty"`
+	order   [2]int    // job declaration index, leg index
+	sortKey []int     // the caller's place (call.go), then order
 }
 
 // StepResult is one step of a job.

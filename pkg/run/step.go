@@ -273,6 +273,7 @@ func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
 	}
 	if len(data) > 0 {
+		jr.noteSummary(jr.r.masker.Mask(string(data)))
 		if err := appendFile(filepath.Join(jr.r.dir, "summary.md"), jr.r.masker.Mask(string(data))); err != nil {
 			return fmt.Errorf("the run's step summary: %w", err)
 		}
@@ -497,6 +498,9 @@ func (jr *legRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 	err := scrubURLErrors(runSafely(ctx, b, sc))
 	for k, v := range sc.Outputs() {
 		jr.setOutput(s, k, v)
+	}
+	if err == nil && spec.Name == "upload-artifact" {
+		jr.noteArtifact(sc.Outputs()["artifact-id"])
 	}
 	return err
 }
