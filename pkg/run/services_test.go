@@ -294,7 +294,7 @@ jobs:
 		t.Errorf("twice: %s %q", j.Result, j.Error)
 	}
 	j = job(t, res, "none")
-	if j.Result != "success" || !strings.Contains(out, "Skip service db: its image is empty") || !strings.Contains(out, "services={}") {
+	if j.Result != "success" || !strings.Contains(out, "Skip service db: its image is empty") || !strings.Contains(out, "services=null") { // no service started: job.services is left out, as on GitHub
 		t.Errorf("none: %s %q\n%s", j.Result, j.Error, out)
 	}
 }
