@@ -30,6 +30,7 @@ func ruleRunsOn() *rule {
 				return
 			}
 		}
+		v.runsOnConflict(j)
 		for _, l := range j.RunsOn {
 			if strings.Contains(l.Raw, "${{") {
 				continue
@@ -52,4 +53,45 @@ func ruleRunsOn() *rule {
 			}
 		}
 	}}
+}
+
+// runnerSystem is the system a GitHub-hosted runner label names (ubuntu,
+// windows or macos), or "" for other labels.
+func runnerSystem(label string) string {
+	sys, _, _ := strings.Cut(strings.ToLower(label), "-")
+	switch sys {
+	case "ubuntu", "windows", "macos":
+		for _, g := range githubLabels {
+			if strings.EqualFold(g, label) {
+				return sys
+			}
+		}
+	}
+	return ""
+}
+
+// runsOnConflict warns about runs-on labels of two GitHub-hosted runners
+// of different systems: a job runs on a runner that has every label, and
+// none has both, so on GitHub the job waits.
+func (v *validator) runsOnConflict(j *Job) {
+	first := -1
+	for i, l := range j.RunsOn {
+		sys := runnerSystem(l.Raw)
+		if sys == "" {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		f := j.RunsOn[first]
+		if other := runnerSystem(f.Raw); other != sys {
+			pos := l.Pos
+			if l.Quoted {
+				pos.Col++
+			}
+			v.warnf(pos, "runs-on", "job %s: runs-on labels %q and %q name runners of different systems (%s, %s): no GitHub-hosted runner has both, so on GitHub the job waits; use a matrix to run it on each",
+				j.ID, f.Raw, l.Raw, other, sys)
+		}
+	}
 }
