@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -70,28 +71,50 @@ func runnerSystem(label string) string {
 	return ""
 }
 
+// matrixLabel matches a runs-on label that is one matrix value.
+var matrixLabel = regexp.MustCompile(`^\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$`)
+
 // runsOnConflict warns about runs-on labels of two GitHub-hosted runners
 // of different systems: a job runs on a runner that has every label, and
-// none has both, so on GitHub the job waits.
+// none has both, so on GitHub the job waits. A label ${{ matrix.<key> }}
+// stands for the values its legs give it, compared with a written label
+// before it.
 func (v *validator) runsOnConflict(j *Job) {
 	first := -1
 	for i, l := range j.RunsOn {
-		sys := runnerSystem(l.Raw)
-		if sys == "" {
-			continue
-		}
-		if first < 0 {
-			first = i
-			continue
-		}
-		f := j.RunsOn[first]
-		if other := runnerSystem(f.Raw); other != sys {
-			pos := l.Pos
-			if l.Quoted {
-				pos.Col++
+		var labels []string
+		from := ""
+		if m := matrixLabel.FindStringSubmatch(strings.TrimSpace(l.Raw)); m != nil {
+			if first < 0 {
+				continue // legs give it their own systems: no conflict among them
 			}
-			v.warnf(pos, "runs-on", "job %s: runs-on labels %q and %q name runners of different systems (%s, %s): no GitHub-hosted runner has both, so on GitHub the job waits; use a matrix to run it on each",
-				j.ID, f.Raw, l.Raw, other, sys)
+			from = " (matrix." + m[1] + ")"
+			for _, x := range matrixLegValues(v, j)[strings.ToLower(m[1])] {
+				if s, ok := x.(string); ok {
+					labels = append(labels, s)
+				}
+			}
+		} else {
+			labels = []string{l.Raw}
+		}
+		for _, label := range labels {
+			sys := runnerSystem(label)
+			if sys == "" {
+				continue
+			}
+			if first < 0 {
+				first = i
+				continue
+			}
+			f := j.RunsOn[first]
+			if other := runnerSystem(f.Raw); other != sys {
+				pos := l.Pos
+				if l.Quoted {
+					pos.Col++
+				}
+				v.warnf(pos, "runs-on", "job %s: runs-on labels %q and %q%s name runners of different systems (%s, %s): no GitHub-hosted runner has both, so on GitHub the job waits; use a matrix to run it on each",
+					j.ID, f.Raw, label, from, other, sys)
+			}
 		}
 	}
 }
