@@ -59,6 +59,7 @@ var rules = []func() *rule{
 	ruleCallDefs,
 	ruleCompare,
 	ruleCompareTypes,
+	ruleMatrixKinds,
 	ruleFuncArgs,
 	ruleDupKeys,
 	ruleAnchors,

@@ -162,6 +162,12 @@ func (v *validator) eventConfig(event string, spec eventSpec, n *yaml.Node) {
 		case k.Value == "types" && (spec.types != nil || spec.anyTypes):
 			v.eventTypes(event, spec, val)
 		case contains(spec.keys, k.Value):
+			// The lists an event matches names against: empty, they match
+			// nothing (branches and paths: rule_globs.go).
+			if (k.Value == "names" || k.Value == "versions" || k.Value == "workflows") &&
+				val.Kind == yaml.SequenceNode && len(val.Content) == 0 {
+				v.errf(posOf(val), "events", "on.%s.%s is empty: the workflow would never run for %s", event, k.Value, event)
+			}
 		case parsed && !contains(prKeys, k.Value) && k.Value != "tags" && k.Value != "tags-ignore" && k.Value != "types":
 			// an unknown key: the parser reports it
 		default:

@@ -66,7 +66,12 @@ func isUntrusted(segs []string) bool {
 // shell does not parse as code.
 func ruleInjection() *rule {
 	return &rule{expr: func(v *validator, e *exprNode) {
-		if e.key != jobKey+"steps.run" && e.key != "runs.steps.run" {
+		runs, read := "the shell runs whatever it holds", "use \"$%s\""
+		switch {
+		case e.key == jobKey+"steps.run" || e.key == "runs.steps.run":
+		case isGitHubScript(e):
+			runs, read = "github-script runs whatever it holds as JavaScript", "read process.env.%s"
+		default:
 			return
 		}
 		for i := range e.nodes {
@@ -74,9 +79,10 @@ func ruleInjection() *rule {
 				if !isUntrusted(p.Segments) {
 					continue
 				}
+				name := envName(p.Segments)
 				v.warnf(offsetPos(e.val, p.Offset), "injection",
-					"%s: %q is potentially untrusted and the shell runs whatever it holds: pass it through env (env: {%s: ${{ %s }}}) and use \"$%s\" in the script",
-					v.stepWhere(e.job, e.step), p.Text, envName(p.Segments), p.Text, envName(p.Segments))
+					"%s: %q is potentially untrusted and %s: pass it through env (env: {%s: ${{ %s }}}) and "+read+" in the script",
+					v.stepWhere(e.job, e.step), p.Text, runs, name, p.Text, name)
 			}
 		}
 	}}
@@ -100,4 +106,16 @@ func envName(segs []string) string {
 		return name
 	}
 	return "VALUE"
+}
+
+// isGitHubScript reports whether a value is the script input of an
+// actions/github-script step: JavaScript the action evaluates, where a
+// ${{ }} is replaced before it runs, as in a run: script.
+func isGitHubScript(e *exprNode) bool {
+	if e.step == nil || (e.key != jobKey+"steps.with" && e.key != "runs.steps.with") ||
+		!strings.HasSuffix(e.where, ".with.script") {
+		return false
+	}
+	uses, _, _ := strings.Cut(e.step.Uses.Raw, "@")
+	return strings.EqualFold(uses, "actions/github-script")
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -30,6 +31,7 @@ func ruleRunsOn() *rule {
 				return
 			}
 		}
+		v.runsOnConflict(j)
 		for _, l := range j.RunsOn {
 			if strings.Contains(l.Raw, "${{") {
 				continue
@@ -52,4 +54,67 @@ func ruleRunsOn() *rule {
 			}
 		}
 	}}
+}
+
+// runnerSystem is the system a GitHub-hosted runner label names (ubuntu,
+// windows or macos), or "" for other labels.
+func runnerSystem(label string) string {
+	sys, _, _ := strings.Cut(strings.ToLower(label), "-")
+	switch sys {
+	case "ubuntu", "windows", "macos":
+		for _, g := range githubLabels {
+			if strings.EqualFold(g, label) {
+				return sys
+			}
+		}
+	}
+	return ""
+}
+
+// matrixLabel matches a runs-on label that is one matrix value.
+var matrixLabel = regexp.MustCompile(`^\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$`)
+
+// runsOnConflict warns about runs-on labels of two GitHub-hosted runners
+// of different systems: a job runs on a runner that has every label, and
+// none has both, so on GitHub the job waits. A label ${{ matrix.<key> }}
+// stands for the values its legs give it, compared with a written label
+// before it.
+func (v *validator) runsOnConflict(j *Job) {
+	first := -1
+	for i, l := range j.RunsOn {
+		var labels []string
+		from := ""
+		if m := matrixLabel.FindStringSubmatch(strings.TrimSpace(l.Raw)); m != nil {
+			if first < 0 {
+				continue // legs give it their own systems: no conflict among them
+			}
+			from = " (matrix." + m[1] + ")"
+			for _, x := range matrixLegValues(v, j)[strings.ToLower(m[1])] {
+				if s, ok := x.(string); ok {
+					labels = append(labels, s)
+				}
+			}
+		} else {
+			labels = []string{l.Raw}
+		}
+		for _, label := range labels {
+			sys := runnerSystem(label)
+			if sys == "" {
+				continue
+			}
+			if first < 0 {
+				first = i
+				continue
+			}
+			f := j.RunsOn[first]
+			if other := runnerSystem(f.Raw); other != sys {
+				pos := l.Pos
+				if l.Quoted {
+					pos.Col++
+				}
+				v.warnf(pos, "runs-on", "job %s: runs-on labels %q and %q%s name runners of different systems (%s, %s): no GitHub-hosted runner has both, so on GitHub the job waits; use a matrix to run it on each",
+					j.ID, f.Raw, label, from, other, sys)
+			}
+		}
+	}
 }

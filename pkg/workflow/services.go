@@ -33,6 +33,10 @@ func (p *parser) services(n *yaml.Node, where string) []*Service {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil
 	}
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${{") {
+		p.errf(posOf(n), "unsupported", "%s: services computed by an expression are valid on GitHub, but runner starts only services written out as a mapping", where)
+		return nil
+	}
 	var out []*Service
 	p.mapping(n, where, map[string]func(k, v *yaml.Node){"*": func(k, v *yaml.Node) {
 		s := &Service{Label: k.Value, Pos: posOf(k)}

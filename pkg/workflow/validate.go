@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -168,7 +169,9 @@ func (v *validator) numberOrExpr(val Value, what string, integer bool) {
 func ruleScalars() *rule {
 	shell := func(v *validator, val Value) {
 		if val.Set && !strings.Contains(val.Raw, "${{") {
-			if _, err := ShellCommand(val.Raw); err != nil {
+			if _, err := ShellCommand(val.Raw); errors.Is(err, errWindowsShell) {
+				v.errf(val.Pos, "unsupported", "%v", err)
+			} else if err != nil {
 				v.errf(val.Pos, "shell", "%v", err)
 			}
 		}
@@ -211,6 +214,10 @@ func ruleScalars() *rule {
 	}
 }
 
+// errWindowsShell marks a shell GitHub accepts on its Windows runners only
+// (so valid on GitHub, but not one runner can run).
+var errWindowsShell = errors.New("")
+
 // ShellCommand returns the command line template for a `shell:` value, with
 // {0} standing for the script file, as GitHub defines it for Linux.
 func ShellCommand(shell string) (string, error) {
@@ -223,6 +230,8 @@ func ShellCommand(shell string) (string, error) {
 		return "python {0}", nil
 	case "pwsh":
 		return "pwsh -command . '{0}'", nil
+	case "powershell", "cmd":
+		return "", fmt.Errorf("shell %q is one of GitHub's Windows shells, and runner runs steps on Linux: use pwsh, bash, sh, python or a command with {0}%w", shell, errWindowsShell)
 	}
 	if strings.Contains(shell, "{0}") {
 		return shell, nil
