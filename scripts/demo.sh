@@ -54,6 +54,14 @@ if [ -z "$repo" ]; then
     git -C "$repo" -c user.name="Demo Student" -c user.email=student@example.com commit -qm "Start from the bird-flock example"
     git -C "$repo" remote add origin "$demo/origin.git"
     git -C "$repo" push -q -u origin main
+  elif ! cmp -s workflows/build-bird-app.yaml "$repo/.github/workflows/build-bird-app.yaml"; then
+    # The scratch fork is runner's: it follows this checkout's pipeline.
+    say "scratch fork: the workflow changed in this checkout; committing it to $repo"
+    git -C "$repo" pull -q --ff-only origin main 2>/dev/null || true
+    mkdir -p "$repo/.github/workflows" && cp workflows/build-bird-app.yaml "$repo/.github/workflows/"
+    git -C "$repo" add .github/workflows/build-bird-app.yaml
+    git -C "$repo" -c user.name="Demo Student" -c user.email=student@example.com commit -qm "Update the workflow from runner's checkout"
+    git -C "$repo" push -q origin main
   fi
 fi
 origin=$(git -C "$repo" remote get-url origin 2>/dev/null || echo "$repo")
