@@ -1,0 +1,199 @@
+package run_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	ct "github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// actionImage pushes the busybox stand-in with an Entrypoint and Cmd of
+// its own to a loopback registry: `echo image-entrypoint image-cmd`.
+func actionImage(t *testing.T) string {
+	t.Helper()
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox)
+	addr := ct.Registry(t)
+	img := ct.Image(t, ct.Alpine(t), v1.Config{Entrypoint: []string{"/bin/echo", "image-entrypoint"}, Cmd: []string{"image-cmd"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), addr+"/test/action", []string{"1"}); err != nil {
+		t.Fatal(err)
+	}
+	return addr + "/test/action:1"
+}
+
+// uses: docker://IMAGE runs the image once: its own entrypoint and Cmd,
+// with.args in place of the Cmd (split like a shell line), with.entrypoint
+// in place of the entrypoint; with: keys are INPUT_*, GitHub's mounts and
+// paths, GITHUB_OUTPUT and GITHUB_ENV reach the job; a failing exit code
+// fails the step.
+func TestDockerStep(t *testing.T) {
+	ref := actionImage(t)
+	before := runcState()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  d:
+    runs-on: x
+    outputs:
+      got: ${{ steps.sh.outputs.answer }}
+    steps:
+      - uses: docker://`+ref+`
+      - uses: docker://`+ref+`
+        with:
+          args: one 'two  words' "three"
+      - id: sh
+        uses: docker://`+ref+`
+        env: {STEP_ENV: from-step}
+        with:
+          who: world
+          entrypoint: /bin/sh
+          args: |
+            -c 'echo "who=$INPUT_WHO step=$STEP_ENV pwd=$(pwd) home=$HOME ws=$GITHUB_WORKSPACE event=$GITHUB_EVENT_PATH"
+            echo "files=$GITHUB_OUTPUT $GITHUB_ENV temp=$RUNNER_TEMP"
+            test -f "$GITHUB_EVENT_PATH" && echo event-readable
+            echo made-in-container > made.txt
+            echo "::add-mask::s3cr3t-value"
+            echo "mask=s3cr3t-value"
+            echo "answer=42" >> "$GITHUB_OUTPUT"
+            echo "FROM_DOCKER=yes" >> "$GITHUB_ENV"'
+      - run: echo "after $FROM_DOCKER $(cat made.txt)"
+      - id: fails
+        uses: docker://`+ref+`
+        with:
+          entrypoint: /bin/sh
+          args: -c "exit 3"
+`, run.Trigger{Event: "push"}, run.Options{})
+	j := job(t, res, "d")
+	if j.Result != "failure" || j.Outputs["got"] != "42" {
+		t.Fatalf("job: %+v\n%s", j, out)
+	}
+	if s := j.Steps[len(j.Steps)-1]; s.Conclusion != "failure" || !strings.Contains(s.Error, "Docker run failed with exit code 3") {
+		t.Errorf("failing step: %+v", s)
+	}
+	for _, want := range []string{
+		"image-entrypoint image-cmd\n",
+		"image-entrypoint one two  words three\n",
+		"who=world step=from-step pwd=/github/workspace home=/github/home ws=/github/workspace event=/github/workflow/event.json",
+		"files=/github/file_commands/",
+		"temp=/github/runner_temp",
+		"event-readable",
+		"mask=***",
+		"after yes made-in-container",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cr3t-value\n") {
+		t.Errorf("masked value shown:\n%s", out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A Docker container action (runs.using: docker, image: docker://…) gets
+// its inputs as INPUT_* and in runs.args expressions, runs.env, its
+// entrypoint, and its post-entrypoint at the job's end with the state its
+// main saved.
+func TestDockerActionFromImage(t *testing.T) {
+	ref := actionImage(t)
+	src, err := filepath.Abs("testdata/dockeractions/greet/action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runcState()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  d:
+    runs-on: x
+    steps:
+      - run: mkdir -p act && sed 's#IMAGE#`+ref+`#' '`+src+`' > act/action.yml
+      - uses: ./act
+        with: {who: docker}
+      - run: echo between
+`, run.Trigger{Event: "push"}, run.Options{})
+	j := job(t, res, "d")
+	if j.Result != "success" {
+		t.Fatalf("job: %+v\n%s", j, out)
+	}
+	for _, want := range []string{
+		"hello docker env=docker action-env=from-docker state=none",
+		"hello docker env=docker action-env=from-docker state=in-main",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if post := stepNamed(t, j, "Post ./act"); len(post) != 1 || j.Steps[len(j.Steps)-1] != post[0] {
+		t.Errorf("post step: %+v", j.Steps)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A docker:// step that outlives its timeout, or runs when the run is
+// cancelled, is stopped and leaves no container, mount or process.
+func TestDockerStepTimeoutAndCancel(t *testing.T) {
+	ref := actionImage(t)
+	before := runcState()
+	long := strconv.Itoa(200000 + os.Getpid())
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  d:
+    runs-on: x
+    steps:
+      - timeout-minutes: 0.02
+        uses: docker://`+ref+`
+        with: {entrypoint: /bin/sleep, args: '`+long+`'}
+`, run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "d"); j.Result != "failure" {
+		t.Errorf("timeout: %+v\n%s", j, out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind after timeout: %v", left)
+	}
+	state := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			if m, _ := filepath.Glob(filepath.Join(state, "runs", "*", "jobs", "*", "workspace", "started")); len(m) > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	res, out = runWF(t, ctx, `
+on: push
+jobs:
+  d:
+    runs-on: x
+    steps:
+      - uses: docker://`+ref+`
+        with: {entrypoint: /bin/sh, args: '-c "touch started; exec sleep `+long+`"'}
+`, run.Trigger{Event: "push"}, run.Options{StateDir: state})
+	if r := res.Jobs[0]; r.Result != "cancelled" {
+		t.Errorf("cancelled: %+v\n%s", r, out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind after cancel: %v", left)
+	}
+	if b, _ := exec.Command("pgrep", "-f", "sleep "+long+"$").Output(); len(b) > 0 {
+		t.Errorf("sleep processes left: %s", b)
+	}
+}
