@@ -301,13 +301,3 @@ func actionErr(act *actions.Action, v workflow.Value, what string, err error) er
 	}
 	return fmt.Errorf("%s:%d:%d: %s: %w", act.Meta.File, v.Line, v.Col, what, err)
 }
-
-// dockerActionImage is the image of a Docker action whose runs.image is a
-// Dockerfile; nil for docker://IMAGE (pulled by runDocker).
-func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, out *lineWriter) (*container.CachedImage, error) {
-	image := act.Meta.Runs.Image
-	if strings.HasPrefix(strings.TrimSpace(image.Raw), "docker://") {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("%s:%d:%d: runs.image: building a Docker action's Dockerfile is not supported yet; use image: docker://IMAGE", act.Meta.File, image.Line, image.Col)
-}

@@ -15,6 +15,7 @@ import (
 	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
 )
 
 // actionImage pushes the busybox stand-in with an Entrypoint and Cmd of
@@ -195,5 +196,69 @@ jobs:
 	}
 	if b, _ := exec.Command("pgrep", "-f", "sleep "+long+"$").Output(); len(b) > 0 {
 		t.Errorf("sleep processes left: %s", b)
+	}
+}
+
+// A Docker action with image: Dockerfile is built with BuildKit (FROM the
+// alpine stand-in through the registry mirror) once: a second use, and a
+// second run on the same state dir, reuse the image; a change to the
+// action's files builds it again.
+func TestDockerActionFromDockerfile(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Buildkitd, ct.Busybox)
+	t.Setenv("RUNNER_BUILDKITD", ct.BuildkitdPath())
+	t.Setenv("BUILDKIT_HOST", "")
+	reg := ct.Registry(t)
+	src, err := filepath.Abs("testdata/dockeractions/built")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runcState()
+	state := t.TempDir()
+	opts := run.Options{StateDir: state, Settings: steps.Settings{RegistryMirror: "docker.io=http://" + reg}}
+	wf := `
+on: push
+jobs:
+  d:
+    runs-on: x
+    outputs:
+      greeting: ${{ steps.a.outputs.greeting }}
+    steps:
+      - run: cp -r '` + src + `' act
+      - id: a
+        uses: ./act
+        with: {who: first}
+      - uses: ./act
+        with: {who: second}
+`
+	res, out := runWF(t, context.Background(), wf, run.Trigger{Event: "push"}, opts)
+	j := job(t, res, "d")
+	if j.Result != "success" || j.Outputs["greeting"] != "hi first" {
+		t.Fatalf("job: %+v\n%s", j, out)
+	}
+	for _, want := range []string{
+		"built-action v1 arg=first input=first pwd=/github/workspace",
+		"built-action v1 arg=second input=second",
+		"Image of Dockerfile built before",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "built Dockerfile ("); n != 1 {
+		t.Errorf("built %d times, want once:\n%s", n, out)
+	}
+
+	res, out = runWF(t, context.Background(), wf, run.Trigger{Event: "push"}, opts)
+	if j := job(t, res, "d"); j.Result != "success" || strings.Contains(out, "built Dockerfile (") {
+		t.Errorf("second run built again: %+v\n%s", j, out)
+	}
+
+	changed := strings.Replace(wf, "cp -r '"+src+"' act", "cp -r '"+src+"' act && sed -i s/v1/v2/ act/entry.sh", 1)
+	res, out = runWF(t, context.Background(), changed, run.Trigger{Event: "push"}, opts)
+	if j := job(t, res, "d"); j.Result != "success" || !strings.Contains(out, "built-action v2 arg=first") || strings.Count(out, "built Dockerfile (") != 1 {
+		t.Errorf("changed action: %+v\n%s", j, out)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
