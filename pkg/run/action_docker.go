@@ -224,6 +224,9 @@ func mapPath(maps []pathMap, p string) string {
 
 // runDockerAction runs the main entrypoint of a Docker container action.
 func (jr *legRun) runDockerAction(ctx context.Context, st *stepRun, act *actions.Action, env map[string]string, fc fileCommandSet, out *lineWriter) error {
+	if act.Meta.Runs.PreEntrypoint.Set && act.Ref.Local {
+		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("`pre` execution is not supported for local action from '%s'", st.s.Uses.Raw)})
+	}
 	setActionContext(st.ctxs, act)
 	inputs, err := jr.actionInputs(st, act)
 	if err != nil {

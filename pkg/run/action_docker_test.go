@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/birdflock/runner/pkg/actions"
 	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
@@ -260,5 +261,98 @@ jobs:
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// In a job with container:, a docker:// step runs in a container of its
+// own next to the job's (as GitHub runs it), on the same workspace and
+// file-command files.
+func TestDockerStepInContainerJob(t *testing.T) {
+	jobRef, ref := jobImage(t), actionImage(t)
+	before := runcState()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: `+jobRef+`
+    steps:
+      - run: echo "from-job $(cat /etc/marker)" > shared.txt
+      - id: a
+        uses: docker://`+ref+`
+        with:
+          entrypoint: /bin/sh
+          args: >-
+            -c 'echo "action sees: $(cat shared.txt) marker=$(cat /etc/marker 2>/dev/null || echo none)";
+            echo from-action > back.txt; echo "x=1" >> "$GITHUB_OUTPUT"'
+      - run: echo "job sees $(cat back.txt) x=${{ steps.a.outputs.x }}"
+`, run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "c"); j.Result != "success" {
+		t.Fatalf("job: %+v\n%s", j, out)
+	}
+	for _, want := range []string{
+		"action sees: from-job marker of the job image marker=none",
+		"job sees from-action x=1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A remote Docker action's pre-entrypoint runs before the job's first step
+// and its post-entrypoint at the job's end (under post-if), with the same
+// args; the state each stage saves reaches the next.
+func TestDockerActionPreAndPost(t *testing.T) {
+	ref := actionImage(t)
+	src := t.TempDir()
+	dir := filepath.Join(src, "acme", "dprepost")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	yml := `name: dprepost
+inputs:
+  who: {default: nobody}
+runs:
+  using: docker
+  image: docker://` + ref + `
+  pre-entrypoint: /bin/sh
+  entrypoint: /bin/sh
+  post-entrypoint: /bin/sh
+  post-if: success()
+  args:
+    - -c
+    - 'echo "stage who=$INPUT_WHO state=${STATE_n:-0}"; echo "n=$(( ${STATE_n:-0} + 1 ))" >> "$GITHUB_STATE"'
+`
+	if err := os.WriteFile(filepath.Join(dir, "action.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo first-step
+      - uses: acme/dprepost@v1
+        with: {who: ana}
+`, run.Trigger{}, run.Options{Actions: &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}})
+	j := job(t, res, "a")
+	if j.Result != "success" {
+		t.Fatalf("job: %+v\n%s", j, out)
+	}
+	var names []string
+	for _, s := range j.Steps {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ", "); !strings.HasPrefix(got, "Pre acme/dprepost@v1, ") || !strings.HasSuffix(got, ", Post acme/dprepost@v1") {
+		t.Errorf("steps: %s", got)
+	}
+	i0, i1, i2, first := strings.Index(out, "stage who=ana state=0"), strings.Index(out, "stage who=ana state=1"), strings.Index(out, "stage who=ana state=2"), strings.Index(out, "| first-step")
+	if i0 < 0 || i1 < 0 || i2 < 0 || !(i0 < first && first < i1 && i1 < i2) {
+		t.Errorf("stages out of order or missing:\n%s", out)
 	}
 }
