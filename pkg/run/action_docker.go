@@ -95,22 +95,22 @@ func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun,
 		}
 		img = &pulled
 	}
-	maps, mounts, err := jr.dockerMounts(fc)
+	pmaps, mounts, err := jr.dockerMounts(fc)
 	if err != nil {
 		return err
 	}
-	vars := jr.defaultEnv(s, fc)
+	vars := map[string]string{}
+	for _, kv := range d.env {
+		vars[kv[0]] = kv[1] // runs.env: under the step's environment, as on GitHub
+	}
+	maps.Copy(vars, jr.defaultEnv(s, fc))
 	if d.action != nil {
 		repo, ref := actionRepoRef(d.action)
 		vars["GITHUB_ACTION_PATH"], vars["GITHUB_ACTION_REPOSITORY"], vars["GITHUB_ACTION_REF"] = "", repo, ref
 	}
 	delete(vars, "RUNNER_TOOL_CACHE") // not mounted
-	maps2 := append([]pathMap(nil), maps...)
 	for k, v := range env {
 		vars[k] = v
-	}
-	for _, kv := range d.env {
-		vars[kv[0]] = kv[1]
 	}
 	for k, v := range d.inputs {
 		vars[inputEnvName(k)] = v
@@ -126,7 +126,7 @@ func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun,
 	sort.Strings(keys)
 	list := make([]string, 0, len(keys))
 	for _, k := range keys {
-		list = append(list, k+"="+mapPath(maps2, vars[k]))
+		list = append(list, k+"="+mapPath(pmaps, vars[k]))
 	}
 	hosts := map[string]string{}
 	for _, sv := range jr.services {
@@ -256,7 +256,15 @@ func (jr *legRun) runDockerStage(ctx context.Context, st *stepRun, p *jsStage, e
 		d.args = append(d.args, v)
 	}
 	if len(runs.Args) == 0 {
+		// GitHub's rule: with.args when the action has no runs.args.
 		d.args = nil
+		if v, ok := inputFold(p.inputs, "args"); ok && strings.TrimSpace(v) != "" {
+			words, err := workflow.SplitArgs(v)
+			if err != nil {
+				return fmt.Errorf("%s: with.args: %w", st.s.Uses.Raw, err)
+			}
+			d.args = words
+		}
 	}
 	entries, err := r.envEntries(runs.Env, ctxs)
 	if err != nil {
@@ -266,6 +274,9 @@ func (jr *legRun) runDockerStage(ctx context.Context, st *stepRun, p *jsStage, e
 	entry := map[string]workflow.Value{"pre": runs.PreEntrypoint, "main": runs.Entrypoint, "post": runs.PostEntrypoint}[p.stage]
 	if entry.Set && strings.TrimSpace(entry.Raw) != "" {
 		d.entrypoint = []string{strings.TrimSpace(entry.Raw)}
+	} else if v, ok := inputFold(p.inputs, "entrypoint"); ok && p.stage == "main" && strings.TrimSpace(v) != "" {
+		// GitHub's rule: with.entrypoint when runs.entrypoint is not set.
+		d.entrypoint = []string{strings.TrimSpace(v)}
 	}
 	if p.stage != "post" {
 		if p.state == nil {
@@ -303,4 +314,15 @@ func actionErr(act *actions.Action, v workflow.Value, what string, err error) er
 		err = e
 	}
 	return fmt.Errorf("%s:%d:%d: %s: %w", act.Meta.File, v.Line, v.Col, what, err)
+}
+
+// inputFold is the input named name, compared as GitHub compares input
+// names (case-insensitively).
+func inputFold(inputs map[string]string, name string) (string, bool) {
+	for k, v := range inputs {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }

@@ -115,6 +115,10 @@ func TestDockerActionFromImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	plain, err := filepath.Abs("testdata/dockeractions/plain/action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := runcState()
 	res, out := runWF(t, context.Background(), `
 on: push
@@ -125,6 +129,13 @@ jobs:
       - run: mkdir -p act && sed 's#IMAGE#`+ref+`#' '`+src+`' > act/action.yml
       - uses: ./act
         with: {who: docker}
+      - uses: ./act
+        env: {ACTION_ENV: from-step}
+        with: {who: again}
+      - run: mkdir -p plain && sed 's#IMAGE#`+ref+`#' '`+plain+`' > plain/action.yml
+      - uses: ./plain
+      - uses: ./plain
+        with: {entrypoint: /bin/echo, args: "plain 'a  b'"}
       - run: echo between
 `, run.Trigger{Event: "push"}, run.Options{})
 	j := job(t, res, "d")
@@ -134,12 +145,15 @@ jobs:
 	for _, want := range []string{
 		"hello docker env=docker action-env=from-docker state=none",
 		"hello docker env=docker action-env=from-docker state=in-main",
+		"hello again env=again action-env=from-step state=none", // the step's env over runs.env
+		"| image-entrypoint image-cmd\n",                        // no runs.entrypoint/args: the image's
+		"| plain a  b\n",                                        // … or with.entrypoint and with.args
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if post := stepNamed(t, j, "Post ./act"); len(post) != 1 || j.Steps[len(j.Steps)-1] != post[0] {
+	if post := stepNamed(t, j, "Post ./act"); len(post) != 2 || j.Steps[len(j.Steps)-1] != post[1] {
 		t.Errorf("post step: %+v", j.Steps)
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
