@@ -370,3 +370,54 @@ jobs:
 		t.Errorf("stages out of order or missing:\n%s", out)
 	}
 }
+
+// A Dockerfile that is not in the action (missing, or a path leaving the
+// action's directory) fails the step naming action.yml's line and column,
+// before any build; an image that does not exist fails its step saying
+// so; nothing is left behind.
+func TestDockerActionBadImage(t *testing.T) {
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox)
+	addr := ct.Registry(t)
+	before := runcState()
+	state := t.TempDir()
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  missing:
+    runs-on: x
+    steps:
+      - run: |
+          mkdir act
+          printf 'name: m\ndescription: d\nruns:\n  using: docker\n  image: Dockerfile.nope\n' > act/action.yml
+      - uses: ./act
+  escapes:
+    runs-on: x
+    steps:
+      - run: |
+          mkdir act && echo 'FROM alpine' > Dockerfile
+          printf 'name: m\ndescription: d\nruns:\n  using: docker\n  image: ../Dockerfile\n' > act/action.yml
+      - uses: ./act
+  noimage:
+    runs-on: x
+    steps:
+      - uses: docker://`+addr+`/no/such:image
+`, run.Trigger{Event: "push"}, run.Options{StateDir: state})
+	for key, want := range map[string]string{
+		"missing": "action.yml:5:10: runs.image: Dockerfile.nope is not a file in the action",
+		"escapes": "action.yml:5:10: runs.image: ../Dockerfile is not a file in the action",
+		"noimage": "docker://" + addr + "/no/such:image: ",
+	} {
+		j := job(t, res, key)
+		if s := j.Steps[len(j.Steps)-1]; j.Result != "failure" || !strings.Contains(s.Error, want) {
+			t.Errorf("%s: want an error with %q, got %+v\n%s", key, want, s, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "docker-actions")); err == nil {
+		if ents, _ := os.ReadDir(filepath.Join(state, "docker-actions")); len(ents) > 0 {
+			t.Errorf("docker-actions holds %v after failed builds", ents)
+		}
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
