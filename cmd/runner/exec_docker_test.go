@@ -37,7 +37,7 @@ jobs:
       - uses: docker://%s/sleeper:latest
         with:
           entrypoint: /bin/sh
-          args: -c 'hostname > id.tmp && mv id.tmp id && exec sleep 61'
+          args: -c "hostname > id.tmp && mv id.tmp id && exec sleep 61"
 `, addr))
 }
 

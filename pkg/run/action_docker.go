@@ -47,7 +47,8 @@ type dockerRun struct {
 
 // runDockerStep runs `uses: docker://IMAGE`: with.entrypoint replaces the
 // image's entrypoint (one executable, as `docker run --entrypoint`),
-// with.args its Cmd (split like a shell line); every with: key is also
+// with.args its Cmd (split as GitHub's runner splits it, see
+// workflow.SplitArgs); every with: key is also
 // INPUT_<KEY>.
 func (jr *legRun) runDockerStep(ctx context.Context, st *stepRun, ref workflow.ActionRef, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	d := &dockerRun{image: ref.Image, inputs: map[string]string{}}
@@ -63,11 +64,7 @@ func (jr *legRun) runDockerStep(ctx context.Context, st *stepRun, ref workflow.A
 				d.entrypoint = []string{v}
 			}
 		case "args":
-			words, err := workflow.SplitArgs(v)
-			if err != nil {
-				return fmt.Errorf("%s:%d:%d: with.args: %w", jr.file(), kv.Value.Line, kv.Value.Col, err)
-			}
-			if len(words) > 0 {
+			if words := workflow.SplitArgs(v); len(words) > 0 {
 				d.args = words
 			}
 		}
@@ -258,12 +255,10 @@ func (jr *legRun) runDockerStage(ctx context.Context, st *stepRun, p *jsStage, e
 	if len(runs.Args) == 0 {
 		// GitHub's rule: with.args when the action has no runs.args.
 		d.args = nil
-		if v, ok := inputFold(p.inputs, "args"); ok && strings.TrimSpace(v) != "" {
-			words, err := workflow.SplitArgs(v)
-			if err != nil {
-				return fmt.Errorf("%s: with.args: %w", st.s.Uses.Raw, err)
+		if v, ok := inputFold(p.inputs, "args"); ok {
+			if words := workflow.SplitArgs(v); len(words) > 0 {
+				d.args = words
 			}
-			d.args = words
 		}
 	}
 	entries, err := r.envEntries(runs.Env, ctxs)

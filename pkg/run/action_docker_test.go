@@ -53,22 +53,25 @@ jobs:
       - uses: docker://`+ref+`
       - uses: docker://`+ref+`
         with:
-          args: one 'two  words' "three"
+          args: one "two  words" th\"ree 'four'
+      - run: |
+          cat > script.sh <<'SH'
+          echo "who=$INPUT_WHO step=$STEP_ENV pwd=$(pwd) home=$HOME ws=$GITHUB_WORKSPACE event=$GITHUB_EVENT_PATH"
+          echo "files=$GITHUB_OUTPUT $GITHUB_ENV temp=$RUNNER_TEMP"
+          test -f "$GITHUB_EVENT_PATH" && echo event-readable
+          echo made-in-container > made.txt
+          echo "::add-mask::s3cr3t-value"
+          echo "mask=s3cr3t-value"
+          echo "answer=42" >> "$GITHUB_OUTPUT"
+          echo "FROM_DOCKER=yes" >> "$GITHUB_ENV"
+          SH
       - id: sh
         uses: docker://`+ref+`
         env: {STEP_ENV: from-step}
         with:
           who: world
           entrypoint: /bin/sh
-          args: |
-            -c 'echo "who=$INPUT_WHO step=$STEP_ENV pwd=$(pwd) home=$HOME ws=$GITHUB_WORKSPACE event=$GITHUB_EVENT_PATH"
-            echo "files=$GITHUB_OUTPUT $GITHUB_ENV temp=$RUNNER_TEMP"
-            test -f "$GITHUB_EVENT_PATH" && echo event-readable
-            echo made-in-container > made.txt
-            echo "::add-mask::s3cr3t-value"
-            echo "mask=s3cr3t-value"
-            echo "answer=42" >> "$GITHUB_OUTPUT"
-            echo "FROM_DOCKER=yes" >> "$GITHUB_ENV"'
+          args: script.sh
       - run: echo "after $FROM_DOCKER $(cat made.txt)"
       - id: fails
         uses: docker://`+ref+`
@@ -85,7 +88,7 @@ jobs:
 	}
 	for _, want := range []string{
 		"image-entrypoint image-cmd\n",
-		"image-entrypoint one two  words three\n",
+		"image-entrypoint one two  words th\"ree 'four'\n",
 		"who=world step=from-step pwd=/github/workspace home=/github/home ws=/github/workspace event=/github/workflow/event.json",
 		"files=/github/file_commands/",
 		"temp=/github/runner_temp",
@@ -135,7 +138,7 @@ jobs:
       - run: mkdir -p plain && sed 's#IMAGE#`+ref+`#' '`+plain+`' > plain/action.yml
       - uses: ./plain
       - uses: ./plain
-        with: {entrypoint: /bin/echo, args: "plain 'a  b'"}
+        with: {entrypoint: /bin/echo, args: 'plain "a  b"'}
       - run: echo between
 `, run.Trigger{Event: "push"}, run.Options{})
 	j := job(t, res, "d")
@@ -297,8 +300,8 @@ jobs:
         with:
           entrypoint: /bin/sh
           args: >-
-            -c 'echo "action sees: $(cat shared.txt) marker=$(cat /etc/marker 2>/dev/null || echo none)";
-            echo from-action > back.txt; echo "x=1" >> "$GITHUB_OUTPUT"'
+            -c "echo \"action sees: $(cat shared.txt) marker=$(cat /etc/marker 2>/dev/null || echo none)\";
+            echo from-action > back.txt; echo x=1 >> $GITHUB_OUTPUT"
       - run: echo "job sees $(cat back.txt) x=${{ steps.a.outputs.x }}"
 `, run.Trigger{Event: "push"}, run.Options{})
 	if j := job(t, res, "c"); j.Result != "success" {
