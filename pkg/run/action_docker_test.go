@@ -377,7 +377,8 @@ jobs:
 // A Dockerfile that is not in the action (missing, or a path leaving the
 // action's directory) fails the step naming action.yml's line and column,
 // before any build; an image that does not exist fails its step saying
-// so; nothing is left behind.
+// so, an entrypoint the image lacks fails with runc's reason; nothing
+// is left behind.
 func TestDockerActionBadImage(t *testing.T) {
 	ct.Require(t, ct.Root, ct.Runc, ct.Busybox)
 	addr := ct.Registry(t)
@@ -404,11 +405,20 @@ jobs:
     runs-on: x
     steps:
       - uses: docker://`+addr+`/no/such:image
+  noentry:
+    runs-on: x
+    steps:
+      - uses: docker://`+addr+`/library/alpine:latest
+        with: {entrypoint: /no/such/entrypoint}
 `, run.Trigger{Event: "push"}, run.Options{StateDir: state})
+	if !strings.Contains(out, `"/no/such/entrypoint": stat /no/such/entrypoint: no such file or directory`) {
+		t.Errorf("the missing entrypoint is not named:\n%s", out)
+	}
 	for key, want := range map[string]string{
 		"missing": "action.yml:5:10: runs.image: Dockerfile.nope is not a file in the action",
 		"escapes": "action.yml:5:10: runs.image: ../Dockerfile is not a file in the action",
 		"noimage": "docker://" + addr + "/no/such:image: ",
+		"noentry": "Docker run failed with exit code",
 	} {
 		j := job(t, res, key)
 		if s := j.Steps[len(j.Steps)-1]; j.Result != "failure" || !strings.Contains(s.Error, want) {
