@@ -411,7 +411,7 @@ jobs:
       - uses: docker://`+addr+`/library/alpine:latest
         with: {entrypoint: /no/such/entrypoint}
 `, run.Trigger{Event: "push"}, run.Options{StateDir: state})
-	if !strings.Contains(out, `"/no/such/entrypoint": stat /no/such/entrypoint: no such file or directory`) {
+	if !strings.Contains(out, "stat /no/such/entrypoint: no such file or directory") {
 		t.Errorf("the missing entrypoint is not named:\n%s", out)
 	}
 	for key, want := range map[string]string{
