@@ -51,7 +51,7 @@ type Action struct {
 func (r *Resolver) Resolve(ctx context.Context, ref workflow.ActionRef, workspace, token string) (*Action, error) {
 	switch {
 	case ref.IsDocker():
-		return nil, fmt.Errorf("%s: docker:// actions need a container runtime, which this runner does not use yet", ref.Raw)
+		return nil, fmt.Errorf("%s: a docker:// image is run by its step, not resolved as an action", ref.Raw)
 	case ref.Local:
 		dir, err := securejoin.SecureJoin(workspace, ref.Path)
 		if err != nil {

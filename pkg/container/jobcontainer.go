@@ -88,6 +88,21 @@ type JobContainer struct {
 // StartJob makes the overlay root, starts the container and waits until
 // runc reports it running. On error everything made so far is removed.
 func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
+	c, err := r.prepareJob(ctx, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx); err != nil {
+		_ = c.Destroy(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return c, nil
+}
+
+// prepareJob makes the bundle of a job container: the overlay root, the
+// hosts file and config.json. Its process is run's when run is not nil,
+// else the keep-alive. On error everything made so far is removed.
+func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec) (*JobContainer, error) {
 	c := &JobContainer{r: r, id: newID(), done: make(chan struct{})}
 	c.bundle = filepath.Join(r.opts.Dir, c.id)
 	c.rootfs = filepath.Join(c.bundle, "rootfs")
@@ -125,17 +140,22 @@ func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
 			pathVar = v
 		}
 	}
-	if LookPath(c.rootfs, "tail", pathVar) == "" {
-		return nil, errors.New("job container: the image has no tail on its PATH: runner keeps a job container alive with `tail -f /dev/null`, as GitHub's runner does")
+	proc := Spec{Command: []string{"tail", "-f", "/dev/null"}, Env: s.Env, Limits: s.Limits}
+	if run != nil {
+		proc = Spec{Entrypoint: run.Entrypoint, Command: run.Args, Env: s.Env, Limits: s.Limits}
+	} else {
+		if LookPath(c.rootfs, "tail", pathVar) == "" {
+			return nil, errors.New("job container: the image has no tail on its PATH: runner keeps a job container alive with `tail -f /dev/null`, as GitHub's runner does")
+		}
+		cfg.Entrypoint = nil
 	}
-	cfg.Entrypoint = nil
 	if err := writeHosts(c.rootfs); err != nil {
 		return nil, err
 	}
 	if err := addHosts(c.rootfs, s.Hosts); err != nil {
 		return nil, err
 	}
-	spec, err := runtimeSpec(cfg, Spec{Command: []string{"tail", "-f", "/dev/null"}, Env: s.Env, Limits: s.Limits}, c.rootfs, "")
+	spec, err := runtimeSpec(cfg, proc, c.rootfs, "")
 	if err != nil {
 		return nil, fmt.Errorf("job container: %w", err)
 	}
@@ -166,9 +186,6 @@ func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
 	}
 	if err := os.WriteFile(filepath.Join(c.bundle, "config.json"), js, 0o600); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if err := c.start(ctx); err != nil {
-		return nil, err
 	}
 	ok = true
 	return c, nil

@@ -20,6 +20,9 @@ func (jr *legRun) runUses(ctx context.Context, st *stepRun, env map[string]strin
 			return jr.runBuiltin(ctx, s, st.ctxs, env, fc, out)
 		}
 	}
+	if ref, err := workflow.ParseActionRef(s.Uses.Raw); err == nil && ref.IsDocker() {
+		return jr.runDockerStep(ctx, st, ref, env, fc, out)
+	}
 	act, err := jr.action(ctx, s)
 	if err != nil {
 		return err
@@ -29,8 +32,10 @@ func (jr *legRun) runUses(ctx context.Context, st *stepRun, env map[string]strin
 		return jr.runComposite(ctx, st, act, env, fc, out)
 	case runs.IsNode():
 		return jr.runNode(ctx, st, act, env, fc, out)
+	case runs.IsDocker():
+		return jr.runDockerAction(ctx, st, act, env, fc, out)
 	default:
-		return fmt.Errorf("%s: %s actions need a container runtime, which this runner does not use yet", s.Uses.Raw, runs.Using.Raw)
+		return fmt.Errorf("%s: runs.using %s is not known to this runner", s.Uses.Raw, runs.Using.Raw)
 	}
 }
 

@@ -79,7 +79,7 @@ func (jr *legRun) registerPost(p *jsStage, action string) {
 		p.state = pre.state
 		return
 	}
-	if p.act.Meta.Runs.Post.Set {
+	if runs := p.act.Meta.Runs; runs.Post.Set || (runs.IsDocker() && runs.PostEntrypoint.Set) {
 		jr.js.post = append(jr.js.post, &jsStage{s: p.s, act: p.act, stage: "post", inputs: p.inputs, action: action, state: p.state})
 	}
 }

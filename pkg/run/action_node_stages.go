@@ -37,7 +37,10 @@ func (jr *legRun) runPre(jobCtx context.Context) []*StepResult {
 		// An action that does not resolve fails its own step (or the
 		// job's set-up) with the error.
 		act, err := jr.action(jobCtx, s)
-		if err != nil || !act.Meta.Runs.IsNode() || !act.Meta.Runs.Pre.Set {
+		if err != nil {
+			continue
+		}
+		if runs := act.Meta.Runs; !(runs.IsNode() && runs.Pre.Set || runs.IsDocker() && runs.PreEntrypoint.Set) {
 			continue
 		}
 		out = append(out, jr.runStage(jobCtx, &jsStage{s: s, act: act, stage: "pre"}))
@@ -121,6 +124,9 @@ func (jr *legRun) runStage(ctx context.Context, p *jsStage) *StepResult {
 			if p.inputs, err = jr.actionInputs(st, p.act); err != nil {
 				return err
 			}
+		}
+		if p.act.Meta.Runs.IsDocker() {
+			return jr.runDockerStage(ctx, st, p, env, fc, out)
 		}
 		return jr.runNodeScript(ctx, st, p, env, fc, out)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/buildkit"
 	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/steps"
@@ -277,7 +278,10 @@ type runState struct {
 	keys   map[string]bool // leg keys given out; only the scheduler uses them
 	dirs   map[string]bool // leg directory names given out
 	scope  *steps.Scope    // shared by the run's built-in steps
-	base   []string        // Options.Env without runner's own variables
+	// daemons shares runner's own buildkitd between the Dockerfile
+	// actions built at the same time (top-level runState only).
+	daemons buildkit.Manager
+	base    []string // Options.Env without runner's own variables
 	// basePath is PATH in base: where shells are looked up.
 	basePath string
 

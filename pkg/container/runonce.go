@@ -1,0 +1,83 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// RunSpec is the process of a container that runs once (RunOnce): a
+// Docker container action or a `docker://` step.
+type RunSpec struct {
+	// Entrypoint replaces the image's Entrypoint and drops its Cmd when not
+	// nil (`docker run --entrypoint`).
+	Entrypoint []string
+	// Args replace the image's Cmd when not nil.
+	Args []string
+	// Grace is how long the process has between SIGTERM and SIGKILL when
+	// ctx ends (default 10 s).
+	Grace time.Duration
+}
+
+// ErrNoExitCode is returned by RunOnce when the container was stopped
+// because its context ended.
+var ErrNoExitCode = errors.New("container stopped")
+
+// RunOnce runs a container laid out as a job container (the overlay over
+// the cached image, the host's network, s.Mounts) with run's process in
+// the foreground, its stdout and stderr to out, and returns its exit code.
+// When ctx ends, the process gets SIGTERM, SIGKILL after run.Grace, and
+// ctx's error is returned. Whatever happens, the container, its overlay
+// and its bundle are removed before RunOnce returns.
+func (r *Runc) RunOnce(ctx context.Context, s JobSpec, run RunSpec, out io.Writer) (int, error) {
+	c, err := r.prepareJob(ctx, s, &run)
+	if err != nil {
+		return -1, err
+	}
+	defer func() { _ = c.Destroy(context.WithoutCancel(ctx)) }()
+	if run.Grace <= 0 {
+		run.Grace = 10 * time.Second
+	}
+	cmd := exec.Command(r.opts.Runc, r.args("run", "--bundle", c.bundle, c.id)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	// runc stops the container if runner dies (as in runcContainer.Start);
+	// the OS thread that starts it must live as long as it does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(c.done)
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(c.done)
+	}()
+	if err := <-started; err != nil {
+		return -1, fmt.Errorf("container: start runc: %w", err)
+	}
+	c.mu.Lock()
+	c.cmd = cmd
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		return cmd.ProcessState.ExitCode(), nil
+	case <-ctx.Done():
+	}
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	_ = exec.CommandContext(kctx, r.opts.Runc, r.args("kill", c.id, "TERM")...).Run()
+	cancel()
+	select {
+	case <-c.done:
+	case <-time.After(run.Grace):
+	}
+	return -1, fmt.Errorf("%w: %w", ErrNoExitCode, ctx.Err())
+}
