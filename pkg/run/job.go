@@ -398,6 +398,8 @@ type legRun struct {
 	scope *compositeScope
 	// services are the job's service containers, started (services.go).
 	services []*runningService
+	// matchers are the problem matchers registered (matchers.go).
+	matchers jobMatchers
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
