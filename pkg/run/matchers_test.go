@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/run"
 )
 
@@ -158,5 +159,44 @@ jobs:
 	}
 	if failed != 4 {
 		t.Errorf("%d steps failed, want the 4 with a bad matcher file\n%s", failed, out)
+	}
+}
+
+// An action registers a matcher file from its own folder by absolute path
+// (setup-go does); a symbolic link in the workspace that points outside
+// does not let a step read a file there.
+func TestProblemMatcherFromActionFolder(t *testing.T) {
+	src, err := filepath.Abs("testdata/matcherremote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "m.json"), []byte(`{"problemMatcher": [{"owner": "o", "pattern": [{"regexp": "^(.*)$", "message": 1}]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - uses: acme/gomatcher@v1
+      - run: |
+          touch main.go
+          echo "./main.go:3:5: undefined: x"
+      - id: link
+        continue-on-error: true
+        run: |
+          ln -s '`+outside+`' link
+          echo "::add-matcher::$GITHUB_WORKSPACE/link/m.json"
+`, run.Trigger{}, run.Options{Actions: &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}})
+	if !strings.Contains(out, "Error: main.go:3:5: undefined: x") {
+		t.Errorf("the matcher the action added does not annotate\n%s", out)
+	}
+	if !strings.Contains(out, "/link/m.json: no such file or directory") {
+		t.Errorf("the matcher file behind a link out of the workspace was not refused\n%s", out)
+	}
+	if s := job(t, res, "a").Steps; s[len(s)-1].Outcome != "failure" {
+		t.Errorf("the link step: outcome %s, want failure", s[len(s)-1].Outcome)
 	}
 }

@@ -387,8 +387,8 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 		case "add-matcher":
 			emit(line)
 			if err := jr.addMatcher(c.Value); err != nil {
+				// The step fails with err, which is printed then.
 				jr.annotate(stepName, command{Name: "error", Value: "Unable to process command '" + line + "' successfully."})
-				jr.annotate(stepName, command{Name: "error", Value: err.Error()})
 				if failed == nil {
 					failed = err
 				}
