@@ -22,6 +22,39 @@ import (
 // matchers, newest first; the first that matches makes an annotation as
 // ::error/::warning/::notice would, and the line is still printed.
 
+// parseLegacyMatcherCommand recognises the older form of the matcher
+// commands, which actions/setup-go, setup-node and setup-python print:
+// ##[add-matcher]FILE and ##[remove-matcher owner=OWNER] (properties
+// separated by ";"). Unlike GitHub's runner, which finds "##[" anywhere in
+// a line (and so obeys text a step merely prints), it must start the line,
+// as ::name:: does; only these two commands are taken in this form.
+func parseLegacyMatcherCommand(line string) (command, bool) {
+	s, ok := strings.CutPrefix(strings.TrimLeft(line, " \t"), "##[")
+	if !ok {
+		return command{}, false
+	}
+	head, data, ok := strings.Cut(s, "]")
+	if !ok {
+		return command{}, false
+	}
+	name, props, _ := strings.Cut(head, " ")
+	if name != "add-matcher" && name != "remove-matcher" {
+		return command{}, false
+	}
+	c := command{Name: name, Value: legacyUnescaper.Replace(strings.TrimRight(data, "\r"))}
+	for _, kv := range strings.Split(props, ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" && v != "" {
+			if c.Props == nil {
+				c.Props = map[string]string{}
+			}
+			c.Props[k] = legacyUnescaper.Replace(v)
+		}
+	}
+	return c, true
+}
+
+var legacyUnescaper = strings.NewReplacer("%3B", ";", "%0D", "\r", "%0A", "\n", "%5D", "]", "%25", "%")
+
 // matcher fields, in the order of issueMatch.
 const (
 	mFile = iota

@@ -200,3 +200,38 @@ jobs:
 		t.Errorf("the link step: outcome %s, want failure", s[len(s)-1].Outcome)
 	}
 }
+
+// setup-go, setup-node and setup-python print the older form,
+// ##[add-matcher]PATH (core.info), and ##[remove-matcher owner=NAME];
+// the form is taken at the start of a line only, so a line that merely
+// mentions it registers nothing.
+func TestProblemMatcherLegacyCommandForm(t *testing.T) {
+	_, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+`+matchersStep(t)+`
+      - run: |
+          touch main.go
+          echo "docs say: ##[add-matcher].matchers/tsc.json"
+          echo "##[add-matcher]$GITHUB_WORKSPACE/.matchers/setup-go.json"
+          echo "./main.go:3:5: undefined: x"
+          echo "main.go(1,1): error TS1005: not registered"
+          echo "##[remove-matcher owner=go]"
+          echo "./main.go:4:1: after removal"
+`, run.Trigger{}, run.Options{})
+	if !strings.Contains(out, "Error: main.go:3:5: undefined: x") {
+		t.Errorf("##[add-matcher] did not register the matcher\n%s", out)
+	}
+	if strings.Contains(out, "Error: main.go:1:1") {
+		t.Errorf("a mid-line ##[add-matcher] registered a matcher\n%s", out)
+	}
+	if strings.Contains(out, "Error: main.go:4:1") {
+		t.Errorf("##[remove-matcher owner=go] did not remove it\n%s", out)
+	}
+	if !strings.Contains(out, "##[add-matcher]/") {
+		t.Errorf("the command line is not printed\n%s", out)
+	}
+}

@@ -344,6 +344,9 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 		}
 		c, ok := parseCommand(line)
 		if !ok {
+			c, ok = parseLegacyMatcherCommand(line)
+		}
+		if !ok {
 			output(line)
 			return
 		}
