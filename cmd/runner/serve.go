@@ -22,7 +22,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		configPath, listen, state, repo string
 		capacity                        int
-		poll                            time.Duration
+		poll, cancelTimeout             time.Duration
 		mirrors                         []string
 		actionsSource                   string
 	)
@@ -54,6 +54,9 @@ IP or name) is refused with a generated token: choose one.`,
 			}
 			if capacity > 0 {
 				cfg.Capacity = capacity
+			}
+			if cancelTimeout != 0 {
+				cfg.CancelTimeout = cancelTimeout
 			}
 			if len(mirrors) > 0 {
 				cfg.RegistryMirrors = mirrors
@@ -153,6 +156,7 @@ IP or name) is refused with a generated token: choose one.`,
 	f.IntVar(&capacity, "capacity", 0, "jobs at once, over all runs (default 2)")
 	f.StringArrayVar(&mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; config registry-mirrors, also $RUNNER_REGISTRY_MIRROR)")
 	f.StringVar(&actionsSource, "actions-source", "", "where owner/repo@ref actions come from: a URL template with {owner} and {repo}, or a folder holding OWNER/REPO (config actions-source, also $"+actions.EnvSource+"; default GitHub)")
+	f.DurationVar(&cancelTimeout, "cancel-timeout", 0, "after a cancel, how long the steps that still run (if: always(), post steps) get before they are ended; force-cancel ends them at once (config cancel-timeout; default 5m, GitHub's)")
 	f.DurationVar(&poll, "poll", 0, "poll --repo's branch this often, e.g. 30s (default 0: no polling)")
 	return cmd
 }

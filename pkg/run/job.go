@@ -400,6 +400,8 @@ type legRun struct {
 	services []*runningService
 	// cache is set when the job opted into the job cache (cache.go).
 	cache *legCache
+	// matchers are the problem matchers registered (matchers.go).
+	matchers jobMatchers
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -323,18 +323,32 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 		}
 		jr.emit(stepName, text)
 	}
+	// output is a line that is no workflow command: it is printed, and a
+	// problem matcher that matches it makes an annotation.
+	sm := &stepMatchers{job: &jr.matchers}
+	output := func(line string) {
+		emit(line)
+		if im, ok := sm.match(line); ok && !full {
+			if c, ok := jr.issueCommand(im); ok {
+				jr.annotate(stepName, c)
+			}
+		}
+	}
 	return &lineWriter{masker: jr.r.masker, fn: func(line string) {
 		if stopToken != "" {
 			if strings.TrimSpace(line) == "::"+stopToken+"::" {
 				stopToken = ""
 				return
 			}
-			emit(line)
+			output(line)
 			return
 		}
 		c, ok := parseCommand(line)
 		if !ok {
-			emit(line)
+			c, ok = parseLegacyMatcherCommand(line)
+		}
+		if !ok {
+			output(line)
 			return
 		}
 		switch c.Name {
@@ -374,9 +388,23 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 			}
 		case "save-state":
 			jr.saveState(stepName, c.Props["name"], c.Value)
+		case "add-matcher":
+			emit(line)
+			if err := jr.addMatcher(c.Value); err != nil {
+				// The step fails with err, which is printed then.
+				jr.annotate(stepName, command{Name: "error", Value: "Unable to process command '" + line + "' successfully."})
+				if failed == nil {
+					failed = err
+				}
+			}
+		case "remove-matcher":
+			emit(line)
+			if err := jr.removeMatcher(c.Props["owner"], strings.TrimSpace(c.Value)); err != nil {
+				jr.annotate(stepName, command{Name: "warning", Value: err.Error()})
+			}
 		case "echo":
 		default:
-			emit(line)
+			output(line)
 		}
 	}}, func() error { return failed }
 }

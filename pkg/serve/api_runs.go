@@ -249,7 +249,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	run, err := s.runOf(r)
 	if err == nil {
-		err = s.Cancel(run.ID)
+		err = s.cancelRun(run.ID, strings.HasSuffix(r.URL.Path, "/force-cancel"))
 	}
 	if err != nil {
 		errorStatus(w, err)

@@ -56,6 +56,11 @@ type Config struct {
 	// real action instead, fetched from actions-source, like exec's
 	// --real-action. Default none.
 	RealActions []string `yaml:"real-actions"`
+	// CancelTimeout is how long the steps that run after a cancel (if:
+	// always(), post steps) get before they are ended, like exec's
+	// --cancel-timeout; force-cancel ends them at once. Default 5m,
+	// GitHub's.
+	CancelTimeout time.Duration `yaml:"cancel-timeout"`
 }
 
 // Repo is one watched repository.
@@ -125,6 +130,9 @@ func (c *Config) check() error {
 	if c.WebhookSecret != "" && c.WebhookSecretFile != "" {
 		return errors.New("webhook-secret and webhook-secret-file are both set: keep one")
 	}
+	if c.CancelTimeout < 0 {
+		return fmt.Errorf("cancel-timeout: %s is negative", c.CancelTimeout)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("tls-cert and tls-key go together: set both or neither")
 	}
@@ -160,6 +168,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Jobs = 2
 	}
 	c.Jobs = min(c.Jobs, c.Capacity)
+	if c.CancelTimeout == 0 {
+		c.CancelTimeout = 5 * time.Minute
+	}
 	if err := c.check(); err != nil {
 		return c, err
 	}

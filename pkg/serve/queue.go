@@ -43,8 +43,7 @@ func (s *Server) enqueue(r *store.Run, w *workflow.Workflow) error {
 		if r.CancelGroup {
 			for id, a := range s.running {
 				if a.group == r.Group && a.repo == r.Repo && a.reason == "" {
-					a.reason = fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group)
-					a.cancel()
+					s.stop(a, fmt.Sprintf("cancelled by run %d in concurrency group %q", r.ID, r.Group), false)
 					s.logf("run %d: %s", id, a.reason)
 				}
 			}
@@ -91,8 +90,16 @@ func (s *Server) concurrencyGroup(r *store.Run, id int64, w *workflow.Workflow) 
 	return p.Concurrency()
 }
 
-// Cancel cancels a queued or running run.
-func (s *Server) Cancel(id int64) error {
+// Cancel cancels a queued or running run. The steps of a running one
+// that run after a cancellation (if: always(), post steps) get the
+// config's cancel-timeout, then are ended.
+func (s *Server) Cancel(id int64) error { return s.cancelRun(id, false) }
+
+// ForceCancel cancels a queued or running run and ends at once even the
+// steps that run after a cancellation (GitHub's force-cancel).
+func (s *Server) ForceCancel(id int64) error { return s.cancelRun(id, true) }
+
+func (s *Server) cancelRun(id int64, force bool) error {
 	r, err := s.store.Run(id)
 	if err != nil {
 		return err
@@ -100,10 +107,7 @@ func (s *Server) Cancel(id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a, ok := s.running[id]; ok {
-		if a.reason == "" {
-			a.reason = "cancelled"
-		}
-		a.cancel()
+		s.stop(a, "cancelled", force)
 		return nil
 	}
 	if r.Status == store.Completed {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -11,6 +12,12 @@ import (
 // active is a run being executed.
 type active struct {
 	cancel context.CancelFunc
+	// force ends even the steps that run after a cancellation (if:
+	// always(), post steps): on force-cancel, cancel-timeout after a
+	// cancel (timer), or when the server stops.
+	force  context.CancelFunc
+	forceC context.Context
+	timer  *time.Timer
 	slots  int    // job slots the run holds: its pkg/run Parallel
 	repo   string // concurrency groups are per repository, as on GitHub
 	group  string
@@ -62,7 +69,8 @@ func (s *Server) schedule() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
-		a := &active{cancel: cancel, slots: min(s.widths[r.ID], s.cfg.Jobs, s.free), repo: r.Repo, group: r.Group}
+		forceC, force := context.WithCancel(s.forceC)
+		a := &active{cancel: cancel, force: force, forceC: forceC, slots: min(s.widths[r.ID], s.cfg.Jobs, s.free), repo: r.Repo, group: r.Group}
 		s.free -= a.slots
 		s.running[r.ID] = a
 		s.wg.Add(1)
@@ -106,7 +114,11 @@ func (s *Server) groupBusy(repo, g string) bool {
 func (s *Server) execute(ctx context.Context, id int64, a *active) {
 	defer func() {
 		a.cancel()
+		a.force()
 		s.mu.Lock()
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 		delete(s.running, id)
 		s.free += a.slots
 		s.mu.Unlock()
@@ -139,7 +151,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(err.Error())
 		return
 	}
-	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), ActionsSource: s.actionsSourceFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: s.forceC, Parallel: a.slots}
+	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), ActionsSource: s.actionsSourceFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: a.forceC, Parallel: a.slots}
 	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
 		fail("reused jobs: " + err.Error())
 		return
@@ -169,4 +181,21 @@ func (s *Server) finish(id int64, conclusion, message string) {
 		s.logf("run %d: finish: %v", id, err)
 	}
 	s.hub.notify(id)
+}
+
+// stop cancels a running run, with s.mu held: the steps that run after a
+// cancellation (if: always(), post steps) get the cancel timeout, as on
+// GitHub, then are ended; force ends them at once. reason is kept when the
+// run has one already.
+func (s *Server) stop(a *active, reason string, force bool) {
+	if a.reason == "" {
+		a.reason = reason
+	}
+	a.cancel()
+	switch {
+	case force:
+		a.force()
+	case a.timer == nil:
+		a.timer = time.AfterFunc(s.cfg.CancelTimeout, a.force)
+	}
 }
