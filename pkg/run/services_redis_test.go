@@ -1,0 +1,99 @@
+package run_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	ct "github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// redisRef pushes the redis stand-in (Debian's redis-server, redis-cli and
+// bash) to a loopback registry and returns its reference.
+func redisRef(t *testing.T) string {
+	t.Helper()
+	ct.Require(t, ct.Root, ct.Runc, ct.Busybox, ct.Redis)
+	return ct.Push(t, ct.RedisImage(t), ct.Registry(t), "library/redis", "7")
+}
+
+// A job on the host uses a real Redis service: its health check is
+// redis-cli ping inside the service, and the step (on the host, with the
+// host's redis-cli) sets and reads a key at the ephemeral port that
+// job.services gives.
+func TestServiceRedisOnHost(t *testing.T) {
+	ref := redisRef(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  test:
+    runs-on: x
+    services:
+      redis:
+        image: %s
+        ports: ['6379']
+        options: >-
+          --health-cmd "redis-cli ping"
+          --health-interval 1s --health-timeout 2s --health-retries 5
+    steps:
+      - run: |
+          port=${{ job.services.redis.ports['6379'] }}
+          redis-cli -p "$port" set greeting from-host-job
+          echo "got=$(redis-cli -p "$port" get greeting)"
+`, ref), run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "test"); j.Result != "success" {
+		t.Fatalf("job %s: %s\n%s", j.Result, j.Error, out)
+	}
+	for _, want := range []string{"Service redis is healthy", "got=from-host-job", "Ready to accept connections"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	assertServicesGone(t, out, 1)
+	if os.Getenv("SHOW") != "" {
+		t.Log(out)
+	}
+}
+
+// A container job (bash and redis-cli from the image) reaches the Redis
+// service by its label, at the published port: redis:6379 with a fixed
+// 6379-style mapping, and redis:PORT at an ephemeral one. The job
+// container shares the host's network, so the label names 127.0.0.1
+// (docs/containers.md: on GitHub redis:6379 is the service's own port).
+func TestContainerJobRedisServiceByLabel(t *testing.T) {
+	ref := redisRef(t)
+	fixed := freePort(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  c:
+    runs-on: x
+    container: %s
+    services:
+      redis:
+        image: %s
+        ports: ['%d:6379']
+        options: --health-cmd "redis-cli ping" --health-interval 1s
+      cache:
+        image: %s
+        ports: ['6379']
+        options: --health-cmd "redis-cli ping" --health-interval 1s
+    steps:
+      - run: |
+          echo "shell=$BASH_VERSION"
+          redis-cli -h redis -p %d set k in-redis
+          redis-cli -h cache -p ${{ job.services.cache.ports['6379'] }} set k in-cache
+          echo "redis=$(redis-cli -h redis -p %d get k) cache=$(redis-cli -h cache -p ${{ job.services.cache.ports['6379'] }} get k)"
+`, ref, ref, fixed, ref, fixed, fixed), run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "c"); j.Result != "success" {
+		t.Fatalf("job %s: %s\n%s", j.Result, j.Error, out)
+	}
+	for _, want := range []string{"shell=5.", "redis=in-redis cache=in-cache", "Service redis is healthy", "Service cache is healthy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	assertServicesGone(t, out, 3) // the two services and the job container
+}
