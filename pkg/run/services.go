@@ -43,6 +43,9 @@ type runningService struct {
 	log      *tailLog
 	logsDone chan struct{}
 	started  time.Time // when Start returned: health checks count from here
+	// addr is the loopback IP where the ports are also published at their
+	// own number (container.Spec.OwnAddress), "" when they are not.
+	addr string
 }
 
 // servicesContext is job.services: by label, the container's id, network
@@ -192,7 +195,9 @@ func timedOut(ctx context.Context, err error) error {
 func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp serviceSpec) error {
 	label := sp.svc.Label
 	jr.emit(initContainersStep, fmt.Sprintf("Start service %s: %s", label, sp.image))
-	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}}
+	// A job container (started next, on the host's network) reaches the
+	// service by label at its own port: on an address of the service's own.
+	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil}
 	for _, p := range sp.ports {
 		spec.Ports = append(spec.Ports, p.Container)
 		if p.Host != 0 {
@@ -233,6 +238,10 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	msg := fmt.Sprintf("Service %s: container %s started (%.2fs)", label, c.ID(), time.Since(start).Seconds())
 	if len(shown) > 0 {
 		msg += "; ports " + strings.Join(shown, ", ")
+	}
+	if oa, ok := c.(container.OwnAddresser); ok && oa.OwnAddress() != "" && len(spec.Ports) > 0 {
+		rs.addr = oa.OwnAddress()
+		msg += fmt.Sprintf("; for the job container %s is %s", label, rs.addr)
 	}
 	jr.emit(initContainersStep, msg)
 	return nil

@@ -57,11 +57,11 @@ jobs:
 	}
 }
 
-// A container job (bash and redis-cli from the image) reaches the Redis
-// service by its label, at the published port: redis:6379 with a fixed
-// 6379-style mapping, and redis:PORT at an ephemeral one. The job
-// container shares the host's network, so the label names 127.0.0.1
-// (docs/containers.md: on GitHub redis:6379 is the service's own port).
+// A container job (bash and redis-cli from the image) reaches two Redis
+// services by label at their own port, as on GitHub: redis:6379 and
+// cache:6379 are different servers (each service is also published on a
+// loopback address of its own, which the label names); the published
+// host ports answer under the label too.
 func TestContainerJobRedisServiceByLabel(t *testing.T) {
 	ref := redisRef(t)
 	fixed := freePort(t)
@@ -83,14 +83,19 @@ jobs:
     steps:
       - run: |
           echo "shell=$BASH_VERSION"
-          redis-cli -h redis -p %d set k in-redis
-          redis-cli -h cache -p ${{ job.services.cache.ports['6379'] }} set k in-cache
-          echo "redis=$(redis-cli -h redis -p %d get k) cache=$(redis-cli -h cache -p ${{ job.services.cache.ports['6379'] }} get k)"
+          redis-cli -h redis set k in-redis
+          redis-cli -h cache -p 6379 set k in-cache
+          echo "redis=$(redis-cli -h redis -p 6379 get k) cache=$(redis-cli -h cache get k)"
+          echo "published=$(redis-cli -h redis -p %d get k) $(redis-cli -h cache -p ${{ job.services.cache.ports['6379'] }} get k)"
+          echo "localhost=$(redis-cli -p %d get k)"
 `, ref, ref, fixed, ref, fixed, fixed), run.Trigger{Event: "push"}, run.Options{})
 	if j := job(t, res, "c"); j.Result != "success" {
 		t.Fatalf("job %s: %s\n%s", j.Result, j.Error, out)
 	}
-	for _, want := range []string{"shell=5.", "redis=in-redis cache=in-cache", "Service redis is healthy", "Service cache is healthy"} {
+	for _, want := range []string{
+		"shell=5.", "redis=in-redis cache=in-cache", "published=in-redis in-cache", "localhost=in-redis",
+		"Service redis is healthy", "Service cache is healthy", "for the job container redis is 127.",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
