@@ -118,9 +118,12 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}
 	var err error
 	var cfg v1.Config
-	if s.Archive != "" {
+	switch {
+	case s.Archive != "":
 		cfg, err = unpackArchiveFile(s.Archive, rootfs)
-	} else {
+	case s.Images != nil:
+		cfg, err = c.overlay(ctx, s, rootfs)
+	default:
 		cfg, err = unpackRef(ctx, s.Ref, s.Pull, rootfs)
 	}
 	if err != nil {
@@ -207,6 +210,7 @@ type runcContainer struct {
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	proxies    map[int]*proxy
+	mounted    bool     // rootfs is an overlay over Spec.Images' copy
 	ownAddr    string   // the loopback IP of Spec.OwnAddress, once published
 	ownProxies []*proxy // the ports published on ownAddr
 	logsTaken  bool
@@ -383,6 +387,28 @@ func (c *runcContainer) publishOwn() error {
 	return fmt.Errorf("publish the ports on a loopback address of the container's own: %w", last)
 }
 
+// overlay gets s.Ref from s.Images (pulled and unpacked once per digest)
+// and mounts an overlay over that copy on rootfs, its upper layer in the
+// bundle, as a job container's root is (jobcontainer.go).
+func (c *runcContainer) overlay(ctx context.Context, s Spec, rootfs string) (v1.Config, error) {
+	img, err := s.Images.Get(ctx, s.Ref, s.Pull)
+	if err != nil {
+		return v1.Config{}, err
+	}
+	upper, work := filepath.Join(c.bundle, "upper"), filepath.Join(c.bundle, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return v1.Config{}, fmt.Errorf("bundle: %w", err)
+		}
+	}
+	opts := "lowerdir=" + img.Rootfs + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return v1.Config{}, fmt.Errorf("overlay mount on %s: %w", rootfs, err)
+	}
+	c.mounted = true
+	return img.Config, nil
+}
+
 // OwnAddress is the loopback IP where Spec.OwnAddress published the
 // ports, "" without it.
 func (c *runcContainer) OwnAddress() string {
@@ -449,6 +475,14 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	}
 	if !c.logsTaken && c.logR != nil {
 		c.logR.Close()
+	}
+	if c.mounted {
+		if err := unix.Unmount(filepath.Join(c.bundle, "rootfs"), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			// Never remove the bundle through a mounted root.
+			c.destroyErr = errors.Join(append(errs, fmt.Errorf("unmount %s: %w", filepath.Join(c.bundle, "rootfs"), err))...)
+			return c.destroyErr
+		}
+		c.mounted = false
 	}
 	if err := os.RemoveAll(c.bundle); err != nil {
 		errs = append(errs, fmt.Errorf("remove bundle: %w", err))

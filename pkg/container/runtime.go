@@ -75,6 +75,11 @@ type Spec struct {
 	// host port on 127.0.0.1); Start fails when one is taken. Default: an
 	// ephemeral host port for each.
 	HostPorts map[int]int
+	// Images, when set, gets Ref through this cache (unpacked once per
+	// manifest digest) and gives the container an overlay over that copy
+	// as its root, as a job container has, instead of unpacking Ref into
+	// the bundle. Default: unpacked into the bundle.
+	Images *ImageCache
 	// OwnAddress also publishes each of Ports at its own number on a
 	// loopback address of the container's own (127.x.y.z, picked at Start
 	// among those where every port is free; see OwnAddresser): a job

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,6 +213,9 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 		return err
 	}
 	spec.Pull = pull
+	// Unpacked once per digest, shared with job containers and later jobs:
+	// each service's root is an overlay over that copy.
+	spec.Images = &container.ImageCache{Dir: filepath.Join(jr.r.state, "images")}
 	start := time.Now()
 	c, err := rt.Setup(ctx, spec)
 	if err != nil {

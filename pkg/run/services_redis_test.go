@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,36 +23,61 @@ func redisRef(t *testing.T) string {
 // A job on the host uses a real Redis service: its health check is
 // redis-cli ping inside the service, and the step (on the host, with the
 // host's redis-cli) sets and reads a key at the ephemeral port that
-// job.services gives.
+// job.services gives. A second job gets a fresh server (the first one's
+// key is gone) on the same unpacked copy of the image: one entry in the
+// image cache, no overlay left mounted.
 func TestServiceRedisOnHost(t *testing.T) {
 	ref := redisRef(t)
-	res, out := runWF(t, context.Background(), fmt.Sprintf(`
-on: push
-jobs:
-  test:
-    runs-on: x
+	state := t.TempDir()
+	before := runcState()
+	svc := fmt.Sprintf(`
     services:
       redis:
         image: %s
         ports: ['6379']
         options: >-
           --health-cmd "redis-cli ping"
-          --health-interval 1s --health-timeout 2s --health-retries 5
+          --health-interval 1s --health-timeout 2s --health-retries 5`, ref)
+	res, out := runWF(t, context.Background(), `
+on: push
+jobs:
+  test:
+    runs-on: x`+svc+`
     steps:
       - run: |
           port=${{ job.services.redis.ports['6379'] }}
           redis-cli -p "$port" set greeting from-host-job
           echo "got=$(redis-cli -p "$port" get greeting)"
-`, ref), run.Trigger{Event: "push"}, run.Options{})
-	if j := job(t, res, "test"); j.Result != "success" {
-		t.Fatalf("job %s: %s\n%s", j.Result, j.Error, out)
+  again:
+    needs: test
+    runs-on: x`+svc+`
+    steps:
+      - run: echo "again=[$(redis-cli -p ${{ job.services.redis.ports['6379'] }} get greeting)]"
+`, run.Trigger{Event: "push"}, run.Options{StateDir: state})
+	for _, key := range []string{"test", "again"} {
+		if j := job(t, res, key); j.Result != "success" {
+			t.Fatalf("job %s %s: %s\n%s", key, j.Result, j.Error, out)
+		}
 	}
-	for _, want := range []string{"Service redis is healthy", "got=from-host-job", "Ready to accept connections"} {
+	for _, want := range []string{"Service redis is healthy", "got=from-host-job", "again=[]", "Ready to accept connections"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	assertServicesGone(t, out, 1)
+	assertServicesGone(t, out, 2)
+	var dirs []string
+	all, _ := filepath.Glob(filepath.Join(state, "images", "sha256-*"))
+	for _, d := range all {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) != 1 {
+		t.Errorf("image cache holds %v, want one unpacked copy", all)
+	}
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 	if os.Getenv("SHOW") != "" {
 		t.Log(out)
 	}
