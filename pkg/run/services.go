@@ -286,7 +286,7 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 // docker, a check counts as failed only from the first interval on and
 // after the start period, and `retries` failures in a row make the
 // service unhealthy; before that the check is also tried more often (from
-// 50 ms, doubling up to 0.5 s or the interval), so that a service that is
+// 10 ms, doubling up to 0.5 s or the interval), so that a service that is
 // up early is seen early. Times count from the service's start. A service
 // that exits fails at once.
 func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflow.ServiceOptions) error {
@@ -310,7 +310,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 		counted += o.HealthInterval
 	}
 	countFrom := start.Add(counted)
-	early := 50 * time.Millisecond // the next pause before countFrom
+	early := 10 * time.Millisecond // the next pause before countFrom
 	var wait time.Duration
 	failures := 0
 	var last string
