@@ -8,7 +8,7 @@ STATE     := .runner
 # nginx become the offline base images), and what the tests add as
 # reference tools or real parts.
 DEMO_PKGS ?= git bash curl python3 busybox-static nginx runc
-APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo gh
+APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo gh redis-server
 
 export CGO_ENABLED ?= 0
 

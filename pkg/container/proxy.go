@@ -23,7 +23,12 @@ type proxy struct {
 }
 
 func startProxy(hostPort int, dial func(ctx context.Context) (net.Conn, error)) (*proxy, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort)))
+	return startProxyOn("127.0.0.1", hostPort, dial)
+}
+
+// startProxyOn is startProxy on another loopback address.
+func startProxyOn(ip string, hostPort int, dial func(ctx context.Context) (net.Conn, error)) (*proxy, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(hostPort)))
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,9 +118,12 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}
 	var err error
 	var cfg v1.Config
-	if s.Archive != "" {
+	switch {
+	case s.Archive != "":
 		cfg, err = unpackArchiveFile(s.Archive, rootfs)
-	} else {
+	case s.Images != nil:
+		cfg, err = c.overlay(ctx, s, rootfs)
+	default:
 		cfg, err = unpackRef(ctx, s.Ref, s.Pull, rootfs)
 	}
 	if err != nil {
@@ -143,7 +147,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err := os.WriteFile(filepath.Join(c.bundle, "config.json"), js, 0o600); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	c.ports, c.hostPorts = s.Ports, s.HostPorts
+	c.ports, c.hostPorts, c.wantOwn = s.Ports, s.HostPorts, s.OwnAddress
 	if c.ports == nil {
 		c.ports = exposedTCP(cfg)
 	}
@@ -198,6 +202,7 @@ type runcContainer struct {
 	ports  []int
 	// hostPorts are the fixed host ports by container port (Spec.HostPorts).
 	hostPorts map[int]int
+	wantOwn   bool // Spec.OwnAddress
 
 	netns      *os.File
 	logR, logW *os.File
@@ -205,6 +210,9 @@ type runcContainer struct {
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	proxies    map[int]*proxy
+	mounted    bool     // rootfs is an overlay over Spec.Images' copy
+	ownAddr    string   // the loopback IP of Spec.OwnAddress, once published
+	ownProxies []*proxy // the ports published on ownAddr
 	logsTaken  bool
 	destroyed  bool
 	done       chan struct{} // closed when runc run has returned
@@ -267,6 +275,11 @@ func (c *runcContainer) Start(ctx context.Context) error {
 			return fmt.Errorf("publish port %d: %w", port, err)
 		}
 		c.proxies[port] = p
+	}
+	if c.wantOwn {
+		if err := c.publishOwn(); err != nil {
+			return err
+		}
 	}
 	args := []string{}
 	if c.r.opts.Root != "" {
@@ -331,6 +344,79 @@ func (c *runcContainer) kill(ctx context.Context) {
 	<-c.done
 }
 
+// publishOwn publishes every port at its own number, and at its host
+// port too, on a random loopback address in 127.64.0.0/10 where all of
+// them are free (another job's service may hold one): up to 20 addresses
+// are tried.
+func (c *runcContainer) publishOwn() error {
+	type pub struct{ at, port int }
+	var pubs []pub
+	for _, port := range c.ports {
+		pubs = append(pubs, pub{port, port})
+		if hp := c.proxies[port].ln.Addr().(*net.TCPAddr).Port; hp != port && !slices.Contains(c.ports, hp) {
+			pubs = append(pubs, pub{hp, port})
+		}
+	}
+	var last error
+	for try := 0; try < 20; try++ {
+		var b [3]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		ip := fmt.Sprintf("127.%d.%d.%d", 64+b[0]%64, b[1], 1+b[2]%254)
+		var ps []*proxy
+		for _, pb := range pubs {
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pb.port))
+			p, err := startProxyOn(ip, pb.at, func(ctx context.Context) (net.Conn, error) {
+				return dialInNetns(ctx, c.netns, addr)
+			})
+			if err != nil {
+				last = err
+				break
+			}
+			ps = append(ps, p)
+		}
+		if len(ps) == len(pubs) {
+			c.ownAddr, c.ownProxies = ip, ps
+			return nil
+		}
+		for _, p := range ps {
+			p.Close()
+		}
+	}
+	return fmt.Errorf("publish the ports on a loopback address of the container's own: %w", last)
+}
+
+// overlay gets s.Ref from s.Images (pulled and unpacked once per digest)
+// and mounts an overlay over that copy on rootfs, its upper layer in the
+// bundle, as a job container's root is (jobcontainer.go).
+func (c *runcContainer) overlay(ctx context.Context, s Spec, rootfs string) (v1.Config, error) {
+	img, err := s.Images.Get(ctx, s.Ref, s.Pull)
+	if err != nil {
+		return v1.Config{}, err
+	}
+	upper, work := filepath.Join(c.bundle, "upper"), filepath.Join(c.bundle, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return v1.Config{}, fmt.Errorf("bundle: %w", err)
+		}
+	}
+	opts := "lowerdir=" + img.Rootfs + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return v1.Config{}, fmt.Errorf("overlay mount on %s: %w", rootfs, err)
+	}
+	c.mounted = true
+	return img.Config, nil
+}
+
+// OwnAddress is the loopback IP where Spec.OwnAddress published the
+// ports, "" without it.
+func (c *runcContainer) OwnAddress() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ownAddr
+}
+
 func (c *runcContainer) Ports() map[int]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -379,6 +465,9 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	for _, p := range c.proxies {
 		p.Close()
 	}
+	for _, p := range c.ownProxies {
+		p.Close()
+	}
 	for _, f := range []*os.File{c.netns, c.logW} {
 		if f != nil {
 			f.Close()
@@ -386,6 +475,14 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	}
 	if !c.logsTaken && c.logR != nil {
 		c.logR.Close()
+	}
+	if c.mounted {
+		if err := unix.Unmount(filepath.Join(c.bundle, "rootfs"), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			// Never remove the bundle through a mounted root.
+			c.destroyErr = errors.Join(append(errs, fmt.Errorf("unmount %s: %w", filepath.Join(c.bundle, "rootfs"), err))...)
+			return c.destroyErr
+		}
+		c.mounted = false
 	}
 	if err := os.RemoveAll(c.bundle); err != nil {
 		errs = append(errs, fmt.Errorf("remove bundle: %w", err))

@@ -47,6 +47,12 @@ type Container interface {
 	Destroy(ctx context.Context) error
 }
 
+// OwnAddresser is a container published on an address of its own
+// (Spec.OwnAddress): OwnAddress is that IP, "" when there is none.
+type OwnAddresser interface {
+	OwnAddress() string
+}
+
 // Spec describes what to run. Exactly one of Archive and Ref is set.
 type Spec struct {
 	// Archive is an OCI archive (tar of an OCI image layout), e.g. the
@@ -69,6 +75,18 @@ type Spec struct {
 	// host port on 127.0.0.1); Start fails when one is taken. Default: an
 	// ephemeral host port for each.
 	HostPorts map[int]int
+	// Images, when set, gets Ref through this cache (unpacked once per
+	// manifest digest) and gives the container an overlay over that copy
+	// as its root, as a job container has, instead of unpacking Ref into
+	// the bundle. Default: unpacked into the bundle.
+	Images *ImageCache
+	// OwnAddress also publishes each of Ports at its own number on a
+	// loopback address of the container's own (127.x.y.z, picked at Start
+	// among those where every port is free; see OwnAddresser): a job
+	// container sharing the host's network names it by label in
+	// /etc/hosts and reaches the service at its container port
+	// (redis:6379), as on GitHub's Docker network.
+	OwnAddress bool
 	// Limits caps the container's processes and memory. Default:
 	// DefaultLimits.
 	Limits Limits

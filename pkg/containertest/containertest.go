@@ -59,6 +59,12 @@ func missing(p Part) string {
 		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
 			return "install Debian's nginx (make deps)"
 		}
+	case Redis:
+		for _, f := range []string{"/usr/bin/redis-server", "/usr/bin/redis-cli", "/bin/bash"} {
+			if _, err := os.Stat(f); err != nil {
+				return "install Debian's redis-server and bash (make deps)"
+			}
+		}
 	}
 	return ""
 }

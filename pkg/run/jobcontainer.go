@@ -121,11 +121,15 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 		return err
 	}
 	// The container shares the host's network: the job's services, each
-	// published on the host's loopback, are reached by label at their
-	// published port (redis:6379 when ports: ['6379:6379']).
+	// published on the host's loopback, are reached by label at their own
+	// port (redis:6379) on the address of the service's own, and at the
+	// published port on 127.0.0.1 too.
 	hosts := map[string]string{}
 	for _, s := range jr.services {
 		hosts[s.label] = "127.0.0.1"
+		if s.addr != "" {
+			hosts[s.label] = s.addr
+		}
 	}
 	c, err := runc.StartJob(ctx, container.JobSpec{
 		Image: img, Env: env, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Mounts: mounts, Hosts: hosts,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type runningService struct {
 	log      *tailLog
 	logsDone chan struct{}
 	started  time.Time // when Start returned: health checks count from here
+	// addr is the loopback IP where the ports are also published at their
+	// own number (container.Spec.OwnAddress), "" when they are not.
+	addr string
 }
 
 // servicesContext is job.services: by label, the container's id, network
@@ -192,7 +196,9 @@ func timedOut(ctx context.Context, err error) error {
 func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp serviceSpec) error {
 	label := sp.svc.Label
 	jr.emit(initContainersStep, fmt.Sprintf("Start service %s: %s", label, sp.image))
-	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}}
+	// A job container (started next, on the host's network) reaches the
+	// service by label at its own port: on an address of the service's own.
+	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil}
 	for _, p := range sp.ports {
 		spec.Ports = append(spec.Ports, p.Container)
 		if p.Host != 0 {
@@ -207,6 +213,9 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 		return err
 	}
 	spec.Pull = pull
+	// Unpacked once per digest, shared with job containers and later jobs:
+	// each service's root is an overlay over that copy.
+	spec.Images = &container.ImageCache{Dir: filepath.Join(jr.r.state, "images")}
 	start := time.Now()
 	c, err := rt.Setup(ctx, spec)
 	if err != nil {
@@ -233,6 +242,10 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	msg := fmt.Sprintf("Service %s: container %s started (%.2fs)", label, c.ID(), time.Since(start).Seconds())
 	if len(shown) > 0 {
 		msg += "; ports " + strings.Join(shown, ", ")
+	}
+	if oa, ok := c.(container.OwnAddresser); ok && oa.OwnAddress() != "" && len(spec.Ports) > 0 {
+		rs.addr = oa.OwnAddress()
+		msg += fmt.Sprintf("; for the job container %s is %s", label, rs.addr)
 	}
 	jr.emit(initContainersStep, msg)
 	return nil
@@ -273,7 +286,7 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 // docker, a check counts as failed only from the first interval on and
 // after the start period, and `retries` failures in a row make the
 // service unhealthy; before that the check is also tried more often (from
-// 50 ms, doubling up to 0.5 s or the interval), so that a service that is
+// 10 ms, doubling up to 0.5 s or the interval), so that a service that is
 // up early is seen early. Times count from the service's start. A service
 // that exits fails at once.
 func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflow.ServiceOptions) error {
@@ -297,7 +310,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 		counted += o.HealthInterval
 	}
 	countFrom := start.Add(counted)
-	early := 50 * time.Millisecond // the next pause before countFrom
+	early := 10 * time.Millisecond // the next pause before countFrom
 	var wait time.Duration
 	failures := 0
 	var last string

@@ -14,6 +14,17 @@ type Value struct {
 	// Indent is the column where the lines of a literal block scalar
 	// (run: |) start, 0 for other scalars.
 	Indent int
+	// Folded is, for a folded block scalar (options: >-) whose text is
+	// its lines joined by single spaces, where each line starts and how
+	// long it is, so that an offset in Raw can be placed; empty (not nil) for a folded scalar that cannot be
+	// placed; nil for other scalars.
+	Folded []Span
+}
+
+// Span is a run of Len bytes starting at Pos.
+type Span struct {
+	Pos
+	Len int
 }
 
 // KV is one entry of an ordered mapping such as env, with or outputs.

@@ -158,7 +158,37 @@ func (p *parser) scalar(n *yaml.Node, where string) Value {
 	if n.Tag == "!!null" {
 		return Value{Pos: posOf(n), Set: true}
 	}
-	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n), Indent: p.blockIndent(n)}
+	return Value{Raw: n.Value, Pos: posOf(n), Set: true, Quoted: quoted(n), Indent: p.blockIndent(n), Folded: p.foldedLines(n)}
+}
+
+// foldedLines places the lines of a folded block scalar when its value is
+// exactly those lines, without their indentation, joined by spaces (no
+// blank or more-indented line, which YAML folds differently), else an
+// empty non-nil slice (a folded scalar that cannot be placed); nil for
+// other scalars.
+func (p *parser) foldedLines(n *yaml.Node) []Span {
+	if n.Style&yaml.FoldedStyle == 0 {
+		return nil
+	}
+	var spans []Span
+	var texts []string
+	for l := n.Line; l < len(p.lines); l++ { // p.lines[n.Line] is the line after the ">"
+		line := string(bytes.TrimRight(p.lines[l], "\r"))
+		text := strings.TrimLeft(line, " ")
+		if text == "" {
+			break
+		}
+		col := len(line) - len(text) + 1
+		if len(spans) > 0 && col != spans[0].Col {
+			break // the block ended (a shallower line) or a more-indented line
+		}
+		spans = append(spans, Span{Pos: Pos{Line: l + 1, Col: col}, Len: len(strings.TrimRight(text, " "))})
+		texts = append(texts, strings.TrimRight(text, " "))
+		if strings.Join(texts, " ") == strings.TrimRight(n.Value, "\n") {
+			return spans
+		}
+	}
+	return []Span{}
 }
 
 // blockIndent is the column of a literal block scalar's lines: the

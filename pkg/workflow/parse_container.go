@@ -58,11 +58,7 @@ func (p *parser) container(k, n *yaml.Node, where string) *Container {
 				return
 			}
 			if _, err := ParseContainerOptions(c.Options.Raw); err != nil {
-				pos := OptionPos(c.Options, err)
-				if resolve(v).Style&yaml.FoldedStyle != 0 {
-					pos = c.Options.Pos // folded lines cannot be placed: the ">"
-				}
-				p.errf(pos, "container", "%s.options: %v", where, err)
+				p.errf(OptionPos(c.Options, err), "container", "%s.options: %v", where, err)
 			}
 		},
 	})

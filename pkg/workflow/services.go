@@ -189,6 +189,15 @@ func OptionPos(v Value, err error) Pos {
 	before := v.Raw[:min(oe.Offset, len(v.Raw))]
 	nl := strings.Count(before, "\n")
 	switch {
+	case v.Folded != nil: // folded block: each line break became one space
+		off := oe.Offset
+		for i, sp := range v.Folded {
+			if off <= sp.Len || i == len(v.Folded)-1 {
+				return Pos{Line: sp.Line, Col: sp.Col + off}
+			}
+			off -= sp.Len + 1
+		}
+		return v.Pos // its lines cannot be placed: the ">"
 	case v.Indent > 0: // literal block: lines start at Indent, one line down
 		return Pos{Line: v.Line + 1 + nl, Col: v.Indent + len(before) - (strings.LastIndexByte(before, '\n') + 1)}
 	case nl == 0 && !strings.Contains(v.Raw, "\\"):

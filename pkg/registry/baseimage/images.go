@@ -168,8 +168,7 @@ var (
 )
 
 func nginxLayer(ctx context.Context, o Options) (v1.Layer, string, error) {
-	bin, err := os.ReadFile(o.Nginx)
-	if err != nil {
+	if _, err := os.Stat(o.Nginx); err != nil {
 		return nil, "", fmt.Errorf("nginx stand-in needs Debian's nginx: %w", err)
 	}
 	mime, err := os.ReadFile(o.MimeTypes)
@@ -177,17 +176,8 @@ func nginxLayer(ctx context.Context, o Options) (v1.Layer, string, error) {
 		return nil, "", fmt.Errorf("nginx stand-in needs mime.types: %w", err)
 	}
 	t := fsTree{}
-	t.file("usr/sbin/nginx", 0o755, bin)
-	libs, err := sharedLibraries(ctx, o.Nginx)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, lib := range libs {
-		b, err := os.ReadFile(lib) // follows symlinks: the image gets the real file
-		if err != nil {
-			return nil, "", fmt.Errorf("nginx library: %w", err)
-		}
-		t.file(lib, 0o755, b)
+	if err := t.binaries(ctx, map[string]string{"usr/sbin/nginx": o.Nginx}); err != nil {
+		return nil, "", fmt.Errorf("nginx stand-in: %w", err)
 	}
 	// nginx -V names the paths compiled in (temp dirs, pid, lock, logs).
 	var vout bytes.Buffer
