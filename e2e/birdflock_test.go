@@ -36,7 +36,7 @@ const (
 
 // need fails the test under CI=true when a tool is missing and skips it
 // otherwise.
-func need(t *testing.T, what, hint string, ok bool) {
+func need(t testing.TB, what, hint string, ok bool) {
 	t.Helper()
 	if ok {
 		return
@@ -121,7 +121,7 @@ func TestBirdFlock(t *testing.T) {
 
 // needPipeline fails or skips t, as need does, when a part the pipeline
 // needs is missing.
-func needPipeline(t *testing.T) {
+func needPipeline(t testing.TB) {
 	t.Helper()
 	containertest.Require(t, containertest.Root, containertest.Runc, containertest.Busybox, containertest.Buildkitd)
 	need(t, "nginx", "install Debian's nginx (make deps)", fileExists("/usr/sbin/nginx"))
@@ -131,7 +131,7 @@ func needPipeline(t *testing.T) {
 }
 
 // buildRunner builds runner into dir.
-func buildRunner(t *testing.T, ctx context.Context, root, dir string) string {
+func buildRunner(t testing.TB, ctx context.Context, root, dir string) string {
 	t.Helper()
 	runner := filepath.Join(dir, "runner")
 	gobuild := exec.CommandContext(ctx, "go", "build", "-o", runner, "./cmd/runner")
@@ -145,7 +145,7 @@ func buildRunner(t *testing.T, ctx context.Context, root, dir string) string {
 // seededRegistry serves runner's registry for state on a free port, seeded
 // with the base images; push-image's `embedded` finds it by its address
 // file.
-func seededRegistry(t *testing.T, ctx context.Context, state string) (*registry.Server, string, *registry.Client) {
+func seededRegistry(t testing.TB, ctx context.Context, state string) (*registry.Server, string, *registry.Client) {
 	t.Helper()
 	srv, err := registry.Serve(ctx, "127.0.0.1:0", registry.EmbeddedDir(state))
 	if err != nil {
@@ -162,7 +162,7 @@ func seededRegistry(t *testing.T, ctx context.Context, state string) (*registry.
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // git runs git in dir and returns its trimmed output.
-func git(t *testing.T, dir string, args ...string) string {
+func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -175,7 +175,7 @@ func git(t *testing.T, dir string, args ...string) string {
 
 // makeFork copies examples/bird-flock (without build output) and the
 // workflow into a new repository with a bare origin, as `make demo` does.
-func makeFork(t *testing.T, root, dir string) (fork, origin string) {
+func makeFork(t testing.TB, root, dir string) (fork, origin string) {
 	t.Helper()
 	return makeRepo(t, root, dir, map[string]string{"": filepath.Join(root, "examples", "bird-flock")})
 }
@@ -183,7 +183,7 @@ func makeFork(t *testing.T, root, dir string) (fork, origin string) {
 // makeRepo makes a repository in dir/bird-flock with a bare origin in
 // dir/origin.git from trees (folder in the repository → source folder,
 // without build output) and the workflow, committed as the student.
-func makeRepo(t *testing.T, root, dir string, trees map[string]string) (fork, origin string) {
+func makeRepo(t testing.TB, root, dir string, trees map[string]string) (fork, origin string) {
 	t.Helper()
 	fork, origin = filepath.Join(dir, "bird-flock"), filepath.Join(dir, "origin.git")
 	for at, src := range trees {
@@ -232,25 +232,29 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, b, 0o644)
 }
 
-// execWorkflow runs `runner exec build-bird-app` on the fork; its output
-// goes to the test log when it fails.
-func execWorkflow(t *testing.T, ctx context.Context, runner, fork, state, reg, label string) {
+// execWorkflow runs `runner exec build-bird-app` on the fork with the
+// extra flags and returns its wall time; its output goes to the test log
+// when it fails.
+func execWorkflow(t testing.TB, ctx context.Context, runner, fork, state, reg, label string, extra ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, runner, "exec", "build-bird-app", "--repo", fork, "--state", state,
-		"--registry-mirror", "docker.io=http://"+reg)
+	args := append([]string{"exec", "build-bird-app", "--repo", fork, "--state", state,
+		"--registry-mirror", "docker.io=http://" + reg}, extra...)
+	cmd := exec.CommandContext(ctx, runner, args...)
 	cmd.Dir = fork
 	cmd.Env = append(os.Environ(), "RUNNER_BUILDKITD="+containertest.BuildkitdPath())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: runner exec: %v\n%s", label, err, out)
 	}
-	t.Logf("%s: runner exec took %.1fs", label, time.Since(start).Seconds())
+	took := time.Since(start)
+	t.Logf("%s: runner exec took %.1fs", label, took.Seconds())
+	return took
 }
 
 // checkCached checks which jobs of run id were restored from the job
 // cache, from its run record.
-func checkCached(t *testing.T, state string, id int, want map[string]bool) {
+func checkCached(t testing.TB, state string, id int, want map[string]bool) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(state, "runs", fmt.Sprint(id), "summary.json"))
 	if err != nil {

@@ -190,8 +190,14 @@ func (jr *legRun) cacheStore(res *JobResult, coerced bool) {
 	for k, v := range res.Outputs {
 		outs[k] = v
 	}
+	// The run by the id users see (github.run_id): under runner serve a
+	// re-run's attempt is a record of its own, the run is the same.
+	run := r.plan.RunID
+	if run == 0 {
+		run = r.id
+	}
 	e := jobcache.Entry{
-		Key: jr.cache.key.Sum, Job: jr.key, Workflow: r.w.File, Run: r.id, Conclusion: res.Result,
+		Key: jr.cache.key.Sum, Job: jr.key, Workflow: r.w.File, Run: run, Conclusion: res.Result,
 		Outputs: outs, Summary: jr.cache.summary.String(), Parts: maskedParts(r.masker, jr.cache.key.Parts),
 	}
 	if err := r.opts.Cache.Put(e, arts); err != nil {

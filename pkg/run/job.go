@@ -432,7 +432,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration, Text: res.Cached.text()})
+		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration, Text: res.Cached.text(), Cached: res.Cached})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())

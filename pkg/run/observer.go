@@ -55,6 +55,9 @@ type Event struct {
 	Text     string
 	Status   string
 	Duration time.Duration
+	// Cached is set on a JobEnded whose job was restored from the job
+	// cache (docs/cache.md), not run: Text then says so as well.
+	Cached *CacheHit
 }
 
 // Observer receives a run's events in order. The engine calls it from

@@ -143,7 +143,12 @@ func (s *sink) handle(e run.Event) {
 		_, err = s.store.StepStarted(s.id, e.Job, e.Step, e.Time)
 	case run.JobEnded:
 		ev.Scope = "job"
-		err = s.store.JobEnded(s.id, e.Job, conclusionOf(e.Status), e.Time)
+		if e.Cached != nil {
+			err = s.cachedStep(e)
+		}
+		if err == nil {
+			err = s.store.JobEnded(s.id, e.Job, conclusionOf(e.Status), e.Time)
+		}
 	case run.StepEnded:
 		ev.Scope = "step"
 		err = s.store.StepEnded(s.id, e.Job, e.Step, conclusionOf(e.Status), e.Time)
@@ -152,6 +157,18 @@ func (s *sink) handle(e run.Event) {
 		s.logf("run %d: record %s event: %v", s.id, ev.Kind, err)
 	}
 	s.append(ev)
+}
+
+// cachedStep records the one step of a job restored from the job cache
+// (docs/cache.md), which did not run: GitHub's job shape has no field for
+// it, so its steps say where the result came from: the run (its id,
+// github.run_id) and the whole key (`runner cache ls`).
+func (s *sink) cachedStep(e run.Event) error {
+	name := fmt.Sprintf("Restored from the job cache (run %d, key %s)", e.Cached.Run, e.Cached.Key)
+	if _, err := s.store.StepStarted(s.id, e.Job, name, e.Time); err != nil {
+		return err
+	}
+	return s.store.StepEnded(s.id, e.Job, name, conclusionOf(e.Status), e.Time)
 }
 
 func conclusionOf(status string) string {

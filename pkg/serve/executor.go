@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
@@ -56,6 +57,9 @@ type LocalExecutor struct {
 	// run.MinimalEnv(os.Environ()): a service's environment is its
 	// configuration, not its steps'.
 	Env []string
+	// Cache is the job cache (docs/cache.md) the runs' jobs that opt in
+	// with RUNNER_CACHE are looked up in and stored to. Nil: none is.
+	Cache *jobcache.Store
 }
 
 // Execute implements Executor.
@@ -88,5 +92,6 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Env:         env,
 		Settings:    req.Settings,
 		Credentials: req.Credentials,
+		Cache:       e.Cache,
 	})
 }

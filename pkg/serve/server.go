@@ -16,6 +16,7 @@ import (
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/dotenv"
+	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
@@ -122,7 +123,11 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
 	}
 	if s.exec == nil {
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs}
+		cache, err := jobcache.Open(filepath.Join(cfg.State, "exec", "cache"), 0)
+		if err != nil {
+			return nil, err
+		}
+		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Cache: cache}
 	}
 	if cfg.SecretsFile != "" {
 		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
