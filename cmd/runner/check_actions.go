@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
+	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -56,24 +56,21 @@ func (la *localActions) load(uses string) (*loadedAction, bool) {
 	}
 	l := &loadedAction{}
 	la.seen[dir] = l
-	for _, base := range []string{"action.yml", "action.yaml"} {
-		data, err := os.ReadFile(filepath.Join(dir, base))
-		if err != nil {
-			continue
-		}
-		l.file, l.data = displayPath(filepath.Join(la.root, ref.Path, base)), data
-		l.meta, l.errs = workflow.ParseAction(l.file, data)
-		if l.meta != nil {
-			// The steps of a composite action go through the step rules.
-			l.errs = append(l.errs, workflow.DiagnoseAction(l.meta, workflow.Options{Builtins: la.builtins})...)
-			sort.SliceStable(l.errs, func(i, j int) bool {
-				a, b := l.errs[i].Pos, l.errs[j].Pos
-				return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-			})
-		}
-		return l, true
+	file, data, err := actions.ReadMetadata(dir)
+	if err != nil {
+		return nil, false // not there (yet): it may come from a step; runs report it
 	}
-	return nil, false // not there (yet): it may come from a step; runs report it
+	l.file, l.data = displayPath(filepath.Join(la.root, ref.Path, filepath.Base(file))), data
+	l.meta, l.errs = workflow.ParseAction(l.file, data)
+	if l.meta != nil {
+		// The steps of a composite action go through the step rules.
+		l.errs = append(l.errs, workflow.DiagnoseAction(l.meta, workflow.Options{Builtins: la.builtins})...)
+		sort.SliceStable(l.errs, func(i, j int) bool {
+			a, b := l.errs[i].Pos, l.errs[j].Pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+	}
+	return l, true
 }
 
 // check returns the problems of the actions that the steps use, with the

@@ -81,20 +81,29 @@ func (r *Resolver) Resolve(ctx context.Context, ref workflow.ActionRef, workspac
 // Load reads the action.yml (or action.yaml) in dir. name is how the
 // action is named in errors when it has no metadata file.
 func Load(dir, name string) (*workflow.Action, error) {
-	for _, base := range []string{"action.yml", "action.yaml"} {
-		file := filepath.Join(dir, base)
-		data, err := os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		meta, errs := workflow.ParseAction(file, data)
-		if len(errs) > 0 {
-			return nil, errs
-		}
-		return meta, nil
+	file, data, err := ReadMetadata(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no action.yml or action.yaml in %s", name, dir)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return nil, fmt.Errorf("%s: no action.yml or action.yaml in %s", name, dir)
+	meta, errs := workflow.ParseAction(file, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return meta, nil
+}
+
+// ReadMetadata reads the action.yml, else the action.yaml, in dir and
+// returns its path and contents; fs.ErrNotExist when there is neither.
+func ReadMetadata(dir string) (file string, data []byte, err error) {
+	for _, base := range []string{"action.yml", "action.yaml"} {
+		file = filepath.Join(dir, base)
+		data, err = os.ReadFile(file)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return file, data, err
+		}
+	}
+	return "", nil, err
 }

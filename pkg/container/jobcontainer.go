@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,22 +198,7 @@ func (c *JobContainer) start(ctx context.Context) error {
 	args := c.r.args("run", "--bundle", c.bundle, c.id)
 	cmd := exec.Command(c.r.opts.Runc, args...)
 	cmd.Stdout, cmd.Stderr = &c.log, &c.log
-	// As in runcContainer.Start: runc stops the container if runner dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(c.done)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(c.done)
-	}()
-	if err := <-started; err != nil {
+	if err := startRunc(cmd, c.done, nil); err != nil {
 		return fmt.Errorf("job container: start runc: %w", err)
 	}
 	c.cmd = cmd

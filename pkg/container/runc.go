@@ -288,29 +288,13 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	args = append(args, "run", "--bundle", c.bundle, c.id)
 	cmd := exec.Command(c.r.opts.Runc, args...)
 	cmd.Stdout, cmd.Stderr = c.logW, c.logW
-	// Pdeathsig makes runc stop the container if runner dies; it fires when
-	// the starting thread exits, so that thread stays locked until runc is
-	// gone. A process group keeps terminal signals for Destroy to handle.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(c.done)
-			return
-		}
-		started <- nil
-		err := cmd.Wait()
+	err := startRunc(cmd, c.done, func(err error) {
 		c.exitCode = cmd.ProcessState.ExitCode()
 		var ee *exec.ExitError
 		if err != nil && !errors.As(err, &ee) {
 			c.waitErr = err
 		}
-		close(c.done)
-	}()
-	err := <-started
+	})
 	c.logW.Close() // the container holds its own copy
 	c.logW = nil
 	if err != nil {
@@ -489,4 +473,31 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	}
 	c.destroyErr = errors.Join(errs...)
 	return c.destroyErr
+}
+
+// startRunc starts cmd (a `runc run`) and returns once it has started;
+// exited, when not nil, gets cmd.Wait's error, and done is closed when the
+// process is gone (also when it could not start). Pdeathsig makes runc stop
+// the container if runner dies; it fires when the starting thread exits,
+// so that thread stays locked until runc is gone. A process group keeps
+// terminal signals for Destroy to handle.
+func startRunc(cmd *exec.Cmd, done chan struct{}, exited func(error)) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(done)
+			return
+		}
+		started <- nil
+		err := cmd.Wait()
+		if exited != nil {
+			exited(err)
+		}
+		close(done)
+	}()
+	return <-started
 }

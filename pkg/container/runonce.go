@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"runtime"
-	"syscall"
 	"time"
 )
 
@@ -45,23 +43,7 @@ func (r *Runc) RunOnce(ctx context.Context, s JobSpec, run RunSpec, out io.Write
 	}
 	cmd := exec.Command(r.opts.Runc, r.args("run", "--bundle", c.bundle, c.id)...)
 	cmd.Stdout, cmd.Stderr = out, out
-	// runc stops the container if runner dies (as in runcContainer.Start);
-	// the OS thread that starts it must live as long as it does.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(c.done)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(c.done)
-	}()
-	if err := <-started; err != nil {
+	if err := startRunc(cmd, c.done, nil); err != nil {
 		return -1, fmt.Errorf("container: start runc: %w", err)
 	}
 	c.mu.Lock()

@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"bytes"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -85,21 +84,11 @@ func (a *Action) Input(name string) *ActionInputSpec {
 // composite action without steps or with a run step without shell.
 func ParseAction(file string, data []byte) (*Action, Errors) {
 	p := &parser{file: file}
-	if len(data) > MaxFileSize {
-		p.errf(Pos{1, 1}, "syntax", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+	root := p.document(data, "action metadata")
+	if root == nil {
 		return nil, p.errs
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p.yamlError(err, data)
-		return nil, p.errs
-	}
-	if len(doc.Content) == 0 {
-		p.errf(Pos{1, 1}, "syntax", "action metadata is empty")
-		return nil, p.errs
-	}
-	p.lines = bytes.Split(data, []byte("\n"))
-	a := p.action(doc.Content[0])
+	a := p.action(root)
 	p.errs.sort()
 	if len(p.errs) > 0 {
 		return a, p.errs

@@ -18,32 +18,43 @@ const MaxFileSize = 1 << 20
 // Semantic checks (needs, expressions, uses) are Validate's job.
 func Parse(file string, data []byte) (*Workflow, Errors) {
 	p := &parser{file: file}
-	if len(data) > MaxFileSize {
-		p.errf(Pos{1, 1}, "syntax", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+	root := p.document(data, "workflow")
+	if root == nil {
 		return nil, p.errs
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		p.errf(Pos{1, 1}, "syntax", "workflow is empty")
-		return nil, p.errs
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p.yamlError(err, data)
-		return nil, p.errs
-	}
-	if len(doc.Content) == 0 {
-		p.errf(Pos{1, 1}, "syntax", "workflow is empty")
-		return nil, p.errs
-	}
-	p.lines = bytes.Split(data, []byte("\n"))
-	w := p.workflow(doc.Content[0])
-	w.root = doc.Content[0]
+	w := p.workflow(root)
+	w.root = root
 	canonicalNeeds(w)
 	p.errs.sort()
 	if len(p.errs) > 0 {
 		return w, p.errs
 	}
 	return w, nil
+}
+
+// document reads a YAML file (a workflow or an action's metadata, what
+// names it in errors) and returns its root node, or nil after reporting
+// why there is none: too large, empty, not YAML.
+func (p *parser) document(data []byte, what string) *yaml.Node {
+	if len(data) > MaxFileSize {
+		p.errf(Pos{1, 1}, "syntax", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		p.errf(Pos{1, 1}, "syntax", "%s is empty", what)
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		p.yamlError(err, data)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		p.errf(Pos{1, 1}, "syntax", "%s is empty", what)
+		return nil
+	}
+	p.lines = bytes.Split(data, []byte("\n"))
+	return doc.Content[0]
 }
 
 type parser struct {
