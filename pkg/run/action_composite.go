@@ -212,13 +212,7 @@ func (jr *legRun) runCompositeStep(ctx context.Context, sc *compositeScope, i in
 		g["action_repository"], g["action_ref"] = "", ""
 		err = jr.runScript(ctx, s, ctxs, env, files, out)
 	}
-	out.Flush()
-	if err == nil {
-		err = cmdErr()
-	}
-	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
-		err = ferr
-	}
+	err = jr.afterStep(s, files, out, cmdErr, err)
 	switch {
 	case err == nil:
 		return finish("success", nil)

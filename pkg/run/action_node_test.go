@@ -393,9 +393,6 @@ jobs:
         with: {who: ana}
       - uses: acme/skippre@v1
 `, run.Trigger{}, run.Options{Actions: &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}})
-	if strings.Contains(out, "remote actions are not supported yet") {
-		t.Skip("remote actions (pkg/actions Fetch) are not in this build yet")
-	}
 	for _, want := range []string{
 		"pre ran for ana repo=acme/prepost ref=v1",
 		"main sees [saved in pre]",
@@ -444,11 +441,6 @@ jobs:
         with: {label: two}
       - run: echo last-step
 `, run.Trigger{}, run.Options{Actions: &actions.Resolver{StateDir: t.TempDir(), Source: actions.Source{Dir: src}}})
-	for _, missing := range []string{"composite actions are not implemented yet", "remote actions are not supported yet"} {
-		if strings.Contains(out, missing) {
-			t.Skipf("not in this build yet: %s", missing)
-		}
-	}
 	for _, want := range []string{"main one sees []", "main two sees []", "composite step after the nested action", "last-step", "post two pre-state=[]", "post one pre-state=[]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)

@@ -95,13 +95,7 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[str
 	default:
 		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
-	out.Flush()
-	if err == nil {
-		err = cmdErr()
-	}
-	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
-		err = ferr
-	}
+	err = jr.afterStep(s, files, out, cmdErr, err)
 	switch {
 	case err == nil:
 		return "success", nil
@@ -279,6 +273,20 @@ func (jr *legRun) applyFileCommands(s *workflow.Step, fc fileCommandSet) error {
 		}
 	}
 	return nil
+}
+
+// afterStep ends a step's output: the last line flushed, then the first
+// error of the step itself, of a workflow command it printed (cmdErr) or of
+// reading its command files.
+func (jr *legRun) afterStep(s *workflow.Step, files fileCommandSet, out *lineWriter, cmdErr func() error, err error) error {
+	out.Flush()
+	if err == nil {
+		err = cmdErr()
+	}
+	if ferr := jr.applyFileCommands(s, files); ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // appendFile appends text to the file at path, created if missing.

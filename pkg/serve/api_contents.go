@@ -78,12 +78,7 @@ var annotationText = regexp.MustCompile(`^(Error|Warning|Notice): (?:([^\s:]+):(
 // wrote (what `gh run view` lists under ANNOTATIONS). An annotation
 // without a file is on .github, line 1, as on GitHub.
 func (s *Server) handleAnnotations(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "job", "check run id")
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	j, run, err := s.jobOf(r, id)
+	j, run, err := s.pathJob(r, "check run id")
 	if err != nil {
 		errorStatus(w, err)
 		return

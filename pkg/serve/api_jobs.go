@@ -96,6 +96,16 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 
 // jobOf is job id with its run attempt, which must belong to the
 // repository of the path.
+// pathJob is jobOf the job id in the request's path (what names the id in
+// errors: "job id", "check run id").
+func (s *Server) pathJob(r *http.Request, what string) (*store.Job, *store.Run, error) {
+	id, err := pathInt(r, "job", what)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.jobOf(r, id)
+}
+
 func (s *Server) jobOf(r *http.Request, id int64) (*store.Job, *store.Run, error) {
 	j, err := s.store.Job(id)
 	if err != nil {
@@ -148,12 +158,7 @@ func (s *Server) handleRunJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "job", "job id")
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	j, run, err := s.jobOf(r, id)
+	j, run, err := s.pathJob(r, "job id")
 	if err != nil {
 		errorStatus(w, err)
 		return
@@ -169,12 +174,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 // handleJobLogs answers GitHub's way: a redirect to the job's log as plain
 // text (?text=1 here), each line after its time in GitHub's format.
 func (s *Server) handleJobLogs(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "job", "job id")
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	j, run, err := s.jobOf(r, id)
+	j, run, err := s.pathJob(r, "job id")
 	if err != nil {
 		errorStatus(w, err)
 		return

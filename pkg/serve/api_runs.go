@@ -287,11 +287,7 @@ func (s *Server) handleRerun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rerunJob(r *http.Request) (*store.Run, error) {
-	id, err := pathInt(r, "job", "job id")
-	if err != nil {
-		return nil, err
-	}
-	job, run, err := s.jobOf(r, id)
+	job, run, err := s.pathJob(r, "job id")
 	if err != nil {
 		return nil, err
 	}

@@ -32,15 +32,10 @@ func (p *parser) container(k, n *yaml.Node, where string) *Container {
 		return c
 	}
 	p.mapping(n, where, map[string]func(k, v *yaml.Node){
-		"image": func(_, v *yaml.Node) { c.Image = p.scalar(v, where+".image") },
-		"credentials": func(_, v *yaml.Node) {
-			p.mapping(v, where+".credentials", map[string]func(k, v *yaml.Node){
-				"username": func(_, v *yaml.Node) { c.Username = p.scalar(v, where+".credentials.username") },
-				"password": func(_, v *yaml.Node) { c.Password = p.scalar(v, where+".credentials.password") },
-			})
-		},
-		"env":   func(_, v *yaml.Node) { c.Env = p.kvs(v, where+".env") },
-		"ports": func(_, v *yaml.Node) { c.Ports = p.scalarList(v, where+".ports") },
+		"image":       func(_, v *yaml.Node) { c.Image = p.scalar(v, where+".image") },
+		"credentials": func(_, v *yaml.Node) { c.Username, c.Password = p.credentials(v, where) },
+		"env":         func(_, v *yaml.Node) { c.Env = p.kvs(v, where+".env") },
+		"ports":       func(_, v *yaml.Node) { c.Ports = p.scalarList(v, where+".ports") },
 		"volumes": func(_, v *yaml.Node) {
 			c.Volumes = p.scalarList(v, where+".volumes")
 			for _, vol := range c.Volumes {
@@ -66,6 +61,15 @@ func (p *parser) container(k, n *yaml.Node, where string) *Container {
 		p.errf(c.Pos, "syntax", "%s needs an image", where)
 	}
 	return c
+}
+
+// credentials reads the credentials of a job or service container.
+func (p *parser) credentials(n *yaml.Node, where string) (username, password Value) {
+	p.mapping(n, where+".credentials", map[string]func(k, v *yaml.Node){
+		"username": func(_, v *yaml.Node) { username = p.scalar(v, where+".credentials.username") },
+		"password": func(_, v *yaml.Node) { password = p.scalar(v, where+".credentials.password") },
+	})
+	return username, password
 }
 
 // ContainerOptions are the docker create options of a job container that

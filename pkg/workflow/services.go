@@ -51,14 +51,9 @@ func (p *parser) services(n *yaml.Node, where string) []*Service {
 			return
 		}
 		p.mapping(v, at, map[string]func(k, v *yaml.Node){
-			"image": func(_, v *yaml.Node) { s.Image = p.scalar(v, at+".image") },
-			"credentials": func(_, v *yaml.Node) {
-				p.mapping(v, at+".credentials", map[string]func(k, v *yaml.Node){
-					"username": func(_, v *yaml.Node) { s.Username = p.scalar(v, at+".credentials.username") },
-					"password": func(_, v *yaml.Node) { s.Password = p.scalar(v, at+".credentials.password") },
-				})
-			},
-			"env": func(_, v *yaml.Node) { s.Env = p.kvs(v, at+".env") },
+			"image":       func(_, v *yaml.Node) { s.Image = p.scalar(v, at+".image") },
+			"credentials": func(_, v *yaml.Node) { s.Username, s.Password = p.credentials(v, at) },
+			"env":         func(_, v *yaml.Node) { s.Env = p.kvs(v, at+".env") },
 			"ports": func(_, v *yaml.Node) {
 				s.Ports = p.scalarList(v, at+".ports")
 				seen := map[int]bool{}
