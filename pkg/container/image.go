@@ -31,16 +31,18 @@ func unpackArchiveFile(path, root string) (v1.Config, error) {
 	return cf.Config, nil
 }
 
+// fetchImage pulls ref with pull, or with pullImage when pull is nil.
+func fetchImage(ctx context.Context, ref string, pull func(context.Context, string) (v1.Image, error)) (v1.Image, error) {
+	if pull != nil {
+		return pull(ctx, ref)
+	}
+	return pullImage(ref, remote.WithContext(ctx))
+}
+
 // unpackRef pulls ref (with pull, or pullImage when nil) and applies its
 // layers to root.
 func unpackRef(ctx context.Context, ref string, pull func(context.Context, string) (v1.Image, error), root string) (v1.Config, error) {
-	var img v1.Image
-	var err error
-	if pull != nil {
-		img, err = pull(ctx, ref)
-	} else {
-		img, err = pullImage(ref, remote.WithContext(ctx))
-	}
+	img, err := fetchImage(ctx, ref, pull)
 	if err != nil {
 		return v1.Config{}, err
 	}

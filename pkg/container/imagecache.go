@@ -12,7 +12,6 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,13 +40,7 @@ type CachedImage struct {
 // of that digest. Concurrent calls for one digest unpack it once: a file
 // lock per digest serialises them across processes.
 func (c *ImageCache) Get(ctx context.Context, ref string, pull func(context.Context, string) (v1.Image, error)) (CachedImage, error) {
-	var img v1.Image
-	var err error
-	if pull != nil {
-		img, err = pull(ctx, ref)
-	} else {
-		img, err = pullImage(ref, remote.WithContext(ctx))
-	}
+	img, err := fetchImage(ctx, ref, pull)
 	if err != nil {
 		return CachedImage{}, err
 	}
