@@ -1,0 +1,155 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Config is the executor's configuration: runner serve's
+// `executor: {kind: kubernetes, ...}` and runner exec's flags.
+type Config struct {
+	// Kubeconfig is the kubeconfig file to use. Empty: the in-cluster
+	// configuration when runner runs in a pod, else $KUBECONFIG, else
+	// ~/.kube/config.
+	Kubeconfig string `yaml:"kubeconfig" json:"kubeconfig,omitempty"`
+	// Context is the kubeconfig context; empty: its current context.
+	Context string `yaml:"context" json:"context,omitempty"`
+	// Namespace is where the pods go; empty: the kubeconfig context's
+	// namespace, else the pod's own namespace in-cluster, else "default".
+	Namespace string `yaml:"namespace" json:"namespace,omitempty"`
+	// Image is the default image of the leg pods: it must hold runner's
+	// binary at Binary (baseimage.Runner builds one).
+	Image string `yaml:"image" json:"image,omitempty"`
+	// Binary is runner's path inside the image; default
+	// /usr/local/bin/runner.
+	Binary string `yaml:"binary" json:"binary,omitempty"`
+	// Templates map runs-on labels to pod settings: a job takes the first
+	// template (in the job's runs-on order) that has one of its labels,
+	// else Default.
+	Templates map[string]PodTemplate `yaml:"templates" json:"templates,omitempty"`
+	// Default is the template of jobs whose labels name none.
+	Default PodTemplate `yaml:"default" json:"default,omitempty"`
+	// StartTimeout bounds the wait for a pod to run (scheduling and image
+	// pull); default 5 minutes.
+	StartTimeout time.Duration `yaml:"start-timeout" json:"start_timeout,omitempty"`
+	// Grace is the termination grace period of cancelled pods: the time
+	// their if: always() steps have; default 30 s.
+	Grace time.Duration `yaml:"grace" json:"grace,omitempty"`
+}
+
+// PodTemplate is what a runs-on label sets on a leg's pod.
+type PodTemplate struct {
+	Image              string                      `yaml:"image" json:"image,omitempty"`
+	Resources          corev1.ResourceRequirements `yaml:"resources" json:"resources,omitempty"`
+	NodeSelector       map[string]string           `yaml:"nodeSelector" json:"nodeSelector,omitempty"`
+	Tolerations        []corev1.Toleration         `yaml:"tolerations" json:"tolerations,omitempty"`
+	ServiceAccountName string                      `yaml:"serviceAccountName" json:"serviceAccountName,omitempty"`
+	// PullPolicy is the container's imagePullPolicy; default
+	// IfNotPresent.
+	PullPolicy corev1.PullPolicy `yaml:"imagePullPolicy" json:"imagePullPolicy,omitempty"`
+}
+
+// template returns the pod settings for a job's runs-on labels, with the
+// image defaulted.
+func (c *Config) template(labels []string) PodTemplate {
+	t := c.Default
+	for _, l := range labels {
+		if lt, ok := c.Templates[l]; ok {
+			t = lt
+			break
+		}
+	}
+	if t.Image == "" {
+		t.Image = c.Default.Image
+	}
+	if t.Image == "" {
+		t.Image = c.Image
+	}
+	if t.PullPolicy == "" {
+		t.PullPolicy = corev1.PullIfNotPresent
+	}
+	return t
+}
+
+func (c *Config) binary() string {
+	if c.Binary != "" {
+		return c.Binary
+	}
+	return "/usr/local/bin/runner"
+}
+
+func (c *Config) startTimeout() time.Duration {
+	if c.StartTimeout > 0 {
+		return c.StartTimeout
+	}
+	return 5 * time.Minute
+}
+
+func (c *Config) grace() time.Duration {
+	if c.Grace > 0 {
+		return c.Grace
+	}
+	return 30 * time.Second
+}
+
+// Client is a connection to a cluster: its REST configuration, typed
+// client and the namespace the pods go to.
+type Client struct {
+	REST      *rest.Config
+	Set       kubernetes.Interface
+	Namespace string
+}
+
+// Connect loads the cluster configuration c names: Kubeconfig, else the
+// in-cluster one, else $KUBECONFIG or ~/.kube/config.
+func Connect(c *Config) (*Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if c.Kubeconfig != "" {
+		rules.ExplicitPath = c.Kubeconfig
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	var cfg *rest.Config
+	var err error
+	if c.Kubeconfig == "" {
+		if cfg, err = rest.InClusterConfig(); err != nil && !errors.Is(err, rest.ErrNotInCluster) {
+			return nil, fmt.Errorf("kubernetes: in-cluster configuration: %w", err)
+		}
+	}
+	if cfg == nil {
+		if cfg, err = loader.ClientConfig(); err != nil {
+			where := c.Kubeconfig
+			if where == "" {
+				where = "$KUBECONFIG or " + filepath.Join(homeDir(), ".kube", "config")
+			}
+			return nil, fmt.Errorf("kubernetes: no cluster configuration (not in a cluster, and %s): %w", where, err)
+		}
+	}
+	ns := c.Namespace
+	if ns == "" {
+		if ns, _, err = loader.Namespace(); err != nil || ns == "" {
+			ns = "default"
+		}
+	}
+	cfg.UserAgent = "runner"
+	set, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return &Client{REST: cfg, Set: set, Namespace: ns}, nil
+}
+
+func homeDir() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "~"
+}

@@ -1,0 +1,121 @@
+package kube
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// The labels every leg pod carries. Sweep selects on LabelManagedBy and
+// LabelInstance; the API and the logs name pods by name.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "runner"
+	LabelInstance  = "runner.birdflock.io/instance" // the controller that made the pod
+	LabelRun       = "runner.birdflock.io/run"      // github.run_id
+	LabelAttempt   = "runner.birdflock.io/attempt"  // github.run_attempt
+	LabelJob       = "runner.birdflock.io/job"      // the job id (label-safe)
+	AnnotationLeg  = "runner.birdflock.io/leg"      // the leg's key: job id and matrix values
+)
+
+// containerName is the leg container's name in its pod.
+const containerName = "job"
+
+// Leg says which leg a pod runs.
+type Leg struct {
+	RunID   int
+	Attempt int
+	Job     string   // the job id
+	Key     string   // the leg's key in its run: "build (1.22, linux)"
+	Labels  []string // the job's runs-on labels
+	// Timeout bounds the pod's life (activeDeadlineSeconds) beyond the
+	// start: the job's timeout-minutes and some margin. 0: none.
+	TimeoutSeconds int64
+}
+
+var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// labelValue makes s a valid label value: at most 63 characters of
+// [A-Za-z0-9._-], beginning and ending with an alphanumeric.
+func labelValue(s string) string {
+	s = unsafeLabel.ReplaceAllString(s, "-")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, "-._")
+}
+
+// podName is the prefix of a leg pod's generated name: runner-<job>-.
+func podName(job string) string {
+	n := strings.ToLower(labelValue(job))
+	n = strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' {
+			return '-'
+		}
+		return r
+	}, n)
+	if len(n) > 40 {
+		n = n[:40]
+	}
+	return "runner-" + strings.Trim(n, "-") + "-"
+}
+
+// instanceSelector selects the pods of one controller instance.
+func instanceSelector(instance string) string {
+	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy, LabelInstance: labelValue(instance)}).String()
+}
+
+// legPod is the pod that runs leg for the controller instance.
+func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
+	t := c.template(leg.Labels)
+	grace := int64(c.grace().Seconds())
+	no := false
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: podName(leg.Job),
+			Namespace:    namespace,
+			Labels: map[string]string{
+				LabelManagedBy: ManagedBy,
+				LabelInstance:  labelValue(instance),
+				LabelRun:       strconv.Itoa(leg.RunID),
+				LabelAttempt:   strconv.Itoa(leg.Attempt),
+				LabelJob:       labelValue(leg.Job),
+			},
+			Annotations: map[string]string{AnnotationLeg: leg.Key},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &grace,
+			NodeSelector:                  t.NodeSelector,
+			Tolerations:                   t.Tolerations,
+			ServiceAccountName:            t.ServiceAccountName,
+			// A leg's steps get no cluster credentials unless its
+			// template names a service account for them.
+			AutomountServiceAccountToken: &no,
+			EnableServiceLinks:           &no,
+			Containers: []corev1.Container{{
+				Name:            containerName,
+				Image:           t.Image,
+				ImagePullPolicy: t.PullPolicy,
+				Command:         []string{c.binary(), "job", "--stdio"},
+				Stdin:           true,
+				StdinOnce:       true,
+				Resources:       t.Resources,
+				WorkingDir:      "/",
+			}},
+		},
+	}
+	if t.ServiceAccountName != "" {
+		yes := true
+		p.Spec.AutomountServiceAccountToken = &yes
+	}
+	if leg.TimeoutSeconds > 0 {
+		d := leg.TimeoutSeconds
+		p.Spec.ActiveDeadlineSeconds = &d
+	}
+	return p
+}

@@ -1,0 +1,248 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/remotecommand"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+// Transport starts leg pods on a cluster and attaches to them.
+type Transport struct {
+	Config *Config
+	Client *Client
+	// Instance names the controller (one runner serve, one runner exec
+	// state dir): its pods carry it as a label, and Sweep deletes the
+	// pods of an instance that was killed.
+	Instance string
+}
+
+// Conn is an attached leg pod: what the controller writes to Stdin reaches
+// runner in the pod; what it prints comes out of Stdout.
+type Conn struct {
+	Pod   string // the pod's name
+	Node  string // the node it runs on
+	Stdin io.WriteCloser
+	// Stdout ends when the container's output does; its error is the
+	// attach stream's, if it broke.
+	Stdout io.Reader
+
+	t        *Transport
+	done     chan struct{} // the attach stream ended
+	err      error         // its error, once done
+	stop     context.CancelFunc
+	once     sync.Once
+	deleteMu sync.Mutex
+}
+
+// Open creates leg's pod, waits until its container runs (or cannot: an
+// image that does not pull, a pod that is never scheduled within
+// StartTimeout) and attaches to its stdin and stdout. On error no pod is
+// left.
+func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
+	pods := t.Client.Set.CoreV1().Pods(t.Client.Namespace)
+	if t.Config.template(leg.Labels).Image == "" {
+		return nil, errors.New("kubernetes: no image for the job's pod (set the executor's image, or a template for its runs-on labels)")
+	}
+	p, err := pods.Create(ctx, t.Config.legPod(t.Instance, t.Client.Namespace, leg), metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
+	}
+	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{})}
+	started, err := t.waitStarted(ctx, p.Name)
+	if err != nil {
+		c.delete(0)
+		return nil, err
+	}
+	c.Node = started.Spec.NodeName
+	if err := c.attach(); err != nil {
+		c.delete(0)
+		return nil, err
+	}
+	return c, nil
+}
+
+// watchPod waits until cond holds for the pod name, watching it.
+func (t *Transport) watchPod(ctx context.Context, name string, cond func(p *corev1.Pod, gone bool) (bool, error)) (*corev1.Pod, error) {
+	pods := t.Client.Set.CoreV1().Pods(t.Client.Namespace)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return pods.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return pods.Watch(ctx, o)
+		},
+	}
+	var last *corev1.Pod
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, func(store cache.Store) (bool, error) {
+		if _, ok, err := store.GetByKey(t.Client.Namespace + "/" + name); err != nil || ok {
+			return false, err
+		}
+		return cond(nil, true)
+	}, func(e watch.Event) (bool, error) {
+		p, ok := e.Object.(*corev1.Pod)
+		if !ok {
+			return false, nil
+		}
+		last = p
+		return cond(p, e.Type == watch.Deleted)
+	})
+	return last, err
+}
+
+// waitStarted waits for the leg container of pod name to run.
+func (t *Transport) waitStarted(ctx context.Context, name string) (*corev1.Pod, error) {
+	wctx, cancel := context.WithTimeout(ctx, t.Config.startTimeout())
+	defer cancel()
+	var cause error
+	p, err := t.watchPod(wctx, name, func(p *corev1.Pod, gone bool) (bool, error) {
+		if gone {
+			cause = fmt.Errorf("pod %s was deleted before it ran", name)
+			return false, cause
+		}
+		ok, err := startState(p)
+		cause = err
+		return ok, err
+	})
+	switch {
+	case cause != nil:
+		return nil, fmt.Errorf("kubernetes: %w", cause)
+	case err != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil && wctx.Err() != nil:
+		return nil, fmt.Errorf("kubernetes: pod %s did not start within %s: %s", name, t.Config.startTimeout(), pendingWhy(p))
+	case err != nil:
+		return nil, fmt.Errorf("kubernetes: watching pod %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// attach connects Stdin and Stdout to the pod's container, over
+// WebSocket, else SPDY (older API servers).
+func (c *Conn) attach() error {
+	t := c.t
+	req := t.Client.Set.CoreV1().RESTClient().Post().
+		Resource("pods").Namespace(t.Client.Namespace).Name(c.Pod).SubResource("attach").
+		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(t.Client.REST, "GET", req.URL().String())
+	if err != nil {
+		return fmt.Errorf("kubernetes: attaching to pod %s: %w", c.Pod, err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(t.Client.REST, "POST", req.URL())
+	if err != nil {
+		return fmt.Errorf("kubernetes: attaching to pod %s: %w", c.Pod, err)
+	}
+	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("kubernetes: attaching to pod %s: %w", c.Pod, err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	c.Stdin, c.Stdout = inW, outR
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	go func() {
+		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: outW})
+		c.err = err
+		inR.CloseWithError(io.ErrClosedPipe)
+		outW.CloseWithError(err)
+		close(c.done)
+	}()
+	return nil
+}
+
+// Wait waits for the leg's end: the attach stream closed and the pod's
+// container terminated. It returns why the pod failed (OOMKilled,
+// evicted, deadline, a lost node, a non-zero exit), nil when runner in it
+// exited 0.
+func (c *Conn) Wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var why error
+	_, err := c.t.watchPod(ctx, c.Pod, func(p *corev1.Pod, gone bool) (bool, error) {
+		if gone {
+			why = fmt.Errorf("pod %s was deleted while its job ran (node lost, or deleted by hand)", c.Pod)
+			return true, nil
+		}
+		if !ended(p) {
+			return false, nil
+		}
+		why = endReason(p)
+		return true, nil
+	})
+	if err != nil && why == nil {
+		if c.err != nil {
+			return fmt.Errorf("kubernetes: pod %s: attach stream: %w", c.Pod, c.err)
+		}
+		return fmt.Errorf("kubernetes: pod %s: %w", c.Pod, err)
+	}
+	if why != nil {
+		return fmt.Errorf("kubernetes: %w", why)
+	}
+	return nil
+}
+
+// Close ends the leg: it stops the attach stream and deletes the pod with
+// the configured grace period (runner in the pod gets SIGTERM and ends
+// its steps as on Ctrl-C). It waits until the pod is gone, at most
+// grace plus 30 s.
+func (c *Conn) Close() error {
+	var err error
+	c.once.Do(func() {
+		if c.stop != nil {
+			c.Stdin.Close()
+		}
+		err = c.delete(c.t.Config.grace())
+		if c.stop != nil {
+			c.stop()
+			<-c.done
+		}
+	})
+	return err
+}
+
+// Kill deletes the pod at once.
+func (c *Conn) Kill() error { return c.delete(0) }
+
+func (c *Conn) delete(grace time.Duration) error {
+	c.deleteMu.Lock()
+	defer c.deleteMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+	defer cancel()
+	secs := int64(grace.Seconds())
+	bg := metav1.DeletePropagationBackground
+	err := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace).Delete(ctx, c.Pod, metav1.DeleteOptions{GracePeriodSeconds: &secs, PropagationPolicy: &bg})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kubernetes: deleting pod %s: %w", c.Pod, err)
+	}
+	_, err = c.t.watchPod(ctx, c.Pod, func(p *corev1.Pod, gone bool) (bool, error) { return gone, nil })
+	if err != nil {
+		return fmt.Errorf("kubernetes: pod %s still there %s after its deletion: %w", c.Pod, grace+30*time.Second, err)
+	}
+	return nil
+}
