@@ -8,53 +8,59 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
 )
 
 // Config is the executor's configuration: runner serve's
-// `executor: {kind: kubernetes, ...}` and runner exec's flags.
+// `executor: {kind: kubernetes, ...}` and runner exec's flags. Its field
+// names are the config file's keys; the pod settings take Kubernetes' own
+// spelling and types (read through sigs.k8s.io/yaml, as kubectl does).
 type Config struct {
+	// Kind is "kubernetes": serve's executor section names its kind.
+	Kind string `json:"kind,omitempty"`
 	// Kubeconfig is the kubeconfig file to use. Empty: the in-cluster
 	// configuration when runner runs in a pod, else $KUBECONFIG, else
 	// ~/.kube/config.
-	Kubeconfig string `yaml:"kubeconfig" json:"kubeconfig,omitempty"`
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// Context is the kubeconfig context; empty: its current context.
-	Context string `yaml:"context" json:"context,omitempty"`
+	Context string `json:"context,omitempty"`
 	// Namespace is where the pods go; empty: the kubeconfig context's
 	// namespace, else the pod's own namespace in-cluster, else "default".
-	Namespace string `yaml:"namespace" json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
 	// Image is the default image of the leg pods: it must hold runner's
 	// binary at Binary (baseimage.Runner builds one).
-	Image string `yaml:"image" json:"image,omitempty"`
+	Image string `json:"image,omitempty"`
 	// Binary is runner's path inside the image; default
 	// /usr/local/bin/runner.
-	Binary string `yaml:"binary" json:"binary,omitempty"`
+	Binary string `json:"binary,omitempty"`
 	// Templates map runs-on labels to pod settings: a job takes the first
 	// template (in the job's runs-on order) that has one of its labels,
 	// else Default.
-	Templates map[string]PodTemplate `yaml:"templates" json:"templates,omitempty"`
+	Templates map[string]PodTemplate `json:"templates,omitempty"`
 	// Default is the template of jobs whose labels name none.
-	Default PodTemplate `yaml:"default" json:"default,omitempty"`
+	Default PodTemplate `json:"default,omitempty"`
 	// StartTimeout bounds the wait for a pod to run (scheduling and image
 	// pull); default 5 minutes.
-	StartTimeout time.Duration `yaml:"start-timeout" json:"start_timeout,omitempty"`
+	StartTimeout metav1.Duration `json:"start-timeout,omitempty"`
 	// Grace is the termination grace period of cancelled pods: the time
 	// their if: always() steps have; default 30 s.
-	Grace time.Duration `yaml:"grace" json:"grace,omitempty"`
+	Grace metav1.Duration `json:"grace,omitempty"`
 }
 
 // PodTemplate is what a runs-on label sets on a leg's pod.
 type PodTemplate struct {
-	Image              string                      `yaml:"image" json:"image,omitempty"`
-	Resources          corev1.ResourceRequirements `yaml:"resources" json:"resources,omitempty"`
-	NodeSelector       map[string]string           `yaml:"nodeSelector" json:"nodeSelector,omitempty"`
-	Tolerations        []corev1.Toleration         `yaml:"tolerations" json:"tolerations,omitempty"`
-	ServiceAccountName string                      `yaml:"serviceAccountName" json:"serviceAccountName,omitempty"`
+	Image              string                      `json:"image,omitempty"`
+	Resources          corev1.ResourceRequirements `json:"resources,omitempty"`
+	NodeSelector       map[string]string           `json:"nodeSelector,omitempty"`
+	Tolerations        []corev1.Toleration         `json:"tolerations,omitempty"`
+	ServiceAccountName string                      `json:"serviceAccountName,omitempty"`
 	// PullPolicy is the container's imagePullPolicy; default
 	// IfNotPresent.
-	PullPolicy corev1.PullPolicy `yaml:"imagePullPolicy" json:"imagePullPolicy,omitempty"`
+	PullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 }
 
 // template returns the pod settings for a job's runs-on labels, with the
@@ -87,15 +93,15 @@ func (c *Config) binary() string {
 }
 
 func (c *Config) startTimeout() time.Duration {
-	if c.StartTimeout > 0 {
-		return c.StartTimeout
+	if c.StartTimeout.Duration > 0 {
+		return c.StartTimeout.Duration
 	}
 	return 5 * time.Minute
 }
 
 func (c *Config) grace() time.Duration {
-	if c.Grace > 0 {
-		return c.Grace
+	if c.Grace.Duration > 0 {
+		return c.Grace.Duration
 	}
 	return 30 * time.Second
 }
@@ -152,4 +158,18 @@ func homeDir() string {
 		return h
 	}
 	return "~"
+}
+
+// ParseConfig reads the executor section of a config file (YAML), strictly:
+// an unknown key is an error, as a typo in a pod template would otherwise
+// be silently ignored.
+func ParseConfig(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("kubernetes executor: %w", err)
+	}
+	if c.Kind != "" && c.Kind != "kubernetes" {
+		return nil, fmt.Errorf("kubernetes executor: kind %q: want kubernetes", c.Kind)
+	}
+	return &c, nil
 }

@@ -107,3 +107,30 @@ func TestStartStates(t *testing.T) {
 		t.Errorf("pending: %s", why)
 	}
 }
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+kind: kubernetes
+namespace: ci
+image: 127.0.0.1:5000/runner/runner:1
+start-timeout: 90s
+templates:
+  big:
+    resources: {limits: {memory: 2Gi, cpu: "2"}}
+    nodeSelector: {size: big}
+    tolerations: [{key: dedicated, operator: Equal, value: ci, effect: NoSchedule}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := c.Templates["big"].Resources.Limits[corev1.ResourceMemory]
+	if c.startTimeout().Seconds() != 90 || mem.Cmp(resource.MustParse("2Gi")) != 0 || c.Templates["big"].Tolerations[0].Effect != corev1.TaintEffectNoSchedule {
+		t.Errorf("parsed %+v", c)
+	}
+	if _, err := ParseConfig([]byte("namespace: ci\ntemplate: {}\n")); err == nil || !strings.Contains(err.Error(), `unknown field "template"`) {
+		t.Errorf("a typo: %v", err)
+	}
+	if _, err := ParseConfig([]byte("kind: docker\n")); err == nil {
+		t.Error("kind docker accepted")
+	}
+}
