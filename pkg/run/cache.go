@@ -43,7 +43,11 @@ type legCache struct {
 
 // noteArtifact records an artifact the leg uploaded (step.go).
 func (jr *legRun) noteArtifact(name string) {
-	if jr.cache != nil && name != "" {
+	if name == "" {
+		return
+	}
+	jr.uploaded = append(jr.uploaded, name)
+	if jr.cache != nil {
 		jr.cache.artifacts = append(jr.cache.artifacts, name)
 	}
 }
@@ -52,6 +56,9 @@ func (jr *legRun) noteArtifact(name string) {
 func (jr *legRun) noteSummary(text string) {
 	if jr.cache != nil {
 		jr.cache.summary.WriteString(text)
+	}
+	if w := jr.r.top().frames; w != nil { // a remote leg: to the controller
+		w.send(wireFrame{Type: frameSummary, Text: text})
 	}
 }
 

@@ -402,6 +402,8 @@ type legRun struct {
 	cache *legCache
 	// matchers are the problem matchers registered (matchers.go).
 	matchers jobMatchers
+	// uploaded are the artifacts the leg's steps uploaded, by name.
+	uploaded []string
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -463,6 +465,25 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	defer cancel()
 	if err := jr.evalEnv(); err != nil {
 		return fail(err)
+	}
+	if jr.remote() {
+		// The cache is the controller's: its key reads the repository at
+		// the run's commit, and the remote actions' commits (set up here
+		// only then).
+		if spec, err := jobCacheSpec(r.w.File, j); err == nil && spec.on && r.opts.Cache != nil {
+			if err := jr.setUpActions(jobCtx); err != nil {
+				return fail(err)
+			}
+		}
+		if jr.cacheLookup(res) {
+			return res
+		}
+		coerced, err := jr.runRemote(ctx, res, timeout)
+		if err != nil {
+			return fail(err)
+		}
+		jr.cacheStore(res, coerced)
+		return res
 	}
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
@@ -543,6 +564,9 @@ func (jr *legRun) setup() (cleanup func(), err error) {
 		return cleanup, err
 	}
 	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
+	if w := r.top().frames; w != nil { // a remote leg: to the controller
+		jr.log.tee = func(line string) { w.send(wireFrame{Type: frameLog, Text: line}) }
+	}
 	undo = append(undo, jr.log.close)
 	// Unique across processes and runs: run numbers repeat between state
 	// directories, and a collision would kill another run's processes.

@@ -174,16 +174,32 @@ type jobLog struct {
 	f      *os.File
 	masker *Masker
 	start  time.Time
+	// tee, when set, receives each line written, masked, without its
+	// newline (a remote leg's log travels to the controller: remote.go).
+	tee func(line string)
 }
 
 func (l *jobLog) line(step, text string) {
 	if l == nil || l.f == nil {
 		return
 	}
+	ts := strconv.FormatFloat(time.Since(l.start).Seconds(), 'f', 3, 64)
+	l.raw(fmt.Sprintf("%8s %s | %s", ts, l.masker.Mask(step), l.masker.Mask(text)))
+}
+
+// raw writes one line as it is formatted, masked: a line of a remote leg's
+// log (remote.go), or of this one.
+func (l *jobLog) raw(line string) {
+	if l == nil || l.f == nil {
+		return
+	}
+	line = l.masker.Mask(line)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ts := strconv.FormatFloat(time.Since(l.start).Seconds(), 'f', 3, 64)
-	fmt.Fprintf(l.f, "%8s %s | %s\n", ts, l.masker.Mask(step), l.masker.Mask(text))
+	fmt.Fprintln(l.f, line)
+	if l.tee != nil {
+		l.tee(line)
+	}
 }
 
 func (l *jobLog) close() {

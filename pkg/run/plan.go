@@ -53,6 +53,10 @@ type Plan struct {
 	ID       int // the record number (see Trigger.ID)
 	RunID    int // github.run_id; 0: ID
 	Attempt  int // github.run_attempt; 0: 1
+	// Source is the workflow file's bytes, for legs that run elsewhere
+	// (Options.Remote), which parse the same file. Default: read from
+	// Workflow.File when a remote leg needs it.
+	Source []byte
 }
 
 // NewPlan resolves a run of w started by t. Inputs that do not fit the

@@ -88,6 +88,13 @@ type Options struct {
 	// NoCache runs every job, without looking the cache up; successful
 	// jobs that opt in are still stored. Default false.
 	NoCache bool
+	// Remote, when set, runs each job leg elsewhere (a Kubernetes pod, a
+	// child process: docs/kubernetes.md, "How a job runs remotely"): the
+	// run schedules the jobs here and hands every leg, once its job's if:,
+	// needs, concurrency and cache lookup are settled, to the transport,
+	// which streams the leg's events, log, step summary, artifacts and
+	// result back. Default nil: legs run in this process.
+	Remote LegTransport
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
@@ -135,6 +142,7 @@ type JobResult struct {
 	// from the job cache. Result is then success.
 	Cached  *CacheHit `json:",omitempty"`
 	order   [2]int    // job declaration index, leg index
+	coerced bool      // failed, made a success by continue-on-error (remote.go)
 	sortKey []int     // the caller's place (call.go), then order
 }
 
@@ -157,7 +165,42 @@ var ErrInputs = errors.New("invalid inputs")
 // run: running steps get SIGTERM, then SIGKILL after KillGrace; steps with
 // if: always() or cancelled() still run.
 func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
-	w := plan.Workflow
+	opts, state, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	// The reusable workflows the jobs call are loaded and checked before
+	// anything is written or run.
+	calls := opts.Calls
+	if calls == nil {
+		if calls, err = plan.loadCalls(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
+	id, dir, err := newRunDir(filepath.Join(state, "runs"), plan.ID)
+	if err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	r := newRunState(plan, opts, state, id, dir)
+	r.calls = calls
+	// What the steps shared (the embedded registry) ends with the run.
+	defer r.scope.Close()
+	if err := r.writeEvent(); err != nil {
+		return nil, err
+	}
+	r.title = r.runTitle()
+	r.obs.emit(Event{Kind: RunStarted, Text: fmt.Sprintf("%s (run %d)", r.title, id)})
+	r.schedule(ctx)
+	res := r.result(ctx)
+	if err := r.writeSummary(res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// withDefaults fills in the options' defaults; state is StateDir made
+// absolute.
+func (opts Options) withDefaults() (_ Options, state string, err error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = runtime.NumCPU()
 	}
@@ -176,26 +219,19 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	if opts.Env == nil {
 		opts.Env = os.Environ()
 	}
-	base := HostEnv(opts.Env)
-	state, err := filepath.Abs(opts.StateDir)
-	if err != nil {
-		return nil, err
+	if state, err = filepath.Abs(opts.StateDir); err != nil {
+		return opts, "", err
 	}
 	if opts.Actions == nil {
 		opts.Actions = &actions.Resolver{StateDir: state}
 	}
-	// The reusable workflows the jobs call are loaded and checked before
-	// anything is written or run.
-	calls := opts.Calls
-	if calls == nil {
-		if calls, err = plan.loadCalls(ctx, opts); err != nil {
-			return nil, err
-		}
-	}
-	id, dir, err := newRunDir(filepath.Join(state, "runs"), plan.ID)
-	if err != nil {
-		return nil, fmt.Errorf("create run directory: %w", err)
-	}
+	return opts, state, nil
+}
+
+// newRunState is the state of run id (its directory dir made) of plan,
+// with its masker and observers; opts have their defaults.
+func newRunState(plan *Plan, opts Options, state string, id int, dir string) *runState {
+	base := HostEnv(opts.Env)
 	p := *plan
 	p.ID = id
 	masker := &Masker{}
@@ -213,7 +249,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		}
 	}
 	r := &runState{
-		w:       w,
+		w:       plan.Workflow,
 		plan:    &p,
 		opts:    opts,
 		id:      id,
@@ -227,29 +263,17 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 		nonce:   newNonce(),
 		scope:   steps.NewScope(state),
 		base:    base,
-		calls:   calls,
 	}
 	for _, kv := range base {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			r.basePath = v
 		}
 	}
-	// What the steps shared (the embedded registry) ends with the run.
-	defer r.scope.Close()
-	if err := r.writeEvent(); err != nil {
-		return nil, err
-	}
-	r.title = r.runTitle()
-	r.obs.emit(Event{Kind: RunStarted, Text: fmt.Sprintf("%s (run %d)", r.title, id)})
+	var err error
 	if r.repo, err = filepath.Abs(p.Repo.Path); err != nil || p.Repo.Path == "" || strings.Contains(p.Repo.Path, "://") {
 		r.repo = p.Repo.Path
 	}
-	r.schedule(ctx)
-	res := r.result(ctx)
-	if err := r.writeSummary(res); err != nil {
-		return res, err
-	}
-	return res, nil
+	return r
 }
 
 // observer is o.Observer, or the console it defaults to.
@@ -301,6 +325,10 @@ type runState struct {
 	calls  Calls
 	states []*scheduledJob
 	byID   map[string]*scheduledJob
+
+	// frames, in a remote leg's process (runner job --stdio), carries the
+	// leg's log lines and step summary to the controller (remote_leg.go).
+	frames *frameWriter
 
 	nonce    string // random, names this run's processes (RUNNER_TRACKING_ID)
 	bashOnce sync.Once

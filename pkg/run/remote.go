@@ -1,0 +1,406 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/birdflock/runner/pkg/gitrepo"
+	"github.com/birdflock/runner/pkg/workflow/expr"
+)
+
+// LegTransport runs job legs elsewhere (Options.Remote): a Kubernetes pod,
+// a child process (ProcessTransport). What runs there is `runner job
+// --stdio` (ServeLeg); the controller talks to it only through its
+// standard input and output.
+type LegTransport interface {
+	// Open starts the remote end of one leg and connects to it. ctx is
+	// the leg's: cancelling it while Open waits (a pod being scheduled)
+	// should end the wait and remove what was started. Once Open returns,
+	// the leg ends through the LegConn only.
+	Open(ctx context.Context, leg LegInfo) (LegConn, error)
+}
+
+// LegInfo says which leg a transport runs: what it names and labels the
+// remote after, and picks its template with.
+type LegInfo struct {
+	Run     int    // the run's record number: STATE/runs/<Run>
+	RunID   int    // github.run_id, shared by the run's attempts
+	Attempt int    // github.run_attempt
+	Job     string // the job's id
+	Key     string // the leg's key, unique in the run: "build (1.22, linux)"
+	Dir     string // the leg's name in the run record: [A-Za-z0-9._-]+, unique in the run
+	// RunsOn are the job's runs-on labels, evaluated, and Group its
+	// runs-on group ("" for none).
+	RunsOn []string
+	Group  string
+	// Timeout is the job's timeout-minutes (default 6 hours): the leg ends
+	// itself by then; the controller kills it KillGrace and a minute later.
+	Timeout time.Duration
+}
+
+// LegConn is one leg's remote end, started.
+type LegConn interface {
+	// Stdin is the remote's standard input: the controller writes the
+	// leg's spec and source, then control frames; closing it cancels the
+	// leg if it still runs.
+	Stdin() io.WriteCloser
+	// Stdout is the remote's standard output: the frames, until it ends.
+	Stdout() io.Reader
+	// Wait waits for the remote's end after Stdout reached its end, and
+	// returns why it failed ("exit status 2", "OOMKilled", "the pod was
+	// evicted"), nil when it ended well.
+	Wait() error
+	// Kill ends the remote at once (SIGKILL, pod deletion); Stdout then
+	// ends and Wait returns.
+	Kill() error
+}
+
+// remote reports whether this leg runs through Options.Remote. Legs of a
+// called workflow (call.go) run here: their spec would need the called
+// file and the caller's contexts.
+func (jr *legRun) remote() bool {
+	return jr.r.opts.Remote != nil && jr.r.frame == nil
+}
+
+// runRemote runs the leg through Options.Remote and fills res from what
+// comes back. The job's if:, needs, name, concurrency group, env and
+// runs-on were settled here already; the cache lookup too (runInRemote).
+// coerced: the remote's job failed and continue-on-error made it a success.
+func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Duration) (coerced bool, err error) {
+	r := jr.r
+	spec, err := jr.remoteSpec()
+	if err != nil {
+		return false, err
+	}
+	line, err := json.Marshal(spec)
+	if err != nil {
+		return false, err
+	}
+	info := LegInfo{
+		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
+		Timeout: timeout,
+	}
+	info.RunsOn, info.Group = jr.runsOn()
+	conn, err := r.opts.Remote.Open(ctx, info)
+	if err != nil {
+		if ctx.Err() != nil {
+			res.Result = "cancelled"
+			return false, nil
+		}
+		return false, fmt.Errorf("start the remote leg: %w", err)
+	}
+	done := make(chan struct{})
+	fed := make(chan error, 1)
+	go func() { fed <- jr.feedRemote(ctx, conn, append(line, '\n'), timeout, done) }()
+	frames := bufio.NewReaderSize(conn.Stdout(), 64<<10)
+	got, readErr := jr.readRemote(frames, res)
+	if !got {
+		// A remote that stopped talking without a result is dead or
+		// dying: make sure, so that Wait returns.
+		_ = conn.Kill()
+	}
+	_, _ = io.Copy(io.Discard, frames)
+	close(done)
+	waitErr := conn.Wait()
+	feedErr := <-fed
+	if got {
+		return res.coerced, nil
+	}
+	why := []string{}
+	for _, e := range []error{readErr, waitErr, feedErr} {
+		if e != nil && !slices.Contains(why, e.Error()) {
+			why = append(why, e.Error())
+		}
+	}
+	if len(why) == 0 {
+		why = append(why, "it ended without a word")
+	}
+	if ctx.Err() != nil {
+		res.Result = "cancelled"
+		jr.emit("job", "the remote leg ended without a result: "+strings.Join(why, "; "))
+		return false, nil
+	}
+	return false, fmt.Errorf("the remote leg ended without a result: %s", strings.Join(why, "; "))
+}
+
+// feedRemote writes the leg's spec and source, then waits: the leg's
+// cancellation becomes a cancel frame, Options.Force a force frame, and
+// KillGrace (and ten seconds) after the force, or a minute past the job's
+// timeout, the remote is killed. done ends it; stdin is closed then.
+func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec []byte, timeout time.Duration, done <-chan struct{}) error {
+	r := jr.r
+	stdin := conn.Stdin()
+	defer stdin.Close()
+	w := bufio.NewWriterSize(stdin, 64<<10)
+	err := func() error {
+		if _, err := w.Write(spec); err != nil {
+			return err
+		}
+		if err := writeSource(w, jr.sourceGitDir(), filepath.Join(r.dir, "artifacts")); err != nil {
+			return err
+		}
+		return w.Flush()
+	}()
+	if err != nil {
+		// The remote cannot run without its source; nor wait for it.
+		_ = conn.Kill()
+		return fmt.Errorf("send the leg's spec and source: %w", err)
+	}
+	control := func(kind string) {
+		data, _ := json.Marshal(wireFrame{Type: kind})
+		_, _ = stdin.Write(append(data, '\n'))
+	}
+	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
+	defer backstop.Stop()
+	cancelled, forced := ctx.Done(), r.opts.Force.Done()
+	var kill <-chan time.Time
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-cancelled:
+			control(frameCancel)
+			cancelled = nil
+		case <-forced:
+			control(frameForce)
+			forced = nil
+			kill = time.After(r.opts.KillGrace + 10*time.Second)
+		case <-kill:
+			_ = conn.Kill()
+			return errors.New("killed: it did not end after it was forced")
+		case <-backstop.C:
+			_ = conn.Kill()
+			return fmt.Errorf("killed: still running a minute past the job's timeout of %s", timeout)
+		}
+	}
+}
+
+// readRemote reads the remote's frames into the run as a local leg's
+// would arrive: events to the observers, log lines to the job log,
+// summary to the run's summary.md, artifacts under the run's artifacts
+// directory, the result into res. got: a result came.
+func (jr *legRun) readRemote(br *bufio.Reader, res *JobResult) (got bool, err error) {
+	r := jr.r
+	var art *artifactSink
+	defer func() {
+		if art != nil {
+			art.abort()
+		}
+	}()
+	for {
+		fr, err := readFrame(br)
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read the leg's output: %w", err)
+		}
+		switch fr.Type {
+		case frameEvent:
+			e := fr.Event
+			if e == nil || e.Kind == RunStarted || e.Kind == JobStarted || e.Kind == JobEnded {
+				continue // the controller reports the job's start and end
+			}
+			r.obs.emit(Event{Kind: e.Kind, Time: e.Time, Job: jr.key, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration})
+		case frameLog:
+			jr.log.raw(fr.Text)
+		case frameSummary:
+			text := r.masker.Mask(fr.Text)
+			jr.noteSummary(text)
+			if err := appendFile(filepath.Join(r.dir, "summary.md"), text); err != nil {
+				jr.emit("job", "Warning: the run's step summary: "+err.Error())
+			}
+		case frameArtifact:
+			if art != nil {
+				return false, fmt.Errorf("artifact %q: started before artifact %q ended", fr.Name, art.name)
+			}
+			if art, err = newArtifactSink(filepath.Join(r.dir, "artifacts"), fr.Name); err != nil {
+				return false, err
+			}
+		case frameFile:
+			if art == nil {
+				return false, fmt.Errorf("file %q outside an artifact", fr.Path)
+			}
+			if err := art.file(fr, br); err != nil {
+				return false, err
+			}
+		case frameEnd:
+			if art == nil {
+				return false, errors.New("artifact-end outside an artifact")
+			}
+			if err := art.finish(); err != nil {
+				return false, err
+			}
+			jr.noteArtifact(art.name)
+			art = nil
+		case frameResult:
+			j := fr.Job
+			if j == nil {
+				return false, errors.New("a result frame without a result")
+			}
+			res.Result, res.Error, res.Steps, res.coerced = j.Result, r.masker.Mask(j.Error), j.Steps, fr.Coerced
+			if j.Outputs != nil {
+				res.Outputs = j.Outputs
+			}
+			return true, nil
+		case frameError:
+			return false, errors.New(fr.Text)
+		}
+		// Frames of kinds this version does not know are skipped.
+	}
+}
+
+// runsOn is the job's runs-on labels and group, evaluated (evalEnv
+// checked that they evaluate).
+func (jr *legRun) runsOn() (labels []string, group string) {
+	ctxs := jr.contexts()
+	eval := func(v string) []string {
+		t, err := expr.ParseTemplate(v)
+		if err != nil {
+			return []string{v}
+		}
+		out, err := t.Eval(jr.r.exprEnv(ctxs, nil, ""))
+		if err != nil {
+			return []string{v}
+		}
+		switch x := out.(type) {
+		case []any:
+			var s []string
+			for _, e := range x {
+				s = append(s, expr.String(e))
+			}
+			return s
+		}
+		return []string{expr.String(out)}
+	}
+	for _, v := range jr.job.RunsOn {
+		labels = append(labels, eval(v.Raw)...)
+	}
+	if jr.job.RunsOnGroup.Set {
+		group = strings.Join(eval(jr.job.RunsOnGroup.Raw), ",")
+	}
+	return labels, group
+}
+
+// remoteSpec is the leg's spec for the remote.
+func (jr *legRun) remoteSpec() (*legSpec, error) {
+	r := jr.r
+	p := r.plan
+	data := p.Source
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(p.Workflow.File); err != nil {
+			return nil, fmt.Errorf("the workflow's file for the remote leg: %w", err)
+		}
+	}
+	combo, err := encodeCombo(jr.combo)
+	if err != nil {
+		return nil, err
+	}
+	rc := p.RunContext()
+	spec := &legSpec{
+		Version: WireVersion, Workflow: data, File: p.Workflow.File, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
+		Matrix: combo, Needs: jr.needs, Strategy: jr.strategy,
+		Event: p.Event, Payload: p.Payload, Inputs: p.Inputs, Vars: p.Vars, Env: p.Env, Repo: p.Repo,
+		Run: r.id, RunID: rc.ID, Attempt: rc.Attempt,
+		Secrets: r.opts.Secrets, Credentials: r.opts.Credentials, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
+		KillGrace: r.opts.KillGrace, StepLogLimit: r.opts.StepLogLimit,
+	}
+	if b := r.opts.Builtins; b != nil {
+		spec.Builtins = append([]string{}, b.Aliases()...)
+	} else {
+		spec.NoBuiltins = true
+	}
+	switch {
+	case r.repo == "":
+		spec.Source = sourceNone
+	case gitrepo.IsURL(r.repo) && !strings.HasPrefix(r.repo, "file://"):
+		spec.Source, spec.Repo.Path = sourceURL, r.repo
+	default:
+		spec.Source, spec.Repo.Path = sourceTar, ""
+	}
+	return spec, nil
+}
+
+// sourceGitDir is the git directory to send to a remote leg: the
+// repository's .git (the common one of a linked worktree), the repository
+// itself when bare; "" when the run's repository is a URL or none.
+func (jr *legRun) sourceGitDir() string {
+	repo := jr.r.repo
+	if repo == "" || (gitrepo.IsURL(repo) && !strings.HasPrefix(repo, "file://")) {
+		return ""
+	}
+	repo = strings.TrimPrefix(repo, "file://")
+	return gitDirOf(repo)
+}
+
+// artifactSink receives one artifact from a remote leg: built beside its
+// final place, then renamed over it, as upload-artifact does, so a leg
+// that dies midway leaves nothing half-written.
+type artifactSink struct {
+	name, dst, tmp string
+}
+
+func newArtifactSink(dir, name string) (*artifactSink, error) {
+	if name == "" || strings.ContainsAny(name, `/\:"<>|*?`+"\x00\r\n") || name == "." || name == ".." {
+		return nil, fmt.Errorf("invalid artifact name %q", name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(dir, ".remote-"+name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("artifact %q: %w", name, err)
+	}
+	return &artifactSink{name: name, dst: filepath.Join(dir, name), tmp: tmp}, nil
+}
+
+// file writes one file of the artifact: fr.Size bytes that follow in br.
+func (a *artifactSink) file(fr wireFrame, br *bufio.Reader) error {
+	bad := func(err error) error { return fmt.Errorf("artifact %q: file %q: %w", a.name, fr.Path, err) }
+	if fr.Size < 0 {
+		return bad(errors.New("negative size"))
+	}
+	p, err := securejoin.SecureJoin(a.tmp, fr.Path)
+	if err != nil || p == a.tmp {
+		return bad(errors.New("not a path inside the artifact"))
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return bad(err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(fr.Mode&0o777|0o600))
+	if err != nil {
+		return bad(err)
+	}
+	_, err = io.CopyN(f, br, fr.Size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return bad(err)
+	}
+	return nil
+}
+
+func (a *artifactSink) finish() error {
+	if err := os.RemoveAll(a.dst); err != nil {
+		return fmt.Errorf("artifact %q: replace: %w", a.name, err)
+	}
+	if err := os.Rename(a.tmp, a.dst); err != nil {
+		return fmt.Errorf("artifact %q: %w", a.name, err)
+	}
+	return nil
+}
+
+func (a *artifactSink) abort() { os.RemoveAll(a.tmp) }
