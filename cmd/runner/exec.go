@@ -43,6 +43,7 @@ type execFlags struct {
 	// executor (--executor) is where the legs run: local (this
 	// process), or process (a child `runner job --stdio` each).
 	executor string
+	kube     kubeFlags // --executor kubernetes
 }
 
 func newExecCmd() *cobra.Command {
@@ -87,8 +88,15 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 					return &exitError{code: 2, err: err}
 				}
 				opts.Remote = &run.ProcessTransport{}
+			case "kubernetes":
+				if plan.Source, err = os.ReadFile(path); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if opts.Remote, err = fl.kube.transport(); err != nil {
+					return &exitError{code: 2, err: err}
+				}
 			default:
-				return &exitError{code: 2, err: fmt.Errorf("--executor %q: want local or process", fl.executor)}
+				return &exitError{code: 2, err: fmt.Errorf("--executor %q: want local, process or kubernetes", fl.executor)}
 			}
 			if opts.Calls, err = loadCalls(context.Background(), w, repoDir, opts, builtins); err != nil {
 				return err
@@ -116,6 +124,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	}
 	fl.addTriggerFlags(cmd)
 	fl.cache.add(cmd)
+	fl.kube.add(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&fl.secrets, "secret", nil, "secret K=V, or K to take it from the environment (repeatable)")
 	f.StringVar(&fl.secretFile, "secret-file", "", "dotenv file of secrets (K=V lines)")
@@ -124,7 +133,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringArrayVar(&fl.realActions, "real-action", nil, "run the real action instead of runner's built-in for this alias, e.g. actions/checkout (repeatable; fetched from --actions-source)")
 	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
-	f.StringVar(&fl.executor, "executor", "local", "where job legs run: local (this process) or process (each in a child `runner job --stdio`, the protocol of a remote leg: docs/kubernetes.md)")
+	f.StringVar(&fl.executor, "executor", "local", "where job legs run: local (this process), kubernetes (each in a pod: docs/kubernetes.md) or process (each in a child `runner job --stdio`, the protocol of a pod's leg)")
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/remotecommand"
 	watchtools "k8s.io/client-go/tools/watch"
+
+	"github.com/birdflock/runner/pkg/run"
 )
 
 // Transport starts leg pods on a cluster and attaches to them.
@@ -31,22 +33,56 @@ type Transport struct {
 	Instance string
 }
 
-// Conn is an attached leg pod: what the controller writes to Stdin reaches
-// runner in the pod; what it prints comes out of Stdout.
+// Conn is an attached leg pod (a run.LegConn): what the controller writes
+// to Stdin reaches runner in the pod; what it prints comes out of Stdout.
 type Conn struct {
-	Pod   string // the pod's name
-	Node  string // the node it runs on
-	Stdin io.WriteCloser
-	// Stdout ends when the container's output does; its error is the
-	// attach stream's, if it broke.
-	Stdout io.Reader
+	Pod  string // the pod's name
+	Node string // the node it runs on
+
+	stdin  io.WriteCloser
+	stdout io.Reader
 
 	t        *Transport
 	done     chan struct{} // the attach stream ended
 	err      error         // its error, once done
 	stop     context.CancelFunc
-	once     sync.Once
 	deleteMu sync.Mutex
+}
+
+// Stdin is the container's standard input.
+func (c *Conn) Stdin() io.WriteCloser { return c.stdin }
+
+// Stdout is the container's output (stdout and stderr); it ends when the
+// container's does, with the attach stream's error if that broke.
+func (c *Conn) Stdout() io.Reader { return c.stdout }
+
+// Where names the pod and its node, for the job's log and the jobs API.
+func (c *Conn) Where() string {
+	return fmt.Sprintf("pod %s/%s on node %s", c.t.Client.Namespace, c.Pod, c.Node)
+}
+
+// OpenLeg starts leg's pod: run.LegTransport's Open (see Legs).
+func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error) {
+	secs := int64(0)
+	if leg.Timeout > 0 {
+		// The leg ends itself at its timeout; the pod's deadline is the
+		// backstop for a controller that is gone by then.
+		secs = int64((leg.Timeout + t.Config.grace() + 2*time.Minute).Seconds())
+	}
+	return t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs})
+}
+
+// Legs adapts t to run.LegTransport (run.Options.Remote).
+func (t *Transport) Legs() run.LegTransport { return legs{t} }
+
+type legs struct{ t *Transport }
+
+func (l legs) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
+	c, err := l.t.OpenLeg(ctx, leg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Open creates leg's pod, waits until its container runs (or cannot: an
@@ -157,7 +193,7 @@ func (c *Conn) attach() error {
 	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	c.Stdin, c.Stdout = inW, outR
+	c.stdin, c.stdout = inW, outR
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	go func() {
@@ -171,15 +207,15 @@ func (c *Conn) attach() error {
 }
 
 // Wait waits for the leg's end: the attach stream closed and the pod's
-// container terminated. It returns why the pod failed (OOMKilled,
-// evicted, deadline, a lost node, a non-zero exit), nil when runner in it
-// exited 0.
-func (c *Conn) Wait(ctx context.Context) error {
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// container terminated (at most the grace period and a minute after the
+// stream's end: a broken stream closed the pod's stdin, which cancels
+// its leg). It then deletes the pod and returns why the pod failed
+// (OOMKilled, evicted, deadline, a lost node, a non-zero exit), nil when
+// runner in it exited 0.
+func (c *Conn) Wait() error {
+	<-c.done
+	ctx, cancel := context.WithTimeout(context.Background(), c.t.Config.grace()+time.Minute)
+	defer cancel()
 	var why error
 	_, err := c.t.watchPod(ctx, c.Pod, func(p *corev1.Pod, gone bool) (bool, error) {
 		if gone {
@@ -192,39 +228,26 @@ func (c *Conn) Wait(ctx context.Context) error {
 		why = endReason(p)
 		return true, nil
 	})
-	if err != nil && why == nil {
-		if c.err != nil {
-			return fmt.Errorf("kubernetes: pod %s: attach stream: %w", c.Pod, c.err)
-		}
-		return fmt.Errorf("kubernetes: pod %s: %w", c.Pod, err)
-	}
-	if why != nil {
+	derr := c.delete(0)
+	switch {
+	case why != nil:
 		return fmt.Errorf("kubernetes: %w", why)
+	case err != nil && c.err != nil:
+		return fmt.Errorf("kubernetes: pod %s: attach stream: %w", c.Pod, c.err)
+	case err != nil:
+		return fmt.Errorf("kubernetes: pod %s did not end: %w", c.Pod, err)
 	}
-	return nil
+	return derr
 }
 
-// Close ends the leg: it stops the attach stream and deletes the pod with
-// the configured grace period (runner in the pod gets SIGTERM and ends
-// its steps as on Ctrl-C). It waits until the pod is gone, at most
-// grace plus 30 s.
-func (c *Conn) Close() error {
-	var err error
-	c.once.Do(func() {
-		if c.stop != nil {
-			c.Stdin.Close()
-		}
-		err = c.delete(c.t.Config.grace())
-		if c.stop != nil {
-			c.stop()
-			<-c.done
-		}
-	})
+// Kill deletes the pod at once; Stdout then ends and Wait returns.
+func (c *Conn) Kill() error {
+	err := c.delete(0)
+	if c.stop != nil {
+		c.stop()
+	}
 	return err
 }
-
-// Kill deletes the pod at once.
-func (c *Conn) Kill() error { return c.delete(0) }
 
 func (c *Conn) delete(grace time.Duration) error {
 	c.deleteMu.Lock()

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/birdflock/runner/pkg/kube"
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// kubeFlags are runner exec's flags for --executor kubernetes.
+type kubeFlags struct {
+	config     string // --executor-config: the executor section as in serve's config
+	kubeconfig string
+	namespace  string
+	image      string
+}
+
+func (k *kubeFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&k.config, "executor-config", "", "YAML file of the Kubernetes executor's settings, as serve's executor section (docs/kubernetes.md)")
+	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig of --executor kubernetes (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&k.namespace, "namespace", "", "namespace of the job pods of --executor kubernetes (default: the kubeconfig context's)")
+	f.StringVar(&k.image, "image", "", "image of the job pods of --executor kubernetes: it must hold runner at /usr/local/bin/runner")
+}
+
+// transport connects to the cluster the flags name.
+func (k *kubeFlags) transport() (run.LegTransport, error) {
+	c := &kube.Config{}
+	if k.config != "" {
+		data, err := os.ReadFile(k.config)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = kube.ParseConfig(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", k.config, err)
+		}
+	}
+	if k.kubeconfig != "" {
+		c.Kubeconfig = k.kubeconfig
+	}
+	if k.namespace != "" {
+		c.Namespace = k.namespace
+	}
+	if k.image != "" {
+		c.Image = k.image
+	}
+	cl, err := kube.Connect(c)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	t := &kube.Transport{Config: c, Client: cl, Instance: fmt.Sprintf("exec-%s-%d", host, os.Getpid())}
+	return t.Legs(), nil
+}
