@@ -61,6 +61,10 @@ type Config struct {
 	// --cancel-timeout; force-cancel ends them at once. Default 5m,
 	// GitHub's.
 	CancelTimeout time.Duration `yaml:"cancel-timeout"`
+	// Executor is where jobs run: absent or {kind: local}, in this
+	// process; {kind: kubernetes, ...}, each job leg in a pod
+	// (docs/kubernetes.md).
+	Executor yaml.Node `yaml:"executor"`
 }
 
 // Repo is one watched repository.
@@ -138,6 +142,9 @@ func (c *Config) check() error {
 	}
 	if _, err := actions.ParseSource(c.ActionsSource); err != nil {
 		return fmt.Errorf("actions-source: %w", err)
+	}
+	if _, err := c.executorConfig(); err != nil {
+		return err
 	}
 	if _, err := steps.Default().Without(c.RealActions...); err != nil {
 		return fmt.Errorf("real-actions: %w", err)

@@ -60,6 +60,9 @@ type LocalExecutor struct {
 	// Cache is the job cache (docs/cache.md) the runs' jobs that opt in
 	// with RUNNER_CACHE are looked up in and stored to. Nil: none is.
 	Cache *jobcache.Store
+	// Remote, when set, runs each job leg elsewhere (a Kubernetes pod:
+	// docs/kubernetes.md); the run's graph, queue and record stay here.
+	Remote run.LegTransport
 }
 
 // Execute implements Executor.
@@ -93,5 +96,6 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Settings:    req.Settings,
 		Credentials: req.Credentials,
 		Cache:       e.Cache,
+		Remote:      e.Remote,
 	})
 }

@@ -77,7 +77,12 @@ func (s *Server) plan(r *store.Run, w *workflow.Workflow, id int64) (*run.Plan, 
 	if rp := s.repoByName(r.Repo); rp != nil {
 		t.Repo.Path = rp.dir
 	}
-	return run.NewPlan(w, t)
+	p, err := run.NewPlan(w, t)
+	if err != nil {
+		return nil, err
+	}
+	p.Source = []byte(r.Source) // for legs that run elsewhere
+	return p, nil
 }
 
 // concurrencyGroup is the concurrency group and cancel-in-progress of run

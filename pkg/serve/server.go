@@ -127,7 +127,17 @@ func New(cfg Config, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.exec = &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Cache: cache}
+		le := &LocalExecutor{StateDir: filepath.Join(cfg.State, "exec"), Builtins: s.builtins, Jobs: cfg.Jobs, Cache: cache}
+		kc, err := cfg.executorConfig()
+		if err != nil {
+			return nil, err
+		}
+		if kc != nil {
+			if le.Remote, err = kubeLegs(kc, cfg.State, s.logf); err != nil {
+				return nil, err
+			}
+		}
+		s.exec = le
 	}
 	if cfg.SecretsFile != "" {
 		if err := dotenv.Read(cfg.SecretsFile, s.secrets); err != nil {
