@@ -111,8 +111,8 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	}()
 	opts.Force = force
 
-	w, errs := workflow.Check(spec.File, spec.Workflow, workflow.Options{Builtins: opts.Builtins})
-	if errs := errs.Only(workflow.SeverityError); len(errs) > 0 {
+	w, errs := workflow.Load(spec.File, spec.Workflow, workflow.Options{Builtins: opts.Builtins})
+	if len(errs) > 0 {
 		var msgs []string
 		for _, e := range errs {
 			msgs = append(msgs, e.Error())
