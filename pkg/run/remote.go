@@ -79,7 +79,7 @@ func (jr *legRun) remote() bool {
 // coerced: the remote's job failed and continue-on-error made it a success.
 func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Duration) (coerced bool, err error) {
 	r := jr.r
-	spec, err := jr.remoteSpec()
+	spec, err := jr.remoteSpec(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -294,7 +294,7 @@ func (jr *legRun) runsOn() (labels []string, group string) {
 }
 
 // remoteSpec is the leg's spec for the remote.
-func (jr *legRun) remoteSpec() (*legSpec, error) {
+func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 	r := jr.r
 	p := r.plan
 	data := p.Source
@@ -329,6 +329,12 @@ func (jr *legRun) remoteSpec() (*legSpec, error) {
 		spec.Source, spec.Repo.Path = sourceURL, r.repo
 	default:
 		spec.Source, spec.Repo.Path = sourceTar, ""
+		g, err := gitrepo.Open(ctx, r.repo, gitrepo.OpenOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("the run's repository: %w", err)
+		}
+		spec.Upstream = g.Info().Upstream
+		spec.Credentials = append(slices.Clone(spec.Credentials), URLCredentials(spec.Upstream)...)
 	}
 	return spec, nil
 }

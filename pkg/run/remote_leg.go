@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -134,6 +135,11 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 			return fail(errors.New("the spec announces a repository and the source holds none"))
 		}
 		repo.Path = repoDir
+		if spec.Upstream != "" {
+			if err := gitrepo.SetOrigin(repoDir, spec.Upstream); err != nil {
+				return fail(err)
+			}
+		}
 	case sourceURL:
 	default:
 		repo.Path = ""

@@ -219,6 +219,7 @@ jobs:
       - id: w
         run: |
           cat greeting.txt
+          echo "origin-url $(git remote get-url origin)"
           echo "token is $TOK"
           echo "word=bird" >> "$GITHUB_OUTPUT"
           echo "### built ${{ github.sha }}" >> "$GITHUB_STEP_SUMMARY"
@@ -268,6 +269,11 @@ jobs:
 	}
 	if !strings.Contains(remote.out, "hello from the first commit") {
 		t.Errorf("the remote checkout did not see the first commit's file\n%s", remote.out)
+	}
+	// The clone's origin is where a local leg's would push: here the
+	// repository itself (it has no origin remote).
+	if !strings.Contains(remote.out, "origin-url "+repo+"\n") {
+		t.Errorf("the remote checkout's origin is not %s\n%s", repo, remote.out)
 	}
 	if !strings.Contains(remote.out, "commit "+first+" word bird n=2") {
 		t.Errorf("needs outputs did not reach the remote leg\n%s", remote.out)
@@ -416,5 +422,42 @@ func TestServeLegRefusesOtherVersion(t *testing.T) {
 	var fr map[string]any
 	if err := json.Unmarshal(out.Bytes(), &fr); err != nil || fr["Type"] != "error" || !strings.Contains(fmt.Sprint(fr["Text"]), "speaks version 1") {
 		t.Errorf("output %q (%v); want one error frame", out.String(), err)
+	}
+}
+
+// The job cache stays with the controller: a remote leg's result, with
+// the artifact and summary that came back in frames, is stored; the next
+// run restores it without starting a remote leg, and the dependent remote
+// leg gets the restored artifact.
+func TestRemoteLegsUseTheControllersCache(t *testing.T) {
+	bin := runnerForLegs(t)
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one", "front/g.txt": "x"})
+	var mu sync.Mutex
+	started := map[string]int{}
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
+		mu.Lock()
+		started[leg.Job]++
+		mu.Unlock()
+	}}}
+	trig := run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main", Repository: "o/r"}}
+	first := runLegs(t, context.Background(), cachedBuild, trig, run.Options{StateDir: e.state, Cache: e.store}, tt)
+	if first.res.Conclusion != "success" || !strings.Contains(first.out, "cache: stored") || !strings.Contains(first.out, "got=one file=one") {
+		t.Fatalf("first run %s:\n%s", first.res.Conclusion, first.out)
+	}
+	second := runLegs(t, context.Background(), cachedBuild, trig, run.Options{StateDir: e.state, Cache: e.store}, tt)
+	if hit, from := cached(t, second.res, "build"); !hit || from != first.res.ID {
+		t.Fatalf("second run: hit %v from run %d; want a hit from run %d\n%s", hit, from, first.res.ID, second.out)
+	}
+	if !strings.Contains(second.out, "got=one file=one") {
+		t.Errorf("the dependent remote leg did not get the restored output and artifact\n%s", second.out)
+	}
+	summary, _ := os.ReadFile(filepath.Join(second.res.Dir, "summary.md"))
+	if !strings.Contains(string(summary), "## built one") {
+		t.Errorf("restored summary.md: %q", summary)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if started["build"] != 1 || started["use"] != 2 {
+		t.Errorf("remote legs started %v; want build once (the hit starts none), use twice", started)
 	}
 }

@@ -51,9 +51,12 @@ type legSpec struct {
 	Env     map[string]string
 	Repo    Repo   // Path: the URL for sourceURL, "" otherwise
 	Source  string // sourceNone, sourceURL or sourceTar
-	Run     int    // the run's record number: the leg's run directory
-	RunID   int
-	Attempt int
+	// Upstream is where the repository's clones push (sourceTar): the
+	// leg's copy gets it as its origin.
+	Upstream string `json:",omitempty"`
+	Run      int    // the run's record number: the leg's run directory
+	RunID    int
+	Attempt  int
 
 	Secrets      map[string]string
 	Credentials  []string // masked like secrets
