@@ -102,7 +102,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	done := make(chan struct{})
 	fed := make(chan error, 1)
-	go func() { fed <- jr.feedRemote(ctx, conn, append(line, '\n'), timeout, done) }()
+	go func() { fed <- jr.feedRemote(ctx, conn, spec, append(line, '\n'), timeout, done) }()
 	frames := bufio.NewReaderSize(conn.Stdout(), 64<<10)
 	got, readErr := jr.readRemote(frames, res)
 	if !got {
@@ -138,16 +138,16 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 // cancellation becomes a cancel frame, Options.Force a force frame, and
 // KillGrace (and ten seconds) after the force, or a minute past the job's
 // timeout, the remote is killed. done ends it; stdin is closed then.
-func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec []byte, timeout time.Duration, done <-chan struct{}) error {
+func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, line []byte, timeout time.Duration, done <-chan struct{}) error {
 	r := jr.r
 	stdin := conn.Stdin()
 	defer stdin.Close()
 	w := bufio.NewWriterSize(stdin, 64<<10)
 	err := func() error {
-		if _, err := w.Write(spec); err != nil {
+		if _, err := w.Write(line); err != nil {
 			return err
 		}
-		if err := writeSource(w, jr.sourceGitDir(), filepath.Join(r.dir, "artifacts")); err != nil {
+		if err := writeSource(w, spec.gitDir, filepath.Join(r.dir, "artifacts")); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -328,27 +328,18 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 	case gitrepo.IsURL(r.repo) && !strings.HasPrefix(r.repo, "file://"):
 		spec.Source, spec.Repo.Path = sourceURL, r.repo
 	default:
-		spec.Source, spec.Repo.Path = sourceTar, ""
 		g, err := gitrepo.Open(ctx, r.repo, gitrepo.OpenOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("the run's repository: %w", err)
+			// Not a repository: steps that need none run; a checkout
+			// fails there as it would here.
+			spec.Source, spec.Repo.Path = sourceNone, r.repo
+			break
 		}
-		spec.Upstream = g.Info().Upstream
+		spec.Source, spec.Repo.Path = sourceTar, ""
+		spec.Upstream, spec.gitDir = g.Info().Upstream, gitDirOf(g.Info().Dir)
 		spec.Credentials = append(slices.Clone(spec.Credentials), URLCredentials(spec.Upstream)...)
 	}
 	return spec, nil
-}
-
-// sourceGitDir is the git directory to send to a remote leg: the
-// repository's .git (the common one of a linked worktree), the repository
-// itself when bare; "" when the run's repository is a URL or none.
-func (jr *legRun) sourceGitDir() string {
-	repo := jr.r.repo
-	if repo == "" || (gitrepo.IsURL(repo) && !strings.HasPrefix(repo, "file://")) {
-		return ""
-	}
-	repo = strings.TrimPrefix(repo, "file://")
-	return gitDirOf(repo)
 }
 
 // artifactSink receives one artifact from a remote leg: built beside its

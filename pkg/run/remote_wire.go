@@ -54,9 +54,13 @@ type legSpec struct {
 	// Upstream is where the repository's clones push (sourceTar): the
 	// leg's copy gets it as its origin.
 	Upstream string `json:",omitempty"`
-	Run      int    // the run's record number: the leg's run directory
-	RunID    int
-	Attempt  int
+	// gitDir is the git directory sent as the source (sourceTar): the
+	// repository's .git, the common one of a linked worktree, or the
+	// repository itself when bare. The controller's only.
+	gitDir  string
+	Run     int // the run's record number: the leg's run directory
+	RunID   int
+	Attempt int
 
 	Secrets      map[string]string
 	Credentials  []string // masked like secrets
