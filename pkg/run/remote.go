@@ -105,13 +105,24 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	go func() { fed <- jr.feedRemote(ctx, conn, spec, append(line, '\n'), timeout, done) }()
 	frames := bufio.NewReaderSize(conn.Stdout(), 64<<10)
 	got, readErr := jr.readRemote(frames, res)
+	close(done) // stdin closes: the remote has nothing left to do
 	if !got {
 		// A remote that stopped talking without a result is dead or
 		// dying: make sure, so that Wait returns.
 		_ = conn.Kill()
 	}
-	_, _ = io.Copy(io.Discard, frames)
-	close(done)
+	// The remote ends after its last frame; one that does not is killed.
+	drained := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, frames)
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(r.opts.KillGrace + 10*time.Second):
+		_ = conn.Kill()
+		<-drained
+	}
 	waitErr := conn.Wait()
 	feedErr := <-fed
 	if got {
@@ -214,9 +225,9 @@ func (jr *legRun) readRemote(br *bufio.Reader, res *JobResult) (got bool, err er
 			}
 			r.obs.emit(Event{Kind: e.Kind, Time: e.Time, Job: jr.key, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration})
 		case frameLog:
-			jr.log.raw(fr.Text)
+			jr.log.raw(fr.text())
 		case frameSummary:
-			text := r.masker.Mask(fr.Text)
+			text := r.masker.Mask(fr.text())
 			jr.noteSummary(text)
 			if err := appendFile(filepath.Join(r.dir, "summary.md"), text); err != nil {
 				jr.emit("job", "Warning: the run's step summary: "+err.Error())

@@ -512,3 +512,38 @@ jobs:
 		})
 	}
 }
+
+// Long lines, a step summary of megabytes and bytes that are not UTF-8
+// reach the run record of a remote leg as they reach a local one's.
+func TestRemoteLargeAndBinaryOutput(t *testing.T) {
+	bin := runnerForLegs(t)
+	src := `
+on: push
+jobs:
+  big:
+    runs-on: x
+    steps:
+      - run: |
+          head -c 900000 /dev/zero | tr '\0' 'x'; echo
+          printf 'bin \xff\xfe end\n'
+          (yes 'é summary line' || true) | head -c 2500001 >> "$GITHUB_STEP_SUMMARY"
+`
+	local := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, nil)
+	remote := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+	if local.res.Conclusion != "success" || remote.res.Conclusion != "success" {
+		t.Fatalf("local %s, remote %s\n%.3000s", local.res.Conclusion, remote.res.Conclusion, remote.out)
+	}
+	lr, rr := record(t, local.res.Dir), record(t, remote.res.Dir)
+	if len(lr["summary.md"]) < 2500000 || !strings.Contains(lr["big.log"], "bin \xff\xfe end") {
+		t.Fatalf("the local run's record lacks the output: summary %d bytes", len(lr["summary.md"]))
+	}
+	for _, name := range []string{"summary.md", "big.log"} {
+		if lr[name] != rr[name] {
+			i := 0
+			for i < len(lr[name]) && i < len(rr[name]) && lr[name][i] == rr[name][i] {
+				i++
+			}
+			t.Errorf("%s differs: local %d bytes, remote %d bytes; from byte %d: local %q, remote %q", name, len(lr[name]), len(rr[name]), i, lr[name][max(i-40, 0):min(i+80, len(lr[name]))], rr[name][max(i-40, 0):min(i+80, len(rr[name]))])
+		}
+	}
+}
