@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,11 +58,15 @@ func runnerForLegs(t *testing.T) string {
 // aside: the frames as they travelled.
 type tapTransport struct {
 	run.ProcessTransport
+	note   string // when set, each leg's Log gets note and the leg's key
 	mu     sync.Mutex
 	frames bytes.Buffer
 }
 
 func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
+	if tt.note != "" {
+		leg.Log(tt.note + " " + leg.Key)
+	}
 	c, err := tt.ProcessTransport.Open(ctx, leg)
 	if err != nil {
 		return nil, err
@@ -376,7 +381,7 @@ jobs:
       - run: echo "after ${{ needs.doomed.result }}"
 `
 	pids := make(chan int, 4)
-	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
+	tt := &tapTransport{note: "started pod", ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
 		if leg.Job == "doomed" {
 			pids <- pid
 		}
@@ -404,9 +409,13 @@ jobs:
 	if !strings.Contains(lr.out, "after failure") {
 		t.Errorf("the dependent job did not see the failure\n%s", lr.out)
 	}
+	// What the transport says about the leg is in its log and events.
 	log, _ := os.ReadFile(filepath.Join(lr.res.Dir, "doomed.log"))
-	if !strings.Contains(string(log), "Error: the remote leg ended without a result") {
-		t.Errorf("doomed.log lacks the error:\n%s", log)
+	if !strings.Contains(string(log), "Error: the remote leg ended without a result") || !strings.Contains(string(log), "job | started pod doomed") {
+		t.Errorf("doomed.log lacks the transport's line or the error:\n%s", log)
+	}
+	if !slices.Contains(lr.events["after"], "line|job||started pod after") {
+		t.Errorf("events of after: %q", lr.events["after"])
 	}
 }
 
