@@ -8,7 +8,8 @@ STATE     := .runner
 # nginx become the offline base images), and what the tests add as
 # reference tools or real parts.
 DEMO_PKGS ?= git bash curl python3 busybox-static nginx runc
-APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo gh redis-server
+APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo gh redis-server \
+             etcd-server containerd containernetworking-plugins
 
 export CGO_ENABLED ?= 0
 
@@ -37,7 +38,7 @@ demo-deps:
 runc:
 	$(call apt_install,runc)
 
-test: deps demo-deps build $(BIN)/buildkitd toolkit octokit
+test: deps demo-deps build $(BIN)/buildkitd toolkit octokit kube
 	./scripts/check-shared.sh
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
@@ -111,3 +112,19 @@ $(BIN)/buildkitd $(BIN)/buildctl &: go.mod go.sum
 	$(GO) build -trimpath -ldflags "-X github.com/moby/buildkit/version.Version=$(BUILDKIT_VERSION)" \
 	  -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 	touch $(BIN)/buildkitd $(BIN)/buildctl
+
+# kube builds kube-apiserver, kube-controller-manager, kube-scheduler and
+# kubelet from the Kubernetes release pinned in tools/kube/go.mod (a module
+# of its own, so that the main module does not depend on k8s.io/kubernetes)
+# into .cache/kube/bin, where pkg/kubetest finds them. Cold build about
+# 6 min on 2 cores; rebuilt only when missing or when tools/kube changes.
+KUBE_BIN  := .cache/kube/bin
+KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet
+.PHONY: kube
+kube: $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS))
+$(addprefix $(KUBE_BIN)/,$(KUBE_CMDS)) &: tools/kube/go.mod tools/kube/go.sum tools/kube/tools.go
+	mkdir -p $(KUBE_BIN)
+	cd tools/kube && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && \
+	  $(GO) build -trimpath -ldflags "-X k8s.io/component-base/version.gitVersion=$$v" \
+	    -o $(CURDIR)/$(KUBE_BIN)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_CMDS))
+	touch $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS))

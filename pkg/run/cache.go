@@ -58,7 +58,9 @@ func (jr *legRun) noteSummary(text string) {
 		jr.cache.summary.WriteString(text)
 	}
 	if w := jr.r.top().frames; w != nil { // a remote leg: to the controller
-		w.send(wireFrame{Type: frameSummary, Text: text})
+		for _, part := range splitText(text, summaryPart) {
+			w.send(textFrame(frameSummary, part))
+		}
 	}
 }
 

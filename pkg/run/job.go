@@ -565,7 +565,7 @@ func (jr *legRun) setup() (cleanup func(), err error) {
 	}
 	jr.log = &jobLog{f: f, masker: r.masker, start: time.Now()}
 	if w := r.top().frames; w != nil { // a remote leg: to the controller
-		jr.log.tee = func(line string) { w.send(wireFrame{Type: frameLog, Text: line}) }
+		jr.log.tee = func(line string) { w.send(textFrame(frameLog, line)) }
 	}
 	undo = append(undo, jr.log.close)
 	// Unique across processes and runs: run numbers repeat between state

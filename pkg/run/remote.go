@@ -47,6 +47,11 @@ type LegInfo struct {
 	// Timeout is the job's timeout-minutes (default 6 hours): the leg ends
 	// itself by then; the controller kills it KillGrace and a minute later.
 	Timeout time.Duration
+	// Log writes a line to the leg's job log and events, masked: what the
+	// transport has to say about where the leg runs ("pod runner-12-build
+	// on node n2", "pulling image …"). Safe to call from any goroutine
+	// until Wait returned.
+	Log func(text string)
 }
 
 // LegConn is one leg's remote end, started.
@@ -79,7 +84,7 @@ func (jr *legRun) remote() bool {
 // coerced: the remote's job failed and continue-on-error made it a success.
 func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Duration) (coerced bool, err error) {
 	r := jr.r
-	spec, err := jr.remoteSpec()
+	spec, err := jr.remoteSpec(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -89,7 +94,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	info := LegInfo{
 		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
-		Timeout: timeout,
+		Timeout: timeout, Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
 	conn, err := r.opts.Remote.Open(ctx, info)
@@ -102,16 +107,27 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	done := make(chan struct{})
 	fed := make(chan error, 1)
-	go func() { fed <- jr.feedRemote(ctx, conn, append(line, '\n'), timeout, done) }()
+	go func() { fed <- jr.feedRemote(ctx, conn, spec, append(line, '\n'), timeout, done) }()
 	frames := bufio.NewReaderSize(conn.Stdout(), 64<<10)
 	got, readErr := jr.readRemote(frames, res)
+	close(done) // stdin closes: the remote has nothing left to do
 	if !got {
 		// A remote that stopped talking without a result is dead or
 		// dying: make sure, so that Wait returns.
 		_ = conn.Kill()
 	}
-	_, _ = io.Copy(io.Discard, frames)
-	close(done)
+	// The remote ends after its last frame; one that does not is killed.
+	drained := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, frames)
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(r.opts.KillGrace + 10*time.Second):
+		_ = conn.Kill()
+		<-drained
+	}
 	waitErr := conn.Wait()
 	feedErr := <-fed
 	if got {
@@ -138,16 +154,16 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 // cancellation becomes a cancel frame, Options.Force a force frame, and
 // KillGrace (and ten seconds) after the force, or a minute past the job's
 // timeout, the remote is killed. done ends it; stdin is closed then.
-func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec []byte, timeout time.Duration, done <-chan struct{}) error {
+func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, line []byte, timeout time.Duration, done <-chan struct{}) error {
 	r := jr.r
 	stdin := conn.Stdin()
 	defer stdin.Close()
 	w := bufio.NewWriterSize(stdin, 64<<10)
 	err := func() error {
-		if _, err := w.Write(spec); err != nil {
+		if _, err := w.Write(line); err != nil {
 			return err
 		}
-		if err := writeSource(w, jr.sourceGitDir(), filepath.Join(r.dir, "artifacts")); err != nil {
+		if err := writeSource(w, spec.gitDir, filepath.Join(r.dir, "artifacts")); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -214,9 +230,9 @@ func (jr *legRun) readRemote(br *bufio.Reader, res *JobResult) (got bool, err er
 			}
 			r.obs.emit(Event{Kind: e.Kind, Time: e.Time, Job: jr.key, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration})
 		case frameLog:
-			jr.log.raw(fr.Text)
+			jr.log.raw(fr.text())
 		case frameSummary:
-			text := r.masker.Mask(fr.Text)
+			text := r.masker.Mask(fr.text())
 			jr.noteSummary(text)
 			if err := appendFile(filepath.Join(r.dir, "summary.md"), text); err != nil {
 				jr.emit("job", "Warning: the run's step summary: "+err.Error())
@@ -294,7 +310,7 @@ func (jr *legRun) runsOn() (labels []string, group string) {
 }
 
 // remoteSpec is the leg's spec for the remote.
-func (jr *legRun) remoteSpec() (*legSpec, error) {
+func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 	r := jr.r
 	p := r.plan
 	data := p.Source
@@ -328,21 +344,18 @@ func (jr *legRun) remoteSpec() (*legSpec, error) {
 	case gitrepo.IsURL(r.repo) && !strings.HasPrefix(r.repo, "file://"):
 		spec.Source, spec.Repo.Path = sourceURL, r.repo
 	default:
+		g, err := gitrepo.Open(ctx, r.repo, gitrepo.OpenOptions{})
+		if err != nil {
+			// Not a repository: steps that need none run; a checkout
+			// fails there as it would here.
+			spec.Source, spec.Repo.Path = sourceNone, r.repo
+			break
+		}
 		spec.Source, spec.Repo.Path = sourceTar, ""
+		spec.Upstream, spec.gitDir = g.Info().Upstream, gitDirOf(g.Info().Dir)
+		spec.Credentials = append(slices.Clone(spec.Credentials), URLCredentials(spec.Upstream)...)
 	}
 	return spec, nil
-}
-
-// sourceGitDir is the git directory to send to a remote leg: the
-// repository's .git (the common one of a linked worktree), the repository
-// itself when bare; "" when the run's repository is a URL or none.
-func (jr *legRun) sourceGitDir() string {
-	repo := jr.r.repo
-	if repo == "" || (gitrepo.IsURL(repo) && !strings.HasPrefix(repo, "file://")) {
-		return ""
-	}
-	repo = strings.TrimPrefix(repo, "file://")
-	return gitDirOf(repo)
 }
 
 // artifactSink receives one artifact from a remote leg: built beside its

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/gitrepo"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -111,8 +112,8 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	}()
 	opts.Force = force
 
-	w, errs := workflow.Check(spec.File, spec.Workflow, workflow.Options{Builtins: opts.Builtins})
-	if errs := errs.Only(workflow.SeverityError); len(errs) > 0 {
+	w, errs := workflow.Load(spec.File, spec.Workflow, workflow.Options{Builtins: opts.Builtins})
+	if len(errs) > 0 {
 		var msgs []string
 		for _, e := range errs {
 			msgs = append(msgs, e.Error())
@@ -134,9 +135,13 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 			return fail(errors.New("the spec announces a repository and the source holds none"))
 		}
 		repo.Path = repoDir
+		if spec.Upstream != "" {
+			if err := gitrepo.SetOrigin(repoDir, spec.Upstream); err != nil {
+				return fail(err)
+			}
+		}
 	case sourceURL:
-	default:
-		repo.Path = ""
+	default: // none, or a path that is no repository: checkout fails as locally
 	}
 	plan := &Plan{Workflow: w, Event: spec.Event, Payload: spec.Payload, Inputs: spec.Inputs, Vars: spec.Vars, Env: spec.Env, Repo: repo, ID: spec.Run, RunID: spec.RunID, Attempt: spec.Attempt}
 	opts.Observer = fw

@@ -70,6 +70,9 @@ type processConn struct {
 	stdin  io.WriteCloser
 	stdout io.Reader
 	stderr tailBuffer
+
+	mu     sync.Mutex
+	reaped bool // Wait returned: the process id may be another's now
 }
 
 func (c *processConn) Stdin() io.WriteCloser { return c.stdin }
@@ -79,6 +82,9 @@ func (c *processConn) Stdout() io.Reader     { return c.stdout }
 // what it wrote to stderr.
 func (c *processConn) Wait() error {
 	err := c.cmd.Wait()
+	c.mu.Lock()
+	c.reaped = true
+	c.mu.Unlock()
 	if err == nil {
 		return nil
 	}
@@ -98,7 +104,9 @@ func (c *processConn) Wait() error {
 
 // Kill ends the child's process group at once.
 func (c *processConn) Kill() error {
-	if c.cmd.Process == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reaped {
 		return nil
 	}
 	if err := syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {

@@ -17,8 +17,8 @@ import (
 )
 
 // The tar the controller sends after the spec holds two trees: the
-// repository's git directory under repo/ (repo/.git/… for a working
-// clone; the checkout built-in then clones from it as from the original)
+// repository's git directory under repo/.git/ (the checkout built-in then
+// clones from it as from the original)
 // and the run's artifacts so far under artifacts/ (for download-artifact).
 const (
 	tarRepo      = "repo/"
@@ -64,11 +64,9 @@ func gitDirOf(repo string) string {
 func writeSource(w io.Writer, gitDir, artifacts string) error {
 	tw := tar.NewWriter(w)
 	if gitDir != "" {
-		prefix := tarRepo
-		if filepath.Base(gitDir) == ".git" {
-			prefix += ".git/"
-		}
-		if err := addTree(tw, gitDir, prefix, nil); err != nil {
+		// A bare repository too becomes repo/.git: the leg makes it a
+		// working clone whose origin is the original's upstream.
+		if err := addTree(tw, gitDir, tarRepo+".git/", nil); err != nil {
 			return fmt.Errorf("the repository's git directory %s: %w", gitDir, err)
 		}
 	}

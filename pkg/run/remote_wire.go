@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/steps"
@@ -51,7 +52,14 @@ type legSpec struct {
 	Env     map[string]string
 	Repo    Repo   // Path: the URL for sourceURL, "" otherwise
 	Source  string // sourceNone, sourceURL or sourceTar
-	Run     int    // the run's record number: the leg's run directory
+	// Upstream is where the repository's clones push (sourceTar): the
+	// leg's copy gets it as its origin.
+	Upstream string `json:",omitempty"`
+	// gitDir is the git directory sent as the source (sourceTar): the
+	// repository's .git, the common one of a linked worktree, or the
+	// repository itself when bare. The controller's only.
+	gitDir  string
+	Run     int // the run's record number: the leg's run directory
 	RunID   int
 	Attempt int
 
@@ -164,6 +172,9 @@ type wireFrame struct {
 	Type  string
 	Event *wireEvent `json:",omitempty"`
 	Text  string     `json:",omitempty"`
+	// Bytes replaces Text (log, summary) when that is not valid UTF-8,
+	// which a JSON string cannot carry unchanged.
+	Bytes []byte     `json:",omitempty"`
 	Name  string     `json:",omitempty"`
 	Path  string     `json:",omitempty"`
 	Mode  uint32     `json:",omitempty"`
@@ -172,6 +183,23 @@ type wireFrame struct {
 	// Coerced: the job failed and continue-on-error made it a success
 	// (the cache does not store it).
 	Coerced bool `json:",omitempty"`
+}
+
+// textFrame is a frame of kind typ carrying text, as Text, or as Bytes
+// when it is not valid UTF-8.
+func textFrame(typ, text string) wireFrame {
+	if utf8.ValidString(text) {
+		return wireFrame{Type: typ, Text: text}
+	}
+	return wireFrame{Type: typ, Bytes: []byte(text)}
+}
+
+// text is the frame's text (Text, or Bytes).
+func (fr wireFrame) text() string {
+	if fr.Bytes != nil {
+		return string(fr.Bytes)
+	}
+	return fr.Text
 }
 
 // wireEvent is an Event on the wire: its kind by number (EventKind).
@@ -246,9 +274,30 @@ func (f *frameWriter) Observe(e Event) {
 	_ = f.send(wireFrame{Type: frameEvent, Event: &wireEvent{Kind: e.Kind, Time: e.Time, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration}})
 }
 
-// maxFrameLine bounds one frame's line: a log line is cut at maxLine, so
-// a longer frame is not the protocol.
-const maxFrameLine = 4*maxLine + 64<<10
+// maxFrameLine bounds one frame's line: a log line is cut at maxLine
+// (JSON escapes a byte in six at most), a summary is sent in parts of
+// summaryPart, so a longer frame is not the protocol.
+const maxFrameLine = 6*maxLine + 64<<10
+
+// summaryPart is the most of a step summary one frame carries.
+const summaryPart = maxLine
+
+// splitText cuts s into parts of at most n bytes, between runes.
+func splitText(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if cut == 0 {
+			cut = n
+		}
+		out = append(out, s[:cut])
+		s = s[cut:]
+	}
+	return append(out, s)
+}
 
 // readFrame reads one frame line; io.EOF at a clean end of the stream.
 func readFrame(br *bufio.Reader) (wireFrame, error) {

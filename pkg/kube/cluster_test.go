@@ -1,0 +1,332 @@
+package kube_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/birdflock/runner/pkg/containertest"
+	"github.com/birdflock/runner/pkg/kube"
+	"github.com/birdflock/runner/pkg/kubetest"
+	"github.com/birdflock/runner/pkg/registry/baseimage"
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+
+var (
+	imageOnce sync.Once
+	imageRef  string
+	imageErr  error
+)
+
+// runnerImage builds this tree's runner (static) into baseimage.Runner and
+// pushes it to the cluster's registry, once.
+func runnerImage(t *testing.T, c *kubetest.Cluster) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "runner-kube-")
+		if err != nil {
+			imageErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "runner")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/runner")
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			imageErr = fmt.Errorf("go build ./cmd/runner: %v\n%s", err, out)
+			return
+		}
+		img, err := baseimage.Runner(context.Background(), baseimage.RunnerOptions{Binary: bin})
+		if err != nil {
+			imageErr = err
+			return
+		}
+		imageRef = containertest.Push(t, img, c.RegistryAddr, "runner/runner", "test")
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return imageRef
+}
+
+// transport is an executor on the shared cluster, in a namespace of the
+// test's own.
+func transport(t *testing.T, c *kubetest.Cluster, cfg kube.Config) *kube.Transport {
+	t.Helper()
+	ns := namespace(t, c)
+	cfg.Kubeconfig, cfg.Namespace = c.Kubeconfig, ns
+	if cfg.Image == "" {
+		cfg.Image = runnerImage(t, c)
+	}
+	cl, err := kube.Connect(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kube.Transport{Config: &cfg, Client: cl, Instance: "test-" + ns}
+}
+
+func namespace(t *testing.T, c *kubetest.Cluster) string {
+	t.Helper()
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	// The admission of pods needs the namespace's default service
+	// account, which the controller-manager makes a moment later.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("namespace %s has no default service account: %v", name, err)
+		}
+	}
+	return name
+}
+
+// pods lists the pods of namespace ns.
+func pods(t *testing.T, c *kubetest.Cluster, ns string) []string {
+	t.Helper()
+	list, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func runWorkflow(t *testing.T, ctx context.Context, src string, opts run.Options) *run.Result {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "wf.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, errs := workflow.Load(file, []byte(src), workflow.Options{})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	plan, err := run.NewPlan(w, run.Trigger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Source = []byte(src)
+	if opts.StateDir == "" {
+		opts.StateDir = filepath.Join(dir, "state")
+	}
+	res, err := run.Run(ctx, plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func jobLog(t *testing.T, res *run.Result) string {
+	t.Helper()
+	var b strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(res.Dir, "*.log"))
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("== " + filepath.Base(l) + "\n")
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// TestLegsRunInPods: a workflow's jobs run in pods (the pod's host name
+// is its name), outputs cross from one pod to the next, every matrix leg
+// has its own pod, a secret is masked, and no pod is left.
+func TestLegsRunInPods(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res := runWorkflow(t, ctx, `on: push
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    outputs:
+      host: ${{ steps.w.outputs.host }}
+    steps:
+      - id: w
+        run: echo "host=$(hostname)" >> "$GITHUB_OUTPUT"
+      - run: echo "the token is ${{ secrets.TOKEN }}"
+  second:
+    needs: first
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "leg ${{ matrix.n }} in $(hostname) after ${{ needs.first.outputs.host }}"
+`, run.Options{Remote: tr.Legs(), Secrets: map[string]string{"TOKEN": "s3cret-value"}})
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s: %s", res.Conclusion, jobLog(t, res))
+	}
+	log := jobLog(t, res)
+	if strings.Contains(log, "s3cret-value") {
+		t.Errorf("the secret is in the log:\n%s", log)
+	}
+	var first string
+	for _, j := range res.Jobs {
+		if j.JobID == "first" {
+			first = j.Outputs["host"]
+		}
+	}
+	if !strings.HasPrefix(first, "runner-first-") {
+		t.Errorf("first's host output %q: want its pod's name", first)
+	}
+	for _, n := range []string{"1", "2"} {
+		if !strings.Contains(log, "leg "+n+" in runner-second-") || !strings.Contains(log, "after "+first) {
+			t.Errorf("leg %s did not run in a pod of its own after %s:\n%s", n, first, log)
+		}
+	}
+	if left := pods(t, c, tr.Client.Namespace); len(left) > 0 {
+		t.Errorf("pods left after the run: %v", left)
+	}
+}
+
+// TestPodFailureReasons: a leg whose pod cannot run or is killed by the
+// cluster fails its job with the cluster's reason, and leaves no pod.
+func TestPodFailureReasons(t *testing.T) {
+	c := kubetest.Shared(t)
+	image := runnerImage(t, c)
+	tr := transport(t, c, kube.Config{
+		Image:        image,
+		StartTimeout: metav1.Duration{Duration: time.Minute},
+		Templates: map[string]kube.PodTemplate{
+			"no-such-image": {Image: c.RegistryAddr + "/runner/no-such-image:1"},
+			"small": {Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("64Mi")}}},
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res := runWorkflow(t, ctx, `on: push
+jobs:
+  pull:
+    runs-on: no-such-image
+    steps:
+      - run: echo never
+  oom:
+    runs-on: small
+    steps:
+      - run: echo start; x=$(head -c 400000000 /dev/zero | tr '\0' a); echo never ${#x}
+`, run.Options{Remote: tr.Legs()})
+	errs := map[string]string{}
+	for _, j := range res.Jobs {
+		if j.Result != "failure" {
+			t.Errorf("job %s: %s, want failure", j.JobID, j.Result)
+		}
+		errs[j.JobID] = j.Error
+	}
+	log := jobLog(t, res)
+	if e := errs["pull"]; !strings.Contains(e, "ErrImagePull") && !strings.Contains(e, "ImagePullBackOff") {
+		t.Errorf("pull: error %q, want the pull failure\n%s", e, log)
+	}
+	if !strings.Contains(log, "OOMKilled") {
+		t.Errorf("oom: no OOMKilled in the job's log or error (%q)\n%s", errs["oom"], log)
+	}
+	if left := pods(t, c, tr.Client.Namespace); len(left) > 0 {
+		t.Errorf("pods left after the run: %v", left)
+	}
+}
+
+// TestCancelDeletesPods: cancelling a run mid-step ends the leg as Ctrl-C
+// does (its if: always() step runs, in the pod) and deletes its pod.
+func TestCancelDeletesPods(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{Grace: metav1.Duration{Duration: 20 * time.Second}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	var once sync.Once
+	obs := run.ObserverFunc(func(e run.Event) {
+		if strings.Contains(e.Text, "sleeping now") {
+			once.Do(func() { close(started) })
+		}
+	})
+	go func() {
+		select {
+		case <-started:
+			cancel()
+		case <-time.After(2 * time.Minute):
+			cancel()
+		}
+	}()
+	res := runWorkflow(t, ctx, `on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo sleeping now; sleep 300
+      - if: always()
+        run: echo cleanup ran in $(hostname)
+`, run.Options{Remote: tr.Legs(), Observer: obs})
+	if res.Conclusion != "cancelled" {
+		t.Errorf("conclusion %s, want cancelled", res.Conclusion)
+	}
+	if log := jobLog(t, res); !strings.Contains(log, "cleanup ran in runner-long-") {
+		t.Errorf("the if: always() step did not run in the pod:\n%s", log)
+	}
+	if left := pods(t, c, tr.Client.Namespace); len(left) > 0 {
+		t.Errorf("pods left after the cancel: %v", left)
+	}
+}
+
+// TestSweepDeletesByLabel: Sweep deletes the pods of its instance, found
+// by label, and none of another instance's or of a pod that merely has
+// a runner-like name.
+func TestSweepDeletesByLabel(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{})
+	ctx := context.Background()
+	mine, err := tr.Open(ctx, kube.Leg{RunID: 7, Attempt: 1, Job: "orphan", Key: "orphan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &kube.Transport{Config: tr.Config, Client: tr.Client, Instance: "another-instance"}
+	theirs, err := other.Open(ctx, kube.Leg{RunID: 7, Attempt: 1, Job: "theirs", Key: "theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Kill()
+	gone, err := kube.Sweep(ctx, tr.Client, tr.Instance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || gone[0] != mine.Pod {
+		t.Errorf("swept %v, want only %s", gone, mine.Pod)
+	}
+	left := pods(t, c, tr.Client.Namespace)
+	if !slices.Contains(left, theirs.Pod) {
+		t.Errorf("another instance's pod %s was deleted (left: %v)", theirs.Pod, left)
+	}
+}

@@ -1,0 +1,640 @@
+package kubetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/registry/baseimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// DefaultSubnet is the pod network when Options.Subnet is empty: a private
+// range no route of a usual machine covers (Start refuses one that is in
+// use).
+const DefaultSubnet = "10.213.0.0/24"
+
+// serviceSubnet is the range of ClusterIPs (which do not route: there is no
+// kube-proxy).
+const serviceSubnet = "10.214.0.0/24"
+
+// NodeName is the name of the only node (the apiserver reaches its kubelet
+// by that host name on the loopback interface).
+const NodeName = "localhost"
+
+// Options configure Start. The zero value works.
+type Options struct {
+	// BinDir holds kube-apiserver, kube-controller-manager, kube-scheduler
+	// and kubelet. Default: $RUNNER_KUBE_BIN, else .cache/kube/bin of the
+	// repository (`make kube` builds them there).
+	BinDir string
+	// Registry is the host:port of a plain-HTTP registry on this machine
+	// that the node pulls from. Default: runner's registry, started on a
+	// loopback port with its content under the cluster's directory.
+	Registry string
+	// Subnet is the pod network (IPv4 CIDR); its first address is the
+	// bridge's, where pods reach the host. Default: DefaultSubnet.
+	Subnet string
+	// Log receives a line per step of starting and stopping. Default:
+	// discarded.
+	Log io.Writer
+}
+
+// Cluster is a running single-node cluster. Its fields are for reading.
+type Cluster struct {
+	// Dir holds the certificates, configuration, data and logs
+	// (DIR/logs/COMPONENT.log); Stop removes it.
+	Dir string
+	// Kubeconfig is an admin kubeconfig (a client certificate in
+	// system:masters).
+	Kubeconfig string
+	// Config is the admin client configuration, Client a client of it.
+	Config *rest.Config
+	Client *kubernetes.Clientset
+	// RegistryAddr is the host:port of the registry the node pulls from
+	// over plain HTTP; docker.io names are pulled from it too.
+	RegistryAddr string
+	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
+	// registry, and PauseImage the pod sandbox image made from it.
+	BusyboxImage, PauseImage string
+	// NodeName is the name of the only node.
+	NodeName string
+	// PodSubnet is the pod network; GatewayIP, the bridge's address in it,
+	// is where pods reach the host (a server listening there is reachable
+	// from every pod, and from nowhere off this machine).
+	PodSubnet *net.IPNet
+	GatewayIP net.IP
+	// Ready is how long Start took until the node was Ready.
+	Ready time.Duration
+	// Swept lists what Stop had to clean after the components stopped
+	// (the bridge and the sysctls always; a process, mount or network
+	// namespace there means a graceful step failed).
+	Swept []string
+
+	log            io.Writer
+	lock           *os.File
+	state          *hostState
+	reg            *registry.Server
+	procs          []*proc
+	containerdSock string
+	runc           string
+	kubeletPort    int
+	stopOnce       sync.Once
+	stopped        atomic.Bool
+	stopErr        error
+}
+
+// The Debian parts the cluster runs.
+const (
+	etcdBin       = "/usr/bin/etcd"
+	containerdBin = "/usr/bin/containerd"
+	cniBinDir     = "/usr/lib/cni"
+)
+
+// Components are the binaries `make kube` builds.
+var Components = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"}
+
+// MissingError says that a part the cluster needs is not on this machine,
+// and how to get it.
+type MissingError struct{ What, How string }
+
+func (e *MissingError) Error() string { return e.What + " is missing: " + e.How }
+
+// DefaultBinDir is where Start looks for the Kubernetes binaries when
+// Options.BinDir is empty.
+func DefaultBinDir() string {
+	if d := os.Getenv("RUNNER_KUBE_BIN"); d != "" {
+		return d
+	}
+	d, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(d, "tools", "kube", "go.mod")); err == nil {
+			return filepath.Join(d, ".cache", "kube", "bin")
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return filepath.Join(".cache", "kube", "bin")
+		}
+		d = parent
+	}
+}
+
+// Check reports the first part of the cluster missing on this machine
+// (a *MissingError), nil when all are there.
+func Check(binDir string) error {
+	if binDir == "" {
+		binDir = DefaultBinDir()
+	}
+	if os.Geteuid() != 0 {
+		return &MissingError{"root", "the cluster's kubelet and containerd need root"}
+	}
+	for _, c := range Components {
+		if _, err := os.Stat(filepath.Join(binDir, c)); err != nil {
+			return &MissingError{c, "run `make kube` (builds " + binDir + ")"}
+		}
+	}
+	for bin, pkg := range map[string]string{
+		etcdBin: "etcd-server", containerdBin: "containerd", "/usr/sbin/runc": "runc",
+		filepath.Join(cniBinDir, "bridge"):     "containernetworking-plugins",
+		filepath.Join(cniBinDir, "host-local"): "containernetworking-plugins",
+		filepath.Join(cniBinDir, "loopback"):   "containernetworking-plugins",
+		"/bin/busybox":                         "busybox-static",
+	} {
+		if _, err := os.Stat(bin); err != nil {
+			return &MissingError{bin, "install Debian's " + pkg + " (make deps)"}
+		}
+	}
+	return nil
+}
+
+// Start brings up a cluster and returns once its node is Ready and the
+// default namespace has its service account. One cluster runs on a
+// machine at a time: Start waits (until ctx ends) for another one to stop,
+// and first sweeps what a killed run left (see StateDir). On error nothing
+// of it is left running.
+func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
+	begin := time.Now()
+	if o.BinDir == "" {
+		o.BinDir = DefaultBinDir()
+	}
+	if o.Subnet == "" {
+		o.Subnet = DefaultSubnet
+	}
+	if err := Check(o.BinDir); err != nil {
+		return nil, err
+	}
+	ip, subnet, err := net.ParseCIDR(o.Subnet)
+	if err != nil || ip.To4() == nil {
+		return nil, fmt.Errorf("kubetest: subnet %q: want an IPv4 CIDR", o.Subnet)
+	}
+	gw := make(net.IP, 4)
+	copy(gw, subnet.IP.To4())
+	gw[3]++
+	c := &Cluster{NodeName: NodeName, PodSubnet: subnet, GatewayIP: gw, log: o.Log, runc: "/usr/sbin/runc"}
+	if c.log == nil {
+		c.log = io.Discard
+	}
+	if c.lock, err = lockHost(ctx, c.logf); err != nil {
+		return nil, err
+	}
+	if old, err := readState(); err != nil {
+		c.lock.Close()
+		return nil, err
+	} else if old != nil {
+		cleaned, err := sweep(old)
+		c.logf("swept what a killed run left: %s", strings.Join(cleaned, ", "))
+		if err != nil {
+			c.lock.Close()
+			return nil, fmt.Errorf("kubetest: sweeping the cluster a killed run left (%s): %w", old.Dir, err)
+		}
+	}
+	if used, err := subnetInUse(subnet); err != nil || used != "" {
+		c.lock.Close()
+		if err == nil {
+			err = fmt.Errorf("already routed here (%s): pick another Options.Subnet", used)
+		}
+		return nil, fmt.Errorf("kubetest: subnet %s: %w", subnet, err)
+	}
+	sysctls, err := saveSysctls()
+	if err != nil {
+		c.lock.Close()
+		return nil, err
+	}
+	if c.Dir, err = os.MkdirTemp("", "kubetest-"); err != nil {
+		c.lock.Close()
+		return nil, err
+	}
+	c.state = &hostState{Dir: c.Dir, Sysctls: sysctls}
+	if err := writeState(c.state); err != nil {
+		os.RemoveAll(c.Dir)
+		c.lock.Close()
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	if err := c.up(ctx, o); err != nil {
+		return nil, fmt.Errorf("kubetest: %w", err)
+	}
+	c.Ready = time.Since(begin)
+	c.logf("cluster ready in %s (%s)", c.Ready.Round(time.Millisecond), c.Dir)
+	return c, nil
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	fmt.Fprintf(c.log, "kubetest: "+format+"\n", args...)
+}
+
+func (c *Cluster) up(ctx context.Context, o Options) error {
+	if err := makeCgroups(); err != nil {
+		return err
+	}
+	if err := makeBridge(c.GatewayIP, c.PodSubnet); err != nil {
+		return err
+	}
+	if err := c.startRegistry(ctx, o.Registry); err != nil {
+		return err
+	}
+	pki, err := newPKI(filepath.Join(c.Dir, "pki"))
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+	c.kubeletPort = ports[3]
+	c.containerdSock = filepath.Join(c.Dir, "containerd", "containerd.sock")
+
+	// etcd
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcd, err := c.start("etcd", etcdBin,
+		"--name=kubetest", "--data-dir="+filepath.Join(c.Dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=kubetest="+peerURL, "--log-level=warn")
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, etcd, 30*time.Second, "etcd health", httpOK(etcdURL+"/health")); err != nil {
+		return err
+	}
+
+	// kube-apiserver
+	svcIP := net.ParseIP(strings.TrimSuffix(serviceSubnet, "0/24") + "1")
+	serving, err := pki.issue("apiserver", "kube-apiserver", nil,
+		"127.0.0.1", "localhost", svcIP.String(), "kubernetes", "kubernetes.default",
+		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+	if err != nil {
+		return err
+	}
+	kubeletClient, err := pki.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	saKey, err := pki.signingKey("service-account")
+	if err != nil {
+		return err
+	}
+	apiserver, err := c.start("kube-apiserver", filepath.Join(o.BinDir, "kube-apiserver"),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
+		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+		"--cert-dir="+filepath.Join(c.Dir, "pki"),
+		"--tls-cert-file="+serving.CertFile, "--tls-private-key-file="+serving.KeyFile,
+		"--client-ca-file="+pki.CAFile,
+		"--service-cluster-ip-range="+serviceSubnet,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+saKey, "--service-account-signing-key-file="+saKey,
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		"--allow-privileged=true",
+		"--kubelet-client-certificate="+kubeletClient.CertFile, "--kubelet-client-key="+kubeletClient.KeyFile,
+		"--kubelet-certificate-authority="+pki.CAFile,
+		"--kubelet-preferred-address-types=Hostname,InternalIP",
+		"--profiling=false")
+	if err != nil {
+		return err
+	}
+	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	admin, err := pki.issue("admin", "kubetest-admin", []string{"system:masters"})
+	if err != nil {
+		return err
+	}
+	c.Kubeconfig = filepath.Join(c.Dir, "admin.kubeconfig")
+	if err := pki.kubeconfig(c.Kubeconfig, server, admin); err != nil {
+		return err
+	}
+	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return err
+	}
+	c.Config.QPS, c.Config.Burst = 200, 400
+	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, apiserver, 60*time.Second, "kube-apiserver /readyz", func(ctx context.Context) error {
+		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// kube-controller-manager and kube-scheduler
+	for _, comp := range []struct{ name, cn string }{
+		{"kube-controller-manager", "system:kube-controller-manager"},
+		{"kube-scheduler", "system:kube-scheduler"},
+	} {
+		id, err := pki.issue(comp.name, comp.cn, nil)
+		if err != nil {
+			return err
+		}
+		kc := filepath.Join(c.Dir, comp.name+".kubeconfig")
+		if err := pki.kubeconfig(kc, server, id); err != nil {
+			return err
+		}
+		args := []string{"--kubeconfig=" + kc, "--leader-elect=false", "--secure-port=0"}
+		if comp.name == "kube-controller-manager" {
+			args = append(args, "--service-account-private-key-file="+saKey, "--root-ca-file="+pki.CAFile,
+				"--use-service-account-credentials=true")
+		}
+		if _, err := c.start(comp.name, filepath.Join(o.BinDir, comp.name), args...); err != nil {
+			return err
+		}
+	}
+
+	// containerd with the CNI bridge
+	cni, err := cniConfig(c)
+	if err != nil {
+		return err
+	}
+	ctrCfg := filepath.Join(c.Dir, "containerd", "config.toml")
+	if err := writeFiles(map[string][]byte{
+		filepath.Join(c.Dir, "cni", "net.d", "10-kubetest.conflist"): cni,
+		ctrCfg:                               []byte(containerdConfig(c)),
+		filepath.Join(c.Dir, "tmp", ".keep"): nil,
+	}); err != nil {
+		return err
+	}
+	containerd, err := c.start("containerd", containerdBin, "--config="+ctrCfg)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, containerd, 30*time.Second, "containerd socket", func(context.Context) error {
+		conn, err := net.Dial("unix", c.containerdSock)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// kubelet
+	kubeletServing, err := pki.issue("kubelet-serving", "system:node:"+c.NodeName, []string{"system:nodes"}, "localhost", "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	node, err := pki.issue("kubelet", "system:node:"+c.NodeName, []string{"system:nodes"})
+	if err != nil {
+		return err
+	}
+	kc := filepath.Join(c.Dir, "kubelet.kubeconfig")
+	if err := pki.kubeconfig(kc, server, node); err != nil {
+		return err
+	}
+	kcfg, err := kubeletConfig(c, kubeletServing, pki)
+	if err != nil {
+		return err
+	}
+	kcfgFile := filepath.Join(c.Dir, "kubelet", "config.json")
+	if err := writeFiles(map[string][]byte{kcfgFile: kcfg}); err != nil {
+		return err
+	}
+	kubelet, err := c.start("kubelet", filepath.Join(o.BinDir, "kubelet"),
+		"--config="+kcfgFile, "--kubeconfig="+kc,
+		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
+		"--cert-dir="+filepath.Join(c.Dir, "kubelet", "pki"),
+		"--hostname-override="+c.NodeName)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, kubelet, 90*time.Second, "node "+c.NodeName+" Ready", c.nodeReady); err != nil {
+		return err
+	}
+	return waitFor(ctx, kubelet, 60*time.Second, "service account default/default", func(ctx context.Context) error {
+		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+}
+
+// nodeReady holds when the node is Ready and carries no NoSchedule taint
+// (the node lifecycle controller removes not-ready's shortly after).
+func (c *Cluster) nodeReady(ctx context.Context) error {
+	n, err := c.Client.CoreV1().Nodes().Get(ctx, c.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return fmt.Errorf("taint %s", t.Key)
+		}
+	}
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			if cond.Status == corev1.ConditionTrue {
+				return nil
+			}
+			return fmt.Errorf("node not ready: %s", cond.Message)
+		}
+	}
+	return errors.New("node has no Ready condition yet")
+}
+
+func httpOK(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+// startRegistry starts runner's registry (unless addr names one) and
+// pushes the busybox stand-in and the pause image made from it.
+func (c *Cluster) startRegistry(ctx context.Context, addr string) error {
+	if addr == "" {
+		srv, err := registry.Serve(context.Background(), "127.0.0.1:0", filepath.Join(c.Dir, "registry"))
+		if err != nil {
+			return err
+		}
+		c.reg = srv
+		addr = srv.Addr()
+	}
+	c.RegistryAddr = addr
+	busybox, err := baseimage.Alpine(ctx, baseimage.Options{})
+	if err != nil {
+		return fmt.Errorf("busybox image: %w", err)
+	}
+	cf, err := busybox.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cfg := cf.Config
+	cfg.Entrypoint, cfg.Cmd = []string{"/bin/sleep", "2147483647"}, nil
+	pause, err := mutate.Config(busybox, cfg)
+	if err != nil {
+		return err
+	}
+	c.BusyboxImage = addr + "/library/busybox:latest"
+	c.PauseImage = addr + "/kubetest/pause:latest"
+	cl := registry.New(registry.Options{})
+	for ref, img := range map[string]v1.Image{c.BusyboxImage: busybox, c.PauseImage: pause} {
+		repo, tag, _ := strings.Cut(strings.TrimPrefix(ref, addr+"/"), ":")
+		if _, err := cl.Push(ctx, registry.FromImage(img), addr+"/"+repo, []string{tag}); err != nil {
+			return fmt.Errorf("push %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// Processes maps each running component to its process id.
+func (c *Cluster) Processes() map[string]int {
+	m := map[string]int{}
+	for _, p := range c.procs {
+		if !p.exited() {
+			m[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return m
+}
+
+func (c *Cluster) proc(name string) *proc {
+	for _, p := range c.procs {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Stop takes the cluster down: the controller-manager and the scheduler
+// first (nothing recreates pods), then every pod is deleted and the
+// kubelet given time to tear each down (containers, network namespace,
+// volumes), then the kubelet, containerd, the apiserver and etcd stop, and
+// whatever is still left is swept (Swept lists it): processes, mounts,
+// cgroups, the bridge; the sysctls are restored and the directory
+// removed. It is safe to call more than once.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop() })
+	return c.stopErr
+}
+
+func (c *Cluster) stop() error {
+	c.stopped.Store(true)
+	begin := time.Now()
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if p := c.proc(name); p != nil {
+			p.stop(10 * time.Second)
+		}
+	}
+	if kubelet := c.proc("kubelet"); kubelet != nil && !kubelet.exited() && c.Client != nil {
+		if err := c.deletePods(); err != nil {
+			c.logf("deleting the pods: %v", err)
+		}
+	}
+	for _, name := range []string{"kubelet", "containerd", "kube-apiserver", "etcd"} {
+		if p := c.proc(name); p != nil {
+			p.stop(15 * time.Second)
+		}
+		if name == "kubelet" && c.Dir != "" {
+			// The kubelet makes its root directory a shared bind mount
+			// of itself and leaves it when it exits.
+			root := filepath.Join(c.Dir, "kubelet")
+			for _, mp := range mountsUnder(root) {
+				if mp == root {
+					_ = unix.Unmount(root, unix.MNT_DETACH)
+				}
+			}
+		}
+	}
+	if c.reg != nil {
+		c.reg.Close()
+	}
+	var err error
+	if c.state != nil {
+		c.Swept, err = sweep(c.state)
+		if len(c.Swept) > 0 {
+			c.logf("swept: %s", strings.Join(c.Swept, ", "))
+		}
+	}
+	if c.lock != nil {
+		c.lock.Close()
+	}
+	c.logf("stopped in %s", time.Since(begin).Round(time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("kubetest: stop: %w", err)
+	}
+	return nil
+}
+
+// deletePods deletes every pod with a short grace period and waits until
+// the kubelet has confirmed each gone (the apiserver keeps a pod with a
+// grace period until its kubelet has stopped its containers and unmounted
+// its volumes), then until containerd's shims have exited (the sandboxes
+// stopped, their network namespaces removed).
+func (c *Cluster) deletePods() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	grace := int64(1)
+	nss, err := c.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, ns := range nss.Items {
+		err := c.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx,
+			metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := waitFor(ctx, c.proc("kubelet"), 80*time.Second, "pods deleted", func(ctx context.Context) error {
+		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if n := len(pods.Items); n > 0 {
+			return fmt.Errorf("%d pods left (%s/%s)", n, pods.Items[0].Namespace, pods.Items[0].Name)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return waitFor(ctx, c.proc("kubelet"), 30*time.Second, "containerd shims exited", func(context.Context) error {
+		for _, pid := range processesNaming(c.Dir) {
+			if comm(pid) != "containerd" && !isComponent(c, pid) {
+				return fmt.Errorf("process %d (%s) still running", pid, comm(pid))
+			}
+		}
+		return nil
+	})
+}
+
+func isComponent(c *Cluster, pid int) bool {
+	for _, p := range c.procs {
+		if p.cmd.Process.Pid == pid {
+			return true
+		}
+	}
+	return false
+}

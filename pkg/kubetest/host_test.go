@@ -1,0 +1,176 @@
+package kubetest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
+
+// hostSnapshot is what a cluster could leave behind on this machine.
+type hostSnapshot struct {
+	processes []string          // cluster components and shims, by command line
+	mounts    map[string]bool   // mount points of the kinds a cluster makes
+	netns     []string          // /run/netns entries
+	cgroups   []string          // pod cgroups in any hierarchy
+	links     []string          // the bridge and the veths on it
+	iptables  []string          // rules and chains the kubelet or CNI would add
+	sysctls   map[string]string // kernel, vm and net/ipv4 settings
+}
+
+var clusterBinaries = map[string]bool{
+	"etcd": true, "kube-apiserver": true, "kube-controller-manager": true,
+	"kube-scheduler": true, "kubelet": true, "containerd": true, "containerd-shim-runc-v2": true,
+}
+
+// Sysctls that change on their own.
+var volatileSysctls = map[string]bool{
+	"kernel/ns_last_pid": true, "kernel/random/entropy_avail": true, "kernel/random/uuid": true,
+	"kernel/random/boot_id": true, "kernel/pty/nr": true, "kernel/tainted": true,
+	"vm/stat_interval": false, "kernel/hung_task_detect_count": true,
+}
+
+func snapshotHost(t *testing.T, dir string) hostSnapshot {
+	t.Helper()
+	s := hostSnapshot{mounts: map[string]bool{}, sysctls: map[string]string{}}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if clusterBinaries[filepath.Base(args[0])] || (dir != "" && strings.Contains(string(b), dir)) {
+			s.processes = append(s.processes, strings.Join(args, " "))
+		}
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		mp := unescapeMount(fields[4])
+		fstype := ""
+		for i, fld := range fields {
+			if fld == "-" && i+1 < len(fields) {
+				fstype = fields[i+1]
+			}
+		}
+		if fstype == "nsfs" || strings.Contains(mp, "kubetest") || strings.Contains(mp, "kubelet") ||
+			strings.Contains(mp, "containerd") || strings.HasPrefix(mp, "/run/netns") {
+			s.mounts[mp] = true
+		}
+	}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range ents {
+			s.netns = append(s.netns, e.Name())
+		}
+	}
+	for _, h := range cgroupHierarchies() {
+		for _, name := range []string{cgroupRoot, "kubepods"} {
+			if _, err := os.Stat(filepath.Join(h, name)); err == nil {
+				s.cgroups = append(s.cgroups, filepath.Join(h, name))
+			}
+		}
+	}
+	if l, err := netlink.LinkByName(BridgeName); err == nil {
+		s.links = append(s.links, l.Attrs().Name)
+		all, _ := netlink.LinkList()
+		for _, o := range all {
+			if o.Attrs().MasterIndex == l.Attrs().Index {
+				s.links = append(s.links, o.Attrs().Name)
+			}
+		}
+	}
+	for _, bin := range []string{"iptables-save", "ip6tables-save"} {
+		out, err := exec.Command(bin).Output()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") || strings.Contains(line, BridgeName) {
+				s.iptables = append(s.iptables, bin+": "+line)
+			}
+		}
+	}
+	for _, top := range []string{"kernel", "vm", "net/ipv4", "net/core"} {
+		root := filepath.Join("/proc/sys", top)
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				// Per-interface settings go with their interface.
+				if p != root && (d.Name() == "conf" || d.Name() == "neigh") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			name := strings.TrimPrefix(p, "/proc/sys/")
+			if volatileSysctls[name] {
+				return nil
+			}
+			if info, err := d.Info(); err != nil || info.Mode().Perm()&0o444 == 0 {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err == nil {
+				s.sysctls[name] = string(bytes.TrimSpace(b))
+			}
+			return nil
+		})
+	}
+	sort.Strings(s.processes)
+	return s
+}
+
+// leftover lists what after has that before had not.
+func leftover(before, after hostSnapshot) []string {
+	var out []string
+	seen := func(list []string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range list {
+			m[x] = true
+		}
+		return m
+	}
+	for _, kind := range []struct {
+		name    string
+		was, is []string
+	}{
+		{"process", before.processes, after.processes},
+		{"network namespace", before.netns, after.netns},
+		{"cgroup", before.cgroups, after.cgroups},
+		{"link", before.links, after.links},
+		{"iptables", before.iptables, after.iptables},
+	} {
+		old := seen(kind.was)
+		for _, x := range kind.is {
+			if !old[x] {
+				out = append(out, kind.name+" "+x)
+			}
+		}
+	}
+	for mp := range after.mounts {
+		if !before.mounts[mp] {
+			out = append(out, "mount "+mp)
+		}
+	}
+	for name, v := range before.sysctls {
+		if w, ok := after.sysctls[name]; ok && w != v {
+			out = append(out, fmt.Sprintf("sysctl %s: %s, was %s", name, w, v))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,308 @@
+package kubetest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/birdflock/runner/pkg/testenv"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+// runPod runs a pod of one busybox container with the given shell script
+// to completion and returns its phase and log.
+func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "busybox-"},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name: "main", Image: c.BusyboxImage, ImagePullPolicy: corev1.PullAlways,
+				Command: []string{"sh", "-c", script},
+			}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if pod, err = c.Client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("pod %s still %s: %+v", pod.Name, pod.Status.Phase, pod.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "main"}).DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("logs of %s: %v", pod.Name, err)
+	}
+	return pod, string(logs)
+}
+
+func TestNodeReadyAndPodRunsFromLoopbackRegistry(t *testing.T) {
+	c := Shared(t)
+	t.Logf("cluster up, node Ready after %s", c.Ready.Round(time.Millisecond))
+	node, err := c.Client.CoreV1().Nodes().Get(context.Background(), c.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := false
+	for _, cond := range node.Status.Conditions {
+		ready = ready || (cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue)
+	}
+	if !ready {
+		t.Fatalf("node %s not Ready: %+v", c.NodeName, node.Status.Conditions)
+	}
+
+	ns := c.Namespace(t)
+	pod, logs := runPod(t, c, ns, `echo "hello from $(hostname)"; cat /etc/os-release 2>/dev/null | head -1; busybox | head -1`)
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s, log:\n%s", pod.Name, pod.Status.Phase, logs)
+	}
+	if want := "hello from " + pod.Name; !strings.Contains(logs, want) {
+		t.Errorf("log %q lacks %q", logs, want)
+	}
+	if !strings.Contains(logs, "BusyBox") {
+		t.Errorf("log %q: not Debian's busybox", logs)
+	}
+	// The node's containerd pulled it from the loopback registry.
+	st := pod.Status.ContainerStatuses
+	if len(st) != 1 || !strings.HasPrefix(st[0].ImageID, c.RegistryAddr+"/library/busybox@sha256:") {
+		t.Errorf("image id %+v: want one pulled from %s", st, c.RegistryAddr)
+	}
+	if pod.Spec.NodeName != c.NodeName {
+		t.Errorf("pod ran on %q", pod.Spec.NodeName)
+	}
+	if ip := net.ParseIP(pod.Status.PodIP); ip == nil || !c.PodSubnet.Contains(ip) {
+		t.Errorf("pod IP %q not in %s", pod.Status.PodIP, c.PodSubnet)
+	}
+
+	// A pod that fails is reported as Failed with its exit code.
+	pod, _ = runPod(t, c, ns, `exit 3`)
+	if pod.Status.Phase != corev1.PodFailed || pod.Status.ContainerStatuses[0].State.Terminated.ExitCode != 3 {
+		t.Errorf("failing pod: %s %+v", pod.Status.Phase, pod.Status.ContainerStatuses)
+	}
+}
+
+// TestPodReachesGateway: a server the test listens on at the bridge's
+// gateway address answers a pod (how pods reach `runner serve`).
+func TestPodReachesGateway(t *testing.T) {
+	c := Shared(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.GatewayIP.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer conn.Close()
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		got <- strings.TrimSpace(line) + " from " + conn.RemoteAddr().(*net.TCPAddr).IP.String()
+		fmt.Fprintf(conn, "pong %s\n", strings.TrimSpace(line))
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	pod, logs := runPod(t, c, c.Namespace(t),
+		fmt.Sprintf(`echo "ping $(hostname)" | nc -w 10 %s %d`, c.GatewayIP, port))
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s, log:\n%s", pod.Name, pod.Status.Phase, logs)
+	}
+	select {
+	case g := <-got:
+		if want := "ping " + pod.Name + " from " + pod.Status.PodIP; g != want {
+			t.Errorf("server got %q, want %q", g, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server got no connection")
+	}
+	if want := "pong ping " + pod.Name; strings.TrimSpace(logs) != want {
+		t.Errorf("pod log %q, want %q", logs, want)
+	}
+}
+
+// stopShared stops the package's shared cluster (a later Shared starts a
+// new one): the tests below need the machine's only cluster for their own.
+func stopShared(t *testing.T) {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.c != nil {
+		if err := shared.c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared.c, shared.err, shared.started = nil, nil, false
+}
+
+func ownCluster(t *testing.T) *Cluster {
+	t.Helper()
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	var log testenv.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Log(log.String())
+		}
+	})
+	return c
+}
+
+// TestTeardownLeavesNothing: after Stop of a cluster that ran pods (with
+// a service-account token volume, a network namespace, cgroups), the host
+// is as before: no process, mount, network namespace, cgroup, bridge,
+// iptables rule or changed sysctl; and the graceful steps did it, not the
+// final sweep.
+func TestTeardownLeavesNothing(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	before := snapshotHost(t, "")
+	c := ownCluster(t)
+	ns := c.Namespace(t)
+	pod, logs := runPod(t, c, ns, `ls /var/run/secrets/kubernetes.io/serviceaccount/token && echo ok`)
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod: %s\n%s", pod.Status.Phase, logs)
+	}
+	// A pod still running when Stop comes, and one that ignores SIGTERM.
+	if _, err := c.Client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "sleeper"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "main", Image: c.BusyboxImage, Command: []string{"sleep", "3600"},
+		}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() bool {
+		p, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), "sleeper", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning
+	}, "pod sleeper not running")
+	during := snapshotHost(t, c.Dir)
+	if len(during.processes) <= len(before.processes) || len(during.cgroups) == 0 || len(during.links) < 2 {
+		t.Fatalf("the snapshot does not see the running cluster: %+v", during)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshotHost(t, c.Dir)
+	if left := leftover(before, after); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+	if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s not removed: %v", c.Dir, err)
+	}
+	for _, s := range c.Swept {
+		if strings.HasPrefix(s, "process") || strings.HasPrefix(s, "mount") {
+			t.Errorf("the graceful teardown left %s (the sweep removed it)", s)
+		}
+	}
+	t.Logf("swept after the graceful steps: %s", strings.Join(c.Swept, ", "))
+}
+
+// TestKilledRunIsSwept: a cluster whose test process died (its components
+// killed, nothing stopped or restored) is swept by the next Start.
+func TestKilledRunIsSwept(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	before := snapshotHost(t, "")
+	c := ownCluster(t)
+	ns := c.Namespace(t)
+	if _, err := c.Client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "main", Image: c.BusyboxImage, Command: []string{"sleep", "3600"},
+		}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() bool {
+		p, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), "orphan", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning
+	}, "pod orphan not running")
+	// What a SIGKILL of the test process does: the components die (their
+	// parent-death signal), the lock goes with the process; the shims, the
+	// pod, its mounts, network namespace and cgroups, the bridge and the
+	// kubelet's sysctls stay.
+	for _, p := range c.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+	c.reg.Close()
+	c.lock.Close()
+	dead := c.Dir
+	if len(mountsUnder(dead)) == 0 || len(processesNaming(dead)) == 0 {
+		t.Fatalf("the killed cluster left no mount or shim to sweep: mounts %v, processes %v", mountsUnder(dead), processesNaming(dead))
+	}
+	if b, _ := os.ReadFile("/proc/sys/kernel/panic"); strings.TrimSpace(string(b)) != "10" {
+		t.Logf("kernel.panic is %q (the kubelet sets 10)", strings.TrimSpace(string(b)))
+	}
+	c.stopped.Store(true)
+	c.stopOnce.Do(func() {}) // its Stop is the killed process's, never run
+
+	next := ownCluster(t)
+	if next.Dir == dead {
+		t.Fatal("same directory")
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed run's %s is still there", dead)
+	}
+	if p := processesNaming(dead); len(p) > 0 {
+		t.Errorf("processes of the killed run still running: %v", p)
+	}
+	if err := next.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftover(before, snapshotHost(t, dead)); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+func TestMissingPartIsNamed(t *testing.T) {
+	empty := t.TempDir()
+	err := Check(empty)
+	var m *MissingError
+	if !errors.As(err, &m) {
+		t.Fatalf("Check(%s) = %v, want a MissingError", empty, err)
+	}
+	if os.Geteuid() == 0 && (m.What != "kube-apiserver" || !strings.Contains(m.How, "make kube")) {
+		t.Errorf("got %q: want kube-apiserver missing, with `make kube`", err)
+	}
+	// Start refuses before touching the machine.
+	if _, err := Start(context.Background(), Options{BinDir: empty}); !errors.As(err, &m) {
+		t.Errorf("Start = %v", err)
+	}
+}

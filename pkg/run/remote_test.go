@@ -1,0 +1,558 @@
+package run_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/birdflock/runner/pkg/gitrepo/gittest"
+	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/testenv"
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+var (
+	legBinOnce sync.Once
+	legBin     string
+	legBinErr  error
+)
+
+// runnerForLegs is the runner binary of this tree, built once: the remote
+// end of the process transport (runner job --stdio).
+func runnerForLegs(t *testing.T) string {
+	t.Helper()
+	legBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "runner-legs-")
+		if err != nil {
+			legBinErr = err
+			return
+		}
+		legBin = filepath.Join(dir, "runner")
+		cmd := exec.Command("go", "build", "-o", legBin, "./cmd/runner")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			legBinErr = fmt.Errorf("go build ./cmd/runner: %v\n%s", err, out)
+		}
+	})
+	if legBinErr != nil {
+		t.Fatal(legBinErr)
+	}
+	return legBin
+}
+
+// tapTransport is the process transport with the child's stdout copied
+// aside: the frames as they travelled.
+type tapTransport struct {
+	run.ProcessTransport
+	note   string // when set, each leg's Log gets note and the leg's key
+	mu     sync.Mutex
+	frames bytes.Buffer
+}
+
+func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
+	if tt.note != "" {
+		leg.Log(tt.note + " " + leg.Key)
+	}
+	c, err := tt.ProcessTransport.Open(ctx, leg)
+	if err != nil {
+		return nil, err
+	}
+	return tapConn{c, io.TeeReader(c.Stdout(), lockedWriter{&tt.mu, &tt.frames})}, nil
+}
+
+func (tt *tapTransport) tapped() string {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.frames.String()
+}
+
+type tapConn struct {
+	run.LegConn
+	out io.Reader
+}
+
+func (c tapConn) Stdout() io.Reader { return c.out }
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// legRun is one run of a workflow for the comparisons: its result, console
+// output, events by job and record directory.
+type legRun struct {
+	res    *run.Result
+	out    string
+	events map[string][]string
+}
+
+// runLegs runs src with opts, locally or (remote) through tt.
+func runLegs(t *testing.T, ctx context.Context, src string, trig run.Trigger, opts run.Options, tt *tapTransport) legRun {
+	t.Helper()
+	builtins := steps.Default()
+	w, errs := workflow.Load("test.yaml", []byte(src), workflow.Options{Builtins: builtins})
+	if len(errs) > 0 {
+		t.Fatalf("invalid workflow:\n%v", errs)
+	}
+	plan, err := run.NewPlan(w, trig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Source = []byte(src)
+	out := &testenv.Buffer{}
+	var mu sync.Mutex
+	events := map[string][]string{}
+	console := run.NewConsole(out, false, false)
+	opts.Observer = run.ObserverFunc(func(e run.Event) {
+		console.Observe(e)
+		mu.Lock()
+		events[e.Job] = append(events[e.Job], fmt.Sprintf("%s|%s|%s|%s", e.Kind, e.Step, e.Status, normalize(e.Text)))
+		mu.Unlock()
+	})
+	opts.Builtins = builtins
+	opts.KillGrace = 500 * time.Millisecond
+	if opts.StateDir == "" {
+		opts.StateDir = t.TempDir()
+	}
+	if tt != nil {
+		opts.Remote = tt
+	}
+	res, err := run.Run(ctx, plan, opts)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return legRun{res: res, out: out.String(), events: events}
+}
+
+var (
+	pathLike = regexp.MustCompile(`(^|[\s"'=(])(/[^\s/'"]+)+/?`)
+	stamp    = regexp.MustCompile(`(?m)^ *[0-9]+\.[0-9]{3} `)
+)
+
+// normalize drops what differs between two places a leg runs: absolute
+// paths (workspaces, temp dirs), log timestamps.
+func normalize(s string) string {
+	return pathLike.ReplaceAllString(stamp.ReplaceAllString(s, ""), "${1}PATH")
+}
+
+// jobsOf is a run's jobs without what timing decides.
+func jobsOf(res *run.Result) string {
+	var b strings.Builder
+	for _, j := range res.Jobs {
+		fmt.Fprintf(&b, "%s name=%q result=%s error=%q outputs=%v cached=%v\n", j.Key, j.Name, j.Result, normalize(j.Error), j.Outputs, j.Cached != nil)
+		for _, s := range j.Steps {
+			fmt.Fprintf(&b, "  %s id=%s %s/%s error=%q\n", s.Name, s.ID, s.Outcome, s.Conclusion, normalize(s.Error))
+		}
+	}
+	return b.String()
+}
+
+// record is a run directory's files (but summary.json and the event
+// payload, compared through the result), normalized.
+func record(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "summary.json" || rel == "event.json" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		out[rel] = normalize(string(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// remoteRepo is a local git repository with two commits; the run is for
+// the first (the second must not be what checkout gives).
+func remoteRepo(t *testing.T) (dir, first string) {
+	dir = t.TempDir()
+	gittest.Init(t, dir)
+	first = gittest.Commit(t, dir, map[string]string{"greeting.txt": "hello from the first commit\n"}, "first")
+	gittest.Commit(t, dir, map[string]string{"greeting.txt": "second\n"}, "second")
+	return dir, first
+}
+
+const remoteSecret = "s3cret-tok3n-8675309"
+
+// The same workflow run locally and with every leg through the process
+// transport (runner job --stdio, the real binary) gives the same job
+// results, events, job logs, step summary and artifacts; secrets stay
+// masked in the frames as in the logs; a remote leg's checkout of the
+// local repository sees the run's commit.
+func TestRemoteLegsMatchLocal(t *testing.T) {
+	bin := runnerForLegs(t)
+	repo, first := remoteRepo(t)
+	src := `
+on: push
+jobs:
+  build:
+    runs-on: [self-hosted, linux]
+    outputs:
+      commit: ${{ steps.co.outputs.commit }}
+      word: ${{ steps.w.outputs.word }}
+    steps:
+      - id: co
+        uses: actions/checkout@v4
+      - id: w
+        run: |
+          cat greeting.txt
+          echo "origin-url $(git remote get-url origin)"
+          echo "token is $TOK"
+          echo "word=bird" >> "$GITHUB_OUTPUT"
+          echo "### built ${{ github.sha }}" >> "$GITHUB_STEP_SUMMARY"
+          mkdir -p out/sub && echo payload > out/sub/data.txt && echo top > out/top.txt
+        env:
+          TOK: ${{ secrets.TOK }}
+      - uses: actions/upload-artifact@v4
+        with:
+          name: bundle
+          path: out
+  test:
+    needs: build
+    runs-on: linux
+    strategy:
+      fail-fast: false
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "commit ${{ needs.build.outputs.commit }} word ${{ needs.build.outputs.word }} n=${{ matrix.n }}"
+      - uses: actions/download-artifact@v4
+        with:
+          name: bundle
+          path: got
+      - run: cat got/sub/data.txt
+      - name: fails on 2
+        run: |
+          echo "leg ${{ matrix.n }}"
+          test "${{ matrix.n }}" != 2
+      - if: failure()
+        run: echo "after the failure"
+`
+	trig := run.Trigger{Repo: run.Repo{Path: repo, SHA: first, Ref: "refs/heads/main", Repository: "o/r"}}
+	secrets := map[string]string{"TOK": remoteSecret}
+	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, nil)
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
+	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, tt)
+
+	if local.res.Conclusion != "failure" || remote.res.Conclusion != "failure" {
+		t.Fatalf("conclusions local %s, remote %s; want failure (leg 2 fails)\nremote:\n%s", local.res.Conclusion, remote.res.Conclusion, remote.out)
+	}
+	if l, r := jobsOf(local.res), jobsOf(remote.res); l != r {
+		t.Errorf("job results differ\nlocal:\n%s\nremote:\n%s\nremote output:\n%s", l, r, remote.out)
+	}
+	build := job(t, remote.res, "build")
+	if build.Outputs["commit"] != first || build.Outputs["word"] != "bird" {
+		t.Errorf("remote build outputs %v; want commit %s (the run's, not HEAD) and word bird", build.Outputs, first)
+	}
+	if !strings.Contains(remote.out, "hello from the first commit") {
+		t.Errorf("the remote checkout did not see the first commit's file\n%s", remote.out)
+	}
+	// The clone's origin is where a local leg's would push: here the
+	// repository itself (it has no origin remote).
+	if !strings.Contains(remote.out, "origin-url "+repo+"\n") {
+		t.Errorf("the remote checkout's origin is not %s\n%s", repo, remote.out)
+	}
+	if !strings.Contains(remote.out, "commit "+first+" word bird n=2") {
+		t.Errorf("needs outputs did not reach the remote leg\n%s", remote.out)
+	}
+	for key, want := range local.events {
+		if got := remote.events[key]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("events of %q differ\nlocal:\n%s\nremote:\n%s", key, strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+	}
+	lr, rr := record(t, local.res.Dir), record(t, remote.res.Dir)
+	for _, name := range []string{"build.log", "test_1_.log", "test_2_.log", "summary.md", "artifacts/bundle/sub/data.txt", "artifacts/bundle/top.txt"} {
+		if _, ok := rr[name]; !ok {
+			t.Errorf("the remote run's record lacks %s (has %v)", name, keys(rr))
+		}
+	}
+	if strings.Join(keys(lr), " ") != strings.Join(keys(rr), " ") {
+		t.Errorf("record files differ\nlocal:  %v\nremote: %v", keys(lr), keys(rr))
+	}
+	for name, l := range lr {
+		if r := rr[name]; r != l {
+			t.Errorf("%s differs\nlocal:\n%s\nremote:\n%s", name, l, r)
+		}
+	}
+	frames := tt.tapped()
+	if !strings.Contains(frames, `"Type":"result"`) || !strings.Contains(frames, "token is ***") {
+		t.Errorf("the frames lack the result or the masked line:\n%.2000s", frames)
+	}
+	for what, text := range map[string]string{"frames": frames, "console": remote.out} {
+		if strings.Contains(text, remoteSecret) {
+			t.Errorf("the secret is in the %s", what)
+		}
+	}
+	for name, text := range rr {
+		if strings.Contains(text, remoteSecret) {
+			t.Errorf("the secret is in the remote record's %s", name)
+		}
+	}
+	summary, err := os.ReadFile(filepath.Join(remote.res.Dir, "summary.json"))
+	if err != nil || strings.Contains(string(summary), remoteSecret) {
+		t.Errorf("summary.json: %v, or it holds the secret", err)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Cancelling the run while a remote leg's step runs cancels the leg as
+// Ctrl-C would: the step ends, its if: always() step still runs, in the
+// remote, and the job is cancelled.
+func TestRemoteCancelRunsAlways(t *testing.T) {
+	bin := runnerForLegs(t)
+	dir := t.TempDir()
+	src := `
+on: push
+jobs:
+  slow:
+    runs-on: x
+    steps:
+      - run: touch ` + dir + `/started; sleep 30
+      - run: echo "never"
+      - if: always()
+        run: echo "always ran, status ${{ job.status }}"
+`
+	lr := runLegs(t, cancelWhen(t, dir+"/started"), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+	j := job(t, lr.res, "slow")
+	if j.Result != "cancelled" || lr.res.Conclusion != "cancelled" {
+		t.Errorf("job %s, run %s; want cancelled\n%s", j.Result, lr.res.Conclusion, lr.out)
+	}
+	if !strings.Contains(lr.out, "always ran, status cancelled") || strings.Contains(lr.out, "| never") {
+		t.Errorf("want the always() step and not the next one\n%s", lr.out)
+	}
+	if len(j.Steps) != 3 || j.Steps[0].Conclusion != "cancelled" || j.Steps[1].Conclusion != "skipped" || j.Steps[2].Conclusion != "success" {
+		t.Errorf("steps %s", jobsOf(lr.res))
+	}
+}
+
+// A remote that dies in the middle of a job (its process killed) fails the
+// job with an error that says so; the run goes on.
+func TestRemoteDiesMidJob(t *testing.T) {
+	bin := runnerForLegs(t)
+	dir := t.TempDir()
+	src := `
+on: push
+jobs:
+  doomed:
+    runs-on: x
+    steps:
+      - run: echo $$ > ` + dir + `/step.pid; exec sleep 30
+  after:
+    needs: doomed
+    if: always()
+    runs-on: x
+    steps:
+      - run: echo "after ${{ needs.doomed.result }}"
+`
+	pids := make(chan int, 4)
+	tt := &tapTransport{note: "started pod", ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
+		if leg.Job == "doomed" {
+			pids <- pid
+		}
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go func() {
+		pid := <-pids
+		for ctx.Err() == nil {
+			if data, err := os.ReadFile(dir + "/step.pid"); err == nil && len(bytes.TrimSpace(data)) > 0 {
+				var step int
+				fmt.Sscan(string(data), &step)
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Cleanup(func() { syscall.Kill(step, syscall.SIGKILL) })
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	lr := runLegs(t, ctx, src, run.Trigger{}, run.Options{}, tt)
+	j := job(t, lr.res, "doomed")
+	if j.Result != "failure" || !strings.Contains(j.Error, "the remote leg ended without a result") || !strings.Contains(j.Error, "killed") {
+		t.Errorf("job %s, error %q; want a failure that says the remote was killed\n%s", j.Result, j.Error, lr.out)
+	}
+	if !strings.Contains(lr.out, "after failure") {
+		t.Errorf("the dependent job did not see the failure\n%s", lr.out)
+	}
+	// What the transport says about the leg is in its log and events.
+	log, _ := os.ReadFile(filepath.Join(lr.res.Dir, "doomed.log"))
+	if !strings.Contains(string(log), "Error: the remote leg ended without a result") || !strings.Contains(string(log), "job | started pod doomed") {
+		t.Errorf("doomed.log lacks the transport's line or the error:\n%s", log)
+	}
+	if !slices.Contains(lr.events["after"], "line|job||started pod after") {
+		t.Errorf("events of after: %q", lr.events["after"])
+	}
+}
+
+// A leg refuses a spec of another protocol version, with an error frame
+// that says which versions, and writes nothing else.
+func TestServeLegRefusesOtherVersion(t *testing.T) {
+	var out bytes.Buffer
+	in := strings.NewReader(`{"Version":99,"Job":"a","Key":"a","Dir":"a","Run":1,"Secrets":{"S":"v3ry-s3cret"}}` + "\n")
+	err := run.ServeLeg(context.Background(), in, &out, run.Options{StateDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "protocol version 99") {
+		t.Fatalf("err %v; want one naming version 99", err)
+	}
+	var fr map[string]any
+	if err := json.Unmarshal(out.Bytes(), &fr); err != nil || fr["Type"] != "error" || !strings.Contains(fmt.Sprint(fr["Text"]), "speaks version 1") {
+		t.Errorf("output %q (%v); want one error frame", out.String(), err)
+	}
+}
+
+// The job cache stays with the controller: a remote leg's result, with
+// the artifact and summary that came back in frames, is stored; the next
+// run restores it without starting a remote leg, and the dependent remote
+// leg gets the restored artifact.
+func TestRemoteLegsUseTheControllersCache(t *testing.T) {
+	bin := runnerForLegs(t)
+	e := newCacheEnv(t, map[string]string{"back/f.txt": "one", "front/g.txt": "x"})
+	var mu sync.Mutex
+	started := map[string]int{}
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
+		mu.Lock()
+		started[leg.Job]++
+		mu.Unlock()
+	}}}
+	trig := run.Trigger{Repo: run.Repo{Path: e.repo, SHA: e.sha, Ref: "refs/heads/main", Repository: "o/r"}}
+	first := runLegs(t, context.Background(), cachedBuild, trig, run.Options{StateDir: e.state, Cache: e.store}, tt)
+	if first.res.Conclusion != "success" || !strings.Contains(first.out, "cache: stored") || !strings.Contains(first.out, "got=one file=one") {
+		t.Fatalf("first run %s:\n%s", first.res.Conclusion, first.out)
+	}
+	second := runLegs(t, context.Background(), cachedBuild, trig, run.Options{StateDir: e.state, Cache: e.store}, tt)
+	if hit, from := cached(t, second.res, "build"); !hit || from != first.res.ID {
+		t.Fatalf("second run: hit %v from run %d; want a hit from run %d\n%s", hit, from, first.res.ID, second.out)
+	}
+	if !strings.Contains(second.out, "got=one file=one") {
+		t.Errorf("the dependent remote leg did not get the restored output and artifact\n%s", second.out)
+	}
+	summary, _ := os.ReadFile(filepath.Join(second.res.Dir, "summary.md"))
+	if !strings.Contains(string(summary), "## built one") {
+		t.Errorf("restored summary.md: %q", summary)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if started["build"] != 1 || started["use"] != 2 {
+		t.Errorf("remote legs started %v; want build once (the hit starts none), use twice", started)
+	}
+}
+
+// A remote leg gets the git directory of a bare repository or of a linked
+// worktree as well: its checkout is at the run's commit, and what it
+// pushes to origin lands where a local leg's push would, in the original.
+func TestRemoteCheckoutOfBareAndWorktree(t *testing.T) {
+	bin := runnerForLegs(t)
+	git := gittest.GitBinary(t)
+	base := t.TempDir()
+	bare := filepath.Join(base, "origin.git")
+	sha := gittest.Origin(t, bare, map[string]string{"f.txt": "from the bare\n"})
+	clone := filepath.Join(base, "clone")
+	wt := filepath.Join(base, "wt")
+	for _, args := range [][]string{{"clone", "-q", bare, clone}, {"-C", clone, "worktree", "add", "-q", "-b", "side", wt}} {
+		if out, err := exec.Command(git, args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	src := `
+on: push
+jobs:
+  push:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          echo "content $(cat f.txt) at $(git rev-parse HEAD)"
+          echo "origin-url $(git remote get-url origin)"
+          git -c user.name=bot -c user.email=bot@example.com commit -q --allow-empty -m "from ${{ github.job }} via ${{ github.ref_name }}"
+          git push -q origin HEAD:refs/heads/pushed-${{ github.ref_name }}
+`
+	for _, c := range []struct{ name, path, ref string }{
+		{"bare", bare, "refs/heads/main"},
+		{"worktree", wt, "refs/heads/side"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			trig := run.Trigger{Repo: run.Repo{Path: c.path, SHA: sha, Ref: c.ref, Repository: "o/r"}}
+			lr := runLegs(t, context.Background(), src, trig, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+			if lr.res.Conclusion != "success" {
+				t.Fatalf("%s\n%s", jobsOf(lr.res), lr.out)
+			}
+			if !strings.Contains(lr.out, "content from the bare at "+sha) || !strings.Contains(lr.out, "origin-url "+bare+"\n") {
+				t.Errorf("want the checkout at %s with origin %s\n%s", sha, bare, lr.out)
+			}
+			branch := strings.TrimPrefix(c.ref, "refs/heads/")
+			out, err := exec.Command(git, "-C", bare, "log", "-1", "--format=%s", "refs/heads/pushed-"+branch).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "from push via "+branch {
+				t.Errorf("the push did not land in %s: %v %s", bare, err, out)
+			}
+		})
+	}
+}
+
+// Long lines, a step summary of megabytes and bytes that are not UTF-8
+// reach the run record of a remote leg as they reach a local one's.
+func TestRemoteLargeAndBinaryOutput(t *testing.T) {
+	bin := runnerForLegs(t)
+	src := `
+on: push
+jobs:
+  big:
+    runs-on: x
+    steps:
+      - run: |
+          head -c 900000 /dev/zero | tr '\0' 'x'; echo
+          printf 'bin \xff\xfe end\n'
+          (yes 'é summary line' || true) | head -c 2500001 >> "$GITHUB_STEP_SUMMARY"
+`
+	local := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, nil)
+	remote := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+	if local.res.Conclusion != "success" || remote.res.Conclusion != "success" {
+		t.Fatalf("local %s, remote %s\n%.3000s", local.res.Conclusion, remote.res.Conclusion, remote.out)
+	}
+	lr, rr := record(t, local.res.Dir), record(t, remote.res.Dir)
+	if len(lr["summary.md"]) < 2500000 || !strings.Contains(lr["big.log"], "bin \xff\xfe end") {
+		t.Fatalf("the local run's record lacks the output: summary %d bytes", len(lr["summary.md"]))
+	}
+	for _, name := range []string{"summary.md", "big.log"} {
+		if lr[name] != rr[name] {
+			i := 0
+			for i < len(lr[name]) && i < len(rr[name]) && lr[name][i] == rr[name][i] {
+				i++
+			}
+			t.Errorf("%s differs: local %d bytes, remote %d bytes; from byte %d: local %q, remote %q", name, len(lr[name]), len(rr[name]), i, lr[name][max(i-40, 0):min(i+80, len(lr[name]))], rr[name][max(i-40, 0):min(i+80, len(rr[name]))])
+		}
+	}
+}
