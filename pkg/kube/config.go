@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -118,6 +121,7 @@ type Client struct {
 // Connect loads the cluster configuration c names: Kubeconfig, else the
 // in-cluster one, else $KUBECONFIG or ~/.kube/config.
 func Connect(c *Config) (*Client, error) {
+	quietOnce.Do(quiet)
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if c.Kubeconfig != "" {
 		rules.ExplicitPath = c.Kubeconfig
@@ -183,4 +187,13 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("kubernetes executor: kind %q: want kubernetes", c.Kind)
 	}
 	return &c, nil
+}
+
+var quietOnce sync.Once
+
+// quiet keeps client-go's own logging (klog: "Copying stdout failed" when
+// a pod is deleted while attached) off runner's stderr: what matters
+// reaches the job's log as an error.
+func quiet() {
+	klog.SetLogger(logr.Discard())
 }

@@ -35,6 +35,9 @@ type Leg struct {
 	// Timeout bounds the pod's life (activeDeadlineSeconds) beyond the
 	// start: the job's timeout-minutes and some margin. 0: none.
 	TimeoutSeconds int64
+	// Log, when set, receives what the job's log should say about the
+	// pod (its name, its node).
+	Log func(text string)
 }
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -69,7 +69,14 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 		// backstop for a controller that is gone by then.
 		secs = int64((leg.Timeout + t.Config.grace() + 2*time.Minute).Seconds())
 	}
-	return t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs})
+	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log})
+	if err != nil {
+		return nil, err
+	}
+	if leg.Log != nil {
+		leg.Log("Running in " + c.Where())
+	}
+	return c, nil
 }
 
 // Legs adapts t to run.LegTransport (run.Options.Remote).
@@ -99,6 +106,9 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
 	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{})}
+	if leg.Log != nil {
+		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
+	}
 	started, err := t.waitStarted(ctx, p.Name)
 	if err != nil {
 		c.delete(0)

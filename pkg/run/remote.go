@@ -131,6 +131,12 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	waitErr := conn.Wait()
 	feedErr := <-fed
 	if got {
+		if waitErr != nil {
+			// The leg's result came, but its remote ended badly: a
+			// step killed by the pod's memory limit (OOMKilled), an
+			// eviction during the post steps. The job log says so.
+			jr.emit("job", "Warning: the remote leg's end: "+waitErr.Error())
+		}
 		return res.coerced, nil
 	}
 	why := []string{}
