@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/jobcache"
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -26,14 +27,16 @@ func openCache(state string, maxBytes int64) (*jobcache.Store, error) {
 
 // cacheFlags are runner exec's job cache flags.
 type cacheFlags struct {
-	no  bool   // --no-cache
-	max string // --cache-max
+	no       bool   // --no-cache
+	max      string // --cache-max
+	registry string // --cache-registry
 }
 
 func (c *cacheFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&c.no, "no-cache", false, "run every job, even those whose result is in the job cache (docs/cache.md)")
 	f.StringVar(&c.max, "cache-max", "2G", "size cap of the job cache under the state dir; least recently used entries go first")
+	f.StringVar(&c.registry, "cache-registry", "", "registry repository that shares job cache entries between machines, e.g. 127.0.0.1:5000/owner/runner-cache (credentials from the docker config; --registry-mirror applies)")
 }
 
 // options opens the cache under state for a run.
@@ -46,7 +49,23 @@ func (c *cacheFlags) options(opts *run.Options, state string) error {
 		return err
 	}
 	opts.NoCache = c.no
+	if c.registry != "" {
+		if opts.Cache.Remote, err = cacheRemote(c.registry, opts.Settings.RegistryMirror); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--cache-registry: %w", err)}
+		}
+	}
 	return nil
+}
+
+// cacheRemote is the registry repository that shares the job cache,
+// reached with runner's registry client: the docker config's credentials,
+// mirrors (REGISTRY=URL, comma-separated), plain HTTP for loopback.
+func cacheRemote(repo, mirrors string) (*jobcache.Remote, error) {
+	m, err := registry.ParseMirrors(mirrors)
+	if err != nil {
+		return nil, err
+	}
+	return jobcache.NewRemote(repo, registry.New(registry.Options{Mirrors: m}))
 }
 
 // parseSize reads 500M, 2G, 1048576 (bytes; K, M, G are powers of 1024).

@@ -64,6 +64,9 @@ type File struct {
 type Store struct {
 	Dir      string
 	MaxBytes int64 // size cap; <= 0: DefaultMaxBytes
+	// Remote, when set, shares the entries through a registry: a local
+	// miss is looked up there, a stored entry is pushed (remote.go).
+	Remote *Remote
 }
 
 var keyPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -243,16 +246,23 @@ func (s *Store) Put(e Entry, artifacts map[string]string) (err error) {
 	if err := os.WriteFile(filepath.Join(tmp, "entry.json"), data, 0o600); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "used"), []byte(e.Created.Format(time.RFC3339Nano)), 0o600); err != nil {
+	return s.commit(tmp, e.Key)
+}
+
+// commit renames an entry built whole in tmp into place as key's, marked
+// used now, then prunes the store to its cap. An entry already there is
+// kept (another run stored the same key first).
+func (s *Store) commit(tmp, key string) error {
+	if err := os.WriteFile(filepath.Join(tmp, "used"), []byte(time.Now().UTC().Format(time.RFC3339Nano)), 0o600); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := os.Rename(tmp, s.entryDir(e.Key)); err != nil {
-		if _, serr := os.Stat(filepath.Join(s.entryDir(e.Key), "entry.json")); serr == nil {
+	if err := os.Rename(tmp, s.entryDir(key)); err != nil {
+		if _, serr := os.Stat(filepath.Join(s.entryDir(key), "entry.json")); serr == nil {
 			return nil // another run stored the same key first
 		}
 		return fmt.Errorf("cache: %w", err)
 	}
-	_, err = s.Prune(s.max())
+	_, err := s.Prune(s.max())
 	return err
 }
 

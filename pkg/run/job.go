@@ -467,7 +467,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
-	if jr.cacheLookup(res) {
+	if jr.cacheLookup(jobCtx, res) {
 		return res
 	}
 	defer jr.stopServices(ctx)
@@ -509,7 +509,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 			res.Result, coerced = "success", true
 		}
 	}
-	jr.cacheStore(res, coerced)
+	jr.cacheStore(ctx, res, coerced)
 	return res
 }
 
