@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,26 +66,8 @@ func cacheRemote(repo, mirrors string) (*jobcache.Remote, error) {
 	return jobcache.NewRemote(repo, registry.New(registry.Options{Mirrors: m}))
 }
 
-// parseSize reads 500M, 2G, 1048576 (bytes; K, M, G are powers of 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(strings.TrimSuffix(strings.ToUpper(s), "B")))
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K':
-			mult, s = 1<<10, s[:n-1]
-		case 'M':
-			mult, s = 1<<20, s[:n-1]
-		case 'G':
-			mult, s = 1<<30, s[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("size %q: want bytes, or a number with K, M or G", s)
-	}
-	return v * mult, nil
-}
+// parseSize reads 500M, 2G, 1048576 (jobcache.ParseSize).
+func parseSize(s string) (int64, error) { return jobcache.ParseSize(s) }
 
 func newCacheCmd() *cobra.Command {
 	var state string

@@ -13,12 +13,36 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // DefaultMaxBytes is the store's default size cap: 2 GiB.
 const DefaultMaxBytes = 2 << 30
+
+// ParseSize reads a size cap: 500M, 2G, 1048576 (bytes; K, M, G are
+// powers of 1024, a trailing B is allowed).
+func ParseSize(s string) (int64, error) {
+	in := s
+	s = strings.TrimSpace(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"))
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K':
+			mult, s = 1<<10, s[:n-1]
+		case 'M':
+			mult, s = 1<<20, s[:n-1]
+		case 'G':
+			mult, s = 1<<30, s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("size %q: want bytes, or a number with K, M or G", in)
+	}
+	return v * mult, nil
+}
 
 // ErrMiss is Get's error when the store has no entry for a key.
 var ErrMiss = errors.New("no cache entry")

@@ -1,0 +1,116 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/serve"
+)
+
+const sharedCacheWF = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: x\n    env:\n      RUNNER_CACHE: 'paths: back-end/**'\n" +
+	"    outputs:\n      v: ${{ steps.v.outputs.v }}\n    steps:\n" +
+	"      - id: v\n        run: echo \"v=built\" >> \"$GITHUB_OUTPUT\"\n" +
+	"  after:\n    needs: build\n    runs-on: x\n    steps:\n      - run: echo \"got ${{ needs.build.outputs.v }}\"\n"
+
+var restoredStep = regexp.MustCompile(`^Restored from the job cache \(run (\d+), key ([0-9a-f]{64})\)$`)
+
+// dispatchBuild dispatches sharedCacheWF and returns the run id and, for
+// its build job, the run it was restored from (0: it ran).
+func dispatchBuild(t *testing.T, s *testServer) (int, int) {
+	t.Helper()
+	id, _, body := s.dispatch(t, "cache.yaml", nil)
+	must(t, id != 0, "dispatch: %s", body)
+	must(t, s.done(t, id).conclusion() == "success", "run %d failed:\n%s", id, s.logText(t, id))
+	var list struct {
+		Jobs []struct {
+			Name  string
+			Steps []struct{ Name string }
+		}
+	}
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/jobs", s.URL, id), &list)
+	for _, j := range list.Jobs {
+		if j.Name != "build" {
+			continue
+		}
+		for _, st := range j.Steps {
+			if m := restoredStep.FindStringSubmatch(st.Name); m != nil {
+				var n int
+				fmt.Sscan(m[1], &n)
+				return id, n
+			}
+		}
+		return id, 0
+	}
+	t.Fatalf("run %d has no build job", id)
+	return 0, 0
+}
+
+// Two services (two state dirs, two machines) with the same cache
+// registry: the second restores what the first stored, and its build job
+// does not run.
+func TestServeCacheRegistryShared(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg, err := registry.Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	repo := birds(t, map[string]string{".github/workflows/cache.yaml": sharedCacheWF})
+	cfg := serve.Config{Cache: serve.CacheConfig{Registry: reg.Addr() + "/mona/runner-cache"}}
+	a := start(t, cfg, repo, 0)
+	id, from := dispatchBuild(t, a)
+	must(t, from == 0, "first service: build restored from run %d in empty caches", from)
+	log := a.logText(t, id)
+	must(t, strings.Contains(log, "cache: pushed key "), "first service did not push:\n%s", log)
+
+	b := start(t, cfg, repo, 0)
+	id2, from := dispatchBuild(t, b)
+	must(t, from == id, "second service: build restored from run %d, want %d (the first service's)\n%s", from, id, b.logText(t, id2))
+	log = b.logText(t, id2)
+	must(t, strings.Contains(log, "cache: pulled key ") && strings.Contains(log, "got built"), "second service's log:\n%s", log)
+}
+
+// cache: max-size caps the service's store: an entry larger than the cap
+// is not kept, so the next run runs the job again.
+func TestServeCacheMaxSize(t *testing.T) {
+	repo := birds(t, map[string]string{".github/workflows/cache.yaml": sharedCacheWF})
+	s := start(t, serve.Config{Cache: serve.CacheConfig{MaxSize: "4"}}, repo, 0)
+	dispatchBuild(t, s)
+	_, from := dispatchBuild(t, s)
+	must(t, from == 0, "a store capped at 4 bytes kept an entry: build restored from run %d", from)
+	// And without the cap the same workflow hits (the test can fail).
+	s = start(t, serve.Config{}, repo, 0)
+	id, _ := dispatchBuild(t, s)
+	_, from = dispatchBuild(t, s)
+	must(t, from == id, "uncapped: build restored from run %d, want %d", from, id)
+}
+
+func TestLoadConfigCache(t *testing.T) {
+	dir := t.TempDir()
+	write := func(src string) string {
+		p := filepath.Join(dir, "serve.yaml")
+		if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := serve.LoadConfig(write("cache:\n  max-size: 500M\n  registry: 127.0.0.1:5000/owner/runner-cache\n"))
+	must(t, err == nil && cfg.Cache.MaxSize == "500M" && cfg.Cache.Registry == "127.0.0.1:5000/owner/runner-cache", "cache config: %+v %v", cfg, err)
+	for src, want := range map[string]string{
+		"cache:\n  max-size: lots\n":       "cache: max-size: size \"lots\"",
+		"cache:\n  registry: 'Bad Repo'\n": "cache: registry:",
+		"cache:\n  size: 1G\n":             "field size not found",
+		"cache:\n  registry: a/b:tag\n":    "cache: registry:",
+	} {
+		if _, err := serve.LoadConfig(write(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error with %q", src, err, want)
+		}
+	}
+}
