@@ -47,6 +47,9 @@ type ExecRequest struct {
 	// Parallel is how many jobs of this run may run at once: its share
 	// of the server's capacity (at least 1). 0: the executor's default.
 	Parallel int
+	// NoCache runs the jobs that opt in to the job cache without looking
+	// it up (a re-run without cache); their results are still stored.
+	NoCache bool
 }
 
 // LocalExecutor runs workflows on this machine with pkg/run, the engine of
@@ -95,6 +98,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Settings:    req.Settings,
 		Credentials: req.Credentials,
 		Cache:       e.Cache,
+		NoCache:     req.NoCache,
 	})
 }
 

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,28 +28,36 @@ func dispatchBuild(t *testing.T, s *testServer) (int, int) {
 	id, _, body := s.dispatch(t, "cache.yaml", nil)
 	must(t, id != 0, "dispatch: %s", body)
 	must(t, s.done(t, id).conclusion() == "success", "run %d failed:\n%s", id, s.logText(t, id))
+	return id, buildRestoredFrom(t, s, id, 1)
+}
+
+// buildRestoredFrom is the run the build job of attempt n of run id was
+// restored from (0: it ran), as the jobs API says.
+func buildRestoredFrom(t *testing.T, s *testServer, id, attempt int) int {
+	t.Helper()
 	var list struct {
 		Jobs []struct {
 			Name  string
 			Steps []struct{ Name string }
 		}
 	}
-	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/jobs", s.URL, id), &list)
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/attempts/%d/jobs", s.URL, id, attempt), &list)
 	for _, j := range list.Jobs {
 		if j.Name != "build" {
 			continue
 		}
+		must(t, len(j.Steps) > 0, "run %d attempt %d: build has no steps", id, attempt)
 		for _, st := range j.Steps {
 			if m := restoredStep.FindStringSubmatch(st.Name); m != nil {
 				var n int
 				fmt.Sscan(m[1], &n)
-				return id, n
+				return n
 			}
 		}
-		return id, 0
+		return 0
 	}
-	t.Fatalf("run %d has no build job", id)
-	return 0, 0
+	t.Fatalf("run %d attempt %d has no build job", id, attempt)
+	return 0
 }
 
 // Two services (two state dirs, two machines) with the same cache
@@ -113,4 +122,70 @@ func TestLoadConfigCache(t *testing.T) {
 			t.Errorf("%q: %v, want an error with %q", src, err, want)
 		}
 	}
+}
+
+// "Re-run without cache": {"no_cache": true} on the re-run endpoints
+// (beside GitHub's enable_debug_logging), ?no_cache=true on /api: the
+// attempt runs the jobs that opt in without looking the cache up; a plain
+// re-run restores them again.
+func TestServeRerunWithoutCache(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/cache.yaml": sharedCacheWF}), 0)
+	id, from := dispatchBuild(t, s)
+	must(t, from == 0, "run %d: build restored from run %d in an empty cache", id, from)
+	attempt := 1
+	rerun := func(url string, body any, noCache bool) {
+		t.Helper()
+		resp, out := do(t, "POST", url, token, body)
+		must(t, resp.StatusCode == 201, "POST %s: %s %s", url, resp.Status, out)
+		attempt++
+		r := s.wait(t, id, fmt.Sprintf("attempt %d", attempt), func(r runJSON) bool { return r.RunAttempt == attempt && r.Status == "completed" })
+		must(t, r.conclusion() == "success", "attempt %d: %s\n%s", attempt, r.conclusion(), s.logText(t, id))
+		var run struct {
+			NoCache bool `json:"no_cache"`
+		}
+		getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/attempts/%d", s.URL, id, attempt), &run)
+		must(t, run.NoCache == noCache, "attempt %d: no_cache %v, want %v", attempt, run.NoCache, noCache)
+	}
+	gh := fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d", s.URL, id)
+	rerun(gh+"/rerun", map[string]any{"enable_debug_logging": false, "no_cache": true}, true)
+	n := buildRestoredFrom(t, s, id, attempt)
+	must(t, n == 0, "attempt %d (no_cache): build restored from run %d", attempt, n)
+	log := s.logText(t, id)
+	must(t, strings.Contains(log, "cache: not looked up"), "attempt %d's log:\n%s", attempt, log)
+
+	rerun(gh+"/rerun", map[string]any{"enable_debug_logging": false}, false)
+	n = buildRestoredFrom(t, s, id, attempt)
+	must(t, n == id, "attempt %d (plain re-run): build restored from run %d, want %d", attempt, n, id)
+
+	rerun(fmt.Sprintf("%s/api/runs/%d/rerun?no_cache=true", s.URL, id), nil, true)
+	n = buildRestoredFrom(t, s, id, attempt)
+	must(t, n == 0, "attempt %d (/api ?no_cache=true): build restored from run %d", attempt, n)
+
+	var jobs struct {
+		Jobs []struct {
+			ID   int64
+			Name string
+		}
+	}
+	getJSON(t, fmt.Sprintf("%s/attempts/%d/jobs", gh, attempt), &jobs)
+	var buildID int64
+	for _, j := range jobs.Jobs {
+		if j.Name == "build" {
+			buildID = j.ID
+		}
+	}
+	rerun(fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d/rerun", s.URL, buildID), map[string]any{"no_cache": true}, true)
+	n = buildRestoredFrom(t, s, id, attempt)
+	must(t, n == 0, "attempt %d (job re-run, no_cache): build restored from run %d", attempt, n)
+
+	// A body that is no JSON object is refused, no attempt queued.
+	req, _ := http.NewRequest("POST", gh+"/rerun", strings.NewReader(`{"no_cache": "yes"`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	must(t, resp.StatusCode == 400, "a broken body: %s, want 400", resp.Status)
+	must(t, s.run(t, id).RunAttempt == attempt, "a refused re-run queued an attempt")
 }

@@ -38,6 +38,8 @@ var migrations = []string{
 	CREATE TABLE artifacts (id INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, name TEXT NOT NULL,
 		dir TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, UNIQUE (run, name));
 	CREATE INDEX artifacts_name ON artifacts(name);`,
+	// 4: a re-run without the job cache (docs/cache.md).
+	`ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func migrate(db *sql.DB) error {

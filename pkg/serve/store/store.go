@@ -44,6 +44,7 @@ type Run struct {
 	Attempt int
 	RerunOf int64  // ID of the attempt this one re-runs
 	Reuse   string // JSON map of job id to run.Reused, for re-running failed jobs
+	NoCache bool   // run the jobs without looking the job cache up (a re-run without cache)
 	Created time.Time
 	Started time.Time
 	Updated time.Time
@@ -163,10 +164,10 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 	}
 	defer tx.Rollback()
 	res, err := tx.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
-		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.Repo, r.WorkflowFile, r.WorkflowName, r.Source, r.Event, r.Ref, r.SHA, r.Actor, r.Inputs, r.Payload,
-		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, ms(now), 0, ms(now))
+		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, ms(now), 0, ms(now))
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
@@ -199,14 +200,14 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 }
 
 const runCols = `id, run_id, repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
-	status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated`
+	status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	r := &Run{}
 	var created, started, updated int64
 	err := sc.Scan(&r.ID, &r.RunID, &r.Repo, &r.WorkflowFile, &r.WorkflowName, &r.Source, &r.Event, &r.Ref, &r.SHA, &r.Actor,
 		&r.Inputs, &r.Payload, &r.Status, &r.Conclusion, &r.Message, &r.Group, &r.CancelGroup, &r.Attempt,
-		&r.RerunOf, &r.Reuse, &created, &started, &updated)
+		&r.RerunOf, &r.Reuse, &r.NoCache, &created, &started, &updated)
 	if err != nil {
 		return nil, err
 	}
