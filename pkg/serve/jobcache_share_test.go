@@ -189,3 +189,54 @@ func TestServeRerunWithoutCache(t *testing.T) {
 	must(t, resp.StatusCode == 400, "a broken body: %s, want 400", resp.Status)
 	must(t, s.run(t, id).RunAttempt == attempt, "a refused re-run queued an attempt")
 }
+
+// A restored job is marked in the data, not only in its step's name: the
+// jobs API's "cached" (null for a job that ran), /api/runs/{id}'s jobs,
+// and the run record (summary.json's Cached).
+func TestServeCachedJobMarked(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	s := start(t, serve.Config{State: state}, birds(t, map[string]string{".github/workflows/cache.yaml": sharedCacheWF}), 0)
+	id1, _ := dispatchBuild(t, s)
+	id2, from := dispatchBuild(t, s)
+	must(t, from == id1, "run %d: build restored from run %d, want %d", id2, from, id1)
+	type cachedJSON struct {
+		Run int64  `json:"run"`
+		Key string `json:"key"`
+	}
+	type jobJSON struct {
+		ID     int64
+		Name   string
+		Cached *cachedJSON `json:"cached"`
+	}
+	var list struct{ Jobs []jobJSON }
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/jobs", s.URL, id2), &list)
+	byName := map[string]jobJSON{}
+	for _, j := range list.Jobs {
+		byName[j.Name] = j
+	}
+	b := byName["build"]
+	must(t, b.Cached != nil && b.Cached.Run == int64(id1) && len(b.Cached.Key) == 64, "run %d: build's cached = %+v", id2, b.Cached)
+	var after map[string]any
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d", s.URL, byName["after"].ID), &after)
+	v, present := after["cached"]
+	must(t, present && v == nil, "run %d: after ran, yet cached = %v (present %v)", id2, v, present)
+	var one jobJSON
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d", s.URL, b.ID), &one)
+	must(t, one.Cached != nil && *one.Cached == *b.Cached, "job %d: cached = %+v", b.ID, one.Cached)
+	var ui struct{ Jobs []jobJSON }
+	getJSON(t, fmt.Sprintf("%s/api/runs/%d", s.URL, id2), &ui)
+	found := false
+	for _, j := range ui.Jobs {
+		found = found || j.Name == "build" && j.Cached != nil && *j.Cached == *b.Cached
+	}
+	must(t, found, "/api/runs/%d: no build job marked cached: %+v", id2, ui.Jobs)
+	// The first run's build ran.
+	var first struct{ Jobs []jobJSON }
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/jobs", s.URL, id1), &first)
+	for _, j := range first.Jobs {
+		must(t, j.Cached == nil, "run %d: job %s marked cached: %+v", id1, j.Name, j.Cached)
+	}
+	// The run record the engine wrote says it too.
+	rec, err := os.ReadFile(filepath.Join(state, "exec", "runs", fmt.Sprint(id2), "summary.json"))
+	must(t, err == nil && strings.Contains(string(rec), `"Cached"`) && strings.Contains(string(rec), b.Cached.Key), "run record of run %d: %s %v", id2, rec, err)
+}

@@ -40,6 +40,9 @@ var migrations = []string{
 	CREATE INDEX artifacts_name ON artifacts(name);`,
 	// 4: a re-run without the job cache (docs/cache.md).
 	`ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;`,
+	// 5: a job restored from the job cache says from which run and key.
+	`ALTER TABLE jobs ADD COLUMN cached_run INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN cached_key TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(db *sql.DB) error {

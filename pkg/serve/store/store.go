@@ -60,6 +60,11 @@ type Job struct {
 	Conclusion string
 	Started    time.Time
 	Completed  time.Time
+	// CachedRun and CachedKey say where a job restored from the job
+	// cache came from (the run that stored it, the key); 0 and "" for a
+	// job that ran.
+	CachedRun int64
+	CachedKey string
 }
 
 // Step is one step of a job.
@@ -339,6 +344,13 @@ func (s *Store) JobEnded(run int64, key, conclusion string, at time.Time) error 
 	return err
 }
 
+// JobCached records that a job's result was restored from the job cache:
+// the run that stored it and the key.
+func (s *Store) JobCached(run int64, key string, fromRun int64, cacheKey string) error {
+	_, err := s.db.Exec(`UPDATE jobs SET cached_run = ?, cached_key = ? WHERE run_id = ? AND key = ?`, fromRun, cacheKey, run, key)
+	return err
+}
+
 // StepStarted records a new step of a job and returns its number (1-based).
 func (s *Store) StepStarted(run int64, job, name string, at time.Time) (int, error) {
 	var n int
@@ -360,12 +372,12 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 // GitHub's (the store has one connection, so inserts are serialized).
 const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
 
-const jobCols = `id, run_id, key, name, status, conclusion, started, completed`
+const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key`
 
 func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 	j := &Job{}
 	var st, co int64
-	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co); err != nil {
+	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey); err != nil {
 		return nil, err
 	}
 	j.Started, j.Completed = fromMS(st), fromMS(co)
