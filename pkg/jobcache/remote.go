@@ -11,9 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,9 +47,43 @@ const (
 // blob's digest and size, and each file against entry.json, before the
 // entry enters the local store; anything wrong is an error (the caller's
 // miss with a warning), never a wrong entry.
+//
+// A registry that does not answer (no connection, after the client's
+// retries) is not asked again for RetryAfter: the jobs of a run do not
+// each wait for it.
 type Remote struct {
 	Repo   string           // e.g. 127.0.0.1:5000/owner/runner-cache
 	Client *registry.Client // auth (docker config), mirrors, retries
+
+	mu        sync.Mutex
+	downUntil time.Time // not asked before then
+	downErr   error     // why
+}
+
+// RetryAfter is how long a Remote that did not answer is left alone.
+const RetryAfter = 30 * time.Second
+
+// reachable is nil, or why the registry is not asked now.
+func (r *Remote) reachable() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Now().Before(r.downUntil) {
+		return fmt.Errorf("%s did not answer (%v): not asked again before %s", r.Repo, r.downErr, r.downUntil.Format(time.TimeOnly))
+	}
+	return nil
+}
+
+// noteErr leaves the registry alone for RetryAfter when err says it did
+// not answer at all (a connection error, not an HTTP error status).
+func (r *Remote) noteErr(err error) {
+	var ue *url.Error
+	var te *transport.Error
+	if err == nil || !errors.As(err, &ue) || errors.As(err, &te) || errors.Is(err, context.Canceled) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.downUntil, r.downErr = time.Now().Add(RetryAfter), ue.Err
 }
 
 // NewRemote checks repo (a repository, no tag or digest) and returns a
@@ -70,6 +107,9 @@ func (r *Remote) ref(key string) string { return r.Repo + ":" + key }
 func (r *Remote) Push(ctx context.Context, s *Store, key string) error {
 	if !keyPattern.MatchString(key) {
 		return fmt.Errorf("cache: invalid key %q", key)
+	}
+	if err := r.reachable(); err != nil {
+		return fmt.Errorf("cache push %s: %w", key[:12], err)
 	}
 	dir := s.entryDir(key)
 	raw, err := os.ReadFile(filepath.Join(dir, "entry.json"))
@@ -108,6 +148,7 @@ func (r *Remote) Push(ctx context.Context, s *Store, key string) error {
 		return err
 	}
 	if _, err := r.Client.Push(ctx, registry.FromImage(full), r.Repo, []string{key}); err != nil {
+		r.noteErr(err)
 		return fmt.Errorf("cache push %s: %w", key[:12], err)
 	}
 	return nil
@@ -120,11 +161,15 @@ func (r *Remote) Pull(ctx context.Context, s *Store, key string) (err error) {
 	if !keyPattern.MatchString(key) {
 		return fmt.Errorf("cache: invalid key %q", key)
 	}
+	if err := r.reachable(); err != nil {
+		return fmt.Errorf("cache pull %s: %w", key[:12], err)
+	}
 	a, err := r.Client.Pull(ctx, r.ref(key))
 	if err != nil {
 		if notFound(err) {
 			return ErrMiss
 		}
+		r.noteErr(err)
 		return fmt.Errorf("cache pull %s: %w", key[:12], err)
 	}
 	fail := func(format string, args ...any) error {

@@ -236,3 +236,29 @@ func TestRemoteConcurrentPushesOfOneKey(t *testing.T) {
 		t.Errorf("pulled %+v %v", e, files)
 	}
 }
+
+// A registry that does not answer is asked once, then left alone for
+// RetryAfter: each cacheable job does not wait for the client's retries.
+func TestRemoteUnreachableIsLeftAlone(t *testing.T) {
+	r, err := jobcache.NewRemote("127.0.0.1:1/o/runner-cache", registry.New(registry.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t)
+	err = r.Pull(context.Background(), s, key("a"))
+	if err == nil || errors.Is(err, jobcache.ErrMiss) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("first pull: %v", err)
+	}
+	for _, err := range []error{r.Pull(context.Background(), s, key("b")), r.Push(context.Background(), s, key("b"))} {
+		if err == nil || !strings.Contains(err.Error(), "did not answer") {
+			t.Errorf("after a refused connection: %v, want the registry left alone", err)
+		}
+	}
+	// A registry that answers (a 404 here) is asked every time.
+	ok, _ := remoteFixture(t)
+	for range 2 {
+		if err := ok.Pull(context.Background(), s, key("c")); !errors.Is(err, jobcache.ErrMiss) {
+			t.Errorf("pull from a registry that answers: %v", err)
+		}
+	}
+}
