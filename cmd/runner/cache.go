@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/birdflock/runner/pkg/jobcache"
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -26,14 +25,16 @@ func openCache(state string, maxBytes int64) (*jobcache.Store, error) {
 
 // cacheFlags are runner exec's job cache flags.
 type cacheFlags struct {
-	no  bool   // --no-cache
-	max string // --cache-max
+	no       bool   // --no-cache
+	max      string // --cache-max
+	registry string // --cache-registry
 }
 
 func (c *cacheFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&c.no, "no-cache", false, "run every job, even those whose result is in the job cache (docs/cache.md)")
 	f.StringVar(&c.max, "cache-max", "2G", "size cap of the job cache under the state dir; least recently used entries go first")
+	f.StringVar(&c.registry, "cache-registry", "", "registry repository that shares job cache entries between machines, e.g. 127.0.0.1:5000/owner/runner-cache (credentials from the docker config; --registry-mirror applies)")
 }
 
 // options opens the cache under state for a run.
@@ -46,29 +47,27 @@ func (c *cacheFlags) options(opts *run.Options, state string) error {
 		return err
 	}
 	opts.NoCache = c.no
+	if c.registry != "" {
+		if opts.Cache.Remote, err = cacheRemote(c.registry, opts.Settings.RegistryMirror); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--cache-registry: %w", err)}
+		}
+	}
 	return nil
 }
 
-// parseSize reads 500M, 2G, 1048576 (bytes; K, M, G are powers of 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(strings.TrimSuffix(strings.ToUpper(s), "B")))
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K':
-			mult, s = 1<<10, s[:n-1]
-		case 'M':
-			mult, s = 1<<20, s[:n-1]
-		case 'G':
-			mult, s = 1<<30, s[:n-1]
-		}
+// cacheRemote is the registry repository that shares the job cache,
+// reached with runner's registry client: the docker config's credentials,
+// mirrors (REGISTRY=URL, comma-separated), plain HTTP for loopback.
+func cacheRemote(repo, mirrors string) (*jobcache.Remote, error) {
+	m, err := registry.ParseMirrors(mirrors)
+	if err != nil {
+		return nil, err
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("size %q: want bytes, or a number with K, M or G", s)
-	}
-	return v * mult, nil
+	return jobcache.NewRemote(repo, registry.New(registry.Options{Mirrors: m}))
 }
+
+// parseSize reads 500M, 2G, 1048576 (jobcache.ParseSize).
+func parseSize(s string) (int64, error) { return jobcache.ParseSize(s) }
 
 func newCacheCmd() *cobra.Command {
 	var state string

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/birdflock/runner/pkg/gitrepo/gittest"
+	"github.com/birdflock/runner/pkg/registry"
 )
 
 // The CLI end to end: exec stores and hits, plan --explain-cache prints the
@@ -81,5 +83,57 @@ jobs:
 	}
 	if ls, _ := runner("cache", "ls"); !strings.Contains(ls, "0 entries") {
 		t.Errorf("after prune:\n%s", ls)
+	}
+}
+
+// exec --cache-registry: two state dirs (two machines) share hits through
+// runner's registry; a repository that is none is a usage error.
+func TestCacheRegistryCLI(t *testing.T) {
+	bin := buildRunner(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := registry.Serve(ctx, "127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	repo := t.TempDir()
+	gittest.Init(t, repo)
+	gittest.Commit(t, repo, map[string]string{"workflows/w.yaml": `on: push
+jobs:
+  build:
+    runs-on: x
+    env:
+      RUNNER_CACHE: 'true'
+    outputs:
+      v: ${{ steps.s.outputs.v }}
+    steps:
+      - id: s
+        run: echo "v=built" >> "$GITHUB_OUTPUT"
+  use:
+    needs: build
+    runs-on: x
+    steps:
+      - run: echo "got=${{ needs.build.outputs.v }}"
+`}, "init")
+	runner := func(state string, args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--state", state, "--cache-registry", srv.Addr()+"/o/runner-cache")...)
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := runner(filepath.Join(t.TempDir(), "a"), "exec", "w")
+	if err != nil || strings.Contains(out, "cached (run") || !strings.Contains(out, "cache: pushed key ") {
+		t.Fatalf("first machine: %v\n%s", err, out)
+	}
+	out, err = runner(filepath.Join(t.TempDir(), "b"), "exec", "w")
+	if err != nil || !strings.Contains(out, "cache: pulled key ") || !strings.Contains(out, "cached (run 1, key ") || !strings.Contains(out, "got=built") {
+		t.Fatalf("second machine: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "exec", "w", "--state", t.TempDir(), "--cache-registry", "127.0.0.1:5000/Bad Repo")
+	cmd.Dir = repo
+	out2, err := cmd.CombinedOutput()
+	if exitCode(err) != 2 || !strings.Contains(string(out2), "--cache-registry") {
+		t.Errorf("a bad --cache-registry: exit %d\n%s", exitCode(err), out2)
 	}
 }

@@ -2,8 +2,9 @@
 // sha256 over the named parts of everything that can change a job's result
 // (key.go), and the store keeps what a successful job left for its
 // dependents under that key (store.go): outputs, artifacts, its part of the
-// step summary. The run package decides what goes into a key and when a
-// hit replaces a run (pkg/run/cache*.go).
+// step summary; remote.go shares entries between machines through a
+// registry as OCI artifacts. The run package decides what goes into a key
+// and when a hit replaces a run (pkg/run/cache*.go).
 package jobcache
 
 import (

@@ -13,12 +13,36 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // DefaultMaxBytes is the store's default size cap: 2 GiB.
 const DefaultMaxBytes = 2 << 30
+
+// ParseSize reads a size cap: 500M, 2G, 1048576 (bytes; K, M, G are
+// powers of 1024, a trailing B is allowed).
+func ParseSize(s string) (int64, error) {
+	in := s
+	s = strings.TrimSpace(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"))
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K':
+			mult, s = 1<<10, s[:n-1]
+		case 'M':
+			mult, s = 1<<20, s[:n-1]
+		case 'G':
+			mult, s = 1<<30, s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("size %q: want bytes, or a number with K, M or G", in)
+	}
+	return v * mult, nil
+}
 
 // ErrMiss is Get's error when the store has no entry for a key.
 var ErrMiss = errors.New("no cache entry")
@@ -64,6 +88,9 @@ type File struct {
 type Store struct {
 	Dir      string
 	MaxBytes int64 // size cap; <= 0: DefaultMaxBytes
+	// Remote, when set, shares the entries through a registry: a local
+	// miss is looked up there, a stored entry is pushed (remote.go).
+	Remote *Remote
 }
 
 var keyPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -243,16 +270,23 @@ func (s *Store) Put(e Entry, artifacts map[string]string) (err error) {
 	if err := os.WriteFile(filepath.Join(tmp, "entry.json"), data, 0o600); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "used"), []byte(e.Created.Format(time.RFC3339Nano)), 0o600); err != nil {
+	return s.commit(tmp, e.Key)
+}
+
+// commit renames an entry built whole in tmp into place as key's, marked
+// used now, then prunes the store to its cap. An entry already there is
+// kept (another run stored the same key first).
+func (s *Store) commit(tmp, key string) error {
+	if err := os.WriteFile(filepath.Join(tmp, "used"), []byte(time.Now().UTC().Format(time.RFC3339Nano)), 0o600); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := os.Rename(tmp, s.entryDir(e.Key)); err != nil {
-		if _, serr := os.Stat(filepath.Join(s.entryDir(e.Key), "entry.json")); serr == nil {
+	if err := os.Rename(tmp, s.entryDir(key)); err != nil {
+		if _, serr := os.Stat(filepath.Join(s.entryDir(key), "entry.json")); serr == nil {
 			return nil // another run stored the same key first
 		}
 		return fmt.Errorf("cache: %w", err)
 	}
-	_, err = s.Prune(s.max())
+	_, err := s.Prune(s.max())
 	return err
 }
 

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -67,7 +68,7 @@ func (jr *legRun) noteSummary(text string) {
 // cacheLookup computes the key of a leg that opted in, and restores its
 // result on a hit: the caller then ends the leg without running it. Any
 // problem with the cache is a warning and the job runs.
-func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
+func (jr *legRun) cacheLookup(ctx context.Context, res *JobResult) (hit bool) {
 	r := jr.r
 	store := r.opts.Cache
 	if store == nil || r.frame != nil {
@@ -103,6 +104,14 @@ func (jr *legRun) cacheLookup(res *JobResult) (hit bool) {
 		return false
 	}
 	e, err := store.Get(key.Sum)
+	if errors.Is(err, jobcache.ErrMiss) && store.Remote != nil {
+		// Not here: perhaps another machine stored it. Pull checks
+		// every digest before the entry enters the store.
+		if err = store.Remote.Pull(ctx, store, key.Sum); err == nil {
+			jr.emit("job", "cache: pulled key "+key.Short()+" from "+store.Remote.String())
+			e, err = store.Get(key.Sum)
+		}
+	}
 	if errors.Is(err, jobcache.ErrMiss) {
 		jr.emit("job", "cache: miss, key "+key.Short())
 		return false
@@ -186,7 +195,7 @@ func (jr *legRun) cacheKey(spec cacheSpec, salt []byte, needs map[string]any) (j
 }
 
 // cacheStore stores a successful leg's result under its key.
-func (jr *legRun) cacheStore(res *JobResult, coerced bool) {
+func (jr *legRun) cacheStore(ctx context.Context, res *JobResult, coerced bool) {
 	r := jr.r
 	if jr.cache == nil || res.Result != "success" || coerced || jr.failed || jr.cancelled {
 		return
@@ -214,6 +223,13 @@ func (jr *legRun) cacheStore(res *JobResult, coerced bool) {
 		return
 	}
 	jr.emit("job", "cache: stored, key "+jr.cache.key.Short())
+	if rem := r.opts.Cache.Remote; rem != nil {
+		if err := rem.Push(ctx, r.opts.Cache, jr.cache.key.Sum); err != nil {
+			jr.emit("job", "Warning: cache: "+r.masker.Mask(err.Error()))
+			return
+		}
+		jr.emit("job", "cache: pushed key "+jr.cache.key.Short()+" to "+rem.String())
+	}
 }
 
 // maskedParts is parts with any secret value masked (a matrix value or

@@ -475,20 +475,20 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 				return fail(err)
 			}
 		}
-		if jr.cacheLookup(res) {
+		if jr.cacheLookup(jobCtx, res) {
 			return res
 		}
 		coerced, err := jr.runRemote(ctx, res, timeout)
 		if err != nil {
 			return fail(err)
 		}
-		jr.cacheStore(res, coerced)
+		jr.cacheStore(ctx, res, coerced)
 		return res
 	}
 	if err := jr.setUpActions(jobCtx); err != nil {
 		return fail(err)
 	}
-	if jr.cacheLookup(res) {
+	if jr.cacheLookup(jobCtx, res) {
 		return res
 	}
 	defer jr.stopServices(ctx)
@@ -530,7 +530,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 			res.Result, coerced = "success", true
 		}
 	}
-	jr.cacheStore(res, coerced)
+	jr.cacheStore(ctx, res, coerced)
 	return res
 }
 

@@ -83,6 +83,12 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 	if j.Status == store.Completed {
 		completed = timeJSON(j.Completed)
 	}
+	// Not GitHub's: where a job restored from the job cache came from
+	// (docs/cache.md); null for a job that ran.
+	var cached any
+	if j.CachedKey != "" {
+		cached = map[string]any{"run": j.CachedRun, "key": j.CachedKey}
+	}
 	return map[string]any{
 		"id": j.ID, "node_id": nodeID("CR", j.ID), "run_id": run.RunID, "run_attempt": run.Attempt,
 		"run_url": fmt.Sprintf("%s/actions/runs/%d", repo, run.RunID), "url": fmt.Sprintf("%s/actions/jobs/%d", repo, j.ID),
@@ -91,6 +97,7 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 		"name": j.Name, "status": j.Status, "conclusion": nullable(j.Conclusion),
 		"created_at": timeJSON(started), "started_at": timeJSON(started), "completed_at": completed,
 		"steps": sl, "labels": l, "runner_id": nil, "runner_name": "runner", "runner_group_id": nil, "runner_group_name": nil,
+		"cached": cached,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,6 +121,8 @@ func (s *Server) runJSON(u urls, r *store.Run) map[string]any {
 		// a first attempt), why it ended, its inputs and group.
 		"previous_attempt_run_id": nil, "message": nullable(r.Message), "inputs": jsonMap(r.Inputs),
 		"concurrency_group": nullable(r.Group), "duration_ms": duration(r),
+		// Not GitHub's: the attempt ran without the job cache.
+		"no_cache": r.NoCache,
 	}
 	if r.Attempt > 1 {
 		out["previous_attempt_run_id"] = r.RunID
@@ -263,15 +266,32 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 // needs it (jobs/{job}/rerun). GitHub answers 201 with an empty object;
 // the web UI's /api gets the new attempt.
 func (s *Server) handleRerun(w http.ResponseWriter, r *http.Request) {
+	// GitHub's body, optional: {"enable_debug_logging": bool}; runner's
+	// "no_cache": true re-runs without the job cache (docs/cache.md), as
+	// does ?no_cache=true on /api.
+	var body struct {
+		EnableDebugLogging bool `json:"enable_debug_logging"`
+		NoCache            bool `json:"no_cache"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
+			return
+		}
+		apiError(w, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
+		return
+	}
+	o := RerunOptions{NoCache: body.NoCache || (!github(r) && r.URL.Query().Get("no_cache") == "true")}
 	var nr *store.Run
 	var err error
 	if r.PathValue("job") != "" {
-		nr, err = s.rerunJob(r)
+		nr, err = s.rerunJob(r, o)
 	} else {
 		var run *store.Run
 		if run, err = s.runOf(r); err == nil {
-			failed := strings.HasSuffix(r.URL.Path, "/rerun-failed-jobs") || (!github(r) && r.URL.Query().Get("failed") == "true")
-			nr, err = s.Rerun(run.ID, failed)
+			o.FailedOnly = strings.HasSuffix(r.URL.Path, "/rerun-failed-jobs") || (!github(r) && r.URL.Query().Get("failed") == "true")
+			nr, err = s.RerunWith(run.ID, o)
 		}
 	}
 	if err != nil {
@@ -286,12 +306,12 @@ func (s *Server) handleRerun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.runJSON(s.urlsFor(r), nr))
 }
 
-func (s *Server) rerunJob(r *http.Request) (*store.Run, error) {
+func (s *Server) rerunJob(r *http.Request, o RerunOptions) (*store.Run, error) {
 	job, run, err := s.pathJob(r, "job id")
 	if err != nil {
 		return nil, err
 	}
-	return s.RerunJob(run.ID, job.Key)
+	return s.RerunJobWith(run.ID, job.Key, o)
 }
 
 // handleDispatch starts a workflow_dispatch run of a workflow named by

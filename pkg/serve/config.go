@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/steps"
 	"gopkg.in/yaml.v3"
@@ -65,6 +66,23 @@ type Config struct {
 	// process; {kind: kubernetes, ...}, each job leg in a pod
 	// (docs/kubernetes.md).
 	Executor yaml.Node `yaml:"executor"`
+	// Cache is the job cache of the runs' jobs that opt in
+	// (docs/cache.md), STATE/exec/cache.
+	Cache CacheConfig `yaml:"cache"`
+}
+
+// CacheConfig sets the job cache of runner serve, like exec's
+// --cache-max and --cache-registry.
+type CacheConfig struct {
+	// MaxSize is the size cap (500M, 2G; K, M, G are powers of 1024);
+	// least recently used entries go first. Default 2G.
+	MaxSize string `yaml:"max-size"`
+	// Registry is a repository (e.g. 127.0.0.1:5000/owner/runner-cache)
+	// that shares entries with other services and runner exec
+	// --cache-registry: a local miss is looked up there, a stored entry
+	// is pushed. Credentials from the service's docker config, the
+	// service's registry-mirrors apply. Default none.
+	Registry string `yaml:"registry"`
 }
 
 // Repo is one watched repository.
@@ -145,6 +163,16 @@ func (c *Config) check() error {
 	}
 	if _, err := c.executorConfig(); err != nil {
 		return err
+	}
+	if c.Cache.MaxSize != "" {
+		if _, err := jobcache.ParseSize(c.Cache.MaxSize); err != nil {
+			return fmt.Errorf("cache: max-size: %w", err)
+		}
+	}
+	if c.Cache.Registry != "" {
+		if _, err := jobcache.NewRemote(c.Cache.Registry, nil); err != nil {
+			return fmt.Errorf("cache: registry: %w", err)
+		}
 	}
 	if _, err := steps.Default().Without(c.RealActions...); err != nil {
 		return fmt.Errorf("real-actions: %w", err)

@@ -149,6 +149,9 @@ func (s *sink) handle(e run.Event) {
 		if err == nil {
 			err = s.store.JobEnded(s.id, e.Job, conclusionOf(e.Status), e.Time)
 		}
+		if err == nil && e.Cached != nil {
+			err = s.store.JobCached(s.id, e.Job, int64(e.Cached.Run), e.Cached.Key)
+		}
 	case run.StepEnded:
 		ev.Scope = "step"
 		err = s.store.StepEnded(s.id, e.Job, e.Step, conclusionOf(e.Status), e.Time)

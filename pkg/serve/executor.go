@@ -2,11 +2,13 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/jobcache"
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
@@ -45,6 +47,9 @@ type ExecRequest struct {
 	// Parallel is how many jobs of this run may run at once: its share
 	// of the server's capacity (at least 1). 0: the executor's default.
 	Parallel int
+	// NoCache runs the jobs that opt in to the job cache without looking
+	// it up (a re-run without cache); their results are still stored.
+	NoCache bool
 }
 
 // LocalExecutor runs workflows on this machine with pkg/run, the engine of
@@ -97,5 +102,33 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Credentials: req.Credentials,
 		Cache:       e.Cache,
 		Remote:      e.Remote,
+		NoCache:     req.NoCache,
 	})
+}
+
+// openCache opens the service's job cache, STATE/exec/cache, with the
+// config's cap and registry (reached with the service's mirrors and docker
+// config credentials).
+func openCache(cfg Config, mirrors string) (*jobcache.Store, error) {
+	var max int64
+	if cfg.Cache.MaxSize != "" {
+		var err error
+		if max, err = jobcache.ParseSize(cfg.Cache.MaxSize); err != nil {
+			return nil, fmt.Errorf("cache: max-size: %w", err)
+		}
+	}
+	s, err := jobcache.Open(filepath.Join(cfg.State, "exec", "cache"), max)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Cache.Registry != "" {
+		m, err := registry.ParseMirrors(mirrors)
+		if err != nil {
+			return nil, fmt.Errorf("registry-mirrors: %w", err)
+		}
+		if s.Remote, err = jobcache.NewRemote(cfg.Cache.Registry, registry.New(registry.Options{Mirrors: m})); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }

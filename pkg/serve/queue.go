@@ -130,10 +130,25 @@ func (s *Server) cancelRun(id int64, force bool) error {
 	return nil
 }
 
+// RerunOptions say what a re-run runs again, and how.
+type RerunOptions struct {
+	// FailedOnly keeps the results and outputs of the jobs that succeeded.
+	FailedOnly bool
+	// NoCache runs the jobs that opt in to the job cache without looking
+	// it up (docs/cache.md); a successful result is still stored.
+	NoCache bool
+}
+
 // Rerun queues a new attempt of the run whose latest attempt is id; with
 // failedOnly the jobs that succeeded keep their results and outputs.
 func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
-	return s.rerun(id, func(old *store.Run) (map[string]run.Reused, error) {
+	return s.RerunWith(id, RerunOptions{FailedOnly: failedOnly})
+}
+
+// RerunWith is Rerun with options.
+func (s *Server) RerunWith(id int64, o RerunOptions) (*store.Run, error) {
+	failedOnly := o.FailedOnly
+	return s.rerun(id, o.NoCache, func(old *store.Run) (map[string]run.Reused, error) {
 		if !failedOnly {
 			return nil, nil
 		}
@@ -149,7 +164,12 @@ func (s *Server) Rerun(id int64, failedOnly bool) (*store.Run, error) {
 // again, and the jobs that need it, directly or not; the others keep
 // their results and outputs, as GitHub's re-run of one job.
 func (s *Server) RerunJob(id int64, key string) (*store.Run, error) {
-	return s.rerun(id, func(old *store.Run) (map[string]run.Reused, error) {
+	return s.RerunJobWith(id, key, RerunOptions{})
+}
+
+// RerunJobWith is RerunJob with options (FailedOnly does not apply).
+func (s *Server) RerunJobWith(id int64, key string, o RerunOptions) (*store.Run, error) {
+	return s.rerun(id, o.NoCache, func(old *store.Run) (map[string]run.Reused, error) {
 		w, errs := workflow.Load(old.WorkflowFile, []byte(old.Source), workflow.Options{Builtins: s.builtins})
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("%w: %s", ErrConflict, errs.Error())
@@ -181,8 +201,8 @@ func (s *Server) RerunJob(id int64, key string) (*store.Run, error) {
 }
 
 // rerun queues the next attempt of the run whose latest attempt is id,
-// with the jobs reuse gives kept from it.
-func (s *Server) rerun(id int64, reuse func(old *store.Run) (map[string]run.Reused, error)) (*store.Run, error) {
+// with the jobs reuse gives kept from it; noCache: without the job cache.
+func (s *Server) rerun(id int64, noCache bool, reuse func(old *store.Run) (map[string]run.Reused, error)) (*store.Run, error) {
 	// Attempts are numbered per workflow run, as on GitHub, and keep its
 	// id. Numbering and queueing happen under one lock so that two
 	// re-runs never share a number, and only the latest attempt is
@@ -213,7 +233,7 @@ func (s *Server) rerun(id int64, reuse func(old *store.Run) (map[string]run.Reus
 	}
 	nr := *old
 	nr.ID, nr.Conclusion, nr.Message, nr.Started = 0, "", "", time.Time{}
-	nr.Attempt, nr.RerunOf, nr.Reuse = last+1, old.ID, ""
+	nr.Attempt, nr.RerunOf, nr.Reuse, nr.NoCache = last+1, old.ID, "", noCache
 	if kept != nil {
 		data, _ := json.Marshal(kept)
 		nr.Reuse = string(data)

@@ -151,7 +151,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		fail(err.Error())
 		return
 	}
-	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), ActionsSource: s.actionsSourceFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: a.forceC, Parallel: a.slots}
+	req := &ExecRequest{Plan: plan, Settings: s.settingsFor(r.Repo), ActionsSource: s.actionsSourceFor(r.Repo), Secrets: s.secrets, Credentials: s.credentials(), Observer: sk, Force: a.forceC, Parallel: a.slots, NoCache: r.NoCache}
 	if err := json.Unmarshal([]byte(r.Reuse), &req.Reuse); err != nil {
 		fail("reused jobs: " + err.Error())
 		return

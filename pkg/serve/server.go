@@ -16,7 +16,6 @@ import (
 
 	"github.com/birdflock/runner/pkg/actions"
 	"github.com/birdflock/runner/pkg/dotenv"
-	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/steps"
@@ -123,7 +122,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.settings.RegistryMirror = strings.Join(cfg.RegistryMirrors, ",")
 	}
 	if s.exec == nil {
-		cache, err := jobcache.Open(filepath.Join(cfg.State, "exec", "cache"), 0)
+		cache, err := openCache(cfg, s.settings.RegistryMirror)
 		if err != nil {
 			return nil, err
 		}

@@ -38,6 +38,11 @@ var migrations = []string{
 	CREATE TABLE artifacts (id INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, name TEXT NOT NULL,
 		dir TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, UNIQUE (run, name));
 	CREATE INDEX artifacts_name ON artifacts(name);`,
+	// 4: a re-run without the job cache (docs/cache.md).
+	`ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;`,
+	// 5: a job restored from the job cache says from which run and key.
+	`ALTER TABLE jobs ADD COLUMN cached_run INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN cached_key TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(db *sql.DB) error {

@@ -44,6 +44,7 @@ type Run struct {
 	Attempt int
 	RerunOf int64  // ID of the attempt this one re-runs
 	Reuse   string // JSON map of job id to run.Reused, for re-running failed jobs
+	NoCache bool   // run the jobs without looking the job cache up (a re-run without cache)
 	Created time.Time
 	Started time.Time
 	Updated time.Time
@@ -59,6 +60,11 @@ type Job struct {
 	Conclusion string
 	Started    time.Time
 	Completed  time.Time
+	// CachedRun and CachedKey say where a job restored from the job
+	// cache came from (the run that stored it, the key); 0 and "" for a
+	// job that ran.
+	CachedRun int64
+	CachedKey string
 }
 
 // Step is one step of a job.
@@ -163,10 +169,10 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 	}
 	defer tx.Rollback()
 	res, err := tx.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
-		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.Repo, r.WorkflowFile, r.WorkflowName, r.Source, r.Event, r.Ref, r.SHA, r.Actor, r.Inputs, r.Payload,
-		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, ms(now), 0, ms(now))
+		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, ms(now), 0, ms(now))
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
@@ -199,14 +205,14 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 }
 
 const runCols = `id, run_id, repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
-	status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, created, started, updated`
+	status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	r := &Run{}
 	var created, started, updated int64
 	err := sc.Scan(&r.ID, &r.RunID, &r.Repo, &r.WorkflowFile, &r.WorkflowName, &r.Source, &r.Event, &r.Ref, &r.SHA, &r.Actor,
 		&r.Inputs, &r.Payload, &r.Status, &r.Conclusion, &r.Message, &r.Group, &r.CancelGroup, &r.Attempt,
-		&r.RerunOf, &r.Reuse, &created, &started, &updated)
+		&r.RerunOf, &r.Reuse, &r.NoCache, &created, &started, &updated)
 	if err != nil {
 		return nil, err
 	}
@@ -338,6 +344,13 @@ func (s *Store) JobEnded(run int64, key, conclusion string, at time.Time) error 
 	return err
 }
 
+// JobCached records that a job's result was restored from the job cache:
+// the run that stored it and the key.
+func (s *Store) JobCached(run int64, key string, fromRun int64, cacheKey string) error {
+	_, err := s.db.Exec(`UPDATE jobs SET cached_run = ?, cached_key = ? WHERE run_id = ? AND key = ?`, fromRun, cacheKey, run, key)
+	return err
+}
+
 // StepStarted records a new step of a job and returns its number (1-based).
 func (s *Store) StepStarted(run int64, job, name string, at time.Time) (int, error) {
 	var n int
@@ -359,12 +372,12 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 // GitHub's (the store has one connection, so inserts are serialized).
 const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
 
-const jobCols = `id, run_id, key, name, status, conclusion, started, completed`
+const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key`
 
 func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 	j := &Job{}
 	var st, co int64
-	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co); err != nil {
+	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey); err != nil {
 		return nil, err
 	}
 	j.Started, j.Completed = fromMS(st), fromMS(co)
