@@ -24,12 +24,19 @@ import (
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := kubetest.Main(m)
+	if runnerBin != "" {
+		os.RemoveAll(filepath.Dir(runnerBin))
+	}
+	os.Exit(code)
+}
 
 var (
 	imageOnce sync.Once
 	imageRef  string
 	imageErr  error
+	runnerBin string // this tree's runner, built once (static)
 )
 
 // runnerImage builds this tree's runner (static) into baseimage.Runner and
@@ -42,8 +49,8 @@ func runnerImage(t *testing.T, c *kubetest.Cluster) string {
 			imageErr = err
 			return
 		}
-		defer os.RemoveAll(dir)
 		bin := filepath.Join(dir, "runner")
+		runnerBin = bin
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/runner")
 		cmd.Dir = "../.."
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -198,6 +205,12 @@ jobs:
 	for _, j := range res.Jobs {
 		if j.JobID == "first" {
 			first = j.Outputs["host"]
+		}
+		if !strings.HasPrefix(j.Runner, "runner-"+j.JobID+"-") {
+			t.Errorf("job %s ran on %q, want a pod of its own", j.Key, j.Runner)
+		}
+		if !strings.Contains(log, "Running in pod "+tr.Client.Namespace+"/"+j.Runner+" on node "+c.NodeName) {
+			t.Errorf("job %s: its log does not name its pod %s and node:\n%s", j.Key, j.Runner, log)
 		}
 	}
 	if !strings.HasPrefix(first, "runner-first-") {

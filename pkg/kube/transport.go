@@ -56,6 +56,10 @@ func (c *Conn) Stdin() io.WriteCloser { return c.stdin }
 // container's does, with the attach stream's error if that broke.
 func (c *Conn) Stdout() io.Reader { return c.stdout }
 
+// RunnerName is the pod's name: the job's runner (runner serve's
+// runner_name in the jobs API).
+func (c *Conn) RunnerName() string { return c.Pod }
+
 // Where names the pod and its node, for the job's log and the jobs API.
 func (c *Conn) Where() string {
 	return fmt.Sprintf("pod %s/%s on node %s", c.t.Client.Namespace, c.Pod, c.Node)

@@ -55,6 +55,8 @@ func (c *console) Observe(e Event) {
 		return
 	}
 	switch e.Kind {
+	case JobRunner:
+		return // the job's log line "Running in pod …" says it
 	case RunStarted:
 		fmt.Fprintf(c.out, "%s\n", c.paint("1", "▶ "+text))
 	case JobStarted, StepStarted:

@@ -26,6 +26,9 @@ const (
 	Line
 	// Annotation is an ::error/::warning/::notice of a step, in Text.
 	Annotation
+	// JobRunner names, in Text, the runner a job leg runs on when it is
+	// not this process: a Kubernetes pod's name (Options.Remote).
+	JobRunner
 )
 
 // String is the kind's name in the CLI's JSON events ("event" field).
@@ -41,6 +44,8 @@ func (k EventKind) String() string {
 		return "line"
 	case Annotation:
 		return "annotation"
+	case JobRunner:
+		return "runner"
 	}
 	return "unknown"
 }

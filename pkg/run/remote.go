@@ -71,6 +71,10 @@ type LegConn interface {
 	Kill() error
 }
 
+// A LegConn may also name the runner the leg runs on (a pod's name), with
+// a method RunnerName() string: the job's JobResult.Runner, its JobRunner
+// event and runner serve's runner_name.
+
 // remote reports whether this leg runs through Options.Remote. Legs of a
 // called workflow (call.go) run here: their spec would need the called
 // file and the caller's contexts.
@@ -104,6 +108,10 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 			return false, nil
 		}
 		return false, fmt.Errorf("start the remote leg: %w", err)
+	}
+	if n, ok := conn.(interface{ RunnerName() string }); ok {
+		res.Runner = n.RunnerName()
+		r.obs.emit(Event{Job: jr.key, Kind: JobRunner, Text: res.Runner})
 	}
 	done := make(chan struct{})
 	fed := make(chan error, 1)

@@ -138,6 +138,9 @@ type JobResult struct {
 	Started  time.Time
 	Duration time.Duration
 	Error    string `json:",omitempty"`
+	// Runner names where the leg ran when not in this process: a
+	// Kubernetes pod (LegConn's RunnerName). Empty: here.
+	Runner string `json:",omitempty"`
 	// Cached is set when the job did not run: its result was restored
 	// from the job cache. Result is then success.
 	Cached  *CacheHit `json:",omitempty"`

@@ -79,6 +79,10 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 	if started.IsZero() {
 		started = run.Created
 	}
+	runner := "runner"
+	if j.Runner != "" {
+		runner = j.Runner
+	}
 	var completed any
 	if j.Status == store.Completed {
 		completed = timeJSON(j.Completed)
@@ -96,7 +100,7 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 		"head_sha": run.SHA, "head_branch": nullable(refName(run.Ref)), "workflow_name": run.WorkflowName,
 		"name": j.Name, "status": j.Status, "conclusion": nullable(j.Conclusion),
 		"created_at": timeJSON(started), "started_at": timeJSON(started), "completed_at": completed,
-		"steps": sl, "labels": l, "runner_id": nil, "runner_name": "runner", "runner_group_id": nil, "runner_group_name": nil,
+		"steps": sl, "labels": l, "runner_id": nil, "runner_name": runner, "runner_group_id": nil, "runner_group_name": nil,
 		"cached": cached,
 	}
 }

@@ -152,6 +152,9 @@ func (s *sink) handle(e run.Event) {
 		if err == nil && e.Cached != nil {
 			err = s.store.JobCached(s.id, e.Job, int64(e.Cached.Run), e.Cached.Key)
 		}
+	case run.JobRunner:
+		ev.Scope = "job"
+		err = s.store.JobRunner(s.id, e.Job, e.Text)
 	case run.StepEnded:
 		ev.Scope = "step"
 		err = s.store.StepEnded(s.id, e.Job, e.Step, conclusionOf(e.Status), e.Time)

@@ -43,6 +43,8 @@ var migrations = []string{
 	// 5: a job restored from the job cache says from which run and key.
 	`ALTER TABLE jobs ADD COLUMN cached_run INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE jobs ADD COLUMN cached_key TEXT NOT NULL DEFAULT '';`,
+	// 6: the runner a job ran on when not the service's process (a pod).
+	`ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';`,
 }
 
 func migrate(db *sql.DB) error {

@@ -65,6 +65,9 @@ type Job struct {
 	// job that ran.
 	CachedRun int64
 	CachedKey string
+	// Runner is where the job ran when not in the service's process: a
+	// Kubernetes pod's name. "" for here.
+	Runner string
 }
 
 // Step is one step of a job.
@@ -351,6 +354,12 @@ func (s *Store) JobCached(run int64, key string, fromRun int64, cacheKey string)
 	return err
 }
 
+// JobRunner records the runner a job runs on (a pod's name).
+func (s *Store) JobRunner(run int64, key, runner string) error {
+	_, err := s.db.Exec(`UPDATE jobs SET runner = ? WHERE run_id = ? AND key = ?`, runner, run, key)
+	return err
+}
+
 // StepStarted records a new step of a job and returns its number (1-based).
 func (s *Store) StepStarted(run int64, job, name string, at time.Time) (int, error) {
 	var n int
@@ -372,12 +381,12 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 // GitHub's (the store has one connection, so inserts are serialized).
 const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
 
-const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key`
+const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key, runner`
 
 func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 	j := &Job{}
 	var st, co int64
-	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey); err != nil {
+	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey, &j.Runner); err != nil {
 		return nil, err
 	}
 	j.Started, j.Completed = fromMS(st), fromMS(co)

@@ -1,0 +1,211 @@
+package kube_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/birdflock/runner/pkg/kube"
+	"github.com/birdflock/runner/pkg/kubetest"
+)
+
+// server is a runner serve process of this tree's binary.
+type server struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	url   string
+	token string
+	log   *bytes.Buffer
+}
+
+func startServe(t *testing.T, config string, url string) *server {
+	t.Helper()
+	s := &server{t: t, url: url, token: "kube-test-token", log: &bytes.Buffer{}}
+	s.cmd = exec.Command(runnerBin, "serve", "--config", config)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.Env = append(os.Environ(), "RUNNER_TOKEN="+s.token)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			s.cmd.Wait()
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runner serve did not listen:\n%s", s.log)
+		}
+	}
+	return s
+}
+
+func (s *server) call(method, path string, body any, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+type jobsPage struct {
+	Jobs []struct {
+		Name       string `json:"name"`
+		Status     string `json:"status"`
+		Conclusion string `json:"conclusion"`
+		RunnerName string `json:"runner_name"`
+	} `json:"jobs"`
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServeOnKubernetes: runner serve with the Kubernetes executor runs a
+// dispatched workflow's jobs in pods and names them in the jobs API
+// (runner_name); killed with SIGKILL while a job's pod runs, its restart
+// deletes that pod, found by label.
+func TestServeOnKubernetes(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{}) // builds the image and the binary; the namespace
+	ns := tr.Client.Namespace
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	wf := filepath.Join(repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wf, "k.yaml"), []byte(`on: workflow_dispatch
+jobs:
+  quick:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "checked out $(cat birds.txt) in $(hostname)"
+  long:
+    needs: quick
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo started; sleep 600
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "birds.txt"), []byte("robin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	addr := freeAddr(t)
+	config := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listen: %s
+state: %s
+repositories:
+  - path: %s
+    name: local/repo
+executor:
+  kind: kubernetes
+  kubeconfig: %s
+  namespace: %s
+  image: %s
+  grace: 5s
+`, addr, filepath.Join(dir, "state"), repo, c.Kubeconfig, ns, tr.Config.Image)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + addr
+	s := startServe(t, config, url)
+	if code := s.call("POST", "/repos/local/repo/actions/workflows/k.yaml/dispatches", map[string]any{"ref": "main"}, nil); code != 204 {
+		t.Fatalf("dispatch: %d\n%s", code, s.log)
+	}
+	var runs struct {
+		Runs []struct {
+			ID int64 `json:"id"`
+		} `json:"workflow_runs"`
+	}
+	var jobs jobsPage
+	var longPod string
+	for deadline := time.Now().Add(2 * time.Minute); longPod == ""; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the long job's pod did not start; jobs %+v\n%s", jobs, s.log)
+		}
+		s.call("GET", "/repos/local/repo/actions/runs", nil, &runs)
+		if len(runs.Runs) == 0 {
+			continue
+		}
+		s.call("GET", fmt.Sprintf("/repos/local/repo/actions/runs/%d/jobs", runs.Runs[0].ID), nil, &jobs)
+		for _, j := range jobs.Jobs {
+			if j.Name == "long" && strings.HasPrefix(j.RunnerName, "runner-long-") {
+				longPod = j.RunnerName
+			}
+		}
+	}
+	for _, j := range jobs.Jobs {
+		if j.Name == "quick" && (j.Conclusion != "success" || !strings.HasPrefix(j.RunnerName, "runner-quick-")) {
+			t.Errorf("job quick: %+v, want success in a pod named in runner_name", j)
+		}
+	}
+	// The pod runs; the service dies without a word.
+	if _, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), longPod, metav1.GetOptions{}); err != nil {
+		t.Fatalf("pod %s: %v", longPod, err)
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Wait()
+	if _, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), longPod, metav1.GetOptions{}); err != nil {
+		t.Fatalf("pod %s is gone before the restart (the test proves nothing): %v", longPod, err)
+	}
+	s2 := startServe(t, config, url)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if len(pods(t, c, ns)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pods left a minute after the restart: %v\n%s", pods(t, c, ns), s2.log)
+		}
+	}
+	if !strings.Contains(s2.log.String(), longPod) {
+		t.Errorf("the restarted service's log does not name the pod it deleted (%s):\n%s", longPod, s2.log)
+	}
+}
