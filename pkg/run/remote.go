@@ -330,7 +330,7 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 		Matrix: combo, Needs: jr.needs, Strategy: jr.strategy,
 		Event: p.Event, Payload: p.Payload, Inputs: p.Inputs, Vars: p.Vars, Env: p.Env, Repo: p.Repo,
 		Run: r.id, RunID: rc.ID, Attempt: rc.Attempt,
-		Secrets: r.opts.Secrets, Credentials: r.opts.Credentials, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
+		Secrets: r.opts.Secrets, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
 		KillGrace: r.opts.KillGrace, StepLogLimit: r.opts.StepLogLimit,
 	}
 	if b := r.opts.Builtins; b != nil {
@@ -353,7 +353,10 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 		}
 		spec.Source, spec.Repo.Path = sourceTar, ""
 		spec.Upstream, spec.gitDir = g.Info().Upstream, gitDirOf(g.Info().Dir)
-		spec.Credentials = append(slices.Clone(spec.Credentials), URLCredentials(spec.Upstream)...)
+		// Runner's own credentials (Options.Credentials: serve's token)
+		// stay here, the controller masks what comes back with them; those
+		// in the upstream's URL go, as the leg's origin needs them.
+		spec.Credentials = URLCredentials(spec.Upstream)
 	}
 	return spec, nil
 }

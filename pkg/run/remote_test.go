@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,8 @@ type tapTransport struct {
 	run.ProcessTransport
 	note   string // when set, each leg's Log gets note and the leg's key
 	mu     sync.Mutex
-	frames bytes.Buffer
+	frames bytes.Buffer // what the remotes wrote
+	input  bytes.Buffer // what they were sent
 }
 
 func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
@@ -71,8 +73,27 @@ func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn,
 	if err != nil {
 		return nil, err
 	}
-	return tapConn{c, io.TeeReader(c.Stdout(), lockedWriter{&tt.mu, &tt.frames})}, nil
+	return tapConn{c, io.TeeReader(c.Stdout(), lockedWriter{&tt.mu, &tt.frames}), teeWriteCloser{c.Stdin(), lockedWriter{&tt.mu, &tt.input}}}, nil
 }
+
+func (tt *tapTransport) sent() string {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.input.String()
+}
+
+// teeWriteCloser copies what is written to w to tap as well.
+type teeWriteCloser struct {
+	w   io.WriteCloser
+	tap io.Writer
+}
+
+func (t teeWriteCloser) Write(p []byte) (int, error) {
+	t.tap.Write(p)
+	return t.w.Write(p)
+}
+
+func (t teeWriteCloser) Close() error { return t.w.Close() }
 
 func (tt *tapTransport) tapped() string {
 	tt.mu.Lock()
@@ -83,9 +104,11 @@ func (tt *tapTransport) tapped() string {
 type tapConn struct {
 	run.LegConn
 	out io.Reader
+	in  io.WriteCloser
 }
 
-func (c tapConn) Stdout() io.Reader { return c.out }
+func (c tapConn) Stdout() io.Reader     { return c.out }
+func (c tapConn) Stdin() io.WriteCloser { return c.in }
 
 type lockedWriter struct {
 	mu *sync.Mutex
@@ -258,9 +281,13 @@ jobs:
 `
 	trig := run.Trigger{Repo: run.Repo{Path: repo, SHA: first, Ref: "refs/heads/main", Repository: "o/r"}}
 	secrets := map[string]string{"TOK": remoteSecret}
-	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, nil)
+	own := []string{"serve-api-token-31415"} // runner's own: never sent
+	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets, Credentials: own}, nil)
 	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
-	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, tt)
+	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets, Credentials: own}, tt)
+	if sent := tt.sent(); !strings.Contains(sent, remoteSecret) || strings.Contains(sent, own[0]) {
+		t.Errorf("the remotes were sent the secret: %v (want true), runner's own credential: %v (want false)", strings.Contains(sent, remoteSecret), strings.Contains(sent, own[0]))
+	}
 
 	if local.res.Conclusion != "failure" || remote.res.Conclusion != "failure" {
 		t.Fatalf("conclusions local %s, remote %s; want failure (leg 2 fails)\nremote:\n%s", local.res.Conclusion, remote.res.Conclusion, remote.out)
@@ -282,6 +309,9 @@ jobs:
 	}
 	if !strings.Contains(remote.out, "commit "+first+" word bird n=2") {
 		t.Errorf("needs outputs did not reach the remote leg\n%s", remote.out)
+	}
+	if l, r := strings.Join(slices.Sorted(maps.Keys(local.events)), ","), strings.Join(slices.Sorted(maps.Keys(remote.events)), ","); l != r {
+		t.Errorf("events for jobs %s locally, %s remotely", l, r)
 	}
 	for key, want := range local.events {
 		if got := remote.events[key]; strings.Join(got, "\n") != strings.Join(want, "\n") {
