@@ -586,3 +586,45 @@ jobs:
 		}
 	}
 }
+
+// A run whose repository is a URL sends no source: the remote leg clones
+// the URL itself (over git's smart HTTP here, with credentials in the
+// URL), and the password appears in no frame, log or record.
+func TestRemoteLegClonesURL(t *testing.T) {
+	bin := runnerForLegs(t)
+	root := t.TempDir()
+	sha := gittest.Origin(t, filepath.Join(root, "site.git"), map[string]string{"f.txt": "over http\n"})
+	srv := gittest.ServeHTTP(t, root, "bot", "http-pa55word-4242")
+	url := strings.Replace(srv.URL, "http://", "http://bot:http-pa55word-4242@", 1) + "/site.git"
+	src := `
+on: push
+jobs:
+  fetch:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "content $(cat f.txt) at $(git rev-parse HEAD) from ${{ github.repositoryUrl }}"
+`
+	trig := run.Trigger{Repo: run.Repo{Path: url, SHA: sha, Ref: "refs/heads/main", Repository: "o/site"}}
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
+	lr := runLegs(t, context.Background(), src, trig, run.Options{}, tt)
+	if lr.res.Conclusion != "success" || !strings.Contains(lr.out, "content over http at "+sha) {
+		t.Fatalf("%s\n%s", jobsOf(lr.res), lr.out)
+	}
+	if srv.UploadPacks.Load() == 0 {
+		t.Error("the remote leg did not fetch from the server")
+	}
+	if strings.Contains(tt.sent(), "repo/.git/") {
+		t.Error("a git directory was sent for a URL repository")
+	}
+	for what, text := range map[string]string{"frames": tt.tapped(), "console": lr.out} {
+		if strings.Contains(text, "http-pa55word-4242") {
+			t.Errorf("the password is in the %s", what)
+		}
+	}
+	for name, text := range record(t, lr.res.Dir) {
+		if strings.Contains(text, "http-pa55word-4242") {
+			t.Errorf("the password is in the record's %s", name)
+		}
+	}
+}
