@@ -47,6 +47,10 @@ type LegInfo struct {
 	// Timeout is the job's timeout-minutes (default 6 hours): the leg ends
 	// itself by then; the controller kills it KillGrace and a minute later.
 	Timeout time.Duration
+	// Env is the environment steps start from here (Options.Env without
+	// runner's variables): a transport on this machine gives it to the
+	// remote (ProcessTransport); a pod has its image's.
+	Env []string
 	// Log writes a line to the leg's job log and events, masked: what the
 	// transport has to say about where the leg runs ("pod runner-12-build
 	// on node n2", "pulling image …"). Safe to call from any goroutine
@@ -94,7 +98,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	info := LegInfo{
 		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
-		Timeout: timeout, Log: func(text string) { jr.emit("job", text) },
+		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
 	conn, err := r.opts.Remote.Open(ctx, info)

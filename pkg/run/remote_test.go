@@ -628,3 +628,27 @@ jobs:
 		}
 	}
 }
+
+// A leg through the process transport starts its steps from the run's
+// Options.Env, as a local leg does, not from the process environment of
+// the controller (runner serve passes a minimal one).
+func TestRemoteLegEnvironment(t *testing.T) {
+	bin := runnerForLegs(t)
+	t.Setenv("CONTROLLER_ONLY", "leaked")
+	src := `
+on: push
+jobs:
+  env:
+    runs-on: x
+    steps:
+      - run: echo "given=${GIVEN-unset} controller=${CONTROLLER_ONLY-unset}"
+`
+	opts := run.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "GIVEN=yes", "RUNNER_OWN=dropped"}}
+	local := runLegs(t, context.Background(), src, run.Trigger{}, opts, nil)
+	remote := runLegs(t, context.Background(), src, run.Trigger{}, opts, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+	for _, lr := range []legRun{local, remote} {
+		if !strings.Contains(lr.out, "given=yes controller=unset") {
+			t.Errorf("want the step to see Options.Env only\n%s", lr.out)
+		}
+	}
+}
