@@ -652,3 +652,73 @@ jobs:
 		}
 	}
 }
+
+// The ways a leg is stopped reach a remote leg as they reach a local one:
+// its own timeout-minutes, fail-fast of a sibling leg, and Options.Force
+// after a cancellation (which ends the if: always() step too).
+func TestRemoteLegStops(t *testing.T) {
+	bin := runnerForLegs(t)
+	timeout := `
+on: push
+jobs:
+  slow:
+    runs-on: x
+    timeout-minutes: 0.03
+    steps:
+      - run: sleep 30
+      - if: always()
+        run: echo "after the timeout ${{ job.status }}"
+`
+	failFast := `
+on: push
+jobs:
+  m:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: if [ ${{ matrix.n }} = 1 ]; then sleep 0.5; exit 1; fi; sleep 30
+`
+	for _, c := range []struct{ name, src string }{{"timeout", timeout}, {"fail-fast", failFast}} {
+		t.Run(c.name, func(t *testing.T) {
+			local := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, nil)
+			remote := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+			if l, r := jobsOf(local.res), jobsOf(remote.res); l != r {
+				t.Errorf("job results differ\nlocal:\n%s\nremote:\n%s\nremote output:\n%s", l, r, remote.out)
+			}
+			if local.res.Conclusion != "failure" {
+				t.Errorf("run %s; want failure\n%s", local.res.Conclusion, local.out)
+			}
+		})
+	}
+	t.Run("force", func(t *testing.T) {
+		dir := t.TempDir()
+		src := `
+on: push
+jobs:
+  stubborn:
+    runs-on: x
+    steps:
+      - run: touch ` + dir + `/started; sleep 30
+      - if: always()
+        run: touch ` + dir + `/cleanup; sleep 30
+`
+		force, stop := context.WithCancel(context.Background())
+		defer stop()
+		go func() {
+			for ctx := t.Context(); ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+				if _, err := os.Stat(dir + "/cleanup"); err == nil {
+					stop()
+					return
+				}
+			}
+		}()
+		lr := runLegs(t, cancelWhen(t, dir+"/started"), src, run.Trigger{}, run.Options{Force: force}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+		j := job(t, lr.res, "stubborn")
+		// The always() step was killed, not left to finish its sleep.
+		if j.Result != "cancelled" || len(j.Steps) != 2 || j.Steps[1].Conclusion == "success" {
+			t.Errorf("%s\n%s", jobsOf(lr.res), lr.out)
+		}
+	})
+}
