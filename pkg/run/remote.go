@@ -39,6 +39,7 @@ type LegInfo struct {
 	Attempt int    // github.run_attempt
 	Job     string // the job's id
 	Key     string // the leg's key, unique in the run: "build (1.22, linux)"
+	Name    string // the leg's display name: the job's name: evaluated, and the matrix values
 	Dir     string // the leg's name in the run record: [A-Za-z0-9._-]+, unique in the run
 	// RunsOn are the job's runs-on labels, evaluated, and Group its
 	// runs-on group ("" for none).
@@ -97,7 +98,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		return false, err
 	}
 	info := LegInfo{
-		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
+		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Name: res.Name, Dir: jr.dirName,
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
