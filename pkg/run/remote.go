@@ -85,7 +85,7 @@ func (jr *legRun) remote() bool {
 
 // runRemote runs the leg through Options.Remote and fills res from what
 // comes back. The job's if:, needs, name, concurrency group, env and
-// runs-on were settled here already; the cache lookup too (runInRemote).
+// runs-on were settled here already; the cache lookup too (legRun.run).
 // coerced: the remote's job failed and continue-on-error made it a success.
 func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Duration) (coerced bool, err error) {
 	r := jr.r
@@ -163,8 +163,22 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 	r := jr.r
 	stdin := conn.Stdin()
 	defer stdin.Close()
+	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
+	defer backstop.Stop()
+	// A remote that takes neither its source nor its end is killed.
+	written := make(chan struct{})
+	go func() {
+		select {
+		case <-written:
+		case <-done:
+			_ = conn.Kill()
+		case <-backstop.C:
+			_ = conn.Kill()
+		}
+	}()
 	w := bufio.NewWriterSize(stdin, 64<<10)
 	err := func() error {
+		defer close(written)
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
@@ -182,8 +196,6 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 		data, _ := json.Marshal(wireFrame{Type: kind})
 		_, _ = stdin.Write(append(data, '\n'))
 	}
-	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
-	defer backstop.Stop()
 	cancelled, forced := ctx.Done(), r.opts.Force.Done()
 	var kill <-chan time.Time
 	for {
