@@ -92,9 +92,9 @@ func (c *processConn) Wait() error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			err = fmt.Errorf("runner job was killed by signal %s", st.Signal())
+			err = fmt.Errorf("%s job --stdio was killed by signal %s", c.cmd.Path, st.Signal())
 		} else {
-			err = fmt.Errorf("runner job %s", ee)
+			err = fmt.Errorf("%s job --stdio: %s", c.cmd.Path, ee)
 		}
 	}
 	if tail := strings.TrimSpace(c.stderr.String()); tail != "" {

@@ -722,3 +722,24 @@ jobs:
 		}
 	})
 }
+
+// A remote that is not runner (a pod image without it, a wrong binary)
+// fails the job with what it said and how it ended.
+func TestRemoteNotRunner(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "not-runner")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"not runner: $*\" >&2\necho hello\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n"
+	lr := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: script}})
+	j := job(t, lr.res, "a")
+	// It said hello: the controller kills it at once, or it ends first.
+	for _, want := range []string{"the remote leg ended without a result", `bad frame "hello"`, script + " job --stdio", "its stderr ends: not runner: job --stdio"} {
+		if !strings.Contains(j.Error, want) {
+			t.Errorf("error %q lacks %q", j.Error, want)
+		}
+	}
+	if j.Result != "failure" {
+		t.Errorf("result %s", j.Result)
+	}
+}
