@@ -133,7 +133,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 	f.StringArrayVar(&fl.realActions, "real-action", nil, "run the real action instead of runner's built-in for this alias, e.g. actions/checkout (repeatable; fetched from --actions-source)")
 	f.StringVar(&fl.node, "node", "", "node binary that runs JavaScript actions (default: node on the PATH)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print zerolog JSON events")
-	f.StringVar(&fl.executor, "executor", "local", "where job legs run: local (this process), kubernetes (each in a pod: docs/kubernetes.md) or process (each in a child `runner job --stdio`, the protocol of a pod's leg)")
+	f.StringVar(&fl.executor, "executor", "local", "where job legs run: local (this process), kubernetes (each in a pod: docs/kubernetes.md) or process (each in a child runner job --stdio: the protocol of a pod's leg)")
 	f.StringVar(&fl.state, "state", ".runner", "state directory: run records, caches")
 	f.StringArrayVar(&fl.mirrors, "registry-mirror", nil, "registry mirror REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable; also $RUNNER_REGISTRY_MIRROR)")
 	f.BoolVar(&fl.keep, "keep-workspaces", false, "keep each job's workspace after the run")

@@ -8,5 +8,8 @@
 // Trigger resolved, with the workflow-level contexts that run-name and
 // concurrency groups are evaluated from), Options (how to execute: state
 // dir, parallelism, secrets, runner's settings for the built-ins) and an
-// Observer that receives the run's typed, masked events.
+// Observer that receives the run's typed, masked events. Options.Remote
+// (a LegTransport) runs each job leg elsewhere, a pod or a child process
+// running ServeLeg (runner job --stdio), over one byte stream
+// (docs/kubernetes.md).
 package run

@@ -571,6 +571,9 @@ func (jr *legRun) setup() (cleanup func(), err error) {
 	// Unique across processes and runs: run numbers repeat between state
 	// directories, and a collision would kill another run's processes.
 	jr.trackingID = fmt.Sprintf("runner_%s_%s", r.nonce, jr.dirName)
+	if jr.remote() {
+		return cleanup, nil // its processes are the remote's (remote.go)
+	}
 	jr.cgroup = jobCgroups().newJob(jr.trackingID)
 	undo = append(undo, func() {
 		jr.cgroup.end(r.opts.KillGrace)

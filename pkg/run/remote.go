@@ -39,6 +39,7 @@ type LegInfo struct {
 	Attempt int    // github.run_attempt
 	Job     string // the job's id
 	Key     string // the leg's key, unique in the run: "build (1.22, linux)"
+	Name    string // the leg's display name: the job's name: evaluated, and the matrix values
 	Dir     string // the leg's name in the run record: [A-Za-z0-9._-]+, unique in the run
 	// RunsOn are the job's runs-on labels, evaluated, and Group its
 	// runs-on group ("" for none).
@@ -47,6 +48,10 @@ type LegInfo struct {
 	// Timeout is the job's timeout-minutes (default 6 hours): the leg ends
 	// itself by then; the controller kills it KillGrace and a minute later.
 	Timeout time.Duration
+	// Env is the environment steps start from here (Options.Env without
+	// runner's variables): a transport on this machine gives it to the
+	// remote (ProcessTransport); a pod has its image's.
+	Env []string
 	// Log writes a line to the leg's job log and events, masked: what the
 	// transport has to say about where the leg runs ("pod runner-12-build
 	// on node n2", "pulling image …"). Safe to call from any goroutine
@@ -84,7 +89,7 @@ func (jr *legRun) remote() bool {
 
 // runRemote runs the leg through Options.Remote and fills res from what
 // comes back. The job's if:, needs, name, concurrency group, env and
-// runs-on were settled here already; the cache lookup too (runInRemote).
+// runs-on were settled here already; the cache lookup too (legRun.run).
 // coerced: the remote's job failed and continue-on-error made it a success.
 func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Duration) (coerced bool, err error) {
 	r := jr.r
@@ -97,8 +102,8 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		return false, err
 	}
 	info := LegInfo{
-		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
-		Timeout: timeout, Log: func(text string) { jr.emit("job", text) },
+		Run: r.id, RunID: spec.RunID, Attempt: spec.Attempt, Job: jr.job.ID, Key: jr.key, Name: res.Name, Dir: jr.dirName,
+		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
 	conn, err := r.opts.Remote.Open(ctx, info)
@@ -172,8 +177,22 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 	r := jr.r
 	stdin := conn.Stdin()
 	defer stdin.Close()
+	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
+	defer backstop.Stop()
+	// A remote that takes neither its source nor its end is killed.
+	written := make(chan struct{})
+	go func() {
+		select {
+		case <-written:
+		case <-done:
+			_ = conn.Kill()
+		case <-backstop.C:
+			_ = conn.Kill()
+		}
+	}()
 	w := bufio.NewWriterSize(stdin, 64<<10)
 	err := func() error {
+		defer close(written)
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
@@ -191,8 +210,6 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 		data, _ := json.Marshal(wireFrame{Type: kind})
 		_, _ = stdin.Write(append(data, '\n'))
 	}
-	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
-	defer backstop.Stop()
 	cancelled, forced := ctx.Done(), r.opts.Force.Done()
 	var kill <-chan time.Time
 	for {
@@ -344,7 +361,7 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 		Matrix: combo, Needs: jr.needs, Strategy: jr.strategy,
 		Event: p.Event, Payload: p.Payload, Inputs: p.Inputs, Vars: p.Vars, Env: p.Env, Repo: p.Repo,
 		Run: r.id, RunID: rc.ID, Attempt: rc.Attempt,
-		Secrets: r.opts.Secrets, Credentials: r.opts.Credentials, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
+		Secrets: r.opts.Secrets, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
 		KillGrace: r.opts.KillGrace, StepLogLimit: r.opts.StepLogLimit,
 	}
 	if b := r.opts.Builtins; b != nil {
@@ -367,7 +384,10 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 		}
 		spec.Source, spec.Repo.Path = sourceTar, ""
 		spec.Upstream, spec.gitDir = g.Info().Upstream, gitDirOf(g.Info().Dir)
-		spec.Credentials = append(slices.Clone(spec.Credentials), URLCredentials(spec.Upstream)...)
+		// Runner's own credentials (Options.Credentials: serve's token)
+		// stay here, the controller masks what comes back with them; those
+		// in the upstream's URL go, as the leg's origin needs them.
+		spec.Credentials = URLCredentials(spec.Upstream)
 	}
 	return spec, nil
 }

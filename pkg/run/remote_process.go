@@ -19,7 +19,8 @@ type ProcessTransport struct {
 	// Path is the runner binary. Default: this process's executable.
 	Path string
 	// Env is the child's environment (what its steps start from, as
-	// Options.Env). Default: os.Environ().
+	// Options.Env). Default: the leg's (LegInfo.Env: the run's Options.Env
+	// without runner's variables), so steps see what local ones would.
 	Env []string
 	// Started, when set, is told each child's process id (tests).
 	Started func(leg LegInfo, pid int)
@@ -42,7 +43,7 @@ func (p *ProcessTransport) Open(ctx context.Context, leg LegInfo) (LegConn, erro
 	cmd := exec.Command(path, "job", "--stdio")
 	cmd.Env = p.Env
 	if cmd.Env == nil {
-		cmd.Env = os.Environ()
+		cmd.Env = leg.Env
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
@@ -91,9 +92,9 @@ func (c *processConn) Wait() error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			err = fmt.Errorf("runner job was killed by signal %s", st.Signal())
+			err = fmt.Errorf("%s job --stdio was killed by signal %s", c.cmd.Path, st.Signal())
 		} else {
-			err = fmt.Errorf("runner job %s", ee)
+			err = fmt.Errorf("%s job --stdio: %s", c.cmd.Path, ee)
 		}
 	}
 	if tail := strings.TrimSpace(c.stderr.String()); tail != "" {

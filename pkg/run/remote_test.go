@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,8 @@ type tapTransport struct {
 	run.ProcessTransport
 	note   string // when set, each leg's Log gets note and the leg's key
 	mu     sync.Mutex
-	frames bytes.Buffer
+	frames bytes.Buffer // what the remotes wrote
+	input  bytes.Buffer // what they were sent
 }
 
 func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
@@ -71,8 +73,27 @@ func (tt *tapTransport) Open(ctx context.Context, leg run.LegInfo) (run.LegConn,
 	if err != nil {
 		return nil, err
 	}
-	return tapConn{c, io.TeeReader(c.Stdout(), lockedWriter{&tt.mu, &tt.frames})}, nil
+	return tapConn{c, io.TeeReader(c.Stdout(), lockedWriter{&tt.mu, &tt.frames}), teeWriteCloser{c.Stdin(), lockedWriter{&tt.mu, &tt.input}}}, nil
 }
+
+func (tt *tapTransport) sent() string {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.input.String()
+}
+
+// teeWriteCloser copies what is written to w to tap as well.
+type teeWriteCloser struct {
+	w   io.WriteCloser
+	tap io.Writer
+}
+
+func (t teeWriteCloser) Write(p []byte) (int, error) {
+	t.tap.Write(p)
+	return t.w.Write(p)
+}
+
+func (t teeWriteCloser) Close() error { return t.w.Close() }
 
 func (tt *tapTransport) tapped() string {
 	tt.mu.Lock()
@@ -83,9 +104,11 @@ func (tt *tapTransport) tapped() string {
 type tapConn struct {
 	run.LegConn
 	out io.Reader
+	in  io.WriteCloser
 }
 
-func (c tapConn) Stdout() io.Reader { return c.out }
+func (c tapConn) Stdout() io.Reader     { return c.out }
+func (c tapConn) Stdin() io.WriteCloser { return c.in }
 
 type lockedWriter struct {
 	mu *sync.Mutex
@@ -258,9 +281,13 @@ jobs:
 `
 	trig := run.Trigger{Repo: run.Repo{Path: repo, SHA: first, Ref: "refs/heads/main", Repository: "o/r"}}
 	secrets := map[string]string{"TOK": remoteSecret}
-	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, nil)
+	own := []string{"serve-api-token-31415"} // runner's own: never sent
+	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets, Credentials: own}, nil)
 	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
-	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, tt)
+	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets, Credentials: own}, tt)
+	if sent := tt.sent(); !strings.Contains(sent, remoteSecret) || strings.Contains(sent, own[0]) {
+		t.Errorf("the remotes were sent the secret: %v (want true), runner's own credential: %v (want false)", strings.Contains(sent, remoteSecret), strings.Contains(sent, own[0]))
+	}
 
 	if local.res.Conclusion != "failure" || remote.res.Conclusion != "failure" {
 		t.Fatalf("conclusions local %s, remote %s; want failure (leg 2 fails)\nremote:\n%s", local.res.Conclusion, remote.res.Conclusion, remote.out)
@@ -282,6 +309,9 @@ jobs:
 	}
 	if !strings.Contains(remote.out, "commit "+first+" word bird n=2") {
 		t.Errorf("needs outputs did not reach the remote leg\n%s", remote.out)
+	}
+	if l, r := strings.Join(slices.Sorted(maps.Keys(local.events)), ","), strings.Join(slices.Sorted(maps.Keys(remote.events)), ","); l != r {
+		t.Errorf("events for jobs %s locally, %s remotely", l, r)
 	}
 	for key, want := range local.events {
 		if got := remote.events[key]; strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -554,5 +584,162 @@ jobs:
 			}
 			t.Errorf("%s differs: local %d bytes, remote %d bytes; from byte %d: local %q, remote %q", name, len(lr[name]), len(rr[name]), i, lr[name][max(i-40, 0):min(i+80, len(lr[name]))], rr[name][max(i-40, 0):min(i+80, len(rr[name]))])
 		}
+	}
+}
+
+// A run whose repository is a URL sends no source: the remote leg clones
+// the URL itself (over git's smart HTTP here, with credentials in the
+// URL), and the password appears in no frame, log or record.
+func TestRemoteLegClonesURL(t *testing.T) {
+	bin := runnerForLegs(t)
+	root := t.TempDir()
+	sha := gittest.Origin(t, filepath.Join(root, "site.git"), map[string]string{"f.txt": "over http\n"})
+	srv := gittest.ServeHTTP(t, root, "bot", "http-pa55word-4242")
+	url := strings.Replace(srv.URL, "http://", "http://bot:http-pa55word-4242@", 1) + "/site.git"
+	src := `
+on: push
+jobs:
+  fetch:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "content $(cat f.txt) at $(git rev-parse HEAD) from ${{ github.repositoryUrl }}"
+`
+	trig := run.Trigger{Repo: run.Repo{Path: url, SHA: sha, Ref: "refs/heads/main", Repository: "o/site"}}
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
+	lr := runLegs(t, context.Background(), src, trig, run.Options{}, tt)
+	if lr.res.Conclusion != "success" || !strings.Contains(lr.out, "content over http at "+sha) {
+		t.Fatalf("%s\n%s", jobsOf(lr.res), lr.out)
+	}
+	if srv.UploadPacks.Load() == 0 {
+		t.Error("the remote leg did not fetch from the server")
+	}
+	if strings.Contains(tt.sent(), "repo/.git/") {
+		t.Error("a git directory was sent for a URL repository")
+	}
+	for what, text := range map[string]string{"frames": tt.tapped(), "console": lr.out} {
+		if strings.Contains(text, "http-pa55word-4242") {
+			t.Errorf("the password is in the %s", what)
+		}
+	}
+	for name, text := range record(t, lr.res.Dir) {
+		if strings.Contains(text, "http-pa55word-4242") {
+			t.Errorf("the password is in the record's %s", name)
+		}
+	}
+}
+
+// A leg through the process transport starts its steps from the run's
+// Options.Env, as a local leg does, not from the process environment of
+// the controller (runner serve passes a minimal one).
+func TestRemoteLegEnvironment(t *testing.T) {
+	bin := runnerForLegs(t)
+	t.Setenv("CONTROLLER_ONLY", "leaked")
+	src := `
+on: push
+jobs:
+  env:
+    runs-on: x
+    steps:
+      - run: echo "given=${GIVEN-unset} controller=${CONTROLLER_ONLY-unset}"
+`
+	opts := run.Options{Env: []string{"PATH=" + os.Getenv("PATH"), "GIVEN=yes", "RUNNER_OWN=dropped"}}
+	local := runLegs(t, context.Background(), src, run.Trigger{}, opts, nil)
+	remote := runLegs(t, context.Background(), src, run.Trigger{}, opts, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+	for _, lr := range []legRun{local, remote} {
+		if !strings.Contains(lr.out, "given=yes controller=unset") {
+			t.Errorf("want the step to see Options.Env only\n%s", lr.out)
+		}
+	}
+}
+
+// The ways a leg is stopped reach a remote leg as they reach a local one:
+// its own timeout-minutes, fail-fast of a sibling leg, and Options.Force
+// after a cancellation (which ends the if: always() step too).
+func TestRemoteLegStops(t *testing.T) {
+	bin := runnerForLegs(t)
+	timeout := `
+on: push
+jobs:
+  slow:
+    runs-on: x
+    timeout-minutes: 0.03
+    steps:
+      - run: sleep 30
+      - if: always()
+        run: echo "after the timeout ${{ job.status }}"
+`
+	failFast := `
+on: push
+jobs:
+  m:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: if [ ${{ matrix.n }} = 1 ]; then sleep 0.5; exit 1; fi; sleep 30
+`
+	for _, c := range []struct{ name, src string }{{"timeout", timeout}, {"fail-fast", failFast}} {
+		t.Run(c.name, func(t *testing.T) {
+			local := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, nil)
+			remote := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+			if l, r := jobsOf(local.res), jobsOf(remote.res); l != r {
+				t.Errorf("job results differ\nlocal:\n%s\nremote:\n%s\nremote output:\n%s", l, r, remote.out)
+			}
+			if local.res.Conclusion != "failure" {
+				t.Errorf("run %s; want failure\n%s", local.res.Conclusion, local.out)
+			}
+		})
+	}
+	t.Run("force", func(t *testing.T) {
+		dir := t.TempDir()
+		src := `
+on: push
+jobs:
+  stubborn:
+    runs-on: x
+    steps:
+      - run: touch ` + dir + `/started; sleep 30
+      - if: always()
+        run: touch ` + dir + `/cleanup; sleep 30
+`
+		force, stop := context.WithCancel(context.Background())
+		defer stop()
+		go func() {
+			for ctx := t.Context(); ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+				if _, err := os.Stat(dir + "/cleanup"); err == nil {
+					stop()
+					return
+				}
+			}
+		}()
+		lr := runLegs(t, cancelWhen(t, dir+"/started"), src, run.Trigger{}, run.Options{Force: force}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
+		j := job(t, lr.res, "stubborn")
+		// The always() step was killed, not left to finish its sleep.
+		if j.Result != "cancelled" || len(j.Steps) != 2 || j.Steps[1].Conclusion == "success" {
+			t.Errorf("%s\n%s", jobsOf(lr.res), lr.out)
+		}
+	})
+}
+
+// A remote that is not runner (a pod image without it, a wrong binary)
+// fails the job with what it said and how it ended.
+func TestRemoteNotRunner(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "not-runner")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"not runner: $*\" >&2\necho hello\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n"
+	lr := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: script}})
+	j := job(t, lr.res, "a")
+	// It said hello: the controller kills it at once, or it ends first.
+	for _, want := range []string{"the remote leg ended without a result", `bad frame "hello"`, script + " job --stdio", "its stderr ends: not runner: job --stdio"} {
+		if !strings.Contains(j.Error, want) {
+			t.Errorf("error %q lacks %q", j.Error, want)
+		}
+	}
+	if j.Result != "failure" {
+		t.Errorf("result %s", j.Result)
 	}
 }

@@ -64,7 +64,7 @@ type legSpec struct {
 	Attempt int
 
 	Secrets      map[string]string
-	Credentials  []string // masked like secrets
+	Credentials  []string // masked like secrets: those in Upstream's URL
 	Settings     steps.Settings
 	Actions      actions.Source
 	Builtins     []string // the aliases kept (runner exec --real-action drops some)
