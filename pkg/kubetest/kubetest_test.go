@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,7 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	begin := time.Now()
 	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "busybox-"},
 		Spec: corev1.PodSpec{
@@ -50,6 +52,7 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("pod %s: %s after %s", pod.Name, pod.Status.Phase, time.Since(begin).Round(time.Millisecond))
 	logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "main"}).DoRaw(ctx)
 	if err != nil {
 		t.Fatalf("logs of %s: %v", pod.Name, err)
@@ -94,6 +97,8 @@ func TestNodeReadyAndPodRunsFromLoopbackRegistry(t *testing.T) {
 	if ip := net.ParseIP(pod.Status.PodIP); ip == nil || !c.PodSubnet.Contains(ip) {
 		t.Errorf("pod IP %q not in %s", pod.Status.PodIP, c.PodSubnet)
 	}
+
+	logRSS(t, c)
 
 	// A pod that fails is reported as Failed with its exit code.
 	pod, _ = runPod(t, c, ns, `exit 3`)
@@ -305,4 +310,25 @@ func TestMissingPartIsNamed(t *testing.T) {
 	if _, err := Start(context.Background(), Options{BinDir: empty}); !errors.As(err, &m) {
 		t.Errorf("Start = %v", err)
 	}
+}
+
+// logRSS logs the resident memory of the cluster's processes (a figure for
+// docs/kubernetes.md; never asserted).
+func logRSS(t *testing.T, c *Cluster) {
+	var total int64
+	var parts []string
+	for _, pid := range processesNaming(c.Dir) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				total += kb
+				parts = append(parts, fmt.Sprintf("%s %d MB", comm(pid), kb/1024))
+			}
+		}
+	}
+	t.Logf("RSS %d MB: %s", total/1024, strings.Join(parts, ", "))
 }
