@@ -72,7 +72,13 @@ type Cluster struct {
 	Client *kubernetes.Clientset
 	// RegistryAddr is the host:port of the registry the node pulls from
 	// over plain HTTP; docker.io names are pulled from it too.
-	RegistryAddr string
+	// PodRegistryAddr reaches the same registry from pods (GatewayIP, see
+	// ExposeToPods); the node pulls images named with it as well.
+	RegistryAddr, PodRegistryAddr string
+	// PodAPIServer is the apiserver's URL for pods (GatewayIP, see
+	// ExposeToPods; its serving certificate names GatewayIP). There is no
+	// kube-proxy: the kubernetes Service's ClusterIP does not route.
+	PodAPIServer string
 	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
 	// registry, and PauseImage the pod sandbox image made from it.
 	BusyboxImage, PauseImage string
@@ -99,6 +105,8 @@ type Cluster struct {
 	containerdSock string
 	runc           string
 	kubeletPort    int
+	fwdMu          sync.Mutex
+	forwarders     []*forwarder
 	stopOnce       sync.Once
 	stopped        atomic.Bool
 	stopErr        error
@@ -289,7 +297,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	// kube-apiserver
 	svcIP := net.ParseIP(strings.TrimSuffix(serviceSubnet, "0/24") + "1")
 	serving, err := pki.issue("apiserver", "kube-apiserver", nil,
-		"127.0.0.1", "localhost", svcIP.String(), "kubernetes", "kubernetes.default",
+		"127.0.0.1", "localhost", c.GatewayIP.String(), svcIP.String(), "kubernetes", "kubernetes.default",
 		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 	if err != nil {
 		return err
@@ -344,6 +352,11 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		return err
 	}
 	c.logf("kube-apiserver ready")
+	podAPI, err := c.ExposeToPods(net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort)))
+	if err != nil {
+		return err
+	}
+	c.PodAPIServer = "https://" + podAPI
 
 	// kube-controller-manager and kube-scheduler
 	for _, comp := range []struct{ name, cn string }{
@@ -484,7 +497,7 @@ func httpOK(url string) func(context.Context) error {
 
 // startRegistry starts runner's registry (unless addr names one) and
 // pushes the busybox stand-in and the pause image made from it.
-func (c *Cluster) startRegistry(ctx context.Context, addr string) error {
+func (c *Cluster) startRegistry(ctx context.Context, addr string) (err error) {
 	if addr == "" {
 		srv, err := registry.Serve(context.Background(), "127.0.0.1:0", filepath.Join(c.Dir, "registry"))
 		if err != nil {
@@ -494,6 +507,9 @@ func (c *Cluster) startRegistry(ctx context.Context, addr string) error {
 		addr = srv.Addr()
 	}
 	c.RegistryAddr = addr
+	if c.PodRegistryAddr, err = c.ExposeToPods(addr); err != nil {
+		return err
+	}
 	busybox, err := baseimage.Alpine(ctx, baseimage.Options{})
 	if err != nil {
 		return fmt.Errorf("busybox image: %w", err)
@@ -579,6 +595,12 @@ func (c *Cluster) stop() error {
 			}
 		}
 	}
+	c.fwdMu.Lock()
+	for _, f := range c.forwarders {
+		f.close()
+	}
+	c.forwarders = nil
+	c.fwdMu.Unlock()
 	if c.reg != nil {
 		c.reg.Close()
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/birdflock/runner/pkg/testenv"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -331,4 +333,62 @@ func logRSS(t *testing.T, c *Cluster) {
 		}
 	}
 	t.Logf("RSS %d MB: %s", total/1024, strings.Join(parts, ", "))
+}
+
+// TestPodsReachRegistryAndAPI: pods reach the registry and the apiserver
+// through their gateway addresses, and the node pulls an image named with
+// the registry's gateway address.
+func TestPodsReachRegistryAndAPI(t *testing.T) {
+	c := Shared(t)
+	ns := c.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// busybox's wget speaks no TLS the apiserver accepts: a plain HTTP
+	// request shows that its TLS listener answers.
+	api := strings.TrimPrefix(c.PodAPIServer, "https://")
+	host, port, _ := net.SplitHostPort(api)
+	script := fmt.Sprintf(`wget -q -O - http://%s/v2/library/busybox/tags/list; echo
+printf 'GET /version HTTP/1.0\r\n\r\n' | nc -w 5 %s %s`, c.PodRegistryAddr, host, port)
+	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "gateway"},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name: "main", Image: c.PodRegistryAddr + "/library/busybox:latest",
+				Command: []string{"sh", "-c", script},
+			}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() bool {
+		pod, err = c.Client.CoreV1().Pods(ns).Get(ctx, "gateway", metav1.GetOptions{})
+		return err == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed)
+	}, "pod gateway did not finish")
+	logs, err := c.Client.CoreV1().Pods(ns).GetLogs("gateway", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod: %s %+v\n%s", pod.Status.Phase, pod.Status.ContainerStatuses, logs)
+	}
+	for _, want := range []string{`"name":"library/busybox"`, "Client sent an HTTP request to an HTTPS server"} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("pod log lacks %s:\n%s", want, logs)
+		}
+	}
+	if id := pod.Status.ContainerStatuses[0].ImageID; !strings.HasPrefix(id, c.PodRegistryAddr+"/library/busybox@sha256:") {
+		t.Errorf("image id %q", id)
+	}
+	// The apiserver's certificate is valid for its gateway address.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Host = c.PodAPIServer
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cs.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
+		t.Errorf("version at %s: %v, %v", c.PodAPIServer, v, err)
+	}
 }
