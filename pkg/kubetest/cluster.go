@@ -47,9 +47,10 @@ type Options struct {
 	// and kubelet. Default: $RUNNER_KUBE_BIN, else .cache/kube/bin of the
 	// repository (`make kube` builds them there).
 	BinDir string
-	// Registry is the host:port of a plain-HTTP registry on this machine
-	// that the node pulls from. Default: runner's registry, started on a
-	// loopback port with its content under the cluster's directory.
+	// Registry is the host:port of a plain-HTTP registry on a loopback
+	// address that the node pulls from (Start pushes the busybox and pause
+	// images to it). Default: runner's registry, started on a loopback
+	// port with its content under the cluster's directory.
 	Registry string
 	// Subnet is the pod network (IPv4 CIDR); its first address is the
 	// bridge's, where pods reach the host. Default: DefaultSubnet.
