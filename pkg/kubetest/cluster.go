@@ -47,9 +47,10 @@ type Options struct {
 	// and kubelet. Default: $RUNNER_KUBE_BIN, else .cache/kube/bin of the
 	// repository (`make kube` builds them there).
 	BinDir string
-	// Registry is the host:port of a plain-HTTP registry on this machine
-	// that the node pulls from. Default: runner's registry, started on a
-	// loopback port with its content under the cluster's directory.
+	// Registry is the host:port of a plain-HTTP registry on a loopback
+	// address that the node pulls from (Start pushes the busybox and pause
+	// images to it). Default: runner's registry, started on a loopback
+	// port with its content under the cluster's directory.
 	Registry string
 	// Subnet is the pod network (IPv4 CIDR); its first address is the
 	// bridge's, where pods reach the host. Default: DefaultSubnet.
@@ -72,7 +73,13 @@ type Cluster struct {
 	Client *kubernetes.Clientset
 	// RegistryAddr is the host:port of the registry the node pulls from
 	// over plain HTTP; docker.io names are pulled from it too.
-	RegistryAddr string
+	// PodRegistryAddr reaches the same registry from pods (GatewayIP, see
+	// ExposeToPods); the node pulls images named with it as well.
+	RegistryAddr, PodRegistryAddr string
+	// PodAPIServer is the apiserver's URL for pods (GatewayIP, see
+	// ExposeToPods; its serving certificate names GatewayIP). There is no
+	// kube-proxy: the kubernetes Service's ClusterIP does not route.
+	PodAPIServer string
 	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
 	// registry, and PauseImage the pod sandbox image made from it.
 	BusyboxImage, PauseImage string
@@ -91,6 +98,7 @@ type Cluster struct {
 	Swept []string
 
 	log            io.Writer
+	begin          time.Time
 	lock           *os.File
 	state          *hostState
 	reg            *registry.Server
@@ -98,6 +106,8 @@ type Cluster struct {
 	containerdSock string
 	runc           string
 	kubeletPort    int
+	fwdMu          sync.Mutex
+	forwarders     []*forwarder
 	stopOnce       sync.Once
 	stopped        atomic.Bool
 	stopErr        error
@@ -189,7 +199,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	gw := make(net.IP, 4)
 	copy(gw, subnet.IP.To4())
 	gw[3]++
-	c := &Cluster{NodeName: NodeName, PodSubnet: subnet, GatewayIP: gw, log: o.Log, runc: "/usr/sbin/runc"}
+	c := &Cluster{NodeName: NodeName, PodSubnet: subnet, GatewayIP: gw, log: o.Log, runc: "/usr/sbin/runc", begin: begin}
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -243,7 +253,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 }
 
 func (c *Cluster) logf(format string, args ...any) {
-	fmt.Fprintf(c.log, "kubetest: "+format+"\n", args...)
+	fmt.Fprintf(c.log, "kubetest: %6.2fs "+format+"\n", append([]any{time.Since(c.begin).Seconds()}, args...)...)
 }
 
 func (c *Cluster) up(ctx context.Context, o Options) error {
@@ -256,6 +266,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err := c.startRegistry(ctx, o.Registry); err != nil {
 		return err
 	}
+	c.logf("registry %s holds %s and %s", c.RegistryAddr, c.BusyboxImage, c.PauseImage)
 	pki, err := newPKI(filepath.Join(c.Dir, "pki"))
 	if err != nil {
 		return err
@@ -279,14 +290,15 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, etcd, 30*time.Second, "etcd health", httpOK(etcdURL+"/health")); err != nil {
+	if err := c.waitFor(ctx, etcd, 30*time.Second, "etcd health", httpOK(etcdURL+"/health")); err != nil {
 		return err
 	}
+	c.logf("etcd healthy")
 
 	// kube-apiserver
 	svcIP := net.ParseIP(strings.TrimSuffix(serviceSubnet, "0/24") + "1")
 	serving, err := pki.issue("apiserver", "kube-apiserver", nil,
-		"127.0.0.1", "localhost", svcIP.String(), "kubernetes", "kubernetes.default",
+		"127.0.0.1", "localhost", c.GatewayIP.String(), svcIP.String(), "kubernetes", "kubernetes.default",
 		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 	if err != nil {
 		return err
@@ -334,12 +346,18 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, apiserver, 60*time.Second, "kube-apiserver /readyz", func(ctx context.Context) error {
+	if err := c.waitFor(ctx, apiserver, 60*time.Second, "kube-apiserver /readyz", func(ctx context.Context) error {
 		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err
 	}); err != nil {
 		return err
 	}
+	c.logf("kube-apiserver ready")
+	podAPI, err := c.ExposeToPods(net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort)))
+	if err != nil {
+		return err
+	}
+	c.PodAPIServer = "https://" + podAPI
 
 	// kube-controller-manager and kube-scheduler
 	for _, comp := range []struct{ name, cn string }{
@@ -357,7 +375,10 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		args := []string{"--kubeconfig=" + kc, "--leader-elect=false", "--secure-port=0"}
 		if comp.name == "kube-controller-manager" {
 			args = append(args, "--service-account-private-key-file="+saKey, "--root-ca-file="+pki.CAFile,
-				"--use-service-account-credentials=true")
+				"--use-service-account-credentials=true",
+				// Untaint the new node within a second of its Ready
+				// (default 5 s).
+				"--node-monitor-period=1s")
 		}
 		if _, err := c.start(comp.name, filepath.Join(o.BinDir, comp.name), args...); err != nil {
 			return err
@@ -381,7 +402,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, containerd, 30*time.Second, "containerd socket", func(context.Context) error {
+	if err := c.waitFor(ctx, containerd, 30*time.Second, "containerd socket", func(context.Context) error {
 		conn, err := net.Dial("unix", c.containerdSock)
 		if err == nil {
 			conn.Close()
@@ -420,10 +441,11 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, kubelet, 90*time.Second, "node "+c.NodeName+" Ready", c.nodeReady); err != nil {
+	if err := c.waitFor(ctx, kubelet, 90*time.Second, "node "+c.NodeName+" Ready", c.nodeReady); err != nil {
 		return err
 	}
-	return waitFor(ctx, kubelet, 60*time.Second, "service account default/default", func(ctx context.Context) error {
+	c.logf("node %s Ready and untainted", c.NodeName)
+	return c.waitFor(ctx, kubelet, 60*time.Second, "service account default/default", func(ctx context.Context) error {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	})
@@ -436,20 +458,24 @@ func (c *Cluster) nodeReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range n.Spec.Taints {
-		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
-			return fmt.Errorf("taint %s", t.Key)
-		}
-	}
+	ready := errors.New("node has no Ready condition yet")
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
-			if cond.Status == corev1.ConditionTrue {
-				return nil
+			ready = nil
+			if cond.Status != corev1.ConditionTrue {
+				ready = fmt.Errorf("node not ready: %s", cond.Message)
 			}
-			return fmt.Errorf("node not ready: %s", cond.Message)
 		}
 	}
-	return errors.New("node has no Ready condition yet")
+	if ready != nil {
+		return ready
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return fmt.Errorf("ready, still tainted %s", t.Key)
+		}
+	}
+	return nil
 }
 
 func httpOK(url string) func(context.Context) error {
@@ -472,7 +498,7 @@ func httpOK(url string) func(context.Context) error {
 
 // startRegistry starts runner's registry (unless addr names one) and
 // pushes the busybox stand-in and the pause image made from it.
-func (c *Cluster) startRegistry(ctx context.Context, addr string) error {
+func (c *Cluster) startRegistry(ctx context.Context, addr string) (err error) {
 	if addr == "" {
 		srv, err := registry.Serve(context.Background(), "127.0.0.1:0", filepath.Join(c.Dir, "registry"))
 		if err != nil {
@@ -482,6 +508,9 @@ func (c *Cluster) startRegistry(ctx context.Context, addr string) error {
 		addr = srv.Addr()
 	}
 	c.RegistryAddr = addr
+	if c.PodRegistryAddr, err = c.ExposeToPods(addr); err != nil {
+		return err
+	}
 	busybox, err := baseimage.Alpine(ctx, baseimage.Options{})
 	if err != nil {
 		return fmt.Errorf("busybox image: %w", err)
@@ -559,15 +588,20 @@ func (c *Cluster) stop() error {
 		}
 		if name == "kubelet" && c.Dir != "" {
 			// The kubelet makes its root directory a shared bind mount
-			// of itself and leaves it when it exits.
+			// of itself and leaves it when it exits. Only that one:
+			// volume mounts it left below are for the sweep to report.
 			root := filepath.Join(c.Dir, "kubelet")
-			for _, mp := range mountsUnder(root) {
-				if mp == root {
-					_ = unix.Unmount(root, unix.MNT_DETACH)
-				}
+			if mps := mountsUnder(root); len(mps) == 1 && mps[0] == root {
+				_ = unix.Unmount(root, 0)
 			}
 		}
 	}
+	c.fwdMu.Lock()
+	for _, f := range c.forwarders {
+		f.close()
+	}
+	c.forwarders = nil
+	c.fwdMu.Unlock()
 	if c.reg != nil {
 		c.reg.Close()
 	}
@@ -608,7 +642,7 @@ func (c *Cluster) deletePods() error {
 			return err
 		}
 	}
-	if err := waitFor(ctx, c.proc("kubelet"), 80*time.Second, "pods deleted", func(ctx context.Context) error {
+	if err := c.waitFor(ctx, c.proc("kubelet"), 80*time.Second, "pods deleted", func(ctx context.Context) error {
 		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return err
@@ -620,7 +654,7 @@ func (c *Cluster) deletePods() error {
 	}); err != nil {
 		return err
 	}
-	return waitFor(ctx, c.proc("kubelet"), 30*time.Second, "containerd shims exited", func(context.Context) error {
+	return c.waitFor(ctx, c.proc("kubelet"), 30*time.Second, "containerd shims exited", func(context.Context) error {
 		for _, pid := range processesNaming(c.Dir) {
 			if comm(pid) != "containerd" && !isComponent(c, pid) {
 				return fmt.Errorf("process %d (%s) still running", pid, comm(pid))

@@ -14,8 +14,9 @@ import (
 // containerdConfig is containerd 1.6's configuration (version 2): its own
 // root, state and socket; restrict_oom_score_adj because the sandbox has no
 // CAP_SYS_RESOURCE (without it every pod fails with "can't get final
-// child's PID from pipe: EOF"); plain HTTP to the loopback registry, which
-// also mirrors docker.io; network namespaces under the state directory.
+// child's PID from pipe: EOF"); plain HTTP to the loopback registry (by
+// its loopback and its gateway address), which also mirrors docker.io;
+// network namespaces under the state directory.
 func containerdConfig(c *Cluster) string {
 	q := strconv.Quote
 	d := func(p string) string { return q(filepath.Join(c.Dir, p)) }
@@ -59,6 +60,9 @@ oom_score = 0
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]
     endpoint = [%s]
 
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]
+    endpoint = [%s]
+
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
     endpoint = [%s]
 `,
@@ -68,7 +72,9 @@ oom_score = 0
 		q(c.PauseImage),
 		q(c.runc),
 		q(cniBinDir), d("cni/net.d"),
-		q(c.RegistryAddr), q("http://"+c.RegistryAddr), q("http://"+c.RegistryAddr))
+		q(c.RegistryAddr), q("http://"+c.RegistryAddr),
+		q(c.PodRegistryAddr), q("http://"+c.PodRegistryAddr),
+		q("http://"+c.RegistryAddr))
 }
 
 // cniConfig is the pod network: a bridge that holds the gateway address

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/birdflock/runner/pkg/testenv"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -25,6 +28,7 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	begin := time.Now()
 	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "busybox-"},
 		Spec: corev1.PodSpec{
@@ -50,6 +54,7 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("pod %s: %s after %s", pod.Name, pod.Status.Phase, time.Since(begin).Round(time.Millisecond))
 	logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "main"}).DoRaw(ctx)
 	if err != nil {
 		t.Fatalf("logs of %s: %v", pod.Name, err)
@@ -94,6 +99,8 @@ func TestNodeReadyAndPodRunsFromLoopbackRegistry(t *testing.T) {
 	if ip := net.ParseIP(pod.Status.PodIP); ip == nil || !c.PodSubnet.Contains(ip) {
 		t.Errorf("pod IP %q not in %s", pod.Status.PodIP, c.PodSubnet)
 	}
+
+	logRSS(t, c)
 
 	// A pod that fails is reported as Failed with its exit code.
 	pod, _ = runPod(t, c, ns, `exit 3`)
@@ -304,5 +311,84 @@ func TestMissingPartIsNamed(t *testing.T) {
 	// Start refuses before touching the machine.
 	if _, err := Start(context.Background(), Options{BinDir: empty}); !errors.As(err, &m) {
 		t.Errorf("Start = %v", err)
+	}
+}
+
+// logRSS logs the resident memory of the cluster's processes (a figure for
+// docs/kubernetes.md; never asserted).
+func logRSS(t *testing.T, c *Cluster) {
+	var total int64
+	var parts []string
+	for _, pid := range processesNaming(c.Dir) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				total += kb
+				parts = append(parts, fmt.Sprintf("%s %d MB", comm(pid), kb/1024))
+			}
+		}
+	}
+	t.Logf("RSS %d MB: %s", total/1024, strings.Join(parts, ", "))
+}
+
+// TestPodsReachRegistryAndAPI: pods reach the registry and the apiserver
+// through their gateway addresses, and the node pulls an image named with
+// the registry's gateway address.
+func TestPodsReachRegistryAndAPI(t *testing.T) {
+	c := Shared(t)
+	ns := c.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// busybox's wget speaks no TLS the apiserver accepts: a plain HTTP
+	// request shows that its TLS listener answers.
+	api := strings.TrimPrefix(c.PodAPIServer, "https://")
+	host, port, _ := net.SplitHostPort(api)
+	script := fmt.Sprintf(`wget -q -O - http://%s/v2/library/busybox/tags/list; echo
+printf 'GET /version HTTP/1.0\r\n\r\n' | nc -w 5 %s %s`, c.PodRegistryAddr, host, port)
+	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "gateway"},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name: "main", Image: c.PodRegistryAddr + "/library/busybox:latest",
+				Command: []string{"sh", "-c", script},
+			}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() bool {
+		pod, err = c.Client.CoreV1().Pods(ns).Get(ctx, "gateway", metav1.GetOptions{})
+		return err == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed)
+	}, "pod gateway did not finish")
+	logs, err := c.Client.CoreV1().Pods(ns).GetLogs("gateway", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod: %s %+v\n%s", pod.Status.Phase, pod.Status.ContainerStatuses, logs)
+	}
+	for _, want := range []string{`"name":"library/busybox"`, "Client sent an HTTP request to an HTTPS server"} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("pod log lacks %s:\n%s", want, logs)
+		}
+	}
+	if id := pod.Status.ContainerStatuses[0].ImageID; !strings.HasPrefix(id, c.PodRegistryAddr+"/library/busybox@sha256:") {
+		t.Errorf("image id %q", id)
+	}
+	// The apiserver's certificate is valid for its gateway address.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Host = c.PodAPIServer
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cs.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
+		t.Errorf("version at %s: %v, %v", c.PodAPIServer, v, err)
 	}
 }

@@ -96,7 +96,8 @@ func (p *proc) tail() string {
 }
 
 // waitFor polls ready until it returns nil, failing early when p exits.
-func waitFor(ctx context.Context, p *proc, timeout time.Duration, what string, ready func(context.Context) error) error {
+// Each new answer of ready goes to the cluster's log.
+func (c *Cluster) waitFor(ctx context.Context, p *proc, timeout time.Duration, what string, ready func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
@@ -104,9 +105,18 @@ func waitFor(ctx context.Context, p *proc, timeout time.Duration, what string, r
 		if p != nil && p.exited() {
 			return fmt.Errorf("%s exited while waiting for %s (%v); %s:\n%s", p.name, what, p.err, p.log, p.tail())
 		}
-		if last = ready(ctx); last == nil {
+		err := ready(ctx)
+		if err == nil {
 			return nil
 		}
+		if last == nil || err.Error() != last.Error() {
+			msg := err.Error()
+			if len(msg) > 160 {
+				msg = msg[:160] + "…"
+			}
+			c.logf("waiting for %s: %s", what, msg)
+		}
+		last = err
 		select {
 		case <-ctx.Done():
 			msg := fmt.Sprintf("%s: %v (last: %v)", what, ctx.Err(), last)

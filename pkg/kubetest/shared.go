@@ -66,7 +66,15 @@ func Shared(tb testing.TB) *Cluster {
 		if err := Check(""); err != nil {
 			shared.err = err
 		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			// Start may wait for the cluster of another package's tests:
+			// until shortly before this test binary's deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+				if deadline, ok := d.Deadline(); ok {
+					cancel()
+					ctx, cancel = context.WithDeadline(context.Background(), deadline.Add(-30*time.Second))
+				}
+			}
 			shared.c, shared.err = Start(ctx, Options{Log: &shared.log})
 			cancel()
 		}
