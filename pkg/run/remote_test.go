@@ -3,6 +3,8 @@ package run_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -30,19 +32,27 @@ var (
 	legBinErr  error
 )
 
-// runnerForLegs is the runner binary of this tree, built once: the remote
-// end of the process transport (runner job --stdio).
+// runnerForLegs is the runner binary of this tree, built once a test
+// binary run: the remote end of the process transport (runner job
+// --stdio). It goes to one place per source tree in the temp dir, each
+// build replacing the last (no binary left behind per run).
 func runnerForLegs(t *testing.T) string {
 	t.Helper()
 	legBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "runner-legs-")
+		root, err := filepath.Abs("../..")
 		if err != nil {
+			legBinErr = err
+			return
+		}
+		sum := sha256.Sum256([]byte(root))
+		dir := filepath.Join(os.TempDir(), "runner-legs-"+hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			legBinErr = err
 			return
 		}
 		legBin = filepath.Join(dir, "runner")
 		cmd := exec.Command("go", "build", "-o", legBin, "./cmd/runner")
-		cmd.Dir = "../.."
+		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			legBinErr = fmt.Errorf("go build ./cmd/runner: %v\n%s", err, out)
 		}
@@ -157,6 +167,11 @@ func runLegs(t *testing.T, ctx context.Context, src string, trig run.Trigger, op
 	}
 	if tt != nil {
 		opts.Remote = tt
+		if opts.Env == nil {
+			// The children's temporary state: a killed one leaves its
+			// own behind, here removed with the test's.
+			opts.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+		}
 	}
 	res, err := run.Run(ctx, plan, opts)
 	if err != nil {
