@@ -3,7 +3,8 @@ package run_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -15,7 +16,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,19 +32,27 @@ var (
 	legBinErr  error
 )
 
-// runnerForLegs is the runner binary of this tree, built once: the remote
-// end of the process transport (runner job --stdio).
+// runnerForLegs is the runner binary of this tree, built once a test
+// binary run: the remote end of the process transport (runner job
+// --stdio). It goes to one place per source tree in the temp dir, each
+// build replacing the last (no binary left behind per run).
 func runnerForLegs(t *testing.T) string {
 	t.Helper()
 	legBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "runner-legs-")
+		root, err := filepath.Abs("../..")
 		if err != nil {
+			legBinErr = err
+			return
+		}
+		sum := sha256.Sum256([]byte(root))
+		dir := filepath.Join(os.TempDir(), "runner-legs-"+hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			legBinErr = err
 			return
 		}
 		legBin = filepath.Join(dir, "runner")
 		cmd := exec.Command("go", "build", "-o", legBin, "./cmd/runner")
-		cmd.Dir = "../.."
+		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			legBinErr = fmt.Errorf("go build ./cmd/runner: %v\n%s", err, out)
 		}
@@ -159,6 +167,11 @@ func runLegs(t *testing.T, ctx context.Context, src string, trig run.Trigger, op
 	}
 	if tt != nil {
 		opts.Remote = tt
+		if opts.Env == nil {
+			// The children's temporary state: a killed one leaves its
+			// own behind, here removed with the test's.
+			opts.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+		}
 	}
 	res, err := run.Run(ctx, plan, opts)
 	if err != nil {
@@ -361,109 +374,6 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-// Cancelling the run while a remote leg's step runs cancels the leg as
-// Ctrl-C would: the step ends, its if: always() step still runs, in the
-// remote, and the job is cancelled.
-func TestRemoteCancelRunsAlways(t *testing.T) {
-	bin := runnerForLegs(t)
-	dir := t.TempDir()
-	src := `
-on: push
-jobs:
-  slow:
-    runs-on: x
-    steps:
-      - run: touch ` + dir + `/started; sleep 30
-      - run: echo "never"
-      - if: always()
-        run: echo "always ran, status ${{ job.status }}"
-`
-	lr := runLegs(t, cancelWhen(t, dir+"/started"), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
-	j := job(t, lr.res, "slow")
-	if j.Result != "cancelled" || lr.res.Conclusion != "cancelled" {
-		t.Errorf("job %s, run %s; want cancelled\n%s", j.Result, lr.res.Conclusion, lr.out)
-	}
-	if !strings.Contains(lr.out, "always ran, status cancelled") || strings.Contains(lr.out, "| never") {
-		t.Errorf("want the always() step and not the next one\n%s", lr.out)
-	}
-	if len(j.Steps) != 3 || j.Steps[0].Conclusion != "cancelled" || j.Steps[1].Conclusion != "skipped" || j.Steps[2].Conclusion != "success" {
-		t.Errorf("steps %s", jobsOf(lr.res))
-	}
-}
-
-// A remote that dies in the middle of a job (its process killed) fails the
-// job with an error that says so; the run goes on.
-func TestRemoteDiesMidJob(t *testing.T) {
-	bin := runnerForLegs(t)
-	dir := t.TempDir()
-	src := `
-on: push
-jobs:
-  doomed:
-    runs-on: x
-    steps:
-      - run: echo $$ > ` + dir + `/step.pid; exec sleep 30
-  after:
-    needs: doomed
-    if: always()
-    runs-on: x
-    steps:
-      - run: echo "after ${{ needs.doomed.result }}"
-`
-	pids := make(chan int, 4)
-	tt := &tapTransport{note: "started pod", ProcessTransport: run.ProcessTransport{Path: bin, Started: func(leg run.LegInfo, pid int) {
-		if leg.Job == "doomed" {
-			pids <- pid
-		}
-	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	go func() {
-		pid := <-pids
-		for ctx.Err() == nil {
-			if data, err := os.ReadFile(dir + "/step.pid"); err == nil && len(bytes.TrimSpace(data)) > 0 {
-				var step int
-				fmt.Sscan(string(data), &step)
-				syscall.Kill(pid, syscall.SIGKILL)
-				t.Cleanup(func() { syscall.Kill(step, syscall.SIGKILL) })
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	lr := runLegs(t, ctx, src, run.Trigger{}, run.Options{}, tt)
-	j := job(t, lr.res, "doomed")
-	if j.Result != "failure" || !strings.Contains(j.Error, "the remote leg ended without a result") || !strings.Contains(j.Error, "killed") {
-		t.Errorf("job %s, error %q; want a failure that says the remote was killed\n%s", j.Result, j.Error, lr.out)
-	}
-	if !strings.Contains(lr.out, "after failure") {
-		t.Errorf("the dependent job did not see the failure\n%s", lr.out)
-	}
-	// What the transport says about the leg is in its log and events.
-	log, _ := os.ReadFile(filepath.Join(lr.res.Dir, "doomed.log"))
-	if !strings.Contains(string(log), "Error: the remote leg ended without a result") || !strings.Contains(string(log), "job | started pod doomed") {
-		t.Errorf("doomed.log lacks the transport's line or the error:\n%s", log)
-	}
-	if !slices.Contains(lr.events["after"], "line|job||started pod after") {
-		t.Errorf("events of after: %q", lr.events["after"])
-	}
-}
-
-// A leg refuses a spec of another protocol version, with an error frame
-// that says which versions, and writes nothing else.
-func TestServeLegRefusesOtherVersion(t *testing.T) {
-	var out bytes.Buffer
-	in := strings.NewReader(`{"Version":99,"Job":"a","Key":"a","Dir":"a","Run":1,"Secrets":{"S":"v3ry-s3cret"}}` + "\n")
-	err := run.ServeLeg(context.Background(), in, &out, run.Options{StateDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "protocol version 99") {
-		t.Fatalf("err %v; want one naming version 99", err)
-	}
-	var fr map[string]any
-	if err := json.Unmarshal(out.Bytes(), &fr); err != nil || fr["Type"] != "error" || !strings.Contains(fmt.Sprint(fr["Text"]), "speaks version 1") {
-		t.Errorf("output %q (%v); want one error frame", out.String(), err)
-	}
-}
-
 // The job cache stays with the controller: a remote leg's result, with
 // the artifact and summary that came back in frames, is stored; the next
 // run restores it without starting a remote leg, and the dependent remote
@@ -498,57 +408,6 @@ func TestRemoteLegsUseTheControllersCache(t *testing.T) {
 	defer mu.Unlock()
 	if started["build"] != 1 || started["use"] != 2 {
 		t.Errorf("remote legs started %v; want build once (the hit starts none), use twice", started)
-	}
-}
-
-// A remote leg gets the git directory of a bare repository or of a linked
-// worktree as well: its checkout is at the run's commit, and what it
-// pushes to origin lands where a local leg's push would, in the original.
-func TestRemoteCheckoutOfBareAndWorktree(t *testing.T) {
-	bin := runnerForLegs(t)
-	git := gittest.GitBinary(t)
-	base := t.TempDir()
-	bare := filepath.Join(base, "origin.git")
-	sha := gittest.Origin(t, bare, map[string]string{"f.txt": "from the bare\n"})
-	clone := filepath.Join(base, "clone")
-	wt := filepath.Join(base, "wt")
-	for _, args := range [][]string{{"clone", "-q", bare, clone}, {"-C", clone, "worktree", "add", "-q", "-b", "side", wt}} {
-		if out, err := exec.Command(git, args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	src := `
-on: push
-jobs:
-  push:
-    runs-on: x
-    steps:
-      - uses: actions/checkout@v4
-      - run: |
-          echo "content $(cat f.txt) at $(git rev-parse HEAD)"
-          echo "origin-url $(git remote get-url origin)"
-          git -c user.name=bot -c user.email=bot@example.com commit -q --allow-empty -m "from ${{ github.job }} via ${{ github.ref_name }}"
-          git push -q origin HEAD:refs/heads/pushed-${{ github.ref_name }}
-`
-	for _, c := range []struct{ name, path, ref string }{
-		{"bare", bare, "refs/heads/main"},
-		{"worktree", wt, "refs/heads/side"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			trig := run.Trigger{Repo: run.Repo{Path: c.path, SHA: sha, Ref: c.ref, Repository: "o/r"}}
-			lr := runLegs(t, context.Background(), src, trig, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
-			if lr.res.Conclusion != "success" {
-				t.Fatalf("%s\n%s", jobsOf(lr.res), lr.out)
-			}
-			if !strings.Contains(lr.out, "content from the bare at "+sha) || !strings.Contains(lr.out, "origin-url "+bare+"\n") {
-				t.Errorf("want the checkout at %s with origin %s\n%s", sha, bare, lr.out)
-			}
-			branch := strings.TrimPrefix(c.ref, "refs/heads/")
-			out, err := exec.Command(git, "-C", bare, "log", "-1", "--format=%s", "refs/heads/pushed-"+branch).CombinedOutput()
-			if err != nil || strings.TrimSpace(string(out)) != "from push via "+branch {
-				t.Errorf("the push did not land in %s: %v %s", bare, err, out)
-			}
-		})
 	}
 }
 
@@ -587,48 +446,6 @@ jobs:
 	}
 }
 
-// A run whose repository is a URL sends no source: the remote leg clones
-// the URL itself (over git's smart HTTP here, with credentials in the
-// URL), and the password appears in no frame, log or record.
-func TestRemoteLegClonesURL(t *testing.T) {
-	bin := runnerForLegs(t)
-	root := t.TempDir()
-	sha := gittest.Origin(t, filepath.Join(root, "site.git"), map[string]string{"f.txt": "over http\n"})
-	srv := gittest.ServeHTTP(t, root, "bot", "http-pa55word-4242")
-	url := strings.Replace(srv.URL, "http://", "http://bot:http-pa55word-4242@", 1) + "/site.git"
-	src := `
-on: push
-jobs:
-  fetch:
-    runs-on: x
-    steps:
-      - uses: actions/checkout@v4
-      - run: echo "content $(cat f.txt) at $(git rev-parse HEAD) from ${{ github.repositoryUrl }}"
-`
-	trig := run.Trigger{Repo: run.Repo{Path: url, SHA: sha, Ref: "refs/heads/main", Repository: "o/site"}}
-	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}}
-	lr := runLegs(t, context.Background(), src, trig, run.Options{}, tt)
-	if lr.res.Conclusion != "success" || !strings.Contains(lr.out, "content over http at "+sha) {
-		t.Fatalf("%s\n%s", jobsOf(lr.res), lr.out)
-	}
-	if srv.UploadPacks.Load() == 0 {
-		t.Error("the remote leg did not fetch from the server")
-	}
-	if strings.Contains(tt.sent(), "repo/.git/") {
-		t.Error("a git directory was sent for a URL repository")
-	}
-	for what, text := range map[string]string{"frames": tt.tapped(), "console": lr.out} {
-		if strings.Contains(text, "http-pa55word-4242") {
-			t.Errorf("the password is in the %s", what)
-		}
-	}
-	for name, text := range record(t, lr.res.Dir) {
-		if strings.Contains(text, "http-pa55word-4242") {
-			t.Errorf("the password is in the record's %s", name)
-		}
-	}
-}
-
 // A leg through the process transport starts its steps from the run's
 // Options.Env, as a local leg does, not from the process environment of
 // the controller (runner serve passes a minimal one).
@@ -650,96 +467,5 @@ jobs:
 		if !strings.Contains(lr.out, "given=yes controller=unset") {
 			t.Errorf("want the step to see Options.Env only\n%s", lr.out)
 		}
-	}
-}
-
-// The ways a leg is stopped reach a remote leg as they reach a local one:
-// its own timeout-minutes, fail-fast of a sibling leg, and Options.Force
-// after a cancellation (which ends the if: always() step too).
-func TestRemoteLegStops(t *testing.T) {
-	bin := runnerForLegs(t)
-	timeout := `
-on: push
-jobs:
-  slow:
-    runs-on: x
-    timeout-minutes: 0.03
-    steps:
-      - run: sleep 30
-      - if: always()
-        run: echo "after the timeout ${{ job.status }}"
-`
-	failFast := `
-on: push
-jobs:
-  m:
-    runs-on: x
-    strategy:
-      matrix:
-        n: [1, 2]
-    steps:
-      - run: if [ ${{ matrix.n }} = 1 ]; then sleep 0.5; exit 1; fi; sleep 30
-`
-	for _, c := range []struct{ name, src string }{{"timeout", timeout}, {"fail-fast", failFast}} {
-		t.Run(c.name, func(t *testing.T) {
-			local := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, nil)
-			remote := runLegs(t, context.Background(), c.src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
-			if l, r := jobsOf(local.res), jobsOf(remote.res); l != r {
-				t.Errorf("job results differ\nlocal:\n%s\nremote:\n%s\nremote output:\n%s", l, r, remote.out)
-			}
-			if local.res.Conclusion != "failure" {
-				t.Errorf("run %s; want failure\n%s", local.res.Conclusion, local.out)
-			}
-		})
-	}
-	t.Run("force", func(t *testing.T) {
-		dir := t.TempDir()
-		src := `
-on: push
-jobs:
-  stubborn:
-    runs-on: x
-    steps:
-      - run: touch ` + dir + `/started; sleep 30
-      - if: always()
-        run: touch ` + dir + `/cleanup; sleep 30
-`
-		force, stop := context.WithCancel(context.Background())
-		defer stop()
-		go func() {
-			for ctx := t.Context(); ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
-				if _, err := os.Stat(dir + "/cleanup"); err == nil {
-					stop()
-					return
-				}
-			}
-		}()
-		lr := runLegs(t, cancelWhen(t, dir+"/started"), src, run.Trigger{}, run.Options{Force: force}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}})
-		j := job(t, lr.res, "stubborn")
-		// The always() step was killed, not left to finish its sleep.
-		if j.Result != "cancelled" || len(j.Steps) != 2 || j.Steps[1].Conclusion == "success" {
-			t.Errorf("%s\n%s", jobsOf(lr.res), lr.out)
-		}
-	})
-}
-
-// A remote that is not runner (a pod image without it, a wrong binary)
-// fails the job with what it said and how it ended.
-func TestRemoteNotRunner(t *testing.T) {
-	script := filepath.Join(t.TempDir(), "not-runner")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"not runner: $*\" >&2\necho hello\nexit 3\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n"
-	lr := runLegs(t, context.Background(), src, run.Trigger{}, run.Options{}, &tapTransport{ProcessTransport: run.ProcessTransport{Path: script}})
-	j := job(t, lr.res, "a")
-	// It said hello: the controller kills it at once, or it ends first.
-	for _, want := range []string{"the remote leg ended without a result", `bad frame "hello"`, script + " job --stdio", "its stderr ends: not runner: job --stdio"} {
-		if !strings.Contains(j.Error, want) {
-			t.Errorf("error %q lacks %q", j.Error, want)
-		}
-	}
-	if j.Result != "failure" {
-		t.Errorf("result %s", j.Result)
 	}
 }
