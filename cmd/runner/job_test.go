@@ -36,7 +36,7 @@ jobs:
 	}{
 		{[]string{"exec", wf, "--executor", "process"}, 1, "b got from-a"},
 		{[]string{"exec", wf, "--executor", "process"}, 1, "exit code 4"},
-		{[]string{"exec", wf, "--executor", "pods"}, 2, `--executor "pods": want local or process`},
+		{[]string{"exec", wf, "--executor", "pods"}, 2, `--executor "pods": want local, process or kubernetes`},
 		{[]string{"job"}, 2, "--stdio is the only mode"},
 	} {
 		args := c.args
