@@ -209,3 +209,69 @@ executor:
 		t.Errorf("the restarted service's log does not name the pod it deleted (%s):\n%s", longPod, s2.log)
 	}
 }
+
+// TestExecOnKubernetes: runner exec --executor kubernetes, as a user on a
+// laptop runs it: the legs run in pods of the cluster the kubeconfig names,
+// the checkout has the local repository's files, the console names the
+// pods, a failing job is exit 1, and no pod is left.
+func TestExecOnKubernetes(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{})
+	repo := t.TempDir()
+	wf := filepath.Join(repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(wf, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ok.yaml", `on: push
+jobs:
+  hello:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "in $(hostname) sees $(cat bird.txt)"
+`)
+	write("bad.yaml", `on: push
+jobs:
+  fails:
+    runs-on: ubuntu-latest
+    steps:
+      - run: exit 3
+`)
+	if err := os.WriteFile(filepath.Join(repo, "bird.txt"), []byte("wren"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	execRunner := func(wf string) (string, int) {
+		cmd := exec.Command(runnerBin, "exec", wf, "--executor", "kubernetes", "--kubeconfig", c.Kubeconfig,
+			"--namespace", tr.Client.Namespace, "--image", tr.Config.Image, "--state", filepath.Join(repo, ".runner"))
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := execRunner("ok")
+	if code != 0 || !strings.Contains(out, "Running in pod "+tr.Client.Namespace+"/runner-hello-") || !strings.Contains(out, "sees wren") {
+		t.Errorf("runner exec ok --executor kubernetes: exit %d\n%s", code, out)
+	}
+	out, code = execRunner("bad")
+	if code != 1 {
+		t.Errorf("runner exec bad --executor kubernetes: exit %d, want 1\n%s", code, out)
+	}
+	if left := pods(t, c, tr.Client.Namespace); len(left) > 0 {
+		t.Errorf("pods left: %v", left)
+	}
+}
