@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/kubetest"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -31,10 +33,13 @@ func benchTransport(b *testing.B, c *kubetest.Cluster) *kube.Transport {
 	return tr
 }
 
+// builtins are the built-in actions (upload-artifact, download-artifact).
+var builtins = steps.Default()
+
 // benchRun runs the workflow src and fails b unless it succeeds.
 func benchRun(b *testing.B, src string, opts run.Options) *run.Result {
 	b.Helper()
-	w, errs := workflow.Load("bench.yaml", []byte(src), workflow.Options{})
+	w, errs := workflow.Load("bench.yaml", []byte(src), workflow.Options{Builtins: builtins})
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
@@ -43,6 +48,7 @@ func benchRun(b *testing.B, src string, opts run.Options) *run.Result {
 		b.Fatal(err)
 	}
 	plan.Source = []byte(src)
+	opts.Builtins = builtins
 	if opts.StateDir == "" {
 		opts.StateDir = b.TempDir()
 	}
@@ -117,4 +123,113 @@ func BenchmarkDispatchToFirstStep(b *testing.B) {
 		b.ReportMetric(percentile(first, 50).Seconds(), "attach-to-step-p50-s")
 		b.Logf("dispatch→first step over %d runs: %v", runs, total)
 	}
+}
+
+// legTimes records, for each leg of a run, when its first step started,
+// when its last step ended and when the leg ended: a remote leg's set-up
+// and tear-down around its steps.
+type legTimes struct {
+	mu                       sync.Mutex
+	started, lastStep, ended map[string]time.Time
+}
+
+func newLegTimes() *legTimes {
+	return &legTimes{started: map[string]time.Time{}, lastStep: map[string]time.Time{}, ended: map[string]time.Time{}}
+}
+
+func (l *legTimes) Observe(e run.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch e.Kind {
+	case run.JobStarted:
+		l.started[e.Job] = e.Time
+	case run.StepEnded:
+		l.lastStep[e.Job] = e.Time
+	case run.JobEnded:
+		l.ended[e.Job] = e.Time
+	}
+}
+
+// tails are the times from each leg's last step's end to the leg's end.
+func (l *legTimes) tails() []time.Duration {
+	var ds []time.Duration
+	for job, end := range l.ended {
+		if s, ok := l.lastStep[job]; ok {
+			ds = append(ds, end.Sub(s))
+		}
+	}
+	return ds
+}
+
+// compare runs src on the Kubernetes executor and locally, in turn, and
+// reports both walls, their ratio, and the median tail of a pod leg (its
+// last step's end to the leg's end: the pod's exit and deletion).
+func compare(b *testing.B, tr *kube.Transport, src string, parallel int, per float64) {
+	for i := 0; i < b.N; i++ {
+		lt := newLegTimes()
+		t0 := time.Now()
+		benchRun(b, src, run.Options{Remote: tr.Legs(), Parallel: parallel, Observer: lt})
+		kubeWall := time.Since(t0)
+		t0 = time.Now()
+		benchRun(b, src, run.Options{Parallel: parallel})
+		localWall := time.Since(t0)
+		b.ReportMetric(kubeWall.Seconds()/per, "kube-s")
+		b.ReportMetric(localWall.Seconds()/per, "local-s")
+		b.ReportMetric(float64(kubeWall)/float64(localWall), "ratio")
+		b.ReportMetric(percentile(lt.tails(), 50).Seconds(), "pod-tail-p50-s")
+	}
+}
+
+// BenchmarkJobOverhead: 8 independent one-step jobs, one at a time, on
+// the Kubernetes executor and locally; kube-s and local-s are per job.
+func BenchmarkJobOverhead(b *testing.B) {
+	c := kubetest.Shared(b)
+	tr := benchTransport(b, c)
+	const n = 8
+	src := "on: push\njobs:\n"
+	for j := 0; j < n; j++ {
+		src += "  j" + strconv.Itoa(j) + ":\n    runs-on: x\n    steps:\n      - run: echo job " + strconv.Itoa(j) + "\n"
+	}
+	compare(b, tr, src, 1, n)
+}
+
+// BenchmarkPipeline: a pipeline's shape (a build job with an output and
+// an artifact, a matrix of three test legs that download it, a release
+// job that needs both), two jobs at once, on the Kubernetes executor and
+// locally; kube-s and local-s are the walls.
+func BenchmarkPipeline(b *testing.B) {
+	c := kubetest.Shared(b)
+	tr := benchTransport(b, c)
+	compare(b, tr, `on: push
+jobs:
+  build:
+    runs-on: x
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+    steps:
+      - id: v
+        run: echo "version=1.2.3" >> "$GITHUB_OUTPUT"
+      - run: mkdir -p dist && head -c 1000000 /dev/urandom > dist/app
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: dist
+  test:
+    needs: build
+    runs-on: x
+    strategy:
+      matrix:
+        shard: [1, 2, 3]
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: dist
+          path: dist
+      - run: test -s dist/app && echo "shard ${{ matrix.shard }} of ${{ needs.build.outputs.version }}"
+  release:
+    needs: [build, test]
+    runs-on: x
+    steps:
+      - run: echo "release ${{ needs.build.outputs.version }}"
+`, 2, 1)
 }
