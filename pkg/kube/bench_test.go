@@ -2,7 +2,9 @@ package kube_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/kubetest"
@@ -232,4 +236,125 @@ jobs:
     steps:
       - run: echo "release ${{ needs.build.outputs.version }}"
 `, 2, 1)
+}
+
+// procMB is a field of /proc/PID/status (VmRSS, VmHWM) in MiB.
+func procMB(pid int, field string) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// runningLegs counts the pods of ns whose leg container runs.
+func runningLegs(ctx context.Context, c *kubetest.Cluster, ns string) (running, all int) {
+	list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, 0
+	}
+	for _, p := range list.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Running != nil {
+				running++
+			}
+		}
+	}
+	return running, len(list.Items)
+}
+
+// BenchmarkControllerRSS: the memory of the controller (a `runner exec
+// --executor kubernetes` child: the same transport as runner serve's)
+// with 50 leg pods running at once (a matrix of sleeping legs, --jobs 50).
+// It reports the child's VmRSS with one pod running and with all of
+// them, its VmHWM, how long the 50 pods took to run, and how long a
+// cancel (SIGINT) took to end the run and delete them.
+func BenchmarkControllerRSS(b *testing.B) {
+	const n = 50
+	c := kubetest.Shared(b)
+	tr := benchTransport(b, c)
+	ns := tr.Client.Namespace
+	dir := b.TempDir()
+	legs := make([]string, n)
+	for i := range legs {
+		legs[i] = strconv.Itoa(i)
+	}
+	wf := filepath.Join(dir, "wide.yaml")
+	cfg := filepath.Join(dir, "executor.yaml")
+	for f, data := range map[string]string{
+		wf:  "on: push\njobs:\n  wide:\n    runs-on: x\n    strategy:\n      matrix:\n        leg: [" + strings.Join(legs, ", ") + "]\n    steps:\n      - run: sleep 600\n",
+		cfg: "grace: 2s\nstart-timeout: 10m\n",
+	} {
+		if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		var out strings.Builder
+		cmd := exec.Command(runnerBin, "exec", "--executor", "kubernetes", "--executor-config", cfg,
+			"--kubeconfig", c.Kubeconfig, "--namespace", ns, "--image", tr.Config.Image,
+			"--jobs", strconv.Itoa(n), "--cancel-timeout", "5s", "--state", filepath.Join(dir, "state"), wf)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &out, &out
+		t0 := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		pid := cmd.Process.Pid
+		ctx := context.Background()
+		var rssOne, rssAll float64
+		var allAt time.Duration
+		for rssAll == 0 {
+			select {
+			case err := <-exited:
+				b.Fatalf("runner exec ended before its pods ran: %v\n%s", err, out.String())
+			case <-time.After(250 * time.Millisecond):
+			}
+			running, _ := runningLegs(ctx, c, ns)
+			switch {
+			case running >= 1 && rssOne == 0:
+				rssOne = procMB(pid, "VmRSS")
+			case running == n:
+				allAt = time.Since(t0)
+				// A few seconds with every leg running and streaming.
+				time.Sleep(5 * time.Second)
+				rssAll = procMB(pid, "VmRSS")
+			}
+			if time.Since(t0) > 10*time.Minute {
+				cmd.Process.Kill()
+				b.Fatalf("%d of %d pods running after 10 minutes", running, n)
+			}
+		}
+		hwm := procMB(pid, "VmHWM")
+		t1 := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Minute):
+			cmd.Process.Kill()
+			b.Fatalf("runner exec did not end 5 minutes after SIGINT:\n%s", out.String())
+		}
+		for {
+			if _, all := runningLegs(ctx, c, ns); all == 0 {
+				break
+			}
+			if time.Since(t1) > 5*time.Minute {
+				b.Fatalf("pods left 5 minutes after the cancel")
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		b.ReportMetric(n, "pods")
+		b.ReportMetric(allAt.Seconds(), "all-running-s")
+		b.ReportMetric(rssOne, "rss-1pod-MiB")
+		b.ReportMetric(rssAll, "rss-MiB")
+		b.ReportMetric(hwm, "hwm-MiB")
+		b.ReportMetric(time.Since(t1).Seconds(), "cancel-s")
+	}
 }
