@@ -41,7 +41,7 @@ var (
 
 // runnerImage builds this tree's runner (static) into baseimage.Runner and
 // pushes it to the cluster's registry, once.
-func runnerImage(t *testing.T, c *kubetest.Cluster) string {
+func runnerImage(t testing.TB, c *kubetest.Cluster) string {
 	t.Helper()
 	imageOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "runner-kube-")
