@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/serve/store"
-	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // githubRoutes serves GitHub's Actions REST API under prefix
@@ -221,28 +220,10 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	jobs, err := s.jobsJSON(u, run, true)
-	if err != nil {
+	if err := s.webRun(r, u, run, out); err != nil {
 		errorStatus(w, err)
 		return
 	}
-	out["jobs"] = jobs
-	// The job graph comes from the workflow as it was run.
-	graph := []map[string]any{}
-	if wf, errs := workflow.Load(run.WorkflowFile, []byte(run.Source), workflow.Options{Builtins: s.builtins}); len(errs) == 0 {
-		for _, j := range wf.Jobs {
-			needs := []string{}
-			for _, n := range j.Needs {
-				needs = append(needs, n.Raw)
-			}
-			name := j.ID
-			if j.Name.Set {
-				name = j.Name.Raw
-			}
-			graph = append(graph, map[string]any{"id": j.ID, "name": name, "needs": needs})
-		}
-	}
-	out["graph"] = graph
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -81,29 +81,165 @@ async function follow(url, onEvent, onEnd) {
     await sleep(1000);
   }
 }
+// fmtDur shows a duration as GitHub does (1m 5s), with tenths under a
+// minute and milliseconds under a second.
 function fmtDur(ms) {
-  if (ms == null) return "";
-  return ms < 60000 ? (ms / 1000).toFixed(1) + "s" : Math.floor(ms / 60000) + "m" + Math.round(ms % 60000 / 1000) + "s";
+  if (ms == null || isNaN(ms)) return "";
+  if (ms < 1000) return Math.round(ms) + "ms";
+  if (ms < 60000) return (ms / 1000).toFixed(1) + "s";
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+  return Math.floor(s / 3600) + "h " + Math.floor(s % 3600 / 60) + "m";
 }
+// state is what a run, job or step is: its conclusion once completed.
 function state(x) { return x.status === "completed" ? (x.conclusion || "completed") : x.status; }
+const HUMAN = { queued: "Queued", in_progress: "In progress", completed: "Completed", success: "Success", failure: "Failure",
+  cancelled: "Cancelled", skipped: "Skipped", pending: "Pending", waiting: "Waiting", requested: "Requested",
+  timed_out: "Timed out", neutral: "Neutral", action_required: "Action required", stale: "Stale" };
+const ICON = { success: "✓", failure: "✗", cancelled: "⊘", skipped: "⊝", in_progress: "◌", queued: "○", pending: "○", waiting: "○" };
+function human(s) { return HUMAN[s] || s; }
+// badge is a state's icon and human name; data-state keeps the raw one.
+function badge(s, attrs = {}) {
+  return el("span", { class: "status " + s, "data-state": s, title: human(s), ...attrs }, el("span", { class: "icon", "aria-hidden": "true" }, ICON[s] || "•"), " ", el("span", { class: "label" }, human(s)));
+}
+function ago(t) {
+  if (!t) return "";
+  const d = new Date(t);
+  return el("time", { datetime: t, title: d.toLocaleString() }, d.toLocaleString());
+}
+
+// ANSI SGR colours (ESC [ … m) to spans; other escape sequences dropped.
+const ANSI = /\x1b\[([0-9;]*)([A-Za-z])/g;
+const PALETTE = ["#4d4d4d", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#e5e5e5",
+  "#808080", "#ff6b6b", "#5af78e", "#f4f99d", "#76a8f8", "#ff92d0", "#9aedfe", "#ffffff"];
+function color256(n) {
+  if (n < 16) return PALETTE[n];
+  if (n < 232) { n -= 16; const c = v => v ? v * 40 + 55 : 0; return `rgb(${c(Math.floor(n / 36))},${c(Math.floor(n / 6) % 6)},${c(n % 6)})`; }
+  const g = (n - 232) * 10 + 8; return `rgb(${g},${g},${g})`;
+}
+function ansi(text) {
+  const out = document.createDocumentFragment();
+  let st = {}, last = 0, m;
+  const put = s => {
+    if (!s) return;
+    if (!st.fg && !st.bg && !st.bold && !st.italic && !st.underline) { out.append(s); return; }
+    const e = el("span", { class: "ansi" }, s);
+    if (st.fg) e.style.color = st.fg;
+    if (st.bg) e.style.backgroundColor = st.bg;
+    if (st.bold) e.style.fontWeight = "bold";
+    if (st.italic) e.style.fontStyle = "italic";
+    if (st.underline) e.style.textDecoration = "underline";
+    out.append(e);
+  };
+  ANSI.lastIndex = 0;
+  while ((m = ANSI.exec(text))) {
+    put(text.slice(last, m.index));
+    last = ANSI.lastIndex;
+    if (m[2] !== "m") continue;
+    const codes = m[1] === "" ? [0] : m[1].split(";").map(Number);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i];
+      if (c === 0) st = {};
+      else if (c === 1) st.bold = true;
+      else if (c === 3) st.italic = true;
+      else if (c === 4) st.underline = true;
+      else if (c === 22) st.bold = false;
+      else if (c === 23) st.italic = false;
+      else if (c === 24) st.underline = false;
+      else if (c >= 30 && c <= 37) st.fg = PALETTE[c - 30];
+      else if (c >= 90 && c <= 97) st.fg = PALETTE[c - 90 + 8];
+      else if (c >= 40 && c <= 47) st.bg = PALETTE[c - 40];
+      else if (c >= 100 && c <= 107) st.bg = PALETTE[c - 100 + 8];
+      else if (c === 39) st.fg = null;
+      else if (c === 49) st.bg = null;
+      else if ((c === 38 || c === 48) && codes[i + 1] === 5) { st[c === 38 ? "fg" : "bg"] = color256(codes[i + 2] || 0); i += 2; }
+      else if ((c === 38 || c === 48) && codes[i + 1] === 2) { st[c === 38 ? "fg" : "bg"] = `rgb(${codes[i + 2] || 0},${codes[i + 3] || 0},${codes[i + 4] || 0})`; i += 4; }
+    }
+  }
+  put(text.slice(last));
+  return out;
+}
+
+// ---- the runs list ----------------------------------------------------
+
+const PER_PAGE = 50;
+const FILTERS = ["status", "branch", "actor", "event"];
 
 async function indexPage() {
+  const q = new URLSearchParams(location.search);
+  const repo = q.get("repo") || "", wfFile = q.get("workflow") || "";
+  const pageN = Math.max(1, parseInt(q.get("page") || "1", 10) || 1);
+  const form = $("#filters");
+  for (const k of FILTERS) form.elements[k].value = q.get(k) || "";
+  const go = changes => {
+    const n = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(changes)) { if (v) n.set(k, v); else n.delete(k); }
+    location.search = n.toString();
+  };
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    const c = { page: "" };
+    for (const k of FILTERS) c[k] = form.elements[k].value.trim();
+    go(c);
+  });
+  $("#clear-filters").addEventListener("click", () => go({ page: "", status: "", branch: "", actor: "", event: "" }));
+  $("#prev").addEventListener("click", () => go({ page: pageN > 2 ? String(pageN - 1) : "" }));
+  $("#next").addEventListener("click", () => go({ page: String(pageN + 1) }));
+  // The list is GitHub's list call, whose filters the server applies: a
+  // workflow's runs, or every repository's.
+  function listURL() {
+    const p = new URLSearchParams({ per_page: PER_PAGE, page: pageN });
+    for (const k of FILTERS) if (q.get(k)) p.set(k, q.get(k));
+    if (repo && wfFile) return `/repos/${repo}/actions/workflows/${encodeURIComponent(wfFile)}/runs?` + p;
+    return "/api/runs?" + p;
+  }
+  const seen = { branches: new Set(), actors: new Set() };
   async function loadRuns() {
-    const data = await api("/api/runs?per_page=50");
+    const data = await api(listURL());
     const body = $("#runs tbody");
-    body.replaceChildren(...data.workflow_runs.map(r => el("tr", { "data-run": r.id },
-      el("td", {}, el("a", { href: "/runs/" + r.id }, "#" + r.id)),
-      el("td", {}, el("a", { href: "/runs/" + r.id }, r.name)),
-      el("td", {}, r.event), el("td", {}, (r.head_sha || "").slice(0, 7)),
-      el("td", { class: "status " + state(r) }, state(r)),
-      el("td", {}, fmtDur(r.duration_ms)),
-      el("td", {}, new Date(r.created_at).toLocaleString()))));
+    body.replaceChildren(...data.workflow_runs.map(r => {
+      const s = state(r);
+      const branch = r.head_branch || "";
+      const actor = (r.actor && r.actor.login) || "";
+      if (branch) seen.branches.add(branch);
+      if (actor) seen.actors.add(actor);
+      return el("tr", { "data-run": r.id },
+        el("td", {}, badge(s)),
+        el("td", {}, el("a", { href: "/runs/" + r.id, class: "run-title" }, r.name + " #" + r.run_number),
+          r.run_attempt > 1 ? el("span", { class: "muted" }, " · attempt " + r.run_attempt) : "",
+          r.message ? el("div", { class: "muted small" }, r.message) : ""),
+        el("td", { class: "branch" }, branch ? el("code", {}, branch) : ""),
+        el("td", { class: "event" }, r.event),
+        el("td", { class: "actor" }, actor),
+        el("td", {}, el("code", {}, (r.head_sha || "").slice(0, 7))),
+        el("td", {}, ago(r.created_at)),
+        el("td", { class: "duration" }, fmtDur(r.duration_ms)));
+    }));
+    $("#branches").replaceChildren(...[...seen.branches].sort().map(b => el("option", { value: b })));
+    $("#actors").replaceChildren(...[...seen.actors].sort().map(a => el("option", { value: a })));
+    const pages = Math.max(1, Math.ceil(data.total_count / PER_PAGE));
+    $("#count").textContent = data.total_count + (data.total_count === 1 ? " workflow run" : " workflow runs");
+    $("#page-info").textContent = `Page ${pageN} of ${pages}`;
+    $("#prev").disabled = pageN <= 1;
+    $("#next").disabled = pageN >= pages;
+    if (!data.workflow_runs.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No runs match.")));
   }
   async function loadWorkflows() {
     const list = await api("/api/workflows");
+    const nav = $("#workflow-list");
+    const all = $('a[data-workflow=""]', nav);
+    if (!wfFile) all.classList.add("current");
+    const repos = [...new Set(list.map(w => w.repository))];
+    for (const w of list) {
+      const href = "/?" + new URLSearchParams({ repo: w.repository, workflow: w.file });
+      const a = el("a", { href, "data-workflow": w.file, "data-repo": w.repository, title: w.path }, w.name || w.path,
+        repos.length > 1 ? el("span", { class: "muted small" }, " " + w.repository) : "");
+      if (w.repository === repo && w.file === wfFile) { a.classList.add("current"); $("#list-title").textContent = w.name || w.path; }
+      nav.append(el("li", {}, a));
+    }
     const box = $("#workflows");
     box.replaceChildren();
-    for (const w of list.filter(w => w.dispatch)) {
+    for (const w of list.filter(w => w.dispatch && (!wfFile || (w.file === wfFile && w.repository === repo)))) {
       const form = el("form", { class: "dispatch", "data-workflow": w.file }, el("h3", {}, w.name + " ", el("small", {}, w.path)));
       for (const i of w.inputs) {
         let input;
@@ -127,85 +263,201 @@ async function indexPage() {
           const f = form.elements[i.name];
           inputs[i.name] = i.type === "boolean" ? String(f.checked) : f.value;
         }
-        const [owner, repo] = w.repository.split("/");
-        const r = await post(`/repos/${owner}/${repo}/actions/workflows/${w.file}/dispatches`, { ref: w.ref, inputs });
+        const [owner, name] = w.repository.split("/");
+        const r = await post(`/repos/${owner}/${name}/actions/workflows/${w.file}/dispatches`, { ref: w.ref, inputs });
         if (!r.ok) { msg.textContent = r.status + ": " + r.msg; return; }
         msg.textContent = "";
         if (r.location) location.href = "/runs/" + r.location.split("/").pop();
       });
       box.append(form);
     }
+    $("#dispatch").hidden = !box.children.length;
   }
-  try { await loadRuns(); } catch (e) { if (e instanceof Unauthorized) return; }
+  try { await loadRuns(); } catch (e) { if (e instanceof Unauthorized) return; $("#count").textContent = String(e); }
   loadWorkflows().catch(() => {});
-  setInterval(() => loadRuns().catch(() => {}), 2000);
+  setInterval(() => loadRuns().catch(() => {}), 3000);
 }
 
+// ---- a run, or one job of it -------------------------------------------
+
 async function runPage() {
-  const id = location.pathname.split("/").pop();
-  const jobs = {};   // key -> {box, steps: {name -> {details, pre}}, cur}
+  const parts = location.pathname.split("/"); // "", "runs", id[, "jobs", job]
+  const id = parts[2];
+  const jobPage = parts[3] === "jobs" ? Number(parts[4]) : 0;
+  let attempt = new URLSearchParams(location.search).get("attempt") || "";
   let run;
+  const base = () => `/api/runs/${id}` + (attempt ? `/attempts/${attempt}` : "");
+  // A job page names a job of one attempt: find which.
+  if (jobPage) {
+    document.body.classList.add("job-page");
+    try {
+      run = await api(`/api/runs/${id}`);
+      for (const a of run.attempts) {
+        const r = a.attempt === run.run_attempt ? run : await api(`/api/runs/${id}/attempts/${a.attempt}`);
+        if (r.jobs.some(j => j.id === jobPage)) { attempt = a.attempt === run.run_attempt ? "" : String(a.attempt); break; }
+      }
+    } catch (e) { return; }
+    $("#back").textContent = "← Run #" + id;
+    $("#back").href = `/runs/${id}` + (attempt ? "?attempt=" + attempt : "");
+  }
+  const jobs = {};     // job key -> {box, head, steps: [{box, summary, body, group, n}], lines, id}
+  const evDur = {};    // "job\x00n" -> step duration (ms) from its end event
+  const annotations = [];
   function jobBox(key) {
     if (!jobs[key]) {
-      const box = el("div", { class: "job", "data-job": key }, el("h3", {}, key));
+      const head = el("h3", {}, key);
+      const box = el("section", { class: "job", "data-job": key }, head, el("div", { class: "job-log" }));
+      if (jobPage) box.hidden = true;
       $("#jobs").append(box);
-      jobs[key] = { box, steps: [], cur: null };
+      jobs[key] = { key, box, head, steps: [], lines: 0, cur: 0, jobLog: null };
     }
     return jobs[key];
   }
-  function stepBox(j, name) {
-    const pre = el("pre", { class: "log" });
-    const summary = el("summary", {}, el("span", { class: "mark" }, "• "), name);
-    const d = el("details", { class: "step", open: "" }, summary, pre);
-    d.dataset.step = name;
-    j.box.append(d);
-    const s = { details: d, pre, summary };
-    j.steps.push(s); j.cur = s;
-    return s;
+  // stepBox is step n (1-based, in the order the job ran them) of a job.
+  function stepBox(j, n) {
+    while (j.steps.length < n) {
+      const body = el("div", { class: "log" });
+      const summary = el("summary", {}, el("span", { class: "mark" }, "○"), " ", el("span", { class: "name" }, ""), " ", el("span", { class: "dur" }));
+      const d = el("details", { class: "step pending", open: "" }, summary, body);
+      $(".job-log", j.box).append(d);
+      j.steps.push({ details: d, summary, body, group: null });
+    }
+    return j.steps[n - 1];
   }
-  let pending = null;
-  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh().catch(() => {}); }, 100); }
+  // addLine appends one log line: its number (per job), time, text with
+  // ANSI colours; "▸ title" (::group::) opens a collapsed group that runs
+  // to the next group or the step's end.
+  function addLine(j, target, ev, text) {
+    const n = ++j.lines;
+    const group = text.startsWith("▸ ") && target.body;
+    const ln = el("a", { class: "ln", href: "#L" + n, "data-n": n }, String(n));
+    const line = el("div", { class: "line", "data-n": n },
+      ln, el("span", { class: "ts" }, new Date(ev.t).toISOString().replace("T", " ").slice(0, 23)), el("span", { class: "tx" }, ansi(group ? text.slice(2) : text)));
+    if (jobPage) line.id = "L" + n;
+    if (group) {
+      const g = el("details", { class: "group" }, el("summary", {}, line), el("div", { class: "group-body" }));
+      target.body.append(g);
+      target.group = g;
+      return;
+    }
+    const into = target.group ? $(".group-body", target.group) : target.body;
+    into.append(line);
+  }
+  function jobLevel(j) {
+    if (!j.jobLog) { j.jobLog = { body: el("div", { class: "log job-lines" }), group: null }; $(".job-log", j.box).append(j.jobLog.body); }
+    return j.jobLog;
+  }
   function onEvent(ev) {
     if (!["start", "end", "line", "annotation"].includes(ev.kind)) return; // kinds this page does not know
-    if (ev.scope === "job") soon(); // job states changed: redraw the graph
+    if (ev.scope === "job") soon();
     const j = jobBox(ev.job || "run");
-    if (ev.kind === "start" && ev.scope === "step") { stepBox(j, ev.step); return; }
-    if (ev.kind === "start") { $("h3", j.box).textContent = ev.text || ev.job; return; }
+    if (ev.kind === "start" && ev.scope === "step") {
+      j.cur++;
+      const s = stepBox(j, j.cur);
+      if (!$(".name", s.summary).textContent) $(".name", s.summary).textContent = ev.step;
+      s.details.classList.replace("pending", "in_progress");
+      return;
+    }
     if (ev.kind === "end" && ev.scope === "step") {
-      const s = j.steps.slice().reverse().find(s => s.details.dataset.step === ev.step) || j.cur;
-      if (s) {
-        $(".mark", s.summary).textContent = { success: "✓ ", failure: "✗ ", skipped: "- " }[ev.status] || "• ";
-        s.details.classList.add(ev.status);
-        if (ev.duration_ms) s.summary.append(el("span", { class: "dur" }, " " + fmtDur(ev.duration_ms)));
+      if (j.cur) {
+        const s = stepBox(j, j.cur);
+        s.group = null;
+        evDur[j.key + "\x00" + j.cur] = ev.duration_ms || 0;
+        setStep(s, { status: "completed", conclusion: ev.status, name: ev.step }, ev.duration_ms || 0);
       }
       return;
     }
-    if (ev.kind === "end") { j.box.classList.add(ev.status); $("h3", j.box).append(" — " + ev.status + (ev.text ? " (" + ev.text + ")" : "")); return; }
-    const s = j.cur || stepBox(j, ev.step || "job");
-    s.pre.append(ev.text + "\n");
+    if (ev.kind === "start" || ev.kind === "end") return; // the job's head comes from the run's JSON
+    if (ev.kind === "annotation") {
+      annotations.push({ job: ev.job, text: ev.text });
+      drawAnnotations();
+    }
+    const target = ev.step && j.cur ? stepBox(j, j.cur) : jobLevel(j);
+    for (const t of (ev.text || "").split("\n")) addLine(j, target, ev, t);
+    if (jobPage && !linked) deepLink();
+  }
+  function setStep(s, st, dur) {
+    const v = st.status === "completed" ? (st.conclusion || "completed") : st.status;
+    s.details.className = "step " + v;
+    s.details.dataset.state = v;
+    $(".mark", s.summary).textContent = ICON[v] || "•";
+    $(".mark", s.summary).title = human(v);
+    if (st.name) $(".name", s.summary).textContent = st.name;
+    if (dur != null) $(".dur", s.summary).textContent = fmtDur(dur);
+  }
+  let pending = null;
+  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh().catch(() => {}); }, 100); }
+  function drawJobs() {
+    const order = [];
+    for (const jj of run.jobs) {
+      const j = jobBox(jj.name);
+      j.id = jj.id;
+      const v = state(jj);
+      j.box.className = "job " + v;
+      j.box.dataset.state = v;
+      if (jj.id) j.box.id = "job-" + jj.id;
+      if (jobPage) j.box.hidden = jj.id !== jobPage;
+      const dur = jj.duration_ms ?? null;
+      j.head.replaceChildren(badge(v, { class: "status " + v + " compact" }), " ", jj.display_name || jj.name,
+        jj.cached ? el("span", { class: "cached-badge", title: "restored from the job cache" }, "cached") : "",
+        el("span", { class: "dur" }, dur != null ? " " + fmtDur(dur) : ""),
+        jj.id && !jobPage ? el("a", { class: "joblink", href: `/runs/${id}/jobs/${jj.id}` }, "log ↗") : "");
+      jj.steps.forEach((st, i) => {
+        const s = stepBox(j, i + 1);
+        const d = evDur[j.key + "\x00" + (i + 1)];
+        setStep(s, st, d != null ? d : (st.duration_ms ?? null));
+      });
+      order.push(j.box);
+    }
+    for (const b of order) $("#jobs").append(b); // workflow order
   }
   async function refresh() {
-    run = await api("/api/runs/" + id);
-    document.title = run.name + " #" + run.id;
-    $("#title").textContent = run.name + " #" + run.id + (run.run_attempt > 1 ? " (attempt " + run.run_attempt + ")" : "");
+    run = await api(base());
+    const title = run.name + " #" + run.run_number;
+    document.title = title;
+    $("#title").textContent = title + (run.run_attempt > 1 ? " (attempt " + run.run_attempt + ")" : "");
     const st = state(run);
-    $("#summary").replaceChildren(el("span", { class: "status " + st, id: "run-status" }, st), " · " + run.event + " · " + (run.head_branch || "") + " " + (run.head_sha || "").slice(0, 7) +
-      " · " + fmtDur(run.duration_ms) + (run.message ? " · " + run.message : ""));
-    $("#cancel").disabled = run.status === "completed";
-    $("#rerun").disabled = $("#rerun-failed").disabled = run.status !== "completed";
+    const actor = (run.actor && run.actor.login) || "";
+    $("#summary").replaceChildren(badge(st, { id: "run-status" }), " · " + run.event + " · ",
+      el("code", {}, run.head_branch || ""), " ", el("code", {}, (run.head_sha || "").slice(0, 7)),
+      actor ? " · " + actor : "", " · ", el("span", { id: "run-duration" }, fmtDur(run.duration_ms)),
+      run.message ? " · " + run.message : "");
+    const sel = $("#attempts");
+    sel.replaceChildren(...run.attempts.map((a, i) => el("option", { value: i === 0 ? "" : a.attempt },
+      "#" + a.attempt + " · " + human(state(a)) + (i === 0 ? " (latest)" : ""))));
+    sel.value = attempt && Number(attempt) !== run.attempts[0].attempt ? attempt : "";
+    buttons();
     drawGraph();
+    drawJobs();
+  }
+  // The buttons are enabled only for what the server says the viewer may
+  // do now (its token, the run's state); a tooltip says why not.
+  function buttons() {
+    const why = (ok, what) => ok ? "" : !token() ? "Sign in with the API token to " + what : "";
+    const set = (b, ok, what, reason) => { b.disabled = !ok; b.title = ok ? "" : (why(ok, what) || reason); };
+    const done = run.status === "completed";
+    const latest = run.attempts[0].attempt === run.run_attempt;
+    set($("#cancel"), run.can.cancel, "cancel", done ? "The run has completed" : "");
+    set($("#rerun"), run.can.rerun, "re-run", !latest ? "Only the latest attempt can be re-run" : "The run has not completed");
+    set($("#rerun-failed"), run.can.rerun_failed, "re-run", !latest ? "Only the latest attempt can be re-run" : !done ? "The run has not completed" : "No job failed");
   }
   function drawGraph() {
+    if (jobPage) return;
     const level = {};
-    const depth = id => level[id] ?? (level[id] = Math.max(0, ...(run.graph.find(g => g.id === id)?.needs || []).map(n => depth(n) + 1)));
+    const depth = g => level[g] ?? (level[g] = Math.max(0, ...(run.graph.find(x => x.id === g)?.needs || []).map(n => depth(n) + 1)));
     run.graph.forEach(g => depth(g.id));
     const cols = [];
     for (const g of run.graph) (cols[level[g.id]] ||= []).push(g);
     $("#graph").replaceChildren(...cols.map(c => el("div", { class: "col" }, ...c.map(g => {
       const legs = run.jobs.filter(j => j.name === g.id || j.name.startsWith(g.id + " ("));
-      let s = "waiting";
-      if (legs.length) s = legs.some(j => j.status !== "completed") ? "in_progress" : (legs.find(j => j.conclusion === "failure") ? "failure" : legs[0].conclusion);
-      return el("div", { class: "node " + s, "data-node": g.id }, el("div", {}, g.name), el("div", { class: "needs" }, s + (g.needs.length ? " · needs " + g.needs.join(", ") : "")));
+      let s = "pending";
+      if (legs.length) s = legs.some(j => j.status !== "completed") ? (legs.some(j => j.status === "in_progress") ? "in_progress" : "pending") : (legs.find(j => j.conclusion === "failure") ? "failure" : legs[0].conclusion);
+      const cached = legs.length > 0 && legs.every(j => j.cached);
+      const dur = legs.length && legs.every(j => j.duration_ms != null) ? Math.max(...legs.map(j => j.duration_ms)) : null;
+      const node = el("a", { class: "node " + s + (cached ? " cached" : ""), "data-node": g.id, "data-state": s, href: legs[0]?.id ? "#job-" + legs[0].id : "#" },
+        el("div", {}, el("span", { class: "icon" }, ICON[s] || "•"), " ", g.name, cached ? el("span", { class: "cached-badge" }, "cached") : ""),
+        el("div", { class: "needs" }, human(s) + (dur != null ? " · " + fmtDur(dur) : "") + (legs.length > 1 ? " · " + legs.length + " jobs" : "")));
+      return node;
     }))));
     drawEdges();
   }
@@ -231,8 +483,100 @@ async function runPage() {
     }
     box.append(svg);
   }
+  // Annotations: "Error: file:line:col: message" as pkg/run writes them.
+  function drawAnnotations() {
+    if (jobPage) return;
+    $("#annotations-box").hidden = !annotations.length;
+    $("#annotations").replaceChildren(...annotations.map(a => {
+      const m = /^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$/s.exec(a.text) || [null, "Error", "", "", "", a.text];
+      const level = m[1].toLowerCase();
+      return el("li", { class: "annotation " + level, "data-level": level },
+        el("span", { class: "icon" }, { error: "✗", warning: "⚠", notice: "ℹ" }[level] || "•"), " ", el("b", {}, a.job), " ",
+        m[2] ? el("code", { class: "where" }, m[2] + "#L" + m[3] + (m[4] ? ":" + m[4] : "")) : "", m[2] ? " " : "",
+        el("span", { class: "text" }, m[5]));
+    }));
+  }
+  async function drawArtifacts() {
+    if (jobPage || !run.repository) return;
+    const data = await api(`/repos/${run.repository.full_name}/actions/runs/${id}/artifacts?per_page=100`);
+    $("#artifacts-box").hidden = !data.artifacts.length;
+    $("#artifacts").replaceChildren(...data.artifacts.map(a => {
+      const link = el("a", { href: a.archive_download_url, class: "artifact", "data-artifact": a.name, download: a.name + ".zip" }, a.name);
+      // The download needs the token: fetch it, then save the blob.
+      link.addEventListener("click", async ev => {
+        ev.preventDefault();
+        const r = await fetch(a.archive_download_url, { headers: authHeaders() });
+        if (!r.ok) { $("#action-msg").textContent = a.name + ": " + r.status; return; }
+        const url = URL.createObjectURL(await r.blob());
+        const tmp = el("a", { href: url, download: a.name + ".zip" });
+        document.body.append(tmp); tmp.click(); tmp.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      });
+      return el("li", {}, link, el("span", { class: "muted" }, " " + (a.size_in_bytes < 1024 ? a.size_in_bytes + " B" : (a.size_in_bytes / 1024).toFixed(1) + " KiB")));
+    }));
+  }
+  // The job summary is HTML the server rendered from Markdown and
+  // sanitized (no raw HTML, no javascript: links).
+  async function drawSummary() {
+    if (jobPage) return;
+    const r = await fetch(base() + "/summary", { headers: authHeaders(), cache: "no-store" });
+    if (!r.ok) return;
+    const html = await r.text();
+    $("#summary-box").hidden = !html.trim();
+    $("#step-summary").innerHTML = html;
+  }
+  // Search: lines holding the text are marked, their steps and groups
+  // opened; Enter goes to the next one.
+  let matches = [], at = -1;
+  function search(next) {
+    const text = $("#search").value.toLowerCase();
+    if (!next) {
+      for (const l of matches) l.classList.remove("match", "current");
+      matches = [];
+      at = -1;
+      if (text) matches = [...document.querySelectorAll("#jobs .job:not([hidden]) .line")].filter(l => $(".tx", l).textContent.toLowerCase().includes(text));
+      for (const l of matches) l.classList.add("match");
+    }
+    $("#search-info").textContent = text ? (matches.length ? `${matches.length} ${matches.length === 1 ? "match" : "matches"}` : "no match") : "";
+    if (!matches.length) return;
+    if (at >= 0) matches[at].classList.remove("current");
+    at = (at + 1) % matches.length;
+    reveal(matches[at]);
+    matches[at].classList.add("current");
+  }
+  function reveal(line) {
+    for (let p = line.parentElement; p; p = p.parentElement) if (p.tagName === "DETAILS") p.open = true;
+    line.scrollIntoView({ block: "center" });
+  }
+  $("#search").addEventListener("input", () => search(false));
+  $("#search").addEventListener("keydown", ev => { if (ev.key === "Enter") { ev.preventDefault(); search(true); } });
+  $("#timestamps").addEventListener("change", ev => document.body.classList.toggle("show-ts", ev.target.checked));
+  $("#expand-all").addEventListener("click", () => { for (const d of document.querySelectorAll("#jobs details")) d.open = true; });
+  // Deep links: #L<n> on a job page highlights and scrolls to line n; on
+  // the run page a line's number opens its job page there.
+  let linked = false;
+  function deepLink() {
+    const m = /^#L(\d+)$/.exec(location.hash);
+    if (!m) return;
+    const line = document.getElementById("L" + m[1]);
+    if (!line) return;
+    linked = true;
+    for (const l of document.querySelectorAll(".line.highlight")) l.classList.remove("highlight");
+    line.classList.add("highlight");
+    reveal(line);
+  }
+  window.addEventListener("hashchange", () => { linked = false; deepLink(); });
+  $("#jobs").addEventListener("click", ev => {
+    const a = ev.target.closest("a.ln");
+    if (!a || jobPage) return;
+    const box = a.closest(".job");
+    const j = box && jobs[box.dataset.job];
+    if (!j || !j.id) return;
+    ev.preventDefault();
+    location.href = `/runs/${id}/jobs/${j.id}#L${a.dataset.n}`;
+  });
   const msg = $("#action-msg");
-  $("#cancel").addEventListener("click", async () => { const r = await post(`/api/runs/${id}/cancel`); msg.textContent = r.ok ? "" : r.status + ": " + r.msg; });
+  $("#cancel").addEventListener("click", async () => { const r = await post(`/api/runs/${id}/cancel`); msg.textContent = r.ok ? "" : r.status + ": " + r.msg; soon(); });
   const rerun = failed => async () => {
     const r = await post(`/api/runs/${id}/rerun` + (failed ? "?failed=true" : ""));
     if (!r.ok) { msg.textContent = r.status + ": " + r.msg; return; }
@@ -240,9 +584,18 @@ async function runPage() {
   };
   $("#rerun").addEventListener("click", rerun(false));
   $("#rerun-failed").addEventListener("click", rerun(true));
+  $("#attempts").addEventListener("change", ev => {
+    location.href = `/runs/${id}` + (ev.target.value ? "?attempt=" + ev.target.value : "");
+  });
   try { await refresh(); } catch (e) { return; }
   const timer = setInterval(() => refresh().catch(() => {}), 1000);
-  follow(`/api/runs/${id}/logs?stream=1`, onEvent, () => { clearInterval(timer); refresh().catch(() => {}); });
+  drawSummary().catch(() => {});
+  follow(base() + "/logs?stream=1", onEvent, () => {
+    clearInterval(timer);
+    refresh().then(() => { drawArtifacts().catch(() => {}); drawSummary().catch(() => {}); }).catch(() => {});
+    if (jobPage) deepLink();
+    document.body.dataset.logs = "done";
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
