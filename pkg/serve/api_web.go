@@ -89,8 +89,13 @@ func (s *Server) webRun(r *http.Request, u urls, run *store.Run, out map[string]
 			}
 		}
 		o["cached"], o["duration_ms"] = cached, msBetween(j.Started, j.Completed)
-		if j.Status != store.Completed && run.Status != store.Completed {
-			o["steps"] = append(sl, pendingSteps(planned[id], sl)...)
+		switch {
+		case j.Status != store.Completed && run.Status != store.Completed:
+			o["steps"] = append(sl, notRun(planned[id], sl, false)...)
+		case len(sl) > 0 && !cached:
+			// Steps the job never reached (after a failure, a cancel)
+			// show as GitHub shows them: skipped.
+			o["steps"] = append(sl, notRun(planned[id], sl, true)...)
 		}
 		list = append(list, o)
 	}
@@ -103,7 +108,7 @@ func (s *Server) webRun(r *http.Request, u urls, run *store.Run, out map[string]
 			}
 			list = append(list, map[string]any{"id": nil, "name": id, "display_name": g["name"], "status": "pending",
 				"conclusion": nil, "started_at": nil, "completed_at": nil, "cached": false,
-				"steps": pendingSteps(planned[id], nil)})
+				"steps": notRun(planned[id], nil, false)})
 		}
 	}
 	out["jobs"], out["graph"] = list, graph
@@ -138,11 +143,11 @@ func msBetween(start, end time.Time) any {
 	return end.Sub(start).Milliseconds()
 }
 
-// pendingSteps are the steps of planned (a job's steps' names, in order)
-// after those that started (started), as pending: started steps are
-// matched by name in order; a step whose name was evaluated (an
-// expression) matches none and adds nothing.
-func pendingSteps(planned []string, started []map[string]any) []map[string]any {
+// notRun are the steps of planned (a job's steps' names, in order) after
+// those that started (started), as pending, or as skipped when the job
+// has ended: started steps are matched by name in order; a step whose
+// name was evaluated (an expression) matches none and adds nothing.
+func notRun(planned []string, started []map[string]any, skipped bool) []map[string]any {
 	at := 0
 	for _, st := range started {
 		for i := at; i < len(planned); i++ {
@@ -152,9 +157,13 @@ func pendingSteps(planned []string, started []map[string]any) []map[string]any {
 			}
 		}
 	}
+	status, conclusion := "pending", any(nil)
+	if skipped {
+		status, conclusion = store.Completed, "skipped"
+	}
 	out := []map[string]any{}
 	for i := at; i < len(planned); i++ {
-		out = append(out, map[string]any{"number": nil, "name": planned[i], "status": "pending", "conclusion": nil,
+		out = append(out, map[string]any{"number": nil, "name": planned[i], "status": status, "conclusion": conclusion,
 			"started_at": nil, "completed_at": nil})
 	}
 	return out

@@ -407,6 +407,8 @@ async function runPage() {
         const d = evDur[j.key + "\x00" + (i + 1)];
         setStep(s, st, d != null ? d : (st.duration_ms ?? null));
       });
+      // Steps shown pending that the job's list no longer has.
+      while (j.steps.length > Math.max(jj.steps.length, j.cur) && !j.steps[j.steps.length - 1].body.children.length) j.steps.pop().details.remove();
       order.push(j.box);
     }
     for (const b of order) $("#jobs").append(b); // workflow order
@@ -601,6 +603,7 @@ async function runPage() {
 document.addEventListener("DOMContentLoaded", () => {
   localStorage.removeItem(KEY); // earlier versions kept the token there, for good
   $("#logout").hidden = !token();
+  $("#login").hidden = !!token(); // public-read: reading needs no token, acting does
   $("#login").addEventListener("submit", async ev => {
     ev.preventDefault();
     const t = $("#token").value.trim();
