@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,12 +198,28 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := s.urlsFor(r)
-	list := []map[string]any{}
+	list := make([][]byte, 0, len(runs))
 	for _, run := range runs {
-		list = append(list, s.runJSON(u, run))
+		data, err := s.runBytes(u, run)
+		if err != nil {
+			errorStatus(w, err)
+			return
+		}
+		list = append(list, data)
 	}
 	page.link(w, r, u, total)
-	writeJSON(w, http.StatusOK, map[string]any{"total_count": total, "workflow_runs": list})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, `{"total_count":%d,"workflow_runs":[`, total)
+	for i, data := range list {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(data)
+	}
+	bw.WriteString("]}\n")
+	bw.Flush()
 }
 
 // handleRun answers a run's latest attempt or the attempt asked for; the

@@ -26,8 +26,9 @@ type Filter struct {
 	Offset                 int
 }
 
-// latestOnly keeps a workflow run's latest attempt.
-const latestOnly = `NOT EXISTS (SELECT 1 FROM runs n WHERE n.run_id = runs.run_id AND n.attempt > runs.attempt)`
+// latestOnly keeps a workflow run's latest attempt (CreateRun keeps the
+// mark on its newest attempt).
+const latestOnly = `latest = 1`
 
 // Runs lists runs, newest first, and the total count matching f.
 func (s *Store) Runs(f Filter) ([]*Run, int, error) {
