@@ -84,6 +84,8 @@ func BenchmarkListRuns10k(b *testing.B) {
 	}
 	queries := []string{"", "", "", "", "", "&status=failure", "&branch=feature", "&actor=Octo", "&event=push", "&page=50"}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var size int64 // of the first page, from the calls of one client alone
+	lone := false
 	get := func(q string) time.Duration {
 		req, _ := http.NewRequest("GET", s.URL+"/repos/mona/birds/actions/runs?per_page=100"+q, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -99,14 +101,19 @@ func BenchmarkListRuns10k(b *testing.B) {
 		if resp.StatusCode != 200 || n < 1000 {
 			b.Errorf("%s: %s, %d bytes", q, resp.Status, n)
 		}
+		if q == "" && lone {
+			size = n
+		}
 		return d
 	}
 	// One client alone: the time one call takes (warming the workflow's
 	// id and the commit too).
 	var alone []time.Duration
+	lone = true
 	for i := range 3 * len(queries) {
 		alone = append(alone, get(queries[i%len(queries)]))
 	}
+	lone = false
 	sort.Slice(alone, func(i, j int) bool { return alone[i] < alone[j] })
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -133,6 +140,7 @@ func BenchmarkListRuns10k(b *testing.B) {
 	b.StopTimer()
 	percentiles(b, lat)
 	b.ReportMetric(float64(alone[len(alone)/2].Microseconds())/1000, "alone-p50-ms")
+	b.ReportMetric(float64(size)/1024, "KB/page")
 }
 
 // A job that printed 100,000 lines: its log downloaded as GitHub's job
