@@ -184,3 +184,24 @@ func TestBrowserRunButtons(t *testing.T) {
 	title = eval[string](b, "title", `document.querySelector('#rerun-failed').title`)
 	must(t, title == "No job failed", "re-run failed's title %q", title)
 }
+
+// A job restored from the job cache (docs/cache.md) is marked cached in
+// the graph and in its heading; the job that ran is not.
+func TestBrowserCachedJob(t *testing.T) {
+	b := newBrowser(t)
+	wf := "name: Cached\non: workflow_dispatch\njobs:\n  build:\n    runs-on: x\n    env:\n      RUNNER_CACHE: 'paths: back-end/**'\n" +
+		"    steps:\n      - run: echo built\n  after:\n    needs: build\n    runs-on: x\n    steps:\n      - run: echo after\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/cache.yaml": wf}), 0)
+	first, _, _ := s.dispatch(t, "cache.yaml", nil)
+	s.done(t, first)
+	second, _, _ := s.dispatch(t, "cache.yaml", nil)
+	s.done(t, second)
+	b.signIn(fmt.Sprintf("%s/runs/%d", s.URL, second))
+	b.poll("graph", `document.querySelectorAll('.graph .node[data-state="success"]').length === 2`, 10*time.Second)
+	got := eval[[]string](b, "cached", `[...document.querySelectorAll('.graph .node')].map(n => n.dataset.node + ':' + n.classList.contains('cached')).concat(
+		[...document.querySelectorAll('#jobs .job')].map(j => j.dataset.job + ':' + !!j.querySelector('h3 .cached-badge')))`)
+	must(t, strings.Join(got, ",") == "build:true,after:false,build:true,after:false", "cached marks (graph, then headings): %v", got)
+	step := eval[string](b, "step", `document.querySelector('.job[data-job="build"] details.step .name').textContent`)
+	must(t, strings.HasPrefix(step, fmt.Sprintf("Restored from the job cache (run %d, key ", first)), "build's step %q", step)
+	b.shot("run-cached")
+}
