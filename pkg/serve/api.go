@@ -66,9 +66,9 @@ func apiError(w http.ResponseWriter, code int, msg string) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	// Compact: a page of 100 runs is half a megabyte, and indenting it
-	// took as long as encoding it.
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }
 
 // errorStatus maps service errors to HTTP statuses.

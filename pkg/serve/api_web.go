@@ -27,8 +27,8 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/runs/{id}/attempts/{attempt}/summary", s.read(s.handleSummary))
 }
 
-// cachedStepPrefix is the name prefix of the one step of a job restored from
-// the job cache (events.go).
+// cachedStepPrefix begins the name of the one step of a job restored
+// from the job cache (sink.cachedStep).
 const cachedStepPrefix = "Restored from the job cache"
 
 // webRun adds to a run attempt's JSON what the run page shows: its jobs in

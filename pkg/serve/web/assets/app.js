@@ -411,7 +411,10 @@ async function runPage() {
       while (j.steps.length > Math.max(jj.steps.length, j.cur) && !j.steps[j.steps.length - 1].body.children.length) j.steps.pop().details.remove();
       order.push(j.box);
     }
-    for (const b of order) $("#jobs").append(b); // workflow order
+    // Workflow order; moved only when it changed (a move loses the
+    // reader's selection).
+    const box = $("#jobs");
+    if (order.some((b, i) => box.children[i] !== b)) for (const b of order) box.append(b);
   }
   async function refresh() {
     run = await api(base());
