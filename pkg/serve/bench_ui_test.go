@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/birdflock/runner/pkg/serve"
@@ -207,4 +208,40 @@ func BenchmarkJobLog100k(b *testing.B) {
 		}
 		b.SetBytes(size)
 	})
+}
+
+// The run page of a job that printed 100,000 lines, in headless Chromium:
+// from navigation to the whole log shown (the stream ended, every line
+// numbered), then a search over it.
+func BenchmarkRunPage100kLines(b *testing.B) {
+	br := newBrowser(b)
+	wf := "name: Loud\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: seq 1 100000\n"
+	s := start(b, serve.Config{}, birds(b, map[string]string{".github/workflows/loud.yaml": wf}), 0)
+	id, _, _ := s.dispatch(b, "loud.yaml", nil)
+	for deadline := time.Now().Add(2 * time.Minute); s.run(b, id).Status != "completed"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("run %d did not complete", id)
+		}
+	}
+	br.signIn(s.URL + "/")
+	var show, search time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		br.do("run page", chromedp.Navigate(fmt.Sprintf("%s/runs/%d", s.URL, id)))
+		br.poll("whole log", `document.body.dataset.logs === 'done'`, 5*time.Minute)
+		show += time.Since(t0)
+		if n := eval[int](br, "lines", `document.querySelectorAll('.line').length`); n != 100000 {
+			b.Fatalf("%d lines shown, want 100000", n)
+		}
+		t0 = time.Now()
+		eval[bool](br, "search", `(() => { const s = document.querySelector('#search'); s.value = '99999'; return s.dispatchEvent(new Event('input')); })()`)
+		search += time.Since(t0)
+		if got := eval[string](br, "matches", `document.querySelector('#search-info').textContent`); got != "1 match" {
+			b.Fatalf("search for 99999: %q", got)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(show.Seconds()/float64(b.N), "s/page")
+	b.ReportMetric(search.Seconds()*1000/float64(b.N), "ms/search")
 }

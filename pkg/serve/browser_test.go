@@ -16,7 +16,7 @@ import (
 	"github.com/birdflock/runner/pkg/testenv"
 )
 
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -55,11 +55,11 @@ jobs:
 
 // browserT is a headless Chromium driven by chromedp for one test.
 type browserT struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 }
 
-func newBrowser(t *testing.T) *browserT {
+func newBrowser(t testing.TB) *browserT {
 	t.Helper()
 	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -127,7 +127,7 @@ func (b *browserT) shot(name string) {
 // shotDir is where the browser tests' screenshots go: $RUNNER_UI_SHOTS, or
 // runner-ui-shots in the system's temp dir (kept after the test, to look
 // at).
-func shotDir(t *testing.T) string {
+func shotDir(t testing.TB) string {
 	dir := os.Getenv("RUNNER_UI_SHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "runner-ui-shots")
