@@ -39,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/runs/{id}/logs", s.read(s.handleLogs))
 	mux.HandleFunc("POST /api/runs/{id}/cancel", s.auth(s.handleCancel))
 	mux.HandleFunc("POST /api/runs/{id}/rerun", s.auth(s.handleRerun))
+	s.webRoutes(mux)
 	// GitHub's Actions REST API, also under GitHub Enterprise's prefix.
 	for _, prefix := range []string{"/repos/{owner}/{repo}/actions", "/api/v3/repos/{owner}/{repo}/actions"} {
 		s.githubRoutes(mux, prefix)

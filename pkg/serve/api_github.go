@@ -2,6 +2,7 @@ package serve
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -21,7 +22,28 @@ import (
 // urls makes the absolute URLs of GitHub's JSON shapes: external-url, else
 // the address the request came to; api has GitHub Enterprise's /api/v3
 // when the request came by it.
-type urls struct{ api, html string }
+type urls struct {
+	api, html string
+	// memo keeps the shapes a request repeats (the repository and users
+	// of a list of runs), encoded once: nil keeps none.
+	memo map[string]json.RawMessage
+}
+
+// shape is make()'s value, encoded once per request under key.
+func (u urls) shape(key string, make func() map[string]any) any {
+	if u.memo == nil {
+		return make()
+	}
+	if v, ok := u.memo[key]; ok {
+		return v
+	}
+	data, err := json.Marshal(make())
+	if err != nil {
+		return make()
+	}
+	u.memo[key] = data
+	return json.RawMessage(data)
+}
 
 func (s *Server) urlsFor(r *http.Request) urls {
 	base := strings.TrimRight(s.cfg.ExternalURL, "/")
@@ -32,7 +54,7 @@ func (s *Server) urlsFor(r *http.Request) urls {
 		}
 		base = scheme + "://" + r.Host
 	}
-	u := urls{api: base, html: base}
+	u := urls{api: base, html: base, memo: map[string]json.RawMessage{}}
 	if strings.HasPrefix(r.URL.Path, "/api/v3/") {
 		u.api += "/api/v3"
 	}
@@ -55,10 +77,14 @@ func repoID(full string) int64 {
 
 // user is GitHub's simple-user shape for a login (a commit author's name
 // here: the service has no accounts).
-func (u urls) user(login string) map[string]any {
+func (u urls) user(login string) any {
 	if login == "" {
 		login = "ghost"
 	}
+	return u.shape("user\x00"+login, func() map[string]any { return u.userShape(login) })
+}
+
+func (u urls) userShape(login string) map[string]any {
 	api := u.api + "/users/" + url.PathEscape(login)
 	return map[string]any{
 		"login": login, "id": repoID("user/" + login), "node_id": nodeID("U", repoID("user/"+login)), "type": "User", "site_admin": false,
@@ -70,7 +96,11 @@ func (u urls) user(login string) map[string]any {
 }
 
 // repo is GitHub's minimal-repository shape.
-func (u urls) repo(full string) map[string]any {
+func (u urls) repo(full string) any {
+	return u.shape("repo\x00"+full, func() map[string]any { return u.repoShape(full) })
+}
+
+func (u urls) repoShape(full string) map[string]any {
 	owner, name, _ := strings.Cut(full, "/")
 	api := u.repoAPI(full)
 	out := map[string]any{
@@ -98,6 +128,7 @@ func (u urls) repo(full string) map[string]any {
 type shapeCache struct {
 	workflows sync.Map // repo + "\x00" + path → *store.Workflow
 	commits   sync.Map // repo + "\x00" + sha → map[string]any
+	runs      runCache // completed run attempts' JSON (runcache.go)
 }
 
 // workflowOf is the numbered workflow of a repository's path.

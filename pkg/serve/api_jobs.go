@@ -16,9 +16,8 @@ import (
 )
 
 // jobsJSON lists the jobs of a run attempt in GitHub's job shape, with
-// their steps. For the web UI (web) name is the job's key and
-// display_name its name.
-func (s *Server) jobsJSON(u urls, run *store.Run, web bool) ([]map[string]any, error) {
+// their steps.
+func (s *Server) jobsJSON(u urls, run *store.Run) ([]map[string]any, error) {
 	jobs, err := s.store.Jobs(run.ID)
 	if err != nil {
 		return nil, err
@@ -30,11 +29,7 @@ func (s *Server) jobsJSON(u urls, run *store.Run, web bool) ([]map[string]any, e
 	labels := runsOn(run.WorkflowFile, run.Source, s.builtins)
 	out := []map[string]any{}
 	for _, j := range jobs {
-		o := s.jobJSON(u, run, j, steps, labels)
-		if web {
-			o["display_name"], o["name"] = o["name"], j.Key
-		}
-		out = append(out, o)
+		out = append(out, s.jobJSON(u, run, j, steps, labels))
 	}
 	return out, nil
 }
@@ -155,7 +150,7 @@ func (s *Server) handleRunJobs(w http.ResponseWriter, r *http.Request) {
 	u := s.urlsFor(r)
 	all := []map[string]any{}
 	for _, a := range attempts {
-		jobs, err := s.jobsJSON(u, a, false)
+		jobs, err := s.jobsJSON(u, a)
 		if err != nil {
 			errorStatus(w, err)
 			return

@@ -170,7 +170,7 @@ func (s *sink) handle(e run.Event) {
 // it, so its steps say where the result came from: the run (its id,
 // github.run_id) and the whole key (`runner cache ls`).
 func (s *sink) cachedStep(e run.Event) error {
-	name := fmt.Sprintf("Restored from the job cache (run %d, key %s)", e.Cached.Run, e.Cached.Key)
+	name := fmt.Sprintf(cachedStepPrefix+" (run %d, key %s)", e.Cached.Run, e.Cached.Key)
 	if _, err := s.store.StepStarted(s.id, e.Job, name, e.Time); err != nil {
 		return err
 	}

@@ -45,6 +45,21 @@ var migrations = []string{
 	ALTER TABLE jobs ADD COLUMN cached_key TEXT NOT NULL DEFAULT '';`,
 	// 6: the runner a job ran on when not the service's process (a pod).
 	`ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';`,
+	// 7: lists of runs with 10,000 in history: a workflow run's latest
+	// attempt is marked (latest), so that a list and its count need no
+	// subquery per row, and the lists of every repository, a repository,
+	// a workflow and a repository's runs by each filter read their page in
+	// run order, and count, from an index.
+	`ALTER TABLE runs ADD COLUMN latest INTEGER NOT NULL DEFAULT 1;
+	UPDATE runs SET latest = 0 WHERE EXISTS (SELECT 1 FROM runs n WHERE n.run_id = runs.run_id AND n.attempt > runs.attempt);
+	CREATE INDEX runs_latest ON runs(latest, run_id);
+	CREATE INDEX runs_latest_repo ON runs(latest, repo, run_id);
+	CREATE INDEX runs_latest_workflow ON runs(latest, repo, workflow_file, run_id);
+	CREATE INDEX runs_latest_status ON runs(latest, repo, status, run_id);
+	CREATE INDEX runs_latest_conclusion ON runs(latest, repo, conclusion, run_id);
+	CREATE INDEX runs_latest_ref ON runs(latest, repo, ref, run_id);
+	CREATE INDEX runs_latest_event ON runs(latest, repo, event, run_id);
+	CREATE INDEX runs_latest_actor ON runs(latest, repo, actor, run_id);`,
 }
 
 func migrate(db *sql.DB) error {

@@ -102,6 +102,9 @@ func TestMigrateOldDatabase(t *testing.T) {
 	if err := s.CreateRun(nr); err != nil || nr.RunID != 1 || nr.ID != 5 {
 		t.Fatalf("re-run: %+v %v", nr, err)
 	}
+	if runs, total, err := s.Runs(store.Filter{}); err != nil || total != 2 || len(runs) != 2 || runs[1].ID != nr.ID {
+		t.Fatalf("runs after a re-run (run 1 once, as its new attempt): %d %v", total, err)
+	}
 	if err := s.JobStarted(nr.ID, "build", "Build", time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,18 @@ type Filter struct {
 	Offset                 int
 }
 
-// latestOnly keeps a workflow run's latest attempt.
-const latestOnly = `NOT EXISTS (SELECT 1 FROM runs n WHERE n.run_id = runs.run_id AND n.attempt > runs.attempt)`
+// latestOnly keeps a workflow run's latest attempt (CreateRun keeps the
+// mark on its newest attempt).
+const latestOnly = `latest = 1`
 
-// Runs lists runs, newest first, and the total count matching f.
+// listCols are runCols without the workflow's text, the payload and the
+// reuse map, which no list shows: a page of 100 runs read them all, a few
+// KB each.
+const listCols = `id, run_id, repo, workflow_file, workflow_name, '', event, ref, sha, actor, inputs, '',
+	status, conclusion, message, grp, cancel_group, attempt, rerun_of, '', created, started, updated`
+
+// Runs lists runs, newest first, and the total count matching f; their
+// Source, Payload and Reuse are empty (Run and Latest have them).
 func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	where := []string{latestOnly}
 	var args []any
@@ -72,7 +80,7 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 30
 	}
-	rows, err := s.db.Query(`SELECT `+runCols+` FROM runs`+cond+` ORDER BY run_id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	rows, err := s.db.Query(`SELECT `+listCols+` FROM runs`+cond+` ORDER BY run_id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -190,6 +190,10 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 	if _, err := tx.Exec(`UPDATE runs SET run_id = ? WHERE id = ?`, runID, id); err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
+	// The new attempt is the run's latest: the list calls show it alone.
+	if _, err := tx.Exec(`UPDATE runs SET latest = 0 WHERE run_id = ? AND id != ?`, runID, id); err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
 	if group != nil {
 		g, cancel, err := group(id)
 		if err != nil {

@@ -10,8 +10,8 @@ import (
 //go:embed assets
 var assets embed.FS
 
-// Handler serves the UI: / (runs and dispatch forms), /runs/{id} (one run)
-// and /static/ (scripts and styles).
+// Handler serves the UI: / (runs and dispatch forms), /runs/{id} (one run),
+// /runs/{id}/jobs/{job} (one job's log) and /static/ (scripts and styles).
 func Handler() http.Handler {
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServer(http.FS(static))
@@ -30,6 +30,7 @@ func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", page("index.html"))
 	mux.Handle("GET /runs/{id}", page("run.html"))
+	mux.Handle("GET /runs/{id}/jobs/{job}", page("run.html"))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".html") {
 			http.NotFound(w, r)

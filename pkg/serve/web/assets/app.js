@@ -81,173 +81,89 @@ async function follow(url, onEvent, onEnd) {
     await sleep(1000);
   }
 }
+// fmtDur shows a duration as GitHub does (1m 5s), with tenths under a
+// minute and milliseconds under a second.
 function fmtDur(ms) {
-  if (ms == null) return "";
-  return ms < 60000 ? (ms / 1000).toFixed(1) + "s" : Math.floor(ms / 60000) + "m" + Math.round(ms % 60000 / 1000) + "s";
+  if (ms == null || isNaN(ms)) return "";
+  if (ms < 1000) return Math.round(ms) + "ms";
+  if (ms < 60000) return (ms / 1000).toFixed(1) + "s";
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+  return Math.floor(s / 3600) + "h " + Math.floor(s % 3600 / 60) + "m";
 }
+// state is what a run, job or step is: its conclusion once completed.
 function state(x) { return x.status === "completed" ? (x.conclusion || "completed") : x.status; }
-
-async function indexPage() {
-  async function loadRuns() {
-    const data = await api("/api/runs?per_page=50");
-    const body = $("#runs tbody");
-    body.replaceChildren(...data.workflow_runs.map(r => el("tr", { "data-run": r.id },
-      el("td", {}, el("a", { href: "/runs/" + r.id }, "#" + r.id)),
-      el("td", {}, el("a", { href: "/runs/" + r.id }, r.name)),
-      el("td", {}, r.event), el("td", {}, (r.head_sha || "").slice(0, 7)),
-      el("td", { class: "status " + state(r) }, state(r)),
-      el("td", {}, fmtDur(r.duration_ms)),
-      el("td", {}, new Date(r.created_at).toLocaleString()))));
-  }
-  async function loadWorkflows() {
-    const list = await api("/api/workflows");
-    const box = $("#workflows");
-    box.replaceChildren();
-    for (const w of list.filter(w => w.dispatch)) {
-      const form = el("form", { class: "dispatch", "data-workflow": w.file }, el("h3", {}, w.name + " ", el("small", {}, w.path)));
-      for (const i of w.inputs) {
-        let input;
-        if (i.type === "choice") {
-          input = el("select", { name: i.name }, ...i.options.map(o => el("option", o === i.default ? { value: o, selected: "" } : { value: o }, o)));
-        } else if (i.type === "boolean") {
-          input = el("input", { type: "checkbox", name: i.name });
-          input.checked = i.default === "true";
-        } else {
-          input = el("input", { type: i.type === "number" ? "number" : "text", name: i.name, value: i.default || "" });
-          if (i.required) input.required = true;
-        }
-        form.append(el("label", {}, i.name + (i.required ? " *" : "") + " ", input, " ", el("span", { class: "desc" }, i.description || "")));
-      }
-      const msg = el("span", { class: "msg" });
-      form.append(el("button", { type: "submit" }, "Run workflow"), msg);
-      form.addEventListener("submit", async ev => {
-        ev.preventDefault();
-        const inputs = {};
-        for (const i of w.inputs) {
-          const f = form.elements[i.name];
-          inputs[i.name] = i.type === "boolean" ? String(f.checked) : f.value;
-        }
-        const [owner, repo] = w.repository.split("/");
-        const r = await post(`/repos/${owner}/${repo}/actions/workflows/${w.file}/dispatches`, { ref: w.ref, inputs });
-        if (!r.ok) { msg.textContent = r.status + ": " + r.msg; return; }
-        msg.textContent = "";
-        if (r.location) location.href = "/runs/" + r.location.split("/").pop();
-      });
-      box.append(form);
-    }
-  }
-  try { await loadRuns(); } catch (e) { if (e instanceof Unauthorized) return; }
-  loadWorkflows().catch(() => {});
-  setInterval(() => loadRuns().catch(() => {}), 2000);
+const HUMAN = { queued: "Queued", in_progress: "In progress", completed: "Completed", success: "Success", failure: "Failure",
+  cancelled: "Cancelled", skipped: "Skipped", pending: "Pending", waiting: "Waiting", requested: "Requested",
+  timed_out: "Timed out", neutral: "Neutral", action_required: "Action required", stale: "Stale" };
+const ICON = { success: "✓", failure: "✗", cancelled: "⊘", skipped: "⊝", in_progress: "◌", queued: "○", pending: "○", waiting: "○" };
+function human(s) { return HUMAN[s] || s; }
+// badge is a state's icon and human name; data-state keeps the raw one.
+function badge(s, attrs = {}) {
+  return el("span", { class: "status " + s, "data-state": s, title: human(s), ...attrs }, el("span", { class: "icon", "aria-hidden": "true" }, ICON[s] || "•"), " ", el("span", { class: "label" }, human(s)));
+}
+function ago(t) {
+  if (!t) return "";
+  const d = new Date(t);
+  return el("time", { datetime: t, title: d.toLocaleString() }, d.toLocaleString());
 }
 
-async function runPage() {
-  const id = location.pathname.split("/").pop();
-  const jobs = {};   // key -> {box, steps: {name -> {details, pre}}, cur}
-  let run;
-  function jobBox(key) {
-    if (!jobs[key]) {
-      const box = el("div", { class: "job", "data-job": key }, el("h3", {}, key));
-      $("#jobs").append(box);
-      jobs[key] = { box, steps: [], cur: null };
-    }
-    return jobs[key];
-  }
-  function stepBox(j, name) {
-    const pre = el("pre", { class: "log" });
-    const summary = el("summary", {}, el("span", { class: "mark" }, "• "), name);
-    const d = el("details", { class: "step", open: "" }, summary, pre);
-    d.dataset.step = name;
-    j.box.append(d);
-    const s = { details: d, pre, summary };
-    j.steps.push(s); j.cur = s;
-    return s;
-  }
-  let pending = null;
-  function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh().catch(() => {}); }, 100); }
-  function onEvent(ev) {
-    if (!["start", "end", "line", "annotation"].includes(ev.kind)) return; // kinds this page does not know
-    if (ev.scope === "job") soon(); // job states changed: redraw the graph
-    const j = jobBox(ev.job || "run");
-    if (ev.kind === "start" && ev.scope === "step") { stepBox(j, ev.step); return; }
-    if (ev.kind === "start") { $("h3", j.box).textContent = ev.text || ev.job; return; }
-    if (ev.kind === "end" && ev.scope === "step") {
-      const s = j.steps.slice().reverse().find(s => s.details.dataset.step === ev.step) || j.cur;
-      if (s) {
-        $(".mark", s.summary).textContent = { success: "✓ ", failure: "✗ ", skipped: "- " }[ev.status] || "• ";
-        s.details.classList.add(ev.status);
-        if (ev.duration_ms) s.summary.append(el("span", { class: "dur" }, " " + fmtDur(ev.duration_ms)));
-      }
-      return;
-    }
-    if (ev.kind === "end") { j.box.classList.add(ev.status); $("h3", j.box).append(" — " + ev.status + (ev.text ? " (" + ev.text + ")" : "")); return; }
-    const s = j.cur || stepBox(j, ev.step || "job");
-    s.pre.append(ev.text + "\n");
-  }
-  async function refresh() {
-    run = await api("/api/runs/" + id);
-    document.title = run.name + " #" + run.id;
-    $("#title").textContent = run.name + " #" + run.id + (run.run_attempt > 1 ? " (attempt " + run.run_attempt + ")" : "");
-    const st = state(run);
-    $("#summary").replaceChildren(el("span", { class: "status " + st, id: "run-status" }, st), " · " + run.event + " · " + (run.head_branch || "") + " " + (run.head_sha || "").slice(0, 7) +
-      " · " + fmtDur(run.duration_ms) + (run.message ? " · " + run.message : ""));
-    $("#cancel").disabled = run.status === "completed";
-    $("#rerun").disabled = $("#rerun-failed").disabled = run.status !== "completed";
-    drawGraph();
-  }
-  function drawGraph() {
-    const level = {};
-    const depth = id => level[id] ?? (level[id] = Math.max(0, ...(run.graph.find(g => g.id === id)?.needs || []).map(n => depth(n) + 1)));
-    run.graph.forEach(g => depth(g.id));
-    const cols = [];
-    for (const g of run.graph) (cols[level[g.id]] ||= []).push(g);
-    $("#graph").replaceChildren(...cols.map(c => el("div", { class: "col" }, ...c.map(g => {
-      const legs = run.jobs.filter(j => j.name === g.id || j.name.startsWith(g.id + " ("));
-      let s = "waiting";
-      if (legs.length) s = legs.some(j => j.status !== "completed") ? "in_progress" : (legs.find(j => j.conclusion === "failure") ? "failure" : legs[0].conclusion);
-      return el("div", { class: "node " + s, "data-node": g.id }, el("div", {}, g.name), el("div", { class: "needs" }, s + (g.needs.length ? " · needs " + g.needs.join(", ") : "")));
-    }))));
-    drawEdges();
-  }
-  // drawEdges connects each job to the jobs it needs with SVG lines.
-  function drawEdges() {
-    const box = $("#graph"), origin = box.getBoundingClientRect();
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("class", "edges");
-    svg.setAttribute("width", box.scrollWidth);
-    svg.setAttribute("height", box.scrollHeight);
-    for (const g of run.graph) {
-      const to = $(`[data-node="${CSS.escape(g.id)}"]`, box);
-      for (const n of g.needs) {
-        const from = $(`[data-node="${CSS.escape(n)}"]`, box);
-        if (!from || !to) continue;
-        const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
-        const line = document.createElementNS(ns, "line");
-        line.setAttribute("x1", a.right - origin.left); line.setAttribute("y1", a.top + a.height / 2 - origin.top);
-        line.setAttribute("x2", b.left - origin.left); line.setAttribute("y2", b.top + b.height / 2 - origin.top);
-        svg.append(line);
-      }
-    }
-    box.append(svg);
-  }
-  const msg = $("#action-msg");
-  $("#cancel").addEventListener("click", async () => { const r = await post(`/api/runs/${id}/cancel`); msg.textContent = r.ok ? "" : r.status + ": " + r.msg; });
-  const rerun = failed => async () => {
-    const r = await post(`/api/runs/${id}/rerun` + (failed ? "?failed=true" : ""));
-    if (!r.ok) { msg.textContent = r.status + ": " + r.msg; return; }
-    location.href = "/runs/" + r.location.split("/").pop();
+// ANSI SGR colours (ESC [ … m) to spans; other escape sequences dropped.
+const ANSI = /\x1b\[([0-9;]*)([A-Za-z])/g;
+const PALETTE = ["#4d4d4d", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#e5e5e5",
+  "#808080", "#ff6b6b", "#5af78e", "#f4f99d", "#76a8f8", "#ff92d0", "#9aedfe", "#ffffff"];
+function color256(n) {
+  if (n < 16) return PALETTE[n];
+  if (n < 232) { n -= 16; const c = v => v ? v * 40 + 55 : 0; return `rgb(${c(Math.floor(n / 36))},${c(Math.floor(n / 6) % 6)},${c(n % 6)})`; }
+  const g = (n - 232) * 10 + 8; return `rgb(${g},${g},${g})`;
+}
+function ansi(text) {
+  const out = document.createDocumentFragment();
+  let st = {}, last = 0, m;
+  const put = s => {
+    if (!s) return;
+    if (!st.fg && !st.bg && !st.bold && !st.italic && !st.underline) { out.append(s); return; }
+    const e = el("span", { class: "ansi" }, s);
+    if (st.fg) e.style.color = st.fg;
+    if (st.bg) e.style.backgroundColor = st.bg;
+    if (st.bold) e.style.fontWeight = "bold";
+    if (st.italic) e.style.fontStyle = "italic";
+    if (st.underline) e.style.textDecoration = "underline";
+    out.append(e);
   };
-  $("#rerun").addEventListener("click", rerun(false));
-  $("#rerun-failed").addEventListener("click", rerun(true));
-  try { await refresh(); } catch (e) { return; }
-  const timer = setInterval(() => refresh().catch(() => {}), 1000);
-  follow(`/api/runs/${id}/logs?stream=1`, onEvent, () => { clearInterval(timer); refresh().catch(() => {}); });
+  ANSI.lastIndex = 0;
+  while ((m = ANSI.exec(text))) {
+    put(text.slice(last, m.index));
+    last = ANSI.lastIndex;
+    if (m[2] !== "m") continue;
+    const codes = m[1] === "" ? [0] : m[1].split(";").map(Number);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i];
+      if (c === 0) st = {};
+      else if (c === 1) st.bold = true;
+      else if (c === 3) st.italic = true;
+      else if (c === 4) st.underline = true;
+      else if (c === 22) st.bold = false;
+      else if (c === 23) st.italic = false;
+      else if (c === 24) st.underline = false;
+      else if (c >= 30 && c <= 37) st.fg = PALETTE[c - 30];
+      else if (c >= 90 && c <= 97) st.fg = PALETTE[c - 90 + 8];
+      else if (c >= 40 && c <= 47) st.bg = PALETTE[c - 40];
+      else if (c >= 100 && c <= 107) st.bg = PALETTE[c - 100 + 8];
+      else if (c === 39) st.fg = null;
+      else if (c === 49) st.bg = null;
+      else if ((c === 38 || c === 48) && codes[i + 1] === 5) { st[c === 38 ? "fg" : "bg"] = color256(codes[i + 2] || 0); i += 2; }
+      else if ((c === 38 || c === 48) && codes[i + 1] === 2) { st[c === 38 ? "fg" : "bg"] = `rgb(${codes[i + 2] || 0},${codes[i + 3] || 0},${codes[i + 4] || 0})`; i += 4; }
+    }
+  }
+  put(text.slice(last));
+  return out;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   localStorage.removeItem(KEY); // earlier versions kept the token there, for good
   $("#logout").hidden = !token();
+  $("#login").hidden = !!token(); // public-read: reading needs no token, acting does
   $("#login").addEventListener("submit", async ev => {
     ev.preventDefault();
     const t = $("#token").value.trim();

@@ -1,0 +1,57 @@
+package serve_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/serve"
+)
+
+// The run page's own calls are reads like the others: the token is needed
+// (public-read opens them); the job summary comes back as HTML without the
+// raw HTML or javascript: links a step wrote.
+func TestWebCallsNeedTokenAndSanitize(t *testing.T) {
+	wf := "name: Sum\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: |\n" +
+		"          echo '# Done' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"          echo '<script>alert(1)</script> <b onclick=\"x()\">bold</b>' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"          echo '[x](javascript:alert(2)) [ok](https://example.com/)' >> \"$GITHUB_STEP_SUMMARY\"\n"
+	for _, public := range []bool{false, true} {
+		t.Run(fmt.Sprintf("public-read=%v", public), func(t *testing.T) {
+			s := start(t, serve.Config{PublicRead: public}, birds(t, map[string]string{".github/workflows/sum.yaml": wf}), 0)
+			id, _, _ := s.dispatch(t, "sum.yaml", nil)
+			s.done(t, id)
+			for _, p := range []string{"", "/attempts/1", "/attempts/1/logs", "/summary", "/attempts/1/summary"} {
+				url := fmt.Sprintf("%s/api/runs/%d%s", s.URL, id, p)
+				resp, _ := do(t, "GET", url, "", nil)
+				want := 401
+				if public {
+					want = 200
+				}
+				must(t, resp.StatusCode == want, "GET %s without the token: %s, want %d", p, resp.Status, want)
+				resp, _ = do(t, "GET", url, token, nil)
+				must(t, resp.StatusCode == 200, "GET %s with the token: %s", p, resp.Status)
+			}
+			// What the viewer may do: nothing without the token.
+			var r struct {
+				Can map[string]bool `json:"can"`
+			}
+			getJSON(t, fmt.Sprintf("%s/api/runs/%d", s.URL, id), &r)
+			must(t, r.Can["rerun"] && !r.Can["rerun_failed"] && !r.Can["cancel"], "can with the token on a successful run: %v", r.Can)
+			if public {
+				_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d", s.URL, id), "", nil)
+				must(t, strings.Contains(string(body), `"rerun": false`), "can without the token: %s", body)
+			}
+		})
+	}
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/sum.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "sum.yaml", nil)
+	s.done(t, id)
+	resp, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/summary", s.URL, id), token, nil)
+	html := string(body)
+	must(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && strings.Contains(html, "<h1>Done</h1>") &&
+		strings.Contains(html, `<a href="https://example.com/">ok</a>`), "summary: %s %s", resp.Header.Get("Content-Type"), html)
+	for _, bad := range []string{"<script", "onclick", "javascript:", "<b"} {
+		must(t, !strings.Contains(html, bad), "summary keeps %q:\n%s", bad, html)
+	}
+}
