@@ -81,14 +81,19 @@ func (s *Server) webRun(r *http.Request, u urls, run *store.Run, out map[string]
 		id, _, _ := strings.Cut(j.Key, " (")
 		seen[id] = true
 		sl := o["steps"].([]map[string]any)
-		cached := false
+		// jobJSON's cached is {run, key} for a job restored from the job
+		// cache, else null; older records mark it by its step's name only.
+		cached := o["cached"] != nil
 		for _, st := range sl {
 			cached = cached || strings.HasPrefix(st["name"].(string), cachedStepPrefix)
 			if ss := byNumber[stepKey{j.Key, st["number"].(int)}]; ss != nil {
 				st["duration_ms"] = msBetween(ss.Started, ss.Completed)
 			}
 		}
-		o["cached"], o["duration_ms"] = cached, msBetween(j.Started, j.Completed)
+		o["duration_ms"] = msBetween(j.Started, j.Completed)
+		if cached && o["cached"] == nil {
+			o["cached"] = map[string]any{"run": nil, "key": nil}
+		}
 		switch {
 		case j.Status != store.Completed && run.Status != store.Completed:
 			o["steps"] = append(sl, notRun(planned[id], sl, false)...)
@@ -107,7 +112,7 @@ func (s *Server) webRun(r *http.Request, u urls, run *store.Run, out map[string]
 				continue
 			}
 			list = append(list, map[string]any{"id": nil, "name": id, "display_name": g["name"], "status": "pending",
-				"conclusion": nil, "started_at": nil, "completed_at": nil, "cached": false,
+				"conclusion": nil, "started_at": nil, "completed_at": nil, "cached": nil,
 				"steps": notRun(planned[id], nil, false)})
 		}
 	}

@@ -34,7 +34,7 @@ const latestOnly = `latest = 1`
 // reuse map, which no list shows: a page of 100 runs read them all, a few
 // KB each.
 const listCols = `id, run_id, repo, workflow_file, workflow_name, '', event, ref, sha, actor, inputs, '',
-	status, conclusion, message, grp, cancel_group, attempt, rerun_of, '', created, started, updated`
+	status, conclusion, message, grp, cancel_group, attempt, rerun_of, '', no_cache, created, started, updated`
 
 // Runs lists runs, newest first, and the total count matching f; their
 // Source, Payload and Reuse are empty (Run and Latest have them).
