@@ -92,7 +92,7 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				if plan.Source, err = os.ReadFile(path); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				if opts.Remote, err = fl.kube.transport(); err != nil {
+				if opts.Remote, err = fl.kube.transport(&opts.Settings); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			default:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/run"
+	"github.com/birdflock/runner/pkg/steps"
 )
 
 // kubeFlags are runner exec's flags for --executor kubernetes.
@@ -26,8 +27,9 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 	f.StringVar(&k.image, "image", "", "image of the job pods of --executor kubernetes: it must hold runner at /usr/local/bin/runner")
 }
 
-// transport connects to the cluster the flags name.
-func (k *kubeFlags) transport() (run.LegTransport, error) {
+// transport connects to the cluster the flags name; settings become the
+// pods' (the executor's buildkit-host and registry-mirrors).
+func (k *kubeFlags) transport(settings *steps.Settings) (run.LegTransport, error) {
 	c := &kube.Config{}
 	if k.config != "" {
 		data, err := os.ReadFile(k.config)
@@ -47,6 +49,7 @@ func (k *kubeFlags) transport() (run.LegTransport, error) {
 	if k.image != "" {
 		c.Image = k.image
 	}
+	*settings = c.PodSettings(*settings)
 	cl, err := kube.Connect(c)
 	if err != nil {
 		return nil, err

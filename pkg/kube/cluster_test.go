@@ -133,7 +133,11 @@ func runWorkflow(t *testing.T, ctx context.Context, src string, opts run.Options
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, errs := workflow.Load(file, []byte(src), workflow.Options{})
+	var wo workflow.Options
+	if opts.Builtins != nil {
+		wo.Builtins = opts.Builtins
+	}
+	w, errs := workflow.Load(file, []byte(src), wo)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

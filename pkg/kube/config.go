@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"k8s.io/klog/v2"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/birdflock/runner/pkg/steps"
 )
 
 // Config is the executor's configuration: runner serve's
@@ -50,6 +53,15 @@ type Config struct {
 	// StartTimeout bounds the wait for a pod to run (scheduling and image
 	// pull); default 5 minutes.
 	StartTimeout metav1.Duration `json:"start-timeout,omitempty"`
+	// BuildkitHost is the BuildKit daemon the pods' build-image steps use
+	// (BUILDKIT_HOST), e.g. tcp://buildkitd.runner.svc:1234: an address
+	// pods reach, where the controller's setting is one it reaches.
+	// Default: the controller's.
+	BuildkitHost string `json:"buildkit-host,omitempty"`
+	// RegistryMirrors replace the controller's registry mirrors in the
+	// pods (REGISTRY=URL pairs that pods reach). Default: the
+	// controller's.
+	RegistryMirrors []string `json:"registry-mirrors,omitempty"`
 	// Grace is the termination grace period of cancelled pods: the time
 	// their if: always() steps have; default 30 s.
 	Grace metav1.Duration `json:"grace,omitempty"`
@@ -163,6 +175,19 @@ func homeDir() string {
 		return h
 	}
 	return "~"
+}
+
+// PodSettings are runner's settings for the built-ins of the legs that run
+// in pods: s, with the addresses pods reach (BuildkitHost,
+// RegistryMirrors) in place of the controller's.
+func (c *Config) PodSettings(s steps.Settings) steps.Settings {
+	if c.BuildkitHost != "" {
+		s.BuildkitHost = c.BuildkitHost
+	}
+	if len(c.RegistryMirrors) > 0 {
+		s.RegistryMirror = strings.Join(c.RegistryMirrors, ",")
+	}
+	return s
 }
 
 // ParseConfig reads the executor section of a config file (YAML), strictly:

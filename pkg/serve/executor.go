@@ -68,6 +68,9 @@ type LocalExecutor struct {
 	// Remote, when set, runs each job leg elsewhere (a Kubernetes pod:
 	// docs/kubernetes.md); the run's graph, queue and record stay here.
 	Remote run.LegTransport
+	// RemoteSettings, when set, turns a run's settings into its remote
+	// legs' (addresses pods reach: kube.Config.PodSettings).
+	RemoteSettings func(steps.Settings) steps.Settings
 }
 
 // Execute implements Executor.
@@ -88,6 +91,10 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 	if err != nil {
 		return nil, err
 	}
+	settings := req.Settings
+	if e.RemoteSettings != nil {
+		settings = e.RemoteSettings(settings)
+	}
 	return run.Run(ctx, req.Plan, run.Options{
 		Actions:     &actions.Resolver{StateDir: state, Source: req.ActionsSource},
 		Builtins:    b,
@@ -98,7 +105,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, req *ExecRequest) (*run.Res
 		Force:       req.Force,
 		Reuse:       req.Reuse,
 		Env:         env,
-		Settings:    req.Settings,
+		Settings:    settings,
 		Credentials: req.Credentials,
 		Cache:       e.Cache,
 		Remote:      e.Remote,

@@ -135,6 +135,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 			if le.Remote, err = kubeLegs(kc, cfg.State, s.logf); err != nil {
 				return nil, err
 			}
+			le.RemoteSettings = kc.PodSettings
 		}
 		s.exec = le
 	}
