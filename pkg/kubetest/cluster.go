@@ -81,7 +81,8 @@ type Cluster struct {
 	// kube-proxy: the kubernetes Service's ClusterIP does not route.
 	PodAPIServer string
 	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
-	// registry, and PauseImage the pod sandbox image made from it.
+	// registry (also as library/alpine:latest, so that `alpine` works), and
+	// PauseImage the pod sandbox image made from it.
 	BusyboxImage, PauseImage string
 	// NodeName is the name of the only node.
 	NodeName string
@@ -528,7 +529,12 @@ func (c *Cluster) startRegistry(ctx context.Context, addr string) (err error) {
 	c.BusyboxImage = addr + "/library/busybox:latest"
 	c.PauseImage = addr + "/kubetest/pause:latest"
 	cl := registry.New(registry.Options{})
-	for ref, img := range map[string]v1.Image{c.BusyboxImage: busybox, c.PauseImage: pause} {
+	refs := map[string]v1.Image{
+		c.BusyboxImage: busybox, c.PauseImage: pause,
+		// for `alpine` through the docker.io mirror
+		addr + "/library/alpine:latest": busybox,
+	}
+	for ref, img := range refs {
 		repo, tag, _ := strings.Cut(strings.TrimPrefix(ref, addr+"/"), ":")
 		if _, err := cl.Push(ctx, registry.FromImage(img), addr+"/"+repo, []string{tag}); err != nil {
 			return fmt.Errorf("push %s: %w", ref, err)

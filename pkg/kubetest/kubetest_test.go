@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +28,11 @@ func TestMain(m *testing.M) { os.Exit(Main(m)) }
 // to completion and returns its phase and log.
 func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 	t.Helper()
+	return runPodImage(t, c, ns, c.BusyboxImage, script)
+}
+
+func runPodImage(t *testing.T, c *Cluster, ns, image, script string) (*corev1.Pod, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	begin := time.Now()
@@ -34,7 +41,7 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name: "main", Image: c.BusyboxImage, ImagePullPolicy: corev1.PullAlways,
+				Name: "main", Image: image, ImagePullPolicy: corev1.PullAlways,
 				Command: []string{"sh", "-c", script},
 			}},
 		},
@@ -101,6 +108,12 @@ func TestNodeReadyAndPodRunsFromLoopbackRegistry(t *testing.T) {
 	}
 
 	logRSS(t, c)
+
+	// docker.io names come from the loopback registry.
+	pod, logs = runPodImage(t, c, ns, "alpine", `echo from docker.io`)
+	if pod.Status.Phase != corev1.PodSucceeded || logs != "from docker.io\n" {
+		t.Errorf("alpine pod: %s %q", pod.Status.Phase, logs)
+	}
 
 	// A pod that fails is reported as Failed with its exit code.
 	pod, _ = runPod(t, c, ns, `exit 3`)
@@ -390,5 +403,51 @@ printf 'GET /version HTTP/1.0\r\n\r\n' | nc -w 5 %s %s`, c.PodRegistryAddr, host
 	}
 	if v, err := cs.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
 		t.Errorf("version at %s: %v, %v", c.PodAPIServer, v, err)
+	}
+}
+
+// TestFailedStartLeavesNothing: when a component dies during Start, Start
+// fails naming it and its log, and leaves the host as it was (and the
+// machine's lock free).
+func TestFailedStartLeavesNothing(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	bin := t.TempDir()
+	for _, comp := range Components {
+		target := filepath.Join(DefaultBinDir(), comp)
+		if comp == "kube-apiserver" {
+			target = "/bin/false" // an apiserver that exits at once
+		}
+		if err := os.Symlink(target, filepath.Join(bin, comp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshotHost(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{BinDir: bin})
+	if err == nil {
+		c.Stop()
+		t.Fatal("Start succeeded without an apiserver")
+	}
+	if !strings.Contains(err.Error(), "kube-apiserver exited") || !strings.Contains(err.Error(), "kube-apiserver.log") {
+		t.Errorf("error %q: want kube-apiserver exited and its log", err)
+	}
+	if left := leftover(before, snapshotHost(t, "")); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+	if _, err := os.Stat(stateFile()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file: %v", err)
+	}
+	if m := regexp.MustCompile(`(/\S+/kubetest-\d+)/logs/`).FindStringSubmatch(err.Error()); m == nil {
+		t.Errorf("error %q names no cluster directory", err)
+	} else if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left: %v", m[1], err)
+	}
+	// The lock is free: the next cluster starts.
+	if c := Shared(t); c == nil {
+		t.Fatal("no cluster")
 	}
 }
