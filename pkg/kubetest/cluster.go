@@ -91,7 +91,8 @@ type Cluster struct {
 	// from every pod, and from nowhere off this machine).
 	PodSubnet *net.IPNet
 	GatewayIP net.IP
-	// Ready is how long Start took until the node was Ready.
+	// Ready is how long Start took until the node was Ready, not counting
+	// the wait for another cluster on the machine to stop.
 	Ready time.Duration
 	// Swept lists what Stop had to clean after the components stopped
 	// (the bridge and the sysctls always; a process, mount or network
@@ -207,6 +208,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if c.lock, err = lockHost(ctx, c.logf); err != nil {
 		return nil, err
 	}
+	locked := time.Now()
 	if old, err := readState(); err != nil {
 		c.lock.Close()
 		return nil, err
@@ -248,7 +250,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := c.up(ctx, o); err != nil {
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
-	c.Ready = time.Since(begin)
+	c.Ready = time.Since(locked)
 	c.logf("cluster ready in %s (%s)", c.Ready.Round(time.Millisecond), c.Dir)
 	return c, nil
 }
