@@ -37,8 +37,7 @@ const DefaultSubnet = "10.213.0.0/24"
 // kube-proxy).
 const serviceSubnet = "10.214.0.0/24"
 
-// NodeName is the name of the only node (the apiserver reaches its kubelet
-// by that host name on the loopback interface).
+// NodeName is the name of the first node.
 const NodeName = "localhost"
 
 // Options configure Start. The zero value works.
@@ -52,9 +51,13 @@ type Options struct {
 	// images to it). Default: runner's registry, started on a loopback
 	// port with its content under the cluster's directory.
 	Registry string
-	// Subnet is the pod network (IPv4 CIDR); its first address is the
-	// bridge's, where pods reach the host. Default: DefaultSubnet.
+	// Subnet is the first node's pod network (an IPv4 /24); its first
+	// address is the bridge's, where pods reach the host. Each further
+	// node takes the next /24. Default: DefaultSubnet.
 	Subnet string
+	// Nodes is the number of nodes, each a kubelet with its own
+	// containerd, cgroup root and bridge on this machine. Default: 1.
+	Nodes int
 	// Log receives a line per step of starting and stopping. Default:
 	// discarded.
 	Log io.Writer
@@ -84,11 +87,14 @@ type Cluster struct {
 	// registry (also as library/alpine:latest, so that `alpine` works), and
 	// PauseImage the pod sandbox image made from it.
 	BusyboxImage, PauseImage string
-	// NodeName is the name of the only node.
+	// NodeName is the name of the first node (Nodes[0]).
 	NodeName string
-	// PodSubnet is the pod network; GatewayIP, the bridge's address in it,
-	// is where pods reach the host (a server listening there is reachable
-	// from every pod, and from nowhere off this machine).
+	// Nodes are the cluster's nodes.
+	Nodes []*Node
+	// PodSubnet is the first node's pod network; GatewayIP, its bridge's
+	// address, is where pods reach the host (a server listening there is
+	// reachable from the pods of every node, and from nowhere off this
+	// machine).
 	PodSubnet *net.IPNet
 	GatewayIP net.IP
 	// Ready is how long Start took until the node was Ready, not counting
@@ -99,20 +105,18 @@ type Cluster struct {
 	// namespace there means a graceful step failed).
 	Swept []string
 
-	log            io.Writer
-	begin          time.Time
-	lock           *os.File
-	state          *hostState
-	reg            *registry.Server
-	procs          []*proc
-	containerdSock string
-	runc           string
-	kubeletPort    int
-	fwdMu          sync.Mutex
-	forwarders     []*forwarder
-	stopOnce       sync.Once
-	stopped        atomic.Bool
-	stopErr        error
+	log        io.Writer
+	begin      time.Time
+	lock       *os.File
+	state      *hostState
+	reg        *registry.Server
+	procs      []*proc
+	runc       string
+	fwdMu      sync.Mutex
+	forwarders []*forwarder
+	stopOnce   sync.Once
+	stopped    atomic.Bool
+	stopErr    error
 }
 
 // The Debian parts the cluster runs.
@@ -194,14 +198,21 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := Check(o.BinDir); err != nil {
 		return nil, err
 	}
+	if o.Nodes < 1 {
+		o.Nodes = 1
+	}
 	ip, subnet, err := net.ParseCIDR(o.Subnet)
 	if err != nil || ip.To4() == nil {
-		return nil, fmt.Errorf("kubetest: subnet %q: want an IPv4 CIDR", o.Subnet)
+		return nil, fmt.Errorf("kubetest: subnet %q: want an IPv4 /24", o.Subnet)
 	}
-	gw := make(net.IP, 4)
-	copy(gw, subnet.IP.To4())
-	gw[3]++
-	c := &Cluster{NodeName: NodeName, PodSubnet: subnet, GatewayIP: gw, log: o.Log, runc: "/usr/sbin/runc", begin: begin}
+	nodes, err := newNodes("", subnet, o.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("kubetest: %w", err)
+	}
+	c := &Cluster{
+		NodeName: NodeName, Nodes: nodes, PodSubnet: nodes[0].Subnet, GatewayIP: nodes[0].GatewayIP,
+		log: o.Log, runc: "/usr/sbin/runc", begin: begin,
+	}
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -220,12 +231,14 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("kubetest: sweeping the cluster a killed run left (%s): %w", old.Dir, err)
 		}
 	}
-	if used, err := subnetInUse(subnet); err != nil || used != "" {
-		c.lock.Close()
-		if err == nil {
-			err = fmt.Errorf("already routed here (%s): pick another Options.Subnet", used)
+	for _, n := range c.Nodes {
+		if used, err := subnetInUse(n.Subnet); err != nil || used != "" {
+			c.lock.Close()
+			if err == nil {
+				err = fmt.Errorf("already routed here (%s): pick another Options.Subnet", used)
+			}
+			return nil, fmt.Errorf("kubetest: subnet %s: %w", n.Subnet, err)
 		}
-		return nil, fmt.Errorf("kubetest: subnet %s: %w", subnet, err)
 	}
 	sysctls, err := saveSysctls()
 	if err != nil {
@@ -237,6 +250,13 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.state = &hostState{Dir: c.Dir, Sysctls: sysctls}
+	if c.Nodes, err = newNodes(c.Dir, subnet, o.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range c.Nodes {
+		c.state.Bridges = append(c.state.Bridges, n.bridge)
+		c.state.Cgroups = append(c.state.Cgroups, n.cgroup)
+	}
 	if err := writeState(c.state); err != nil {
 		os.RemoveAll(c.Dir)
 		c.lock.Close()
@@ -260,11 +280,13 @@ func (c *Cluster) logf(format string, args ...any) {
 }
 
 func (c *Cluster) up(ctx context.Context, o Options) error {
-	if err := makeCgroups(); err != nil {
-		return err
-	}
-	if err := makeBridge(c.GatewayIP, c.PodSubnet); err != nil {
-		return err
+	for _, n := range c.Nodes {
+		if err := makeCgroups(n.cgroup); err != nil {
+			return err
+		}
+		if err := makeBridge(n.bridge, n.GatewayIP, n.Subnet); err != nil {
+			return err
+		}
 	}
 	if err := c.startRegistry(ctx, o.Registry); err != nil {
 		return err
@@ -274,13 +296,14 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(3 + len(c.Nodes))
 	if err != nil {
 		return err
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
-	c.kubeletPort = ports[3]
-	c.containerdSock = filepath.Join(c.Dir, "containerd", "containerd.sock")
+	for i, n := range c.Nodes {
+		n.kubeletPort = ports[3+i]
+	}
 
 	// etcd
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
@@ -328,7 +351,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		"--allow-privileged=true",
 		"--kubelet-client-certificate="+kubeletClient.CertFile, "--kubelet-client-key="+kubeletClient.KeyFile,
 		"--kubelet-certificate-authority="+pki.CAFile,
-		"--kubelet-preferred-address-types=Hostname,InternalIP",
+		"--kubelet-preferred-address-types=InternalIP",
 		"--profiling=false")
 	if err != nil {
 		return err
@@ -388,67 +411,20 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		}
 	}
 
-	// containerd with the CNI bridge
-	cni, err := cniConfig(c)
-	if err != nil {
-		return err
-	}
-	ctrCfg := filepath.Join(c.Dir, "containerd", "config.toml")
-	if err := writeFiles(map[string][]byte{
-		filepath.Join(c.Dir, "cni", "net.d", "10-kubetest.conflist"): cni,
-		ctrCfg:                               []byte(containerdConfig(c)),
-		filepath.Join(c.Dir, "tmp", ".keep"): nil,
-	}); err != nil {
-		return err
-	}
-	containerd, err := c.start("containerd", containerdBin, "--config="+ctrCfg)
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, containerd, 30*time.Second, "containerd socket", func(context.Context) error {
-		conn, err := net.Dial("unix", c.containerdSock)
-		if err == nil {
-			conn.Close()
+	// a containerd and a kubelet per node
+	for _, n := range c.Nodes {
+		if err := c.startNode(ctx, o.BinDir, server, pki, n); err != nil {
+			return err
 		}
-		return err
-	}); err != nil {
-		return err
 	}
-
-	// kubelet
-	kubeletServing, err := pki.issue("kubelet-serving", "system:node:"+c.NodeName, []string{"system:nodes"}, "localhost", "127.0.0.1")
-	if err != nil {
-		return err
+	for _, n := range c.Nodes {
+		what := "node " + n.Name + " Ready"
+		if err := c.waitFor(ctx, c.proc(n.procName("kubelet")), 90*time.Second, what, c.nodeReady(n.Name)); err != nil {
+			return err
+		}
+		c.logf("node %s Ready and untainted", n.Name)
 	}
-	node, err := pki.issue("kubelet", "system:node:"+c.NodeName, []string{"system:nodes"})
-	if err != nil {
-		return err
-	}
-	kc := filepath.Join(c.Dir, "kubelet.kubeconfig")
-	if err := pki.kubeconfig(kc, server, node); err != nil {
-		return err
-	}
-	kcfg, err := kubeletConfig(c, kubeletServing, pki)
-	if err != nil {
-		return err
-	}
-	kcfgFile := filepath.Join(c.Dir, "kubelet", "config.json")
-	if err := writeFiles(map[string][]byte{kcfgFile: kcfg}); err != nil {
-		return err
-	}
-	kubelet, err := c.start("kubelet", filepath.Join(o.BinDir, "kubelet"),
-		"--config="+kcfgFile, "--kubeconfig="+kc,
-		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
-		"--cert-dir="+filepath.Join(c.Dir, "kubelet", "pki"),
-		"--hostname-override="+c.NodeName)
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, kubelet, 90*time.Second, "node "+c.NodeName+" Ready", c.nodeReady); err != nil {
-		return err
-	}
-	c.logf("node %s Ready and untainted", c.NodeName)
-	return c.waitFor(ctx, kubelet, 60*time.Second, "service account default/default", func(ctx context.Context) error {
+	return c.waitFor(ctx, nil, 60*time.Second, "service account default/default", func(ctx context.Context) error {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	})
@@ -456,11 +432,17 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 
 // nodeReady holds when the node is Ready and carries no NoSchedule taint
 // (the node lifecycle controller removes not-ready's shortly after).
-func (c *Cluster) nodeReady(ctx context.Context) error {
-	n, err := c.Client.CoreV1().Nodes().Get(ctx, c.NodeName, metav1.GetOptions{})
-	if err != nil {
-		return err
+func (c *Cluster) nodeReady(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return schedulable(n)
 	}
+}
+
+func schedulable(n *corev1.Node) error {
 	ready := errors.New("node has no Ready condition yet")
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
@@ -590,18 +572,25 @@ func (c *Cluster) stop() error {
 			c.logf("deleting the pods: %v", err)
 		}
 	}
-	for _, name := range []string{"kubelet", "containerd", "kube-apiserver", "etcd"} {
+	var names []string
+	for _, n := range c.Nodes {
+		names = append(names, n.procName("kubelet"))
+	}
+	for _, n := range c.Nodes {
+		names = append(names, n.procName("containerd"))
+	}
+	for _, name := range append(names, "kube-apiserver", "etcd") {
 		if p := c.proc(name); p != nil {
 			p.stop(15 * time.Second)
 		}
-		if name == "kubelet" && c.Dir != "" {
-			// The kubelet makes its root directory a shared bind mount
-			// of itself and leaves it when it exits. Only that one:
-			// volume mounts it left below are for the sweep to report.
-			root := filepath.Join(c.Dir, "kubelet")
-			if mps := mountsUnder(root); len(mps) == 1 && mps[0] == root {
-				_ = unix.Unmount(root, 0)
-			}
+	}
+	for _, n := range c.Nodes {
+		// The kubelet makes its root directory a shared bind mount of
+		// itself and leaves it when it exits. Only that one: volume
+		// mounts it left below are for the sweep to report.
+		root := filepath.Join(n.dir, "kubelet")
+		if mps := mountsUnder(root); len(mps) == 1 && mps[0] == root {
+			_ = unix.Unmount(root, 0)
 		}
 	}
 	c.fwdMu.Lock()
@@ -657,6 +646,18 @@ func (c *Cluster) deletePods() error {
 		}
 		if n := len(pods.Items); n > 0 {
 			return fmt.Errorf("%d pods left (%s/%s)", n, pods.Items[0].Namespace, pods.Items[0].Name)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// A pod that had ended is deleted at once; its kubelet unmounts its
+	// volumes afterwards (housekeeping, every 2 s).
+	if err := c.waitFor(ctx, nil, 30*time.Second, "pod volumes unmounted", func(context.Context) error {
+		for _, n := range c.Nodes {
+			if mps := mountsUnder(filepath.Join(n.dir, "kubelet", "pods")); len(mps) > 0 {
+				return fmt.Errorf("%d mounts left, %s", len(mps), mps[0])
+			}
 		}
 		return nil
 	}); err != nil {

@@ -77,15 +77,19 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 		}
 	}
 	for _, h := range cgroupHierarchies() {
-		for _, name := range []string{cgroupRoot, "kubepods"} {
-			if _, err := os.Stat(filepath.Join(h, name)); err == nil {
-				s.cgroups = append(s.cgroups, filepath.Join(h, name))
+		ents, _ := os.ReadDir(h)
+		for _, e := range ents {
+			if e.IsDir() && (strings.HasPrefix(e.Name(), cgroupRoot) || e.Name() == "kubepods") {
+				s.cgroups = append(s.cgroups, filepath.Join(h, e.Name()))
 			}
 		}
 	}
-	if l, err := netlink.LinkByName(BridgeName); err == nil {
+	all, _ := netlink.LinkList()
+	for _, l := range all {
+		if !strings.HasPrefix(l.Attrs().Name, "kubetest") {
+			continue
+		}
 		s.links = append(s.links, l.Attrs().Name)
-		all, _ := netlink.LinkList()
 		for _, o := range all {
 			if o.Attrs().MasterIndex == l.Attrs().Index {
 				s.links = append(s.links, o.Attrs().Name)
@@ -98,7 +102,7 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 			continue
 		}
 		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") || strings.Contains(line, BridgeName) {
+			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") || strings.Contains(line, "kubetest") {
 				s.iptables = append(s.iptables, bin+": "+line)
 			}
 		}

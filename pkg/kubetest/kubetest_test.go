@@ -177,6 +177,11 @@ func stopShared(t *testing.T) {
 
 func ownCluster(t *testing.T) *Cluster {
 	t.Helper()
+	return ownClusterOf(t, Options{})
+}
+
+func ownClusterOf(t *testing.T, o Options) *Cluster {
+	t.Helper()
 	if err := Check(""); err != nil {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
@@ -184,7 +189,8 @@ func ownCluster(t *testing.T) *Cluster {
 	var log testenv.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{Log: &log})
+	o.Log = &log
+	c, err := Start(ctx, o)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -449,5 +455,97 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	// The lock is free: the next cluster starts.
 	if c := Shared(t); c == nil {
 		t.Fatal("no cluster")
+	}
+}
+
+// TestTwoNodes: a second kubelet with its own containerd, cgroup root and
+// bridge joins; a pod on each node reaches the test's server at the first
+// node's gateway, the apiserver reads both logs, and Stop leaves nothing.
+func TestTwoNodes(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	before := snapshotHost(t, "")
+	c := ownClusterOf(t, Options{Nodes: 2})
+	if len(c.Nodes) != 2 || c.Nodes[0].Name != c.NodeName || c.Nodes[1].Subnet.Contains(c.GatewayIP) {
+		t.Fatalf("nodes %+v", c.Nodes)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.GatewayIP.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 2)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				got <- strings.TrimSpace(line) + " from " + conn.RemoteAddr().(*net.TCPAddr).IP.String()
+				fmt.Fprintf(conn, "pong %s\n", strings.TrimSpace(line))
+			}()
+		}
+	}()
+	ns := c.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := fmt.Sprintf(`echo "ping $(hostname)" | nc -w 10 %s %d`, c.GatewayIP, ln.Addr().(*net.TCPAddr).Port)
+	for _, n := range c.Nodes {
+		_, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},
+			Spec: corev1.PodSpec{
+				NodeName: n.Name, RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: c.BusyboxImage, Command: []string{"sh", "-c", script}}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]bool{}
+	for _, n := range c.Nodes {
+		name := "on-" + n.Name
+		var pod *corev1.Pod
+		testenv.Eventually(t, time.Minute, func() bool {
+			pod, err = c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			return err == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed)
+		}, "pod %s did not finish", name)
+		logs, err := c.Client.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("logs of %s (from node %s's kubelet): %v", name, n.Name, err)
+		}
+		if pod.Status.Phase != corev1.PodSucceeded || strings.TrimSpace(string(logs)) != "pong ping "+name {
+			t.Errorf("pod %s: %s, log %q", name, pod.Status.Phase, logs)
+		}
+		if ip := net.ParseIP(pod.Status.PodIP); ip == nil || !n.Subnet.Contains(ip) {
+			t.Errorf("pod %s: IP %s not in node %s's %s", name, pod.Status.PodIP, n.Name, n.Subnet)
+		}
+		want["ping "+name+" from "+pod.Status.PodIP] = true
+	}
+	for range c.Nodes {
+		select {
+		case g := <-got:
+			if !want[g] {
+				t.Errorf("server got %q, want one of %v", g, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the server got too few connections")
+		}
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftover(before, snapshotHost(t, c.Dir)); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+	for _, sw := range c.Swept {
+		if strings.HasPrefix(sw, "process") || strings.HasPrefix(sw, "mount") {
+			t.Errorf("the graceful teardown left %s (the sweep removed it)", sw)
+		}
 	}
 }
