@@ -59,6 +59,14 @@ type Options struct {
 	// Log receives a line per step of starting and stopping. Default:
 	// discarded.
 	Log io.Writer
+
+	// locked, when set, is called once Start holds the machine's lock and
+	// has swept what a killed run left: the tests take their picture of
+	// the host there.
+	locked func()
+	// unlocking, when set, is called by Stop (also the one of a failed
+	// Start) just before it gives up the lock: the tests' second picture.
+	unlocking func()
 }
 
 // Cluster is a running single-node cluster. Its fields are for reading.
@@ -112,6 +120,7 @@ type Cluster struct {
 	runc       string
 	fwdMu      sync.Mutex
 	forwarders []*forwarder
+	unlocking  func()
 	stopOnce   sync.Once
 	stopped    atomic.Bool
 	stopErr    error
@@ -209,7 +218,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	c := &Cluster{
 		NodeName: NodeName, Nodes: nodes, PodSubnet: nodes[0].Subnet, GatewayIP: nodes[0].GatewayIP,
-		log: o.Log, runc: "/usr/sbin/runc", begin: begin,
+		log: o.Log, runc: "/usr/sbin/runc", begin: begin, unlocking: o.unlocking,
 	}
 	if c.log == nil {
 		c.log = io.Discard
@@ -228,6 +237,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			c.lock.Close()
 			return nil, fmt.Errorf("kubetest: sweeping the cluster a killed run left (%s): %w", old.Dir, err)
 		}
+	}
+	if o.locked != nil {
+		o.locked()
 	}
 	for _, n := range c.Nodes {
 		if used, err := subnetInUse(n.Subnet); err != nil || used != "" {

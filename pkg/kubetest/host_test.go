@@ -60,14 +60,12 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		mp := unescapeMount(fields[4])
-		fstype := ""
-		for i, fld := range fields {
-			if fld == "-" && i+1 < len(fields) {
-				fstype = fields[i+1]
-			}
-		}
-		if fstype == "nsfs" || strings.Contains(mp, "kubetest") || strings.Contains(mp, "kubelet") ||
-			strings.Contains(mp, "containerd") || strings.HasPrefix(mp, "/run/netns") {
+		// The cluster's network namespaces are nsfs mounts under its
+		// directory. Not every nsfs mount or path naming containerd:
+		// BuildKit of other tests mounts network namespaces and
+		// /tmp/containerd-mount* for a moment.
+		if strings.Contains(mp, "kubetest") || strings.Contains(mp, "kubelet") ||
+			strings.HasPrefix(mp, "/run/containerd") || strings.HasPrefix(mp, "/run/netns") {
 			s.mounts[mp] = true
 		}
 	}

@@ -33,13 +33,19 @@ func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 
 func runPodImage(t *testing.T, c *Cluster, ns, image, script string) (*corev1.Pod, string) {
 	t.Helper()
+	return runPodOn(t, c, ns, "", image, script)
+}
+
+// runPodOn runs the pod on the named node ("": where the scheduler puts it).
+func runPodOn(t *testing.T, c *Cluster, ns, node, image, script string) (*corev1.Pod, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	begin := time.Now()
 	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "busybox-"},
 		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
+			NodeName: node, RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
 				Name: "main", Image: image, ImagePullPolicy: corev1.PullAlways,
 				Command: []string{"sh", "-c", script},
@@ -215,8 +221,11 @@ func TestTeardownLeavesNothing(t *testing.T) {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
 	stopShared(t)
-	before := snapshotHost(t, "")
-	c := ownCluster(t)
+	var before, after hostSnapshot
+	c := ownClusterOf(t, Options{
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
 	ns := c.Namespace(t)
 	pod, logs := runPod(t, c, ns, `ls /var/run/secrets/kubernetes.io/serviceaccount/token && echo ok`)
 	if pod.Status.Phase != corev1.PodSucceeded {
@@ -242,7 +251,6 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	after := snapshotHost(t, c.Dir)
 	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
@@ -264,8 +272,8 @@ func TestKilledRunIsSwept(t *testing.T) {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
 	stopShared(t)
-	before := snapshotHost(t, "")
-	c := ownCluster(t)
+	var before hostSnapshot
+	c := ownClusterOf(t, Options{locked: func() { before = snapshotHost(t, "") }})
 	ns := c.Namespace(t)
 	if _, err := c.Client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
@@ -299,7 +307,8 @@ func TestKilledRunIsSwept(t *testing.T) {
 	c.stopped.Store(true)
 	c.stopOnce.Do(func() {}) // its Stop is the killed process's, never run
 
-	next := ownCluster(t)
+	var after hostSnapshot
+	next := ownClusterOf(t, Options{unlocking: func() { after = snapshotHost(t, dead) }})
 	if next.Dir == dead {
 		t.Fatal("same directory")
 	}
@@ -312,7 +321,7 @@ func TestKilledRunIsSwept(t *testing.T) {
 	if err := next.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := leftover(before, snapshotHost(t, dead)); len(left) > 0 {
+	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
@@ -430,10 +439,14 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := snapshotHost(t, "")
+	var before, after hostSnapshot
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{BinDir: bin})
+	c, err := Start(ctx, Options{
+		BinDir:    bin,
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
 	if err == nil {
 		c.Stop()
 		t.Fatal("Start succeeded without an apiserver")
@@ -441,7 +454,7 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	if !strings.Contains(err.Error(), "kube-apiserver exited") || !strings.Contains(err.Error(), "kube-apiserver.log") {
 		t.Errorf("error %q: want kube-apiserver exited and its log", err)
 	}
-	if left := leftover(before, snapshotHost(t, "")); len(left) > 0 {
+	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 	if _, err := os.Stat(stateFile()); !errors.Is(err, os.ErrNotExist) {
@@ -466,8 +479,12 @@ func TestTwoNodes(t *testing.T) {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
 	stopShared(t)
-	before := snapshotHost(t, "")
-	c := ownClusterOf(t, Options{Nodes: 2})
+	var before, after hostSnapshot
+	c := ownClusterOf(t, Options{
+		Nodes:     2,
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
 	if len(c.Nodes) != 2 || c.Nodes[0].Name != c.NodeName || c.Nodes[1].Subnet.Contains(c.GatewayIP) {
 		t.Fatalf("nodes %+v", c.Nodes)
 	}
@@ -537,10 +554,39 @@ func TestTwoNodes(t *testing.T) {
 			t.Fatal("the server got too few connections")
 		}
 	}
+
+	// A pod on the first node reaches a pod on the second through the host.
+	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "listener"},
+		Spec: corev1.PodSpec{
+			NodeName: c.Nodes[1].Name, RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: c.BusyboxImage,
+				Command: []string{"sh", "-c", "echo hello from $(hostname) | nc -l -p 8080"}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var listener *corev1.Pod
+	testenv.Eventually(t, time.Minute, func() bool {
+		listener, err = c.Client.CoreV1().Pods(ns).Get(ctx, "listener", metav1.GetOptions{})
+		return err == nil && listener.Status.Phase == corev1.PodRunning && listener.Status.PodIP != ""
+	}, "pod listener not running")
+	var logs string
+	for range 20 { // until nc listens
+		_, logs = runPodOn(t, c, ns, c.Nodes[0].Name, c.BusyboxImage, fmt.Sprintf("nc -w 5 %s 8080", listener.Status.PodIP))
+		if logs != "" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if logs != "hello from listener\n" {
+		t.Errorf("from the pod on %s: %q", c.Nodes[1].Name, logs)
+	}
+
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := leftover(before, snapshotHost(t, c.Dir)); len(left) > 0 {
+	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 	for _, sw := range c.Swept {

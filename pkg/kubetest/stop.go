@@ -75,6 +75,9 @@ func (c *Cluster) stop() error {
 		}
 	}
 	if c.lock != nil {
+		if c.unlocking != nil {
+			c.unlocking()
+		}
 		c.lock.Close()
 	}
 	c.logf("stopped in %s", time.Since(begin).Round(time.Millisecond))
