@@ -19,9 +19,7 @@ import (
 	"github.com/birdflock/runner/pkg/registry/baseimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -37,8 +35,7 @@ const DefaultSubnet = "10.213.0.0/24"
 // kube-proxy).
 const serviceSubnet = "10.214.0.0/24"
 
-// NodeName is the name of the only node (the apiserver reaches its kubelet
-// by that host name on the loopback interface).
+// NodeName is the name of the first node.
 const NodeName = "localhost"
 
 // Options configure Start. The zero value works.
@@ -52,12 +49,24 @@ type Options struct {
 	// images to it). Default: runner's registry, started on a loopback
 	// port with its content under the cluster's directory.
 	Registry string
-	// Subnet is the pod network (IPv4 CIDR); its first address is the
-	// bridge's, where pods reach the host. Default: DefaultSubnet.
+	// Subnet is the first node's pod network (an IPv4 /24); its first
+	// address is the bridge's, where pods reach the host. Each further
+	// node takes the next /24. Default: DefaultSubnet.
 	Subnet string
+	// Nodes is the number of nodes, each a kubelet with its own
+	// containerd, cgroup root and bridge on this machine. Default: 1.
+	Nodes int
 	// Log receives a line per step of starting and stopping. Default:
 	// discarded.
 	Log io.Writer
+
+	// locked, when set, is called once Start holds the machine's lock and
+	// has swept what a killed run left: the tests take their picture of
+	// the host there.
+	locked func()
+	// unlocking, when set, is called by Stop (also the one of a failed
+	// Start) just before it gives up the lock: the tests' second picture.
+	unlocking func()
 }
 
 // Cluster is a running single-node cluster. Its fields are for reading.
@@ -81,36 +90,40 @@ type Cluster struct {
 	// kube-proxy: the kubernetes Service's ClusterIP does not route.
 	PodAPIServer string
 	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
-	// registry, and PauseImage the pod sandbox image made from it.
+	// registry (also as library/alpine:latest, so that `alpine` works), and
+	// PauseImage the pod sandbox image made from it.
 	BusyboxImage, PauseImage string
-	// NodeName is the name of the only node.
+	// NodeName is the name of the first node (Nodes[0]).
 	NodeName string
-	// PodSubnet is the pod network; GatewayIP, the bridge's address in it,
-	// is where pods reach the host (a server listening there is reachable
-	// from every pod, and from nowhere off this machine).
+	// Nodes are the cluster's nodes.
+	Nodes []*Node
+	// PodSubnet is the first node's pod network; GatewayIP, its bridge's
+	// address, is where pods reach the host (a server listening there is
+	// reachable from the pods of every node, and from nowhere off this
+	// machine).
 	PodSubnet *net.IPNet
 	GatewayIP net.IP
-	// Ready is how long Start took until the node was Ready.
+	// Ready is how long Start took until the node was Ready, not counting
+	// the wait for another cluster on the machine to stop.
 	Ready time.Duration
 	// Swept lists what Stop had to clean after the components stopped
 	// (the bridge and the sysctls always; a process, mount or network
 	// namespace there means a graceful step failed).
 	Swept []string
 
-	log            io.Writer
-	begin          time.Time
-	lock           *os.File
-	state          *hostState
-	reg            *registry.Server
-	procs          []*proc
-	containerdSock string
-	runc           string
-	kubeletPort    int
-	fwdMu          sync.Mutex
-	forwarders     []*forwarder
-	stopOnce       sync.Once
-	stopped        atomic.Bool
-	stopErr        error
+	log        io.Writer
+	begin      time.Time
+	lock       *os.File
+	state      *hostState
+	reg        *registry.Server
+	procs      []*proc
+	runc       string
+	fwdMu      sync.Mutex
+	forwarders []*forwarder
+	unlocking  func()
+	stopOnce   sync.Once
+	stopped    atomic.Bool
+	stopErr    error
 }
 
 // The Debian parts the cluster runs.
@@ -192,20 +205,28 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := Check(o.BinDir); err != nil {
 		return nil, err
 	}
+	if o.Nodes < 1 {
+		o.Nodes = 1
+	}
 	ip, subnet, err := net.ParseCIDR(o.Subnet)
 	if err != nil || ip.To4() == nil {
-		return nil, fmt.Errorf("kubetest: subnet %q: want an IPv4 CIDR", o.Subnet)
+		return nil, fmt.Errorf("kubetest: subnet %q: want an IPv4 /24", o.Subnet)
 	}
-	gw := make(net.IP, 4)
-	copy(gw, subnet.IP.To4())
-	gw[3]++
-	c := &Cluster{NodeName: NodeName, PodSubnet: subnet, GatewayIP: gw, log: o.Log, runc: "/usr/sbin/runc", begin: begin}
+	nodes, err := newNodes("", subnet, o.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("kubetest: %w", err)
+	}
+	c := &Cluster{
+		NodeName: NodeName, Nodes: nodes, PodSubnet: nodes[0].Subnet, GatewayIP: nodes[0].GatewayIP,
+		log: o.Log, runc: "/usr/sbin/runc", begin: begin, unlocking: o.unlocking,
+	}
 	if c.log == nil {
 		c.log = io.Discard
 	}
 	if c.lock, err = lockHost(ctx, c.logf); err != nil {
 		return nil, err
 	}
+	locked := time.Now()
 	if old, err := readState(); err != nil {
 		c.lock.Close()
 		return nil, err
@@ -217,12 +238,17 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("kubetest: sweeping the cluster a killed run left (%s): %w", old.Dir, err)
 		}
 	}
-	if used, err := subnetInUse(subnet); err != nil || used != "" {
-		c.lock.Close()
-		if err == nil {
-			err = fmt.Errorf("already routed here (%s): pick another Options.Subnet", used)
+	if o.locked != nil {
+		o.locked()
+	}
+	for _, n := range c.Nodes {
+		if used, err := subnetInUse(n.Subnet); err != nil || used != "" {
+			c.lock.Close()
+			if err == nil {
+				err = fmt.Errorf("already routed here (%s): pick another Options.Subnet", used)
+			}
+			return nil, fmt.Errorf("kubetest: subnet %s: %w", n.Subnet, err)
 		}
-		return nil, fmt.Errorf("kubetest: subnet %s: %w", subnet, err)
 	}
 	sysctls, err := saveSysctls()
 	if err != nil {
@@ -234,6 +260,13 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.state = &hostState{Dir: c.Dir, Sysctls: sysctls}
+	if c.Nodes, err = newNodes(c.Dir, subnet, o.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range c.Nodes {
+		c.state.Bridges = append(c.state.Bridges, n.bridge)
+		c.state.Cgroups = append(c.state.Cgroups, n.cgroup)
+	}
 	if err := writeState(c.state); err != nil {
 		os.RemoveAll(c.Dir)
 		c.lock.Close()
@@ -247,7 +280,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := c.up(ctx, o); err != nil {
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
-	c.Ready = time.Since(begin)
+	c.Ready = time.Since(locked)
 	c.logf("cluster ready in %s (%s)", c.Ready.Round(time.Millisecond), c.Dir)
 	return c, nil
 }
@@ -257,11 +290,13 @@ func (c *Cluster) logf(format string, args ...any) {
 }
 
 func (c *Cluster) up(ctx context.Context, o Options) error {
-	if err := makeCgroups(); err != nil {
-		return err
-	}
-	if err := makeBridge(c.GatewayIP, c.PodSubnet); err != nil {
-		return err
+	for _, n := range c.Nodes {
+		if err := makeCgroups(n.cgroup); err != nil {
+			return err
+		}
+		if err := makeBridge(n.bridge, n.GatewayIP, n.Subnet); err != nil {
+			return err
+		}
 	}
 	if err := c.startRegistry(ctx, o.Registry); err != nil {
 		return err
@@ -271,13 +306,14 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(3 + len(c.Nodes))
 	if err != nil {
 		return err
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
-	c.kubeletPort = ports[3]
-	c.containerdSock = filepath.Join(c.Dir, "containerd", "containerd.sock")
+	for i, n := range c.Nodes {
+		n.kubeletPort = ports[3+i]
+	}
 
 	// etcd
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
@@ -325,7 +361,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		"--allow-privileged=true",
 		"--kubelet-client-certificate="+kubeletClient.CertFile, "--kubelet-client-key="+kubeletClient.KeyFile,
 		"--kubelet-certificate-authority="+pki.CAFile,
-		"--kubelet-preferred-address-types=Hostname,InternalIP",
+		"--kubelet-preferred-address-types=InternalIP",
 		"--profiling=false")
 	if err != nil {
 		return err
@@ -385,67 +421,20 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		}
 	}
 
-	// containerd with the CNI bridge
-	cni, err := cniConfig(c)
-	if err != nil {
-		return err
-	}
-	ctrCfg := filepath.Join(c.Dir, "containerd", "config.toml")
-	if err := writeFiles(map[string][]byte{
-		filepath.Join(c.Dir, "cni", "net.d", "10-kubetest.conflist"): cni,
-		ctrCfg:                               []byte(containerdConfig(c)),
-		filepath.Join(c.Dir, "tmp", ".keep"): nil,
-	}); err != nil {
-		return err
-	}
-	containerd, err := c.start("containerd", containerdBin, "--config="+ctrCfg)
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, containerd, 30*time.Second, "containerd socket", func(context.Context) error {
-		conn, err := net.Dial("unix", c.containerdSock)
-		if err == nil {
-			conn.Close()
+	// a containerd and a kubelet per node
+	for _, n := range c.Nodes {
+		if err := c.startNode(ctx, o.BinDir, server, pki, n); err != nil {
+			return err
 		}
-		return err
-	}); err != nil {
-		return err
 	}
-
-	// kubelet
-	kubeletServing, err := pki.issue("kubelet-serving", "system:node:"+c.NodeName, []string{"system:nodes"}, "localhost", "127.0.0.1")
-	if err != nil {
-		return err
+	for _, n := range c.Nodes {
+		what := "node " + n.Name + " Ready"
+		if err := c.waitFor(ctx, c.proc(n.procName("kubelet")), 90*time.Second, what, c.nodeReady(n.Name)); err != nil {
+			return err
+		}
+		c.logf("node %s Ready and untainted", n.Name)
 	}
-	node, err := pki.issue("kubelet", "system:node:"+c.NodeName, []string{"system:nodes"})
-	if err != nil {
-		return err
-	}
-	kc := filepath.Join(c.Dir, "kubelet.kubeconfig")
-	if err := pki.kubeconfig(kc, server, node); err != nil {
-		return err
-	}
-	kcfg, err := kubeletConfig(c, kubeletServing, pki)
-	if err != nil {
-		return err
-	}
-	kcfgFile := filepath.Join(c.Dir, "kubelet", "config.json")
-	if err := writeFiles(map[string][]byte{kcfgFile: kcfg}); err != nil {
-		return err
-	}
-	kubelet, err := c.start("kubelet", filepath.Join(o.BinDir, "kubelet"),
-		"--config="+kcfgFile, "--kubeconfig="+kc,
-		"--root-dir="+filepath.Join(c.Dir, "kubelet"),
-		"--cert-dir="+filepath.Join(c.Dir, "kubelet", "pki"),
-		"--hostname-override="+c.NodeName)
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, kubelet, 90*time.Second, "node "+c.NodeName+" Ready", c.nodeReady); err != nil {
-		return err
-	}
-	c.logf("node %s Ready and untainted", c.NodeName)
-	return c.waitFor(ctx, kubelet, 60*time.Second, "service account default/default", func(ctx context.Context) error {
+	return c.waitFor(ctx, nil, 60*time.Second, "service account default/default", func(ctx context.Context) error {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	})
@@ -453,11 +442,17 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 
 // nodeReady holds when the node is Ready and carries no NoSchedule taint
 // (the node lifecycle controller removes not-ready's shortly after).
-func (c *Cluster) nodeReady(ctx context.Context) error {
-	n, err := c.Client.CoreV1().Nodes().Get(ctx, c.NodeName, metav1.GetOptions{})
-	if err != nil {
-		return err
+func (c *Cluster) nodeReady(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return schedulable(n)
 	}
+}
+
+func schedulable(n *corev1.Node) error {
 	ready := errors.New("node has no Ready condition yet")
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
@@ -528,7 +523,12 @@ func (c *Cluster) startRegistry(ctx context.Context, addr string) (err error) {
 	c.BusyboxImage = addr + "/library/busybox:latest"
 	c.PauseImage = addr + "/kubetest/pause:latest"
 	cl := registry.New(registry.Options{})
-	for ref, img := range map[string]v1.Image{c.BusyboxImage: busybox, c.PauseImage: pause} {
+	refs := map[string]v1.Image{
+		c.BusyboxImage: busybox, c.PauseImage: pause,
+		// for `alpine` through the docker.io mirror
+		addr + "/library/alpine:latest": busybox,
+	}
+	for ref, img := range refs {
 		repo, tag, _ := strings.Cut(strings.TrimPrefix(ref, addr+"/"), ":")
 		if _, err := cl.Push(ctx, registry.FromImage(img), addr+"/"+repo, []string{tag}); err != nil {
 			return fmt.Errorf("push %s: %w", ref, err)
@@ -555,120 +555,4 @@ func (c *Cluster) proc(name string) *proc {
 		}
 	}
 	return nil
-}
-
-// Stop takes the cluster down: the controller-manager and the scheduler
-// first (nothing recreates pods), then every pod is deleted and the
-// kubelet given time to tear each down (containers, network namespace,
-// volumes), then the kubelet, containerd, the apiserver and etcd stop, and
-// whatever is still left is swept (Swept lists it): processes, mounts,
-// cgroups, the bridge; the sysctls are restored and the directory
-// removed. It is safe to call more than once.
-func (c *Cluster) Stop() error {
-	c.stopOnce.Do(func() { c.stopErr = c.stop() })
-	return c.stopErr
-}
-
-func (c *Cluster) stop() error {
-	c.stopped.Store(true)
-	begin := time.Now()
-	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
-		if p := c.proc(name); p != nil {
-			p.stop(10 * time.Second)
-		}
-	}
-	if kubelet := c.proc("kubelet"); kubelet != nil && !kubelet.exited() && c.Client != nil {
-		if err := c.deletePods(); err != nil {
-			c.logf("deleting the pods: %v", err)
-		}
-	}
-	for _, name := range []string{"kubelet", "containerd", "kube-apiserver", "etcd"} {
-		if p := c.proc(name); p != nil {
-			p.stop(15 * time.Second)
-		}
-		if name == "kubelet" && c.Dir != "" {
-			// The kubelet makes its root directory a shared bind mount
-			// of itself and leaves it when it exits. Only that one:
-			// volume mounts it left below are for the sweep to report.
-			root := filepath.Join(c.Dir, "kubelet")
-			if mps := mountsUnder(root); len(mps) == 1 && mps[0] == root {
-				_ = unix.Unmount(root, 0)
-			}
-		}
-	}
-	c.fwdMu.Lock()
-	for _, f := range c.forwarders {
-		f.close()
-	}
-	c.forwarders = nil
-	c.fwdMu.Unlock()
-	if c.reg != nil {
-		c.reg.Close()
-	}
-	var err error
-	if c.state != nil {
-		c.Swept, err = sweep(c.state)
-		if len(c.Swept) > 0 {
-			c.logf("swept: %s", strings.Join(c.Swept, ", "))
-		}
-	}
-	if c.lock != nil {
-		c.lock.Close()
-	}
-	c.logf("stopped in %s", time.Since(begin).Round(time.Millisecond))
-	if err != nil {
-		return fmt.Errorf("kubetest: stop: %w", err)
-	}
-	return nil
-}
-
-// deletePods deletes every pod with a short grace period and waits until
-// the kubelet has confirmed each gone (the apiserver keeps a pod with a
-// grace period until its kubelet has stopped its containers and unmounted
-// its volumes), then until containerd's shims have exited (the sandboxes
-// stopped, their network namespaces removed).
-func (c *Cluster) deletePods() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	grace := int64(1)
-	nss, err := c.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, ns := range nss.Items {
-		err := c.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx,
-			metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-	}
-	if err := c.waitFor(ctx, c.proc("kubelet"), 80*time.Second, "pods deleted", func(ctx context.Context) error {
-		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		if n := len(pods.Items); n > 0 {
-			return fmt.Errorf("%d pods left (%s/%s)", n, pods.Items[0].Namespace, pods.Items[0].Name)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	return c.waitFor(ctx, c.proc("kubelet"), 30*time.Second, "containerd shims exited", func(context.Context) error {
-		for _, pid := range processesNaming(c.Dir) {
-			if comm(pid) != "containerd" && !isComponent(c, pid) {
-				return fmt.Errorf("process %d (%s) still running", pid, comm(pid))
-			}
-		}
-		return nil
-	})
-}
-
-func isComponent(c *Cluster, pid int) bool {
-	for _, p := range c.procs {
-		if p.cmd.Process.Pid == pid {
-			return true
-		}
-	}
-	return false
 }

@@ -17,9 +17,9 @@ import (
 // child's PID from pipe: EOF"); plain HTTP to the loopback registry (by
 // its loopback and its gateway address), which also mirrors docker.io;
 // network namespaces under the state directory.
-func containerdConfig(c *Cluster) string {
+func containerdConfig(c *Cluster, n *Node) string {
 	q := strconv.Quote
-	d := func(p string) string { return q(filepath.Join(c.Dir, p)) }
+	d := func(p string) string { return q(filepath.Join(n.dir, p)) }
 	return fmt.Sprintf(`version = 2
 root = %s
 state = %s
@@ -67,7 +67,7 @@ oom_score = 0
     endpoint = [%s]
 `,
 		d("containerd/root"), d("containerd/state"),
-		q(c.containerdSock), q(c.containerdSock+".ttrpc"),
+		q(n.sock), q(n.sock+".ttrpc"),
 		d("containerd/opt"),
 		q(c.PauseImage),
 		q(c.runc),
@@ -77,27 +77,35 @@ oom_score = 0
 		q("http://"+c.RegistryAddr))
 }
 
-// cniConfig is the pod network: a bridge that holds the gateway address
-// (pods reach the host there), host-local addresses, and no masquerade
-// and no default route, so pod traffic stays on this machine.
-func cniConfig(c *Cluster) ([]byte, error) {
+// cniConfig is a node's pod network: a bridge that holds the gateway
+// address (pods reach the host there), host-local addresses, routes to the
+// other nodes' pods through the gateway, and no masquerade and no default
+// route, so pod traffic stays on this machine.
+func cniConfig(c *Cluster, n *Node) ([]byte, error) {
+	routes := []map[string]string{}
+	for _, o := range c.Nodes {
+		if o != n {
+			routes = append(routes, map[string]string{"dst": o.Subnet.String()})
+		}
+	}
 	return json.MarshalIndent(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "kubetest",
 		"plugins": []any{map[string]any{
 			"type":             "bridge",
-			"bridge":           BridgeName,
+			"bridge":           n.bridge,
 			"isGateway":        true,
 			"isDefaultGateway": false,
 			"ipMasq":           false,
 			"hairpinMode":      true,
 			"ipam": map[string]any{
 				"type":    "host-local",
-				"dataDir": filepath.Join(c.Dir, "cni/ipam"),
+				"dataDir": filepath.Join(n.dir, "cni/ipam"),
 				"ranges": [][]map[string]string{{{
-					"subnet":  c.PodSubnet.String(),
-					"gateway": c.GatewayIP.String(),
+					"subnet":  n.Subnet.String(),
+					"gateway": n.GatewayIP.String(),
 				}}},
+				"routes": routes,
 			},
 		}},
 	}, "", "  ")
@@ -107,21 +115,23 @@ func cniConfig(c *Cluster) ([]byte, error) {
 // because this machine has cgroup v1; oomScoreAdj 0 for the missing
 // CAP_SYS_RESOURCE; makeIPTablesUtilChains false so that it leaves the
 // host's firewall alone (the chains are hints for kube-proxy, which does
-// not run here); its pods' cgroups under their own root; eviction and
+// not run here); its API on the node's gateway address (the apiserver
+// reaches it by the node's InternalIP); its pods' cgroups under their
+// own root; eviction and
 // image garbage collection thresholds low enough that a nearly full disk
 // of a test machine does not taint the node.
-func kubeletConfig(c *Cluster, serving identity, pki *pki) ([]byte, error) {
+func kubeletConfig(n *Node, serving identity, pki *pki) ([]byte, error) {
 	return json.MarshalIndent(map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
 		"kind":                     "KubeletConfiguration",
 		"failCgroupV1":             false,
 		"oomScoreAdj":              0,
 		"cgroupDriver":             "cgroupfs",
-		"cgroupRoot":               "/" + cgroupRoot,
+		"cgroupRoot":               "/" + n.cgroup,
 		"makeIPTablesUtilChains":   false,
-		"containerRuntimeEndpoint": "unix://" + c.containerdSock,
-		"address":                  "127.0.0.1",
-		"port":                     c.kubeletPort,
+		"containerRuntimeEndpoint": "unix://" + n.sock,
+		"address":                  n.GatewayIP.String(),
+		"port":                     n.kubeletPort,
 		"healthzBindAddress":       "127.0.0.1",
 		"healthzPort":              0,
 		"readOnlyPort":             0,
@@ -135,7 +145,7 @@ func kubeletConfig(c *Cluster, serving identity, pki *pki) ([]byte, error) {
 		"authorization":               map[string]any{"mode": "AlwaysAllow"},
 		"failSwapOn":                  false,
 		"staticPodPath":               "",
-		"podLogsDir":                  filepath.Join(c.Dir, "pod-logs"),
+		"podLogsDir":                  filepath.Join(n.dir, "pod-logs"),
 		"imageGCHighThresholdPercent": 100,
 		"imageGCLowThresholdPercent":  99,
 		"evictionHard": map[string]string{

@@ -54,6 +54,22 @@ var tunedSysctls = []string{
 type hostState struct {
 	Dir     string            `json:"dir"`
 	Sysctls map[string]string `json:"sysctls"`
+	Bridges []string          `json:"bridges,omitempty"`
+	Cgroups []string          `json:"cgroups,omitempty"`
+}
+
+// bridges and cgroups are the state's, with the first node's for a state
+// file written before there were more nodes.
+func (st *hostState) bridges() []string { return withFirst(st.Bridges, BridgeName) }
+func (st *hostState) cgroups() []string { return withFirst(st.Cgroups, cgroupRoot) }
+
+func withFirst(list []string, first string) []string {
+	for _, x := range list {
+		if x == first {
+			return list
+		}
+	}
+	return append([]string{first}, list...)
 }
 
 func stateFile() string { return filepath.Join(StateDir, "state.json") }
@@ -151,7 +167,7 @@ func sweep(st *hostState) (cleaned []string, err error) {
 		}
 		keep(waitGone(pids, 10*time.Second))
 	}
-	c, e := removeCgroups()
+	c, e := removeCgroups(st.cgroups())
 	cleaned = append(cleaned, c...)
 	keep(e)
 	if st.Dir != "" {
@@ -159,9 +175,11 @@ func sweep(st *hostState) (cleaned []string, err error) {
 		cleaned = append(cleaned, c...)
 		keep(e)
 	}
-	if l, e := netlink.LinkByName(BridgeName); e == nil {
-		cleaned = append(cleaned, "bridge "+BridgeName)
-		keep(netlink.LinkDel(l))
+	for _, br := range st.bridges() {
+		if l, e := netlink.LinkByName(br); e == nil {
+			cleaned = append(cleaned, "bridge "+br)
+			keep(netlink.LinkDel(l))
+		}
 	}
 	names := make([]string, 0, len(st.Sysctls))
 	for name := range st.Sysctls {
@@ -266,9 +284,9 @@ func cgroupHierarchies() []string {
 
 // makeCgroups creates the pods' cgroup root in every hierarchy (the kubelet
 // checks that it exists), with the cpuset of its parent.
-func makeCgroups() error {
+func makeCgroups(root string) error {
 	for _, h := range cgroupHierarchies() {
-		d := filepath.Join(h, cgroupRoot)
+		d := filepath.Join(h, root)
 		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("cgroup: %w", err)
 		}
@@ -285,35 +303,42 @@ func makeCgroups() error {
 
 // removeCgroups kills what is left in the pods' cgroups and removes them,
 // deepest first.
-func removeCgroups() (cleaned []string, err error) {
+func removeCgroups(roots []string) (cleaned []string, err error) {
 	for _, h := range cgroupHierarchies() {
-		root := filepath.Join(h, cgroupRoot)
-		var dirs []string
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		if len(dirs) == 0 {
-			continue
-		}
-		for _, d := range dirs {
-			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-			for _, f := range strings.Fields(string(b)) {
-				if pid, e := strconv.Atoi(f); e == nil {
-					cleaned = append(cleaned, fmt.Sprintf("process %d (%s) in %s", pid, comm(pid), d))
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-		if len(dirs) > 1 {
-			cleaned = append(cleaned, fmt.Sprintf("%d cgroups under %s", len(dirs)-1, root))
-		}
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if e := rmdirRetry(dirs[i]); e != nil && err == nil {
+		for _, r := range roots {
+			c, e := removeCgroup(filepath.Join(h, r))
+			cleaned = append(cleaned, c...)
+			if e != nil && err == nil {
 				err = e
 			}
+		}
+	}
+	return cleaned, err
+}
+
+func removeCgroup(root string) (cleaned []string, err error) {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for _, d := range dirs {
+		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, e := strconv.Atoi(f); e == nil {
+				cleaned = append(cleaned, fmt.Sprintf("process %d (%s) in %s", pid, comm(pid), d))
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if len(dirs) > 1 {
+		cleaned = append(cleaned, fmt.Sprintf("%d cgroups under %s", len(dirs)-1, root))
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if e := rmdirRetry(dirs[i]); e != nil && err == nil {
+			err = e
 		}
 	}
 	return cleaned, err
@@ -388,17 +413,17 @@ func unescapeMount(s string) string {
 // makeBridge creates the pod network's bridge with the gateway address
 // before any pod exists, so that a test can listen there first; the CNI
 // bridge plugin adopts it.
-func makeBridge(gw net.IP, subnet *net.IPNet) error {
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
+func makeBridge(name string, gw net.IP, subnet *net.IPNet) error {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
 	if err := netlink.LinkAdd(br); err != nil {
-		return fmt.Errorf("bridge %s: %w", BridgeName, err)
+		return fmt.Errorf("bridge %s: %w", name, err)
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw, Mask: subnet.Mask}}
 	if err := netlink.AddrAdd(br, addr); err != nil {
-		return fmt.Errorf("bridge %s: %w", BridgeName, err)
+		return fmt.Errorf("bridge %s: %w", name, err)
 	}
 	if err := netlink.LinkSetUp(br); err != nil {
-		return fmt.Errorf("bridge %s: %w", BridgeName, err)
+		return fmt.Errorf("bridge %s: %w", name, err)
 	}
 	return nil
 }

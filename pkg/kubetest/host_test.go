@@ -60,14 +60,12 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		mp := unescapeMount(fields[4])
-		fstype := ""
-		for i, fld := range fields {
-			if fld == "-" && i+1 < len(fields) {
-				fstype = fields[i+1]
-			}
-		}
-		if fstype == "nsfs" || strings.Contains(mp, "kubetest") || strings.Contains(mp, "kubelet") ||
-			strings.Contains(mp, "containerd") || strings.HasPrefix(mp, "/run/netns") {
+		// The cluster's network namespaces are nsfs mounts under its
+		// directory. Not every nsfs mount or path naming containerd:
+		// BuildKit of other tests mounts network namespaces and
+		// /tmp/containerd-mount* for a moment.
+		if strings.Contains(mp, "kubetest") || strings.Contains(mp, "kubelet") ||
+			strings.HasPrefix(mp, "/run/containerd") || strings.HasPrefix(mp, "/run/netns") {
 			s.mounts[mp] = true
 		}
 	}
@@ -77,15 +75,19 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 		}
 	}
 	for _, h := range cgroupHierarchies() {
-		for _, name := range []string{cgroupRoot, "kubepods"} {
-			if _, err := os.Stat(filepath.Join(h, name)); err == nil {
-				s.cgroups = append(s.cgroups, filepath.Join(h, name))
+		ents, _ := os.ReadDir(h)
+		for _, e := range ents {
+			if e.IsDir() && (strings.HasPrefix(e.Name(), cgroupRoot) || e.Name() == "kubepods") {
+				s.cgroups = append(s.cgroups, filepath.Join(h, e.Name()))
 			}
 		}
 	}
-	if l, err := netlink.LinkByName(BridgeName); err == nil {
+	all, _ := netlink.LinkList()
+	for _, l := range all {
+		if !strings.HasPrefix(l.Attrs().Name, "kubetest") {
+			continue
+		}
 		s.links = append(s.links, l.Attrs().Name)
-		all, _ := netlink.LinkList()
 		for _, o := range all {
 			if o.Attrs().MasterIndex == l.Attrs().Index {
 				s.links = append(s.links, o.Attrs().Name)
@@ -98,7 +100,7 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 			continue
 		}
 		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") || strings.Contains(line, BridgeName) {
+			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") || strings.Contains(line, "kubetest") {
 				s.iptables = append(s.iptables, bin+": "+line)
 			}
 		}

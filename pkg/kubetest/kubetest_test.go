@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,15 +28,26 @@ func TestMain(m *testing.M) { os.Exit(Main(m)) }
 // to completion and returns its phase and log.
 func runPod(t *testing.T, c *Cluster, ns, script string) (*corev1.Pod, string) {
 	t.Helper()
+	return runPodImage(t, c, ns, c.BusyboxImage, script)
+}
+
+func runPodImage(t *testing.T, c *Cluster, ns, image, script string) (*corev1.Pod, string) {
+	t.Helper()
+	return runPodOn(t, c, ns, "", image, script)
+}
+
+// runPodOn runs the pod on the named node ("": where the scheduler puts it).
+func runPodOn(t *testing.T, c *Cluster, ns, node, image, script string) (*corev1.Pod, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	begin := time.Now()
 	pod, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "busybox-"},
 		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
+			NodeName: node, RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name: "main", Image: c.BusyboxImage, ImagePullPolicy: corev1.PullAlways,
+				Name: "main", Image: image, ImagePullPolicy: corev1.PullAlways,
 				Command: []string{"sh", "-c", script},
 			}},
 		},
@@ -102,6 +115,12 @@ func TestNodeReadyAndPodRunsFromLoopbackRegistry(t *testing.T) {
 
 	logRSS(t, c)
 
+	// docker.io names come from the loopback registry.
+	pod, logs = runPodImage(t, c, ns, "alpine", `echo from docker.io`)
+	if pod.Status.Phase != corev1.PodSucceeded || logs != "from docker.io\n" {
+		t.Errorf("alpine pod: %s %q", pod.Status.Phase, logs)
+	}
+
 	// A pod that fails is reported as Failed with its exit code.
 	pod, _ = runPod(t, c, ns, `exit 3`)
 	if pod.Status.Phase != corev1.PodFailed || pod.Status.ContainerStatuses[0].State.Terminated.ExitCode != 3 {
@@ -164,6 +183,11 @@ func stopShared(t *testing.T) {
 
 func ownCluster(t *testing.T) *Cluster {
 	t.Helper()
+	return ownClusterOf(t, Options{})
+}
+
+func ownClusterOf(t *testing.T, o Options) *Cluster {
+	t.Helper()
 	if err := Check(""); err != nil {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
@@ -171,7 +195,8 @@ func ownCluster(t *testing.T) *Cluster {
 	var log testenv.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{Log: &log})
+	o.Log = &log
+	c, err := Start(ctx, o)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -196,8 +221,11 @@ func TestTeardownLeavesNothing(t *testing.T) {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
 	stopShared(t)
-	before := snapshotHost(t, "")
-	c := ownCluster(t)
+	var before, after hostSnapshot
+	c := ownClusterOf(t, Options{
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
 	ns := c.Namespace(t)
 	pod, logs := runPod(t, c, ns, `ls /var/run/secrets/kubernetes.io/serviceaccount/token && echo ok`)
 	if pod.Status.Phase != corev1.PodSucceeded {
@@ -223,7 +251,6 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	after := snapshotHost(t, c.Dir)
 	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
@@ -245,8 +272,8 @@ func TestKilledRunIsSwept(t *testing.T) {
 		testenv.Missing(t, "a Kubernetes cluster: %v", err)
 	}
 	stopShared(t)
-	before := snapshotHost(t, "")
-	c := ownCluster(t)
+	var before hostSnapshot
+	c := ownClusterOf(t, Options{locked: func() { before = snapshotHost(t, "") }})
 	ns := c.Namespace(t)
 	if _, err := c.Client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
@@ -280,7 +307,8 @@ func TestKilledRunIsSwept(t *testing.T) {
 	c.stopped.Store(true)
 	c.stopOnce.Do(func() {}) // its Stop is the killed process's, never run
 
-	next := ownCluster(t)
+	var after hostSnapshot
+	next := ownClusterOf(t, Options{unlocking: func() { after = snapshotHost(t, dead) }})
 	if next.Dir == dead {
 		t.Fatal("same directory")
 	}
@@ -293,7 +321,7 @@ func TestKilledRunIsSwept(t *testing.T) {
 	if err := next.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := leftover(before, snapshotHost(t, dead)); len(left) > 0 {
+	if left := leftover(before, after); len(left) > 0 {
 		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
 	}
 }
@@ -390,5 +418,180 @@ printf 'GET /version HTTP/1.0\r\n\r\n' | nc -w 5 %s %s`, c.PodRegistryAddr, host
 	}
 	if v, err := cs.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
 		t.Errorf("version at %s: %v, %v", c.PodAPIServer, v, err)
+	}
+}
+
+// TestFailedStartLeavesNothing: when a component dies during Start, Start
+// fails naming it and its log, and leaves the host as it was (and the
+// machine's lock free).
+func TestFailedStartLeavesNothing(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	bin := t.TempDir()
+	for _, comp := range Components {
+		target := filepath.Join(DefaultBinDir(), comp)
+		if comp == "kube-apiserver" {
+			target = "/bin/false" // an apiserver that exits at once
+		}
+		if err := os.Symlink(target, filepath.Join(bin, comp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after hostSnapshot
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{
+		BinDir:    bin,
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
+	if err == nil {
+		c.Stop()
+		t.Fatal("Start succeeded without an apiserver")
+	}
+	if !strings.Contains(err.Error(), "kube-apiserver exited") || !strings.Contains(err.Error(), "kube-apiserver.log") {
+		t.Errorf("error %q: want kube-apiserver exited and its log", err)
+	}
+	if left := leftover(before, after); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+	if _, err := os.Stat(stateFile()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file: %v", err)
+	}
+	if m := regexp.MustCompile(`(/\S+/kubetest-\d+)/logs/`).FindStringSubmatch(err.Error()); m == nil {
+		t.Errorf("error %q names no cluster directory", err)
+	} else if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left: %v", m[1], err)
+	}
+	// The lock is free: the next cluster starts.
+	if c := Shared(t); c == nil {
+		t.Fatal("no cluster")
+	}
+}
+
+// TestTwoNodes: a second kubelet with its own containerd, cgroup root and
+// bridge joins; a pod on each node reaches the test's server at the first
+// node's gateway, the apiserver reads both logs, and Stop leaves nothing.
+func TestTwoNodes(t *testing.T) {
+	if err := Check(""); err != nil {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
+	stopShared(t)
+	var before, after hostSnapshot
+	c := ownClusterOf(t, Options{
+		Nodes:     2,
+		locked:    func() { before = snapshotHost(t, "") },
+		unlocking: func() { after = snapshotHost(t, "") },
+	})
+	if len(c.Nodes) != 2 || c.Nodes[0].Name != c.NodeName || c.Nodes[1].Subnet.Contains(c.GatewayIP) {
+		t.Fatalf("nodes %+v", c.Nodes)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.GatewayIP.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 2)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				got <- strings.TrimSpace(line) + " from " + conn.RemoteAddr().(*net.TCPAddr).IP.String()
+				fmt.Fprintf(conn, "pong %s\n", strings.TrimSpace(line))
+			}()
+		}
+	}()
+	ns := c.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	script := fmt.Sprintf(`echo "ping $(hostname)" | nc -w 10 %s %d`, c.GatewayIP, ln.Addr().(*net.TCPAddr).Port)
+	for _, n := range c.Nodes {
+		_, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "on-" + n.Name},
+			Spec: corev1.PodSpec{
+				NodeName: n.Name, RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: c.BusyboxImage, Command: []string{"sh", "-c", script}}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]bool{}
+	for _, n := range c.Nodes {
+		name := "on-" + n.Name
+		var pod *corev1.Pod
+		testenv.Eventually(t, time.Minute, func() bool {
+			pod, err = c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			return err == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed)
+		}, "pod %s did not finish", name)
+		logs, err := c.Client.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("logs of %s (from node %s's kubelet): %v", name, n.Name, err)
+		}
+		if pod.Status.Phase != corev1.PodSucceeded || strings.TrimSpace(string(logs)) != "pong ping "+name {
+			t.Errorf("pod %s: %s, log %q", name, pod.Status.Phase, logs)
+		}
+		if ip := net.ParseIP(pod.Status.PodIP); ip == nil || !n.Subnet.Contains(ip) {
+			t.Errorf("pod %s: IP %s not in node %s's %s", name, pod.Status.PodIP, n.Name, n.Subnet)
+		}
+		want["ping "+name+" from "+pod.Status.PodIP] = true
+	}
+	for range c.Nodes {
+		select {
+		case g := <-got:
+			if !want[g] {
+				t.Errorf("server got %q, want one of %v", g, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the server got too few connections")
+		}
+	}
+
+	// A pod on the first node reaches a pod on the second through the host.
+	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "listener"},
+		Spec: corev1.PodSpec{
+			NodeName: c.Nodes[1].Name, RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: c.BusyboxImage,
+				Command: []string{"sh", "-c", "echo hello from $(hostname) | nc -l -p 8080"}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var listener *corev1.Pod
+	testenv.Eventually(t, time.Minute, func() bool {
+		listener, err = c.Client.CoreV1().Pods(ns).Get(ctx, "listener", metav1.GetOptions{})
+		return err == nil && listener.Status.Phase == corev1.PodRunning && listener.Status.PodIP != ""
+	}, "pod listener not running")
+	var logs string
+	for range 20 { // until nc listens
+		_, logs = runPodOn(t, c, ns, c.Nodes[0].Name, c.BusyboxImage, fmt.Sprintf("nc -w 5 %s 8080", listener.Status.PodIP))
+		if logs != "" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if logs != "hello from listener\n" {
+		t.Errorf("from the pod on %s: %q", c.Nodes[1].Name, logs)
+	}
+
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftover(before, after); len(left) > 0 {
+		t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
+	}
+	for _, sw := range c.Swept {
+		if strings.HasPrefix(sw, "process") || strings.HasPrefix(sw, "mount") {
+			t.Errorf("the graceful teardown left %s (the sweep removed it)", sw)
+		}
 	}
 }
