@@ -62,7 +62,9 @@ func TestBuildImageInPod(t *testing.T) {
 	}
 	defer d.Stop(context.Background())
 	addr := forwardUnix(t, c.GatewayIP, strings.TrimPrefix(d.Addr(), "unix://"))
-	cfg := kube.Config{BuildkitHost: "tcp://" + addr}
+	// The forward listens on the first node's bridge: the build job's pod
+	// goes there.
+	cfg := kube.Config{BuildkitHost: "tcp://" + addr, Default: kube.PodTemplate{NodeSelector: map[string]string{"kubernetes.io/hostname": c.Nodes[0].Name}}}
 	tr := transport(t, c, cfg)
 	res := runWorkflow(t, ctx, `on: push
 jobs:

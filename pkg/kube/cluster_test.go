@@ -24,8 +24,11 @@ import (
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
+// The executor's tests run on two nodes (two kubelets with their own
+// containerd on this machine): pods land on either, and nothing may
+// assume the controller and a pod share a node.
 func TestMain(m *testing.M) {
-	code := kubetest.Main(m)
+	code := kubetest.MainWith(m, kubetest.Options{Nodes: 2})
 	if runnerBin != "" {
 		os.RemoveAll(filepath.Dir(runnerBin))
 	}
@@ -213,7 +216,7 @@ jobs:
 		if !strings.HasPrefix(j.Runner, "runner-"+j.JobID+"-") {
 			t.Errorf("job %s ran on %q, want a pod of its own", j.Key, j.Runner)
 		}
-		if !strings.Contains(log, "Running in pod "+tr.Client.Namespace+"/"+j.Runner+" on node "+c.NodeName) {
+		if !strings.Contains(log, "Running in pod "+tr.Client.Namespace+"/"+j.Runner+" on node ") {
 			t.Errorf("job %s: its log does not name its pod %s and node:\n%s", j.Key, j.Runner, log)
 		}
 	}
@@ -345,5 +348,50 @@ func TestSweepDeletesByLabel(t *testing.T) {
 	left := pods(t, c, tr.Client.Namespace)
 	if !slices.Contains(left, theirs.Pod) {
 		t.Errorf("another instance's pod %s was deleted (left: %v)", theirs.Pod, left)
+	}
+}
+
+// TestLegsOnTwoNodes: runs-on labels pick pod templates, and the templates'
+// node selectors put the legs of one run on both nodes; outputs cross
+// from a pod on one node to a pod on the other.
+func TestLegsOnTwoNodes(t *testing.T) {
+	c := kubetest.Shared(t)
+	if len(c.Nodes) < 2 {
+		t.Fatalf("the shared cluster has %d node(s), want 2", len(c.Nodes))
+	}
+	a, b := c.Nodes[0].Name, c.Nodes[1].Name
+	tr := transport(t, c, kube.Config{Templates: map[string]kube.PodTemplate{
+		"node-a": {NodeSelector: map[string]string{"kubernetes.io/hostname": a}},
+		"node-b": {NodeSelector: map[string]string{"kubernetes.io/hostname": b}},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res := runWorkflow(t, ctx, `on: push
+jobs:
+  first:
+    runs-on: [self-hosted, node-a]
+    outputs:
+      pod: ${{ steps.p.outputs.pod }}
+    steps:
+      - id: p
+        run: echo "pod=$(hostname)" >> "$GITHUB_OUTPUT"
+  second:
+    needs: first
+    runs-on: [self-hosted, node-b]
+    steps:
+      - run: echo "in $(hostname) after ${{ needs.first.outputs.pod }}"
+`, run.Options{Remote: tr.Legs()})
+	log := jobLog(t, res)
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s:\n%s", res.Conclusion, log)
+	}
+	node := map[string]string{"first": a, "second": b}
+	for _, j := range res.Jobs {
+		if !strings.Contains(log, "Running in pod "+tr.Client.Namespace+"/"+j.Runner+" on node "+node[j.JobID]+"\n") {
+			t.Errorf("job %s (pod %q) did not run on node %s:\n%s", j.JobID, j.Runner, node[j.JobID], log)
+		}
+	}
+	if !strings.Contains(log, "after runner-first-") {
+		t.Errorf("the output did not cross nodes:\n%s", log)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -25,15 +26,21 @@ var shared struct {
 	c       *Cluster
 	err     error
 	log     strings.Builder
+	opts    Options // what Shared starts (MainWith)
 }
 
 // Main runs the tests of a package that calls Shared and stops the shared
 // cluster after them:
 //
 //	func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return MainWith(m, Options{}) }
+
+// MainWith is Main for a package whose shared cluster is started with o
+// (e.g. two nodes); o.Log is the shared start's.
+func MainWith(m *testing.M, o Options) int {
 	shared.Lock()
 	shared.main = true
+	shared.opts = o
 	shared.Unlock()
 	code := m.Run()
 	shared.Lock()
@@ -75,7 +82,7 @@ func Shared(tb testing.TB) *Cluster {
 					ctx, cancel = context.WithDeadline(context.Background(), deadline.Add(-30*time.Second))
 				}
 			}
-			shared.c, shared.err = Start(ctx, Options{Log: &shared.log})
+			shared.c, shared.err = Start(ctx, withLog(shared.opts, &shared.log))
 			cancel()
 		}
 	}
@@ -136,4 +143,9 @@ func (c *Cluster) Namespace(tb testing.TB) string {
 		return err == nil
 	}, "namespace %s has no default service account", name)
 	return name
+}
+
+func withLog(o Options, w io.Writer) Options {
+	o.Log = w
+	return o
 }
