@@ -84,7 +84,9 @@ type agent struct {
 }
 
 func agentMain() int {
-	ctl, err := net.FileConn(os.NewFile(agentFD, "control"))
+	f := os.NewFile(agentFD, "control")
+	ctl, err := net.FileConn(f)
+	f.Close() // a duplicate: fd 3 itself is not to be inherited by the steps
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "runner agent:", err)
 		return 1

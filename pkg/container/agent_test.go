@@ -64,15 +64,15 @@ func agentRun(t *testing.T, c *JobContainer, env []string, cwd string, args ...s
 
 // The agent starts processes in the container with the environment,
 // working directory and user asked for, stdout and stderr to the file
-// given, and reports the exit code; a name it cannot find is an error
-// from Start.
+// given (nothing else: not the agent's control socket), and reports the
+// exit code; a name it cannot find is an error from Start.
 func TestJobContainerAgentRunsProcesses(t *testing.T) {
 	r, c := agentJob(t, JobSpec{User: "999"})
 	if ok, why := c.Agent(); !ok {
 		t.Fatalf("no agent: %s", why)
 	}
 	env := []string{"PATH=/usr/bin:/bin", "WHO=agent"}
-	p, wait := agentRun(t, c, env, "/data", "sh", "-c", `echo "out $WHO $(id -u) $(pwd) $$"; echo err >&2; exit 7`)
+	p, wait := agentRun(t, c, env, "/data", "sh", "-c", `echo "out $WHO $(id -u) $(pwd) $$"; echo err >&2; ls -l /proc/$$/fd | grep socket; exit 7`)
 	st, out := wait()
 	p.Close()
 	if st.Code != 7 || st.Signal != 0 || out != "out agent 999 /data "+strconv.Itoa(p.Pid)+"\nerr\n" {

@@ -164,6 +164,12 @@ func (c *JobContainer) Start(args, env []string, cwd string, out *os.File) (*Pro
 	if a == nil {
 		return nil, errors.New("job container: no agent")
 	}
+	return a.start(args, env, cwd, out)
+}
+
+// start has the agent start a process (see JobContainer.Start); env nil
+// is the agent's own environment, cwd "" its working directory.
+func (a *agentConn) start(args, env []string, cwd string, out *os.File) (*Process, error) {
 	mine, theirs, err := socketPair()
 	if err != nil {
 		return nil, err
@@ -174,7 +180,7 @@ func (c *JobContainer) Start(args, env []string, cwd string, out *os.File) (*Pro
 	theirs.Close()
 	if err != nil {
 		mine.Close()
-		return nil, fmt.Errorf("job container: agent: %w", err)
+		return nil, fmt.Errorf("container agent: %w", err)
 	}
 	fc, err := net.FileConn(mine)
 	mine.Close()
@@ -190,7 +196,7 @@ func (c *JobContainer) Start(args, env []string, cwd string, out *os.File) (*Pro
 	}
 	if err != nil {
 		p.conn.Close()
-		return nil, fmt.Errorf("start %s in the job container: %w", args[0], err)
+		return nil, fmt.Errorf("start %s in the container: %w", args[0], err)
 	}
 	p.Pid = rep.Pid
 	return p, nil
