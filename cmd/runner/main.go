@@ -43,6 +43,7 @@ func main() {
 		newServeCmd(),
 		newDispatchCmd(),
 		newCacheCmd(),
+		newImagesCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
