@@ -44,6 +44,7 @@ func main() {
 		newDispatchCmd(),
 		newCacheCmd(),
 		newJobCmd(),
+		newImagesCmd(),
 	)
 	if err := root.Execute(); err != nil {
 		var ee *exitError

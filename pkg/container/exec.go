@@ -39,6 +39,7 @@ func (c *runcContainer) Exec(ctx context.Context, args []string) (int, []byte, e
 	if !started || destroyed {
 		return -1, nil, errors.New("container: Exec before Start or after Destroy")
 	}
+	c.waitCreated(ctx)
 	pidFile := filepath.Join(c.bundle, "exec-"+newID()+".pid")
 	defer os.Remove(pidFile)
 	rargs := []string{}

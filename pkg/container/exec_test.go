@@ -78,3 +78,29 @@ func TestExecHostPortAndEntrypoint(t *testing.T) {
 	}
 	assertGone(t, r, c2.ID())
 }
+
+// An Exec right after Start (a service's first health check) waits until
+// runc has created the container instead of failing with "container does
+// not exist".
+func TestExecRightAfterStart(t *testing.T) {
+	r := newRuntime(t)
+	archive := ct.Archive(t, ct.Alpine(t), filepath.Join(t.TempDir(), "img.tar"))
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		c, err := r.Setup(ctx, Spec{Archive: archive, Entrypoint: []string{"sleep", "30"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		collect(c.Logs())
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		code, out, err := c.(Execer).Exec(ctx, []string{"true"})
+		if err != nil || code != 0 {
+			t.Errorf("Exec right after Start = %d %q %v", code, out, err)
+		}
+		if err := c.Destroy(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 // complete once it exists under that name (it is unpacked elsewhere and
 // renamed), and is never changed afterwards: containers use it as the
 // read-only lower layer of an overlay, so jobs of any number of runner
-// processes share one copy. Nothing is ever removed from the cache by
-// runner; delete Dir to reclaim the space (with no job running).
+// processes share one copy. Get marks a copy used (its directory's
+// mtime); Prune removes the copies no overlay uses that have not been
+// used for a while (`runner images prune`).
 type ImageCache struct {
 	Dir string
 }
@@ -52,6 +54,8 @@ func (c *ImageCache) Get(ctx context.Context, ref string, pull func(context.Cont
 	dir := filepath.Join(c.Dir, d.Algorithm+"-"+d.Hex)
 	out.Rootfs = filepath.Join(dir, "rootfs")
 	if out.Config, err = readCachedConfig(dir); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now) // last used, for Prune
 		return out, nil
 	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
@@ -160,4 +164,114 @@ func isExecIn(rootfs, p string) bool {
 	}
 	st, err := os.Stat(hp)
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// CacheEntry is one unpacked image in an ImageCache.
+type CacheEntry struct {
+	Digest   string // sha256:…
+	Dir      string
+	Size     int64 // bytes of regular files
+	LastUsed time.Time
+	InUse    bool // the lower layer of a mounted overlay (a running container)
+}
+
+// List lists the unpacked images, most recently used first.
+func (c *ImageCache) List() ([]CacheEntry, error) {
+	ents, err := os.ReadDir(c.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image cache: %w", err)
+	}
+	used, err := overlayLowers()
+	if err != nil {
+		return nil, err
+	}
+	var out []CacheEntry
+	for _, e := range ents {
+		algo, hex, ok := strings.Cut(e.Name(), "-")
+		if !ok || !e.IsDir() || strings.Contains(hex, ".") {
+			continue // locks, unpacking and pruning directories
+		}
+		dir := filepath.Join(c.Dir, e.Name())
+		st, err := os.Stat(dir)
+		if err != nil {
+			continue
+		}
+		ce := CacheEntry{Digest: algo + ":" + hex, Dir: dir, LastUsed: st.ModTime(), InUse: used[filepath.Join(dir, "rootfs")]}
+		_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					ce.Size += fi.Size()
+				}
+			}
+			return nil
+		})
+		out = append(out, ce)
+	}
+	slices.SortFunc(out, func(a, b CacheEntry) int { return b.LastUsed.Compare(a.LastUsed) })
+	return out, nil
+}
+
+// Prune removes the unpacked images that no mounted overlay uses and that
+// Get has not returned for olderThan (so that a job between its Get and
+// its mount keeps its copy). Each copy is removed under its unpack lock,
+// renamed first so that no reader sees half of it.
+func (c *ImageCache) Prune(ctx context.Context, olderThan time.Duration) ([]CacheEntry, error) {
+	list, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []CacheEntry
+	for _, e := range list {
+		if e.InUse || time.Since(e.LastUsed) < olderThan {
+			continue
+		}
+		unlock, err := lockFile(ctx, e.Dir+".lock")
+		if err != nil {
+			return removed, fmt.Errorf("image cache: %w", err)
+		}
+		st, serr := os.Stat(e.Dir)
+		used, uerr := overlayLowers()
+		if serr != nil || uerr != nil || used[filepath.Join(e.Dir, "rootfs")] || time.Since(st.ModTime()) < olderThan {
+			unlock()
+			continue // gone, or used again meanwhile
+		}
+		gone := e.Dir + ".pruning"
+		err = os.Rename(e.Dir, gone)
+		if err == nil {
+			err = os.RemoveAll(gone)
+		}
+		unlock()
+		if err != nil {
+			return removed, fmt.Errorf("image cache: %w", err)
+		}
+		removed = append(removed, e)
+	}
+	return removed, nil
+}
+
+// overlayLowers are the lower directories of the overlays mounted on this
+// machine (this mount namespace's /proc/self/mountinfo).
+func overlayLowers() (map[string]bool, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("mountinfo: %w", err)
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		_, after, ok := strings.Cut(line, " - overlay ")
+		if !ok {
+			continue
+		}
+		for _, opt := range strings.Split(after, ",") {
+			if v, ok := strings.CutPrefix(opt, "lowerdir="); ok {
+				for _, l := range strings.Split(v, ":") {
+					out[strings.ReplaceAll(l, "\\040", " ")] = true
+				}
+			}
+		}
+	}
+	return out, nil
 }

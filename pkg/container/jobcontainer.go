@@ -28,8 +28,12 @@ import (
 //     (shared, never written) under a per-job upper directory in the
 //     bundle, so a step may install packages without touching the cache or
 //     other jobs;
-//   - its process is `tail -f /dev/null` (as GitHub's runner starts it),
-//     there only to hold the namespaces;
+//   - its process is runner's agent (agent.go), which starts the steps'
+//     processes on request; when runner's binary cannot run in the image
+//     (dynamically linked, and the image lacks its libraries) or the
+//     agent does not start, `tail -f /dev/null` (as GitHub's runner starts
+//     it), there only to hold the namespaces, and each process is a
+//     `runc exec` (ExecCommand);
 //   - it shares the host's network namespace, as a job on the host does:
 //     what a step serves on a port is on the host's port, and the host's
 //     loopback services are reachable;
@@ -64,6 +68,10 @@ type JobSpec struct {
 	// (e.g. the job's services by label → 127.0.0.1).
 	Hosts  map[string]string
 	Limits Limits
+	// NoAgent keeps the container alive with `tail -f /dev/null` and
+	// leaves every process to `runc exec` (ExecCommand), as when runner's
+	// agent cannot run in the image.
+	NoAgent bool
 }
 
 // JobContainer is a running job container.
@@ -76,6 +84,10 @@ type JobContainer struct {
 	user   specs.User
 	proc   specs.Process // the template of every Exec
 
+	agentExe string     // runner's binary, mounted as the agent; "" for tail
+	agentWhy string     // why there is no agent
+	agent    *agentConn // set by start; nil without an agent
+
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	mounted   bool
@@ -87,11 +99,22 @@ type JobContainer struct {
 // StartJob makes the overlay root, starts the container and waits until
 // runc reports it running. On error everything made so far is removed.
 func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
-	c, err := r.prepareJob(ctx, s, nil)
+	c, err := r.prepareJob(ctx, s, nil, !s.NoAgent)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.start(ctx); err != nil {
+	err = c.start(ctx)
+	if err != nil && c.agentExe != "" && ctx.Err() == nil {
+		// The agent did not start: the keep-alive and runc exec instead.
+		why := fmt.Sprintf("runner's agent did not start in the container: %v", err)
+		_ = c.Destroy(context.WithoutCancel(ctx))
+		if c, err = r.prepareJob(ctx, s, nil, false); err != nil {
+			return nil, err
+		}
+		c.agentWhy = why
+		err = c.start(ctx)
+	}
+	if err != nil {
 		_ = c.Destroy(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -100,8 +123,9 @@ func (r *Runc) StartJob(ctx context.Context, s JobSpec) (*JobContainer, error) {
 
 // prepareJob makes the bundle of a job container: the overlay root, the
 // hosts file and config.json. Its process is run's when run is not nil,
-// else the keep-alive. On error everything made so far is removed.
-func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec) (*JobContainer, error) {
+// else the agent (when withAgent and runner's binary can run in the
+// image) or the keep-alive. On error everything made so far is removed.
+func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec, withAgent bool) (*JobContainer, error) {
 	c := &JobContainer{r: r, id: newID(), done: make(chan struct{})}
 	c.bundle = filepath.Join(r.opts.Dir, c.id)
 	c.rootfs = filepath.Join(c.bundle, "rootfs")
@@ -140,13 +164,22 @@ func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec) (*JobCon
 		}
 	}
 	proc := Spec{Command: []string{"tail", "-f", "/dev/null"}, Env: s.Env, Limits: s.Limits}
+	mounts := s.Mounts
 	if run != nil {
 		proc = Spec{Entrypoint: run.Entrypoint, Command: run.Args, Env: s.Env, Limits: s.Limits}
 	} else {
-		if LookPath(c.rootfs, "tail", pathVar) == "" {
-			return nil, errors.New("job container: the image has no tail on its PATH: runner keeps a job container alive with `tail -f /dev/null`, as GitHub's runner does")
-		}
 		cfg.Entrypoint = nil
+		if withAgent {
+			c.agentExe, c.agentWhy = agentBinary(c.rootfs)
+		} else {
+			c.agentWhy = "disabled"
+		}
+		if c.agentExe != "" {
+			proc.Command = []string{agentPath, agentArg}
+			mounts = append(slices.Clip(mounts), Mount{Source: c.agentExe, Target: agentPath, ReadOnly: true})
+		} else if LookPath(c.rootfs, "tail", pathVar) == "" {
+			return nil, fmt.Errorf("job container: %s, and the image has no tail on its PATH: runner keeps a job container alive with `tail -f /dev/null`, as GitHub's runner does", c.agentWhy)
+		}
 	}
 	if err := writeHosts(c.rootfs); err != nil {
 		return nil, err
@@ -167,7 +200,6 @@ func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec) (*JobCon
 	if spec.Hostname == "" {
 		spec.Hostname = c.id
 	}
-	mounts := s.Mounts
 	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
 		mounts = append([]Mount{{Source: "/etc/resolv.conf", Target: "/etc/resolv.conf", ReadOnly: true}}, mounts...)
 	}
@@ -195,13 +227,43 @@ func (r *Runc) prepareJob(ctx context.Context, s JobSpec, run *RunSpec) (*JobCon
 // Called before c is shared: no lock. The log is read only once done is
 // closed (exec has copied everything by then).
 func (c *JobContainer) start(ctx context.Context) error {
-	args := c.r.args("run", "--bundle", c.bundle, c.id)
-	cmd := exec.Command(c.r.opts.Runc, args...)
+	args := []string{"run", "--bundle", c.bundle, c.id}
+	var agentEnd *os.File
+	if c.agentExe != "" {
+		mine, theirs, err := socketPair()
+		if err != nil {
+			return fmt.Errorf("job container: %w", err)
+		}
+		if c.agent, err = newAgentConn(mine); err != nil {
+			theirs.Close()
+			return fmt.Errorf("job container: %w", err)
+		}
+		agentEnd = theirs
+		args = []string{"run", "--preserve-fds", "1", "--bundle", c.bundle, c.id}
+	}
+	cmd := exec.Command(c.r.opts.Runc, c.r.args(args...)...)
 	cmd.Stdout, cmd.Stderr = &c.log, &c.log
-	if err := startRunc(cmd, c.done, nil); err != nil {
+	if agentEnd != nil {
+		cmd.ExtraFiles = []*os.File{agentEnd} // fd 3
+	}
+	err := startRunc(cmd, c.done, nil)
+	if agentEnd != nil {
+		agentEnd.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("job container: start runc: %w", err)
 	}
 	c.cmd = cmd
+	if c.agent != nil {
+		// The agent's first byte says it runs: the container does.
+		if err := c.agent.waitReady(ctx, c.done); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %s", err, strings.TrimSpace(c.log.String()))
+		}
+		return nil
+	}
 	for {
 		out, err := exec.CommandContext(ctx, c.r.opts.Runc, c.r.args("state", c.id)...).Output()
 		if err == nil {
@@ -343,6 +405,11 @@ func (c *JobContainer) Destroy(ctx context.Context) error {
 	}
 	c.destroyed = true
 	var errs []error
+	if c.agent != nil {
+		// The agent, pid 1, ends when its control socket closes, and
+		// the container's other processes with it.
+		c.agent.conn.Close()
+	}
 	if c.cmd != nil {
 		deadline := time.Now().Add(5 * time.Second)
 	kill:

@@ -152,8 +152,8 @@ func TestNewRuncSweepsJobContainersOfDeadRunners(t *testing.T) {
 	}
 }
 
-// An image without tail cannot hold a job container: a clear error, and
-// nothing left behind.
+// An image without tail cannot hold a job container without runner's
+// agent: a clear error, and nothing left behind.
 func TestJobContainerNeedsTail(t *testing.T) {
 	r := newRuntime(t)
 	img := ct.Image(t, ct.Alpine(t), v1.Config{}, ct.Layer(t, ct.Entry{Name: "bin/.wh.tail"}, ct.Entry{Name: "usr/bin/.wh.tail"}))
@@ -162,7 +162,7 @@ func TestJobContainerNeedsTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.StartJob(ctx, JobSpec{Image: ci})
+	_, err = r.StartJob(ctx, JobSpec{Image: ci, NoAgent: true})
 	if err == nil || !strings.Contains(err.Error(), "no tail") {
 		t.Fatalf("got %v", err)
 	}
@@ -203,5 +203,62 @@ func TestImageCacheRemovesAnInterruptedUnpack(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(got.Rootfs, "etc/marker")); err != nil {
 		t.Error(err)
+	}
+}
+
+// Prune removes an unpacked image no container uses once it has not been
+// used for the given time; the copy under a running job container's
+// overlay stays, and so does one a Get has just returned.
+func TestImageCachePrune(t *testing.T) {
+	r := newRuntime(t)
+	cache := &ImageCache{Dir: t.TempDir()}
+	ctx := context.Background()
+	get := func(body string) CachedImage {
+		img := ct.Image(t, ct.Alpine(t), v1.Config{}, ct.Layer(t, ct.Entry{Name: "etc/marker", Body: body}))
+		ci, err := cache.Get(ctx, body, func(context.Context, string) (v1.Image, error) { return img, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ci
+	}
+	used, idle, fresh := get("used"), get("idle"), get("fresh")
+	c, err := r.StartJob(ctx, JobSpec{Image: used, NoAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy(ctx)
+	old := time.Now().Add(-2 * time.Hour)
+	for _, ci := range []CachedImage{used, idle} {
+		if err := os.Chtimes(filepath.Dir(ci.Rootfs), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := cache.List()
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List = %+v %v", list, err)
+	}
+	removed, err := cache.Prune(ctx, time.Hour)
+	if err != nil || len(removed) != 1 || removed[0].Digest != idle.Digest {
+		t.Fatalf("Prune removed %+v %v, want only %s", removed, err, idle.Digest)
+	}
+	for ci, want := range map[*CachedImage]bool{&used: true, &idle: false, &fresh: true} {
+		if _, err := os.Stat(ci.Rootfs); (err == nil) != want {
+			t.Errorf("%s there: %v, want %v", ci.Digest, err == nil, want)
+		}
+	}
+	if got := execOut(t, c, "cat", "/etc/marker"); got != "used" {
+		t.Errorf("the running container reads %q", got)
+	}
+	if err := c.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err = cache.Prune(ctx, time.Hour); err != nil || len(removed) != 1 || removed[0].Digest != used.Digest {
+		t.Errorf("after Destroy, Prune removed %+v %v, want %s", removed, err, used.Digest)
+	}
+	if removed, err = cache.Prune(ctx, 0); err != nil || len(removed) != 1 {
+		t.Errorf("Prune(0) removed %+v %v, want the fresh copy", removed, err)
+	}
+	if ents, _ := os.ReadDir(cache.Dir); len(ents) != 3 { // the three locks
+		t.Errorf("left in the cache: %v", ents)
 	}
 }

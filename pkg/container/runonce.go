@@ -33,7 +33,7 @@ var ErrNoExitCode = errors.New("container stopped")
 // ctx's error is returned. Whatever happens, the container, its overlay
 // and its bundle are removed before RunOnce returns.
 func (r *Runc) RunOnce(ctx context.Context, s JobSpec, run RunSpec, out io.Writer) (int, error) {
-	c, err := r.prepareJob(ctx, s, &run)
+	c, err := r.prepareJob(ctx, s, &run, false)
 	if err != nil {
 		return -1, err
 	}

@@ -62,6 +62,8 @@ func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, ou
 	}
 	defer unlock()
 	if _, err := os.Stat(archive); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(archive, now, now) // last used, for `runner images prune`
 		jr.emitTo(out, fmt.Sprintf("Image of %s built before (%s)", raw, key[:12]))
 	} else if err := jr.buildDockerAction(ctx, act.Dir, file, archive, out); err != nil {
 		return nil, place(err)

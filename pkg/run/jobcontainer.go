@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -162,6 +161,11 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	jc.node = jr.containerNode(c.Rootfs(), jc.path)
 	jr.ctr = jc
 	jr.emit(containerStep, fmt.Sprintf("Container %s started (workspace %s)", c.ID(), jc.toContainer(jr.workspace)))
+	if ok, why := c.Agent(); ok {
+		jr.emit(containerStep, "Steps start through runner's agent in the container")
+	} else {
+		jr.emit(containerStep, "Steps start with `runc exec` (slower): "+why)
+	}
 	return nil
 }
 
@@ -268,7 +272,7 @@ func fileExists(p string) bool {
 // image's node; "" when neither can run.
 func (jr *legRun) containerNode(rootfs, pathVar string) string {
 	if node, err := jr.r.node(); err == nil {
-		if interp := elfInterpreter(node.path); interp == "" || fileExists(filepath.Join(rootfs, interp)) {
+		if interp := container.ELFInterpreter(node.path); interp == "" || fileExists(filepath.Join(rootfs, interp)) {
 			return "/__e/node/bin/node"
 		}
 	}
@@ -327,6 +331,19 @@ func (jr *legRun) hasBash() bool {
 	return jr.r.hasBash()
 }
 
+// agentProcess is a process the job container's agent started.
+type agentProcess struct{ p *container.Process }
+
+func (a agentProcess) signal(sig syscall.Signal) { _ = a.p.Signal(sig) }
+
+func (a agentProcess) wait() error {
+	st, err := a.p.Wait()
+	if err != nil {
+		return err
+	}
+	return exitError(st.Code, st.Signal)
+}
+
 // execInContainer runs argv (host paths) in the job's container: the
 // container's environment with the step's variables over it, paths
 // rewritten, GITHUB_PATH entries before the container's PATH. Output goes
@@ -375,6 +392,22 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 				_ = os.Chown(f, jc.uid, jc.gid)
 			}
 		}
+	}
+	if ok, _ := jc.c.Agent(); ok {
+		var started *container.Process
+		defer func() {
+			if started != nil {
+				started.Close()
+			}
+		}()
+		return superviseProcess(ctx, out, jr.r.opts.KillGrace, func(pw *os.File) (process, error) {
+			p, err := jc.c.Start(args, list, jc.toContainer(wd), pw)
+			if err != nil {
+				return nil, err
+			}
+			started = p
+			return agentProcess{p}, nil
+		})
 	}
 	cmd, pidFile, cleanup, err := jc.c.ExecCommand(args, list, jc.toContainer(wd))
 	if err != nil {
@@ -452,26 +485,6 @@ func (jr *legRun) runJS(ctx context.Context, node, script string, full, env map[
 		delete(full, "PATH")
 	}
 	return jr.execInContainer(ctx, []string{node, script}, jr.workspace, full, out)
-}
-
-// elfInterpreter is the dynamic loader an ELF executable names (its
-// PT_INTERP), "" for a static one or a file that is not ELF.
-func elfInterpreter(file string) string {
-	f, err := elf.Open(file)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err != nil {
-				return ""
-			}
-			return strings.TrimRight(string(b), "\x00")
-		}
-	}
-	return ""
 }
 
 // chownTree gives dir and everything in it to uid:gid (symlinks

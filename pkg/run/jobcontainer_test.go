@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/birdflock/runner/pkg/container"
 	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
@@ -239,11 +240,27 @@ jobs:
 	}
 }
 
+// agentLibs is what the job image needs for the test binary, as runner's
+// agent, to run in it: nothing for a static binary (CGO_ENABLED=0, as
+// runner is built), else the C library it is linked against.
+func agentLibs(t *testing.T) []v1.Layer {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if container.ELFInterpreter(exe) == "" {
+		return nil
+	}
+	return []v1.Layer{glibcLayer(t, exe)}
+}
+
 // A failing step, a step's timeout and a cancelled run all end with the
 // container gone; a timeout kills the step's processes in the container,
-// its background children too.
+// its background children too. The steps start through runner's agent
+// in the container.
 func TestContainerJobCleanup(t *testing.T) {
-	ref := jobImage(t)
+	ref := jobImage(t, agentLibs(t)...)
 	before := runcState()
 	res, out := runWF(t, context.Background(), `
 on: push
@@ -271,6 +288,9 @@ jobs:
 	}
 	if r := job(t, res, "times-out"); r.Result != "failure" || !strings.Contains(out, "no-sleep-left") || !strings.Contains(out, "ps: PID") {
 		t.Errorf("times-out: %+v\n%s", r, out)
+	}
+	if n := strings.Count(out, "Steps start through runner's agent in the container"); n != 2 {
+		t.Errorf("%d of 2 jobs start their steps through the agent:\n%s", n, out)
 	}
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind: %v", left)

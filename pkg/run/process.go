@@ -232,10 +232,65 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 // g (nil: none). When ctx ends, the group gets SIGTERM and, after grace,
 // SIGKILL.
 func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration, g *jobCgroup) error {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdin = nil
+	return superviseProcess(ctx, out, grace, func(pw *os.File) (process, error) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = env
+		cmd.Stdin = nil
+		cmd.Stdout = pw
+		cmd.Stderr = pw
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd, err := g.start(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		}
+		return hostProcess{cmd}, nil
+	})
+}
+
+// process is a started process: on the host, or in a job container
+// through its agent.
+type process interface {
+	// signal sends sig to the process's group (and, in a container, to
+	// what it started outside the group).
+	signal(sig syscall.Signal)
+	// wait waits for the end and returns it in runProcess's words.
+	wait() error
+}
+
+type hostProcess struct{ cmd *exec.Cmd }
+
+func (p hostProcess) signal(sig syscall.Signal) { _ = syscall.Kill(-p.cmd.Process.Pid, sig) }
+
+func (p hostProcess) wait() error {
+	err := p.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code, sig := ee.ExitCode(), syscall.Signal(0)
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig = ws.Signal()
+		}
+		return exitError(code, sig)
+	}
+	return err
+}
+
+// exitError is a step's error for an exit code or killing signal, nil
+// for success.
+func exitError(code int, sig syscall.Signal) error {
+	switch {
+	case sig != 0:
+		return fmt.Errorf("process killed by signal %s", sig)
+	case code != 0:
+		return fmt.Errorf("process completed with exit code %d", code)
+	}
+	return nil
+}
+
+// superviseProcess runs the process start starts with pw as its stdout
+// and stderr, copies its output to out, and when ctx ends, signals its
+// group SIGTERM and, after grace, SIGKILL.
+func superviseProcess(ctx context.Context, out *lineWriter, grace time.Duration, start func(pw *os.File) (process, error)) error {
 	// Our own pipe rather than exec's: after the script exits we read
 	// everything it wrote, and stop waiting only when the pipe has gone
 	// quiet (a background child may keep it open for the rest of the job).
@@ -244,14 +299,11 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 		return err
 	}
 	defer pr.Close()
-	cmd.Stdout = pw
-	cmd.Stderr = pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if cmd, err = g.start(cmd); err != nil {
-		pw.Close()
-		return fmt.Errorf("start %s: %w", argv[0], err)
-	}
+	p, err := start(pw)
 	pw.Close()
+	if err != nil {
+		return err
+	}
 	// waiting is when the reader began waiting for data, 0 while it
 	// handles what it read: only silence of the pipe counts as quiet, not
 	// a slow consumer (masking and logging 20,000 lines under the race
@@ -273,21 +325,20 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 			}
 		}
 	}()
-	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			p.signal(syscall.SIGTERM)
 			select {
 			case <-exited:
 			case <-time.After(grace):
 			}
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			p.signal(syscall.SIGKILL)
 		case <-exited:
 		}
 	}()
-	err = cmd.Wait()
+	err = p.wait()
 	close(exited)
 	// Stop after 200 ms of silence, or 10 s at most if a background
 	// child keeps writing.
@@ -305,15 +356,8 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 		}
 	}
 	if ctx.Err() != nil {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		p.signal(syscall.SIGKILL)
 		return ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Errorf("process killed by signal %s", ws.Signal())
-		}
-		return fmt.Errorf("process completed with exit code %d", ee.ExitCode())
 	}
 	return err
 }

@@ -177,6 +177,17 @@ func (jr *legRun) startServices(ctx context.Context) error {
 			return timedOut(ctx, err)
 		}
 	}
+	// The services reach each other by label, as on the job's Docker
+	// network on GitHub: a veth pair between each two.
+	pair := 0
+	for i, a := range jr.services {
+		for _, b := range jr.services[i+1:] {
+			if err := container.Link(a.c, b.c, a.label, b.label, pair); err != nil {
+				return err
+			}
+			pair++
+		}
+	}
 	for i, sp := range specs {
 		if err := jr.waitHealthy(ctx, jr.services[i], sp.opts); err != nil {
 			return timedOut(ctx, err)

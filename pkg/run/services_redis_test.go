@@ -128,3 +128,36 @@ jobs:
 	}
 	assertServicesGone(t, out, 3) // the two services and the job container
 }
+
+// Services reach each other by label, as on GitHub's job network: the
+// health check of `redis` asks the other Redis, `other`, by name (both on
+// 6379, each in its own namespace); a step on the host then finds in
+// `other` the key `redis`'s check wrote there.
+func TestServicesReachEachOtherByLabel(t *testing.T) {
+	ref := redisRef(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  test:
+    runs-on: x
+    services:
+      redis:
+        image: %s
+        options: >-
+          --health-cmd "redis-cli -h other set from-redis yes | grep -q OK"
+          --health-interval 1s --health-retries 3
+      other:
+        image: %s
+        ports: ['6379']
+        options: --health-cmd "redis-cli ping" --health-interval 1s
+    steps:
+      - run: echo "other has [$(redis-cli -p ${{ job.services.other.ports['6379'] }} get from-redis)]"
+`, ref, ref), run.Trigger{Event: "push"}, run.Options{})
+	if j := job(t, res, "test"); j.Result != "success" {
+		t.Fatalf("job %s: %s\n%s", j.Result, j.Error, out)
+	}
+	if !strings.Contains(out, "other has [yes]") {
+		t.Errorf("output lacks the key written by name:\n%s", out)
+	}
+	assertServicesGone(t, out, 2)
+}
