@@ -1,7 +1,6 @@
 package kubetest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -264,20 +265,13 @@ func waitGone(pids []int, timeout time.Duration) error {
 
 // cgroupHierarchies lists the mounted cgroup v1 hierarchies.
 func cgroupHierarchies() []string {
-	var dirs []string
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		for i, fld := range fields {
-			if fld == "-" && i+1 < len(fields) && fields[i+1] == "cgroup" {
-				dirs = append(dirs, unescapeMount(fields[4]))
-			}
-		}
+	var dirs []string
+	for _, m := range mounts {
+		dirs = append(dirs, m.Mountpoint)
 	}
 	return dirs
 }
@@ -360,22 +354,13 @@ func rmdirRetry(d string) error {
 
 // mountsUnder lists the mount points at or below dir, deepest first.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var mps []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMount(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			mps = append(mps, mp)
-		}
+	for _, m := range mounts {
+		mps = append(mps, m.Mountpoint)
 	}
 	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
 	return mps
@@ -389,25 +374,6 @@ func unmountUnder(dir string) (cleaned []string, err error) {
 		}
 	}
 	return cleaned, err
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // makeBridge creates the pod network's bridge with the gateway address

@@ -1,7 +1,6 @@
 package kubetest
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/vishvananda/netlink"
 )
@@ -51,15 +52,12 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 			s.processes = append(s.processes, strings.Join(args, " "))
 		}
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		mp := unescapeMount(fields[4])
+	for _, m := range mounts {
+		mp := m.Mountpoint
 		// The cluster's network namespaces are nsfs mounts under its
 		// directory. Not every nsfs mount or path naming containerd:
 		// BuildKit of other tests mounts network namespaces and
