@@ -57,6 +57,8 @@ func (c *console) Observe(e Event) {
 	switch e.Kind {
 	case JobRunner:
 		return // the job's log line "Running in pod …" says it
+	case GroupEnded:
+		return // the console shows groups open
 	case RunStarted:
 		fmt.Fprintf(c.out, "%s\n", c.paint("1", "▶ "+text))
 	case JobStarted, StepStarted:

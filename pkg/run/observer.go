@@ -29,6 +29,9 @@ const (
 	// JobRunner names, in Text, the runner a job leg runs on when it is
 	// not this process: a Kubernetes pod's name (Options.Remote).
 	JobRunner
+	// GroupEnded is a step's ::endgroup::: the group its last "▸ title"
+	// line (::group::) opened ends. Step names the step; no Text.
+	GroupEnded
 )
 
 // String is the kind's name in the CLI's JSON events ("event" field).
@@ -46,6 +49,8 @@ func (k EventKind) String() string {
 		return "annotation"
 	case JobRunner:
 		return "runner"
+	case GroupEnded:
+		return "endgroup"
 	}
 	return "unknown"
 }

@@ -516,3 +516,37 @@ jobs:
 		t.Fatalf("conclusion %s, output:\n%s", res.Conclusion, out)
 	}
 }
+
+// A step's ::endgroup:: is an event of its own (GroupEnded), after the
+// group's lines and before the next: what ends a folded group in serve's
+// log views.
+func TestEndGroupEvent(t *testing.T) {
+	var seen []string
+	obs := run.ObserverFunc(func(e run.Event) {
+		switch e.Kind {
+		case run.Line:
+			if e.Step != "" {
+				seen = append(seen, e.Text)
+			}
+		case run.GroupEnded:
+			seen = append(seen, "<end of group in "+e.Step+">")
+		}
+	})
+	runWF(t, context.Background(), `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - name: deps
+        run: |
+          echo "::group::Fetch"
+          echo inside
+          echo "::endgroup::"
+          echo outside
+`, run.Trigger{}, run.Options{Observer: obs})
+	want := "▸ Fetch|inside|<end of group in deps>|outside"
+	if got := strings.Join(seen, "|"); !strings.Contains(got, want) {
+		t.Errorf("step events %q, want %q in them", got, want)
+	}
+}

@@ -367,6 +367,9 @@ func (jr *legRun) stepOutput(stepName, stepID string, allowUnsecure bool) (w *li
 		case "group":
 			emit("▸ " + c.Value)
 		case "endgroup":
+			if !full {
+				jr.r.obs.emit(Event{Job: jr.key, Step: stepName, Kind: GroupEnded})
+			}
 		case "debug":
 			if jr.r.stepDebug() {
 				emit("##[debug]" + c.Value)

@@ -241,6 +241,11 @@ func jobLogLines(ev LogEvent) []string {
 		return []string{"##[group]" + ev.Step, "##[endgroup]"}
 	case ev.Kind == "end" && ev.Scope == "step" && ev.Status == "failure":
 		return []string{"##[error]" + ev.Step + " failed"}
+	case ev.Kind == "endgroup":
+		return []string{"##[endgroup]"}
+	case ev.Kind == "line" && strings.HasPrefix(ev.Text, "▸ ") && ev.Step != "":
+		// A ::group:: of the step, as GitHub writes it.
+		return append([]string{"##[group]" + strings.TrimPrefix(ev.Text, "▸ ")}, strings.Split(ev.Text, "\n")[1:]...)
 	case ev.Kind == "line":
 		return strings.Split(ev.Text, "\n")
 	case ev.Kind == "annotation":

@@ -51,6 +51,7 @@ jobs:
           echo dep-one
           echo dep-two
           echo "::endgroup::"
+          echo after-the-group
       - uses: actions/upload-artifact@v4
         with:
           name: bundle
@@ -138,6 +139,8 @@ func TestBrowserRunPage(t *testing.T) {
 		"group %q not collapsed", str(`document.querySelector('`+group+` summary').textContent`))
 	shown := `[...document.querySelectorAll('` + build + `.line')].find(l => l.textContent.includes('dep-one')).checkVisibility()`
 	must(t, str(shown+` ? "shown" : "hidden"`) == "hidden", "dep-one shown in a collapsed group")
+	after := `[...document.querySelectorAll('` + build + `.line')].find(l => l.textContent.includes('after-the-group')).checkVisibility()`
+	must(t, str(after+` ? "shown" : "hidden"`) == "shown", "the line after ::endgroup:: is hidden in the collapsed group")
 	b.do("open group", chromedp.Click(group+` > summary .tx`))
 	b.poll("group opened", shown, 5*time.Second)
 	b.do("search", chromedp.SendKeys(`#search`, "build line 137"))

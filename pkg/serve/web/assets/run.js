@@ -49,7 +49,8 @@ async function runPage() {
   }
   // addLine appends one log line: its number (per job), time, text with
   // ANSI colours; "▸ title" (::group::) opens a collapsed group that runs
-  // to the next group or the step's end.
+  // to its ::endgroup:: (an "endgroup" event), the next group or the
+  // step's end.
   function addLine(j, target, ev, text) {
     const n = ++j.lines;
     const group = text.startsWith("▸ ") && target.body;
@@ -71,7 +72,7 @@ async function runPage() {
     return j.jobLog;
   }
   function onEvent(ev) {
-    if (!["start", "end", "line", "annotation"].includes(ev.kind)) return; // kinds this page does not know
+    if (!["start", "end", "line", "annotation", "endgroup"].includes(ev.kind)) return; // kinds this page does not know
     if (ev.scope === "job") soon();
     const j = jobBox(ev.job || "run");
     if (ev.kind === "start" && ev.scope === "step") {
@@ -91,6 +92,10 @@ async function runPage() {
       return;
     }
     if (ev.kind === "start" || ev.kind === "end") return; // the job's head comes from the run's JSON
+    if (ev.kind === "endgroup") { // ::endgroup::: the lines after it are outside the group
+      if (ev.step && j.cur) stepBox(j, j.cur).group = null;
+      return;
+    }
     if (ev.kind === "annotation") {
       annotations.push({ job: ev.job, text: ev.text });
       drawAnnotations();
