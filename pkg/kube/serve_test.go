@@ -103,7 +103,8 @@ func freeAddr(t *testing.T) string {
 // TestServeOnKubernetes: runner serve with the Kubernetes executor runs a
 // dispatched workflow's jobs in pods and names them in the jobs API
 // (runner_name); killed with SIGKILL while a job's pod runs, its restart
-// deletes that pod, found by label.
+// deletes that pod, found by label; a cancel through the API mid-run
+// deletes the job's pod and the run ends cancelled.
 func TestServeOnKubernetes(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{}) // builds the image and the binary; the namespace
@@ -207,6 +208,48 @@ executor:
 	}
 	if !strings.Contains(s2.log.String(), longPod) {
 		t.Errorf("the restarted service's log does not name the pod it deleted (%s):\n%s", longPod, s2.log)
+	}
+
+	// Cancel through the API mid-run: the job's pod goes, the run is
+	// cancelled.
+	if code := s2.call("POST", "/repos/local/repo/actions/workflows/k.yaml/dispatches", map[string]any{"ref": "main"}, nil); code != 204 {
+		t.Fatalf("dispatch: %d\n%s", code, s2.log)
+	}
+	var second int64
+	for deadline := time.Now().Add(2 * time.Minute); second == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second run's long job did not start in a pod\n%s", s2.log)
+		}
+		s2.call("GET", "/repos/local/repo/actions/runs", nil, &runs)
+		if len(runs.Runs) == 0 || runs.Runs[0].ID == runs.Runs[len(runs.Runs)-1].ID {
+			continue
+		}
+		jobs = jobsPage{}
+		s2.call("GET", fmt.Sprintf("/repos/local/repo/actions/runs/%d/jobs", runs.Runs[0].ID), nil, &jobs)
+		for _, j := range jobs.Jobs {
+			if j.Name == "long" && strings.HasPrefix(j.RunnerName, "runner-long-") && len(pods(t, c, ns)) > 0 {
+				second = runs.Runs[0].ID
+			}
+		}
+	}
+	if code := s2.call("POST", fmt.Sprintf("/repos/local/repo/actions/runs/%d/cancel", second), nil, nil); code != 202 {
+		t.Fatalf("cancel: %d", code)
+	}
+	var run struct {
+		Status     string `json:"status"`
+		Conclusion string `json:"conclusion"`
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		s2.call("GET", fmt.Sprintf("/repos/local/repo/actions/runs/%d", second), nil, &run)
+		if run.Status == "completed" && len(pods(t, c, ns)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after the cancel: run %+v, pods %v\n%s", run, pods(t, c, ns), s2.log)
+		}
+	}
+	if run.Conclusion != "cancelled" {
+		t.Errorf("the cancelled run's conclusion: %q", run.Conclusion)
 	}
 }
 
