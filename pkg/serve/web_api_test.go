@@ -55,3 +55,32 @@ func TestWebCallsNeedTokenAndSanitize(t *testing.T) {
 		must(t, !strings.Contains(html, bad), "summary keeps %q:\n%s", bad, html)
 	}
 }
+
+// One step's raw HTML that never ends (an unclosed <div>, <img> before no
+// blank line, <script> with no </script>) is left out without taking the
+// rest of the summary with it: the Markdown of the steps and jobs written
+// after it is rendered (CommonMark's HTML blocks run to a blank line, or
+// for <script> to the end of the document).
+func TestSummaryRawHTMLKeepsLaterParts(t *testing.T) {
+	wf := "name: Sum\non: workflow_dispatch\njobs:\n" +
+		"  a:\n    runs-on: x\n    steps:\n      - run: |\n" +
+		"          echo '# A done' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"          echo '<img src=x onerror=\"window.pwned=1\">' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"      - run: |\n" +
+		"          echo '## A second step' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"          echo '<script>window.pwned=2' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"  b:\n    needs: a\n    runs-on: x\n    steps:\n      - run: |\n" +
+		"          echo '# B done' >> \"$GITHUB_STEP_SUMMARY\"\n" +
+		"          echo '[ok](https://example.com/)' >> \"$GITHUB_STEP_SUMMARY\"\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/sum.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "sum.yaml", nil)
+	s.done(t, id)
+	_, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d/summary", s.URL, id), token, nil)
+	html := string(body)
+	for _, want := range []string{"<h1>A done</h1>", "<h2>A second step</h2>", "<h1>B done</h1>", `<a href="https://example.com/">ok</a>`} {
+		must(t, strings.Contains(html, want), "summary lacks %s:\n%s", want, html)
+	}
+	for _, bad := range []string{"<script", "onerror", "<img"} {
+		must(t, !strings.Contains(html, bad), "summary keeps %q:\n%s", bad, html)
+	}
+}
