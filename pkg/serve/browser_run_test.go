@@ -205,3 +205,26 @@ func TestBrowserCachedJob(t *testing.T) {
 	must(t, strings.HasPrefix(step, fmt.Sprintf("Restored from the job cache (run %d, key ", first)), "build's step %q", step)
 	b.shot("run-cached")
 }
+
+// A deep link on the page of a job that is not the run's first highlights
+// the line of that job, not the line with the same number of a job the
+// page hides.
+func TestBrowserDeepLinkSecondJob(t *testing.T) {
+	b := newBrowser(t)
+	wf := "name: Two\non: workflow_dispatch\njobs:\n" +
+		"  first:\n    runs-on: x\n    steps:\n      - run: for i in 1 2 3 4 5; do echo first line $i; done\n" +
+		"  second:\n    needs: first\n    runs-on: x\n    steps:\n      - run: for i in 1 2 3 4 5; do echo second line $i; done\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/two.yaml": wf}), 0)
+	id, resp, body := s.dispatch(t, "two.yaml", nil)
+	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
+	s.done(t, id)
+	b.signIn(fmt.Sprintf("%s/runs/%d", s.URL, id))
+	b.poll("log complete", `document.body.dataset.logs === 'done' && !!document.querySelector('.job[data-job="second"]')?.id`, 20*time.Second)
+	jobID := eval[int](b, "second's id", `Number(document.querySelector('.job[data-job="second"]').id.replace('job-', ''))`)
+	b.do("deep link", chromedp.Navigate(fmt.Sprintf("%s/runs/%d/jobs/%d#L3", s.URL, id, jobID)))
+	b.poll("a line highlighted", `document.body.dataset.logs === 'done' && document.querySelectorAll('.line.highlight').length > 0`, 20*time.Second)
+	got := eval[string](b, "highlighted", `[...document.querySelectorAll('.line.highlight')].map(l => (l.closest('.job').hidden ? 'hidden ' : '') + l.querySelector('.tx').textContent).join('|')`)
+	must(t, got == "second line 3", "highlighted lines %q, want second's line 3 only", got)
+	anchor := eval[string](b, "#L3", `(() => { const l = document.getElementById('L3'); return l ? l.closest('.job').dataset.job : ''; })()`)
+	must(t, anchor == "second", "the element #L3 is in job %q, want second", anchor)
+}

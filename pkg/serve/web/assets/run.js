@@ -56,7 +56,9 @@ async function runPage() {
     const ln = el("a", { class: "ln", href: "#L" + n, "data-n": n }, String(n));
     const line = el("div", { class: "line", "data-n": n },
       ln, el("span", { class: "ts" }, new Date(ev.t).toISOString().replace("T", " ").slice(0, 23)), el("span", { class: "tx" }, ansi(group ? text.slice(2) : text)));
-    if (jobPage) line.id = "L" + n;
+    // Only the page's job's lines are anchors: the other jobs are in the
+    // page too (hidden), with the same line numbers.
+    if (jobPage && j.id === jobPage) line.id = "L" + n;
     if (group) {
       const g = el("details", { class: "group" }, el("summary", {}, line), el("div", { class: "group-body" }));
       target.body.append(g);
