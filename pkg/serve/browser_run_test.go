@@ -228,3 +228,26 @@ func TestBrowserDeepLinkSecondJob(t *testing.T) {
 	anchor := eval[string](b, "#L3", `(() => { const l = document.getElementById('L3'); return l ? l.closest('.job').dataset.job : ''; })()`)
 	must(t, anchor == "second", "the element #L3 is in job %q, want second", anchor)
 }
+
+// A run page whose run cannot be read (no token, no such run, no such job)
+// leaves every button off and says why, instead of offering actions on
+// nothing.
+func TestBrowserRunPageUnreadable(t *testing.T) {
+	b := newBrowser(t)
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ui.yaml": uiWF}), 0)
+	id, _, _ := s.dispatch(t, "ui.yaml", nil)
+	s.done(t, id)
+	buttons := `['#cancel', '#rerun', '#rerun-failed'].map(s => document.querySelector(s).disabled ? 'off' : 'on').join(',')`
+	b.do("without the token", chromedp.Navigate(fmt.Sprintf("%s/runs/%d", s.URL, id)))
+	b.poll("login asked", `!document.querySelector('#login').hidden`, 10*time.Second)
+	got := eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons without the token (no public-read): %s, want all off", got)
+	b.signIn(fmt.Sprintf("%s/runs/%d", s.URL, id+1000))
+	b.poll("not found said", `document.querySelector('#action-msg').textContent.includes('not found')`, 10*time.Second)
+	got = eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons on a run that does not exist: %s, want all off", got)
+	b.do("unknown job", chromedp.Navigate(fmt.Sprintf("%s/runs/%d/jobs/999999", s.URL, id)))
+	b.poll("job not found said", `document.querySelector('#action-msg').textContent.includes('not found')`, 10*time.Second)
+	got = eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons on a job that does not exist: %s, want all off", got)
+}

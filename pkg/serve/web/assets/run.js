@@ -10,16 +10,24 @@ async function runPage() {
   let attempt = new URLSearchParams(location.search).get("attempt") || "";
   let run;
   const base = () => `/api/runs/${id}` + (attempt ? `/attempts/${attempt}` : "");
+  // The buttons stay off (as the page comes) when the run cannot be read;
+  // the reason is said unless it is the sign-in the page asks for.
+  const unreadable = e => {
+    if (e instanceof Unauthorized) return;
+    $("#action-msg").textContent = e.status === 404 ? "Run #" + id + " not found" : String(e.message || e);
+  };
   // A job page names a job of one attempt: find which.
   if (jobPage) {
     document.body.classList.add("job-page");
     try {
       run = await api(`/api/runs/${id}`);
+      let found = false;
       for (const a of run.attempts) {
         const r = a.attempt === run.run_attempt ? run : await api(`/api/runs/${id}/attempts/${a.attempt}`);
-        if (r.jobs.some(j => j.id === jobPage)) { attempt = a.attempt === run.run_attempt ? "" : String(a.attempt); break; }
+        if (r.jobs.some(j => j.id === jobPage)) { found = true; attempt = a.attempt === run.run_attempt ? "" : String(a.attempt); break; }
       }
-    } catch (e) { return; }
+      if (!found) { $("#action-msg").textContent = "Job " + jobPage + " not found in run #" + id; return; }
+    } catch (e) { unreadable(e); return; }
     $("#back").textContent = "← Run #" + id;
     $("#back").href = `/runs/${id}` + (attempt ? "?attempt=" + attempt : "");
   }
@@ -317,7 +325,7 @@ async function runPage() {
   $("#attempts").addEventListener("change", ev => {
     location.href = `/runs/${id}` + (ev.target.value ? "?attempt=" + ev.target.value : "");
   });
-  try { await refresh(); } catch (e) { return; }
+  try { await refresh(); } catch (e) { unreadable(e); return; }
   const timer = setInterval(() => refresh().catch(() => {}), 1000);
   drawSummary().catch(() => {});
   follow(base() + "/logs?stream=1", onEvent, () => {
