@@ -84,3 +84,35 @@ func TestSummaryRawHTMLKeepsLaterParts(t *testing.T) {
 		must(t, !strings.Contains(html, bad), "summary keeps %q:\n%s", bad, html)
 	}
 }
+
+// A job's check-run annotations keep those whose message has more than
+// one line (%0A in the workflow command), with their file, line and
+// column, as GitHub lists them.
+func TestAnnotationsMultiLine(t *testing.T) {
+	wf := "name: Ann\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: |\n" +
+		"          echo '::warning file=a.go,line=3,col=2::first%0Asecond'\n" +
+		"          echo '::error::one%0Atwo'\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ann.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "ann.yaml", nil)
+	s.done(t, id)
+	var jobs struct {
+		Jobs []struct {
+			ID int64 `json:"id"`
+		} `json:"jobs"`
+	}
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/jobs", s.URL, id), &jobs)
+	must(t, len(jobs.Jobs) == 1, "jobs: %+v", jobs)
+	var anns []struct {
+		Path    string `json:"path"`
+		Line    int    `json:"start_line"`
+		Col     *int   `json:"start_column"`
+		Level   string `json:"annotation_level"`
+		Message string `json:"message"`
+	}
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/check-runs/%d/annotations", s.URL, jobs.Jobs[0].ID), &anns)
+	must(t, len(anns) == 2, "annotations %+v, want the warning and the error", anns)
+	w, e := anns[0], anns[1]
+	must(t, w.Level == "warning" && w.Path == "a.go" && w.Line == 3 && w.Col != nil && *w.Col == 2 && w.Message == "first\nsecond",
+		"warning %+v", w)
+	must(t, e.Level == "failure" && e.Path == ".github" && e.Line == 1 && e.Message == "one\ntwo", "error %+v", e)
+}
