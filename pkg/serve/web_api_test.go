@@ -116,3 +116,18 @@ func TestAnnotationsMultiLine(t *testing.T) {
 		"warning %+v", w)
 	must(t, e.Level == "failure" && e.Path == ".github" && e.Line == 1 && e.Message == "one\ntwo", "error %+v", e)
 }
+
+// With public-read, a request that brings a wrong token is refused as on
+// GitHub (401 Bad credentials), not read as an anonymous one: the web UI's
+// sign-in, which checks the token with a read, then says so.
+func TestPublicReadRefusesWrongToken(t *testing.T) {
+	s := start(t, serve.Config{PublicRead: true}, birds(t, map[string]string{".github/workflows/ui.yaml": uiWF}), 0)
+	for _, p := range []string{"/api/repos", "/api/runs", "/repos/mona/birds/actions/runs", "/api/v3/repos/mona/birds/actions/workflows"} {
+		resp, _ := do(t, "GET", s.URL+p, "", nil)
+		must(t, resp.StatusCode == 200, "GET %s without a token: %s, want 200 (public-read)", p, resp.Status)
+		resp, body := do(t, "GET", s.URL+p, "wrong-token", nil)
+		must(t, resp.StatusCode == 401 && strings.Contains(string(body), "Bad credentials"), "GET %s with a wrong token: %s %s, want 401", p, resp.Status, body)
+		resp, _ = do(t, "GET", s.URL+p, token, nil)
+		must(t, resp.StatusCode == 200, "GET %s with the token: %s", p, resp.Status)
+	}
+}
