@@ -122,7 +122,9 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
-			if !s.cfg.PublicRead {
+			// public-read opens reads to requests without credentials;
+			// a wrong token is refused, as GitHub does.
+			if !s.cfg.PublicRead || r.Header.Get("Authorization") != "" {
 				unauthorized(w)
 				return
 			}

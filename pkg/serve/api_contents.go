@@ -70,8 +70,9 @@ func (s *Server) handleContents(w http.ResponseWriter, r *http.Request) {
 }
 
 // annotationText splits the text of a step's ::error/::warning/::notice
-// ("Error: file:line:col: title: message", as pkg/run logs it).
-var annotationText = regexp.MustCompile(`^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$`)
+// ("Error: file:line:col: title: message", as pkg/run logs it); the
+// message may have more lines (%0A in the workflow command).
+var annotationText = regexp.MustCompile(`(?s)^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$`)
 
 // handleAnnotations is GitHub's GET /repos/{owner}/{repo}/check-runs/{id}/annotations
 // for a job (its check run): the ::error, ::warning and ::notice its steps

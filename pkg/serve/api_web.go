@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/util"
 
 	"github.com/birdflock/runner/pkg/serve/store"
 	"github.com/birdflock/runner/pkg/workflow"
@@ -186,8 +189,25 @@ func (s *Server) runDir(id int64) string {
 // summaryMarkdown renders the steps' $GITHUB_STEP_SUMMARY: GitHub Flavored
 // Markdown (tables, strikethrough, task lists, autolinks) with raw HTML
 // left out and dangerous link targets (javascript:, …) dropped, goldmark's
-// safe default.
-var summaryMarkdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+// safe default. It has no HTML block parser: the summary is every step's
+// part one after the other, and an HTML block one step left open (a <div>
+// with no blank line after it, a <script> never closed) would otherwise
+// swallow the parts after it, which are then lost with the raw HTML. Such
+// lines are paragraphs instead, their tags left out as inline raw HTML.
+var summaryMarkdown = goldmark.New(goldmark.WithParser(summaryParser()), goldmark.WithExtensions(extension.GFM))
+
+// summaryParser is goldmark's default parser without HTMLBlockParser.
+func summaryParser() parser.Parser {
+	html := reflect.TypeOf(parser.NewHTMLBlockParser())
+	var blocks []util.PrioritizedValue
+	for _, b := range parser.DefaultBlockParsers() {
+		if reflect.TypeOf(b.Value) != html {
+			blocks = append(blocks, b)
+		}
+	}
+	return parser.NewParser(parser.WithBlockParsers(blocks...), parser.WithInlineParsers(parser.DefaultInlineParsers()...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...))
+}
 
 // maxSummary bounds the summary rendered (GitHub's limit per step is
 // 1 MiB).

@@ -128,3 +128,26 @@ func TestBrowserRunsList(t *testing.T) {
 	b.poll("workflow's title", `document.querySelector('#list-title').textContent === 'Breaks' && document.querySelector('#sidebar a.current')?.textContent === 'Breaks'`, 10*time.Second)
 	b.shot("list-workflow")
 }
+
+// The dispatch form sends every input, also those named like a property
+// of the form's element list (length, item, namedItem).
+func TestBrowserDispatchInputNames(t *testing.T) {
+	b := newBrowser(t)
+	wf := "name: Names\non:\n  workflow_dispatch:\n    inputs:\n" +
+		"      length:\n        type: string\n        required: true\n" +
+		"      item:\n        type: string\n        required: true\n" +
+		"jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"got ${{ inputs.length }} ${{ inputs.item }}\"\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/names.yaml": wf}), 0)
+	b.signIn(s.URL + "/")
+	form := `form[data-workflow="names.yaml"]`
+	b.do("dispatch", chromedp.WaitVisible(form+` input[name="length"]`),
+		chromedp.SetValue(form+` input[name="length"]`, "7"),
+		chromedp.SetValue(form+` input[name="item"]`, "apple"),
+		chromedp.Click(form+` button[type="submit"]`))
+	b.poll("dispatched", `location.pathname.startsWith('/runs/') || document.querySelector('`+form+` .msg').textContent !== ''`, 20*time.Second)
+	msg := eval[string](b, "message", `location.pathname.startsWith('/runs/') ? '' : document.querySelector('`+form+` .msg').textContent`)
+	must(t, msg == "", "dispatch refused: %s", msg)
+	b.poll("run done", `document.querySelector('#run-status')?.dataset.state === 'success' && document.body.dataset.logs === 'done'`, 30*time.Second)
+	log := eval[string](b, "log", `document.querySelector('#jobs').textContent`)
+	must(t, strings.Contains(log, "got 7 apple"), "log without the inputs: %s", log)
+}

@@ -208,3 +208,49 @@ func TestBrowserCachedJob(t *testing.T) {
 	must(t, strings.HasPrefix(step, fmt.Sprintf("Restored from the job cache (run %d, key ", first)), "build's step %q", step)
 	b.shot("run-cached")
 }
+
+// A deep link on the page of a job that is not the run's first highlights
+// the line of that job, not the line with the same number of a job the
+// page hides.
+func TestBrowserDeepLinkSecondJob(t *testing.T) {
+	b := newBrowser(t)
+	wf := "name: Two\non: workflow_dispatch\njobs:\n" +
+		"  first:\n    runs-on: x\n    steps:\n      - run: for i in 1 2 3 4 5; do echo first line $i; done\n" +
+		"  second:\n    needs: first\n    runs-on: x\n    steps:\n      - run: for i in 1 2 3 4 5; do echo second line $i; done\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/two.yaml": wf}), 0)
+	id, resp, body := s.dispatch(t, "two.yaml", nil)
+	must(t, resp.StatusCode == 204, "dispatch: %s %s", resp.Status, body)
+	s.done(t, id)
+	b.signIn(fmt.Sprintf("%s/runs/%d", s.URL, id))
+	b.poll("log complete", `document.body.dataset.logs === 'done' && !!document.querySelector('.job[data-job="second"]')?.id`, 20*time.Second)
+	jobID := eval[int](b, "second's id", `Number(document.querySelector('.job[data-job="second"]').id.replace('job-', ''))`)
+	b.do("deep link", chromedp.Navigate(fmt.Sprintf("%s/runs/%d/jobs/%d#L3", s.URL, id, jobID)))
+	b.poll("a line highlighted", `document.body.dataset.logs === 'done' && document.querySelectorAll('.line.highlight').length > 0`, 20*time.Second)
+	got := eval[string](b, "highlighted", `[...document.querySelectorAll('.line.highlight')].map(l => (l.closest('.job').hidden ? 'hidden ' : '') + l.querySelector('.tx').textContent).join('|')`)
+	must(t, got == "second line 3", "highlighted lines %q, want second's line 3 only", got)
+	anchor := eval[string](b, "#L3", `(() => { const l = document.getElementById('L3'); return l ? l.closest('.job').dataset.job : ''; })()`)
+	must(t, anchor == "second", "the element #L3 is in job %q, want second", anchor)
+}
+
+// A run page whose run cannot be read (no token, no such run, no such job)
+// leaves every button off and says why, instead of offering actions on
+// nothing.
+func TestBrowserRunPageUnreadable(t *testing.T) {
+	b := newBrowser(t)
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ui.yaml": uiWF}), 0)
+	id, _, _ := s.dispatch(t, "ui.yaml", nil)
+	s.done(t, id)
+	buttons := `['#cancel', '#rerun', '#rerun-failed'].map(s => document.querySelector(s).disabled ? 'off' : 'on').join(',')`
+	b.do("without the token", chromedp.Navigate(fmt.Sprintf("%s/runs/%d", s.URL, id)))
+	b.poll("login asked", `!document.querySelector('#login').hidden`, 10*time.Second)
+	got := eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons without the token (no public-read): %s, want all off", got)
+	b.signIn(fmt.Sprintf("%s/runs/%d", s.URL, id+1000))
+	b.poll("not found said", `document.querySelector('#action-msg').textContent.includes('not found')`, 10*time.Second)
+	got = eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons on a run that does not exist: %s, want all off", got)
+	b.do("unknown job", chromedp.Navigate(fmt.Sprintf("%s/runs/%d/jobs/999999", s.URL, id)))
+	b.poll("job not found said", `document.querySelector('#action-msg').textContent.includes('not found')`, 10*time.Second)
+	got = eval[string](b, "buttons", buttons)
+	must(t, got == "off,off,off", "buttons on a job that does not exist: %s, want all off", got)
+}

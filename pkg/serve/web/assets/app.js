@@ -27,7 +27,7 @@ class Unauthorized extends Error {}
 async function api(url) {
   const r = await fetch(url, { headers: authHeaders(), cache: "no-store" });
   if (r.status === 401) { showLogin(token() ? "Bad credentials" : "Sign in with the API token"); throw new Unauthorized(url); }
-  if (!r.ok) throw new Error(url + ": " + r.status);
+  if (!r.ok) { const e = new Error(url + ": " + r.status); e.status = r.status; throw e; }
   return r.json();
 }
 async function post(url, body) {

@@ -81,6 +81,9 @@ async function indexPage() {
     box.replaceChildren();
     for (const w of list.filter(w => w.dispatch && (!wfFile || (w.file === wfFile && w.repository === repo)))) {
       const form = el("form", { class: "dispatch", "data-workflow": w.file }, el("h3", {}, w.name + " ", el("small", {}, w.path)));
+      // The fields by input name (form.elements[name] is the list's own
+      // length, item, … for inputs named so).
+      const fields = new Map();
       for (const i of w.inputs) {
         let input;
         if (i.type === "choice") {
@@ -92,6 +95,7 @@ async function indexPage() {
           input = el("input", { type: i.type === "number" ? "number" : "text", name: i.name, value: i.default || "" });
           if (i.required) input.required = true;
         }
+        fields.set(i.name, input);
         form.append(el("label", {}, i.name + (i.required ? " *" : "") + " ", input, " ", el("span", { class: "desc" }, i.description || "")));
       }
       const msg = el("span", { class: "msg" });
@@ -100,7 +104,7 @@ async function indexPage() {
         ev.preventDefault();
         const inputs = {};
         for (const i of w.inputs) {
-          const f = form.elements[i.name];
+          const f = fields.get(i.name);
           inputs[i.name] = i.type === "boolean" ? String(f.checked) : f.value;
         }
         const [owner, name] = w.repository.split("/");

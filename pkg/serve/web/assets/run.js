@@ -10,16 +10,24 @@ async function runPage() {
   let attempt = new URLSearchParams(location.search).get("attempt") || "";
   let run;
   const base = () => `/api/runs/${id}` + (attempt ? `/attempts/${attempt}` : "");
+  // The buttons stay off (as the page comes) when the run cannot be read;
+  // the reason is said unless it is the sign-in the page asks for.
+  const unreadable = e => {
+    if (e instanceof Unauthorized) return;
+    $("#action-msg").textContent = e.status === 404 ? "Run #" + id + " not found" : String(e.message || e);
+  };
   // A job page names a job of one attempt: find which.
   if (jobPage) {
     document.body.classList.add("job-page");
     try {
       run = await api(`/api/runs/${id}`);
+      let found = false;
       for (const a of run.attempts) {
         const r = a.attempt === run.run_attempt ? run : await api(`/api/runs/${id}/attempts/${a.attempt}`);
-        if (r.jobs.some(j => j.id === jobPage)) { attempt = a.attempt === run.run_attempt ? "" : String(a.attempt); break; }
+        if (r.jobs.some(j => j.id === jobPage)) { found = true; attempt = a.attempt === run.run_attempt ? "" : String(a.attempt); break; }
       }
-    } catch (e) { return; }
+      if (!found) { $("#action-msg").textContent = "Job " + jobPage + " not found in run #" + id; return; }
+    } catch (e) { unreadable(e); return; }
     $("#back").textContent = "← Run #" + id;
     $("#back").href = `/runs/${id}` + (attempt ? "?attempt=" + attempt : "");
   }
@@ -57,7 +65,9 @@ async function runPage() {
     const ln = el("a", { class: "ln", href: "#L" + n, "data-n": n }, String(n));
     const line = el("div", { class: "line", "data-n": n },
       ln, el("span", { class: "ts" }, new Date(ev.t).toISOString().replace("T", " ").slice(0, 23)), el("span", { class: "tx" }, ansi(group ? text.slice(2) : text)));
-    if (jobPage) line.id = "L" + n;
+    // Only the page's job's lines are anchors: the other jobs are in the
+    // page too (hidden), with the same line numbers.
+    if (jobPage && j.id === jobPage) line.id = "L" + n;
     if (group) {
       const g = el("details", { class: "group" }, el("summary", {}, line), el("div", { class: "group-body" }));
       target.body.append(g);
@@ -320,7 +330,7 @@ async function runPage() {
   $("#attempts").addEventListener("change", ev => {
     location.href = `/runs/${id}` + (ev.target.value ? "?attempt=" + ev.target.value : "");
   });
-  try { await refresh(); } catch (e) { return; }
+  try { await refresh(); } catch (e) { unreadable(e); return; }
   const timer = setInterval(() => refresh().catch(() => {}), 1000);
   drawSummary().catch(() => {});
   follow(base() + "/logs?stream=1", onEvent, () => {
