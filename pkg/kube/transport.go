@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,12 @@ func (c *Conn) Where() string {
 
 // OpenLeg starts leg's pod: run.LegTransport's Open (see Legs).
 func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error) {
+	if len(leg.Containers) > 0 {
+		// runner in a pod has no runc and no privilege to run one: the
+		// job would fail in its pod with "no runc in PATH".
+		return nil, fmt.Errorf("kubernetes: job %s needs containers, which its pod cannot run yet: %s; run it with --executor local (docs/kubernetes.md)",
+			leg.Job, strings.Join(leg.Containers, ", "))
+	}
 	secs := int64(0)
 	if leg.Timeout > 0 {
 		// The leg ends itself at its timeout; the pod's deadline is the
