@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -287,6 +288,46 @@ func (c *Conn) delete(grace time.Duration) error {
 	_, err = c.t.watchPod(ctx, c.Pod, func(p *corev1.Pod, gone bool) (bool, error) { return gone, nil })
 	if err != nil {
 		return fmt.Errorf("kubernetes: pod %s still there %s after its deletion: %w", c.Pod, grace+30*time.Second, err)
+	}
+	return nil
+}
+
+// Check makes sure the executor can run legs before any job starts: a
+// server-side dry run of a leg pod (a namespace that does not exist, a
+// kubeconfig without the right to create pods, a pod the namespace's
+// admission refuses), then the other rights of Rules
+// (SelfSubjectAccessReview). Nothing is created.
+func (t *Transport) Check(ctx context.Context) error {
+	ns := t.Client.Namespace
+	p := t.Config.legPod(t.Instance, ns, Leg{Job: "check", Key: "check"})
+	if p.Spec.Containers[0].Image == "" {
+		p.Spec.Containers[0].Image = "check"
+	}
+	_, err := t.Client.Set.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("kubernetes: namespace %s does not exist (--namespace, or the executor's namespace)", ns)
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return fmt.Errorf("kubernetes: cannot create pods in namespace %s with this kubeconfig (it needs a Role with docs/kubernetes.md's rules): %w", ns, err)
+	case err != nil:
+		return fmt.Errorf("kubernetes: a job's pod in namespace %s: %w", ns, err)
+	}
+	for _, r := range Rules {
+		for _, res := range r.Resources {
+			resource, sub, _ := strings.Cut(res, "/")
+			for _, verb := range r.Verbs {
+				review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
+					ResourceAttributes: &authv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource, Subresource: sub},
+				}}
+				got, err := t.Client.Set.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+				if err != nil {
+					return fmt.Errorf("kubernetes: checking the right to %s %s in namespace %s: %w", verb, res, ns, err)
+				}
+				if !got.Status.Allowed {
+					return fmt.Errorf("kubernetes: this kubeconfig may not %s %s in namespace %s (the executor needs docs/kubernetes.md's rules)", verb, res, ns)
+				}
+			}
+		}
 	}
 	return nil
 }
