@@ -37,20 +37,27 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - run: echo plain-ran
+  dockerstep:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo before
+      - uses: docker://busybox
 `, run.Options{Remote: tr.Legs()})
 	log := jobLog(t, res)
 	byJob := map[string]string{}
 	for _, j := range res.Jobs {
 		byJob[j.Name] = j.Result
 	}
-	if byJob["svc"] != "failure" || byJob["ctr"] != "failure" || byJob["plain"] != "success" {
-		t.Fatalf("results %v, want svc and ctr failure, plain success:\n%s", byJob, log)
+	if byJob["svc"] != "failure" || byJob["ctr"] != "failure" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" {
+		t.Fatalf("results %v, want svc, ctr and dockerstep failure, plain success:\n%s", byJob, log)
 	}
 	for _, want := range []string{
 		"job svc needs containers, which its pod cannot run yet: services.redis (",
 		"wf.yaml:6:7)",
 		"job ctr needs containers, which its pod cannot run yet: container (",
 		"wf.yaml:11:5)",
+		"job dockerstep needs containers, which its pod cannot run yet: uses: docker://busybox (",
+		"wf.yaml:22:15)",
 		"plain-ran",
 	} {
 		if !strings.Contains(log, want) {

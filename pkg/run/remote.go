@@ -60,7 +60,7 @@ type LegInfo struct {
 	Log func(text string)
 	// Containers names what of the job runs in containers, and where it
 	// is written: "container (ci.yaml:7:5)", "services.redis
-	// (ci.yaml:9:7)". A transport whose remote cannot run containers (a
+	// (ci.yaml:9:7)", "uses: docker://alpine (ci.yaml:12:15)". A transport whose remote cannot run containers (a
 	// pod) refuses the leg before it starts anything.
 	Containers []string
 }
@@ -459,9 +459,9 @@ func (a *artifactSink) finish() error {
 
 func (a *artifactSink) abort() { os.RemoveAll(a.tmp) }
 
-// jobContainers lists the job's container: and services:, with where they
-// are written (LegInfo.Containers). An image written as an expression
-// counts: it is evaluated only in the remote.
+// jobContainers lists the job's container:, services: and docker://
+// steps, with where they are written (LegInfo.Containers). An image
+// written as an expression counts: it is evaluated only in the remote.
 func jobContainers(file string, j *workflow.Job) []string {
 	var out []string
 	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
@@ -471,6 +471,13 @@ func jobContainers(file string, j *workflow.Job) []string {
 	for _, s := range j.Services {
 		if s.Image.Raw != "" {
 			out = append(out, "services."+s.Label+" ("+at(s.Pos)+")")
+		}
+	}
+	// A Dockerfile action is only known once resolved (in the remote);
+	// a docker:// step is written.
+	for _, st := range j.Steps {
+		if strings.HasPrefix(st.Uses.Raw, "docker://") {
+			out = append(out, "uses: "+st.Uses.Raw+" ("+at(st.Uses.Pos)+")")
 		}
 	}
 	return out
