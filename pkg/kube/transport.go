@@ -43,6 +43,7 @@ type Conn struct {
 
 	stdin  io.WriteCloser
 	stdout io.Reader
+	stderr tail // the end of runner's stderr in the pod: not frames
 
 	t        *Transport
 	done     chan struct{} // the attach stream ended
@@ -54,7 +55,7 @@ type Conn struct {
 // Stdin is the container's standard input.
 func (c *Conn) Stdin() io.WriteCloser { return c.stdin }
 
-// Stdout is the container's output (stdout and stderr); it ends when the
+// Stdout is the container's standard output; it ends when the
 // container's does, with the attach stream's error if that broke.
 func (c *Conn) Stdout() io.Reader { return c.stdout }
 
@@ -219,7 +220,9 @@ func (c *Conn) attach() error {
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	go func() {
-		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: outW})
+		// Stderr is not part of the protocol (runner prints "interrupted"
+		// there on SIGTERM): kept apart, its end shown when the pod fails.
+		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: &c.stderr})
 		c.err = err
 		inR.CloseWithError(io.ErrClosedPipe)
 		outW.CloseWithError(err)
@@ -251,6 +254,11 @@ func (c *Conn) Wait() error {
 		return true, nil
 	})
 	derr := c.delete(0)
+	if why != nil {
+		if e := c.stderr.String(); e != "" {
+			why = fmt.Errorf("%w; its stderr ends: %s", why, e)
+		}
+	}
 	switch {
 	case why != nil:
 		return fmt.Errorf("kubernetes: %w", why)
@@ -330,4 +338,28 @@ func (t *Transport) Check(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tail keeps the last tailSize bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailSize = 4 << 10
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailSize {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
 }
