@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,5 +58,12 @@ func (k *kubeFlags) transport(settings *steps.Settings) (run.LegTransport, error
 	}
 	host, _ := os.Hostname()
 	t := &kube.Transport{Config: c, Client: cl, Instance: fmt.Sprintf("exec-%s-%d", host, os.Getpid())}
+	// A wrong namespace or a kubeconfig without rights is a usage error
+	// (exit 2) before the run starts, not a failure of every job.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := t.Check(ctx); err != nil {
+		return nil, err
+	}
 	return t.Legs(), nil
 }

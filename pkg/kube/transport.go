@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +43,7 @@ type Conn struct {
 
 	stdin  io.WriteCloser
 	stdout io.Reader
+	stderr tail // the end of runner's stderr in the pod: not frames
 
 	t        *Transport
 	done     chan struct{} // the attach stream ended
@@ -52,7 +55,7 @@ type Conn struct {
 // Stdin is the container's standard input.
 func (c *Conn) Stdin() io.WriteCloser { return c.stdin }
 
-// Stdout is the container's output (stdout and stderr); it ends when the
+// Stdout is the container's standard output; it ends when the
 // container's does, with the attach stream's error if that broke.
 func (c *Conn) Stdout() io.Reader { return c.stdout }
 
@@ -67,6 +70,12 @@ func (c *Conn) Where() string {
 
 // OpenLeg starts leg's pod: run.LegTransport's Open (see Legs).
 func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error) {
+	if len(leg.Containers) > 0 {
+		// runner in a pod has no runc and no privilege to run one: the
+		// job would fail in its pod with "no runc in PATH".
+		return nil, fmt.Errorf("kubernetes: job %s needs containers, which its pod cannot run yet: %s; run it with --executor local (docs/kubernetes.md)",
+			leg.Job, strings.Join(leg.Containers, ", "))
+	}
 	secs := int64(0)
 	if leg.Timeout > 0 {
 		// The leg ends itself at its timeout; the pod's deadline is the
@@ -211,7 +220,9 @@ func (c *Conn) attach() error {
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	go func() {
-		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: outW})
+		// Stderr is not part of the protocol (runner prints "interrupted"
+		// there on SIGTERM): kept apart, its end shown when the pod fails.
+		err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: &c.stderr})
 		c.err = err
 		inR.CloseWithError(io.ErrClosedPipe)
 		outW.CloseWithError(err)
@@ -243,6 +254,11 @@ func (c *Conn) Wait() error {
 		return true, nil
 	})
 	derr := c.delete(0)
+	if why != nil {
+		if e := c.stderr.String(); e != "" {
+			why = fmt.Errorf("%w; its stderr ends: %s", why, e)
+		}
+	}
 	switch {
 	case why != nil:
 		return fmt.Errorf("kubernetes: %w", why)
@@ -282,4 +298,68 @@ func (c *Conn) delete(grace time.Duration) error {
 		return fmt.Errorf("kubernetes: pod %s still there %s after its deletion: %w", c.Pod, grace+30*time.Second, err)
 	}
 	return nil
+}
+
+// Check makes sure the executor can run legs before any job starts: a
+// server-side dry run of a leg pod (a namespace that does not exist, a
+// kubeconfig without the right to create pods, a pod the namespace's
+// admission refuses), then the other rights of Rules
+// (SelfSubjectAccessReview). Nothing is created.
+func (t *Transport) Check(ctx context.Context) error {
+	ns := t.Client.Namespace
+	p := t.Config.legPod(t.Instance, ns, Leg{Job: "check", Key: "check"})
+	if p.Spec.Containers[0].Image == "" {
+		p.Spec.Containers[0].Image = "check"
+	}
+	_, err := t.Client.Set.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("kubernetes: namespace %s does not exist (--namespace, or the executor's namespace)", ns)
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return fmt.Errorf("kubernetes: cannot create pods in namespace %s with this kubeconfig (it needs a Role with docs/kubernetes.md's rules): %w", ns, err)
+	case err != nil:
+		return fmt.Errorf("kubernetes: a job's pod in namespace %s: %w", ns, err)
+	}
+	for _, r := range Rules {
+		for _, res := range r.Resources {
+			resource, sub, _ := strings.Cut(res, "/")
+			for _, verb := range r.Verbs {
+				review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
+					ResourceAttributes: &authv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource, Subresource: sub},
+				}}
+				got, err := t.Client.Set.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+				if err != nil {
+					return fmt.Errorf("kubernetes: checking the right to %s %s in namespace %s: %w", verb, res, ns, err)
+				}
+				if !got.Status.Allowed {
+					return fmt.Errorf("kubernetes: this kubeconfig may not %s %s in namespace %s (the executor needs docs/kubernetes.md's rules)", verb, res, ns)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tail keeps the last tailSize bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailSize = 4 << 10
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailSize {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
 }

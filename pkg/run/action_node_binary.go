@@ -37,6 +37,10 @@ func (r *runState) node() (nodeBinary, error) {
 	path := r.opts.Node
 	if path == "" {
 		path = r.lookPath("node", r.basePath)
+		if !strings.ContainsRune(path, '/') && r.opts.remoteLeg {
+			// runner exec --node sets the controller's node, not the pod's.
+			return nodeBinary{}, errors.New("no node on the PATH of the remote leg (a Kubernetes pod: its image's PATH); a JavaScript action needs an image with node on its PATH: the executor's image, or a template for the job's runs-on labels (docs/kubernetes.md)")
+		}
 		if !strings.ContainsRune(path, '/') {
 			return nodeBinary{}, errors.New("no node on the PATH; install Node.js or name one (runner exec --node PATH)")
 		}

@@ -16,6 +16,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/birdflock/runner/pkg/gitrepo"
+	"github.com/birdflock/runner/pkg/workflow"
 	"github.com/birdflock/runner/pkg/workflow/expr"
 )
 
@@ -57,6 +58,11 @@ type LegInfo struct {
 	// on node n2", "pulling image …"). Safe to call from any goroutine
 	// until Wait returned.
 	Log func(text string)
+	// Containers names what of the job runs in containers, and where it
+	// is written: "container (ci.yaml:7:5)", "services.redis
+	// (ci.yaml:9:7)", "uses: docker://alpine (ci.yaml:12:15)". A transport whose remote cannot run containers (a
+	// pod) refuses the leg before it starts anything.
+	Containers []string
 }
 
 // LegConn is one leg's remote end, started.
@@ -106,6 +112,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
+	info.Containers = jobContainers(r.plan.Workflow.File, jr.job)
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -451,3 +458,27 @@ func (a *artifactSink) finish() error {
 }
 
 func (a *artifactSink) abort() { os.RemoveAll(a.tmp) }
+
+// jobContainers lists the job's container:, services: and docker://
+// steps, with where they are written (LegInfo.Containers). An image
+// written as an expression counts: it is evaluated only in the remote.
+func jobContainers(file string, j *workflow.Job) []string {
+	var out []string
+	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
+	if c := j.Container; c != nil && c.Image.Raw != "" {
+		out = append(out, "container ("+at(c.Pos)+")")
+	}
+	for _, s := range j.Services {
+		if s.Image.Raw != "" {
+			out = append(out, "services."+s.Label+" ("+at(s.Pos)+")")
+		}
+	}
+	// A Dockerfile action is only known once resolved (in the remote);
+	// a docker:// step is written.
+	for _, st := range j.Steps {
+		if strings.HasPrefix(st.Uses.Raw, "docker://") {
+			out = append(out, "uses: "+st.Uses.Raw+" ("+at(st.Uses.Pos)+")")
+		}
+	}
+	return out
+}

@@ -63,6 +63,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	if err != nil {
 		return fail(err)
 	}
+	opts.remoteLeg = true
 	legs := filepath.Join(state, "legs")
 	if err := os.MkdirAll(legs, 0o755); err != nil {
 		return fail(err)

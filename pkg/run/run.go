@@ -95,6 +95,11 @@ type Options struct {
 	// which streams the leg's events, log, step summary, artifacts and
 	// result back. Default nil: legs run in this process.
 	Remote LegTransport
+
+	// remoteLeg is set by ServeLeg: this run is one leg of a controller's
+	// run elsewhere (a pod), so advice about this machine names the
+	// remote's image, not runner exec's flags.
+	remoteLeg bool
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
