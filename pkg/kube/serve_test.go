@@ -318,3 +318,40 @@ jobs:
 		t.Errorf("pods left: %v", left)
 	}
 }
+
+// TestServeRefusesABadNamespace: runner serve with the Kubernetes executor
+// checks at start that it may run pods where its config says: a namespace
+// that does not exist stops the service with a message naming it, before
+// any run.
+func TestServeRefusesABadNamespace(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{}) // the binary and the image
+	dir := t.TempDir()
+	config := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listen: %s
+state: %s
+executor:
+  kind: kubernetes
+  kubeconfig: %s
+  namespace: no-such-namespace
+  image: %s
+`, freeAddr(t), filepath.Join(dir, "state"), c.Kubeconfig, tr.Config.Image)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runnerBin, "serve", "--config", config)
+	cmd.Env = append(os.Environ(), "RUNNER_TOKEN=kube-test-token")
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("runner serve kept running with a namespace that does not exist:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "no-such-namespace") {
+		t.Errorf("runner serve: %v\n%s", err, out)
+	}
+}

@@ -46,7 +46,8 @@ func (c *Config) executorConfig() (*kube.Config, error) {
 	return kc, nil
 }
 
-// kubeLegs connects to the cluster of the executor section and deletes
+// kubeLegs connects to the cluster of the executor section, checks that it
+// may run job pods there (kube.Transport.Check), and deletes
 // the pods an earlier run of this service left (killed before it could):
 // they carry its instance label, which is the state directory's.
 func kubeLegs(kc *kube.Config, state string, logf func(string, ...any)) (run.LegTransport, error) {
@@ -59,6 +60,11 @@ func kubeLegs(kc *kube.Config, state string, logf func(string, ...any)) (run.Leg
 	t := &kube.Transport{Config: kc, Client: cl, Instance: "serve-" + hex.EncodeToString(sum[:12])}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// A namespace that does not exist or a kubeconfig without the rights
+	// is the service's configuration error, not every job's failure.
+	if err := t.Check(ctx); err != nil {
+		return nil, err
+	}
 	gone, err := kube.Sweep(ctx, cl, t.Instance)
 	if err != nil {
 		return nil, err
