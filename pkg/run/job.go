@@ -161,8 +161,15 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 	j := js.job
 	if prior, ok := r.opts.Reuse[j.ID]; ok {
 		js.outcome = &neededJob{result: prior.Result, outputs: prior.Outputs, failed: prior.Result == "failure", succeeded: prior.Result == "success"}
-		r.addJob(&JobResult{Key: j.ID, JobID: j.ID, Name: j.ID, Result: prior.Result, Outputs: prior.Outputs, order: [2]int{js.index, 0}})
-		r.obs.emit(Event{Job: j.ID, Kind: JobEnded, Status: prior.Result, Text: "kept from the earlier attempt"})
+		legs := prior.Legs
+		if len(legs) == 0 {
+			legs = []ReusedLeg{{Key: j.ID, Name: j.ID, Result: prior.Result}}
+		}
+		for i, l := range legs {
+			r.addJob(&JobResult{Key: l.Key, JobID: j.ID, Name: l.Name, Result: l.Result, Outputs: prior.Outputs, order: [2]int{js.index, i}})
+			r.obs.emit(Event{Job: l.Key, Kind: JobStarted, Text: l.Name})
+			r.obs.emit(Event{Job: l.Key, Kind: JobEnded, Status: l.Result, Text: "kept from the earlier attempt"})
+		}
 		r.endJob(js)
 		return
 	}

@@ -109,6 +109,17 @@ const DefaultStepLogLimit = 64 << 20
 type Reused struct {
 	Result  string
 	Outputs map[string]string
+	// Legs are the job's legs in that attempt (a matrix job's
+	// combinations), each kept as a job of its own. None: one, named
+	// after the job id.
+	Legs []ReusedLeg `json:",omitempty"`
+}
+
+// ReusedLeg is one leg of a job kept from an earlier attempt.
+type ReusedLeg struct {
+	Key    string // "build (1.22, linux)"
+	Name   string // its display name
+	Result string
 }
 
 // Repo describes the repository a run is for: github.sha, github.ref, ...

@@ -275,6 +275,7 @@ func (s *Server) results(id int64) (map[string]run.Reused, error) {
 		for k, v := range j.Outputs {
 			r.Outputs[k] = v
 		}
+		r.Legs = append(r.Legs, run.ReusedLeg{Key: j.Key, Name: j.Name, Result: j.Result})
 		out[j.JobID] = r
 	}
 	return out, nil

@@ -77,3 +77,43 @@ func TestRerunStepsSeeRunIDAndAttempt(t *testing.T) {
 		must(t, strings.Contains(log, want), "attempt %d: want %s in\n%s", n, want, log)
 	}
 }
+
+// Re-running the failed jobs of a run keeps each matrix leg of the jobs
+// that succeeded as a job of its own in the new attempt, with its name and
+// result, as GitHub lists them (they were one job named after the job id).
+func TestRerunFailedKeepsMatrixLegs(t *testing.T) {
+	wf := `on: workflow_dispatch
+jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo leg ${{ matrix.n }}
+  test:
+    needs: build
+    runs-on: x
+    steps:
+      - run: exit 1
+`
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/m.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "m.yaml", nil)
+	must(t, s.done(t, id).conclusion() == "failure", "first attempt did not fail")
+	resp, body := do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/rerun-failed-jobs", s.URL, id), token, nil)
+	must(t, resp.StatusCode == 201, "rerun failed: %s %s", resp.Status, body)
+	s.done(t, id)
+	var jobs struct {
+		Jobs []struct {
+			Name       string `json:"name"`
+			Conclusion string `json:"conclusion"`
+		} `json:"jobs"`
+	}
+	getJSON(t, fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/attempts/2/jobs", s.URL, id), &jobs)
+	got := map[string]string{}
+	for _, j := range jobs.Jobs {
+		got[j.Name] = j.Conclusion
+	}
+	must(t, len(jobs.Jobs) == 3 && got["build (1)"] == "success" && got["build (2)"] == "success" && got["test"] == "failure",
+		"attempt 2's jobs: %+v, want build (1), build (2) kept and test run again", jobs.Jobs)
+}
