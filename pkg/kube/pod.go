@@ -38,7 +38,18 @@ type Leg struct {
 	// Log, when set, receives what the job's log should say about the
 	// pod (its name, its node).
 	Log func(text string)
+	// Image, when set, is the job's container: image: the leg's
+	// container runs it, with runner's binary copied in beside by an
+	// init container of the template's image.
+	Image string
 }
+
+// The job container's own runner: an emptyDir the init container copies
+// runner's static binary into.
+const (
+	runnerDir    = "/__runner"
+	runnerVolume = "runner-bin"
+)
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
@@ -111,6 +122,21 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 				WorkingDir:      "/",
 			}},
 		},
+	}
+	if leg.Image != "" {
+		// The job's container: image, as on GitHub its steps run in
+		// it; runner (static) comes from the template's image.
+		job := &p.Spec.Containers[0]
+		job.Image, job.ImagePullPolicy = leg.Image, t.PullPolicy
+		job.Command = []string{runnerDir + "/runner", "job", "--stdio"}
+		job.Env = []corev1.EnvVar{{Name: "TMPDIR", Value: runnerDir + "/tmp"}}
+		job.VolumeMounts = []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}}
+		p.Spec.Volumes = []corev1.Volume{{Name: runnerVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		p.Spec.InitContainers = []corev1.Container{{
+			Name: "runner", Image: t.Image, ImagePullPolicy: t.PullPolicy,
+			Command:      []string{"/bin/sh", "-c", "cp " + c.binary() + " " + runnerDir + "/runner && mkdir -p " + runnerDir + "/tmp && chmod 1777 " + runnerDir + "/tmp"},
+			VolumeMounts: []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}},
+		}}
 	}
 	if t.ServiceAccountName != "" {
 		yes := true

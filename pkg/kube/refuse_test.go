@@ -11,10 +11,11 @@ import (
 	"github.com/birdflock/runner/pkg/run"
 )
 
-// TestContainersRefusedBeforePod: a job with services: or container:
-// fails before any pod is made, naming what it needs and where it is
-// written, instead of failing in its pod with "no runc in PATH". The
-// other jobs of the run still run in pods.
+// TestContainersRefusedBeforePod: a job with services:, a docker:// step
+// or a container: with more than an image fails before any pod is made,
+// naming what it needs and where it is written, instead of failing in its
+// pod with "no runc in PATH"; a container: image alone is the job pod's
+// image (runner copied in beside). The other jobs run in pods.
 func TestContainersRefusedBeforePod(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{})
@@ -32,7 +33,7 @@ jobs:
     runs-on: ubuntu-latest
     container: busybox
     steps:
-      - run: echo ctr
+      - run: test ! -e /usr/local/bin/runner && echo "ctr runs in $(grep ^NAME= /etc/os-release)"
   plain:
     runs-on: ubuntu-latest
     steps:
@@ -42,29 +43,37 @@ jobs:
     steps:
       - run: echo before
       - uses: docker://busybox
+  ctropts:
+    runs-on: ubuntu-latest
+    container:
+      image: busybox
+      options: --user 1000
+    steps:
+      - run: echo never
 `, run.Options{Remote: tr.Legs()})
 	log := jobLog(t, res)
 	byJob := map[string]string{}
 	for _, j := range res.Jobs {
 		byJob[j.Name] = j.Result
 	}
-	if byJob["svc"] != "failure" || byJob["ctr"] != "failure" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" {
-		t.Fatalf("results %v, want svc, ctr and dockerstep failure, plain success:\n%s", byJob, log)
+	if byJob["svc"] != "failure" || byJob["ctr"] != "success" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" || byJob["ctropts"] != "failure" {
+		t.Fatalf("results %v, want svc and dockerstep failure, ctr and plain success:\n%s", byJob, log)
 	}
 	for _, want := range []string{
 		"job svc needs containers, which its pod cannot run yet: services.redis (",
 		"wf.yaml:6:7)",
-		"job ctr needs containers, which its pod cannot run yet: container (",
-		"wf.yaml:11:5)",
+		// container: image is the pod's image, runner copied in beside.
+		`ctr runs in NAME="runner stand-in for Alpine Linux`,
 		"job dockerstep needs containers, which its pod cannot run yet: uses: docker://busybox (",
 		"wf.yaml:22:15)",
 		"plain-ran",
+		"job ctropts needs containers, which its pod cannot run yet: container (",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the job log lacks %q:\n%s", want, log)
 		}
 	}
-	if n := strings.Count(log, "Created pod"); n != 1 {
-		t.Errorf("%d pods created, want 1 (the plain job's):\n%s", n, log)
+	if n := strings.Count(log, "Created pod"); n != 2 {
+		t.Errorf("%d pods created, want 2 (the plain and the ctr jobs'):\n%s", n, log)
 	}
 }

@@ -82,7 +82,7 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 		// backstop for a controller that is gone by then.
 		secs = int64((leg.Timeout + t.Config.grace() + 2*time.Minute).Seconds())
 	}
-	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log})
+	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log, Image: leg.Image})
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +96,9 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 func (t *Transport) Legs() run.LegTransport { return legs{t} }
 
 type legs struct{ t *Transport }
+
+// RunsContainerImages: a job's container: image is its pod's (run.LegInfo.Image).
+func (l legs) RunsContainerImages() bool { return true }
 
 func (l legs) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
 	c, err := l.t.OpenLeg(ctx, leg)

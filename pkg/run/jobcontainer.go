@@ -60,7 +60,7 @@ type pathMap struct{ host, ctr string }
 // GitHub). Progress goes to the job log under "Initialize containers".
 func (jr *legRun) startContainer(ctx context.Context) error {
 	spec, r := jr.job.Container, jr.r
-	if spec == nil {
+	if spec == nil || r.opts.containerIsHere {
 		return nil
 	}
 	ctxs := jr.contexts()

@@ -58,6 +58,10 @@ type LegInfo struct {
 	// on node n2", "pulling image …"). Safe to call from any goroutine
 	// until Wait returned.
 	Log func(text string)
+	// Image is the job's container: image, evaluated, when that is all
+	// its container: says: the transport runs the leg in that image
+	// (runner's binary put in beside). "" for none.
+	Image string
 	// Containers names what of the job runs in containers, and where it
 	// is written: "container (ci.yaml:7:5)", "services.redis
 	// (ci.yaml:9:7)", "uses: docker://alpine (ci.yaml:12:15)". A transport whose remote cannot run containers (a
@@ -103,6 +107,16 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	if err != nil {
 		return false, err
 	}
+	// A transport that runs a leg in the job's container image (a pod)
+	// says so; the process transport runs it on this machine, where the
+	// leg starts its container itself.
+	image := ""
+	if ri, ok := r.opts.Remote.(interface{ RunsContainerImages() bool }); ok && ri.RunsContainerImages() {
+		if image, err = jr.podImage(); err != nil {
+			return false, err
+		}
+	}
+	spec.PodContainer = image != ""
 	line, err := json.Marshal(spec)
 	if err != nil {
 		return false, err
@@ -112,7 +126,8 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
-	info.Containers = jobContainers(r.plan.Workflow.File, jr.job)
+	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, image != "")
+	info.Image = image
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -462,10 +477,10 @@ func (a *artifactSink) abort() { os.RemoveAll(a.tmp) }
 // jobContainers lists the job's container:, services: and docker://
 // steps, with where they are written (LegInfo.Containers). An image
 // written as an expression counts: it is evaluated only in the remote.
-func jobContainers(file string, j *workflow.Job) []string {
+func jobContainers(file string, j *workflow.Job, podImage bool) []string {
 	var out []string
 	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
-	if c := j.Container; c != nil && c.Image.Raw != "" {
+	if c := j.Container; c != nil && c.Image.Raw != "" && !podImage {
 		out = append(out, "container ("+at(c.Pos)+")")
 	}
 	for _, s := range j.Services {
@@ -481,4 +496,21 @@ func jobContainers(file string, j *workflow.Job) []string {
 		}
 	}
 	return out
+}
+
+// podImage is the job's container: image, evaluated, when a remote leg can
+// run in it as its pod's image: a container: with an image and nothing
+// else (credentials, env, ports, volumes and options are not carried to a
+// pod yet). "" otherwise: no container, or one jobContainers names.
+func (jr *legRun) podImage() (string, error) {
+	c := jr.job.Container
+	if c == nil || c.Username.Raw != "" || c.Password.Raw != "" || len(c.Env) > 0 || len(c.Ports) > 0 ||
+		len(c.Volumes) > 0 || strings.TrimSpace(c.Options.Raw) != "" {
+		return "", nil
+	}
+	image, err := jr.r.evalString(c.Image, jr.contexts(), nil)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(image), nil
 }

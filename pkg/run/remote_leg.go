@@ -213,6 +213,7 @@ func (spec *legSpec) options(opts Options) (Options, error) {
 	opts.KillGrace, opts.StepLogLimit = spec.KillGrace, spec.StepLogLimit
 	opts.Parallel, opts.Cache, opts.Remote, opts.Reuse = 1, nil, nil, nil
 	opts.KeepWorkspaces = false
+	opts.containerIsHere = spec.PodContainer
 	state, err := filepath.Abs(cmp.Or(opts.StateDir, ".runner"))
 	if err != nil {
 		return opts, err

@@ -71,6 +71,10 @@ type legSpec struct {
 	NoBuiltins   bool     // the controller has no built-ins at all
 	KillGrace    time.Duration
 	StepLogLimit int64
+	// PodContainer says that the leg runs in the job's container:
+	// image (LegInfo.Image): its steps run where they are, not in a
+	// container the leg would start.
+	PodContainer bool `json:",omitempty"`
 }
 
 // legCombo is a matrix combination on the wire: its values keep their

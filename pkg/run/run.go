@@ -100,6 +100,10 @@ type Options struct {
 	// run elsewhere (a pod), so advice about this machine names the
 	// remote's image, not runner exec's flags.
 	remoteLeg bool
+	// containerIsHere: this process runs in the job's container (a pod
+	// whose image is the job's container: image), so the job starts
+	// none (remote_leg.go).
+	containerIsHere bool
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
