@@ -1,9 +1,13 @@
 package kube
 
 import (
+	"time"
+
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/birdflock/runner/pkg/run"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +46,9 @@ type Leg struct {
 	// container runs it, with runner's binary copied in beside by an
 	// init container of the template's image.
 	Image string
+	// Services are the job's services, as containers of the pod beside
+	// the leg's (localhost; each label a host alias of 127.0.0.1).
+	Services []run.LegService
 }
 
 // The job container's own runner: an emptyDir the init container copies
@@ -52,6 +59,40 @@ const (
 )
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// healthBudget is how long the leg's services' health checks may take to
+// pass, as docker counts: start period plus retries of interval and
+// timeout, the longest over the services; 0 without health checks.
+func (leg Leg) healthBudget() time.Duration {
+	var most time.Duration
+	for _, s := range leg.Services {
+		h := s.Health
+		if h.HealthCmd == "" {
+			continue
+		}
+		d := h.HealthStartPeriod + time.Duration(max(h.HealthRetries, 1))*(time.Duration(seconds(h.HealthInterval, 30))*time.Second+time.Duration(seconds(h.HealthTimeout, 30))*time.Second)
+		most = max(most, d)
+	}
+	return most
+}
+
+// serviceContainer is the name of a service's container in a leg pod.
+func serviceContainer(label string) string {
+	n := strings.ToLower(labelValue(label))
+	n = strings.NewReplacer("_", "-", ".", "-").Replace(n)
+	if len(n) > 50 {
+		n = n[:50]
+	}
+	return "svc-" + strings.Trim(n, "-")
+}
+
+// seconds is d in whole seconds (at least 1), def when d is 0.
+func seconds(d time.Duration, def int32) int32 {
+	if d <= 0 {
+		return def
+	}
+	return int32(max(d/time.Second, 1))
+}
 
 // labelValue makes s a valid label value: at most 63 characters of
 // [A-Za-z0-9._-], beginning and ending with an alphanumeric.
@@ -137,6 +178,32 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 			Command:      []string{"/bin/sh", "-c", "cp " + c.binary() + " " + runnerDir + "/runner && mkdir -p " + runnerDir + "/tmp && chmod 1777 " + runnerDir + "/tmp"},
 			VolumeMounts: []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}},
 		}}
+	}
+	var aliases []string
+	for _, s := range leg.Services {
+		sc := corev1.Container{Name: serviceContainer(s.Label), Image: s.Image, ImagePullPolicy: t.PullPolicy}
+		for _, e := range s.Env {
+			k, v, _ := strings.Cut(e, "=")
+			sc.Env = append(sc.Env, corev1.EnvVar{Name: k, Value: v})
+		}
+		for _, port := range s.Ports {
+			sc.Ports = append(sc.Ports, corev1.ContainerPort{ContainerPort: int32(port)})
+		}
+		if h := s.Health; h.HealthCmd != "" {
+			// docker's health check as the kubelet's readiness probe;
+			// the leg attaches once every service is ready.
+			sc.ReadinessProbe = &corev1.Probe{
+				ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", h.HealthCmd}}},
+				PeriodSeconds:    seconds(h.HealthInterval, 30),
+				TimeoutSeconds:   seconds(h.HealthTimeout, 30),
+				FailureThreshold: int32(max(h.HealthRetries, 1)),
+			}
+		}
+		p.Spec.Containers = append(p.Spec.Containers, sc)
+		aliases = append(aliases, s.Label)
+	}
+	if len(aliases) > 0 {
+		p.Spec.HostAliases = []corev1.HostAlias{{IP: "127.0.0.1", Hostnames: aliases}}
 	}
 	if t.ServiceAccountName != "" {
 		yes := true

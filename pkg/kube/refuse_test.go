@@ -11,8 +11,9 @@ import (
 	"github.com/birdflock/runner/pkg/run"
 )
 
-// TestContainersRefusedBeforePod: a job with services:, a docker:// step
-// or a container: with more than an image fails before any pod is made,
+// TestContainersRefusedBeforePod: a job with a docker:// step, services
+// with credentials or a container: with more than an image fails before
+// any pod is made,
 // naming what it needs and where it is written, instead of failing in its
 // pod with "no runc in PATH"; a container: image alone is the job pod's
 // image (runner copied in beside). The other jobs run in pods.
@@ -26,7 +27,7 @@ jobs:
   svc:
     runs-on: ubuntu-latest
     services:
-      redis: {image: redis:7}
+      redis: {image: redis:7, credentials: {username: mona, password: s3cr3t-pw}}
     steps:
       - run: echo svc
   ctr:

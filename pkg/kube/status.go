@@ -41,11 +41,28 @@ func startState(p *corev1.Pod) (ready bool, err error) {
 	case corev1.PodFailed, corev1.PodSucceeded:
 		return false, endReason(p)
 	}
+	// A service container (svc-*) that cannot start or that ended fails
+	// the leg before it starts.
+	for _, s := range p.Status.ContainerStatuses {
+		if !strings.HasPrefix(s.Name, "svc-") {
+			continue
+		}
+		switch {
+		case s.State.Waiting != nil && waitingFailures[s.State.Waiting.Reason]:
+			return false, fmt.Errorf("pod %s: service container %s: %s: %s", p.Name, s.Name, s.State.Waiting.Reason, strings.TrimSpace(s.State.Waiting.Message))
+		case s.State.Terminated != nil:
+			return false, fmt.Errorf("pod %s: service container %s exited with code %d (%s) before the job started", p.Name, s.Name, s.State.Terminated.ExitCode, s.State.Terminated.Reason)
+		}
+	}
 	cs := legContainer(p)
 	if cs == nil {
 		return false, nil
 	}
 	switch {
+	case cs.State.Running != nil && len(p.Spec.Containers) > 1:
+		// Services: the leg starts once each is ready (its health
+		// command passed, or it runs when it has none).
+		return podReady(p), nil
 	case cs.State.Running != nil:
 		return true, nil
 	case cs.State.Terminated != nil:
@@ -119,4 +136,28 @@ func ended(p *corev1.Pod) bool {
 	}
 	cs := legContainer(p)
 	return cs != nil && cs.State.Terminated != nil
+}
+
+// podReady reports the pod's Ready condition: every container ready.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// unready names a pod's service containers that are not ready.
+func unready(p *corev1.Pod) []string {
+	var out []string
+	if p == nil {
+		return out
+	}
+	for _, s := range p.Status.ContainerStatuses {
+		if strings.HasPrefix(s.Name, "svc-") && !s.Ready {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }

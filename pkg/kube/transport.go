@@ -82,7 +82,7 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 		// backstop for a controller that is gone by then.
 		secs = int64((leg.Timeout + t.Config.grace() + 2*time.Minute).Seconds())
 	}
-	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log, Image: leg.Image})
+	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log, Image: leg.Image, Services: leg.Services})
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if leg.Log != nil {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
-	started, err := t.waitStarted(ctx, p.Name)
+	started, err := t.waitStarted(ctx, p.Name, leg.healthBudget())
 	if err != nil {
 		c.delete(0)
 		return nil, err
@@ -170,8 +170,15 @@ func (t *Transport) watchPod(ctx context.Context, name string, cond func(p *core
 }
 
 // waitStarted waits for the leg container of pod name to run.
-func (t *Transport) waitStarted(ctx context.Context, name string) (*corev1.Pod, error) {
-	wctx, cancel := context.WithTimeout(ctx, t.Config.startTimeout())
+func (t *Transport) waitStarted(ctx context.Context, name string, health time.Duration) (*corev1.Pod, error) {
+	wait := t.Config.startTimeout()
+	if health > 0 {
+		// The services' health checks get what docker gives them:
+		// start period and retries of interval and timeout, once the
+		// pod runs (30 s for that).
+		wait = min(wait, health+30*time.Second)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var cause error
 	p, err := t.watchPod(wctx, name, func(p *corev1.Pod, gone bool) (bool, error) {
@@ -188,8 +195,10 @@ func (t *Transport) waitStarted(ctx context.Context, name string) (*corev1.Pod, 
 		return nil, fmt.Errorf("kubernetes: %w", cause)
 	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
+	case err != nil && wctx.Err() != nil && p != nil && legContainer(p) != nil && legContainer(p).State.Running != nil:
+		return nil, fmt.Errorf("kubernetes: pod %s: services not healthy within %s: %s%s", name, wait, strings.Join(unready(p), ", "), t.serviceLogs(p))
 	case err != nil && wctx.Err() != nil:
-		return nil, fmt.Errorf("kubernetes: pod %s did not start within %s: %s", name, t.Config.startTimeout(), pendingWhy(p))
+		return nil, fmt.Errorf("kubernetes: pod %s did not start within %s: %s", name, wait, pendingWhy(p))
 	case err != nil:
 		return nil, fmt.Errorf("kubernetes: watching pod %s: %w", name, err)
 	}
@@ -365,4 +374,20 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.TrimSpace(string(t.buf))
+}
+
+// serviceLogs is the last lines of each unready service container's log,
+// for the error of a leg whose services never became healthy.
+func (t *Transport) serviceLogs(p *corev1.Pod) string {
+	var b strings.Builder
+	tail := int64(20)
+	for _, name := range unready(p) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		data, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: name, TailLines: &tail}).DoRaw(ctx)
+		cancel()
+		if err == nil && len(data) > 0 {
+			fmt.Fprintf(&b, "\n%s's log (last lines):\n%s", name, strings.TrimRight(string(data), "\n"))
+		}
+	}
+	return b.String()
 }

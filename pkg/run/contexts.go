@@ -351,7 +351,7 @@ func (jr *legRun) jobContext(status string) map[string]any {
 	if jr.ctr != nil {
 		job["container"] = jr.containerContext()
 	}
-	if len(jr.services) > 0 {
+	if len(jr.services) > 0 || len(jr.r.opts.podServices) > 0 {
 		job["services"] = jr.servicesContext()
 	}
 	return job

@@ -62,6 +62,10 @@ type LegInfo struct {
 	// its container: says: the transport runs the leg in that image
 	// (runner's binary put in beside). "" for none.
 	Image string
+	// Services are the job's services, evaluated, when the transport runs
+	// container images and every service can be a container of the leg's
+	// pod (LegService). None otherwise.
+	Services []LegService
 	// Containers names what of the job runs in containers, and where it
 	// is written: "container (ci.yaml:7:5)", "services.redis
 	// (ci.yaml:9:7)", "uses: docker://alpine (ci.yaml:12:15)". A transport whose remote cannot run containers (a
@@ -111,12 +115,22 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	// says so; the process transport runs it on this machine, where the
 	// leg starts its container itself.
 	image := ""
+	var services []LegService
 	if ri, ok := r.opts.Remote.(interface{ RunsContainerImages() bool }); ok && ri.RunsContainerImages() {
 		if image, err = jr.podImage(); err != nil {
 			return false, err
 		}
+		if services, err = jr.podServices(); err != nil {
+			return false, err
+		}
 	}
 	spec.PodContainer = image != ""
+	if len(services) > 0 {
+		spec.PodServices = map[string][]int{}
+		for _, s := range services {
+			spec.PodServices[s.Label] = s.Ports
+		}
+	}
 	line, err := json.Marshal(spec)
 	if err != nil {
 		return false, err
@@ -126,8 +140,8 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
-	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, image != "")
-	info.Image = image
+	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, image != "", len(services) > 0)
+	info.Image, info.Services = image, services
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -477,14 +491,14 @@ func (a *artifactSink) abort() { os.RemoveAll(a.tmp) }
 // jobContainers lists the job's container:, services: and docker://
 // steps, with where they are written (LegInfo.Containers). An image
 // written as an expression counts: it is evaluated only in the remote.
-func jobContainers(file string, j *workflow.Job, podImage bool) []string {
+func jobContainers(file string, j *workflow.Job, podImage, podServices bool) []string {
 	var out []string
 	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
 	if c := j.Container; c != nil && c.Image.Raw != "" && !podImage {
 		out = append(out, "container ("+at(c.Pos)+")")
 	}
 	for _, s := range j.Services {
-		if s.Image.Raw != "" {
+		if s.Image.Raw != "" && !podServices {
 			out = append(out, "services."+s.Label+" ("+at(s.Pos)+")")
 		}
 	}
@@ -513,4 +527,51 @@ func (jr *legRun) podImage() (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(image), nil
+}
+
+// LegService is a service of a remote leg's job that the transport runs as
+// a container beside the leg (a container of its pod, on localhost, as on
+// GitHub's jobs on the host): the leg starts only once each is healthy.
+type LegService struct {
+	Label string
+	Image string
+	Env   []string // KEY=VALUE: no value holds a secret
+	Ports []int    // container ports, reached at the same number on localhost
+	// Health is the service's --health-* options: Cmd "" for none (the
+	// service counts as ready once it runs).
+	Health workflow.ServiceOptions
+}
+
+// podServices are the job's services when every one can be a container of
+// the leg's pod: an image, env without secrets (a pod spec is readable by
+// whoever may read pods), ports, and only --health-* and --env options;
+// none otherwise (jobContainers then names them, and the leg is refused).
+func (jr *legRun) podServices() ([]LegService, error) {
+	var out []LegService
+	for _, s := range jr.job.Services {
+		sp, ok, err := jr.evalService(s)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if sp.user != "" || sp.password != "" || sp.opts.EntrypointSet {
+			return nil, nil
+		}
+		for _, e := range sp.env {
+			_, v, _ := strings.Cut(e, "=")
+			for _, sec := range jr.r.opts.Secrets {
+				if sec != "" && strings.Contains(v, sec) {
+					return nil, nil
+				}
+			}
+		}
+		ls := LegService{Label: s.Label, Image: sp.image, Env: sp.env, Health: sp.opts}
+		for _, p := range sp.ports {
+			ls.Ports = append(ls.Ports, p.Container)
+		}
+		out = append(out, ls)
+	}
+	return out, nil
 }

@@ -214,6 +214,7 @@ func (spec *legSpec) options(opts Options) (Options, error) {
 	opts.Parallel, opts.Cache, opts.Remote, opts.Reuse = 1, nil, nil, nil
 	opts.KeepWorkspaces = false
 	opts.containerIsHere = spec.PodContainer
+	opts.podServices = spec.PodServices
 	state, err := filepath.Abs(cmp.Or(opts.StateDir, ".runner"))
 	if err != nil {
 		return opts, err

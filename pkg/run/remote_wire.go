@@ -75,6 +75,9 @@ type legSpec struct {
 	// image (LegInfo.Image): its steps run where they are, not in a
 	// container the leg would start.
 	PodContainer bool `json:",omitempty"`
+	// PodServices are the job's services as containers of the leg's pod
+	// (LegInfo.Services): label → container ports.
+	PodServices map[string][]int `json:",omitempty"`
 }
 
 // legCombo is a matrix combination on the wire: its values keep their

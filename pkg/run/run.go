@@ -104,6 +104,10 @@ type Options struct {
 	// whose image is the job's container: image), so the job starts
 	// none (remote_leg.go).
 	containerIsHere bool
+	// podServices are the job's services when they are containers of
+	// this leg's pod (label → container ports), ready before the leg
+	// started: the job starts none. Nil: the job starts its own.
+	podServices map[string][]int
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.

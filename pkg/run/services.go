@@ -57,6 +57,15 @@ func (jr *legRun) servicesContext() map[string]any {
 	for _, s := range jr.services {
 		out[s.label] = map[string]any{"id": s.c.ID(), "network": "", "ports": s.ports}
 	}
+	// Services that are containers of this leg's pod: on localhost, each
+	// port at its own number.
+	for label, ports := range jr.r.opts.podServices {
+		pm := map[string]any{}
+		for _, p := range ports {
+			pm[strconv.Itoa(p)] = strconv.Itoa(p)
+		}
+		out[label] = map[string]any{"id": "pod:" + label, "network": "", "ports": pm}
+	}
 	return out
 }
 
@@ -150,8 +159,8 @@ func (jr *legRun) evalService(s *workflow.Service) (sp serviceSpec, ok bool, err
 // without a health check). Each started service is in jr.services at
 // once, so that stopServices removes it whatever happens next.
 func (jr *legRun) startServices(ctx context.Context) error {
-	if len(jr.job.Services) == 0 {
-		return nil
+	if len(jr.job.Services) == 0 || jr.r.opts.podServices != nil {
+		return nil // none, or containers of this leg's pod, ready already
 	}
 	var specs []serviceSpec
 	for _, s := range jr.job.Services {
