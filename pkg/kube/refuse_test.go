@@ -51,13 +51,22 @@ jobs:
       options: --user 1000
     steps:
       - run: echo never
-`, run.Options{Remote: tr.Legs()})
+  svcsecret:
+    runs-on: ubuntu-latest
+    services:
+      db:
+        image: busybox
+        env:
+          PASSWORD: ${{ secrets.DB_PASSWORD }}
+    steps:
+      - run: echo never
+`, run.Options{Remote: tr.Legs(), Secrets: map[string]string{"DB_PASSWORD": "hunter2-long-pw"}})
 	log := jobLog(t, res)
 	byJob := map[string]string{}
 	for _, j := range res.Jobs {
 		byJob[j.Name] = j.Result
 	}
-	if byJob["svc"] != "failure" || byJob["ctr"] != "success" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" || byJob["ctropts"] != "failure" {
+	if byJob["svc"] != "failure" || byJob["ctr"] != "success" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" || byJob["ctropts"] != "failure" || byJob["svcsecret"] != "failure" {
 		t.Fatalf("results %v, want svc and dockerstep failure, ctr and plain success:\n%s", byJob, log)
 	}
 	for _, want := range []string{
@@ -69,6 +78,8 @@ jobs:
 		"wf.yaml:22:15)",
 		"plain-ran",
 		"job ctropts needs containers, which its pod cannot run yet: container (",
+		// a secret is not written into a pod spec
+		"job svcsecret needs containers, which its pod cannot run yet: services.db (",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the job log lacks %q:\n%s", want, log)
