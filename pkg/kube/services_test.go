@@ -52,6 +52,11 @@ jobs:
 	for _, j := range res.Jobs {
 		results[j.JobID] = *j
 	}
+	// At the job's end the service's log is in the job's, as GitHub's
+	// "Stop containers" prints it.
+	if !strings.Contains(log, "Print service container logs: svc-redis") || !strings.Contains(log, "Ready to accept connections") {
+		t.Errorf("the service's log is not in the job's log:\n%s", log)
+	}
 	if results["cache"].Result != "success" || !strings.Contains(log, "got robin from the service") {
 		t.Errorf("cache: %s, want success with the value read back from the service:\n%s", results["cache"].Result, log)
 	}

@@ -50,6 +50,8 @@ type Conn struct {
 	err      error         // its error, once done
 	stop     context.CancelFunc
 	deleteMu sync.Mutex
+	log      func(string) // the job log's (Leg.Log), nil for none
+	services []string     // the service containers' names
 }
 
 // Stdin is the container's standard input.
@@ -121,7 +123,10 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
-	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{})}
+	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log}
+	for _, s := range leg.Services {
+		c.services = append(c.services, serviceContainer(s.Label))
+	}
 	if leg.Log != nil {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
@@ -265,6 +270,7 @@ func (c *Conn) Wait() error {
 		why = endReason(p)
 		return true, nil
 	})
+	c.printServiceLogs()
 	derr := c.delete(0)
 	if why != nil {
 		if e := c.stderr.String(); e != "" {
@@ -390,4 +396,27 @@ func (t *Transport) serviceLogs(p *corev1.Pod) string {
 		}
 	}
 	return b.String()
+}
+
+// printServiceLogs writes the end of each service container's log into the
+// job's log before the pod goes, as GitHub's "Stop containers" prints the
+// service containers' logs.
+func (c *Conn) printServiceLogs() {
+	if c.log == nil {
+		return
+	}
+	limit := int64(1 << 20)
+	for _, name := range c.services {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		data, err := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace).GetLogs(c.Pod, &corev1.PodLogOptions{Container: name, LimitBytes: &limit}).DoRaw(ctx)
+		cancel()
+		c.log("Print service container logs: " + name)
+		if err != nil {
+			c.log("Warning: " + err.Error())
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+			c.log(line)
+		}
+	}
 }
