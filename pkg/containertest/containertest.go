@@ -120,6 +120,20 @@ func Alpine(t testing.TB) v1.Image {
 	return img
 }
 
+// EmptyRegistry starts an empty on-disk registry (runner's, distribution's
+// code) on a loopback port until the test ends, and returns its host:port
+// and its directory (for tests that tamper with what it stores).
+func EmptyRegistry(t testing.TB) (addr, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	srv, err := registry.Serve(context.Background(), "127.0.0.1:0", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr(), dir
+}
+
 // Registry starts an on-disk registry on a loopback port holding
 // library/alpine:latest (the stand-in) and returns its host:port. It stops
 // when the test ends.
@@ -128,14 +142,10 @@ func Registry(t testing.TB) string {
 	img := Alpine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := registry.Serve(context.Background(), "127.0.0.1:0", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	addr, _ := EmptyRegistry(t)
 	c := registry.New(registry.Options{})
-	if _, err := c.Push(ctx, registry.FromImage(img), srv.Addr()+"/library/alpine", []string{"latest"}); err != nil {
+	if _, err := c.Push(ctx, registry.FromImage(img), addr+"/library/alpine", []string{"latest"}); err != nil {
 		t.Fatal(err)
 	}
-	return srv.Addr()
+	return addr
 }

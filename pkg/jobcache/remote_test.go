@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/registry"
 )
@@ -19,15 +20,8 @@ import (
 // and a Remote on a repository of it.
 func remoteFixture(t *testing.T) (*jobcache.Remote, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	srv, err := registry.Serve(ctx, "127.0.0.1:0", dir)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close(); cancel() })
-	r, err := jobcache.NewRemote(srv.Addr()+"/o/runner-cache", registry.New(registry.Options{}))
+	addr, dir := containertest.EmptyRegistry(t)
+	r, err := jobcache.NewRemote(addr+"/o/runner-cache", registry.New(registry.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

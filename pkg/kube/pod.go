@@ -77,13 +77,16 @@ func (leg Leg) healthBudget() time.Duration {
 }
 
 // serviceContainer is the name of a service's container in a leg pod.
-func serviceContainer(label string) string {
-	n := strings.ToLower(labelValue(label))
-	n = strings.NewReplacer("_", "-", ".", "-").Replace(n)
-	if len(n) > 50 {
-		n = n[:50]
+func serviceContainer(label string) string { return "svc-" + dnsLabel(label, 50) }
+
+// dnsLabel makes s a part of a DNS-1123 label (pod and container names):
+// lower case, [a-z0-9-], at most n characters, no dash at either end.
+func dnsLabel(s string, n int) string {
+	s = strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(labelValue(s)))
+	if len(s) > n {
+		s = s[:n]
 	}
-	return "svc-" + strings.Trim(n, "-")
+	return strings.Trim(s, "-")
 }
 
 // seconds is d in whole seconds (at least 1), def when d is 0.
@@ -105,19 +108,7 @@ func labelValue(s string) string {
 }
 
 // podName is the prefix of a leg pod's generated name: runner-<job>-.
-func podName(job string) string {
-	n := strings.ToLower(labelValue(job))
-	n = strings.Map(func(r rune) rune {
-		if r == '_' || r == '.' {
-			return '-'
-		}
-		return r
-	}, n)
-	if len(n) > 40 {
-		n = n[:40]
-	}
-	return "runner-" + strings.Trim(n, "-") + "-"
-}
+func podName(job string) string { return "runner-" + dnsLabel(job, 40) + "-" }
 
 // instanceSelector selects the pods of one controller instance.
 func instanceSelector(instance string) string {

@@ -102,13 +102,9 @@ func endReason(p *corev1.Pod) error {
 	switch {
 	case t != nil && t.Reason == "OOMKilled":
 		limit := ""
-		if cs != nil {
-			for _, c := range p.Spec.Containers {
-				if c.Name == containerName {
-					if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
-						limit = " (limit " + m.String() + ")"
-					}
-				}
+		for _, c := range p.Spec.Containers {
+			if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && c.Name == containerName {
+				limit = " (limit " + m.String() + ")"
 			}
 		}
 		return fmt.Errorf("pod %s was killed for lack of memory: OOMKilled%s", p.Name, limit)

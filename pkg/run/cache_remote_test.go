@@ -1,13 +1,13 @@
 package run_test
 
 import (
-	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/jobcache"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
@@ -17,15 +17,8 @@ import (
 // and its directory.
 func cacheRegistry(t *testing.T) (*jobcache.Remote, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	srv, err := registry.Serve(ctx, "127.0.0.1:0", dir)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close(); cancel() })
-	rem, err := jobcache.NewRemote(srv.Addr()+"/o/runner-cache", registry.New(registry.Options{}))
+	addr, dir := containertest.EmptyRegistry(t)
+	rem, err := jobcache.NewRemote(addr+"/o/runner-cache", registry.New(registry.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
