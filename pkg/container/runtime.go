@@ -96,3 +96,7 @@ type Spec struct {
 	// adds registry mirrors and retries.
 	Pull func(ctx context.Context, ref string) (v1.Image, error)
 }
+
+// ExposedTCP lists an image's EXPOSEd TCP ports, in order: what Start
+// publishes when a Spec names no Ports.
+func ExposedTCP(cfg v1.Config) []int { return exposedTCP(cfg) }

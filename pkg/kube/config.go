@@ -65,6 +65,33 @@ type Config struct {
 	// Grace is the termination grace period of cancelled pods: the time
 	// their if: always() steps have; default 30 s.
 	Grace metav1.Duration `json:"grace,omitempty"`
+	// ScratchRegistry is the registry the legs' test-image steps pass
+	// their image archives through to a pod of their own. Without it,
+	// test-image of an archive fails in a pod, saying so.
+	ScratchRegistry *ScratchRegistry `json:"scratch-registry,omitempty"`
+}
+
+// ScratchRegistry is one registry, named as pods and as nodes reach it.
+type ScratchRegistry struct {
+	// Push is the registry as the legs' pods reach it: host:port, with
+	// http:// for plain HTTP.
+	Push string `json:"push"`
+	// Pull is the same registry as the nodes' container runtime names it
+	// in the test pods' image references; default: Push's host:port.
+	Pull string `json:"pull,omitempty"`
+}
+
+// scratch is the scratch registry's addresses, ok false when there is none.
+func (c *Config) scratch() (push, pull string, ok bool) {
+	s := c.ScratchRegistry
+	if s == nil || s.Push == "" {
+		return "", "", false
+	}
+	pull = s.Pull
+	if pull == "" {
+		pull = strings.TrimPrefix(strings.TrimPrefix(s.Push, "http://"), "https://")
+	}
+	return s.Push, pull, true
 }
 
 // PodTemplate is what a runs-on label sets on a leg's pod.

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -52,6 +53,8 @@ type Conn struct {
 	deleteMu sync.Mutex
 	log      func(string) // the job log's (Leg.Log), nil for none
 	services []string     // the service containers' names
+	uid      types.UID    // the pod's: the owner of its image pods
+	labels   map[string]string
 }
 
 // Stdin is the container's standard input.
@@ -123,7 +126,7 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
-	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log}
+	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log, uid: p.UID, labels: p.Labels}
 	for _, s := range leg.Services {
 		c.services = append(c.services, serviceContainer(s.Label))
 	}

@@ -125,6 +125,13 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		}
 	}
 	spec.PodContainer = image != ""
+	if sc, ok := r.opts.Remote.(LegScratch); ok {
+		// The controller runs the leg's containers (test-image).
+		spec.RemoteContainers = true
+		if push, pull, ok := sc.Scratch(); ok {
+			spec.Scratch = &legScratch{Push: push, Pull: pull}
+		}
+	}
 	if len(services) > 0 {
 		spec.PodServices = map[string][]int{}
 		for _, s := range services {
@@ -156,9 +163,18 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	done := make(chan struct{})
 	fed := make(chan error, 1)
-	go func() { fed <- jr.feedRemote(ctx, conn, spec, append(line, '\n'), timeout, done) }()
+	in := &legStdin{w: conn.Stdin()}
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	host := &hostContainers{in: in, log: func(text string) { jr.emit("job", text) }}
+	if ch, ok := conn.(ContainerHost); ok {
+		host.rt = ch.Containers()
+	}
+	go func() { fed <- jr.feedRemote(ctx, conn, in, spec, append(line, '\n'), timeout, done) }()
 	frames := bufio.NewReaderSize(conn.Stdout(), 64<<10)
-	got, readErr := jr.readRemote(frames, res)
+	got, readErr := jr.readRemote(hctx, frames, res, host)
+	// The leg is over: what it left running goes.
+	hcancel()
+	host.close()
 	close(done) // stdin closes: the remote has nothing left to do
 	if !got {
 		// A remote that stopped talking without a result is dead or
@@ -209,9 +225,8 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 // cancellation becomes a cancel frame, Options.Force a force frame, and
 // KillGrace (and ten seconds) after the force, or a minute past the job's
 // timeout, the remote is killed. done ends it; stdin is closed then.
-func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, line []byte, timeout time.Duration, done <-chan struct{}) error {
+func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, stdin *legStdin, spec *legSpec, line []byte, timeout time.Duration, done <-chan struct{}) error {
 	r := jr.r
-	stdin := conn.Stdin()
 	defer stdin.Close()
 	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
 	defer backstop.Stop()
@@ -226,9 +241,11 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 			_ = conn.Kill()
 		}
 	}()
-	w := bufio.NewWriterSize(stdin, 64<<10)
+	w := bufio.NewWriterSize(stdin.w, 64<<10)
 	err := func() error {
 		defer close(written)
+		stdin.mu.Lock()
+		defer stdin.mu.Unlock()
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
@@ -242,10 +259,7 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 		_ = conn.Kill()
 		return fmt.Errorf("send the leg's spec and source: %w", err)
 	}
-	control := func(kind string) {
-		data, _ := json.Marshal(wireFrame{Type: kind})
-		_, _ = stdin.Write(append(data, '\n'))
-	}
+	control := func(kind string) { _ = stdin.frame(wireFrame{Type: kind}) }
 	cancelled, forced := ctx.Done(), r.opts.Force.Done()
 	var kill <-chan time.Time
 	for {
@@ -273,7 +287,7 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, spec *legSpec, l
 // would arrive: events to the observers, log lines to the job log,
 // summary to the run's summary.md, artifacts under the run's artifacts
 // directory, the result into res. got: a result came.
-func (jr *legRun) readRemote(br *bufio.Reader, res *JobResult) (got bool, err error) {
+func (jr *legRun) readRemote(ctx context.Context, br *bufio.Reader, res *JobResult, host *hostContainers) (got bool, err error) {
 	r := jr.r
 	var art *artifactSink
 	defer func() {
@@ -339,6 +353,10 @@ func (jr *legRun) readRemote(br *bufio.Reader, res *JobResult) (got bool, err er
 			return true, nil
 		case frameError:
 			return false, errors.New(fr.Text)
+		case frameContainer:
+			host.start(ctx, fr)
+		case frameContainerStop:
+			host.stop(fr)
 		}
 		// Frames of kinds this version does not know are skipped.
 	}

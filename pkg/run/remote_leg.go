@@ -95,11 +95,19 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	defer cancel()
 	force, forceCancel := context.WithCancel(opts.Force)
 	defer forceCancel()
+	var lc *legContainers
+	if spec.RemoteContainers {
+		lc = newLegContainers(fw, spec.Scratch)
+		opts.legContainers = lc
+	}
 	go func() {
 		for {
 			fr, err := readFrame(br)
 			if err != nil {
 				cancel()
+				if lc != nil {
+					lc.closeAll()
+				}
 				return
 			}
 			switch fr.Type {
@@ -108,6 +116,10 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 			case frameForce:
 				cancel()
 				forceCancel()
+			case frameContainerUp, frameContainerLog, frameContainerEnd, frameContainerGone:
+				if lc != nil {
+					lc.answer(fr)
+				}
 			}
 		}
 	}()

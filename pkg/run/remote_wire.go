@@ -78,6 +78,11 @@ type legSpec struct {
 	// PodServices are the job's services as containers of the leg's pod
 	// (LegInfo.Services): label → container ports.
 	PodServices map[string][]int `json:",omitempty"`
+	// RemoteContainers says that the controller runs the leg's
+	// containers (test-image), through Scratch; nil Scratch: it has
+	// no scratch registry, and test-image fails saying so.
+	RemoteContainers bool        `json:",omitempty"`
+	Scratch          *legScratch `json:",omitempty"`
 }
 
 // legCombo is a matrix combination on the wire: its values keep their
@@ -169,9 +174,20 @@ const (
 	frameResult   = "result" // Job: the leg's result, masked; the last frame
 	frameError    = "error"  // Text: why the leg could not run, masked; the last frame
 
+	// From the leg: its steps' containers, run by the controller
+	// (remote_containers.go).
+	frameContainer     = "container"      // Name (the leg's id for it), Container: run it
+	frameContainerStop = "container-stop" // Name: remove it
+
 	// From the controller, after the source: control frames.
 	frameCancel = "cancel" // cancel the leg (like Ctrl-C)
 	frameForce  = "force"  // end even the steps that run after a cancellation
+
+	// From the controller: about the leg's containers.
+	frameContainerUp   = "container-up"   // Name, Ports, Text (the runtime's name for it): it runs
+	frameContainerLog  = "container-log"  // Name, Text: a line of its output
+	frameContainerEnd  = "container-end"  // Name, Code: its process exited
+	frameContainerGone = "container-gone" // Name; Code 1 and Text: why it could not run or be removed
 )
 
 // wireFrame is one line of the protocol (see the frame* constants).
@@ -190,6 +206,10 @@ type wireFrame struct {
 	// Coerced: the job failed and continue-on-error made it a success
 	// (the cache does not store it).
 	Coerced bool `json:",omitempty"`
+	// Container frames (remote_containers.go).
+	Container *wireContainer `json:",omitempty"`
+	Ports     map[int]string `json:",omitempty"`
+	Code      int            `json:",omitempty"`
 }
 
 // textFrame is a frame of kind typ carrying text, as Text, or as Bytes

@@ -108,6 +108,10 @@ type Options struct {
 	// this leg's pod (label → container ports), ready before the leg
 	// started: the job starts none. Nil: the job starts its own.
 	podServices map[string][]int
+	// legContainers, in a remote leg whose controller runs its
+	// containers, is where test-image's container runs (RunInfo's
+	// Containers).
+	legContainers container.Runtime
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.

@@ -532,6 +532,7 @@ func (jr *legRun) runBuiltin(ctx context.Context, s *workflow.Step, ctxs map[str
 			Ref:          r.plan.Repo.Ref,
 			Actor:        r.plan.Repo.Actor,
 			Scope:        r.scope,
+			Containers:   r.opts.legContainers,
 		},
 	}
 	err := scrubURLErrors(runSafely(ctx, b, sc))

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/workflow"
 )
@@ -83,6 +84,10 @@ type RunInfo struct {
 	// Settings are runner's own settings for the built-ins. They never
 	// reach a step's environment. Default: none.
 	Settings Settings
+	// Containers, when set, is where the step's containers run
+	// (test-image): a leg in a Kubernetes pod runs them as pods of their
+	// own, started by the controller. Default: runc on this machine.
+	Containers container.Runtime
 }
 
 // Settings are runner's own configuration that built-ins read, given to

@@ -152,6 +152,9 @@ func (t TestImage) Run(ctx context.Context, s *Context) (err error) {
 	}
 	rt := t.Runtime
 	if rt == nil {
+		rt = s.Run.Containers
+	}
+	if rt == nil {
 		if rt, err = container.NewRunc(container.RuncOptions{}); err != nil {
 			return fmt.Errorf("test-image: %w", err)
 		}

@@ -1,0 +1,317 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/birdflock/runner/pkg/container"
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// A leg's test-image runs its image as a pod of its own (an image pod),
+// pulled by the node's container runtime and probed by the leg over the
+// pod network: the leg's pod has no runc and no privilege to run one.
+// The controller makes the pod (run.ContainerHost), so the leg's steps
+// need no cluster credentials. An image pod carries its leg pod's labels
+// (Sweep finds it) and the leg pod as its owner (deleting the leg pod
+// deletes it).
+
+// LabelRole marks the pods a leg's steps asked for: "image".
+const LabelRole = "runner.birdflock.io/role"
+
+// imageContainer is the container's name in an image pod.
+const imageContainer = "image"
+
+// Scratch is the scratch registry (run.LegScratch): the legs' test-image
+// archives go through it.
+func (l legs) Scratch() (push, pull string, ok bool) { return l.t.Config.scratch() }
+
+// Containers runs the leg's containers as image pods (run.ContainerHost).
+func (c *Conn) Containers() container.Runtime { return podRuntime{c} }
+
+type podRuntime struct{ leg *Conn }
+
+// Setup checks spec; the pod is made by Start.
+func (r podRuntime) Setup(ctx context.Context, spec container.Spec) (container.Container, error) {
+	switch {
+	case spec.Archive != "":
+		return nil, errors.New("kubernetes: an image pod runs an image reference, not an archive")
+	case spec.Ref == "":
+		return nil, errors.New("kubernetes: an image pod needs an image reference")
+	case spec.Entrypoint != nil && len(spec.Entrypoint) == 0:
+		return nil, errors.New("kubernetes: an empty entrypoint cannot be given to a pod (it would keep the image's)")
+	}
+	return &imagePod{leg: r.leg, spec: spec, done: make(chan struct{})}, nil
+}
+
+// imagePod is one image pod (a container.Container).
+type imagePod struct {
+	leg  *Conn
+	spec container.Spec
+	name string
+	ip   string
+
+	logMu sync.Mutex
+	logR  *io.PipeReader
+	logW  *io.PipeWriter
+
+	done     chan struct{}
+	doneOnce sync.Once
+	code     int
+	stop     context.CancelFunc
+	destroy  sync.Once
+	derr     error
+}
+
+func (p *imagePod) ID() string { return p.name }
+
+// Logs is the container's output, from its start until it ends.
+func (p *imagePod) Logs() io.Reader {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	if p.logR == nil {
+		p.logR, p.logW = io.Pipe()
+	}
+	return p.logR
+}
+
+func (p *imagePod) logWriter() *io.PipeWriter {
+	p.Logs()
+	return p.logW
+}
+
+// pod is the image pod's object.
+func (p *imagePod) pod() *corev1.Pod {
+	c := p.leg
+	no := false
+	grace := int64(1)
+	labels := map[string]string{}
+	for k, v := range c.labels {
+		labels[k] = v
+	}
+	labels[LabelRole] = "image"
+	ct := corev1.Container{Name: imageContainer, Image: p.spec.Ref, ImagePullPolicy: corev1.PullIfNotPresent, Args: p.spec.Command}
+	if p.spec.Entrypoint != nil {
+		ct.Command = p.spec.Entrypoint
+	}
+	for _, e := range p.spec.Env {
+		k, v, _ := strings.Cut(e, "=")
+		ct.Env = append(ct.Env, corev1.EnvVar{Name: k, Value: v})
+	}
+	for _, port := range p.spec.Ports {
+		ct.Ports = append(ct.Ports, corev1.ContainerPort{ContainerPort: int32(port), Protocol: corev1.ProtocolTCP})
+	}
+	if m := p.spec.Limits.Memory; m > 0 {
+		ct.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: dnsLabel(c.Pod, 50) + "-image-",
+			Namespace:    c.t.Client.Namespace,
+			Labels:       labels,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Pod", Name: c.Pod, UID: c.uid, BlockOwnerDeletion: &no,
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &grace,
+			AutomountServiceAccountToken:  &no,
+			EnableServiceLinks:            &no,
+			Containers:                    []corev1.Container{ct},
+		},
+	}
+}
+
+// Start makes the pod and waits until its container runs (or cannot:
+// a pull error, a crash, a pod never scheduled within the executor's
+// start-timeout); Ports are then the pod's address.
+func (p *imagePod) Start(ctx context.Context) error {
+	c := p.leg
+	pods := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace)
+	made, err := pods.Create(ctx, p.pod(), metav1.CreateOptions{})
+	if err != nil {
+		p.end(-1)
+		p.logWriter().Close()
+		return fmt.Errorf("kubernetes: creating the image's pod: %w", err)
+	}
+	p.name = made.Name
+	wctx, cancel := context.WithTimeout(ctx, c.t.Config.startTimeout())
+	defer cancel()
+	var cause error
+	got, err := c.t.watchPod(wctx, p.name, func(q *corev1.Pod, gone bool) (bool, error) {
+		if gone {
+			cause = fmt.Errorf("pod %s was deleted before it ran", p.name)
+			return false, cause
+		}
+		ok, err := imageState(q)
+		cause = err
+		return ok, err
+	})
+	if err == nil && got != nil {
+		p.ip = got.Status.PodIP
+	}
+	if err != nil || p.ip == "" {
+		// What the container said before it failed belongs in the log.
+		p.copyLogs(false)
+		p.end(-1)
+		switch {
+		case cause != nil:
+			return fmt.Errorf("kubernetes: %w", cause)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() != nil:
+			return fmt.Errorf("kubernetes: the image's pod %s did not run within %s: %s", p.name, c.t.Config.startTimeout(), pendingWhy(got))
+		case err != nil:
+			return fmt.Errorf("kubernetes: watching pod %s: %w", p.name, err)
+		}
+		return fmt.Errorf("kubernetes: the image's pod %s runs without an address", p.name)
+	}
+	if c.log != nil {
+		c.log(fmt.Sprintf("Running image %s in pod %s/%s on node %s (%s)", p.spec.Ref, c.t.Client.Namespace, p.name, got.Spec.NodeName, p.ip))
+	}
+	wctx2, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	go p.copyLogs(true)
+	go p.watchEnd(wctx2)
+	return nil
+}
+
+// imageState says whether an image pod's container runs, cannot run, or
+// neither yet.
+func imageState(q *corev1.Pod) (bool, error) {
+	if q.DeletionTimestamp != nil {
+		return false, fmt.Errorf("pod %s is being deleted before it ran", q.Name)
+	}
+	for _, s := range q.Status.ContainerStatuses {
+		if s.Name != imageContainer {
+			continue
+		}
+		switch {
+		case s.State.Running != nil:
+			return true, nil
+		case s.State.Terminated != nil:
+			t := s.State.Terminated
+			return false, fmt.Errorf("pod %s: the image's process exited with code %d (%s) before it answered", q.Name, t.ExitCode, t.Reason)
+		case s.State.Waiting != nil && waitingFailures[s.State.Waiting.Reason]:
+			return false, fmt.Errorf("pod %s: %s: %s", q.Name, s.State.Waiting.Reason, strings.TrimSpace(s.State.Waiting.Message))
+		}
+	}
+	if q.Status.Phase == corev1.PodFailed {
+		return false, fmt.Errorf("pod %s failed: %s: %s", q.Name, q.Status.Reason, strings.TrimSpace(q.Status.Message))
+	}
+	return false, nil
+}
+
+// copyLogs copies the container's log into Logs, following it until the
+// container ends when follow is set, and then closes Logs.
+func (p *imagePod) copyLogs(follow bool) {
+	w := p.logWriter()
+	defer w.Close()
+	if p.name == "" {
+		return
+	}
+	c := p.leg
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if !follow {
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	rc, err := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace).GetLogs(p.name, &corev1.PodLogOptions{Container: imageContainer, Follow: follow}).Stream(ctx)
+	if err != nil {
+		return
+	}
+	defer rc.Close()
+	_, _ = io.Copy(w, rc)
+}
+
+// watchEnd waits for the container's end (or the pod's) and records its
+// exit code.
+func (p *imagePod) watchEnd(ctx context.Context) {
+	code := -1
+	_, _ = p.leg.t.watchPod(ctx, p.name, func(q *corev1.Pod, gone bool) (bool, error) {
+		if gone {
+			return true, nil
+		}
+		for _, s := range q.Status.ContainerStatuses {
+			if s.Name == imageContainer && s.State.Terminated != nil {
+				code = int(s.State.Terminated.ExitCode)
+				return true, nil
+			}
+		}
+		return q.Status.Phase == corev1.PodFailed, nil
+	})
+	if ctx.Err() == nil {
+		p.end(code)
+	}
+}
+
+func (p *imagePod) end(code int) {
+	p.doneOnce.Do(func() {
+		p.code = code
+		close(p.done)
+	})
+}
+
+// Ports are the pod's address at each of Spec.Ports.
+func (p *imagePod) Ports() map[int]string {
+	out := map[int]string{}
+	for _, port := range p.spec.Ports {
+		out[port] = net.JoinHostPort(p.ip, strconv.Itoa(port))
+	}
+	return out
+}
+
+func (p *imagePod) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-p.done:
+		return p.code, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (p *imagePod) Done() <-chan struct{} { return p.done }
+
+// Destroy deletes the pod and waits until it is gone.
+func (p *imagePod) Destroy(ctx context.Context) error {
+	p.destroy.Do(func() {
+		if p.stop != nil {
+			defer p.stop()
+		}
+		if p.name == "" {
+			p.logWriter().Close()
+			p.end(-1)
+			return
+		}
+		c := p.leg
+		zero := int64(0)
+		bg := metav1.DeletePropagationBackground
+		err := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace).Delete(ctx, p.name, metav1.DeleteOptions{GracePeriodSeconds: &zero, PropagationPolicy: &bg})
+		if err != nil && !apierrors.IsNotFound(err) {
+			p.derr = fmt.Errorf("kubernetes: deleting the image's pod %s: %w", p.name, err)
+			return
+		}
+		if _, err := c.t.watchPod(ctx, p.name, func(_ *corev1.Pod, gone bool) (bool, error) { return gone, nil }); err != nil {
+			p.derr = fmt.Errorf("kubernetes: the image's pod %s is still there after its deletion: %w", p.name, err)
+		}
+		p.end(-1)
+	})
+	return p.derr
+}
+
+var _ run.ContainerHost = (*Conn)(nil)
+var _ run.LegScratch = legs{}

@@ -1,0 +1,453 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/birdflock/runner/pkg/container"
+	"github.com/birdflock/runner/pkg/registry"
+)
+
+// A remote leg's containers (`uses: test-image` in a pod) run beside the
+// leg, not in it: a pod holds no runc and no privilege to run one. The
+// leg asks the controller for each container with a container frame; the
+// controller starts it through the leg's LegConn (ContainerHost: a pod of
+// its own on Kubernetes) and answers on the leg's standard input. The
+// image travels through a registry both ends reach (LegScratch): the leg
+// pushes an archive there, the cluster's nodes pull it from there.
+// docs/kubernetes.md, "Containers of a leg in a pod", says more.
+
+// ContainerHost is a LegConn that runs containers for its leg's steps:
+// Containers is the runtime (its Setup gets a Spec with Ref set, never
+// Archive), whose containers' Ports are addresses the leg reaches.
+type ContainerHost interface {
+	Containers() container.Runtime
+}
+
+// LegScratch is implemented by a LegTransport whose legs' containers
+// run elsewhere: Scratch is the registry an image archive goes through,
+// Push as the leg reaches it ("http://10.0.0.1:5000": plain HTTP with
+// that scheme, else HTTPS), Pull as the runtime's image references name
+// it ("127.0.0.1:5000"). ok is false when the transport has none: a
+// leg's test-image then fails with that reason.
+type LegScratch interface {
+	Scratch() (push, pull string, ok bool)
+}
+
+// The repository in the scratch registry that test-image archives are
+// pushed to, each under the tag "sha256-<hex>" of its digest.
+const scratchRepo = "runner/test-images"
+
+// legScratch is the spec's part for the leg's containers.
+type legScratch struct {
+	Push, Pull string
+}
+
+// wireContainer is a container a leg asks the controller for.
+type wireContainer struct {
+	Image      string   // a reference the runtime pulls
+	Command    []string `json:",omitempty"`
+	Entrypoint []string `json:",omitempty"`
+	// EntrypointSet: Entrypoint replaces the image's even when empty.
+	EntrypointSet bool     `json:",omitempty"`
+	Env           []string `json:",omitempty"`
+	Ports         []int    `json:",omitempty"`
+	Memory        int64    `json:",omitempty"`
+	Pids          int64    `json:",omitempty"`
+}
+
+// legContainers is a remote leg's container.Runtime: each container is
+// asked of the controller over the frame stream.
+type legContainers struct {
+	fw      *frameWriter
+	scratch *legScratch
+	log     io.Writer // where Setup says what it pushed; may be nil
+
+	mu   sync.Mutex
+	next int
+	live map[string]*legContainer
+}
+
+func newLegContainers(fw *frameWriter, scratch *legScratch) *legContainers {
+	return &legContainers{fw: fw, scratch: scratch, live: map[string]*legContainer{}}
+}
+
+// legContainer is one container the controller runs for the leg.
+type legContainer struct {
+	lc   *legContainers
+	id   string // the leg's name for it, in its frames
+	name string // the controller's (a pod's name), once it runs
+	req  wireContainer
+	logR *io.PipeReader
+	logW *io.PipeWriter
+
+	up      chan wireFrame // the answer to the container frame
+	gone    chan wireFrame // the answer to container-stop
+	done    chan struct{}  // closed at container-end or container-gone
+	endOnce sync.Once
+	code    int
+	ports   map[int]string
+	stopped sync.Once
+	removed bool // a container-gone came (under lc.mu)
+}
+
+// Setup pushes an archive to the scratch registry (or takes Ref as it
+// is) and reads the ports to publish from the image when Ports is empty.
+// Nothing runs until Start.
+func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (container.Container, error) {
+	if lc.scratch == nil {
+		return nil, errors.New("this leg runs in a pod, and its executor has no scratch registry for the pods' containers (the kubernetes executor's scratch-registry setting, docs/kubernetes.md)")
+	}
+	req := wireContainer{Image: spec.Ref, Command: spec.Command, Entrypoint: spec.Entrypoint, EntrypointSet: spec.Entrypoint != nil,
+		Env: spec.Env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids}
+	if spec.Archive != "" {
+		ref, ports, err := lc.pushArchive(ctx, spec.Archive)
+		if err != nil {
+			return nil, err
+		}
+		req.Image = ref
+		if len(req.Ports) == 0 {
+			req.Ports = ports
+		}
+	} else if len(req.Ports) == 0 && spec.Pull != nil {
+		img, err := spec.Pull(ctx, spec.Ref)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		req.Ports = container.ExposedTCP(cf.Config)
+	}
+	lc.mu.Lock()
+	lc.next++
+	id := "c" + strconv.Itoa(lc.next)
+	c := &legContainer{lc: lc, id: id, req: req, up: make(chan wireFrame, 1), gone: make(chan wireFrame, 1), done: make(chan struct{})}
+	c.logR, c.logW = io.Pipe()
+	lc.live[id] = c
+	lc.mu.Unlock()
+	return c, nil
+}
+
+// pushArchive pushes an OCI archive to the scratch registry: the
+// reference the runtime pulls it by (digest) and its exposed TCP ports.
+func (lc *legContainers) pushArchive(ctx context.Context, file string) (string, []int, error) {
+	a, err := registry.OpenArchive(file, "")
+	if err != nil {
+		return "", nil, err
+	}
+	defer a.Close()
+	img, err := a.Image(nil)
+	if err != nil {
+		return "", nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", nil, err
+	}
+	dg, err := a.Digest()
+	if err != nil {
+		return "", nil, err
+	}
+	host, insecure := strings.CutPrefix(lc.scratch.Push, "http://")
+	host = strings.TrimPrefix(host, "https://")
+	log := lc.log
+	if log == nil {
+		log = io.Discard
+	}
+	c := registry.New(registry.Options{Insecure: insecure, Log: log})
+	start := time.Now()
+	if _, err := c.Push(ctx, a, host+"/"+scratchRepo, []string{"sha256-" + dg.Hex}); err != nil {
+		return "", nil, fmt.Errorf("the image to the scratch registry: %w", err)
+	}
+	fmt.Fprintf(log, "pushed the image to the scratch registry in %.2fs\n", time.Since(start).Seconds())
+	return lc.scratch.Pull + "/" + scratchRepo + "@" + dg.String(), container.ExposedTCP(cf.Config), nil
+}
+
+// answer routes a controller's frame about a container to it.
+func (lc *legContainers) answer(fr wireFrame) {
+	lc.mu.Lock()
+	c := lc.live[fr.Name]
+	lc.mu.Unlock()
+	if c == nil {
+		return
+	}
+	switch fr.Type {
+	case frameContainerUp:
+		select {
+		case c.up <- fr:
+		default:
+		}
+	case frameContainerLog:
+		_, _ = io.WriteString(c.logW, fr.text()+"\n")
+	case frameContainerEnd:
+		c.end(fr.Code)
+	case frameContainerGone:
+		lc.mu.Lock()
+		c.removed = true
+		lc.mu.Unlock()
+		c.end(-1)
+		select {
+		case c.gone <- fr:
+		default:
+		}
+		select {
+		case c.up <- wireFrame{Type: frameContainerGone, Text: cmpText(fr.Text, "the controller removed it")}:
+		default:
+		}
+	}
+}
+
+func cmpText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// closeAll ends every container's wait: the controller is gone.
+func (lc *legContainers) closeAll() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	for _, c := range lc.live {
+		c.end(-1)
+		select {
+		case c.up <- wireFrame{Type: frameContainerGone, Text: "the controller went away"}:
+		default:
+		}
+		select {
+		case c.gone <- wireFrame{Type: frameContainerGone}:
+		default:
+		}
+	}
+}
+
+func (c *legContainer) end(code int) {
+	c.endOnce.Do(func() {
+		c.code = code
+		c.logW.Close()
+		close(c.done)
+	})
+}
+
+func (c *legContainer) ID() string {
+	if c.name != "" {
+		return c.name
+	}
+	return c.id
+}
+func (c *legContainer) Logs() io.Reader { return c.logR }
+
+// Start asks the controller to run the container and waits until it
+// runs (its ports reachable) or cannot.
+func (c *legContainer) Start(ctx context.Context) error {
+	req := c.req
+	if err := c.lc.fw.send(wireFrame{Type: frameContainer, Name: c.id, Container: &req}); err != nil {
+		return fmt.Errorf("asking the controller for the container: %w", err)
+	}
+	select {
+	case fr := <-c.up:
+		if fr.Type != frameContainerUp {
+			return errors.New(fr.Text)
+		}
+		c.ports, c.name = fr.Ports, fr.Text
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *legContainer) Ports() map[int]string { return c.ports }
+
+func (c *legContainer) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-c.done:
+		return c.code, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (c *legContainer) Done() <-chan struct{} { return c.done }
+
+// Destroy asks the controller to remove the container and waits until it
+// did: the step ends with nothing of it left.
+func (c *legContainer) Destroy(ctx context.Context) error {
+	var err error
+	c.stopped.Do(func() {
+		c.lc.mu.Lock()
+		gone := c.removed
+		c.lc.mu.Unlock()
+		if gone {
+			return // it never ran, or the controller removed it already
+		}
+		if serr := c.lc.fw.send(wireFrame{Type: frameContainerStop, Name: c.id}); serr != nil {
+			err = serr
+			return
+		}
+		select {
+		case fr := <-c.gone:
+			if fr.Text != "" && fr.Type == frameContainerGone && fr.Code != 0 {
+				err = errors.New(fr.Text)
+			}
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	})
+	c.end(-1)
+	return err
+}
+
+// hostContainers runs a remote leg's containers on the controller's side
+// (readRemote's container frames), answering on the leg's stdin.
+type hostContainers struct {
+	rt  container.Runtime // nil: the LegConn runs none
+	in  *legStdin
+	log func(string)
+
+	mu   sync.Mutex
+	live map[string]container.Container
+	wg   sync.WaitGroup
+}
+
+// start runs the container fr asks for, in the background.
+func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
+	id, req := fr.Name, fr.Container
+	if h.rt == nil || req == nil {
+		_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: "this executor cannot run a container for a leg"})
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		spec := container.Spec{Ref: req.Image, Command: req.Command, Env: req.Env, Ports: req.Ports,
+			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}}
+		if req.EntrypointSet {
+			spec.Entrypoint = append([]string{}, req.Entrypoint...)
+		}
+		c, err := h.rt.Setup(ctx, spec)
+		if err != nil {
+			_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: err.Error()})
+			return
+		}
+		h.mu.Lock()
+		if h.live == nil {
+			h.live = map[string]container.Container{}
+		}
+		h.live[id] = c
+		h.mu.Unlock()
+		logsDone := make(chan struct{})
+		go func() {
+			defer close(logsDone)
+			sc := bufio.NewScanner(c.Logs())
+			sc.Buffer(make([]byte, 64<<10), maxLine)
+			for sc.Scan() {
+				line := textFrame(frameContainerLog, sc.Text())
+				line.Name = id
+				_ = h.in.frame(line)
+			}
+			_, _ = io.Copy(io.Discard, c.Logs())
+		}()
+		if err := c.Start(ctx); err != nil {
+			_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: err.Error()})
+			h.remove(id)
+			<-logsDone
+			return
+		}
+		_ = h.in.frame(wireFrame{Type: frameContainerUp, Name: id, Ports: c.Ports(), Text: c.ID()})
+		go func() {
+			<-logsDone
+			code, err := c.Wait(context.WithoutCancel(ctx))
+			if err == nil {
+				_ = h.in.frame(wireFrame{Type: frameContainerEnd, Name: id, Code: code})
+			}
+		}()
+	}()
+}
+
+// stop removes the container fr names and says so to the leg.
+func (h *hostContainers) stop(fr wireFrame) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		err := h.remove(fr.Name)
+		out := wireFrame{Type: frameContainerGone, Name: fr.Name}
+		if err != nil {
+			out.Code, out.Text = 1, err.Error()
+		}
+		_ = h.in.frame(out)
+	}()
+}
+
+// remove destroys a container on a context that outlives the run's.
+func (h *hostContainers) remove(id string) error {
+	h.mu.Lock()
+	c := h.live[id]
+	delete(h.live, id)
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.Destroy(ctx)
+}
+
+// close removes every container the leg left (it ended, or broke) and
+// waits for the background work.
+func (h *hostContainers) close() {
+	h.wg.Wait()
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.live))
+	for id := range h.live {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		if err := h.remove(id); err != nil && h.log != nil {
+			h.log("Warning: removing a container of the leg: " + err.Error())
+		}
+	}
+}
+
+// legStdin is a remote leg's standard input once the spec and source
+// are written: control frames and container answers, one writer at a
+// time.
+type legStdin struct {
+	mu     sync.Mutex
+	w      io.WriteCloser
+	closed bool
+}
+
+func (s *legStdin) frame(fr wireFrame) error {
+	data, err := json.Marshal(fr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return io.ErrClosedPipe
+	}
+	_, err = s.w.Write(append(data, '\n'))
+	return err
+}
+
+func (s *legStdin) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.w.Close()
+}
