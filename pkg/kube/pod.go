@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"fmt"
 	"time"
 
 	"regexp"
@@ -42,10 +43,11 @@ type Leg struct {
 	// Log, when set, receives what the job's log should say about the
 	// pod (its name, its node).
 	Log func(text string)
-	// Image, when set, is the job's container: image: the leg's
-	// container runs it, with runner's binary copied in beside by an
-	// init container of the template's image.
-	Image string
+	// Container, when set, is the job's container:: the leg's container
+	// runs its image, with runner's binary copied in beside by an init
+	// container of the template's image, as its user (numeric), in its
+	// workdir, with its hostname.
+	Container *run.LegContainer
 	// Services are the job's services, as containers of the pod beside
 	// the leg's (localhost; each label a host alias of 127.0.0.1).
 	Services []run.LegService
@@ -87,6 +89,23 @@ func dnsLabel(s string, n int) string {
 		s = s[:n]
 	}
 	return strings.Trim(s, "-")
+}
+
+// numericUser reads docker's --user as a pod takes it: uid or uid:gid
+// (gid -1 when not given). A name needs the image's /etc/passwd, which a
+// pod spec cannot consult.
+func numericUser(u string) (uid, gid int64, err error) {
+	us, gs, hasGroup := strings.Cut(u, ":")
+	gid = -1
+	if uid, err = strconv.ParseInt(us, 10, 64); err != nil || uid < 0 {
+		return 0, 0, fmt.Errorf("container --user %s: a pod runs as a numeric uid (runAsUser): give --user UID or UID:GID", u)
+	}
+	if hasGroup {
+		if gid, err = strconv.ParseInt(gs, 10, 64); err != nil || gid < 0 {
+			return 0, 0, fmt.Errorf("container --user %s: a pod runs as a numeric gid (runAsGroup): give --user UID:GID", u)
+		}
+	}
+	return uid, gid, nil
 }
 
 // seconds is d in whole seconds (at least 1), def when d is 0.
@@ -155,11 +174,22 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 			}},
 		},
 	}
-	if leg.Image != "" {
+	if ctr := leg.Container; ctr != nil {
 		// The job's container: image, as on GitHub its steps run in
 		// it; runner (static) comes from the template's image.
 		job := &p.Spec.Containers[0]
-		job.Image, job.ImagePullPolicy = leg.Image, t.PullPolicy
+		job.Image, job.ImagePullPolicy = ctr.Image, t.PullPolicy
+		if ctr.Workdir != "" {
+			job.WorkingDir = ctr.Workdir
+		}
+		if ctr.User != "" {
+			uid, gid, _ := numericUser(ctr.User) // checked by Open
+			job.SecurityContext = &corev1.SecurityContext{RunAsUser: &uid}
+			if gid >= 0 {
+				job.SecurityContext.RunAsGroup = &gid
+			}
+		}
+		p.Spec.Hostname = ctr.Hostname
 		job.Command = []string{runnerDir + "/runner", "job", "--stdio"}
 		job.Env = []corev1.EnvVar{{Name: "TMPDIR", Value: runnerDir + "/tmp"}}
 		job.VolumeMounts = []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}}
@@ -173,6 +203,11 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	var aliases []string
 	for _, s := range leg.Services {
 		sc := corev1.Container{Name: serviceContainer(s.Label), Image: s.Image, ImagePullPolicy: t.PullPolicy}
+		if s.Health.EntrypointSet {
+			// docker's --entrypoint: one word, and the image's Cmd
+			// dropped, as a pod's command without args does.
+			sc.Command = []string{s.Health.Entrypoint}
+		}
 		for _, e := range s.Env {
 			k, v, _ := strings.Cut(e, "=")
 			sc.Env = append(sc.Env, corev1.EnvVar{Name: k, Value: v})

@@ -12,11 +12,13 @@ import (
 )
 
 // TestContainersRefusedBeforePod: a job with a docker:// step, services
-// with credentials or a container: with more than an image fails before
-// any pod is made,
-// naming what it needs and where it is written, instead of failing in its
-// pod with "no runc in PATH"; a container: image alone is the job pod's
-// image (runner copied in beside). The other jobs run in pods.
+// with credentials or a secret in their env, or a container: with a
+// non-numeric user or volumes fails before any pod is made, naming what it
+// needs and where it is written, instead of failing in its pod with "no
+// runc in PATH"; a container: is the job pod's image (runner copied in
+// beside) with its numeric user, hostname, workdir and env (that one set by
+// the leg, so a secret stays out of the pod's spec). The other jobs run in
+// pods.
 func TestContainersRefusedBeforePod(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{})
@@ -48,7 +50,26 @@ jobs:
     runs-on: ubuntu-latest
     container:
       image: busybox
-      options: --user 1000
+      env:
+        TOKEN: ${{ secrets.DB_PASSWORD }}
+        GREETING: hello
+      options: --user 1000:1000 --hostname box -e FROM_OPT=opt --workdir /tmp
+    steps:
+      - run: |
+          echo "uid $(id -u) gid $(id -g) on $(hostname) says $GREETING $FROM_OPT"
+          test "$TOKEN" = hunter2-long-pw && echo "the secret reached the steps"
+  ctrname:
+    runs-on: ubuntu-latest
+    container:
+      image: busybox
+      options: --user node
+    steps:
+      - run: echo never
+  ctrvol:
+    runs-on: ubuntu-latest
+    container:
+      image: busybox
+      volumes: [/etc:/host-etc]
     steps:
       - run: echo never
   svcsecret:
@@ -66,8 +87,9 @@ jobs:
 	for _, j := range res.Jobs {
 		byJob[j.Name] = j.Result
 	}
-	if byJob["svc"] != "failure" || byJob["ctr"] != "success" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" || byJob["ctropts"] != "failure" || byJob["svcsecret"] != "failure" {
-		t.Fatalf("results %v, want svc and dockerstep failure, ctr and plain success:\n%s", byJob, log)
+	if byJob["svc"] != "failure" || byJob["ctr"] != "success" || byJob["dockerstep"] != "failure" || byJob["plain"] != "success" ||
+		byJob["ctropts"] != "success" || byJob["svcsecret"] != "failure" || byJob["ctrname"] != "failure" || byJob["ctrvol"] != "failure" {
+		t.Fatalf("results %v, want svc, dockerstep, svcsecret, ctrname, ctrvol failure, ctr, ctropts and plain success:\n%s", byJob, log)
 	}
 	for _, want := range []string{
 		"job svc needs containers, which its pod cannot run yet: services.redis (",
@@ -77,7 +99,12 @@ jobs:
 		"job dockerstep needs containers, which its pod cannot run yet: uses: docker://busybox (",
 		"wf.yaml:22:15)",
 		"plain-ran",
-		"job ctropts needs containers, which its pod cannot run yet: container (",
+		// the container's user, hostname, workdir and env (a secret
+		// among them reaches the steps, not the pod's spec).
+		"uid 1000 gid 1000 on box says hello opt",
+		"the secret reached the steps",
+		"job ctrname: container --user node: a pod runs as a numeric uid (runAsUser)",
+		"container.volumes: the job runs in its container's image as a pod, which mounts no path",
 		// a secret is not written into a pod spec
 		"job svcsecret needs containers, which its pod cannot run yet: services.db (",
 	} {
@@ -85,7 +112,10 @@ jobs:
 			t.Errorf("the job log lacks %q:\n%s", want, log)
 		}
 	}
-	if n := strings.Count(log, "Created pod"); n != 2 {
-		t.Errorf("%d pods created, want 2 (the plain and the ctr jobs'):\n%s", n, log)
+	if n := strings.Count(log, "Created pod"); n != 3 {
+		t.Errorf("%d pods created, want 3 (the plain, ctr and ctropts jobs'):\n%s", n, log)
+	}
+	if strings.Contains(log, "hunter2-long-pw") {
+		t.Errorf("a secret in the log:\n%s", log)
 	}
 }

@@ -34,7 +34,7 @@ jobs:
       redis:
         image: `+redis+`
         ports: ['6379']
-        options: --health-cmd "redis-cli ping" --health-interval 1s --health-retries 20
+        options: --entrypoint redis-server --health-cmd "redis-cli ping" --health-interval 1s --health-retries 20
     steps:
       - run: redis-cli -p ${{ job.services.redis.ports['6379'] }} set bird robin
       - run: echo "got $(redis-cli -h redis get bird) from the service"

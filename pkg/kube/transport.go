@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
@@ -34,6 +35,16 @@ type Transport struct {
 	// state dir): its pods carry it as a label, and Sweep deletes the
 	// pods of an instance that was killed.
 	Instance string
+
+	mu        sync.Mutex
+	releasing map[int]*releases // by run: pods being deleted in the background
+}
+
+// releases are a run's pods being deleted in the background (Release).
+type releases struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
 }
 
 // Conn is an attached leg pod (a run.LegConn): what the controller writes
@@ -55,6 +66,7 @@ type Conn struct {
 	services []string     // the service containers' names
 	uid      types.UID    // the pod's: the owner of its image pods
 	labels   map[string]string
+	run      int // the run's record number (run.LegInfo.Run)
 }
 
 // Stdin is the container's standard input.
@@ -87,10 +99,21 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 		// backstop for a controller that is gone by then.
 		secs = int64((leg.Timeout + t.Config.grace() + 2*time.Minute).Seconds())
 	}
-	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log, Image: leg.Image, Services: leg.Services})
+	if ctr := leg.Container; ctr != nil {
+		if ctr.User != "" {
+			if _, _, err := numericUser(ctr.User); err != nil {
+				return nil, fmt.Errorf("kubernetes: job %s: %w", leg.Job, err)
+			}
+		}
+		if ctr.Hostname != "" && len(validation.IsDNS1123Label(ctr.Hostname)) > 0 {
+			return nil, fmt.Errorf("kubernetes: job %s: container --hostname %q: a pod's hostname is a DNS label (%s)", leg.Job, ctr.Hostname, strings.Join(validation.IsDNS1123Label(ctr.Hostname), "; "))
+		}
+	}
+	c, err := t.Open(ctx, Leg{RunID: leg.RunID, Attempt: leg.Attempt, Job: leg.Job, Key: leg.Key, Labels: leg.RunsOn, TimeoutSeconds: secs, Log: leg.Log, Container: leg.Container, Services: leg.Services})
 	if err != nil {
 		return nil, err
 	}
+	c.run = leg.Run
 	if leg.Log != nil {
 		leg.Log("Running in " + c.Where())
 	}
@@ -102,8 +125,11 @@ func (t *Transport) Legs() run.LegTransport { return legs{t} }
 
 type legs struct{ t *Transport }
 
-// RunsContainerImages: a job's container: image is its pod's (run.LegInfo.Image).
+// RunsContainerImages: a job's container: image is its pod's (run.LegInfo.Container).
 func (l legs) RunsContainerImages() bool { return true }
+
+// Settle waits for the run's pods deleted in the background.
+func (l legs) Settle(ctx context.Context, run int) error { return l.t.Settle(ctx, run) }
 
 func (l legs) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
 	c, err := l.t.OpenLeg(ctx, leg)
@@ -289,6 +315,64 @@ func (c *Conn) Wait() error {
 		return fmt.Errorf("kubernetes: pod %s did not end: %w", c.Pod, err)
 	}
 	return derr
+}
+
+// Release ends a leg whose job succeeded (run's releaser), in place of
+// Wait: once the attach stream is over (runner in the pod has exited or
+// is exiting), the services' logs are printed and the pod is deleted in
+// the background, without waiting for the kubelet to report the
+// container's end (its status comes with the kubelet's next relist, up to
+// a second later). Settle waits for the deletion.
+func (c *Conn) Release() error {
+	<-c.done
+	c.printServiceLogs()
+	t := c.t
+	t.mu.Lock()
+	if t.releasing == nil {
+		t.releasing = map[int]*releases{}
+	}
+	rel := t.releasing[c.run]
+	if rel == nil {
+		rel = &releases{}
+		t.releasing[c.run] = rel
+	}
+	rel.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer rel.wg.Done()
+		if err := c.delete(0); err != nil {
+			rel.mu.Lock()
+			rel.errs = append(rel.errs, err)
+			rel.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// Settle waits until the pods of run (its record number) that Release
+// deletes in the background are gone, and returns the deletions that
+// failed (the pods' deadline and Sweep remain for those).
+func (t *Transport) Settle(ctx context.Context, run int) error {
+	t.mu.Lock()
+	rel := t.releasing[run]
+	delete(t.releasing, run)
+	t.mu.Unlock()
+	if rel == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		rel.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("kubernetes: pods of run %d still being deleted: %w", run, ctx.Err())
+	}
+	rel.mu.Lock()
+	defer rel.mu.Unlock()
+	return errors.Join(rel.errs...)
 }
 
 // Kill deletes the pod at once; Stdout then ends and Wait returns.

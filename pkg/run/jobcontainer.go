@@ -60,8 +60,11 @@ type pathMap struct{ host, ctr string }
 // GitHub). Progress goes to the job log under "Initialize containers".
 func (jr *legRun) startContainer(ctx context.Context) error {
 	spec, r := jr.job.Container, jr.r
-	if spec == nil || r.opts.containerIsHere {
+	if spec == nil {
 		return nil
+	}
+	if r.opts.containerIsHere {
+		return jr.containerEnvHere()
 	}
 	ctxs := jr.contexts()
 	image, err := r.evalString(spec.Image, ctxs, nil)
@@ -166,6 +169,55 @@ func (jr *legRun) startContainer(ctx context.Context) error {
 	} else {
 		jr.emit(containerStep, "Steps start with `runc exec` (slower): "+why)
 	}
+	return nil
+}
+
+// containerEnvHere gives the steps of a leg that runs in the job's
+// container (a pod of its image) the container's env and --env values,
+// as a container made with them would: under the workflow's env layers,
+// over the image's. The controller leaves them out of the pod's spec,
+// where whoever may read pods would read a secret among them.
+func (jr *legRun) containerEnvHere() error {
+	spec, r := jr.job.Container, jr.r
+	ctxs := jr.contexts()
+	optText, err := r.evalString(spec.Options, ctxs, nil)
+	if err != nil {
+		return err
+	}
+	opts, err := workflow.ParseContainerOptions(optText)
+	if err != nil {
+		return fmt.Errorf("%s:%d:%d: container.options: %w", r.w.File, spec.Options.Line, spec.Options.Col, err)
+	}
+	entries, err := r.envEntries(spec.Env, ctxs)
+	if err != nil {
+		return err
+	}
+	var env []string
+	for _, e := range entries {
+		env = append(env, e[0]+"="+e[1])
+	}
+	env = append(env, opts.Env...)
+	if len(env) == 0 {
+		return nil
+	}
+	base := make([]string, 0, len(r.base)+len(env))
+	set := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	for _, kv := range r.base {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			base = append(base, kv)
+		}
+	}
+	r.base = append(base, env...)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			r.basePath = v
+		}
+	}
+	jr.emit(containerStep, fmt.Sprintf("Container env: %d variables for the steps", len(env)))
 	return nil
 }
 

@@ -58,10 +58,10 @@ type LegInfo struct {
 	// on node n2", "pulling image …"). Safe to call from any goroutine
 	// until Wait returned.
 	Log func(text string)
-	// Image is the job's container: image, evaluated, when that is all
-	// its container: says: the transport runs the leg in that image
-	// (runner's binary put in beside). "" for none.
-	Image string
+	// Container is the job's container:, evaluated: the transport runs
+	// the leg in its image (runner's binary put in beside), with its
+	// user, workdir and hostname. Nil for none.
+	Container *LegContainer
 	// Services are the job's services, evaluated, when the transport runs
 	// container images and every service can be a container of the leg's
 	// pod (LegService). None otherwise.
@@ -94,6 +94,37 @@ type LegConn interface {
 // a method RunnerName() string: the job's JobResult.Runner, its JobRunner
 // event and runner serve's runner_name.
 
+// releaser is a LegConn that can end a leg whose job succeeded without
+// waiting to learn how its remote ended (a pod's exit status comes from the
+// kubelet up to a second later, and its deletion takes as long): Release,
+// called instead of Wait once Stdout ended, removes the remote in the
+// background. A transport with such legs settles them (settler) before
+// the run ends. A failed or cancelled leg is still waited for: how its
+// remote ended (OOMKilled, evicted) explains the failure.
+type releaser interface{ Release() error }
+
+// settler is a LegTransport whose released legs are removed in the
+// background: Settle waits until those of the run (LegInfo.Run) are gone,
+// and returns what failed.
+type settler interface {
+	Settle(ctx context.Context, run int) error
+}
+
+// settleRemote waits until the legs released in the background are gone,
+// so that a run ends with nothing of it left; a failure is a run-level
+// warning.
+func (r *runState) settleRemote() {
+	s, ok := r.opts.Remote.(settler)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.Settle(ctx, r.id); err != nil {
+		r.obs.emit(Event{Kind: Line, Job: "run", Text: "Warning: removing the remote legs: " + r.masker.Mask(err.Error())})
+	}
+}
+
 // remote reports whether this leg runs through Options.Remote. Legs of a
 // called workflow (call.go) run here: their spec would need the called
 // file and the caller's contexts.
@@ -114,17 +145,22 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	// A transport that runs a leg in the job's container image (a pod)
 	// says so; the process transport runs it on this machine, where the
 	// leg starts its container itself.
-	image := ""
+	var ctr *LegContainer
 	var services []LegService
+	podImages := false // the transport runs the job's container: as the leg's image
 	if ri, ok := r.opts.Remote.(interface{ RunsContainerImages() bool }); ok && ri.RunsContainerImages() {
-		if image, err = jr.podImage(); err != nil {
+		podImages = true
+		if ctr, err = jr.podContainer(); err != nil {
 			return false, err
 		}
 		if services, err = jr.podServices(); err != nil {
 			return false, err
 		}
 	}
-	spec.PodContainer = image != ""
+	if ctr != nil && ctr.Image == "" {
+		ctr = nil
+	}
+	spec.PodContainer = ctr != nil
 	if sc, ok := r.opts.Remote.(LegScratch); ok {
 		// The controller runs the leg's containers (test-image).
 		spec.RemoteContainers = true
@@ -147,8 +183,8 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
-	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, image != "", len(services) > 0)
-	info.Image, info.Services = image, services
+	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, podImages, len(services) > 0)
+	info.Container, info.Services = ctr, services
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -193,7 +229,14 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		_ = conn.Kill()
 		<-drained
 	}
-	waitErr := conn.Wait()
+	var waitErr error
+	if rel, ok := conn.(releaser); ok && got && res.Result == "success" {
+		// Nothing can change the result now: the remote goes in the
+		// background (settleRemote waits for it at the run's end).
+		waitErr = rel.Release()
+	} else {
+		waitErr = conn.Wait()
+	}
 	feedErr := <-fed
 	if got {
 		if waitErr != nil {
@@ -530,21 +573,55 @@ func jobContainers(file string, j *workflow.Job, podImage, podServices bool) []s
 	return out
 }
 
-// podImage is the job's container: image, evaluated, when a remote leg can
-// run in it as its pod's image: a container: with an image and nothing
-// else (credentials, env, ports, volumes and options are not carried to a
-// pod yet). "" otherwise: no container, or one jobContainers names.
-func (jr *legRun) podImage() (string, error) {
-	c := jr.job.Container
-	if c == nil || c.Username.Raw != "" || c.Password.Raw != "" || len(c.Env) > 0 || len(c.Ports) > 0 ||
-		len(c.Volumes) > 0 || strings.TrimSpace(c.Options.Raw) != "" {
-		return "", nil
+// LegContainer is the job's container: when a transport runs the leg in
+// its image (a pod's image): the image and the options a pod carries. Its
+// env is not here: the leg sets it for its steps (it may hold secrets, and a
+// pod spec is readable by whoever may read pods).
+type LegContainer struct {
+	Image    string
+	User     string // --user: name, uid, or either with :group
+	Workdir  string // --workdir
+	Hostname string // --hostname
+}
+
+// podContainer is the job's container:, evaluated, when a remote leg runs
+// in its image (LegInfo.Container); nil for no container:, an empty Image
+// for one whose image evaluates to "" (the job runs without). What a pod cannot carry is an error naming
+// it: credentials (the node pulls the image) and volumes (a pod mounts no
+// path of this machine).
+func (jr *legRun) podContainer() (*LegContainer, error) {
+	c, r := jr.job.Container, jr.r
+	if c == nil {
+		return nil, nil
 	}
-	image, err := jr.r.evalString(c.Image, jr.contexts(), nil)
+	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", r.w.File, p.Line, p.Col) }
+	ctxs := jr.contexts()
+	image, err := r.evalString(c.Image, ctxs, nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return strings.TrimSpace(image), nil
+	if image = strings.TrimSpace(image); image == "" {
+		return &LegContainer{}, nil // none: the job runs on the pod's image, as on GitHub's host
+	}
+	switch {
+	case c.Username.Raw != "" || c.Password.Raw != "":
+		return nil, fmt.Errorf("%s: container.credentials: the job runs in its container's image as a pod, which its node pulls: give the pod template's service account an imagePullSecret instead (docs/kubernetes.md)", at(c.Pos))
+	case len(c.Volumes) > 0:
+		return nil, fmt.Errorf("%s: container.volumes: the job runs in its container's image as a pod, which mounts no path of the controller's machine; run it with --executor local", at(c.Volumes[0].Pos))
+	}
+	optText, err := r.evalString(c.Options, ctxs, nil)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := workflow.ParseContainerOptions(optText)
+	if err != nil {
+		pos := c.Options.Pos
+		if optText == c.Options.Raw {
+			pos = workflow.OptionPos(c.Options, err)
+		}
+		return nil, fmt.Errorf("%s: container.options: %w", at(pos), err)
+	}
+	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname}, nil
 }
 
 // LegService is a service of a remote leg's job that the transport runs as
@@ -555,14 +632,14 @@ type LegService struct {
 	Image string
 	Env   []string // KEY=VALUE: no value holds a secret
 	Ports []int    // container ports, reached at the same number on localhost
-	// Health is the service's --health-* options: Cmd "" for none (the
-	// service counts as ready once it runs).
+	// Health is the service's options: --health-* (HealthCmd "" for
+	// none: the service counts as ready once it runs) and --entrypoint.
 	Health workflow.ServiceOptions
 }
 
 // podServices are the job's services when every one can be a container of
 // the leg's pod: an image, env without secrets (a pod spec is readable by
-// whoever may read pods), ports, and only --health-* and --env options;
+// whoever may read pods), ports, and only --health-*, --entrypoint and --env options;
 // none otherwise (jobContainers then names them, and the leg is refused).
 func (jr *legRun) podServices() ([]LegService, error) {
 	var out []LegService
@@ -574,7 +651,7 @@ func (jr *legRun) podServices() ([]LegService, error) {
 		if !ok {
 			continue
 		}
-		if sp.user != "" || sp.password != "" || sp.opts.EntrypointSet {
+		if sp.user != "" || sp.password != "" {
 			return nil, nil
 		}
 		for _, e := range sp.env {

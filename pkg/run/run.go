@@ -222,6 +222,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	r.title = r.runTitle()
 	r.obs.emit(Event{Kind: RunStarted, Text: fmt.Sprintf("%s (run %d)", r.title, id)})
 	r.schedule(ctx)
+	r.settleRemote()
 	res := r.result(ctx)
 	if err := r.writeSummary(res); err != nil {
 		return res, err
