@@ -25,6 +25,7 @@ type frame struct {
 	key     string // the caller leg's key: callee job keys start with it
 	name    string // the caller leg's name, as GitHub shows it
 	pending int    // callee jobs not ended yet
+	source  []byte // the callee's file (Called.Source), for remote legs
 }
 
 // top is the run's top-level runState, which holds the records, the
@@ -162,7 +163,7 @@ func (r *runState) startFrame(js *scheduledJob, leg int, called *Called, key, na
 		plan: &plan, title: r.title, masker: r.masker, obs: r.obs, scope: r.scope, base: r.base, basePath: r.basePath,
 		results: map[string]*neededJob{}, started: r.started, nonce: r.nonce,
 		root: root, calls: called.Calls, ctx: js.legCtx,
-		frame: &frame{caller: js, leg: leg, parent: r, key: key, name: name, pending: len(called.Workflow.Jobs)},
+		frame: &frame{caller: js, leg: leg, parent: r, key: key, name: name, pending: len(called.Workflow.Jobs), source: called.Source},
 		byID:  map[string]*scheduledJob{},
 	}
 	for i, j := range called.Workflow.Jobs {

@@ -23,6 +23,9 @@ type Called struct {
 	Root string
 	// Calls are the callee's own calls.
 	Calls Calls
+	// Source is the callee's file, for its legs that run elsewhere
+	// (Options.Remote), which parse the same bytes.
+	Source []byte
 }
 
 // Calls are the reusable workflows a workflow's jobs call, by job.
@@ -134,7 +137,7 @@ func (l *CallLoader) load(ctx context.Context, w *workflow.Workflow, from origin
 		if calls == nil {
 			calls = Calls{}
 		}
-		calls[j] = &Called{Ref: ref, Workflow: callee, Root: at.dir, Calls: sub}
+		calls[j] = &Called{Ref: ref, Workflow: callee, Root: at.dir, Calls: sub, Source: data}
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -57,6 +57,10 @@ type Plan struct {
 	// (Options.Remote), which parse the same file. Default: read from
 	// Workflow.File when a remote leg needs it.
 	Source []byte
+	// caller, in a remote leg of a called workflow (Workflow is the
+	// callee), is the calling workflow's name and file: the github
+	// context is the caller's, as on GitHub.
+	caller *legCaller
 }
 
 // NewPlan resolves a run of w started by t. Inputs that do not fit the
@@ -87,6 +91,9 @@ func NewPlan(w *workflow.Workflow, t Trigger) (*Plan, error) {
 
 // WorkflowName is github.workflow: the workflow's name, else its file.
 func (p *Plan) WorkflowName() string {
+	if p.caller != nil {
+		return p.caller.Name
+	}
 	if p.Workflow.Name.Set {
 		return p.Workflow.Name.Raw
 	}
@@ -102,7 +109,11 @@ func (p *Plan) RunContext() RunContext {
 	if attempt == 0 {
 		attempt = 1
 	}
-	return RunContext{ID: id, Attempt: attempt, Event: p.Event, Payload: p.Payload, Repo: p.Repo, Workflow: p.WorkflowName(), File: p.Workflow.File}
+	file := p.Workflow.File
+	if p.caller != nil {
+		file = p.caller.File
+	}
+	return RunContext{ID: id, Attempt: attempt, Event: p.Event, Payload: p.Payload, Repo: p.Repo, Workflow: p.WorkflowName(), File: file}
 }
 
 // contexts are what workflow-level expressions see: github, inputs, vars.

@@ -125,11 +125,12 @@ func (r *runState) settleRemote() {
 	}
 }
 
-// remote reports whether this leg runs through Options.Remote. Legs of a
-// called workflow (call.go) run here: their spec would need the called
-// file and the caller's contexts.
+// remote reports whether this leg runs through Options.Remote: every leg
+// that runs steps, those of a called workflow (call.go) included (their
+// spec carries the callee's file, its inputs and mapped secrets, and the
+// caller's name for the github context).
 func (jr *legRun) remote() bool {
-	return jr.r.opts.Remote != nil && jr.r.frame == nil
+	return jr.r.opts.Remote != nil
 }
 
 // runRemote runs the leg through Options.Remote and fills res from what
@@ -183,7 +184,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
-	info.Containers = jobContainers(r.plan.Workflow.File, jr.job, podImages, len(services) > 0)
+	info.Containers = jobContainers(r.w.File, jr.job, podImages, len(services) > 0)
 	info.Container, info.Services = ctr, services
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
@@ -441,10 +442,17 @@ func (jr *legRun) runsOn() (labels []string, group string) {
 func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 	r := jr.r
 	p := r.plan
-	data := p.Source
+	data, file := p.Source, p.Workflow.File
+	var caller *legCaller
+	if f := r.frame; f != nil {
+		// A called workflow's leg: the callee's file; the github
+		// context stays the caller's.
+		data, file = f.source, r.w.File
+		caller = &legCaller{Name: p.WorkflowName(), File: p.Workflow.File}
+	}
 	if data == nil {
 		var err error
-		if data, err = os.ReadFile(p.Workflow.File); err != nil {
+		if data, err = os.ReadFile(file); err != nil {
 			return nil, fmt.Errorf("the workflow's file for the remote leg: %w", err)
 		}
 	}
@@ -454,7 +462,7 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 	}
 	rc := p.RunContext()
 	spec := &legSpec{
-		Version: WireVersion, Workflow: data, File: p.Workflow.File, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
+		Version: WireVersion, Workflow: data, File: file, Caller: caller, Job: jr.job.ID, Key: jr.key, Dir: jr.dirName,
 		Matrix: combo, Needs: jr.needs, Strategy: jr.strategy,
 		Event: p.Event, Payload: p.Payload, Inputs: p.Inputs, Vars: p.Vars, Env: p.Env, Repo: p.Repo,
 		Run: r.id, RunID: rc.ID, Attempt: rc.Attempt,

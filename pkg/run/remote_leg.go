@@ -156,7 +156,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	case sourceURL:
 	default: // none, or a path that is no repository: checkout fails as locally
 	}
-	plan := &Plan{Workflow: w, Event: spec.Event, Payload: spec.Payload, Inputs: spec.Inputs, Vars: spec.Vars, Env: spec.Env, Repo: repo, ID: spec.Run, RunID: spec.RunID, Attempt: spec.Attempt}
+	plan := &Plan{Workflow: w, Event: spec.Event, Payload: spec.Payload, Inputs: spec.Inputs, Vars: spec.Vars, Env: spec.Env, Repo: repo, ID: spec.Run, RunID: spec.RunID, Attempt: spec.Attempt, caller: spec.Caller}
 	opts.Observer = fw
 	opts.Calls = Calls{}
 	r := newRunState(plan, opts, state, spec.Run, dir)

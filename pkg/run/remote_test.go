@@ -469,3 +469,76 @@ jobs:
 		}
 	}
 }
+
+// TestRemoteCalledWorkflowLegs: the jobs of a called reusable workflow run
+// through the transport as the caller's jobs do (before, they ran in the
+// controller), with the callee's file, its typed inputs and mapped
+// secrets, the caller's github context, and outputs back to the caller.
+func TestRemoteCalledWorkflowLegs(t *testing.T) {
+	bin := runnerForLegs(t)
+	repo := t.TempDir()
+	gittest.Init(t, repo)
+	sha := gittest.Commit(t, repo, map[string]string{".github/workflows/reusable.yml": `name: Reusable
+on:
+  workflow_call:
+    inputs:
+      word: {type: string, required: true}
+      times: {type: number, default: 2}
+    secrets:
+      pass: {required: true}
+    outputs:
+      said: {value: "${{ jobs.inner.outputs.said }}"}
+env:
+  CALLEE_ENV: from-the-callee
+jobs:
+  inner:
+    runs-on: linux
+    outputs:
+      said: ${{ steps.s.outputs.said }}
+    steps:
+      - id: s
+        env:
+          PASS: ${{ secrets.pass }}
+        run: |
+          echo "inner says ${{ inputs.word }} x${{ inputs.times }} in ${{ github.workflow }} ($CALLEE_ENV) pass=$PASS"
+          echo "said=${{ inputs.word }}-${{ inputs.times }}" >> "$GITHUB_OUTPUT"
+`}, "reusable")
+	src := `name: Caller
+on: push
+jobs:
+  call:
+    uses: ./.github/workflows/reusable.yml
+    with:
+      word: wren
+    secrets:
+      pass: ${{ secrets.TOK }}
+  after:
+    needs: call
+    runs-on: linux
+    steps:
+      - run: echo "the callee said ${{ needs.call.outputs.said }}"
+`
+	trig := run.Trigger{Repo: run.Repo{Path: repo, SHA: sha, Ref: "refs/heads/main", Repository: "o/r"}}
+	secrets := map[string]string{"TOK": remoteSecret}
+	local := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, nil)
+	tt := &tapTransport{ProcessTransport: run.ProcessTransport{Path: bin}, note: "remote leg"}
+	remote := runLegs(t, context.Background(), src, trig, run.Options{Secrets: secrets}, tt)
+	if local.res.Conclusion != "success" || remote.res.Conclusion != "success" {
+		t.Fatalf("conclusions local %s, remote %s; want success\nremote:\n%s", local.res.Conclusion, remote.res.Conclusion, remote.out)
+	}
+	if l, r := jobsOf(local.res), jobsOf(remote.res); l != r {
+		t.Errorf("job results differ\nlocal:\n%s\nremote:\n%s", l, r)
+	}
+	for _, want := range []string{
+		"remote leg call / inner",
+		"inner says wren x2 in Caller (from-the-callee) pass=***",
+		"the callee said wren-2",
+	} {
+		if !strings.Contains(remote.out, want) {
+			t.Errorf("the remote run's output lacks %q:\n%s", want, remote.out)
+		}
+	}
+	if strings.Contains(remote.out, remoteSecret) {
+		t.Errorf("the secret in the output:\n%s", remote.out)
+	}
+}

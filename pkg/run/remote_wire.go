@@ -38,6 +38,10 @@ type legSpec struct {
 	Version  int
 	Workflow []byte // the workflow file's bytes
 	File     string // its path as the run shows it (positions in errors)
+	// Caller is set for a leg of a called workflow (Workflow is the
+	// callee's file): the calling workflow, whose github context the
+	// leg sees.
+	Caller *legCaller `json:",omitempty"`
 	Job      string // the job's id
 	Key      string // the leg's key: job id and matrix values
 	Dir      string // the leg's directory and log name in the run record
@@ -83,6 +87,13 @@ type legSpec struct {
 	// no scratch registry, and test-image fails saying so.
 	RemoteContainers bool        `json:",omitempty"`
 	Scratch          *legScratch `json:",omitempty"`
+}
+
+// legCaller is the workflow that called a leg's workflow: github.workflow
+// and github.workflow_ref are its.
+type legCaller struct {
+	Name string // its name, else its file
+	File string
 }
 
 // legCombo is a matrix combination on the wire: its values keep their
