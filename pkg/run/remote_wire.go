@@ -41,10 +41,10 @@ type legSpec struct {
 	// Caller is set for a leg of a called workflow (Workflow is the
 	// callee's file): the calling workflow, whose github context the
 	// leg sees.
-	Caller *legCaller `json:",omitempty"`
-	Job      string // the job's id
-	Key      string // the leg's key: job id and matrix values
-	Dir      string // the leg's directory and log name in the run record
+	Caller   *legCaller `json:",omitempty"`
+	Job      string     // the job's id
+	Key      string     // the leg's key: job id and matrix values
+	Dir      string     // the leg's directory and log name in the run record
 	Matrix   legCombo
 	Needs    map[string]any // the needs context
 	Strategy map[string]any `json:",omitempty"`
