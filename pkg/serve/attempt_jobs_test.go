@@ -190,17 +190,17 @@ jobs:
 // job's legs in the order of its expansion, whatever order the legs
 // started in: in the jobs API, the run page's view and the logs zip. They
 // were listed in the order they started.
-func TestMatrixLegsInWorkflowOrder(t *testing.T) {
-	s := start(t, serve.Config{Capacity: 6, Jobs: 6}, birds(t, map[string]string{".github/workflows/legs.yaml": legsWF}), 0)
-	want := []string{"last", "m (linux, 3)", "m (linux, 2)", "m (linux, 1)", "m (mac, 3)", "m (mac, 2)", "m (mac, 1)"}
-	legs := strings.Join(want[1:], ",")
-	// The legs start at once, in an order of the scheduler's: dispatch
-	// until they started in another order than the expansion's, the case
-	// to check (it is the usual one).
-	var id int
-	var started string
+// legsOrder is legsWF's jobs as GitHub lists them.
+var legsOrder = []string{"last", "m (linux, 3)", "m (linux, 2)", "m (linux, 1)", "m (mac, 3)", "m (mac, 2)", "m (mac, 1)"}
+
+// legsOutOfOrder runs legsWF until its legs started in another order than
+// the expansion's, the case to check (the usual one: they start at once,
+// in an order of the scheduler's), and returns that run's id.
+func legsOutOfOrder(t *testing.T, s *testServer) int {
+	t.Helper()
+	legs := strings.Join(legsOrder[1:], ",")
 	for try := 0; try < 10; try++ {
-		id, _, _ = s.dispatch(t, "legs.yaml", nil)
+		id, _, _ := s.dispatch(t, "legs.yaml", nil)
 		must(t, s.done(t, id).conclusion() == "success", "run %d failed:\n%s", id, s.logText(t, id))
 		var order []string
 		for _, l := range strings.Split(s.logText(t, id), "\n") {
@@ -208,14 +208,19 @@ func TestMatrixLegsInWorkflowOrder(t *testing.T) {
 				order = append(order, key)
 			}
 		}
-		if started = strings.Join(order, ","); started != legs {
-			break
+		if started := strings.Join(order, ","); started != legs {
+			t.Logf("run %d: legs started in the order %s", id, started)
+			return id
 		}
 	}
-	if started == legs {
-		t.Fatalf("the legs started in expansion order in 10 runs: nothing to check")
-	}
-	t.Logf("legs started in the order %s", started)
+	t.Fatalf("the legs started in expansion order in 10 runs: nothing to check")
+	return 0
+}
+
+func TestMatrixLegsInWorkflowOrder(t *testing.T) {
+	s := start(t, serve.Config{Capacity: 6, Jobs: 6}, birds(t, map[string]string{".github/workflows/legs.yaml": legsWF}), 0)
+	want := legsOrder
+	id := legsOutOfOrder(t, s)
 
 	var list struct {
 		Jobs []apiJob `json:"jobs"`
