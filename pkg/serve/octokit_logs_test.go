@@ -267,10 +267,10 @@ main(async () => {
 	must(t, n == 404, "contents of a folder: %d, want 404", n)
 	var anns []struct {
 		Path      string
-		StartLine int    `json:"start_line"`
-		StartCol  *int   `json:"start_column"`
-		EndLine   int    `json:"end_line"`
-		EndCol    *int   `json:"end_column"`
+		StartLine int  `json:"start_line"`
+		StartCol  *int `json:"start_column"`
+		EndLine   int  `json:"end_line"`
+		EndCol    *int `json:"end_column"`
 		Title     *string
 		Level     string `json:"annotation_level"`
 		Message   string
