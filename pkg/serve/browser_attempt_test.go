@@ -61,7 +61,7 @@ func TestBrowserLegsOrder(t *testing.T) {
 // cancelled"); the runs list on a page past the last says so and shows
 // no runs ("Page 99 of 1" before); an open page of a run that is deleted
 // stops polling and says the run was deleted (it polled every second for
-// good).
+// good, or, idle, never noticed).
 func TestBrowserCancelledPastPageDeleted(t *testing.T) {
 	b := newBrowser(t)
 	// The page's requests (Chromium's, by their User-Agent) are counted,
@@ -113,6 +113,15 @@ func TestBrowserCancelledPastPageDeleted(t *testing.T) {
 	b.shot("list-past-end")
 	b.do("previous from page 99", chromedp.Click(`#prev`))
 	b.poll("the last page", `location.search === '' && document.querySelector('#page-info').textContent === 'Page 1 of 1'`, 10*time.Second)
+
+	// Deleted while its page is idle (the log ended): shown again, the
+	// page says so.
+	b.do("cancelled run's page", chromedp.Navigate(fmt.Sprintf("%s/runs/%d", s.URL, id)))
+	b.poll("log complete", `document.body.dataset.logs === 'done'`, 10*time.Second)
+	resp, body = do(t, "DELETE", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d", s.URL, id), token, nil)
+	must(t, resp.StatusCode == 204, "delete: %s %s", resp.Status, body)
+	b.do("tab shown again", chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new Event('visibilitychange'))`))
+	b.poll("deleted said", `document.body.dataset.deleted === 'true' && document.querySelector('#action-msg').textContent === 'Run #`+fmt.Sprint(id)+` was deleted'`, 10*time.Second)
 
 	// Deleted while its page is open: the page's log stream is cut and its
 	// requests refused while the run ends and is deleted, then let through.

@@ -42,13 +42,14 @@ const sleep = ms => new Promise(res => setTimeout(res, ms));
 // send the Authorization header): onEvent gets each message's JSON, onEnd
 // the "end" event's. It reconnects with Last-Event-ID after a cut; a 404
 // or 410 (the run or its logs were deleted meanwhile) ends it with
-// onGone(status) instead.
-async function follow(url, onEvent, onEnd, onGone = () => {}) {
+// onGone(status) instead. Aborting signal stops it.
+async function follow(url, onEvent, onEnd, onGone = () => {}, signal = undefined) {
   let last = "";
   for (;;) {
+    if (signal && signal.aborted) return;
     let r;
     try {
-      r = await fetch(url, { headers: authHeaders(last ? { "Accept": "text/event-stream", "Last-Event-ID": last } : { "Accept": "text/event-stream" }), cache: "no-store" });
+      r = await fetch(url, { headers: authHeaders(last ? { "Accept": "text/event-stream", "Last-Event-ID": last } : { "Accept": "text/event-stream" }), cache: "no-store", signal });
     } catch (e) { await sleep(1000); continue; }
     if (r.status === 401) { showLogin(token() ? "Bad credentials" : "Sign in with the API token"); return; }
     if (r.status === 404 || r.status === 410) { onGone(r.status); return; }

@@ -351,9 +351,11 @@ async function runPage() {
   // stops polling and following its log, says so and turns the buttons
   // off. An idle page (the log ended) looks again when it is shown again.
   let timer = null;
+  const logs = new AbortController();
   const gone = () => {
     if (document.body.dataset.deleted) return;
     clearInterval(timer);
+    logs.abort();
     document.body.dataset.deleted = "true";
     for (const b of ["#cancel", "#rerun", "#rerun-failed"]) { $(b).disabled = true; $(b).title = "The run was deleted"; }
     $("#action-msg").textContent = "Run #" + id + " was deleted";
@@ -367,5 +369,5 @@ async function runPage() {
     refresh().then(() => { drawArtifacts().catch(() => {}); drawSummary().catch(() => {}); }).catch(e => { if (e.status === 404) gone(); });
     if (jobPage) deepLink();
     document.body.dataset.logs = "done";
-  }, gone);
+  }, gone, logs.signal);
 }
