@@ -157,7 +157,10 @@ func runLegs(t *testing.T, ctx context.Context, src string, trig run.Trigger, op
 	opts.Observer = run.ObserverFunc(func(e run.Event) {
 		console.Observe(e)
 		mu.Lock()
-		ev := fmt.Sprintf("%s|%s|%s|%s|leg %d", e.Kind, e.Step, e.Status, normalize(e.Text), e.Leg)
+		ev := fmt.Sprintf("%s|%s|%s|%s", e.Kind, e.Step, e.Status, normalize(e.Text))
+		if e.Kind == run.JobStarted || e.Kind == run.JobEnded {
+			ev += fmt.Sprintf("|leg %d", e.Leg)
+		}
 		if e.Annotation != nil {
 			ev += fmt.Sprintf("|%+v", *e.Annotation)
 		}
