@@ -102,7 +102,7 @@ func (r *runState) startCalls(js *scheduledJob, st jobStrategy, needs map[string
 				if text != "" {
 					r.obs.emit(Event{Job: key, Kind: Line, Text: text})
 				}
-				r.obs.emit(Event{Job: key, Kind: JobEnded, Status: res.Result})
+				r.obs.emit(Event{Job: key, Kind: JobEnded, Status: res.Result, Leg: i})
 				r.legEnded(js, i, res)
 				r.nextCall(js)
 			}

@@ -167,8 +167,8 @@ func (r *runState) prepareJob(ctx context.Context, js *scheduledJob) {
 		}
 		for i, l := range legs {
 			r.addJob(&JobResult{Key: l.Key, JobID: j.ID, Name: l.Name, Result: l.Result, Outputs: prior.Outputs, order: [2]int{js.index, i}})
-			r.obs.emit(Event{Job: l.Key, Kind: JobStarted, Text: l.Name})
-			r.obs.emit(Event{Job: l.Key, Kind: JobEnded, Status: l.Result, Text: "kept from the earlier attempt"})
+			r.obs.emit(Event{Job: l.Key, Kind: JobStarted, Text: l.Name, Leg: i})
+			r.obs.emit(Event{Job: l.Key, Kind: JobEnded, Status: l.Result, Text: "kept from the earlier attempt", Leg: i, Kept: true})
 		}
 		r.endJob(js)
 		return
@@ -419,7 +419,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func (jr *legRun) notStarted() *JobResult {
 	res := &JobResult{Key: jr.key, JobID: jr.r.jobID(jr.job), Name: jr.r.jobName(jr.job, jr.contexts()) + jr.suffix, Result: "cancelled", Outputs: map[string]string{}, order: jr.order}
 	jr.r.addJob(res)
-	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result})
+	jr.r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Leg: jr.order[1]})
 	return res
 }
 
@@ -441,7 +441,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	defer func() {
 		res.Duration = time.Since(res.Started)
 		r.addJob(res)
-		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration, Text: res.Cached.text(), Cached: res.Cached})
+		r.obs.emit(Event{Job: jr.key, Kind: JobEnded, Status: res.Result, Duration: res.Duration, Text: res.Cached.text(), Cached: res.Cached, Leg: jr.order[1]})
 	}()
 	fail := func(err error) *JobResult {
 		res.Result, res.Error = "failure", r.masker.Mask(err.Error())
@@ -456,7 +456,7 @@ func (jr *legRun) run(ctx context.Context) *JobResult {
 	}
 	ctxs := jr.contexts()
 	res.Name = r.jobName(j, ctxs) + jr.suffix
-	r.obs.emit(Event{Job: jr.key, Kind: JobStarted, Text: res.Name})
+	r.obs.emit(Event{Job: jr.key, Kind: JobStarted, Text: res.Name, Leg: jr.order[1]})
 	unlock, err := jr.lockGroup(ctxs)
 	if err != nil {
 		return fail(err)

@@ -68,6 +68,32 @@ type Event struct {
 	// Cached is set on a JobEnded whose job was restored from the job
 	// cache (docs/cache.md), not run: Text then says so as well.
 	Cached *CacheHit
+	// Leg is, on JobStarted and JobEnded, the leg's index in its job's
+	// matrix expansion (strategy.job-index; 0 without a matrix): with the
+	// job's place in the workflow, the order GitHub lists jobs in.
+	Leg int
+	// Kept is set on a JobEnded whose job did not run but keeps the
+	// result of an earlier attempt (Options.Reuse).
+	Kept bool
+	// Annotation is set on an Annotation event: the command's
+	// properties, as GitHub's check run annotations keep them; Text is
+	// its one-line form.
+	Annotation *Issue
+}
+
+// Issue is an ::error, ::warning or ::notice a step wrote (or a
+// problem matcher made), with the command's properties: title, file,
+// line, endLine, col, endColumn (GitHub's runner calls it an issue).
+// Numbers a command did not give (or gave as no number) are 0.
+type Issue struct {
+	Level     string // error, warning or notice
+	Message   string
+	Title     string
+	File      string
+	Line      int
+	EndLine   int
+	Col       int
+	EndColumn int
 }
 
 // Observer receives a run's events in order. The engine calls it from
@@ -93,6 +119,11 @@ type observers struct {
 func (o *observers) emit(e Event) {
 	e.Text = o.masker.Mask(e.Text)
 	e.Step = o.masker.Mask(e.Step)
+	if e.Annotation != nil {
+		a := *e.Annotation
+		a.Message, a.Title, a.File = o.masker.Mask(a.Message), o.masker.Mask(a.Title), o.masker.Mask(a.File)
+		e.Annotation = &a
+	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}

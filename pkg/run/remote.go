@@ -353,7 +353,7 @@ func (jr *legRun) readRemote(ctx context.Context, br *bufio.Reader, res *JobResu
 			if e == nil || e.Kind == RunStarted || e.Kind == JobStarted || e.Kind == JobEnded {
 				continue // the controller reports the job's start and end
 			}
-			r.obs.emit(Event{Kind: e.Kind, Time: e.Time, Job: jr.key, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration})
+			r.obs.emit(Event{Kind: e.Kind, Time: e.Time, Job: jr.key, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration, Annotation: e.Annotation})
 		case frameLog:
 			jr.log.raw(fr.text())
 		case frameSummary:

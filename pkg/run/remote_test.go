@@ -157,7 +157,14 @@ func runLegs(t *testing.T, ctx context.Context, src string, trig run.Trigger, op
 	opts.Observer = run.ObserverFunc(func(e run.Event) {
 		console.Observe(e)
 		mu.Lock()
-		events[e.Job] = append(events[e.Job], fmt.Sprintf("%s|%s|%s|%s", e.Kind, e.Step, e.Status, normalize(e.Text)))
+		ev := fmt.Sprintf("%s|%s|%s|%s", e.Kind, e.Step, e.Status, normalize(e.Text))
+		if e.Kind == run.JobStarted || e.Kind == run.JobEnded {
+			ev += fmt.Sprintf("|leg %d", e.Leg)
+		}
+		if e.Annotation != nil {
+			ev += fmt.Sprintf("|%+v", *e.Annotation)
+		}
+		events[e.Job] = append(events[e.Job], ev)
 		mu.Unlock()
 	})
 	opts.Builtins = builtins
@@ -262,6 +269,7 @@ jobs:
           cat greeting.txt
           echo "origin-url $(git remote get-url origin)"
           echo "token is $TOK"
+          echo "::warning title=Mind,file=src/a b.go,line=2,endLine=3,col=1,endColumn=9::seen $TOK"
           echo "word=bird" >> "$GITHUB_OUTPUT"
           echo "### built ${{ github.sha }}" >> "$GITHUB_STEP_SUMMARY"
           mkdir -p out/sub && echo payload > out/sub/data.txt && echo top > out/top.txt

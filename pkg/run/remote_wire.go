@@ -248,6 +248,8 @@ type wireEvent struct {
 	Text     string        `json:",omitempty"`
 	Status   string        `json:",omitempty"`
 	Duration time.Duration `json:",omitempty"`
+	// Annotation is an Annotation event's properties.
+	Annotation *Issue `json:",omitempty"`
 }
 
 // frameWriter writes frames to a remote leg's output, one at a time. A
@@ -309,7 +311,7 @@ func (f *frameWriter) writeLocked(line []byte, body io.Reader, size int64) error
 
 // Observe sends a leg's event as a frame (the leg's Observer).
 func (f *frameWriter) Observe(e Event) {
-	_ = f.send(wireFrame{Type: frameEvent, Event: &wireEvent{Kind: e.Kind, Time: e.Time, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration}})
+	_ = f.send(wireFrame{Type: frameEvent, Event: &wireEvent{Kind: e.Kind, Time: e.Time, Step: e.Step, Text: e.Text, Status: e.Status, Duration: e.Duration, Annotation: e.Annotation}})
 }
 
 // maxFrameLine bounds one frame's line: a log line is cut at maxLine

@@ -469,7 +469,13 @@ func (jr *legRun) annotate(stepName string, c command) {
 		title = t + ": "
 	}
 	text := level + ": " + where + title + c.Value
-	jr.r.obs.emit(Event{Job: jr.key, Step: stepName, Kind: Annotation, Text: text})
+	num := func(k string) int {
+		n, _ := strconv.Atoi(strings.TrimSpace(c.Props[k]))
+		return max(n, 0)
+	}
+	a := &Issue{Level: c.Name, Message: c.Value, Title: c.Props["title"], File: c.Props["file"],
+		Line: num("line"), EndLine: num("endLine"), Col: num("col"), EndColumn: num("endColumn")}
+	jr.r.obs.emit(Event{Job: jr.key, Step: stepName, Kind: Annotation, Text: text, Annotation: a})
 	jr.log.line(stepName, text)
 }
 

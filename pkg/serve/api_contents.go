@@ -2,14 +2,10 @@ package serve
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path"
-	"regexp"
-	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -67,55 +63,4 @@ func (s *Server) handleContents(w http.ResponseWriter, r *http.Request) {
 		"url": api, "git_url": git, "html_url": html, "download_url": nil,
 		"_links": map[string]any{"self": api, "git": git, "html": html},
 	})
-}
-
-// annotationText splits the text of a step's ::error/::warning/::notice
-// ("Error: file:line:col: title: message", as pkg/run logs it); the
-// message may have more lines (%0A in the workflow command).
-var annotationText = regexp.MustCompile(`(?s)^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$`)
-
-// handleAnnotations is GitHub's GET /repos/{owner}/{repo}/check-runs/{id}/annotations
-// for a job (its check run): the ::error, ::warning and ::notice its steps
-// wrote (what `gh run view` lists under ANNOTATIONS). An annotation
-// without a file is on .github, line 1, as on GitHub.
-func (s *Server) handleAnnotations(w http.ResponseWriter, r *http.Request) {
-	j, run, err := s.pathJob(r, "check run id")
-	if err != nil {
-		errorStatus(w, err)
-		return
-	}
-	out := []map[string]any{}
-	f, err := os.Open(logPath(s.cfg.State, run.ID))
-	if err == nil {
-		defer f.Close()
-		dec := json.NewDecoder(f)
-		for {
-			var ev LogEvent
-			if dec.Decode(&ev) != nil {
-				break
-			}
-			if ev.Job != j.Key || ev.Kind != "annotation" {
-				continue
-			}
-			m := annotationText.FindStringSubmatch(ev.Text)
-			if m == nil {
-				continue
-			}
-			level := map[string]string{"Error": "failure", "Warning": "warning", "Notice": "notice"}[m[1]]
-			file, line, col := m[2], 1, any(nil)
-			if file == "" {
-				file = ".github"
-			} else {
-				line, _ = strconv.Atoi(m[3])
-				if m[4] != "" {
-					c, _ := strconv.Atoi(m[4])
-					col = c
-				}
-			}
-			out = append(out, map[string]any{"path": file, "start_line": line, "end_line": line, "start_column": col, "end_column": col,
-				"annotation_level": level, "title": nil, "message": m[5], "raw_details": nil,
-				"blob_href": fmt.Sprintf("%s/%s/blob/%s/%s", s.urlsFor(r).html, run.Repo, run.SHA, file)})
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
 }

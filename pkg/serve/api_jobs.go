@@ -16,12 +16,13 @@ import (
 )
 
 // jobsJSON lists the jobs of a run attempt in GitHub's job shape, with
-// their steps.
+// their steps, in workflow order.
 func (s *Server) jobsJSON(u urls, run *store.Run) ([]map[string]any, error) {
 	jobs, err := s.store.Jobs(run.ID)
 	if err != nil {
 		return nil, err
 	}
+	s.inWorkflowOrder(run, jobs)
 	steps, err := s.store.Steps(run.ID)
 	if err != nil {
 		return nil, err

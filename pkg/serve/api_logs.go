@@ -70,8 +70,9 @@ func (s *Server) handleRunLogsZip(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-// inWorkflowOrder sorts the jobs of run as its workflow lists them (a
-// matrix job's legs in the order they started).
+// inWorkflowOrder sorts the jobs of run as GitHub lists them: in the
+// order of the workflow's jobs, a matrix job's legs in the order of its
+// expansion (not the order they started in).
 func (s *Server) inWorkflowOrder(run *store.Run, jobs []*store.Job) {
 	order := map[string]int{}
 	if wf, errs := workflow.Load(run.WorkflowFile, []byte(run.Source), workflow.Options{Builtins: s.builtins, NoMatrixLegs: true}); len(errs) == 0 {
@@ -82,7 +83,10 @@ func (s *Server) inWorkflowOrder(run *store.Run, jobs []*store.Job) {
 	sort.SliceStable(jobs, func(a, b int) bool {
 		ka, _, _ := strings.Cut(jobs[a].Key, " (")
 		kb, _, _ := strings.Cut(jobs[b].Key, " (")
-		return order[ka] < order[kb]
+		if order[ka] != order[kb] {
+			return order[ka] < order[kb]
+		}
+		return jobs[a].Leg < jobs[b].Leg
 	})
 }
 

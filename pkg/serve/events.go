@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,9 @@ type LogEvent struct {
 	Duration float64 `json:"duration_ms,omitempty"`
 	// Scope says what a start or end is about: "job" or "step".
 	Scope string `json:"scope,omitempty"`
+	// Annotation is an annotation event's properties in GitHub's shape
+	// (none in logs written before they were recorded).
+	Annotation *ghAnnotation `json:"annotation,omitempty"`
 }
 
 // hub wakes live log readers when a run's log grows or the run ends.
@@ -69,6 +73,8 @@ func logPath(state string, id int64) string {
 // queues the event: a slow database never holds up the engine.
 type sink struct {
 	id    int64
+	prev  int64  // the attempt this one re-runs (0: none): where kept jobs come from
+	state string // the state dir (the previous attempt's log)
 	f     *os.File
 	store *store.Store
 	hub   *hub
@@ -79,7 +85,7 @@ type sink struct {
 	closeOnce sync.Once
 }
 
-func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
+func newSink(state string, id, prev int64, st *store.Store, h *hub, logf func(string, ...any)) (*sink, error) {
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, err
 	}
@@ -87,7 +93,7 @@ func newSink(state string, id int64, st *store.Store, h *hub, logf func(string, 
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{id: id, f: f, store: st, hub: h, logf: logf, in: make(chan run.Event, 4096), drained: make(chan struct{})}
+	s := &sink{id: id, prev: prev, state: state, f: f, store: st, hub: h, logf: logf, in: make(chan run.Event, 4096), drained: make(chan struct{})}
 	go s.work()
 	return s, nil
 }
@@ -138,6 +144,9 @@ func (s *sink) handle(e run.Event) {
 	case run.JobStarted:
 		ev.Scope = "job"
 		err = s.store.JobStarted(s.id, e.Job, e.Text, e.Time)
+		if err == nil && e.Leg != 0 {
+			err = s.store.JobLeg(s.id, e.Job, e.Leg)
+		}
 	case run.StepStarted:
 		ev.Scope = "step"
 		_, err = s.store.StepStarted(s.id, e.Job, e.Step, e.Time)
@@ -151,6 +160,19 @@ func (s *sink) handle(e run.Event) {
 		}
 		if err == nil && e.Cached != nil {
 			err = s.store.JobCached(s.id, e.Job, int64(e.Cached.Run), e.Cached.Key)
+		}
+		if err == nil && e.Leg != 0 {
+			err = s.store.JobLeg(s.id, e.Job, e.Leg)
+		}
+		if err == nil && e.Kept && s.prev != 0 {
+			err = s.copyKept(e.Job)
+		}
+	case run.Annotation:
+		if e.Annotation != nil {
+			a := storedAnnotation(e)
+			g := toGitHub(a)
+			ev.Annotation = &g
+			err = s.store.AddAnnotation(s.id, a)
 		}
 	case run.JobRunner:
 		ev.Scope = "job"
@@ -175,6 +197,38 @@ func (s *sink) cachedStep(e run.Event) error {
 		return err
 	}
 	return s.store.StepEnded(s.id, e.Job, name, conclusionOf(e.Status), e.Time)
+}
+
+// copyKept gives job key, kept from the previous attempt, what it had
+// there, as GitHub's new attempt shows it: its steps, annotations and
+// times in the database, and its log lines (with their times) in this
+// attempt's log, before the job's end. A previous log that is gone (its
+// logs deleted) gives no lines.
+func (s *sink) copyKept(key string) error {
+	if err := s.store.CopyKept(s.prev, s.id, key); err != nil {
+		return err
+	}
+	f, err := os.Open(logPath(s.state, s.prev))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	for {
+		var ev LogEvent
+		if err := dec.Decode(&ev); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("log of run %d: %w", s.prev, err)
+		}
+		// The job's own start and end are this attempt's.
+		if ev.Job == key && ev.Scope != "job" {
+			s.append(ev)
+		}
+	}
 }
 
 func conclusionOf(status string) string {

@@ -146,6 +146,7 @@ jobs:
         run: |
           mkdir out && echo "built for ${{ inputs.target }}" | tee out/app
           echo "::warning file=app.go,line=3::mind the gap"
+          echo "::error title=Sizes differ,file=src/a b.go,line=3,endLine=5,col=1,endColumn=4::sizes differ"
       - uses: actions/upload-artifact@v4
         with:
           name: bundle
@@ -196,7 +197,12 @@ func TestGH(t *testing.T) {
 	must(t, err != nil, "watch --exit-status of a failing run succeeded:\n%s", out)
 	view := gh("run", "view", id)
 	has("run view", view, "X main Ship · "+id, "✓ build", "X check", "X Flaky", "ARTIFACTS", "bundle",
-		"ANNOTATIONS", "! mind the gap", "build: app.go#3")
+		"ANNOTATIONS", "! mind the gap", "build: app.go#3", "X sizes differ", "build: src/a b.go#3")
+	// The annotation's every property, as gh reads them.
+	buildID := strings.TrimSpace(gh("run", "view", id, "--json", "jobs", "--jq", `.jobs[] | select(.name == "build") | .databaseId`))
+	ann := strings.TrimSpace(gh("api", "repos/mona/birds/check-runs/"+buildID+"/annotations", "--jq",
+		`.[] | select(.annotation_level == "failure") | [.title, .path, .start_line, .end_line, .start_column, .end_column, .message] | map(tostring) | join("|")`))
+	must(t, ann == "Sizes differ|src/a b.go|3|5|1|4|sizes differ", "check-run annotation: %q", ann)
 	has("run list", gh("run", "list"), "completed\tfailure\tShip\tShip\tmain\tworkflow_dispatch\t"+id)
 
 	log := gh("run", "view", id, "--log")

@@ -32,6 +32,7 @@ jobs:
           mkdir -p out/sub && echo binary > out/app && echo doc > out/sub/readme && echo made ${{ github.run_attempt }}
           echo "::warning file=app.go,line=3,col=5::mind the gap"
           echo "::error::plain"
+          echo "::notice title=Sizes,file=src/a b.go,line=3,endLine=5,col=1,endColumn=4::whole"
       - uses: actions/upload-artifact@v4
         with:
           name: bundle
@@ -266,13 +267,17 @@ main(async () => {
 	must(t, n == 404, "contents of a folder: %d, want 404", n)
 	var anns []struct {
 		Path      string
-		StartLine int    `json:"start_line"`
-		StartCol  *int   `json:"start_column"`
+		StartLine int  `json:"start_line"`
+		StartCol  *int `json:"start_column"`
+		EndLine   int  `json:"end_line"`
+		EndCol    *int `json:"end_column"`
+		Title     *string
 		Level     string `json:"annotation_level"`
 		Message   string
 	}
 	get("annotations", &anns)
-	must(t, len(anns) == 2 && anns[0].Path == "app.go" && anns[0].StartLine == 3 && anns[0].StartCol != nil && *anns[0].StartCol == 5 &&
+	must(t, len(anns) == 3 && anns[2].Path == "src/a b.go" && anns[2].StartLine == 3 && anns[2].EndLine == 5 && anns[2].StartCol != nil && *anns[2].StartCol == 1 &&
+		anns[2].EndCol != nil && *anns[2].EndCol == 4 && anns[2].Title != nil && *anns[2].Title == "Sizes" && anns[2].Level == "notice" && anns[2].Message == "whole" && anns[0].Path == "app.go" && anns[0].StartLine == 3 && anns[0].StartCol != nil && *anns[0].StartCol == 5 &&
 		anns[0].Level == "warning" && anns[0].Message == "mind the gap" && anns[1].Path == ".github" && anns[1].Level == "failure" && anns[1].Message == "plain",
 		"annotations: %+v", anns)
 	get("anonymous", &n)

@@ -63,6 +63,9 @@ main(async () => {
   out.attempt2Jobs = (await gh.rest.actions.listJobsForWorkflowRunAttempt({ owner, repo, run_id, attempt_number: 2 })).data;
   out.allJobs = (await gh.rest.actions.listJobsForWorkflowRun({ owner, repo, run_id, filter: "all" })).data;
   out.oldLog = (await gh.rest.actions.downloadJobLogsForWorkflowRun({ owner, repo, job_id: failed.id })).data;
+  const kept = out.attempt2Jobs.jobs.find(j => j.name === "build");
+  out.keptJob = (await gh.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: kept.id })).data;
+  out.keptLog = (await gh.rest.actions.downloadJobLogsForWorkflowRun({ owner, repo, job_id: kept.id })).data;
 
   const test2 = out.attempt2Jobs.jobs.find(j => j.name === "test");
   await gh.rest.actions.reRunJobForWorkflowRun({ owner, repo, job_id: test2.id });
@@ -157,6 +160,17 @@ main(async () => {
 	for _, j := range j2.Jobs {
 		must(t, j.RunAttempt == 2 && conclusion(j.Conclusion) == "success", "attempt 2 job %+v", j)
 	}
+	// Attempt 2 kept build, as GitHub shows it: attempt 1's steps, times
+	// and log, under a job id of its own.
+	var kept job
+	var keptLog string
+	get("keptJob", &kept)
+	get("keptLog", &keptLog)
+	build1 := j1.Jobs[0]
+	must(t, kept.ID != build1.ID && kept.RunAttempt == 2 && len(kept.Steps) > 0 && len(kept.Steps) == len(build1.Steps) &&
+		kept.Steps[0].Name == build1.Steps[0].Name && conclusion(kept.Steps[0].Conclusion) == "success",
+		"attempt 2's kept build: %+v, want attempt 1's steps %+v", kept, build1.Steps)
+	must(t, strings.Contains(keptLog, "##[group]"+build1.Steps[0].Name), "attempt 2's kept build's log:\n%s", keptLog)
 	var failed job
 	get("failedJob", &failed)
 	must(t, failed.Name == "test" && failed.RunAttempt == 1 && len(failed.Steps) == 2 && failed.Steps[1].Number == 2 &&

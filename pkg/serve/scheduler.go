@@ -130,7 +130,7 @@ func (s *Server) execute(ctx context.Context, id int64, a *active) {
 		s.finish(id, "failure", "load run: "+err.Error())
 		return
 	}
-	sk, err := newSink(s.cfg.State, r.ID, s.store, &s.hub, s.logf)
+	sk, err := newSink(s.cfg.State, r.ID, r.RerunOf, s.store, &s.hub, s.logf)
 	if err != nil {
 		s.finish(r.ID, "failure", "open log: "+err.Error())
 		return

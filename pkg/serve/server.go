@@ -178,7 +178,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	for _, id := range ids {
 		n := killOrphans(filepath.Join(cfg.State, "exec", "runs"), id)
 		s.logf("run %d: was in progress at the last stop: marked failed (%d leftover processes killed)", id, n)
-		if sk, err := newSink(cfg.State, id, s.store, &s.hub, s.logf); err == nil {
+		if sk, err := newSink(cfg.State, id, 0, s.store, &s.hub, s.logf); err == nil {
 			sk.line("Error: " + RestartMessage)
 			sk.close()
 		}

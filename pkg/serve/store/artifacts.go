@@ -137,6 +137,7 @@ func (s *Store) DeleteRun(runID int64) ([]int64, error) {
 	}
 	for _, q := range []string{`DELETE FROM artifacts WHERE run IN (SELECT id FROM runs WHERE run_id = ?)`,
 		`DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE run_id = ?)`,
+		`DELETE FROM annotations WHERE run IN (SELECT id FROM runs WHERE run_id = ?)`,
 		`DELETE FROM jobs WHERE run_id IN (SELECT id FROM runs WHERE run_id = ?)`,
 		`DELETE FROM runs WHERE run_id = ?`} {
 		if _, err := tx.Exec(q, runID); err != nil {

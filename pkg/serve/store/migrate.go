@@ -60,6 +60,9 @@ var migrations = []string{
 	CREATE INDEX runs_latest_ref ON runs(latest, repo, ref, run_id);
 	CREATE INDEX runs_latest_event ON runs(latest, repo, event, run_id);
 	CREATE INDEX runs_latest_actor ON runs(latest, repo, actor, run_id);`,
+	// 8: annotations kept with their properties, jobs' matrix leg index
+	// (annotations.go).
+	migrateAnnotations,
 }
 
 func migrate(db *sql.DB) error {

@@ -68,6 +68,9 @@ type Job struct {
 	// Runner is where the job ran when not in the service's process: a
 	// Kubernetes pod's name. "" for here.
 	Runner string
+	// Leg is a matrix leg's index in its job's expansion (0 without a
+	// matrix): legs are listed in this order, not the order they started.
+	Leg int
 }
 
 // Step is one step of a job.
@@ -385,12 +388,12 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 // GitHub's (the store has one connection, so inserts are serialized).
 const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
 
-const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key, runner`
+const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key, runner, leg`
 
 func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 	j := &Job{}
 	var st, co int64
-	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey, &j.Runner); err != nil {
+	if err := sc.Scan(&j.ID, &j.RunID, &j.Key, &j.Name, &j.Status, &j.Conclusion, &st, &co, &j.CachedRun, &j.CachedKey, &j.Runner, &j.Leg); err != nil {
 		return nil, err
 	}
 	j.Started, j.Completed = fromMS(st), fromMS(co)

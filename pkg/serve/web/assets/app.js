@@ -40,15 +40,19 @@ async function post(url, body) {
 const sleep = ms => new Promise(res => setTimeout(res, ms));
 // follow reads a Server-Sent Events stream with fetch (EventSource cannot
 // send the Authorization header): onEvent gets each message's JSON, onEnd
-// the "end" event's. It reconnects with Last-Event-ID after a cut.
-async function follow(url, onEvent, onEnd) {
+// the "end" event's. It reconnects with Last-Event-ID after a cut; a 404
+// or 410 (the run or its logs were deleted meanwhile) ends it with
+// onGone(status) instead. Aborting signal stops it.
+async function follow(url, onEvent, onEnd, onGone = () => {}, signal = undefined) {
   let last = "";
   for (;;) {
+    if (signal && signal.aborted) return;
     let r;
     try {
-      r = await fetch(url, { headers: authHeaders(last ? { "Accept": "text/event-stream", "Last-Event-ID": last } : { "Accept": "text/event-stream" }), cache: "no-store" });
+      r = await fetch(url, { headers: authHeaders(last ? { "Accept": "text/event-stream", "Last-Event-ID": last } : { "Accept": "text/event-stream" }), cache: "no-store", signal });
     } catch (e) { await sleep(1000); continue; }
     if (r.status === 401) { showLogin(token() ? "Bad credentials" : "Sign in with the API token"); return; }
+    if (r.status === 404 || r.status === 410) { onGone(r.status); return; }
     if (!r.ok) { await sleep(2000); continue; }
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -98,6 +102,12 @@ const HUMAN = { queued: "Queued", in_progress: "In progress", completed: "Comple
   timed_out: "Timed out", neutral: "Neutral", action_required: "Action required", stale: "Stale" };
 const ICON = { success: "✓", failure: "✗", cancelled: "⊘", skipped: "⊝", in_progress: "◌", queued: "○", pending: "○", waiting: "○" };
 function human(s) { return HUMAN[s] || s; }
+// note is why a run ended as it did, unless that only says its state
+// again (a cancelled run's message is "cancelled").
+function note(x) {
+  const m = (x.message || "").trim(), s = state(x);
+  return m.toLowerCase() === s || m.toLowerCase() === human(s).toLowerCase() ? "" : m;
+}
 // badge is a state's icon and human name; data-state keeps the raw one.
 function badge(s, attrs = {}) {
   return el("span", { class: "status " + s, "data-state": s, title: human(s), ...attrs }, el("span", { class: "icon", "aria-hidden": "true" }, ICON[s] || "•"), " ", el("span", { class: "label" }, human(s)));

@@ -23,7 +23,8 @@ async function indexPage() {
     go(c);
   });
   $("#clear-filters").addEventListener("click", () => go({ page: "", status: "", branch: "", actor: "", event: "" }));
-  $("#prev").addEventListener("click", () => go({ page: pageN > 2 ? String(pageN - 1) : "" }));
+  let lastPage = 1;
+  $("#prev").addEventListener("click", () => { const p = Math.min(pageN - 1, lastPage); go({ page: p > 1 ? String(p) : "" }); });
   $("#next").addEventListener("click", () => go({ page: String(pageN + 1) }));
   // The list is GitHub's list call, whose filters the server applies: a
   // workflow's runs, or every repository's.
@@ -47,7 +48,7 @@ async function indexPage() {
         el("td", {}, badge(s)),
         el("td", {}, el("a", { href: "/runs/" + r.id, class: "run-title" }, r.name + " #" + r.run_number),
           r.run_attempt > 1 ? el("span", { class: "muted" }, " · attempt " + r.run_attempt) : "",
-          r.message ? el("div", { class: "muted small" }, r.message) : ""),
+          note(r) ? el("div", { class: "muted small" }, note(r)) : ""),
         el("td", { class: "branch" }, branch ? el("code", {}, branch) : ""),
         el("td", { class: "event" }, r.event),
         el("td", { class: "actor" }, actor),
@@ -59,10 +60,14 @@ async function indexPage() {
     $("#actors").replaceChildren(...[...seen.actors].sort().map(a => el("option", { value: a })));
     const pages = Math.max(1, Math.ceil(data.total_count / PER_PAGE));
     $("#count").textContent = data.total_count + (data.total_count === 1 ? " workflow run" : " workflow runs");
-    $("#page-info").textContent = `Page ${pageN} of ${pages}`;
+    // A page past the last one is empty, as GitHub answers it (the list
+    // is not moved elsewhere); Previous goes to the last page.
+    const past = pageN > pages;
+    $("#page-info").textContent = past ? `Page ${pageN}: past the last page (${pages})` : `Page ${pageN} of ${pages}`;
     $("#prev").disabled = pageN <= 1;
     $("#next").disabled = pageN >= pages;
-    if (!data.workflow_runs.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No runs match.")));
+    lastPage = pages;
+    if (!data.workflow_runs.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, past ? `No runs on page ${pageN}: there ${pages === 1 ? "is 1 page" : "are " + pages + " pages"}.` : "No runs match.")));
   }
   async function loadWorkflows() {
     const list = await api("/api/workflows");

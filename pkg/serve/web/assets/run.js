@@ -107,7 +107,7 @@ async function runPage() {
       return;
     }
     if (ev.kind === "annotation") {
-      annotations.push({ job: ev.job, text: ev.text });
+      annotations.push({ job: ev.job, text: ev.text, a: ev.annotation });
       drawAnnotations();
     }
     const target = ev.step && j.cur ? stepBox(j, j.cur) : jobLevel(j);
@@ -164,7 +164,7 @@ async function runPage() {
     $("#summary").replaceChildren(badge(st, { id: "run-status" }), " · " + run.event + " · ",
       el("code", {}, run.head_branch || ""), " ", el("code", {}, (run.head_sha || "").slice(0, 7)),
       actor ? " · " + actor : "", " · ", el("span", { id: "run-duration" }, fmtDur(run.duration_ms)),
-      run.message ? " · " + run.message : "");
+      note(run) ? " · " + note(run) : "");
     const sel = $("#attempts");
     sel.replaceChildren(...run.attempts.map((a, i) => el("option", { value: i === 0 ? "" : a.attempt },
       "#" + a.attempt + " · " + human(state(a)) + (i === 0 ? " (latest)" : ""))));
@@ -226,17 +226,33 @@ async function runPage() {
     }
     box.append(svg);
   }
-  // Annotations: "Error: file:line:col: message" as pkg/run writes them.
+  // Annotations: the event's properties in GitHub's annotation shape
+  // (level, title, path, lines, columns, message); logs written before
+  // they were recorded have only the text "Error: file:line:col: message".
+  function annotationOf(x) {
+    const a = x.a;
+    if (a) {
+      const level = { failure: "error", warning: "warning", notice: "notice" }[a.annotation_level] || "error";
+      let where = "";
+      if (a.path && a.path !== ".github") {
+        where = a.path + "#L" + a.start_line + (a.end_line > a.start_line ? "-L" + a.end_line : "");
+        if (a.start_column != null) where += ":" + a.start_column + (a.end_column > a.start_column ? "-" + a.end_column : "");
+      }
+      return { level, where, title: a.title || "", message: a.message };
+    }
+    const m = /^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$/s.exec(x.text) || [null, "Error", "", "", "", x.text];
+    return { level: m[1].toLowerCase(), where: m[2] ? m[2] + "#L" + m[3] + (m[4] ? ":" + m[4] : "") : "", title: "", message: m[5] };
+  }
   function drawAnnotations() {
     if (jobPage) return;
     $("#annotations-box").hidden = !annotations.length;
-    $("#annotations").replaceChildren(...annotations.map(a => {
-      const m = /^(Error|Warning|Notice): (?:([^\s:]+):(\d+)(?::(\d+))?: )?(.*)$/s.exec(a.text) || [null, "Error", "", "", "", a.text];
-      const level = m[1].toLowerCase();
-      return el("li", { class: "annotation " + level, "data-level": level },
-        el("span", { class: "icon" }, { error: "✗", warning: "⚠", notice: "ℹ" }[level] || "•"), " ", el("b", {}, a.job), " ",
-        m[2] ? el("code", { class: "where" }, m[2] + "#L" + m[3] + (m[4] ? ":" + m[4] : "")) : "", m[2] ? " " : "",
-        el("span", { class: "text" }, m[5]));
+    $("#annotations").replaceChildren(...annotations.map(x => {
+      const a = annotationOf(x);
+      return el("li", { class: "annotation " + a.level, "data-level": a.level },
+        el("span", { class: "icon" }, { error: "✗", warning: "⚠", notice: "ℹ" }[a.level] || "•"), " ", el("b", {}, x.job), " ",
+        a.where ? el("code", { class: "where" }, a.where) : "", a.where ? " " : "",
+        a.title ? el("b", { class: "title" }, a.title + ": ") : "",
+        el("span", { class: "text" }, a.message));
     }));
   }
   async function drawArtifacts() {
@@ -331,12 +347,27 @@ async function runPage() {
     location.href = `/runs/${id}` + (ev.target.value ? "?attempt=" + ev.target.value : "");
   });
   try { await refresh(); } catch (e) { unreadable(e); return; }
-  const timer = setInterval(() => refresh().catch(() => {}), 1000);
+  // A run deleted while its page is open (its calls answer 404): the page
+  // stops polling and following its log, says so and turns the buttons
+  // off. An idle page (the log ended) looks again when it is shown again.
+  let timer = null;
+  const logs = new AbortController();
+  const gone = () => {
+    if (document.body.dataset.deleted) return;
+    clearInterval(timer);
+    logs.abort();
+    document.body.dataset.deleted = "true";
+    for (const b of ["#cancel", "#rerun", "#rerun-failed"]) { $(b).disabled = true; $(b).title = "The run was deleted"; }
+    $("#action-msg").textContent = "Run #" + id + " was deleted";
+  };
+  const poll = () => refresh().catch(e => { if (e.status === 404) gone(); });
+  timer = setInterval(poll, 1000);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && !document.body.dataset.deleted) poll(); });
   drawSummary().catch(() => {});
   follow(base() + "/logs?stream=1", onEvent, () => {
     clearInterval(timer);
-    refresh().then(() => { drawArtifacts().catch(() => {}); drawSummary().catch(() => {}); }).catch(() => {});
+    refresh().then(() => { drawArtifacts().catch(() => {}); drawSummary().catch(() => {}); }).catch(e => { if (e.status === 404) gone(); });
     if (jobPage) deepLink();
     document.body.dataset.logs = "done";
-  });
+  }, gone, logs.signal);
 }
