@@ -153,11 +153,10 @@ func toolchainLayers(ctx context.Context, o ToolchainOptions) ([]namedLayer, err
 		}
 		o.Log("toolchain layers built in %s: %s", time.Since(start).Round(time.Millisecond), dir)
 		// Layers of earlier inputs go: one set is kept.
-		if old, _ := filepath.Glob(filepath.Join(o.CacheDir, "????????????????")); len(old) > 0 {
-			for _, d := range old {
-				if d != dir {
-					os.RemoveAll(d)
-				}
+		entries, _ := os.ReadDir(o.CacheDir)
+		for _, e := range entries {
+			if n := e.Name(); len(n) == len(key) && strings.Trim(n, "0123456789abcdef") == "" && n != key {
+				os.RemoveAll(filepath.Join(o.CacheDir, n))
 			}
 		}
 	}
@@ -307,13 +306,26 @@ func buildToolchain(ctx context.Context, o ToolchainOptions, dir string) error {
 	if err := os.WriteFile(filepath.Join(tmp, "done"), nil, 0o644); err != nil {
 		return err
 	}
-	for _, n := range []string{"go.tar.gz", "node.tar.gz", "caches.tar.gz", "done"} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+	// The work files go first; then the layers' directory is renamed
+	// into place at once: another test process building the same set
+	// meanwhile keeps the first one's, and a reader never sees a mix.
+	work, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range work {
+		if e.IsDir() {
+			os.RemoveAll(filepath.Join(tmp, e.Name())) // root: the module cache's read-only folders too
 		}
-		if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n)); err != nil {
-			return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "done")); serr == nil {
+			return nil // built by another process meanwhile
 		}
+		return err
 	}
 	return nil
 }
