@@ -132,12 +132,7 @@ func newBirdFork(t testing.TB, c *kubetest.Cluster, workflow, token string) bird
 	}
 	git("init", "-q", "-b", "main", f.Dir)
 	src := filepath.Join(ct.RepoRoot(), "examples", "bird-flock")
-	if err := os.CopyFS(f.Dir, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"front-end/node_modules", "front-end/build", "back-end/app"} {
-		os.RemoveAll(filepath.Join(f.Dir, p))
-	}
+	copyExample(t, src, f.Dir)
 	wf := filepath.Join(f.Dir, ".github", "workflows")
 	if err := os.MkdirAll(wf, 0o755); err != nil {
 		t.Fatal(err)
@@ -158,6 +153,17 @@ func newBirdFork(t testing.TB, c *kubetest.Cluster, workflow, token string) bird
 	git("-C", f.Dir, "remote", "add", "origin", f.URL)
 	git("-C", f.Dir, "update-ref", "refs/remotes/origin/main", f.Head)
 	return f
+}
+
+// copyExample copies the example src into dst as scripts/demo.sh does:
+// without what a local build left in it (node_modules, build, the
+// back-end's binary).
+func copyExample(t testing.TB, src, dst string) {
+	t.Helper()
+	cp := exec.Command("sh", "-c", `tar -C "$1" --exclude=node_modules --exclude=build --exclude=back-end/app -cf - . | tar -C "$2" -xf -`, "sh", src, dst)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v\n%s", src, err, out)
+	}
 }
 
 // flockWorkflow is workflows/build-bird-app.yaml, without its two
