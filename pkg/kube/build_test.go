@@ -20,7 +20,7 @@ import (
 
 // forwardUnix forwards TCP connections to a new port on ip to the unix
 // socket sock until the test ends, and returns ip:port.
-func forwardUnix(t *testing.T, ip net.IP, sock string) string {
+func forwardUnix(t testing.TB, ip net.IP, sock string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
 	if err != nil {

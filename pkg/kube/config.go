@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -19,6 +20,7 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
 
@@ -62,6 +64,12 @@ type Config struct {
 	// pods (REGISTRY=URL pairs that pods reach). Default: the
 	// controller's.
 	RegistryMirrors []string `json:"registry-mirrors,omitempty"`
+	// Registry is what the registry input `embedded` of the pods'
+	// build-image and push-image steps stands for: the controller's
+	// registry as pods reach it, host:port or http://host:port for plain
+	// HTTP (runner's registry). Default: none, and a pod's `embedded` is
+	// a registry inside the pod, gone with it.
+	Registry string `json:"registry,omitempty"`
 	// Grace is the termination grace period of cancelled pods: the time
 	// their if: always() steps have; default 30 s.
 	Grace metav1.Duration `json:"grace,omitempty"`
@@ -104,6 +112,19 @@ type PodTemplate struct {
 	// PullPolicy is the container's imagePullPolicy; default
 	// IfNotPresent.
 	PullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// Env is set in the leg container (and so in the environment its
+	// steps start from), e.g. GOPROXY=off for an image that brings its
+	// module cache. Pod specs are readable by whoever may read pods: no
+	// secrets here (they go to the leg on its stream). Only name and
+	// value: valueFrom would read cluster objects the controller does
+	// not check.
+	Env []EnvVar `json:"env,omitempty"`
+}
+
+// EnvVar is one variable of a template's env.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // template returns the pod settings for a job's runs-on labels, with the
@@ -214,6 +235,9 @@ func (c *Config) PodSettings(s steps.Settings) steps.Settings {
 	if len(c.RegistryMirrors) > 0 {
 		s.RegistryMirror = strings.Join(c.RegistryMirrors, ",")
 	}
+	if c.Registry != "" {
+		s.Registry = c.Registry
+	}
 	return s
 }
 
@@ -238,7 +262,27 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.Kind != "" && c.Kind != "kubernetes" {
 		return nil, fmt.Errorf("kubernetes executor: kind %q: want kubernetes", c.Kind)
 	}
+	for name, t := range c.templates() {
+		for i, e := range t.Env {
+			if errs := validation.IsEnvVarName(e.Name); len(errs) > 0 {
+				return nil, fmt.Errorf("kubernetes executor: %s.env[%d].name %q: %s", name, i, e.Name, strings.Join(errs, "; "))
+			}
+			if run.IsOwnVariable(e.Name) {
+				return nil, fmt.Errorf("kubernetes executor: %s.env[%d].name %s: RUNNER_* variables are runner's own, never a step's", name, i, e.Name)
+			}
+		}
+	}
 	return &c, nil
+}
+
+// templates are the pod templates by their place in the config:
+// "default" and "templates.LABEL".
+func (c *Config) templates() map[string]PodTemplate {
+	m := map[string]PodTemplate{"default": c.Default}
+	for l, t := range c.Templates {
+		m["templates."+l] = t
+	}
+	return m
 }
 
 var quietOnce sync.Once

@@ -69,3 +69,39 @@ func TestDeployRoleIsTheExecutorsRules(t *testing.T) {
 		t.Error("no Role in 10-rbac.yaml")
 	}
 }
+
+// TestDeployExecutorConfig: the deployed service's executor section is
+// read as serve reads it (strictly), and gives the job pods the addresses
+// they reach for build-image (the buildkitd Service) and for `registry:
+// embedded` (the registry Service): without them a pod's build-image
+// would start a BuildKit it has no privilege for, and its push-image
+// would push to a registry inside the pod.
+func TestDeployExecutorConfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(deployDir, "20-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal(data, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var serve struct {
+		Executor map[string]any `json:"executor"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &serve); err != nil {
+		t.Fatal(err)
+	}
+	section, err := yaml.Marshal(serve.Executor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(section)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BuildkitHost != "tcp://buildkitd.runner.svc:1234" || c.Registry != "http://registry.runner.svc:5000" {
+		t.Errorf("the pods' buildkit-host %q and registry %q: want the buildkitd and registry Services", c.BuildkitHost, c.Registry)
+	}
+}

@@ -134,6 +134,15 @@ func instanceSelector(instance string) string {
 	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy, LabelInstance: labelValue(instance)}).String()
 }
 
+// env is the leg container's env from the template's.
+func (t PodTemplate) env() []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, e := range t.Env {
+		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	return env
+}
+
 // legPod is the pod that runs leg for the controller instance.
 func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	t := c.template(leg.Labels)
@@ -171,6 +180,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 				StdinOnce:       true,
 				Resources:       t.Resources,
 				WorkingDir:      "/",
+				Env:             t.env(),
 			}},
 		},
 	}
@@ -191,7 +201,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		}
 		p.Spec.Hostname = ctr.Hostname
 		job.Command = []string{runnerDir + "/runner", "job", "--stdio"}
-		job.Env = []corev1.EnvVar{{Name: "TMPDIR", Value: runnerDir + "/tmp"}}
+		job.Env = append(job.Env, corev1.EnvVar{Name: "TMPDIR", Value: runnerDir + "/tmp"})
 		job.VolumeMounts = []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}}
 		p.Spec.Volumes = []corev1.Volume{{Name: runnerVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 		p.Spec.InitContainers = []corev1.Container{{

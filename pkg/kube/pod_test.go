@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/birdflock/runner/pkg/steps"
 )
 
 func TestLegPodTemplatesAndLabels(t *testing.T) {
@@ -132,5 +134,54 @@ templates:
 	}
 	if _, err := ParseConfig([]byte("kind: docker\n")); err == nil {
 		t.Error("kind docker accepted")
+	}
+}
+
+// TestTemplateEnvAndRegistry: a template's env is set in the leg
+// container (read strictly: a bad name or a RUNNER_* variable is an error
+// naming the template), and the executor's registry is what `embedded`
+// stands for in the pods' settings.
+func TestTemplateEnvAndRegistry(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+registry: http://10.0.0.1:5000
+default:
+  env: [{name: GOPROXY, value: "off"}]
+templates:
+  ubuntu-latest:
+    env:
+      - {name: GOFLAGS, value: -mod=mod}
+      - {name: npm_config_offline, value: "true"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(p *corev1.Pod) map[string]string {
+		m := map[string]string{}
+		for _, e := range p.Spec.Containers[0].Env {
+			m[e.Name] = e.Value
+		}
+		return m
+	}
+	if got := env(c.legPod("i", "ci", Leg{Job: "b", Labels: []string{"ubuntu-latest"}})); got["GOFLAGS"] != "-mod=mod" || got["npm_config_offline"] != "true" || len(got) != 2 {
+		t.Errorf("ubuntu-latest's env: %v", got)
+	}
+	if got := env(c.legPod("i", "ci", Leg{Job: "b", Labels: []string{"other"}})); got["GOPROXY"] != "off" || len(got) != 1 {
+		t.Errorf("the default's env: %v", got)
+	}
+	if got := env(c.legPod("i", "ci", Leg{Job: "b", Image: "node:20"})); got["GOPROXY"] != "off" || got["TMPDIR"] != "/__runner/tmp" {
+		t.Errorf("a container job's env: %v", got)
+	}
+	if s := c.PodSettings(steps.Settings{}); s.Registry != "http://10.0.0.1:5000" {
+		t.Errorf("pod settings: %+v", s)
+	}
+	for bad, want := range map[string]string{
+		"templates: {x: {env: [{name: 'A B', value: v}]}}":      `templates.x.env[0].name "A B"`,
+		"default: {env: [{name: RUNNER_TOKEN, value: v}]}":      "default.env[0].name RUNNER_TOKEN",
+		"default: {env: [{name: A, valueFrom: {}}]}":            `unknown field "default.env[0].valueFrom"`,
+		"templates: {x: {env: [{name: A, value: v, valu: w}]}}": `unknown field "templates.x.env[0].valu"`,
+	} {
+		if _, err := ParseConfig([]byte(bad)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %s", bad, err, want)
+		}
 	}
 }

@@ -24,19 +24,19 @@ import (
 
 // server is a runner serve process of this tree's binary.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	url   string
 	token string
 	log   *bytes.Buffer
 }
 
-func startServe(t *testing.T, config string, url string) *server {
+func startServe(t testing.TB, config string, url string, env ...string) *server {
 	t.Helper()
 	s := &server{t: t, url: url, token: "kube-test-token", log: &bytes.Buffer{}}
 	s.cmd = exec.Command(runnerBin, "serve", "--config", config)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.Env = append(os.Environ(), "RUNNER_TOKEN="+s.token)
+	s.cmd.Env = append(append(os.Environ(), env...), "RUNNER_TOKEN="+s.token)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ type jobsPage struct {
 	} `json:"jobs"`
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -62,14 +62,15 @@ func (PushImage) Run(ctx context.Context, s *Context) error {
 	}
 
 	reg := strings.TrimSuffix(strings.TrimSpace(s.Input("registry")), "/")
-	switch {
-	case reg == "" || reg == "embedded":
+	if reg == "" || reg == "embedded" {
 		addr, release, err := embeddedRegistry(ctx, s)
 		if err != nil {
 			return fmt.Errorf("push-image: embedded registry: %w", err)
 		}
 		defer release()
-		reg = addr
+		reg = addr // http://host:port when Settings.Registry says so
+	}
+	switch {
 	case strings.HasPrefix(reg, "http://"):
 		reg, insecure = strings.TrimPrefix(reg, "http://"), true
 	case strings.HasPrefix(reg, "https://"):

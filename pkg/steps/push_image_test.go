@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -265,5 +266,35 @@ func TestPushImageEmbeddedLivesForTheRun(t *testing.T) {
 	addr, err := scope.EmbeddedRegistry(context.Background())
 	if err != nil || !strings.HasPrefix(ref, addr+"/") {
 		t.Fatalf("a later step got %q (%v), not the registry of %s", addr, err, ref)
+	}
+}
+
+// TestPushImageEmbeddedIsTheSettingsRegistry: in a leg that runs elsewhere
+// (a Kubernetes pod), `embedded` is the controller's registry as the leg
+// reaches it (Settings.Registry, http:// for plain HTTP): the image goes
+// there, and no registry is started in the leg's own state dir.
+func TestPushImageEmbeddedIsTheSettingsRegistry(t *testing.T) {
+	ws := t.TempDir()
+	want := writeArchive(t, ws, "frontend.tar")
+	h, err := registry.Handler(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	s, log := pushCtx(t, ws, map[string]string{"archive": "frontend.tar", "name": "owner/web", "tags": "v1"})
+	s.Run.Settings.Registry = srv.URL
+	if err := (PushImage{}).Run(context.Background(), s); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if got := s.Outputs()["image"]; got != host+"/owner/web@"+want {
+		t.Errorf("image %q, want %s/owner/web@%s", got, host, want)
+	}
+	if d, err := registry.New(registry.Options{}).Digest(context.Background(), host+"/owner/web:v1"); err != nil || d != want {
+		t.Errorf("%s/owner/web:v1 -> %s %v", host, d, err)
+	}
+	if _, err := os.Stat(registry.EmbeddedDir(s.Run.StateDir)); !os.IsNotExist(err) {
+		t.Errorf("a registry was set up in the leg's state dir: %v", err)
 	}
 }

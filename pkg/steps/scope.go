@@ -55,9 +55,14 @@ func (sc *Scope) Close() error {
 	return err
 }
 
-// embeddedRegistry is the run's embedded registry; a step run without a
-// scope (outside the engine) gets one for the step's duration.
+// embeddedRegistry is the run's embedded registry: Settings.Registry when
+// set (a remote leg), else the state dir's; a step run without a scope
+// (outside the engine) gets one for the step's duration.
 func embeddedRegistry(ctx context.Context, s *Context) (addr string, release func() error, err error) {
+	if r := s.Run.Settings.Registry; r != "" {
+		// The controller's registry, as this leg reaches it.
+		return r, func() error { return nil }, nil
+	}
 	if s.Run.Scope != nil {
 		addr, err := s.Run.Scope.EmbeddedRegistry(ctx)
 		return addr, func() error { return nil }, err

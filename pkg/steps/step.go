@@ -97,6 +97,13 @@ type RunInfo struct {
 type Settings struct {
 	RegistryMirror string // RUNNER_REGISTRY_MIRROR: REGISTRY=URL,… (exec's --registry-mirror, serve's registry-mirrors)
 	BuildkitHost   string // BUILDKIT_HOST: an existing buildkitd instead of runner's own
+	// Registry is what the registry input `embedded` of build-image and
+	// push-image stands for when runner's registry is not this machine's:
+	// host:port (http://host:port for plain HTTP, as runner's registry
+	// serves) of the controller's registry as a leg that runs elsewhere
+	// reaches it (a Kubernetes pod: the executor's registry). Default "":
+	// the state dir's registry, served on a loopback address.
+	Registry string `json:",omitempty"`
 }
 
 // SettingsFromEnv reads Settings from variables of those names, as getenv
