@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
 
@@ -168,7 +169,7 @@ templates:
 	if got := env(c.legPod("i", "ci", Leg{Job: "b", Labels: []string{"other"}})); got["GOPROXY"] != "off" || len(got) != 1 {
 		t.Errorf("the default's env: %v", got)
 	}
-	if got := env(c.legPod("i", "ci", Leg{Job: "b", Image: "node:20"})); got["GOPROXY"] != "off" || got["TMPDIR"] != "/__runner/tmp" {
+	if got := env(c.legPod("i", "ci", Leg{Job: "b", Container: &run.LegContainer{Image: "node:20"}})); got["GOPROXY"] != "off" || got["TMPDIR"] != "/__runner/tmp" {
 		t.Errorf("a container job's env: %v", got)
 	}
 	if s := c.PodSettings(steps.Settings{}); s.Registry != "http://10.0.0.1:5000" {
