@@ -74,8 +74,9 @@ type Config struct {
 	// their if: always() steps have; default 30 s.
 	Grace metav1.Duration `json:"grace,omitempty"`
 	// ScratchRegistry is the registry the legs' test-image steps pass
-	// their image archives through to a pod of their own. Without it,
-	// test-image of an archive fails in a pod, saying so.
+	// their image archives through to a pod of their own. Default:
+	// Registry (the nodes pulling from it at the same address). Without
+	// either, test-image of an archive fails in a pod, saying so.
 	ScratchRegistry *ScratchRegistry `json:"scratch-registry,omitempty"`
 }
 
@@ -92,6 +93,9 @@ type ScratchRegistry struct {
 // scratch is the scratch registry's addresses, ok false when there is none.
 func (c *Config) scratch() (push, pull string, ok bool) {
 	s := c.ScratchRegistry
+	if (s == nil || s.Push == "") && c.Registry != "" {
+		s = &ScratchRegistry{Push: c.Registry}
+	}
 	if s == nil || s.Push == "" {
 		return "", "", false
 	}

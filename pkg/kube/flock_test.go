@@ -30,12 +30,6 @@ import (
 	"github.com/birdflock/runner/pkg/testenv"
 )
 
-// testImageInPod says whether test-image runs in a pod (as a pod of its
-// own, through the controller). Until it does, the bird-flock pipeline
-// runs here without its two test-image jobs (flockWorkflow); once it does,
-// this is true and the test runs the workflow unchanged.
-const testImageInPod = false
-
 var (
 	toolchainOnce sync.Once
 	toolchainRef  string
@@ -166,33 +160,20 @@ func copyExample(t testing.TB, src, dst string) {
 	}
 }
 
-// flockWorkflow is workflows/build-bird-app.yaml, without its two
-// test-image jobs (publish then needs the builds) until test-image runs
-// in a pod (testImageInPod).
+// flockWorkflow is workflows/build-bird-app.yaml, as scripts/demo.sh runs
+// it: its test-image jobs run each image as a pod of its own.
 func flockWorkflow(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(ct.RepoRoot(), "workflows", "build-bird-app.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wf := string(b)
-	if testImageInPod {
-		return wf
-	}
-	i, j := strings.Index(wf, "\n  test-back-end:\n"), strings.Index(wf, "\n  publish:\n")
-	needs := "needs: [check, test-back-end, test-front-end]"
-	if i < 0 || j < i || !strings.Contains(wf, needs) {
-		t.Fatal("workflows/build-bird-app.yaml changed: flockWorkflow cannot leave out its test jobs")
-	}
-	return strings.Replace(wf[:i]+wf[j:], needs, "needs: [check, build-back-end, build-front-end]", 1)
+	return string(b)
 }
 
-// flockJobs are the pipeline's jobs as the test runs it.
+// flockJobs are the pipeline's jobs.
 func flockJobs() []string {
-	jobs := []string{"check", "build-back-end", "build-front-end", "publish"}
-	if testImageInPod {
-		jobs = append(jobs, "test-back-end", "test-front-end")
-	}
+	jobs := []string{"check", "build-back-end", "build-front-end", "test-back-end", "test-front-end", "publish"}
 	slices.Sort(jobs)
 	return jobs
 }
@@ -399,6 +380,19 @@ func TestBirdFlockOnKubernetes(t *testing.T) {
 	for job, want := range map[string]string{"build-back-end": "Build the binary", "build-front-end": "vite v"} {
 		if !strings.Contains(logs[job], want) {
 			t.Errorf("job %s did not run %s:\n%s", job, want, logs[job])
+		}
+	}
+
+	// The test jobs ran their images as pods of their own, pulled by the
+	// nodes through the executor's registry, and probed them over the pod
+	// network.
+	for job, want := range map[string]string{"test-back-end": "200 OK", "test-front-end": "200 OK"} {
+		l := logs[job]
+		if !strings.Contains(l, "Running image "+c.PodRegistryAddr+"/runner/test-images@sha256:") || !strings.Contains(l, want) || !strings.Contains(l, "removed") {
+			t.Errorf("job %s did not run its image as a pod and get %s from it:\n%s", job, want, l)
+		}
+		if i := strings.Index(l, "Running image "); i >= 0 {
+			t.Logf("%s: %s", job, strings.SplitN(l[i:], "\n", 2)[0])
 		}
 	}
 
