@@ -24,6 +24,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,6 +141,14 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.ExecAgent {
+		if c.agentExe, _ = agentBinary(rootfs); c.agentExe != "" {
+			c.main = spec.Process.Args
+			spec.Process.Args = []string{agentPath, agentArg}
+			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: agentPath, Type: "bind", Source: c.agentExe, Options: []string{"rbind", "rprivate", "ro"}})
+			c.agentUp = make(chan struct{})
+		}
+	}
 	js, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return nil, err
@@ -206,6 +215,15 @@ type runcContainer struct {
 
 	netns      *os.File
 	logR, logW *os.File
+
+	// With Spec.ExecAgent: runner's binary, mounted as pid 1, and the
+	// image's process it starts (main). agentUp is closed once main has
+	// started or could not (agentErr).
+	agentExe string
+	main     []string
+	agentUp  chan struct{}
+	agent    *agentConn
+	agentErr error
 
 	mu         sync.Mutex
 	cmd        *exec.Cmd
@@ -287,9 +305,26 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	}
 	// The pid file is written once the container exists: Exec waits for
 	// it (waitCreated).
-	args = append(args, "run", "--bundle", c.bundle, "--pid-file", filepath.Join(c.bundle, "pid"), c.id)
+	args = append(args, "run", "--bundle", c.bundle, "--pid-file", filepath.Join(c.bundle, "pid"))
+	var agentEnd *os.File
+	if c.agentExe != "" {
+		mine, theirs, err := socketPair()
+		if err != nil {
+			return err
+		}
+		if c.agent, err = newAgentConn(mine); err != nil {
+			theirs.Close()
+			return err
+		}
+		agentEnd = theirs
+		args = append(args, "--preserve-fds", "1")
+	}
+	args = append(args, c.id)
 	cmd := exec.Command(c.r.opts.Runc, args...)
 	cmd.Stdout, cmd.Stderr = c.logW, c.logW
+	if agentEnd != nil {
+		cmd.ExtraFiles = []*os.File{agentEnd} // fd 3
+	}
 	err := startRunc(cmd, c.done, func(err error) {
 		c.exitCode = cmd.ProcessState.ExitCode()
 		var ee *exec.ExitError
@@ -297,13 +332,42 @@ func (c *runcContainer) Start(ctx context.Context) error {
 			c.waitErr = err
 		}
 	})
-	c.logW.Close() // the container holds its own copy
+	if agentEnd != nil {
+		agentEnd.Close()
+	}
+	logW := c.logW
 	c.logW = nil
 	if err != nil {
+		logW.Close()
 		return fmt.Errorf("start runc: %w", err)
 	}
 	c.cmd = cmd
+	if c.agent != nil {
+		go c.startMain(logW) // the agent passes logW on to main
+	} else {
+		logW.Close() // the container holds its own copy
+	}
 	return nil
+}
+
+// startMain waits for the agent and has it start the image's process with
+// its output to out, which it closes; then it closes agentUp.
+func (c *runcContainer) startMain(out *os.File) {
+	defer close(c.agentUp)
+	defer out.Close()
+	if err := c.agent.waitReady(context.Background(), c.done); err != nil {
+		c.agentErr = fmt.Errorf("runner's agent did not start in the container: %w", err)
+		return
+	}
+	p, err := c.agent.startProcess(agentRequest{Args: c.main, Main: true}, out)
+	if err != nil {
+		c.agentErr = err
+		return
+	}
+	go func() {
+		<-c.done
+		p.Close()
+	}()
 }
 
 // waitCreated waits until runc has created the container (its pid file),
@@ -457,6 +521,11 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	}
 	c.destroyed = true
 	var errs []error
+	if c.agent != nil {
+		// The agent, pid 1, ends when its control socket closes, and the
+		// container's processes with it.
+		c.agent.conn.Close()
+	}
 	if c.cmd != nil {
 		c.kill(ctx)
 	}

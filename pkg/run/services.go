@@ -28,9 +28,19 @@ const (
 	stopContainersStep = "Stop containers"
 )
 
-// maxEarlyProbe is the longest pause between the health checks tried
-// before the first one that counts.
-const maxEarlyProbe = 500 * time.Millisecond
+// The pause between the health checks tried before the first one that
+// counts is a tenth of the time since the service started, from
+// minEarlyProbe to maxEarlyProbe: a service that is up after t is seen
+// by about 1.1 t, with a few dozen checks over its start-up, not one
+// every 10 ms.
+const (
+	minEarlyProbe = 10 * time.Millisecond
+	maxEarlyProbe = 500 * time.Millisecond
+)
+
+func earlyProbe(since time.Duration) time.Duration {
+	return min(max(since/10, minEarlyProbe), maxEarlyProbe)
+}
 
 // serviceLogLimit is how much of a service's output is kept for "Stop
 // containers": the last 1 MiB.
@@ -218,7 +228,9 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	jr.emit(initContainersStep, fmt.Sprintf("Start service %s: %s", label, sp.image))
 	// A job container (started next, on the host's network) reaches the
 	// service by label at its own port: on an address of the service's own.
-	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil}
+	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil,
+		// Health checks by the agent: a fork and exec each, not a runc exec.
+		ExecAgent: sp.opts.HealthCmd != ""}
 	for _, p := range sp.ports {
 		spec.Ports = append(spec.Ports, p.Container)
 		if p.Host != 0 {
@@ -305,9 +317,10 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 // waitHealthy runs the service's health check until it passes. As with
 // docker, a check counts as failed only from the first interval on and
 // after the start period, and `retries` failures in a row make the
-// service unhealthy; before that the check is also tried more often (from
-// 10 ms, doubling up to 0.5 s or the interval), so that a service that is
-// up early is seen early. Times count from the service's start. A service
+// service unhealthy; before that the check is also tried more often
+// (earlyProbe, at most every interval), as docker ≥ 25 does with
+// --health-start-interval, so that a service that is up early is seen
+// early. Times count from the service's start. A service
 // that exits fails at once.
 func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflow.ServiceOptions) error {
 	c := rs.c
@@ -330,7 +343,6 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 		counted += o.HealthInterval
 	}
 	countFrom := start.Add(counted)
-	early := 10 * time.Millisecond // the next pause before countFrom
 	var wait time.Duration
 	failures := 0
 	var last string
@@ -366,7 +378,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 			}
 			wait = o.HealthInterval
 		} else {
-			wait, early = min(early, o.HealthInterval), min(early*2, maxEarlyProbe)
+			wait = min(earlyProbe(now.Sub(start)), o.HealthInterval)
 			if now.Add(wait).After(countFrom) {
 				wait = countFrom.Sub(now)
 			}
