@@ -133,15 +133,22 @@ func BenchmarkContainerJob(b *testing.B) {
 // by hand on the same unpacked image: `runc run -d` of a bundle in a
 // network namespace of its own, then `runc exec … /bin/sh -c "redis-cli
 // ping"` back to back (no pause: tighter than any interval docker
-// allows) until one exits 0. The two alternate, each iteration in the
-// other order, so that the load of the shared machine falls on both
-// alike; -benchtime 20x or more. Reported: the medians and 90th
-// percentiles of both (runner-p50-s, runner-p90-s, hand-p50-s,
-// hand-p90-s), ratio = runner median / hand median (target ≤ 1.2),
+// allows) until one exits 0. By hand is done twice: with runner's own
+// config.json (copied by the job's step; its root and network namespace
+// replaced, the image's process as pid 1: "the same bundle", Docker's
+// seccomp profile, capabilities and cgroup limits included) and with the
+// config `runc spec` writes (no seccomp filter, no cgroup limits). The
+// three alternate, each iteration in another order, so that the load of
+// the shared machine falls on all alike; -benchtime 20x or more.
+// Reported: the medians and 90th percentiles (runner-p50-s,
+// runner-p90-s, hand-p50-s, hand-p90-s for the same bundle,
+// hand-plain-p50-s, hand-plain-p90-s), ratio = runner median / hand
+// median (target ≤ 1.2), ratio-plain against `runc spec`'s,
 // runner-started-p50-s (up to the container's start) and runner-cold-s
 // (the first run, which also pulls and unpacks). -v logs every sample.
 func BenchmarkRedisServiceHealthy(b *testing.B) {
 	ref, img := benchRedisImage(b)
+	cfgDir := b.TempDir()
 	src := fmt.Sprintf(`on: push
 jobs:
   c:
@@ -152,8 +159,8 @@ jobs:
         ports: ['6379']
         options: --health-cmd "redis-cli ping" --health-interval 1s
     steps:
-      - run: 'true'
-`, ref)
+      - run: cp %s/${{ job.services.redis.id }}/config.json %s/
+`, ref, container.DefaultDir(), cfgDir)
 	cache := &container.ImageCache{Dir: filepath.Join(b.TempDir(), "images")}
 	cached, err := cache.Get(context.Background(), ref, func(context.Context, string) (v1.Image, error) { return img, nil })
 	if err != nil {
@@ -166,29 +173,42 @@ jobs:
 		return rec.at(b, run.Line, "Service redis is healthy", false).Sub(begin),
 			rec.at(b, run.Line, "Service redis: container", false).Sub(begin)
 	}
-	cold, _ := runner()        // pulls and unpacks into the image cache
-	runcRedisByHand(b, cached) // warms runc's and redis's pages as the first run did runner's
-	var ours, theirs, starts []time.Duration
+	cold, _ := runner() // pulls and unpacks into the image cache
+	runnerCfg, err := os.ReadFile(filepath.Join(cfgDir, "config.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Warm runc's and redis's pages as the first run did runner's.
+	runcRedisByHand(b, cached, runnerCfg)
+	runcRedisByHand(b, cached, nil)
+	var ours, same, plain, starts []time.Duration
 	for i := 0; i < b.N; i++ {
-		for j := 0; j < 2; j++ {
-			if (i+j)%2 == 0 {
+		for j := 0; j < 3; j++ {
+			switch (i + j) % 3 {
+			case 0:
 				h, s := runner()
 				ours, starts = append(ours, h), append(starts, s)
-			} else {
-				theirs = append(theirs, runcRedisByHand(b, cached))
+			case 1:
+				same = append(same, runcRedisByHand(b, cached, runnerCfg))
+			default:
+				plain = append(plain, runcRedisByHand(b, cached, nil))
 			}
 		}
 	}
 	b.Logf("runner (s): %s", seconds(ours))
 	b.Logf("runner to started (s): %s", seconds(starts))
-	b.Logf("by hand (s): %s", seconds(theirs))
+	b.Logf("by hand, the same bundle (s): %s", seconds(same))
+	b.Logf("by hand, runc spec's config (s): %s", seconds(plain))
 	b.ReportMetric(cold.Seconds(), "runner-cold-s")
 	b.ReportMetric(quantile(ours, 0.5).Seconds(), "runner-p50-s")
 	b.ReportMetric(quantile(ours, 0.9).Seconds(), "runner-p90-s")
 	b.ReportMetric(quantile(starts, 0.5).Seconds(), "runner-started-p50-s")
-	b.ReportMetric(quantile(theirs, 0.5).Seconds(), "hand-p50-s")
-	b.ReportMetric(quantile(theirs, 0.9).Seconds(), "hand-p90-s")
-	b.ReportMetric(float64(quantile(ours, 0.5))/float64(quantile(theirs, 0.5)), "ratio")
+	b.ReportMetric(quantile(same, 0.5).Seconds(), "hand-p50-s")
+	b.ReportMetric(quantile(same, 0.9).Seconds(), "hand-p90-s")
+	b.ReportMetric(quantile(plain, 0.5).Seconds(), "hand-plain-p50-s")
+	b.ReportMetric(quantile(plain, 0.9).Seconds(), "hand-plain-p90-s")
+	b.ReportMetric(float64(quantile(ours, 0.5))/float64(quantile(same, 0.5)), "ratio")
+	b.ReportMetric(float64(quantile(ours, 0.5))/float64(quantile(plain, 0.5)), "ratio-plain")
 }
 
 // quantile is the q-th quantile of ds (nearest rank).
@@ -209,18 +229,26 @@ func seconds(ds []time.Duration) string {
 }
 
 // runcRedisByHand does by hand what a service with `--health-cmd
-// "redis-cli ping"` needs: a bundle from `runc spec` over the unpacked
-// image (its Cmd, Env and WorkingDir), a network namespace with its
-// loopback up (`ip netns add`, made before the clock starts), `runc run
-// -d`, then `runc exec ID /bin/sh -c "redis-cli ping"` (docker's
-// CMD-SHELL form, as runner runs it) back to back until one exits 0. It
-// returns the time from `runc run -d` to that exit.
-func runcRedisByHand(b *testing.B, img container.CachedImage) time.Duration {
+// "redis-cli ping"` needs: a bundle over the unpacked image (read-only)
+// with cfg as its config.json (runner's: its root, network namespace,
+// process arguments and agent mount replaced) or, when cfg is nil, the
+// one `runc spec` writes with the image's Cmd, Env and WorkingDir; a
+// network namespace with its loopback up (`ip netns add`, made before the
+// clock starts); `runc run -d`, then `runc exec ID /bin/sh -c "redis-cli
+// ping"` (docker's CMD-SHELL form, as runner runs it) back to back until
+// one exits 0. It returns the time from `runc run -d` to that exit.
+func runcRedisByHand(b *testing.B, img container.CachedImage, cfg []byte) time.Duration {
 	b.Helper()
 	runc := ct.RuncPath()
 	bundle := b.TempDir()
-	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
-		b.Fatalf("runc spec: %v: %s", err, out)
+	if cfg == nil {
+		if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
+			b.Fatalf("runc spec: %v: %s", err, out)
+		}
+		var err error
+		if cfg, err = os.ReadFile(filepath.Join(bundle, "config.json")); err != nil {
+			b.Fatal(err)
+		}
 	}
 	id := fmt.Sprintf("bench-redis-%d", os.Getpid())
 	netns := id
@@ -232,19 +260,24 @@ func runcRedisByHand(b *testing.B, img container.CachedImage) time.Duration {
 		b.Fatalf("ip link set lo up: %v: %s", err, out)
 	}
 	var spec map[string]any
-	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &spec); err != nil {
+	if err := json.Unmarshal(cfg, &spec); err != nil {
 		b.Fatal(err)
 	}
 	proc := spec["process"].(map[string]any)
 	proc["terminal"] = false
 	proc["args"] = anys(append(append([]string{}, img.Config.Entrypoint...), img.Config.Cmd...))
-	proc["env"] = anys(img.Config.Env)
-	proc["cwd"] = cmp.Or(img.Config.WorkingDir, "/")
+	if _, ok := proc["env"]; !ok || len(proc["env"].([]any)) <= 1 { // runc spec's: PATH and TERM
+		proc["env"] = anys(img.Config.Env)
+		proc["cwd"] = cmp.Or(img.Config.WorkingDir, "/")
+	}
 	spec["root"] = map[string]any{"path": img.Rootfs, "readonly": true}
+	var mounts []any
+	for _, m := range spec["mounts"].([]any) {
+		if !strings.HasPrefix(m.(map[string]any)["destination"].(string), "/__e") { // runner's agent
+			mounts = append(mounts, m)
+		}
+	}
+	spec["mounts"] = mounts
 	linux := spec["linux"].(map[string]any)
 	var ns []any
 	for _, n := range linux["namespaces"].([]any) {
@@ -254,7 +287,7 @@ func runcRedisByHand(b *testing.B, img container.CachedImage) time.Duration {
 		ns = append(ns, n)
 	}
 	linux["namespaces"] = ns
-	raw, _ = json.Marshal(spec)
+	raw, _ := json.Marshal(spec)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), raw, 0o644); err != nil {
 		b.Fatal(err)
 	}

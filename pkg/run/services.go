@@ -29,12 +29,12 @@ const (
 )
 
 // The pause between the health checks tried before the first one that
-// counts is a tenth of the time since the service started, from
-// minEarlyProbe to maxEarlyProbe: a service that is up after t is seen
-// by about 1.1 t, with a few dozen checks over its start-up, not one
-// every 10 ms.
+// counts is a tenth of the time since the first check returned (the
+// service's process runs by then), from minEarlyProbe to maxEarlyProbe:
+// a service that is up t after that is seen by about 1.1 t, with a few
+// dozen checks over its start-up, not one every few ms.
 const (
-	minEarlyProbe = 10 * time.Millisecond
+	minEarlyProbe = 5 * time.Millisecond
 	maxEarlyProbe = 500 * time.Millisecond
 )
 
@@ -344,6 +344,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 	}
 	countFrom := start.Add(counted)
 	var wait time.Duration
+	var probed time.Time // when the first check returned
 	failures := 0
 	var last string
 	for {
@@ -370,6 +371,9 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 			last += ": " + truncateText(t, 200)
 		}
 		now := time.Now()
+		if probed.IsZero() {
+			probed = now
+		}
 		if !now.Before(countFrom) {
 			failures++
 			if failures >= o.HealthRetries {
@@ -378,7 +382,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 			}
 			wait = o.HealthInterval
 		} else {
-			wait = min(earlyProbe(now.Sub(start)), o.HealthInterval)
+			wait = min(earlyProbe(now.Sub(probed)), o.HealthInterval)
 			if now.Add(wait).After(countFrom) {
 				wait = countFrom.Sub(now)
 			}
