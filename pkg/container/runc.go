@@ -142,7 +142,10 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 		return nil, err
 	}
 	if s.ExecAgent {
-		if c.agentExe, _ = agentBinary(rootfs); c.agentExe != "" {
+		if c.agentExe, _ = agentBinary(rootfs); c.agentExe != "" && !runnableBy(c.agentExe, spec.Process.User.UID) {
+			c.agentExe = "" // e.g. a 0700 binary and an image user other than root
+		}
+		if c.agentExe != "" {
 			c.main = spec.Process.Args
 			spec.Process.Args = []string{agentPath, agentArg}
 			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: agentPath, Type: "bind", Source: c.agentExe, Options: []string{"rbind", "rprivate", "ro"}})
@@ -165,6 +168,25 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// runnableBy says whether uid may read and execute file, by its owner's
+// or everyone's permission bits (its group's are not looked at: a
+// service then does without the agent).
+func runnableBy(file string, uid uint32) bool {
+	st, err := os.Stat(file)
+	if err != nil {
+		return false
+	}
+	m := st.Mode().Perm()
+	switch sys, ok := st.Sys().(*syscall.Stat_t); {
+	case uid == 0:
+		return m&0o111 != 0
+	case ok && sys.Uid == uid:
+		return m&0o500 == 0o500
+	default:
+		return m&0o005 == 0o005
+	}
 }
 
 // exposedTCP lists the image's EXPOSEd TCP ports.

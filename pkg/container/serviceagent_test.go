@@ -186,3 +186,34 @@ func TestServiceAgentMainExit(t *testing.T) {
 	}
 	assertGone(t, r, c.ID())
 }
+
+// The agent is used only where the container's user may run runner's
+// binary: a 0700 binary is root's only.
+func TestRunnableBy(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		mode     os.FileMode
+		uid      uint32
+		runnable bool
+	}{
+		{0o755, 0, true}, {0o755, 1234, true}, {0o700, 0, true}, {0o700, 1234, false},
+		{0o750, 1234, false}, {0o644, 0, false}, {0o711, 1234, false},
+	} {
+		f := filepath.Join(dir, c.mode.String())
+		if err := os.WriteFile(f, nil, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if got := runnableBy(f, c.uid); got != c.runnable {
+			t.Errorf("runnableBy(%v, uid %d) = %v, want %v", c.mode, c.uid, got, c.runnable)
+		}
+	}
+	if err := os.Chown(filepath.Join(dir, "-rwx------"), 1234, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !runnableBy(filepath.Join(dir, "-rwx------"), 1234) {
+		t.Error("a 0700 binary is not runnable by its owner")
+	}
+}
