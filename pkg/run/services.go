@@ -207,12 +207,39 @@ func (jr *legRun) startServices(ctx context.Context) error {
 			pair++
 		}
 	}
+	return jr.waitAllHealthy(ctx, specs)
+}
+
+// waitAllHealthy waits for every service at once (one waiting for another
+// would delay its checks, and the news of its exit, by the other's
+// start-up). The first service that fails, in the order of services:,
+// stops the others' waits and is the error.
+func (jr *legRun) waitAllHealthy(ctx context.Context, specs []serviceSpec) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
 	for i, sp := range specs {
-		if err := jr.waitHealthy(ctx, jr.services[i], sp.opts); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = jr.waitHealthy(wctx, jr.services[i], sp.opts); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var stopped error // a wait ended by another's failure or by ctx
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+			stopped = err
+		default:
 			return timedOut(ctx, err)
 		}
 	}
-	return nil
+	return stopped // nil when all are healthy
 }
 
 // timedOut says so when err comes from the job's timeout.
