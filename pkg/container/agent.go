@@ -18,6 +18,11 @@ import "github.com/birdflock/runner/pkg/container/agent"
 // request (agentRequest, one JSON line) and later signals, and receives
 // the pid, then the exit status (agentReply lines).
 //
+// A service container's agent gets the image's entrypoint and command as
+// its arguments after agentArg and "--", and starts that process before
+// anything else, with its own environment, working directory and stdio;
+// the container ends with it (agent.startMain).
+//
 // When runner's end of the control socket closes (Destroy, or runner
 // killed) the agent exits, and with it, as pid 1, every process of the
 // container. When runner closes a process's socket before that process

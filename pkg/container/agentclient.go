@@ -170,12 +170,6 @@ func (c *JobContainer) Start(args, env []string, cwd string, out *os.File) (*Pro
 // start has the agent start a process (see JobContainer.Start); env nil
 // is the agent's own environment, cwd "" its working directory.
 func (a *agentConn) start(args, env []string, cwd string, out *os.File) (*Process, error) {
-	return a.startProcess(agentRequest{Args: args, Env: env, Cwd: cwd}, out)
-}
-
-// startProcess has the agent start the process req describes.
-func (a *agentConn) startProcess(req agentRequest, out *os.File) (*Process, error) {
-	args := req.Args
 	mine, theirs, err := socketPair()
 	if err != nil {
 		return nil, err
@@ -195,8 +189,8 @@ func (a *agentConn) startProcess(req agentRequest, out *os.File) (*Process, erro
 	}
 	p := &Process{conn: fc.(*net.UnixConn)}
 	p.r = bufio.NewReader(p.conn)
-	line, _ := json.Marshal(req)
-	rep, err := p.send(append(line, '\n'))
+	req, _ := json.Marshal(agentRequest{Args: args, Env: env, Cwd: cwd})
+	rep, err := p.send(append(req, '\n'))
 	if err == nil && rep.Error != "" {
 		err = errors.New(rep.Error)
 	}

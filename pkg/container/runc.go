@@ -146,8 +146,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 			c.agentExe = "" // e.g. a 0700 binary and an image user other than root
 		}
 		if c.agentExe != "" {
-			c.main = spec.Process.Args
-			spec.Process.Args = []string{agentPath, agentArg}
+			spec.Process.Args = append([]string{agentPath, agentArg, "--"}, spec.Process.Args...)
 			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: agentPath, Type: "bind", Source: c.agentExe, Options: []string{"rbind", "rprivate", "ro"}})
 			c.agentUp = make(chan struct{})
 		}
@@ -238,11 +237,10 @@ type runcContainer struct {
 	netns      *os.File
 	logR, logW *os.File
 
-	// With Spec.ExecAgent: runner's binary, mounted as pid 1, and the
-	// image's process it starts (main). agentUp is closed once main has
-	// started or could not (agentErr).
+	// With Spec.ExecAgent: runner's binary, mounted as pid 1, which
+	// starts the image's process. agentUp is closed once it answers or
+	// could not (agentErr).
 	agentExe string
-	main     []string
 	agentUp  chan struct{}
 	agent    *agentConn
 	agentErr error
@@ -357,39 +355,21 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	if agentEnd != nil {
 		agentEnd.Close()
 	}
-	logW := c.logW
+	c.logW.Close() // the container holds its own copy
 	c.logW = nil
 	if err != nil {
-		logW.Close()
 		return fmt.Errorf("start runc: %w", err)
 	}
 	c.cmd = cmd
 	if c.agent != nil {
-		go c.startMain(logW) // the agent passes logW on to main
-	} else {
-		logW.Close() // the container holds its own copy
+		go func() {
+			defer close(c.agentUp)
+			if err := c.agent.waitReady(context.Background(), c.done); err != nil {
+				c.agentErr = fmt.Errorf("runner's agent did not answer in the container: %w", err)
+			}
+		}()
 	}
 	return nil
-}
-
-// startMain waits for the agent and has it start the image's process with
-// its output to out, which it closes; then it closes agentUp.
-func (c *runcContainer) startMain(out *os.File) {
-	defer close(c.agentUp)
-	defer out.Close()
-	if err := c.agent.waitReady(context.Background(), c.done); err != nil {
-		c.agentErr = fmt.Errorf("runner's agent did not start in the container: %w", err)
-		return
-	}
-	p, err := c.agent.startProcess(agentRequest{Args: c.main, Main: true}, out)
-	if err != nil {
-		c.agentErr = err
-		return
-	}
-	go func() {
-		<-c.done
-		p.Close()
-	}()
 }
 
 // waitCreated waits until runc has created the container (its pid file),

@@ -34,9 +34,15 @@ const Arg = "__runner-job-container-agent"
 // fd is the control socket's descriptor in the agent.
 const fd = 3
 
+// The agent's arguments are Arg, then for a service container "--" and
+// the image's entrypoint and command (its main process).
 func init() {
-	if len(os.Args) == 2 && os.Args[1] == Arg {
-		os.Exit(agentMain())
+	if len(os.Args) >= 2 && os.Args[1] == Arg {
+		var main []string
+		if len(os.Args) > 3 && os.Args[2] == "--" {
+			main = os.Args[3:]
+		}
+		os.Exit(agentMain(main))
 	}
 }
 
@@ -49,13 +55,6 @@ type Request struct {
 	// Signal, on a started process's socket, is sent to its process group
 	// and every process under it.
 	Signal int `json:"signal,omitempty"`
-	// Main marks a service container's own process (the image's
-	// entrypoint and command, which the agent starts for it as `docker
-	// run --init` has tini do): SIGTERM and SIGINT sent to the agent are
-	// passed on to it (not to its group), and when it ends the agent exits with its status
-	// (128+n when signal n killed it; 127 when it could not start),
-	// which ends the container as the process's own end would have.
-	Main bool `json:"main,omitempty"`
 }
 
 // Reply is the agent's answer: the pid once started, the exit status
@@ -75,7 +74,16 @@ type agent struct {
 	mine map[int]bool
 }
 
-func agentMain() int {
+func agentMain(main []string) int {
+	a := &agent{mine: map[int]bool{}}
+	if len(main) > 0 {
+		// First, before the control socket: the service's start is not
+		// to wait for runner.
+		if err := a.startMain(main); err != nil {
+			fmt.Fprintln(os.Stderr, "runner agent:", err) // into the service's log
+			return 127                                    // as a shell that cannot find a command
+		}
+	}
 	f := os.NewFile(fd, "control")
 	ctl, err := net.FileConn(f)
 	f.Close() // a duplicate: fd 3 itself is not to be inherited by the steps
@@ -88,7 +96,6 @@ func agentMain() int {
 		fmt.Fprintln(os.Stderr, "runner agent: fd 3 is not a unix socket")
 		return 1
 	}
-	a := &agent{mine: map[int]bool{}}
 	go a.reap()
 	// No signal is ignored here: an ignored signal stays ignored in
 	// every process the agent starts (execve keeps SIG_IGN). As pid 1 of
@@ -157,37 +164,18 @@ func (a *agent) serve(sock, out *os.File) {
 	}
 	cmd := &exec.Cmd{Path: lookPathIn(req.Args[0], pathEnv), Args: req.Args, Env: req.Env, Dir: req.Cwd, Stdout: out, Stderr: out}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var sigs chan os.Signal
-	if req.Main {
-		sigs = make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	}
 	a.mu.Lock()
 	err = cmd.Start()
 	if err == nil {
 		a.mine[cmd.Process.Pid] = true
 	}
 	a.mu.Unlock()
-	if err != nil && req.Main {
-		fmt.Fprintf(out, "runner agent: %v\n", err) // into the service's log
-	}
 	out.Close()
 	if err != nil {
 		_ = enc.Encode(Reply{Error: err.Error()})
-		if req.Main {
-			os.Exit(127) // as a shell that cannot find a command
-		}
 		return
 	}
 	pid := cmd.Process.Pid
-	if sigs != nil {
-		go func() {
-			// To the process only, as docker (and tini) pass them on.
-			for sig := range sigs {
-				_ = syscall.Kill(pid, sig.(syscall.Signal))
-			}
-		}()
-	}
 	_ = enc.Encode(Reply{Pid: pid})
 	var exited atomic.Bool
 	closed := make(chan struct{})
@@ -226,16 +214,53 @@ func (a *agent) serve(sock, out *os.File) {
 	}
 	exited.Store(true)
 	_ = enc.Encode(rep)
-	if req.Main {
-		// The container ends with its own process, as without the agent.
-		if rep.Signal > 0 {
-			os.Exit(128 + rep.Signal)
-		}
-		os.Exit(rep.Code)
-	}
 	// Runner may still signal what the process left behind (the
 	// goroutine above); it closes the socket when it is done.
 	<-closed
+}
+
+// startMain starts a service container's own process (the image's
+// entrypoint and command, as `docker run --init` has tini do) with the
+// agent's environment, working directory and stdio: SIGTERM and SIGINT
+// sent to the agent are passed on to it (not to its group, as docker and
+// tini do), and when it ends the agent exits with its status (128+n when
+// signal n killed it), which ends the container as the process's own end
+// would have.
+func (a *agent) startMain(args []string) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	cmd := &exec.Cmd{Path: lookPathIn(args[0], os.Environ()), Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	a.mu.Lock()
+	err := cmd.Start()
+	if err == nil {
+		a.mine[cmd.Process.Pid] = true
+	}
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	go func() {
+		for sig := range sigs {
+			_ = syscall.Kill(pid, sig.(syscall.Signal))
+		}
+	}()
+	go func() {
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				os.Exit(128 + int(ws.Signal()))
+			}
+			os.Exit(ee.ExitCode())
+		}
+		if err != nil {
+			os.Exit(127)
+		}
+		os.Exit(0)
+	}()
+	return nil
 }
 
 // signalTree sends sig to pid's process group and to every process under
