@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,10 @@ type Execer interface {
 
 var _ Execer = (*runcContainer)(nil)
 
-// Exec is `runc exec`. The process's pid goes to a file in the bundle, so
-// that a process that outlives ctx is killed inside the container, not
-// only the runc that started it.
+// Exec is a fork and exec by the container's agent (Spec.ExecAgent),
+// else `runc exec`. Either way the process has the container's
+// namespaces, root, cgroups, user, capabilities, seccomp filter,
+// environment and working directory.
 func (c *runcContainer) Exec(ctx context.Context, args []string) (int, []byte, error) {
 	if len(args) == 0 {
 		return -1, nil, errors.New("container: exec of nothing")
@@ -39,6 +41,75 @@ func (c *runcContainer) Exec(ctx context.Context, args []string) (int, []byte, e
 	if !started || destroyed {
 		return -1, nil, errors.New("container: Exec before Start or after Destroy")
 	}
+	if c.agentExe != "" {
+		return c.agentExec(ctx, args)
+	}
+	return c.runcExec(ctx, args)
+}
+
+// agentExec has the agent start args once the container's own process
+// has started. When ctx ends first, the process's group is killed.
+func (c *runcContainer) agentExec(ctx context.Context, args []string) (int, []byte, error) {
+	select {
+	case <-c.agentUp:
+	case <-ctx.Done():
+		return -1, nil, ctx.Err()
+	}
+	if c.agentErr != nil {
+		return -1, nil, c.agentErr
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return -1, nil, err
+	}
+	defer r.Close()
+	p, err := c.agent.start(args, nil, "", w)
+	w.Close()
+	if err != nil {
+		return -1, nil, err
+	}
+	defer p.Close() // a process still running is killed with its group
+	var out tailBuffer
+	out.max = 4096
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&out, r)
+	}()
+	type result struct {
+		st  ExitStatus
+		err error
+	}
+	waited := make(chan result, 1)
+	go func() {
+		st, err := p.Wait()
+		waited <- result{st, err}
+	}()
+	select {
+	case res := <-waited:
+		// What the process left running may hold the pipe: its output
+		// is what came until shortly after it ended.
+		_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		<-copied
+		if res.err != nil {
+			return -1, out.Bytes(), res.err
+		}
+		if res.st.Signal > 0 {
+			return 128 + int(res.st.Signal), out.Bytes(), nil
+		}
+		return res.st.Code, out.Bytes(), nil
+	case <-ctx.Done():
+		p.Close()
+		_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		<-copied
+		return -1, out.Bytes(), ctx.Err()
+	}
+}
+
+// runcExec is `runc exec`. The process's pid goes to a file in the bundle,
+// so that a process that outlives ctx is killed inside the container, not
+// only the runc that started it.
+func (c *runcContainer) runcExec(ctx context.Context, args []string) (int, []byte, error) {
 	c.waitCreated(ctx)
 	pidFile := filepath.Join(c.bundle, "exec-"+newID()+".pid")
 	defer os.Remove(pidFile)

@@ -19,6 +19,8 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/birdflock/runner/pkg/container/agent"
 )
 
 // A job container (GitHub's `container:`) is one long-lived container per
@@ -347,46 +349,9 @@ func KillExec(pidFile string, sig syscall.Signal) {
 	if err != nil || pid <= 1 {
 		return
 	}
-	for _, p := range append(descendants(pid), pid) {
+	for _, p := range append(agent.Descendants(pid), pid) {
 		_ = syscall.Kill(p, sig)
 	}
-}
-
-// descendants are the processes under pid, from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, ch := range children[p] {
-			out = append(out, ch)
-			walk(ch)
-		}
-	}
-	walk(pid)
-	return out
 }
 
 // HostPath is where path (absolute, in the container, outside the mounts)

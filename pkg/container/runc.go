@@ -24,6 +24,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,6 +141,16 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.ExecAgent {
+		if c.agentExe, _ = agentBinary(rootfs); c.agentExe != "" && !runnableBy(c.agentExe, spec.Process.User.UID) {
+			c.agentExe = "" // e.g. a 0700 binary and an image user other than root
+		}
+		if c.agentExe != "" {
+			spec.Process.Args = append([]string{agentPath, agentArg, "--"}, spec.Process.Args...)
+			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: agentPath, Type: "bind", Source: c.agentExe, Options: []string{"rbind", "rprivate", "ro"}})
+			c.agentUp = make(chan struct{})
+		}
+	}
 	js, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return nil, err
@@ -156,6 +167,25 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// runnableBy says whether uid may read and execute file, by its owner's
+// or everyone's permission bits (its group's are not looked at: a
+// service then does without the agent).
+func runnableBy(file string, uid uint32) bool {
+	st, err := os.Stat(file)
+	if err != nil {
+		return false
+	}
+	m := st.Mode().Perm()
+	switch sys, ok := st.Sys().(*syscall.Stat_t); {
+	case uid == 0:
+		return m&0o111 != 0
+	case ok && sys.Uid == uid:
+		return m&0o500 == 0o500
+	default:
+		return m&0o005 == 0o005
+	}
 }
 
 // exposedTCP lists the image's EXPOSEd TCP ports.
@@ -206,6 +236,14 @@ type runcContainer struct {
 
 	netns      *os.File
 	logR, logW *os.File
+
+	// With Spec.ExecAgent: runner's binary, mounted as pid 1, which
+	// starts the image's process. agentUp is closed once it answers or
+	// could not (agentErr).
+	agentExe string
+	agentUp  chan struct{}
+	agent    *agentConn
+	agentErr error
 
 	mu         sync.Mutex
 	cmd        *exec.Cmd
@@ -287,9 +325,26 @@ func (c *runcContainer) Start(ctx context.Context) error {
 	}
 	// The pid file is written once the container exists: Exec waits for
 	// it (waitCreated).
-	args = append(args, "run", "--bundle", c.bundle, "--pid-file", filepath.Join(c.bundle, "pid"), c.id)
+	args = append(args, "run", "--bundle", c.bundle, "--pid-file", filepath.Join(c.bundle, "pid"))
+	var agentEnd *os.File
+	if c.agentExe != "" {
+		mine, theirs, err := socketPair()
+		if err != nil {
+			return err
+		}
+		if c.agent, err = newAgentConn(mine); err != nil {
+			theirs.Close()
+			return err
+		}
+		agentEnd = theirs
+		args = append(args, "--preserve-fds", "1")
+	}
+	args = append(args, c.id)
 	cmd := exec.Command(c.r.opts.Runc, args...)
 	cmd.Stdout, cmd.Stderr = c.logW, c.logW
+	if agentEnd != nil {
+		cmd.ExtraFiles = []*os.File{agentEnd} // fd 3
+	}
 	err := startRunc(cmd, c.done, func(err error) {
 		c.exitCode = cmd.ProcessState.ExitCode()
 		var ee *exec.ExitError
@@ -297,12 +352,23 @@ func (c *runcContainer) Start(ctx context.Context) error {
 			c.waitErr = err
 		}
 	})
+	if agentEnd != nil {
+		agentEnd.Close()
+	}
 	c.logW.Close() // the container holds its own copy
 	c.logW = nil
 	if err != nil {
 		return fmt.Errorf("start runc: %w", err)
 	}
 	c.cmd = cmd
+	if c.agent != nil {
+		go func() {
+			defer close(c.agentUp)
+			if err := c.agent.waitReady(context.Background(), c.done); err != nil {
+				c.agentErr = fmt.Errorf("runner's agent did not answer in the container: %w", err)
+			}
+		}()
+	}
 	return nil
 }
 
@@ -457,6 +523,11 @@ func (c *runcContainer) Destroy(ctx context.Context) error {
 	}
 	c.destroyed = true
 	var errs []error
+	if c.agent != nil {
+		// The agent, pid 1, ends when its control socket closes, and the
+		// container's processes with it.
+		c.agent.conn.Close()
+	}
 	if c.cmd != nil {
 		c.kill(ctx)
 	}

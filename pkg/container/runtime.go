@@ -87,6 +87,17 @@ type Spec struct {
 	// /etc/hosts and reaches the service at its container port
 	// (redis:6379), as on GitHub's Docker network.
 	OwnAddress bool
+	// ExecAgent makes runner's agent (agent.go) the container's pid 1:
+	// it starts the image's entrypoint and command as its child (as
+	// `docker run --init` has tini do; the container still ends with that
+	// process and its exit code) and Exec's processes on request, a fork
+	// and exec inside the container, already confined, instead of a `runc
+	// exec` each (which builds the seccomp filter and joins the
+	// namespaces and cgroups again: tens of ms). Where runner's binary
+	// cannot run in the image (dynamically linked and the image lacks its
+	// libraries) the image's process is pid 1 and Exec is `runc exec`, as
+	// without it. Default: no agent.
+	ExecAgent bool
 	// Limits caps the container's processes and memory. Default:
 	// DefaultLimits.
 	Limits Limits

@@ -28,9 +28,19 @@ const (
 	stopContainersStep = "Stop containers"
 )
 
-// maxEarlyProbe is the longest pause between the health checks tried
-// before the first one that counts.
-const maxEarlyProbe = 500 * time.Millisecond
+// The pause between the health checks tried before the first one that
+// counts is a tenth of the time since the first check returned (the
+// service's process runs by then), from minEarlyProbe to maxEarlyProbe:
+// a service that is up t after that is seen by about 1.1 t, with a few
+// dozen checks over its start-up, not one every few ms.
+const (
+	minEarlyProbe = 5 * time.Millisecond
+	maxEarlyProbe = 500 * time.Millisecond
+)
+
+func earlyProbe(since time.Duration) time.Duration {
+	return min(max(since/10, minEarlyProbe), maxEarlyProbe)
+}
 
 // serviceLogLimit is how much of a service's output is kept for "Stop
 // containers": the last 1 MiB.
@@ -197,12 +207,39 @@ func (jr *legRun) startServices(ctx context.Context) error {
 			pair++
 		}
 	}
+	return jr.waitAllHealthy(ctx, specs)
+}
+
+// waitAllHealthy waits for every service at once (one waiting for another
+// would delay its checks, and the news of its exit, by the other's
+// start-up). The first service that fails, in the order of services:,
+// stops the others' waits and is the error.
+func (jr *legRun) waitAllHealthy(ctx context.Context, specs []serviceSpec) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
 	for i, sp := range specs {
-		if err := jr.waitHealthy(ctx, jr.services[i], sp.opts); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = jr.waitHealthy(wctx, jr.services[i], sp.opts); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var stopped error // a wait ended by another's failure or by ctx
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+			stopped = err
+		default:
 			return timedOut(ctx, err)
 		}
 	}
-	return nil
+	return stopped // nil when all are healthy
 }
 
 // timedOut says so when err comes from the job's timeout.
@@ -218,7 +255,9 @@ func (jr *legRun) startService(ctx context.Context, rt container.Runtime, sp ser
 	jr.emit(initContainersStep, fmt.Sprintf("Start service %s: %s", label, sp.image))
 	// A job container (started next, on the host's network) reaches the
 	// service by label at its own port: on an address of the service's own.
-	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil}
+	spec := container.Spec{Ref: sp.image, Env: sp.env, Ports: []int{}, HostPorts: map[int]int{}, OwnAddress: jr.job.Container != nil,
+		// Health checks by the agent: a fork and exec each, not a runc exec.
+		ExecAgent: sp.opts.HealthCmd != ""}
 	for _, p := range sp.ports {
 		spec.Ports = append(spec.Ports, p.Container)
 		if p.Host != 0 {
@@ -305,9 +344,10 @@ func (jr *legRun) puller(sp serviceSpec) (func(context.Context, string) (v1.Imag
 // waitHealthy runs the service's health check until it passes. As with
 // docker, a check counts as failed only from the first interval on and
 // after the start period, and `retries` failures in a row make the
-// service unhealthy; before that the check is also tried more often (from
-// 10 ms, doubling up to 0.5 s or the interval), so that a service that is
-// up early is seen early. Times count from the service's start. A service
+// service unhealthy; before that the check is also tried more often
+// (earlyProbe, at most every interval), as docker ≥ 25 does with
+// --health-start-interval, so that a service that is up early is seen
+// early. Times count from the service's start. A service
 // that exits fails at once.
 func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflow.ServiceOptions) error {
 	c := rs.c
@@ -330,8 +370,8 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 		counted += o.HealthInterval
 	}
 	countFrom := start.Add(counted)
-	early := 10 * time.Millisecond // the next pause before countFrom
 	var wait time.Duration
+	var probed time.Time // when the first check returned
 	failures := 0
 	var last string
 	for {
@@ -358,6 +398,9 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 			last += ": " + truncateText(t, 200)
 		}
 		now := time.Now()
+		if probed.IsZero() {
+			probed = now
+		}
 		if !now.Before(countFrom) {
 			failures++
 			if failures >= o.HealthRetries {
@@ -366,7 +409,7 @@ func (jr *legRun) waitHealthy(ctx context.Context, rs *runningService, o workflo
 			}
 			wait = o.HealthInterval
 		} else {
-			wait, early = min(early, o.HealthInterval), min(early*2, maxEarlyProbe)
+			wait = min(earlyProbe(now.Sub(probed)), o.HealthInterval)
 			if now.Add(wait).After(countFrom) {
 				wait = countFrom.Sub(now)
 			}

@@ -161,3 +161,53 @@ jobs:
 	}
 	assertServicesGone(t, out, 2)
 }
+
+// A Redis service's health check runs through runner's agent, the
+// service's pid 1 (in its pid namespace), with the service's environment
+// and files: the check that passes needs all three. A check that keeps
+// failing there (a port nothing listens on) makes the service unhealthy:
+// the job fails before its step with the count and the server's log, and
+// nothing is left.
+func TestServiceRedisHealthThroughAgent(t *testing.T) {
+	ref := redisRef(t)
+	before := runcState()
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  good:
+    runs-on: x
+    services:
+      redis:
+        image: %[1]s
+        env: {MARK: from-service}
+        options: >-
+          --health-cmd "grep -q __runner-job-container-agent /proc/1/cmdline && test \"$MARK\" = from-service && test -x /usr/bin/redis-server && redis-cli ping"
+          --health-interval 1s --health-retries 3
+    steps:
+      - run: echo good-step-ran
+  bad:
+    runs-on: x
+    services:
+      redis:
+        image: %[1]s
+        options: --health-cmd "redis-cli -p 1 ping" --health-interval 200ms --health-retries 2
+    steps:
+      - run: echo bad-step-ran
+`, ref), run.Trigger{Event: "push"}, run.Options{StateDir: t.TempDir()})
+	if j := job(t, res, "good"); j.Result != "success" || !strings.Contains(out, "good-step-ran") {
+		t.Errorf("good: %s %s\n%s", j.Result, j.Error, out)
+	}
+	j := job(t, res, "bad")
+	for _, want := range []string{"service redis is unhealthy", `"redis-cli -p 1 ping" had 2 failures in a row`, "Ready to accept connections"} {
+		if j.Result != "failure" || !strings.Contains(j.Error, want) {
+			t.Errorf("bad: %s, error lacks %q: %s", j.Result, want, j.Error)
+		}
+	}
+	if strings.Contains(out, "bad-step-ran") {
+		t.Errorf("a step ran next to an unhealthy service:\n%s", out)
+	}
+	assertServicesGone(t, out, 2)
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

@@ -196,6 +196,36 @@ jobs:
 	assertServicesGone(t, out, 1)
 }
 
+// The services are waited for at once: one that exits fails the job
+// while another, listed first, is still short of healthy (whose checks
+// would take 60 s to count as a failure), with the exited one's code and
+// log and not the other's checks.
+func TestServiceExitSeenWhileAnotherStarts(t *testing.T) {
+	ref := serviceImage(t)
+	res, out := runWF(t, context.Background(), fmt.Sprintf(`
+on: push
+jobs:
+  test:
+    runs-on: x
+    timeout-minutes: 1
+    services:
+      slow:
+        image: %[1]s
+        options: --health-cmd "exit 1" --health-interval 2s --health-retries 30
+      db:
+        image: %[1]s
+        env: {EXIT: "3", EXIT_MSG: bad config}
+        options: --health-cmd "exit 1" --health-interval 10s
+    steps:
+      - run: echo never
+`, ref), run.Trigger{Event: "push"}, run.Options{})
+	j := job(t, res, "test")
+	if j.Result != "failure" || !strings.Contains(j.Error, "service db exited with code 3") || !strings.Contains(j.Error, "fatal: bad config") {
+		t.Fatalf("job %s: %q\n%s", j.Result, j.Error, out)
+	}
+	assertServicesGone(t, out, 2)
+}
+
 // A cancelled job (Ctrl-C), a failed step and the job's timeout all
 // remove the service:
 // no runc container, bundle, cgroup or network namespace is left.
