@@ -73,14 +73,20 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 		add("created < ?", f.CreatedTo.UnixMilli())
 	}
 	cond := " WHERE " + strings.Join(where, " AND ")
+	// The count and the page from one snapshot, on a read connection.
+	tx, err := s.rd.Begin()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
 	var total int
-	if err := s.db.QueryRow(`SELECT count(*) FROM runs`+cond, args...).Scan(&total); err != nil {
+	if err := tx.QueryRow(`SELECT count(*) FROM runs`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	if f.Limit <= 0 {
 		f.Limit = 30
 	}
-	rows, err := s.db.Query(`SELECT `+listCols+` FROM runs`+cond+` ORDER BY run_id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	rows, err := tx.Query(`SELECT `+listCols+` FROM runs`+cond+` ORDER BY run_id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -98,7 +104,7 @@ func (s *Store) Runs(f Filter) ([]*Run, int, error) {
 
 // Latest returns the latest attempt of workflow run runID.
 func (s *Store) Latest(runID int64) (*Run, error) {
-	r, err := scanRun(s.db.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC LIMIT 1`, runID))
+	r, err := scanRun(s.rd.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC LIMIT 1`, runID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", runID, ErrNotFound)
 	}
@@ -107,7 +113,7 @@ func (s *Store) Latest(runID int64) (*Run, error) {
 
 // Attempt returns attempt n of workflow run runID.
 func (s *Store) Attempt(runID int64, n int) (*Run, error) {
-	r, err := scanRun(s.db.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? AND attempt = ?`, runID, n))
+	r, err := scanRun(s.rd.QueryRow(`SELECT `+runCols+` FROM runs WHERE run_id = ? AND attempt = ?`, runID, n))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d attempt %d: %w", runID, n, ErrNotFound)
 	}
@@ -116,7 +122,7 @@ func (s *Store) Attempt(runID int64, n int) (*Run, error) {
 
 // Attempts lists the attempts of workflow run runID, latest first.
 func (s *Store) Attempts(runID int64) ([]*Run, error) {
-	rows, err := s.db.Query(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC`, runID)
+	rows, err := s.rd.Query(`SELECT `+runCols+` FROM runs WHERE run_id = ? ORDER BY attempt DESC`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +145,7 @@ func (s *Store) Attempts(runID int64) ([]*Run, error) {
 // attempt id belongs to.
 func (s *Store) LastAttempt(id int64) (int, error) {
 	var n sql.NullInt64
-	err := s.db.QueryRow(`SELECT max(attempt) FROM runs WHERE run_id = (SELECT run_id FROM runs WHERE id = ?)`, id).Scan(&n)
+	err := s.rd.QueryRow(`SELECT max(attempt) FROM runs WHERE run_id = (SELECT run_id FROM runs WHERE id = ?)`, id).Scan(&n)
 	if err != nil {
 		return 0, err
 	}
@@ -161,8 +167,12 @@ type Workflow struct {
 // Workflow returns the workflow of repo at path, numbering it the first
 // time: a path keeps its id for good.
 func (s *Store) Workflow(repo, path string) (*Workflow, error) {
-	if _, err := s.db.Exec(`INSERT INTO workflows (repo, path, created) VALUES (?, ?, ?) ON CONFLICT (repo, path) DO NOTHING`, repo, path, ms(time.Now())); err != nil {
+	res, err := s.db.Exec(`INSERT INTO workflows (repo, path, created) VALUES (?, ?, ?) ON CONFLICT (repo, path) DO NOTHING`, repo, path, ms(time.Now()))
+	if err != nil {
 		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.wrote()
 	}
 	w := &Workflow{Repo: repo, Path: path}
 	var created int64
@@ -177,7 +187,7 @@ func (s *Store) Workflow(repo, path string) (*Workflow, error) {
 func (s *Store) WorkflowByID(id int64) (*Workflow, error) {
 	w := &Workflow{ID: id}
 	var created int64
-	err := s.db.QueryRow(`SELECT repo, path, created, disabled FROM workflows WHERE id = ?`, id).Scan(&w.Repo, &w.Path, &created, &w.Disabled)
+	err := s.rd.QueryRow(`SELECT repo, path, created, disabled FROM workflows WHERE id = ?`, id).Scan(&w.Repo, &w.Path, &created, &w.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("workflow %d: %w", id, ErrNotFound)
 	}

@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/birdflock/runner/pkg/serve/store"
+)
+
+// Every write that changes what a list or a get of runs shows moves the
+// write generation on, once committed (the list cache in pkg/serve keeps
+// a page while it stays); the reads do not.
+func TestGenMovesWithEveryWrite(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var a, b, c store.Run
+	for _, r := range []*store.Run{&a, &b, &c} {
+		*r = store.Run{Repo: "o/r", WorkflowFile: "w.yaml", WorkflowName: "W", Source: "on: push", Event: "push"}
+	}
+	var wf *store.Workflow
+	writes := []struct {
+		name string
+		do   func() error
+	}{
+		{"CreateRun", func() error { return s.CreateRun(&a) }},
+		{"CreateRunGrouped", func() error {
+			return s.CreateRunGrouped(&b, func(id int64) (string, bool, error) { return fmt.Sprint("g-", id), false, nil })
+		}},
+		{"CreateRun of a re-run", func() error { c.RunID, c.Attempt, c.RerunOf = a.RunID, 2, a.ID; return s.CreateRun(&c) }},
+		{"Start", func() error { _, err := s.Start(a.ID); return err }},
+		{"Finish", func() error { return s.Finish(a.ID, "success", "") }},
+		{"CancelQueued", func() error { _, err := s.CancelQueued(b.ID, "cancelled"); return err }},
+		{"Recover", func() error { s.Start(c.ID); _, err := s.Recover("died"); return err }},
+		{"Workflow (numbered)", func() error { var err error; wf, err = s.Workflow("o/r", "w.yaml"); return err }},
+		{"SetWorkflowDisabled", func() error { return s.SetWorkflowDisabled(wf.ID, true) }},
+		{"DeleteRun", func() error { _, err := s.DeleteRun(b.RunID); return err }},
+	}
+	for _, w := range writes {
+		g := s.Gen()
+		if err := w.do(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		if s.Gen() <= g {
+			t.Errorf("%s: generation %d before, %d after", w.name, g, s.Gen())
+		}
+	}
+	g := s.Gen()
+	reads := map[string]func() error{
+		"Runs":                func() error { _, _, err := s.Runs(store.Filter{}); return err },
+		"Run":                 func() error { _, err := s.Run(a.ID); return err },
+		"Latest":              func() error { _, err := s.Latest(a.RunID); return err },
+		"Attempts":            func() error { _, err := s.Attempts(a.RunID); return err },
+		"Workflow (known)":    func() error { _, err := s.Workflow("o/r", "w.yaml"); return err },
+		"WorkflowByID":        func() error { _, err := s.WorkflowByID(wf.ID); return err },
+		"Jobs, Steps, Counts": func() error { s.Jobs(a.ID); s.Steps(a.ID); _, err := s.Counts(); return err },
+	}
+	for name, read := range reads {
+		if err := read(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.Gen() != g {
+			t.Errorf("%s moved the generation", name)
+		}
+	}
+}
+
+// The read connections see a write as soon as it returns, and run beside
+// it: lists from many goroutines while runs are created and finished see
+// counts that only grow and each page consistent with its count.
+func TestReadsBesideWrites(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 60
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := 0
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				runs, total, err := s.Runs(store.Filter{Limit: 100})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if total < last || len(runs) != total {
+					t.Errorf("list: %d runs, total %d, after a total of %d", len(runs), total, last)
+					return
+				}
+				last = total
+			}
+		}()
+	}
+	for i := range n {
+		r := &store.Run{Repo: "o/r", WorkflowFile: "w.yaml", WorkflowName: "W", Source: "on: push", Event: "push"}
+		if err := s.CreateRun(r); err != nil {
+			t.Fatal(err)
+		}
+		// Read-your-write from another connection, at once.
+		got, total, err := s.Runs(store.Filter{Limit: 1})
+		if err != nil || total != i+1 || got[0].ID != r.ID {
+			t.Fatalf("after creating run %d: total %d, %v", r.ID, total, err)
+		}
+		if err := s.Finish(r.ID, "success", ""); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Run(r.ID); err != nil || got.Status != store.Completed {
+			t.Fatalf("after finishing run %d: %+v %v", r.ID, got, err)
+		}
+	}
+	close(done)
+	wg.Wait()
+}
