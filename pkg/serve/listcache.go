@@ -1,0 +1,246 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/birdflock/runner/pkg/serve/store"
+)
+
+// pageCacheBytes bounds the rendered pages of runs kept: a page of 100
+// runs in GitHub's shape is about a megabyte.
+const pageCacheBytes = 32 << 20
+
+// pageCache keeps pages of runs as a list call rendered them, keyed by
+// what the page depends on: the caller's read scope, the URLs' bases and
+// the filter with the page's bounds. A page is served again only while
+// the store's write generation is the one read before its query, so a
+// write (a run created, changed, deleted) shows in the next list call.
+// Concurrent calls for the same page and generation share one query.
+type pageCache struct {
+	mu   sync.Mutex
+	m    map[string]*runsPage
+	size int
+	tick uint64 // last use, for evicting the least recently used page
+	fill singleflight.Group
+}
+
+// runsPage is a page of runs: the runs and their total as the store
+// gave them, each completed run's JSON, and the whole body and its ETag
+// when every run on it is completed. A run in progress is encoded again
+// per call: its duration_ms grows.
+type runsPage struct {
+	gen   uint64
+	total int
+	runs  []*store.Run
+	frags [][]byte // nil for a run not completed
+	body  []byte
+	etag  string
+	used  uint64
+}
+
+func (p *runsPage) bytes() int {
+	n := len(p.body)
+	for _, f := range p.frags {
+		n += len(f)
+	}
+	return n
+}
+
+// get returns the page under key at generation gen, from the cache or
+// from load.
+func (c *pageCache) get(key string, gen uint64, load func() (*runsPage, error)) (*runsPage, error) {
+	c.mu.Lock()
+	if p := c.m[key]; p != nil && p.gen == gen {
+		c.tick++
+		p.used = c.tick
+		c.mu.Unlock()
+		return p, nil
+	}
+	c.mu.Unlock()
+	v, err, _ := c.fill.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
+		p, err := load()
+		if err != nil {
+			return nil, err
+		}
+		p.gen = gen
+		c.put(key, p)
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*runsPage), nil
+}
+
+func (c *pageCache) put(key string, p *runsPage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*runsPage{}
+	}
+	if old := c.m[key]; old != nil {
+		if old.gen > p.gen {
+			return
+		}
+		c.size -= old.bytes()
+		delete(c.m, key)
+	}
+	n := p.bytes()
+	if n > pageCacheBytes {
+		return
+	}
+	for c.size+n > pageCacheBytes {
+		var lru string
+		for k, q := range c.m {
+			if lru == "" || q.used < c.m[lru].used {
+				lru = k
+			}
+		}
+		c.size -= c.m[lru].bytes()
+		delete(c.m, lru)
+	}
+	c.tick++
+	p.used = c.tick
+	c.m[key] = p
+	c.size += n
+}
+
+// readScope is what the caller may read, which a cached answer is keyed
+// by: the API token's holder, or anyone (public-read, no token). The
+// read wrapper has refused every other caller before.
+func (s *Server) readScope(r *http.Request) string {
+	if s.authorized(r) {
+		return "token"
+	}
+	return "public"
+}
+
+// runsPageOf is the page of runs filter f selects, rendered for u.
+func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%q", s.readScope(r), u.api, u.html, fmt.Sprintf("%+v", f))
+	// The generation is read before the query: a write committed after
+	// this point makes the page stale, one committed before is in it.
+	return s.shapes.pages.get(key, s.store.Gen(), func() (*runsPage, error) {
+		runs, total, err := s.store.Runs(f)
+		if err != nil {
+			return nil, err
+		}
+		p := &runsPage{total: total, runs: runs, frags: make([][]byte, len(runs))}
+		live := false
+		for i, run := range runs {
+			if run.Status != store.Completed {
+				live = true
+				continue
+			}
+			if p.frags[i], err = s.runBytes(u, run); err != nil {
+				return nil, err
+			}
+		}
+		if !live {
+			p.body, _ = p.render(nil, nil)
+			p.etag = etagOf(p.body)
+		}
+		return p, nil
+	})
+}
+
+// bodies are buffers for the pages rendered per call, given back once
+// written: a megabyte per call otherwise for the garbage collector.
+var bodies sync.Pool
+
+// render writes the page: {"total_count":N,"workflow_runs":[…]}, compact,
+// in one buffer (buf's, when large enough); live encodes the runs not
+// completed.
+func (p *runsPage) render(buf []byte, live func(*store.Run) ([]byte, error)) ([]byte, error) {
+	list := p.frags
+	if live != nil {
+		list = make([][]byte, len(p.frags))
+		for i, f := range p.frags {
+			if f == nil {
+				var err error
+				if f, err = live(p.runs[i]); err != nil {
+					return nil, err
+				}
+			}
+			list[i] = f
+		}
+	}
+	head := `{"total_count":` + strconv.Itoa(p.total) + `,"workflow_runs":[`
+	n := len(head) + len(list) + 3
+	for _, data := range list {
+		n += len(data)
+	}
+	body := buf[:0]
+	if cap(body) < n {
+		body = make([]byte, 0, n)
+	}
+	body = append(body, head...)
+	for i, data := range list {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, data...)
+	}
+	return append(body, "]}\n"...), nil
+}
+
+// etagOf is a weak entity tag of a JSON body, as GitHub gives its API's
+// answers: a 64-bit hash of it (xxHash, 0.1 ms for a page of 100 runs,
+// which a page with runs in progress takes per call).
+func etagOf(body []byte) string {
+	return `W/"` + strconv.FormatUint(xxhash.Sum64(body), 16) + `"`
+}
+
+// notModified tells whether the request's If-None-Match names etag (by
+// the weak comparison RFC 9110 gives If-None-Match) or is "*".
+func notModified(r *http.Request, etag string) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// writeTagged writes a JSON body of status 200 with its ETag, or 304 Not
+// Modified without it when the caller has it already.
+func writeTagged(w http.ResponseWriter, r *http.Request, body []byte, etag string) {
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Add("Vary", "Authorization")
+	if notModified(r, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// writeJSONTagged is writeJSON for a 200 answer, with its ETag.
+func writeJSONTagged(w http.ResponseWriter, r *http.Request, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		errorStatus(w, err)
+		return
+	}
+	writeTagged(w, r, buf.Bytes(), etagOf(buf.Bytes()))
+}
