@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sync/singleflight"
@@ -130,13 +131,28 @@ func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage,
 	// The generation is read before the query: a write committed after
 	// this point makes the page stale, one committed before is in it.
 	return s.shapes.pages.get(key, s.store.Gen(), func() (*runsPage, error) {
-		runs, total, err := s.store.Runs(f)
+		// The completed attempts whose JSON is kept are not read again.
+		kept := map[int64][]byte{}
+		runs, total, err := s.store.RunsKnown(f, func(id int64, status string, updated time.Time) bool {
+			if status != store.Completed {
+				return false
+			}
+			b, ok := s.shapes.runs.get(runKey(u, id, updated))
+			if ok {
+				kept[id] = b
+			}
+			return ok
+		})
 		if err != nil {
 			return nil, err
 		}
 		p := &runsPage{total: total, runs: runs, frags: make([][]byte, len(runs))}
 		live := false
 		for i, run := range runs {
+			if b, ok := kept[run.ID]; ok {
+				p.frags[i] = b
+				continue
+			}
 			if run.Status != store.Completed {
 				live = true
 				continue

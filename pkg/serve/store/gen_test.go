@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/birdflock/runner/pkg/serve/store"
 )
@@ -124,4 +125,46 @@ func TestReadsBesideWrites(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// RunsKnown gives the page Runs gives, in its order, but the attempts the
+// caller says it keeps come back as their id, status and update only.
+func TestRunsKnown(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 6 {
+		r := &store.Run{Repo: "o/r", WorkflowFile: "w.yaml", WorkflowName: fmt.Sprint("W", i), Source: "on: push", Event: "push"}
+		if err := s.CreateRun(r); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			s.Start(r.ID)
+			s.Finish(r.ID, "success", "")
+		}
+	}
+	f := store.Filter{Repo: "o/r", Limit: 4, Offset: 1}
+	want, wantTotal, err := s.Runs(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := map[int64]string{}
+	got, total, err := s.RunsKnown(f, func(id int64, status string, updated time.Time) bool {
+		asked[id] = status
+		return status == store.Completed
+	})
+	if err != nil || total != wantTotal || len(got) != len(want) || len(asked) != len(want) {
+		t.Fatalf("RunsKnown: %d runs of %d (%v), asked about %v; Runs: %d of %d", len(got), total, err, asked, len(want), wantTotal)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.ID != w.ID || g.Status != w.Status || !g.Updated.Equal(w.Updated) || asked[w.ID] != w.Status {
+			t.Errorf("run %d: got %d %s %v, want %d %s %v", i, g.ID, g.Status, g.Updated, w.ID, w.Status, w.Updated)
+		}
+		if kept := w.Status == store.Completed; kept != (g.WorkflowName == "") || (!kept && *g != *w) {
+			t.Errorf("run %d (%s): got %+v, want %+v", w.ID, w.Status, g, w)
+		}
+	}
 }
