@@ -202,8 +202,11 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 		errorStatus(w, err)
 		return
 	}
-	body, etag := p.body, p.etag
+	// A page kept whole goes gzipped to the callers that accept it; one
+	// with runs in progress, made per call, is not worth compressing.
+	body, etag, gz := p.body, p.etag, p.gzipped
 	if body == nil {
+		gz = nil
 		var buf []byte
 		if b, ok := bodies.Get().(*[]byte); ok {
 			buf = *b
@@ -220,7 +223,7 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 	// One write of the whole page, with its length: a page of 100 runs is
 	// about a megabyte, which small chunked writes sent in hundreds of
 	// system calls.
-	writeTagged(w, r, body, etag)
+	writeTagged(w, r, body, etag, gz)
 }
 
 // handleRun answers a run's latest attempt or the attempt asked for; the

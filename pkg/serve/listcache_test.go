@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -177,4 +179,53 @@ func TestRunListCacheKeepsCallersApart(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A kept page goes gzipped to a caller whose Accept-Encoding takes gzip,
+// and inflates to the very body others get; a page with a run in progress
+// (made per call) and callers that refuse gzip get it as it is.
+func TestRunListGzip(t *testing.T) {
+	slow := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: sleep 30\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/slow.yaml": slow}), 0)
+	id, _, _ := s.dispatch(t, "slow.yaml", nil)
+	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, id), token, nil)
+	s.done(t, id)
+	url := s.URL + "/repos/mona/birds/actions/runs"
+	raw := func(accept string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		// Set by hand, the header keeps Go's client from inflating.
+		req.Header.Set("Accept-Encoding", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	plain, want := raw("identity")
+	must(t, plain.StatusCode == 200 && plain.Header.Get("Content-Encoding") == "" && json.Valid(want), "identity: %s %q %.200s", plain.Status, plain.Header.Get("Content-Encoding"), want)
+	for _, accept := range []string{"gzip", "deflate, gzip;q=0.5", "br, GZIP"} {
+		resp, body := raw(accept)
+		must(t, resp.StatusCode == 200 && resp.Header.Get("Content-Encoding") == "gzip" && len(body) < len(want)/3 && strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding"),
+			"Accept-Encoding %s: %s, %q, %d bytes of %d, Vary %q", accept, resp.Status, resp.Header.Get("Content-Encoding"), len(body), len(want), resp.Header.Get("Vary"))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("Accept-Encoding %s: %v", accept, err)
+		}
+		got, err := io.ReadAll(zr)
+		must(t, err == nil && bytes.Equal(got, want) && resp.Header.Get("ETag") == plain.Header.Get("ETag"), "Accept-Encoding %s: inflated %d bytes (%v), want the %d of identity", accept, len(got), err, len(want))
+	}
+	resp, body := raw("gzip;q=0, deflate")
+	must(t, resp.Header.Get("Content-Encoding") == "" && bytes.Equal(body, want), "gzip;q=0: %q", resp.Header.Get("Content-Encoding"))
+
+	live, _, _ := s.dispatch(t, "slow.yaml", nil)
+	s.wait(t, live, "start", func(r runJSON) bool { return r.Status == "in_progress" })
+	resp, body = raw("gzip")
+	must(t, resp.StatusCode == 200 && resp.Header.Get("Content-Encoding") == "" && json.Valid(body) && strings.Contains(string(body), `"status":"in_progress"`),
+		"with a run in progress: %s %q %.200s", resp.Status, resp.Header.Get("Content-Encoding"), body)
+	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, live), token, nil)
+	s.done(t, live)
 }
