@@ -202,28 +202,34 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 		errorStatus(w, err)
 		return
 	}
-	// A page kept whole goes gzipped to the callers that accept it; one
-	// with runs in progress, made per call, is not worth compressing.
-	body, etag, gz := p.body, p.etag, p.gzipped
-	if body == nil {
-		gz = nil
-		var buf []byte
-		if b, ok := bodies.Get().(*[]byte); ok {
-			buf = *b
-		}
-		body, err = p.render(buf, func(run *store.Run) ([]byte, error) { return json.Marshal(s.runJSON(u, run)) })
-		if err != nil {
-			errorStatus(w, err)
-			return
-		}
-		defer bodies.Put(&body)
-		etag = etagOf(body)
-	}
 	page.link(w, r, u, p.total)
-	// One write of the whole page, with its length: a page of 100 runs is
-	// about a megabyte, which small chunked writes sent in hundreds of
-	// system calls.
-	writeTagged(w, r, body, etag, gz)
+	if p.body != nil {
+		// One write of the whole page, with its length (small chunked
+		// writes of a megabyte took hundreds of system calls), gzipped
+		// to the callers that accept it once the page is asked for again.
+		writeTagged(w, r, p.etag, p.gzipFor(), p.body)
+		return
+	}
+	// Runs in progress: the page up to the last of them made now, then
+	// its kept tail.
+	var buf []byte
+	if b, ok := bodies.Get().(*[]byte); ok {
+		buf = *b
+	}
+	var failed error
+	prefix, etag := p.prefix(buf, func(run *store.Run) []byte {
+		data, err := json.Marshal(s.runJSON(u, run))
+		if err != nil {
+			failed = err
+		}
+		return data
+	})
+	defer bodies.Put(&prefix)
+	if failed != nil {
+		errorStatus(w, failed)
+		return
+	}
+	writeTagged(w, r, etag, nil, prefix, p.tail)
 }
 
 // handleRun answers a run's latest attempt or the attempt asked for; the

@@ -2,12 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -38,7 +40,8 @@ type pageCache struct {
 // runsPage is a page of runs: the runs and their total as the store
 // gave them, each completed run's JSON, and the whole body and its ETag
 // when every run on it is completed. A run in progress is encoded again
-// per call: its duration_ms grows.
+// per call (its duration_ms grows): the page then keeps what follows the
+// last such run, its tail, written as it is.
 type runsPage struct {
 	gen   uint64
 	total int
@@ -47,29 +50,48 @@ type runsPage struct {
 	body  []byte
 	etag  string
 	used  uint64
-	// gz is body gzipped, made on the first call that accepts it.
+	// split is the index past the last run in progress, tail the page
+	// from there on and tailSum its hash (pages with runs in progress).
+	split   int
+	tail    []byte
+	tailSum uint64
+	// calls counts the calls served; gz is body gzipped, made once the
+	// page served gzipAfter calls.
+	calls  atomic.Int64
 	gzOnce sync.Once
 	gz     []byte
 }
 
-// gzipped is the page's body gzipped: a page of 100 runs, ≈ 1 MB, is ≈ 17
-// KB so (the repository and users repeat in each run), made in ≈ 2 ms
-// once per page, inflated by a client in ≈ 0.3 ms, against ≈ 0.6 ms of
-// CPU to move the megabyte even through loopback.
-func (p *runsPage) gzipped() []byte {
-	p.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-		w.Write(p.body)
-		w.Close()
-		p.gz = buf.Bytes()
-	})
-	return p.gz
+// gzipAfter is how many calls a page serves before it is gzipped: a page
+// replaced by a write sooner (runs changing state every few tens of
+// milliseconds) would cost more to compress than it saves.
+const gzipAfter = 4
+
+// gzipFor gives the page's body gzipped, once the page has been asked for
+// gzipAfter times; nil before, and for a page with runs in progress.
+//
+// A page of 100 runs, ≈ 1 MB, is ≈ 17 KB gzipped (the repository and
+// users repeat in each run), made in ≈ 2 ms, inflated by a client in ≈ 0.3
+// ms, against ≈ 0.6 ms of CPU to move the megabyte even through loopback.
+func (p *runsPage) gzipFor() func() []byte {
+	if p.body == nil || p.calls.Add(1) <= gzipAfter {
+		return nil
+	}
+	return func() []byte {
+		p.gzOnce.Do(func() {
+			var buf bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+			w.Write(p.body)
+			w.Close()
+			p.gz = buf.Bytes()
+		})
+		return p.gz
+	}
 }
 
 func (p *runsPage) bytes() int {
-	// What gzipped adds later is ≈ 2 % of body.
-	n := len(p.body) + len(p.body)/50
+	// What gzipFor adds later is ≈ 2 % of body.
+	n := len(p.body) + len(p.body)/50 + len(p.tail)
 	for _, f := range p.frags {
 		n += len(f)
 	}
@@ -182,51 +204,74 @@ func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage,
 			}
 		}
 		if !live {
-			p.body, _ = p.render(nil, nil)
+			p.body = p.join(nil, nil, len(p.frags), "]}\n")
 			p.etag = etagOf(p.body)
+			return p, nil
 		}
+		for i, f := range p.frags {
+			if f == nil {
+				p.split = i + 1
+			}
+		}
+		p.tail = []byte("]}\n")
+		if p.split < len(p.frags) {
+			var tail []byte
+			for i := p.split; i < len(p.frags); i++ {
+				tail = append(append(tail, ','), p.frags[i]...)
+			}
+			p.tail = append(tail, "]}\n"...)
+		}
+		p.tailSum = xxhash.Sum64(p.tail)
 		return p, nil
 	})
 }
 
-// bodies are buffers for the pages rendered per call, given back once
-// written: a megabyte per call otherwise for the garbage collector.
+func (p *runsPage) head() string {
+	return `{"total_count":` + strconv.Itoa(p.total) + `,"workflow_runs":[`
+}
+
+// bodies are buffers for the pages made per call, given back once
+// written.
 var bodies sync.Pool
 
-// render writes the page: {"total_count":N,"workflow_runs":[…]}, compact,
-// in one buffer (buf's, when large enough); live encodes the runs not
-// completed.
-func (p *runsPage) render(buf []byte, live func(*store.Run) ([]byte, error)) ([]byte, error) {
-	list := p.frags
-	if live != nil {
-		list = make([][]byte, len(p.frags))
-		for i, f := range p.frags {
-			if f == nil {
-				var err error
-				if f, err = live(p.runs[i]); err != nil {
-					return nil, err
-				}
-			}
-			list[i] = f
+// join writes the page's head and its first n runs, then end, compact,
+// into buf (when large enough); live encodes the runs not completed.
+func (p *runsPage) join(buf []byte, live func(*store.Run) []byte, n int, end string) []byte {
+	head := p.head()
+	size := len(head) + n + len(end)
+	for _, f := range p.frags[:n] {
+		size += len(f)
+		if f == nil {
+			size += 8192 // room for a run in progress
 		}
 	}
-	head := `{"total_count":` + strconv.Itoa(p.total) + `,"workflow_runs":[`
-	n := len(head) + len(list) + 3
-	for _, data := range list {
-		n += len(data)
-	}
 	body := buf[:0]
-	if cap(body) < n {
-		body = make([]byte, 0, n)
+	if cap(body) < size {
+		body = make([]byte, 0, size)
 	}
 	body = append(body, head...)
-	for i, data := range list {
+	for i, f := range p.frags[:n] {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, data...)
+		if f == nil {
+			f = live(p.runs[i])
+		}
+		body = append(body, f...)
 	}
-	return append(body, "]}\n"...), nil
+	return append(body, end...)
+}
+
+// prefix is the page up to its tail, the runs in progress encoded by
+// live, and the ETag of the page it starts.
+func (p *runsPage) prefix(buf []byte, live func(*store.Run) []byte) ([]byte, string) {
+	body := p.join(buf, live, p.split, "")
+	var sum [8]byte
+	binary.LittleEndian.PutUint64(sum[:], p.tailSum)
+	d := xxhash.New()
+	d.Write(body)
+	d.Write(sum[:])
+	return body, `W/"` + strconv.FormatUint(d.Sum64(), 16) + `"`
 }
 
 // etagOf is a weak entity tag of a JSON body, as GitHub gives its API's
@@ -271,10 +316,11 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// writeTagged writes a JSON body of status 200 with its ETag, or 304 Not
-// Modified without it when the caller has it already. gz, when not nil,
-// gives the body gzipped, sent to callers that accept it.
-func writeTagged(w http.ResponseWriter, r *http.Request, body []byte, etag string, gz func() []byte) {
+// writeTagged writes a JSON body of status 200, given in parts, with its
+// ETag, or 304 Not Modified without it when the caller has it already.
+// gz, when not nil, gives the body gzipped, sent to callers that accept
+// it.
+func writeTagged(w http.ResponseWriter, r *http.Request, etag string, gz func() []byte, parts ...[]byte) {
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Add("Vary", "Accept-Encoding, Authorization")
@@ -284,12 +330,18 @@ func writeTagged(w http.ResponseWriter, r *http.Request, body []byte, etag strin
 	}
 	h.Set("Content-Type", "application/json")
 	if gz != nil && acceptsGzip(r) {
-		body = gz()
+		parts = [][]byte{gz()}
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	for _, p := range parts {
+		w.Write(p)
+	}
 }
 
 // writeJSONTagged is writeJSON for a 200 answer, with its ETag.
@@ -301,5 +353,5 @@ func writeJSONTagged(w http.ResponseWriter, r *http.Request, v any) {
 		errorStatus(w, err)
 		return
 	}
-	writeTagged(w, r, buf.Bytes(), etagOf(buf.Bytes()), nil)
+	writeTagged(w, r, etagOf(buf.Bytes()), nil, buf.Bytes())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -181,15 +182,16 @@ func TestRunListCacheKeepsCallersApart(t *testing.T) {
 	wg.Wait()
 }
 
-// A kept page goes gzipped to a caller whose Accept-Encoding takes gzip,
-// and inflates to the very body others get; a page with a run in progress
-// (made per call) and callers that refuse gzip get it as it is.
+// A kept page asked for again goes gzipped to a caller whose
+// Accept-Encoding takes gzip, and inflates to the very body others get;
+// callers that refuse gzip get it as it is. A page with a run in progress
+// between completed ones is made per call and is whole and in order.
 func TestRunListGzip(t *testing.T) {
 	slow := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: sleep 30\n"
-	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/slow.yaml": slow}), 0)
-	id, _, _ := s.dispatch(t, "slow.yaml", nil)
-	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, id), token, nil)
-	s.done(t, id)
+	quick := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/slow.yaml": slow, ".github/workflows/quick.yaml": quick}), 0)
+	first, _, _ := s.dispatch(t, "quick.yaml", nil)
+	s.done(t, first)
 	url := s.URL + "/repos/mona/birds/actions/runs"
 	raw := func(accept string) (*http.Response, []byte) {
 		t.Helper()
@@ -207,6 +209,10 @@ func TestRunListGzip(t *testing.T) {
 	}
 	plain, want := raw("identity")
 	must(t, plain.StatusCode == 200 && plain.Header.Get("Content-Encoding") == "" && json.Valid(want), "identity: %s %q %.200s", plain.Status, plain.Header.Get("Content-Encoding"), want)
+	// The page is gzipped once it is asked for a few times (gzipAfter).
+	for range 8 {
+		raw("identity")
+	}
 	for _, accept := range []string{"gzip", "deflate, gzip;q=0.5", "br, GZIP"} {
 		resp, body := raw(accept)
 		must(t, resp.StatusCode == 200 && resp.Header.Get("Content-Encoding") == "gzip" && len(body) < len(want)/3 && strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding"),
@@ -223,9 +229,18 @@ func TestRunListGzip(t *testing.T) {
 
 	live, _, _ := s.dispatch(t, "slow.yaml", nil)
 	s.wait(t, live, "start", func(r runJSON) bool { return r.Status == "in_progress" })
-	resp, body = raw("gzip")
-	must(t, resp.StatusCode == 200 && resp.Header.Get("Content-Encoding") == "" && json.Valid(body) && strings.Contains(string(body), `"status":"in_progress"`),
-		"with a run in progress: %s %q %.200s", resp.Status, resp.Header.Get("Content-Encoding"), body)
+	last, _, _ := s.dispatch(t, "quick.yaml", nil)
+	s.done(t, last)
+	for range 10 {
+		resp, body = raw("gzip")
+		var l listed
+		err := json.Unmarshal(body, &l)
+		must(t, resp.StatusCode == 200 && resp.Header.Get("Content-Encoding") == "" && err == nil && strconv.Itoa(len(body)) == resp.Header.Get("Content-Length"),
+			"with a run in progress: %s %q %v %.200s", resp.Status, resp.Header.Get("Content-Encoding"), err, body)
+		must(t, l.Total == 3 && len(l.Runs) == 3 && l.Runs[0].ID == last && l.Runs[1].ID == live && l.Runs[2].ID == first &&
+			l.Runs[0].Status == "completed" && l.Runs[1].Status == "in_progress" && l.Runs[2].Status == "completed",
+			"with a run in progress between two completed: %+v", l.Runs)
+	}
 	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, live), token, nil)
 	s.done(t, live)
 }
