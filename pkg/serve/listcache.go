@@ -43,13 +43,14 @@ type pageCache struct {
 // per call (its duration_ms grows): the page then keeps what follows the
 // last such run, its tail, written as it is.
 type runsPage struct {
-	gen   uint64
-	total int
-	runs  []*store.Run
-	frags [][]byte // nil for a run not completed
-	body  []byte
-	etag  string
-	used  uint64
+	gen    uint64
+	filter store.Filter
+	total  int
+	runs   []*store.Run
+	frags  [][]byte // nil for a run not completed
+	body   []byte
+	etag   string
+	used   uint64
 	// split is the index past the last run in progress, tail the page
 	// from there on and tailSum its hash (pages with runs in progress).
 	split   int
@@ -98,17 +99,36 @@ func (p *runsPage) bytes() int {
 	return n
 }
 
-// get returns the page under key at generation gen, from the cache or
-// from load.
-func (c *pageCache) get(key string, gen uint64, load func() (*runsPage, error)) (*runsPage, error) {
+// get returns the page under key at generation gen: the kept one while
+// no write came since it was made, or while keep finds that none of the
+// writes since changed it (and to which generation it is current then),
+// else one from load.
+func (c *pageCache) get(key string, gen uint64, keep func(p *runsPage, since uint64) (uint64, bool), load func() (*runsPage, error)) (*runsPage, error) {
 	c.mu.Lock()
-	if p := c.m[key]; p != nil && p.gen == gen {
-		c.tick++
-		p.used = c.tick
-		c.mu.Unlock()
-		return p, nil
+	p := c.m[key]
+	var at uint64
+	if p != nil {
+		at = p.gen
+		if at == gen {
+			c.tick++
+			p.used = c.tick
+			c.mu.Unlock()
+			return p, nil
+		}
 	}
 	c.mu.Unlock()
+	if p != nil && at < gen {
+		if to, ok := keep(p, at); ok && to >= gen {
+			c.mu.Lock()
+			if c.m[key] == p && p.gen == at {
+				p.gen = to
+			}
+			c.tick++
+			p.used = c.tick
+			c.mu.Unlock()
+			return p, nil
+		}
+	}
 	v, err, _ := c.fill.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
 		p, err := load()
 		if err != nil {
@@ -172,7 +192,7 @@ func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage,
 	key := fmt.Sprintf("%s\x00%s\x00%s\x00%q", s.readScope(r), u.api, u.html, fmt.Sprintf("%+v", f))
 	// The generation is read before the query: a write committed after
 	// this point makes the page stale, one committed before is in it.
-	return s.shapes.pages.get(key, s.store.Gen(), func() (*runsPage, error) {
+	return s.shapes.pages.get(key, s.store.Gen(), s.keepPage, func() (*runsPage, error) {
 		// The completed attempts whose JSON is kept are not read again.
 		kept := map[int64][]byte{}
 		runs, total, err := s.store.RunsKnown(f, func(id int64, status string, updated time.Time) bool {
@@ -188,7 +208,7 @@ func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage,
 		if err != nil {
 			return nil, err
 		}
-		p := &runsPage{total: total, runs: runs, frags: make([][]byte, len(runs))}
+		p := &runsPage{filter: f, total: total, runs: runs, frags: make([][]byte, len(runs))}
 		live := false
 		for i, run := range runs {
 			if b, ok := kept[run.ID]; ok {
@@ -224,6 +244,40 @@ func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage,
 		p.tailSum = xxhash.Sum64(p.tail)
 		return p, nil
 	})
+}
+
+// keepPage tells whether page p, current at generation since, is still
+// current, and up to which generation: when every write since touched a
+// run the page's filter does not select whatever its status, or only
+// changed the status of a run that is not on the page, in a list not
+// filtered by status (the runs it selects, their order and count stay).
+func (s *Server) keepPage(p *runsPage, since uint64) (uint64, bool) {
+	changes, ok := s.store.ChangesSince(since)
+	if !ok {
+		return 0, false
+	}
+	f := p.filter
+	for _, c := range changes {
+		if c.Kind != store.Added && c.Kind != store.StatusChanged {
+			return 0, false
+		}
+		run, err := s.store.Run(c.Run)
+		if err != nil {
+			return 0, false
+		}
+		if !f.MatchesApartFromStatus(run) {
+			continue
+		}
+		if c.Kind == store.Added || f.Status != "" || f.Conclusion != "" {
+			return 0, false
+		}
+		for _, r := range p.runs {
+			if r.ID == c.Run {
+				return 0, false
+			}
+		}
+	}
+	return since + uint64(len(changes)), true
 }
 
 func (p *runsPage) head() string {

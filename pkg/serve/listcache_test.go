@@ -244,3 +244,81 @@ func TestRunListGzip(t *testing.T) {
 	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, live), token, nil)
 	s.done(t, live)
 }
+
+// A page kept across writes that did not change it (a run its filter
+// does not select, a run not on it changing status) is the page made
+// afresh: each of a set of lists, asked for under one host name all
+// along, is compared after every write with the same list asked for
+// under a host name never used before (a page of its own, made now).
+func TestRunListKeptPagesFollowWrites(t *testing.T) {
+	slow := "on: workflow_dispatch\nconcurrency: slow\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: sleep 30\n"
+	quick := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n"
+	bad := "on: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'false'\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/slow.yaml": slow,
+		".github/workflows/quick.yaml": quick, ".github/workflows/bad.yaml": bad}), 0)
+	queries := []string{"actions/runs?per_page=2", "actions/runs?per_page=2&page=2", "actions/runs?per_page=2&page=3",
+		"actions/runs?status=in_progress", "actions/runs?status=queued", "actions/runs?status=completed", "actions/runs?status=success",
+		"actions/runs?status=failure", "actions/runs?status=cancelled", "actions/runs?branch=main", "actions/runs?branch=nope",
+		"actions/workflows/slow.yaml/runs", "actions/workflows/quick.yaml/runs?per_page=1&page=2", "actions/runs?created=<2000-01-01"}
+	fresh := 0
+	// normal is a page without its host and its runs' durations (which
+	// grow while they run).
+	normal := func(body []byte, host string) string {
+		var page map[string]any
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("%v: %.300s", err, body)
+		}
+		runs, _ := page["workflow_runs"].([]any)
+		for _, r := range runs {
+			delete(r.(map[string]any), "duration_ms")
+		}
+		out, _ := json.Marshal(page)
+		return strings.ReplaceAll(string(out), host, "HOST")
+	}
+	compare := func(when string) {
+		t.Helper()
+		for _, q := range queries {
+			url := s.URL + "/repos/mona/birds/" + q
+			kept := listRuns(t, url, token, map[string]string{"Host": "kept.example"})
+			fresh++
+			host := fmt.Sprintf("fresh%d.example", fresh)
+			now := listRuns(t, url, token, map[string]string{"Host": host})
+			must(t, kept.resp.StatusCode == 200 && now.resp.StatusCode == 200, "%s, %s: %s / %s", when, q, kept.resp.Status, now.resp.Status)
+			if a, b := normal(kept.body, "kept.example"), normal(now.body, host); a != b {
+				t.Fatalf("%s, %s: the kept page differs from a page made now:\n%.1500s\n%.1500s", when, q, a, b)
+			}
+		}
+	}
+	compare("no runs")
+	var ids []int
+	for _, wf := range []string{"quick.yaml", "bad.yaml", "quick.yaml"} {
+		id, _, _ := s.dispatch(t, wf, nil)
+		s.done(t, id)
+		ids = append(ids, id)
+		compare("after a run of " + wf)
+	}
+	held, _, _ := s.dispatch(t, "slow.yaml", nil)
+	s.wait(t, held, "start", func(r runJSON) bool { return r.Status == "in_progress" })
+	compare("a run in progress")
+	waiting, _, _ := s.dispatch(t, "slow.yaml", nil)
+	s.wait(t, waiting, "queued", func(r runJSON) bool { return r.Status == "queued" })
+	compare("a run queued behind it")
+	for _, wf := range []string{"quick.yaml", "bad.yaml"} {
+		id, _, _ := s.dispatch(t, wf, nil)
+		s.done(t, id)
+		compare("another run of " + wf + " beside them")
+	}
+	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, waiting), token, nil)
+	s.done(t, waiting)
+	compare("the queued run cancelled")
+	do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/cancel", s.URL, held), token, nil)
+	s.done(t, held)
+	compare("the run in progress cancelled")
+	resp, _ := do(t, "POST", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/rerun", s.URL, ids[1]), token, nil)
+	must(t, resp.StatusCode == 201, "rerun: %s", resp.Status)
+	s.done(t, ids[1])
+	compare("a re-run")
+	resp, _ = do(t, "DELETE", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d", s.URL, ids[0]), token, nil)
+	must(t, resp.StatusCode == 204, "delete: %s", resp.Status)
+	compare("a run deleted")
+}

@@ -41,6 +41,8 @@ func TestGenMovesWithEveryWrite(t *testing.T) {
 		{"SetWorkflowDisabled", func() error { return s.SetWorkflowDisabled(wf.ID, true) }},
 		{"DeleteRun", func() error { _, err := s.DeleteRun(b.RunID); return err }},
 	}
+	kinds := map[string]store.ChangeKind{"CreateRun": store.Added, "CreateRunGrouped": store.Added, "Start": store.StatusChanged,
+		"Finish": store.StatusChanged, "CancelQueued": store.StatusChanged, "Recover": store.StatusChanged}
 	for _, w := range writes {
 		g := s.Gen()
 		if err := w.do(); err != nil {
@@ -49,6 +51,19 @@ func TestGenMovesWithEveryWrite(t *testing.T) {
 		if s.Gen() <= g {
 			t.Errorf("%s: generation %d before, %d after", w.name, g, s.Gen())
 		}
+		// What changed: a run added or only its status, for one attempt;
+		// anything else may change any list.
+		changes, ok := s.ChangesSince(g)
+		if !ok || len(changes) == 0 || changes[len(changes)-1].Gen != s.Gen() {
+			t.Fatalf("%s: changes since %d: %+v %v", w.name, g, changes, ok)
+		}
+		c := changes[len(changes)-1]
+		if c.Kind != kinds[w.name] || (c.Kind != store.AnyChange && c.Run == 0) {
+			t.Errorf("%s: change %+v, want kind %d", w.name, c, kinds[w.name])
+		}
+	}
+	if c, _ := s.ChangesSince(0); len(c) != int(s.Gen()) || c[1].Run != b.ID || c[3].Run != a.ID {
+		t.Errorf("every change since the start: %+v", c)
 	}
 	g := s.Gen()
 	reads := map[string]func() error{
@@ -165,6 +180,76 @@ func TestRunsKnown(t *testing.T) {
 		}
 		if kept := w.Status == store.Completed; kept != (g.WorkflowName == "") || (!kept && *g != *w) {
 			t.Errorf("run %d (%s): got %+v, want %+v", w.ID, w.Status, g, w)
+		}
+	}
+}
+
+// ChangesSince knows the last 1,024 changes and says so past them.
+func TestChangesSinceForgets(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := &store.Run{Repo: "o/r", WorkflowFile: "w.yaml", WorkflowName: "W", Source: "on: push", Event: "push"}
+	if err := s.CreateRun(r); err != nil {
+		t.Fatal(err)
+	}
+	for range 1100 {
+		s.Finish(r.ID, "success", "")
+	}
+	if c, ok := s.ChangesSince(1); ok || c != nil {
+		t.Errorf("1,100 changes later: %d changes, %v", len(c), ok)
+	}
+	if c, ok := s.ChangesSince(s.Gen() - 1000); !ok || len(c) != 1000 || c[999].Gen != s.Gen() || c[0].Kind != store.StatusChanged {
+		t.Errorf("the last 1,000: %d, %v", len(c), ok)
+	}
+	if c, ok := s.ChangesSince(s.Gen()); !ok || len(c) != 0 {
+		t.Errorf("none since now: %v %v", c, ok)
+	}
+}
+
+// MatchesApartFromStatus selects what Runs selects, filter by filter.
+func TestMatchesApartFromStatus(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	refs := []string{"refs/heads/main", "refs/tags/main", "main", "refs/heads/Main", "refs/heads/x/main"}
+	var runs []*store.Run
+	for i := range 30 {
+		r := &store.Run{Repo: []string{"o/r", "o/R", "p/r"}[i%3], WorkflowFile: []string{"a.yaml", "b.yaml"}[i%2],
+			WorkflowName: "W", Source: "on: push", Event: []string{"push", "workflow_dispatch", "schedule"}[i%3],
+			Ref: refs[i%len(refs)], Actor: []string{"mona", "Mona", "octo"}[i%3], SHA: []string{"aa", "bb"}[i/15]}
+		if err := s.CreateRun(r); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+		time.Sleep(2 * time.Millisecond)
+	}
+	mid := runs[12].Created
+	filters := []store.Filter{{}, {Repo: "o/r"}, {Repo: "O/r"}, {WorkflowFile: "b.yaml"}, {Branch: "main"}, {Branch: "Main"},
+		{Branch: "x/main"}, {Event: "push"}, {Actor: "Mona"}, {SHA: "bb"}, {CreatedFrom: mid}, {CreatedTo: mid},
+		{CreatedFrom: mid, CreatedTo: mid.Add(10 * time.Millisecond)}, {Repo: "o/r", Branch: "main", Event: "push", Actor: "mona"}}
+	for _, f := range filters {
+		f.Limit = 100
+		listed, _, err := s.Runs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]bool{}
+		for _, r := range listed {
+			want[r.ID] = true
+		}
+		for _, r := range runs {
+			stored, err := s.Run(r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.MatchesApartFromStatus(stored); got != want[r.ID] {
+				t.Errorf("filter %+v, run %d (%s %s %s %s %s %s): matches %v, listed %v", f, r.ID, r.Repo, r.WorkflowFile, r.Ref, r.Event, r.Actor, r.SHA, got, want[r.ID])
+			}
 		}
 	}
 }

@@ -26,6 +26,25 @@ type Filter struct {
 	Offset                 int
 }
 
+// MatchesApartFromStatus tells whether Runs(f) would select attempt r
+// (a workflow run's latest) were it not for f's Status and Conclusion:
+// the conditions Runs puts in SQL, on the attributes of a run that never
+// change.
+func (f Filter) MatchesApartFromStatus(r *Run) bool {
+	switch {
+	case f.Repo != "" && r.Repo != f.Repo,
+		f.WorkflowFile != "" && r.WorkflowFile != f.WorkflowFile,
+		f.Branch != "" && r.Ref != "refs/heads/"+f.Branch && r.Ref != "refs/tags/"+f.Branch && r.Ref != f.Branch,
+		f.Event != "" && r.Event != f.Event,
+		f.Actor != "" && r.Actor != f.Actor,
+		f.SHA != "" && r.SHA != f.SHA,
+		!f.CreatedFrom.IsZero() && ms(r.Created) < f.CreatedFrom.UnixMilli(),
+		!f.CreatedTo.IsZero() && ms(r.Created) >= f.CreatedTo.UnixMilli():
+		return false
+	}
+	return true
+}
+
 // latestOnly keeps a workflow run's latest attempt (CreateRun keeps the
 // mark on its newest attempt).
 const latestOnly = `latest = 1`
@@ -224,7 +243,7 @@ func (s *Store) Workflow(repo, path string) (*Workflow, error) {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		s.wrote()
+		s.wrote(AnyChange, 0)
 	}
 	w := &Workflow{Repo: repo, Path: path}
 	var created int64

@@ -95,8 +95,10 @@ type Store struct {
 	// gen is the write generation: it grows after every write that
 	// changes what a list or a get of runs shows (a run created, changed
 	// or deleted, a workflow numbered or disabled), once the write is
-	// committed. Every such method of Store calls wrote.
-	gen atomic.Uint64
+	// committed. Every such method of Store calls wrote, which records
+	// what changed in changes (changes.go).
+	gen     atomic.Uint64
+	changes changes
 }
 
 // readers is how many read connections run at once: the machine's
@@ -108,10 +110,6 @@ const readers = 4
 // rendered from reads begun after Gen returned g is current as long as
 // Gen still returns g.
 func (s *Store) Gen() uint64 { return s.gen.Load() }
-
-// wrote marks a committed write; methods defer it, so that it follows
-// their commit.
-func (s *Store) wrote() { s.gen.Add(1) }
 
 const schema = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -199,7 +197,12 @@ func (s *Store) CreateRun(r *Run) error {
 func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, error)) error {
 	now := time.Now()
 	r.Status, r.Created, r.Updated = Queued, now, now
-	defer s.wrote()
+	// A first attempt adds a run; a re-run's attempt hides the one before.
+	kind := Added
+	if r.RunID != 0 {
+		kind = AnyChange
+	}
+	defer func() { s.wrote(kind, r.ID) }()
 	if r.Attempt == 0 {
 		r.Attempt = 1
 	}
@@ -307,7 +310,7 @@ func (s *Store) QueuedRuns() ([]Pending, error) {
 // Start marks a queued run in progress; false when it was not queued
 // (cancelled meanwhile).
 func (s *Store) Start(id int64) (bool, error) {
-	defer s.wrote()
+	defer s.wrote(StatusChanged, id)
 	now := ms(time.Now())
 	res, err := s.db.Exec(`UPDATE runs SET status = 'in_progress', started = ?, updated = ? WHERE id = ? AND status = 'queued'`, now, now, id)
 	if err != nil {
@@ -320,7 +323,7 @@ func (s *Store) Start(id int64) (bool, error) {
 // Finish marks a run completed. A run already completed keeps its first
 // conclusion.
 func (s *Store) Finish(id int64, conclusion, message string) error {
-	defer s.wrote()
+	defer s.wrote(StatusChanged, id)
 	_, err := s.db.Exec(`UPDATE runs SET status = 'completed', conclusion = ?, message = ?, updated = ? WHERE id = ? AND status != 'completed'`,
 		conclusion, message, ms(time.Now()), id)
 	if err != nil {
@@ -342,7 +345,7 @@ func (s *Store) Finish(id int64, conclusion, message string) error {
 // CancelQueued ends a run that is still queued as cancelled; false when it
 // is not queued any more.
 func (s *Store) CancelQueued(id int64, message string) (bool, error) {
-	defer s.wrote()
+	defer s.wrote(StatusChanged, id)
 	res, err := s.db.Exec(`UPDATE runs SET status = 'completed', conclusion = 'cancelled', message = ?, updated = ? WHERE id = ? AND status = 'queued'`,
 		message, ms(time.Now()), id)
 	if err != nil {
