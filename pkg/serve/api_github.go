@@ -126,9 +126,10 @@ func (u urls) repoShape(full string) map[string]any {
 // shapeCache keeps what the JSON shapes look up per run: workflow ids and
 // head commits (both never change).
 type shapeCache struct {
-	workflows sync.Map // repo + "\x00" + path → *store.Workflow
-	commits   sync.Map // repo + "\x00" + sha → map[string]any
-	runs      runCache // completed run attempts' JSON (runcache.go)
+	workflows sync.Map  // repo + "\x00" + path → *store.Workflow
+	commits   sync.Map  // repo + "\x00" + sha → map[string]any
+	runs      runCache  // completed run attempts' JSON (runcache.go)
+	pages     pageCache // rendered pages of runs (listcache.go)
 }
 
 // workflowOf is the numbered workflow of a repository's path.

@@ -194,43 +194,42 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	page := pageOf(r)
 	f.Limit, f.Offset = page.size, (page.n-1)*page.size
-	runs, total, err := s.store.Runs(f)
+	u := s.urlsFor(r)
+	// The page from the cache while no write came since it was rendered
+	// (listcache.go); the runs in progress on it are encoded per call.
+	p, err := s.runsPageOf(r, u, f)
 	if err != nil {
 		errorStatus(w, err)
 		return
 	}
-	u := s.urlsFor(r)
-	list := make([][]byte, 0, len(runs))
-	for _, run := range runs {
-		data, err := s.runBytes(u, run)
+	page.link(w, r, u, p.total)
+	if p.body != nil {
+		// One write of the whole page, with its length (small chunked
+		// writes of a megabyte took hundreds of system calls), gzipped
+		// to the callers that accept it once the page is asked for again.
+		writeTagged(w, r, p.etag, p.gzipFor(), p.body)
+		return
+	}
+	// Runs in progress: the page up to the last of them made now, then
+	// its kept tail.
+	var buf []byte
+	if b, ok := bodies.Get().(*[]byte); ok {
+		buf = *b
+	}
+	var failed error
+	prefix, etag := p.prefix(buf, func(run *store.Run) []byte {
+		data, err := json.Marshal(s.runJSON(u, run))
 		if err != nil {
-			errorStatus(w, err)
-			return
+			failed = err
 		}
-		list = append(list, data)
+		return data
+	})
+	defer bodies.Put(&prefix)
+	if failed != nil {
+		errorStatus(w, failed)
+		return
 	}
-	page.link(w, r, u, total)
-	// One write of the whole page, with its length: a page of 100 runs is
-	// about a megabyte, which small chunked writes sent in hundreds of
-	// system calls.
-	head := fmt.Sprintf(`{"total_count":%d,"workflow_runs":[`, total)
-	n := len(head) + len(list) + 3
-	for _, data := range list {
-		n += len(data)
-	}
-	body := make([]byte, 0, n)
-	body = append(body, head...)
-	for i, data := range list {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, data...)
-	}
-	body = append(body, "]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writeTagged(w, r, etag, nil, prefix, p.tail)
 }
 
 // handleRun answers a run's latest attempt or the attempt asked for; the
@@ -245,14 +244,14 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	u := s.urlsFor(r)
 	out := s.runJSON(u, run)
 	if github(r) {
-		writeJSON(w, http.StatusOK, out)
+		writeJSONTagged(w, r, out)
 		return
 	}
 	if err := s.webRun(r, u, run, out); err != nil {
 		errorStatus(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONTagged(w, r, out)
 }
 
 func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {

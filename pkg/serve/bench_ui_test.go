@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +66,14 @@ const quickWF = "name: Quick\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x
 // clients at once, each sending its next request when its last one is
 // answered: latency per request, p50 and p99. Half the clients ask for the
 // first page, the others for filtered lists (status, branch, actor,
-// event) and later pages.
+// event) and later pages. Three loads on the same server:
+//   - read: reads only;
+//   - writes: the same, for 3 s at least, while runs are dispatched
+//     every 150 ms, each created, started and completed (a run changing
+//     state every ~50 ms, each change making every page's next call read
+//     the store again, the first page holding the runs in progress);
+//   - revalidate: reads only by clients that keep what they got and
+//     send its ETag in If-None-Match (octokit's and gh's caches): 304s.
 func BenchmarkListRuns10k(b *testing.B) {
 	const runs, clients, perClient = 10000, 50, 20
 	repo := birds(b, map[string]string{".github/workflows/ok.yaml": quickWF})
@@ -76,7 +84,7 @@ func BenchmarkListRuns10k(b *testing.B) {
 	state := filepath.Join(b.TempDir(), "state")
 	// Each run keeps its workflow's text: a few KB as real ones are.
 	seedRuns(b, state, head.Hash().String(), quickWF+strings.Repeat("# a comment line as workflows have them\n", 100), runs)
-	s := start(b, serve.Config{State: state}, repo, 0)
+	s := start(b, serve.Config{State: state, Capacity: 10}, repo, 0)
 	var total struct {
 		Total int `json:"total_count"`
 	}
@@ -88,9 +96,14 @@ func BenchmarkListRuns10k(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	var size int64 // of the first page, from the calls of one client alone
 	lone := false
-	get := func(q string) time.Duration {
+	// get lists runs; with etags, it sends the ETag its client got last
+	// for the query and counts a 304 as an answer.
+	get := func(q string, etags map[string]string) time.Duration {
 		req, _ := http.NewRequest("GET", s.URL+"/repos/mona/birds/actions/runs?per_page=100"+q, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
+		if etags != nil && etags[q] != "" {
+			req.Header.Set("If-None-Match", etags[q])
+		}
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
@@ -100,8 +113,14 @@ func BenchmarkListRuns10k(b *testing.B) {
 		n, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		d := time.Since(t0)
+		if resp.StatusCode == http.StatusNotModified && etags != nil && etags[q] != "" {
+			return d
+		}
 		if resp.StatusCode != 200 || n < 1000 {
 			b.Errorf("%s: %s, %d bytes", q, resp.Status, n)
+		}
+		if etags != nil {
+			etags[q] = resp.Header.Get("ETag")
 		}
 		if q == "" && lone {
 			size = n
@@ -113,36 +132,94 @@ func BenchmarkListRuns10k(b *testing.B) {
 	var alone []time.Duration
 	lone = true
 	for i := range 3 * len(queries) {
-		alone = append(alone, get(queries[i%len(queries)]))
+		alone = append(alone, get(queries[i%len(queries)], nil))
 	}
 	lone = false
 	sort.Slice(alone, func(i, j int) bool { return alone[i] < alone[j] })
-	var mu sync.Mutex
-	var lat []time.Duration
-	b.ResetTimer()
-	for range b.N {
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for c := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var mine []time.Duration
-				for i := range perClient {
-					mine = append(mine, get(queries[(c+i)%len(queries)]))
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
-			}()
+	// load runs the clients for perClient calls each, and on until
+	// at least least has passed.
+	load := func(b *testing.B, revalidate bool, least time.Duration) {
+		var mu sync.Mutex
+		var lat []time.Duration
+		cpu0 := processCPU()
+		for range b.N {
+			var wg sync.WaitGroup
+			t0 := time.Now()
+			for c := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var etags map[string]string
+					if revalidate {
+						etags = map[string]string{}
+					}
+					var mine []time.Duration
+					for i := 0; i < perClient || time.Since(t0) < least; i++ {
+						mine = append(mine, get(queries[(c+i)%len(queries)], etags))
+					}
+					mu.Lock()
+					lat = append(lat, mine...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(len(lat))/time.Since(t0).Seconds(), "req/s")
 		}
-		wg.Wait()
-		b.ReportMetric(float64(clients*perClient)/time.Since(t0).Seconds(), "req/s")
+		b.StopTimer()
+		// The process's CPU time per call (server and clients, and in
+		// writes the runs' engine): what the machine's load does not
+		// change much, unlike the latencies.
+		b.ReportMetric((processCPU()-cpu0).Seconds()*1000/float64(len(lat)), "cpu-ms/call")
+		percentiles(b, lat)
+		b.ReportMetric(float64(alone[len(alone)/2].Microseconds())/1000, "alone-p50-ms")
+		b.ReportMetric(float64(size)/1024, "KB/page")
 	}
-	b.StopTimer()
-	percentiles(b, lat)
-	b.ReportMetric(float64(alone[len(alone)/2].Microseconds())/1000, "alone-p50-ms")
-	b.ReportMetric(float64(size)/1024, "KB/page")
+	b.Run("read", func(b *testing.B) { load(b, false, 0) })
+	b.Run("writes", func(b *testing.B) {
+		stop := make(chan struct{})
+		var dispatched []int
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(150 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				id, resp, body := s.dispatch(b, "ok.yaml", nil)
+				if resp.StatusCode != 204 {
+					b.Errorf("dispatch: %s %s", resp.Status, body)
+					return
+				}
+				dispatched = append(dispatched, id)
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		t0 := time.Now()
+		// Long enough for a few dozen runs, however fast the calls.
+		load(b, false, 3*time.Second)
+		close(stop)
+		wg.Wait()
+		// Each run is created, started and completed: three changes.
+		b.ReportMetric(3*float64(len(dispatched))/time.Since(t0).Seconds(), "changes/s")
+		for _, id := range dispatched {
+			if r := s.done(b, id); r.conclusion() != "success" {
+				b.Fatalf("run %d: %s", id, r.conclusion())
+			}
+		}
+	})
+	b.Run("revalidate", func(b *testing.B) { load(b, true, 0) })
+}
+
+// processCPU is the CPU time this process used so far (user and system;
+// not its children's).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // A job that printed 100,000 lines: its log downloaded as GitHub's job

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/birdflock/runner/pkg/serve/store"
 )
@@ -45,12 +46,18 @@ func (c *runCache) put(k string, v []byte) {
 	c.m[k] = v
 }
 
+// runKey is a completed attempt's key in the cache: its id, its last
+// update and the URLs' bases.
+func runKey(u urls, id int64, updated time.Time) string {
+	return fmt.Sprintf("%d\x00%d\x00%s\x00%s", id, updated.UnixMilli(), u.api, u.html)
+}
+
 // runBytes is runJSON encoded, from the cache for a completed attempt.
 func (s *Server) runBytes(u urls, r *store.Run) ([]byte, error) {
 	if r.Status != store.Completed {
 		return json.Marshal(s.runJSON(u, r))
 	}
-	key := fmt.Sprintf("%d\x00%d\x00%s\x00%s", r.ID, r.Updated.UnixMilli(), u.api, u.html)
+	key := runKey(u, r.ID, r.Updated)
 	if b, ok := s.shapes.runs.get(key); ok {
 		return b, nil
 	}

@@ -106,6 +106,7 @@ func (s *Store) DeleteArtifact(id int64) error {
 
 // SetWorkflowDisabled disables or enables workflow id.
 func (s *Store) SetWorkflowDisabled(id int64, disabled bool) error {
+	defer s.wrote(AnyChange, 0)
 	_, err := s.db.Exec(`UPDATE workflows SET disabled = ? WHERE id = ?`, disabled, id)
 	return err
 }
@@ -113,6 +114,7 @@ func (s *Store) SetWorkflowDisabled(id int64, disabled bool) error {
 // DeleteRun deletes every attempt of workflow run runID with its jobs,
 // steps and artifacts, and returns the attempts' ids.
 func (s *Store) DeleteRun(runID int64) ([]int64, error) {
+	defer s.wrote(AnyChange, 0)
 	tx, err := s.db.Begin()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -87,8 +88,31 @@ type Step struct {
 
 // Store is the database. Its methods are safe for concurrent use.
 type Store struct {
+	// db is the one writer connection: writes are serialized without
+	// SQLITE_BUSY. The scheduler's and the triggers' reads stay on it.
 	db *sql.DB
+	// rd are read connections for the list and get calls: in WAL mode
+	// readers run beside the writer and each other, each on the last
+	// committed state when its statement (or transaction) begins.
+	rd *sql.DB
+	// gen is the write generation: it grows after every write that
+	// changes what a list or a get of runs shows (a run created, changed
+	// or deleted, a workflow numbered or disabled), once the write is
+	// committed. Every such method of Store calls wrote, which records
+	// what changed in changes (changes.go).
+	gen     atomic.Uint64
+	changes changes
 }
+
+// readers is how many read connections run at once: the machine's
+// cores, and a few more so that a reader waiting on the disk does not
+// hold the others up.
+const readers = 4
+
+// Gen is the store's write generation (see Store.gen): an answer
+// rendered from reads begun after Gen returned g is current as long as
+// Gen still returns g.
+func (s *Store) Gen() uint64 { return s.gen.Load() }
 
 const schema = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -114,12 +138,15 @@ CREATE TABLE IF NOT EXISTS heads (repo TEXT NOT NULL, branch TEXT NOT NULL, sha 
 
 // Open opens or creates the database file.
 func Open(path string) (*Store, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
+	// Pages are read through a memory map (no read system call per page,
+	// and the connections share the kernel's copy); a run's workflow
+	// text makes its row span overflow pages that a list walks through.
+	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=mmap_size(1073741824)"
+	db, err := sql.Open("sqlite", dsn+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	// One connection: writes are serialized without SQLITE_BUSY, and the
-	// load here is small.
+	// One writer connection: writes are serialized without SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
@@ -129,11 +156,23 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate schema in %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	// The readers open once the schema is there and the file in WAL mode
+	// (which the file keeps); query_only makes a write through them an
+	// error.
+	rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	rd.SetMaxOpenConns(readers)
+	rd.SetMaxIdleConns(readers)
+	return &Store{db: db, rd: rd}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	return errors.Join(s.rd.Close(), s.db.Close())
+}
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -161,6 +200,12 @@ func (s *Store) CreateRun(r *Run) error {
 func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, error)) error {
 	now := time.Now()
 	r.Status, r.Created, r.Updated = Queued, now, now
+	// A first attempt adds a run; a re-run's attempt hides the one before.
+	kind := Added
+	if r.RunID != 0 {
+		kind = AnyChange
+	}
+	defer func() { s.wrote(kind, r.ID) }()
 	if r.Attempt == 0 {
 		r.Attempt = 1
 	}
@@ -232,7 +277,7 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 
 // Run returns one run.
 func (s *Store) Run(id int64) (*Run, error) {
-	r, err := scanRun(s.db.QueryRow(`SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(s.rd.QueryRow(`SELECT `+runCols+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -268,6 +313,7 @@ func (s *Store) QueuedRuns() ([]Pending, error) {
 // Start marks a queued run in progress; false when it was not queued
 // (cancelled meanwhile).
 func (s *Store) Start(id int64) (bool, error) {
+	defer s.wrote(StatusChanged, id)
 	now := ms(time.Now())
 	res, err := s.db.Exec(`UPDATE runs SET status = 'in_progress', started = ?, updated = ? WHERE id = ? AND status = 'queued'`, now, now, id)
 	if err != nil {
@@ -280,6 +326,7 @@ func (s *Store) Start(id int64) (bool, error) {
 // Finish marks a run completed. A run already completed keeps its first
 // conclusion.
 func (s *Store) Finish(id int64, conclusion, message string) error {
+	defer s.wrote(StatusChanged, id)
 	_, err := s.db.Exec(`UPDATE runs SET status = 'completed', conclusion = ?, message = ?, updated = ? WHERE id = ? AND status != 'completed'`,
 		conclusion, message, ms(time.Now()), id)
 	if err != nil {
@@ -301,6 +348,7 @@ func (s *Store) Finish(id int64, conclusion, message string) error {
 // CancelQueued ends a run that is still queued as cancelled; false when it
 // is not queued any more.
 func (s *Store) CancelQueued(id int64, message string) (bool, error) {
+	defer s.wrote(StatusChanged, id)
 	res, err := s.db.Exec(`UPDATE runs SET status = 'completed', conclusion = 'cancelled', message = ?, updated = ? WHERE id = ? AND status = 'queued'`,
 		message, ms(time.Now()), id)
 	if err != nil {
@@ -402,7 +450,7 @@ func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 
 // Jobs lists a run attempt's jobs in the order they started.
 func (s *Store) Jobs(run int64) ([]*Job, error) {
-	rows, err := s.db.Query(`SELECT `+jobCols+` FROM jobs WHERE run_id = ? ORDER BY seq`, run)
+	rows, err := s.rd.Query(`SELECT `+jobCols+` FROM jobs WHERE run_id = ? ORDER BY seq`, run)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +468,7 @@ func (s *Store) Jobs(run int64) ([]*Job, error) {
 
 // Job returns the job with that id.
 func (s *Store) Job(id int64) (*Job, error) {
-	j, err := scanJob(s.db.QueryRow(`SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	j, err := scanJob(s.rd.QueryRow(`SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
 	}
@@ -429,7 +477,7 @@ func (s *Store) Job(id int64) (*Job, error) {
 
 // Steps lists a run's steps by job and number.
 func (s *Store) Steps(run int64) ([]*Step, error) {
-	rows, err := s.db.Query(`SELECT run_id, job, number, name, status, conclusion, started, completed FROM steps WHERE run_id = ? ORDER BY job, number`, run)
+	rows, err := s.rd.Query(`SELECT run_id, job, number, name, status, conclusion, started, completed FROM steps WHERE run_id = ? ORDER BY job, number`, run)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +498,7 @@ func (s *Store) Steps(run int64) ([]*Step, error) {
 // Counts returns the number of runs by status and conclusion
 // ("status/conclusion" keys).
 func (s *Store) Counts() (map[string]int, error) {
-	rows, err := s.db.Query(`SELECT status, conclusion, count(*) FROM runs GROUP BY status, conclusion`)
+	rows, err := s.rd.Query(`SELECT status, conclusion, count(*) FROM runs GROUP BY status, conclusion`)
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +517,7 @@ func (s *Store) Counts() (map[string]int, error) {
 
 // JobDurations returns the durations of completed jobs that ran.
 func (s *Store) JobDurations() ([]time.Duration, error) {
-	rows, err := s.db.Query(`SELECT completed - started FROM jobs WHERE status = 'completed' AND started > 0 AND completed >= started`)
+	rows, err := s.rd.Query(`SELECT completed - started FROM jobs WHERE status = 'completed' AND started > 0 AND completed >= started`)
 	if err != nil {
 		return nil, err
 	}
