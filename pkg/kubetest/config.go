@@ -3,6 +3,7 @@ package kubetest
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,6 +89,10 @@ func cniConfig(c *Cluster, n *Node) ([]byte, error) {
 			routes = append(routes, map[string]string{"dst": o.Subnet.String()})
 		}
 	}
+	if c.proxy {
+		// ClusterIPs are the host's to translate (kube-proxy).
+		routes = append(routes, map[string]string{"dst": ServiceSubnet})
+	}
 	return json.MarshalIndent(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "kubetest",
@@ -119,9 +124,10 @@ func cniConfig(c *Cluster, n *Node) ([]byte, error) {
 // reaches it by the node's InternalIP); its pods' cgroups under their
 // own root; eviction and
 // image garbage collection thresholds low enough that a nearly full disk
-// of a test machine does not taint the node.
-func kubeletConfig(n *Node, serving identity, pki *pki) ([]byte, error) {
-	return json.MarshalIndent(map[string]any{
+// of a test machine does not taint the node; with Options.DNS, CoreDNS as
+// its clusterDNS.
+func kubeletConfig(n *Node, serving identity, pki *pki, dns net.IP) ([]byte, error) {
+	cfg := map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
 		"kind":                     "KubeletConfiguration",
 		"failCgroupV1":             false,
@@ -155,7 +161,12 @@ func kubeletConfig(n *Node, serving identity, pki *pki) ([]byte, error) {
 			"imagefs.available": "1%",
 		},
 		"serializeImagePulls": false,
-	}, "", "  ")
+	}
+	if dns != nil {
+		cfg["clusterDNS"] = []string{dns.String()}
+		cfg["clusterDomain"] = ClusterDomain
+	}
+	return json.MarshalIndent(cfg, "", "  ")
 }
 
 func writeFiles(files map[string][]byte) error {
