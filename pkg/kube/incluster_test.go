@@ -306,9 +306,15 @@ func TestServeInCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
+	begin := time.Now()
 	deployImages(t, ctx, c)
+	t.Logf("images built with build-image and pushed in %s", time.Since(begin).Round(time.Millisecond))
 
 	// The repository serve runs workflows from: mirrored from a URL.
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
 	root := t.TempDir()
 	gittest.Origin(t, filepath.Join(root, "repo.git"), map[string]string{
 		".github/workflows/k.yaml": `on: workflow_dispatch
@@ -333,9 +339,12 @@ jobs:
           archive: hello.tar
       - run: test -s hello.tar && echo "built ${{ steps.img.outputs.image }} in $(hostname)"
 `,
-		"bird.txt":          "wren",
-		"ctx/hello.txt":     "hello",
-		"ctx/Containerfile": "FROM scratch\nCOPY hello.txt /hello.txt\n",
+		"bird.txt":      "wren",
+		"ctx/hello.txt": "hello",
+		"ctx/busybox":   string(busybox),
+		// A RUN step: buildkitd runs it with runc in its pod.
+		"ctx/Containerfile": "FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\nCOPY hello.txt /hello.txt\n" +
+			`RUN ["/bin/busybox", "sh", "-c", "echo ran-in-buildkitd: $(/bin/busybox cat /hello.txt) > /ran"]` + "\n",
 	})
 	repoURL := serveRepo(t, c.GatewayIP, root) + "/repo.git"
 
@@ -374,8 +383,10 @@ jobs:
 		}
 		hostPathVolume(t, ctx, c, ns, pvc.Name, pvc.Spec.Resources.Requests[corev1.ResourceStorage])
 	}
+	applied := time.Now()
 	a.apply(t, ctx, objs[1:])
 	waitDeployments(t, ctx, c, ns, "registry", "buildkitd", "runner-serve")
+	t.Logf("deploy/kubernetes applied, its three Deployments ready in %s", time.Since(applied).Round(time.Millisecond))
 
 	// serve through its Service, by its name as pods reach it: resolved by
 	// the cluster's DNS (CoreDNS), routed by kube-proxy.
@@ -400,6 +411,7 @@ jobs:
 		} `json:"workflow_runs"`
 	}
 	jobPods := map[string]bool{}
+	dispatched := time.Now()
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=runner"})
 		if err == nil {
@@ -419,6 +431,7 @@ jobs:
 		}
 	}
 	id := runs.Runs[0].ID
+	t.Logf("run %d (two jobs in pods, one image build on buildkitd) completed %s after the dispatch", id, time.Since(dispatched).Round(time.Millisecond))
 	var jobs struct {
 		Jobs []struct {
 			ID         int64  `json:"id"`
@@ -451,7 +464,7 @@ jobs:
 			t.Errorf("job hello's log lacks %q:\n%s", want, logs["hello"])
 		}
 	}
-	for _, want := range []string{"buildkitd: BUILDKIT_HOST=tcp://buildkitd.runner.svc:1234", "built hello", "in runner-build-"} {
+	for _, want := range []string{"buildkitd: BUILDKIT_HOST=tcp://buildkitd.runner.svc:1234", "RUN [\"/bin/busybox\"", "built hello", "in runner-build-"} {
 		if !strings.Contains(logs["build"], want) {
 			t.Errorf("job build's log lacks %q:\n%s", want, logs["build"])
 		}
@@ -499,7 +512,9 @@ jobs:
 	t.Logf("serve without the delete verb: %s", strings.TrimSpace(seen))
 
 	// Everything deleted: no pod is left.
+	deleted := time.Now()
 	deleteDeployment(t, c, ns)
+	t.Logf("namespace runner deleted, its pods gone, in %s", time.Since(deleted).Round(time.Millisecond))
 	if left, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=runner"}); err != nil || len(left.Items) > 0 {
 		t.Errorf("pods left after deleting deploy/kubernetes: %v %v", left, err)
 	}
