@@ -119,8 +119,8 @@ func cniConfig(c *Cluster, n *Node) ([]byte, error) {
 // kubeletConfig is the kubelet's KubeletConfiguration. failCgroupV1 false
 // because this machine has cgroup v1; oomScoreAdj 0 for the missing
 // CAP_SYS_RESOURCE; makeIPTablesUtilChains false so that it leaves the
-// host's firewall alone (the chains are hints for kube-proxy, which does
-// not run here); its API on the node's gateway address (the apiserver
+// host's firewall alone (the chains are hints for an iptables-mode
+// kube-proxy; Options.Proxy runs one in nftables mode); its API on the node's gateway address (the apiserver
 // reaches it by the node's InternalIP); its pods' cgroups under their
 // own root; eviction and
 // image garbage collection thresholds low enough that a nearly full disk
