@@ -471,7 +471,9 @@ jobs:
 	}
 	testenv.Eventually(t, time.Minute, func() bool { return len(jobPodsNow(t, c, ns)) == 0 }, "job pods left after the run")
 
-	// The Role without one verb: the service refuses to start, naming it.
+	// The Role without any one of its verbs: a restarted service refuses
+	// to start, naming what it may not do. With the whole Role back, it
+	// starts again.
 	role, err := c.Client.RbacV1().Roles(ns).Get(ctx, "runner-executor", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -479,37 +481,29 @@ jobs:
 	if !equalRules(role.Rules, kube.Rules) {
 		t.Fatalf("the applied Role is not kube.Rules: %+v", role.Rules)
 	}
-	role.Rules[0].Verbs = without(role.Rules[0].Verbs, "delete")
-	if _, err := c.Client.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{},
-		metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=runner-serve"}); err != nil {
-		t.Fatal(err)
-	}
-	want := "may not delete pods in namespace runner"
-	var seen string
-	testenv.Eventually(t, 2*time.Minute, func() bool {
-		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=runner-serve"})
-		if err != nil {
-			return false
+	full := role.DeepCopy().Rules
+	refused := time.Now()
+	for i, r := range full {
+		for _, verb := range r.Verbs {
+			rules := make([]rbacv1.PolicyRule, len(full))
+			for k := range full {
+				rules[k] = *full[k].DeepCopy()
+			}
+			rules[i].Verbs = without(r.Verbs, verb)
+			if len(rules[i].Verbs) == 0 { // a rule needs a verb: drop it
+				rules = append(rules[:i], rules[i+1:]...)
+			}
+			want := fmt.Sprintf("may not %s %s in namespace runner", verb, r.Resources[0])
+			if verb == "create" && r.Resources[0] == "pods" {
+				want = "cannot create pods in namespace runner"
+			}
+			log := restartServe(t, ctx, c, ns, rules, want)
+			t.Logf("without %s %s: %s", verb, r.Resources[0], log)
 		}
-		for _, p := range list.Items {
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			b, _ := c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-			if len(b) == 0 {
-				b, _ = c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Previous: true}).DoRaw(ctx)
-			}
-			seen = string(b)
-			if strings.Contains(seen, want) {
-				return true
-			}
-		}
-		return false
-	}, "serve with a Role without pods/delete: want %q in its log", want)
-	t.Logf("serve without the delete verb: %s", strings.TrimSpace(seen))
+	}
+	t.Logf("every verb refused in %s", time.Since(refused).Round(time.Millisecond))
+	restartServe(t, ctx, c, ns, full, "")
+	waitDeployments(t, ctx, c, ns, "runner-serve")
 
 	// Everything deleted: no pod is left.
 	deleted := time.Now()
@@ -569,6 +563,53 @@ func (s *apiClient) call(method, path string, body, out any) int {
 		}
 	}
 	return code
+}
+
+// restartServe gives the Role rules, deletes serve's pod and waits until
+// its successor's log holds want (the line is returned), or, with want
+// empty, until it runs.
+func restartServe(t *testing.T, ctx context.Context, c *kubetest.Cluster, ns string, rules []rbacv1.PolicyRule, want string) string {
+	t.Helper()
+	role, err := c.Client.RbacV1().Roles(ns).Get(ctx, "runner-executor", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role.Rules = rules
+	if _, err := c.Client.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	grace := int64(1)
+	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=runner-serve"}
+	if err := c.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, sel); err != nil {
+		t.Fatal(err)
+	}
+	if want == "" {
+		return ""
+	}
+	var line string
+	testenv.Eventually(t, 2*time.Minute, func() bool {
+		list, err := c.Client.CoreV1().Pods(ns).List(ctx, sel)
+		if err != nil {
+			return false
+		}
+		for _, p := range list.Items {
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			b, _ := c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			if !bytes.Contains(b, []byte(want)) {
+				b, _ = c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Previous: true}).DoRaw(ctx)
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, want) {
+					line = l
+					return true
+				}
+			}
+		}
+		return false
+	}, "serve with a Role lacking a verb: want %q in its log", want)
+	return line
 }
 
 func (s *apiClient) text(path string) string {
