@@ -450,9 +450,20 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	}
 
 	// a containerd and a kubelet per node
-	for _, n := range c.Nodes {
+	for i, n := range c.Nodes {
 		if err := c.startNode(ctx, o.BinDir, server, pki, n); err != nil {
 			return err
+		}
+		// The kubelets share /var/lib/kubelet/device-plugins (a fixed
+		// path): two starting at once race for its socket, and one exits
+		// with "bind: address already in use". A kubelet starts its device
+		// manager before it reports its node Ready: the next one waits
+		// for that.
+		if i < len(c.Nodes)-1 {
+			what := "node " + n.Name + " Ready before the next kubelet"
+			if err := c.waitFor(ctx, c.proc(n.procName("kubelet")), 90*time.Second, what, c.nodeReadyCondition(n.Name)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, n := range c.Nodes {
@@ -486,7 +497,18 @@ func (c *Cluster) nodeReady(name string) func(context.Context) error {
 	}
 }
 
-func schedulable(n *corev1.Node) error {
+// nodeReadyCondition holds when the node reports Ready, tainted or not.
+func (c *Cluster) nodeReadyCondition(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return readyCondition(n)
+	}
+}
+
+func readyCondition(n *corev1.Node) error {
 	ready := errors.New("node has no Ready condition yet")
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
@@ -496,8 +518,12 @@ func schedulable(n *corev1.Node) error {
 			}
 		}
 	}
-	if ready != nil {
-		return ready
+	return ready
+}
+
+func schedulable(n *corev1.Node) error {
+	if err := readyCondition(n); err != nil {
+		return err
 	}
 	for _, t := range n.Spec.Taints {
 		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
