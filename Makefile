@@ -119,8 +119,9 @@ $(BIN)/buildkitd $(BIN)/buildctl &: go.mod go.sum
 # depend on k8s.io/kubernetes), and CoreDNS from the release pinned in
 # tools/kube/coredns/go.mod (with the plugins the test cluster uses), into
 # .cache/kube/bin, where pkg/kubetest finds them. Cold build about 6 min on
-# 2 cores (kube-proxy alone ~2 min more, CoreDNS ~3 min); rebuilt only when
-# missing or when their tools/kube module changes.
+# 2 cores, plus about 4.5 min of CPU for kube-proxy and 2.6 for CoreDNS
+# (docs/kubernetes.md); rebuilt only when missing or when their tools/kube
+# module changes.
 KUBE_BIN  := .cache/kube/bin
 KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 .PHONY: kube
