@@ -9,7 +9,7 @@ STATE     := .runner
 # reference tools or real parts.
 DEMO_PKGS ?= git bash curl python3 busybox-static nginx runc
 APT_PKGS  ?= $(DEMO_PKGS) python3-jinja2 python3-yaml yamllint chromium skopeo gh redis-server \
-             etcd-server containerd containernetworking-plugins
+             etcd-server containerd containernetworking-plugins nftables
 
 export CGO_ENABLED ?= 0
 
@@ -113,18 +113,27 @@ $(BIN)/buildkitd $(BIN)/buildctl &: go.mod go.sum
 	  -o $(BIN)/ github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 	touch $(BIN)/buildkitd $(BIN)/buildctl
 
-# kube builds kube-apiserver, kube-controller-manager, kube-scheduler and
-# kubelet from the Kubernetes release pinned in tools/kube/go.mod (a module
-# of its own, so that the main module does not depend on k8s.io/kubernetes)
-# into .cache/kube/bin, where pkg/kubetest finds them. Cold build about
-# 6 min on 2 cores; rebuilt only when missing or when tools/kube changes.
+# kube builds kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubelet and kube-proxy from the Kubernetes release pinned in
+# tools/kube/go.mod (a module of its own, so that the main module does not
+# depend on k8s.io/kubernetes), and CoreDNS from the release pinned in
+# tools/kube/coredns/go.mod (with the plugins the test cluster uses), into
+# .cache/kube/bin, where pkg/kubetest finds them. Cold build about 6 min on
+# 2 cores, plus about 4.5 min of CPU for kube-proxy and 2.6 for CoreDNS
+# (docs/kubernetes.md); rebuilt only when missing or when their tools/kube
+# module changes.
 KUBE_BIN  := .cache/kube/bin
-KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet
+KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 .PHONY: kube
-kube: $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS))
+kube: $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS)) $(KUBE_BIN)/coredns
 $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS)) &: tools/kube/go.mod tools/kube/go.sum tools/kube/tools.go
 	mkdir -p $(KUBE_BIN)
 	cd tools/kube && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && \
 	  $(GO) build -trimpath -ldflags "-X k8s.io/component-base/version.gitVersion=$$v" \
 	    -o $(CURDIR)/$(KUBE_BIN)/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_CMDS))
 	touch $(addprefix $(KUBE_BIN)/,$(KUBE_CMDS))
+$(KUBE_BIN)/coredns: tools/kube/coredns/go.mod tools/kube/coredns/go.sum tools/kube/coredns/main.go
+	mkdir -p $(KUBE_BIN)
+	cd tools/kube/coredns && v=$$($(GO) list -m -f '{{.Version}}' github.com/coredns/coredns) && \
+	  $(GO) build -trimpath -ldflags "-X github.com/coredns/coredns/coremain.GitCommit=$$v" -o $(CURDIR)/$@ .
+	touch $@

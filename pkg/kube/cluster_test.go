@@ -26,9 +26,10 @@ import (
 
 // The executor's tests run on two nodes (two kubelets with their own
 // containerd on this machine): pods land on either, and nothing may
-// assume the controller and a pod share a node.
+// assume the controller and a pod share a node. kube-proxy and CoreDNS run
+// too: runner serve itself runs in the cluster (incluster_test.go).
 func TestMain(m *testing.M) {
-	code := kubetest.MainWith(m, kubetest.Options{Nodes: 2})
+	code := kubetest.MainWith(m, kubetest.Options{Nodes: 2, Proxy: true, DNS: true})
 	if runnerBin != "" {
 		os.RemoveAll(filepath.Dir(runnerBin))
 	}

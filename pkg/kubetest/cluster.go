@@ -31,9 +31,9 @@ import (
 // use).
 const DefaultSubnet = "10.213.0.0/24"
 
-// serviceSubnet is the range of ClusterIPs (which do not route: there is no
-// kube-proxy).
-const serviceSubnet = "10.214.0.0/24"
+// ServiceSubnet is the range of ClusterIPs (they route only with
+// Options.Proxy).
+const ServiceSubnet = "10.214.0.0/24"
 
 // NodeName is the name of the first node.
 const NodeName = "localhost"
@@ -56,6 +56,14 @@ type Options struct {
 	// Nodes is the number of nodes, each a kubelet with its own
 	// containerd, cgroup root and bridge on this machine. Default: 1.
 	Nodes int
+	// Proxy runs kube-proxy (nftables mode; `make kube` builds it, and it
+	// needs Debian's nftables): ClusterIPs route from pods and from this
+	// machine, and the kubernetes Service reaches the apiserver.
+	Proxy bool
+	// DNS runs CoreDNS (`make kube` builds it) on GatewayIP:53 with its
+	// kubernetes plugin, and makes it every kubelet's clusterDNS: pods
+	// resolve SERVICE.NAMESPACE.svc.cluster.local.
+	DNS bool
 	// Log receives a line per step of starting and stopping. Default:
 	// discarded.
 	Log io.Writer
@@ -86,9 +94,12 @@ type Cluster struct {
 	// ExposeToPods); the node pulls images named with it as well.
 	RegistryAddr, PodRegistryAddr string
 	// PodAPIServer is the apiserver's URL for pods (GatewayIP, see
-	// ExposeToPods; its serving certificate names GatewayIP). There is no
-	// kube-proxy: the kubernetes Service's ClusterIP does not route.
+	// ExposeToPods; its serving certificate names GatewayIP). Without
+	// Options.Proxy the kubernetes Service's ClusterIP does not route;
+	// with it, that ClusterIP leads here.
 	PodAPIServer string
+	// DNSIP is where CoreDNS answers (Options.DNS; nil without).
+	DNSIP net.IP
 	// BusyboxImage is the alpine stand-in (Debian's busybox-static) in that
 	// registry (also as library/alpine:latest, so that `alpine` works), and
 	// PauseImage the pod sandbox image made from it.
@@ -121,9 +132,12 @@ type Cluster struct {
 	fwdMu      sync.Mutex
 	forwarders []*forwarder
 	unlocking  func()
-	stopOnce   sync.Once
-	stopped    atomic.Bool
-	stopErr    error
+	proxy, dns bool
+	// proxyConfig is kube-proxy's configuration file (for its --cleanup).
+	proxyConfig string
+	stopOnce    sync.Once
+	stopped     atomic.Bool
+	stopErr     error
 }
 
 // The Debian parts the cluster runs.
@@ -205,6 +219,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := Check(o.BinDir); err != nil {
 		return nil, err
 	}
+	if err := checkServices(o); err != nil {
+		return nil, err
+	}
 	if o.Nodes < 1 {
 		o.Nodes = 1
 	}
@@ -219,6 +236,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	c := &Cluster{
 		NodeName: NodeName, Nodes: nodes, PodSubnet: nodes[0].Subnet, GatewayIP: nodes[0].GatewayIP,
 		log: o.Log, runc: "/usr/sbin/runc", begin: begin, unlocking: o.unlocking,
+		proxy: o.Proxy, dns: o.DNS,
 	}
 	if c.log == nil {
 		c.log = io.Discard
@@ -260,6 +278,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	c.state = &hostState{Dir: c.Dir, Sysctls: sysctls}
+	if o.Proxy {
+		c.state.Tables = proxyTables
+	}
 	if c.Nodes, err = newNodes(c.Dir, subnet, o.Nodes); err != nil {
 		return nil, err
 	}
@@ -332,7 +353,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 	c.logf("etcd healthy")
 
 	// kube-apiserver
-	svcIP := net.ParseIP(strings.TrimSuffix(serviceSubnet, "0/24") + "1")
+	svcIP := net.ParseIP(strings.TrimSuffix(ServiceSubnet, "0/24") + "1")
 	serving, err := pki.issue("apiserver", "kube-apiserver", nil,
 		"127.0.0.1", "localhost", c.GatewayIP.String(), svcIP.String(), "kubernetes", "kubernetes.default",
 		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
@@ -354,7 +375,7 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		"--cert-dir="+filepath.Join(c.Dir, "pki"),
 		"--tls-cert-file="+serving.CertFile, "--tls-private-key-file="+serving.KeyFile,
 		"--client-ca-file="+pki.CAFile,
-		"--service-cluster-ip-range="+serviceSubnet,
+		"--service-cluster-ip-range="+ServiceSubnet,
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+saKey, "--service-account-signing-key-file="+saKey,
 		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
@@ -421,10 +442,28 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		}
 	}
 
+	// CoreDNS before the kubelets, whose clusterDNS it is
+	if o.DNS {
+		if err := c.startDNS(ctx, o.BinDir, server, pki); err != nil {
+			return err
+		}
+	}
+
 	// a containerd and a kubelet per node
-	for _, n := range c.Nodes {
+	for i, n := range c.Nodes {
 		if err := c.startNode(ctx, o.BinDir, server, pki, n); err != nil {
 			return err
+		}
+		// The kubelets share /var/lib/kubelet/device-plugins (a fixed
+		// path): two starting at once race for its socket, and one exits
+		// with "bind: address already in use". A kubelet starts its device
+		// manager before it reports its node Ready: the next one waits
+		// for that.
+		if i < len(c.Nodes)-1 {
+			what := "node " + n.Name + " Ready before the next kubelet"
+			if err := c.waitFor(ctx, c.proc(n.procName("kubelet")), 90*time.Second, what, c.nodeReadyCondition(n.Name)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, n := range c.Nodes {
@@ -433,6 +472,12 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 			return err
 		}
 		c.logf("node %s Ready and untainted", n.Name)
+	}
+	// kube-proxy once its node exists (it reads the node's addresses)
+	if o.Proxy {
+		if err := c.startProxy(ctx, o.BinDir, server, pki); err != nil {
+			return err
+		}
 	}
 	return c.waitFor(ctx, nil, 60*time.Second, "service account default/default", func(ctx context.Context) error {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
@@ -452,7 +497,18 @@ func (c *Cluster) nodeReady(name string) func(context.Context) error {
 	}
 }
 
-func schedulable(n *corev1.Node) error {
+// nodeReadyCondition holds when the node reports Ready, tainted or not.
+func (c *Cluster) nodeReadyCondition(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return readyCondition(n)
+	}
+}
+
+func readyCondition(n *corev1.Node) error {
 	ready := errors.New("node has no Ready condition yet")
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
@@ -462,8 +518,12 @@ func schedulable(n *corev1.Node) error {
 			}
 		}
 	}
-	if ready != nil {
-		return ready
+	return ready
+}
+
+func schedulable(n *corev1.Node) error {
+	if err := readyCondition(n); err != nil {
+		return err
 	}
 	for _, t := range n.Spec.Taints {
 		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {

@@ -3,6 +3,7 @@ package kubetest
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,6 +89,10 @@ func cniConfig(c *Cluster, n *Node) ([]byte, error) {
 			routes = append(routes, map[string]string{"dst": o.Subnet.String()})
 		}
 	}
+	if c.proxy {
+		// ClusterIPs are the host's to translate (kube-proxy).
+		routes = append(routes, map[string]string{"dst": ServiceSubnet})
+	}
 	return json.MarshalIndent(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "kubetest",
@@ -114,14 +119,15 @@ func cniConfig(c *Cluster, n *Node) ([]byte, error) {
 // kubeletConfig is the kubelet's KubeletConfiguration. failCgroupV1 false
 // because this machine has cgroup v1; oomScoreAdj 0 for the missing
 // CAP_SYS_RESOURCE; makeIPTablesUtilChains false so that it leaves the
-// host's firewall alone (the chains are hints for kube-proxy, which does
-// not run here); its API on the node's gateway address (the apiserver
+// host's firewall alone (the chains are hints for an iptables-mode
+// kube-proxy; Options.Proxy runs one in nftables mode); its API on the node's gateway address (the apiserver
 // reaches it by the node's InternalIP); its pods' cgroups under their
 // own root; eviction and
 // image garbage collection thresholds low enough that a nearly full disk
-// of a test machine does not taint the node.
-func kubeletConfig(n *Node, serving identity, pki *pki) ([]byte, error) {
-	return json.MarshalIndent(map[string]any{
+// of a test machine does not taint the node; with Options.DNS, CoreDNS as
+// its clusterDNS.
+func kubeletConfig(n *Node, serving identity, pki *pki, dns net.IP) ([]byte, error) {
+	cfg := map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
 		"kind":                     "KubeletConfiguration",
 		"failCgroupV1":             false,
@@ -155,7 +161,12 @@ func kubeletConfig(n *Node, serving identity, pki *pki) ([]byte, error) {
 			"imagefs.available": "1%",
 		},
 		"serializeImagePulls": false,
-	}, "", "  ")
+	}
+	if dns != nil {
+		cfg["clusterDNS"] = []string{dns.String()}
+		cfg["clusterDomain"] = ClusterDomain
+	}
+	return json.MarshalIndent(cfg, "", "  ")
 }
 
 func writeFiles(files map[string][]byte) error {

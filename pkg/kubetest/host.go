@@ -57,6 +57,8 @@ type hostState struct {
 	Sysctls map[string]string `json:"sysctls"`
 	Bridges []string          `json:"bridges,omitempty"`
 	Cgroups []string          `json:"cgroups,omitempty"`
+	// Tables are the nftables tables of its kube-proxy ("FAMILY NAME").
+	Tables []string `json:"tables,omitempty"`
 }
 
 // bridges and cgroups are the state's, with the first node's for a state
@@ -176,6 +178,9 @@ func sweep(st *hostState) (cleaned []string, err error) {
 		cleaned = append(cleaned, c...)
 		keep(e)
 	}
+	c, e = sweepTables(st.Tables)
+	cleaned = append(cleaned, c...)
+	keep(e)
 	for _, br := range st.bridges() {
 		if l, e := netlink.LinkByName(br); e == nil {
 			cleaned = append(cleaned, "bridge "+br)

@@ -23,12 +23,14 @@ type hostSnapshot struct {
 	cgroups   []string          // pod cgroups in any hierarchy
 	links     []string          // the bridge and the veths on it
 	iptables  []string          // rules and chains the kubelet or CNI would add
+	nftables  []string          // nftables tables (kube-proxy's, and what iptables-nft makes)
 	sysctls   map[string]string // kernel, vm and net/ipv4 settings
 }
 
 var clusterBinaries = map[string]bool{
 	"etcd": true, "kube-apiserver": true, "kube-controller-manager": true,
 	"kube-scheduler": true, "kubelet": true, "containerd": true, "containerd-shim-runc-v2": true,
+	"kube-proxy": true, "coredns": true,
 }
 
 // Sysctls that change on their own.
@@ -36,6 +38,7 @@ var volatileSysctls = map[string]bool{
 	"kernel/ns_last_pid": true, "kernel/random/entropy_avail": true, "kernel/random/uuid": true,
 	"kernel/random/boot_id": true, "kernel/pty/nr": true, "kernel/tainted": true,
 	"vm/stat_interval": false, "kernel/hung_task_detect_count": true,
+	"net/netfilter/nf_conntrack_count": true,
 }
 
 func snapshotHost(t *testing.T, dir string) hostSnapshot {
@@ -103,7 +106,16 @@ func snapshotHost(t *testing.T, dir string) hostSnapshot {
 			}
 		}
 	}
-	for _, top := range []string{"kernel", "vm", "net/ipv4", "net/core"} {
+	if out, err := exec.Command("nft", "list", "tables").Output(); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line != "" {
+				s.nftables = append(s.nftables, line)
+			}
+		}
+	}
+	// net/ipv4/conf/all: route_localnet, which kube-proxy's iptables mode
+	// sets; net/netfilter: the conntrack limits and timeouts it tunes.
+	for _, top := range []string{"kernel", "vm", "net/ipv4", "net/core", "net/ipv4/conf/all", "net/netfilter"} {
 		root := filepath.Join("/proc/sys", top)
 		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err != nil {
@@ -153,6 +165,7 @@ func leftover(before, after hostSnapshot) []string {
 		{"cgroup", before.cgroups, after.cgroups},
 		{"link", before.links, after.links},
 		{"iptables", before.iptables, after.iptables},
+		{"nftables", before.nftables, after.nftables},
 	} {
 		old := seen(kind.was)
 		for _, x := range kind.is {

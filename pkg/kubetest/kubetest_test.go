@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,6 +199,9 @@ func ownClusterOf(t *testing.T, o Options) *Cluster {
 	defer cancel()
 	o.Log = &log
 	c, err := Start(ctx, o)
+	if m := (*MissingError)(nil); errors.As(err, &m) {
+		testenv.Missing(t, "a Kubernetes cluster: %v", err)
+	}
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -223,10 +228,12 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	stopShared(t)
 	var before, after hostSnapshot
 	c := ownClusterOf(t, Options{
+		Proxy: true, DNS: true,
 		locked:    func() { before = snapshotHost(t, "") },
 		unlocking: func() { after = snapshotHost(t, "") },
 	})
 	ns := c.Namespace(t)
+	checkServicesRoute(t, c, ns)
 	pod, logs := runPod(t, c, ns, `ls /var/run/secrets/kubernetes.io/serviceaccount/token && echo ok`)
 	if pod.Status.Phase != corev1.PodSucceeded {
 		t.Fatalf("pod: %s\n%s", pod.Status.Phase, logs)
@@ -245,7 +252,8 @@ func TestTeardownLeavesNothing(t *testing.T) {
 		return err == nil && p.Status.Phase == corev1.PodRunning
 	}, "pod sleeper not running")
 	during := snapshotHost(t, c.Dir)
-	if len(during.processes) <= len(before.processes) || len(during.cgroups) == 0 || len(during.links) < 2 {
+	if len(during.processes) <= len(before.processes) || len(during.cgroups) == 0 || len(during.links) < 2 ||
+		!slices.Contains(during.nftables, "table ip kube-proxy") {
 		t.Fatalf("the snapshot does not see the running cluster: %+v", during)
 	}
 	if err := c.Stop(); err != nil {
@@ -258,7 +266,7 @@ func TestTeardownLeavesNothing(t *testing.T) {
 		t.Errorf("%s not removed: %v", c.Dir, err)
 	}
 	for _, s := range c.Swept {
-		if strings.HasPrefix(s, "process") || strings.HasPrefix(s, "mount") {
+		if strings.HasPrefix(s, "process") || strings.HasPrefix(s, "mount") || strings.HasPrefix(s, "nftables") {
 			t.Errorf("the graceful teardown left %s (the sweep removed it)", s)
 		}
 	}
@@ -273,7 +281,7 @@ func TestKilledRunIsSwept(t *testing.T) {
 	}
 	stopShared(t)
 	var before hostSnapshot
-	c := ownClusterOf(t, Options{locked: func() { before = snapshotHost(t, "") }})
+	c := ownClusterOf(t, Options{Proxy: true, DNS: true, locked: func() { before = snapshotHost(t, "") }})
 	ns := c.Namespace(t)
 	if _, err := c.Client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
@@ -300,6 +308,9 @@ func TestKilledRunIsSwept(t *testing.T) {
 	dead := c.Dir
 	if len(mountsUnder(dead)) == 0 || len(processesNaming(dead)) == 0 {
 		t.Fatalf("the killed cluster left no mount or shim to sweep: mounts %v, processes %v", mountsUnder(dead), processesNaming(dead))
+	}
+	if err := exec.Command(nftBin, "list", "table", "ip", "kube-proxy").Run(); err != nil {
+		t.Fatalf("the killed cluster left no kube-proxy table to sweep: %v", err)
 	}
 	if b, _ := os.ReadFile("/proc/sys/kernel/panic"); strings.TrimSpace(string(b)) != "10" {
 		t.Logf("kernel.panic is %q (the kubelet sets 10)", strings.TrimSpace(string(b)))
@@ -339,6 +350,24 @@ func TestMissingPartIsNamed(t *testing.T) {
 	// Start refuses before touching the machine.
 	if _, err := Start(context.Background(), Options{BinDir: empty}); !errors.As(err, &m) {
 		t.Errorf("Start = %v", err)
+	}
+	// With the four components there, Proxy and DNS name theirs.
+	if os.Geteuid() != 0 {
+		return
+	}
+	four := t.TempDir()
+	for _, c := range Components {
+		if err := os.WriteFile(filepath.Join(four, c), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{{Options{BinDir: four, Proxy: true}, "kube-proxy"}, {Options{BinDir: four, DNS: true}, "coredns"}} {
+		if _, err := Start(context.Background(), tc.o); !errors.As(err, &m) || m.What != tc.want || !strings.Contains(m.How, "make kube") {
+			t.Errorf("Start(%+v) = %v, want %s missing, with `make kube`", tc.o, err, tc.want)
+		}
 	}
 }
 

@@ -107,7 +107,11 @@ func (c *Cluster) startNode(ctx context.Context, binDir, server string, pki *pki
 	if err := pki.kubeconfig(kc, server, id); err != nil {
 		return err
 	}
-	kcfg, err := kubeletConfig(n, serving, pki)
+	var dns net.IP
+	if c.dns {
+		dns = c.GatewayIP
+	}
+	kcfg, err := kubeletConfig(n, serving, pki, dns)
 	if err != nil {
 		return err
 	}

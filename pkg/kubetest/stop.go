@@ -37,7 +37,9 @@ func (c *Cluster) stop() error {
 			c.logf("deleting the pods: %v", err)
 		}
 	}
-	var names []string
+	// kube-proxy removes its rules once no pod needs them.
+	c.stopProxy()
+	names := []string{"coredns"}
 	for _, n := range c.Nodes {
 		names = append(names, n.procName("kubelet"))
 	}
