@@ -114,7 +114,13 @@ func (p *imagePod) pod() *corev1.Pod {
 		ct.Ports = append(ct.Ports, corev1.ContainerPort{ContainerPort: int32(port), Protocol: corev1.ProtocolTCP})
 	}
 	if m := p.spec.Limits.Memory; m > 0 {
+		// memory-limit is a cap, as docker's --memory: a limit without a
+		// request would also be the pod's request (the API server
+		// defaults one to the other), reserving the whole limit (4g by
+		// default) on the node, so that a limit larger than a node's
+		// free memory, or a few legs' defaults, never schedule.
 		ct.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
+		ct.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("0")}
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
