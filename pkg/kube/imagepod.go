@@ -122,7 +122,7 @@ func (p *imagePod) pod() *corev1.Pod {
 		ct.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
 		ct.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("0")}
 	}
-	return &corev1.Pod{
+	p2 := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: dnsLabel(c.Pod, 50) + "-image-",
 			Namespace:    c.t.Client.Namespace,
@@ -139,6 +139,15 @@ func (p *imagePod) pod() *corev1.Pod {
 			Containers:                    []corev1.Container{ct},
 		},
 	}
+	if !c.deadline.IsZero() {
+		// A controller that is gone (runner exec killed) cannot delete
+		// the pod, and its owner, the leg's pod, stays once it ended
+		// (stdin closed, the leg cancelled): the image pod ends by the
+		// leg pod's deadline, not never.
+		d := max(int64(time.Until(c.deadline).Seconds()), 1)
+		p2.Spec.ActiveDeadlineSeconds = &d
+	}
+	return p2
 }
 
 // Start makes the pod and waits until its container runs (or cannot:
