@@ -138,7 +138,9 @@ func watchSpecs(t *testing.T, c *kubetest.Cluster, ns string, words ...string) f
 // into the leg pod's log: the container frame is not masked), where
 // whoever may read pods reads it; the step is refused instead, naming
 // the input, and no pod ever holds the secret. A secret in a container:'s
-// env reaches the steps and no pod spec either.
+// env reaches the steps and no pod spec either. A container's credentials
+// are refused where they are written; a test-image of an image: without
+// port: that the job's pod cannot pull says why it pulled.
 func TestTestImageSecretStaysOutOfPodSpecs(t *testing.T) {
 	c := kubetest.Shared(t)
 	const secret = "hunter2-audit-pw"
@@ -170,8 +172,31 @@ jobs:
       options: --user 1000:1000 --hostname box
     steps:
       - run: test "$TOKEN" = ` + secret + ` && echo "the secret reached the container's steps as $(id -u) on $(hostname)"
+  creds:
+    runs-on: ubuntu-latest
+    container:
+      image: busybox
+      credentials:
+        username: mona
+        password: ${{ secrets.TOKEN }}
+    steps:
+      - run: echo never
+  byref:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: test-image
+        with:
+          image: IMAGE
 `,
 	}, "")
+	// The node pulls from the registry at 127.0.0.1, where the job's pod
+	// reaches nothing.
+	ref := ct.Push(t, ct.HTTPDImage(t, "8080", "hello"), c.RegistryAddr, "audit/site", "1")
+	wf := filepath.Join(r.dir, ".github/workflows/secret.yaml")
+	data, _ := os.ReadFile(wf)
+	if err := os.WriteFile(wf, []byte(strings.ReplaceAll(string(data), "IMAGE", ref)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ct.Archive(t, ct.HTTPDImage(t, "8080", "hello"), filepath.Join(r.dir, "site.tar"))
 	r.commit()
 	leaked := watchSpecs(t, c, r.tr.Client.Namespace, secret)
@@ -187,6 +212,11 @@ jobs:
 		"the secret reached the container's steps as 1000 on box",
 		"test-image: env TOKEN holds a secret",
 		"test-image: command holds a secret",
+		// where the credentials are written, not the container: line
+		"secret.yaml:33:19: container.credentials: the job runs in its container's image as a pod",
+		// the job's pod cannot read the image the node pulls: say why
+		// the step tried, and how not to
+		"test-image: reading the image's exposed ports from the job's pod (give port: to skip this)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("runner exec's output lacks %q", want)

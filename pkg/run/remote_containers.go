@@ -129,7 +129,10 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 	} else if len(req.Ports) == 0 && spec.Pull != nil {
 		img, err := spec.Pull(ctx, spec.Ref)
 		if err != nil {
-			return nil, err
+			// The node pulls the image, maybe from where the job's
+			// pod cannot (another address, credentials of the node's
+			// own): only its exposed ports are read here.
+			return nil, fmt.Errorf("reading the image's exposed ports from the job's pod (give port: to skip this): %w", err)
 		}
 		cf, err := img.ConfigFile()
 		if err != nil {
