@@ -535,3 +535,71 @@ jobs:
 		t.Errorf("the secret is in the output")
 	}
 }
+
+// TestImagePodFollowsTheLegsTemplate: an image pod goes where its leg's
+// template puts pods: on nodes dedicated to CI (a taint the template
+// tolerates, a nodeSelector). Without the template's placement, it was
+// never scheduled on a cluster whose nodes all carry the taint.
+func TestImagePodFollowsTheLegsTemplate(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	taint := corev1.Taint{Key: "dedicated", Value: "ci", Effect: corev1.TaintEffectNoSchedule}
+	for _, n := range c.Nodes {
+		node, err := c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Spec.Taints = append(node.Spec.Taints, taint)
+		if _, err := c.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for range 5 {
+				node, err := c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+				if err != nil {
+					continue
+				}
+				var keep []corev1.Taint
+				for _, tt := range node.Spec.Taints {
+					if tt.Key != taint.Key {
+						keep = append(keep, tt)
+					}
+				}
+				node.Spec.Taints = keep
+				if _, err := c.Client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err == nil {
+					return
+				}
+			}
+			t.Errorf("node %s keeps the taint", n.Name)
+		})
+	}
+	last := c.Nodes[len(c.Nodes)-1].Name
+	r := newExecRepo(t, c, map[string]string{
+		".github/workflows/placed.yaml": `on: push
+jobs:
+  placed:
+    runs-on: ci
+    steps:
+      - uses: actions/checkout@v4
+      - uses: test-image
+        with:
+          archive: site.tar
+          expect-body: hello
+`,
+	}, `start-timeout: 30s
+templates:
+  ci:
+    nodeSelector: {kubernetes.io/hostname: `+last+`}
+    tolerations: [{key: dedicated, operator: Equal, value: ci, effect: NoSchedule}]
+`)
+	ct.Archive(t, ct.HTTPDImage(t, "8080", "hello"), filepath.Join(r.dir, "site.tar"))
+	r.commit()
+	out, code := r.exec("placed")
+	t.Logf("runner exec placed:\n%s", out)
+	if code != 0 || !strings.Contains(out, "-image-") || !strings.Contains(out, "on node "+last+" (") {
+		t.Errorf("exit %d, want 0 with the image pod on node %s, where the template puts the leg", code, last)
+	}
+	if left := pods(t, c, r.tr.Client.Namespace); len(left) > 0 {
+		t.Errorf("pods left: %v", left)
+	}
+}

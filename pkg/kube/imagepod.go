@@ -139,6 +139,11 @@ func (p *imagePod) pod() *corev1.Pod {
 			Containers:                    []corev1.Container{ct},
 		},
 	}
+	// Where the leg's template puts its pods (nodes dedicated to CI, a
+	// taint they tolerate), and its service account for the pull
+	// (imagePullSecrets), without its token.
+	p2.Spec.NodeSelector, p2.Spec.Tolerations = c.where.NodeSelector, c.where.Tolerations
+	p2.Spec.ServiceAccountName = c.where.ServiceAccountName
 	if !c.deadline.IsZero() {
 		// A controller that is gone (runner exec killed) cannot delete
 		// the pod, and its owner, the leg's pod, stays once it ended

@@ -70,6 +70,9 @@ type Conn struct {
 	// deadline is when the pod's activeDeadlineSeconds ends it at the
 	// latest (zero for none): its image pods end by then too.
 	deadline time.Time
+	// where is the leg's template's placement (nodeSelector, tolerations,
+	// service account): its image pods go where it may.
+	where PodTemplate
 }
 
 // Stdin is the container's standard input.
@@ -160,6 +163,7 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if leg.TimeoutSeconds > 0 {
 		c.deadline = created.Add(time.Duration(leg.TimeoutSeconds) * time.Second)
 	}
+	c.where = t.Config.template(leg.Labels)
 	for _, s := range leg.Services {
 		c.services = append(c.services, serviceContainer(s.Label))
 	}
