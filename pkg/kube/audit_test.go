@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/birdflock/runner/pkg/container"
 	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/kubetest"
@@ -601,5 +602,39 @@ templates:
 	}
 	if left := pods(t, c, r.tr.Client.Namespace); len(left) > 0 {
 		t.Errorf("pods left: %v", left)
+	}
+}
+
+// TestImagePodRemovedBeforeItStarts: the leg may remove a container the
+// controller has not started yet (a container-stop that overtakes the
+// start: the step was cancelled at once); the container's Start then
+// makes no pod. Before, Destroy of a pod not yet made did nothing and
+// Start made it afterwards: a pod nobody deleted until its leg's went.
+func TestImagePodRemovedBeforeItStarts(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := tr.Open(ctx, kube.Leg{RunID: 1, Attempt: 1, Job: "early", Key: "early"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Kill()
+	ctr, err := conn.Containers().Setup(ctx, container.Spec{Ref: c.BusyboxImage, Command: []string{"sleep", "600"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctr.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctr.Start(ctx); err == nil {
+		t.Errorf("a removed container started")
+	}
+	list, err := c.Client.CoreV1().Pods(tr.Client.Namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelRole + "=image"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		t.Errorf("image pod %s made after its container was removed", p.Name)
 	}
 }

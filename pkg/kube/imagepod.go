@@ -67,6 +67,12 @@ type imagePod struct {
 	logR  *io.PipeReader
 	logW  *io.PipeWriter
 
+	// mu orders Start's create and Destroy: a container removed before
+	// it started makes no pod, one removed while its pod is being made
+	// loses it.
+	mu      sync.Mutex
+	removed bool
+
 	done     chan struct{}
 	doneOnce sync.Once
 	code     int
@@ -161,13 +167,20 @@ func (p *imagePod) pod() *corev1.Pod {
 func (p *imagePod) Start(ctx context.Context) error {
 	c := p.leg
 	pods := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace)
+	p.mu.Lock()
+	if p.removed {
+		p.mu.Unlock()
+		return errors.New("kubernetes: the container was removed before it started")
+	}
 	made, err := pods.Create(ctx, p.pod(), metav1.CreateOptions{})
 	if err != nil {
+		p.mu.Unlock()
 		p.end(-1)
 		p.logWriter().Close()
 		return fmt.Errorf("kubernetes: creating the image's pod: %w", err)
 	}
 	p.name = made.Name
+	p.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, c.t.Config.startTimeout())
 	defer cancel()
 	var cause error
@@ -203,7 +216,9 @@ func (p *imagePod) Start(ctx context.Context) error {
 		c.log(fmt.Sprintf("Running image %s in pod %s/%s on node %s (%s)", p.spec.Ref, c.t.Client.Namespace, p.name, got.Spec.NodeName, p.ip))
 	}
 	wctx2, stop := context.WithCancel(context.Background())
+	p.mu.Lock()
 	p.stop = stop
+	p.mu.Unlock()
 	go p.copyLogs(true)
 	go p.watchEnd(wctx2)
 	return nil
@@ -309,10 +324,14 @@ func (p *imagePod) Done() <-chan struct{} { return p.done }
 // Destroy deletes the pod and waits until it is gone.
 func (p *imagePod) Destroy(ctx context.Context) error {
 	p.destroy.Do(func() {
-		if p.stop != nil {
-			defer p.stop()
+		p.mu.Lock()
+		p.removed = true
+		stop, name := p.stop, p.name
+		p.mu.Unlock()
+		if stop != nil {
+			defer stop()
 		}
-		if p.name == "" {
+		if name == "" {
 			p.logWriter().Close()
 			p.end(-1)
 			return
