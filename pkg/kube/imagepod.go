@@ -67,6 +67,12 @@ type imagePod struct {
 	logR  *io.PipeReader
 	logW  *io.PipeWriter
 
+	// mu orders Start's create and Destroy: a container removed before
+	// it started makes no pod, one removed while its pod is being made
+	// loses it.
+	mu      sync.Mutex
+	removed bool
+
 	done     chan struct{}
 	doneOnce sync.Once
 	code     int
@@ -114,9 +120,15 @@ func (p *imagePod) pod() *corev1.Pod {
 		ct.Ports = append(ct.Ports, corev1.ContainerPort{ContainerPort: int32(port), Protocol: corev1.ProtocolTCP})
 	}
 	if m := p.spec.Limits.Memory; m > 0 {
+		// memory-limit is a cap, as docker's --memory: a limit without a
+		// request would also be the pod's request (the API server
+		// defaults one to the other), reserving the whole limit (4g by
+		// default) on the node, so that a limit larger than a node's
+		// free memory, or a few legs' defaults, never schedule.
 		ct.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: *resource.NewQuantity(m, resource.BinarySI)}
+		ct.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("0")}
 	}
-	return &corev1.Pod{
+	p2 := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: dnsLabel(c.Pod, 50) + "-image-",
 			Namespace:    c.t.Client.Namespace,
@@ -133,6 +145,20 @@ func (p *imagePod) pod() *corev1.Pod {
 			Containers:                    []corev1.Container{ct},
 		},
 	}
+	// Where the leg's template puts its pods (nodes dedicated to CI, a
+	// taint they tolerate), and its service account for the pull
+	// (imagePullSecrets), without its token.
+	p2.Spec.NodeSelector, p2.Spec.Tolerations = c.where.NodeSelector, c.where.Tolerations
+	p2.Spec.ServiceAccountName = c.where.ServiceAccountName
+	if !c.deadline.IsZero() {
+		// A controller that is gone (runner exec killed) cannot delete
+		// the pod, and its owner, the leg's pod, stays once it ended
+		// (stdin closed, the leg cancelled): the image pod ends by the
+		// leg pod's deadline, not never.
+		d := max(int64(time.Until(c.deadline).Seconds()), 1)
+		p2.Spec.ActiveDeadlineSeconds = &d
+	}
+	return p2
 }
 
 // Start makes the pod and waits until its container runs (or cannot:
@@ -141,13 +167,20 @@ func (p *imagePod) pod() *corev1.Pod {
 func (p *imagePod) Start(ctx context.Context) error {
 	c := p.leg
 	pods := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace)
+	p.mu.Lock()
+	if p.removed {
+		p.mu.Unlock()
+		return errors.New("kubernetes: the container was removed before it started")
+	}
 	made, err := pods.Create(ctx, p.pod(), metav1.CreateOptions{})
 	if err != nil {
+		p.mu.Unlock()
 		p.end(-1)
 		p.logWriter().Close()
 		return fmt.Errorf("kubernetes: creating the image's pod: %w", err)
 	}
 	p.name = made.Name
+	p.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, c.t.Config.startTimeout())
 	defer cancel()
 	var cause error
@@ -183,7 +216,9 @@ func (p *imagePod) Start(ctx context.Context) error {
 		c.log(fmt.Sprintf("Running image %s in pod %s/%s on node %s (%s)", p.spec.Ref, c.t.Client.Namespace, p.name, got.Spec.NodeName, p.ip))
 	}
 	wctx2, stop := context.WithCancel(context.Background())
+	p.mu.Lock()
 	p.stop = stop
+	p.mu.Unlock()
 	go p.copyLogs(true)
 	go p.watchEnd(wctx2)
 	return nil
@@ -289,10 +324,14 @@ func (p *imagePod) Done() <-chan struct{} { return p.done }
 // Destroy deletes the pod and waits until it is gone.
 func (p *imagePod) Destroy(ctx context.Context) error {
 	p.destroy.Do(func() {
-		if p.stop != nil {
-			defer p.stop()
+		p.mu.Lock()
+		p.removed = true
+		stop, name := p.stop, p.name
+		p.mu.Unlock()
+		if stop != nil {
+			defer stop()
 		}
-		if p.name == "" {
+		if name == "" {
 			p.logWriter().Close()
 			p.end(-1)
 			return

@@ -67,6 +67,12 @@ type Conn struct {
 	uid      types.UID    // the pod's: the owner of its image pods
 	labels   map[string]string
 	run      int // the run's record number (run.LegInfo.Run)
+	// deadline is when the pod's activeDeadlineSeconds ends it at the
+	// latest (zero for none): its image pods end by then too.
+	deadline time.Time
+	// where is the leg's template's placement (nodeSelector, tolerations,
+	// service account): its image pods go where it may.
+	where PodTemplate
 }
 
 // Stdin is the container's standard input.
@@ -148,11 +154,16 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if t.Config.template(leg.Labels).Image == "" {
 		return nil, errors.New("kubernetes: no image for the job's pod (set the executor's image, or a template for its runs-on labels)")
 	}
+	created := time.Now()
 	p, err := pods.Create(ctx, t.Config.legPod(t.Instance, t.Client.Namespace, leg), metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
 	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log, uid: p.UID, labels: p.Labels}
+	if leg.TimeoutSeconds > 0 {
+		c.deadline = created.Add(time.Duration(leg.TimeoutSeconds) * time.Second)
+	}
+	c.where = t.Config.template(leg.Labels)
 	for _, s := range leg.Services {
 		c.services = append(c.services, serviceContainer(s.Label))
 	}

@@ -613,7 +613,12 @@ func (jr *legRun) podContainer() (*LegContainer, error) {
 	}
 	switch {
 	case c.Username.Raw != "" || c.Password.Raw != "":
-		return nil, fmt.Errorf("%s: container.credentials: the job runs in its container's image as a pod, which its node pulls: give the pod template's service account an imagePullSecret instead (docs/kubernetes.md)", at(c.Pos))
+		// Where the credentials are written, not the container: line.
+		pos := c.Username.Pos
+		if c.Username.Raw == "" {
+			pos = c.Password.Pos
+		}
+		return nil, fmt.Errorf("%s: container.credentials: the job runs in its container's image as a pod, which its node pulls: give the pod template's service account an imagePullSecret instead (docs/kubernetes.md)", at(pos))
 	case len(c.Volumes) > 0:
 		return nil, fmt.Errorf("%s: container.volumes: the job runs in its container's image as a pod, which mounts no path of the controller's machine; run it with --executor local", at(c.Volumes[0].Pos))
 	}

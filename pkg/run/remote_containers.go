@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,11 @@ type legContainers struct {
 	fw      *frameWriter
 	scratch *legScratch
 	log     io.Writer // where Setup says what it pushed; may be nil
+	// masker holds the leg's secrets (and its ::add-mask:: values): a
+	// container's env or command holding one is refused, as the
+	// controller writes both into a pod's spec (readable by whoever may
+	// read pods), and the container frame is not masked.
+	masker *Masker
 
 	mu   sync.Mutex
 	next int
@@ -106,6 +112,9 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 	if lc.scratch == nil {
 		return nil, errors.New("this leg runs in a pod, and its executor has no scratch registry for the pods' containers (the kubernetes executor's scratch-registry setting, docs/kubernetes.md)")
 	}
+	if err := lc.refuseSecrets(spec); err != nil {
+		return nil, err
+	}
 	req := wireContainer{Image: spec.Ref, Command: spec.Command, Entrypoint: spec.Entrypoint, EntrypointSet: spec.Entrypoint != nil,
 		Env: spec.Env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids}
 	if spec.Archive != "" {
@@ -120,7 +129,10 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 	} else if len(req.Ports) == 0 && spec.Pull != nil {
 		img, err := spec.Pull(ctx, spec.Ref)
 		if err != nil {
-			return nil, err
+			// The node pulls the image, maybe from where the job's
+			// pod cannot (another address, credentials of the node's
+			// own): only its exposed ports are read here.
+			return nil, fmt.Errorf("reading the image's exposed ports from the job's pod (give port: to skip this): %w", err)
 		}
 		cf, err := img.ConfigFile()
 		if err != nil {
@@ -136,6 +148,26 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 	lc.live[id] = c
 	lc.mu.Unlock()
 	return c, nil
+}
+
+// refuseSecrets fails a container whose env or command holds a secret:
+// the controller would write it into the image pod's spec.
+func (lc *legContainers) refuseSecrets(spec container.Spec) error {
+	if lc.masker == nil {
+		return nil
+	}
+	const why = "the image runs as a pod of its own, whose spec (readable by whoever may read pods) would hold it; pass it another way, or run the job with --executor local (docs/kubernetes.md)"
+	for _, e := range spec.Env {
+		if k, v, _ := strings.Cut(e, "="); lc.masker.Mask(v) != v {
+			return fmt.Errorf("env %s holds a secret: %s", k, why)
+		}
+	}
+	for _, w := range append(slices.Clone(spec.Entrypoint), spec.Command...) {
+		if lc.masker.Mask(w) != w {
+			return fmt.Errorf("command holds a secret: %s", why)
+		}
+	}
+	return nil
 }
 
 // pushArchive pushes an OCI archive to the scratch registry: the

@@ -162,6 +162,9 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	r := newRunState(plan, opts, state, spec.Run, dir)
 	r.frames = fw
 	masker = r.masker
+	if lc != nil {
+		lc.masker = r.masker
+	}
 	defer r.scope.Close()
 	if err := r.writeEvent(); err != nil {
 		return fail(err)
