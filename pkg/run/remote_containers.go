@@ -346,9 +346,10 @@ type hostContainers struct {
 	in  *legStdin
 	log func(string)
 
-	mu   sync.Mutex
-	live map[string]container.Container
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	live    map[string]container.Container
+	removed map[string]bool // asked to go before Setup returned
+	wg      sync.WaitGroup
 }
 
 // start runs the container fr asks for, in the background.
@@ -358,6 +359,9 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 		_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: "this executor cannot run a container for a leg"})
 		return
 	}
+	h.mu.Lock()
+	h.pending(id)
+	h.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -372,6 +376,15 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 			return
 		}
 		h.mu.Lock()
+		if h.removed[id] {
+			// The leg removed it while Setup ran: it never starts.
+			delete(h.removed, id)
+			h.mu.Unlock()
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_ = c.Destroy(dctx)
+			return
+		}
 		if h.live == nil {
 			h.live = map[string]container.Container{}
 		}
@@ -420,11 +433,28 @@ func (h *hostContainers) stop(fr wireFrame) {
 	}()
 }
 
-// remove destroys a container on a context that outlives the run's.
+// pending notes that id is being set up (h.mu held): a remove before
+// Setup returns marks it, and start then destroys it instead of starting
+// it.
+func (h *hostContainers) pending(id string) {
+	if h.live == nil {
+		h.live = map[string]container.Container{}
+	}
+	h.live[id] = nil
+}
+
+// remove destroys a container on a context that outlives the run's; one
+// still being set up is marked, and start destroys it.
 func (h *hostContainers) remove(id string) error {
 	h.mu.Lock()
-	c := h.live[id]
+	c, known := h.live[id]
 	delete(h.live, id)
+	if known && c == nil {
+		if h.removed == nil {
+			h.removed = map[string]bool{}
+		}
+		h.removed[id] = true
+	}
 	h.mu.Unlock()
 	if c == nil {
 		return nil
