@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	ct "github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/container"
+	ct "github.com/birdflock/runner/pkg/containertest"
 )
 
 // frameSink is a leg's stdin as the controller writes it: the frames kept.
