@@ -1,0 +1,139 @@
+package run
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/birdflock/runner/pkg/workflow"
+)
+
+// What of a job's containers a transport that runs legs in container
+// images (a pod) carries: the job's container: as the leg's image, its
+// services as containers beside it, and what it cannot carry, named.
+
+// jobContainers lists the job's container:, services: and docker://
+// steps, with where they are written (LegInfo.Containers). An image
+// written as an expression counts: it is evaluated only in the remote.
+func jobContainers(file string, j *workflow.Job, podImage, podServices bool) []string {
+	var out []string
+	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
+	if c := j.Container; c != nil && c.Image.Raw != "" && !podImage {
+		out = append(out, "container ("+at(c.Pos)+")")
+	}
+	for _, s := range j.Services {
+		if s.Image.Raw != "" && !podServices {
+			out = append(out, "services."+s.Label+" ("+at(s.Pos)+")")
+		}
+	}
+	// A Dockerfile action is only known once resolved (in the remote);
+	// a docker:// step is written.
+	for _, st := range j.Steps {
+		if strings.HasPrefix(st.Uses.Raw, "docker://") {
+			out = append(out, "uses: "+st.Uses.Raw+" ("+at(st.Uses.Pos)+")")
+		}
+	}
+	return out
+}
+
+// LegContainer is the job's container: when a transport runs the leg in
+// its image (a pod's image): the image and the options a pod carries. Its
+// env is not here: the leg sets it for its steps (it may hold secrets, and a
+// pod spec is readable by whoever may read pods).
+type LegContainer struct {
+	Image    string
+	User     string // --user: name, uid, or either with :group
+	Workdir  string // --workdir
+	Hostname string // --hostname
+}
+
+// podContainer is the job's container:, evaluated, when a remote leg runs
+// in its image (LegInfo.Container); nil for no container:, an empty Image
+// for one whose image evaluates to "" (the job runs without). What a pod cannot carry is an error naming
+// it: credentials (the node pulls the image) and volumes (a pod mounts no
+// path of this machine).
+func (jr *legRun) podContainer() (*LegContainer, error) {
+	c, r := jr.job.Container, jr.r
+	if c == nil {
+		return nil, nil
+	}
+	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", r.w.File, p.Line, p.Col) }
+	ctxs := jr.contexts()
+	image, err := r.evalString(c.Image, ctxs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if image = strings.TrimSpace(image); image == "" {
+		return &LegContainer{}, nil // none: the job runs on the pod's image, as on GitHub's host
+	}
+	switch {
+	case c.Username.Raw != "" || c.Password.Raw != "":
+		// Where the credentials are written, not the container: line.
+		pos := c.Username.Pos
+		if c.Username.Raw == "" {
+			pos = c.Password.Pos
+		}
+		return nil, fmt.Errorf("%s: container.credentials: the job runs in its container's image as a pod, which its node pulls: give the pod template's service account an imagePullSecret instead (docs/kubernetes.md)", at(pos))
+	case len(c.Volumes) > 0:
+		return nil, fmt.Errorf("%s: container.volumes: the job runs in its container's image as a pod, which mounts no path of the controller's machine; run it with --executor local", at(c.Volumes[0].Pos))
+	}
+	optText, err := r.evalString(c.Options, ctxs, nil)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := workflow.ParseContainerOptions(optText)
+	if err != nil {
+		pos := c.Options.Pos
+		if optText == c.Options.Raw {
+			pos = workflow.OptionPos(c.Options, err)
+		}
+		return nil, fmt.Errorf("%s: container.options: %w", at(pos), err)
+	}
+	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname}, nil
+}
+
+// LegService is a service of a remote leg's job that the transport runs as
+// a container beside the leg (a container of its pod, on localhost, as on
+// GitHub's jobs on the host): the leg starts only once each is healthy.
+type LegService struct {
+	Label string
+	Image string
+	Env   []string // KEY=VALUE: no value holds a secret
+	Ports []int    // container ports, reached at the same number on localhost
+	// Health is the service's options: --health-* (HealthCmd "" for
+	// none: the service counts as ready once it runs) and --entrypoint.
+	Health workflow.ServiceOptions
+}
+
+// podServices are the job's services when every one can be a container of
+// the leg's pod: an image, env without secrets (a pod spec is readable by
+// whoever may read pods), ports, and only --health-*, --entrypoint and --env options;
+// none otherwise (jobContainers then names them, and the leg is refused).
+func (jr *legRun) podServices() ([]LegService, error) {
+	var out []LegService
+	for _, s := range jr.job.Services {
+		sp, ok, err := jr.evalService(s)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if sp.user != "" || sp.password != "" {
+			return nil, nil
+		}
+		for _, e := range sp.env {
+			_, v, _ := strings.Cut(e, "=")
+			for _, sec := range jr.r.opts.Secrets {
+				if sec != "" && strings.Contains(v, sec) {
+					return nil, nil
+				}
+			}
+		}
+		ls := LegService{Label: s.Label, Image: sp.image, Env: sp.env, Health: sp.opts}
+		for _, p := range sp.ports {
+			ls.Ports = append(ls.Ports, p.Container)
+		}
+		out = append(out, ls)
+	}
+	return out, nil
+}
