@@ -180,6 +180,17 @@ type Client struct {
 	REST      *rest.Config
 	Set       kubernetes.Interface
 	Namespace string
+	// Who names the credentials in errors: "this kubeconfig", or "the
+	// pod's service account" in-cluster.
+	Who string
+}
+
+// who is c.Who, "these credentials" when unset.
+func (c *Client) who() string {
+	if c.Who != "" {
+		return c.Who
+	}
+	return "these credentials"
 }
 
 // Connect loads the cluster configuration c names: Kubeconfig, else the
@@ -194,9 +205,13 @@ func Connect(c *Config) (*Client, error) {
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	var cfg *rest.Config
 	var err error
+	who := "this kubeconfig"
 	if c.Kubeconfig == "" {
 		if cfg, err = rest.InClusterConfig(); err != nil && !errors.Is(err, rest.ErrNotInCluster) {
 			return nil, fmt.Errorf("kubernetes: in-cluster configuration: %w", err)
+		}
+		if cfg != nil {
+			who = "the pod's service account"
 		}
 	}
 	if cfg == nil {
@@ -219,7 +234,7 @@ func Connect(c *Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	return &Client{REST: cfg, Set: set, Namespace: ns}, nil
+	return &Client{REST: cfg, Set: set, Namespace: ns, Who: who}, nil
 }
 
 func homeDir() string {

@@ -231,9 +231,9 @@ jobs:
 			if len(rules[i].Verbs) == 0 { // a rule needs a verb: drop it
 				rules = append(rules[:i], rules[i+1:]...)
 			}
-			want := fmt.Sprintf("may not %s %s in namespace runner", verb, r.Resources[0])
+			want := fmt.Sprintf("the pod's service account may not %s %s in namespace runner", verb, r.Resources[0])
 			if verb == "create" && r.Resources[0] == "pods" {
-				want = "cannot create pods in namespace runner"
+				want = "cannot create pods in namespace runner with the pod's service account"
 			}
 			log := restartServe(t, ctx, c, ns, rules, want)
 			t.Logf("without %s %s: %s", verb, r.Resources[0], log)

@@ -432,7 +432,7 @@ func (t *Transport) Check(ctx context.Context) error {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("kubernetes: namespace %s does not exist (--namespace, or the executor's namespace)", ns)
 	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-		return fmt.Errorf("kubernetes: cannot create pods in namespace %s with this kubeconfig (it needs a Role with docs/kubernetes.md's rules): %w", ns, err)
+		return fmt.Errorf("kubernetes: cannot create pods in namespace %s with %s (it needs a Role with docs/kubernetes.md's rules): %w", ns, t.Client.who(), err)
 	case err != nil:
 		return fmt.Errorf("kubernetes: a job's pod in namespace %s: %w", ns, err)
 	}
@@ -448,7 +448,7 @@ func (t *Transport) Check(ctx context.Context) error {
 					return fmt.Errorf("kubernetes: checking the right to %s %s in namespace %s: %w", verb, res, ns, err)
 				}
 				if !got.Status.Allowed {
-					return fmt.Errorf("kubernetes: this kubeconfig may not %s %s in namespace %s (the executor needs docs/kubernetes.md's rules)", verb, res, ns)
+					return fmt.Errorf("kubernetes: %s may not %s %s in namespace %s (the executor needs docs/kubernetes.md's rules)", t.Client.who(), verb, res, ns)
 				}
 			}
 		}
