@@ -77,8 +77,8 @@ FUZZTIME ?= 10s
 fuzz:
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
 
-bench: build $(BIN)/buildkitd
-	$(GO) test ./... -run '^$$' -bench . -benchtime 1x
+bench: build $(BIN)/buildkitd kube
+	$(GO) test ./... -run '^$$' -bench . -benchtime 1x -timeout 60m
 
 # demo runs the bird-flock pipeline end to end (scripts/demo.sh says how);
 # REPO=PATH runs it against another bird-flock repository.
