@@ -73,7 +73,7 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 		started = j.Completed
 	}
 	if started.IsZero() {
-		started = run.Created
+		started = attemptMade(run)
 	}
 	runner := "runner"
 	if j.Runner != "" {

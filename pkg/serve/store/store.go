@@ -219,11 +219,21 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 		return fmt.Errorf("insert run: %w", err)
 	}
 	defer tx.Rollback()
+	// A re-run's attempt keeps its workflow run's creation, as on GitHub
+	// (created_at and the created filter are the run's; run_started_at
+	// resets); Updated is when the attempt was made.
+	created := ms(now)
+	if r.RunID != 0 {
+		if err := tx.QueryRow(`SELECT created FROM runs WHERE id = ?`, r.RunID).Scan(&created); err != nil {
+			return fmt.Errorf("insert run: run %d: %w", r.RunID, err)
+		}
+		r.Created = fromMS(created)
+	}
 	res, err := tx.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
 		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.Repo, r.WorkflowFile, r.WorkflowName, r.Source, r.Event, r.Ref, r.SHA, r.Actor, r.Inputs, r.Payload,
-		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, ms(now), 0, ms(now))
+		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, created, 0, ms(now))
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
