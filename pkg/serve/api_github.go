@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -185,7 +186,9 @@ func pageOf(r *http.Request) page {
 		p.size = min(n, 100)
 	}
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
-		p.n = n
+		// Past 2^31 every page is past the end; capped, (n-1)*size
+		// cannot overflow to an offset that wraps back to page 1.
+		p.n = min(n, math.MaxInt32)
 	}
 	return p
 }

@@ -246,7 +246,9 @@ func jobLogLines(ev LogEvent) []string {
 		return []string{"##[endgroup]"}
 	case ev.Kind == "line" && strings.HasPrefix(ev.Text, "▸ ") && ev.Step != "":
 		// A ::group:: of the step, as GitHub writes it.
-		return append([]string{"##[group]" + strings.TrimPrefix(ev.Text, "▸ ")}, strings.Split(ev.Text, "\n")[1:]...)
+		lines := strings.Split(strings.TrimPrefix(ev.Text, "▸ "), "\n")
+		lines[0] = "##[group]" + lines[0]
+		return lines
 	case ev.Kind == "line":
 		return strings.Split(ev.Text, "\n")
 	case ev.Kind == "annotation":
@@ -254,7 +256,10 @@ func jobLogLines(ev LogEvent) []string {
 		if level == "" {
 			level = "error"
 		}
-		return []string{"##[" + level + "]" + ev.Text}
+		// A message of several lines (%0A) goes on as lines of their own.
+		lines := strings.Split(ev.Text, "\n")
+		lines[0] = "##[" + level + "]" + lines[0]
+		return lines
 	}
 	return nil
 }

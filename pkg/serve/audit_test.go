@@ -2,6 +2,8 @@ package serve_test
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,4 +44,44 @@ func TestRerunKeepsCreatedAt(t *testing.T) {
 		l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?"+q, token, nil)
 		must(t, l.resp.StatusCode == 200 && l.Total == want && len(l.Runs) == want, "runs?%s: %s total %d, want %d\n%s", q, l.resp.Status, l.Total, want, l.body)
 	}
+}
+
+// A page number so large that page × per_page overflows is past the last
+// page: an empty list with the total, as every page past the end (it
+// wrapped to a negative offset, which SQLite reads as 0: page 1's runs).
+func TestRunListHugePageIsPastTheEnd(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	id, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, id)
+	for _, q := range []string{"page=9223372036854775807", "page=9223372036854775807&per_page=100", "page=3074457345618258603&per_page=3"} {
+		l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?"+q, token, nil)
+		must(t, l.resp.StatusCode == 200 && l.Total == 1 && len(l.Runs) == 0, "runs?%s: %s total %d, %d runs, want 1 and none", q, l.resp.Status, l.Total, len(l.Runs))
+	}
+}
+
+// Every line of a job's log (and of the logs zip) starts with GitHub's
+// timestamp, the later lines of a multi-line annotation (%0A) too: `gh
+// run view --log` and scripts cut the time off each line. They came
+// without it.
+func TestJobLogMultiLineAnnotationStamped(t *testing.T) {
+	wf := "name: Ann\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: |\n" +
+		"          echo '::error file=a.go,line=1::first, with: colon%0Asecond line%0Athird line'\n" +
+		"          echo '::group::Grouped'\n          echo inside\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/ann.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "ann.yaml", nil)
+	s.done(t, id)
+	job := attemptJobs(t, s, id, 1)["a"]
+	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z `)
+	check := func(what, text string) {
+		t.Helper()
+		must(t, strings.Contains(text, "Z third line\n") && strings.Contains(text, "##[group]Grouped\n"), "%s lacks the annotation's lines or the group:\n%s", what, text)
+		for i, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+			must(t, stamped.MatchString(l), "%s line %d has no timestamp: %q\n%s", what, i+1, l, text)
+		}
+		must(t, strings.Count(text, "Z second line\n") == 1, "%s repeats a line:\n%s", what, text)
+	}
+	resp, log := do(t, "GET", fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d/logs", s.URL, job.ID), token, nil)
+	must(t, resp.StatusCode == 200, "job log: %s %s", resp.Status, log)
+	check("job log", string(log))
+	check("logs zip", unzipLogs(t, s, id, 1)["1_a.txt"])
 }
