@@ -2,10 +2,15 @@ package serve_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/birdflock/runner/pkg/serve"
 )
@@ -84,4 +89,32 @@ func TestJobLogMultiLineAnnotationStamped(t *testing.T) {
 	must(t, resp.StatusCode == 200, "job log: %s %s", resp.Status, log)
 	check("job log", string(log))
 	check("logs zip", unzipLogs(t, s, id, 1)["1_a.txt"])
+}
+
+// Two lists whose filters differ only in where one value ends and the
+// next begins (actor `Bot SHA:1` against actor `Bot` with head_sha `1
+// SHA:`) are two pages: the second lists no run. The cache keyed pages by
+// the filter printed with %+v, the same text for both, and gave the
+// second the first one's run.
+func TestRunListCacheKeysFiltersApart(t *testing.T) {
+	repo := birds(t, nil)
+	wt, err := repo.g.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(repo.dir, "bot.txt"), []byte("x\n"), 0o644)
+	wt.Add("bot.txt")
+	if _, err := wt.Commit("bot", &git.CommitOptions{Author: &object.Signature{Name: "Bot SHA:1", Email: "bot@example.com", When: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, serve.Config{}, repo, 0)
+	id, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, id)
+	for _, c := range []struct {
+		q    string
+		want int
+	}{{"actor=Bot+SHA%3A1", 1}, {"actor=Bot&head_sha=1+SHA%3A", 0}} {
+		l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?"+c.q, token, nil)
+		must(t, l.resp.StatusCode == 200 && l.Total == c.want && len(l.Runs) == c.want, "runs?%s: %s total %d, %d runs, want %d", c.q, l.resp.Status, l.Total, len(l.Runs), c.want)
+	}
 }
