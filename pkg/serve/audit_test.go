@@ -118,3 +118,30 @@ func TestRunListCacheKeysFiltersApart(t *testing.T) {
 		must(t, l.resp.StatusCode == 200 && l.Total == c.want && len(l.Runs) == c.want, "runs?%s: %s total %d, %d runs, want %d", c.q, l.resp.Status, l.Total, len(l.Runs), c.want)
 	}
 }
+
+// Job ids are never given again, as on GitHub: after the run holding the
+// newest jobs is deleted, the next run's jobs get new ids and the deleted
+// job's id stays 404 (its URL, annotations and log were another run's
+// job's after the next run; ids were max(id)+1 of the jobs left).
+func TestJobIDsNotReusedAfterDelete(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	first, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, first)
+	var gone []int64
+	for _, j := range attemptJobs(t, s, first, 1) {
+		gone = append(gone, j.ID)
+	}
+	resp, body := do(t, "DELETE", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d", s.URL, first), token, nil)
+	must(t, resp.StatusCode == 204, "delete run: %s %s", resp.Status, body)
+	next, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, next)
+	for name, j := range attemptJobs(t, s, next, 1) {
+		for _, old := range gone {
+			must(t, j.ID != old, "run %d's job %s got id %d, a deleted run's job's", next, name, j.ID)
+		}
+	}
+	for _, old := range gone {
+		resp, body := do(t, "GET", fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d", s.URL, old), token, nil)
+		must(t, resp.StatusCode == 404, "deleted job %d: %s %s", old, resp.Status, body)
+	}
+}

@@ -63,6 +63,12 @@ var migrations = []string{
 	// 8: annotations kept with their properties, jobs' matrix leg index
 	// (annotations.go).
 	migrateAnnotations,
+	// 9: job ids are never given again (as GitHub's): the last one given
+	// is kept, so deleting the run with the newest jobs does not hand
+	// their ids to the next run's jobs.
+	`CREATE TABLE job_ids (last INTEGER NOT NULL);
+	INSERT INTO job_ids SELECT coalesce(max(id), 0) FROM jobs;
+	CREATE TRIGGER jobs_last_id AFTER INSERT ON jobs BEGIN UPDATE job_ids SET last = max(last, NEW.id); END;`,
 }
 
 func migrate(db *sql.DB) error {

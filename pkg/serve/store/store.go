@@ -442,9 +442,10 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 	return err
 }
 
-// nextJobID numbers a new job: job ids are unique over the service, as
-// GitHub's (the store has one connection, so inserts are serialized).
-const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
+// nextJobID numbers a new job: job ids are unique over the service and
+// never given again, as GitHub's (the store has one connection, so inserts
+// are serialized; job_ids keeps the last id given, migration 9).
+const nextJobID = `(SELECT last + 1 FROM job_ids)`
 
 const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key, runner, leg`
 
