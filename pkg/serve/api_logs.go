@@ -90,12 +90,14 @@ func (s *Server) inWorkflowOrder(run *store.Run, jobs []*store.Job) {
 	})
 }
 
-// logFileName makes a job or step name a file name, as GitHub does: no
-// path separators or characters file systems refuse.
+// logFileName makes a job or step name a file name, as GitHub does: path
+// separators and characters file systems refuse are left out (a job "a /
+// b" is the folder "a  b"; gh looks a job's files up by its name without
+// `/` and `:`).
 func logFileName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`/\:*?"<>|`, r) || r < ' ' {
-			return '_'
+			return -1
 		}
 		return r
 	}, s)

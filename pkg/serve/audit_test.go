@@ -145,3 +145,32 @@ func TestJobIDsNotReusedAfterDelete(t *testing.T) {
 		must(t, resp.StatusCode == 404, "deleted job %d: %s %s", old, resp.Status, body)
 	}
 }
+
+// A job or step name with characters a file name cannot hold (`/`, `:`,
+// ...) names its files in the logs zip without them, as GitHub does (a
+// job "cool job / with slash" is the folder "cool job  with slash"), so
+// that gh, which looks a failed step's log up by the job's name with `/`
+// and `:` taken out (`gh run view --log-failed`, cli/cli#9482), finds it.
+// They were replaced by `_`, and gh found no log for such a job.
+func TestLogsZipNamesDropUnsafeCharacters(t *testing.T) {
+	wf := "name: P\non: workflow_dispatch\njobs:\n  a:\n    name: 'Deploy: prod / eu'\n    runs-on: x\n    steps:\n" +
+		"      - name: Hi\n        run: echo hi\n      - name: 'Boom <now>'\n        run: echo boom-line; exit 1\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/p.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "p.yaml", nil)
+	s.done(t, id)
+	job := attemptJobs(t, s, id, 1)["Deploy: prod / eu"]
+	must(t, len(job.Steps) == 2, "job: %+v", job)
+	files := unzipLogs(t, s, id, 1)
+	// gh's lookup of the failed step (step 2) in the zip.
+	ghName := strings.NewReplacer("/", "", ":", "").Replace(job.Name)
+	re := regexp.MustCompile(regexp.QuoteMeta(ghName) + `/2_.*\.txt`)
+	found := ""
+	for name, text := range files {
+		if re.MatchString(name) {
+			found = text
+		}
+	}
+	must(t, strings.Contains(found, "Z boom-line\n"), "no file for %q step 2 in the zip (%v)", ghName, keys(files))
+	_, ok := files["Deploy prod  eu/2_Boom now.txt"]
+	must(t, ok && strings.Contains(files["1_Deploy prod  eu.txt"], "Z boom-line\n"), "zip files %v, want 1_Deploy prod  eu.txt and Deploy prod  eu/2_Boom now.txt", keys(files))
+}
