@@ -191,9 +191,10 @@ func (s *Server) handleJobLogs(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.html+r.URL.Path+"?text=1", http.StatusFound)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	f, err := os.Open(logPath(s.cfg.State, run.ID))
 	if errors.Is(err, os.ErrNotExist) {
+		// As the run's logs zip: deleted logs are gone.
+		apiError(w, http.StatusGone, fmt.Sprintf("the logs of run %d attempt %d are deleted", run.RunID, run.Attempt))
 		return
 	}
 	if err != nil {
@@ -201,6 +202,7 @@ func (s *Server) handleJobLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	writeJobLog(bw, f, j.Key)

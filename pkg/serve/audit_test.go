@@ -174,3 +174,20 @@ func TestLogsZipNamesDropUnsafeCharacters(t *testing.T) {
 	_, ok := files["Deploy prod  eu/2_Boom now.txt"]
 	must(t, ok && strings.Contains(files["1_Deploy prod  eu.txt"], "Z boom-line\n"), "zip files %v, want 1_Deploy prod  eu.txt and Deploy prod  eu/2_Boom now.txt", keys(files))
 }
+
+// A job's log after its run's logs were deleted is 410 Gone, as the run's
+// logs zip is: `gh run view --log --job` says so instead of printing
+// nothing and exiting 0 (it was 200 with an empty body).
+func TestJobLogGoneAfterLogsDeleted(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	id, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, id)
+	job := attemptJobs(t, s, id, 1)["greet"]
+	url := fmt.Sprintf("%s/repos/mona/birds/actions/jobs/%d/logs?text=1", s.URL, job.ID)
+	resp, body := do(t, "GET", url, token, nil)
+	must(t, resp.StatusCode == 200 && strings.Contains(string(body), "hello mona"), "job log: %s %s", resp.Status, body)
+	resp, body = do(t, "DELETE", fmt.Sprintf("%s/repos/mona/birds/actions/runs/%d/logs", s.URL, id), token, nil)
+	must(t, resp.StatusCode == 204, "delete logs: %s %s", resp.Status, body)
+	resp, body = do(t, "GET", url, token, nil)
+	must(t, resp.StatusCode == 410 && strings.Contains(string(body), "deleted"), "job log after the logs were deleted: %s %q, want 410", resp.Status, body)
+}
