@@ -191,3 +191,28 @@ func TestJobLogGoneAfterLogsDeleted(t *testing.T) {
 	resp, body = do(t, "GET", url, token, nil)
 	must(t, resp.StatusCode == 410 && strings.Contains(string(body), "deleted"), "job log after the logs were deleted: %s %q, want 410", resp.Status, body)
 }
+
+// The run page lists every step of a job in workflow order, a step its
+// `if:` skipped among them (as GitHub shows it, skipped, where it is in
+// the job), not only the steps after the last one that ran. It was left
+// out: the page showed Hi, Boom, After.
+func TestRunPageShowsStepSkippedByIf(t *testing.T) {
+	wf := "name: P\non: workflow_dispatch\njobs:\n  a:\n    runs-on: x\n    steps:\n" +
+		"      - name: Skip me\n        if: false\n        run: echo skipped\n      - name: Hi\n        run: echo hi\n" +
+		"      - name: Not now\n        if: false\n        run: echo no\n      - name: Boom\n        run: exit 1\n      - name: After\n        run: echo after\n"
+	s := start(t, serve.Config{}, birds(t, map[string]string{".github/workflows/p.yaml": wf}), 0)
+	id, _, _ := s.dispatch(t, "p.yaml", nil)
+	s.done(t, id)
+	view := s.run(t, id)
+	must(t, len(view.Jobs) == 1, "jobs: %+v", view.Jobs)
+	var got []string
+	for _, st := range view.Jobs[0].Steps {
+		c := "-"
+		if st.Conclusion != nil {
+			c = *st.Conclusion
+		}
+		got = append(got, st.Name+":"+c)
+	}
+	want := "Skip me:skipped,Hi:success,Not now:skipped,Boom:failure,After:skipped"
+	must(t, strings.Join(got, ",") == want, "run page's steps %s, want %s", strings.Join(got, ","), want)
+}
