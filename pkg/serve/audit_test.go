@@ -216,3 +216,25 @@ func TestRunPageShowsStepSkippedByIf(t *testing.T) {
 	want := "Skip me:skipped,Hi:success,Not now:skipped,Boom:failure,After:skipped"
 	must(t, strings.Join(got, ",") == want, "run page's steps %s, want %s", strings.Join(got, ","), want)
 }
+
+// The actor filter ignores case, as GitHub's logins do (the run list's
+// URL takes mona/birds and Mona/Birds alike): actor=mona lists Mona's
+// runs, in a kept page too after another run of hers. It listed none.
+func TestRunListActorIgnoresCase(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	id, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	s.done(t, id)
+	for n, q := range []string{"actor=mona", "actor=MONA", "actor=Mona"} {
+		l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?"+q, token, nil)
+		want := min(n+1, 2)
+		must(t, l.resp.StatusCode == 200 && l.Total == want && len(l.Runs) == want, "runs?%s: %s total %d, want %d", q, l.resp.Status, l.Total, want)
+		if n == 0 {
+			next, _, _ := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+			s.done(t, next)
+			l = listRuns(t, s.URL+"/repos/mona/birds/actions/runs?"+q, token, nil)
+			must(t, l.Total == 2 && len(l.Runs) == 2, "runs?%s after a second run: total %d", q, l.Total)
+		}
+	}
+	l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?actor=monb", token, nil)
+	must(t, l.resp.StatusCode == 200 && l.Total == 0, "runs?actor=monb: total %d", l.Total)
+}
