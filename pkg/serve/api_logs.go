@@ -248,7 +248,7 @@ func (s *Server) handleWorkflowState(disabled bool) http.HandlerFunc {
 			errorStatus(w, err)
 			return
 		}
-		s.shapes.workflows.Delete(wf.Repo + "\x00" + wf.Path)
+		s.forgetWorkflow(wf.Repo, wf.Path)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

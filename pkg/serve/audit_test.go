@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,4 +238,42 @@ func TestRunListActorIgnoresCase(t *testing.T) {
 	}
 	l := listRuns(t, s.URL+"/repos/mona/birds/actions/runs?actor=monb", token, nil)
 	must(t, l.resp.StatusCode == 200 && l.Total == 0, "runs?actor=monb: total %d", l.Total)
+}
+
+// A workflow disabled while another call reads it stays disabled: a read
+// that began before the disable and ends after it must not put the
+// enabled workflow back into the server's cache, which the disable
+// cleared (dispatches and pushes then ran the disabled workflow, and its
+// state read "active", until the next enable or disable).
+func TestWorkflowDisableNotUndoneByConcurrentRead(t *testing.T) {
+	s := start(t, serve.Config{}, birds(t, nil), 0)
+	base := s.URL + "/repos/mona/birds/actions/workflows"
+	resp, _ := do(t, "PUT", base+"/hello.yaml/enable", token, nil)
+	must(t, resp.StatusCode == 204, "enable: %s", resp.Status)
+	read, resume := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool // only the GET's read waits (the disable's own read passes)
+	restore := serve.SetWorkflowReadHook(func() {
+		if first.CompareAndSwap(false, true) {
+			close(read)
+			<-resume
+		}
+	})
+	defer restore()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		do(t, "GET", base+"/hello.yaml", token, nil)
+	}()
+	<-read // the GET has read the workflow, enabled, and waits to keep it
+	resp, _ = do(t, "PUT", base+"/hello.yaml/disable", token, nil)
+	must(t, resp.StatusCode == 204, "disable: %s", resp.Status)
+	close(resume)
+	<-done
+	var wf struct {
+		State string `json:"state"`
+	}
+	getJSON(t, base+"/hello.yaml", &wf)
+	must(t, wf.State == "disabled_manually", "the workflow just disabled reads %q", wf.State)
+	_, resp, body := s.dispatch(t, "hello.yaml", map[string]any{"who": "mona"})
+	must(t, resp.StatusCode == 422, "dispatch of the disabled workflow: %s %s", resp.Status, body)
 }
