@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -126,10 +127,11 @@ func (u urls) repoShape(full string) map[string]any {
 // shapeCache keeps what the JSON shapes look up per run: workflow ids and
 // head commits (both never change).
 type shapeCache struct {
-	workflows sync.Map  // repo + "\x00" + path → *store.Workflow
-	commits   sync.Map  // repo + "\x00" + sha → map[string]any
-	runs      runCache  // completed run attempts' JSON (runcache.go)
-	pages     pageCache // rendered pages of runs (listcache.go)
+	workflows sync.Map   // repo + "\x00" + path → *store.Workflow
+	wfMu      sync.Mutex // orders keeping a workflow read against forgetting it
+	commits   sync.Map   // repo + "\x00" + sha → map[string]any
+	runs      runCache   // completed run attempts' JSON (runcache.go)
+	pages     pageCache  // rendered pages of runs (listcache.go)
 }
 
 // workflowOf is the numbered workflow of a repository's path.
@@ -138,12 +140,36 @@ func (s *Server) workflowOf(repo, path string) (*store.Workflow, error) {
 	if wf, ok := s.shapes.workflows.Load(key); ok {
 		return wf.(*store.Workflow), nil
 	}
+	// A write since the read began (a disable, an enable) may have
+	// cleared the key after this read: the workflow read is then not
+	// kept, so that the disable's Delete is never undone by an older
+	// read (wfMu orders the check and keep against forgetWorkflow).
+	gen := s.store.Gen()
 	wf, err := s.store.Workflow(repo, path)
 	if err != nil {
 		return nil, err
 	}
-	s.shapes.workflows.Store(key, wf)
+	if testHookWorkflowRead != nil {
+		testHookWorkflowRead()
+	}
+	s.shapes.wfMu.Lock()
+	if s.store.Gen() == gen {
+		s.shapes.workflows.Store(key, wf)
+	}
+	s.shapes.wfMu.Unlock()
 	return wf, nil
+}
+
+// testHookWorkflowRead, when set by a test, runs between workflowOf's
+// read and its keeping the workflow read.
+var testHookWorkflowRead func()
+
+// forgetWorkflow drops the kept workflow at path of repo, after a write
+// to it committed.
+func (s *Server) forgetWorkflow(repo, path string) {
+	s.shapes.wfMu.Lock()
+	s.shapes.workflows.Delete(repo + "\x00" + path)
+	s.shapes.wfMu.Unlock()
 }
 
 // headCommit is GitHub's simple-commit shape of a run's commit; nil when
@@ -185,7 +211,9 @@ func pageOf(r *http.Request) page {
 		p.size = min(n, 100)
 	}
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
-		p.n = n
+		// Past 2^31 every page is past the end; capped, (n-1)*size
+		// cannot overflow to an offset that wraps back to page 1.
+		p.n = min(n, math.MaxInt32)
 	}
 	return p
 }

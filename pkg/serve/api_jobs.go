@@ -73,7 +73,7 @@ func (s *Server) jobJSON(u urls, run *store.Run, j *store.Job, steps []*store.St
 		started = j.Completed
 	}
 	if started.IsZero() {
-		started = run.Created
+		started = attemptMade(run)
 	}
 	runner := "runner"
 	if j.Runner != "" {
@@ -191,9 +191,10 @@ func (s *Server) handleJobLogs(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.html+r.URL.Path+"?text=1", http.StatusFound)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	f, err := os.Open(logPath(s.cfg.State, run.ID))
 	if errors.Is(err, os.ErrNotExist) {
+		// As the run's logs zip: deleted logs are gone.
+		apiError(w, http.StatusGone, fmt.Sprintf("the logs of run %d attempt %d are deleted", run.RunID, run.Attempt))
 		return
 	}
 	if err != nil {
@@ -201,6 +202,7 @@ func (s *Server) handleJobLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	writeJobLog(bw, f, j.Key)
@@ -246,7 +248,9 @@ func jobLogLines(ev LogEvent) []string {
 		return []string{"##[endgroup]"}
 	case ev.Kind == "line" && strings.HasPrefix(ev.Text, "▸ ") && ev.Step != "":
 		// A ::group:: of the step, as GitHub writes it.
-		return append([]string{"##[group]" + strings.TrimPrefix(ev.Text, "▸ ")}, strings.Split(ev.Text, "\n")[1:]...)
+		lines := strings.Split(strings.TrimPrefix(ev.Text, "▸ "), "\n")
+		lines[0] = "##[group]" + lines[0]
+		return lines
 	case ev.Kind == "line":
 		return strings.Split(ev.Text, "\n")
 	case ev.Kind == "annotation":
@@ -254,7 +258,10 @@ func jobLogLines(ev LogEvent) []string {
 		if level == "" {
 			level = "error"
 		}
-		return []string{"##[" + level + "]" + ev.Text}
+		// A message of several lines (%0A) goes on as lines of their own.
+		lines := strings.Split(ev.Text, "\n")
+		lines[0] = "##[" + level + "]" + lines[0]
+		return lines
 	}
 	return nil
 }

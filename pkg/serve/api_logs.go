@@ -90,12 +90,14 @@ func (s *Server) inWorkflowOrder(run *store.Run, jobs []*store.Job) {
 	})
 }
 
-// logFileName makes a job or step name a file name, as GitHub does: no
-// path separators or characters file systems refuse.
+// logFileName makes a job or step name a file name, as GitHub does: path
+// separators and characters file systems refuse are left out (a job "a /
+// b" is the folder "a  b"; gh looks a job's files up by its name without
+// `/` and `:`).
 func logFileName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`/\:*?"<>|`, r) || r < ' ' {
-			return '_'
+			return -1
 		}
 		return r
 	}, s)
@@ -246,7 +248,7 @@ func (s *Server) handleWorkflowState(disabled bool) http.HandlerFunc {
 			errorStatus(w, err)
 			return
 		}
-		s.shapes.workflows.Delete(wf.Repo + "\x00" + wf.Path)
+		s.forgetWorkflow(wf.Repo, wf.Path)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -95,9 +95,9 @@ func (s *Server) runJSON(u urls, r *store.Run) map[string]any {
 	if wf, err := s.workflowOf(r.Repo, r.WorkflowFile); err == nil {
 		wfID = wf.ID
 	}
-	started := r.Started
-	if started.IsZero() {
-		started = r.Created
+	started := attemptMade(r)
+	if !r.Started.IsZero() {
+		started = r.Started
 	}
 	var previous any
 	if r.Attempt > 1 {
@@ -127,6 +127,16 @@ func (s *Server) runJSON(u urls, r *store.Run) map[string]any {
 		out["previous_attempt_run_id"] = r.RunID
 	}
 	return out
+}
+
+// attemptMade is when run attempt r was made: a re-run's Created is its
+// workflow run's (GitHub keeps created_at), its Updated is its creation
+// until it starts or ends.
+func attemptMade(r *store.Run) time.Time {
+	if r.Attempt > 1 {
+		return r.Updated
+	}
+	return r.Created
 }
 
 func timeJSON(t time.Time) any {

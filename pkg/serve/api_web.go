@@ -99,11 +99,11 @@ func (s *Server) webRun(r *http.Request, u urls, run *store.Run, out map[string]
 		}
 		switch {
 		case j.Status != store.Completed && run.Status != store.Completed:
-			o["steps"] = append(sl, notRun(planned[id], sl, false)...)
+			o["steps"] = withNotRun(planned[id], sl, false)
 		case len(sl) > 0 && !cached:
 			// Steps the job never reached (after a failure, a cancel)
 			// show as GitHub shows them: skipped.
-			o["steps"] = append(sl, notRun(planned[id], sl, true)...)
+			o["steps"] = withNotRun(planned[id], sl, true)
 		}
 		list = append(list, o)
 	}
@@ -149,6 +149,35 @@ func msBetween(start, end time.Time) any {
 		return nil
 	}
 	return end.Sub(start).Milliseconds()
+}
+
+// withNotRun is a job's steps in workflow order: those that started
+// (started, in order), the planned steps the job went past without
+// starting them (skipped by their if:) as skipped between them, and
+// notRun's after them. When a started step matches no planned name (an
+// evaluated name), where the others go is not known: they only follow.
+func withNotRun(planned []string, started []map[string]any, skipped bool) []map[string]any {
+	out := []map[string]any{}
+	at := 0
+	for _, st := range started {
+		k := -1
+		for i := at; i < len(planned); i++ {
+			if planned[i] == st["name"] {
+				k = i
+				break
+			}
+		}
+		if k < 0 {
+			return append(started, notRun(planned, started, skipped)...)
+		}
+		for _, name := range planned[at:k] {
+			out = append(out, map[string]any{"number": nil, "name": name, "status": store.Completed, "conclusion": "skipped",
+				"started_at": nil, "completed_at": nil})
+		}
+		out = append(out, st)
+		at = k + 1
+	}
+	return append(out, notRun(planned, started, skipped)...)
 }
 
 // notRun are the steps of planned (a job's steps' names, in order) after

@@ -189,7 +189,9 @@ func (s *Server) readScope(r *http.Request) string {
 
 // runsPageOf is the page of runs filter f selects, rendered for u.
 func (s *Server) runsPageOf(r *http.Request, u urls, f store.Filter) (*runsPage, error) {
-	key := fmt.Sprintf("%s\x00%s\x00%s\x00%q", s.readScope(r), u.api, u.html, fmt.Sprintf("%+v", f))
+	// %#v quotes each of the filter's strings: with %+v, actor "a SHA:b"
+	// and actor "a" with head_sha "b SHA:" printed the same.
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%#v", s.readScope(r), u.api, u.html, f)
 	// The generation is read before the query: a write committed after
 	// this point makes the page stale, one committed before is in it.
 	return s.shapes.pages.get(key, s.store.Gen(), s.keepPage, func() (*runsPage, error) {

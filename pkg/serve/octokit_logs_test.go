@@ -171,7 +171,7 @@ main(async () => {
 	for key, attempt := range map[string]int{"logs": 2, "logs1": 1} {
 		files := unzip(t, res, key)
 		// Names become file names: / and > are replaced.
-		want := []string{"1_Build it.txt", "2_lint.txt", "Build it/1_Make.txt", "Build it/2_actions_upload-artifact@v4.txt", "lint/1_Run echo lint-report _ report.txt.txt", "lint/2_actions_upload-artifact@v4.txt"}
+		want := []string{"1_Build it.txt", "2_lint.txt", "Build it/1_Make.txt", "Build it/2_actionsupload-artifact@v4.txt", "lint/1_Run echo lint-report  report.txt.txt", "lint/2_actionsupload-artifact@v4.txt"}
 		must(t, fmt.Sprint(names(files)) == fmt.Sprint(want), "%s: files %q, want %q", key, names(files), want)
 		job := files["1_Build it.txt"]
 		for _, l := range strings.Split(strings.TrimSuffix(job, "\n"), "\n") {

@@ -63,6 +63,15 @@ var migrations = []string{
 	// 8: annotations kept with their properties, jobs' matrix leg index
 	// (annotations.go).
 	migrateAnnotations,
+	// 9: job ids are never given again (as GitHub's): the last one given
+	// is kept, so deleting the run with the newest jobs does not hand
+	// their ids to the next run's jobs; the actor filter ignores case, as
+	// GitHub's logins do.
+	`CREATE TABLE job_ids (last INTEGER NOT NULL);
+	INSERT INTO job_ids SELECT coalesce(max(id), 0) FROM jobs;
+	CREATE TRIGGER jobs_last_id AFTER INSERT ON jobs BEGIN UPDATE job_ids SET last = max(last, NEW.id); END;
+	DROP INDEX runs_latest_actor;
+	CREATE INDEX runs_latest_actor_nocase ON runs(latest, repo, actor COLLATE NOCASE, run_id);`,
 }
 
 func migrate(db *sql.DB) error {

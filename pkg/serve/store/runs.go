@@ -36,11 +36,32 @@ func (f Filter) MatchesApartFromStatus(r *Run) bool {
 		f.WorkflowFile != "" && r.WorkflowFile != f.WorkflowFile,
 		f.Branch != "" && r.Ref != "refs/heads/"+f.Branch && r.Ref != "refs/tags/"+f.Branch && r.Ref != f.Branch,
 		f.Event != "" && r.Event != f.Event,
-		f.Actor != "" && r.Actor != f.Actor,
+		f.Actor != "" && !asciiEqualFold(r.Actor, f.Actor),
 		f.SHA != "" && r.SHA != f.SHA,
 		!f.CreatedFrom.IsZero() && ms(r.Created) < f.CreatedFrom.UnixMilli(),
 		!f.CreatedTo.IsZero() && ms(r.Created) >= f.CreatedTo.UnixMilli():
 		return false
+	}
+	return true
+}
+
+// asciiEqualFold is SQLite's NOCASE comparison: ASCII letters fold, no
+// other character does.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
 	}
 	return true
 }
@@ -88,7 +109,7 @@ func (s *Store) RunsKnown(f Filter, known func(id int64, status string, updated 
 		add("event = ?", f.Event)
 	}
 	if f.Actor != "" {
-		add("actor = ?", f.Actor)
+		add("actor = ? COLLATE NOCASE", f.Actor) // as GitHub logins; runs_latest_actor_nocase
 	}
 	if f.SHA != "" {
 		add("sha = ?", f.SHA)

@@ -219,11 +219,21 @@ func (s *Store) CreateRunGrouped(r *Run, group func(id int64) (string, bool, err
 		return fmt.Errorf("insert run: %w", err)
 	}
 	defer tx.Rollback()
+	// A re-run's attempt keeps its workflow run's creation, as on GitHub
+	// (created_at and the created filter are the run's; run_started_at
+	// resets); Updated is when the attempt was made.
+	created := ms(now)
+	if r.RunID != 0 {
+		if err := tx.QueryRow(`SELECT created FROM runs WHERE id = ?`, r.RunID).Scan(&created); err != nil {
+			return fmt.Errorf("insert run: run %d: %w", r.RunID, err)
+		}
+		r.Created = fromMS(created)
+	}
 	res, err := tx.Exec(`INSERT INTO runs (repo, workflow_file, workflow_name, source, event, ref, sha, actor, inputs, payload,
 		status, conclusion, message, grp, cancel_group, attempt, rerun_of, reuse, no_cache, created, started, updated)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.Repo, r.WorkflowFile, r.WorkflowName, r.Source, r.Event, r.Ref, r.SHA, r.Actor, r.Inputs, r.Payload,
-		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, ms(now), 0, ms(now))
+		r.Status, "", r.Message, r.Group, r.CancelGroup, r.Attempt, r.RerunOf, r.Reuse, r.NoCache, created, 0, ms(now))
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
@@ -432,9 +442,10 @@ func (s *Store) StepEnded(run int64, job, name, conclusion string, at time.Time)
 	return err
 }
 
-// nextJobID numbers a new job: job ids are unique over the service, as
-// GitHub's (the store has one connection, so inserts are serialized).
-const nextJobID = `(SELECT coalesce(max(id), 0) + 1 FROM jobs)`
+// nextJobID numbers a new job: job ids are unique over the service and
+// never given again, as GitHub's (the store has one connection, so inserts
+// are serialized; job_ids keeps the last id given, migration 9).
+const nextJobID = `(SELECT last + 1 FROM job_ids)`
 
 const jobCols = `id, run_id, key, name, status, conclusion, started, completed, cached_run, cached_key, runner, leg`
 
