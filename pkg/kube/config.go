@@ -123,6 +123,11 @@ type PodTemplate struct {
 	// value: valueFrom would read cluster objects the controller does
 	// not check.
 	Env []EnvVar `json:"env,omitempty"`
+	// Idle is how many pods of this template runner serve keeps started
+	// ahead of the jobs (idle.go): a job without container: and
+	// services: claims one instead of waiting for a pod to start.
+	// Default 0: none. It needs the patch verb on pods (IdleRules).
+	Idle int `json:"idle,omitempty"`
 }
 
 // EnvVar is one variable of a template's env.
@@ -282,6 +287,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("kubernetes executor: kind %q: want kubernetes", c.Kind)
 	}
 	for name, t := range c.templates() {
+		if t.Idle < 0 || t.Idle > maxIdle {
+			return nil, fmt.Errorf("kubernetes executor: %s.idle %d: want 0 to %d", name, t.Idle, maxIdle)
+		}
 		for i, e := range t.Env {
 			if errs := validation.IsEnvVarName(e.Name); len(errs) > 0 {
 				return nil, fmt.Errorf("kubernetes executor: %s.env[%d].name %q: %s", name, i, e.Name, strings.Join(errs, "; "))
@@ -293,6 +301,10 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// maxIdle bounds a template's idle pods (the kubelet's default maxPods is
+// 110 a node).
+const maxIdle = 50
 
 // templates are the pod templates by their place in the config:
 // "default" and "templates.LABEL".

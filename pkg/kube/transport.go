@@ -11,6 +11,7 @@ import (
 
 	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -35,9 +36,13 @@ type Transport struct {
 	// state dir): its pods carry it as a label, and Sweep deletes the
 	// pods of an instance that was killed.
 	Instance string
+	// Logf, when set, receives what happens outside any job (an idle pod
+	// that does not start).
+	Logf func(format string, args ...any)
 
 	mu        sync.Mutex
 	releasing map[int]*releases // by run: pods being deleted in the background
+	pools     map[string]*pool  // idle pods by template name (idle.go)
 }
 
 // releases are a run's pods being deleted in the background (Release).
@@ -137,6 +142,9 @@ func (l legs) RunsContainerImages() bool { return true }
 // Settle waits for the run's pods deleted in the background.
 func (l legs) Settle(ctx context.Context, run int) error { return l.t.Settle(ctx, run) }
 
+// Close deletes the idle pods (StartIdle).
+func (l legs) Close() error { return l.t.Close() }
+
 func (l legs) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
 	c, err := l.t.OpenLeg(ctx, leg)
 	if err != nil {
@@ -155,18 +163,23 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		return nil, errors.New("kubernetes: no image for the job's pod (set the executor's image, or a template for its runs-on labels)")
 	}
 	created := time.Now()
+	if p, ok := t.claim(ctx, leg); ok {
+		c := t.conn(p, leg, created)
+		if leg.Log != nil {
+			leg.Log(fmt.Sprintf("Claimed idle pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
+		}
+		c.Node = p.Spec.NodeName
+		if err := c.attach(); err != nil {
+			c.delete(0)
+			return nil, err
+		}
+		return c, nil
+	}
 	p, err := pods.Create(ctx, t.Config.legPod(t.Instance, t.Client.Namespace, leg), metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
-	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log, uid: p.UID, labels: p.Labels}
-	if leg.TimeoutSeconds > 0 {
-		c.deadline = created.Add(time.Duration(leg.TimeoutSeconds) * time.Second)
-	}
-	c.where = t.Config.template(leg.Labels)
-	for _, s := range leg.Services {
-		c.services = append(c.services, serviceContainer(s.Label))
-	}
+	c := t.conn(p, leg, created)
 	if leg.Log != nil {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
@@ -181,6 +194,19 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// conn is the Conn of leg's pod p, created (or claimed) at created.
+func (t *Transport) conn(p *corev1.Pod, leg Leg, created time.Time) *Conn {
+	c := &Conn{Pod: p.Name, t: t, done: make(chan struct{}), log: leg.Log, uid: p.UID, labels: p.Labels}
+	if leg.TimeoutSeconds > 0 {
+		c.deadline = created.Add(time.Duration(leg.TimeoutSeconds) * time.Second)
+	}
+	c.where = t.Config.template(leg.Labels)
+	for _, s := range leg.Services {
+		c.services = append(c.services, serviceContainer(s.Label))
+	}
+	return c
 }
 
 // watchPod waits until cond holds for the pod name, watching it.
@@ -436,7 +462,11 @@ func (t *Transport) Check(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("kubernetes: a job's pod in namespace %s: %w", ns, err)
 	}
-	for _, r := range Rules {
+	rules := Rules
+	if len(t.Config.idleTemplates()) > 0 {
+		rules = append(rules[:len(rules):len(rules)], rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: IdleRules})
+	}
+	for _, r := range rules {
 		for _, res := range r.Resources {
 			resource, sub, _ := strings.Cut(res, "/")
 			for _, verb := range r.Verbs {

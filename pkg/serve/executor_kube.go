@@ -57,7 +57,7 @@ func kubeLegs(kc *kube.Config, state string, logf func(string, ...any)) (run.Leg
 	}
 	host, _ := os.Hostname()
 	sum := sha256.Sum256([]byte(host + "\x00" + state))
-	t := &kube.Transport{Config: kc, Client: cl, Instance: "serve-" + hex.EncodeToString(sum[:12])}
+	t := &kube.Transport{Config: kc, Client: cl, Instance: "serve-" + hex.EncodeToString(sum[:12]), Logf: logf}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A namespace that does not exist or a kubeconfig without the rights
@@ -72,5 +72,6 @@ func kubeLegs(kc *kube.Config, state string, logf func(string, ...any)) (run.Leg
 	if len(gone) > 0 {
 		logf("deleted %d pod(s) of runs interrupted by the service's end: %v", len(gone), gone)
 	}
+	t.StartIdle()
 	return t.Legs(), nil
 }

@@ -275,6 +275,14 @@ func (s *Server) Close(grace time.Duration) error {
 		<-done
 	}
 	s.force()
+	if le, ok := s.exec.(*LocalExecutor); ok {
+		if c, ok := le.Remote.(io.Closer); ok {
+			// The executor's idle pods (kube.Transport.StartIdle).
+			if err := c.Close(); err != nil {
+				s.logf("%v", err)
+			}
+		}
+	}
 	return s.store.Close()
 }
 

@@ -1,0 +1,267 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Idle pods. A template's `idle: N` keeps N leg pods of it created and
+// running ahead of the jobs, runner in each waiting on its stdin for a
+// leg: a job of that template (with no container: and no services:,
+// whose pods depend on the job) claims one instead of creating a pod and
+// waiting for the kubelet to start it, and a new idle pod is started in
+// its place. A claimed pod runs one leg and is deleted after it, as any
+// leg pod: no job ever runs in a pod another job used.
+//
+// Claiming relabels the pod (LabelIdle removed; LabelRun, LabelAttempt,
+// LabelJob and AnnotationLeg set) and sets its activeDeadlineSeconds (a
+// pod's deadline may be set once after its creation) with one patch,
+// which needs the patch verb on pods (IdleRules). Idle pods carry the
+// instance's labels, so Sweep deletes those a killed controller left;
+// Close deletes the others.
+
+// LabelIdle marks an idle pod; its value is the template's name in the
+// config ("default" or the runs-on label).
+const LabelIdle = "runner.birdflock.io/idle"
+
+// IdleRules are what idle pods need beyond Rules: the patch that claims
+// one.
+var IdleRules = []string{"patch"}
+
+// idleRetry is how long a pool waits after an idle pod failed to start
+// before it tries again.
+var idleRetry = 10 * time.Second
+
+// pool keeps the idle pods of one template.
+type pool struct {
+	t     *Transport
+	name  string   // the template's key: "default" or its runs-on label
+	leg   []string // the runs-on labels that pick the template
+	want  int
+	ctx   context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	ready []*corev1.Pod // started, unclaimed pods (as seen started), oldest first
+	made  int           // pods being created or started
+}
+
+// idleTemplates are the templates with idle pods, by name.
+func (c *Config) idleTemplates() map[string]int {
+	m := map[string]int{}
+	if c.Default.Idle > 0 {
+		m["default"] = c.Default.Idle
+	}
+	for l, t := range c.Templates {
+		if t.Idle > 0 {
+			m[l] = t.Idle
+		}
+	}
+	return m
+}
+
+// templateName is the name of the template labels pick: the first of
+// them that has one, else "default".
+func (c *Config) templateName(labels []string) string {
+	for _, l := range labels {
+		if _, ok := c.Templates[l]; ok {
+			return l
+		}
+	}
+	return "default"
+}
+
+// StartIdle starts the idle pods of the templates that ask for them
+// (runner serve calls it once, after Check and Sweep). Close deletes them.
+func (t *Transport) StartIdle() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pools != nil {
+		return
+	}
+	t.pools = map[string]*pool{}
+	names := make([]string, 0)
+	for name := range t.Config.idleTemplates() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ctx, stop := context.WithCancel(context.Background())
+		p := &pool{t: t, name: name, want: t.Config.idleTemplates()[name], ctx: ctx, stop: stop}
+		if name != "default" {
+			p.leg = []string{name}
+		}
+		t.pools[name] = p
+		p.fill()
+	}
+}
+
+// Close stops refilling the idle pods and deletes those not claimed,
+// waiting for their deletion.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	pools := t.pools
+	t.mu.Unlock()
+	var first error
+	for _, p := range pools {
+		p.stop()
+		p.wg.Wait() // the pods being started are deleted by their fillers
+		p.mu.Lock()
+		ready := p.ready
+		p.ready = nil
+		p.mu.Unlock()
+		for _, idle := range ready {
+			if err := (&Conn{Pod: idle.Name, t: t}).delete(0); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// fill starts pods until the pool has want, counting those starting.
+func (p *pool) fill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.ready)+p.made < p.want && p.ctx.Err() == nil {
+		p.made++
+		p.wg.Add(1)
+		go p.start()
+	}
+}
+
+// start creates one idle pod and waits for it to run; it retries after
+// idleRetry when the pod cannot start (an image that does not pull).
+func (p *pool) start() {
+	defer p.wg.Done()
+	pod, err := p.create()
+	p.mu.Lock()
+	p.made--
+	if err == nil {
+		p.ready = append(p.ready, pod)
+	}
+	p.mu.Unlock()
+	if err == nil || p.ctx.Err() != nil {
+		return
+	}
+	p.t.logf("idle pod of template %s: %v (next try in %s)", p.name, err, idleRetry)
+	select {
+	case <-p.ctx.Done():
+	case <-time.After(idleRetry):
+		p.fill()
+	}
+}
+
+// create makes an idle pod and waits until runner in it runs; on error
+// no pod is left.
+func (p *pool) create() (*corev1.Pod, error) {
+	t := p.t
+	pod := t.Config.legPod(t.Instance, t.Client.Namespace, Leg{Job: "idle", Labels: p.leg})
+	delete(pod.Labels, LabelRun)
+	delete(pod.Labels, LabelAttempt)
+	delete(pod.Labels, LabelJob)
+	pod.Labels[LabelIdle] = labelValue(p.name)
+	pod.Annotations = nil
+	pod.GenerateName = "runner-idle-"
+	made, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).Create(p.ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating it: %w", err)
+	}
+	started, err := t.waitStarted(p.ctx, made.Name, 0)
+	if err != nil {
+		(&Conn{Pod: made.Name, t: t}).delete(0)
+		return nil, err
+	}
+	return started, nil
+}
+
+// claim takes a started idle pod of leg's template for leg: it labels the
+// pod as leg's and sets its deadline. ok is false when the template keeps
+// no idle pods, leg's pod depends on the job (container:, services:) or
+// none is ready: the caller then creates a pod of its own.
+func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok bool) {
+	if leg.Container != nil || len(leg.Services) > 0 {
+		return nil, false
+	}
+	t.mu.Lock()
+	p := t.pools[t.Config.templateName(leg.Labels)]
+	t.mu.Unlock()
+	if p == nil {
+		return nil, false
+	}
+	defer p.fill()
+	for {
+		p.mu.Lock()
+		if len(p.ready) == 0 {
+			p.mu.Unlock()
+			return nil, false
+		}
+		idle := p.ready[0]
+		p.ready = p.ready[1:]
+		p.mu.Unlock()
+		got, err := t.relabel(ctx, idle, leg)
+		if err == nil && got.DeletionTimestamp == nil {
+			if ok, _ := startState(got); ok {
+				return got, true
+			}
+		}
+		// Gone, going or ended while idle (evicted, deleted by hand):
+		// never used; the next one is tried.
+		(&Conn{Pod: idle.Name, t: t}).delete(0)
+		if ctx.Err() != nil {
+			return nil, false
+		}
+	}
+}
+
+// relabel makes the idle pod leg's: its labels and annotation as legPod
+// gives them, and its deadline counted from now (a pod's
+// activeDeadlineSeconds runs from its start, which idle was seen with).
+func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg) (*corev1.Pod, error) {
+	name := idle.Name
+	pods := t.Client.Set.CoreV1().Pods(t.Client.Namespace)
+	meta := map[string]any{
+		"labels": map[string]any{
+			LabelIdle:    nil,
+			LabelRun:     strconv.Itoa(leg.RunID),
+			LabelAttempt: strconv.Itoa(leg.Attempt),
+			LabelJob:     labelValue(leg.Job),
+		},
+		"annotations": map[string]any{AnnotationLeg: leg.Key},
+	}
+	patch := map[string]any{"metadata": meta}
+	if leg.TimeoutSeconds > 0 {
+		secs := leg.TimeoutSeconds
+		if st := idle.Status.StartTime; st != nil {
+			secs += int64(math.Ceil(time.Since(st.Time).Seconds())) + 1
+		}
+		patch["spec"] = map[string]any{"activeDeadlineSeconds": secs}
+	}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return nil, err
+	}
+	got, err := pods.Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("idle pod %s is gone", name)
+	}
+	return got, err
+}
+
+// logf writes to the transport's log, when it has one.
+func (t *Transport) logf(format string, args ...any) {
+	if t.Logf != nil {
+		t.Logf("kubernetes: "+format, args...)
+	}
+}
