@@ -140,11 +140,8 @@ type EnvVar struct {
 // image defaulted.
 func (c *Config) template(labels []string) PodTemplate {
 	t := c.Default
-	for _, l := range labels {
-		if lt, ok := c.Templates[l]; ok {
-			t = lt
-			break
-		}
+	if l := c.templateLabel(labels); l != "" {
+		t = c.Templates[l]
 	}
 	if t.Image == "" {
 		t.Image = c.Default.Image
@@ -156,6 +153,17 @@ func (c *Config) template(labels []string) PodTemplate {
 		t.PullPolicy = corev1.PullIfNotPresent
 	}
 	return t
+}
+
+// templateLabel is the first of labels that has a template, "" for none
+// (Default).
+func (c *Config) templateLabel(labels []string) string {
+	for _, l := range labels {
+		if _, ok := c.Templates[l]; ok {
+			return l
+		}
+	}
+	return ""
 }
 
 func (c *Config) binary() string {

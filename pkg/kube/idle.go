@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -57,11 +56,12 @@ type pool struct {
 	made  int           // pods being created or started
 }
 
-// idleTemplates are the templates with idle pods, by name.
+// idleTemplates are how many idle pods the templates want, by
+// templateLabel ("" for Default); templates without are left out.
 func (c *Config) idleTemplates() map[string]int {
 	m := map[string]int{}
 	if c.Default.Idle > 0 {
-		m["default"] = c.Default.Idle
+		m[""] = c.Default.Idle
 	}
 	for l, t := range c.Templates {
 		if t.Idle > 0 {
@@ -69,17 +69,6 @@ func (c *Config) idleTemplates() map[string]int {
 		}
 	}
 	return m
-}
-
-// templateName is the name of the template labels pick: the first of
-// them that has one, else "default".
-func (c *Config) templateName(labels []string) string {
-	for _, l := range labels {
-		if _, ok := c.Templates[l]; ok {
-			return l
-		}
-	}
-	return "default"
 }
 
 // StartIdle starts the idle pods of the templates that ask for them
@@ -91,18 +80,13 @@ func (t *Transport) StartIdle() {
 		return
 	}
 	t.pools = map[string]*pool{}
-	names := make([]string, 0)
-	for name := range t.Config.idleTemplates() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for label, want := range t.Config.idleTemplates() {
 		ctx, stop := context.WithCancel(context.Background())
-		p := &pool{t: t, name: name, want: t.Config.idleTemplates()[name], ctx: ctx, stop: stop}
-		if name != "default" {
-			p.leg = []string{name}
+		p := &pool{t: t, name: "default", want: want, ctx: ctx, stop: stop}
+		if label != "" {
+			p.name, p.leg = label, []string{label}
 		}
-		t.pools[name] = p
+		t.pools[label] = p
 		p.fill()
 	}
 }
@@ -195,7 +179,7 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 		return nil, false
 	}
 	t.mu.Lock()
-	p := t.pools[t.Config.templateName(leg.Labels)]
+	p := t.pools[t.Config.templateLabel(leg.Labels)]
 	t.mu.Unlock()
 	if p == nil {
 		return nil, false

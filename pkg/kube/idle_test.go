@@ -3,9 +3,6 @@ package kube_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -172,45 +169,18 @@ func TestServeIdlePods(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{}) // the image, the binary, the namespace
 	ns := tr.Client.Namespace
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	if err := os.MkdirAll(filepath.Join(repo, ".github", "workflows"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, ".github", "workflows", "k.yaml"), []byte(`on: workflow_dispatch
+	config, url := serveConfig(t, c, ns, tr.Config.Image, map[string]string{
+		".github/workflows/k.yaml": `on: workflow_dispatch
 jobs:
   quick:
     runs-on: ubuntu-latest
     steps:
       - run: echo "in $(hostname)"
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
-		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	addr := freeAddr(t)
-	config := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listen: %s
-state: %s
-repositories:
-  - path: %s
-    name: local/repo
-executor:
-  kind: kubernetes
-  kubeconfig: %s
-  namespace: %s
-  image: %s
-  grace: 5s
-  templates:
+`,
+	}, `  templates:
     ubuntu-latest:
       idle: 1
-`, addr, filepath.Join(dir, "state"), repo, c.Kubeconfig, ns, tr.Config.Image)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + addr
+`)
 	s := startServe(t, config, url)
 	first := idlePods(t, c, ns, 1)
 	if code := s.call("POST", "/repos/local/repo/actions/workflows/k.yaml/dispatches", map[string]any{"ref": "main"}, nil); code != 204 {

@@ -105,33 +105,23 @@ func freeAddr(t testing.TB) string {
 // (runner_name); killed with SIGKILL while a job's pod runs, its restart
 // deletes that pod, found by label; a cancel through the API mid-run
 // deletes the job's pod and the run ends cancelled.
-func TestServeOnKubernetes(t *testing.T) {
-	c := kubetest.Shared(t)
-	tr := transport(t, c, kube.Config{}) // builds the image and the binary; the namespace
-	ns := tr.Client.Namespace
+// serveConfig commits files (path → content) to a new git repository,
+// local/repo, and writes a config of runner serve for it with the
+// Kubernetes executor in namespace ns, image the pods' image and extra
+// appended to the executor section. It returns the config's path and
+// serve's URL.
+func serveConfig(t *testing.T, c *kubetest.Cluster, ns, image string, files map[string]string, extra string) (config, url string) {
+	t.Helper()
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	wf := filepath.Join(repo, ".github", "workflows")
-	if err := os.MkdirAll(wf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(wf, "k.yaml"), []byte(`on: workflow_dispatch
-jobs:
-  quick:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - run: echo "checked out $(cat birds.txt) in $(hostname)"
-  long:
-    needs: quick
-    runs-on: ubuntu-latest
-    steps:
-      - run: echo started; sleep 600
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, "birds.txt"), []byte("robin"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range files {
+		path := filepath.Join(repo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
 		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
@@ -139,7 +129,7 @@ jobs:
 		}
 	}
 	addr := freeAddr(t)
-	config := filepath.Join(dir, "serve.yaml")
+	config = filepath.Join(dir, "serve.yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listen: %s
 state: %s
 repositories:
@@ -151,10 +141,32 @@ executor:
   namespace: %s
   image: %s
   grace: 5s
-`, addr, filepath.Join(dir, "state"), repo, c.Kubeconfig, ns, tr.Config.Image)), 0o600); err != nil {
+`, addr, filepath.Join(dir, "state"), repo, c.Kubeconfig, ns, image)+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + addr
+	return config, "http://" + addr
+}
+
+func TestServeOnKubernetes(t *testing.T) {
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{}) // builds the image and the binary; the namespace
+	ns := tr.Client.Namespace
+	config, url := serveConfig(t, c, ns, tr.Config.Image, map[string]string{
+		".github/workflows/k.yaml": `on: workflow_dispatch
+jobs:
+  quick:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "checked out $(cat birds.txt) in $(hostname)"
+  long:
+    needs: quick
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo started; sleep 600
+`,
+		"birds.txt": "robin",
+	}, "")
 	s := startServe(t, config, url)
 	if code := s.call("POST", "/repos/local/repo/actions/workflows/k.yaml/dispatches", map[string]any{"ref": "main"}, nil); code != 204 {
 		t.Fatalf("dispatch: %d\n%s", code, s.log)

@@ -42,7 +42,7 @@ type Transport struct {
 
 	mu        sync.Mutex
 	releasing map[int]*releases // by run: pods being deleted in the background
-	pools     map[string]*pool  // idle pods by template name (idle.go)
+	pools     map[string]*pool  // idle pods by templateLabel (idle.go)
 }
 
 // releases are a run's pods being deleted in the background (Release).
