@@ -281,7 +281,7 @@ func dispatchTimed(t testing.TB, s *server, wait time.Duration) (string, []flock
 		Conclusion string `json:"conclusion"`
 	}
 	var wall time.Duration
-	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the run did not end within %s: %+v\n%s", wait, run, s.log)
 		}

@@ -23,6 +23,12 @@ import (
 // its place. A claimed pod runs one leg and is deleted after it, as any
 // leg pod: no job ever runs in a pod another job used.
 //
+// The new idle pod is started once no run of the transport is running
+// (its legs ended and it settled), or idleRefillAfter after the claim if
+// runs keep going: starting a pod takes the node's CPU (runc, the network
+// plugin, the kubelet) for a while, and on a small node it would slow the
+// job that just claimed one and the jobs that follow it in the run.
+//
 // Claiming relabels the pod (LabelIdle removed; LabelRun, LabelAttempt,
 // LabelJob and AnnotationLeg set) and sets its activeDeadlineSeconds (a
 // pod's deadline may be set once after its creation) with one patch,
@@ -41,6 +47,10 @@ var IdleRules = []string{"patch"}
 // idleRetry is how long a pool waits after an idle pod failed to start
 // before it tries again.
 var idleRetry = 10 * time.Second
+
+// idleRefillAfter is how long after a claim its pool is refilled at the
+// latest, when legs keep running.
+var idleRefillAfter = 10 * time.Second
 
 // pool keeps the idle pods of one template.
 type pool struct {
@@ -125,6 +135,45 @@ func (p *pool) fill() {
 	}
 }
 
+// refillLater fills the pool idleRefillAfter from now, or before when no
+// run of the transport is left (legEnded).
+func (p *pool) refillLater() {
+	time.AfterFunc(idleRefillAfter, p.fill)
+}
+
+// legOpened counts a leg of run attached to its pod, until legEnded;
+// the run counts as running until its Settle.
+func (t *Transport) legOpened(run int) {
+	t.mu.Lock()
+	t.open++
+	if t.running == nil {
+		t.running = map[int]bool{}
+	}
+	t.running[run] = true
+	t.mu.Unlock()
+}
+
+// legEnded counts a leg's end (runEnded a run's), and refills the pools
+// once no leg and no run is left.
+func (t *Transport) legEnded(run int, runEnded bool) {
+	t.mu.Lock()
+	if runEnded {
+		delete(t.running, run)
+	} else {
+		t.open--
+	}
+	var pools []*pool
+	if t.open == 0 && len(t.running) == 0 {
+		for _, p := range t.pools {
+			pools = append(pools, p)
+		}
+	}
+	t.mu.Unlock()
+	for _, p := range pools {
+		p.fill()
+	}
+}
+
 // start creates one idle pod and waits for it to run; it retries after
 // idleRetry when the pod cannot start (an image that does not pull).
 func (p *pool) start() {
@@ -184,7 +233,7 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 	if p == nil {
 		return nil, false
 	}
-	defer p.fill()
+	defer p.refillLater()
 	for {
 		p.mu.Lock()
 		if len(p.ready) == 0 {

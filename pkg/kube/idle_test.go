@@ -47,8 +47,10 @@ func idlePods(t testing.TB, c *kubetest.Cluster, ns string, n int) []string {
 // TestIdlePods: a template's idle pods are started ahead of the jobs; a
 // job claims one (labelled as its own, with its deadline set), an idle
 // pod deleted by hand is skipped, each claimed pod runs one job and is
-// deleted after it, the pool is refilled, and Close leaves no pod.
+// deleted after it, the pool is refilled once the run is over (not while
+// it runs), and Close leaves no pod.
 func TestIdlePods(t *testing.T) {
+	defer kube.SetIdleRefillAfter(time.Hour)()
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{Default: kube.PodTemplate{Idle: 3}})
 	ns := tr.Client.Namespace
@@ -81,8 +83,10 @@ func TestIdlePods(t *testing.T) {
 		}
 	}
 
-	// While job b sleeps, its pod is looked at.
+	// While job b sleeps, its pod is looked at, and the idle pods
+	// counted: none, as a is over but the run is not.
 	var seen *corev1.Pod
+	idleDuringB := -1
 	var mu sync.Mutex
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -92,8 +96,14 @@ func TestIdlePods(t *testing.T) {
 		for watchCtx.Err() == nil {
 			list, err := c.Client.CoreV1().Pods(ns).List(watchCtx, metav1.ListOptions{LabelSelector: kube.LabelJob + "=b"})
 			if err == nil && len(list.Items) == 1 {
+				idle, err := c.Client.CoreV1().Pods(ns).List(watchCtx, metav1.ListOptions{LabelSelector: kube.LabelIdle})
+				if err != nil {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
 				mu.Lock()
 				seen = list.Items[0].DeepCopy()
+				idleDuringB = len(idle.Items)
 				mu.Unlock()
 				return
 			}
@@ -133,8 +143,11 @@ jobs:
 		}
 	}
 	mu.Lock()
-	p := seen
+	p, idleB := seen, idleDuringB
 	mu.Unlock()
+	if idleB != 0 {
+		t.Errorf("%d idle pods while job b ran: the pool is refilled only once the run is over", idleB)
+	}
 	switch {
 	case p == nil:
 		t.Errorf("job b's pod was never seen with its job label")
@@ -158,6 +171,53 @@ jobs:
 	}
 	if left := pods(t, c, ns); len(left) > 0 {
 		t.Errorf("pods left after Close: %v", left)
+	}
+}
+
+// TestIdleRefillAfter: while a run keeps going, its claimed pod is
+// replaced idleRefillAfter after the claim.
+func TestIdleRefillAfter(t *testing.T) {
+	defer kube.SetIdleRefillAfter(time.Second)()
+	c := kubetest.Shared(t)
+	tr := transport(t, c, kube.Config{Default: kube.PodTemplate{Idle: 1}})
+	ns := tr.Client.Namespace
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	tr.StartIdle()
+	defer tr.Close()
+	first := idlePods(t, c, ns, 1)[0]
+	// A new idle pod running while the job still runs (it sleeps 20 s).
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for watchCtx.Err() == nil {
+			list, err := c.Client.CoreV1().Pods(ns).List(watchCtx, metav1.ListOptions{LabelSelector: kube.LabelIdle})
+			if err == nil {
+				for _, p := range list.Items {
+					if p.Name != first && p.Status.Phase == corev1.PodRunning {
+						seen <- p.Name
+						return
+					}
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	res := runWorkflow(t, ctx, `on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: sleep 20
+`, run.Options{Remote: tr.Legs()})
+	stopWatch()
+	refill := <-seen
+	if res.Conclusion != "success" || res.Jobs[0].Runner != first {
+		t.Fatalf("conclusion %s, runner %s (want the idle pod %s):\n%s", res.Conclusion, res.Jobs[0].Runner, first, jobLog(t, res))
+	}
+	if refill == "" {
+		t.Errorf("no new idle pod ran while the job did (20 s; refill after 1 s)")
 	}
 }
 

@@ -40,12 +40,7 @@ func startServe(t testing.TB, config string, url string, env ...string) *server 
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Signal(syscall.SIGTERM)
-			s.cmd.Wait()
-		}
-	})
+	t.Cleanup(s.stop)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(url + "/healthz"); err == nil {
 			resp.Body.Close()
@@ -56,6 +51,14 @@ func startServe(t testing.TB, config string, url string, env ...string) *server 
 		}
 	}
 	return s
+}
+
+// stop ends runner serve (SIGTERM) and waits for its exit.
+func (s *server) stop() {
+	if s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+	}
 }
 
 func (s *server) call(method, path string, body any, out any) int {

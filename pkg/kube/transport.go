@@ -43,6 +43,8 @@ type Transport struct {
 	mu        sync.Mutex
 	releasing map[int]*releases // by run: pods being deleted in the background
 	pools     map[string]*pool  // idle pods by templateLabel (idle.go)
+	open      int               // legs attached and not ended (legOpened)
+	running   map[int]bool      // runs with a leg opened and not settled
 }
 
 // releases are a run's pods being deleted in the background (Release).
@@ -78,6 +80,10 @@ type Conn struct {
 	// where is the leg's template's placement (nodeSelector, tolerations,
 	// service account): its image pods go where it may.
 	where PodTemplate
+	// counted: the leg is counted as running (Transport.open) until its
+	// Wait or Release, once.
+	counted bool
+	endOnce sync.Once
 }
 
 // Stdin is the container's standard input.
@@ -125,6 +131,7 @@ func (t *Transport) OpenLeg(ctx context.Context, leg run.LegInfo) (*Conn, error)
 		return nil, err
 	}
 	c.run = leg.Run
+	c.opened()
 	if leg.Log != nil {
 		leg.Log("Running in " + c.Where())
 	}
@@ -194,6 +201,19 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// opened counts the leg as running (legOpened) until its Wait or Release.
+func (c *Conn) opened() {
+	c.t.legOpened(c.run)
+	c.counted = true
+}
+
+// ended counts the leg's end once (legEnded).
+func (c *Conn) ended() {
+	if c.counted {
+		c.endOnce.Do(func() { c.t.legEnded(c.run, false) })
+	}
 }
 
 // conn is the Conn of leg's pod p, created (or claimed) at created.
@@ -322,6 +342,7 @@ func (c *Conn) attach() error {
 // runner in it exited 0.
 func (c *Conn) Wait() error {
 	<-c.done
+	defer c.ended()
 	ctx, cancel := context.WithTimeout(context.Background(), c.t.Config.grace()+time.Minute)
 	defer cancel()
 	var why error
@@ -362,6 +383,7 @@ func (c *Conn) Wait() error {
 // a second later). Settle waits for the deletion.
 func (c *Conn) Release() error {
 	<-c.done
+	defer c.ended()
 	c.printServiceLogs()
 	t := c.t
 	t.mu.Lock()
@@ -394,6 +416,7 @@ func (t *Transport) Settle(ctx context.Context, run int) error {
 	rel := t.releasing[run]
 	delete(t.releasing, run)
 	t.mu.Unlock()
+	defer t.legEnded(run, true)
 	if rel == nil {
 		return nil
 	}
