@@ -124,14 +124,63 @@ func (t *Transport) Close() error {
 	return first
 }
 
-// fill starts pods until the pool has want, counting those starting.
+// fill starts pods until the pool has want, counting those starting;
+// the ready pods deleted or ended since (prune) do not count.
 func (p *pool) fill() {
+	if p.ctx.Err() != nil {
+		return
+	}
+	p.prune()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.ready)+p.made < p.want && p.ctx.Err() == nil {
 		p.made++
 		p.wg.Add(1)
 		go p.start()
+	}
+}
+
+// prune drops from ready the pods that are no longer there and running
+// (deleted by hand, evicted while idle), and deletes them: the pool would
+// count them and never replace them. Only pods ready before the list are
+// judged by it. A failed list prunes nothing.
+func (p *pool) prune() {
+	t := p.t
+	p.mu.Lock()
+	before := map[types.UID]bool{}
+	for _, pod := range p.ready {
+		before[pod.UID] = true
+	}
+	p.mu.Unlock()
+	if len(before) == 0 {
+		return
+	}
+	list, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).List(p.ctx, metav1.ListOptions{
+		LabelSelector: instanceSelector(t.Instance) + "," + LabelIdle + "=" + labelValue(p.name),
+	})
+	if err != nil {
+		return
+	}
+	alive := map[types.UID]bool{}
+	for i := range list.Items {
+		if ok, _ := startState(&list.Items[i]); ok {
+			alive[list.Items[i].UID] = true
+		}
+	}
+	var dead []*corev1.Pod
+	p.mu.Lock()
+	ready := p.ready[:0]
+	for _, pod := range p.ready {
+		if before[pod.UID] && !alive[pod.UID] {
+			dead = append(dead, pod)
+			continue
+		}
+		ready = append(ready, pod)
+	}
+	p.ready = ready
+	p.mu.Unlock()
+	for _, pod := range dead {
+		(&Conn{Pod: pod.Name, t: t}).delete(0)
 	}
 }
 

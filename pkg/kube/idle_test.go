@@ -39,7 +39,17 @@ func idlePods(t testing.TB, c *kubetest.Cluster, ns string, n int) []string {
 			return names
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d idle pods running, want %d: %v", len(names), n, names)
+			var all []string
+			for _, p := range list.Items {
+				state := string(p.Status.Phase)
+				for _, st := range p.Status.ContainerStatuses {
+					if w := st.State.Waiting; w != nil {
+						state += " " + w.Reason + ": " + w.Message
+					}
+				}
+				all = append(all, p.Name+" ("+state+")")
+			}
+			t.Fatalf("%d idle pods running, want %d: %v (idle pods: %v)", len(names), n, names, all)
 		}
 	}
 }
@@ -53,6 +63,7 @@ func TestIdlePods(t *testing.T) {
 	defer kube.SetIdleRefillAfter(time.Hour)()
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{Default: kube.PodTemplate{Idle: 3}})
+	tr.Logf = t.Logf
 	ns := tr.Client.Namespace
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
