@@ -51,6 +51,8 @@ type Leg struct {
 	// Services are the job's services, as containers of the pod beside
 	// the leg's (localhost; each label a host alias of 127.0.0.1).
 	Services []run.LegService
+
+	envSecret string // the Secret of the services' secret env (secret.go)
 }
 
 // The job container's own runner: an emptyDir the init container copies
@@ -144,6 +146,17 @@ func (t PodTemplate) env() []corev1.EnvVar {
 }
 
 // legPod is the pod that runs leg for the controller instance.
+// legLabels are the labels of leg's pod (and of its Secret).
+func legLabels(instance string, leg Leg) map[string]string {
+	return map[string]string{
+		LabelManagedBy: ManagedBy,
+		LabelInstance:  labelValue(instance),
+		LabelRun:       strconv.Itoa(leg.RunID),
+		LabelAttempt:   strconv.Itoa(leg.Attempt),
+		LabelJob:       labelValue(leg.Job),
+	}
+}
+
 func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	t := c.template(leg.Labels)
 	grace := int64(c.grace().Seconds())
@@ -152,14 +165,8 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: podName(leg.Job),
 			Namespace:    namespace,
-			Labels: map[string]string{
-				LabelManagedBy: ManagedBy,
-				LabelInstance:  labelValue(instance),
-				LabelRun:       strconv.Itoa(leg.RunID),
-				LabelAttempt:   strconv.Itoa(leg.Attempt),
-				LabelJob:       labelValue(leg.Job),
-			},
-			Annotations: map[string]string{AnnotationLeg: leg.Key},
+			Labels:       legLabels(instance, leg),
+			Annotations:  map[string]string{AnnotationLeg: leg.Key},
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -211,7 +218,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		}}
 	}
 	var aliases []string
-	for _, s := range leg.Services {
+	for i, s := range leg.Services {
 		sc := corev1.Container{Name: serviceContainer(s.Label), Image: s.Image, ImagePullPolicy: t.PullPolicy}
 		if s.Health.EntrypointSet {
 			// docker's --entrypoint: one word, and the image's Cmd
@@ -222,6 +229,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 			k, v, _ := strings.Cut(e, "=")
 			sc.Env = append(sc.Env, corev1.EnvVar{Name: k, Value: v})
 		}
+		sc.Env = append(sc.Env, secretEnv(leg.envSecret, i, s.SecretEnv)...)
 		for _, port := range s.Ports {
 			sc.Ports = append(sc.Ports, corev1.ContainerPort{ContainerPort: int32(port)})
 		}

@@ -11,8 +11,9 @@ import (
 // Sweep deletes the leg pods an instance left behind: a controller killed
 // with SIGKILL cannot delete its pods, so it sweeps at its next start,
 // before it runs anything. Pods are found by their labels
-// (LabelManagedBy and LabelInstance), never by name. It returns the names
-// of the pods deleted.
+// (LabelManagedBy and LabelInstance), never by name, and so are the
+// Secrets of services' env (secret.go). It returns the names of the pods
+// deleted, and secret/NAME for each Secret.
 func Sweep(ctx context.Context, c *Client, instance string) ([]string, error) {
 	pods := c.Set.CoreV1().Pods(c.Namespace)
 	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: instanceSelector(instance)})
@@ -28,5 +29,6 @@ func Sweep(ctx context.Context, c *Client, instance string) ([]string, error) {
 		}
 		gone = append(gone, p.Name)
 	}
-	return gone, nil
+	secrets, err := sweepSecrets(ctx, c, instance)
+	return append(gone, secrets...), err
 }

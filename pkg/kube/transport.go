@@ -182,8 +182,14 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		}
 		return c, nil
 	}
+	secret, err := t.createSecret(ctx, leg)
+	if err != nil {
+		return nil, err
+	}
+	leg.envSecret = secret
 	p, err := pods.Create(ctx, t.Config.legPod(t.Instance, t.Client.Namespace, leg), metav1.CreateOptions{})
 	if err != nil {
+		_ = t.deleteSecret(secret)
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
 	c := t.conn(p, leg, created)
@@ -191,6 +197,12 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
 	started, err := t.waitStarted(ctx, p.Name, leg.healthBudget())
+	if err == nil && secret != "" {
+		err = t.servicesCreated(ctx, p.Name, leg)
+	}
+	if derr := t.deleteSecret(secret); err == nil && derr != nil {
+		err = derr
+	}
 	if err != nil {
 		c.delete(0)
 		return nil, err
@@ -444,10 +456,13 @@ func (c *Conn) Kill() error {
 	return err
 }
 
+// deleteTimeout bounds a deletion (after the grace period).
+const deleteTimeout = 30 * time.Second
+
 func (c *Conn) delete(grace time.Duration) error {
 	c.deleteMu.Lock()
 	defer c.deleteMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), grace+deleteTimeout)
 	defer cancel()
 	secs := int64(grace.Seconds())
 	bg := metav1.DeletePropagationBackground
@@ -460,7 +475,7 @@ func (c *Conn) delete(grace time.Duration) error {
 	}
 	_, err = c.t.watchPod(ctx, c.Pod, func(p *corev1.Pod, gone bool) (bool, error) { return gone, nil })
 	if err != nil {
-		return fmt.Errorf("kubernetes: pod %s still there %s after its deletion: %w", c.Pod, grace+30*time.Second, err)
+		return fmt.Errorf("kubernetes: pod %s still there %s after its deletion: %w", c.Pod, grace+deleteTimeout, err)
 	}
 	return nil
 }

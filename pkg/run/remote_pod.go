@@ -98,6 +98,9 @@ type LegService struct {
 	Label string
 	Image string
 	Env   []string // KEY=VALUE: no value holds a secret
+	// SecretEnv are the KEY=VALUE whose value holds a secret: they must
+	// not be written where the job's env is readable (a pod's spec).
+	SecretEnv []string
 	Ports []int    // container ports, reached at the same number on localhost
 	// Health is the service's options: --health-* (HealthCmd "" for
 	// none: the service counts as ready once it runs) and --entrypoint.
@@ -105,9 +108,10 @@ type LegService struct {
 }
 
 // podServices are the job's services when every one can be a container of
-// the leg's pod: an image, env without secrets (a pod spec is readable by
-// whoever may read pods), ports, and only --health-*, --entrypoint and --env options;
-// none otherwise (jobContainers then names them, and the leg is refused).
+// the leg's pod: an image without credentials, env (the values that hold
+// a secret apart, in SecretEnv), ports, and only --health-*, --entrypoint
+// and --env options; none otherwise (jobContainers then names them, and
+// the leg is refused).
 func (jr *legRun) podServices() ([]LegService, error) {
 	var out []LegService
 	for _, s := range jr.job.Services {
@@ -121,19 +125,30 @@ func (jr *legRun) podServices() ([]LegService, error) {
 		if sp.user != "" || sp.password != "" {
 			return nil, nil
 		}
+		ls := LegService{Label: s.Label, Image: sp.image, Health: sp.opts}
 		for _, e := range sp.env {
 			_, v, _ := strings.Cut(e, "=")
-			for _, sec := range jr.r.opts.Secrets {
-				if sec != "" && strings.Contains(v, sec) {
-					return nil, nil
-				}
+			if jr.holdsSecret(v) {
+				ls.SecretEnv = append(ls.SecretEnv, e)
+			} else {
+				ls.Env = append(ls.Env, e)
 			}
 		}
-		ls := LegService{Label: s.Label, Image: sp.image, Env: sp.env, Health: sp.opts}
 		for _, p := range sp.ports {
 			ls.Ports = append(ls.Ports, p.Container)
 		}
 		out = append(out, ls)
 	}
 	return out, nil
+}
+
+// holdsSecret reports whether v holds the value of one of the run's
+// secrets.
+func (jr *legRun) holdsSecret(v string) bool {
+	for _, sec := range jr.r.opts.Secrets {
+		if sec != "" && strings.Contains(v, sec) {
+			return true
+		}
+	}
+	return false
 }

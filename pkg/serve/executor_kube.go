@@ -70,7 +70,7 @@ func kubeLegs(kc *kube.Config, state string, logf func(string, ...any)) (run.Leg
 		return nil, err
 	}
 	if len(gone) > 0 {
-		logf("deleted %d pod(s) of runs interrupted by the service's end: %v", len(gone), gone)
+		logf("deleted %d pod(s) and Secret(s) of runs interrupted by the service's end: %v", len(gone), gone)
 	}
 	t.StartIdle()
 	return t.Legs(), nil
