@@ -322,9 +322,9 @@ jobs:
 	}
 }
 
-// TestSweepDeletesByLabel: Sweep deletes the pods of its instance, found
-// by label, and none of another instance's or of a pod that merely has
-// a runner-like name.
+// TestSweepDeletesByLabel: Sweep deletes the pods and Secrets of its
+// instance, found by label, and none of another instance's or of a pod
+// that merely has a runner-like name.
 func TestSweepDeletesByLabel(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{})
@@ -339,12 +339,28 @@ func TestSweepDeletesByLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer theirs.Kill()
+	// A service env's Secret a killed controller left, and another
+	// instance's.
+	secrets := c.Client.CoreV1().Secrets(tr.Client.Namespace)
+	secret := func(name, instance string) {
+		t.Helper()
+		_, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy, kube.LabelInstance: instance}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret("runner-orphan-abcde", tr.Instance)
+	secret("runner-theirs-abcde", "another-instance")
 	gone, err := kube.Sweep(ctx, tr.Client, tr.Instance)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(gone) != 1 || gone[0] != mine.Pod {
-		t.Errorf("swept %v, want only %s", gone, mine.Pod)
+	if len(gone) != 2 || gone[0] != mine.Pod || gone[1] != "secret/runner-orphan-abcde" {
+		t.Errorf("swept %v, want only %s and secret/runner-orphan-abcde", gone, mine.Pod)
+	}
+	if _, err := secrets.Get(ctx, "runner-theirs-abcde", metav1.GetOptions{}); err != nil {
+		t.Errorf("another instance's Secret: %v", err)
 	}
 	left := pods(t, c, tr.Client.Namespace)
 	if !slices.Contains(left, theirs.Pod) {
