@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,20 +10,23 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Services' secret env. A service's env value that holds a secret
 // (run.LegService.SecretEnv) must not be in the pod's spec, which whoever
 // may read pods can read. It goes through a Secret of its own, made just
-// before the pod and deleted as soon as every container that reads it
-// has started (a container's env is fixed when it is created): the value
-// is in the cluster for the pod's start only. The Secret carries the
-// pod's labels, so Sweep deletes one a killed controller left between
-// the two. It needs SecretRules.
+// before the pod, owned by the pod once it exists (the garbage collector
+// deletes it with the pod), and deleted as soon as every container that
+// reads it has started (a container's env is fixed when it is created):
+// the value is in the cluster for the pod's start only. The Secret
+// carries the pod's labels, so Sweep deletes one a killed controller left
+// before it could own it. It needs SecretRules.
 
 // SecretRules are what services' secret env needs beyond Rules: the
-// Secret's creation and deletion, and the list Sweep makes.
-var SecretRules = []string{"create", "delete", "list"}
+// Secret's creation, its owner (a patch), its deletion, and the list
+// Sweep makes.
+var SecretRules = []string{"create", "patch", "delete", "list"}
 
 // secretKey is the key of service i's secret env entry j in the leg's
 // Secret (env names may hold what keys may not).
@@ -79,6 +83,24 @@ func (t *Transport) createSecret(ctx context.Context, leg Leg) (string, error) {
 		return "", fmt.Errorf("kubernetes: job %s: creating the Secret of its services' env: %w", leg.Job, err)
 	}
 	return made.Name, nil
+}
+
+// ownSecret makes the pod p the owner of the Secret name ("" for none).
+func (t *Transport) ownSecret(ctx context.Context, name string, p *corev1.Pod) error {
+	if name == "" {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{{
+		APIVersion: "v1", Kind: "Pod", Name: p.Name, UID: p.UID,
+	}}}})
+	if err != nil {
+		return err
+	}
+	_, err = t.Client.Set.CoreV1().Secrets(t.Client.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("kubernetes: making pod %s the owner of Secret %s: %w", p.Name, name, err)
+	}
+	return nil
 }
 
 // deleteSecret deletes the Secret name ("" for none).

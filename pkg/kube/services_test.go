@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,8 +75,8 @@ jobs:
 
 // TestServiceSecretEnv: a service's env value holding a secret reaches
 // the service container through a Secret that exists only while the pod
-// starts: never in the pod's spec, gone while the job runs, none left
-// after; the job reads back what the service got.
+// starts, owned by the pod: never in the pod's spec, gone while the job
+// runs, none left after; the job reads back what the service got.
 func TestServiceSecretEnv(t *testing.T) {
 	ct.Require(t, ct.Redis)
 	c := kubetest.Shared(t)
@@ -98,8 +99,28 @@ func TestServiceSecretEnv(t *testing.T) {
 		}
 	})
 	watchCtx, stopWatch := context.WithCancel(ctx)
+	// The Secret's owners while it exists (the pod, once that exists).
+	var owners []string
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ; watchCtx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+			list, err := c.Client.CoreV1().Secrets(ns).List(watchCtx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy})
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			for _, sec := range list.Items {
+				for _, o := range sec.OwnerReferences {
+					if !slices.Contains(owners, o.Kind+"/"+o.Name) {
+						owners = append(owners, o.Kind+"/"+o.Name)
+					}
+				}
+			}
+			mu.Unlock()
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		select {
@@ -152,6 +173,9 @@ jobs:
 		t.Errorf("the secret is in the pod's spec:\n%s", spec)
 	case !strings.Contains(spec, `"secretKeyRef"`) || !strings.Contains(spec, "plain-value"):
 		t.Errorf("the pod's spec has no secretKeyRef for WORD, or not the plain value:\n%s", spec)
+	}
+	if !slices.Contains(owners, "Pod/"+res.Jobs[0].Runner) {
+		t.Errorf("the Secret's owners %v: want the job's pod %s (the garbage collector deletes it with the pod)", owners, res.Jobs[0].Runner)
 	}
 	if secretsDuringJob != 0 {
 		t.Errorf("%d Secrets of the executor while the job ran: want the service's deleted once it started", secretsDuringJob)

@@ -193,6 +193,11 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 		return nil, fmt.Errorf("kubernetes: creating the job's pod in namespace %s: %w", t.Client.Namespace, err)
 	}
 	c := t.conn(p, leg, created)
+	if err := t.ownSecret(ctx, secret, p); err != nil {
+		c.delete(0)
+		_ = t.deleteSecret(secret)
+		return nil, err
+	}
 	if leg.Log != nil {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
