@@ -101,7 +101,7 @@ type LegService struct {
 	// SecretEnv are the KEY=VALUE whose value holds a secret: they must
 	// not be written where the job's env is readable (a pod's spec).
 	SecretEnv []string
-	Ports []int    // container ports, reached at the same number on localhost
+	Ports     []int // container ports, reached at the same number on localhost
 	// Health is the service's options: --health-* (HealthCmd "" for
 	// none: the service counts as ready once it runs) and --entrypoint.
 	Health workflow.ServiceOptions
