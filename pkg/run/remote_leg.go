@@ -81,16 +81,15 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 			return fail(err)
 		}
 	}
-	gotRepo, err := readSource(br, repoDir, artifacts)
+	src := newSourceReader(br, repoDir, artifacts)
+	gotRepo, err := src.repo()
 	if err != nil {
 		return fail(err)
 	}
-	sent, err := artifactNames(artifacts)
-	if err != nil {
-		return fail(err)
-	}
-	// After the source, the controller's control frames; the end of the
-	// stream (the controller went away) cancels too.
+	// The artifacts arrive while the steps start: those that may read
+	// them wait (artifactGate). Then the controller's control frames;
+	// the end of the stream (the controller went away) cancels too.
+	gate := &artifactGate{done: make(chan struct{})}
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	force, forceCancel := context.WithCancel(opts.Force)
@@ -101,6 +100,18 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 		opts.legContainers = lc
 	}
 	go func() {
+		gate.err = src.rest()
+		if gate.err == nil {
+			gate.sent, gate.err = artifactNames(artifacts)
+		}
+		close(gate.done)
+		if gate.err != nil {
+			cancel() // the stream is not at a frame
+			if lc != nil {
+				lc.closeAll()
+			}
+			return
+		}
 		for {
 			fr, err := readFrame(br)
 			if err != nil {
@@ -161,6 +172,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	opts.Calls = Calls{}
 	r := newRunState(plan, opts, state, spec.Run, dir)
 	r.frames = fw
+	r.artifactsIn = gate
 	masker = r.masker
 	if lc != nil {
 		lc.masker = r.masker
@@ -180,6 +192,11 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	}
 	// The artifacts the leg uploaded: those its upload-artifact steps
 	// name, and any other new one (an action that writes there).
+	<-gate.done
+	if gate.err != nil {
+		return fail(gate.err)
+	}
+	sent := gate.sent
 	now, err := artifactNames(artifacts)
 	if err != nil {
 		return fail(err)

@@ -3,6 +3,7 @@ package run
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/birdflock/runner/pkg/steps"
+	"github.com/birdflock/runner/pkg/workflow"
 )
 
 // The tar the controller sends after the spec holds two trees: the
@@ -132,60 +136,109 @@ func addTree(tw *tar.Writer, root, prefix string, skip func(rel string) bool) er
 	})
 }
 
-// readSource unpacks the tar that follows the spec: repo/ into repoDir,
-// artifacts/ into artifactsDir. Every name is resolved inside its root;
-// anything but directories and regular files is refused. It reads the tar
-// up to its end marker and no further: control frames follow in br.
-func readSource(br *bufio.Reader, repoDir, artifactsDir string) (gotRepo bool, err error) {
-	tr := tar.NewReader(br)
+// sourceReader unpacks the tar that follows the spec: repo/ into repoDir,
+// artifacts/ into artifactsDir, in two parts (repo, then rest), so that a
+// leg's steps may start while its artifacts still arrive. Every name is
+// resolved inside its root; anything but directories and regular files is
+// refused. It reads the tar up to its end marker and no further: control
+// frames follow.
+type sourceReader struct {
+	tr                    *tar.Reader
+	repoDir, artifactsDir string
+	next                  *tar.Header // read by repo, not yet unpacked
+	gotRepo               bool
+}
+
+func newSourceReader(br *bufio.Reader, repoDir, artifactsDir string) *sourceReader {
+	return &sourceReader{tr: tar.NewReader(br), repoDir: repoDir, artifactsDir: artifactsDir}
+}
+
+// repo unpacks the entries up to the first artifact (the repository's,
+// which the controller sends first), and says whether there was any.
+func (s *sourceReader) repo() (gotRepo bool, err error) {
+	err = s.unpack(func(h *tar.Header) bool { return strings.HasPrefix(h.Name, tarArtifacts) })
+	return s.gotRepo, err
+}
+
+// rest unpacks the remaining entries, up to the tar's end.
+func (s *sourceReader) rest() error {
+	return s.unpack(func(*tar.Header) bool { return false })
+}
+
+// unpack unpacks entries until the tar's end, or until stop holds for an
+// entry's header (kept for the next call).
+func (s *sourceReader) unpack(stop func(*tar.Header) bool) error {
 	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return gotRepo, nil
-		}
-		if err != nil {
-			return gotRepo, fmt.Errorf("the source: %w", err)
-		}
-		root, rel := "", ""
-		switch {
-		case strings.HasPrefix(h.Name, tarRepo):
-			root, rel, gotRepo = repoDir, strings.TrimPrefix(h.Name, tarRepo), true
-		case strings.HasPrefix(h.Name, tarArtifacts):
-			root, rel = artifactsDir, strings.TrimPrefix(h.Name, tarArtifacts)
-		default:
-			return gotRepo, fmt.Errorf("the source: unexpected entry %q", h.Name)
-		}
-		if rel = path.Clean("/" + rel); rel == "/" {
-			continue
-		}
-		dst, err := securejoin.SecureJoin(root, rel)
-		if err != nil {
-			return gotRepo, fmt.Errorf("the source: %q: %w", h.Name, err)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return gotRepo, err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return gotRepo, err
-			}
-			f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(h.Mode)&0o777|0o600)
-			if err != nil {
-				return gotRepo, err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
+		h := s.next
+		s.next = nil
+		if h == nil {
+			var err error
+			h, err = s.tr.Next()
+			if err == io.EOF {
+				return nil
 			}
 			if err != nil {
-				return gotRepo, fmt.Errorf("the source: %q: %w", h.Name, err)
+				return fmt.Errorf("the source: %w", err)
 			}
-		default:
-			return gotRepo, fmt.Errorf("the source: %q: not a file or directory", h.Name)
+		}
+		if stop(h) {
+			s.next = h
+			return nil
+		}
+		if err := s.entry(h); err != nil {
+			return err
 		}
 	}
+}
+
+// entry unpacks one entry.
+func (s *sourceReader) entry(h *tar.Header) error {
+	root, rel := "", ""
+	switch {
+	case strings.HasPrefix(h.Name, tarRepo):
+		root, rel, s.gotRepo = s.repoDir, strings.TrimPrefix(h.Name, tarRepo), true
+	case strings.HasPrefix(h.Name, tarArtifacts):
+		root, rel = s.artifactsDir, strings.TrimPrefix(h.Name, tarArtifacts)
+	default:
+		return fmt.Errorf("the source: unexpected entry %q", h.Name)
+	}
+	if rel = path.Clean("/" + rel); rel == "/" {
+		return nil
+	}
+	dst, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return fmt.Errorf("the source: %q: %w", h.Name, err)
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return os.MkdirAll(dst, 0o755)
+	case tar.TypeReg:
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(h.Mode)&0o777|0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, s.tr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("the source: %q: %w", h.Name, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("the source: %q: not a file or directory", h.Name)
+	}
+}
+
+// artifactGate is a remote leg's artifacts arriving after its steps
+// started (sourceReader.rest): the steps that may read them wait for done.
+type artifactGate struct {
+	done chan struct{}
+	err  error    // set before done closes
+	sent []string // the artifacts that came, once done
 }
 
 // sendArtifact sends the artifact dir (named name) as frames: artifact,
@@ -224,4 +277,31 @@ func sendArtifact(w *frameWriter, name, dir string) error {
 		}
 	}
 	return w.send(wireFrame{Type: frameEnd, Name: name})
+}
+
+// awaitArtifacts waits, in a remote leg, until the run's artifacts have
+// arrived, before a step that may read them: any but the checkout
+// built-in, which the leg's first step usually is and which reads the
+// repository only.
+func (jr *legRun) awaitArtifacts(ctx context.Context, s *workflow.Step) error {
+	g := jr.r.artifactsIn
+	if g == nil {
+		return nil
+	}
+	if s.Uses.Set {
+		if b, ok := jr.r.opts.Builtins.Lookup(s.Uses.Raw); ok {
+			if _, checkout := b.(steps.Checkout); checkout {
+				return nil
+			}
+		}
+	}
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if g.err != nil {
+		return fmt.Errorf("the run's artifacts did not arrive: %w", g.err)
+	}
+	return nil
 }

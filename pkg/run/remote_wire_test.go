@@ -73,6 +73,17 @@ func TestServeLegSourceStaysInside(t *testing.T) {
 	if err == nil || !strings.Contains(out.String(), `"Type":"error"`) || !strings.Contains(out.String(), `repo/.git/hooks\": not a file or directory`) {
 		t.Errorf("err %v, frames %s; want an error frame naming the link", err, out.String())
 	}
+	// A link among the artifacts, which arrive while the steps start: the
+	// step (not checkout) waits for them and does not run (it fails, or is
+	// skipped once the broken stream cancelled the leg).
+	out.Reset()
+	in = source(&tar.Header{Typeflag: tar.TypeReg, Name: "repo/.git/HEAD", Size: 3, Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeSymlink, Name: "artifacts/a/link", Linkname: "/etc"})
+	open = io.MultiReader(bytes.NewReader(in), blockUntil{t.Context()})
+	err = run.ServeLeg(context.Background(), open, &out, run.Options{StateDir: state, Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err == nil || !strings.Contains(out.String(), `artifacts/a/link\": not a file or directory`) || strings.Contains(out.String(), `| fine"`) {
+		t.Errorf("err %v, frames %s; want an error frame naming the link, and the step not run", err, out.String())
+	}
 }
 
 // blockUntil is a reader whose Read waits for ctx's end, then ends.

@@ -361,6 +361,9 @@ type runState struct {
 	// frames, in a remote leg's process (runner job --stdio), carries the
 	// leg's log lines and step summary to the controller (remote_leg.go).
 	frames *frameWriter
+	// artifactsIn, in a remote leg's process, is the run's artifacts
+	// still arriving on the stream when the steps start.
+	artifactsIn *artifactGate
 
 	nonce    string // random, names this run's processes (RUNNER_TRACKING_ID)
 	bashOnce sync.Once

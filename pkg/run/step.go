@@ -85,6 +85,9 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[str
 	if err != nil {
 		return "failure", err
 	}
+	if err := jr.awaitArtifacts(stepCtx, s); err != nil {
+		return "failure", err
+	}
 	out, cmdErr := jr.stepOutput(st.sr.Name, s.ID.Raw, env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true")
 	defer out.Flush()
 	switch {
