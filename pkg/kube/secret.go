@@ -24,9 +24,11 @@ import (
 // before it could own it. It needs SecretRules.
 
 // SecretRules are what services' secret env needs beyond Rules: the
-// Secret's creation, its owner (a patch), its deletion, and the list
-// Sweep makes.
-var SecretRules = []string{"create", "patch", "delete", "list"}
+// Secret's creation, its owner (a patch) and its deletion. Sweep also
+// lists the instance's Secrets where it may: list reads every Secret of
+// the namespace, so it is not required (without it, a Secret left by a
+// controller killed in the instant before its pod owned it stays).
+var SecretRules = []string{"create", "patch", "delete"}
 
 // secretKey is the key of service i's secret env entry j in the leg's
 // Secret (env names may hold what keys may not).
