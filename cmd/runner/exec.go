@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -94,6 +95,10 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				}
 				if opts.Remote, err = fl.kube.transport(&opts.Settings); err != nil {
 					return &exitError{code: 2, err: err}
+				}
+				// Its idle pods not claimed by the run are deleted.
+				if c, ok := opts.Remote.(io.Closer); ok {
+					defer c.Close()
 				}
 			default:
 				return &exitError{code: 2, err: fmt.Errorf("--executor %q: want local, process or kubernetes", fl.executor)}

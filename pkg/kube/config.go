@@ -124,7 +124,8 @@ type PodTemplate struct {
 	// not check.
 	Env []EnvVar `json:"env,omitempty"`
 	// Idle is how many pods of this template runner serve keeps started
-	// ahead of the jobs (idle.go): a job without container: and
+	// ahead of the jobs, and runner exec starts ahead of its run
+	// (Transport.OneRun; idle.go): a job without container: and
 	// services: claims one instead of waiting for a pod to start.
 	// Default 0: none. It needs the patch verb on pods (IdleRules).
 	Idle int `json:"idle,omitempty"`

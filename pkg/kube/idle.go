@@ -48,6 +48,10 @@ var IdleRules = []string{"patch"}
 // before it tries again.
 var idleRetry = 10 * time.Second
 
+// oneRunIdleDeadline is the activeDeadlineSeconds of a one-run
+// transport's idle pods: GitHub's longest job (6 h) and an hour.
+const oneRunIdleDeadline = 7 * time.Hour
+
 // idleRefillAfter is how long after a claim its pool is refilled at the
 // latest, when legs keep running.
 var idleRefillAfter = 10 * time.Second
@@ -82,7 +86,8 @@ func (c *Config) idleTemplates() map[string]int {
 }
 
 // StartIdle starts the idle pods of the templates that ask for them
-// (runner serve calls it once, after Check and Sweep). Close deletes them.
+// (runner serve calls it once, after Check and Sweep; runner exec, with
+// OneRun, before its run). Close deletes them.
 func (t *Transport) StartIdle() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -187,6 +192,9 @@ func (p *pool) prune() {
 // refillLater fills the pool idleRefillAfter from now, or before when no
 // run of the transport is left (legEnded).
 func (p *pool) refillLater() {
+	if p.t.OneRun {
+		return
+	}
 	time.AfterFunc(idleRefillAfter, p.fill)
 }
 
@@ -212,7 +220,7 @@ func (t *Transport) legEnded(run int, runEnded bool) {
 		t.open--
 	}
 	var pools []*pool
-	if t.open == 0 && len(t.running) == 0 {
+	if t.open == 0 && len(t.running) == 0 && !t.OneRun {
 		for _, p := range t.pools {
 			pools = append(pools, p)
 		}
@@ -256,6 +264,12 @@ func (p *pool) create() (*corev1.Pod, error) {
 	pod.Labels[LabelIdle] = labelValue(p.name)
 	pod.Annotations = nil
 	pod.GenerateName = "runner-idle-"
+	if t.OneRun {
+		// No later start sweeps a one-run controller's pods: a
+		// killed one's idle pods end by themselves.
+		d := int64(oneRunIdleDeadline.Seconds())
+		pod.Spec.ActiveDeadlineSeconds = &d
+	}
 	made, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).Create(p.ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("creating it: %w", err)
@@ -290,6 +304,10 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 			return nil, false
 		}
 		idle := p.ready[0]
+		if !fits(idle, leg) {
+			p.mu.Unlock()
+			return nil, false
+		}
 		p.ready = p.ready[1:]
 		p.mu.Unlock()
 		got, err := t.relabel(ctx, idle, leg)
@@ -323,11 +341,7 @@ func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg) (*co
 		"annotations": map[string]any{AnnotationLeg: leg.Key},
 	}
 	patch := map[string]any{"metadata": meta}
-	if leg.TimeoutSeconds > 0 {
-		secs := leg.TimeoutSeconds
-		if st := idle.Status.StartTime; st != nil {
-			secs += int64(math.Ceil(time.Since(st.Time).Seconds())) + 1
-		}
+	if secs := claimDeadline(idle, leg); secs > 0 {
 		patch["spec"] = map[string]any{"activeDeadlineSeconds": secs}
 	}
 	data, err := json.Marshal(patch)
@@ -339,6 +353,27 @@ func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg) (*co
 		return nil, fmt.Errorf("idle pod %s is gone", name)
 	}
 	return got, err
+}
+
+// claimDeadline is the activeDeadlineSeconds of the idle pod once leg
+// claims it: leg's timeout counted from the pod's start (0: none).
+func claimDeadline(idle *corev1.Pod, leg Leg) int64 {
+	if leg.TimeoutSeconds <= 0 {
+		return 0
+	}
+	secs := leg.TimeoutSeconds
+	if st := idle.Status.StartTime; st != nil {
+		secs += int64(math.Ceil(time.Since(st.Time).Seconds())) + 1
+	}
+	return secs
+}
+
+// fits reports whether leg may claim idle: a pod's deadline may only be
+// lowered, so one with a deadline (OneRun) takes only legs that end
+// before it.
+func fits(idle *corev1.Pod, leg Leg) bool {
+	d := idle.Spec.ActiveDeadlineSeconds
+	return d == nil || (leg.TimeoutSeconds > 0 && claimDeadline(idle, leg) <= *d)
 }
 
 // logf writes to the transport's log, when it has one.

@@ -320,3 +320,68 @@ func TestIdleConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestExecIdlePods: runner exec --executor kubernetes starts a template's
+// idle pods ahead of its run (a job that starts before they run creates
+// its own pod); a later job claims one, a claimed pod is not replaced,
+// each idle pod has a deadline (no later start sweeps an exec's pods),
+// and the one left unclaimed is deleted at the exit.
+func TestExecIdlePods(t *testing.T) {
+	c := kubetest.Shared(t)
+	r := newExecRepo(t, c, map[string]string{"two.yaml": `on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "a in $(hostname)"; sleep 3
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "b in $(hostname)"; sleep 3
+`}, "default: {idle: 2}\n")
+	r.commit()
+	ns := r.tr.Client.Namespace
+	// The idle pods seen while the run goes on, with their deadlines.
+	var mu sync.Mutex
+	seen := map[string]*int64{}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ; ctx.Err() == nil; time.Sleep(50 * time.Millisecond) {
+			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelIdle})
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			for _, p := range list.Items {
+				seen[p.Name] = p.Spec.ActiveDeadlineSeconds
+			}
+			mu.Unlock()
+		}
+	}()
+	out, code := r.exec("two.yaml")
+	stop()
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "Claimed idle pod "+ns+"/runner-idle-") {
+		t.Errorf("no job claimed an idle pod:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Errorf("idle pods seen: %v, want the 2 started ahead (none replaced)", seen)
+	}
+	for name, d := range seen {
+		if d == nil || *d < 6*3600 {
+			t.Errorf("idle pod %s: activeDeadlineSeconds %v, want one past a job's longest timeout", name, d)
+		}
+	}
+	if left := pods(t, c, ns); len(left) > 0 {
+		t.Errorf("pods left after runner exec: %v", left)
+	}
+}

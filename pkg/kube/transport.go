@@ -39,6 +39,11 @@ type Transport struct {
 	// Logf, when set, receives what happens outside any job (an idle pod
 	// that does not start).
 	Logf func(format string, args ...any)
+	// OneRun: the transport serves one run (runner exec). Its idle pods
+	// (StartIdle) are started once, ahead of the run's jobs, and a claimed
+	// one is not replaced; each has a deadline (oneRunIdleDeadline), as no
+	// later start of this controller sweeps them.
+	OneRun bool
 
 	mu        sync.Mutex
 	releasing map[int]*releases // by run: pods being deleted in the background
