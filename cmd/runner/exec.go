@@ -96,10 +96,6 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 				if opts.Remote, err = fl.kube.transport(&opts.Settings); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				// Its idle pods not claimed by the run are deleted.
-				if c, ok := opts.Remote.(io.Closer); ok {
-					defer c.Close()
-				}
 			default:
 				return &exitError{code: 2, err: fmt.Errorf("--executor %q: want local, process or kubernetes", fl.executor)}
 			}
@@ -108,6 +104,15 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
 			}
 			ctx, interrupted, stop := interruptible(&opts, fl.cancelTimeout)
 			defer stop()
+			// The Kubernetes executor's idle pods (a template's idle: N)
+			// start now, once Ctrl-C is the run's, and those the run did
+			// not claim are deleted before it stops being.
+			if c, ok := opts.Remote.(io.Closer); ok {
+				defer c.Close()
+			}
+			if s, ok := opts.Remote.(interface{ StartIdle() }); ok {
+				s.StartIdle()
+			}
 			if err := fl.cache.options(&opts, fl.state); err != nil {
 				return err
 			}

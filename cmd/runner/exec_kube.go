@@ -65,9 +65,9 @@ func (k *kubeFlags) transport(settings *steps.Settings) (run.LegTransport, error
 	if err := t.Check(ctx); err != nil {
 		return nil, err
 	}
-	// Idle pods (a template's idle: N) start now, ahead of the run's jobs,
-	// and are not replaced: the caller closes the transport at the end.
+	// One run: its idle pods (a template's idle: N), which the caller
+	// starts ahead of the run's jobs, are not replaced; the caller closes
+	// the transport at the end.
 	t.OneRun = true
-	t.StartIdle()
 	return t.Legs(), nil
 }

@@ -114,14 +114,26 @@ func (t *Transport) Close() error {
 	t.mu.Unlock()
 	var first error
 	for _, p := range pools {
-		p.stop()
+		p.mu.Lock()
+		p.stop() // under mu: no fill adds to wg after this
+		p.mu.Unlock()
 		p.wg.Wait() // the pods being started are deleted by their fillers
 		p.mu.Lock()
 		ready := p.ready
 		p.ready = nil
 		p.mu.Unlock()
-		for _, idle := range ready {
-			if err := (&Conn{Pod: idle.Name, t: t}).delete(0); err != nil && first == nil {
+		errs := make([]error, len(ready))
+		var wg sync.WaitGroup
+		for i, idle := range ready {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = (&Conn{Pod: idle.Name, t: t}).delete(0)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && first == nil {
 				first = err
 			}
 		}
@@ -160,7 +172,9 @@ func (p *pool) prune() {
 	if len(before) == 0 {
 		return
 	}
-	list, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).List(p.ctx, metav1.ListOptions{
+	ctx, cancel := context.WithTimeout(p.ctx, deleteTimeout)
+	defer cancel()
+	list, err := t.Client.Set.CoreV1().Pods(t.Client.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: instanceSelector(t.Instance) + "," + LabelIdle + "=" + labelValue(p.name),
 	})
 	if err != nil {
@@ -226,8 +240,9 @@ func (t *Transport) legEnded(run int, runEnded bool) {
 		}
 	}
 	t.mu.Unlock()
+	// Not on the caller's path (a run's Settle): fill lists and deletes.
 	for _, p := range pools {
-		p.fill()
+		go p.fill()
 	}
 }
 
@@ -296,7 +311,11 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 	if p == nil {
 		return nil, false
 	}
-	defer p.refillLater()
+	defer func() {
+		if ok {
+			p.refillLater()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		if len(p.ready) == 0 {

@@ -145,7 +145,6 @@ func (t PodTemplate) env() []corev1.EnvVar {
 	return env
 }
 
-// legPod is the pod that runs leg for the controller instance.
 // legLabels are the labels of leg's pod (and of its Secret).
 func legLabels(instance string, leg Leg) map[string]string {
 	return map[string]string{
@@ -157,6 +156,7 @@ func legLabels(instance string, leg Leg) map[string]string {
 	}
 }
 
+// legPod is the pod that runs leg for the controller instance.
 func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	t := c.template(leg.Labels)
 	grace := int64(c.grace().Seconds())

@@ -17,9 +17,11 @@ import (
 // (run.LegService.SecretEnv) must not be in the pod's spec, which whoever
 // may read pods can read. It goes through a Secret of its own, made just
 // before the pod, owned by the pod once it exists (the garbage collector
-// deletes it with the pod), and deleted as soon as every container that
-// reads it has started (a container's env is fixed when it is created):
-// the value is in the cluster for the pod's start only. The Secret
+// deletes it with the pod), and deleted once the pod has started (with
+// health checks, once its services are healthy, which the leg waits for
+// anyway) and every container that reads it has been created (a
+// container's env is fixed then): the value is in the cluster for the
+// pod's start only. The Secret
 // carries the pod's labels, so Sweep deletes one a killed controller left
 // before it could own it. It needs SecretRules.
 
@@ -163,7 +165,11 @@ func sweepSecrets(ctx context.Context, c *Client, instance string) ([]string, er
 	}
 	var gone []string
 	for _, s := range list.Items {
-		if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{})
+		switch {
+		case apierrors.IsForbidden(err):
+			continue // may list, not delete: it stays, the service starts
+		case err != nil && !apierrors.IsNotFound(err):
 			return gone, fmt.Errorf("kubernetes: deleting Secret %s: %w", s.Name, err)
 		}
 		gone = append(gone, "secret/"+s.Name)

@@ -157,6 +157,9 @@ func (l legs) Settle(ctx context.Context, run int) error { return l.t.Settle(ctx
 // Close deletes the idle pods (StartIdle).
 func (l legs) Close() error { return l.t.Close() }
 
+// StartIdle starts the transport's idle pods (Transport.StartIdle).
+func (l legs) StartIdle() { l.t.StartIdle() }
+
 func (l legs) Open(ctx context.Context, leg run.LegInfo) (run.LegConn, error) {
 	c, err := l.t.OpenLeg(ctx, leg)
 	if err != nil {

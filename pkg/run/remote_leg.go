@@ -90,6 +90,9 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	// them wait (artifactGate). Then the controller's control frames;
 	// the end of the stream (the controller went away) cancels too.
 	gate := &artifactGate{done: make(chan struct{})}
+	// Whatever the return, the artifacts are unpacked (or failed) before
+	// the leg's directory goes (the RemoveAll deferred above).
+	defer func() { <-gate.done }()
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	force, forceCancel := context.WithCancel(opts.Force)

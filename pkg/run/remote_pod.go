@@ -142,13 +142,8 @@ func (jr *legRun) podServices() ([]LegService, error) {
 	return out, nil
 }
 
-// holdsSecret reports whether v holds the value of one of the run's
-// secrets.
+// holdsSecret reports whether v holds what the run masks: a secret, a
+// credential, or one of their encodings the masker knows.
 func (jr *legRun) holdsSecret(v string) bool {
-	for _, sec := range jr.r.opts.Secrets {
-		if sec != "" && strings.Contains(v, sec) {
-			return true
-		}
-	}
-	return false
+	return jr.r.masker.Mask(v) != v
 }

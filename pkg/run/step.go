@@ -86,7 +86,7 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[str
 		return "failure", err
 	}
 	if err := jr.awaitArtifacts(stepCtx, s); err != nil {
-		return "failure", err
+		return outcome(jobCtx, stepCtx, afterCancel, timeout, err)
 	}
 	out, cmdErr := jr.stepOutput(st.sr.Name, s.ID.Raw, env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true")
 	defer out.Flush()
@@ -98,7 +98,12 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[str
 	default:
 		err = jr.runScript(stepCtx, s, st.ctxs, env, files, out)
 	}
-	err = jr.afterStep(s, files, out, cmdErr, err)
+	return outcome(jobCtx, stepCtx, afterCancel, timeout, jr.afterStep(s, files, out, cmdErr, err))
+}
+
+// outcome is a step's conclusion and error from what running it returned
+// (err), its context's end and the job's.
+func outcome(jobCtx, stepCtx context.Context, afterCancel bool, timeout time.Duration, err error) (string, error) {
 	switch {
 	case err == nil:
 		return "success", nil
