@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -128,7 +127,7 @@ func (t *Transport) Close() error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = (&Conn{Pod: idle.Name, t: t}).delete(0)
+				errs[i] = t.deletePod(idle.Name)
 			}()
 		}
 		wg.Wait()
@@ -199,12 +198,12 @@ func (p *pool) prune() {
 	p.ready = ready
 	p.mu.Unlock()
 	for _, pod := range dead {
-		(&Conn{Pod: pod.Name, t: t}).delete(0)
+		t.deletePod(pod.Name)
 	}
 }
 
 // refillLater fills the pool idleRefillAfter from now, or before when no
-// run of the transport is left (legEnded).
+// run of the transport is left (refillIfQuiet).
 func (p *pool) refillLater() {
 	if p.t.OneRun {
 		return
@@ -224,15 +223,24 @@ func (t *Transport) legOpened(run int) {
 	t.mu.Unlock()
 }
 
-// legEnded counts a leg's end (runEnded a run's), and refills the pools
-// once no leg and no run is left.
-func (t *Transport) legEnded(run int, runEnded bool) {
+// legEnded counts a leg's end.
+func (t *Transport) legEnded() {
 	t.mu.Lock()
-	if runEnded {
-		delete(t.running, run)
-	} else {
-		t.open--
-	}
+	t.open--
+	t.refillIfQuiet()
+}
+
+// runSettled counts run's end (its Settle).
+func (t *Transport) runSettled(run int) {
+	t.mu.Lock()
+	delete(t.running, run)
+	t.refillIfQuiet()
+}
+
+// refillIfQuiet, called with t.mu held, releases it and refills the pools
+// when no leg and no run is left (never for OneRun). The fill is not on
+// the caller's path (a run's Settle): it lists and deletes.
+func (t *Transport) refillIfQuiet() {
 	var pools []*pool
 	if t.open == 0 && len(t.running) == 0 && !t.OneRun {
 		for _, p := range t.pools {
@@ -240,7 +248,6 @@ func (t *Transport) legEnded(run int, runEnded bool) {
 		}
 	}
 	t.mu.Unlock()
-	// Not on the caller's path (a run's Settle): fill lists and deletes.
 	for _, p := range pools {
 		go p.fill()
 	}
@@ -291,7 +298,7 @@ func (p *pool) create() (*corev1.Pod, error) {
 	}
 	started, err := t.waitStarted(p.ctx, made.Name, 0)
 	if err != nil {
-		(&Conn{Pod: made.Name, t: t}).delete(0)
+		t.deletePod(made.Name)
 		return nil, err
 	}
 	return started, nil
@@ -323,13 +330,14 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 			return nil, false
 		}
 		idle := p.ready[0]
-		if !fits(idle, leg) {
+		deadline := claimDeadline(idle, leg)
+		if !fits(idle, deadline) {
 			p.mu.Unlock()
 			return nil, false
 		}
 		p.ready = p.ready[1:]
 		p.mu.Unlock()
-		got, err := t.relabel(ctx, idle, leg)
+		got, err := t.relabel(ctx, idle, leg, deadline)
 		if err == nil && got.DeletionTimestamp == nil {
 			if ok, _ := startState(got); ok {
 				return got, true
@@ -337,7 +345,7 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 		}
 		// Gone, going or ended while idle (evicted, deleted by hand):
 		// never used; the next one is tried.
-		(&Conn{Pod: idle.Name, t: t}).delete(0)
+		t.deletePod(idle.Name)
 		if ctx.Err() != nil {
 			return nil, false
 		}
@@ -345,23 +353,18 @@ func (t *Transport) claim(ctx context.Context, leg Leg) (pod *corev1.Pod, ok boo
 }
 
 // relabel makes the idle pod leg's: its labels and annotation as legPod
-// gives them, and its deadline counted from now (a pod's
-// activeDeadlineSeconds runs from its start, which idle was seen with).
-func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg) (*corev1.Pod, error) {
+// gives them, and its activeDeadlineSeconds (claimDeadline; 0: none).
+func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg, deadline int64) (*corev1.Pod, error) {
 	name := idle.Name
 	pods := t.Client.Set.CoreV1().Pods(t.Client.Namespace)
-	meta := map[string]any{
-		"labels": map[string]any{
-			LabelIdle:    nil,
-			LabelRun:     strconv.Itoa(leg.RunID),
-			LabelAttempt: strconv.Itoa(leg.Attempt),
-			LabelJob:     labelValue(leg.Job),
-		},
-		"annotations": map[string]any{AnnotationLeg: leg.Key},
+	labels := map[string]any{LabelIdle: nil}
+	for k, v := range legLabels(t.Instance, leg) {
+		labels[k] = v
 	}
+	meta := map[string]any{"labels": labels, "annotations": map[string]any{AnnotationLeg: leg.Key}}
 	patch := map[string]any{"metadata": meta}
-	if secs := claimDeadline(idle, leg); secs > 0 {
-		patch["spec"] = map[string]any{"activeDeadlineSeconds": secs}
+	if deadline > 0 {
+		patch["spec"] = map[string]any{"activeDeadlineSeconds": deadline}
 	}
 	data, err := json.Marshal(patch)
 	if err != nil {
@@ -375,7 +378,8 @@ func (t *Transport) relabel(ctx context.Context, idle *corev1.Pod, leg Leg) (*co
 }
 
 // claimDeadline is the activeDeadlineSeconds of the idle pod once leg
-// claims it: leg's timeout counted from the pod's start (0: none).
+// claims it: leg's timeout counted from the pod's start (a pod's deadline
+// runs from its start, which idle was seen with; 0: none).
 func claimDeadline(idle *corev1.Pod, leg Leg) int64 {
 	if leg.TimeoutSeconds <= 0 {
 		return 0
@@ -387,12 +391,12 @@ func claimDeadline(idle *corev1.Pod, leg Leg) int64 {
 	return secs
 }
 
-// fits reports whether leg may claim idle: a pod's deadline may only be
-// lowered, so one with a deadline (OneRun) takes only legs that end
-// before it.
-func fits(idle *corev1.Pod, leg Leg) bool {
+// fits reports whether a leg whose claim sets deadline (claimDeadline)
+// may claim idle: a pod's deadline may only be lowered, so one with a
+// deadline (OneRun) takes only legs that end before it.
+func fits(idle *corev1.Pod, deadline int64) bool {
 	d := idle.Spec.ActiveDeadlineSeconds
-	return d == nil || (leg.TimeoutSeconds > 0 && claimDeadline(idle, leg) <= *d)
+	return d == nil || (deadline > 0 && deadline <= *d)
 }
 
 // logf writes to the transport's log, when it has one.

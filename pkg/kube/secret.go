@@ -121,36 +121,6 @@ func (t *Transport) deleteSecret(name string) error {
 	return nil
 }
 
-// servicesCreated waits until every service container of leg's pod name
-// that reads the Secret has been created (running, or already ended):
-// their env is read then. It waits as long as the pod's start may take.
-func (t *Transport) servicesCreated(ctx context.Context, name string, leg Leg) error {
-	want := map[string]bool{}
-	for _, s := range leg.Services {
-		if len(s.SecretEnv) > 0 {
-			want[serviceContainer(s.Label)] = true
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.Config.startTimeout())
-	defer cancel()
-	_, err := t.watchPod(ctx, name, func(p *corev1.Pod, gone bool) (bool, error) {
-		if gone {
-			return false, fmt.Errorf("kubernetes: pod %s is gone before its services started", name)
-		}
-		created := 0
-		for _, st := range p.Status.ContainerStatuses {
-			if want[st.Name] && (st.State.Running != nil || st.State.Terminated != nil) {
-				created++
-			}
-		}
-		return created == len(want), nil
-	})
-	if err != nil {
-		return fmt.Errorf("kubernetes: pod %s: waiting for its services to start: %w", name, err)
-	}
-	return nil
-}
-
 // sweepSecrets deletes the Secrets of instance (a controller killed
 // between a Secret and its pod's start left it); a controller that may
 // not list Secrets made none.

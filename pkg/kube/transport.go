@@ -209,10 +209,9 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if leg.Log != nil {
 		leg.Log(fmt.Sprintf("Created pod %s/%s (image %s)", t.Client.Namespace, p.Name, p.Spec.Containers[0].Image))
 	}
+	// A pod with services has started once it is Ready, every container
+	// running: those that read the Secret have been created, so it goes.
 	started, err := t.waitStarted(ctx, p.Name, leg.healthBudget())
-	if err == nil && secret != "" {
-		err = t.servicesCreated(ctx, p.Name, leg)
-	}
 	if derr := t.deleteSecret(secret); err == nil && derr != nil {
 		err = derr
 	}
@@ -237,7 +236,7 @@ func (c *Conn) opened() {
 // ended counts the leg's end once (legEnded).
 func (c *Conn) ended() {
 	if c.counted {
-		c.endOnce.Do(func() { c.t.legEnded(c.run, false) })
+		c.endOnce.Do(c.t.legEnded)
 	}
 }
 
@@ -441,7 +440,7 @@ func (t *Transport) Settle(ctx context.Context, run int) error {
 	rel := t.releasing[run]
 	delete(t.releasing, run)
 	t.mu.Unlock()
-	defer t.legEnded(run, true)
+	defer t.runSettled(run)
 	if rel == nil {
 		return nil
 	}
@@ -471,6 +470,11 @@ func (c *Conn) Kill() error {
 
 // deleteTimeout bounds a deletion (after the grace period).
 const deleteTimeout = 30 * time.Second
+
+// deletePod deletes the pod name at once and waits until it is gone.
+func (t *Transport) deletePod(name string) error {
+	return (&Conn{Pod: name, t: t}).delete(0)
+}
 
 func (c *Conn) delete(grace time.Duration) error {
 	c.deleteMu.Lock()
