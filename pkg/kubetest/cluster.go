@@ -93,6 +93,8 @@ type Cluster struct {
 	// PodRegistryAddr reaches the same registry from pods (GatewayIP, see
 	// ExposeToPods); the node pulls images named with it as well.
 	RegistryAddr, PodRegistryAddr string
+	// Private is a registry that requires a password (see Private).
+	Private Private
 	// PodAPIServer is the apiserver's URL for pods (GatewayIP, see
 	// ExposeToPods; its serving certificate names GatewayIP). Without
 	// Options.Proxy the kubernetes Service's ClusterIP does not route;
@@ -127,6 +129,7 @@ type Cluster struct {
 	lock       *os.File
 	state      *hostState
 	reg        *registry.Server
+	private    *registry.Server
 	procs      []*proc
 	runc       string
 	fwdMu      sync.Mutex
@@ -323,6 +326,9 @@ func (c *Cluster) up(ctx context.Context, o Options) error {
 		return err
 	}
 	c.logf("registry %s holds %s and %s", c.RegistryAddr, c.BusyboxImage, c.PauseImage)
+	if err := c.startPrivate(ctx); err != nil {
+		return err
+	}
 	pki, err := newPKI(filepath.Join(c.Dir, "pki"))
 	if err != nil {
 		return err

@@ -16,7 +16,8 @@ import (
 // root, state and socket; restrict_oom_score_adj because the sandbox has no
 // CAP_SYS_RESOURCE (without it every pod fails with "can't get final
 // child's PID from pipe: EOF"); plain HTTP to the loopback registry (by
-// its loopback and its gateway address), which also mirrors docker.io;
+// its loopback and its gateway address), which also mirrors docker.io,
+// and to the Private one;
 // network namespaces under the state directory.
 func containerdConfig(c *Cluster, n *Node) string {
 	q := strconv.Quote
@@ -64,6 +65,9 @@ oom_score = 0
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]
     endpoint = [%s]
 
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]
+    endpoint = [%s]
+
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
     endpoint = [%s]
 `,
@@ -75,6 +79,7 @@ oom_score = 0
 		q(cniBinDir), d("cni/net.d"),
 		q(c.RegistryAddr), q("http://"+c.RegistryAddr),
 		q(c.PodRegistryAddr), q("http://"+c.PodRegistryAddr),
+		q(c.Private.Addr), q("http://"+c.Private.Addr),
 		q("http://"+c.RegistryAddr))
 }
 

@@ -69,6 +69,9 @@ func (c *Cluster) stop() error {
 	if c.reg != nil {
 		c.reg.Close()
 	}
+	if c.private != nil {
+		c.private.Close()
+	}
 	var err error
 	if c.state != nil {
 		c.Swept, err = sweep(c.state)
