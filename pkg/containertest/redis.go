@@ -37,9 +37,20 @@ func RedisImage(t testing.TB) v1.Image {
 // reference.
 func Push(t testing.TB, img v1.Image, addr, repo, tag string) string {
 	t.Helper()
+	return PushAs(t, img, addr, repo, tag, "", "")
+}
+
+// PushAs is Push with a username and password for the registry (none
+// when both are empty).
+func PushAs(t testing.TB, img v1.Image, addr, repo, tag, user, password string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := registry.New(registry.Options{}).Push(ctx, registry.FromImage(img), addr+"/"+repo, []string{tag}); err != nil {
+	var o registry.Options
+	if user != "" || password != "" {
+		o.Credentials = []registry.Credential{{Registry: addr, Username: user, Password: password}}
+	}
+	if _, err := registry.New(o).Push(ctx, registry.FromImage(img), addr+"/"+repo, []string{tag}); err != nil {
 		t.Fatal(err)
 	}
 	return addr + "/" + repo + ":" + tag

@@ -139,8 +139,8 @@ func watchSpecs(t *testing.T, c *kubetest.Cluster, ns string, words ...string) f
 // into the leg pod's log: the container frame is not masked), where
 // whoever may read pods reads it; the step is refused instead, naming
 // the input, and no pod ever holds the secret. A secret in a container:'s
-// env reaches the steps and no pod spec either. A container's credentials
-// are refused where they are written; a test-image of an image: without
+// env reaches the steps and no pod spec either, nor does a container's
+// credentials: password; a test-image of an image: without
 // port: that the job's pod cannot pull says why it pulled.
 func TestTestImageSecretStaysOutOfPodSpecs(t *testing.T) {
 	c := kubetest.Shared(t)
@@ -181,7 +181,7 @@ jobs:
         username: mona
         password: ${{ secrets.TOKEN }}
     steps:
-      - run: echo never
+      - run: echo "pulled with the job's credentials"
   byref:
     runs-on: ubuntu-latest
     steps:
@@ -213,8 +213,8 @@ jobs:
 		"the secret reached the container's steps as 1000 on box",
 		"test-image: env TOKEN holds a secret",
 		"test-image: command holds a secret",
-		// where the credentials are written, not the container: line
-		"secret.yaml:33:19: container.credentials: the job runs in its container's image as a pod",
+		// credentials: go to the node in an image pull Secret
+		"pulled with the job's credentials",
 		// the job's pod cannot read the image the node pulls: say why
 		// the step tried, and how not to
 		"test-image: reading the image's exposed ports from the job's pod (give port: to skip this)",

@@ -52,7 +52,11 @@ type Leg struct {
 	// the leg's (localhost; each label a host alias of 127.0.0.1).
 	Services []run.LegService
 
-	envSecret string // the Secret of the services' secret env (secret.go)
+	secret string // the leg's Secret (secret.go): services' secret env, credentials
+	// pullSecrets are the pod's image pull Secrets: the leg's Secret when
+	// it holds credentials, after its service account's own (the
+	// admission adds those only to a pod that names none).
+	pullSecrets []corev1.LocalObjectReference
 }
 
 // The job container's own runner: an emptyDir the init container copies
@@ -229,7 +233,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 			k, v, _ := strings.Cut(e, "=")
 			sc.Env = append(sc.Env, corev1.EnvVar{Name: k, Value: v})
 		}
-		sc.Env = append(sc.Env, secretEnv(leg.envSecret, i, s.SecretEnv)...)
+		sc.Env = append(sc.Env, secretEnv(leg.secret, i, s.SecretEnv)...)
 		for _, port := range s.Ports {
 			sc.Ports = append(sc.Ports, corev1.ContainerPort{ContainerPort: int32(port)})
 		}
@@ -249,6 +253,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	if len(aliases) > 0 {
 		p.Spec.HostAliases = []corev1.HostAlias{{IP: "127.0.0.1", Hostnames: aliases}}
 	}
+	p.Spec.ImagePullSecrets = leg.pullSecrets
 	if t.ServiceAccountName != "" {
 		yes := true
 		p.Spec.AutomountServiceAccountToken = &yes

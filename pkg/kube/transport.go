@@ -194,7 +194,11 @@ func (t *Transport) Open(ctx context.Context, leg Leg) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	leg.envSecret = secret
+	leg.secret = secret
+	if leg.pullSecrets, err = t.pullSecrets(ctx, leg); err != nil {
+		_ = t.deleteSecret(secret)
+		return nil, err
+	}
 	p, err := pods.Create(ctx, t.Config.legPod(t.Instance, t.Client.Namespace, leg), metav1.CreateOptions{})
 	if err != nil {
 		_ = t.deleteSecret(secret)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/workflow"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // What of a job's containers a transport that runs legs in container
@@ -44,13 +46,16 @@ type LegContainer struct {
 	User     string // --user: name, uid, or either with :group
 	Workdir  string // --workdir
 	Hostname string // --hostname
+	// Credentials are its credentials: for its image's registry (nil for
+	// none): the node pulls the image with them (an image pull Secret).
+	Credentials *registry.Credential
 }
 
 // podContainer is the job's container:, evaluated, when a remote leg runs
 // in its image (LegInfo.Container); nil for no container:, an empty Image
-// for one whose image evaluates to "" (the job runs without). What a pod cannot carry is an error naming
-// it: credentials (the node pulls the image) and volumes (a pod mounts no
-// path of this machine).
+// for one whose image evaluates to "" (the job runs without). Its
+// credentials: are for the node's pull. What a pod cannot carry is an
+// error naming it: volumes (a pod mounts no path of this machine).
 func (jr *legRun) podContainer() (*LegContainer, error) {
 	c, r := jr.job.Container, jr.r
 	if c == nil {
@@ -65,16 +70,12 @@ func (jr *legRun) podContainer() (*LegContainer, error) {
 	if image = strings.TrimSpace(image); image == "" {
 		return &LegContainer{}, nil // none: the job runs on the pod's image, as on GitHub's host
 	}
-	switch {
-	case c.Username.Raw != "" || c.Password.Raw != "":
-		// Where the credentials are written, not the container: line.
-		pos := c.Username.Pos
-		if c.Username.Raw == "" {
-			pos = c.Password.Pos
-		}
-		return nil, fmt.Errorf("%s: container.credentials: the job runs in its container's image as a pod, which its node pulls: give the pod template's service account an imagePullSecret instead (docs/kubernetes.md)", at(pos))
-	case len(c.Volumes) > 0:
+	if len(c.Volumes) > 0 {
 		return nil, fmt.Errorf("%s: container.volumes: the job runs in its container's image as a pod, which mounts no path of the controller's machine; run it with --executor local", at(c.Volumes[0].Pos))
+	}
+	creds, err := jr.podCredentials(image, c.Username, c.Password, c.Image.Pos, "container")
+	if err != nil {
+		return nil, err
 	}
 	optText, err := r.evalString(c.Options, ctxs, nil)
 	if err != nil {
@@ -88,7 +89,33 @@ func (jr *legRun) podContainer() (*LegContainer, error) {
 		}
 		return nil, fmt.Errorf("%s: container.options: %w", at(pos), err)
 	}
-	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname}, nil
+	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Credentials: creds}, nil
+}
+
+// podCredentials are the credentials: of a container: or a service whose
+// image the pod's node pulls (nil for none), for the image's registry; the
+// password is masked from here on.
+func (jr *legRun) podCredentials(image string, user, pass workflow.Value, imagePos workflow.Pos, what string) (*registry.Credential, error) {
+	r, ctxs := jr.r, jr.contexts()
+	u, err := r.evalString(user, ctxs, nil)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.evalString(pass, ctxs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p != "" {
+		r.masker.Add(p)
+	}
+	if u == "" && p == "" {
+		return nil, nil
+	}
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d:%d: %s image %q: %w", r.w.File, imagePos.Line, imagePos.Col, what, image, err)
+	}
+	return &registry.Credential{Registry: ref.Context().RegistryStr(), Username: u, Password: p}, nil
 }
 
 // LegService is a service of a remote leg's job that the transport runs as
@@ -102,16 +129,18 @@ type LegService struct {
 	// not be written where the job's env is readable (a pod's spec).
 	SecretEnv []string
 	Ports     []int // container ports, reached at the same number on localhost
+	// Credentials are its credentials: for its image's registry (nil for
+	// none): the node pulls the image with them (an image pull Secret).
+	Credentials *registry.Credential
 	// Health is the service's options: --health-* (HealthCmd "" for
 	// none: the service counts as ready once it runs) and --entrypoint.
 	Health workflow.ServiceOptions
 }
 
-// podServices are the job's services when every one can be a container of
-// the leg's pod: an image without credentials, env (the values that hold
-// a secret apart, in SecretEnv), ports, and only --health-*, --entrypoint
-// and --env options; none otherwise (jobContainers then names them, and
-// the leg is refused).
+// podServices are the job's services as containers of the leg's pod: an
+// image (with its credentials: for the node's pull), env (the values that
+// hold a secret apart, in SecretEnv), ports, and --health-*, --entrypoint
+// and --env options.
 func (jr *legRun) podServices() ([]LegService, error) {
 	var out []LegService
 	for _, s := range jr.job.Services {
@@ -122,10 +151,14 @@ func (jr *legRun) podServices() ([]LegService, error) {
 		if !ok {
 			continue
 		}
-		if sp.user != "" || sp.password != "" {
-			return nil, nil
-		}
 		ls := LegService{Label: s.Label, Image: sp.image, Health: sp.opts}
+		if sp.user != "" || sp.password != "" {
+			ref, err := name.ParseReference(sp.image)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d:%d: services.%s image %q: %w", jr.r.w.File, s.Image.Line, s.Image.Col, s.Label, sp.image, err)
+			}
+			ls.Credentials = &registry.Credential{Registry: ref.Context().RegistryStr(), Username: sp.user, Password: sp.password}
+		}
 		for _, e := range sp.env {
 			_, v, _ := strings.Cut(e, "=")
 			if jr.holdsSecret(v) {
