@@ -101,6 +101,18 @@ type Spec struct {
 	// Limits caps the container's processes and memory. Default:
 	// DefaultLimits.
 	Limits Limits
+	// Mounts are directories of the caller's that the container shares
+	// (a Docker action's workspace and file commands), and Workdir its
+	// working directory: for a runtime whose containers run beside the
+	// caller (a Kubernetes leg's pod, pkg/kube). The runc runtime refuses
+	// Mounts (its job containers take JobSpec's).
+	Mounts  []Mount
+	Workdir string
+	// SecretEnv are env entries (KEY=VALUE) whose values hold secrets:
+	// the runtime sets them where only the container reads them (a
+	// Secret of its own on Kubernetes, not the pod's spec). The runc
+	// runtime refuses them.
+	SecretEnv []string
 	// Pull fetches Ref for this machine's platform. Default: straight from
 	// the registry with the docker config's credentials, plain HTTP only for
 	// loopback hosts. The built-in steps pass pkg/registry's client, which

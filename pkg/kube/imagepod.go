@@ -38,14 +38,21 @@ const imageContainer = "image"
 // archives go through it.
 func (l legs) Scratch() (push, pull string, ok bool) { return l.t.Config.scratch() }
 
-// Containers runs the leg's containers as image pods (run.ContainerHost).
+// Containers runs the leg's containers (run.ContainerHost): as image
+// pods, and those that mount the job's directories (a Docker action's) as
+// ephemeral containers of the leg's pod (stepcontainer.go).
 func (c *Conn) Containers() container.Runtime { return podRuntime{c} }
 
 type podRuntime struct{ leg *Conn }
 
-// Setup checks spec; the pod is made by Start.
+// Setup checks spec; the pod or container is made by Start.
 func (r podRuntime) Setup(ctx context.Context, spec container.Spec) (container.Container, error) {
+	if len(spec.Mounts) > 0 || spec.Workdir != "" {
+		return newStepContainer(r.leg, spec)
+	}
 	switch {
+	case len(spec.SecretEnv) > 0:
+		return nil, errors.New("kubernetes: an image pod's env is in its spec: it takes no secret")
 	case spec.Archive != "":
 		return nil, errors.New("kubernetes: an image pod runs an image reference, not an archive")
 	case spec.Ref == "":

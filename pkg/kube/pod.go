@@ -2,11 +2,11 @@ package kube
 
 import (
 	"fmt"
-	"time"
-
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/birdflock/runner/pkg/run"
 
@@ -65,6 +65,19 @@ const (
 	runnerDir    = "/__runner"
 	runnerVolume = "runner-bin"
 )
+
+// workDir holds a leg's work directories in its pod (run.LegWorkDir),
+// each an emptyDir: a Docker action's ephemeral container mounts them
+// (an ephemeral container may not mount a volume's subPath).
+const workDir = "/__w"
+
+var workVolumes = []struct{ name, dir string }{
+	{"work-workspace", "workspace"},
+	{"work-temp", "_temp"},
+	{"work-home", "_temp/_github_home"},
+	{"work-file-commands", "_temp/_runner_file_commands"},
+	{"work-workflow", "_github_workflow"},
+}
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
@@ -195,6 +208,13 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 			}},
 		},
 	}
+	// The job's work directories, each a volume of its own, so that a
+	// Docker action's container (ephemeral, stepcontainer.go) mounts
+	// them where GitHub does.
+	for _, v := range workVolumes {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: v.name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: v.name, MountPath: path.Join(workDir, v.dir)})
+	}
 	if ctr := leg.Container; ctr != nil {
 		// The job's container: image, as on GitHub its steps run in
 		// it; runner (static) comes from the template's image.
@@ -213,8 +233,8 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		p.Spec.Hostname = ctr.Hostname
 		job.Command = []string{runnerDir + "/runner", "job", "--stdio"}
 		job.Env = append(job.Env, corev1.EnvVar{Name: "TMPDIR", Value: runnerDir + "/tmp"})
-		job.VolumeMounts = []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}}
-		p.Spec.Volumes = []corev1.Volume{{Name: runnerVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: runnerVolume, MountPath: runnerDir})
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: runnerVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		p.Spec.InitContainers = []corev1.Container{{
 			Name: "runner", Image: t.Image, ImagePullPolicy: t.PullPolicy,
 			Command:      []string{"/bin/sh", "-c", "cp " + c.binary() + " " + runnerDir + "/runner && mkdir -p " + runnerDir + "/tmp && chmod 1777 " + runnerDir + "/tmp"},

@@ -35,8 +35,9 @@ import (
 // dockerRun is one container run of a Docker action stage or docker://
 // step.
 type dockerRun struct {
-	image      string // reference to pull; "" when img is set
+	image      string // reference to pull; "" when img or archive is set
 	img        *container.CachedImage
+	archive    string   // a built image's OCI archive (a remote leg in a pod)
 	entrypoint []string // nil: the image's
 	args       []string // nil: the image's Cmd
 	inputs     map[string]string
@@ -76,6 +77,9 @@ func (jr *legRun) runDockerStep(ctx context.Context, st *stepRun, ref workflow.A
 // its exit code is the step's result.
 func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun, env map[string]string, fc fileCommandSet, out *lineWriter) error {
 	r := jr.r
+	if r.opts.podWorkDir != "" {
+		return jr.runDockerInPod(ctx, s, d, env, fc, out)
+	}
 	rt, err := r.containerRuntime()
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Uses.Raw, err)
@@ -96,6 +100,31 @@ func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun,
 	if err != nil {
 		return err
 	}
+	list := jr.dockerEnv(s, d, env, fc, pmaps)
+	hosts := map[string]string{}
+	for _, sv := range jr.services {
+		hosts[sv.label] = "127.0.0.1"
+	}
+	code, err := runc.RunOnce(ctx, container.JobSpec{
+		Image: *img, Env: list, Workdir: "/github/workspace", Mounts: mounts, Hosts: hosts,
+	}, container.RunSpec{Entrypoint: d.entrypoint, Args: d.args, Grace: r.opts.KillGrace}, out)
+	out.Flush()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Uses.Raw, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("Docker run failed with exit code %d", code)
+	}
+	return nil
+}
+
+// dockerEnv is the environment of a Docker action's container, sorted:
+// runs.env under the step's, the inputs as INPUT_*, the state as STATE_*,
+// HOME, and the job's paths rewritten to the container's view (pmaps).
+func (jr *legRun) dockerEnv(s *workflow.Step, d *dockerRun, env map[string]string, fc fileCommandSet, pmaps []pathMap) []string {
 	vars := map[string]string{}
 	for _, kv := range d.env {
 		vars[kv[0]] = kv[1] // runs.env: under the step's environment, as on GitHub
@@ -125,24 +154,7 @@ func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun,
 	for _, k := range keys {
 		list = append(list, k+"="+mapPath(pmaps, vars[k]))
 	}
-	hosts := map[string]string{}
-	for _, sv := range jr.services {
-		hosts[sv.label] = "127.0.0.1"
-	}
-	code, err := runc.RunOnce(ctx, container.JobSpec{
-		Image: *img, Env: list, Workdir: "/github/workspace", Mounts: mounts, Hosts: hosts,
-	}, container.RunSpec{Entrypoint: d.entrypoint, Args: d.args, Grace: r.opts.KillGrace}, out)
-	out.Flush()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Uses.Raw, err)
-	}
-	if code != 0 {
-		return fmt.Errorf("Docker run failed with exit code %d", code)
-	}
-	return nil
+	return list
 }
 
 // pullImage gets ref into the image cache (STATE/images, unpacked once by
@@ -194,7 +206,11 @@ func (jr *legRun) dockerMounts(fc fileCommandSet) ([]pathMap, []container.Mount,
 		{Source: filepath.Dir(fc.env), Target: "/github/file_commands"},
 		{Source: jr.temp, Target: "/github/runner_temp"},
 	}
-	if ev := filepath.Join(jr.r.dir, "event.json"); fileExists(ev) {
+	ev := filepath.Join(jr.r.dir, "event.json")
+	if jr.r.opts.podWorkDir != "" {
+		ev = jr.r.podEventFile()
+	}
+	if fileExists(ev) {
 		mounts = append(mounts, container.Mount{Source: ev, Target: "/github/workflow/event.json", ReadOnly: true})
 	}
 	var maps []pathMap
@@ -281,13 +297,16 @@ func (jr *legRun) runDockerStage(ctx context.Context, st *stepRun, p *jsStage, e
 		jr.registerPost(p, jr.defaultEnv(&c, fc)["GITHUB_ACTION"])
 	}
 	d.state = p.state
-	img, err := jr.dockerActionImage(ctx, act, out)
-	if err != nil {
+	if r.opts.podWorkDir != "" {
+		// In a pod the node runs the image: the archive goes through
+		// the scratch registry (runDockerInPod).
+		if d.archive, err = jr.dockerActionArchive(ctx, act, out); err != nil {
+			return err
+		}
+	} else if d.img, err = jr.dockerActionImage(ctx, act, out); err != nil {
 		return err
 	}
-	if img != nil {
-		d.img = img
-	} else {
+	if d.img == nil && d.archive == "" {
 		d.image = strings.TrimPrefix(strings.TrimSpace(runs.Image.Raw), "docker://")
 	}
 	err = jr.runDocker(ctx, st.s, d, env, fc, out)

@@ -32,33 +32,53 @@ import (
 // dockerActionImage is the image of a Docker action whose runs.image is a
 // Dockerfile; nil for docker://IMAGE (pulled by runDocker).
 func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, out *lineWriter) (*container.CachedImage, error) {
+	archive, err := jr.dockerActionArchive(ctx, act, out)
+	if archive == "" || err != nil {
+		return nil, err
+	}
+	a, err := registry.OpenArchive(archive, "")
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	cache := &container.ImageCache{Dir: filepath.Join(jr.r.state, "images")}
+	img, err := cache.Get(ctx, archive, func(context.Context, string) (v1.Image, error) { return a.Image(nil) })
+	if err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+// dockerActionArchive is the OCI archive of a Docker action whose
+// runs.image is a Dockerfile, built once; "" for docker://IMAGE.
+func (jr *legRun) dockerActionArchive(ctx context.Context, act *actions.Action, out *lineWriter) (string, error) {
 	r, image := jr.r, act.Meta.Runs.Image
 	raw := strings.TrimSpace(image.Raw)
 	if strings.HasPrefix(raw, "docker://") {
-		return nil, nil
+		return "", nil
 	}
 	place := func(err error) error {
 		return fmt.Errorf("%s:%d:%d: runs.image: %w", act.Meta.File, image.Line, image.Col, err)
 	}
 	file, err := securejoin.SecureJoin(act.Dir, raw)
 	if err != nil {
-		return nil, place(err)
+		return "", place(err)
 	}
 	if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
-		return nil, place(fmt.Errorf("%s is not a file in the action", raw))
+		return "", place(fmt.Errorf("%s is not a file in the action", raw))
 	}
 	key, err := dockerActionKey(act, raw)
 	if err != nil {
-		return nil, place(err)
+		return "", place(err)
 	}
 	dir := filepath.Join(r.state, "docker-actions")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return "", err
 	}
 	archive := filepath.Join(dir, key+".tar")
 	unlock, err := flockWait(ctx, archive+".lock")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer unlock()
 	if _, err := os.Stat(archive); err == nil {
@@ -66,19 +86,9 @@ func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, ou
 		_ = os.Chtimes(archive, now, now) // last used, for `runner images prune`
 		jr.emitTo(out, fmt.Sprintf("Image of %s built before (%s)", raw, key[:12]))
 	} else if err := jr.buildDockerAction(ctx, act.Dir, file, archive, out); err != nil {
-		return nil, place(err)
+		return "", place(err)
 	}
-	a, err := registry.OpenArchive(archive, "")
-	if err != nil {
-		return nil, err
-	}
-	defer a.Close()
-	cache := &container.ImageCache{Dir: filepath.Join(r.state, "images")}
-	img, err := cache.Get(ctx, archive, func(context.Context, string) (v1.Image, error) { return a.Image(nil) })
-	if err != nil {
-		return nil, err
-	}
-	return &img, nil
+	return archive, nil
 }
 
 // buildDockerAction builds file with the action's directory as context

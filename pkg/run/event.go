@@ -100,5 +100,20 @@ func (r *runState) writeEvent() error {
 	if err != nil {
 		return fmt.Errorf("event payload: %w", err)
 	}
-	return os.WriteFile(filepath.Join(r.dir, "event.json"), append(data, '\n'), 0o644)
+	data = append(data, '\n')
+	if err := os.WriteFile(filepath.Join(r.dir, "event.json"), data, 0o644); err != nil {
+		return err
+	}
+	if r.opts.podWorkDir != "" {
+		// Where a Docker action's container mounts it from (the pod's
+		// _github_workflow volume).
+		return os.WriteFile(r.podEventFile(), data, 0o644)
+	}
+	return nil
+}
+
+// podEventFile is the event payload on the pod's _github_workflow volume
+// (Options.podWorkDir).
+func (r *runState) podEventFile() string {
+	return filepath.Join(r.opts.podWorkDir, "_github_workflow", "event.json")
 }

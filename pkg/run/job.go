@@ -555,8 +555,15 @@ func (jr *legRun) setup() (cleanup func(), err error) {
 		}
 	}
 	dir := filepath.Join(r.dir, "jobs", jr.dirName)
+	if r.opts.podWorkDir != "" {
+		// The pod's volumes, which a Docker action's container mounts.
+		dir = r.opts.podWorkDir
+	}
 	jr.workspace = filepath.Join(dir, "workspace")
-	jr.temp = filepath.Join(dir, "temp")
+	jr.temp = filepath.Join(dir, "_temp")
+	if r.opts.podWorkDir == "" {
+		jr.temp = filepath.Join(dir, "temp")
+	}
 	for _, d := range []string{jr.workspace, jr.temp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return cleanup, err

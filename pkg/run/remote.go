@@ -168,6 +168,9 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 			spec.Scratch = &legScratch{Push: push, Pull: pull}
 		}
 	}
+	if wd, ok := r.opts.Remote.(LegWorkDir); ok {
+		spec.WorkDir = wd.WorkDir()
+	}
 	if len(services) > 0 {
 		spec.PodServices = map[string][]int{}
 		for _, s := range services {
@@ -183,7 +186,10 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 		Timeout: timeout, Env: slices.Clone(r.base), Log: func(text string) { jr.emit("job", text) },
 	}
 	info.RunsOn, info.Group = jr.runsOn()
-	info.Containers = jobContainers(r.w.File, jr.job, podImages, len(services) > 0)
+	// A transport that runs the container: image runs the services too
+	// (podServices), and docker:// steps where its pods hold the work
+	// directories on volumes (LegWorkDir).
+	info.Containers = jobContainers(r.w.File, jr.job, podImages, podImages, spec.WorkDir != "" && spec.RemoteContainers)
 	info.Container, info.Services = ctr, services
 	conn, err := r.opts.Remote.Open(ctx, info)
 	if err != nil {
@@ -201,7 +207,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	fed := make(chan error, 1)
 	in := &legStdin{w: conn.Stdin()}
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
-	host := &hostContainers{in: in, log: func(text string) { jr.emit("job", text) }}
+	host := &hostContainers{in: in, log: func(text string) { jr.emit("job", text) }, secrets: r.opts.Secrets}
 	if ch, ok := conn.(ContainerHost); ok {
 		host.rt = ch.Containers()
 	}

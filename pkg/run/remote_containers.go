@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,16 @@ type LegScratch interface {
 	Scratch() (push, pull string, ok bool)
 }
 
+// LegWorkDir is implemented by a LegTransport whose legs hold the job's
+// work directories on volumes that a container beside the leg mounts (a
+// Kubernetes pod's emptyDirs, which a Docker action's ephemeral container
+// mounts): WorkDir is their root, with workspace, _temp,
+// _temp/_github_home, _temp/_runner_file_commands and _github_workflow
+// each a volume.
+type LegWorkDir interface {
+	WorkDir() string
+}
+
 // The repository in the scratch registry that test-image archives are
 // pushed to, each under the tag "sha256-<hex>" of its digest.
 const scratchRepo = "runner/test-images"
@@ -63,6 +74,30 @@ type wireContainer struct {
 	Ports         []int    `json:",omitempty"`
 	Memory        int64    `json:",omitempty"`
 	Pids          int64    `json:",omitempty"`
+	// Mounts are the leg's directories the container shares (a Docker
+	// action's, on the pod's work volumes: LegWorkDir), Workdir its
+	// working directory.
+	Mounts  []container.Mount `json:",omitempty"`
+	Workdir string            `json:",omitempty"`
+	// SecretEnv are the env entries whose values hold the run's secrets,
+	// for a container beside the leg (Mounts), sent as references: the
+	// frames are the leg pod's log, readable by whoever may read pod
+	// logs. The controller puts each value together from its secrets
+	// (container.Spec.SecretEnv).
+	SecretEnv []wireSecretEnv `json:",omitempty"`
+}
+
+// wireSecretEnv is an env entry whose value is its Parts, joined.
+type wireSecretEnv struct {
+	Name  string
+	Parts []wirePart
+}
+
+// wirePart is literal Text, or the value of the run's secret named
+// Secret.
+type wirePart struct {
+	Text   string `json:",omitempty"`
+	Secret string `json:",omitempty"`
 }
 
 // legContainers is a remote leg's container.Runtime: each container is
@@ -76,6 +111,10 @@ type legContainers struct {
 	// controller writes both into a pod's spec (readable by whoever may
 	// read pods), and the container frame is not masked.
 	masker *Masker
+	// secrets are the run's (name → value): an env value of a container
+	// beside the leg made of them and of plain text goes as references
+	// (wireSecretEnv).
+	secrets map[string]string
 
 	mu   sync.Mutex
 	next int
@@ -95,6 +134,7 @@ type legContainer struct {
 	logR *io.PipeReader
 	logW *io.PipeWriter
 
+	runtime string         // the runtime's id of a container in the leg's pod
 	up      chan wireFrame // the answer to the container frame
 	gone    chan wireFrame // the answer to container-stop
 	done    chan struct{}  // closed at container-end or container-gone
@@ -109,22 +149,32 @@ type legContainer struct {
 // is) and reads the ports to publish from the image when Ports is empty.
 // Nothing runs until Start.
 func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (container.Container, error) {
-	if lc.scratch == nil {
+	if lc.scratch == nil && (spec.Archive != "" || len(spec.Mounts) == 0) {
 		return nil, errors.New("this leg runs in a pod, and its executor has no scratch registry for the pods' containers (the kubernetes executor's scratch-registry setting, docs/kubernetes.md)")
+	}
+	env, secretEnv := spec.Env, []wireSecretEnv(nil)
+	if len(spec.Mounts) > 0 {
+		// Beside the leg, in its pod: the runtime keeps secret values
+		// out of the spec (a Secret of their own).
+		var err error
+		if env, secretEnv, err = lc.splitSecrets(spec.Env); err != nil {
+			return nil, err
+		}
+		spec.Env = env
 	}
 	if err := lc.refuseSecrets(spec); err != nil {
 		return nil, err
 	}
 	req := wireContainer{Image: spec.Ref, Command: spec.Command, Entrypoint: spec.Entrypoint, EntrypointSet: spec.Entrypoint != nil,
-		Env: spec.Env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids}
+		Env: env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids, Mounts: spec.Mounts, Workdir: spec.Workdir, SecretEnv: secretEnv}
 	if spec.Archive != "" {
 		ref, ports, err := lc.pushArchive(ctx, spec.Archive)
 		if err != nil {
 			return nil, err
 		}
 		req.Image = ref
-		if len(req.Ports) == 0 {
-			req.Ports = ports
+		if len(req.Ports) == 0 && len(spec.Mounts) == 0 {
+			req.Ports = ports // a container beside the leg in its pod publishes none
 		}
 	} else if len(req.Ports) == 0 && spec.Pull != nil {
 		img, err := spec.Pull(ctx, spec.Ref)
@@ -148,6 +198,76 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 	lc.live[id] = c
 	lc.mu.Unlock()
 	return c, nil
+}
+
+// splitSecrets splits env into the entries without a secret and those
+// whose values are the run's secrets and plain text, as references; a
+// value that holds a secret otherwise (an encoding of one, a masked
+// output) is refused.
+func (lc *legContainers) splitSecrets(env []string) ([]string, []wireSecretEnv, error) {
+	if lc.masker == nil {
+		return env, nil, nil
+	}
+	var plain []string
+	var secret []wireSecretEnv
+	names := slices.Sorted(maps.Keys(lc.secrets))
+	// Longest values first: a secret that holds another is matched whole.
+	slices.SortStableFunc(names, func(a, b string) int { return len(lc.secrets[b]) - len(lc.secrets[a]) })
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		if lc.masker.Mask(v) == v {
+			plain = append(plain, e)
+			continue
+		}
+		var parts []wirePart
+		lit := ""
+		for i := 0; i < len(v); {
+			matched := false
+			for _, n := range names {
+				if sv := lc.secrets[n]; sv != "" && strings.HasPrefix(v[i:], sv) {
+					if lit != "" {
+						parts, lit = append(parts, wirePart{Text: lit}), ""
+					}
+					parts = append(parts, wirePart{Secret: n})
+					i += len(sv)
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				lit += v[i : i+1]
+				i++
+			}
+		}
+		if lit != "" {
+			parts = append(parts, wirePart{Text: lit})
+		}
+		for _, p := range parts {
+			if p.Text != "" && lc.masker.Mask(p.Text) != p.Text {
+				return nil, nil, fmt.Errorf("env %s holds a secret that is not one of the run's secrets as it is (an encoding, or a masked value): the container's spec would hold it; pass the secret itself, or run the job with --executor local (docs/kubernetes.md)", k)
+			}
+		}
+		secret = append(secret, wireSecretEnv{Name: k, Parts: parts})
+	}
+	return plain, secret, nil
+}
+
+// resolve puts e's value together from secrets; an unknown name is an
+// error.
+func (e wireSecretEnv) resolve(secrets map[string]string) (string, error) {
+	var b strings.Builder
+	for _, p := range e.Parts {
+		if p.Secret == "" {
+			b.WriteString(p.Text)
+			continue
+		}
+		v, ok := secrets[p.Secret]
+		if !ok {
+			return "", fmt.Errorf("env %s: no secret %s in the run", e.Name, p.Secret)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
 }
 
 // refuseSecrets fails a container whose env or command holds a secret:
@@ -291,7 +411,7 @@ func (c *legContainer) Start(ctx context.Context) error {
 		if fr.Type != frameContainerUp {
 			return errors.New(fr.Text)
 		}
-		c.ports, c.name = fr.Ports, fr.Text
+		c.ports, c.name, c.runtime = fr.Ports, fr.Text, fr.Runtime
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -345,6 +465,9 @@ type hostContainers struct {
 	rt  container.Runtime // nil: the LegConn runs none
 	in  *legStdin
 	log func(string)
+	// secrets are the run's: a container's SecretEnv is put together
+	// from them.
+	secrets map[string]string
 
 	mu      sync.Mutex
 	live    map[string]container.Container
@@ -366,7 +489,15 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 	go func() {
 		defer h.wg.Done()
 		spec := container.Spec{Ref: req.Image, Command: req.Command, Env: req.Env, Ports: req.Ports,
-			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}}
+			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}, Mounts: req.Mounts, Workdir: req.Workdir}
+		for _, e := range req.SecretEnv {
+			v, err := e.resolve(h.secrets)
+			if err != nil {
+				_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: err.Error()})
+				return
+			}
+			spec.SecretEnv = append(spec.SecretEnv, e.Name+"="+v)
+		}
 		if req.EntrypointSet {
 			spec.Entrypoint = append([]string{}, req.Entrypoint...)
 		}
@@ -408,7 +539,11 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 			<-logsDone
 			return
 		}
-		_ = h.in.frame(wireFrame{Type: frameContainerUp, Name: id, Ports: c.Ports(), Text: c.ID()})
+		up := wireFrame{Type: frameContainerUp, Name: id, Ports: c.Ports(), Text: c.ID()}
+		if r, ok := c.(interface{ RuntimeID() string }); ok {
+			up.Runtime = r.RuntimeID()
+		}
+		_ = h.in.frame(up)
 		go func() {
 			<-logsDone
 			code, err := c.Wait(context.WithoutCancel(ctx))

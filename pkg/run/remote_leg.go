@@ -179,6 +179,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	masker = r.masker
 	if lc != nil {
 		lc.masker = r.masker
+		lc.secrets = r.opts.Secrets
 	}
 	defer r.scope.Close()
 	if err := r.writeEvent(); err != nil {
@@ -250,6 +251,7 @@ func (spec *legSpec) options(opts Options) (Options, error) {
 	opts.KeepWorkspaces = false
 	opts.containerIsHere = spec.PodContainer
 	opts.podServices = spec.PodServices
+	opts.podWorkDir = spec.WorkDir
 	state, err := filepath.Abs(cmp.Or(opts.StateDir, ".runner"))
 	if err != nil {
 		return opts, err

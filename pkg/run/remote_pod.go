@@ -16,7 +16,7 @@ import (
 // jobContainers lists the job's container:, services: and docker://
 // steps, with where they are written (LegInfo.Containers). An image
 // written as an expression counts: it is evaluated only in the remote.
-func jobContainers(file string, j *workflow.Job, podImage, podServices bool) []string {
+func jobContainers(file string, j *workflow.Job, podImage, podServices, podSteps bool) []string {
 	var out []string
 	at := func(p workflow.Pos) string { return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col) }
 	if c := j.Container; c != nil && c.Image.Raw != "" && !podImage {
@@ -28,9 +28,10 @@ func jobContainers(file string, j *workflow.Job, podImage, podServices bool) []s
 		}
 	}
 	// A Dockerfile action is only known once resolved (in the remote);
-	// a docker:// step is written.
+	// a docker:// step is written. A pod with work volumes runs them
+	// beside the leg (LegWorkDir).
 	for _, st := range j.Steps {
-		if strings.HasPrefix(st.Uses.Raw, "docker://") {
+		if strings.HasPrefix(st.Uses.Raw, "docker://") && !podSteps {
 			out = append(out, "uses: "+st.Uses.Raw+" ("+at(st.Uses.Pos)+")")
 		}
 	}

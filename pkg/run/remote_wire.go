@@ -87,6 +87,9 @@ type legSpec struct {
 	// no scratch registry, and test-image fails saying so.
 	RemoteContainers bool        `json:",omitempty"`
 	Scratch          *legScratch `json:",omitempty"`
+	// WorkDir is where the leg's pod holds the job's work directories,
+	// each on a volume of its own (LegWorkDir); "" for the leg's own.
+	WorkDir string `json:",omitempty"`
 }
 
 // legCaller is the workflow that called a leg's workflow: github.workflow
@@ -221,6 +224,9 @@ type wireFrame struct {
 	Container *wireContainer `json:",omitempty"`
 	Ports     map[int]string `json:",omitempty"`
 	Code      int            `json:",omitempty"`
+	// Runtime is the container runtime's id of a container that runs in
+	// the leg's own pod (containerd://…): the leg stops its processes.
+	Runtime string `json:",omitempty"`
 }
 
 // textFrame is a frame of kind typ carrying text, as Text, or as Bytes

@@ -112,6 +112,11 @@ type Options struct {
 	// containers, is where test-image's container runs (RunInfo's
 	// Containers).
 	legContainers container.Runtime
+	// podWorkDir, in a remote leg whose pod holds its work directories
+	// on volumes of their own (LegWorkDir), is their root: the job's
+	// workspace, temp (with _github_home and _runner_file_commands) and
+	// _github_workflow, which a Docker action's container mounts.
+	podWorkDir string
 }
 
 // DefaultStepLogLimit is Options.StepLogLimit's default: 64 MiB a step.
