@@ -93,29 +93,42 @@ func (r *execRepo) exec(wf string, more ...string) (string, int) {
 // lists the namespace's pods every 50 ms (a pod lives longer).
 func watchSpecs(t *testing.T, c *kubetest.Cluster, ns string, words ...string) func() []string {
 	t.Helper()
+	return pollPods(t, c, ns, 50*time.Millisecond, func(_ context.Context, p corev1.Pod) []string {
+		data, _ := json.Marshal(p)
+		if containsAny(string(data), words) {
+			return []string{p.Name}
+		}
+		return nil
+	})
+}
+
+// pollPods lists the pods of ns every interval until the test ends and
+// records what seen returns for each; the returned func gives what was
+// recorded.
+func pollPods(t *testing.T, c *kubetest.Cluster, ns string, interval time.Duration, seen func(context.Context, corev1.Pod) []string) func() []string {
+	t.Helper()
 	var mu sync.Mutex
-	seen := map[string]bool{}
+	got := map[string]bool{}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			list, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 			if err == nil {
 				for _, p := range list.Items {
-					data, _ := json.Marshal(p)
-					for _, word := range words {
-						if strings.Contains(string(data), word) {
-							mu.Lock()
-							seen[p.Name] = true
-							mu.Unlock()
-						}
+					for _, s := range seen(ctx, p) {
+						mu.Lock()
+						got[s] = true
+						mu.Unlock()
 					}
 				}
 			}
+			cancel()
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(interval):
 			}
 		}
 	}()
@@ -127,11 +140,20 @@ func watchSpecs(t *testing.T, c *kubetest.Cluster, ns string, words ...string) f
 		mu.Lock()
 		defer mu.Unlock()
 		var out []string
-		for n := range seen {
+		for n := range got {
 			out = append(out, n)
 		}
 		return out
 	}
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestTestImageSecretStaysOutOfPodSpecs: a secret in test-image's env or

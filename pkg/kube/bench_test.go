@@ -358,3 +358,36 @@ func BenchmarkControllerRSS(b *testing.B) {
 		b.ReportMetric(time.Since(t1).Seconds(), "cancel-s")
 	}
 }
+
+// BenchmarkDockerStep: what a docker:// step costs on the Kubernetes
+// executor (an ephemeral container of the job's pod) and locally (runc):
+// a job of six such steps against one of six run: steps, the image
+// already on the node and in the local image cache; kube-step-s and
+// local-step-s are the difference per step.
+func BenchmarkDockerStep(b *testing.B) {
+	c := kubetest.Shared(b)
+	tr := benchTransport(b, c)
+	const n = 6
+	docker, plain := "on: push\njobs:\n  d:\n    runs-on: x\n    steps:\n", "on: push\njobs:\n  d:\n    runs-on: x\n    steps:\n"
+	for i := 0; i < n; i++ {
+		docker += "      - uses: docker://busybox\n        with: {entrypoint: /bin/true}\n"
+		plain += "      - run: 'true'\n"
+	}
+	local := run.Options{Settings: steps.Settings{RegistryMirror: "docker.io=http://" + c.RegistryAddr}, StateDir: b.TempDir()}
+	kube := run.Options{Remote: tr.Legs()}
+	// Warm: the node and the local cache get the image.
+	benchRun(b, docker, kube)
+	benchRun(b, docker, local)
+	wall := func(src string, o run.Options) time.Duration {
+		t0 := time.Now()
+		benchRun(b, src, o)
+		return time.Since(t0)
+	}
+	for i := 0; i < b.N; i++ {
+		kd, kp := wall(docker, kube), wall(plain, kube)
+		ld, lp := wall(docker, local), wall(plain, local)
+		b.ReportMetric((kd-kp).Seconds()/n, "kube-step-s")
+		b.ReportMetric((ld-lp).Seconds()/n, "local-step-s")
+		b.ReportMetric(float64(kd-kp)/float64(ld-lp), "ratio")
+	}
+}

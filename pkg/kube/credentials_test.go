@@ -156,11 +156,5 @@ jobs:
 	if left := pods(t, c, ns); len(left) > 0 {
 		t.Errorf("pods left: %v", left)
 	}
-	left, err := c.Client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range left.Items {
-		t.Errorf("Secret left: %s", s.Name)
-	}
+	noSecretsLeft(t, c, ns)
 }

@@ -8,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/kubetest"
@@ -40,6 +38,16 @@ func TestDockerStepInPod(t *testing.T) {
 	const secret = "robin-4f7e-secret"
 	leaked := watchSpecs(t, c, tr.Client.Namespace, secret)
 	inLog := watchLogs(t, c, tr.Client.Namespace, secret)
+	// How each step container ended: pod/container=exit code.
+	ended := pollPods(t, c, tr.Client.Namespace, 100*time.Millisecond, func(_ context.Context, p corev1.Pod) []string {
+		var out []string
+		for _, st := range p.Status.EphemeralContainerStatuses {
+			if st.State.Terminated != nil {
+				out = append(out, fmt.Sprintf("%s/%s=%d", p.Name, st.Name, st.State.Terminated.ExitCode))
+			}
+		}
+		return out
+	})
 	res := runWorkflow(t, ctx, `on: push
 jobs:
   docker:
@@ -50,9 +58,10 @@ jobs:
         uses: docker://busybox
         env:
           GREETING: hello
+          LITERAL: $(HOME) and $$
         with:
           entrypoint: /bin/sh
-          args: -c "echo read $(cat in-workspace.txt) in $(pwd) as $GREETING, home $HOME; echo from-the-action > out.txt; echo answer=42 >> $GITHUB_OUTPUT; echo FROM_ACTION=yes >> $GITHUB_ENV; echo '### summary from the action' >> $GITHUB_STEP_SUMMARY; test -s /github/workflow/event.json && echo the event is there"
+          args: -c "echo read $(cat in-workspace.txt) in $(pwd) as $GREETING, home $HOME, literal $LITERAL; echo from-the-action > out.txt; echo answer=42 >> $GITHUB_OUTPUT; echo FROM_ACTION=yes >> $GITHUB_ENV; echo '### summary from the action' >> $GITHUB_STEP_SUMMARY; test -s /github/workflow/event.json && test $GITHUB_EVENT_PATH = /github/workflow/event.json && echo the event is there"
       - run: |
           test "$(cat out.txt)" = from-the-action && echo "the action wrote the workspace"
           test "${{ steps.d.outputs.answer }}" = 42 && echo "the action's output reached the job"
@@ -81,6 +90,9 @@ jobs:
         env:
           DERIVED: ${{ steps.masked.outputs.v }}
         with: {entrypoint: /bin/true}
+      - continue-on-error: true
+        uses: docker://busybox
+        with: {entrypoint: /bin/echo, args: "${{ secrets.TOKEN }}"}
   timeout:
     runs-on: ubuntu-latest
     steps:
@@ -101,7 +113,7 @@ jobs:
 		t.Fatalf("results %v, want docker success and timeout failure:\n%s", results, log)
 	}
 	for _, want := range []string{
-		"read from-the-leg in /github/workspace as hello, home /github/home",
+		"read from-the-leg in /github/workspace as hello, home /github/home, literal $(HOME) and $$",
 		"the event is there",
 		"the action wrote the workspace",
 		"the action's output reached the job",
@@ -113,6 +125,7 @@ jobs:
 		"the action's process was stopped",
 		fmt.Sprintf("token %s input %s", sha16("prefix-"+secret), sha16(secret)),
 		"env DERIVED holds a secret that is not one of the run's secrets as it is",
+		"command holds a secret: the container's entrypoint and args are in the job pod's spec",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q", want)
@@ -125,6 +138,20 @@ jobs:
 	}
 	if b, _ := os.ReadFile(filepath.Join(res.Dir, "summary.md")); !strings.Contains(string(b), "summary from the action") {
 		t.Errorf("the step summary lacks the action's")
+	}
+	// The timed-out sleep was stopped by a signal (SIGTERM: 143, SIGKILL:
+	// 137), not left to run.
+	stopped := false
+	for _, e := range ended() {
+		if strings.HasPrefix(e, "runner-timeout-") && (strings.HasSuffix(e, "=143") || strings.HasSuffix(e, "=137")) {
+			stopped = true
+		}
+	}
+	if !stopped {
+		t.Errorf("the timed-out step's container did not end by a signal: %v", ended())
+	}
+	if strings.Contains(log, "still runs") {
+		t.Errorf("a step container was left running")
 	}
 	if pods := leaked(); len(pods) > 0 {
 		t.Errorf("the secret is in the spec of pods %v", pods)
@@ -141,6 +168,7 @@ jobs:
 	if left := pods(t, c, tr.Client.Namespace); len(left) > 0 {
 		t.Errorf("pods left: %v", left)
 	}
+	noSecretsLeft(t, c, tr.Client.Namespace)
 }
 
 func sha16(s string) string {
@@ -149,63 +177,26 @@ func sha16(s string) string {
 }
 
 // watchLogs polls the logs of every pod of ns (each container's, the
-// ephemeral ones too) until the test ends and returns the pods whose
-// log held one of words.
+// ephemeral ones too) until the test ends and returns the pod/container
+// names whose log held one of words.
 func watchLogs(t *testing.T, c *kubetest.Cluster, ns string, words ...string) func() []string {
 	t.Helper()
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-			if err == nil {
-				for _, p := range list.Items {
-					var names []string
-					for _, ct := range p.Spec.Containers {
-						names = append(names, ct.Name)
-					}
-					for _, ct := range p.Spec.EphemeralContainers {
-						names = append(names, ct.Name)
-					}
-					for _, n := range names {
-						data, err := c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: n}).DoRaw(ctx)
-						if err != nil {
-							continue
-						}
-						for _, w := range words {
-							if strings.Contains(string(data), w) {
-								mu.Lock()
-								seen[p.Name+"/"+n] = true
-								mu.Unlock()
-							}
-						}
-					}
-				}
-			}
-			cancel()
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
+	return pollPods(t, c, ns, 100*time.Millisecond, func(ctx context.Context, p corev1.Pod) []string {
+		var names, out []string
+		for _, ct := range p.Spec.Containers {
+			names = append(names, ct.Name)
 		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []string
-		for n := range seen {
-			out = append(out, n)
+		for _, ct := range p.Spec.EphemeralContainers {
+			names = append(names, ct.Name)
+		}
+		for _, n := range names {
+			data, err := c.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: n}).DoRaw(ctx)
+			if err == nil && containsAny(string(data), words) {
+				out = append(out, p.Name+"/"+n)
+			}
 		}
 		return out
-	}
+	})
 }
 
 // TestDockerfileActionInPod: a Docker action whose image is a Dockerfile,

@@ -60,7 +60,7 @@ func (r podRuntime) Setup(ctx context.Context, spec container.Spec) (container.C
 	case spec.Entrypoint != nil && len(spec.Entrypoint) == 0:
 		return nil, errors.New("kubernetes: an empty entrypoint cannot be given to a pod (it would keep the image's)")
 	}
-	return &imagePod{leg: r.leg, spec: spec, done: make(chan struct{})}, nil
+	return &imagePod{leg: r.leg, spec: spec, outcome: newOutcome()}, nil
 }
 
 // imagePod is one image pod (a container.Container).
@@ -70,9 +70,7 @@ type imagePod struct {
 	name string
 	ip   string
 
-	logMu sync.Mutex
-	logR  *io.PipeReader
-	logW  *io.PipeWriter
+	outcome
 
 	// mu orders Start's create and Destroy: a container removed before
 	// it started makes no pod, one removed while its pod is being made
@@ -80,30 +78,12 @@ type imagePod struct {
 	mu      sync.Mutex
 	removed bool
 
-	done     chan struct{}
-	doneOnce sync.Once
-	code     int
-	stop     context.CancelFunc
-	destroy  sync.Once
-	derr     error
+	stop    context.CancelFunc
+	destroy sync.Once
+	derr    error
 }
 
 func (p *imagePod) ID() string { return p.name }
-
-// Logs is the container's output, from its start until it ends.
-func (p *imagePod) Logs() io.Reader {
-	p.logMu.Lock()
-	defer p.logMu.Unlock()
-	if p.logR == nil {
-		p.logR, p.logW = io.Pipe()
-	}
-	return p.logR
-}
-
-func (p *imagePod) logWriter() *io.PipeWriter {
-	p.Logs()
-	return p.logW
-}
 
 // pod is the image pod's object.
 func (p *imagePod) pod() *corev1.Pod {
@@ -115,14 +95,8 @@ func (p *imagePod) pod() *corev1.Pod {
 		labels[k] = v
 	}
 	labels[LabelRole] = "image"
-	ct := corev1.Container{Name: imageContainer, Image: p.spec.Ref, ImagePullPolicy: corev1.PullIfNotPresent, Args: p.spec.Command}
-	if p.spec.Entrypoint != nil {
-		ct.Command = p.spec.Entrypoint
-	}
-	for _, e := range p.spec.Env {
-		k, v, _ := strings.Cut(e, "=")
-		ct.Env = append(ct.Env, corev1.EnvVar{Name: k, Value: v})
-	}
+	ct := corev1.Container{Name: imageContainer, Image: p.spec.Ref, ImagePullPolicy: corev1.PullIfNotPresent,
+		Command: literals(p.spec.Entrypoint), Args: literals(p.spec.Command), Env: envVars(p.spec.Env)}
 	for _, port := range p.spec.Ports {
 		ct.Ports = append(ct.Ports, corev1.ContainerPort{ContainerPort: int32(port), Protocol: corev1.ProtocolTCP})
 	}
@@ -301,13 +275,6 @@ func (p *imagePod) watchEnd(ctx context.Context) {
 	}
 }
 
-func (p *imagePod) end(code int) {
-	p.doneOnce.Do(func() {
-		p.code = code
-		close(p.done)
-	})
-}
-
 // Ports are the pod's address at each of Spec.Ports.
 func (p *imagePod) Ports() map[int]string {
 	out := map[int]string{}
@@ -316,17 +283,6 @@ func (p *imagePod) Ports() map[int]string {
 	}
 	return out
 }
-
-func (p *imagePod) Wait(ctx context.Context) (int, error) {
-	select {
-	case <-p.done:
-		return p.code, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (p *imagePod) Done() <-chan struct{} { return p.done }
 
 // Destroy deletes the pod and waits until it is gone.
 func (p *imagePod) Destroy(ctx context.Context) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/birdflock/runner/pkg/registry"
 	"github.com/birdflock/runner/pkg/run"
 
 	corev1 "k8s.io/api/core/v1"
@@ -219,7 +220,7 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		// The job's container: image, as on GitHub its steps run in
 		// it; runner (static) comes from the template's image.
 		job := &p.Spec.Containers[0]
-		job.Image, job.ImagePullPolicy = ctr.Image, t.PullPolicy
+		job.Image, job.ImagePullPolicy = ctr.Image, pullPolicy(t, ctr.Credentials)
 		if ctr.Workdir != "" {
 			job.WorkingDir = ctr.Workdir
 		}
@@ -243,16 +244,13 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 	}
 	var aliases []string
 	for i, s := range leg.Services {
-		sc := corev1.Container{Name: serviceContainer(s.Label), Image: s.Image, ImagePullPolicy: t.PullPolicy}
+		sc := corev1.Container{Name: serviceContainer(s.Label), Image: s.Image, ImagePullPolicy: pullPolicy(t, s.Credentials)}
 		if s.Health.EntrypointSet {
 			// docker's --entrypoint: one word, and the image's Cmd
 			// dropped, as a pod's command without args does.
-			sc.Command = []string{s.Health.Entrypoint}
+			sc.Command = []string{literal(s.Health.Entrypoint)}
 		}
-		for _, e := range s.Env {
-			k, v, _ := strings.Cut(e, "=")
-			sc.Env = append(sc.Env, corev1.EnvVar{Name: k, Value: v})
-		}
+		sc.Env = envVars(s.Env)
 		sc.Env = append(sc.Env, secretEnv(leg.secret, i, s.SecretEnv)...)
 		for _, port := range s.Ports {
 			sc.Ports = append(sc.Ports, corev1.ContainerPort{ContainerPort: int32(port)})
@@ -283,4 +281,15 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		p.Spec.ActiveDeadlineSeconds = &d
 	}
 	return p
+}
+
+// pullPolicy is the pull policy of a container: or service image: the
+// template's, except Always for one with credentials: (as GitHub pulls
+// it for each job), so that the node checks them and a job without them
+// cannot run what another job pulled with them onto that node.
+func pullPolicy(t PodTemplate, creds *registry.Credential) corev1.PullPolicy {
+	if creds != nil {
+		return corev1.PullAlways
+	}
+	return t.PullPolicy
 }

@@ -186,6 +186,14 @@ jobs:
 	if left := pods(t, c, ns); len(left) > 0 {
 		t.Errorf("pods left: %v", left)
 	}
+	noSecretsLeft(t, c, ns)
+}
+
+// noSecretsLeft fails t for each Secret of the executor left in ns.
+func noSecretsLeft(t *testing.T, c *kubetest.Cluster, ns string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	left, err := c.Client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy})
 	if err != nil {
 		t.Fatal(err)

@@ -45,18 +45,14 @@ type stepContainer struct {
 	cid    string // the runtime's id ("containerd://…"), once it runs
 	secret string // the Secret of spec.SecretEnv, until the container runs
 
-	logMu sync.Mutex
-	logR  *io.PipeReader
-	logW  *io.PipeWriter
-
-	done     chan struct{}
-	doneOnce sync.Once
-	code     int
-	mu       sync.Mutex
-	stop     context.CancelFunc
-	started  bool
-	destroy  sync.Once
-	derr     error
+	outcome
+	mu      sync.Mutex
+	stop    context.CancelFunc // ends the log and end watches, once it runs
+	started bool               // the pod has it
+	removed bool               // Destroy was called
+	late    chan string        // Late
+	destroy sync.Once
+	derr    error
 }
 
 // stepSeq numbers a pod's ephemeral containers.
@@ -75,7 +71,7 @@ func newStepContainer(c *Conn, spec container.Spec) (*stepContainer, error) {
 	case len(spec.Ports) > 0:
 		return nil, errors.New("kubernetes: a step's container in the job's pod publishes no port (it shares the pod's network)")
 	}
-	s := &stepContainer{leg: c, spec: spec, done: make(chan struct{})}
+	s := &stepContainer{leg: c, spec: spec, outcome: newOutcome(), late: make(chan string, 1)}
 	for _, m := range spec.Mounts {
 		name := ""
 		for _, v := range workVolumes {
@@ -97,35 +93,15 @@ func (s *stepContainer) ID() string { return s.leg.Pod + "/" + s.name }
 // ("containerd://…"): the leg finds its processes by it.
 func (s *stepContainer) RuntimeID() string { return s.cid }
 
-// Logs is the container's output, from its start until it ends.
-func (s *stepContainer) Logs() io.Reader {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	if s.logR == nil {
-		s.logR, s.logW = io.Pipe()
-	}
-	return s.logR
-}
-
-func (s *stepContainer) logWriter() *io.PipeWriter {
-	s.Logs()
-	return s.logW
-}
-
 // ephemeral is the container's object.
 func (s *stepContainer) ephemeral() corev1.EphemeralContainer {
 	ec := corev1.EphemeralContainer{
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name: s.name, Image: s.spec.Ref, ImagePullPolicy: corev1.PullIfNotPresent,
-			Command: s.spec.Entrypoint, Args: s.spec.Command, WorkingDir: s.spec.Workdir,
-			VolumeMounts:             s.mounts,
-			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+			Command: literals(s.spec.Entrypoint), Args: literals(s.spec.Command), WorkingDir: s.spec.Workdir,
+			Env: envVars(s.spec.Env), VolumeMounts: s.mounts,
 		},
 		TargetContainerName: containerName,
-	}
-	for _, e := range s.spec.Env {
-		k, v, _ := strings.Cut(e, "=")
-		ec.Env = append(ec.Env, corev1.EnvVar{Name: k, Value: v})
 	}
 	for i, e := range s.spec.SecretEnv {
 		k, _, _ := strings.Cut(e, "=")
@@ -175,9 +151,16 @@ func (s *stepContainer) createSecret(ctx context.Context) error {
 // ran (or cannot: a pull error, the executor's start-timeout).
 func (s *stepContainer) Start(ctx context.Context) error {
 	c := s.leg
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		s.failEarly()
+		return errors.New("kubernetes: the container was removed before it started")
+	}
 	s.name = "step-" + strconv.FormatInt(stepSeq.Add(1), 10)
+	s.mu.Unlock()
 	if err := s.createSecret(ctx); err != nil {
-		s.fail()
+		s.failEarly()
 		return err
 	}
 	// The container's env is fixed once it runs (or cannot).
@@ -188,26 +171,40 @@ func (s *stepContainer) Start(ctx context.Context) error {
 	}()
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"ephemeralContainers": []corev1.EphemeralContainer{s.ephemeral()}}})
 	if err != nil {
+		s.failEarly()
 		return err
 	}
 	pods := c.t.Client.Set.CoreV1().Pods(c.t.Client.Namespace)
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		s.failEarly()
+		return errors.New("kubernetes: the container was removed before it started")
+	}
 	_, err = pods.Patch(ctx, c.Pod, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers")
 	if err != nil {
-		s.fail()
+		s.mu.Unlock()
+		s.failEarly()
 		if apierrors.IsForbidden(err) {
 			return fmt.Errorf("kubernetes: a Docker action runs as an ephemeral container of the job's pod, and %s may not add one (grant patch on pods/ephemeralcontainers): %w", c.t.Client.who(), err)
 		}
 		return fmt.Errorf("kubernetes: adding the step's container to pod %s: %w", c.Pod, err)
 	}
-	s.mu.Lock()
 	s.started = true
 	s.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, c.t.Config.startTimeout())
 	defer cancel()
 	var cause error
 	got, err := c.t.watchPod(wctx, c.Pod, func(q *corev1.Pod, gone bool) (bool, error) {
-		if gone {
+		switch {
+		case gone:
 			cause = fmt.Errorf("pod %s was deleted before the step's container ran", c.Pod)
+		case q.DeletionTimestamp != nil:
+			cause = fmt.Errorf("pod %s is being deleted before the step's container ran", c.Pod)
+		case q.Status.Phase == corev1.PodFailed || q.Status.Phase == corev1.PodSucceeded:
+			cause = fmt.Errorf("pod %s ended (%s: %s) before the step's container ran", c.Pod, q.Status.Phase, strings.TrimSpace(q.Status.Reason+" "+q.Status.Message))
+		}
+		if cause != nil {
 			return false, cause
 		}
 		st := s.status(q)
@@ -224,6 +221,9 @@ func (s *stepContainer) Start(ctx context.Context) error {
 	})
 	if err != nil {
 		s.fail()
+		// The kubelet may still start it (a pull that succeeds on a
+		// retry, a slow one): whoever asked for it hears of it (Late).
+		go s.watchLate()
 		switch {
 		case cause != nil:
 			return fmt.Errorf("kubernetes: %w", cause)
@@ -245,6 +245,41 @@ func (s *stepContainer) Start(ctx context.Context) error {
 	go s.copyLogs()
 	go s.watchEnd(wctx2)
 	return nil
+}
+
+// Late gives the runtime id of a container whose Start failed and that
+// runs after all, then is closed (closed at once for none): a pod cannot
+// stop it, the leg can (run's container-late frame).
+func (s *stepContainer) Late() <-chan string { return s.late }
+
+// watchLate watches a container whose Start failed until it runs (its
+// runtime id goes to Late), ends, or its pod is gone.
+func (s *stepContainer) watchLate() {
+	defer close(s.late)
+	cid := ""
+	_, _ = s.leg.t.watchPod(context.Background(), s.leg.Pod, func(q *corev1.Pod, gone bool) (bool, error) {
+		if gone || q.DeletionTimestamp != nil || q.Status.Phase == corev1.PodFailed || q.Status.Phase == corev1.PodSucceeded {
+			return true, nil
+		}
+		st := s.status(q)
+		switch {
+		case st == nil:
+			return false, nil
+		case st.State.Running != nil:
+			cid = st.ContainerID
+			return true, nil
+		}
+		return st.State.Terminated != nil, nil
+	})
+	if cid != "" {
+		s.late <- cid
+	}
+}
+
+// failEarly ends a container that the pod never had: nothing runs late.
+func (s *stepContainer) failEarly() {
+	s.fail()
+	close(s.late)
 }
 
 // fail ends a container that never ran.
@@ -296,53 +331,35 @@ func (s *stepContainer) watchEnd(ctx context.Context) {
 	}
 }
 
-func (s *stepContainer) end(code int) {
-	s.doneOnce.Do(func() {
-		s.code = code
-		close(s.done)
-	})
-}
-
 // Ports: none (the container shares the pod's network).
 func (s *stepContainer) Ports() map[int]string { return map[int]string{} }
-
-func (s *stepContainer) Wait(ctx context.Context) (int, error) {
-	select {
-	case <-s.done:
-		return s.code, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (s *stepContainer) Done() <-chan struct{} { return s.done }
 
 // stepStopWait bounds Destroy's wait for a container still running: the
 // leg stops its processes before it asks for the removal.
 const stepStopWait = 15 * time.Second
 
-// Destroy waits for the container's end: a pod can neither stop nor
-// remove an ephemeral container (the leg, in its process namespace,
-// stops its processes before it asks for this). One still running after
-// stepStopWait is an error; it ends with the pod.
+// Destroy waits for the end of a running container: a pod can neither
+// stop nor remove an ephemeral container (the leg, in its process
+// namespace, stops its processes before it asks for this). One still
+// running after stepStopWait is an error; it ends with the pod. One not
+// running yet is not waited for: it is marked removed (a Start still to
+// patch makes none), and one that runs after all is said by Late.
 func (s *stepContainer) Destroy(ctx context.Context) error {
 	s.destroy.Do(func() {
 		s.mu.Lock()
-		started, stop := s.started, s.stop
+		s.removed = true
+		stop := s.stop
 		s.mu.Unlock()
-		if !started {
-			s.fail()
+		if stop == nil {
 			return
 		}
+		defer stop()
 		wctx, cancel := context.WithTimeout(ctx, stepStopWait)
 		defer cancel()
 		select {
 		case <-s.done:
 		case <-wctx.Done():
 			s.derr = fmt.Errorf("kubernetes: the step's container %s of pod %s still runs (a pod cannot stop an ephemeral container): it ends with the pod", s.name, s.leg.Pod)
-		}
-		if stop != nil {
-			stop()
 		}
 		s.end(-1)
 	})

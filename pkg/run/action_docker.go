@@ -300,9 +300,11 @@ func (jr *legRun) runDockerStage(ctx context.Context, st *stepRun, p *jsStage, e
 	if r.opts.podWorkDir != "" {
 		// In a pod the node runs the image: the archive goes through
 		// the scratch registry (runDockerInPod).
-		if d.archive, err = jr.dockerActionArchive(ctx, act, out); err != nil {
+		var unlock func()
+		if d.archive, unlock, err = jr.dockerActionArchive(ctx, act, out); err != nil {
 			return err
 		}
+		defer unlock()
 	} else if d.img, err = jr.dockerActionImage(ctx, act, out); err != nil {
 		return err
 	}

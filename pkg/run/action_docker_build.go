@@ -32,10 +32,11 @@ import (
 // dockerActionImage is the image of a Docker action whose runs.image is a
 // Dockerfile; nil for docker://IMAGE (pulled by runDocker).
 func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, out *lineWriter) (*container.CachedImage, error) {
-	archive, err := jr.dockerActionArchive(ctx, act, out)
+	archive, unlock, err := jr.dockerActionArchive(ctx, act, out)
 	if archive == "" || err != nil {
 		return nil, err
 	}
+	defer unlock()
 	a, err := registry.OpenArchive(archive, "")
 	if err != nil {
 		return nil, err
@@ -50,45 +51,48 @@ func (jr *legRun) dockerActionImage(ctx context.Context, act *actions.Action, ou
 }
 
 // dockerActionArchive is the OCI archive of a Docker action whose
-// runs.image is a Dockerfile, built once; "" for docker://IMAGE.
-func (jr *legRun) dockerActionArchive(ctx context.Context, act *actions.Action, out *lineWriter) (string, error) {
+// runs.image is a Dockerfile, built once, and the unlock of its lock,
+// held until the caller is done with it; "" for docker://IMAGE.
+func (jr *legRun) dockerActionArchive(ctx context.Context, act *actions.Action, out *lineWriter) (archive string, unlock func(), err error) {
 	r, image := jr.r, act.Meta.Runs.Image
 	raw := strings.TrimSpace(image.Raw)
 	if strings.HasPrefix(raw, "docker://") {
-		return "", nil
+		return "", func() {}, nil
 	}
 	place := func(err error) error {
 		return fmt.Errorf("%s:%d:%d: runs.image: %w", act.Meta.File, image.Line, image.Col, err)
 	}
 	file, err := securejoin.SecureJoin(act.Dir, raw)
 	if err != nil {
-		return "", place(err)
+		return "", nil, place(err)
 	}
 	if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
-		return "", place(fmt.Errorf("%s is not a file in the action", raw))
+		return "", nil, place(fmt.Errorf("%s is not a file in the action", raw))
 	}
 	key, err := dockerActionKey(act, raw)
 	if err != nil {
-		return "", place(err)
+		return "", nil, place(err)
 	}
 	dir := filepath.Join(r.state, "docker-actions")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	archive := filepath.Join(dir, key+".tar")
-	unlock, err := flockWait(ctx, archive+".lock")
+	archive = filepath.Join(dir, key+".tar")
+	// Held while the archive is used: `runner images prune` takes the
+	// lock before it deletes one.
+	unlock, err = flockWait(ctx, archive+".lock")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	defer unlock()
 	if _, err := os.Stat(archive); err == nil {
 		now := time.Now()
 		_ = os.Chtimes(archive, now, now) // last used, for `runner images prune`
 		jr.emitTo(out, fmt.Sprintf("Image of %s built before (%s)", raw, key[:12]))
 	} else if err := jr.buildDockerAction(ctx, act.Dir, file, archive, out); err != nil {
-		return "", place(err)
+		unlock()
+		return "", nil, place(err)
 	}
-	return archive, nil
+	return archive, unlock, nil
 }
 
 // buildDockerAction builds file with the action's directory as context

@@ -71,11 +71,9 @@ func (jr *legRun) runDockerInPod(ctx context.Context, s *workflow.Step, d *docke
 	}()
 	if err := c.Start(ctx); err != nil {
 		if ctx.Err() != nil {
-			// Cancelled while it started: the controller still says
-			// when it runs, and it is stopped then.
-			if serr := stopProcesses(lcc.lateRuntime(stepStartWait), r.opts.KillGrace); serr != nil {
-				jr.emitTo(out, "Warning: stopping the action's container: "+serr.Error())
-			}
+			// Cancelled while it started: if it runs after all, the
+			// controller says so, and it is stopped then.
+			lcc.abandon()
 			return ctx.Err()
 		}
 		return fmt.Errorf("%s: %w", s.Uses.Raw, err)
@@ -102,24 +100,27 @@ func (jr *legRun) runDockerInPod(ctx context.Context, s *workflow.Step, d *docke
 	return nil
 }
 
-// stepStartWait bounds the wait for a container cancelled while it
-// started.
-const stepStartWait = 2 * time.Minute
-
-// lateRuntime waits up to d for the answer to a container frame whose
-// Start gave up (cancelled) and returns the container's runtime id; ""
-// when it never ran.
-func (c *legContainer) lateRuntime(d time.Duration) string {
+// abandon marks a container whose Start gave up: if it runs after all
+// (a container-up that comes now or later), its processes are stopped.
+func (c *legContainer) abandon() {
+	c.lc.mu.Lock()
+	c.abandoned = true
+	c.lc.mu.Unlock()
 	select {
 	case fr := <-c.up:
 		if fr.Type == frameContainerUp {
-			c.runtime = fr.Runtime
-			return fr.Runtime
+			go c.lc.stopLate(fr.Runtime)
 		}
-	case <-c.done:
-	case <-time.After(d):
+	default:
 	}
-	return ""
+}
+
+// stopLate stops the processes of a container in the leg's pod that runs
+// after its step gave up on it.
+func (lc *legContainers) stopLate(cid string) {
+	if err := stopProcesses(cid, lc.grace); err != nil && lc.log != nil {
+		fmt.Fprintf(lc.log, "Warning: stopping a container that started late: %v\n", err)
+	}
 }
 
 // stopProcesses sends SIGTERM to the processes of the container whose

@@ -108,6 +108,10 @@ func (c RunContext) GitHub() map[string]any {
 func (r *runState) runContext() RunContext {
 	c := r.plan.RunContext()
 	c.EventPath, c.Token = filepath.Join(r.dir, "event.json"), r.opts.Secrets["GITHUB_TOKEN"]
+	if r.opts.podWorkDir != "" {
+		// The copy a Docker action's container mounts.
+		c.EventPath = r.podEventFile()
+	}
 	return c
 }
 

@@ -111,6 +111,9 @@ type legContainers struct {
 	// controller writes both into a pod's spec (readable by whoever may
 	// read pods), and the container frame is not masked.
 	masker *Masker
+	// grace is the kill grace of the processes of a container in the
+	// leg's pod that the leg stops (stopProcesses).
+	grace time.Duration
 	// secrets are the run's (name → value): an env value of a container
 	// beside the leg made of them and of plain text goes as references
 	// (wireSecretEnv).
@@ -134,15 +137,18 @@ type legContainer struct {
 	logR *io.PipeReader
 	logW *io.PipeWriter
 
-	runtime string         // the runtime's id of a container in the leg's pod
-	up      chan wireFrame // the answer to the container frame
-	gone    chan wireFrame // the answer to container-stop
-	done    chan struct{}  // closed at container-end or container-gone
-	endOnce sync.Once
-	code    int
-	ports   map[int]string
-	stopped sync.Once
-	removed bool // a container-gone came (under lc.mu)
+	runtime string // the runtime's id of a container in the leg's pod
+	// abandoned: its Start gave up (cancelled) before it ran (under
+	// lc.mu); if it runs after all, its processes are stopped.
+	abandoned bool
+	up        chan wireFrame // the answer to the container frame
+	gone      chan wireFrame // the answer to container-stop
+	done      chan struct{}  // closed at container-end or container-gone
+	endOnce   sync.Once
+	code      int
+	ports     map[int]string
+	stopped   sync.Once
+	removed   bool // a container-gone came (under lc.mu)
 }
 
 // Setup pushes an archive to the scratch registry (or takes Ref as it
@@ -276,7 +282,10 @@ func (lc *legContainers) refuseSecrets(spec container.Spec) error {
 	if lc.masker == nil {
 		return nil
 	}
-	const why = "the image runs as a pod of its own, whose spec (readable by whoever may read pods) would hold it; pass it another way, or run the job with --executor local (docs/kubernetes.md)"
+	why := "the image runs as a pod of its own, whose spec (readable by whoever may read pods) would hold it; pass it another way, or run the job with --executor local (docs/kubernetes.md)"
+	if len(spec.Mounts) > 0 {
+		why = "the container's entrypoint and args are in the job pod's spec (readable by whoever may read pods); pass the secret in an input or env, which reach the container through a Secret, or run the job with --executor local (docs/kubernetes.md)"
+	}
 	for _, e := range spec.Env {
 		if k, v, _ := strings.Cut(e, "="); lc.masker.Mask(v) != v {
 			return fmt.Errorf("env %s holds a secret: %s", k, why)
@@ -335,6 +344,13 @@ func (lc *legContainers) answer(fr wireFrame) {
 	}
 	switch fr.Type {
 	case frameContainerUp:
+		lc.mu.Lock()
+		abandoned := c.abandoned
+		lc.mu.Unlock()
+		if abandoned {
+			go lc.stopLate(fr.Runtime) // its step gave up waiting
+			return
+		}
 		select {
 		case c.up <- fr:
 		default:
@@ -343,6 +359,8 @@ func (lc *legContainers) answer(fr wireFrame) {
 		_, _ = io.WriteString(c.logW, fr.text()+"\n")
 	case frameContainerEnd:
 		c.end(fr.Code)
+	case frameContainerLate:
+		go lc.stopLate(fr.Runtime)
 	case frameContainerGone:
 		lc.mu.Lock()
 		c.removed = true
@@ -537,6 +555,16 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 			_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: err.Error()})
 			h.remove(id)
 			<-logsDone
+			if l, ok := c.(interface{ Late() <-chan string }); ok {
+				// A pod cannot stop its containers that run after all:
+				// the leg does. Not waited for by close: the watch ends
+				// with the pod, deleted after the leg.
+				go func() {
+					if cid := <-l.Late(); cid != "" {
+						_ = h.in.frame(wireFrame{Type: frameContainerLate, Name: id, Runtime: cid})
+					}
+				}()
+			}
 			return
 		}
 		up := wireFrame{Type: frameContainerUp, Name: id, Ports: c.Ports(), Text: c.ID()}

@@ -180,6 +180,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	if lc != nil {
 		lc.masker = r.masker
 		lc.secrets = r.opts.Secrets
+		lc.grace = r.opts.KillGrace
 	}
 	defer r.scope.Close()
 	if err := r.writeEvent(); err != nil {

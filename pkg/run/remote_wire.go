@@ -202,6 +202,9 @@ const (
 	frameContainerLog  = "container-log"  // Name, Text: a line of its output
 	frameContainerEnd  = "container-end"  // Name, Code: its process exited
 	frameContainerGone = "container-gone" // Name; Code 1 and Text: why it could not run or be removed
+	// Name, Runtime: a container in the leg's pod whose start failed (or
+	// was given up) runs after all: the leg stops its processes.
+	frameContainerLate = "container-late"
 )
 
 // wireFrame is one line of the protocol (see the frame* constants).
