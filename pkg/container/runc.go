@@ -102,7 +102,7 @@ func (r *Runc) Setup(ctx context.Context, s Spec) (Container, error) {
 	if (s.Archive == "") == (s.Ref == "") {
 		return nil, errors.New("container: give exactly one of an archive and an image reference")
 	}
-	if len(s.Mounts) > 0 || s.Workdir != "" || len(s.SecretEnv) > 0 {
+	if len(s.Mounts) > 0 || s.Workdir != "" || len(s.SecretEnv) > 0 || len(s.SecretArgs) > 0 {
 		return nil, errors.New("container: Spec.Mounts, Workdir and SecretEnv are for a runtime beside its caller; runc's job containers take JobSpec")
 	}
 	c := &runcContainer{r: r, id: newID(), done: make(chan struct{})}

@@ -113,6 +113,9 @@ type Spec struct {
 	// Secret of its own on Kubernetes, not the pod's spec). The runc
 	// runtime refuses them.
 	SecretEnv []string
+	// SecretArgs: Command[i] is the value of the SecretEnv entry named
+	// SecretArgs[i] (an arg that holds a secret, out of the spec too).
+	SecretArgs map[int]string
 	// Pull fetches Ref for this machine's platform. Default: straight from
 	// the registry with the docker config's credentials, plain HTTP only for
 	// loopback hosts. The built-in steps pass pkg/registry's client, which

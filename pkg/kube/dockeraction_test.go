@@ -28,7 +28,8 @@ import (
 // stopped (the leg sees them: the container joined its process
 // namespace), and the job's later steps run. A secret in the action's
 // env and inputs reaches its process and neither the pod's spec nor the
-// leg pod's log (where the container frames go); a masked value that is
+// leg pod's log (where the container frames go), as does one in its args
+// (through the container's env: $(RUNNER_ARG_n)); a masked value that is
 // no secret of the run is refused. No pod is left.
 func TestDockerStepInPod(t *testing.T) {
 	c := kubetest.Shared(t)
@@ -75,6 +76,7 @@ jobs:
           cat > check.sh <<'EOF'
           echo "token $(printf %s "$TOKEN" | sha256sum | cut -c1-16) input $(printf %s "$INPUT_TOKEN" | sha256sum | cut -c1-16)"
           EOF
+          echo 'echo "arg $(printf %s "$1" | sha256sum | cut -c1-16)"' > check-arg.sh
       - uses: docker://busybox
         env:
           TOKEN: prefix-${{ secrets.TOKEN }}
@@ -90,9 +92,8 @@ jobs:
         env:
           DERIVED: ${{ steps.masked.outputs.v }}
         with: {entrypoint: /bin/true}
-      - continue-on-error: true
-        uses: docker://busybox
-        with: {entrypoint: /bin/echo, args: "${{ secrets.TOKEN }}"}
+      - uses: docker://busybox
+        with: {entrypoint: /bin/sh, args: "check-arg.sh ${{ secrets.TOKEN }}"}
   timeout:
     runs-on: ubuntu-latest
     steps:
@@ -125,16 +126,16 @@ jobs:
 		"the action's process was stopped",
 		fmt.Sprintf("token %s input %s", sha16("prefix-"+secret), sha16(secret)),
 		"env DERIVED holds a secret that is not one of the run's secrets as it is",
-		"command holds a secret: the container's entrypoint and args are in the job pod's spec",
+		"arg " + sha16(secret),
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q", want)
 		}
 	}
-	// d, fails, the secret check, and the timed-out sleep (the derived
-	// value is refused before).
-	if n := strings.Count(log, "Running image busybox as container step-"); n != 4 {
-		t.Errorf("%d containers ran, want 4", n)
+	// d, fails, the two secret checks, and the timed-out sleep (the
+	// derived value is refused before).
+	if n := strings.Count(log, "Running image busybox as container step-"); n != 5 {
+		t.Errorf("%d containers ran, want 5", n)
 	}
 	if b, _ := os.ReadFile(filepath.Join(res.Dir, "summary.md")); !strings.Contains(string(b), "summary from the action") {
 		t.Errorf("the step summary lacks the action's")

@@ -103,6 +103,11 @@ func (s *stepContainer) ephemeral() corev1.EphemeralContainer {
 		},
 		TargetContainerName: containerName,
 	}
+	for i, name := range s.spec.SecretArgs {
+		if i >= 0 && i < len(ec.Args) {
+			ec.Args[i] = "$(" + name + ")" // the kubelet puts in the env's value
+		}
+	}
 	for i, e := range s.spec.SecretEnv {
 		k, _, _ := strings.Cut(e, "=")
 		ec.Env = append(ec.Env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{

@@ -85,6 +85,10 @@ type wireContainer struct {
 	// logs. The controller puts each value together from its secrets
 	// (container.Spec.SecretEnv).
 	SecretEnv []wireSecretEnv `json:",omitempty"`
+	// SecretArgs: Command[i] (sent empty) is the value of the SecretEnv
+	// entry named SecretArgs[i] (RUNNER_ARG_<i+1>), as the runtime
+	// passes it (container.Spec.SecretArgs).
+	SecretArgs map[int]string `json:",omitempty"`
 }
 
 // wireSecretEnv is an env entry whose value is its Parts, joined.
@@ -159,6 +163,7 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 		return nil, errors.New("this leg runs in a pod, and its executor has no scratch registry for the pods' containers (the kubernetes executor's scratch-registry setting, docs/kubernetes.md)")
 	}
 	env, secretEnv := spec.Env, []wireSecretEnv(nil)
+	var secretArgs map[int]string
 	if len(spec.Mounts) > 0 {
 		// Beside the leg, in its pod: the runtime keeps secret values
 		// out of the spec (a Secret of their own).
@@ -167,12 +172,15 @@ func (lc *legContainers) Setup(ctx context.Context, spec container.Spec) (contai
 			return nil, err
 		}
 		spec.Env = env
+		if spec.Command, secretArgs, secretEnv, err = lc.splitSecretArgs(spec.Command, secretEnv); err != nil {
+			return nil, err
+		}
 	}
 	if err := lc.refuseSecrets(spec); err != nil {
 		return nil, err
 	}
 	req := wireContainer{Image: spec.Ref, Command: spec.Command, Entrypoint: spec.Entrypoint, EntrypointSet: spec.Entrypoint != nil,
-		Env: env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids, Mounts: spec.Mounts, Workdir: spec.Workdir, SecretEnv: secretEnv}
+		Env: env, Ports: spec.Ports, Memory: spec.Limits.Memory, Pids: spec.Limits.Pids, Mounts: spec.Mounts, Workdir: spec.Workdir, SecretEnv: secretEnv, SecretArgs: secretArgs}
 	if spec.Archive != "" {
 		ref, ports, err := lc.pushArchive(ctx, spec.Archive)
 		if err != nil {
@@ -256,6 +264,32 @@ func (lc *legContainers) splitSecrets(env []string) ([]string, []wireSecretEnv, 
 		secret = append(secret, wireSecretEnv{Name: k, Parts: parts})
 	}
 	return plain, secret, nil
+}
+
+// splitSecretArgs moves each of args that holds a secret into secretEnv
+// as RUNNER_ARG_<i+1> (splitSecrets' rules), leaving it empty in args.
+func (lc *legContainers) splitSecretArgs(args []string, secretEnv []wireSecretEnv) ([]string, map[int]string, []wireSecretEnv, error) {
+	if lc.masker == nil {
+		return args, nil, secretEnv, nil
+	}
+	var refs map[int]string
+	out := slices.Clone(args)
+	for i, w := range args {
+		if lc.masker.Mask(w) == w {
+			continue
+		}
+		name := "RUNNER_ARG_" + strconv.Itoa(i+1)
+		_, se, err := lc.splitSecrets([]string{name + "=" + w})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("arg %d: %w", i+1, err)
+		}
+		if refs == nil {
+			refs = map[int]string{}
+		}
+		secretEnv = append(secretEnv, se...)
+		refs[i], out[i] = name, ""
+	}
+	return out, refs, secretEnv, nil
 }
 
 // resolve puts e's value together from secrets; an unknown name is an
@@ -507,7 +541,7 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 	go func() {
 		defer h.wg.Done()
 		spec := container.Spec{Ref: req.Image, Command: req.Command, Env: req.Env, Ports: req.Ports,
-			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}, Mounts: req.Mounts, Workdir: req.Workdir}
+			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}, Mounts: req.Mounts, Workdir: req.Workdir, SecretArgs: req.SecretArgs}
 		for _, e := range req.SecretEnv {
 			v, err := e.resolve(h.secrets)
 			if err != nil {
