@@ -326,7 +326,13 @@ func (s *stepContainer) watchEnd(ctx context.Context) {
 			return true, nil
 		}
 		if st := s.status(q); st != nil && st.State.Terminated != nil {
-			code = int(st.State.Terminated.ExitCode)
+			t := st.State.Terminated
+			code = int(t.ExitCode)
+			if t.Reason != "Completed" && t.Reason != "Error" && s.leg.log != nil {
+				// The runtime's own failure (StartError: no such
+				// entrypoint), which the process's output cannot say.
+				s.leg.log(fmt.Sprintf("Container %s: %s: %s", s.name, t.Reason, strings.TrimSpace(t.Message)))
+			}
 			return true, nil
 		}
 		return q.Status.Phase == corev1.PodFailed || q.Status.Phase == corev1.PodSucceeded, nil

@@ -3,6 +3,7 @@ package run
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,6 +171,10 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}
 	if wd, ok := r.opts.Remote.(LegWorkDir); ok {
 		spec.WorkDir = wd.WorkDir()
+		spec.SealKey = make([]byte, 32)
+		if _, err := rand.Read(spec.SealKey); err != nil {
+			return false, err
+		}
 	}
 	if len(services) > 0 {
 		spec.PodServices = map[string][]int{}
@@ -207,7 +212,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	fed := make(chan error, 1)
 	in := &legStdin{w: conn.Stdin()}
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
-	host := &hostContainers{in: in, log: func(text string) { jr.emit("job", text) }, secrets: r.opts.Secrets}
+	host := &hostContainers{in: in, log: func(text string) { jr.emit("job", text) }, secrets: r.opts.Secrets, sealKey: spec.SealKey}
 	if ch, ok := conn.(ContainerHost); ok {
 		host.rt = ch.Containers()
 	}

@@ -3,6 +3,9 @@ package run
 import (
 	"bufio"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,11 +100,12 @@ type wireSecretEnv struct {
 	Parts []wirePart
 }
 
-// wirePart is literal Text, or the value of the run's secret named
-// Secret.
+// wirePart is literal Text, the value of the run's secret named Secret,
+// or Sealed: text sealed with the leg's SealKey (AES-GCM, nonce first).
 type wirePart struct {
 	Text   string `json:",omitempty"`
 	Secret string `json:",omitempty"`
+	Sealed []byte `json:",omitempty"`
 }
 
 // legContainers is a remote leg's container.Runtime: each container is
@@ -115,6 +119,9 @@ type legContainers struct {
 	// controller writes both into a pod's spec (readable by whoever may
 	// read pods), and the container frame is not masked.
 	masker *Masker
+	// sealKey seals a secret value that is not made of the run's
+	// secrets (legSpec.SealKey); nil: such a value is refused.
+	sealKey []byte
 	// grace is the kill grace of the processes of a container in the
 	// leg's pod that the leg stops (stopProcesses).
 	grace time.Duration
@@ -256,9 +263,14 @@ func (lc *legContainers) splitSecrets(env []string) ([]string, []wireSecretEnv, 
 		if lit != "" {
 			parts = append(parts, wirePart{Text: lit})
 		}
-		for _, p := range parts {
+		for i, p := range parts {
 			if p.Text != "" && lc.masker.Mask(p.Text) != p.Text {
-				return nil, nil, fmt.Errorf("env %s holds a secret that is not one of the run's secrets as it is (an encoding, or a masked value): the container's spec would hold it; pass the secret itself, or run the job with --executor local (docs/kubernetes.md)", k)
+				// A masked value, an encoding of a secret: sealed.
+				sealed, err := seal(lc.sealKey, p.Text)
+				if err != nil {
+					return nil, nil, fmt.Errorf("env %s holds a secret that is not one of the run's secrets as it is (an encoding, or a masked value), and it cannot be sealed for the controller (%v): the container's spec would hold it; run the job with --executor local (docs/kubernetes.md)", k, err)
+				}
+				parts[i] = wirePart{Sealed: sealed}
 			}
 		}
 		secret = append(secret, wireSecretEnv{Name: k, Parts: parts})
@@ -294,9 +306,17 @@ func (lc *legContainers) splitSecretArgs(args []string, secretEnv []wireSecretEn
 
 // resolve puts e's value together from secrets; an unknown name is an
 // error.
-func (e wireSecretEnv) resolve(secrets map[string]string) (string, error) {
+func (e wireSecretEnv) resolve(secrets map[string]string, key []byte) (string, error) {
 	var b strings.Builder
 	for _, p := range e.Parts {
+		if p.Sealed != nil {
+			text, err := unseal(key, p.Sealed)
+			if err != nil {
+				return "", fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			b.WriteString(text)
+			continue
+		}
 		if p.Secret == "" {
 			b.WriteString(p.Text)
 			continue
@@ -518,8 +538,9 @@ type hostContainers struct {
 	in  *legStdin
 	log func(string)
 	// secrets are the run's: a container's SecretEnv is put together
-	// from them.
+	// from them (or unsealed with sealKey).
 	secrets map[string]string
+	sealKey []byte
 
 	mu      sync.Mutex
 	live    map[string]container.Container
@@ -543,7 +564,7 @@ func (h *hostContainers) start(ctx context.Context, fr wireFrame) {
 		spec := container.Spec{Ref: req.Image, Command: req.Command, Env: req.Env, Ports: req.Ports,
 			Limits: container.Limits{Memory: req.Memory, Pids: req.Pids}, Mounts: req.Mounts, Workdir: req.Workdir, SecretArgs: req.SecretArgs}
 		for _, e := range req.SecretEnv {
-			v, err := e.resolve(h.secrets)
+			v, err := e.resolve(h.secrets, h.sealKey)
 			if err != nil {
 				_ = h.in.frame(wireFrame{Type: frameContainerGone, Name: id, Code: 1, Text: err.Error()})
 				return
@@ -709,4 +730,47 @@ func (s *legStdin) Close() error {
 	}
 	s.closed = true
 	return s.w.Close()
+}
+
+// seal encrypts text with key (AES-256-GCM, the nonce first).
+func seal(key []byte, text string) ([]byte, error) {
+	if len(key) != 32 {
+		return nil, errors.New("no seal key from the controller")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, []byte(text), nil), nil
+}
+
+// unseal decrypts what seal made with key.
+func unseal(key, sealed []byte) (string, error) {
+	if len(key) != 32 {
+		return "", errors.New("a sealed value, and no seal key")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return "", errors.New("a sealed value too short")
+	}
+	text, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+	if err != nil {
+		return "", errors.New("a sealed value that does not open with the leg's key")
+	}
+	return string(text), nil
 }

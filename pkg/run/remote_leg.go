@@ -181,6 +181,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 		lc.masker = r.masker
 		lc.secrets = r.opts.Secrets
 		lc.grace = r.opts.KillGrace
+		lc.sealKey = spec.SealKey
 	}
 	defer r.scope.Close()
 	if err := r.writeEvent(); err != nil {

@@ -38,16 +38,35 @@ func TestSplitSecrets(t *testing.T) {
 	}
 	want := map[string]string{"B": "x-tok-3f9a-y", "C": "tok-3f9a-longer/tok-3f9a", "RUNNER_ARG_2": "tok-3f9a"}
 	for _, e := range secret {
-		got, err := e.resolve(secrets)
+		got, err := e.resolve(secrets, nil)
 		if err != nil || got != want[e.Name] {
 			t.Errorf("%s resolves to %q, %v; want %q", e.Name, got, err, want[e.Name])
 		}
 	}
-	if _, err := (wireSecretEnv{Name: "X", Parts: []wirePart{{Secret: "NONE"}}}).resolve(secrets); err == nil {
+	if _, err := (wireSecretEnv{Name: "X", Parts: []wirePart{{Secret: "NONE"}}}).resolve(secrets, nil); err == nil {
 		t.Errorf("an unknown secret resolved")
 	}
+	// Without the controller's key, a masked value that is no secret is
+	// refused, naming the entry and not the value; with it, sealed.
 	_, _, err = lc.splitSecrets([]string{"D=pre-derived-77c1"})
 	if err == nil || !strings.Contains(err.Error(), "env D holds a secret that is not one of the run's secrets") || strings.Contains(err.Error(), "derived-77c1") {
-		t.Errorf("a masked value that is no secret: %v", err)
+		t.Errorf("a masked value that is no secret, no key: %v", err)
+	}
+	lc.sealKey = make([]byte, 32)
+	for i := range lc.sealKey {
+		lc.sealKey[i] = byte(i)
+	}
+	_, sealed, err := lc.splitSecrets([]string{"D=pre-derived-77c1"})
+	if err != nil || len(sealed) != 1 {
+		t.Fatalf("sealed: %+v, %v", sealed, err)
+	}
+	if frame, _ := json.Marshal(sealed); strings.Contains(string(frame), "derived-77c1") {
+		t.Errorf("the frame holds the masked value: %s", frame)
+	}
+	if got, err := sealed[0].resolve(secrets, lc.sealKey); err != nil || got != "pre-derived-77c1" {
+		t.Errorf("unsealed %q, %v", got, err)
+	}
+	if _, err := sealed[0].resolve(secrets, make([]byte, 32)); err == nil {
+		t.Errorf("opened with another key")
 	}
 }

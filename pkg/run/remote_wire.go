@@ -90,6 +90,11 @@ type legSpec struct {
 	// WorkDir is where the leg's pod holds the job's work directories,
 	// each on a volume of its own (LegWorkDir); "" for the leg's own.
 	WorkDir string `json:",omitempty"`
+	// SealKey (32 random bytes, made per leg) seals the masked values of
+	// a container's env that are not the run's secrets as they are (a
+	// value exported to GITHUB_ENV after ::add-mask::): the frames are
+	// the pod's log, the spec (stdin) is not.
+	SealKey []byte `json:",omitempty"`
 }
 
 // legCaller is the workflow that called a leg's workflow: github.workflow
