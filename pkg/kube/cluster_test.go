@@ -43,8 +43,8 @@ var (
 	runnerBin string // this tree's runner, built once (static)
 )
 
-// runnerImage builds this tree's runner (static) into baseimage.Runner and
-// pushes it to the cluster's registry, once.
+// runnerImage builds this tree's runner (static) and this machine's node
+// into baseimage.Runner and pushes it to the cluster's registry, once.
 func runnerImage(t testing.TB, c *kubetest.Cluster) string {
 	t.Helper()
 	imageOnce.Do(func() {
@@ -62,7 +62,14 @@ func runnerImage(t testing.TB, c *kubetest.Cluster) string {
 			imageErr = fmt.Errorf("go build ./cmd/runner: %v\n%s", err, out)
 			return
 		}
-		img, err := baseimage.Runner(context.Background(), baseimage.RunnerOptions{Binary: bin})
+		// node too, as GitHub's runners bring theirs: JavaScript
+		// actions run in the pods (node_test.go).
+		node, err := exec.LookPath("node")
+		if err != nil {
+			imageErr = fmt.Errorf("the runner image's node (package nodejs): %w", err)
+			return
+		}
+		img, err := baseimage.Runner(context.Background(), baseimage.RunnerOptions{Binary: bin, Node: node})
 		if err != nil {
 			imageErr = err
 			return

@@ -1,40 +1,170 @@
 package kube_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/kube"
 	"github.com/birdflock/runner/pkg/kubetest"
+	"github.com/birdflock/runner/pkg/registry/baseimage"
 	"github.com/birdflock/runner/pkg/run"
 )
 
-// TestJavaScriptActionWithoutNodeInPod: the pod's image has no node; a
-// JavaScript action's error says so and names the way out (an image with
-// node), not runner exec's --node flag, which sets nothing in a pod.
-func TestJavaScriptActionWithoutNodeInPod(t *testing.T) {
+// jsSteps write a JavaScript action (node20, with a post script) and use
+// it: its input, output, state and post step, a child node by
+// child_process.fork (process.execPath must be node itself), and the
+// node it ran with.
+const jsSteps = `
+      - run: |
+          mkdir -p act
+          printf 'name: js\ninputs:\n  who: {required: true}\noutputs:\n  greeting: {}\nruns:\n  using: node20\n  main: index.js\n  post: post.js\n' > act/action.yml
+          cat > act/index.js <<'EOF'
+          const fs = require('fs'), cp = require('child_process');
+          if (process.argv[2] === 'child') { process.send('forked'); process.exit(0); }
+          const child = cp.fork(__filename, ['child']);
+          child.on('message', m => {
+            console.log('child said ' + m);
+            console.log('node ' + process.execPath + ' ' + process.version);
+            fs.appendFileSync(process.env.GITHUB_OUTPUT, 'greeting=hello ' + process.env.INPUT_WHO + '\n');
+            fs.appendFileSync(process.env.GITHUB_STATE, 'said=yes\n');
+          });
+          EOF
+          echo "console.log('post saw state ' + process.env.STATE_said)" > act/post.js
+      - id: js
+        uses: ./act
+        with:
+          who: pods
+      - run: echo "output ${{ steps.js.outputs.greeting }}"
+`
+
+// TestJavaScriptActionInPod: the runner image brings node, as GitHub's
+// runners do, so a JavaScript action runs in a job's pod as locally: its
+// inputs, outputs, state, post step and a forked child.
+func TestJavaScriptActionInPod(t *testing.T) {
 	c := kubetest.Shared(t)
 	tr := transport(t, c, kube.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res := runWorkflow(t, ctx, `on: push
-jobs:
-  js:
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          mkdir -p act
-          printf 'name: js\nruns:\n  using: node20\n  main: index.js\n' > act/action.yml
-          echo "console.log('js ran')" > act/index.js
-      - uses: ./act
-`, run.Options{Remote: tr.Legs()})
+	res := runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
 	log := jobLog(t, res)
-	if res.Conclusion != "failure" {
-		t.Fatalf("conclusion %s, want failure (no node in the image):\n%s", res.Conclusion, log)
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s:\n%s", res.Conclusion, log)
 	}
-	if !strings.Contains(log, "no node on the PATH of the remote leg") || !strings.Contains(log, "an image with node") || strings.Contains(log, "--node") {
-		t.Errorf("the job log does not say the pod's image lacks node:\n%s", log)
+	for _, want := range []string{"child said forked", "node /usr/local/bin/node v", "output hello pods", "post saw state yes"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the job log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+var (
+	noNodeOnce sync.Once
+	noNodeRef  string
+)
+
+// noNodeImage stands for a glibc distribution's image without node
+// (debian:12): runner's image without node (busybox, bash with glibc's
+// loader) and the libraries this machine's node loads, not node itself.
+// A job's container: image that can run the template's node.
+func noNodeImage(t *testing.T, c *kubetest.Cluster) string {
+	t.Helper()
+	runnerImage(t, c) // builds runnerBin
+	noNodeOnce.Do(func() {
+		img, err := baseimage.Runner(context.Background(), baseimage.RunnerOptions{Binary: runnerBin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, librariesLayer(t, "node")); err != nil {
+			t.Fatal(err)
+		}
+		noNodeRef = containertest.Push(t, img, c.RegistryAddr, "runner/no-node", "test")
+	})
+	if noNodeRef == "" {
+		t.Fatal("no image without node")
+	}
+	return noNodeRef
+}
+
+// librariesLayer is a layer of the shared libraries ldd lists for the
+// command, at their paths on this machine.
+func librariesLayer(t *testing.T, command string) v1.Layer {
+	t.Helper()
+	path, err := exec.LookPath(command)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ldd", path).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", path, err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(f, "/") {
+			continue
+		}
+		b, err := os.ReadFile(f) // the real file behind a symlink
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f, "/"), Mode: 0o755, Size: int64(len(b))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestJavaScriptActionInJobContainer: a job's container: image without
+// node gets the template image's, copied in beside runner (as GitHub
+// mounts its own node into a job container), when it has the loader that
+// node needs; an image without that loader or a node fails the action
+// with a message saying so.
+func TestJavaScriptActionInJobContainer(t *testing.T) {
+	c := kubetest.Shared(t)
+	image := noNodeImage(t, c)
+	tr := transport(t, c, kube.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res := runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+image+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
+	log := jobLog(t, res)
+	if res.Conclusion != "success" {
+		t.Fatalf("conclusion %s:\n%s", res.Conclusion, log)
+	}
+	for _, want := range []string{"child said forked", "node /__runner/node v", "output hello pods", "post saw state yes"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the job log lacks %q:\n%s", want, log)
+		}
+	}
+
+	res = runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+c.BusyboxImage+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
+	log = jobLog(t, res)
+	if res.Conclusion != "failure" {
+		t.Fatalf("conclusion %s, want failure (busybox has neither node nor glibc's loader):\n%s", res.Conclusion, log)
+	}
+	if !strings.Contains(log, "no node on the PATH of the remote leg") || !strings.Contains(log, "needs the dynamic loader /lib64/ld-linux-x86-64.so.2") || strings.Contains(log, "--node") {
+		t.Errorf("the job log does not say why no node can run:\n%s", log)
 	}
 }

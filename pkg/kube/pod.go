@@ -233,12 +233,20 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		}
 		p.Spec.Hostname = ctr.Hostname
 		job.Command = []string{runnerDir + "/runner", "job", "--stdio"}
+		copyIn := "cp " + c.binary() + " " + runnerDir + "/runner && mkdir -p " + runnerDir + "/tmp && chmod 1777 " + runnerDir + "/tmp"
+		if ctr.Node {
+			// The template image's node too, for JavaScript actions
+			// (as GitHub mounts its own node into a job's container);
+			// runner uses it if the job's image has its loader.
+			job.Command = append(job.Command, "--bundled-node", runnerDir+"/node")
+			copyIn += " && if n=$(command -v node); then cp \"$n\" " + runnerDir + "/node; fi"
+		}
 		job.Env = append(job.Env, corev1.EnvVar{Name: "TMPDIR", Value: runnerDir + "/tmp"})
 		job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: runnerVolume, MountPath: runnerDir})
 		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: runnerVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		p.Spec.InitContainers = []corev1.Container{{
 			Name: "runner", Image: t.Image, ImagePullPolicy: t.PullPolicy,
-			Command:      []string{"/bin/sh", "-c", "cp " + c.binary() + " " + runnerDir + "/runner && mkdir -p " + runnerDir + "/tmp && chmod 1777 " + runnerDir + "/tmp"},
+			Command:      []string{"/bin/sh", "-c", copyIn},
 			VolumeMounts: []corev1.VolumeMount{{Name: runnerVolume, MountPath: runnerDir}},
 		}}
 	}

@@ -56,6 +56,16 @@ func TestLegPodTemplatesAndLabels(t *testing.T) {
 	if got := c2.Spec.Containers[0].Command; strings.Join(got, " ") != "/usr/local/bin/runner job --stdio" || !c2.Spec.Containers[0].Stdin || !c2.Spec.Containers[0].StdinOnce {
 		t.Errorf("command %v", got)
 	}
+	// A container: job whose steps may run a JavaScript action gets the
+	// template image's node copied in beside runner; one without does not.
+	for _, node := range []bool{true, false} {
+		p := c.legPod("i", "ci", Leg{Job: "b", Container: &run.LegContainer{Image: "debian:12", Node: node}})
+		cmd, init := strings.Join(p.Spec.Containers[0].Command, " "), strings.Join(p.Spec.InitContainers[0].Command, " ")
+		copied := strings.Contains(init, `if n=$(command -v node); then cp "$n" /__runner/node; fi`)
+		if copied != node || strings.HasSuffix(cmd, "--bundled-node /__runner/node") != node || !strings.HasPrefix(cmd, "/__runner/runner job --stdio") {
+			t.Errorf("Node %v: command %q, init %q", node, cmd, init)
+		}
+	}
 }
 
 func terminated(reason string, code int32) *corev1.Pod {

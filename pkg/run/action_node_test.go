@@ -1,6 +1,7 @@
 package run_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/actions"
+	"github.com/birdflock/runner/pkg/container"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/testenv"
 )
@@ -452,5 +454,72 @@ jobs:
 	a := job(t, res, "a")
 	if p := stepNamed(t, a, "Post ./act/cleanup"); len(p) != 2 || p[0].Conclusion != "success" || p[1].Conclusion != "success" || a.Result != "success" {
 		t.Errorf("job %s, post %+v\n%s", a.Result, p, out)
+	}
+}
+
+// Options.BundledNode (a pod's node copied from the template's image) runs
+// JavaScript actions when the loader it names exists, before node on the
+// PATH; one whose loader is missing gives way to the PATH's node.
+func TestJavaScriptActionBundledNode(t *testing.T) {
+	setup := jsActionsStep(t)
+	real, _ := exec.LookPath("node")
+	real, _ = filepath.EvalSymlinks(real)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin") // the tools of the setup step, no node
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"bash", "sh", "cp", "ln"} {
+		if err := os.Symlink(mustLook(t, tool), filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n" + setup + "      - uses: ./act/legacy\n"
+	res, out := runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: real})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+real) {
+		t.Errorf("the bundled node, none on the PATH: %s\n%s", job(t, res, "a").Result, out)
+	}
+
+	// A copy of node whose loader does not exist (as a glibc node in an
+	// image without glibc): node on the PATH runs the action.
+	b, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interp := container.ELFInterpreter(real)
+	if interp == "" {
+		t.Skip("this machine's node is static: it needs no loader")
+	}
+	missing := strings.Replace(interp, "ld-", "xx-", 1)
+	if len(missing) != len(interp) || !bytes.Contains(b, []byte(interp+"\x00")) {
+		t.Fatalf("cannot rewrite node's interpreter %q", interp)
+	}
+	odd := filepath.Join(dir, "odd-node")
+	if err := os.WriteFile(odd, bytes.Replace(b, []byte(interp+"\x00"), []byte(missing+"\x00"), 1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := container.ELFInterpreter(odd); got != missing {
+		t.Fatalf("rewritten interpreter %q, want %q", got, missing)
+	}
+	if err := os.Symlink(real, filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: odd})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+filepath.Join(bin, "node")) {
+		t.Errorf("a bundled node that cannot run, node on the PATH: %s\n%s", job(t, res, "a").Result, out)
+	}
+
+	// One that fails to start (a library missing), and no node on the
+	// PATH: the error says why the bundled one cannot run.
+	if err := os.Remove(filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken-node")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'node: error while loading shared libraries: libstdc++.so.6' >&2\nexit 127\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: broken})
+	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "no node on the PATH, and runner's node (copied from the template's image) cannot run in this image: node: "+broken+" --version: exit status 127: node: error while loading shared libraries: libstdc++.so.6") {
+		t.Errorf("a bundled node that cannot start, none on the PATH: %s\n%s", job(t, res, "a").Result, out)
 	}
 }

@@ -50,6 +50,10 @@ type LegContainer struct {
 	// Credentials are its credentials: for its image's registry (nil for
 	// none): the node pulls the image with them (an image pull Secret).
 	Credentials *registry.Credential
+	// Node is set when a step of the job may run a JavaScript action (a
+	// uses: other than docker://): the pod copies the template image's
+	// node in beside runner (run.Options.BundledNode).
+	Node bool
 }
 
 // podContainer is the job's container:, evaluated, when a remote leg runs
@@ -90,7 +94,11 @@ func (jr *legRun) podContainer() (*LegContainer, error) {
 		}
 		return nil, fmt.Errorf("%s: container.options: %w", at(pos), err)
 	}
-	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Credentials: creds}, nil
+	node := false
+	for _, s := range jr.job.Steps {
+		node = node || s.Uses.Set && !strings.HasPrefix(strings.TrimSpace(s.Uses.Raw), "docker://")
+	}
+	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Credentials: creds, Node: node}, nil
 }
 
 // podCredentials are the credentials: of a container: or a service whose

@@ -78,6 +78,12 @@ type Options struct {
 	// Node is the node binary that runs JavaScript actions. Default: node
 	// on the PATH of Env.
 	Node string
+	// BundledNode is a node brought beside runner: a Kubernetes pod's
+	// /__runner/node, copied from the template's image into a job's
+	// container:. Unless Node is set, JavaScript actions run with it when
+	// it can run here (the dynamic loader it names exists), as GitHub
+	// runs them with its own node; else with node on the PATH.
+	BundledNode string
 	// Containers runs the jobs' service containers. Default: runc, made
 	// when the first job with services starts.
 	Containers container.Runtime

@@ -19,6 +19,10 @@ type RunnerOptions struct {
 	// CACerts is a bundle of CA certificates for HTTPS clones and pulls in
 	// the pod; default /etc/ssl/certs/ca-certificates.crt when present.
 	CACerts string
+	// Node, when set, is a node binary put at /usr/local/bin/node with
+	// its libraries (a layer of its own), so that JavaScript actions run
+	// in the pods as on GitHub's runners, which bring their node.
+	Node string
 }
 
 // Runner builds the image of the Kubernetes executor's job pods
@@ -64,10 +68,19 @@ func Runner(ctx context.Context, o RunnerOptions) (v1.Image, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(bin)
-	return assemble(o.Options, []v1.Layer{base, l}, []string{
+	layers := []v1.Layer{base, l}
+	history := []string{
 		"busybox-static: " + o.Busybox + " and applet links",
 		"runner (sha256 " + hex.EncodeToString(sum[:8]) + "), " + o.Bash + " and its libraries",
-	}, v1.Config{
+	}
+	if o.Node != "" {
+		nl, err := nodeLayer(ctx, o.Options, o.Node)
+		if err != nil {
+			return nil, fmt.Errorf("runner image: %w", err)
+		}
+		layers, history = append(layers, nl), append(history, "node: "+o.Node+" and its libraries")
+	}
+	return assemble(o.Options, layers, history, v1.Config{
 		Env:        []string{"PATH=" + defaultPath, "HOME=/home/runner"},
 		Entrypoint: []string{"/usr/local/bin/runner"},
 		WorkingDir: "/home/runner",
