@@ -30,6 +30,7 @@ import (
 	"github.com/birdflock/runner/pkg/gitrepo/gittest"
 	"github.com/birdflock/runner/pkg/kubetest"
 	"github.com/birdflock/runner/pkg/registry"
+	"github.com/birdflock/runner/pkg/registry/baseimage"
 	"github.com/birdflock/runner/pkg/run"
 	"github.com/birdflock/runner/pkg/steps"
 )
@@ -50,7 +51,8 @@ const manifestsDir = "../../deploy/kubernetes"
 // deploy/kubernetes/image/Containerfile and this tree's static binary,
 // and a buildkitd image (bin/buildkitd and Debian's runc with its
 // libraries, a stand-in for moby/buildkit); both pushed to the cluster's
-// registry as runner/runner:latest and runner/buildkitd:latest.
+// registry as runner/runner:latest and runner/buildkitd:latest. Docker
+// Hub's node:20-alpine is a stand-in (baseimage.Node) in that registry.
 func deployImages(t *testing.T, ctx context.Context, c *kubetest.Cluster) {
 	t.Helper()
 	runnerImage(t, c) // builds runnerBin
@@ -74,6 +76,16 @@ func deployImages(t *testing.T, ctx context.Context, c *kubetest.Cluster) {
 		"FROM alpine\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/local/bin/buildkitd\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The stand-in for node:20-alpine, which runner's image starts from.
+	nodePath, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := baseimage.Node(ctx, baseimage.Options{}, nodePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.Push(t, node, c.RegistryAddr, "library/node", "20-alpine")
 	mirrors, err := registry.ParseMirrors("docker.io=http://" + c.RegistryAddr)
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ jobs:
       - uses: actions/checkout@v4
       - run: echo "hello from $(hostname) with $(cat bird.txt)"
       - run: test ! -e /var/run/secrets/kubernetes.io/serviceaccount/token && echo "no service account token"
+      - uses: ./js
   build:
     runs-on: ubuntu-latest
     steps:
@@ -77,7 +78,10 @@ jobs:
           archive: hello.tar
       - run: test -s hello.tar && echo "built ${{ steps.img.outputs.image }} in $(hostname)"
 `,
-		"bird.txt":      "wren",
+		"bird.txt": "wren",
+		// A JavaScript action: the deployed image's node runs it.
+		"js/action.yml": "name: js\nruns:\n  using: node20\n  main: index.js\n",
+		"js/index.js":   "console.log('javascript ran with node ' + process.version + ' at ' + process.execPath)\n",
 		"ctx/hello.txt": "hello",
 		"ctx/busybox":   string(busybox),
 		// A RUN step: buildkitd runs it with runc in its pod.
@@ -197,7 +201,7 @@ jobs:
 	if len(jobs.Jobs) != 2 {
 		t.Errorf("jobs: %+v", jobs.Jobs)
 	}
-	for _, want := range []string{"hello from runner-hello-", "with wren", "no service account token"} {
+	for _, want := range []string{"hello from runner-hello-", "with wren", "no service account token", "javascript ran with node v20.", " at /usr/local/bin/node"} {
 		if !strings.Contains(logs["hello"], want) {
 			t.Errorf("job hello's log lacks %q:\n%s", want, logs["hello"])
 		}
