@@ -20,8 +20,11 @@ import (
 
 // WireVersion is the version of the protocol between a controller and a
 // remote leg (docs/kubernetes.md, "How a job runs remotely"). The leg
-// refuses a spec of another version.
-const WireVersion = 1
+// refuses a spec of another version, so that a pod whose image holds an
+// older runner than its controller fails saying so instead of dropping
+// what it does not know. 2: the pod's work directories (WorkDir),
+// sealed values (SealKey), step containers and their late frames.
+const WireVersion = 2
 
 // The source a leg's spec announces (legSpec.Source): where checkout in
 // the leg clones from.

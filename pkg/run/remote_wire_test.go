@@ -34,7 +34,7 @@ func TestServeLegRefusesOtherVersion(t *testing.T) {
 // climbs out stays inside, a link is refused with an error frame.
 func TestServeLegSourceStaysInside(t *testing.T) {
 	wf := "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo fine}]\n"
-	spec, _ := json.Marshal(map[string]any{"Version": 1, "Workflow": []byte(wf), "File": "w.yaml", "Job": "a", "Key": "a", "Dir": "a", "Run": 1})
+	spec, _ := json.Marshal(map[string]any{"Version": run.WireVersion, "Workflow": []byte(wf), "File": "w.yaml", "Job": "a", "Key": "a", "Dir": "a", "Run": 1})
 	source := func(entries ...*tar.Header) []byte {
 		var b bytes.Buffer
 		b.Write(append(spec, '\n'))
