@@ -58,12 +58,17 @@ func TestJavaScriptActionInPod(t *testing.T) {
 	tr := transport(t, c, kube.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res := runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
+	jsRan(t, runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()}), "/usr/local/bin/node")
+}
+
+// jsRan checks that jsSteps succeeded with the node at path.
+func jsRan(t *testing.T, res *run.Result, node string) {
+	t.Helper()
 	log := jobLog(t, res)
 	if res.Conclusion != "success" {
 		t.Fatalf("conclusion %s:\n%s", res.Conclusion, log)
 	}
-	for _, want := range []string{"child said forked", "node /usr/local/bin/node v", "output hello pods", "post saw state yes"} {
+	for _, want := range []string{"child said forked", "node " + node + " v", "output hello pods", "post saw state yes"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the job log lacks %q:\n%s", want, log)
 		}
@@ -148,19 +153,10 @@ func TestJavaScriptActionInJobContainer(t *testing.T) {
 	tr := transport(t, c, kube.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res := runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+image+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
-	log := jobLog(t, res)
-	if res.Conclusion != "success" {
-		t.Fatalf("conclusion %s:\n%s", res.Conclusion, log)
-	}
-	for _, want := range []string{"child said forked", "node /__runner/node v", "output hello pods", "post saw state yes"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("the job log lacks %q:\n%s", want, log)
-		}
-	}
+	jsRan(t, runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+image+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()}), "/__runner/node")
 
-	res = runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+c.BusyboxImage+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
-	log = jobLog(t, res)
+	res := runWorkflow(t, ctx, "on: push\njobs:\n  js:\n    runs-on: ubuntu-latest\n    container: "+c.BusyboxImage+"\n    steps:"+jsSteps, run.Options{Remote: tr.Legs()})
+	log := jobLog(t, res)
 	if res.Conclusion != "failure" {
 		t.Fatalf("conclusion %s, want failure (busybox has neither node nor glibc's loader):\n%s", res.Conclusion, log)
 	}

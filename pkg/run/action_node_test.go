@@ -269,7 +269,18 @@ func TestJavaScriptActionNodeBinary(t *testing.T) {
 	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "node: stat "+filepath.Join(dir, "missing")) {
 		t.Errorf("a missing node: %s\n%s", job(t, res, "a").Result, out)
 	}
-	bin := filepath.Join(dir, "bin") // the tools of the setup step, no node
+	bin := toolsWithoutNode(t, dir)
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}})
+	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "no node on the PATH") {
+		t.Errorf("no node: %s\n%s", job(t, res, "a").Result, out)
+	}
+}
+
+// toolsWithoutNode is a folder under dir with the tools of
+// jsActionsStep's setup step and no node: a PATH for it.
+func toolsWithoutNode(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -278,10 +289,7 @@ func TestJavaScriptActionNodeBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}})
-	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "no node on the PATH") {
-		t.Errorf("no node: %s\n%s", job(t, res, "a").Result, out)
-	}
+	return bin
 }
 
 func mustLook(t *testing.T, name string) string {
@@ -465,15 +473,7 @@ func TestJavaScriptActionBundledNode(t *testing.T) {
 	real, _ := exec.LookPath("node")
 	real, _ = filepath.EvalSymlinks(real)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin") // the tools of the setup step, no node
-	if err := os.Mkdir(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tool := range []string{"bash", "sh", "cp", "ln"} {
-		if err := os.Symlink(mustLook(t, tool), filepath.Join(bin, tool)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin := toolsWithoutNode(t, dir)
 	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n" + setup + "      - uses: ./act/legacy\n"
 	res, out := runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: real})
 	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+real) {
