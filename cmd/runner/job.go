@@ -20,7 +20,6 @@ import (
 func newJobCmd() *cobra.Command {
 	var stdio bool
 	var cancelTimeout time.Duration
-	var bundledNode string
 	cmd := &cobra.Command{
 		Use:    "job --stdio",
 		Short:  "Run one job leg for a controller, over stdin and stdout",
@@ -39,6 +38,13 @@ func newJobCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 				state = dir
 			}
+			// A node copied beside runner (a pod's job container:
+			// gets the template image's), named in the environment
+			// rather than by a flag, so that a runner older than its
+			// controller reads the spec and refuses its version. Not
+			// the steps' business: unset.
+			bundledNode := os.Getenv(run.BundledNodeEnv)
+			os.Unsetenv(run.BundledNodeEnv)
 			opts := run.Options{StateDir: state, Builtins: steps.Default(), BundledNode: bundledNode}
 			// SIGTERM (a pod deleted) cancels the leg like Ctrl-C: its
 			// if: always() steps still run, until a second signal or
@@ -54,6 +60,5 @@ func newJobCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&stdio, "stdio", false, "read the leg's spec and source from stdin, write its frames to stdout")
 	f.DurationVar(&cancelTimeout, "cancel-timeout", 5*time.Minute, "after SIGTERM, how long the steps that still run (if: always(), post steps) get before they are ended")
-	f.StringVar(&bundledNode, "bundled-node", "", "a node copied beside runner (a pod's job container: gets the template image's): JavaScript actions run with it when this image has the loader it needs, else with node on the PATH")
 	return cmd
 }

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/birdflock/runner/pkg/run"
 )
 
 // runner exec --executor process runs every leg in a child runner job
@@ -49,5 +56,68 @@ jobs:
 		if got := exitCode(err); got != c.code || !strings.Contains(string(out), c.want) {
 			t.Errorf("runner %v: exit %d, want %d with %q\n%s", c.args, got, c.code, c.want, out)
 		}
+	}
+}
+
+// runner job takes a node copied beside it from RUNNER_BUNDLED_NODE (what
+// a pod's job container: is given) and runs JavaScript actions with it,
+// before the PATH's; the variable is not passed on to the steps.
+func TestJobBundledNodeFromEnv(t *testing.T) {
+	bin := buildRunner(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (package nodejs): %v", err)
+	}
+	dir := t.TempDir()
+	bundled := filepath.Join(dir, "bundled-node")
+	if err := os.Symlink(node, bundled); err != nil {
+		t.Fatal(err)
+	}
+	wf := `on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          mkdir act
+          printf 'name: js\nruns:\n  using: node20\n  main: index.js\n' > act/action.yml
+          echo "console.log('js ran')" > act/index.js
+      - uses: ./act
+      - run: echo "the step sees [$RUNNER_BUNDLED_NODE]"
+`
+	spec, _ := json.Marshal(map[string]any{"Version": run.WireVersion, "Workflow": []byte(wf), "File": "w.yaml", "Job": "a", "Key": "a", "Dir": "a", "Run": 1})
+	cmd := exec.Command(bin, "job", "--stdio")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "RUNNER_BUNDLED_NODE="+bundled, "RUNNER_STATE="+filepath.Join(dir, "state"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	var in bytes.Buffer
+	in.Write(append(spec, '\n'))
+	tar.NewWriter(&in).Close() // no source, no artifacts
+	if _, err := stdin.Write(in.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var frames strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		frames.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), `"Result"`) {
+			break
+		}
+	}
+	got := frames.String()
+	if !strings.Contains(got, `"Result":"success"`) || !strings.Contains(got, "at "+bundled) || !strings.Contains(got, "the step sees []") {
+		t.Errorf("runner job with RUNNER_BUNDLED_NODE: frames\n%s", got)
 	}
 }

@@ -52,7 +52,7 @@ const manifestsDir = "../../deploy/kubernetes"
 // and a buildkitd image (bin/buildkitd and Debian's runc with its
 // libraries, a stand-in for moby/buildkit); both pushed to the cluster's
 // registry as runner/runner:latest and runner/buildkitd:latest. Docker
-// Hub's node:20-alpine is a stand-in (baseimage.Node) in that registry.
+// Hub's node:24-bookworm-slim is a stand-in (baseimage.Node) in that registry.
 func deployImages(t *testing.T, ctx context.Context, c *kubetest.Cluster) {
 	t.Helper()
 	runnerImage(t, c) // builds runnerBin
@@ -76,7 +76,8 @@ func deployImages(t *testing.T, ctx context.Context, c *kubetest.Cluster) {
 		"FROM alpine\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/local/bin/buildkitd\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The stand-in for node:20-alpine, which runner's image starts from.
+	// The stand-in for node:24-bookworm-slim, which runner's image starts
+	// from.
 	nodePath, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func deployImages(t *testing.T, ctx context.Context, c *kubetest.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct.Push(t, node, c.RegistryAddr, "library/node", "20-alpine")
+	ct.Push(t, node, c.RegistryAddr, "library/node", "24-bookworm-slim")
 	mirrors, err := registry.ParseMirrors("docker.io=http://" + c.RegistryAddr)
 	if err != nil {
 		t.Fatal(err)

@@ -201,7 +201,7 @@ jobs:
 	if len(jobs.Jobs) != 2 {
 		t.Errorf("jobs: %+v", jobs.Jobs)
 	}
-	for _, want := range []string{"hello from runner-hello-", "with wren", "no service account token", "javascript ran with node v20.", " at /usr/local/bin/node"} {
+	for _, want := range []string{"hello from runner-hello-", "with wren", "no service account token", "javascript ran with node v", " at /usr/local/bin/node"} {
 		if !strings.Contains(logs["hello"], want) {
 			t.Errorf("job hello's log lacks %q:\n%s", want, logs["hello"])
 		}

@@ -237,9 +237,11 @@ func (c *Config) legPod(instance, namespace string, leg Leg) *corev1.Pod {
 		if ctr.Node {
 			// The template image's node too, for JavaScript actions
 			// (as GitHub mounts its own node into a job's container);
-			// runner uses it if the job's image has its loader.
-			job.Command = append(job.Command, "--bundled-node", runnerDir+"/node")
-			copyIn += " && if n=$(command -v node); then cp \"$n\" " + runnerDir + "/node; fi"
+			// runner uses it if it runs in the job's image.
+			// Optional: a failed copy leaves none, and the leg says so
+			// if an action needs it.
+			job.Env = append(job.Env, corev1.EnvVar{Name: run.BundledNodeEnv, Value: runnerDir + "/node"})
+			copyIn += " && if n=$(command -v node); then cp \"$n\" " + runnerDir + "/node || rm -f " + runnerDir + "/node; fi"
 		}
 		job.Env = append(job.Env, corev1.EnvVar{Name: "TMPDIR", Value: runnerDir + "/tmp"})
 		job.VolumeMounts = append(job.VolumeMounts, corev1.VolumeMount{Name: runnerVolume, MountPath: runnerDir})

@@ -61,9 +61,13 @@ func TestLegPodTemplatesAndLabels(t *testing.T) {
 	for _, node := range []bool{true, false} {
 		p := c.legPod("i", "ci", Leg{Job: "b", Container: &run.LegContainer{Image: "debian:12", Node: node}})
 		cmd, init := strings.Join(p.Spec.Containers[0].Command, " "), strings.Join(p.Spec.InitContainers[0].Command, " ")
-		copied := strings.Contains(init, `if n=$(command -v node); then cp "$n" /__runner/node; fi`)
-		if copied != node || strings.HasSuffix(cmd, "--bundled-node /__runner/node") != node || !strings.HasPrefix(cmd, "/__runner/runner job --stdio") {
-			t.Errorf("Node %v: command %q, init %q", node, cmd, init)
+		copied := strings.Contains(init, `if n=$(command -v node); then cp "$n" /__runner/node || rm -f /__runner/node; fi`)
+		named := false
+		for _, e := range p.Spec.Containers[0].Env {
+			named = named || e.Name == run.BundledNodeEnv && e.Value == "/__runner/node"
+		}
+		if copied != node || named != node || cmd != "/__runner/runner job --stdio" {
+			t.Errorf("Node %v: command %q, init %q, env %v", node, cmd, init, p.Spec.Containers[0].Env)
 		}
 	}
 }

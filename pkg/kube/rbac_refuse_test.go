@@ -103,7 +103,7 @@ jobs:
       - run: echo "must not run"
 `, run.Options{Remote: tr.Legs(), Secrets: map[string]string{"PW": "s3cret-in-service"}})
 	log := jobLog(t, res)
-	if res.Conclusion != "failure" || strings.Contains(log, "must not run") || !strings.Contains(log, grant) || strings.Contains(log, "s3cret-in-service") {
+	if res.Conclusion != "failure" || strings.Contains(log, "must not run") || strings.Contains(log, "Created pod") || !strings.Contains(log, grant) || strings.Contains(log, "s3cret-in-service") {
 		t.Errorf("a service with a secret env and no rights on secrets: %s\n%s", res.Conclusion, log)
 	}
 	if left := pods(t, c, ns); len(left) > 0 {

@@ -123,12 +123,13 @@ func (jr *legRun) runNodeScript(ctx context.Context, st *stepRun, p *jsStage, en
 		}
 		return fmt.Errorf("%s:%d:%d: runs.%s: %v", act.Meta.File, entry.Line, entry.Col, stage, err)
 	}
-	node, err := jr.jsNode()
+	want := usingMajor(runs.Using.Raw)
+	node, err := jr.jsNode(want)
 	if err != nil {
 		return fmt.Errorf("%s runs using %s: %w", s.Uses.Raw, runs.Using.Raw, err)
 	}
 	jr.emit(st.sr.Name, fmt.Sprintf("node %s at %s", node.version, node.path))
-	if want := usingMajor(runs.Using.Raw); node.major > 0 && node.major < want {
+	if node.major > 0 && node.major < want {
 		jr.annotate(st.sr.Name, command{Name: "warning", Value: fmt.Sprintf("%s asks for %s; node %s at %s is older and may not run it", s.Uses.Raw, runs.Using.Raw, node.version, node.path)})
 	}
 

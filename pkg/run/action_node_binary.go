@@ -33,38 +33,60 @@ type nodeKey struct {
 	mtime time.Time
 }
 
-// node is the node binary of this run: Options.Node, else
-// Options.BundledNode when it runs here, else node on the base
+// node is the node binary that runs an action asking for node major
+// want (0: any): Options.Node when set; else the first of
+// Options.BundledNode (when it runs here) and node on the base
 // environment's PATH (not a step's: as on GitHub, a setup-node step
-// changes the node of run: steps, not the one actions run with).
-func (r *runState) node() (nodeBinary, error) {
+// changes the node of run: steps, not the one actions run with) that is
+// at least want, else the newest that runs (the step warns that it is
+// older).
+func (r *runState) node(want int) (nodeBinary, error) {
 	if r.opts.Node != "" {
 		return r.probeNode(r.opts.Node)
 	}
+	var found []nodeBinary
 	bundled := ""
 	if b := r.opts.BundledNode; b != "" {
 		if !fileExists(b) {
-			bundled = "the template's image has no node to copy in"
+			bundled = "no node was copied in beside runner (the template's image has none on its PATH, or the copy failed: see the pod's init container)"
 		} else if interp := container.ELFInterpreter(b); interp != "" && !fileExists(interp) {
 			bundled = "runner's node (copied from the template's image) needs the dynamic loader " + interp + ", which this image lacks"
 		} else if n, err := r.probeNode(b); err != nil {
 			bundled = "runner's node (copied from the template's image) cannot run in this image: " + err.Error()
 		} else {
-			return n, nil
+			found = append(found, n)
 		}
 	}
-	path := r.lookPath("node", r.basePath)
-	if strings.ContainsRune(path, '/') {
-		return r.probeNode(path)
+	if path := r.lookPath("node", r.basePath); strings.ContainsRune(path, '/') {
+		n, err := r.probeNode(path)
+		if err != nil && len(found) == 0 {
+			return nodeBinary{}, err
+		}
+		if err == nil {
+			found = append(found, n)
+		}
+	}
+	best := -1
+	for i, n := range found {
+		if n.major >= want || n.major == 0 {
+			return n, nil
+		}
+		if best < 0 || n.major > found[best].major {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return found[best], nil
 	}
 	if bundled != "" {
-		bundled = ", and " + bundled
+		// A job's container: in a pod.
+		return nodeBinary{}, errors.New("no node on the PATH of the job's container: image, and " + bundled + "; a JavaScript action needs an image with node on its PATH, or a glibc image (with libstdc++) that can run runner's (docs/kubernetes.md)")
 	}
 	if r.opts.remoteLeg {
 		// runner exec --node sets the controller's node, not the pod's.
-		return nodeBinary{}, errors.New("no node on the PATH of the remote leg (a Kubernetes pod: its image's PATH)" + bundled + "; a JavaScript action needs an image with node on its PATH: the executor's image, or a template for the job's runs-on labels (docs/kubernetes.md)")
+		return nodeBinary{}, errors.New("no node on the PATH of the remote leg (a Kubernetes pod: its image's PATH); a JavaScript action needs an image with node on its PATH: the executor's image, or a template for the job's runs-on labels (docs/kubernetes.md)")
 	}
-	return nodeBinary{}, errors.New("no node on the PATH" + bundled + "; install Node.js or name one (runner exec --node PATH)")
+	return nodeBinary{}, errors.New("no node on the PATH; install Node.js or name one (runner exec --node PATH)")
 }
 
 // probeNode is the node at path with its version (node --version, asked

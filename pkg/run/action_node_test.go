@@ -479,6 +479,27 @@ func TestJavaScriptActionBundledNode(t *testing.T) {
 	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+real) {
 		t.Errorf("the bundled node, none on the PATH: %s\n%s", job(t, res, "a").Result, out)
 	}
+	// Both, as new: the bundled one, as GitHub runs actions with its own.
+	if err := os.Symlink(real, filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: real})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+real) {
+		t.Errorf("the bundled node and one on the PATH: %s\n%s", job(t, res, "a").Result, out)
+	}
+	// A bundled node older than the PATH's, neither as new as the action
+	// asks (legacy: node24): the newer.
+	old := filepath.Join(dir, "old-node")
+	if err := os.WriteFile(old, []byte("#!/bin/sh\necho v18.20.0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: old})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, " at "+filepath.Join(bin, "node")) {
+		t.Errorf("an older bundled node: %s\n%s", job(t, res, "a").Result, out)
+	}
+	if err := os.Remove(filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
 
 	// A copy of node whose loader does not exist (as a glibc node in an
 	// image without glibc): node on the PATH runs the action.
@@ -519,7 +540,12 @@ func TestJavaScriptActionBundledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: broken})
-	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "no node on the PATH, and runner's node (copied from the template's image) cannot run in this image: node: "+broken+" --version: exit status 127: node: error while loading shared libraries: libstdc++.so.6") {
+	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "no node on the PATH of the job's container: image, and runner's node (copied from the template's image) cannot run in this image: node: "+broken+" --version: exit status 127: node: error while loading shared libraries: libstdc++.so.6") {
 		t.Errorf("a bundled node that cannot start, none on the PATH: %s\n%s", job(t, res, "a").Result, out)
+	}
+	// None copied in (the template's image had none), none on the PATH.
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{Env: []string{"PATH=" + bin}, BundledNode: filepath.Join(dir, "not-copied")})
+	if job(t, res, "a").Result != "failure" || !strings.Contains(out, "and no node was copied in beside runner (the template's image has none on its PATH, or the copy failed") {
+		t.Errorf("no bundled node, none on the PATH: %s\n%s", job(t, res, "a").Result, out)
 	}
 }

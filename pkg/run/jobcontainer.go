@@ -287,7 +287,7 @@ func (jr *legRun) containerMounts(spec *workflow.Container, ctxs map[string]any)
 	if ev := filepath.Join(r.dir, "event.json"); fileExists(ev) {
 		mounts = append(mounts, container.Mount{Source: ev, Target: "/github/workflow/event.json", ReadOnly: true})
 	}
-	if node, err := r.node(); err == nil {
+	if node, err := r.node(0); err == nil {
 		mounts = append(mounts, container.Mount{Source: node.path, Target: "/__e/node/bin/node", ReadOnly: true})
 	}
 	for _, v := range spec.Volumes {
@@ -323,7 +323,7 @@ func fileExists(p string) bool {
 // externals) when the image has the dynamic loader it needs, else the
 // image's node; "" when neither can run.
 func (jr *legRun) containerNode(rootfs, pathVar string) string {
-	if node, err := jr.r.node(); err == nil {
+	if node, err := jr.r.node(0); err == nil {
 		if interp := container.ELFInterpreter(node.path); interp == "" || fileExists(filepath.Join(rootfs, interp)) {
 			return "/__e/node/bin/node"
 		}
@@ -506,15 +506,15 @@ func (jr *legRun) containerDir(dir string) (string, error) {
 
 // jsNode is the node that runs JavaScript actions: in a container job the
 // one containerNode chose, else runner's.
-func (jr *legRun) jsNode() (nodeBinary, error) {
+func (jr *legRun) jsNode(want int) (nodeBinary, error) {
 	if jr.ctr == nil {
-		return jr.r.node()
+		return jr.r.node(want)
 	}
 	switch jr.ctr.node {
 	case "":
 		return nodeBinary{}, errors.New("no node can run in the job container: runner's node (mounted at /__e/node/bin/node) needs a dynamic loader the image lacks, and the image has no node on its PATH; use an image with glibc or with node")
 	case "/__e/node/bin/node":
-		n, err := jr.r.node()
+		n, err := jr.r.node(0)
 		n.path = jr.ctr.node
 		return n, err
 	}

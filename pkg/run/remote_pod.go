@@ -51,8 +51,8 @@ type LegContainer struct {
 	// none): the node pulls the image with them (an image pull Secret).
 	Credentials *registry.Credential
 	// Node is set when a step of the job may run a JavaScript action (a
-	// uses: other than docker://): the pod copies the template image's
-	// node in beside runner (run.Options.BundledNode).
+	// uses: neither docker:// nor a built-in): the pod copies the
+	// template image's node in beside runner (Options.BundledNode).
 	Node bool
 }
 
@@ -96,7 +96,12 @@ func (jr *legRun) podContainer() (*LegContainer, error) {
 	}
 	node := false
 	for _, s := range jr.job.Steps {
-		node = node || s.Uses.Set && !strings.HasPrefix(strings.TrimSpace(s.Uses.Raw), "docker://")
+		if !s.Uses.Set || strings.HasPrefix(strings.TrimSpace(s.Uses.Raw), "docker://") {
+			continue
+		}
+		if _, builtin := r.opts.Builtins.Lookup(s.Uses.Raw); !builtin {
+			node = true
+		}
 	}
 	return &LegContainer{Image: image, User: opts.User, Workdir: opts.Workdir, Hostname: opts.Hostname, Credentials: creds, Node: node}, nil
 }

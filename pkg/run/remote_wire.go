@@ -26,6 +26,11 @@ import (
 // sealed values (SealKey), step containers and their late frames.
 const WireVersion = 2
 
+// BundledNodeEnv names, in runner job's environment, a node copied in
+// beside runner (Options.BundledNode); runner job unsets it before the
+// leg's steps see the environment.
+const BundledNodeEnv = "RUNNER_BUNDLED_NODE"
+
 // The source a leg's spec announces (legSpec.Source): where checkout in
 // the leg clones from.
 const (

@@ -25,7 +25,7 @@ func TestServeLegRefusesOtherVersion(t *testing.T) {
 		t.Fatalf("err %v; want one naming version 99", err)
 	}
 	var fr map[string]any
-	if err := json.Unmarshal(out.Bytes(), &fr); err != nil || fr["Type"] != "error" || !strings.Contains(fmt.Sprint(fr["Text"]), "speaks version 1") {
+	if err := json.Unmarshal(out.Bytes(), &fr); err != nil || fr["Type"] != "error" || !strings.Contains(fmt.Sprint(fr["Text"]), fmt.Sprintf("speaks version %d", run.WireVersion)) {
 		t.Errorf("output %q (%v); want one error frame", out.String(), err)
 	}
 }

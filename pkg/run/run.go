@@ -81,8 +81,9 @@ type Options struct {
 	// BundledNode is a node brought beside runner: a Kubernetes pod's
 	// /__runner/node, copied from the template's image into a job's
 	// container:. Unless Node is set, JavaScript actions run with it when
-	// it can run here (the dynamic loader it names exists), as GitHub
-	// runs them with its own node; else with node on the PATH.
+	// it can run here (the dynamic loader it names exists) and is as new
+	// as the action asks, as GitHub runs them with its own node; else
+	// with node on the PATH. runner job reads it from BundledNodeEnv.
 	BundledNode string
 	// Containers runs the jobs' service containers. Default: runc, made
 	// when the first job with services starts.

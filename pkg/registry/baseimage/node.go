@@ -18,9 +18,10 @@ func nodeLayer(ctx context.Context, o Options, node string) (v1.Layer, error) {
 	return t.layer(o.Created)
 }
 
-// Node builds the stand-in for node:20-alpine: the alpine stand-in and
-// this machine's node (default /usr/bin/node) with its libraries, node
-// at /usr/local/bin/node as in the official image. What
+// Node builds the stand-in for node:24-bookworm-slim: the alpine
+// stand-in's busybox and this machine's node (default /usr/bin/node, of
+// whatever version it is) with its glibc libraries, node at
+// /usr/local/bin/node as in the official image. What
 // deploy/kubernetes/image/Containerfile starts from in the tests.
 func Node(ctx context.Context, o Options, node string) (v1.Image, error) {
 	o = o.withDefaults()
