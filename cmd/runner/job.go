@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"time"
@@ -45,7 +46,9 @@ func newJobCmd() *cobra.Command {
 			// the steps' business: unset.
 			bundledNode := os.Getenv(run.BundledNodeEnv)
 			os.Unsetenv(run.BundledNodeEnv)
-			opts := run.Options{StateDir: state, Builtins: steps.Default(), BundledNode: bundledNode}
+			// The tool cache an image names, as GitHub's runner takes it.
+			toolCache := cmp.Or(os.Getenv("RUNNER_TOOL_CACHE"), os.Getenv("AGENT_TOOLSDIRECTORY"))
+			opts := run.Options{StateDir: state, Builtins: steps.Default(), BundledNode: bundledNode, ToolCache: toolCache}
 			// SIGTERM (a pod deleted) cancels the leg like Ctrl-C: its
 			// if: always() steps still run, until a second signal or
 			// --cancel-timeout.

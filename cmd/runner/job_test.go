@@ -61,7 +61,9 @@ jobs:
 
 // runner job takes a node copied beside it from RUNNER_BUNDLED_NODE (what
 // a pod's job container: is given) and runs JavaScript actions with it,
-// before the PATH's; the variable is not passed on to the steps.
+// before the PATH's; the variable is not passed on to the steps. The tool
+// cache is the one the environment names (AGENT_TOOLSDIRECTORY, as
+// GitHub's runner takes it), made before the steps.
 func TestJobBundledNodeFromEnv(t *testing.T) {
 	bin := buildRunner(t)
 	node, err := exec.LookPath("node")
@@ -84,11 +86,13 @@ jobs:
           echo "console.log('js ran')" > act/index.js
       - uses: ./act
       - run: echo "the step sees [$RUNNER_BUNDLED_NODE]"
+      - run: test -d "$RUNNER_TOOL_CACHE" && echo "tool cache ${{ runner.tool_cache }}"
 `
 	spec, _ := json.Marshal(map[string]any{"Version": run.WireVersion, "Workflow": []byte(wf), "File": "w.yaml", "Job": "a", "Key": "a", "Dir": "a", "Run": 1})
 	cmd := exec.Command(bin, "job", "--stdio")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "RUNNER_BUNDLED_NODE="+bundled, "RUNNER_STATE="+filepath.Join(dir, "state"))
+	tools := filepath.Join(dir, "hostedtoolcache")
+	cmd.Env = append(os.Environ(), "RUNNER_BUNDLED_NODE="+bundled, "RUNNER_STATE="+filepath.Join(dir, "state"), "AGENT_TOOLSDIRECTORY="+tools)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +121,7 @@ jobs:
 		}
 	}
 	got := frames.String()
-	if !strings.Contains(got, `"Result":"success"`) || !strings.Contains(got, "at "+bundled) || !strings.Contains(got, "the step sees []") {
+	if !strings.Contains(got, `"Result":"success"`) || !strings.Contains(got, "at "+bundled) || !strings.Contains(got, "the step sees []") || !strings.Contains(got, "tool cache "+tools) {
 		t.Errorf("runner job with RUNNER_BUNDLED_NODE: frames\n%s", got)
 	}
 }

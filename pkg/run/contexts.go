@@ -144,7 +144,7 @@ func (r *runState) runnerContext(temp string) map[string]any {
 		"arch":        runnerArch(),
 		"name":        "runner@" + host,
 		"temp":        temp,
-		"tool_cache":  filepath.Join(r.state, "toolcache"),
+		"tool_cache":  r.opts.ToolCache,
 		"environment": "self-hosted",
 		"debug":       r.runnerDebug(),
 	}

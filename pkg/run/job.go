@@ -564,7 +564,7 @@ func (jr *legRun) setup() (cleanup func(), err error) {
 	if r.opts.podWorkDir == "" {
 		jr.temp = filepath.Join(dir, "temp")
 	}
-	for _, d := range []string{jr.workspace, jr.temp} {
+	for _, d := range []string{jr.workspace, jr.temp, r.opts.ToolCache} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return cleanup, err
 		}

@@ -271,7 +271,7 @@ func (jr *legRun) containerMounts(spec *workflow.Container, ctxs map[string]any)
 	}
 	home := filepath.Join(jr.temp, "_github_home")
 	actions := filepath.Join(r.state, "actions")
-	tools := filepath.Join(r.state, "toolcache")
+	tools := r.opts.ToolCache
 	for _, d := range []string{home, actions, tools} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err

@@ -217,7 +217,7 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 		"RUNNER_ARCH":             runnerArch(),
 		"RUNNER_NAME":             jr.r.runnerContext("")["name"].(string),
 		"RUNNER_TEMP":             jr.temp,
-		"RUNNER_TOOL_CACHE":       filepath.Join(jr.r.state, "toolcache"),
+		"RUNNER_TOOL_CACHE":       jr.r.opts.ToolCache,
 		"RUNNER_ENVIRONMENT":      "self-hosted",
 		"RUNNER_TRACKING_ID":      jr.trackingID,
 	}

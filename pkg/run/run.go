@@ -85,6 +85,11 @@ type Options struct {
 	// as the action asks, as GitHub runs them with its own node; else
 	// with node on the PATH. runner job reads it from BundledNodeEnv.
 	BundledNode string
+	// ToolCache is the steps' RUNNER_TOOL_CACHE (runner.tool_cache), made
+	// when a job starts. Default: STATE/toolcache. runner job takes the
+	// pod's RUNNER_TOOL_CACHE or AGENT_TOOLSDIRECTORY, as GitHub's runner
+	// does (an image with tools in /opt/hostedtoolcache).
+	ToolCache string
 	// Containers runs the jobs' service containers. Default: runc, made
 	// when the first job with services starts.
 	Containers container.Runtime
@@ -268,6 +273,9 @@ func (opts Options) withDefaults() (_ Options, state string, err error) {
 	}
 	if opts.Actions == nil {
 		opts.Actions = &actions.Resolver{StateDir: state}
+	}
+	if opts.ToolCache == "" {
+		opts.ToolCache = filepath.Join(state, "toolcache")
 	}
 	return opts, state, nil
 }

@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,4 +121,20 @@ jobs:
 		"inner-second X=inner ctx=inner Y=caller ctxY=caller",
 		"job-after X=inner Y=inner",
 	)
+}
+
+// RUNNER_TOOL_CACHE (runner.tool_cache) exists when the steps run: the
+// state's by default, Options.ToolCache when set.
+func TestToolCacheExists(t *testing.T) {
+	src := "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: test -d \"$RUNNER_TOOL_CACHE\" && echo \"tools at ${{ runner.tool_cache }}\"\n"
+	state := t.TempDir()
+	res, out := runWF(t, context.Background(), src, run.Trigger{}, run.Options{StateDir: state})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, "tools at "+filepath.Join(state, "toolcache")) {
+		t.Errorf("the default tool cache: %s\n%s", job(t, res, "a").Result, out)
+	}
+	tools := filepath.Join(t.TempDir(), "opt", "hostedtoolcache")
+	res, out = runWF(t, context.Background(), src, run.Trigger{}, run.Options{ToolCache: tools})
+	if job(t, res, "a").Result != "success" || !strings.Contains(out, "tools at "+tools) {
+		t.Errorf("Options.ToolCache: %s\n%s", job(t, res, "a").Result, out)
+	}
 }
