@@ -86,8 +86,14 @@ func runnerImage(t testing.TB, c *kubetest.Cluster) string {
 // test's own.
 func transport(t *testing.T, c *kubetest.Cluster, cfg kube.Config) *kube.Transport {
 	t.Helper()
-	ns := namespace(t, c)
-	cfg.Kubeconfig, cfg.Namespace = c.Kubeconfig, ns
+	return transportAs(t, c, namespace(t, c), c.Kubeconfig, cfg)
+}
+
+// transportAs is an executor in namespace ns that connects with the
+// kubeconfig file given.
+func transportAs(t *testing.T, c *kubetest.Cluster, ns, kubeconfig string, cfg kube.Config) *kube.Transport {
+	t.Helper()
+	cfg.Kubeconfig, cfg.Namespace = kubeconfig, ns
 	if cfg.Image == "" {
 		cfg.Image = runnerImage(t, c)
 	}

@@ -1,20 +1,14 @@
 package kube_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/birdflock/runner/pkg/containertest"
 	"github.com/birdflock/runner/pkg/kube"
@@ -92,7 +86,15 @@ func noNodeImage(t *testing.T, c *kubetest.Cluster) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img, err = mutate.AppendLayers(img, librariesLayer(t, "node")); err != nil {
+		node, err := exec.LookPath("node")
+		if err != nil {
+			t.Fatal(err)
+		}
+		libs, err := baseimage.Libraries(context.Background(), baseimage.Options{}, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, libs); err != nil {
 			t.Fatal(err)
 		}
 		noNodeRef = containertest.Push(t, img, c.RegistryAddr, "runner/no-node", "test")
@@ -101,45 +103,6 @@ func noNodeImage(t *testing.T, c *kubetest.Cluster) string {
 		t.Fatal("no image without node")
 	}
 	return noNodeRef
-}
-
-// librariesLayer is a layer of the shared libraries ldd lists for the
-// command, at their paths on this machine.
-func librariesLayer(t *testing.T, command string) v1.Layer {
-	t.Helper()
-	path, err := exec.LookPath(command)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("ldd", path).Output()
-	if err != nil {
-		t.Fatalf("ldd %s: %v", path, err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range strings.Fields(string(out)) {
-		if !strings.HasPrefix(f, "/") {
-			continue
-		}
-		b, err := os.ReadFile(f) // the real file behind a symlink
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f, "/"), Mode: 0o755, Size: int64(len(b))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
 
 // TestJavaScriptActionInJobContainer: a job's container: image without

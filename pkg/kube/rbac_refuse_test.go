@@ -58,12 +58,7 @@ func limitedTransport(t *testing.T, c *kubetest.Cluster, rules []rbacv1.PolicyRu
 	if err := clientcmd.WriteToFile(*kc, file); err != nil {
 		t.Fatal(err)
 	}
-	cfg := kube.Config{Kubeconfig: file, Namespace: ns, Image: runnerImage(t, c)}
-	cl, err := kube.Connect(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kube.Transport{Config: &cfg, Client: cl, Instance: "test-" + ns}
+	return transportAs(t, c, ns, file, kube.Config{})
 }
 
 // TestSecretsRefusedWithoutSecretRights: an executor granted kube.Rules

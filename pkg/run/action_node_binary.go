@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +50,7 @@ func (r *runState) node(want int) (nodeBinary, error) {
 	if b := r.opts.BundledNode; b != "" {
 		if !fileExists(b) {
 			bundled = "no node was copied in beside runner (the template's image has none on its PATH, or the copy failed: see the pod's init container)"
-		} else if interp := container.ELFInterpreter(b); interp != "" && !fileExists(interp) {
+		} else if interp := missingLoader(b, "/"); interp != "" {
 			bundled = "runner's node (copied from the template's image) needs the dynamic loader " + interp + ", which this image lacks"
 		} else if n, err := r.probeNode(b); err != nil {
 			bundled = "runner's node (copied from the template's image) cannot run in this image: " + err.Error()
@@ -87,6 +88,15 @@ func (r *runState) node(want int) (nodeBinary, error) {
 		return nodeBinary{}, errors.New("no node on the PATH of the remote leg (a Kubernetes pod: its image's PATH); a JavaScript action needs an image with node on its PATH: the executor's image, or a template for the job's runs-on labels (docs/kubernetes.md)")
 	}
 	return nodeBinary{}, errors.New("no node on the PATH; install Node.js or name one (runner exec --node PATH)")
+}
+
+// missingLoader is the dynamic loader the ELF binary bin names when root
+// lacks it, "" when root has it or bin needs none.
+func missingLoader(bin, root string) string {
+	if interp := container.ELFInterpreter(bin); interp != "" && !fileExists(filepath.Join(root, interp)) {
+		return interp
+	}
+	return ""
 }
 
 // probeNode is the node at path with its version (node --version, asked

@@ -271,8 +271,8 @@ func (jr *legRun) containerMounts(spec *workflow.Container, ctxs map[string]any)
 	}
 	home := filepath.Join(jr.temp, "_github_home")
 	actions := filepath.Join(r.state, "actions")
-	tools := r.opts.ToolCache
-	for _, d := range []string{home, actions, tools} {
+	tools := r.opts.ToolCache // made by setup
+	for _, d := range []string{home, actions} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -324,7 +324,7 @@ func fileExists(p string) bool {
 // image's node; "" when neither can run.
 func (jr *legRun) containerNode(rootfs, pathVar string) string {
 	if node, err := jr.r.node(0); err == nil {
-		if interp := container.ELFInterpreter(node.path); interp == "" || fileExists(filepath.Join(rootfs, interp)) {
+		if missingLoader(node.path, rootfs) == "" {
 			return "/__e/node/bin/node"
 		}
 	}

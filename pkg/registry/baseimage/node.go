@@ -7,6 +7,17 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// Libraries is a layer of the shared libraries bin loads (as ldd lists
+// them), at their paths on this machine, without bin itself: what a
+// glibc image has for it.
+func Libraries(ctx context.Context, o Options, bin string) (v1.Layer, error) {
+	t := fsTree{}
+	if err := t.libraries(ctx, bin); err != nil {
+		return nil, err
+	}
+	return t.layer(o.withDefaults().Created)
+}
+
 // nodeLayer is a layer with node at /usr/local/bin/node (where the
 // official node images have it) and the shared libraries it loads, read
 // from this machine (package nodejs).
@@ -19,15 +30,12 @@ func nodeLayer(ctx context.Context, o Options, node string) (v1.Layer, error) {
 }
 
 // Node builds the stand-in for node:24-bookworm-slim: the alpine
-// stand-in's busybox and this machine's node (default /usr/bin/node, of
-// whatever version it is) with its glibc libraries, node at
+// stand-in's busybox and this machine's node binary (of whatever version
+// it is) with its glibc libraries, node at
 // /usr/local/bin/node as in the official image. What
 // deploy/kubernetes/image/Containerfile starts from in the tests.
 func Node(ctx context.Context, o Options, node string) (v1.Image, error) {
 	o = o.withDefaults()
-	if node == "" {
-		node = "/usr/bin/node"
-	}
 	base, err := alpineLayer(ctx, o)
 	if err != nil {
 		return nil, err

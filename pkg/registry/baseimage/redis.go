@@ -89,20 +89,29 @@ func (t fsTree) binaries(ctx context.Context, files map[string]string) error {
 			return err
 		}
 		t.file(target, 0o755, b)
-		libs, err := sharedLibraries(ctx, host)
-		if err != nil {
+		if err := t.libraries(ctx, host); err != nil {
 			return err
 		}
-		for _, lib := range libs {
-			if _, ok := t[clean(lib)]; ok {
-				continue
-			}
-			b, err := os.ReadFile(lib) // follows symlinks: the image gets the real file
-			if err != nil {
-				return fmt.Errorf("library of %s: %w", host, err)
-			}
-			t.file(lib, 0o755, b)
+	}
+	return nil
+}
+
+// libraries adds the shared libraries bin loads (ldd) at their paths on
+// this machine.
+func (t fsTree) libraries(ctx context.Context, bin string) error {
+	libs, err := sharedLibraries(ctx, bin)
+	if err != nil {
+		return err
+	}
+	for _, lib := range libs {
+		if _, ok := t[clean(lib)]; ok {
+			continue
 		}
+		b, err := os.ReadFile(lib) // follows symlinks: the image gets the real file
+		if err != nil {
+			return fmt.Errorf("library of %s: %w", bin, err)
+		}
+		t.file(lib, 0o755, b)
 	}
 	return nil
 }
