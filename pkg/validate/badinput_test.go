@@ -220,6 +220,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec: {containers: [{name: x, ports: [{containerPort: '1'}]}]}\n"))
 	f.Add([]byte("<<: {a: 1}\n---\n[1, {b: *x}]\n"))
 	f.Add([]byte("# c\n---\napiVersion: v1\nkind: Namespace\n...\n--- |\n  x\n---\nkind: List\n"))
+	f.Add([]byte("\r0\n--- 0"))
 	v := newValidator(f, Options{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res := v.Validate("fuzz.yaml", data)

@@ -77,6 +77,26 @@ func TestCutStreamSameAsSequential(t *testing.T) {
 	checkSameAsSequential(t, v, "many", manifests(50))
 }
 
+// The parser ends a line at "\r" alone too, and at NEL, LS and PS: a cut
+// stream reports the same lines (found by FuzzValidate: "\r0\n--- 0").
+func TestCutStreamCountsLinesAsTheParser(t *testing.T) {
+	v := newValidator(t, Options{})
+	for _, s := range []string{
+		"\r0\n--- 0",
+		"a: 1\r---\r\nb: 2\r\r\n---\nc",
+		"a\n...\r\r\nb\n---\nc",
+		"0\u0085\n--- 0",
+		"0\u2028\n--- 0",
+		"0\u2029\n--- 0",
+	} {
+		checkSameAsSequential(t, v, "lines.yaml", []byte(s))
+	}
+	res := v.Validate("cr.yaml", []byte("\r0\n--- 0"))
+	if len(res.Problems) != 2 || res.Problems[1].Line != 3 {
+		t.Fatalf("problems %v, want the second on line 3", res.Problems)
+	}
+}
+
 func TestCutStreamGoesOnAfterSyntaxError(t *testing.T) {
 	v := newValidator(t, Options{})
 	data := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata: 1\n"
