@@ -214,10 +214,20 @@ func (p *Process) send(line []byte) (agentReply, error) {
 	return rep, json.Unmarshal(b, &rep)
 }
 
+// Interrupt sends sig to the process alone.
+func (p *Process) Interrupt(sig syscall.Signal) error {
+	return p.request(agentRequest{Signal: int(sig), Only: true})
+}
+
 // Signal sends sig to the process's group and every process under it,
 // also after the process ended (what it left behind).
 func (p *Process) Signal(sig syscall.Signal) error {
-	b, _ := json.Marshal(agentRequest{Signal: int(sig)})
+	return p.request(agentRequest{Signal: int(sig)})
+}
+
+// request sends a request on the process's socket.
+func (p *Process) request(req agentRequest) error {
+	b, _ := json.Marshal(req)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_, err := p.conn.Write(append(b, '\n'))

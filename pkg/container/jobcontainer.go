@@ -341,17 +341,30 @@ func (c *JobContainer) ExecCommand(args, env []string, cwd string) (cmd *exec.Cm
 // KillExec sends sig to the process an ExecCommand started (its pid file)
 // and to every process under it.
 func KillExec(pidFile string, sig syscall.Signal) {
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	pid := execPid(pidFile)
+	if pid <= 1 {
 		return
 	}
 	for _, p := range append(agent.Descendants(pid), pid) {
 		_ = syscall.Kill(p, sig)
 	}
+}
+
+// SignalExec sends sig to the process an ExecCommand started alone.
+func SignalExec(pidFile string, sig syscall.Signal) {
+	if pid := execPid(pidFile); pid > 1 {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// execPid is the pid in an ExecCommand's pid file, 0 if there is none.
+func execPid(pidFile string) int {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
 }
 
 // HostPath is where path (absolute, in the container, outside the mounts)

@@ -107,7 +107,7 @@ func (jr *legRun) runDocker(ctx context.Context, s *workflow.Step, d *dockerRun,
 	}
 	code, err := runc.RunOnce(ctx, container.JobSpec{
 		Image: *img, Env: list, Workdir: "/github/workspace", Mounts: mounts, Hosts: hosts,
-	}, container.RunSpec{Entrypoint: d.entrypoint, Args: d.args, Grace: r.opts.KillGrace}, out)
+	}, container.RunSpec{Entrypoint: d.entrypoint, Args: d.args, Interrupt: r.opts.InterruptGrace, Grace: r.opts.KillGrace, Force: r.opts.Force.Done()}, out)
 	out.Flush()
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/birdflock/runner/pkg/container"
+	"github.com/birdflock/runner/pkg/container/agent"
 	"github.com/birdflock/runner/pkg/workflow"
 )
 
@@ -82,7 +83,7 @@ func (jr *legRun) runDockerInPod(ctx context.Context, s *workflow.Step, d *docke
 	if err != nil {
 		// Cancelled or timed out: its processes are in this leg's
 		// process namespace.
-		if serr := stopProcesses(lcc.runtime, r.opts.KillGrace); serr != nil {
+		if serr := stopProcesses(lcc.runtime, r.opts.ladder()); serr != nil {
 			jr.emitTo(out, "Warning: stopping the action's container: "+serr.Error())
 		}
 		select {
@@ -118,16 +119,17 @@ func (c *legContainer) abandon() {
 // stopLate stops the processes of a container in the leg's pod that runs
 // after its step gave up on it.
 func (lc *legContainers) stopLate(cid string) {
-	if err := stopProcesses(cid, lc.grace); err != nil && lc.log != nil {
+	if err := stopProcesses(cid, lc.ladder); err != nil && lc.log != nil {
 		fmt.Fprintf(lc.log, "Warning: stopping a container that started late: %v\n", err)
 	}
 }
 
-// stopProcesses sends SIGTERM to the processes of the container whose
-// runtime id is cid (containerd://HEX: its cgroup's name), then SIGKILL
-// to those left after grace. They are found in /proc: the container
-// joined this process's namespace.
-func stopProcesses(cid string, grace time.Duration) error {
+// stopProcesses stops the processes of the container whose runtime id is
+// cid (containerd://HEX: its cgroup's name) by the ladder: SIGINT, then
+// SIGTERM to its main process (the one whose parent is outside it, as
+// docker passes them on), SIGKILL to all that are left. They are found in
+// /proc: the container joined this process's namespace.
+func stopProcesses(cid string, ladder stopLadder) error {
 	if cid == "" {
 		return nil // it never ran
 	}
@@ -150,20 +152,40 @@ func stopProcesses(cid string, grace time.Duration) error {
 		}
 		return pids
 	}
-	pids := find()
 	var denied error
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGTERM); errors.Is(err, syscall.EPERM) {
+	kill := func(pid int, sig syscall.Signal) {
+		if err := syscall.Kill(pid, sig); errors.Is(err, syscall.EPERM) && denied == nil {
 			denied = fmt.Errorf("process %d: %w (the job runs as another user than the action's container)", pid, err)
 		}
 	}
-	deadline := time.Now().Add(grace)
-	for len(pids) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-		pids = find()
-	}
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	// gone closes once no process is left; polling stops with climb.
+	gone, climbed := make(chan struct{}), make(chan struct{})
+	defer close(climbed)
+	go func() {
+		for len(find()) > 0 {
+			select {
+			case <-climbed:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		close(gone)
+	}()
+	ladder.climb(gone, func(sig syscall.Signal) {
+		pids := find()
+		in := map[int]bool{}
+		for _, pid := range pids {
+			in[pid] = true
+		}
+		for _, pid := range pids {
+			if pp, ok := agent.Parent(pid); ok && !in[pp] {
+				kill(pid, sig)
+			}
+		}
+	}, func(sig syscall.Signal) {
+		for _, pid := range find() {
+			kill(pid, sig)
+		}
+	})
 	return denied
 }

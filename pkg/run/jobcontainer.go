@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -386,6 +385,8 @@ func (jr *legRun) hasBash() bool {
 // agentProcess is a process the job container's agent started.
 type agentProcess struct{ p *container.Process }
 
+func (a agentProcess) interrupt(sig syscall.Signal) { _ = a.p.Interrupt(sig) }
+
 func (a agentProcess) signal(sig syscall.Signal) { _ = a.p.Signal(sig) }
 
 func (a agentProcess) wait() error {
@@ -399,8 +400,9 @@ func (a agentProcess) wait() error {
 // execInContainer runs argv (host paths) in the job's container: the
 // container's environment with the step's variables over it, paths
 // rewritten, GITHUB_PATH entries before the container's PATH. Output goes
-// through out as for a process on the host; when ctx ends, the process and
-// every process under it get SIGTERM, then SIGKILL after the kill grace.
+// through out as for a process on the host; when ctx ends, it is stopped
+// by the ladder (SIGINT and SIGTERM to it, SIGKILL to it and every process
+// under it).
 func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string, vars map[string]string, out *lineWriter) error {
 	jc := jr.ctr
 	env := map[string]string{}
@@ -452,7 +454,7 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 				started.Close()
 			}
 		}()
-		return superviseProcess(ctx, out, jr.r.opts.KillGrace, func(pw *os.File) (process, error) {
+		return superviseProcess(ctx, out, jr.r.opts.ladder(), func(pw *os.File) (process, error) {
 			p, err := jc.c.Start(args, list, jc.toContainer(wd), pw)
 			if err != nil {
 				return nil, err
@@ -466,10 +468,9 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 		return err
 	}
 	defer cleanup()
-	// runc passes the SIGTERM runProcess sends it on to the process
-	// only: the process tree is signalled first, while it still hangs
-	// together (a child whose parent died is the container init's), and
-	// only then is runc's context cancelled.
+	// runc passes the signals runProcess sends it on to the process
+	// only: the process tree is signalled itself, by the ladder, and
+	// runc's context is cancelled only when the ladder reaches SIGKILL.
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProc()
 	done := make(chan struct{})
@@ -477,17 +478,16 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 	go func() {
 		select {
 		case <-ctx.Done():
-			container.KillExec(pidFile, syscall.SIGTERM)
-			stopProc()
-			select {
-			case <-done:
-			case <-time.After(jr.r.opts.KillGrace):
-			}
-			container.KillExec(pidFile, syscall.SIGKILL)
+			jr.r.opts.ladder().climb(done, func(sig syscall.Signal) {
+				container.SignalExec(pidFile, sig)
+			}, func(sig syscall.Signal) {
+				container.KillExec(pidFile, sig)
+				stopProc()
+			})
 		case <-done:
 		}
 	}()
-	err = runProcess(procCtx, cmd.Args, "", cmd.Env, out, jr.r.opts.KillGrace, nil)
+	err = runProcess(procCtx, cmd.Args, "", cmd.Env, out, jr.r.opts.ladder(), nil)
 	if ctx.Err() != nil {
 		container.KillExec(pidFile, syscall.SIGKILL)
 		return ctx.Err()
@@ -527,7 +527,7 @@ func (jr *legRun) jsNode(want int) (nodeBinary, error) {
 func (jr *legRun) runJS(ctx context.Context, node, script string, full, env map[string]string, out *lineWriter) error {
 	r := jr.r
 	if jr.ctr == nil {
-		return runProcess(ctx, []string{node, script}, jr.workspace, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
+		return runProcess(ctx, []string{node, script}, jr.workspace, environ(r.base, full), out, r.opts.ladder(), jr.cgroup)
 	}
 	// full's PATH was made from the host's; the container's own applies,
 	// unless the workflow set one.

@@ -88,7 +88,7 @@ func (jr *legRun) runScript(ctx context.Context, s *workflow.Step, ctxs map[stri
 		pathVar = r.basePath
 	}
 	argv[0] = r.lookPath(argv[0], pathVar)
-	return runProcess(ctx, argv, wd, environ(r.base, full), out, r.opts.KillGrace, jr.cgroup)
+	return runProcess(ctx, argv, wd, environ(r.base, full), out, r.opts.ladder(), jr.cgroup)
 }
 
 // rewrite replaces the content of file. Unlike os.WriteFile it does not
@@ -229,10 +229,9 @@ func (jr *legRun) defaultEnv(s *workflow.Step, fc fileCommandSet) map[string]str
 }
 
 // runProcess runs argv in its own process group, inside the job's cgroup
-// g (nil: none). When ctx ends, the group gets SIGTERM and, after grace,
-// SIGKILL.
-func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, grace time.Duration, g *jobCgroup) error {
-	return superviseProcess(ctx, out, grace, func(pw *os.File) (process, error) {
+// g (nil: none). When ctx ends, it is stopped by the ladder.
+func runProcess(ctx context.Context, argv []string, dir string, env []string, out *lineWriter, ladder stopLadder, g *jobCgroup) error {
+	return superviseProcess(ctx, out, ladder, func(pw *os.File) (process, error) {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
 		cmd.Env = env
@@ -251,6 +250,8 @@ func runProcess(ctx context.Context, argv []string, dir string, env []string, ou
 // process is a started process: on the host, or in a job container
 // through its agent.
 type process interface {
+	// interrupt sends sig to the process alone.
+	interrupt(sig syscall.Signal)
 	// signal sends sig to the process's group (and, in a container, to
 	// what it started outside the group).
 	signal(sig syscall.Signal)
@@ -259,6 +260,8 @@ type process interface {
 }
 
 type hostProcess struct{ cmd *exec.Cmd }
+
+func (p hostProcess) interrupt(sig syscall.Signal) { _ = syscall.Kill(p.cmd.Process.Pid, sig) }
 
 func (p hostProcess) signal(sig syscall.Signal) { _ = syscall.Kill(-p.cmd.Process.Pid, sig) }
 
@@ -288,9 +291,9 @@ func exitError(code int, sig syscall.Signal) error {
 }
 
 // superviseProcess runs the process start starts with pw as its stdout
-// and stderr, copies its output to out, and when ctx ends, signals its
-// group SIGTERM and, after grace, SIGKILL.
-func superviseProcess(ctx context.Context, out *lineWriter, grace time.Duration, start func(pw *os.File) (process, error)) error {
+// and stderr, copies its output to out, and when ctx ends, stops it by the
+// ladder (SIGINT and SIGTERM to it, SIGKILL to its group).
+func superviseProcess(ctx context.Context, out *lineWriter, ladder stopLadder, start func(pw *os.File) (process, error)) error {
 	// Our own pipe rather than exec's: after the script exits we read
 	// everything it wrote, and stop waiting only when the pipe has gone
 	// quiet (a background child may keep it open for the rest of the job).
@@ -329,12 +332,7 @@ func superviseProcess(ctx context.Context, out *lineWriter, grace time.Duration,
 	go func() {
 		select {
 		case <-ctx.Done():
-			p.signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(grace):
-			}
-			p.signal(syscall.SIGKILL)
+			ladder.climb(exited, p.interrupt, p.signal)
 		case <-exited:
 		}
 	}()

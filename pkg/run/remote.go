@@ -47,7 +47,7 @@ type LegInfo struct {
 	RunsOn []string
 	Group  string
 	// Timeout is the job's timeout-minutes (default 6 hours): the leg ends
-	// itself by then; the controller kills it KillGrace and a minute later.
+	// itself by then; the controller kills it the stop ladder and a minute later.
 	Timeout time.Duration
 	// Env is the environment steps start from here (Options.Env without
 	// runner's variables): a transport on this machine gives it to the
@@ -236,7 +236,7 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 	}()
 	select {
 	case <-drained:
-	case <-time.After(r.opts.KillGrace + 10*time.Second):
+	case <-time.After(r.opts.ladder().total() + 10*time.Second):
 		_ = conn.Kill()
 		<-drained
 	}
@@ -277,12 +277,12 @@ func (jr *legRun) runRemote(ctx context.Context, res *JobResult, timeout time.Du
 
 // feedRemote writes the leg's spec and source, then waits: the leg's
 // cancellation becomes a cancel frame, Options.Force a force frame, and
-// KillGrace (and ten seconds) after the force, or a minute past the job's
+// the stop ladder (and ten seconds) after the force, or a minute past the job's
 // timeout, the remote is killed. done ends it; stdin is closed then.
 func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, stdin *legStdin, spec *legSpec, line []byte, timeout time.Duration, done <-chan struct{}) error {
 	r := jr.r
 	defer stdin.Close()
-	backstop := time.NewTimer(timeout + r.opts.KillGrace + time.Minute)
+	backstop := time.NewTimer(timeout + r.opts.ladder().total() + time.Minute)
 	defer backstop.Stop()
 	// A remote that takes neither its source nor its end is killed.
 	written := make(chan struct{})
@@ -326,7 +326,7 @@ func (jr *legRun) feedRemote(ctx context.Context, conn LegConn, stdin *legStdin,
 		case <-forced:
 			control(frameForce)
 			forced = nil
-			kill = time.After(r.opts.KillGrace + 10*time.Second)
+			kill = time.After(r.opts.ladder().total() + 10*time.Second)
 		case <-kill:
 			_ = conn.Kill()
 			return errors.New("killed: it did not end after it was forced")
@@ -477,7 +477,7 @@ func (jr *legRun) remoteSpec(ctx context.Context) (*legSpec, error) {
 		Event: p.Event, Payload: p.Payload, Inputs: p.Inputs, Vars: p.Vars, Env: p.Env, Repo: p.Repo,
 		Run: r.id, RunID: rc.ID, Attempt: rc.Attempt,
 		Secrets: r.opts.Secrets, Settings: r.opts.Settings, Actions: r.opts.Actions.Source,
-		KillGrace: r.opts.KillGrace, StepLogLimit: r.opts.StepLogLimit,
+		InterruptGrace: r.opts.InterruptGrace, KillGrace: r.opts.KillGrace, StepLogLimit: r.opts.StepLogLimit,
 	}
 	if b := r.opts.Builtins; b != nil {
 		spec.Builtins = append([]string{}, b.Aliases()...)

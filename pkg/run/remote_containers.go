@@ -122,9 +122,9 @@ type legContainers struct {
 	// sealKey seals a secret value that is not made of the run's
 	// secrets (legSpec.SealKey); nil: such a value is refused.
 	sealKey []byte
-	// grace is the kill grace of the processes of a container in the
-	// leg's pod that the leg stops (stopProcesses).
-	grace time.Duration
+	// ladder stops the processes of a container in the leg's pod that
+	// the leg stops (stopProcesses).
+	ladder stopLadder
 	// secrets are the run's (name → value): an env value of a container
 	// beside the leg made of them and of plain text goes as references
 	// (wireSecretEnv).

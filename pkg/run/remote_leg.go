@@ -180,7 +180,7 @@ func ServeLeg(ctx context.Context, in io.Reader, out io.Writer, opts Options) er
 	if lc != nil {
 		lc.masker = r.masker
 		lc.secrets = r.opts.Secrets
-		lc.grace = r.opts.KillGrace
+		lc.ladder = r.opts.ladder()
 		lc.sealKey = spec.SealKey
 	}
 	defer r.scope.Close()
@@ -248,7 +248,7 @@ func readSpec(br *bufio.Reader) (*legSpec, error) {
 // options are opts with what the spec decides.
 func (spec *legSpec) options(opts Options) (Options, error) {
 	opts.Secrets, opts.Credentials, opts.Settings = spec.Secrets, spec.Credentials, spec.Settings
-	opts.KillGrace, opts.StepLogLimit = spec.KillGrace, spec.StepLogLimit
+	opts.InterruptGrace, opts.KillGrace, opts.StepLogLimit = spec.InterruptGrace, spec.KillGrace, spec.StepLogLimit
 	opts.Parallel, opts.Cache, opts.Remote, opts.Reuse = 1, nil, nil, nil
 	opts.KeepWorkspaces = false
 	opts.containerIsHere = spec.PodContainer

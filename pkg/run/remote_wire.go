@@ -75,14 +75,18 @@ type legSpec struct {
 	RunID   int
 	Attempt int
 
-	Secrets      map[string]string
-	Credentials  []string // masked like secrets: those in Upstream's URL
-	Settings     steps.Settings
-	Actions      actions.Source
-	Builtins     []string // the aliases kept (runner exec --real-action drops some)
-	NoBuiltins   bool     // the controller has no built-ins at all
-	KillGrace    time.Duration
-	StepLogLimit int64
+	Secrets     map[string]string
+	Credentials []string // masked like secrets: those in Upstream's URL
+	Settings    steps.Settings
+	Actions     actions.Source
+	Builtins    []string // the aliases kept (runner exec --real-action drops some)
+	NoBuiltins  bool     // the controller has no built-ins at all
+	// InterruptGrace and KillGrace are the stop ladder's waits
+	// (Options); an older controller sends no InterruptGrace, and the
+	// leg takes the default.
+	InterruptGrace time.Duration `json:",omitempty"`
+	KillGrace      time.Duration
+	StepLogLimit   int64
 	// PodContainer says that the leg runs in the job's container:
 	// image (LegInfo.Image): its steps run where they are, not in a
 	// container the leg would start.

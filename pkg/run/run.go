@@ -35,11 +35,15 @@ type Options struct {
 	// Observer receives the run's events (jobs and steps starting and
 	// ending, log lines, annotations), masked. Default: NewConsole(Out,
 	// JSON, Color).
-	Observer  Observer
-	Out       io.Writer     // the default console's output; default io.Discard
-	JSON      bool          // the default console prints zerolog JSON events
-	Color     bool          // the default console's text has ANSI colours
-	KillGrace time.Duration // SIGTERM to SIGKILL; default 3s
+	Observer Observer
+	Out      io.Writer // the default console's output; default io.Discard
+	JSON     bool      // the default console prints zerolog JSON events
+	Color    bool      // the default console's text has ANSI colours
+	// A cancelled step's processes get SIGINT, SIGTERM after
+	// InterruptGrace, SIGKILL after KillGrace more: GitHub's runner's
+	// 7.5 s and 2.5 s by default.
+	InterruptGrace time.Duration
+	KillGrace      time.Duration
 	// Force, when done, kills even the steps that run after a cancellation
 	// (if: always()/cancelled()). Default: never done.
 	Force context.Context
@@ -210,7 +214,8 @@ var ErrInputs = errors.New("invalid inputs")
 // Run executes a plan (NewPlan). It returns an error only when the run
 // could not take place (no state dir, a run directory STATE/runs/<ID>
 // that exists); failing jobs are in Result. Cancelling ctx cancels the
-// run: running steps get SIGTERM, then SIGKILL after KillGrace; steps with
+// run: running steps get SIGINT, then SIGTERM after InterruptGrace and
+// SIGKILL after KillGrace; steps with
 // if: always() or cancelled() still run.
 func Run(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	opts, state, err := opts.withDefaults()
@@ -256,8 +261,11 @@ func (opts Options) withDefaults() (_ Options, state string, err error) {
 	if opts.StateDir == "" {
 		opts.StateDir = ".runner"
 	}
+	if opts.InterruptGrace <= 0 {
+		opts.InterruptGrace = 7500 * time.Millisecond
+	}
 	if opts.KillGrace <= 0 {
-		opts.KillGrace = 3 * time.Second
+		opts.KillGrace = 2500 * time.Millisecond
 	}
 	if opts.Force == nil {
 		opts.Force = context.Background()

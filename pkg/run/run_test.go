@@ -30,7 +30,12 @@ func runWF(t *testing.T, ctx context.Context, src string, trig run.Trigger, opts
 	if opts.StateDir == "" {
 		opts.StateDir = t.TempDir()
 	}
-	opts.KillGrace = 500 * time.Millisecond
+	if opts.InterruptGrace == 0 {
+		opts.InterruptGrace = 500 * time.Millisecond
+	}
+	if opts.KillGrace == 0 {
+		opts.KillGrace = 500 * time.Millisecond
+	}
 	plan, err := run.NewPlan(w, trig)
 	if err != nil {
 		t.Fatalf("plan: %v", err)

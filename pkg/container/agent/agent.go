@@ -53,8 +53,9 @@ type Request struct {
 	Env  []string `json:"env,omitempty"`
 	Cwd  string   `json:"cwd,omitempty"`
 	// Signal, on a started process's socket, is sent to its process group
-	// and every process under it.
-	Signal int `json:"signal,omitempty"`
+	// and every process under it; to the process alone with Only.
+	Signal int  `json:"signal,omitempty"`
+	Only   bool `json:"only,omitempty"`
 }
 
 // Reply is the agent's answer: the pid once started, the exit status
@@ -189,7 +190,10 @@ func (a *agent) serve(sock, out *os.File) {
 			if err != nil || json.Unmarshal(line, &s) != nil {
 				break
 			}
-			if s.Signal > 0 {
+			switch {
+			case s.Signal > 0 && s.Only:
+				_ = syscall.Kill(pid, syscall.Signal(s.Signal))
+			case s.Signal > 0:
 				signalTree(pid, syscall.Signal(s.Signal))
 			}
 		}
@@ -326,6 +330,24 @@ func lookPathIn(name string, env []string) string {
 	return name
 }
 
+// Parent is pid's parent, from /proc; false if pid is gone.
+func Parent(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pp, err := strconv.Atoi(f[1])
+	return pp, err == nil
+}
+
 // Descendants are the processes under pid, from /proc.
 func Descendants(pid int) []int {
 	children := map[int][]int{}
@@ -335,19 +357,7 @@ func Descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
+		if pp, ok := Parent(p); ok {
 			children[pp] = append(children[pp], p)
 		}
 	}

@@ -1,0 +1,152 @@
+package run_test
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/birdflock/runner/pkg/run"
+)
+
+// ladderJobs are three jobs whose one step times out: "interrupt" ends on
+// SIGINT, "terminate" on SIGTERM, "kill" traps both and is killed. The
+// step's loop sleeps in the foreground, as a script's command would. The
+// jobs run in container when it is set; the steps are docker:// steps of
+// image when it is set.
+func ladderJobs(container, image string) string {
+	var b strings.Builder
+	b.WriteString("on: push\njobs:\n")
+	for _, j := range []struct{ name, traps string }{
+		{"interrupt", `trap 'echo got-INT; exit 3' INT; trap 'echo got-TERM; exit 4' TERM`},
+		{"terminate", `trap 'echo got-INT' INT; trap 'echo got-TERM; exit 4' TERM`},
+		{"kill", `trap 'echo got-INT' INT; trap 'echo got-TERM' TERM`},
+	} {
+		b.WriteString("  " + j.name + ":\n    runs-on: x\n")
+		if container != "" {
+			b.WriteString("    container: " + container + "\n")
+		}
+		script := j.traps + "; echo " + j.name + "-started; while :; do sleep 0.1; done"
+		b.WriteString("    steps:\n      - timeout-minutes: 0.01\n")
+		if image == "" {
+			b.WriteString("        run: " + strconv.Quote(script) + "\n")
+		} else {
+			b.WriteString("        uses: docker://" + image + "\n        with:\n          entrypoint: /bin/sh\n")
+			b.WriteString("          args: |-\n            -c \"" + script + "\"\n")
+		}
+		b.WriteString("      - if: always()\n        run: echo " + j.name + "-after\n")
+	}
+	return b.String()
+}
+
+// checkLadder checks what ladderJobs printed: each job's step got the
+// signals GitHub's runner sends in turn, SIGINT first, and no more than
+// it needed; the always() step ran after it.
+func checkLadder(t *testing.T, res *run.Result, out string) {
+	t.Helper()
+	lines := map[string][]string{}
+	got := regexp.MustCompile(`(?m)^\s*(\w+) \| (got-INT|got-TERM|\w+-after)$`)
+	for _, m := range got.FindAllStringSubmatch(out, -1) {
+		lines[m[1]] = append(lines[m[1]], m[2])
+	}
+	for name, want := range map[string][]string{
+		"interrupt": {"got-INT", "interrupt-after"},
+		"terminate": {"got-INT", "got-TERM", "terminate-after"},
+		"kill":      {"got-INT", "got-TERM", "kill-after"},
+	} {
+		if strings.Join(lines[name], " ") != strings.Join(want, " ") {
+			t.Errorf("%s: %q, want %q", name, lines[name], want)
+		}
+		if r := job(t, res, name); r.Result != "failure" || r.Steps[0].Conclusion != "failure" {
+			t.Errorf("%s: %s, step %s", name, r.Result, r.Steps[0].Conclusion)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
+
+// A step that times out (or is cancelled) gets SIGINT, then SIGTERM after
+// the interrupt grace, then SIGKILL after the kill grace, as on GitHub.
+func TestStopLadder(t *testing.T) {
+	res, out := runWF(t, context.Background(), ladderJobs("", ""), run.Trigger{}, run.Options{
+		Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
+	})
+	checkLadder(t, res, out)
+}
+
+// The same in a job container: through runner's agent, and through runc
+// exec where the agent cannot run (the image lacks its libraries).
+func TestStopLadderInContainer(t *testing.T) {
+	for name, ref := range map[string]func(t *testing.T) string{
+		"agent":     func(t *testing.T) string { return jobImage(t, agentLibs(t)...) },
+		"runc exec": func(t *testing.T) string { return jobImage(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := runcState()
+			res, out := runWF(t, context.Background(), ladderJobs(ref(t), ""), run.Trigger{Event: "push"}, run.Options{
+				Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
+			})
+			checkLadder(t, res, out)
+			if left := runcLeftovers(t, before); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// A docker:// step gets the ladder as its container's main process (as
+// docker run passes the runner's signals on to it).
+func TestStopLadderDockerStep(t *testing.T) {
+	ref := actionImage(t)
+	before := runcState()
+	res, out := runWF(t, context.Background(), ladderJobs("", ref), run.Trigger{Event: "push"}, run.Options{
+		Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
+	})
+	checkLadder(t, res, out)
+	if left := runcLeftovers(t, before); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A force (a second Ctrl-C, force-cancel) during the ladder kills the
+// step at once: it never gets SIGTERM, though its interrupt grace is a
+// minute.
+func TestForceSkipsTheLadder(t *testing.T) {
+	dir := t.TempDir()
+	ctx := cancelWhen(t, dir+"/started")
+	force, forceNow := context.WithCancel(context.Background())
+	defer forceNow()
+	go func() {
+		<-ctx.Done()
+		for i := 0; i < 500; i++ {
+			if _, err := os.Stat(dir + "/interrupted"); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		forceNow()
+	}()
+	res, out := runWF(t, ctx, `
+on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          trap 'echo got-INT; touch `+dir+`/interrupted' INT; trap 'echo got-TERM' TERM
+          touch `+dir+`/started
+          while :; do sleep 0.1; done
+      - if: always()
+        run: echo always-ran
+`, run.Trigger{}, run.Options{InterruptGrace: time.Minute, KillGrace: time.Minute, Force: force})
+	if !strings.Contains(out, "| got-INT\n") || strings.Contains(out, "| got-TERM\n") {
+		t.Errorf("want SIGINT, then SIGKILL without SIGTERM:\n%s", out)
+	}
+	if res.Conclusion != "cancelled" {
+		t.Errorf("conclusion %s", res.Conclusion)
+	}
+}
