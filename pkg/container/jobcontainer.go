@@ -338,33 +338,94 @@ func (c *JobContainer) ExecCommand(args, env []string, cwd string) (cmd *exec.Cm
 	return cmd, name + ".pid", cleanup, nil
 }
 
-// KillExec sends sig to the process an ExecCommand started (its pid file)
-// and to every process under it.
-func KillExec(pidFile string, sig syscall.Signal) {
-	pid := execPid(pidFile)
-	if pid <= 1 {
-		return
-	}
-	for _, p := range append(agent.Descendants(pid), pid) {
-		_ = syscall.Kill(p, sig)
-	}
+// ExecTree is the process an ExecCommand started (its pid file) and every
+// process seen under it: a child its end orphaned is still known, so that
+// it can be killed too (runc exec waits for the children that hold its
+// output).
+type ExecTree struct {
+	pidFile string
+	mu      sync.Mutex
+	seen    map[int]string // pid → its start time, so that a reused pid is not taken for it
 }
 
-// SignalExec sends sig to the process an ExecCommand started alone.
-func SignalExec(pidFile string, sig syscall.Signal) {
-	if pid := execPid(pidFile); pid > 1 {
-		_ = syscall.Kill(pid, sig)
-	}
+// NewExecTree follows the process of pidFile.
+func NewExecTree(pidFile string) *ExecTree {
+	return &ExecTree{pidFile: pidFile, seen: map[int]string{}}
 }
 
-// execPid is the pid in an ExecCommand's pid file, 0 if there is none.
-func execPid(pidFile string) int {
-	b, err := os.ReadFile(pidFile)
+// stat is the fields of /proc/PID/stat after the command's name: [0] is
+// the state, [19] the start time; nil when the process is gone.
+func stat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return nil
+	}
+	return f
+}
+
+// pid is the process's pid, 0 before runc wrote it.
+func (t *ExecTree) pid() int {
+	b, err := os.ReadFile(t.pidFile)
 	if err != nil {
 		return 0
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 1 {
+		return 0
+	}
 	return pid
+}
+
+// look adds the process and those under it now to the ones seen.
+func (t *ExecTree) look() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if pid := t.pid(); pid > 0 {
+		for _, p := range append(agent.Descendants(pid), pid) {
+			if f := stat(p); f != nil {
+				t.seen[p] = f[19]
+			}
+		}
+	}
+}
+
+// Signal sends sig to the process alone.
+func (t *ExecTree) Signal(sig syscall.Signal) {
+	t.look()
+	if pid := t.pid(); pid > 0 {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// Ended reports whether the process has ended (gone, or a zombie).
+func (t *ExecTree) Ended() bool {
+	pid := t.pid()
+	if pid == 0 {
+		return false
+	}
+	f := stat(pid)
+	return f == nil || f[0] == "Z"
+}
+
+// Kill sends SIGKILL to the process and to every process seen under it
+// that still runs (the same start time).
+func (t *ExecTree) Kill() {
+	t.look()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p, start := range t.seen {
+		if f := stat(p); f != nil && f[19] == start {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
 }
 
 // HostPath is where path (absolute, in the container, outside the mounts)

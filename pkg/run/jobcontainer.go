@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -468,9 +469,12 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 		return err
 	}
 	defer cleanup()
-	// runc passes the signals runProcess sends it on to the process
-	// only: the process tree is signalled itself, by the ladder, and
-	// runc's context is cancelled only when the ladder reaches SIGKILL.
+	// The ladder goes to the step's process itself, not through runc
+	// exec (which passes signals on, but waits for every child holding
+	// its output): once the process ended, or at the ladder's end, what
+	// is left of its tree is killed, so that runc exec ends, and only
+	// then is runc's context cancelled.
+	tree := container.NewExecTree(pidFile)
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProc()
 	done := make(chan struct{})
@@ -478,18 +482,26 @@ func (jr *legRun) execInContainer(ctx context.Context, argv []string, wd string,
 	go func() {
 		select {
 		case <-ctx.Done():
-			jr.r.opts.ladder().climb(done, func(sig syscall.Signal) {
-				container.SignalExec(pidFile, sig)
-			}, func(sig syscall.Signal) {
-				container.KillExec(pidFile, sig)
-				stopProc()
-			})
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				for !tree.Ended() {
+					select {
+					case <-done:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
+			jr.r.opts.ladder().climb(ended, tree.Signal, func(syscall.Signal) { tree.Kill() })
+			tree.Kill()
+			stopProc()
 		case <-done:
 		}
 	}()
 	err = runProcess(procCtx, cmd.Args, "", cmd.Env, out, jr.r.opts.ladder(), nil)
 	if ctx.Err() != nil {
-		container.KillExec(pidFile, syscall.SIGKILL)
+		tree.Kill()
 		return ctx.Err()
 	}
 	return err

@@ -81,6 +81,10 @@ func (st *stepRun) execute(jobCtx context.Context, afterCancel bool, env map[str
 	if err != nil {
 		return "failure", err
 	}
+	if afterCancel && stepCtx.Err() != nil {
+		// Forced already: it does not start.
+		return outcome(jobCtx, stepCtx, afterCancel, timeout, stepCtx.Err())
+	}
 	files, err := jr.fileCommands(s.Index)
 	if err != nil {
 		return "failure", err
@@ -107,7 +111,10 @@ func outcome(jobCtx, stepCtx context.Context, afterCancel bool, timeout time.Dur
 	switch {
 	case err == nil:
 		return "success", nil
-	case stepCtx.Err() == context.DeadlineExceeded && jobCtx.Err() == nil:
+	case afterCancel && stepCtx.Err() == context.Canceled:
+		// Options.Force ended a step that ran after the cancellation.
+		return "cancelled", errors.New("the run was cancelled")
+	case stepCtx.Err() == context.DeadlineExceeded && (jobCtx.Err() == nil || afterCancel):
 		return "failure", fmt.Errorf("the step exceeded its timeout of %s minutes", strconv.FormatFloat(timeout.Minutes(), 'f', -1, 64))
 	case jobCtx.Err() != nil && !afterCancel:
 		if jobCtx.Err() == context.DeadlineExceeded {

@@ -3,6 +3,7 @@ package run_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,15 +13,37 @@ import (
 	"github.com/birdflock/runner/pkg/run"
 )
 
-// ladderJobs are three jobs whose one step times out: "interrupt" ends on
-// SIGINT, "terminate" on SIGTERM, "kill" traps both and is killed. The
-// step's loop sleeps in the foreground, as a script's command would. The
+// ladderRun runs three jobs and cancels the run once each one's step has
+// set its traps (the file "started" in its workspace): "interrupt" ends
+// on SIGINT, "terminate" on SIGTERM, "kill" traps both and is killed. The
+// step's loop sleeps in the foreground, as a script's command would, and
+// it leaves a child in the background, which must not outlive it. The
 // jobs run in container when it is set; the steps are docker:// steps of
 // image when it is set.
+func ladderRun(t *testing.T, container, image string) (*run.Result, string) {
+	t.Helper()
+	state := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for i := 0; i < 3000 && ctx.Err() == nil; i++ {
+			if m, _ := filepath.Glob(filepath.Join(state, "runs", "*", "jobs", "*", "workspace", "started")); len(m) == 3 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	return runWF(t, ctx, ladderJobs(container, image), run.Trigger{Event: "push"}, run.Options{
+		StateDir: state, Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
+	})
+}
+
+// ladderJobs is ladderRun's workflow.
 func ladderJobs(container, image string) string {
 	var b strings.Builder
 	b.WriteString("on: push\njobs:\n")
-	for _, j := range []struct{ name, traps string }{
+	for i, j := range []struct{ name, traps string }{
 		{"interrupt", `trap 'echo got-INT; exit 3' INT; trap 'echo got-TERM; exit 4' TERM`},
 		{"terminate", `trap 'echo got-INT' INT; trap 'echo got-TERM; exit 4' TERM`},
 		{"kill", `trap 'echo got-INT' INT; trap 'echo got-TERM' TERM`},
@@ -29,15 +52,20 @@ func ladderJobs(container, image string) string {
 		if container != "" {
 			b.WriteString("    container: " + container + "\n")
 		}
-		script := j.traps + "; echo " + j.name + "-started; while :; do sleep 0.1; done"
-		b.WriteString("    steps:\n      - timeout-minutes: 0.01\n")
+		n := strconv.Itoa(3000000 + 10*os.Getpid() + i)
+		child := "sleep " + n
+		script := j.traps + "; " + child + " & touch started; while :; do sleep 0.1; done"
+		b.WriteString("    steps:\n")
 		if image == "" {
-			b.WriteString("        run: " + strconv.Quote(script) + "\n")
+			b.WriteString("      - run: " + strconv.Quote(script) + "\n")
 		} else {
-			b.WriteString("        uses: docker://" + image + "\n        with:\n          entrypoint: /bin/sh\n")
+			b.WriteString("      - uses: docker://" + image + "\n        with:\n          entrypoint: /bin/sh\n")
 			b.WriteString("          args: |-\n            -c \"" + script + "\"\n")
 		}
-		b.WriteString("      - if: always()\n        run: echo " + j.name + "-after\n")
+		b.WriteString("      - if: always()\n        run: |\n          echo " + j.name + "-after\n")
+		// Every process's command line, in the job's container too (no
+		// pgrep there); the pattern does not match grep's own.
+		b.WriteString("          if cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -q 'sleep " + n[:len(n)-1] + "[" + n[len(n)-1:] + "] '; then echo " + j.name + "-child-left; fi\n")
 	}
 	return b.String()
 }
@@ -48,7 +76,7 @@ func ladderJobs(container, image string) string {
 func checkLadder(t *testing.T, res *run.Result, out string) {
 	t.Helper()
 	lines := map[string][]string{}
-	got := regexp.MustCompile(`(?m)^\s*(\w+) \| (got-INT|got-TERM|\w+-after)$`)
+	got := regexp.MustCompile(`(?m)^\s*(\w+) \| (got-INT|got-TERM|\w+-after|\w+-child-left)$`)
 	for _, m := range got.FindAllStringSubmatch(out, -1) {
 		lines[m[1]] = append(lines[m[1]], m[2])
 	}
@@ -60,7 +88,7 @@ func checkLadder(t *testing.T, res *run.Result, out string) {
 		if strings.Join(lines[name], " ") != strings.Join(want, " ") {
 			t.Errorf("%s: %q, want %q", name, lines[name], want)
 		}
-		if r := job(t, res, name); r.Result != "failure" || r.Steps[0].Conclusion != "failure" {
+		if r := job(t, res, name); r.Result != "cancelled" || r.Steps[0].Conclusion != "cancelled" {
 			t.Errorf("%s: %s, step %s", name, r.Result, r.Steps[0].Conclusion)
 		}
 	}
@@ -69,12 +97,11 @@ func checkLadder(t *testing.T, res *run.Result, out string) {
 	}
 }
 
-// A step that times out (or is cancelled) gets SIGINT, then SIGTERM after
-// the interrupt grace, then SIGKILL after the kill grace, as on GitHub.
+// A step that is cancelled (or times out: the same path) gets SIGINT, then
+// SIGTERM after the interrupt grace, then SIGKILL after the kill grace, as
+// on GitHub.
 func TestStopLadder(t *testing.T) {
-	res, out := runWF(t, context.Background(), ladderJobs("", ""), run.Trigger{}, run.Options{
-		Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
-	})
+	res, out := ladderRun(t, "", "")
 	checkLadder(t, res, out)
 }
 
@@ -87,9 +114,7 @@ func TestStopLadderInContainer(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := runcState()
-			res, out := runWF(t, context.Background(), ladderJobs(ref(t), ""), run.Trigger{Event: "push"}, run.Options{
-				Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
-			})
+			res, out := ladderRun(t, ref(t), "")
 			checkLadder(t, res, out)
 			if left := runcLeftovers(t, before); len(left) > 0 {
 				t.Errorf("left behind: %v", left)
@@ -103,9 +128,7 @@ func TestStopLadderInContainer(t *testing.T) {
 func TestStopLadderDockerStep(t *testing.T) {
 	ref := actionImage(t)
 	before := runcState()
-	res, out := runWF(t, context.Background(), ladderJobs("", ref), run.Trigger{Event: "push"}, run.Options{
-		Parallel: 3, InterruptGrace: time.Second, KillGrace: time.Second,
-	})
+	res, out := ladderRun(t, "", ref)
 	checkLadder(t, res, out)
 	if left := runcLeftovers(t, before); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
@@ -146,7 +169,13 @@ jobs:
 	if !strings.Contains(out, "| got-INT\n") || strings.Contains(out, "| got-TERM\n") {
 		t.Errorf("want SIGINT, then SIGKILL without SIGTERM:\n%s", out)
 	}
-	if res.Conclusion != "cancelled" {
-		t.Errorf("conclusion %s", res.Conclusion)
+	// The always() step comes after the force: cancelled, not started,
+	// not a failure.
+	j := job(t, res, "a")
+	if res.Conclusion != "cancelled" || j.Steps[0].Conclusion != "cancelled" {
+		t.Errorf("conclusion %s, step %+v", res.Conclusion, j.Steps[0])
+	}
+	if s := j.Steps[1]; s.Conclusion != "cancelled" || s.Error != "the run was cancelled" || strings.Contains(out, "| always-ran") {
+		t.Errorf("the always() step after the force: %+v\n%s", s, out)
 	}
 }

@@ -12,14 +12,16 @@ import (
 )
 
 // hangingCleanupWF has an if: always() step that hangs well past the
-// tests' wait for a run to complete (30 s).
+// tests' wait for a run to complete (30 s). Its first step ends on the
+// cancel's SIGINT (sleep is its entry process), leaving the cancel
+// timeout to the always() step.
 const hangingCleanupWF = `name: Hanging cleanup
 on: workflow_dispatch
 jobs:
   slow:
     runs-on: x
     steps:
-      - run: echo started; sleep 60
+      - run: echo started; exec sleep 60
       - if: always()
         run: echo cleanup-begins; sleep 600; echo cleanup-ended
 `
