@@ -264,13 +264,15 @@ func TestPolling(t *testing.T) {
 	must(t, s.done(t, runs[0].ID).conclusion() == "success", "polled run failed:\n%s", s.logText(t, runs[0].ID))
 }
 
+// slowWF runs for 20 s; a cancel's SIGINT ends its sleep at once (the
+// step's entry process).
 const slowWF = `name: Slow
 on: workflow_dispatch
 jobs:
   slow:
     runs-on: x
     steps:
-      - run: echo started; sleep 20
+      - run: echo started; exec sleep 20
       - if: always()
         run: echo cleanup
 `
