@@ -33,8 +33,9 @@ var ErrNoExitCode = errors.New("container stopped")
 // the cached image, the host's network, s.Mounts) with run's process in
 // the foreground, its stdout and stderr to out, and returns its exit code.
 // When ctx ends, the process gets SIGINT (if run.Interrupt is set), SIGTERM
-// after run.Interrupt, SIGKILL after run.Grace, and ctx's error is returned. Whatever happens, the container, its overlay
-// and its bundle are removed before RunOnce returns.
+// after run.Interrupt, SIGKILL after run.Grace, and ctx's error is
+// returned. Whatever happens, the container, its overlay and its bundle
+// are removed before RunOnce returns.
 func (r *Runc) RunOnce(ctx context.Context, s JobSpec, run RunSpec, out io.Writer) (int, error) {
 	c, err := r.prepareJob(ctx, s, &run, false)
 	if err != nil {
