@@ -353,24 +353,6 @@ func NewExecTree(pidFile string) *ExecTree {
 	return &ExecTree{pidFile: pidFile, seen: map[int]string{}}
 }
 
-// stat is the fields of /proc/PID/stat after the command's name: [0] is
-// the state, [19] the start time; nil when the process is gone.
-func stat(pid int) []string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return nil
-	}
-	return f
-}
-
 // pid is the process's pid, 0 before runc wrote it.
 func (t *ExecTree) pid() int {
 	b, err := os.ReadFile(t.pidFile)
@@ -390,7 +372,7 @@ func (t *ExecTree) look() {
 	defer t.mu.Unlock()
 	if pid := t.pid(); pid > 0 {
 		for _, p := range append(agent.Descendants(pid), pid) {
-			if f := stat(p); f != nil {
+			if f := agent.Stat(p); f != nil {
 				t.seen[p] = f[19]
 			}
 		}
@@ -411,7 +393,7 @@ func (t *ExecTree) Ended() bool {
 	if pid == 0 {
 		return false
 	}
-	f := stat(pid)
+	f := agent.Stat(pid)
 	return f == nil || f[0] == "Z"
 }
 
@@ -422,7 +404,7 @@ func (t *ExecTree) Kill() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, start := range t.seen {
-		if f := stat(p); f != nil && f[19] == start {
+		if f := agent.Stat(p); f != nil && f[19] == start {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}

@@ -141,18 +141,8 @@ func TestStopLadderDockerStep(t *testing.T) {
 func TestForceSkipsTheLadder(t *testing.T) {
 	dir := t.TempDir()
 	ctx := cancelWhen(t, dir+"/started")
-	force, forceNow := context.WithCancel(context.Background())
-	defer forceNow()
-	go func() {
-		<-ctx.Done()
-		for i := 0; i < 500; i++ {
-			if _, err := os.Stat(dir + "/interrupted"); err == nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		forceNow()
-	}()
+	// The step's INT trap writes "interrupted": the force comes then.
+	force := cancelWhen(t, dir+"/interrupted")
 	res, out := runWF(t, ctx, `
 on: push
 jobs:

@@ -330,18 +330,29 @@ func lookPathIn(name string, env []string) string {
 	return name
 }
 
-// Parent is pid's parent, from /proc; false if pid is gone.
-func Parent(pid int) (int, bool) {
+// Stat is the fields of /proc/PID/stat after the command's name (which
+// may hold spaces and parentheses): [0] is the state, [1] the parent,
+// [19] the start time. Nil when the process is gone.
+func Stat(pid int) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, false
+		return nil
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
+	if len(f) < 20 {
+		return nil
+	}
+	return f
+}
+
+// Parent is pid's parent, from /proc; false if pid is gone.
+func Parent(pid int) (int, bool) {
+	f := Stat(pid)
+	if f == nil {
 		return 0, false
 	}
 	pp, err := strconv.Atoi(f[1])
